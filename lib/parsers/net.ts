@@ -1,0 +1,190 @@
+// Parsers for the guest's network state: ifconfig (old and new net-tools),
+// `ip -j addr/link`, `ip route`, `ip neigh` / `arp -n`, and sysctl.
+import { ParseError } from '../errors.js';
+
+export interface Iface {
+  name: string;
+  flags: string[];
+  mtu?: number;
+  mac?: string;
+  inet?: { address: string; netmask: string };
+  rx?: { packets: number; bytes: number };
+  tx?: { packets: number; bytes: number };
+}
+
+const lowerMac = (m: string) => m.toLowerCase();
+
+export function netmaskToPrefix(mask: string): number {
+  return mask.split('.').reduce((n, o) => n + Number(o).toString(2).replace(/0/g, '').length, 0);
+}
+
+export function prefixToNetmask(len: number): string {
+  const m = len === 0 ? 0 : (~0 << (32 - len)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (m >>> s) & 255).join('.');
+}
+
+/** Parses `ifconfig` / `ifconfig -a`, both the net-tools 1.60 format and the 2.x format. */
+export function parseIfconfig(text: string): Iface[] {
+  const blocks = text.split(/\n(?=\S)/).filter((b) => b.trim() !== '');
+  if (blocks.length === 0) throw new ParseError('ifconfig', 'at least one interface block', text);
+  return blocks.map(parseIfconfigBlock);
+}
+
+function parseIfconfigBlock(block: string): Iface {
+  const head = /^(\S+?):? +(?:flags=\d+<([^>]*)>\s+mtu (\d+)|Link encap:)/.exec(block);
+  if (!head) throw new ParseError('ifconfig', 'an interface header ("NAME: flags=..." or "NAME Link encap:...")', block);
+  const iface: Iface = { name: head[1]!.replace(/:$/, ''), flags: [] };
+  let m: RegExpExecArray | null;
+  if (head[2] !== undefined) {
+    // net-tools 2.x
+    iface.flags = head[2] ? head[2].split(',') : [];
+    iface.mtu = Number(head[3]);
+    if ((m = /\bether ([0-9a-fA-F:]{17})/.exec(block))) iface.mac = lowerMac(m[1]!);
+    if ((m = /\binet (\S+)\s+netmask (\S+)/.exec(block))) iface.inet = { address: m[1]!, netmask: m[2]! };
+    if ((m = /RX packets (\d+)\s+bytes (\d+)/.exec(block))) iface.rx = { packets: Number(m[1]), bytes: Number(m[2]) };
+    if ((m = /TX packets (\d+)\s+bytes (\d+)/.exec(block))) iface.tx = { packets: Number(m[1]), bytes: Number(m[2]) };
+  } else {
+    // net-tools 1.60: "UP BROADCAST RUNNING MULTICAST  MTU:1500  Metric:1"
+    if ((m = /HWaddr ([0-9a-fA-F:]{17})/.exec(block))) iface.mac = lowerMac(m[1]!);
+    if ((m = /inet addr:(\S+).*?Mask:(\S+)/.exec(block))) iface.inet = { address: m[1]!, netmask: m[2]! };
+    if ((m = /^\s+((?:[A-Z]+ )*[A-Z]+)\s+MTU:(\d+)/m.exec(block))) {
+      iface.flags = m[1]!.split(' ');
+      iface.mtu = Number(m[2]);
+    }
+    const rxp = /RX packets:(\d+)/.exec(block);
+    const txp = /TX packets:(\d+)/.exec(block);
+    const bytes = /RX bytes:(\d+).*?TX bytes:(\d+)/.exec(block);
+    if (rxp && bytes) iface.rx = { packets: Number(rxp[1]), bytes: Number(bytes[1]) };
+    if (txp && bytes) iface.tx = { packets: Number(txp[1]), bytes: Number(bytes[2]) };
+  }
+  return iface;
+}
+
+function parseJson(what: string, text: string): unknown[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new ParseError(what, 'a JSON array', text);
+  }
+  if (!Array.isArray(v)) throw new ParseError(what, 'a JSON array', text);
+  return v;
+}
+
+export interface IpLink {
+  name: string;
+  flags: string[];
+  operstate: string;
+  mac?: string;
+  mtu?: number;
+  addrs: Array<{ family: string; local: string; prefixlen: number }>;
+  stats?: { rxPackets: number; rxBytes: number; txPackets: number; txBytes: number };
+}
+
+/** Parses `ip -j addr`, `ip -j link` and `ip -j -s link`. */
+export function parseIpJson(text: string): IpLink[] {
+  return parseJson('ip -j addr/link', text).map((e) => {
+    const o = e as Record<string, any>;
+    if (typeof o.ifname !== 'string') throw new ParseError('ip -j addr/link', 'objects with "ifname"', JSON.stringify(e));
+    const s = o.stats64 ?? o.stats;
+    return {
+      name: o.ifname,
+      flags: Array.isArray(o.flags) ? o.flags : [],
+      operstate: String(o.operstate ?? 'UNKNOWN'),
+      ...(typeof o.address === 'string' ? { mac: lowerMac(o.address) } : {}),
+      ...(typeof o.mtu === 'number' ? { mtu: o.mtu } : {}),
+      addrs: (o.addr_info ?? []).map((a: any) => ({ family: a.family, local: a.local, prefixlen: a.prefixlen })),
+      ...(s ? { stats: { rxPackets: s.rx.packets, rxBytes: s.rx.bytes, txPackets: s.tx.packets, txBytes: s.tx.bytes } } : {}),
+    };
+  });
+}
+
+export interface Route {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+}
+
+/** Parses `ip route` text or `ip -j route`, or `route -n`. */
+export function parseRoutes(text: string): Route[] {
+  const t = text.trim();
+  if (t.startsWith('[')) {
+    return parseJson('ip -j route', t).map((e) => {
+      const o = e as Record<string, any>;
+      return { dst: String(o.dst), ...(o.gateway ? { gateway: o.gateway } : {}), ...(o.dev ? { dev: o.dev } : {}) };
+    });
+  }
+  if (t === '') return [];
+  if (t.startsWith('Kernel IP routing table')) return parseRouteN(t);
+  return t.split('\n').map((line) => {
+    const m = /^(default|\d+\.\d+\.\d+\.\d+(?:\/\d+)?|\S+)\s*(.*)$/.exec(line.trim());
+    if (!m || !/^(default|[\d./]+|blackhole|unreachable|prohibit|local|broadcast)/.test(m[1]!)) {
+      throw new ParseError('ip route', 'lines like "default via 3.3.3.2 dev vEth_port33"', line);
+    }
+    const via = /\bvia (\S+)/.exec(m[2]!);
+    const dev = /\bdev (\S+)/.exec(m[2]!);
+    return { dst: m[1]!, ...(via ? { gateway: via[1]! } : {}), ...(dev ? { dev: dev[1]! } : {}) };
+  });
+}
+
+function parseRouteN(t: string): Route[] {
+  return t
+    .split('\n')
+    .slice(2)
+    .map((line) => {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 8) throw new ParseError('route -n', 'eight columns per route', line);
+      const dst = f[0] === '0.0.0.0' && f[2] === '0.0.0.0' ? 'default' : `${f[0]}/${netmaskToPrefix(f[2]!)}`;
+      return { dst, ...(f[1] !== '0.0.0.0' ? { gateway: f[1]! } : {}), dev: f[7]! };
+    });
+}
+
+export interface Neighbour {
+  ip: string;
+  mac?: string;
+  dev: string;
+  permanent: boolean;
+}
+
+/** Parses `ip neigh`, `ip -j neigh` or `arp -n`. */
+export function parseNeighbours(text: string): Neighbour[] {
+  const t = text.trim();
+  if (t.startsWith('[')) {
+    return parseJson('ip -j neigh', t).map((e) => {
+      const o = e as Record<string, any>;
+      const state: string[] = Array.isArray(o.state) ? o.state : [];
+      return { ip: o.dst, ...(o.lladdr ? { mac: lowerMac(o.lladdr) } : {}), dev: o.dev, permanent: state.includes('PERMANENT') };
+    });
+  }
+  if (t === '') return [];
+  if (/^Address\s+HWtype/.test(t)) {
+    return t
+      .split('\n')
+      .slice(1)
+      .filter((l) => l.trim())
+      .map((line) => {
+        const f = line.trim().split(/\s+/);
+        if (f[1] === '(incomplete)') return { ip: f[0]!, dev: f[f.length - 1]!, permanent: false };
+        if (f.length < 4 || !/^[0-9a-fA-F:]{17}$/.test(f[2] ?? '')) throw new ParseError('arp -n', 'Address HWtype HWaddress Flags Iface columns', line);
+        return { ip: f[0]!, mac: lowerMac(f[2]!), dev: f[f.length - 1]!, permanent: (f[3] ?? '').includes('M') };
+      });
+  }
+  return t.split('\n').map((line) => {
+    const m = /^(\S+) dev (\S+)(?: lladdr ([0-9a-fA-F:]{17}))?.*?\b([A-Z]+)\s*$/.exec(line.trim());
+    if (!m) throw new ParseError('ip neigh', 'lines like "3.3.3.2 dev vEth_port33 lladdr de:ad:be:ef:ca:fe PERMANENT"', line);
+    return { ip: m[1]!, dev: m[2]!, ...(m[3] ? { mac: lowerMac(m[3]) } : {}), permanent: m[4] === 'PERMANENT' };
+  });
+}
+
+/** Parses `sysctl a.b c.d` output: `key = value` per line. */
+export function parseSysctl(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const m = /^([\w.\-/]+)\s*=\s*(.*)$/.exec(line.trim());
+    if (!m) throw new ParseError('sysctl', 'lines like "net.ipv4.ip_forward = 1"', line);
+    out[m[1]!] = m[2]!.trim();
+  }
+  if (Object.keys(out).length === 0) throw new ParseError('sysctl', 'at least one "key = value" line', text);
+  return out;
+}

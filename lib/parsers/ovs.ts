@@ -1,0 +1,166 @@
+// Parsers for Open vSwitch's tools: `ovs-vsctl show`, `ovs-ofctl dump-flows`, `ovs-ofctl dump-ports`.
+import { ParseError } from '../errors.js';
+
+export interface OvsInterface {
+  name: string;
+  type: string;
+  options: Record<string, string>;
+  error?: string;
+}
+export interface OvsPort {
+  name: string;
+  interfaces: OvsInterface[];
+}
+export interface OvsBridge {
+  name: string;
+  datapathType?: string;
+  ports: OvsPort[];
+}
+export interface OvsShow {
+  uuid: string;
+  bridges: OvsBridge[];
+  ovsVersion?: string;
+}
+
+const unquote = (s: string) => s.trim().replace(/^"(.*)"$/, '$1');
+
+/** Parses `key="v", k2=v2` as printed inside `options: {...}`. */
+function parseOptionMap(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(/([\w:-]+)=("(?:[^"\\]|\\.)*"|[^,}]*)/g)) out[m[1]!] = unquote(m[2]!);
+  return out;
+}
+
+export function parseOvsVsctlShow(text: string): OvsShow {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const uuid = lines[0]?.trim() ?? '';
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(uuid)) {
+    throw new ParseError('ovs-vsctl show', 'a database UUID on the first line', text);
+  }
+  const show: OvsShow = { uuid, bridges: [] };
+  let bridge: OvsBridge | undefined;
+  let port: OvsPort | undefined;
+  let iface: OvsInterface | undefined;
+  for (const line of lines.slice(1)) {
+    const t = line.trim();
+    let m: RegExpExecArray | null;
+    if ((m = /^Bridge (.+)$/.exec(t))) {
+      bridge = { name: unquote(m[1]!), ports: [] };
+      show.bridges.push(bridge);
+      port = iface = undefined;
+    } else if ((m = /^Port (.+)$/.exec(t))) {
+      if (!bridge) throw new ParseError('ovs-vsctl show', 'a Bridge before its Port lines', line);
+      port = { name: unquote(m[1]!), interfaces: [] };
+      bridge.ports.push(port);
+      iface = undefined;
+    } else if ((m = /^Interface (.+)$/.exec(t))) {
+      if (!port) throw new ParseError('ovs-vsctl show', 'a Port before its Interface lines', line);
+      iface = { name: unquote(m[1]!), type: '', options: {} };
+      port.interfaces.push(iface);
+    } else if ((m = /^type: (.+)$/.exec(t)) && iface) {
+      iface.type = unquote(m[1]!);
+    } else if ((m = /^options: \{(.*)\}$/.exec(t)) && iface) {
+      iface.options = parseOptionMap(m[1]!);
+    } else if ((m = /^error: (.+)$/.exec(t)) && iface) {
+      iface.error = unquote(m[1]!);
+    } else if ((m = /^datapath_type: (.+)$/.exec(t)) && bridge && !port) {
+      bridge.datapathType = unquote(m[1]!);
+    } else if ((m = /^ovs_version: (.+)$/.exec(t))) {
+      show.ovsVersion = unquote(m[1]!);
+    }
+    // Other keys (Controller, fail_mode, tag, ...) are legal and not needed here.
+  }
+  return show;
+}
+
+export interface FlowEntry {
+  cookie: string;
+  durationS: number;
+  table: number;
+  nPackets: number;
+  nBytes: number;
+  idleTimeout?: number;
+  /** The match as printed, e.g. `ip,in_port=16,nw_src=1.1.1.1,nw_dst=6.6.6.2`. */
+  match: string;
+  fields: Record<string, string>;
+  actions: string;
+}
+
+export function parseDumpFlows(text: string): FlowEntry[] {
+  const flows: FlowEntry[] = [];
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length === 0) throw new ParseError('ovs-ofctl dump-flows', 'a reply header or flow lines', text);
+  for (const line of lines) {
+    const t = line.trim();
+    if (/^(NXST|OFPST)_FLOW reply/.test(t)) continue;
+    const m = /^(.*?)\s*actions=(.*)$/.exec(t);
+    if (!m || !/cookie=/.test(m[1]!)) throw new ParseError('ovs-ofctl dump-flows', 'a flow line "cookie=..., n_packets=..., <match> actions=..."', line);
+    const parts = m[1]!.split(/,\s*|\s+/).filter(Boolean);
+    const stats: Record<string, string> = {};
+    const matchParts: string[] = [];
+    for (const p of parts) {
+      const [k, v] = p.split('=', 2) as [string, string | undefined];
+      if (['cookie', 'duration', 'table', 'n_packets', 'n_bytes', 'idle_timeout', 'idle_age', 'hard_age', 'hard_timeout', 'priority_'].includes(k)) stats[k] = v ?? '';
+      else matchParts.push(p);
+    }
+    const num = (k: string) => {
+      const n = Number(stats[k]);
+      if (stats[k] === undefined || !Number.isFinite(n)) throw new ParseError('ovs-ofctl dump-flows', `a numeric ${k}`, line);
+      return n;
+    };
+    const fields: Record<string, string> = {};
+    for (const p of matchParts) {
+      const [k, v] = p.split('=', 2) as [string, string | undefined];
+      fields[k] = v ?? '';
+    }
+    flows.push({
+      cookie: stats.cookie ?? '0x0',
+      durationS: Number((stats.duration ?? '0').replace(/s$/, '')),
+      table: Number(stats.table ?? 0),
+      nPackets: num('n_packets'),
+      nBytes: num('n_bytes'),
+      ...(stats.idle_timeout !== undefined ? { idleTimeout: Number(stats.idle_timeout) } : {}),
+      match: matchParts.join(','),
+      fields,
+      actions: m[2]!.trim(),
+    });
+  }
+  return flows;
+}
+
+export interface PortCounters {
+  rxPackets: number;
+  rxBytes: number;
+  rxDropped: number;
+  rxErrors: number;
+  txPackets: number;
+  txBytes: number;
+  txDropped: number;
+  txErrors: number;
+}
+
+/** Counters by port: the OpenFlow port number as a string, or "LOCAL", or the name when ovs-ofctl prints names. */
+export function parseDumpPorts(text: string): Map<string, PortCounters> {
+  const lines = text.split('\n');
+  if (!lines.some((l) => /^(OFPST|NXST)_PORT reply/.test(l.trim()))) {
+    throw new ParseError('ovs-ofctl dump-ports', 'an "OFPST_PORT reply" header', text);
+  }
+  const out = new Map<string, PortCounters>();
+  const v = (s: string | undefined) => (s === undefined || s === '?' ? 0 : Number(s));
+  for (let i = 0; i < lines.length; i++) {
+    const rx = /^\s*port\s+"?([^":]+)"?:\s*rx pkts=(\S+?), bytes=(\S+?), drop=(\S+?), errs=(\S+?),/.exec(lines[i]!);
+    if (!rx) continue;
+    const tx = /^\s*tx pkts=(\S+?), bytes=(\S+?), drop=(\S+?), errs=(\S+?),/.exec(lines[i + 1] ?? '');
+    if (!tx) throw new ParseError('ovs-ofctl dump-ports', `a "tx pkts=" line after port ${rx[1]}`, lines[i + 1] ?? '<end of output>');
+    out.set(rx[1]!.trim(), {
+      rxPackets: v(rx[2]), rxBytes: v(rx[3]), rxDropped: v(rx[4]), rxErrors: v(rx[5]),
+      txPackets: v(tx[1]), txBytes: v(tx[2]), txDropped: v(tx[3]), txErrors: v(tx[4]),
+    });
+    i++;
+  }
+  const declared = /reply \(xid=\S+\): (\d+) ports/.exec(text);
+  if (declared && Number(declared[1]) !== out.size) {
+    throw new ParseError('ovs-ofctl dump-ports', `${declared[1]} ports as the header says (output truncated?)`, text.slice(-200));
+  }
+  return out;
+}

@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { TestbedError, type TestbedProblem } from '../errors.js';
+import { TestbedSchema, type FlowSpec, type Testbed } from './schema.js';
+
+const SECRET_KEYS = /^(password|passwd|passphrase|secret|token|privateKey)$/i;
+
+/** Reads and validates a testbed file; throws TestbedError listing every problem. */
+export function loadTestbed(file: string): Testbed {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new TestbedError(file, [{ path: '', message: `cannot read the file: ${(err as Error).message}` }]);
+  }
+  return parseTestbed(text, file);
+}
+
+export function parseTestbed(text: string, file = '<testbed>'): Testbed {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new TestbedError(
+      file,
+      doc.errors.map((e) => ({ path: `line ${e.linePos?.[0]?.line ?? '?'}`, message: `not valid YAML: ${e.message.split('\n')[0]}` })),
+    );
+  }
+  const raw: unknown = doc.toJS();
+  const secrets = findInlineSecrets(raw, []);
+  if (secrets.length > 0) throw new TestbedError(file, secrets);
+  const result = TestbedSchema.safeParse(raw);
+  if (!result.success) throw new TestbedError(file, result.error.issues.flatMap(describeIssue));
+  const problems = crossCheck(result.data);
+  if (problems.length > 0) throw new TestbedError(file, problems);
+  return result.data;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): TestbedProblem[] {
+  const path = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => ({ path: path ? `${path}.${k}` : k, message: 'unknown key (a typo, or a field this version does not have)' }));
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) return [{ path, message: `missing required field (expected ${issue.expected})` }];
+  if (issue.code === 'invalid_type') return [{ path, message: `expected ${issue.expected}, got ${typeName(issue.input)}` }];
+  if (issue.code === 'invalid_union') {
+    // Each alternative failed; the most useful message is the one of the closest alternative.
+    const inner = issue.errors.map((alt) => alt.filter((i) => i.code !== 'unrecognized_keys'));
+    const best = inner.sort((a, b) => a.length - b.length)[0] ?? [];
+    if (best.length > 0 && best.every((i) => i.code !== 'invalid_type')) {
+      return best.flatMap((i) => describeIssue({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue));
+    }
+    return [{ path, message: unionHint(path) }];
+  }
+  return [{ path, message: issue.message }];
+}
+
+function unionHint(path: string): string {
+  if (path.endsWith('.auth')) return 'expected one of {privateKeyFile: PATH}, {agent: true} or {passwordEnv: ENV_VAR_NAME}';
+  if (path.endsWith('.hostKey')) return 'expected one of {fingerprint: SHA256:…}, {knownHosts: PATH} or {insecureAcceptAny: true}';
+  if (path.endsWith('frameSize')) return 'expected a frame size from 64 to 1518, or a list of {size, weight}';
+  return 'value matches none of the allowed forms';
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'a mapping' : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function findInlineSecrets(v: unknown, path: string[]): TestbedProblem[] {
+  if (typeof v === 'string' && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v)) {
+    return [{ path: path.join('.'), message: 'an inline secret: a private key must stay in a file, named with privateKeyFile' }];
+  }
+  if (v === null || typeof v !== 'object') return [];
+  return Object.entries(v).flatMap(([k, child]) =>
+    SECRET_KEYS.test(k)
+      ? [{ path: [...path, k].join('.'), message: 'an inline secret: put it in an environment variable and name that variable with passwordEnv' }]
+      : findInlineSecrets(child, [...path, k]),
+  );
+}
+
+/** Checks that values agree with each other: the things a schema alone cannot see. */
+function crossCheck(tb: Testbed): TestbedProblem[] {
+  const problems: TestbedProblem[] = [];
+  const ofports = new Map<number, string>();
+  [...tb.phyPorts, ...tb.kniPorts].forEach((p) => {
+    if (ofports.has(p.ofport)) problems.push({ path: `ofport ${p.ofport}`, message: `used by both ${ofports.get(p.ofport)} and ${p.name}` });
+    ofports.set(p.ofport, p.name);
+  });
+  tb.flows.forEach((f, i) => {
+    for (const [field, n] of [['inPort', f.inPort], ['output', f.output]] as const) {
+      if (!ofports.has(n)) problems.push({ path: `flows.${i}.${field}`, message: `ofport ${n} is not one of the testbed's ports (${[...ofports.keys()].join(', ')})` });
+    }
+  });
+  const egress = tb.kniPorts[1];
+  if (!sameSubnet(egress.cidr, tb.gateway.ip)) {
+    problems.push({ path: 'gateway.ip', message: `${tb.gateway.ip} is not in ${egress.guestIf}'s subnet ${egress.cidr}` });
+  }
+  if (tb.hosts.guest.jump === undefined && tb.hosts.guest.address.startsWith('127.')) {
+    problems.push({ path: 'hosts.guest.jump', message: 'a guest on a loopback address is only reachable through the host: set jump: host' });
+  }
+  return problems;
+}
+
+function toInt(ip: string): number {
+  return ip.split('.').reduce((acc, o) => (acc << 8) + Number(o), 0) >>> 0;
+}
+
+export function sameSubnet(cidr: string, ip: string): boolean {
+  const [net, len] = cidr.split('/');
+  const mask = Number(len) === 0 ? 0 : (~0 << (32 - Number(len))) >>> 0;
+  return ((toInt(net!) & mask) >>> 0) === ((toInt(ip) & mask) >>> 0);
+}
+
+/** The flows the switch gets: the file's, or the guide's two (phy→KNI ingress, KNI→phy egress). */
+export function flowsOf(tb: Testbed): FlowSpec[] {
+  if (tb.flows.length > 0) return tb.flows;
+  const base = { dlType: '0x0800', nwSrc: tb.traffic.srcIp, nwDst: tb.traffic.dstIp, idleTimeout: 0 };
+  return [
+    { ...base, inPort: tb.phyPorts[0].ofport, output: tb.kniPorts[0].ofport },
+    { ...base, inPort: tb.kniPorts[1].ofport, output: tb.phyPorts[1].ofport },
+  ];
+}
+
+/** The destination MAC of the stream: the guest's ingress vEth, unless the file says otherwise. */
+export function streamDstMac(tb: Testbed): string {
+  return tb.traffic.dstMac ?? tb.kniPorts[0].mac;
+}

@@ -1,0 +1,192 @@
+// The testbed file: one lab, described once. Every value the scenario uses
+// comes from here; the defaults are the values of the PVP KNI guide
+// (shared/seeds/dpdk-vswitch-kni-pvp-guide.md), so a file only states what
+// differs in its lab.
+import { z } from 'zod';
+
+const MAC = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const HEX_MASK = /^0x[0-9A-Fa-f]+$/;
+const SHA256_FP = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
+
+export const mac = () => z.string().regex(MAC, 'expected a MAC address like 00:4B:4E:49:30:00');
+export const ipv4 = () => z.string().regex(IPV4, 'expected an IPv4 address like 1.1.1.1');
+export const cidr = () =>
+  z.string().refine((v) => {
+    const [ip, len, ...rest] = v.split('/');
+    return rest.length === 0 && IPV4.test(ip ?? '') && /^\d+$/.test(len ?? '') && Number(len) <= 32;
+  }, 'expected an IPv4 address with prefix length like 2.2.2.1/24');
+export const hexMask = () => z.string().regex(HEX_MASK, 'expected a hex core mask like 0x0F');
+const port = () => z.number().int().min(1).max(65535);
+
+const Auth = z.union([
+  z.strictObject({ privateKeyFile: z.string().min(1) }),
+  z.strictObject({ agent: z.literal(true) }),
+  z.strictObject({
+    passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected the name of an environment variable, like DUTLAB_HOST_PASSWORD'),
+  }),
+]);
+
+const HostKey = z.union([
+  z.strictObject({ fingerprint: z.string().regex(SHA256_FP, 'expected an OpenSSH SHA256 fingerprint like SHA256:abc…') }),
+  z.strictObject({ knownHosts: z.string().min(1) }),
+  // The one explicit opt-out. It is warned about loudly on every connection.
+  z.strictObject({ insecureAcceptAny: z.literal(true) }),
+]);
+
+const HostBase = {
+  address: z.string().min(1),
+  port: port().default(22),
+  user: z.string().min(1).default('root'),
+  auth: Auth,
+  sudo: z.boolean().default(false),
+  hostKey: HostKey,
+  connectTimeoutMs: z.number().int().positive().default(60_000),
+};
+
+export const HostSchema = z.strictObject(HostBase);
+export const GuestHostSchema = z.strictObject({ ...HostBase, jump: z.literal('host').optional() });
+
+/** A physical port on the DUT: cabled to a TG port, owned by ovs_dpdk as `option:port`. */
+const PhyPort = z.strictObject({
+  name: z.string(),
+  ofport: z.number().int().positive(),
+  dpdkPort: z.number().int().nonnegative(),
+  tgPort: z.string(),
+});
+
+/** A KNI vport: an OVS port on the host and its vEth interface in the guest. */
+const KniPort = z.strictObject({
+  name: z.string(),
+  ofport: z.number().int().positive(),
+  guestIf: z.string(),
+  mac: mac(),
+  cidr: cidr(),
+});
+
+const Flow = z.strictObject({
+  inPort: z.number().int().positive(),
+  dlType: z.string().default('0x0800'),
+  nwSrc: ipv4(),
+  nwDst: ipv4(),
+  idleTimeout: z.number().int().nonnegative().default(0),
+  output: z.number().int().positive(),
+});
+
+const Paths = z.strictObject({
+  // Where the guide's `cd openvswitch` lands: $OPENVSWITCH_DIR.
+  ovsDir: z.string().default('/root/openvswitch'),
+  ovsRunDir: z.string().default('/usr/local/var/run/openvswitch'),
+  ovsEtcDir: z.string().default('/usr/local/etc/openvswitch'),
+  ovsLogDir: z.string().default('/usr/local/var/log/openvswitch'),
+  ovsSchema: z.string().optional(),
+  staleConfDb: z.string().default('/tmp/conf.db'),
+  vswitchdPidfile: z.string().default('/tmp/vswitchd.pid'),
+  ovsdbPidfile: z.string().default('/usr/local/var/run/openvswitch/ovsdb-server.pid'),
+  ovsDpdkPidfile: z.string().default('/usr/local/var/run/openvswitch/ovs_dpdk.pid'),
+  dpdkDir: z.string().default('/root/DPDK'),
+  qemuBinary: z.string().default('./qemu/x86_64-softmmu/qemu-system-x86_64'),
+  guestImage: z.string().default('/root/images/client.qcow2'),
+  shareDir: z.string().default('/tmp/qemu_share'),
+  qemuPidfile: z.string().default('/tmp/vm1.pid'),
+  qemuMonitor: z.string().default('/tmp/vm1monitor'),
+  // Remote directory for the harness's own files (logs of background processes, pcaps).
+  workDir: z.string().default('/tmp/dutlab'),
+});
+
+const Dpdk = z.strictObject({
+  ovsDpdk: z
+    .strictObject({
+      coreMask: hexMask().default('0x0F'),
+      memChannels: z.number().int().positive().default(4),
+      baseVirtAddr: z.string().default('0x2aaa2aa0000'),
+      portMask: hexMask().default('0x03'),
+      kniPorts: z.number().int().nonnegative().default(2),
+      stats: z.number().int().nonnegative().default(5),
+      vswitchdCore: z.number().int().nonnegative().default(0),
+      clientSwitchingCore: z.number().int().nonnegative().default(1),
+      config: z.string().regex(/^(\(\d+,\d+,\d+\),?)+$/, 'expected (port,queue,core) tuples like (0,0,2),(1,0,3)').default('(0,0,2),(1,0,3)'),
+    })
+    .prefault({}),
+  vswitchd: z.strictObject({ coreMask: hexMask().default('0x100') }).prefault({}),
+  ivshmMngr: z.strictObject({ coreMask: hexMask().default('0x1'), metadata: z.string().default('vm_1') }).prefault({}),
+  qemu: z
+    .strictObject({
+      coreMask: hexMask().default('0x30'),
+      memChannels: z.number().int().positive().default(4),
+      memory: z.string().default('8192M'),
+      smp: z.number().int().positive().default(2),
+      name: z.string().default('client 1'),
+      vnc: z.string().default(':1'),
+      // The guide leaves open how one reaches the guest; a user-mode NIC with a
+      // port forward on the host loopback is what this harness adds.
+      mgmtForwardPort: port().default(2222),
+    })
+    .prefault({}),
+  kniClient: z.strictObject({ coreMask: hexMask().default('0x1'), memChannels: z.number().int().positive().default(4) }).prefault({}),
+});
+
+const GuestBuild = z.strictObject({
+  mountDevice: z.string().default('/dev/sdb1'),
+  mountPoint: z.string().default('/mnt/kni'),
+  kniDir: z.string().default('/root/kni'),
+  rteTarget: z.string().default('x86_64-ivshmem-linuxapp-gcc'),
+  patch: z.string().default('rte_kni_module_1_6.patch'),
+});
+
+const Traffic = z.strictObject({
+  srcIp: ipv4().default('1.1.1.1'),
+  dstIp: ipv4().default('6.6.6.2'),
+  srcMac: mac().default('02:00:00:00:00:01'),
+  // Default: the MAC of the first KNI vport, so the guest accepts the frames.
+  dstMac: mac().optional(),
+  srcPort: port().default(1024),
+  dstPort: port().default(1024),
+  ttl: z.number().int().min(2).max(255).default(64),
+  tos: z.number().int().min(0).max(255).default(0),
+  frameSize: z.union([z.number().int().min(64).max(1518), z.array(z.strictObject({ size: z.number().int().min(64).max(1518), weight: z.number().int().positive() })).min(1)]).default(64),
+  count: z.number().int().positive().max(10_000_000).default(1000),
+  rate: z.number().int().positive().max(1_000_000).default(1000),
+});
+
+const Verify = z.strictObject({
+  lossTolerance: z.number().min(0).max(1).default(0),
+  // Packets other than the stream's that a port may count (ARP, LLDP on a real lab).
+  counterSlack: z.number().int().nonnegative().default(0),
+  quietMs: z.number().int().positive().default(1500),
+  maxProblems: z.number().int().positive().default(20),
+});
+
+const Lock = z.strictObject({ path: z.string().default('/tmp/dutlab.lock'), ttlSeconds: z.number().int().positive().default(120) });
+
+export const TestbedSchema = z.strictObject({
+  name: z.string().min(1),
+  hosts: z.strictObject({ host: HostSchema, guest: GuestHostSchema, tg: HostSchema }),
+  bridge: z.string().default('br0'),
+  phyPorts: z.tuple([PhyPort, PhyPort]).default([
+    { name: 'port16', ofport: 16, dpdkPort: 1, tgPort: 'tg0' },
+    { name: 'port17', ofport: 17, dpdkPort: 2, tgPort: 'tg1' },
+  ]),
+  kniPorts: z.tuple([KniPort, KniPort]).default([
+    { name: 'port32', ofport: 32, guestIf: 'vEth_port32', mac: '00:4B:4E:49:30:00', cidr: '2.2.2.1/24' },
+    { name: 'port33', ofport: 33, guestIf: 'vEth_port33', mac: '00:4B:4E:49:30:01', cidr: '3.3.3.1/24' },
+  ]),
+  gateway: z.strictObject({ ip: ipv4(), mac: mac() }).default({ ip: '3.3.3.2', mac: 'DE:AD:BE:EF:CA:FE' }),
+  // Empty means: the guide's two flows, derived from the ports and the stream.
+  flows: z.array(Flow).default([]),
+  paths: Paths.prefault({}),
+  dpdk: Dpdk.prefault({}),
+  guestBuild: GuestBuild.prefault({}),
+  traffic: Traffic.prefault({}),
+  verify: Verify.prefault({}),
+  lock: Lock.prefault({}),
+});
+
+export type Testbed = z.infer<typeof TestbedSchema>;
+export type HostSpec = z.infer<typeof HostSchema> & { jump?: 'host' };
+export type HostRole = keyof Testbed['hosts'];
+export type KniPortSpec = Testbed['kniPorts'][number];
+export type PhyPortSpec = Testbed['phyPorts'][number];
+export type FlowSpec = z.infer<typeof Flow>;
+export type TrafficSpec = Testbed['traffic'];
+export const HOST_ROLES: HostRole[] = ['host', 'guest', 'tg'];

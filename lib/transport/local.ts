@@ -1,0 +1,87 @@
+// Commands on this machine, through execa. Used by the virtual lab to build
+// namespaces, and usable as a testbed host for a lab on the controller itself.
+import { copyFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { CommandTimeoutError } from '../errors.js';
+import {
+  DEFAULT_TIMEOUT_MS,
+  PidProcess,
+  checkExit,
+  parseStarted,
+  commandScript,
+  wrapStart,
+  type BackgroundProcess,
+  type RunOptions,
+  type RunResult,
+  type Shell,
+  type StartOptions,
+} from './shell.js';
+import type { Transcript } from './transcript.js';
+
+export class LocalShell implements Shell {
+  constructor(
+    readonly host = 'local',
+    private readonly transcript?: Transcript,
+    private readonly workDir = '/tmp/dutlab',
+  ) {}
+
+  async run(command: string, options: RunOptions = {}): Promise<RunResult> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const started = Date.now();
+    // detached: the shell leads a process group of its own, which a timeout kills whole.
+    const script = commandScript(command, options);
+    const argv = options.sudo ? ['sudo', '-n', 'sh', '-c', script] : ['sh', '-c', script];
+    const child = execa(argv[0]!, argv.slice(1), { reject: false, stdin: 'ignore', detached: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+    }, timeoutMs);
+    const r = await child;
+    clearTimeout(timer);
+    const result: RunResult = {
+      stdout: String(r.stdout ?? ''),
+      stderr: String(r.stderr ?? ''),
+      exitCode: r.exitCode ?? null,
+      signal: r.signal ?? null,
+      durationMs: Date.now() - started,
+    };
+    this.transcript?.command(this.host, command, result);
+    if (timedOut) throw new CommandTimeoutError(this.host, command, timeoutMs);
+    return checkExit(this.host, command, result, options.okExitCodes);
+  }
+
+  async start(command: string, options: StartOptions = {}): Promise<BackgroundProcess> {
+    const logFile = options.logFile ?? `${this.workDir}/${Date.now()}-${process.pid}.log`;
+    const r = await this.run(wrapStart(command, logFile, options), { timeoutMs: 15_000 });
+    const { pid, startTime } = parseStarted(this.host, command, r.stdout);
+    return new PidProcess(this, pid, startTime, logFile, options.sudo);
+  }
+
+  async put(localPath: string, remotePath: string): Promise<void> {
+    await copyFile(localPath, remotePath);
+  }
+
+  async get(remotePath: string, localPath: string): Promise<void> {
+    await copyFile(remotePath, localPath);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Kills the process group led by pid: the command and everything it started. */
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  setTimeout(() => {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }, 1000).unref();
+}

@@ -1,0 +1,151 @@
+// One interface for running commands on a lab machine, whatever carries them.
+import { CommandError } from '../errors.js';
+import { shq } from './quote.js';
+
+export interface RunOptions {
+  timeoutMs?: number;
+  sudo?: boolean;
+  /** Exit codes that are not an error; default [0]. */
+  okExitCodes?: number[];
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number | null;
+  signal: string | null;
+  durationMs: number;
+}
+
+export interface StartOptions {
+  sudo?: boolean;
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Remote log file for the process's stdout and stderr; default under the work dir. */
+  logFile?: string;
+}
+
+/** A process started in the background on a lab machine, known by its pid. */
+export interface BackgroundProcess {
+  readonly pid: number;
+  readonly logFile: string;
+  isAlive(): Promise<boolean>;
+  logTail(lines?: number): Promise<string>;
+  /** Signals exactly this pid; after graceMs, SIGKILLs its process group. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
+}
+
+export interface Shell {
+  /** The testbed role (host, guest, tg) or a name for a local shell. */
+  readonly host: string;
+  run(command: string, options?: RunOptions): Promise<RunResult>;
+  start(command: string, options?: StartOptions): Promise<BackgroundProcess>;
+  put(localPath: string, remotePath: string): Promise<void>;
+  get(remotePath: string, localPath: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_TIMEOUT_MS = 60_000;
+export const PGID_MARKER = 'dutlab-pgid:';
+
+/** The command with its environment and working directory, as one sh script. */
+export function commandScript(command: string, options: RunOptions = {}): string {
+  const lines: string[] = [];
+  for (const [k, v] of Object.entries(options.env ?? {})) lines.push(`export ${k}=${shq(v)}`);
+  if (options.cwd) lines.push(`cd ${shq(options.cwd)} || exit 126`);
+  lines.push(command);
+  return lines.join('\n');
+}
+
+/**
+ * The remote command line: the script in a session of its own (setsid), so
+ * that a timeout can kill it and everything it started by process group, and
+ * announcing that group on stderr's first line.
+ */
+export function wrapCommand(command: string, options: RunOptions = {}): string {
+  const script = `printf '${PGID_MARKER}%s\\n' "$$" >&2\n${commandScript(command, options)}`;
+  const inner = `setsid -w sh -c ${shq(script)}`;
+  return options.sudo ? `sudo -n ${inner}` : inner;
+}
+
+/** Splits the process-group marker off stderr. */
+export function takeMarker(stderr: string): { pgid: number | null; stderr: string } {
+  if (!stderr.startsWith(PGID_MARKER)) return { pgid: null, stderr };
+  const nl = stderr.indexOf('\n');
+  const pgid = Number(stderr.slice(PGID_MARKER.length, nl < 0 ? undefined : nl));
+  return { pgid: Number.isFinite(pgid) ? pgid : null, stderr: nl < 0 ? '' : stderr.slice(nl + 1) };
+}
+
+/** The script that starts a background process and prints its pid and start time. */
+export function wrapStart(command: string, logFile: string, options: StartOptions = {}): string {
+  const script = commandScript(`exec ${command}`, options);
+  const launch =
+    `mkdir -p "$(dirname ${shq(logFile)})" && ` +
+    `setsid sh -c ${shq(script)} > ${shq(logFile)} 2>&1 < /dev/null & ` +
+    `pid=$!; echo "$pid $(cut -d' ' -f22 /proc/$pid/stat 2>/dev/null || echo 0)"`;
+  return options.sudo ? `sudo -n sh -c ${shq(launch)}` : launch;
+}
+
+/** Shell snippet: is the process with this pid and start time still alive (not a zombie)? */
+export function aliveProbe(pid: number, startTime: string): string {
+  return (
+    `[ -r /proc/${pid}/stat ] && ` +
+    `[ "$(cut -d' ' -f22 /proc/${pid}/stat)" = ${shq(startTime)} ] && ` +
+    `! grep -q '^State:[[:space:]]*Z' /proc/${pid}/status`
+  );
+}
+
+export function stopScript(pid: number, startTime: string, signal: string, graceMs: number): string {
+  const alive = aliveProbe(pid, startTime);
+  const tries = Math.max(1, Math.ceil(graceMs / 100));
+  return [
+    `if ${alive}; then kill -s ${signal.replace(/^SIG/, '')} ${pid} 2>/dev/null; fi`,
+    `i=0; while [ $i -lt ${tries} ] && ${alive}; do sleep 0.1; i=$((i+1)); done`,
+    `if ${alive}; then kill -s KILL -- -${pid} 2>/dev/null; kill -s KILL ${pid} 2>/dev/null; echo escalated; fi`,
+    'true',
+  ].join('\n');
+}
+
+export function tail(text: string, lines = 5): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+export function checkExit(host: string, command: string, result: RunResult, okExitCodes: number[] = [0]): RunResult {
+  if (result.exitCode === null || !okExitCodes.includes(result.exitCode)) {
+    throw new CommandError(host, command, result.exitCode, result.signal, tail(result.stderr), result.stdout);
+  }
+  return result;
+}
+
+/** A background process handle over any shell: everything is done with plain commands by pid. */
+export class PidProcess implements BackgroundProcess {
+  constructor(
+    private readonly shell: Shell,
+    readonly pid: number,
+    private readonly startTime: string,
+    readonly logFile: string,
+    private readonly sudo = false,
+  ) {}
+
+  async isAlive(): Promise<boolean> {
+    const r = await this.shell.run(aliveProbe(this.pid, this.startTime), { okExitCodes: [0, 1], sudo: this.sudo, timeoutMs: 10_000 });
+    return r.exitCode === 0;
+  }
+
+  async logTail(lines = 20): Promise<string> {
+    const r = await this.shell.run(`tail -n ${lines} ${shq(this.logFile)}`, { okExitCodes: [0, 1], sudo: this.sudo, timeoutMs: 10_000 });
+    return r.stdout;
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 3000): Promise<void> {
+    await this.shell.run(stopScript(this.pid, this.startTime, signal, graceMs), { sudo: this.sudo, timeoutMs: graceMs + 10_000 });
+  }
+}
+
+export function parseStarted(host: string, command: string, stdout: string): { pid: number; startTime: string } {
+  const m = /^(\d+) (\d+)\s*$/.exec(stdout.trim());
+  if (!m) throw new CommandError(host, command, 0, null, `could not read the pid of the started process from ${JSON.stringify(stdout)}`);
+  return { pid: Number(m[1]), startTime: m[2]! };
+}

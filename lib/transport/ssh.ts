@@ -1,0 +1,286 @@
+// Commands on a lab machine over SSH: one connection per host, reused for every
+// command, kept alive, retried while the machine boots, host key verified.
+import { readFileSync } from 'node:fs';
+import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import pRetry, { AbortError } from 'p-retry';
+import { CommandTimeoutError, ConnectionError, HostKeyError } from '../errors.js';
+import type { HostSpec } from '../testbed/schema.js';
+import { fingerprintOf, knownKeysFor, readKnownHosts, sameFingerprint } from './known-hosts.js';
+import {
+  DEFAULT_TIMEOUT_MS,
+  PidProcess,
+  checkExit,
+  parseStarted,
+  takeMarker,
+  wrapCommand,
+  wrapStart,
+  type BackgroundProcess,
+  type RunOptions,
+  type RunResult,
+  type Shell,
+  type StartOptions,
+} from './shell.js';
+import { registerSecret, type Transcript } from './transcript.js';
+import type { Duplex } from 'node:stream';
+
+export interface SshOptions {
+  transcript?: Transcript;
+  /** The host to jump through (the guest behind its hypervisor). */
+  jump?: SshShell;
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
+  workDir?: string;
+  /** Where warnings go (the insecure host-key opt-out). */
+  warn?: (msg: string) => void;
+}
+
+export class SshShell implements Shell {
+  private closed = false;
+  private lost: Error | null = null;
+  private sftpSession: SFTPWrapper | null = null;
+
+  private constructor(
+    readonly host: string,
+    private readonly client: Client,
+    private readonly options: SshOptions,
+  ) {
+    client.on('error', (err) => {
+      this.lost ??= new ConnectionError(host, `connection lost: ${err.message}`, { cause: err });
+    });
+    client.on('close', () => {
+      this.lost ??= new ConnectionError(host, 'connection closed by the remote side');
+    });
+  }
+
+  /** Connects, retrying until the spec's connect timeout (a guest still booting answers late). */
+  static async connect(role: string, spec: HostSpec, options: SshOptions = {}): Promise<SshShell> {
+    const deadline = Date.now() + spec.connectTimeoutMs;
+    const client = await pRetry(() => connectOnce(role, spec, options), {
+      retries: 1000,
+      minTimeout: 300,
+      maxTimeout: 3000,
+      factor: 1.5,
+      maxRetryTime: spec.connectTimeoutMs,
+      shouldRetry: ({ error }) => !(error instanceof HostKeyError) && Date.now() < deadline,
+    }).catch((err: unknown) => {
+      if (err instanceof ConnectionError) throw err;
+      throw new ConnectionError(role, `cannot connect to ${spec.user}@${spec.address}:${spec.port}: ${(err as Error).message}`, { cause: err });
+    });
+    options.transcript?.note(role, `connected to ${spec.user}@${spec.address}:${spec.port}${options.jump ? ` through ${options.jump.host}` : ''}`);
+    return new SshShell(role, client, options);
+  }
+
+  get isConnected(): boolean {
+    return !this.closed && this.lost === null;
+  }
+
+  private ensureOpen(): Client {
+    if (this.closed) throw new ConnectionError(this.host, 'the connection was closed by the harness');
+    if (this.lost) throw this.lost;
+    return this.client;
+  }
+
+  /** Opens a TCP channel from this host to another address (the jump to the guest). */
+  forwardOut(address: string, port: number): Promise<Duplex> {
+    const client = this.ensureOpen();
+    return new Promise((resolve, reject) => {
+      client.forwardOut('127.0.0.1', 0, address, port, (err, stream) => {
+        if (err) reject(new ConnectionError(this.host, `cannot open a channel to ${address}:${port}: ${err.message}`, { cause: err }));
+        else resolve(stream);
+      });
+    });
+  }
+
+  async run(command: string, options: RunOptions = {}): Promise<RunResult> {
+    const started = Date.now();
+    try {
+      const result = await this.exec(command, options, started);
+      this.options.transcript?.command(this.host, command, result);
+      return checkExit(this.host, command, result, options.okExitCodes);
+    } catch (err) {
+      if (!(err instanceof Error && 'exitCode' in err)) {
+        this.options.transcript?.command(this.host, command, { error: (err as Error).message, durationMs: Date.now() - started });
+      }
+      throw err;
+    }
+  }
+
+  private exec(command: string, options: RunOptions, started: number): Promise<RunResult> {
+    const client = this.ensureOpen();
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    return new Promise<RunResult>((resolve, reject) => {
+      client.exec(wrapCommand(command, options), (err, stream: ClientChannel) => {
+        if (err) return reject(new ConnectionError(this.host, `cannot run a command: ${err.message}`, { cause: err }));
+        let stdout = '';
+        let stderr = '';
+        let exitCode: number | null = null;
+        let signal: string | null = null;
+        let settled = false;
+        const onLost = () => finish(() => reject(this.lost ?? new ConnectionError(this.host, 'connection lost during a command')));
+        const finish = (f: () => void) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          client.removeListener('close', onLost);
+          f();
+        };
+        const timer = setTimeout(() => {
+          const { pgid } = takeMarker(stderr);
+          finish(() => {
+            stream.close();
+            void this.killGroup(pgid, options.sudo).finally(() => reject(new CommandTimeoutError(this.host, command, timeoutMs)));
+          });
+        }, timeoutMs);
+        client.once('close', onLost);
+        stream.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+        stream.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+        stream.on('exit', (code: number | null, sig?: string) => {
+          exitCode = code ?? null;
+          signal = sig ?? null;
+        });
+        stream.on('close', () =>
+          finish(() => resolve({ stdout, stderr: takeMarker(stderr).stderr, exitCode, signal, durationMs: Date.now() - started })),
+        );
+        stream.end();
+      });
+    });
+  }
+
+  /** A timed-out command must leave nothing running: TERM its process group, then KILL. */
+  private async killGroup(pgid: number | null, sudo?: boolean): Promise<void> {
+    if (pgid === null || !this.isConnected) return;
+    const script = `kill -s TERM -- -${pgid} 2>/dev/null; sleep 0.5; kill -s KILL -- -${pgid} 2>/dev/null; true`;
+    await this.exec(script, { sudo, timeoutMs: 10_000 }, Date.now()).catch(() => undefined);
+    this.options.transcript?.note(this.host, `killed process group ${pgid} of a timed-out command`);
+  }
+
+  async start(command: string, options: StartOptions = {}): Promise<BackgroundProcess> {
+    const workDir = this.options.workDir ?? '/tmp/dutlab';
+    const logFile = options.logFile ?? `${workDir}/bg-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.log`;
+    const r = await this.run(wrapStart(command, logFile, options), { timeoutMs: 15_000 });
+    const { pid, startTime } = parseStarted(this.host, command, r.stdout);
+    this.options.transcript?.note(this.host, `started pid ${pid}: ${command} (log ${logFile})`);
+    return new PidProcess(this, pid, startTime, logFile, options.sudo);
+  }
+
+  private async sftp(): Promise<SFTPWrapper> {
+    if (this.sftpSession) return this.sftpSession;
+    const client = this.ensureOpen();
+    this.sftpSession = await new Promise<SFTPWrapper>((resolve, reject) =>
+      client.sftp((err, sftp) => (err ? reject(new ConnectionError(this.host, `SFTP unavailable: ${err.message}`, { cause: err })) : resolve(sftp))),
+    );
+    return this.sftpSession;
+  }
+
+  async put(localPath: string, remotePath: string): Promise<void> {
+    const sftp = await this.sftp();
+    await new Promise<void>((resolve, reject) =>
+      sftp.fastPut(localPath, remotePath, (err) => (err ? reject(new ConnectionError(this.host, `SFTP put ${localPath} → ${remotePath}: ${err.message}`)) : resolve())),
+    );
+    this.options.transcript?.note(this.host, `sftp put ${localPath} -> ${remotePath}`);
+  }
+
+  async get(remotePath: string, localPath: string): Promise<void> {
+    const sftp = await this.sftp();
+    await new Promise<void>((resolve, reject) =>
+      sftp.fastGet(remotePath, localPath, (err) => (err ? reject(new ConnectionError(this.host, `SFTP get ${remotePath} → ${localPath}: ${err.message}`)) : resolve())),
+    );
+    this.options.transcript?.note(this.host, `sftp get ${remotePath} -> ${localPath}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.sftpSession?.end();
+    await new Promise<void>((resolve) => {
+      if (this.lost) return resolve();
+      this.client.once('close', () => resolve());
+      this.client.end();
+      setTimeout(resolve, 2000).unref();
+    });
+  }
+}
+
+function connectOnce(role: string, spec: HostSpec, options: SshOptions): Promise<Client> {
+  return (async () => {
+    const sock = options.jump ? await options.jump.forwardOut(spec.address, spec.port) : undefined;
+    return new Promise<Client>((resolve, reject) => {
+      const client = new Client();
+      let hostKeyProblem: HostKeyError | null = null;
+      const config: ConnectConfig = {
+        host: spec.address,
+        port: spec.port,
+        username: spec.user,
+        readyTimeout: Math.min(20_000, spec.connectTimeoutMs),
+        keepaliveInterval: options.keepaliveIntervalMs ?? 5000,
+        keepaliveCountMax: options.keepaliveCountMax ?? 3,
+        ...(sock ? { sock } : {}),
+        ...authConfig(role, spec),
+        hostVerifier: (key: Buffer) => {
+          hostKeyProblem = verifyHostKey(role, spec, key, options.warn);
+          return hostKeyProblem === null;
+        },
+      };
+      client.once('ready', () => resolve(client));
+      client.once('error', (err: Error & { level?: string }) => {
+        client.end();
+        if (hostKeyProblem) return reject(hostKeyProblem);
+        if (err.level === 'client-authentication') {
+          return reject(new AbortError(new ConnectionError(role, `authentication as ${spec.user} failed (${authName(spec)}): ${err.message}`)));
+        }
+        reject(err);
+      });
+      client.connect(config);
+    });
+  })();
+}
+
+function authName(spec: HostSpec): string {
+  const a = spec.auth;
+  return 'privateKeyFile' in a ? `key ${a.privateKeyFile}` : 'agent' in a ? 'ssh-agent' : `password from $${a.passwordEnv}`;
+}
+
+function authConfig(role: string, spec: HostSpec): Partial<ConnectConfig> {
+  const a = spec.auth;
+  if ('privateKeyFile' in a) {
+    try {
+      return { privateKey: readFileSync(a.privateKeyFile) };
+    } catch (err) {
+      throw new AbortError(new ConnectionError(role, `cannot read the private key ${a.privateKeyFile}: ${(err as Error).message}`));
+    }
+  }
+  if ('agent' in a) {
+    const sock = process.env.SSH_AUTH_SOCK;
+    if (!sock) throw new AbortError(new ConnectionError(role, 'auth says agent, but SSH_AUTH_SOCK is not set'));
+    return { agent: sock };
+  }
+  const password = process.env[a.passwordEnv];
+  if (password === undefined) throw new AbortError(new ConnectionError(role, `the password variable $${a.passwordEnv} is not set`));
+  registerSecret(password);
+  return { password, tryKeyboard: false };
+}
+
+function verifyHostKey(role: string, spec: HostSpec, key: Buffer, warn: (m: string) => void = (m) => void process.stderr.write(m + '\n')): HostKeyError | null {
+  const fp = fingerprintOf(key);
+  const hk = spec.hostKey;
+  if ('insecureAcceptAny' in hk) {
+    warn(`WARNING: [${role}] host key NOT verified (hostKey.insecureAcceptAny); ${spec.address}:${spec.port} presented ${fp}`);
+    return null;
+  }
+  if ('fingerprint' in hk) {
+    return sameFingerprint(fp, hk.fingerprint)
+      ? null
+      : new HostKeyError(role, `host key mismatch at ${spec.address}:${spec.port}: it presented ${fp}, the testbed pins ${hk.fingerprint}; refusing to connect`);
+  }
+  let text: string;
+  try {
+    text = readKnownHosts(hk.knownHosts);
+  } catch (err) {
+    return new HostKeyError(role, `cannot read known_hosts ${hk.knownHosts}: ${(err as Error).message}`);
+  }
+  const known = knownKeysFor(text, spec.address, spec.port);
+  if (known.length === 0) return new HostKeyError(role, `${spec.address}:${spec.port} is not in ${hk.knownHosts} (it presented ${fp}); refusing to connect`);
+  return known.includes(key.toString('base64'))
+    ? null
+    : new HostKeyError(role, `host key mismatch at ${spec.address}:${spec.port}: it presented ${fp}, which ${hk.knownHosts} does not list; refusing to connect`);
+}

@@ -1,0 +1,45 @@
+// Every command on every host, with what it printed, for the person who has
+// to find out afterwards what happened. Secrets are redacted before writing.
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunResult } from './shell.js';
+
+const secrets = new Set<string>();
+
+/** Registers a value that must never be written anywhere (a password read from the environment). */
+export function registerSecret(value: string): void {
+  if (value.length >= 3) secrets.add(value);
+}
+
+export function redact(text: string): string {
+  let out = text;
+  for (const s of secrets) out = out.split(s).join('***');
+  return out;
+}
+
+export class Transcript {
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  fileFor(host: string): string {
+    return join(this.dir, `${host}.log`);
+  }
+
+  command(host: string, command: string, result: RunResult | { error: string; durationMs: number }): void {
+    const head = `### ${new Date().toISOString()} ${command}`;
+    const body =
+      'error' in result
+        ? `--- error after ${result.durationMs} ms: ${result.error}`
+        : [
+            `--- exit ${result.exitCode ?? `signal ${result.signal}`} in ${result.durationMs} ms`,
+            ...(result.stdout ? ['--- stdout', result.stdout.trimEnd()] : []),
+            ...(result.stderr ? ['--- stderr', result.stderr.trimEnd()] : []),
+          ].join('\n');
+    appendFileSync(this.fileFor(host), redact(`${head}\n${body}\n\n`));
+  }
+
+  note(host: string, text: string): void {
+    appendFileSync(this.fileFor(host), redact(`### ${new Date().toISOString()} # ${text}\n\n`));
+  }
+}

@@ -1,0 +1,348 @@
+// The built-in virtual lab: the guide's Phy->VM->Phy topology on one Linux
+// machine, out of real parts. Three network namespaces stand in for the
+// traffic generator, the DUT host and the guest VM; veth pairs stand in for
+// the cables (TG <-> phy ports) and for the KNI vports (host portNN <-> guest
+// vEth_portNN). Each namespace runs a real OpenSSH sshd; the harness reaches
+// host and tg only through 127.0.0.1 forwarders and the guest only through the
+// host, so no lab address is ever routed from the root namespace.
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+import { join } from 'node:path';
+import { parseDocument } from 'yaml';
+import { fingerprintOf } from '../transport/known-hosts.js';
+import { LocalShell } from '../transport/local.js';
+import { cmd } from '../transport/quote.js';
+import { parseTestbed } from '../testbed/load.js';
+import { isAlive, pidsInNetns, recordFromPidfile, spawnDaemon, startTimeOf, stopProc, waitFor, type ProcRecord } from './procs.js';
+import { ensurePackages } from './packages.js';
+
+export const DEFAULT_LAB_ID = 'vlab';
+export const DEFAULT_TEMPLATE = new URL('../../fixtures/testbeds/virtual.yaml', import.meta.url).pathname;
+const MGMT_HOST = '169.254.77.1/30';
+const MGMT_GUEST = '169.254.77.2';
+const ROLES = ['tg', 'host', 'guest'] as const;
+type Role = (typeof ROLES)[number];
+
+export interface LabState {
+  id: string;
+  stateDir: string;
+  namespaces: Record<Role, string>;
+  forwarders: Record<'host' | 'tg', number>;
+  processes: ProcRecord[];
+  testbedFile: string;
+  createdAt: string;
+}
+
+export function labNames(id: string) {
+  if (!/^[a-z0-9][a-z0-9-]{0,15}$/.test(id)) throw new Error(`lab id ${JSON.stringify(id)}: use 1-16 lower-case letters, digits or '-'`);
+  const stateDir = `/run/dutlab-${id}`;
+  return {
+    stateDir,
+    namespaces: { tg: `dutlab-${id}-tg`, host: `dutlab-${id}-host`, guest: `dutlab-${id}-guest` } as Record<Role, string>,
+    stateFile: join(stateDir, 'state.json'),
+  };
+}
+
+export interface UpOptions {
+  id?: string;
+  template?: string;
+  log?: (line: string) => void;
+  installPackages?: boolean;
+}
+
+export async function labUp(options: UpOptions = {}): Promise<LabState> {
+  const id = options.id ?? DEFAULT_LAB_ID;
+  const log = options.log ?? (() => undefined);
+  const names = labNames(id);
+  if (process.getuid?.() !== 0) throw new Error('the virtual lab needs root (network namespaces, sshd)');
+  if (options.installPackages !== false) await ensurePackages(log);
+  if (existsSync(names.stateDir) || (await existingNamespaces(id)).length > 0) {
+    log(`clearing what an earlier run of lab ${id} left`);
+    await labDown({ id, log });
+  }
+  const template = options.template ?? DEFAULT_TEMPLATE;
+  const templateTb = parseTestbed(readFileSync(template, 'utf8'), template);
+  const sh = new LocalShell('vlab');
+  const state: LabState = {
+    id,
+    stateDir: names.stateDir,
+    namespaces: names.namespaces,
+    forwarders: { host: 0, tg: 0 },
+    processes: [],
+    testbedFile: join(names.stateDir, 'testbed.yaml'),
+    createdAt: new Date().toISOString(),
+  };
+  const dirs = ['keys', 'ovs', 'work', 'logs', ...ROLES.map((r) => `sshd-${r}`)];
+  dirs.forEach((d) => mkdirSync(join(names.stateDir, d), { recursive: true, mode: 0o700 }));
+  const save = () => writeFileSync(names.stateFile, JSON.stringify(state, null, 2));
+  save();
+  try {
+    await makeKeys(sh, names.stateDir);
+    await wire(sh, names.namespaces, templateTb);
+    log('namespaces and veth pairs wired');
+    for (const role of ROLES) {
+      state.processes.push(startSshd(role, names.stateDir, names.namespaces[role]));
+      save();
+    }
+    state.processes.push(...(await startOvs(sh, names.stateDir, names.namespaces.host)));
+    save();
+    log('ovsdb-server and ovs-vswitchd running in the host namespace');
+    for (const role of ['host', 'tg'] as const) {
+      const { port, proc } = await startForwarder(role, names.stateDir, names.namespaces[role]);
+      state.forwarders[role] = port;
+      state.processes.push(proc);
+      save();
+    }
+    await waitFor('the guest sshd', () => sshdListening(names.namespaces.guest, MGMT_GUEST));
+    await Promise.all((['host', 'tg'] as const).map((r) => waitFor(`the ${r} forwarder`, () => portOpen(state.forwarders[r]))));
+    writeFileSync(state.testbedFile, labTestbed(template, state));
+    save();
+    log(`lab ${id} is up; testbed: ${state.testbedFile}`);
+    return state;
+  } catch (err) {
+    log(`lab up failed, clearing: ${(err as Error).message}`);
+    await labDown({ id, log });
+    throw err;
+  }
+}
+
+async function makeKeys(sh: LocalShell, stateDir: string): Promise<void> {
+  const keys = join(stateDir, 'keys');
+  const names = ['client', ...ROLES.map((r) => `host-${r}`)];
+  await sh.run(names.map((n) => cmd('ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `dutlab-${n}`, '-f', join(keys, n))).join(' && '));
+}
+
+async function wire(sh: LocalShell, ns: Record<Role, string>, tb: ReturnType<typeof parseTestbed>): Promise<void> {
+  const lines: string[] = [];
+  for (const role of ROLES) {
+    lines.push(cmd('ip', 'netns', 'add', ns[role]), cmd('ip', '-n', ns[role], 'link', 'set', 'lo', 'up'));
+    // IPv6 off: no router solicitations or DAD on the lab links, so counters count only the stream.
+    lines.push(cmd('ip', 'netns', 'exec', ns[role], 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'));
+  }
+  // The cables: TG port N <-> DUT phy port N.
+  for (const phy of tb.phyPorts) {
+    lines.push(cmd('ip', 'link', 'add', phy.tgPort, 'netns', ns.tg, 'type', 'veth', 'peer', 'name', phy.name, 'netns', ns.host));
+    lines.push(cmd('ip', '-n', ns.tg, 'link', 'set', phy.tgPort, 'up'), cmd('ip', '-n', ns.host, 'link', 'set', phy.name, 'up'));
+  }
+  // The KNI vports: host portNN <-> guest vEth_portNN. The guest side is left
+  // down and unaddressed: the scenario configures it, as on the real guest.
+  for (const kni of tb.kniPorts) {
+    lines.push(cmd('ip', 'link', 'add', kni.name, 'netns', ns.host, 'type', 'veth', 'peer', 'name', kni.guestIf, 'netns', ns.guest));
+    lines.push(cmd('ip', '-n', ns.host, 'link', 'set', kni.name, 'up'));
+  }
+  // The guest's management link, the stand-in for QEMU's user-mode NIC.
+  lines.push(cmd('ip', 'link', 'add', 'mgmt0', 'netns', ns.host, 'type', 'veth', 'peer', 'name', 'mgmt0', 'netns', ns.guest));
+  lines.push(cmd('ip', '-n', ns.host, 'addr', 'add', MGMT_HOST, 'dev', 'mgmt0'), cmd('ip', '-n', ns.host, 'link', 'set', 'mgmt0', 'up'));
+  lines.push(cmd('ip', '-n', ns.guest, 'addr', 'add', `${MGMT_GUEST}/30`, 'dev', 'mgmt0'), cmd('ip', '-n', ns.guest, 'link', 'set', 'mgmt0', 'up'));
+  await sh.run(lines.join(' && '));
+}
+
+function startSshd(role: Role, stateDir: string, ns: string): ProcRecord {
+  const dir = join(stateDir, `sshd-${role}`);
+  const config = join(dir, 'sshd_config');
+  writeFileSync(
+    config,
+    [
+      `ListenAddress ${role === 'guest' ? MGMT_GUEST : '127.0.0.1'}:22`,
+      `HostKey ${join(stateDir, 'keys', `host-${role}`)}`,
+      `AuthorizedKeysFile ${join(stateDir, 'keys', 'client.pub')}`,
+      'PidFile none',
+      'UsePAM no',
+      'StrictModes no',
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      `AllowTcpForwarding ${role === 'host' ? 'yes' : 'no'}`,
+      'X11Forwarding no',
+      'PrintMotd no',
+      'Subsystem sftp internal-sftp',
+      'MaxStartups 50',
+      'LogLevel INFO',
+      '',
+    ].join('\n'),
+  );
+  mkdirSync('/run/sshd', { recursive: true });
+  return spawnDaemon(`sshd-${role}`, ['ip', 'netns', 'exec', ns, '/usr/sbin/sshd', '-D', '-e', '-f', config], join(stateDir, 'logs', `sshd-${role}.log`));
+}
+
+async function startOvs(sh: LocalShell, stateDir: string, ns: string): Promise<ProcRecord[]> {
+  const ovs = join(stateDir, 'ovs');
+  const env = { OVS_RUNDIR: ovs, OVS_DBDIR: ovs, OVS_LOGDIR: ovs, OVS_SYSCONFDIR: ovs, OVS_PKGDATADIR: '/usr/share/openvswitch' };
+  const inNs = (...words: string[]) => cmd('ip', 'netns', 'exec', ns, ...words);
+  await sh.run(cmd('ovsdb-tool', 'create', join(ovs, 'conf.db'), '/usr/share/openvswitch/vswitch.ovsschema'), { env });
+  await sh.run(
+    inNs('ovsdb-server', `--remote=punix:${join(ovs, 'db.sock')}`, `--pidfile=${join(ovs, 'ovsdb-server.pid')}`, '--detach', '--no-chdir', `--log-file=${join(ovs, 'ovsdb-server.log')}`, join(ovs, 'conf.db')),
+    { env },
+  );
+  const ovsdb = recordFromPidfile('ovsdb-server', join(ovs, 'ovsdb-server.pid'));
+  await sh.run(inNs('ovs-vsctl', `--db=unix:${join(ovs, 'db.sock')}`, '--no-wait', 'init'), { env });
+  await sh.run(
+    inNs('ovs-vswitchd', `unix:${join(ovs, 'db.sock')}`, `--pidfile=${join(ovs, 'ovs-vswitchd.pid')}`, '--detach', '--no-chdir', `--log-file=${join(ovs, 'ovs-vswitchd.log')}`),
+    { env },
+  );
+  return [ovsdb, recordFromPidfile('ovs-vswitchd', join(ovs, 'ovs-vswitchd.pid'))];
+}
+
+async function startForwarder(role: 'host' | 'tg', stateDir: string, ns: string): Promise<{ port: number; proc: ProcRecord }> {
+  // A port the kernel just handed out is free; socat takes it a moment later.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const proc = spawnDaemon(
+      `forwarder-${role}`,
+      ['socat', `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, `EXEC:ip netns exec ${ns} socat STDIO TCP\\:127.0.0.1\\:22`],
+      join(stateDir, 'logs', `forwarder-${role}.log`),
+    );
+    try {
+      await waitFor(`forwarder ${role} on 127.0.0.1:${port}`, () => portOpen(port), 3000);
+      return { port, proc };
+    } catch {
+      await stopProc(proc, 500, true);
+    }
+  }
+  throw new Error(`could not start the ${role} forwarder`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = tcpConnect({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function sshdListening(ns: string, address: string): Promise<boolean> {
+  const r = await new LocalShell('vlab').run(cmd('ip', 'netns', 'exec', ns, 'ss', '-ltnH', `src ${address}:22`), { okExitCodes: [0, 1] });
+  return r.stdout.trim() !== '';
+}
+
+function hostKeyFingerprint(stateDir: string, role: Role): string {
+  const pub = readFileSync(join(stateDir, 'keys', `host-${role}.pub`), 'utf8').split(' ')[1]!;
+  return fingerprintOf(Buffer.from(pub, 'base64'));
+}
+
+/** The template with this lab's ports, keys, fingerprints and state paths filled in. */
+function labTestbed(template: string, state: LabState): string {
+  const doc = parseDocument(readFileSync(template, 'utf8'));
+  const s = state.stateDir;
+  doc.set('name', `virtual-lab-${state.id}`);
+  for (const role of ['host', 'guest', 'tg'] as const) {
+    doc.setIn(['hosts', role, 'auth'], doc.createNode({ privateKeyFile: join(s, 'keys', 'client') }, { flow: true }));
+    doc.setIn(['hosts', role, 'hostKey'], doc.createNode({ fingerprint: hostKeyFingerprint(s, role) }, { flow: true }));
+  }
+  doc.setIn(['hosts', 'host', 'port'], state.forwarders.host);
+  doc.setIn(['hosts', 'tg', 'port'], state.forwarders.tg);
+  doc.setIn(['hosts', 'guest', 'address'], MGMT_GUEST);
+  for (const key of ['ovsRunDir', 'ovsEtcDir', 'ovsLogDir']) doc.setIn(['paths', key], join(s, 'ovs'));
+  doc.setIn(['paths', 'ovsdbPidfile'], join(s, 'ovs', 'ovsdb-server.pid'));
+  doc.setIn(['paths', 'vswitchdPidfile'], join(s, 'ovs', 'ovs-vswitchd.pid'));
+  doc.setIn(['paths', 'workDir'], join(s, 'work'));
+  doc.setIn(['lock', 'path'], join(s, 'lock'));
+  return `# Written by \`dutlab lab up\` for lab ${state.id} at ${state.createdAt}; removed by \`dutlab lab down\`.\n${doc.toString()}`;
+}
+
+export function readState(id: string): LabState | null {
+  try {
+    return JSON.parse(readFileSync(labNames(id).stateFile, 'utf8')) as LabState;
+  } catch {
+    return null;
+  }
+}
+
+async function existingNamespaces(id: string): Promise<string[]> {
+  const r = await new LocalShell('vlab').run('ip netns list', { okExitCodes: [0, 1] });
+  const prefix = `dutlab-${id}-`;
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => n.startsWith(prefix));
+}
+
+function netnsInode(ns: string): string | null {
+  try {
+    return `net:[${statSync(`/run/netns/${ns}`).ino}]`;
+  } catch {
+    return null;
+  }
+}
+
+/** Removes everything labUp made. Safe to run any number of times, and after a crash. */
+export async function labDown(options: { id?: string; log?: (line: string) => void } = {}): Promise<string[]> {
+  const id = options.id ?? DEFAULT_LAB_ID;
+  const log = options.log ?? (() => undefined);
+  const names = labNames(id);
+  const removed: string[] = [];
+  const state = readState(id);
+  // Forwarders first (so nothing new connects), then sshd and OVS, by recorded pid.
+  const order = ['forwarder', 'sshd', 'ovs-vswitchd', 'ovsdb-server'];
+  const procs = [...(state?.processes ?? [])].sort((a, b) => order.findIndex((p) => a.name.startsWith(p)) - order.findIndex((p) => b.name.startsWith(p)));
+  for (const p of procs) {
+    if (isAlive(p)) {
+      await stopProc(p, 2000, p.name.startsWith('forwarder'));
+      removed.push(`process ${p.name} (pid ${p.pid})`);
+    }
+  }
+  // What runs inside the lab's namespaces was started by the lab or by runs
+  // against it (sshd sessions, tcpdump): stop those by pid as well.
+  const namespaces = [...new Set([...Object.values(names.namespaces), ...(await existingNamespaces(id))])];
+  for (const ns of namespaces) {
+    const inode = netnsInode(ns);
+    if (inode === null) continue;
+    for (const pid of pidsInNetns(inode)) {
+      const startTime = startTimeOf(pid);
+      if (startTime === null) continue;
+      await stopProc({ name: `in ${ns}`, pid, startTime }, 1000);
+      removed.push(`process ${pid} in ${ns}`);
+    }
+    await new LocalShell('vlab').run(cmd('ip', 'netns', 'del', ns), { okExitCodes: [0, 1] });
+    removed.push(`namespace ${ns}`);
+  }
+  if (existsSync(names.stateDir)) {
+    rmSync(names.stateDir, { recursive: true, force: true });
+    removed.push(`state dir ${names.stateDir}`);
+  }
+  removed.forEach((r) => log(`removed ${r}`));
+  return removed;
+}
+
+export interface LabStatus {
+  id: string;
+  stateDir: string | null;
+  namespaces: string[];
+  processes: Array<ProcRecord & { alive: boolean }>;
+  forwarders: Record<string, number> | null;
+  testbedFile: string | null;
+}
+
+export async function labStatus(id = DEFAULT_LAB_ID): Promise<LabStatus> {
+  const names = labNames(id);
+  const state = readState(id);
+  return {
+    id,
+    stateDir: existsSync(names.stateDir) ? names.stateDir : null,
+    namespaces: await existingNamespaces(id),
+    processes: (state?.processes ?? []).map((p) => ({ ...p, alive: isAlive(p) })),
+    forwarders: state?.forwarders ?? null,
+    testbedFile: state && existsSync(state.testbedFile) ? state.testbedFile : null,
+  };
+}
+
+/** Everything of this lab that still exists: empty after a clean `lab down`. */
+export async function labLeftovers(id = DEFAULT_LAB_ID, recorded: ProcRecord[] = []): Promise<string[]> {
+  const st = await labStatus(id);
+  return [
+    ...st.namespaces.map((n) => `namespace ${n}`),
+    ...(st.stateDir ? [`state dir ${st.stateDir}`] : []),
+    ...recorded.filter(isAlive).map((p) => `process ${p.name} (pid ${p.pid})`),
+  ];
+}

@@ -1,0 +1,42 @@
+// The Debian packages the virtual lab is made of, installed when missing.
+import { existsSync, writeFileSync, rmSync } from 'node:fs';
+import { LocalShell } from '../transport/local.js';
+import { cmd } from '../transport/quote.js';
+
+/** Each package, with a file that shows it is installed. */
+export const LAB_PACKAGES: Record<string, string> = {
+  'openvswitch-switch': '/usr/sbin/ovs-vswitchd',
+  'openvswitch-common': '/usr/bin/ovs-ofctl',
+  'openssh-server': '/usr/sbin/sshd',
+  'openssh-client': '/usr/bin/ssh-keygen',
+  tcpdump: '/usr/bin/tcpdump',
+  tcpreplay: '/usr/bin/tcpreplay',
+  iproute2: '/usr/sbin/ip',
+  'net-tools': '/usr/sbin/ifconfig',
+  'iputils-ping': '/usr/bin/ping',
+  socat: '/usr/bin/socat',
+};
+
+export function missingPackages(): string[] {
+  return Object.entries(LAB_PACKAGES)
+    .filter(([, file]) => !existsSync(file) && !existsSync(file.replace('/usr/sbin/', '/sbin/').replace('/usr/bin/', '/bin/')))
+    .map(([pkg]) => pkg);
+}
+
+export async function ensurePackages(log: (line: string) => void = () => undefined): Promise<void> {
+  const missing = missingPackages();
+  if (missing.length === 0) return;
+  log(`installing ${missing.join(' ')}`);
+  // The lab starts its own daemons in its namespaces; the packages' services
+  // must not start in the root namespace. policy-rc.d says so to invoke-rc.d.
+  const policy = '/usr/sbin/policy-rc.d';
+  const ours = !existsSync(policy);
+  if (ours) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  try {
+    const sh = new LocalShell('apt');
+    await sh.run('apt-get update -qq', { timeoutMs: 300_000 });
+    await sh.run(cmd('apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...missing), { timeoutMs: 600_000, env: { DEBIAN_FRONTEND: 'noninteractive' } });
+  } finally {
+    if (ours) rmSync(policy, { force: true });
+  }
+}

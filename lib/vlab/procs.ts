@@ -1,0 +1,96 @@
+// Processes of the virtual lab on this machine: started detached, recorded by
+// pid and start time (so a reused pid is never mistaken for ours), stopped by pid.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface ProcRecord {
+  name: string;
+  pid: number;
+  startTime: string;
+}
+
+export function startTimeOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces; fields are counted after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z') return null;
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function isAlive(rec: ProcRecord): boolean {
+  return startTimeOf(rec.pid) === rec.startTime;
+}
+
+/** Starts a long-running process in a session of its own, its output to a log file. */
+export function spawnDaemon(name: string, argv: string[], logFile: string): ProcRecord {
+  const fd = openSync(logFile, 'a');
+  try {
+    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd] });
+    if (!child.pid) throw new Error(`could not start ${name}: ${argv.join(' ')}`);
+    child.unref();
+    const startTime = startTimeOf(child.pid);
+    if (startTime === null) throw new Error(`${name} exited at once; see ${logFile}`);
+    return { name, pid: child.pid, startTime };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function recordFromPidfile(name: string, pidfile: string): ProcRecord {
+  const pid = Number(readFileSync(pidfile, 'utf8').trim());
+  const startTime = startTimeOf(pid);
+  if (!Number.isInteger(pid) || startTime === null) throw new Error(`${name}: pidfile ${pidfile} names no live process`);
+  return { name, pid, startTime };
+}
+
+/** Signals exactly this process (if it is still the one recorded), then KILLs it after the grace time. */
+export async function stopProc(rec: ProcRecord, graceMs = 2000, group = false): Promise<void> {
+  if (!isAlive(rec)) return;
+  signal(rec.pid, 'SIGTERM', group);
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && isAlive(rec)) await sleep(50);
+  if (isAlive(rec)) signal(rec.pid, 'SIGKILL', group);
+  const hard = Date.now() + 2000;
+  while (Date.now() < hard && isAlive(rec)) await sleep(50);
+}
+
+function signal(pid: number, sig: NodeJS.Signals, group: boolean): void {
+  try {
+    process.kill(group ? -pid : pid, sig);
+  } catch {
+    /* gone already */
+  }
+}
+
+/** The pids whose network namespace is this one: by construction, processes the lab started in it. */
+export function pidsInNetns(nsInode: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const link = readlinkNet(Number(entry));
+      if (link === nsInode && startTimeOf(Number(entry)) !== null) out.push(Number(entry));
+    } catch {
+      /* raced with exit */
+    }
+  }
+  return out;
+}
+
+function readlinkNet(pid: number): string {
+  return readlinkSync(`/proc/${pid}/ns/net`);
+}
+
+export async function waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
