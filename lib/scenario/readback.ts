@@ -1,0 +1,72 @@
+// Reading the lab's state back through the parsers: what the checks judge.
+import { parseDmesg, since, type DmesgLine } from '../parsers/dmesg.js';
+import { parseIfconfig, parseIpJson, parseNeighbours, parseRoutes, parseSysctl, type Iface, type IpLink, type Neighbour, type Route } from '../parsers/net.js';
+import { parseDumpFlows, parseDumpPorts, parseOvsVsctlShow, type FlowEntry, type OvsShow, type PortCounters } from '../parsers/ovs.js';
+import type { HostRole } from '../testbed/schema.js';
+import type { Session } from './session.js';
+import { sysctlExpected } from './steps.js';
+
+async function onHost(s: Session, line: string): Promise<string> {
+  return (await s.shell('host').run(line, s.profile.hostContext(s.tb))).stdout;
+}
+
+export async function ovsShow(s: Session): Promise<OvsShow> {
+  return parseOvsVsctlShow(await onHost(s, `${s.profile.tool('ovs-vsctl')} show`));
+}
+
+export async function flows(s: Session): Promise<FlowEntry[]> {
+  return parseDumpFlows(await onHost(s, `${s.profile.tool('ovs-ofctl')} dump-flows ${s.tb.bridge}`));
+}
+
+export async function ports(s: Session): Promise<Map<string, PortCounters>> {
+  return parseDumpPorts(await onHost(s, `${s.profile.tool('ovs-ofctl')} dump-ports ${s.tb.bridge}`));
+}
+
+export async function guestIfconfig(s: Session): Promise<Iface[]> {
+  return parseIfconfig((await s.shell('guest').run('ifconfig -a')).stdout);
+}
+
+/** Link counters of the guest's vEth interfaces (ip -s -j link). */
+export async function guestLinks(s: Session): Promise<IpLink[]> {
+  return parseIpJson((await s.shell('guest').run('ip -s -j link')).stdout);
+}
+
+export async function guestSysctl(s: Session): Promise<Record<string, string>> {
+  return parseSysctl((await s.shell('guest').run(`sysctl ${Object.keys(sysctlExpected(s.tb)).join(' ')}`)).stdout);
+}
+
+export async function guestRoutes(s: Session): Promise<Route[]> {
+  return parseRoutes((await s.shell('guest').run('ip route')).stdout);
+}
+
+export async function guestNeighbours(s: Session): Promise<Neighbour[]> {
+  return parseNeighbours((await s.shell('guest').run('arp -n')).stdout);
+}
+
+export async function dmesgText(s: Session, role: HostRole): Promise<string> {
+  return (await s.shell(role).run('dmesg')).stdout;
+}
+
+/** Kernel messages logged on a host since the run took its baseline. */
+export async function dmesgSinceStart(s: Session, role: HostRole): Promise<DmesgLine[]> {
+  return since(parseDmesg(await dmesgText(s, role)), s.dmesgBaseline.get(role));
+}
+
+export interface Versions {
+  ovs: string;
+  dpdk: string;
+  hostKernel: string;
+  guestKernel: string;
+}
+
+/** What the report records of the lab's software; a version that cannot be read says so. */
+export async function versions(s: Session): Promise<Partial<Versions>> {
+  const out: Partial<Versions> = {};
+  const tryRead = async (role: HostRole, line: string, opts = {}) =>
+    s.connected(role) ? (await s.shell(role).run(line, { ...opts, okExitCodes: [0, 1, 2, 127] }).catch(() => null))?.stdout.trim().split('\n')[0] || 'unknown' : 'not connected';
+  out.ovs = await tryRead('host', `${s.profile.tool('ovs-vsctl')} --version`, s.profile.hostContext(s.tb));
+  out.dpdk = s.profile.expectsKniModule ? await tryRead('host', `cat ${s.tb.paths.dpdkDir}/VERSION || pkg-config --modversion libdpdk`) : 'none (virtual profile: no DPDK)';
+  out.hostKernel = await tryRead('host', 'uname -r');
+  out.guestKernel = await tryRead('guest', 'uname -r');
+  return out;
+}

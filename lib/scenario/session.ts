@@ -1,0 +1,191 @@
+// One run's hold on the lab: its connections, the processes it started, the
+// values it captured, and what must be undone. Teardown always runs and
+// leaves the lab as the run found it, pytest-fixture style.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CommandError, ConnectionError, errorMessage } from '../errors.js';
+import { parseDmesg } from '../parsers/dmesg.js';
+import type { HostRole, Testbed } from '../testbed/schema.js';
+import { shq } from '../transport/quote.js';
+import type { BackgroundProcess, RunResult, Shell } from '../transport/shell.js';
+import { SshShell } from '../transport/ssh.js';
+import type { Transcript } from '../transport/transcript.js';
+import type { Profile } from './profiles.js';
+import type { Cmd, StepContext, StepDef } from './steps.js';
+
+export type Connector = (role: HostRole, session: Session) => Promise<Shell>;
+
+export interface SessionOptions {
+  transcript?: Transcript;
+  connect?: Connector;
+  log?: (line: string) => void;
+  warn?: (line: string) => void;
+}
+
+interface Started {
+  role: HostRole;
+  name: string;
+  proc: BackgroundProcess;
+  pidfile?: string;
+}
+
+/** Connects by SSH as the testbed says; the guest through the host when it has `jump: host`. */
+export const sshConnector =
+  (transcript?: Transcript, warn?: (line: string) => void): Connector =>
+  async (role, session) => {
+    const spec = session.tb.hosts[role];
+    const jump = 'jump' in spec && spec.jump === 'host' ? (session.shell('host') as SshShell) : undefined;
+    return SshShell.connect(role, spec, { transcript, jump, workDir: session.tb.paths.workDir, warn });
+  };
+
+export class Session {
+  readonly values = new Map<string, string>();
+  readonly dmesgBaseline = new Map<HostRole, number | undefined>();
+  private readonly shells = new Map<HostRole, Shell>();
+  private readonly started: Started[] = [];
+  private readonly undo: Array<{ role: HostRole; title: string; cmds: Cmd[] }> = [];
+  private readonly connector: Connector;
+
+  constructor(
+    readonly tb: Testbed,
+    readonly profile: Profile,
+    private readonly options: SessionOptions = {},
+  ) {
+    this.connector = options.connect ?? sshConnector(options.transcript, options.warn);
+  }
+
+  context(): StepContext {
+    return {
+      tb: this.tb,
+      profile: this.profile,
+      value: (name) => {
+        const v = this.values.get(name);
+        if (v === undefined) throw new Error(`${name} has not been captured yet`);
+        return v;
+      },
+    };
+  }
+
+  async connect(role: HostRole): Promise<Shell> {
+    const existing = this.shells.get(role);
+    if (existing) return existing;
+    const shell = await this.connector(role, this);
+    this.shells.set(role, shell);
+    return shell;
+  }
+
+  shell(role: HostRole): Shell {
+    const s = this.shells.get(role);
+    if (!s) throw new ConnectionError(role, 'not connected (an earlier step that connects it did not run)');
+    return s;
+  }
+
+  /** Runs a step's commands in order, then its read-back. */
+  async runStep(step: StepDef): Promise<void> {
+    const ctx = this.context();
+    if (step.undo) this.undo.push({ role: step.host, title: step.id, cmds: step.undo(ctx) });
+    const outputs: string[] = [];
+    for (const c of step.commands(ctx)) {
+      const shell = await this.connect(step.host);
+      outputs.push(c.background ? await this.startBackground(step.host, shell, c) : (await this.runCmd(shell, c)).stdout);
+    }
+    await step.after?.(this, outputs);
+  }
+
+  runCmd(shell: Shell, c: Cmd): Promise<RunResult> {
+    return shell.run(c.line, {
+      ...(c.cwd ? { cwd: c.cwd } : {}),
+      ...(c.env ? { env: c.env } : {}),
+      ...(c.okExitCodes ? { okExitCodes: c.okExitCodes } : {}),
+      ...(c.timeoutMs ? { timeoutMs: c.timeoutMs } : {}),
+    });
+  }
+
+  private async startBackground(role: HostRole, shell: Shell, c: Cmd): Promise<string> {
+    const bg = c.background!;
+    const proc = await shell.start(c.line, {
+      ...(c.cwd ? { cwd: c.cwd } : {}),
+      ...(c.env ? { env: c.env } : {}),
+      logFile: `${this.tb.paths.workDir}/${bg.name}.log`,
+    });
+    this.started.push({ role, name: bg.name, proc, ...(bg.pidfile ? { pidfile: bg.pidfile } : {}) });
+    // The next run's clean step kills it by this pidfile.
+    if (bg.pidfile) await shell.run(`echo ${proc.pid} > ${shq(bg.pidfile)}`);
+    if (bg.ready) await this.waitReady(role, shell, bg.name, bg.ready, proc);
+    return '';
+  }
+
+  private async waitReady(role: HostRole, shell: Shell, name: string, probe: string, proc: BackgroundProcess): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if ((await shell.run(probe, { okExitCodes: [0, 1, 2] })).exitCode === 0) return;
+      if (!(await proc.isAlive())) {
+        throw new CommandError(role, name, null, null, `${name} exited while starting; its log ends:\n${await proc.logTail(10)}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new CommandError(role, name, null, null, `${name} did not become ready (${probe}) within 30 s; its log ends:\n${await proc.logTail(10)}`);
+  }
+
+  /** Where each kernel log stands now, so that later checks read only what the run caused. */
+  async takeDmesgBaseline(): Promise<void> {
+    for (const role of ['host', 'guest'] as const) {
+      const out = (await this.shell(role).run('dmesg | tail -n 1', { okExitCodes: [0, 1] })).stdout;
+      this.dmesgBaseline.set(role, parseDmesg(out).at(-1)?.time);
+    }
+  }
+
+  backgroundProcesses(): ReadonlyArray<Readonly<Started>> {
+    return this.started;
+  }
+
+  connected(role: HostRole): boolean {
+    const s = this.shells.get(role);
+    return s !== undefined && (!(s instanceof SshShell) || s.isConnected);
+  }
+
+  /** Copies the logs of the processes the run started into the run directory. */
+  async collectLogs(dir: string): Promise<string[]> {
+    mkdirSync(dir, { recursive: true });
+    const problems: string[] = [];
+    for (const s of this.started) {
+      if (!this.connected(s.role)) continue;
+      await this.shell(s.role)
+        .get(s.proc.logFile, join(dir, `${s.role}-${s.name}.log`))
+        .catch((e: unknown) => problems.push(`log of ${s.name}: ${errorMessage(e)}`));
+    }
+    return problems;
+  }
+
+  /** Undoes what the run did, in reverse order. Never throws: returns what it could not undo. */
+  async teardown(): Promise<string[]> {
+    const problems: string[] = [];
+    for (const u of [...this.undo].reverse()) {
+      if (!this.connected(u.role)) {
+        problems.push(`${u.title}: not undone, ${u.role} is not connected`);
+        continue;
+      }
+      for (const c of u.cmds) await this.runCmd(this.shell(u.role), c).catch((e: unknown) => problems.push(`${u.title}: ${errorMessage(e)}`));
+    }
+    this.undo.length = 0;
+    for (const s of [...this.started].reverse()) {
+      if (!this.connected(s.role)) {
+        problems.push(`${s.name} (pid ${s.proc.pid} on ${s.role}) not stopped: ${s.role} is not connected`);
+        continue;
+      }
+      try {
+        await s.proc.stop('SIGTERM', 3000);
+        if (s.pidfile) await this.shell(s.role).run(`rm -f ${shq(s.pidfile)}`);
+      } catch (e) {
+        problems.push(`${s.name}: ${errorMessage(e)}`);
+      }
+    }
+    this.started.length = 0;
+    return problems;
+  }
+
+  async close(): Promise<void> {
+    for (const role of ['guest', 'tg', 'host'] as const) await this.shells.get(role)?.close().catch(() => undefined);
+    this.shells.clear();
+  }
+}

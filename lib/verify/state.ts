@@ -1,0 +1,143 @@
+// Checks of the lab's state against what the testbed implies. Pure functions
+// of parsed output: each returns the problems in words, empty when all is well.
+import type { DmesgLine } from '../parsers/dmesg.js';
+import { IVSHMEM_FOUND, IVSHMEM_NOT_FOUND, KNI_LOADED, KNI_LOADING, kernelTrouble } from '../parsers/dmesg.js';
+import type { Iface, IpLink, Neighbour, Route } from '../parsers/net.js';
+import { prefixToNetmask } from '../parsers/net.js';
+import type { FlowEntry, OvsShow } from '../parsers/ovs.js';
+
+export interface ExpectedPort {
+  name: string;
+  ofport: number;
+  type: string;
+  options: Record<string, string>;
+}
+
+export function checkOvsShow(show: OvsShow, bridge: string, datapathType: string | undefined, ports: ExpectedPort[]): string[] {
+  const br = show.bridges.find((b) => b.name === bridge);
+  if (!br) return [`bridge ${bridge} is missing (bridges: ${show.bridges.map((b) => b.name).join(', ') || 'none'})`];
+  const problems: string[] = [];
+  if (datapathType && br.datapathType !== undefined && br.datapathType !== datapathType) {
+    problems.push(`bridge ${bridge} has datapath_type ${br.datapathType}, expected ${datapathType}`);
+  }
+  for (const want of ports) {
+    const iface = br.ports.find((p) => p.name === want.name)?.interfaces.find((i) => i.name === want.name);
+    if (!iface) {
+      problems.push(`port ${want.name} is not on bridge ${bridge}`);
+      continue;
+    }
+    if (iface.type !== want.type) problems.push(`interface ${want.name} has type "${iface.type || 'system'}", expected "${want.type || 'system'}"`);
+    for (const [k, v] of Object.entries(want.options)) {
+      if (iface.options[k] !== v) problems.push(`interface ${want.name} has option ${k}=${iface.options[k] ?? '(unset)'}, expected ${v}`);
+    }
+    if (iface.error) problems.push(`interface ${want.name} reports an error: ${iface.error}`);
+  }
+  return problems;
+}
+
+export interface ExpectedFlow {
+  inPort: number;
+  nwSrc: string;
+  nwDst: string;
+  output: number;
+}
+
+export function findFlow(flows: FlowEntry[], f: ExpectedFlow): FlowEntry | undefined {
+  return flows.find(
+    (e) =>
+      e.fields.in_port === String(f.inPort) &&
+      e.fields.nw_src === f.nwSrc &&
+      e.fields.nw_dst === f.nwDst &&
+      ('ip' in e.fields || e.fields.dl_type === '0x0800') &&
+      e.actions.split(',').includes(`output:${f.output}`),
+  );
+}
+
+export function describeFlow(f: ExpectedFlow): string {
+  return `in_port=${f.inPort},nw_src=${f.nwSrc},nw_dst=${f.nwDst} -> output:${f.output}`;
+}
+
+export function checkFlowsInstalled(flows: FlowEntry[], expected: ExpectedFlow[]): string[] {
+  const problems = expected.filter((f) => !findFlow(flows, f)).map((f) => `flow ${describeFlow(f)} is not installed`);
+  const extra = flows.filter((e) => !expected.some((f) => findFlow([e], f)));
+  if (extra.length > 0) problems.push(`unexpected flow(s) in the table: ${extra.map((e) => `${e.match} actions=${e.actions}`).join('; ')}`);
+  return problems;
+}
+
+export interface ExpectedIface {
+  name: string;
+  mac: string;
+  cidr: string;
+}
+
+/** Both vEth interfaces UP and RUNNING with the testbed's MAC, address and netmask. */
+export function checkGuestIfaces(ifaces: Iface[], expected: ExpectedIface[]): string[] {
+  const problems: string[] = [];
+  for (const want of expected) {
+    const got = ifaces.find((i) => i.name === want.name);
+    if (!got) {
+      problems.push(`${want.name} does not exist in the guest`);
+      continue;
+    }
+    for (const flag of ['UP', 'RUNNING']) if (!got.flags.includes(flag)) problems.push(`${want.name} is not ${flag} (flags: ${got.flags.join(',') || 'none'})`);
+    if (got.mac !== want.mac.toLowerCase()) problems.push(`${want.name} has MAC ${got.mac ?? '(none)'}, expected ${want.mac.toLowerCase()}`);
+    const [addr, len] = want.cidr.split('/');
+    const mask = prefixToNetmask(Number(len));
+    if (got.inet?.address !== addr) problems.push(`${want.name} has address ${got.inet?.address ?? '(none)'}, expected ${addr}`);
+    else if (got.inet && got.inet.netmask !== mask) problems.push(`${want.name} has netmask ${got.inet.netmask}, expected ${mask}`);
+  }
+  return problems;
+}
+
+/** The same check from `ip -j addr`: operstate UP and LOWER_UP stand for RUNNING. */
+export function checkGuestLinks(links: IpLink[], expected: ExpectedIface[]): string[] {
+  return checkGuestIfaces(
+    links.map((l) => {
+      const a = l.addrs.find((x) => x.family === 'inet');
+      return {
+        name: l.name,
+        flags: [...(l.flags.includes('UP') ? ['UP'] : []), ...(l.flags.includes('LOWER_UP') ? ['RUNNING'] : [])],
+        ...(l.mac ? { mac: l.mac } : {}),
+        ...(a ? { inet: { address: a.local, netmask: prefixToNetmask(a.prefixlen) } } : {}),
+      };
+    }),
+    expected,
+  );
+}
+
+export function checkSysctl(values: Record<string, string>, expected: Record<string, string>): string[] {
+  return Object.entries(expected)
+    .filter(([k, v]) => values[k] !== v)
+    .map(([k, v]) => `${k} is ${values[k] ?? '(not read)'}, expected ${v}`);
+}
+
+export function checkDefaultRoute(routes: Route[], gateway: string, dev: string): string[] {
+  const defaults = routes.filter((r) => r.dst === 'default' || r.dst === '0.0.0.0/0');
+  if (defaults.length === 0) return [`no default route (expected via ${gateway} dev ${dev})`];
+  const ok = defaults.find((r) => r.gateway === gateway && r.dev === dev);
+  if (!ok) return [`the default route is ${defaults.map((r) => `via ${r.gateway ?? '-'} dev ${r.dev ?? '-'}`).join(', ')}, expected via ${gateway} dev ${dev}`];
+  return [];
+}
+
+export function checkStaticArp(neigh: Neighbour[], ip: string, mac: string, dev: string): string[] {
+  const entry = neigh.find((n) => n.ip === ip && n.dev === dev);
+  if (!entry) return [`no ARP entry for the gateway ${ip} on ${dev}`];
+  const problems: string[] = [];
+  if (entry.mac !== mac.toLowerCase()) problems.push(`the gateway ${ip} resolves to ${entry.mac ?? '(incomplete)'}, expected ${mac.toLowerCase()}`);
+  if (!entry.permanent) problems.push(`the ARP entry for ${ip} is not static (PERMANENT)`);
+  return problems;
+}
+
+/** The KNI module's load messages, as the guide shows them. */
+export function checkKniDmesg(lines: DmesgLine[]): string[] {
+  const problems: string[] = [];
+  if (!lines.some((l) => KNI_LOADING.test(l.text))) problems.push('dmesg lacks "KNI: ######## DPDK kni module loading ########"');
+  if (!lines.some((l) => IVSHMEM_FOUND.test(l.text))) problems.push('dmesg lacks "KNI: IVSHMEM metadata found"');
+  if (lines.some((l) => IVSHMEM_NOT_FOUND.test(l.text))) problems.push('dmesg says "KNI: IVSHMEM metadata NOT found"');
+  if (!lines.some((l) => KNI_LOADED.test(l.text))) problems.push('dmesg lacks "KNI: ######## DPDK kni module loaded ########"');
+  return problems;
+}
+
+export function checkKernelHealthy(lines: DmesgLine[], where: string): string[] {
+  return kernelTrouble(lines).map((l) => `${where} kernel logged: ${l.time !== undefined ? `[${l.time.toFixed(6)}] ` : ''}${l.text}`);
+}
