@@ -1,0 +1,99 @@
+// The `dutlab` command.
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { errorMessage } from '../errors.js';
+import { formatPlan, planOf } from '../scenario/plan.js';
+import { PROFILE_NAMES, profileByName } from '../scenario/profiles.js';
+import { loadTestbed } from '../testbed/load.js';
+import { DEFAULT_LAB_ID, labDown, labStatus, labUp } from '../vlab/lab.js';
+import { runSuite } from './run.js';
+
+const log = (line: string) => process.stderr.write(`dutlab: ${line}\n`);
+
+export function buildCli(): Command {
+  const program = new Command('dutlab')
+    .description('End-to-end test harness for the DPDK vSwitch KNI Phy->VM->Phy lab')
+    .version(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version)
+    .showHelpAfterError();
+  const profile = () => new Option('--profile <name>', 'how to build the setup').choices(PROFILE_NAMES).makeOptionMandatory();
+
+  program
+    .command('run')
+    .description('build the setup, send the stream, judge packets, counters, dmesg and interfaces; exit 0 pass, 1 DUT failed, 2 infrastructure failed')
+    .requiredOption('--testbed <file>', 'the testbed YAML file')
+    .addOption(profile())
+    .option('--reports <dir>', 'where reports go', undefined)
+    .option('--hook-before-traffic <command>', 'a local command run just before the traffic (fault injection, debugging)')
+    .option('--quiet', 'no per-testcase output')
+    .action(async (o: { testbed: string; profile: string; reports?: string; hookBeforeTraffic?: string; quiet?: boolean }) => {
+      const s = await runSuite({ testbed: o.testbed, profile: o.profile, ...(o.reports ? { reportsDir: o.reports } : {}), ...(o.hookBeforeTraffic ? { beforeTraffic: o.hookBeforeTraffic } : {}), ...(o.quiet ? { quiet: true } : {}) });
+      log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
+      log(`report: reports/${s.runId}/summary.md`);
+      process.exitCode = s.exitCode;
+    });
+
+  program
+    .command('plan')
+    .description('print the exact commands each host will run, in order, without connecting')
+    .requiredOption('--testbed <file>', 'the testbed YAML file')
+    .addOption(profile())
+    .action((o: { testbed: string; profile: string }) => {
+      const tb = loadTestbed(o.testbed);
+      const p = profileByName(o.profile);
+      process.stdout.write(formatPlan(tb, p, planOf(tb, p)));
+    });
+
+  program
+    .command('e2e')
+    .description('the main job: virtual lab up, the full suite with the virtual profile, virtual lab down')
+    .option('--id <id>', 'lab id', DEFAULT_LAB_ID)
+    .action(async (o: { id: string }) => {
+      let code = 2;
+      try {
+        const lab = await labUp({ id: o.id, log });
+        const s = await runSuite({ testbed: lab.testbedFile, profile: 'virtual' });
+        log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
+        log(`report: reports/${s.runId}/summary.md`);
+        code = s.exitCode;
+      } finally {
+        await labDown({ id: o.id, log });
+      }
+      process.exitCode = code;
+    });
+
+  const lab = program.command('lab').description('the built-in virtual lab (root, Debian)');
+  lab
+    .command('up')
+    .description('install missing packages, build the namespaces, sshd, OVS and forwarders; write the lab testbed')
+    .option('--id <id>', 'lab id (several labs can coexist)', DEFAULT_LAB_ID)
+    .option('--template <file>', 'testbed template')
+    .action(async (o: { id: string; template?: string }) => {
+      const st = await labUp({ id: o.id, log, ...(o.template ? { template: o.template } : {}) });
+      process.stdout.write(`${st.testbedFile}\n`);
+    });
+  lab
+    .command('down')
+    .description('remove everything lab up made; safe to run any number of times')
+    .option('--id <id>', 'lab id', DEFAULT_LAB_ID)
+    .action(async (o: { id: string }) => {
+      await labDown({ id: o.id, log });
+    });
+  lab
+    .command('status')
+    .description('what exists of the lab and what is alive')
+    .option('--id <id>', 'lab id', DEFAULT_LAB_ID)
+    .action(async (o: { id: string }) => {
+      process.stdout.write(JSON.stringify(await labStatus(o.id), null, 2) + '\n');
+    });
+  return program;
+}
+
+const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/lib\//, '/lib/'));
+if (isMain) {
+  buildCli()
+    .parseAsync(process.argv)
+    .catch((err: unknown) => {
+      log(errorMessage(err));
+      process.exitCode = 2;
+    });
+}

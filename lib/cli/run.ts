@@ -1,0 +1,98 @@
+// `dutlab run`: the e2e suite in-process under vitest, then the verdict and the reports.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { startVitest } from 'vitest/node';
+import { TestbedError, errorMessage } from '../errors.js';
+import { junitXml } from '../report/junit.js';
+import { RunReporter } from '../report/reporter.js';
+import { buildSummary, summaryMarkdown, type Summary } from '../report/summary.js';
+import { verdictOf, EXIT_CODES } from '../report/verdict.js';
+import { profileByName } from '../scenario/profiles.js';
+import { configToEnv, type RunData } from '../scenario/run.js';
+import { loadTestbed } from '../testbed/load.js';
+
+export const PROJECT_ROOT = resolve(new URL('../..', import.meta.url).pathname);
+
+export interface RunOptions {
+  testbed: string;
+  profile: string;
+  reportsDir?: string;
+  beforeTraffic?: string;
+  quiet?: boolean;
+}
+
+export function newRunId(): string {
+  const d = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${d}-${Math.floor(Math.random() * 1e4).toString().padStart(4, '0')}`;
+}
+
+export async function runSuite(opts: RunOptions): Promise<Summary> {
+  const reports = resolve(opts.reportsDir ?? join(PROJECT_ROOT, 'reports'));
+  const runId = newRunId();
+  const runDir = join(reports, runId);
+  mkdirSync(runDir, { recursive: true });
+  const latest = join(reports, 'latest');
+  rmSync(latest, { force: true });
+  symlinkSync(runId, latest);
+  const base: RunData = { runId, testbed: resolve(opts.testbed), testbedName: '?', profile: opts.profile, startedAt: new Date().toISOString(), versions: {}, stages: [], teardownProblems: [], notes: [] };
+
+  // Problems that stop the run before it touches the lab: exit 2, with a report all the same.
+  try {
+    base.testbedName = loadTestbed(opts.testbed).name;
+    copyFileSync(opts.testbed, join(runDir, 'testbed.yaml'));
+    profileByName(opts.profile);
+  } catch (err) {
+    const reason = err instanceof TestbedError ? err.message : errorMessage(err);
+    return writeReports(reports, runDir, base, [], { verdict: 'infra-error', exitCode: EXIT_CODES['infra-error'], reason });
+  }
+
+  const reporter = new RunReporter();
+  const env = configToEnv({ testbedFile: resolve(opts.testbed), profile: opts.profile, runId, runDir, ...(opts.beforeTraffic ? { beforeTraffic: opts.beforeTraffic } : {}) });
+  Object.assign(process.env, env);
+  const saved = process.exitCode;
+  const vitest = await startVitest('test', [], {
+    root: PROJECT_ROOT,
+    config: false,
+    include: ['tests/e2e/**/*.e2e.ts'],
+    reporters: opts.quiet ? [reporter] : [reporter, 'verbose'],
+    watch: false,
+    fileParallelism: false,
+    passWithNoTests: false,
+    env,
+  } as never);
+  await vitest?.close();
+  process.exitCode = saved;
+  let data = base;
+  try {
+    data = JSON.parse(readFileSync(join(runDir, 'run-data.json'), 'utf8')) as RunData;
+  } catch {
+    if (reporter.errors.length === 0) reporter.errors.push('the suite wrote no run data: it could not start');
+  }
+  const cases = reporter.cases.map((c) => {
+    const stage = data.stages.find((s) => s.id === c.id);
+    return stage?.kind && c.status === 'failed' ? { ...c, kind: stage.kind } : c;
+  });
+  return writeReports(reports, runDir, data, cases, verdictOf(cases, reporter.errors));
+}
+
+function writeReports(reports: string, runDir: string, data: RunData, cases: Summary['cases'], verdict: ReturnType<typeof verdictOf>): Summary {
+  const summary = buildSummary(data, cases, verdict);
+  const props = {
+    runId: data.runId,
+    verdict: verdict.verdict,
+    testbed: data.testbedName,
+    testbedFile: data.testbed,
+    profile: data.profile,
+    ovsVersion: data.versions.ovs ?? 'unknown',
+    dpdkVersion: data.versions.dpdk ?? 'unknown',
+    hostKernel: data.versions.hostKernel ?? 'unknown',
+    guestKernel: data.versions.guestKernel ?? 'unknown',
+  };
+  const xml = junitXml('dutlab', props, cases.length > 0 ? cases : [{ id: 'run', name: 'dutlab run', group: 'run', status: 'failed', kind: 'infra', message: verdict.reason, durationMs: 0 }]);
+  writeFileSync(join(runDir, 'junit.xml'), xml);
+  writeFileSync(join(reports, 'junit.xml'), xml);
+  writeFileSync(join(runDir, 'summary.json'), JSON.stringify(summary, null, 2));
+  writeFileSync(join(runDir, 'summary.md'), summaryMarkdown(summary));
+  if (!existsSync(join(runDir, 'run-data.json'))) writeFileSync(join(runDir, 'run-data.json'), JSON.stringify(data, null, 2));
+  return summary;
+}

@@ -1,0 +1,414 @@
+// One run of the PVP KNI test: lock the lab, build the setup, send the stream,
+// judge packets, counters, dmesg and interface state, and always tear down.
+// The e2e suite (tests/e2e) makes each stage a testcase; this module holds
+// what each stage does, what it depends on, and the run's data for the report.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CheckFailure, errorMessage, failureKind, type FailureKind } from '../errors.js';
+import { loadTestbed, flowsOf } from '../testbed/load.js';
+import type { Testbed } from '../testbed/schema.js';
+import { LocalShell } from '../transport/local.js';
+import { Transcript } from '../transport/transcript.js';
+import { writeStreamPcap } from '../traffic/pcap.js';
+import { sentBytes, streamFromTestbed, type StreamSpec } from '../traffic/stream.js';
+import { LinuxTrafficGenerator, captureBytes, type PortCounters as TgCounters } from '../traffic/tg-linux.js';
+import { checkCounters, type PathCounts } from '../verify/counters.js';
+import { verifyCapture, type PacketVerdict } from '../verify/packets.js';
+import {
+  checkDefaultRoute,
+  checkFlowsInstalled,
+  checkGuestIfaces,
+  checkKernelHealthy,
+  checkKniDmesg,
+  checkStaticArp,
+  checkSysctl,
+  findFlow,
+} from '../verify/state.js';
+import { LabLock } from './lock.js';
+import { profileByName, type Profile } from './profiles.js';
+import * as read from './readback.js';
+import { Session } from './session.js';
+import { stepsOf, sysctlExpected, type StepDef } from './steps.js';
+import type { PortCounters } from '../parsers/ovs.js';
+import { parseDmesg } from '../parsers/dmesg.js';
+import type { IpLink } from '../parsers/net.js';
+
+export type StageStatus = 'passed' | 'failed' | 'skipped';
+
+export interface StageRecord {
+  id: string;
+  title: string;
+  group: 'setup' | 'traffic' | 'checks';
+  status: StageStatus;
+  kind?: FailureKind;
+  diagnosis?: string;
+  durationMs: number;
+}
+
+export interface RunData {
+  runId: string;
+  testbed: string;
+  testbedName: string;
+  profile: string;
+  startedAt: string;
+  finishedAt?: string;
+  versions: Partial<read.Versions>;
+  stages: StageRecord[];
+  packets?: Omit<PacketVerdict, 'problems'> & { problems: string[] };
+  counters?: PathCounts;
+  tgSent?: number;
+  teardownProblems: string[];
+  notes: string[];
+}
+
+export interface RunConfig {
+  testbedFile: string;
+  profile: string;
+  runId: string;
+  runDir: string;
+  /** A local command run just before the traffic: fault injection, debugging. */
+  beforeTraffic?: string;
+}
+
+/** Configuration handed to the e2e suite by `dutlab run`, through the environment. */
+export function configFromEnv(env = process.env): RunConfig {
+  const need = (k: string) => {
+    const v = env[k];
+    if (!v) throw new Error(`${k} is not set: run the e2e suite through \`dutlab run\``);
+    return v;
+  };
+  return {
+    testbedFile: need('DUTLAB_TESTBED'),
+    profile: need('DUTLAB_PROFILE'),
+    runId: need('DUTLAB_RUN_ID'),
+    runDir: need('DUTLAB_RUN_DIR'),
+    ...(env.DUTLAB_HOOK_BEFORE_TRAFFIC ? { beforeTraffic: env.DUTLAB_HOOK_BEFORE_TRAFFIC } : {}),
+  };
+}
+
+export function configToEnv(c: RunConfig): Record<string, string> {
+  return {
+    DUTLAB_TESTBED: c.testbedFile,
+    DUTLAB_PROFILE: c.profile,
+    DUTLAB_RUN_ID: c.runId,
+    DUTLAB_RUN_DIR: c.runDir,
+    ...(c.beforeTraffic ? { DUTLAB_HOOK_BEFORE_TRAFFIC: c.beforeTraffic } : {}),
+  };
+}
+
+export interface Stage {
+  id: string;
+  title: string;
+  group: StageRecord['group'];
+  /** Stages that must have passed; otherwise this one is skipped with the reason. */
+  needs: string[];
+  run(): Promise<void>;
+}
+
+interface Snapshot {
+  tg: Record<string, TgCounters>;
+  ports: Map<string, PortCounters>;
+  guest: IpLink[];
+}
+
+/** A reading that failed is kept as its error: the traffic still goes, and the counters check reports it. */
+type Reading<T> = T | { error: unknown };
+const failed = <T,>(r: Reading<T>): r is { error: unknown } => typeof r === 'object' && r !== null && 'error' in r;
+async function reading<T>(f: () => Promise<T>): Promise<Reading<T>> {
+  try {
+    return await f();
+  } catch (error) {
+    return { error };
+  }
+}
+
+export class PvpRun {
+  readonly tb: Testbed;
+  readonly profile: Profile;
+  readonly session: Session;
+  readonly data: RunData;
+  readonly stages: Stage[];
+  private readonly transcript: Transcript;
+  private lock: LabLock | null = null;
+  private stream: StreamSpec;
+  private verdict: PacketVerdict | null = null;
+  private before: Reading<Snapshot> | null = null;
+  private after: Reading<Snapshot> | null = null;
+  private flowCounts: Reading<PathCounts['flowIngress'][]> = [];
+
+  constructor(readonly config: RunConfig) {
+    this.tb = loadTestbed(config.testbedFile);
+    this.profile = profileByName(config.profile);
+    mkdirSync(config.runDir, { recursive: true });
+    this.transcript = new Transcript(join(config.runDir, 'transcripts'));
+    this.session = new Session(this.tb, this.profile, { transcript: this.transcript, warn: (m) => this.data.notes.push(m) });
+    this.stream = streamFromTestbed(this.tb, parseInt(config.runId.replace(/\D/g, '').slice(-9) || '1', 10));
+    this.data = {
+      runId: config.runId,
+      testbed: config.testbedFile,
+      testbedName: this.tb.name,
+      profile: this.profile.name,
+      startedAt: new Date().toISOString(),
+      versions: {},
+      stages: [],
+      teardownProblems: [],
+      notes: [],
+    };
+    this.stages = this.buildStages();
+  }
+
+  private buildStages(): Stage[] {
+    const setup = stepsOf(this.profile);
+    const setupIds = ['lab.lock', ...setup.map((s) => s.id)];
+    const stages: Stage[] = [
+      { id: 'lab.lock', title: 'Take the lab lock on the DUT host', group: 'setup', needs: [], run: () => this.takeLock() },
+      ...setup.map((step: StepDef, i): Stage => ({ id: step.id, title: step.title, group: 'setup', needs: [setupIds[i]!], run: () => this.session.runStep(step) })),
+    ];
+    const lastSetup = setupIds[setupIds.length - 1]!;
+    const check = (id: string, title: string, needs: string[], run: () => Promise<void>): Stage => ({ id, title, group: 'checks', needs, run });
+    stages.push(
+      { id: 'traffic.prepare', title: 'Prepare the traffic generator', group: 'traffic', needs: [lastSetup], run: () => this.prepareTraffic() },
+      { id: 'traffic.send', title: `Send ${this.stream.count} packets ${this.stream.srcIp} -> ${this.stream.dstIp} and capture the return port`, group: 'traffic', needs: ['traffic.prepare'], run: () => this.sendTraffic() },
+      check('check.packets', 'Return packets: every packet crossed the guest router once, unchanged', ['traffic.send'], () => this.checkPackets()),
+      check('check.counters', 'Counters: flows, OVS ports, guest vEth and TG ports agree with the stream', ['traffic.send'], () => this.checkCounters()),
+      check('check.flows', 'Flow table: the two flows are installed', [lastSetup], () => this.checkFlowTable()),
+      ...(this.profile.expectsKniModule ? [check('check.dmesg-kni', 'dmesg: the KNI module loaded with IVSHMEM metadata found', [lastSetup], () => this.checkKniDmesg())] : []),
+      check('check.dmesg-kernel', 'dmesg: no Oops, BUG, panic or call trace since the run began', ['dmesg.baseline'], () => this.checkKernel()),
+      check('check.ifconfig', 'ifconfig: both vEth interfaces UP and RUNNING with the testbed MAC, address and netmask', [lastSetup], () => this.checkIfconfig()),
+      check('check.sysctl', 'sysctl: ip_forward=1 and rp_filter=0', [lastSetup], () => this.checkSysctl()),
+      check('check.route', 'Route: the default route via the gateway on the egress vEth', [lastSetup], () => this.checkRoute()),
+      check('check.arp', "ARP: the gateway's static entry", [lastSetup], () => this.checkArp()),
+    );
+    return stages;
+  }
+
+  /** Why a stage cannot run, or null: the first stage it needs that did not pass. */
+  blockedBy(stage: Stage): string | null {
+    for (const need of stage.needs) {
+      const rec = this.data.stages.find((s) => s.id === need);
+      if (!rec) return `"${need}" did not run`;
+      if (rec.status === 'failed') return `"${rec.title}" failed`;
+      if (rec.status === 'skipped') return `"${rec.title}" was skipped`;
+    }
+    return null;
+  }
+
+  /** Runs a stage, recording its outcome. Returns the skip reason, or throws the stage's error. */
+  async runStage(stage: Stage): Promise<string | null> {
+    const started = Date.now();
+    const blocked = this.blockedBy(stage);
+    if (blocked) {
+      this.record(stage, 'skipped', Date.now() - started, undefined, `skipped: ${blocked}`);
+      return `skipped: ${blocked}`;
+    }
+    try {
+      await stage.run();
+      this.record(stage, 'passed', Date.now() - started);
+      return null;
+    } catch (err) {
+      this.record(stage, 'failed', Date.now() - started, failureKind(err), errorMessage(err));
+      throw err;
+    }
+  }
+
+  private record(stage: Stage, status: StageStatus, durationMs: number, kind?: FailureKind, diagnosis?: string): void {
+    this.data.stages.push({ id: stage.id, title: stage.title, group: stage.group, status, durationMs, ...(kind ? { kind } : {}), ...(diagnosis ? { diagnosis } : {}) });
+    this.save();
+  }
+
+  save(): void {
+    writeFileSync(join(this.config.runDir, 'run-data.json'), JSON.stringify(this.data, null, 2));
+  }
+
+  // ---- stages ---------------------------------------------------------------
+
+  private async takeLock(): Promise<void> {
+    const host = await this.session.connect('host');
+    this.lock = new LabLock(host, this.tb.lock.path, this.tb.lock.ttlSeconds, this.config.runId);
+    const note = await this.lock.acquire();
+    if (note) this.data.notes.push(note);
+  }
+
+  private tg(): LinuxTrafficGenerator {
+    return new LinuxTrafficGenerator(this.session.shell('tg'), this.tb, this.config.runId);
+  }
+
+  private async prepareTraffic(): Promise<void> {
+    await this.session.connect('tg');
+    await this.tg().prepare();
+    const txPcap = join(this.config.runDir, 'tx.pcap');
+    writeStreamPcap(txPcap, this.stream);
+  }
+
+  private async snapshot(): Promise<Reading<Snapshot>> {
+    const tg = await this.tg().counters();
+    const ports = await reading(() => read.ports(this.session));
+    if (failed(ports)) return ports;
+    const guest = await reading(() => read.guestLinks(this.session));
+    if (failed(guest)) return guest;
+    return { tg, ports, guest };
+  }
+
+  private async sendTraffic(): Promise<void> {
+    if (this.config.beforeTraffic) {
+      this.transcript.note('local', `hook before-traffic: ${this.config.beforeTraffic}`);
+      await new LocalShell('local', this.transcript).run(this.config.beforeTraffic, { timeoutMs: 60_000 });
+    }
+    const tg = this.tg();
+    this.before = await this.snapshot();
+    this.flowCounts = await reading(() => this.readFlowCounts());
+    await tg.startCapture();
+    try {
+      const sent = await tg.send(join(this.config.runDir, 'tx.pcap'), this.stream.count, this.stream.rate);
+      this.data.tgSent = sent.packetsSent;
+      if (sent.packetsSent !== this.stream.count || sent.failed > 0) {
+        throw new CheckFailure('traffic', `the generator sent ${sent.packetsSent} of ${this.stream.count} packets (${sent.failed} failed)`);
+      }
+      await tg.stopCapture(join(this.config.runDir, 'rx.pcap'), captureBytes(this.stream.count, sentBytes(this.stream)));
+    } finally {
+      await tg.cleanup();
+    }
+    this.after = await this.snapshot();
+  }
+
+  private async readFlowCounts(): Promise<PathCounts['flowIngress'][]> {
+    const flows = await read.flows(this.session);
+    return flowsOf(this.tb).map((f) => {
+      const e = findFlow(flows, f);
+      return e ? { packets: e.nPackets, bytes: e.nBytes } : null;
+    });
+  }
+
+  private async checkPackets(): Promise<void> {
+    this.verdict = await verifyCapture(join(this.config.runDir, 'rx.pcap'), {
+      stream: this.stream,
+      dstMac: this.tb.gateway.mac,
+      srcMac: this.tb.kniPorts[1].mac,
+      lossTolerance: this.tb.verify.lossTolerance,
+      maxProblems: this.tb.verify.maxProblems,
+    });
+    this.data.packets = this.verdict;
+    this.save();
+    if (!this.verdict.ok) throw new CheckFailure('return packets', `${this.verdict.summary}: ${this.verdict.problems.slice(0, 5).join('; ')}`, this.verdict);
+  }
+
+  private async checkCounters(): Promise<void> {
+    for (const r of [this.before, this.after, this.flowCounts]) if (r && failed(r)) throw r.error;
+    const before = this.before as Snapshot;
+    const after = this.after as Snapshot;
+    const flowsBefore = this.flowCounts as PathCounts['flowIngress'][];
+    const flowsAfter = await this.readFlowCounts();
+    const delta = (a: number | undefined, b: number | undefined) => (a ?? 0) - (b ?? 0);
+    const port = (s: Snapshot, ofport: number) => s.ports.get(String(ofport));
+    const link = (s: Snapshot, name: string) => s.guest.find((l) => l.name === name)?.stats;
+    const flowDelta = (i: number) => {
+      const a = flowsAfter[i];
+      const b = flowsBefore[i];
+      return a && b ? { packets: a.packets - b.packets, bytes: a.bytes - b.bytes } : (a ?? null);
+    };
+    const [phyIn, phyOut] = this.tb.phyPorts;
+    const [kniIn, kniOut] = this.tb.kniPorts;
+    // The packet check's count of the stream's packets that came back; if it did not run, the capture's own.
+    const v =
+      this.verdict ??
+      (await verifyCapture(join(this.config.runDir, 'rx.pcap'), { stream: this.stream, dstMac: this.tb.gateway.mac, srcMac: kniOut.mac, lossTolerance: 1, maxProblems: 1 }));
+    const returned = v.received;
+    const returnedBytes = v.receivedBytes;
+    const counts: PathCounts = {
+      sent: this.stream.count,
+      sentBytes: sentBytes(this.stream),
+      returned,
+      returnedBytes,
+      flowIngress: flowDelta(0),
+      flowEgress: flowDelta(1),
+      tgTx: delta(after.tg[phyIn.tgPort]?.txPackets, before.tg[phyIn.tgPort]?.txPackets),
+      hostPhyIngressRx: delta(port(after, phyIn.ofport)?.rxPackets, port(before, phyIn.ofport)?.rxPackets),
+      hostKniIngressTx: delta(port(after, kniIn.ofport)?.txPackets, port(before, kniIn.ofport)?.txPackets),
+      guestIngressRx: delta(link(after, kniIn.guestIf)?.rxPackets, link(before, kniIn.guestIf)?.rxPackets),
+      guestEgressTx: delta(link(after, kniOut.guestIf)?.txPackets, link(before, kniOut.guestIf)?.txPackets),
+      hostKniEgressRx: delta(port(after, kniOut.ofport)?.rxPackets, port(before, kniOut.ofport)?.rxPackets),
+      hostPhyEgressTx: delta(port(after, phyOut.ofport)?.txPackets, port(before, phyOut.ofport)?.txPackets),
+      tgRx: delta(after.tg[phyOut.tgPort]?.rxPackets, before.tg[phyOut.tgPort]?.rxPackets),
+    };
+    this.data.counters = counts;
+    this.save();
+    const names = {
+      tgTxPort: phyIn.tgPort,
+      phyIngress: `port ${phyIn.ofport} (${phyIn.name})`,
+      kniIngress: `port ${kniIn.ofport} (${kniIn.name})`,
+      guestIngress: kniIn.guestIf,
+      guestEgress: kniOut.guestIf,
+      kniEgress: `port ${kniOut.ofport} (${kniOut.name})`,
+      phyEgress: `port ${phyOut.ofport} (${phyOut.name})`,
+      tgRxPort: phyOut.tgPort,
+    };
+    const problems = checkCounters(counts, names, this.tb.verify.counterSlack);
+    if (problems.length > 0) throw new CheckFailure('counters', problems.join('; '), counts);
+  }
+
+  private async checkFlowTable(): Promise<void> {
+    const problems = checkFlowsInstalled(await read.flows(this.session), flowsOf(this.tb));
+    if (problems.length > 0) throw new CheckFailure('flow table', problems.join('; '));
+  }
+
+  private async checkKniDmesg(): Promise<void> {
+    const text = await read.dmesgText(this.session, 'guest');
+    writeFileSync(join(this.config.runDir, 'dmesg-guest.txt'), text);
+    const problems = checkKniDmesg(parseDmesg(text));
+    if (problems.length > 0) throw new CheckFailure('dmesg (KNI)', problems.join('; '));
+  }
+
+  private async checkKernel(): Promise<void> {
+    const problems: string[] = [];
+    for (const role of ['host', 'guest'] as const) {
+      const lines = await read.dmesgSinceStart(this.session, role);
+      writeFileSync(join(this.config.runDir, `dmesg-${role}-since-start.txt`), lines.map((l) => (l.time !== undefined ? `[${l.time.toFixed(6)}] ` : '') + l.text).join('\n'));
+      problems.push(...checkKernelHealthy(lines, role));
+    }
+    if (problems.length > 0) throw new CheckFailure('dmesg (kernel)', problems.join('; '));
+  }
+
+  private async checkIfconfig(): Promise<void> {
+    const problems = checkGuestIfaces(await read.guestIfconfig(this.session), this.tb.kniPorts.map((k) => ({ name: k.guestIf, mac: k.mac, cidr: k.cidr })));
+    if (problems.length > 0) throw new CheckFailure('ifconfig', problems.join('; '));
+  }
+
+  private async checkSysctl(): Promise<void> {
+    const problems = checkSysctl(await read.guestSysctl(this.session), sysctlExpected(this.tb));
+    if (problems.length > 0) throw new CheckFailure('sysctl', problems.join('; '));
+  }
+
+  private async checkRoute(): Promise<void> {
+    const problems = checkDefaultRoute(await read.guestRoutes(this.session), this.tb.gateway.ip, this.tb.kniPorts[1].guestIf);
+    if (problems.length > 0) throw new CheckFailure('route', problems.join('; '));
+  }
+
+  private async checkArp(): Promise<void> {
+    const problems = checkStaticArp(await read.guestNeighbours(this.session), this.tb.gateway.ip, this.tb.gateway.mac, this.tb.kniPorts[1].guestIf);
+    if (problems.length > 0) throw new CheckFailure('arp', problems.join('; '));
+  }
+
+  /** Always runs: versions and logs for the report, undo, stop, unlock, disconnect. */
+  async finish(): Promise<void> {
+    try {
+      this.data.versions = await read.versions(this.session).catch(() => ({}));
+      this.data.teardownProblems.push(...(await this.session.collectLogs(join(this.config.runDir, 'logs'))));
+      await this.collectOvsLogs();
+      this.data.teardownProblems.push(...(await this.session.teardown()));
+      if (this.lock && this.session.connected('host')) await this.lock.release().catch((e: unknown) => this.data.teardownProblems.push(`lock: ${errorMessage(e)}`));
+    } finally {
+      await this.session.close();
+      this.data.finishedAt = new Date().toISOString();
+      this.save();
+    }
+  }
+
+  private async collectOvsLogs(): Promise<void> {
+    if (!this.session.connected('host')) return;
+    for (const name of ['ovs-vswitchd.log', 'ovsdb-server.log']) {
+      const remote = `${this.tb.paths.ovsLogDir}/${name}`;
+      const exists = await this.session.shell('host').run(`test -f ${remote}`, { okExitCodes: [0, 1] }).catch(() => null);
+      if (exists?.exitCode === 0) await this.session.shell('host').get(remote, join(this.config.runDir, 'logs', `host-${name}`)).catch(() => undefined);
+    }
+  }
+}

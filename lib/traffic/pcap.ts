@@ -1,0 +1,94 @@
+// Classic libpcap files: writing the stream, and reading a capture as a stream
+// of packets through pcap-parser (never the whole file in memory).
+import { closeSync, createReadStream, openSync, statSync, writeSync } from 'node:fs';
+import pcapParser from 'pcap-parser';
+import { PcapError } from '../errors.js';
+import { buildFrame, frameLength, type StreamSpec } from './stream.js';
+
+const LINKTYPE_ETHERNET = 1;
+const CHUNK = 4 << 20;
+
+/** Writes the stream as a classic pcap (microsecond timestamps, little-endian), spaced at its rate. */
+export function writeStreamPcap(file: string, spec: StreamSpec): { packets: number; bytes: number } {
+  const fd = openSync(file, 'w');
+  try {
+    const head = Buffer.alloc(24);
+    head.writeUInt32LE(0xa1b2c3d4, 0);
+    head.writeUInt16LE(2, 4);
+    head.writeUInt16LE(4, 6);
+    head.writeInt32LE(0, 8);
+    head.writeUInt32LE(0, 12);
+    head.writeUInt32LE(65535, 16);
+    head.writeUInt32LE(LINKTYPE_ETHERNET, 20);
+    writeSync(fd, head);
+    const buf = Buffer.alloc(CHUNK);
+    let used = 0;
+    let bytes = 0;
+    const gapUs = Math.max(1, Math.round(1e6 / spec.rate));
+    for (let seq = 0; seq < spec.count; seq++) {
+      const len = frameLength(spec, seq);
+      if (used + 16 + len > CHUNK) {
+        writeSync(fd, buf, 0, used);
+        used = 0;
+      }
+      const us = seq * gapUs;
+      buf.writeUInt32LE(Math.floor(us / 1e6), used);
+      buf.writeUInt32LE(us % 1e6, used + 4);
+      buf.writeUInt32LE(len, used + 8);
+      buf.writeUInt32LE(len, used + 12);
+      buildFrame(spec, seq, buf.subarray(used + 16, used + 16 + len));
+      used += 16 + len;
+      bytes += len;
+    }
+    writeSync(fd, buf, 0, used);
+    return { packets: spec.count, bytes };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Calls onPacket for each packet of a classic pcap file, streaming. A pcapng
+ * file, garbage, an unsupported link type or a cut-off last record is a PcapError.
+ */
+export function readPcap(file: string, onPacket: (data: Buffer) => void): Promise<{ packets: number }> {
+  return new Promise((resolve, reject) => {
+    let size: number;
+    try {
+      size = statSync(file).size;
+    } catch (err) {
+      return reject(new PcapError(file, `cannot read: ${(err as Error).message}`));
+    }
+    if (size < 24) return reject(new PcapError(file, `too short for a pcap file (${size} bytes; the global header alone is 24)`));
+    const parser = pcapParser.parse(createReadStream(file, { highWaterMark: 1 << 20 }));
+    let consumed = 24;
+    let packets = 0;
+    let failed = false;
+    parser.on('globalHeader', (h: { linkLayerType: number }) => {
+      if (h.linkLayerType !== LINKTYPE_ETHERNET) {
+        failed = true;
+        reject(new PcapError(file, `link type ${h.linkLayerType}; only Ethernet (1) captures can be verified`));
+      }
+    });
+    parser.on('packet', (p: { header: { capturedLength: number }; data: Buffer }) => {
+      if (failed) return;
+      consumed += 16 + p.header.capturedLength;
+      packets++;
+      onPacket(p.data);
+    });
+    parser.on('error', (err: Error) => {
+      if (failed) return;
+      failed = true;
+      const magic = /unknown magic number: (\w+)/.exec(err.message)?.[1];
+      if (magic === '0a0d0d0a') reject(new PcapError(file, 'is pcapng; capture with tcpdump -w (classic pcap) or convert with `editcap -F pcap`'));
+      else if (magic) reject(new PcapError(file, `is not a pcap file (magic number ${magic})`));
+      else reject(new PcapError(file, err.message));
+    });
+    parser.on('end', () => {
+      if (failed) return;
+      if (consumed !== size) {
+        reject(new PcapError(file, `truncated: ${size - consumed} bytes after packet ${packets} do not make a whole record (the capture was cut off)`));
+      } else resolve({ packets });
+    });
+  });
+}

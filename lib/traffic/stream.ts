@@ -1,0 +1,118 @@
+// The test stream: 1.1.1.1 -> 6.6.6.2 UDP frames, each carrying the run's id
+// and its sequence number, so every returned packet can be matched to the one sent.
+import { streamDstMac } from '../testbed/load.js';
+import type { Testbed } from '../testbed/schema.js';
+
+export const PAYLOAD_MAGIC = 0x4455544c; // "DUTL"
+export const ETH_LEN = 14;
+export const IP_LEN = 20;
+export const UDP_LEN = 8;
+/** Offsets in the frame of the payload's fields. */
+export const OFF_MAGIC = ETH_LEN + IP_LEN + UDP_LEN;
+export const OFF_RUN = OFF_MAGIC + 4;
+export const OFF_SEQ = OFF_RUN + 4;
+export const MIN_PAYLOAD = 12;
+
+export interface StreamSpec {
+  srcMac: string;
+  dstMac: string;
+  srcIp: string;
+  dstIp: string;
+  srcPort: number;
+  dstPort: number;
+  ttl: number;
+  tos: number;
+  /** Frame sizes on the wire, FCS included (64..1518); repeated in this order. */
+  sizes: number[];
+  count: number;
+  rate: number;
+  runId: number;
+}
+
+/** The IMIX list as a repeating pattern: {64 x7, 594 x4, 1518 x1} -> twelve sizes. */
+export function sizePattern(frameSize: number | Array<{ size: number; weight: number }>): number[] {
+  if (typeof frameSize === 'number') return [frameSize];
+  return frameSize.flatMap(({ size, weight }) => Array<number>(weight).fill(size));
+}
+
+export function streamFromTestbed(tb: Testbed, runId: number, overrides: Partial<StreamSpec> = {}): StreamSpec {
+  const t = tb.traffic;
+  return {
+    srcMac: t.srcMac,
+    dstMac: streamDstMac(tb),
+    srcIp: t.srcIp,
+    dstIp: t.dstIp,
+    srcPort: t.srcPort,
+    dstPort: t.dstPort,
+    ttl: t.ttl,
+    tos: t.tos,
+    sizes: sizePattern(t.frameSize),
+    count: t.count,
+    rate: t.rate,
+    runId: runId >>> 0,
+    ...overrides,
+  };
+}
+
+export function macBytes(mac: string): Buffer {
+  return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
+}
+
+export function ipBytes(ip: string): Buffer {
+  return Buffer.from(ip.split('.').map(Number));
+}
+
+export function ipChecksum(buf: Buffer, off: number): number {
+  let sum = 0;
+  for (let i = 0; i < IP_LEN; i += 2) sum += (buf[off + i]! << 8) | buf[off + i + 1]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** Length of the captured frame (no FCS) for a sequence number. */
+export function frameLength(spec: StreamSpec, seq: number): number {
+  return spec.sizes[seq % spec.sizes.length]! - 4;
+}
+
+/**
+ * The frame for one sequence number. The UDP checksum is 0 (no checksum, as
+ * RFC 768 allows for IPv4) so that the whole UDP header is the same in every
+ * frame but for what the payload numbers.
+ */
+export function buildFrame(spec: StreamSpec, seq: number, into?: Buffer): Buffer {
+  const len = frameLength(spec, seq);
+  const f = into ?? Buffer.alloc(len);
+  macBytes(spec.dstMac).copy(f, 0);
+  macBytes(spec.srcMac).copy(f, 6);
+  f.writeUInt16BE(0x0800, 12);
+  const ip = ETH_LEN;
+  f[ip] = 0x45;
+  f[ip + 1] = spec.tos;
+  f.writeUInt16BE(len - ETH_LEN, ip + 2);
+  f.writeUInt16BE(seq & 0xffff, ip + 4);
+  f.writeUInt16BE(0x4000, ip + 6); // DF
+  f[ip + 8] = spec.ttl;
+  f[ip + 9] = 17;
+  f.writeUInt16BE(0, ip + 10);
+  ipBytes(spec.srcIp).copy(f, ip + 12);
+  ipBytes(spec.dstIp).copy(f, ip + 16);
+  f.writeUInt16BE(ipChecksum(f, ip), ip + 10);
+  const udp = ip + IP_LEN;
+  f.writeUInt16BE(spec.srcPort, udp);
+  f.writeUInt16BE(spec.dstPort, udp + 2);
+  f.writeUInt16BE(len - ETH_LEN - IP_LEN, udp + 4);
+  f.writeUInt16BE(0, udp + 6);
+  f.writeUInt32BE(PAYLOAD_MAGIC, OFF_MAGIC);
+  f.writeUInt32BE(spec.runId, OFF_RUN);
+  f.writeUInt32BE(seq >>> 0, OFF_SEQ);
+  for (let i = OFF_SEQ + 4; i < len; i++) f[i] = i & 0xff;
+  return f;
+}
+
+export function sentBytes(spec: StreamSpec): number {
+  let total = 0;
+  const perCycle = spec.sizes.reduce((a, s) => a + s - 4, 0);
+  total += Math.floor(spec.count / spec.sizes.length) * perCycle;
+  for (let i = 0; i < spec.count % spec.sizes.length; i++) total += spec.sizes[i]! - 4;
+  return total;
+}

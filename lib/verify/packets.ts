@@ -1,0 +1,188 @@
+// Return-packet verification. Every packet of this run's stream must have
+// crossed the guest's router exactly once: the gateway's MAC as destination,
+// the egress vEth's MAC as source, TTL one less, a valid header checksum, and
+// everything else exactly as sent.
+import { readPcap } from '../traffic/pcap.js';
+import { ETH_LEN, IP_LEN, OFF_MAGIC, OFF_RUN, OFF_SEQ, PAYLOAD_MAGIC, buildFrame, frameLength, ipChecksum, macBytes, type StreamSpec } from '../traffic/stream.js';
+
+export interface Expectation {
+  stream: StreamSpec;
+  /** The gateway's ARP MAC: what the guest must put as destination. */
+  dstMac: string;
+  /** The guest's egress vEth MAC: the source of forwarded frames. */
+  srcMac: string;
+  /** Allowed loss as a fraction of packets sent (0 = none). */
+  lossTolerance: number;
+  maxProblems: number;
+}
+
+export interface PacketVerdict {
+  ok: boolean;
+  sent: number;
+  /** Distinct packets of this run's stream that came back, and their bytes. */
+  received: number;
+  receivedBytes: number;
+  lost: number;
+  duplicated: number;
+  reordered: number;
+  mismatched: number;
+  /** Packets that were not this run's stream: counted apart, ignored. */
+  other: { total: number; otherRun: number; notIpv4Udp: number };
+  capturedPackets: number;
+  /** The first few lost sequence numbers, for the report. */
+  lostSample: number[];
+  problems: string[];
+  /** The verdict in one line. */
+  summary: string;
+}
+
+const u32 = (b: Buffer, o: number) => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+
+/** Byte-wise equality of a[from, to) and b[from, to): cheaper than Buffer.compare for a few bytes. */
+function same(a: Buffer, b: Buffer, from: number, to: number, bFrom = from): boolean {
+  for (let i = from, j = bFrom; i < to; i++, j++) if (a[i] !== b[j]) return false;
+  return true;
+}
+
+const hex = (b: Buffer, from: number, to: number) => [...b.subarray(from, to)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+const ip = (b: Buffer, off: number) => `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+
+/** Checks one capture file against the stream. Streams the file; memory stays small whatever its size. */
+export async function verifyCapture(file: string, exp: Expectation): Promise<PacketVerdict> {
+  const v = new StreamVerifier(exp);
+  const { packets } = await readPcap(file, (d) => v.packet(d));
+  return v.verdict(packets);
+}
+
+export class StreamVerifier {
+  private readonly seen: Uint8Array;
+  private readonly templates = new Map<number, Buffer>();
+  private readonly dst: Buffer;
+  private readonly src: Buffer;
+  private readonly ttl: number;
+  private received = 0;
+  private receivedBytes = 0;
+  private duplicated = 0;
+  private reordered = 0;
+  private mismatched = 0;
+  private otherRun = 0;
+  private notOurs = 0;
+  private highest = -1;
+  private readonly problems: string[] = [];
+
+  constructor(private readonly exp: Expectation) {
+    this.seen = new Uint8Array(exp.stream.count);
+    this.dst = macBytes(exp.dstMac);
+    this.src = macBytes(exp.srcMac);
+    this.ttl = exp.stream.ttl - 1;
+    for (let i = 0; i < Math.min(exp.stream.sizes.length, exp.stream.count); i++) {
+      const len = frameLength(exp.stream, i);
+      if (!this.templates.has(len)) this.templates.set(len, buildFrame(exp.stream, i));
+    }
+  }
+
+  private problem(text: string): void {
+    if (this.problems.length < this.exp.maxProblems) this.problems.push(text);
+  }
+
+  packet(d: Buffer): void {
+    // Is it ours? Ethernet/IPv4 (no options)/UDP with our magic and run id.
+    if (d.length < OFF_SEQ + 4 || d[12] !== 0x08 || d[13] !== 0x00 || d[ETH_LEN + 9] !== 17 || u32(d, OFF_MAGIC) !== PAYLOAD_MAGIC) {
+      this.notOurs++;
+      return;
+    }
+    if (u32(d, OFF_RUN) !== this.exp.stream.runId) {
+      this.otherRun++;
+      return;
+    }
+    const seq = u32(d, OFF_SEQ);
+    if (seq >= this.exp.stream.count) {
+      this.mismatched++;
+      this.problem(`seq ${seq}: beyond the ${this.exp.stream.count} packets sent`);
+      return;
+    }
+    if (this.seen[seq]) {
+      this.duplicated++;
+      this.problem(`seq ${seq}: received more than once (duplicated on the path)`);
+      return;
+    }
+    this.seen[seq] = 1;
+    this.received++;
+    this.receivedBytes += d.length;
+    if (seq < this.highest) {
+      this.reordered++;
+      this.problem(`seq ${seq}: arrived after seq ${this.highest} (reordered)`);
+    } else this.highest = seq;
+    const why = this.mismatch(d, seq);
+    if (why) {
+      this.mismatched++;
+      this.problem(`seq ${seq}: ${why}`);
+    }
+  }
+
+  /** What differs from what the guest's router must have made of the frame sent, or null. */
+  private mismatch(d: Buffer, seq: number): string | null {
+    const len = frameLength(this.exp.stream, seq);
+    const t = this.templates.get(len)!;
+    if (d.length !== len) return `${d.length} bytes, expected ${len}: the frame was resized on the path`;
+    if (!same(d, this.dst, 0, 6)) {
+      return `dst MAC ${hex(d, 0, 6)}, expected ${this.exp.dstMac.toLowerCase()}: the guest did not send it to the gateway's static ARP MAC`;
+    }
+    if (!same(d, this.src, 6, 12, 0)) {
+      return hex(d, 6, 12) === this.exp.stream.srcMac.toLowerCase()
+        ? `src MAC ${hex(d, 6, 12)} is the generator's: the packet did not cross the guest's router (switched straight through?)`
+        : `src MAC ${hex(d, 6, 12)}, expected ${this.exp.srcMac.toLowerCase()}: it did not leave through the guest's egress vEth`;
+    }
+    const ipo = ETH_LEN;
+    if (d[ipo + 8] !== this.ttl) {
+      const got = d[ipo + 8]!;
+      const why = got === this.ttl + 1 ? "the packet did not cross the guest's router" : got < this.ttl ? 'it crossed more than one router' : 'TTL was rewritten';
+      return `TTL ${got}, expected ${this.ttl}: ${why}`;
+    }
+    if (ipChecksum(d, ipo) !== 0) return `IPv4 header checksum 0x${d.readUInt16BE(ipo + 10).toString(16)} is not valid`;
+    if (d[ipo + 1] !== t[ipo + 1]) return `TOS 0x${d[ipo + 1]!.toString(16)}, expected 0x${t[ipo + 1]!.toString(16)}: the IPv4 header was changed`;
+    if (!same(d, t, ipo, ipo + 4)) return `IPv4 version/length bytes differ from what was sent`;
+    if (((d[ipo + 4]! << 8) | d[ipo + 5]!) !== (seq & 0xffff)) return `IPv4 id ${d.readUInt16BE(ipo + 4)}, expected ${seq & 0xffff}: the IPv4 header was changed`;
+    if (!same(d, t, ipo + 6, ipo + 8)) return 'IPv4 flags/fragment offset differ from what was sent';
+    if (!same(d, t, ipo + 12, ipo + 20)) {
+      return `addresses ${ip(d, ipo + 12)} -> ${ip(d, ipo + 16)}, expected ${this.exp.stream.srcIp} -> ${this.exp.stream.dstIp}: the packet was NATed`;
+    }
+    const udp = ipo + IP_LEN;
+    if (!same(d, t, udp, OFF_SEQ)) return 'the UDP header or payload head differs from what was sent';
+    if (len - OFF_SEQ > 68 ? d.compare(t, OFF_SEQ + 4, len, OFF_SEQ + 4, len) !== 0 : !same(d, t, OFF_SEQ + 4, len)) return 'the UDP payload differs from what was sent (corrupted on the path)';
+    return null;
+  }
+
+  verdict(capturedPackets: number): PacketVerdict {
+    const sent = this.exp.stream.count;
+    const lost = sent - this.received;
+    const lostSample: number[] = [];
+    for (let i = 0; i < sent && lostSample.length < 10; i++) if (!this.seen[i]) lostSample.push(i);
+    const allowedLoss = Math.floor(sent * this.exp.lossTolerance);
+    const problems = [...this.problems];
+    if (lost > allowedLoss) {
+      problems.unshift(
+        this.received === 0
+          ? `none of the ${sent} packets sent came back`
+          : `${lost} of ${sent} packets lost (allowed: ${allowedLoss}); first lost: seq ${lostSample.join(', ')}`,
+      );
+    }
+    const ok = lost <= allowedLoss && this.duplicated === 0 && this.reordered === 0 && this.mismatched === 0;
+    const other = { total: this.otherRun + this.notOurs, otherRun: this.otherRun, notIpv4Udp: this.notOurs };
+    return {
+      ok,
+      sent,
+      received: this.received,
+      receivedBytes: this.receivedBytes,
+      lost,
+      duplicated: this.duplicated,
+      reordered: this.reordered,
+      mismatched: this.mismatched,
+      other,
+      capturedPackets,
+      lostSample,
+      problems,
+      summary: `${this.received}/${sent} returned, ${lost} lost, ${this.duplicated} duplicated, ${this.reordered} reordered, ${this.mismatched} mismatched, ${other.total} other packets ignored`,
+    };
+  }
+}
