@@ -28,7 +28,7 @@ export function parseTestbed(text: string, file = '<testbed>'): Testbed {
   const raw: unknown = doc.toJS();
   const secrets = findInlineSecrets(raw, []);
   if (secrets.length > 0) throw new TestbedError(file, secrets);
-  const result = TestbedSchema.safeParse(raw);
+  const result = TestbedSchema.safeParse(raw, { reportInput: true });
   if (!result.success) throw new TestbedError(file, result.error.issues.flatMap(describeIssue));
   const problems = crossCheck(result.data);
   if (problems.length > 0) throw new TestbedError(file, problems);

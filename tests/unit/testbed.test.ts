@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { TestbedError } from '../../lib/errors.js';
+import { flowsOf, loadTestbed, parseTestbed } from '../../lib/testbed/load.js';
+import { fixturePath } from '../helpers/fixtures.js';
+
+const MINIMAL = `
+name: lab-a
+hosts:
+  host: { address: 10.0.0.1, auth: { privateKeyFile: /k }, hostKey: { knownHosts: /kh } }
+  guest: { address: 127.0.0.1, port: 2222, jump: host, auth: { privateKeyFile: /k }, hostKey: { knownHosts: /kh } }
+  tg: { address: 10.0.0.2, auth: { agent: true }, hostKey: { fingerprint: "SHA256:qSQXWQtOtfKn4CEdtybB3wyN6MmKPl8grgKoeyYTK6A" } }
+`;
+
+function problemsOf(text: string): Array<{ path: string; message: string }> {
+  try {
+    parseTestbed(text, 'bad.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(TestbedError);
+    expect((err as TestbedError).message).toContain('bad.yaml');
+    return (err as TestbedError).problems;
+  }
+  throw new Error('the testbed was accepted');
+}
+
+describe('testbed file', () => {
+  it("fills in the guide's values for everything a file leaves out", () => {
+    const tb = parseTestbed(MINIMAL);
+    expect(tb.bridge).toBe('br0');
+    expect(tb.phyPorts.map((p) => [p.name, p.ofport, p.dpdkPort])).toEqual([['port16', 16, 1], ['port17', 17, 2]]);
+    expect(tb.kniPorts.map((k) => [k.name, k.guestIf, k.mac, k.cidr])).toEqual([
+      ['port32', 'vEth_port32', '00:4B:4E:49:30:00', '2.2.2.1/24'],
+      ['port33', 'vEth_port33', '00:4B:4E:49:30:01', '3.3.3.1/24'],
+    ]);
+    expect(tb.gateway).toEqual({ ip: '3.3.3.2', mac: 'DE:AD:BE:EF:CA:FE' });
+    expect(tb.dpdk.ovsDpdk).toMatchObject({ coreMask: '0x0F', memChannels: 4, portMask: '0x03', kniPorts: 2, stats: 5, config: '(0,0,2),(1,0,3)' });
+    expect(tb.dpdk.vswitchd.coreMask).toBe('0x100');
+    expect(tb.dpdk.qemu).toMatchObject({ coreMask: '0x30', memory: '8192M', smp: 2, name: 'client 1' });
+    expect(tb.traffic).toMatchObject({ srcIp: '1.1.1.1', dstIp: '6.6.6.2' });
+    expect(tb.hosts.host.port).toBe(22);
+    expect(tb.hosts.host.sudo).toBe(false);
+  });
+
+  it("derives the guide's two flows from the ports and the stream", () => {
+    expect(flowsOf(parseTestbed(MINIMAL))).toEqual([
+      { dlType: '0x0800', nwSrc: '1.1.1.1', nwDst: '6.6.6.2', idleTimeout: 0, inPort: 16, output: 32 },
+      { dlType: '0x0800', nwSrc: '1.1.1.1', nwDst: '6.6.6.2', idleTimeout: 0, inPort: 33, output: 17 },
+    ]);
+  });
+
+  it('loads the shipped testbeds', () => {
+    expect(loadTestbed(fixturePath('testbeds/legacy-kni.yaml')).name).toBe('pvp-kni-lab');
+    expect(loadTestbed(fixturePath('testbeds/virtual.yaml')).hosts.guest.jump).toBe('host');
+  });
+
+  it('names a missing field by its path', () => {
+    const p = problemsOf(MINIMAL.replace('  tg: { address: 10.0.0.2,', '  tg: {'));
+    expect(p).toContainEqual({ path: 'hosts.tg.address', message: expect.stringContaining('missing required field') });
+  });
+
+  it('names a field of the wrong type and what it got', () => {
+    const p = problemsOf(MINIMAL.replace('port: 2222', 'port: "two"'));
+    expect(p).toContainEqual({ path: 'hosts.guest.port', message: expect.stringMatching(/expected number, got string "two"/) });
+  });
+
+  it('names an unknown key (a typo)', () => {
+    const p = problemsOf(`${MINIMAL}bridgee: br0\n`);
+    expect(p).toContainEqual({ path: 'bridgee', message: expect.stringContaining('unknown key') });
+  });
+
+  it.each([
+    ['a malformed MAC', 'gateway: { ip: 3.3.3.2, mac: "DE:AD:BE:EF:CA" }', 'gateway.mac', /MAC address/],
+    ['a malformed IPv4 address', 'gateway: { ip: 3.3.3.256, mac: "DE:AD:BE:EF:CA:FE" }', 'gateway.ip', /IPv4 address/],
+    ['a malformed CIDR', 'traffic: { srcIp: 1.1.1 }', 'traffic.srcIp', /IPv4 address/],
+    ['a malformed hex core mask', 'dpdk: { vswitchd: { coreMask: "256" } }', 'dpdk.vswitchd.coreMask', /hex core mask/],
+  ])('names %s', (_what, line, path, message) => {
+    expect(problemsOf(`${MINIMAL}${line}\n`)).toContainEqual({ path, message: expect.stringMatching(message) });
+  });
+
+  it('names a malformed CIDR on a KNI vport', () => {
+    const kni = `kniPorts:
+  - { name: port32, ofport: 32, guestIf: vEth_port32, mac: "00:4B:4E:49:30:00", cidr: 2.2.2.1/33 }
+  - { name: port33, ofport: 33, guestIf: vEth_port33, mac: "00:4B:4E:49:30:01", cidr: 3.3.3.1/24 }
+`;
+    expect(problemsOf(MINIMAL + kni)).toContainEqual({ path: 'kniPorts.0.cidr', message: expect.stringContaining('prefix length') });
+  });
+
+  it('refuses an inline password and says where the secret belongs', () => {
+    const p = problemsOf(MINIMAL.replace('auth: { agent: true }', 'auth: { password: hunter2 }'));
+    expect(p).toEqual([{ path: 'hosts.tg.auth.password', message: expect.stringContaining('passwordEnv') }]);
+    expect(JSON.stringify(p)).not.toContain('hunter2');
+  });
+
+  it('refuses an inline private key', () => {
+    const p = problemsOf(MINIMAL.replace('auth: { agent: true }', 'auth: { privateKeyFile: "-----BEGIN OPENSSH PRIVATE KEY-----\\nabc" }'));
+    expect(p[0]).toMatchObject({ path: 'hosts.tg.auth.privateKeyFile', message: expect.stringContaining('inline secret') });
+  });
+
+  it('lists every problem of a file, not only the first', () => {
+    const p = problemsOf(`${MINIMAL}bridgee: x\ngateway: { ip: 1.2.3, mac: zz }\n`);
+    expect(p.map((x) => x.path)).toEqual(expect.arrayContaining(['bridgee', 'gateway.ip', 'gateway.mac']));
+  });
+
+  it('explains the accepted forms of auth and hostKey', () => {
+    const p = problemsOf(MINIMAL.replace('auth: { agent: true }', 'auth: { kerberos: true }'));
+    expect(p).toContainEqual({ path: 'hosts.tg.auth', message: expect.stringContaining('passwordEnv') });
+  });
+
+  it('catches values that disagree: a flow on an unknown ofport, a gateway off the egress subnet', () => {
+    const p = problemsOf(`${MINIMAL}flows: [{ inPort: 16, nwSrc: 1.1.1.1, nwDst: 6.6.6.2, output: 99 }]\ngateway: { ip: 4.4.4.4, mac: "DE:AD:BE:EF:CA:FE" }\n`);
+    expect(p).toContainEqual({ path: 'flows.0.output', message: expect.stringContaining('ofport 99') });
+    expect(p).toContainEqual({ path: 'gateway.ip', message: expect.stringContaining('3.3.3.1/24') });
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    const p = problemsOf('name: [unclosed\n');
+    expect(p[0]!.path).toMatch(/^line \d+/);
+  });
+
+  it('reports an unreadable file by its name', () => {
+    expect(() => loadTestbed('/nonexistent/testbed.yaml')).toThrow(/\/nonexistent\/testbed.yaml.*cannot read/s);
+  });
+});
