@@ -12,8 +12,9 @@ export interface PlannedStep {
   commands: Cmd[];
 }
 
-export function planOf(tb: Testbed, profile: Profile): PlannedStep[] {
-  const ctx: StepContext = { tb, profile, value: () => IVSHMEM_PLACEHOLDER };
+/** The plan; values a step captures at run time show as placeholders unless given. */
+export function planOf(tb: Testbed, profile: Profile, values: Partial<Record<'ivshmem-device', string>> = {}): PlannedStep[] {
+  const ctx: StepContext = { tb, profile, value: (name) => values[name] ?? IVSHMEM_PLACEHOLDER };
   return stepsOf(profile).map((s) => ({ id: s.id, title: s.title, host: s.host, commands: s.commands(ctx) }));
 }
 
