@@ -1,0 +1,152 @@
+// A real SSH server in-process (ssh2's own Server), for protocol cases. By
+// default it runs each command for real with sh; a script can answer instead
+// (the scripted legacy lab, for what cannot run here).
+import { spawn } from 'node:child_process';
+import { createServer, connect as tcpConnect, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import ssh2 from 'ssh2';
+import { fingerprintOf } from '../../lib/transport/known-hosts.js';
+
+const { Server, utils } = ssh2;
+
+export interface Answer {
+  stdout?: string;
+  stderr?: string;
+  code?: number;
+}
+
+export interface TestServerOptions {
+  /** Public key (OpenSSH format) a client may log in with. */
+  authorizedKey?: string;
+  password?: string;
+  /** Answers a command instead of running it; return null to run it for real. */
+  script?: (command: string) => Answer | null;
+  /** Where a forwarded channel (direct-tcpip) goes: the jump to the guest. */
+  forward?: (host: string, port: number) => TestSshServer | undefined;
+}
+
+export interface KeyPair {
+  private: string;
+  public: string;
+}
+
+export function newKeyPair(): KeyPair {
+  const k = utils.generateKeyPairSync('ed25519');
+  return { private: k.private, public: k.public };
+}
+
+export class TestSshServer {
+  readonly hostKey = newKeyPair();
+  readonly commands: string[] = [];
+  connections = 0;
+  private server: InstanceType<typeof Server>;
+  port = 0;
+
+  constructor(private readonly opts: TestServerOptions = {}) {
+    this.server = new Server({ hostKeys: [this.hostKey.private] }, (client) => {
+      this.connections++;
+      client.on('error', () => undefined);
+      client.on('authentication', (ctx) => {
+        if (ctx.method === 'publickey' && this.opts.authorizedKey) {
+          const allowed = utils.parseKey(this.opts.authorizedKey);
+          if (!(allowed instanceof Error) && ctx.key.data.equals(allowed.getPublicSSH())) return ctx.accept();
+        }
+        if (ctx.method === 'password' && this.opts.password !== undefined && ctx.password === this.opts.password) return ctx.accept();
+        ctx.reject(['publickey', 'password']);
+      });
+      client.on('ready', () => {
+        client.on('session', (accept) => {
+          const session = accept();
+          session.on('exec', (acceptExec, _reject, info) => this.exec(acceptExec(), info.command));
+        });
+        client.on('tcpip', (accept, reject, info) => {
+          const target = this.opts.forward?.(info.destIP, info.destPort);
+          if (!target) return reject();
+          target.inject(accept());
+        });
+      });
+    });
+  }
+
+  get fingerprint(): string {
+    const k = utils.parseKey(this.hostKey.public);
+    if (k instanceof Error) throw k;
+    return fingerprintOf(k.getPublicSSH());
+  }
+
+  /** The host key as a known_hosts key blob. */
+  get publicBlob(): string {
+    return this.hostKey.public.split(' ')[1]!;
+  }
+
+  listen(port = 0): Promise<number> {
+    return new Promise((resolve) =>
+      this.server.listen(port, '127.0.0.1', () => {
+        this.port = (this.server.address() as { port: number }).port;
+        resolve(this.port);
+      }),
+    );
+  }
+
+  /** Serves a connection that arrives over another channel (a jump host's forward). */
+  inject(stream: Duplex): void {
+    this.server.injectSocket(stream as unknown as Socket);
+  }
+
+  private exec(channel: ssh2.ServerChannel, command: string): void {
+    this.commands.push(command);
+    const answer = this.opts.script?.(command);
+    if (answer) {
+      if (answer.stdout) channel.write(answer.stdout);
+      if (answer.stderr) channel.stderr.write(answer.stderr);
+      channel.exit(answer.code ?? 0);
+      channel.end();
+      return;
+    }
+    const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdout.pipe(channel, { end: false });
+    child.stderr.pipe(channel.stderr, { end: false });
+    channel.on('data', (d: Buffer) => child.stdin.write(d));
+    channel.on('end', () => child.stdin.end());
+    child.on('close', (code, signal) => {
+      if (code !== null) channel.exit(code);
+      else channel.exit(signal ?? 'KILL', false, '');
+      channel.end();
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** A TCP proxy that can stop passing bytes either way: a cable pulled without a FIN. */
+export class BlackholeProxy {
+  private server: NetServer;
+  private sockets: Socket[] = [];
+  port = 0;
+  private dropped = false;
+
+  constructor(private readonly target: number) {
+    this.server = createServer((down) => {
+      const up = tcpConnect(this.target, '127.0.0.1');
+      this.sockets.push(down, up);
+      for (const s of [down, up]) s.on('error', () => undefined);
+      down.on('data', (d) => this.dropped || up.write(d));
+      up.on('data', (d) => this.dropped || down.write(d));
+    });
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => resolve((this.port = (this.server.address() as { port: number }).port))));
+  }
+
+  drop(): void {
+    this.dropped = true;
+  }
+
+  close(): Promise<void> {
+    this.sockets.forEach((s) => s.destroy());
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
