@@ -26,6 +26,11 @@ export async function guestIfconfig(s: Session): Promise<Iface[]> {
   return parseIfconfig((await s.shell('guest').run('ifconfig -a')).stdout);
 }
 
+/** The guest's interfaces with their addresses (ip -j addr). */
+export async function guestAddresses(s: Session): Promise<IpLink[]> {
+  return parseIpJson((await s.shell('guest').run('ip -j addr')).stdout);
+}
+
 /** Link counters of the guest's vEth interfaces (ip -s -j link). */
 export async function guestLinks(s: Session): Promise<IpLink[]> {
   return parseIpJson((await s.shell('guest').run('ip -s -j link')).stdout);
