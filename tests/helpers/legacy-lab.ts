@@ -1,0 +1,115 @@
+// The scripted legacy lab: SSH servers that answer the legacy profile's
+// commands with the outputs the guide documents, for what cannot run here
+// (ovs_dpdk, QEMU with IVSHMEM, rte_kni). Every command sent is recorded.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { output } from './fixtures.js';
+import { TestSshServer, newKeyPair, type Answer } from './ssh-server.js';
+
+/** The text of a POSIX single-quoted word starting at `from` (quotes and '\'' escapes undone). */
+function unquoteAt(s: string, from: number): string {
+  let out = '';
+  let i = from;
+  while (i < s.length && !/\s/.test(s[i]!)) {
+    if (s[i] === "'") {
+      const end = s.indexOf("'", i + 1);
+      out += s.slice(i + 1, end);
+      i = end + 1;
+    } else if (s[i] === '\\') {
+      out += s[i + 1];
+      i += 2;
+    } else out += s[i++];
+  }
+  return out;
+}
+
+/** What a person would have typed: the command inside the harness's wrapping, without its env and cd lines. */
+export function innerCommand(raw: string): string {
+  for (const wrapper of ['setsid -w sh -c ', 'setsid sh -c ']) {
+    const at = raw.indexOf(wrapper);
+    if (at < 0) continue;
+    const script = unquoteAt(raw, at + wrapper.length)
+      .split('\n')
+      .filter((l) => !/^printf 'dutlab-pgid/.test(l) && !/^export \w+=/.test(l) && !/^cd .* \|\| exit 126$/.test(l))
+      .join('\n')
+      .replace(/^exec /, '');
+    // A background start is a launch script inside the command wrapper: unwrap it too.
+    return innerCommand(script);
+  }
+  return raw;
+}
+
+export interface LegacyLab {
+  host: TestSshServer;
+  guest: TestSshServer;
+  testbedFile: string;
+  /** Commands each host received, unwrapped, in order. */
+  received(role: 'host' | 'guest'): string[];
+  close(): Promise<void>;
+}
+
+export async function startLegacyLab(dir: string, opts: { ivshmem: 'found' | 'not-found' }): Promise<LegacyLab> {
+  const client = newKeyPair();
+  writeFileSync(join(dir, 'client'), client.private, { mode: 0o600 });
+  let pid = 4000;
+  const common = (cmd: string): Answer | null => {
+    if (cmd.includes('pid=$!')) return { stdout: `${++pid} 777\n` };
+    const inner = innerCommand(cmd);
+    if (inner.includes('/proc/') && inner.includes('-f22')) return { code: 0 };
+    return null;
+  };
+  const guest = new TestSshServer({
+    authorizedKey: client.public,
+    script: (cmd) => {
+      const c = common(cmd);
+      if (c) return c;
+      const inner = innerCommand(cmd);
+      if (inner === 'dmesg | tail -n 1') return { stdout: '[ 2700.000000] e1000: eth0 NIC Link is Up\n' };
+      if (inner === 'dmesg') return { stdout: output(opts.ivshmem === 'found' ? 'dmesg-kni-ivshmem-found.txt' : 'dmesg-kni-ivshmem-not-found.txt') };
+      if (inner === 'ifconfig -a') return { stdout: output('ifconfig-a-guest-configured-new-format.txt') };
+      if (inner.startsWith('sysctl net.ipv4.ip_forward')) return { stdout: output('sysctl-forwarding-on-rp-filter-off.txt') };
+      if (inner === 'ip route') return { stdout: output('ip-route-default-via-gateway.txt') };
+      if (inner === 'arp -n') return { stdout: output('arp-n-static-gateway.txt') };
+      if (inner === 'uname -r') return { stdout: '3.10.0-guest\n' };
+      return { code: 0 };
+    },
+  });
+  const host = new TestSshServer({
+    authorizedKey: client.public,
+    forward: () => guest,
+    script: (cmd) => {
+      const c = common(cmd);
+      if (c) return c;
+      const inner = innerCommand(cmd);
+      if (inner === './utilities/ovs-vsctl show') return { stdout: output('ovs-vsctl-show-guide-dpdk-br0.txt') };
+      if (inner === './utilities/ovs-ofctl dump-flows br0') return { stdout: output('dump-flows-two-flows-after-100.txt').replace(/n_packets=100, n_bytes=6000/g, 'n_packets=0, n_bytes=0') };
+      if (inner.startsWith('./utilities/ovs-ivshm-mngr')) return { stdout: output('ivshm-mngr-vm_1.txt') };
+      if (inner === 'dmesg | tail -n 1') return { stdout: '[ 100.000000] host\n' };
+      return { code: 0 };
+    },
+  });
+  await host.listen();
+  await guest.listen();
+  const testbedFile = join(dir, 'legacy-scripted.yaml');
+  const hostKey = (s: TestSshServer) => `{ fingerprint: "${s.fingerprint}" }`;
+  writeFileSync(
+    testbedFile,
+    `name: scripted-legacy-lab
+hosts:
+  host: { address: 127.0.0.1, port: ${host.port}, auth: { privateKeyFile: ${join(dir, 'client')} }, hostKey: ${hostKey(host)}, connectTimeoutMs: 5000 }
+  guest: { address: 127.0.0.1, port: 2222, jump: host, auth: { privateKeyFile: ${join(dir, 'client')} }, hostKey: ${hostKey(guest)}, connectTimeoutMs: 5000 }
+  tg: { address: 127.0.0.1, port: 1, auth: { privateKeyFile: ${join(dir, 'client')} }, hostKey: { insecureAcceptAny: true }, connectTimeoutMs: 1000 }
+`,
+  );
+  const plumbing = (c: string) => /^(echo \d+ > |test -[sS] |p=\$\(cat |\[ -r \/proc|if \[ -r \/proc|tail -n|ip link show vEth_port32 && )/.test(c) || c.includes('/proc/');
+  return {
+    host,
+    guest,
+    testbedFile,
+    received: (role) => (role === 'host' ? host : guest).commands.map(innerCommand).filter((c) => !plumbing(c) || c.startsWith('p=$(cat ')),
+    close: async () => {
+      await guest.close();
+      await host.close();
+    },
+  };
+}
