@@ -118,7 +118,7 @@ export const STEPS: StepDef[] = [
     title: 'Add a bridge to the switch',
     host: 'host',
     commands: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait add-br ${c.tb.bridge} -- set Bridge ${c.tb.bridge} datapath_type=${c.profile.datapathType}`)],
-    undo: (c) => (c.profile.name === 'virtual' ? [host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${c.tb.bridge}`)] : []),
+    undo: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${c.tb.bridge}`)],
   },
   {
     id: 'host.add-ports',

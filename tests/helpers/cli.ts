@@ -1,0 +1,27 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { Summary } from '../../lib/report/summary.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+export interface CliRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  summary: Summary;
+  reports: string;
+}
+
+/** `dutlab run` as a gate would call it: a child process, its exit code and its reports. */
+export async function dutlabRun(args: string[]): Promise<CliRun> {
+  const reports = mkdtempSync(join(tmpdir(), 'dutlab-reports-'));
+  const r = await execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'run', '--quiet', '--reports', reports, ...args], { cwd: ROOT, reject: false, timeout: 240_000 });
+  const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8')) as Summary;
+  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, summary, reports };
+}
+
+export function failedCases(s: Summary): Record<string, string> {
+  return Object.fromEntries(s.cases.filter((c) => c.status === 'failed').map((c) => [c.id, c.message ?? '']));
+}
