@@ -171,6 +171,7 @@ export class PvpRun {
       { id: 'traffic.send', title: `Send ${this.stream.count} packets ${this.stream.srcIp} -> ${this.stream.dstIp} and capture the return port`, group: 'traffic', needs: ['traffic.prepare'], run: () => this.sendTraffic() },
       check('check.packets', 'Return packets: every packet crossed the guest router once, unchanged', ['traffic.send'], () => this.checkPackets()),
       check('check.counters', 'Counters: flows, OVS ports, guest vEth and TG ports agree with the stream', ['traffic.send'], () => this.checkCounters()),
+      check('check.switch', 'Open vSwitch: ovsdb-server and ovs-vswitchd still answer', [lastSetup], () => this.checkSwitch()),
       check('check.flows', 'Flow table: the two flows are installed', [lastSetup], () => this.checkFlowTable()),
       ...(this.profile.expectsKniModule ? [check('check.dmesg-kni', 'dmesg: the KNI module loaded with IVSHMEM metadata found', [lastSetup], () => this.checkKniDmesg())] : []),
       check('check.dmesg-kernel', 'dmesg: no Oops, BUG, panic or call trace since the run began', ['dmesg.baseline'], () => this.checkKernel()),
@@ -344,6 +345,18 @@ export class PvpRun {
     };
     const problems = checkCounters(counts, names, this.tb.verify.counterSlack);
     if (problems.length > 0) throw new CheckFailure('counters', problems.join('; '), counts);
+  }
+
+  private async checkSwitch(): Promise<void> {
+    const problems: string[] = [];
+    for (const [daemon, line] of [
+      ['ovsdb-server', `${this.profile.tool('ovs-vsctl')} --timeout=10 show`],
+      ['ovs-vswitchd', `${this.profile.tool('ovs-appctl')} -t ovs-vswitchd version`],
+    ] as const) {
+      const r = await this.session.shell('host').run(line, { ...this.profile.hostContext(this.tb), okExitCodes: [0, 1] });
+      if (r.exitCode !== 0) problems.push(`${daemon} does not answer (${r.stderr.trim().split('\n').pop()})`);
+    }
+    if (problems.length > 0) throw new CheckFailure('switch', problems.join('; '));
   }
 
   private async checkFlowTable(): Promise<void> {

@@ -109,7 +109,7 @@ export class SshShell implements Shell {
     const client = this.ensureOpen();
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return new Promise<RunResult>((resolve, reject) => {
-      client.exec(wrapCommand(command, options), (err, stream: ClientChannel) => {
+      const onChannel = (err: Error | undefined, stream: ClientChannel) => {
         if (err) return reject(new ConnectionError(this.host, `cannot run a command: ${err.message}`, { cause: err }));
         let stdout = '';
         let stderr = '';
@@ -142,7 +142,14 @@ export class SshShell implements Shell {
           finish(() => resolve({ stdout, stderr: takeMarker(stderr).stderr, exitCode, signal, durationMs: Date.now() - started })),
         );
         stream.end();
-      });
+      };
+      try {
+        client.exec(wrapCommand(command, options), onChannel);
+      } catch (err) {
+        // ssh2 throws when its socket is gone before it has emitted 'close' (a forwarded channel that died).
+        this.lost ??= new ConnectionError(this.host, `connection lost: ${(err as Error).message}`, { cause: err });
+        reject(this.lost);
+      }
     });
   }
 

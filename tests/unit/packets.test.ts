@@ -82,13 +82,13 @@ describe('return-packet verification', () => {
 
   it('fails a bad IPv4 header checksum', async () => {
     const frames = all();
-    frames[6]![ETH_LEN + 11] ^= 0xff;
+    frames[6]![ETH_LEN + 11] = frames[6]![ETH_LEN + 11]! ^ 0xff;
     expect((await verdictOf(frames, 'csum')).problems[0]).toMatch(/^seq 6: IPv4 header checksum 0x[0-9a-f]+ is not valid$/);
   });
 
   it('fails a corrupted payload', async () => {
     const frames = all();
-    frames[8]![58] ^= 1;
+    frames[8]![58] = frames[8]![58]! ^ 1;
     expect((await verdictOf(frames, 'payload')).problems).toEqual(['seq 8: the UDP payload differs from what was sent (corrupted on the path)']);
   });
 
