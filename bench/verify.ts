@@ -1,0 +1,83 @@
+// npm run bench:verify — how fast return-packet verification reads a capture,
+// against tcpdump reading the same file in the same run. Prints figures; asserts nothing.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readPcap } from '../lib/traffic/pcap.js';
+import { ETH_LEN, buildFrame, ipChecksum, macBytes, type StreamSpec } from '../lib/traffic/stream.js';
+import { verifyCapture } from '../lib/verify/packets.js';
+
+const COUNT = Number(process.env.BENCH_PACKETS ?? 1_000_000);
+const ROUNDS = 3;
+const spec: StreamSpec = { srcMac: '02:00:00:00:00:01', dstMac: '00:4b:4e:49:30:00', srcIp: '1.1.1.1', dstIp: '6.6.6.2', srcPort: 1024, dstPort: 1024, ttl: 64, tos: 0, sizes: [64], count: COUNT, rate: 1_000_000, runId: 1 };
+
+/** A capture of the whole stream as the guest's router returns it. */
+function writeReturnCapture(file: string): void {
+  const fd = openSync(file, 'w');
+  const head = Buffer.alloc(24);
+  head.writeUInt32LE(0xa1b2c3d4, 0);
+  head.writeUInt16LE(2, 4);
+  head.writeUInt16LE(4, 6);
+  head.writeUInt32LE(262144, 16);
+  head.writeUInt32LE(1, 20);
+  writeSync(fd, head);
+  const chunk = Buffer.alloc(76 * 50_000);
+  let used = 0;
+  for (let seq = 0; seq < COUNT; seq++) {
+    const rec = chunk.subarray(used, used + 76);
+    rec.writeUInt32LE(Math.floor(seq / 1e6), 0);
+    rec.writeUInt32LE(seq % 1e6, 4);
+    rec.writeUInt32LE(60, 8);
+    rec.writeUInt32LE(60, 12);
+    const f = buildFrame(spec, seq, rec.subarray(16));
+    macBytes('de:ad:be:ef:ca:fe').copy(f, 0);
+    macBytes('00:4b:4e:49:30:01').copy(f, 6);
+    f[ETH_LEN + 8] = 63;
+    f.writeUInt16BE(0, ETH_LEN + 10);
+    f.writeUInt16BE(ipChecksum(f, ETH_LEN), ETH_LEN + 10);
+    used += 76;
+    if (used === chunk.length) {
+      writeSync(fd, chunk);
+      used = 0;
+    }
+  }
+  writeSync(fd, chunk, 0, used);
+  closeSync(fd);
+}
+
+async function best(what: () => Promise<unknown> | unknown): Promise<number> {
+  let min = Infinity;
+  for (let i = 0; i < ROUNDS; i++) {
+    const t0 = process.hrtime.bigint();
+    await what();
+    min = Math.min(min, Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return min;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'dutlab-bench-'));
+try {
+  const file = join(dir, 'rx.pcap');
+  writeReturnCapture(file);
+  console.log(`capture: ${COUNT} packets of 64 bytes, ${(statSync(file).size / 1e6).toFixed(1)} MB; best of ${ROUNDS} rounds each`);
+  let verdict = '';
+  const tVerify = await best(async () => {
+    const v = await verifyCapture(file, { stream: spec, dstMac: 'de:ad:be:ef:ca:fe', srcMac: '00:4b:4e:49:30:01', lossTolerance: 0, maxProblems: 5 });
+    verdict = v.summary;
+  });
+  const tParser = await best(() => readPcap(file, () => undefined));
+  const hasTcpdump = spawnSync('tcpdump', ['--version']).status === 0;
+  const tTcpdump = hasTcpdump ? await best(() => execFileSync('sh', ['-c', `tcpdump -nn -r ${file} > /dev/null 2>&1`])) : NaN;
+  const pps = (t: number) => `${(COUNT / t / 1e6).toFixed(2)} M packets/s`;
+  console.log(`verdict:                    ${verdict}`);
+  console.log(`dutlab verify:              ${tVerify.toFixed(3)} s  ${pps(tVerify)}  (target: >= 1.00 M packets/s on one core)`);
+  console.log(`pcap-parser alone:          ${tParser.toFixed(3)} s  ${pps(tParser)}  (the floor: verification reads through it)`);
+  if (hasTcpdump) {
+    console.log(`tcpdump -nn -r > /dev/null: ${tTcpdump.toFixed(3)} s  ${pps(tTcpdump)}`);
+    console.log(`ratio tcpdump / verify:     ${(tTcpdump / tVerify).toFixed(2)}x  (target: >= 2x)`);
+    console.log(`ratio tcpdump / pcap-parser alone: ${(tTcpdump / tParser).toFixed(2)}x`);
+  } else console.log('tcpdump: not installed, no ratio');
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
