@@ -175,7 +175,8 @@ export class Session {
       }
       try {
         await s.proc.stop('SIGTERM', 3000);
-        if (s.pidfile) await this.shell(s.role).run(`rm -f ${shq(s.pidfile)}`);
+        // Its log was copied into the run directory by collectLogs; the lab keeps no file of the run.
+        await this.shell(s.role).run(`rm -f ${shq(s.proc.logFile)}${s.pidfile ? ` ${shq(s.pidfile)}` : ''}`);
       } catch (e) {
         problems.push(`${s.name}: ${errorMessage(e)}`);
       }
