@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSyn
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
+import { labDown, labLeftovers, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { dutlabRun, failedCases } from '../helpers/cli.js';
 
 const ID = 'runt';
@@ -77,5 +77,19 @@ describe('dutlab run', () => {
     expect(stale.exitCode).toBe(0);
     expect(stale.summary.notes.join('\n')).toMatch(/took over an expired lock \(other-run/);
     expect(existsSync(lock)).toBe(false);
+  }, 240_000);
+});
+
+describe('npm run e2e (the main job)', () => {
+  it('brings a virtual lab up, passes the full suite, writes the JUnit and the run directory, and takes the lab down', async () => {
+    const r = await execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'e2e', '--id', 'e2et'], { cwd: new URL('../..', import.meta.url).pathname, reject: false, timeout: 240_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/dutlab: PASS \(exit 0\): \d+ testcases passed/);
+    const runId = /report: reports\/(\S+)\/summary\.md/.exec(r.stderr)![1]!;
+    const root = new URL(`../../reports/${runId}`, import.meta.url).pathname;
+    expect(JSON.parse(readFileSync(join(root, 'summary.json'), 'utf8'))).toMatchObject({ verdict: 'pass', profile: 'virtual' });
+    expect(existsSync(join(root, 'junit.xml'))).toBe(true);
+    expect(await labLeftovers('e2et')).toEqual([]);
+    rmSync(root, { recursive: true, force: true });
   }, 240_000);
 });
