@@ -4,8 +4,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readPcap } from '../lib/traffic/pcap.js';
-import { ETH_LEN, buildFrame, ipChecksum, macBytes, type StreamSpec } from '../lib/traffic/stream.js';
+import { RECORD_HEADER_LEN, pcapGlobalHeader, readPcap, writeRecordHeader } from '../lib/traffic/pcap.js';
+import { buildFrame, forwardFrame, type StreamSpec } from '../lib/traffic/stream.js';
 import { verifyCapture } from '../lib/verify/packets.js';
 
 const COUNT = Number(process.env.BENCH_PACKETS ?? 1_000_000);
@@ -15,28 +15,14 @@ const spec: StreamSpec = { srcMac: '02:00:00:00:00:01', dstMac: '00:4b:4e:49:30:
 /** A capture of the whole stream as the guest's router returns it. */
 function writeReturnCapture(file: string): void {
   const fd = openSync(file, 'w');
-  const head = Buffer.alloc(24);
-  head.writeUInt32LE(0xa1b2c3d4, 0);
-  head.writeUInt16LE(2, 4);
-  head.writeUInt16LE(4, 6);
-  head.writeUInt32LE(262144, 16);
-  head.writeUInt32LE(1, 20);
-  writeSync(fd, head);
-  const chunk = Buffer.alloc(76 * 50_000);
+  writeSync(fd, pcapGlobalHeader());
+  const rec = RECORD_HEADER_LEN + 60;
+  const chunk = Buffer.alloc(rec * 50_000);
   let used = 0;
   for (let seq = 0; seq < COUNT; seq++) {
-    const rec = chunk.subarray(used, used + 76);
-    rec.writeUInt32LE(Math.floor(seq / 1e6), 0);
-    rec.writeUInt32LE(seq % 1e6, 4);
-    rec.writeUInt32LE(60, 8);
-    rec.writeUInt32LE(60, 12);
-    const f = buildFrame(spec, seq, rec.subarray(16));
-    macBytes('de:ad:be:ef:ca:fe').copy(f, 0);
-    macBytes('00:4b:4e:49:30:01').copy(f, 6);
-    f[ETH_LEN + 8] = 63;
-    f.writeUInt16BE(0, ETH_LEN + 10);
-    f.writeUInt16BE(ipChecksum(f, ETH_LEN), ETH_LEN + 10);
-    used += 76;
+    writeRecordHeader(chunk, used, seq, 60);
+    forwardFrame(buildFrame(spec, seq, chunk.subarray(used + RECORD_HEADER_LEN, used + rec)), 'de:ad:be:ef:ca:fe', '00:4b:4e:49:30:01');
+    used += rec;
     if (used === chunk.length) {
       writeSync(fd, chunk);
       used = 0;

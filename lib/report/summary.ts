@@ -2,23 +2,14 @@
 import type { RunData } from '../scenario/run.js';
 import type { CaseResult, Verdict } from './verdict.js';
 
-export interface Summary {
+export interface Summary extends Pick<RunData, 'runId' | 'testbed' | 'testbedName' | 'profile' | 'startedAt' | 'finishedAt' | 'versions' | 'teardownProblems' | 'notes'> {
   verdict: Verdict;
   exitCode: number;
   reason: string;
-  runId: string;
-  testbed: string;
-  testbedName: string;
-  profile: string;
-  startedAt: string;
-  finishedAt?: string;
-  versions: RunData['versions'];
   packets: { sent: number; received: number; lost: number; duplicated: number; reordered: number; mismatched: number; other: number } | null;
   counters: RunData['counters'] | null;
   cases: CaseResult[];
   problems: string[];
-  teardownProblems: string[];
-  notes: string[];
 }
 
 export function buildSummary(data: RunData, cases: CaseResult[], verdict: { verdict: Verdict; exitCode: number; reason: string }): Summary {

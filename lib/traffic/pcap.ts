@@ -7,37 +7,48 @@ import { buildFrame, frameLength, type StreamSpec } from './stream.js';
 
 const LINKTYPE_ETHERNET = 1;
 const CHUNK = 4 << 20;
+export const PCAP_HEADER_LEN = 24;
+export const RECORD_HEADER_LEN = 16;
+
+/** The classic pcap global header: little-endian, microseconds, Ethernet. */
+export function pcapGlobalHeader(): Buffer {
+  const head = Buffer.alloc(PCAP_HEADER_LEN);
+  head.writeUInt32LE(0xa1b2c3d4, 0);
+  head.writeUInt16LE(2, 4);
+  head.writeUInt16LE(4, 6);
+  head.writeInt32LE(0, 8);
+  head.writeUInt32LE(0, 12);
+  head.writeUInt32LE(262144, 16);
+  head.writeUInt32LE(LINKTYPE_ETHERNET, 20);
+  return head;
+}
+
+/** Writes a record header (time in microseconds, whole frame captured) at `into[off]`. */
+export function writeRecordHeader(into: Buffer, off: number, timeUs: number, len: number): void {
+  into.writeUInt32LE(Math.floor(timeUs / 1e6), off);
+  into.writeUInt32LE(timeUs % 1e6, off + 4);
+  into.writeUInt32LE(len, off + 8);
+  into.writeUInt32LE(len, off + 12);
+}
 
 /** Writes the stream as a classic pcap (microsecond timestamps, little-endian), spaced at its rate. */
 export function writeStreamPcap(file: string, spec: StreamSpec): { packets: number; bytes: number } {
   const fd = openSync(file, 'w');
   try {
-    const head = Buffer.alloc(24);
-    head.writeUInt32LE(0xa1b2c3d4, 0);
-    head.writeUInt16LE(2, 4);
-    head.writeUInt16LE(4, 6);
-    head.writeInt32LE(0, 8);
-    head.writeUInt32LE(0, 12);
-    head.writeUInt32LE(65535, 16);
-    head.writeUInt32LE(LINKTYPE_ETHERNET, 20);
-    writeSync(fd, head);
+    writeSync(fd, pcapGlobalHeader());
     const buf = Buffer.alloc(CHUNK);
     let used = 0;
     let bytes = 0;
     const gapUs = Math.max(1, Math.round(1e6 / spec.rate));
     for (let seq = 0; seq < spec.count; seq++) {
       const len = frameLength(spec, seq);
-      if (used + 16 + len > CHUNK) {
+      if (used + RECORD_HEADER_LEN + len > CHUNK) {
         writeSync(fd, buf, 0, used);
         used = 0;
       }
-      const us = seq * gapUs;
-      buf.writeUInt32LE(Math.floor(us / 1e6), used);
-      buf.writeUInt32LE(us % 1e6, used + 4);
-      buf.writeUInt32LE(len, used + 8);
-      buf.writeUInt32LE(len, used + 12);
-      buildFrame(spec, seq, buf.subarray(used + 16, used + 16 + len));
-      used += 16 + len;
+      writeRecordHeader(buf, used, seq * gapUs, len);
+      buildFrame(spec, seq, buf.subarray(used + RECORD_HEADER_LEN, used + RECORD_HEADER_LEN + len));
+      used += RECORD_HEADER_LEN + len;
       bytes += len;
     }
     writeSync(fd, buf, 0, used);

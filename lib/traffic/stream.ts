@@ -116,3 +116,13 @@ export function sentBytes(spec: StreamSpec): number {
   for (let i = 0; i < spec.count % spec.sizes.length; i++) total += spec.sizes[i]! - 4;
   return total;
 }
+
+/** What a router makes of a frame it forwards: new MACs, TTL one less, header checksum updated. */
+export function forwardFrame(frame: Buffer, dstMac: string, srcMac: string): Buffer {
+  macBytes(dstMac).copy(frame, 0);
+  macBytes(srcMac).copy(frame, 6);
+  frame[ETH_LEN + 8] = frame[ETH_LEN + 8]! - 1;
+  frame.writeUInt16BE(0, ETH_LEN + 10);
+  frame.writeUInt16BE(ipChecksum(frame, ETH_LEN), ETH_LEN + 10);
+  return frame;
+}

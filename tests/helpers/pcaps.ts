@@ -2,7 +2,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ETH_LEN, buildFrame, ipChecksum, macBytes, type StreamSpec } from '../../lib/traffic/stream.js';
+import { RECORD_HEADER_LEN, pcapGlobalHeader, writeRecordHeader } from '../../lib/traffic/pcap.js';
+import { ETH_LEN, buildFrame, forwardFrame, ipChecksum, type StreamSpec } from '../../lib/traffic/stream.js';
 
 export const GATEWAY_MAC = 'de:ad:be:ef:ca:fe';
 export const EGRESS_MAC = '00:4b:4e:49:30:01';
@@ -13,12 +14,7 @@ export function spec(overrides: Partial<StreamSpec> = {}): StreamSpec {
 
 /** The frame as the guest's router forwards it: new MACs, TTL - 1, checksum updated. */
 export function routed(s: StreamSpec, seq: number): Buffer {
-  const f = buildFrame(s, seq);
-  macBytes(GATEWAY_MAC).copy(f, 0);
-  macBytes(EGRESS_MAC).copy(f, 6);
-  f[ETH_LEN + 8] = s.ttl - 1;
-  fixChecksum(f);
-  return f;
+  return forwardFrame(buildFrame(s, seq), GATEWAY_MAC, EGRESS_MAC);
 }
 
 export function fixChecksum(f: Buffer): void {
@@ -27,20 +23,12 @@ export function fixChecksum(f: Buffer): void {
 }
 
 export function pcapBytes(frames: Buffer[]): Buffer {
-  const head = Buffer.alloc(24);
-  head.writeUInt32LE(0xa1b2c3d4, 0);
-  head.writeUInt16LE(2, 4);
-  head.writeUInt16LE(4, 6);
-  head.writeUInt32LE(262144, 16);
-  head.writeUInt32LE(1, 20);
   const recs = frames.map((f, i) => {
-    const h = Buffer.alloc(16);
-    h.writeUInt32LE(1000 + i, 0);
-    h.writeUInt32LE(f.length, 8);
-    h.writeUInt32LE(f.length, 12);
+    const h = Buffer.alloc(RECORD_HEADER_LEN);
+    writeRecordHeader(h, 0, i * 1000, f.length);
     return Buffer.concat([h, f]);
   });
-  return Buffer.concat([head, ...recs]);
+  return Buffer.concat([pcapGlobalHeader(), ...recs]);
 }
 
 export class TempDir {
