@@ -135,10 +135,6 @@ export class Session {
     }
   }
 
-  backgroundProcesses(): ReadonlyArray<Readonly<Started>> {
-    return this.started;
-  }
-
   connected(role: HostRole): boolean {
     const s = this.shells.get(role);
     return s !== undefined && (!(s instanceof SshShell) || s.isConnected);
