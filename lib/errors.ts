@@ -109,6 +109,11 @@ export class CheckFailure extends DutlabError {
   ) {
     super(`${check}: ${diagnosis}`);
   }
+
+  /** Throws when a check found problems: one failure naming them all. */
+  static ifAny(check: string, problems: string[], details?: unknown): void {
+    if (problems.length > 0) throw new CheckFailure(check, problems.join('; '), details);
+  }
 }
 
 /** The KNI safety gate refused to touch vEth interfaces. A DUT failure: the module misbehaved. */

@@ -28,7 +28,7 @@ import { LabLock } from './lock.js';
 import { profileByName, type Profile } from './profiles.js';
 import * as read from './readback.js';
 import { Session } from './session.js';
-import { stepsOf, sysctlExpected, type StepDef } from './steps.js';
+import { expectedVeths, stepsOf, sysctlExpected, type StepDef } from './steps.js';
 import type { PortCounters } from '../parsers/ovs.js';
 import { parseDmesg } from '../parsers/dmesg.js';
 import type { IpLink } from '../parsers/net.js';
@@ -280,14 +280,13 @@ export class PvpRun {
     });
   }
 
+  /** The return capture judged against the stream: what the guest's router must have sent back. */
+  private verifyReturn(lossTolerance = this.tb.verify.lossTolerance, maxProblems = this.tb.verify.maxProblems): Promise<PacketVerdict> {
+    return verifyCapture(join(this.config.runDir, 'rx.pcap'), { stream: this.stream, dstMac: this.tb.gateway.mac, srcMac: this.tb.kniPorts[1].mac, lossTolerance, maxProblems });
+  }
+
   private async checkPackets(): Promise<void> {
-    this.verdict = await verifyCapture(join(this.config.runDir, 'rx.pcap'), {
-      stream: this.stream,
-      dstMac: this.tb.gateway.mac,
-      srcMac: this.tb.kniPorts[1].mac,
-      lossTolerance: this.tb.verify.lossTolerance,
-      maxProblems: this.tb.verify.maxProblems,
-    });
+    this.verdict = await this.verifyReturn();
     this.data.packets = this.verdict;
     this.save();
     if (!this.verdict.ok) throw new CheckFailure('return packets', `${this.verdict.summary}: ${this.verdict.problems.slice(0, 5).join('; ')}`, this.verdict);
@@ -310,9 +309,7 @@ export class PvpRun {
     const [phyIn, phyOut] = this.tb.phyPorts;
     const [kniIn, kniOut] = this.tb.kniPorts;
     // The packet check's count of the stream's packets that came back; if it did not run, the capture's own.
-    const v =
-      this.verdict ??
-      (await verifyCapture(join(this.config.runDir, 'rx.pcap'), { stream: this.stream, dstMac: this.tb.gateway.mac, srcMac: kniOut.mac, lossTolerance: 1, maxProblems: 1 }));
+    const v = this.verdict ?? (await this.verifyReturn(1, 1));
     const returned = v.received;
     const returnedBytes = v.receivedBytes;
     const counts: PathCounts = {
@@ -343,8 +340,7 @@ export class PvpRun {
       phyEgress: `port ${phyOut.ofport} (${phyOut.name})`,
       tgRxPort: phyOut.tgPort,
     };
-    const problems = checkCounters(counts, names, this.tb.verify.counterSlack);
-    if (problems.length > 0) throw new CheckFailure('counters', problems.join('; '), counts);
+    CheckFailure.ifAny('counters', checkCounters(counts, names, this.tb.verify.counterSlack), counts);
   }
 
   private async checkSwitch(): Promise<void> {
@@ -356,19 +352,17 @@ export class PvpRun {
       const r = await this.session.shell('host').run(line, { ...this.profile.hostContext(this.tb), okExitCodes: [0, 1] });
       if (r.exitCode !== 0) problems.push(`${daemon} does not answer (${r.stderr.trim().split('\n').pop()})`);
     }
-    if (problems.length > 0) throw new CheckFailure('switch', problems.join('; '));
+    CheckFailure.ifAny('switch', problems);
   }
 
   private async checkFlowTable(): Promise<void> {
-    const problems = checkFlowsInstalled(await read.flows(this.session), flowsOf(this.tb));
-    if (problems.length > 0) throw new CheckFailure('flow table', problems.join('; '));
+    CheckFailure.ifAny('flow table', checkFlowsInstalled(await read.flows(this.session), flowsOf(this.tb)));
   }
 
   private async checkKniDmesg(): Promise<void> {
     const text = await read.dmesgText(this.session, 'guest');
     writeFileSync(join(this.config.runDir, 'dmesg-guest.txt'), text);
-    const problems = checkKniDmesg(parseDmesg(text));
-    if (problems.length > 0) throw new CheckFailure('dmesg (KNI)', problems.join('; '));
+    CheckFailure.ifAny('dmesg (KNI)', checkKniDmesg(parseDmesg(text)));
   }
 
   private async checkKernel(): Promise<void> {
@@ -378,27 +372,23 @@ export class PvpRun {
       writeFileSync(join(this.config.runDir, `dmesg-${role}-since-start.txt`), lines.map((l) => (l.time !== undefined ? `[${l.time.toFixed(6)}] ` : '') + l.text).join('\n'));
       problems.push(...checkKernelHealthy(lines, role));
     }
-    if (problems.length > 0) throw new CheckFailure('dmesg (kernel)', problems.join('; '));
+    CheckFailure.ifAny('dmesg (kernel)', problems);
   }
 
   private async checkIfconfig(): Promise<void> {
-    const problems = checkGuestIfaces(await read.guestIfconfig(this.session), this.tb.kniPorts.map((k) => ({ name: k.guestIf, mac: k.mac, cidr: k.cidr })));
-    if (problems.length > 0) throw new CheckFailure('ifconfig', problems.join('; '));
+    CheckFailure.ifAny('ifconfig', checkGuestIfaces(await read.guestIfconfig(this.session), expectedVeths(this.tb)));
   }
 
   private async checkSysctl(): Promise<void> {
-    const problems = checkSysctl(await read.guestSysctl(this.session), sysctlExpected(this.tb));
-    if (problems.length > 0) throw new CheckFailure('sysctl', problems.join('; '));
+    CheckFailure.ifAny('sysctl', checkSysctl(await read.guestSysctl(this.session), sysctlExpected(this.tb)));
   }
 
   private async checkRoute(): Promise<void> {
-    const problems = checkDefaultRoute(await read.guestRoutes(this.session), this.tb.gateway.ip, this.tb.kniPorts[1].guestIf);
-    if (problems.length > 0) throw new CheckFailure('route', problems.join('; '));
+    CheckFailure.ifAny('route', checkDefaultRoute(await read.guestRoutes(this.session), this.tb.gateway.ip, this.tb.kniPorts[1].guestIf));
   }
 
   private async checkArp(): Promise<void> {
-    const problems = checkStaticArp(await read.guestNeighbours(this.session), this.tb.gateway.ip, this.tb.gateway.mac, this.tb.kniPorts[1].guestIf);
-    if (problems.length > 0) throw new CheckFailure('arp', problems.join('; '));
+    CheckFailure.ifAny('arp', checkStaticArp(await read.guestNeighbours(this.session), this.tb.gateway.ip, this.tb.gateway.mac, this.tb.kniPorts[1].guestIf));
   }
 
   /** Always runs: versions and logs for the report, undo, stop, unlock, disconnect. */

@@ -9,7 +9,7 @@ import { parseIvshmCmdline } from '../parsers/ivshm.js';
 import { flowsOf } from '../testbed/load.js';
 import type { HostRole, Testbed } from '../testbed/schema.js';
 import { shq } from '../transport/quote.js';
-import { checkDefaultRoute, checkFlowsInstalled, checkGuestIfaces, checkOvsShow, checkStaticArp, checkSysctl, type ExpectedPort } from '../verify/state.js';
+import { checkDefaultRoute, checkFlowsInstalled, checkGuestIfaces, checkOvsShow, checkStaticArp, checkSysctl, type ExpectedIface, type ExpectedPort } from '../verify/state.js';
 import type { Profile } from './profiles.js';
 import type { Session } from './session.js';
 
@@ -68,8 +68,9 @@ export function expectedPorts(tb: Testbed, p: Profile): ExpectedPort[] {
   ];
 }
 
-function fail(check: string, problems: string[], details?: unknown): void {
-  if (problems.length > 0) throw new CheckFailure(check, problems.join('; '), details);
+/** The vEth interfaces the guest must show: the testbed's KNI vports as the guest names them. */
+export function expectedVeths(tb: Testbed): ExpectedIface[] {
+  return tb.kniPorts.map((k) => ({ name: k.guestIf, mac: k.mac, cidr: k.cidr }));
 }
 
 export const STEPS: StepDef[] = [
@@ -136,7 +137,7 @@ export const STEPS: StepDef[] = [
     commands: (c) => [host(c, `${t(c, 'ovs-vsctl')} show`)],
     after: async (s, [out]) => {
       const show = parseOvsVsctlShow(out!);
-      fail('ovs-vsctl show', checkOvsShow(show, s.tb.bridge, s.profile.datapathType, expectedPorts(s.tb, s.profile)), show);
+      CheckFailure.ifAny('ovs-vsctl show', checkOvsShow(show, s.tb.bridge, s.profile.datapathType, expectedPorts(s.tb, s.profile)), show);
     },
   },
   {
@@ -178,7 +179,7 @@ export const STEPS: StepDef[] = [
     ],
     after: async (s, outputs) => {
       const flows = parseDumpFlows(outputs[outputs.length - 1]!);
-      fail('flow table', checkFlowsInstalled(flows, flowsOf(s.tb)), flows);
+      CheckFailure.ifAny('flow table', checkFlowsInstalled(flows, flowsOf(s.tb)), flows);
     },
   },
   // ---- Guest Setup (on the host) --------------------------------------------
@@ -372,8 +373,8 @@ export const STEPS: StepDef[] = [
     commands: (c) => [{ line: 'ifconfig -a' }, { line: `sysctl ${Object.keys(sysctlExpected(c.tb)).join(' ')}` }, { line: 'ip route' }, { line: 'arp -n' }],
     after: async (s, [ifc, sysctl, route, arp]) => {
       const tb = s.tb;
-      fail('guest interfaces', [
-        ...checkGuestIfaces(parseIfconfig(ifc!), tb.kniPorts.map((k) => ({ name: k.guestIf, mac: k.mac, cidr: k.cidr }))),
+      CheckFailure.ifAny('guest interfaces', [
+        ...checkGuestIfaces(parseIfconfig(ifc!), expectedVeths(tb)),
         ...checkSysctl(parseSysctl(sysctl!), sysctlExpected(tb)),
         ...checkDefaultRoute(parseRoutes(route!), tb.gateway.ip, tb.kniPorts[1].guestIf),
         ...checkStaticArp(parseNeighbours(arp!), tb.gateway.ip, tb.gateway.mac, tb.kniPorts[1].guestIf),

@@ -5,11 +5,9 @@ import { execa } from 'execa';
 import { CommandTimeoutError } from '../errors.js';
 import {
   DEFAULT_TIMEOUT_MS,
-  PidProcess,
   checkExit,
-  parseStarted,
   commandScript,
-  wrapStart,
+  startOver,
   type BackgroundProcess,
   type RunOptions,
   type RunResult,
@@ -52,10 +50,7 @@ export class LocalShell implements Shell {
   }
 
   async start(command: string, options: StartOptions = {}): Promise<BackgroundProcess> {
-    const logFile = options.logFile ?? `${this.workDir}/${Date.now()}-${process.pid}.log`;
-    const r = await this.run(wrapStart(command, logFile, options), { timeoutMs: 15_000 });
-    const { pid, startTime } = parseStarted(this.host, command, r.stdout);
-    return new PidProcess(this, pid, startTime, logFile, options.sudo);
+    return startOver(this, command, options.logFile ?? `${this.workDir}/${Date.now()}-${process.pid}.log`, options);
   }
 
   async put(localPath: string, remotePath: string): Promise<void> {

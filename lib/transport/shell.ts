@@ -144,8 +144,15 @@ export class PidProcess implements BackgroundProcess {
   }
 }
 
-export function parseStarted(host: string, command: string, stdout: string): { pid: number; startTime: string } {
+function parseStarted(host: string, command: string, stdout: string): { pid: number; startTime: string } {
   const m = /^(\d+) (\d+)\s*$/.exec(stdout.trim());
   if (!m) throw new CommandError(host, command, 0, null, `could not read the pid of the started process from ${JSON.stringify(stdout)}`);
   return { pid: Number(m[1]), startTime: m[2]! };
+}
+
+/** Starts a command in the background through any shell and knows it by pid and start time. */
+export async function startOver(shell: Shell, command: string, logFile: string, options: StartOptions = {}): Promise<PidProcess> {
+  const r = await shell.run(wrapStart(command, logFile, options), { timeoutMs: 15_000 });
+  const { pid, startTime } = parseStarted(shell.host, command, r.stdout);
+  return new PidProcess(shell, pid, startTime, logFile, options.sudo);
 }

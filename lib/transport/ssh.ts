@@ -8,12 +8,10 @@ import type { HostSpec } from '../testbed/schema.js';
 import { fingerprintOf, knownKeysFor, readKnownHosts, sameFingerprint } from './known-hosts.js';
 import {
   DEFAULT_TIMEOUT_MS,
-  PidProcess,
   checkExit,
-  parseStarted,
+  startOver,
   takeMarker,
   wrapCommand,
-  wrapStart,
   type BackgroundProcess,
   type RunOptions,
   type RunResult,
@@ -164,10 +162,9 @@ export class SshShell implements Shell {
   async start(command: string, options: StartOptions = {}): Promise<BackgroundProcess> {
     const workDir = this.options.workDir ?? '/tmp/dutlab';
     const logFile = options.logFile ?? `${workDir}/bg-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.log`;
-    const r = await this.run(wrapStart(command, logFile, options), { timeoutMs: 15_000 });
-    const { pid, startTime } = parseStarted(this.host, command, r.stdout);
-    this.options.transcript?.note(this.host, `started pid ${pid}: ${command} (log ${logFile})`);
-    return new PidProcess(this, pid, startTime, logFile, options.sudo);
+    const proc = await startOver(this, command, logFile, options);
+    this.options.transcript?.note(this.host, `started pid ${proc.pid}: ${command} (log ${logFile})`);
+    return proc;
   }
 
   private async sftp(): Promise<SFTPWrapper> {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { virtual } from '../../lib/scenario/profiles.js';
 import * as read from '../../lib/scenario/readback.js';
 import { Session } from '../../lib/scenario/session.js';
-import { expectedPorts, stepsOf, sysctlExpected } from '../../lib/scenario/steps.js';
+import { expectedPorts, expectedVeths, stepsOf, sysctlExpected } from '../../lib/scenario/steps.js';
 import { flowsOf, loadTestbed } from '../../lib/testbed/load.js';
 import type { Testbed } from '../../lib/testbed/schema.js';
 import { writeStreamPcap } from '../../lib/traffic/pcap.js';
@@ -53,7 +53,7 @@ describe('virtual profile on the virtual lab', () => {
   });
 
   it('reads back the guest interfaces, sysctl, route and ARP entry', async () => {
-    const vEths = tb.kniPorts.map((k) => ({ name: k.guestIf, mac: k.mac, cidr: k.cidr }));
+    const vEths = expectedVeths(tb);
     expect(checkGuestIfaces(await read.guestIfconfig(session), vEths)).toEqual([]);
     expect(checkGuestLinks(await read.guestAddresses(session), vEths)).toEqual([]);
     expect(checkSysctl(await read.guestSysctl(session), sysctlExpected(tb))).toEqual([]);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDmesg } from '../../lib/parsers/dmesg.js';
 import { parseIfconfig, parseNeighbours, parseRoutes, parseSysctl } from '../../lib/parsers/net.js';
 import { parseDumpFlows, parseOvsVsctlShow } from '../../lib/parsers/ovs.js';
-import { expectedPorts } from '../../lib/scenario/steps.js';
+import { expectedPorts, expectedVeths } from '../../lib/scenario/steps.js';
 import { legacyKni, virtual } from '../../lib/scenario/profiles.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import { checkCounters, whereLost, type PathCounts } from '../../lib/verify/counters.js';
@@ -21,7 +21,7 @@ import {
 import { fixturePath, output } from '../helpers/fixtures.js';
 
 const tb = loadTestbed(fixturePath('testbeds/legacy-kni.yaml'));
-const vEths = tb.kniPorts.map((k) => ({ name: k.guestIf, mac: k.mac, cidr: k.cidr }));
+const vEths = expectedVeths(tb);
 const flows = [
   { inPort: 16, nwSrc: '1.1.1.1', nwDst: '6.6.6.2', output: 32 },
   { inPort: 33, nwSrc: '1.1.1.1', nwDst: '6.6.6.2', output: 17 },
