@@ -1,7 +1,8 @@
 // npm run bench:verify — how fast return-packet verification reads a capture,
 // against tcpdump reading the same file in the same run. Prints figures; asserts nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RECORD_HEADER_LEN, pcapGlobalHeader, readPcap, writeRecordHeader } from '../lib/traffic/pcap.js';
@@ -42,10 +43,15 @@ async function best(what: () => Promise<unknown> | unknown): Promise<number> {
   return min;
 }
 
+// The figures mean little without the patch; say when `npm ci` did not apply it.
+const parserSource = readFileSync(createRequire(import.meta.url).resolve('pcap-parser'), 'utf8');
+const patched = parserSource.includes("var le = this.endianness === 'LE';");
+
 const dir = mkdtempSync(join(tmpdir(), 'dutlab-bench-'));
 try {
   const file = join(dir, 'rx.pcap');
   writeReturnCapture(file);
+  if (!patched) console.log('pcap-parser is NOT patched (run `npm ci`, or `npx patch-package`): expect about half the speed');
   console.log(`capture: ${COUNT} packets of 64 bytes, ${(statSync(file).size / 1e6).toFixed(1)} MB; best of ${ROUNDS} rounds each`);
   let verdict = '';
   const tVerify = await best(async () => {
@@ -58,7 +64,7 @@ try {
   const pps = (t: number) => `${(COUNT / t / 1e6).toFixed(2)} M packets/s`;
   console.log(`verdict:                    ${verdict}`);
   console.log(`dutlab verify:              ${tVerify.toFixed(3)} s  ${pps(tVerify)}  (target: >= 1.00 M packets/s on one core)`);
-  console.log(`pcap-parser alone:          ${tParser.toFixed(3)} s  ${pps(tParser)}  (the floor: verification reads through it)`);
+  console.log(`pcap-parser alone:          ${tParser.toFixed(3)} s  ${pps(tParser)}  (0.2.1 with patches/pcap-parser+0.2.1.patch; the floor: verification reads through it)`);
   if (hasTcpdump) {
     console.log(`tcpdump -nn -r > /dev/null: ${tTcpdump.toFixed(3)} s  ${pps(tTcpdump)}`);
     console.log(`ratio tcpdump / verify:     ${(tTcpdump / tVerify).toFixed(2)}x  (target: >= 2x)`);

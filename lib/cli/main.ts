@@ -1,6 +1,7 @@
 // The `dutlab` command.
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { formatPlan, planOf } from '../scenario/plan.js';
 import { PROFILE_NAMES, profileByName } from '../scenario/profiles.js';
@@ -9,6 +10,8 @@ import { DEFAULT_LAB_ID, labDown, labStatus, labUp } from '../vlab/lab.js';
 import { runSuite } from './run.js';
 
 const log = (line: string) => process.stderr.write(`dutlab: ${line}\n`);
+/** A path as the user can open it from here: relative inside the working directory, absolute outside. */
+const shown = (path: string) => (relative(process.cwd(), path).startsWith('..') ? path : relative(process.cwd(), path));
 
 export function buildCli(): Command {
   const program = new Command('dutlab')
@@ -28,7 +31,7 @@ export function buildCli(): Command {
     .action(async (o: { testbed: string; profile: string; reports?: string; hookBeforeTraffic?: string; quiet?: boolean }) => {
       const s = await runSuite({ testbed: o.testbed, profile: o.profile, ...(o.reports ? { reportsDir: o.reports } : {}), ...(o.hookBeforeTraffic ? { beforeTraffic: o.hookBeforeTraffic } : {}), ...(o.quiet ? { quiet: true } : {}) });
       log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
-      log(`report: reports/${s.runId}/summary.md`);
+      log(`report: ${shown(s.summaryFile)}`);
       process.exitCode = s.exitCode;
     });
 
@@ -53,7 +56,7 @@ export function buildCli(): Command {
         const lab = await labUp({ id: o.id, log });
         const s = await runSuite({ testbed: lab.testbedFile, profile: 'virtual' });
         log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
-        log(`report: reports/${s.runId}/summary.md`);
+        log(`report: ${shown(s.summaryFile)}`);
         code = s.exitCode;
       } finally {
         await labDown({ id: o.id, log });

@@ -26,7 +26,12 @@ export function newRunId(): string {
   return `${d}-${Math.floor(Math.random() * 1e4).toString().padStart(4, '0')}`;
 }
 
-export async function runSuite(opts: RunOptions): Promise<Summary> {
+/** The run's summary, and where its report was written. */
+export interface RunOutcome extends Summary {
+  summaryFile: string;
+}
+
+export async function runSuite(opts: RunOptions): Promise<RunOutcome> {
   const reports = resolve(opts.reportsDir ?? join(PROJECT_ROOT, 'reports'));
   const runId = newRunId();
   const runDir = join(reports, runId);
@@ -75,7 +80,7 @@ export async function runSuite(opts: RunOptions): Promise<Summary> {
   return writeReports(reports, runDir, data, cases, verdictOf(cases, reporter.errors));
 }
 
-function writeReports(reports: string, runDir: string, data: RunData, cases: Summary['cases'], verdict: ReturnType<typeof verdictOf>): Summary {
+function writeReports(reports: string, runDir: string, data: RunData, cases: Summary['cases'], verdict: ReturnType<typeof verdictOf>): RunOutcome {
   const summary = buildSummary(data, cases, verdict);
   const props = {
     runId: data.runId,
@@ -94,5 +99,5 @@ function writeReports(reports: string, runDir: string, data: RunData, cases: Sum
   writeFileSync(join(runDir, 'summary.json'), JSON.stringify(summary, null, 2));
   writeFileSync(join(runDir, 'summary.md'), summaryMarkdown(summary));
   if (!existsSync(join(runDir, 'run-data.json'))) writeFileSync(join(runDir, 'run-data.json'), JSON.stringify(data, null, 2));
-  return summary;
+  return { ...summary, summaryFile: join(runDir, 'summary.md') };
 }

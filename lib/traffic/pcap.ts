@@ -92,6 +92,9 @@ export function readPcap(file: string, onPacket: (data: Buffer) => void): Promis
       failed = true;
       const magic = /unknown magic number: (\w+)/.exec(err.message)?.[1];
       if (magic === '0a0d0d0a') reject(new PcapError(file, 'is pcapng; capture with tcpdump -w (classic pcap) or convert with `editcap -F pcap`'));
+      else if (magic === '4d3cb2a1' || magic === 'a1b23c4d') {
+        reject(new PcapError(file, 'is a pcap with nanosecond timestamps, which pcap-parser does not read; capture without --time-stamp-precision=nano or convert with `editcap -F pcap`'));
+      }
       else if (magic) reject(new PcapError(file, `is not a pcap file (magic number ${magic})`));
       else reject(new PcapError(file, err.message));
     });

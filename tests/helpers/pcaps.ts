@@ -31,6 +31,19 @@ export function pcapBytes(frames: Buffer[]): Buffer {
   return Buffer.concat([pcapGlobalHeader(), ...recs]);
 }
 
+/** The same capture as a big-endian machine writes it: every header field byte-swapped. */
+export function toBigEndian(le: Buffer): Buffer {
+  const be = Buffer.from(le);
+  be.writeUInt32BE(le.readUInt32LE(0), 0);
+  be.writeUInt16BE(le.readUInt16LE(4), 4);
+  be.writeUInt16BE(le.readUInt16LE(6), 6);
+  for (const off of [8, 12, 16, 20]) be.writeUInt32BE(le.readUInt32LE(off), off);
+  for (let off = 24; off < le.length; off += 16 + le.readUInt32LE(off + 8)) {
+    for (let f = 0; f < 16; f += 4) be.writeUInt32BE(le.readUInt32LE(off + f), off + f);
+  }
+  return be;
+}
+
 export class TempDir {
   readonly path = mkdtempSync(join(tmpdir(), 'dutlab-test-'));
   file(name: string, content: Buffer | string): string {

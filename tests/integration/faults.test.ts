@@ -40,6 +40,18 @@ const FAULTS: Fault[] = [
     passes: ['check.arp', 'check.sysctl', 'check.ifconfig', 'check.route', 'check.switch'],
   },
   {
+    // The case the packet check exists for: packets come back, but never saw the guest.
+    name: 'port 16 switched straight to port 17 (a flow above the guide\'s)',
+    hook: `ip netns exec ${NS('host')} env OVS_RUNDIR=${STATE}/ovs ovs-ofctl add-flow br0 priority=40000,in_port=16,actions=output:17`,
+    exitCode: 1,
+    fails: {
+      'check.packets': /seq 0: came back exactly as sent \(dst MAC 00:4b:4e:49:30:00, TTL 64\): it did not cross the guest's router/,
+      'check.flows': /unexpected flow\(s\) in the table: .*in_port=16.* actions=output:17/,
+      'check.counters': /.+/,
+    },
+    passes: ['check.arp', 'check.sysctl', 'check.ifconfig', 'check.route', 'check.switch'],
+  },
+  {
     name: 'the ARP entry set to another MAC',
     hook: inGuest('arp -s 3.3.3.2 00:11:22:33:44:55'),
     exitCode: 1,

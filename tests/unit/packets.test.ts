@@ -3,7 +3,9 @@ import { PcapError } from '../../lib/errors.js';
 import { readPcap, writeStreamPcap } from '../../lib/traffic/pcap.js';
 import { ETH_LEN, OFF_RUN, buildFrame, frameLength, sentBytes, sizePattern } from '../../lib/traffic/stream.js';
 import { verifyCapture } from '../../lib/verify/packets.js';
-import { EGRESS_MAC, GATEWAY_MAC, TempDir, fixChecksum, pcapBytes, routed, spec } from '../helpers/pcaps.js';
+import { loadTestbed } from '../../lib/testbed/load.js';
+import { streamFromTestbed } from '../../lib/traffic/stream.js';
+import { EGRESS_MAC, GATEWAY_MAC, TempDir, fixChecksum, pcapBytes, routed, spec, toBigEndian } from '../helpers/pcaps.js';
 
 const tmp = new TempDir();
 afterAll(() => tmp.remove());
@@ -57,7 +59,10 @@ describe('return-packet verification', () => {
   it('recognises frames switched straight from port 16 to 17', async () => {
     const v = await verdictOf(Array.from({ length: s.count }, (_, i) => buildFrame(s, i)), 'straight');
     expect(v.mismatched).toBe(20);
-    expect(v.problems[0]).toMatch(/seq 0: dst MAC 00:4b:4e:49:30:00, expected de:ad:be:ef:ca:fe/);
+    // One line for one cause, however many packets it spoiled.
+    expect(v.problems).toEqual([
+      "seq 0, 1, 2 and 17 more: came back exactly as sent (dst MAC 00:4b:4e:49:30:00, TTL 64): it did not cross the guest's router (switched straight from the ingress to the egress port?)",
+    ]);
   });
 
   it('fails a wrong destination MAC (the ARP entry points elsewhere)', async () => {
@@ -145,5 +150,83 @@ describe('return-packet verification', () => {
     await expect(verifyCapture(tmp.file('g.pcap', Buffer.alloc(100, 0x41)), expectation)).rejects.toThrow(/not a pcap file \(magic number 41414141\)/);
     await expect(verifyCapture(tmp.file('s.pcap', 'abc'), expectation)).rejects.toThrow(PcapError);
     await expect(verifyCapture(tmp.path + '/missing.pcap', expectation)).rejects.toThrow(/missing.pcap: cannot read/);
+  });
+
+  it('reads a big-endian capture the same as a little-endian one', async () => {
+    const frames = all();
+    frames[6]![ETH_LEN + 11] = frames[6]![ETH_LEN + 11]! ^ 0xff;
+    const le = pcapBytes(frames);
+    const fromLe = await verifyCapture(tmp.file('le.pcap', le), expectation);
+    const fromBe = await verifyCapture(tmp.file('be.pcap', toBigEndian(le)), expectation);
+    expect(fromBe).toEqual(fromLe);
+    expect(fromBe).toMatchObject({ received: 20, mismatched: 1, capturedPackets: 20 });
+  });
+
+  it('refuses a nanosecond pcap with what to do about it', async () => {
+    const nano = pcapBytes(all());
+    nano.writeUInt32LE(0xa1b23c4d, 0);
+    await expect(verifyCapture(tmp.file('nano.pcap', nano), expectation)).rejects.toThrow(/nano.pcap: is a pcap with nanosecond timestamps, .*--time-stamp-precision=nano/);
+  });
+
+  it('verifies an IMIX stream, and finds a corrupted byte deep in a 1518-byte frame', async () => {
+    const imix = spec({ count: 30, sizes: sizePattern([{ size: 64, weight: 7 }, { size: 594, weight: 4 }, { size: 1518, weight: 1 }]) });
+    const frames = Array.from({ length: imix.count }, (_, i) => routed(imix, i));
+    const exp = { ...expectation, stream: imix };
+    expect(await verdictOf(frames, 'imix', exp)).toMatchObject({ ok: true, received: 30 });
+    expect(frames[23]!.length).toBe(1514);
+    frames[23]![1400] = frames[23]![1400]! ^ 0x80;
+    expect((await verdictOf(frames, 'imix-bad', exp)).problems).toEqual(['seq 23: the UDP payload differs from what was sent (corrupted on the path)']);
+  });
+
+  it('follows the IPv4 id past 65,535, where it wraps', async () => {
+    const long = spec({ count: 70_000 });
+    const frames = Array.from({ length: long.count }, (_, i) => routed(long, i));
+    expect(await verdictOf(frames, 'long', { ...expectation, stream: long })).toMatchObject({ ok: true, received: 70_000, mismatched: 0 });
+    frames[65_540]!.writeUInt16BE(65_540 & 0xffff ^ 1, ETH_LEN + 4);
+    fixChecksum(frames[65_540]!);
+    expect((await verdictOf(frames, 'long-bad', { ...expectation, stream: long })).problems).toEqual(['seq 65540: IPv4 id 5, expected 4: the IPv4 header was changed']);
+  });
+
+  it('describes at most maxProblems distinct problems', async () => {
+    const frames = all();
+    frames[1]![58] = frames[1]![58]! ^ 1;
+    frames[2]![ETH_LEN + 1] = 0x10;
+    fixChecksum(frames[2]!);
+    frames[3]![ETH_LEN + 11] = frames[3]![ETH_LEN + 11]! ^ 0xff;
+    const v = await verdictOf(frames, 'many', { ...expectation, maxProblems: 2 });
+    expect(v.mismatched).toBe(3);
+    expect(v.problems).toEqual(['seq 1: the UDP payload differs from what was sent (corrupted on the path)', 'seq 2: TOS 0x10, expected 0x0: the IPv4 header was changed']);
+  });
+});
+
+describe('real captures from the virtual lab (fixtures/pcaps)', () => {
+  const fixture = (name: string) => new URL(`../../fixtures/pcaps/${name}`, import.meta.url).pathname;
+  const tb = loadTestbed(new URL('../../fixtures/testbeds/virtual.yaml', import.meta.url).pathname);
+  const imix = (runId: number) => ({
+    stream: streamFromTestbed(tb, runId, { count: 36, sizes: sizePattern([{ size: 64, weight: 7 }, { size: 594, weight: 4 }, { size: 1518, weight: 1 }]) }),
+    dstMac: tb.gateway.mac,
+    srcMac: tb.kniPorts[1].mac,
+    lossTolerance: 0,
+    maxProblems: 10,
+  });
+
+  it('passes the stream the guest routed back', async () => {
+    const v = await verifyCapture(fixture('imix-36-returned-through-guest-run-238554446.pcap'), imix(238554446));
+    expect(v).toMatchObject({ ok: true, sent: 36, received: 36, lost: 0, mismatched: 0, capturedPackets: 36 });
+    expect(v.receivedBytes).toBe(sentBytes(imix(238554446).stream));
+  });
+
+  it('fails the stream switched straight from port 16 to 17, in one line', async () => {
+    const v = await verifyCapture(fixture('imix-36-switched-straight-16-to-17-run-239284745.pcap'), imix(239284745));
+    expect(v).toMatchObject({ ok: false, received: 36, lost: 0, mismatched: 36 });
+    expect(v.problems).toEqual([
+      "seq 0, 1, 2 and 33 more: came back exactly as sent (dst MAC 00:4b:4e:49:30:00, TTL 64): it did not cross the guest's router (switched straight from the ingress to the egress port?)",
+    ]);
+  });
+
+  it("ignores a capture of another run's stream as someone else's packets", async () => {
+    const v = await verifyCapture(fixture('imix-36-returned-through-guest-run-238554446.pcap'), imix(239284745));
+    expect(v).toMatchObject({ ok: false, received: 0, other: { otherRun: 36 } });
+    expect(v.problems[0]).toBe('none of the 36 packets sent came back');
   });
 });
