@@ -57,9 +57,21 @@ export function checkCounters(c: PathCounts, n: CounterNames, slack: number): st
   within(`${n.kniEgress} rx`, c.hostKniEgressRx, c.returned);
   within(`${n.phyEgress} tx`, c.hostPhyEgressTx, c.returned);
   within(`TG ${n.tgRxPort} rx`, c.tgRx, c.returned);
-  const where = whereLost(c, n);
+  const where = bypassed(c, n, slack) ?? whereLost(c, n);
   if (where) problems.unshift(where);
   return problems;
+}
+
+/**
+ * Packets that left the egress phy port without the egress flow sending them
+ * came another way: a flow that switches the ingress port straight out skips
+ * the guest, and would pass a check that only counts returned packets.
+ */
+export function bypassed(c: PathCounts, n: CounterNames, slack: number): string | null {
+  const matched = c.flowEgress?.packets ?? 0;
+  const extra = c.hostPhyEgressTx - matched;
+  if (extra <= slack) return null;
+  return `${n.phyEgress} sent ${c.hostPhyEgressTx} but the egress flow matched ${matched}: ${extra} packets reached ${n.phyEgress} without crossing the guest (a flow switching ${n.phyIngress} straight to it?)`;
 }
 
 /** The first hop along the path whose count falls short of the one before it. */

@@ -146,6 +146,13 @@ describe('counters along the path', () => {
     expect(checkCounters(c, names, 0)).toContain('the ingress flow is missing from the flow table');
   });
 
+  it('says when packets came back without crossing the guest: switched from port 16 straight to 17', () => {
+    const c = { ...good, flowIngress: { packets: 0, bytes: 0 }, hostKniIngressTx: 0, guestIngressRx: 0, guestEgressTx: 0, hostKniEgressRx: 0, flowEgress: { packets: 0, bytes: 0 } };
+    expect(checkCounters(c, names, 0)[0]).toBe('port 17 sent 1000 but the egress flow matched 0: 1000 packets reached port 17 without crossing the guest (a flow switching port 16 straight to it?)');
+    // Some others on the egress port (ARP, LLDP on a real lab) stay within the slack.
+    expect(checkCounters({ ...good, hostPhyEgressTx: 1003, tgRx: 1003 }, names, 5)).toEqual([]);
+  });
+
   it('flags counters that disagree although no packet was lost: wrong bytes, extra packets beyond the slack', () => {
     expect(checkCounters({ ...good, flowIngress: { packets: 1000, bytes: 64000 } }, names, 0)).toEqual(['ingress flow n_bytes 64000, expected 60000']);
     expect(checkCounters({ ...good, hostPhyIngressRx: 1003 }, names, 0)).toEqual(['port 16 rx counted 1003, expected 1000']);
