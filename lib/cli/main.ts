@@ -50,11 +50,12 @@ export function buildCli(): Command {
     .command('e2e')
     .description('the main job: virtual lab up, the full suite with the virtual profile, virtual lab down')
     .option('--id <id>', 'lab id', DEFAULT_LAB_ID)
-    .action(async (o: { id: string }) => {
+    .option('--reports <dir>', 'where reports go', undefined)
+    .action(async (o: { id: string; reports?: string }) => {
       let code = 2;
       try {
         const lab = await labUp({ id: o.id, log });
-        const s = await runSuite({ testbed: lab.testbedFile, profile: 'virtual' });
+        const s = await runSuite({ testbed: lab.testbedFile, profile: 'virtual', ...(o.reports ? { reportsDir: o.reports } : {}) });
         log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
         log(`report: ${shown(s.summaryFile)}`);
         code = s.exitCode;

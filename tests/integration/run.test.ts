@@ -1,5 +1,6 @@
 // `dutlab run` as a release gate calls it, against the virtual lab.
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -82,14 +83,15 @@ describe('dutlab run', () => {
 
 describe('npm run e2e (the main job)', () => {
   it('brings a virtual lab up, passes the full suite, writes the JUnit and the run directory, and takes the lab down', async () => {
-    const r = await execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'e2e', '--id', 'e2et'], { cwd: new URL('../..', import.meta.url).pathname, reject: false, timeout: 240_000 });
+    const reports = mkdtempSync(join(tmpdir(), 'dutlab-e2e-'));
+    cleanup.push(reports);
+    const r = await execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'e2e', '--id', 'e2et', '--reports', reports], { cwd: new URL('../..', import.meta.url).pathname, reject: false, timeout: 240_000 });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/dutlab: PASS \(exit 0\): \d+ testcases passed/);
-    const runId = /report: reports\/(\S+)\/summary\.md/.exec(r.stderr)![1]!;
-    const root = new URL(`../../reports/${runId}`, import.meta.url).pathname;
+    const runId = new RegExp(`report: ${reports}/(\\S+)/summary\\.md`).exec(r.stderr)![1]!;
+    const root = join(reports, runId);
     expect(JSON.parse(readFileSync(join(root, 'summary.json'), 'utf8'))).toMatchObject({ verdict: 'pass', profile: 'virtual' });
     expect(existsSync(join(root, 'junit.xml'))).toBe(true);
     expect(await labLeftovers('e2et')).toEqual([]);
-    rmSync(root, { recursive: true, force: true });
   }, 240_000);
 });
