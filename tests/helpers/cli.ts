@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -17,11 +17,17 @@ export interface CliRun {
 /** `dutlab run` as a gate would call it: a child process, its exit code and its reports. */
 export async function dutlabRun(args: string[]): Promise<CliRun> {
   const reports = mkdtempSync(join(tmpdir(), 'dutlab-reports-'));
-  const r = await execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'run', '--quiet', '--reports', reports, ...args], { cwd: ROOT, reject: false, timeout: 240_000 });
-  const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8')) as Summary;
-  // Every run tells where its report is, wherever --reports put it.
-  if (!r.stderr.split('\n').includes(`dutlab: report: ${join(reports, summary.runId, 'summary.md')}`)) throw new Error(`dutlab run did not name its report under ${reports}:\n${r.stderr}`);
-  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, summary, reports };
+  try {
+    const r = await execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'run', '--quiet', '--reports', reports, ...args], { cwd: ROOT, reject: false, timeout: 240_000 });
+    const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8')) as Summary;
+    // Every run tells where its report is, wherever --reports put it.
+    if (!r.stderr.split('\n').includes(`dutlab: report: ${join(reports, summary.runId, 'summary.md')}`)) throw new Error(`dutlab run did not name its report under ${reports}:\n${r.stderr}`);
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, summary, reports };
+  } catch (err) {
+    // The caller never got the directory to remove: remove it here.
+    rmSync(reports, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 export function failedCases(s: Summary): Record<string, string> {

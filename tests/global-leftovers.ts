@@ -1,0 +1,54 @@
+// Vitest global set-up: whatever the tests leave behind fails `npm test`.
+// Each lab test checks its own lab after `lab down`; this catches the rest
+// (a helper's temp directory, a namespace or daemon no test looked for)
+// across the whole run, counting only what appeared during it.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+
+const ours = (name: string) => name.startsWith('dutlab-');
+
+function namespaces(): string[] {
+  try {
+    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(' ')[0]!)
+      .filter(ours);
+  } catch {
+    return [];
+  }
+}
+
+/** Live processes started for a lab: their command lines name its state dir or namespaces. */
+function labProcesses(): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0];
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      if (state !== 'Z' && /\/run\/dutlab-|netns exec dutlab-/.test(cmd)) found.push(`process ${pid}: ${cmd.slice(0, 120)}`);
+    } catch {
+      // gone while we looked
+    }
+  }
+  return found;
+}
+
+function leftovers(): string[] {
+  return [
+    ...readdirSync('/tmp').filter(ours).map((n) => `/tmp/${n}`),
+    ...readdirSync('/run').filter(ours).map((n) => `/run/${n}`),
+    ...namespaces().map((n) => `namespace ${n}`),
+    ...labProcesses(),
+  ];
+}
+
+export default function setup(): () => void {
+  const before = new Set(leftovers());
+  return () => {
+    const left = leftovers().filter((x) => !before.has(x));
+    if (left.length === 0) return;
+    // Vitest reports a throwing teardown but still exits 0; the exit code is what CI reads.
+    process.stderr.write(`\nnpm test FAILS: the tests left behind:\n${left.map((x) => `  ${x}`).join('\n')}\n`);
+    process.exitCode = 1;
+  };
+}
