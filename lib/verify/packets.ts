@@ -28,7 +28,8 @@ export interface PacketVerdict {
   reordered: number;
   mismatched: number;
   /** Packets that were not this run's stream: counted apart, ignored. */
-  other: { total: number; otherRun: number; notIpv4Udp: number };
+  /** otherRun: the stream format with another run id; notStream: anything else (ARP, IPv6, other UDP). */
+  other: { total: number; otherRun: number; notStream: number };
   capturedPackets: number;
   /** The first few lost sequence numbers, for the report. */
   lostSample: number[];
@@ -106,7 +107,7 @@ export class StreamVerifier {
   private reordered = 0;
   private mismatched = 0;
   private otherRun = 0;
-  private notOurs = 0;
+  private notStream = 0;
   private highest = -1;
   /** Problems by what went wrong, in order of first sight, with the seqs it happened to. */
   private readonly problems = new Map<string, { count: number; seqs: number[] }>();
@@ -145,7 +146,7 @@ export class StreamVerifier {
   packet(d: Buffer): void {
     // Is it ours? Ethernet/IPv4 (no options)/UDP with our magic and run id.
     if (d.length < OFF_SEQ + 4 || d[12] !== 0x08 || d[13] !== 0x00 || d[ETH_LEN + 9] !== 17 || u32(d, OFF_MAGIC) !== PAYLOAD_MAGIC) {
-      this.notOurs++;
+      this.notStream++;
       return;
     }
     if (u32(d, OFF_RUN) !== this.exp.stream.runId) {
@@ -229,7 +230,7 @@ export class StreamVerifier {
       );
     }
     const ok = lost <= allowedLoss && this.duplicated === 0 && this.reordered === 0 && this.mismatched === 0;
-    const other = { total: this.otherRun + this.notOurs, otherRun: this.otherRun, notIpv4Udp: this.notOurs };
+    const other = { total: this.otherRun + this.notStream, otherRun: this.otherRun, notStream: this.notStream };
     return {
       ok,
       sent,

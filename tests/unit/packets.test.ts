@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { PcapError } from '../../lib/errors.js';
 import { readPcap, writeStreamPcap } from '../../lib/traffic/pcap.js';
-import { ETH_LEN, OFF_RUN, buildFrame, frameLength, sentBytes, sizePattern } from '../../lib/traffic/stream.js';
+import { ETH_LEN, OFF_MAGIC, OFF_RUN, buildFrame, frameLength, sentBytes, sizePattern } from '../../lib/traffic/stream.js';
 import { verifyCapture } from '../../lib/verify/packets.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import { streamFromTestbed } from '../../lib/traffic/stream.js';
@@ -127,13 +127,17 @@ describe('return-packet verification', () => {
     expect(v.problems[0]).toBe('none of the 20 packets sent came back');
   });
 
-  it("counts other packets apart: ARP, another run's stream", async () => {
+  it("counts other packets apart: ARP, an IPv6 router solicitation, other UDP, another run's stream", async () => {
     const arp = Buffer.alloc(60);
     arp.writeUInt16BE(0x0806, 12);
+    // ff02::2 from fe80::1, ICMPv6 type 133: what a Linux interface sends when it comes up.
+    const rs = Buffer.from('333300000002' + '020000000001' + '86dd' + '6000000000083aff' + 'fe800000000000000000000000000001' + 'ff020000000000000000000000000002' + '8500' + '0000' + '00000000', 'hex');
+    const otherUdp = routed(s, 2);
+    otherUdp.writeUInt32BE(0x12345678, OFF_MAGIC);
     const otherRun = routed(s, 1);
     otherRun.writeUInt32BE(999, OFF_RUN);
-    const v = await verdictOf([arp, ...all(), otherRun], 'other');
-    expect(v).toMatchObject({ ok: true, received: 20, other: { total: 2, otherRun: 1, notIpv4Udp: 1 }, capturedPackets: 22 });
+    const v = await verdictOf([arp, rs, ...all(), otherUdp, otherRun], 'other');
+    expect(v).toMatchObject({ ok: true, received: 20, other: { total: 4, otherRun: 1, notStream: 3 }, capturedPackets: 24 });
   });
 
   it('refuses a truncated capture', async () => {
