@@ -32,8 +32,19 @@ export interface CounterNames {
   tgRxPort: string;
 }
 
-/** Each counter must be at least the packets that passed it, and at most that plus `slack` others. */
-export function checkCounters(c: PathCounts, n: CounterNames, slack: number): string[] {
+export interface CounterLimits {
+  /** Packets other than the stream's that a counter may also have counted (ARP, LLDP on a real lab). */
+  slack: number;
+  /** Stream packets that may be lost without failing the run: the packet check's own allowance. */
+  allowedLoss: number;
+}
+
+/**
+ * Each counter must be at least the packets that passed it, and at most that
+ * plus `slack` others. Loss within the allowance is no failure here either:
+ * the packet check and this one must not disagree on the same packets.
+ */
+export function checkCounters(c: PathCounts, n: CounterNames, { slack, allowedLoss }: CounterLimits): string[] {
   const problems: string[] = [];
   const within = (what: string, got: number, want: number) => {
     if (got < want) problems.push(`${what} counted ${got}, expected ${want}`);
@@ -57,8 +68,8 @@ export function checkCounters(c: PathCounts, n: CounterNames, slack: number): st
   within(`${n.kniEgress} rx`, c.hostKniEgressRx, c.returned);
   within(`${n.phyEgress} tx`, c.hostPhyEgressTx, c.returned);
   within(`TG ${n.tgRxPort} rx`, c.tgRx, c.returned);
-  const where = bypassed(c, n, slack) ?? whereLost(c, n);
-  if (where) problems.unshift(where);
+  const where = bypassed(c, n, slack) ?? whereGained(c, n, slack) ?? whereLost(c, n);
+  if (where && (problems.length > 0 || c.sent - c.returned > allowedLoss)) problems.unshift(where);
   return problems;
 }
 
@@ -74,27 +85,77 @@ export function bypassed(c: PathCounts, n: CounterNames, slack: number): string 
   return `${n.phyEgress} sent ${c.hostPhyEgressTx} but the egress flow matched ${matched}: ${extra} packets reached ${n.phyEgress} without crossing the guest (a flow switching ${n.phyIngress} straight to it?)`;
 }
 
-/** The first hop along the path whose count falls short of the one before it. */
-export function whereLost(c: PathCounts, n: CounterNames): string | null {
-  const hops: Array<[string, number]> = [
-    [`the TG sent ${c.tgTx} on ${n.tgTxPort}`, c.tgTx],
-    [`${n.phyIngress} received`, c.hostPhyIngressRx],
-    [`the ingress flow matched`, c.flowIngress?.packets ?? 0],
-    [`${n.kniIngress} sent to the guest`, c.hostKniIngressTx],
-    [`the guest's ${n.guestIngress} received`, c.guestIngressRx],
-    [`the guest's ${n.guestEgress} sent`, c.guestEgressTx],
-    [`${n.kniEgress} received`, c.hostKniEgressRx],
-    [`the egress flow matched`, c.flowEgress?.packets ?? 0],
-    [`${n.phyEgress} sent`, c.hostPhyEgressTx],
-    [`the TG received on ${n.tgRxPort}`, c.tgRx],
+interface Hop {
+  what: string;
+  /** null: a flow that is not in the table, so it counted nothing of its own. */
+  count: number | null;
+  /** What stands between this hop and the one before it, for the diagnosis. */
+  before?: 'flow' | 'guest';
+}
+
+/**
+ * The path's counters in the order the stream passes them. A flow that is not
+ * in the table has no count; it is left out, and the hop after it takes its
+ * place as where a flow stands.
+ */
+function hops(c: PathCounts, n: CounterNames): CountedHop[] {
+  const path: Hop[] = [
+    { what: `the TG sent on ${n.tgTxPort}`, count: c.tgTx },
+    { what: `${n.phyIngress} received`, count: c.hostPhyIngressRx },
+    { what: 'the ingress flow matched', count: c.flowIngress?.packets ?? null, before: 'flow' },
+    { what: `${n.kniIngress} sent to the guest`, count: c.hostKniIngressTx },
+    { what: `the guest's ${n.guestIngress} received`, count: c.guestIngressRx },
+    { what: `the guest's ${n.guestEgress} sent`, count: c.guestEgressTx, before: 'guest' },
+    { what: `${n.kniEgress} received`, count: c.hostKniEgressRx },
+    { what: 'the egress flow matched', count: c.flowEgress?.packets ?? null, before: 'flow' },
+    { what: `${n.phyEgress} sent`, count: c.hostPhyEgressTx },
+    { what: `the TG received on ${n.tgRxPort}`, count: c.tgRx },
   ];
-  for (let i = 1; i < hops.length; i++) {
-    const [prevWhat, prev] = hops[i - 1]!;
-    const [what, got] = hops[i]!;
-    if (got < Math.min(prev, c.sent)) {
-      const hint = i === 5 ? ' (the guest did not forward them: ip_forward, rp_filter, route or ARP?)' : i === 2 || i === 7 ? ' (no flow matched them)' : '';
-      return `packets were lost between "${prevWhat.replace(/^the TG sent \d+ on/, 'the TG sent on')}" (${prev}) and "${what}" (${got})${hint}`;
+  const counted: CountedHop[] = [];
+  let missingFlow = false;
+  for (const h of path) {
+    if (h.count === null) missingFlow = true;
+    else {
+      counted.push({ ...h, count: h.count, ...(missingFlow ? { before: 'flow' as const } : {}) });
+      missingFlow = false;
     }
   }
+  return counted;
+}
+
+type CountedHop = Hop & { count: number };
+
+/** The first two neighbouring hops whose counts are `wrong`, described as "between A (a) and B (b)". */
+function firstWrongHop(path: CountedHop[], wrong: (prev: number, got: number) => boolean) {
+  for (let i = 1; i < path.length; i++) {
+    const prev = path[i - 1]!;
+    const hop = path[i]!;
+    if (wrong(prev.count, hop.count)) return { between: `between "${prev.what}" (${prev.count}) and "${hop.what}" (${hop.count})`, gain: hop.count - prev.count, before: hop.before };
+  }
   return null;
+}
+
+const LOST_HINTS: Record<NonNullable<Hop['before']>, string> = {
+  guest: ' (the guest did not forward them: ip_forward, rp_filter, route or ARP?)',
+  flow: ' (no flow matched them)',
+};
+
+/** The first hop along the path whose count falls short of the one before it. */
+export function whereLost(c: PathCounts, n: CounterNames): string | null {
+  const w = firstWrongHop(hops(c, n), (prev, got) => got < Math.min(prev, c.sent));
+  if (!w) return null;
+  return `packets were lost ${w.between}${w.before ? LOST_HINTS[w.before] : ''}`;
+}
+
+/**
+ * Where the stream was multiplied, if the TG got back more frames than the
+ * distinct stream packets that returned (beyond the slack): the first hop that
+ * counts more than the one before it.
+ */
+export function whereGained(c: PathCounts, n: CounterNames, slack: number): string | null {
+  if (c.tgRx <= c.returned + slack) return null;
+  const w = firstWrongHop(hops(c, n), (prev, got) => got > prev + slack);
+  if (!w) return null;
+  const hint = w.before === 'guest' ? 'the guest sent more than it received: duplicated by the guest?' : 'duplicated on the path?';
+  return `packets were multiplied ${w.between}: ${w.gain} more came out than went in (${hint})`;
 }

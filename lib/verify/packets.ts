@@ -38,6 +38,12 @@ export interface PacketVerdict {
   summary: string;
 }
 
+/** How many packets of a stream may be lost within the tolerance (a fraction of those sent). */
+export function allowedLoss(sent: number, lossTolerance: number): number {
+  // The epsilon keeps binary fractions honest: 100 x 0.29 is 28.999999999999996 in floating point.
+  return Math.floor(sent * lossTolerance + 1e-9);
+}
+
 const u32 = (b: Buffer, o: number) => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 
 /** Byte-wise equality of a[from, to) and b[from, to): cheaper than Buffer.compare for a few bytes. */
@@ -220,16 +226,16 @@ export class StreamVerifier {
     const lost = sent - this.received;
     const lostSample: number[] = [];
     for (let i = 0; i < sent && lostSample.length < 10; i++) if (!this.seen[i]) lostSample.push(i);
-    const allowedLoss = Math.floor(sent * this.exp.lossTolerance);
+    const allowed = allowedLoss(sent, this.exp.lossTolerance);
     const problems = this.problemLines();
-    if (lost > allowedLoss) {
+    if (lost > allowed) {
       problems.unshift(
         this.received === 0
           ? `none of the ${sent} packets sent came back`
-          : `${lost} of ${sent} packets lost (allowed: ${allowedLoss}); first lost: seq ${lostSample.join(', ')}`,
+          : `${lost} of ${sent} packets lost (allowed: ${allowed}); first lost: seq ${lostSample.join(', ')}`,
       );
     }
-    const ok = lost <= allowedLoss && this.duplicated === 0 && this.reordered === 0 && this.mismatched === 0;
+    const ok = lost <= allowed && this.duplicated === 0 && this.reordered === 0 && this.mismatched === 0;
     const other = { total: this.otherRun + this.notStream, otherRun: this.otherRun, notStream: this.notStream };
     return {
       ok,

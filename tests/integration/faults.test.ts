@@ -1,9 +1,9 @@
 // Fault injection on the virtual lab: each fault breaks the lab in one way,
 // just before the traffic. The run must fail (exit 1 for the DUT, 2 for the
 // infrastructure), name the cause in the right testcases, and leave nothing behind.
-import { readFileSync } from 'node:fs';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
 import { labDown, labLeftovers, labUp } from '../../lib/vlab/lab.js';
 import { dutlabRun, failedCases } from '../helpers/cli.js';
 
@@ -11,6 +11,13 @@ const ID = 'fault';
 const NS = (role: string) => `dutlab-${ID}-${role}`;
 const STATE = `/run/dutlab-${ID}`;
 const inGuest = (c: string) => `ip netns exec ${NS('guest')} ${c}`;
+/**
+ * One nftables rule in the guest's forward path, for the stream's packets only:
+ * a fault of the guest's router that iproute2 cannot make. The table goes with
+ * the guest's namespace at lab down.
+ */
+const guestForwardRule = (rule: string) =>
+  inGuest(`nft 'add table ip dutlab_fault; add chain ip dutlab_fault forwarding { type filter hook forward priority 0; }; add rule ip dutlab_fault forwarding ip saddr 1.1.1.1 udp dport 1024 ${rule}'`);
 const reports: string[] = [];
 afterAll(async () => {
   await labDown({ id: ID });
@@ -20,12 +27,18 @@ afterAll(async () => {
 interface Fault {
   name: string;
   hook: string;
-  exitCode: 1 | 2;
+  exitCode: 0 | 1 | 2;
   /** Testcases that must fail, with a pattern their diagnosis must match. */
   fails: Record<string, RegExp>;
   /** Testcases that must still pass: the fault is named where it is, not everywhere. */
   passes?: string[];
+  /** The lab's testbed with these `verify` settings instead. */
+  verify?: Record<string, number>;
+  /** What the run's notes must say. */
+  notes?: RegExp;
 }
+
+const CHECKS = ['check.packets', 'check.counters', 'check.switch', 'check.flows', 'check.dmesg-kernel', 'check.ifconfig', 'check.sysctl', 'check.route', 'check.arp'];
 
 const FAULTS: Fault[] = [
   {
@@ -34,7 +47,7 @@ const FAULTS: Fault[] = [
     exitCode: 1,
     fails: {
       'check.packets': /none of the 1000 packets sent came back/,
-      'check.counters': /lost between "port 33 \(port33\) received" \(1000\) and "the egress flow matched" \(0\) \(no flow matched them\)/,
+      'check.counters': /lost between "port 33 \(port33\) received" \(1000\) and "port 17 \(port17\) sent" \(0\) \(no flow matched them\).*the egress flow is missing from the flow table/,
       'check.flows': /flow in_port=33,nw_src=1\.1\.1\.1,nw_dst=6\.6\.6\.2 -> output:17 is not installed/,
     },
     passes: ['check.arp', 'check.sysctl', 'check.ifconfig', 'check.route', 'check.switch'],
@@ -84,6 +97,47 @@ const FAULTS: Fault[] = [
     passes: ['check.flows', 'check.arp'],
   },
   {
+    // Partial loss, the commonest real failure: the run fails and the counters say it was the guest.
+    name: 'the guest drops one packet in ten',
+    hook: guestForwardRule('numgen inc mod 10 == 0 drop'),
+    exitCode: 1,
+    fails: {
+      'check.packets': /^return packets: 900\/1000 returned, 100 lost.*: 100 of 1000 packets lost \(allowed: 0\); first lost: seq 0, 10, 20, 30/,
+      'check.counters': /^counters: packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(900\) \(the guest did not forward them/,
+    },
+    passes: CHECKS.filter((c) => c !== 'check.packets' && c !== 'check.counters'),
+  },
+  {
+    // The same loss within the testbed's tolerance: the run passes, and the report still says where it happened.
+    name: 'the guest drops one packet in ten, within a loss tolerance of 10%',
+    hook: guestForwardRule('numgen inc mod 10 == 0 drop'),
+    verify: { lossTolerance: 0.1 },
+    exitCode: 0,
+    fails: {},
+    passes: CHECKS,
+    notes: /100 of 1000 packets lost, within the tolerance \(100 allowed\): packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(900\)/,
+  },
+  {
+    // Every packet comes back, every counter agrees: only the packet check can see it.
+    name: 'the guest rewrites the DSCP of what it forwards',
+    hook: guestForwardRule('ip dscp set cs1'),
+    exitCode: 1,
+    fails: {
+      'check.packets': /1000 mismatched.*: seq 0, 1, 2 and 997 more: TOS 0x20, expected 0x0: the IPv4 header was changed$/,
+    },
+    passes: CHECKS.filter((c) => c !== 'check.packets'),
+  },
+  {
+    name: 'the guest sends every packet twice',
+    hook: guestForwardRule('dup to 3.3.3.2 device vEth_port33'),
+    exitCode: 1,
+    fails: {
+      'check.packets': /1000\/1000 returned, 0 lost, 1000 duplicated.*: seq 0, 1, 2 and 997 more: received more than once \(duplicated on the path\)/,
+      'check.counters': /^counters: packets were multiplied between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(2000\): 1000 more came out than went in \(the guest sent more than it received/,
+    },
+    passes: CHECKS.filter((c) => c !== 'check.packets' && c !== 'check.counters'),
+  },
+  {
     name: 'vEth_port33 down',
     hook: inGuest('ip link set vEth_port33 down'),
     exitCode: 1,
@@ -130,20 +184,37 @@ const FAULTS: Fault[] = [
   },
 ];
 
+const VERDICTS = { 0: 'pass', 1: 'fail', 2: 'infra-error' } as const;
+
+/** A copy of the lab's testbed with other `verify` settings, in the lab's state dir (lab down removes it). */
+function withVerify(testbedFile: string, verify: Record<string, number>): string {
+  const doc = parseDocument(readFileSync(testbedFile, 'utf8'));
+  for (const [k, v] of Object.entries(verify)) doc.setIn(['verify', k], v);
+  const file = `${STATE}/testbed-verify.yaml`;
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
 describe('fault injection', () => {
-  it.each(FAULTS)('$name: exit $exitCode, the named diagnosis, a clean lab after', async (f) => {
+  it.each(FAULTS.map((f) => ({ ...f, verdict: VERDICTS[f.exitCode] })))('$name: $verdict, the named diagnosis, a clean lab after', async (f) => {
     const lab = await labUp({ id: ID });
-    const r = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual', '--hook-before-traffic', f.hook]);
+    const testbed = f.verify ? withVerify(lab.testbedFile, f.verify) : lab.testbedFile;
+    const r = await dutlabRun(['--testbed', testbed, '--profile', 'virtual', '--hook-before-traffic', f.hook]);
     reports.push(r.reports);
     await labDown({ id: ID });
     expect(await labLeftovers(ID, lab.processes)).toEqual([]);
     expect(r.exitCode, `${r.summary.reason}\n${r.stderr}`).toBe(f.exitCode);
-    expect(r.summary.verdict).toBe(f.exitCode === 1 ? 'fail' : 'infra-error');
+    expect(r.summary.verdict).toBe(VERDICTS[f.exitCode]);
     const failed = failedCases(r.summary);
     for (const [id, pattern] of Object.entries(f.fails)) expect(failed[id], `${id} in ${JSON.stringify(failed, null, 1)}`).toMatch(pattern);
     for (const id of f.passes ?? []) expect(r.summary.cases.find((c) => c.id === id)?.status, id).toBe('passed');
     // Every setup step passed: the fault came after the setup, as injected.
     expect(r.summary.cases.filter((c) => c.group === 'setup' && c.status !== 'passed')).toEqual([]);
-    expect(readFileSync(`${r.reports}/latest/summary.md`, 'utf8')).toContain(f.exitCode === 1 ? '# FAIL' : '# INFRA-ERROR');
+    const summaryMd = readFileSync(`${r.reports}/latest/summary.md`, 'utf8');
+    expect(summaryMd).toContain(`# ${VERDICTS[f.exitCode].toUpperCase()}`);
+    if (f.notes) {
+      expect(r.summary.notes.join('\n')).toMatch(f.notes);
+      expect(summaryMd).toMatch(f.notes);
+    }
   }, 240_000);
 });

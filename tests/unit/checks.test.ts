@@ -8,6 +8,7 @@ import { expectedPorts, expectedVeths } from '../../lib/scenario/steps.js';
 import { legacyKni, virtual } from '../../lib/scenario/profiles.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import { checkCounters, whereLost, type PathCounts } from '../../lib/verify/counters.js';
+import { allowedLoss } from '../../lib/verify/packets.js';
 import {
   checkDefaultRoute,
   checkFlowsInstalled,
@@ -127,14 +128,20 @@ describe('counters along the path', () => {
     tgTx: 1000, hostPhyIngressRx: 1000, hostKniIngressTx: 1000, guestIngressRx: 1000, guestEgressTx: 1000, hostKniEgressRx: 1000, hostPhyEgressTx: 1000, tgRx: 1000,
   };
   const names = { tgTxPort: 'tg0', phyIngress: 'port 16', kniIngress: 'port 32', guestIngress: 'vEth_port32', guestEgress: 'vEth_port33', kniEgress: 'port 33', phyEgress: 'port 17', tgRxPort: 'tg1' };
+  const exact = { slack: 0, allowedLoss: 0 };
+  /** The guest dropped `n` packets: every counter after it shows n fewer, consistently. */
+  const guestDropped = (n: number): PathCounts => ({
+    ...good, returned: 1000 - n, returnedBytes: 60 * (1000 - n), guestEgressTx: 1000 - n, hostKniEgressRx: 1000 - n,
+    flowEgress: { packets: 1000 - n, bytes: 60 * (1000 - n) }, hostPhyEgressTx: 1000 - n, tgRx: 1000 - n,
+  });
 
   it('passes counters that agree with the stream and with each other', () => {
-    expect(checkCounters(good, names, 0)).toEqual([]);
+    expect(checkCounters(good, names, exact)).toEqual([]);
   });
 
   it('says where packets were lost: the guest did not forward them', () => {
     const c = { ...good, returned: 0, returnedBytes: 0, guestEgressTx: 0, hostKniEgressRx: 0, flowEgress: { packets: 0, bytes: 0 }, hostPhyEgressTx: 0, tgRx: 0 };
-    const p = checkCounters(c, names, 0);
+    const p = checkCounters(c, names, exact);
     expect(p[0]).toBe(
       `packets were lost between "the guest's vEth_port32 received" (1000) and "the guest's vEth_port33 sent" (0) (the guest did not forward them: ip_forward, rp_filter, route or ARP?)`,
     );
@@ -142,20 +149,65 @@ describe('counters along the path', () => {
 
   it('says where packets were lost: no ingress flow matched', () => {
     const c = { ...good, flowIngress: null, hostKniIngressTx: 0, guestIngressRx: 0, guestEgressTx: 0, hostKniEgressRx: 0, flowEgress: { packets: 0, bytes: 0 }, hostPhyEgressTx: 0, tgRx: 0, returned: 0 };
-    expect(whereLost(c, names)).toMatch(/between "port 16 received" \(1000\) and "the ingress flow matched" \(0\) \(no flow matched them\)/);
-    expect(checkCounters(c, names, 0)).toContain('the ingress flow is missing from the flow table');
+    expect(whereLost(c, names)).toBe('packets were lost between "port 16 received" (1000) and "port 32 sent to the guest" (0) (no flow matched them)');
+    expect(checkCounters(c, names, exact)).toContain('the ingress flow is missing from the flow table');
   });
 
   it('says when packets came back without crossing the guest: switched from port 16 straight to 17', () => {
     const c = { ...good, flowIngress: { packets: 0, bytes: 0 }, hostKniIngressTx: 0, guestIngressRx: 0, guestEgressTx: 0, hostKniEgressRx: 0, flowEgress: { packets: 0, bytes: 0 } };
-    expect(checkCounters(c, names, 0)[0]).toBe('port 17 sent 1000 but the egress flow matched 0: 1000 packets reached port 17 without crossing the guest (a flow switching port 16 straight to it?)');
+    expect(checkCounters(c, names, exact)[0]).toBe('port 17 sent 1000 but the egress flow matched 0: 1000 packets reached port 17 without crossing the guest (a flow switching port 16 straight to it?)');
     // Some others on the egress port (ARP, LLDP on a real lab) stay within the slack.
-    expect(checkCounters({ ...good, hostPhyEgressTx: 1003, tgRx: 1003 }, names, 5)).toEqual([]);
+    expect(checkCounters({ ...good, hostPhyEgressTx: 1003, tgRx: 1003 }, names, { slack: 5, allowedLoss: 0 })).toEqual([]);
   });
 
   it('flags counters that disagree although no packet was lost: wrong bytes, extra packets beyond the slack', () => {
-    expect(checkCounters({ ...good, flowIngress: { packets: 1000, bytes: 64000 } }, names, 0)).toEqual(['ingress flow n_bytes 64000, expected 60000']);
-    expect(checkCounters({ ...good, hostPhyIngressRx: 1003 }, names, 0)).toEqual(['port 16 rx counted 1003, expected 1000']);
-    expect(checkCounters({ ...good, hostPhyIngressRx: 1003 }, names, 5)).toEqual([]);
+    expect(checkCounters({ ...good, flowIngress: { packets: 1000, bytes: 64000 } }, names, exact)).toEqual(['ingress flow n_bytes 64000, expected 60000']);
+    expect(checkCounters({ ...good, hostPhyIngressRx: 1003 }, names, exact)).toEqual(['port 16 rx counted 1003, expected 1000']);
+    expect(checkCounters({ ...good, hostPhyIngressRx: 1003 }, names, { slack: 5, allowedLoss: 0 })).toEqual([]);
+  });
+
+  it('lets loss within the allowance pass, as the packet check does, and fails loss beyond it where it happened', () => {
+    expect(checkCounters(guestDropped(1), names, { slack: 0, allowedLoss: 1 })).toEqual([]);
+    expect(whereLost(guestDropped(1), names)).toBe(
+      `packets were lost between "the guest's vEth_port32 received" (1000) and "the guest's vEth_port33 sent" (999) (the guest did not forward them: ip_forward, rp_filter, route or ARP?)`,
+    );
+    expect(checkCounters(guestDropped(2), names, { slack: 0, allowedLoss: 1 })).toEqual([whereLost(guestDropped(2), names)]);
+    expect(checkCounters(guestDropped(1), names, exact)).toEqual([whereLost(guestDropped(1), names)]);
+  });
+
+  it('still fails counters that disagree with each other when the loss is within the allowance', () => {
+    const c = { ...guestDropped(1), hostKniEgressRx: 990 };
+    expect(checkCounters(c, names, { slack: 0, allowedLoss: 1 })).toEqual([
+      'packets were lost between "the guest\'s vEth_port32 received" (1000) and "the guest\'s vEth_port33 sent" (999) (the guest did not forward them: ip_forward, rp_filter, route or ARP?)',
+      'port 33 rx counted 990, expected 999',
+    ]);
+  });
+
+  it('says where packets were multiplied: the guest sent each one twice', () => {
+    const c = { ...good, guestEgressTx: 2000, hostKniEgressRx: 2000, flowEgress: { packets: 2000, bytes: 120000 }, hostPhyEgressTx: 2000, tgRx: 2000 };
+    expect(checkCounters(c, names, exact)).toEqual([
+      `packets were multiplied between "the guest's vEth_port32 received" (1000) and "the guest's vEth_port33 sent" (2000): 1000 more came out than went in (the guest sent more than it received: duplicated by the guest?)`,
+      'egress flow n_packets counted 2000, expected 1000',
+      'guest vEth_port33 tx counted 2000, expected 1000',
+      'port 33 rx counted 2000, expected 1000',
+      'port 17 tx counted 2000, expected 1000',
+      'TG tg1 rx counted 2000, expected 1000',
+    ]);
+    // A few others beyond the stream (ARP, LLDP) stay within the slack and are not called duplicates.
+    expect(checkCounters({ ...good, hostKniEgressRx: 1002, flowEgress: { packets: 1000, bytes: 60000 } }, names, { slack: 2, allowedLoss: 0 })).toEqual([]);
+  });
+
+  it('does not read a flow missing from the table as a count of 0 along the path', () => {
+    expect(checkCounters({ ...good, flowIngress: null }, names, exact)).toEqual(['the ingress flow is missing from the flow table']);
+  });
+});
+
+describe('loss allowance', () => {
+  it('is the tolerance as a whole number of packets, with no floating-point shortfall', () => {
+    expect(allowedLoss(1000, 0)).toBe(0);
+    expect(allowedLoss(1000, 0.1)).toBe(100);
+    expect(allowedLoss(100, 0.29)).toBe(29);
+    expect(allowedLoss(999, 0.001)).toBe(0);
+    expect(allowedLoss(1000, 1)).toBe(1000);
   });
 });
