@@ -1,0 +1,134 @@
+// The `linux` traffic generator against the virtual lab's TG (OpenSSH in its
+// namespace), where things go wrong: a port that is not there, nothing coming
+// back, a run cut short. Each failure is an infrastructure error that names
+// what and where, and the TG is left with no tcpdump and no pcap of the run.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CommandError, failureKind } from '../../lib/errors.js';
+import { virtual } from '../../lib/scenario/profiles.js';
+import { Session } from '../../lib/scenario/session.js';
+import { loadTestbed } from '../../lib/testbed/load.js';
+import type { Testbed } from '../../lib/testbed/schema.js';
+import { readPcap, writeStreamPcap } from '../../lib/traffic/pcap.js';
+import { sentBytes, streamFromTestbed } from '../../lib/traffic/stream.js';
+import { LinuxTrafficGenerator, captureBytes } from '../../lib/traffic/tg-linux.js';
+import { labDown, labUp } from '../../lib/vlab/lab.js';
+import { pidsInNetns } from '../../lib/vlab/procs.js';
+import { netnsId } from '../helpers/lab.js';
+
+const ID = 'tgdrv';
+let tb: Testbed;
+let session: Session;
+const dir = mkdtempSync(join(tmpdir(), 'dutlab-tg-'));
+
+beforeAll(async () => {
+  const lab = await labUp({ id: ID });
+  tb = loadTestbed(lab.testbedFile);
+  session = new Session(tb, virtual);
+  await session.connect('tg');
+}, 120_000);
+
+/** Every driver a test made is cleaned up, whether the test got that far or not. */
+const drivers: LinuxTrafficGenerator[] = [];
+function driver(testbed: Testbed, runId: string): LinuxTrafficGenerator {
+  const tg = new LinuxTrafficGenerator(session.shell('tg'), testbed, runId);
+  drivers.push(tg);
+  return tg;
+}
+afterEach(async () => {
+  for (const tg of drivers.splice(0)) await tg.cleanup().catch(() => undefined);
+});
+
+afterAll(async () => {
+  await session?.close();
+  await labDown({ id: ID });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The testbed with one TG port renamed to one that does not exist. */
+function withTgPort(which: 0 | 1, name: string): Testbed {
+  const phy = [...tb.phyPorts] as Testbed['phyPorts'];
+  phy[which] = { ...phy[which], tgPort: name };
+  return { ...tb, phyPorts: phy };
+}
+
+/** Names of the processes running in the TG's namespace other than the way in (sshd, the forwarder's socat, a command's shell). */
+function tgProcesses(): string[] {
+  return pidsInNetns(netnsId(`dutlab-${ID}-tg`))
+    .map((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim())
+    .filter((comm) => !['sshd', 'socat', 'sh', 'setsid'].includes(comm));
+}
+
+/** The files of a run the driver left in the TG's work dir. */
+async function runFilesOnTg(runId: string): Promise<string> {
+  const r = await session.shell('tg').run(`ls ${tb.paths.workDir} | grep -F ${runId} || true`);
+  return r.stdout.trim();
+}
+
+function txPcap(count: number): { file: string; stream: ReturnType<typeof streamFromTestbed> } {
+  const stream = streamFromTestbed(tb, 5, { count, rate: 1000 });
+  const file = join(dir, `tx-${count}.pcap`);
+  writeStreamPcap(file, stream);
+  return { file, stream };
+}
+
+async function failure(p: Promise<unknown>): Promise<CommandError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(CommandError);
+  return err as CommandError;
+}
+
+describe('linux traffic generator, when things go wrong', () => {
+  it('names a TG port that does not exist when preparing, as the lab\'s fault', async () => {
+    const err = await failure(driver(withTgPort(1, 'nosuch1'), 'prep').prepare());
+    expect(err.message).toMatch(/^\[tg\] `ip link set dev nosuch1 up` exited 1: .*nosuch1/);
+    expect(failureKind(err)).toBe('infra');
+  });
+
+  it("says what tcpdump said when it cannot capture on the return port, and leaves no tcpdump running", async () => {
+    const tg = driver(withTgPort(1, 'nosuch1'), 'cap');
+    const err = await failure(tg.startCapture());
+    expect(err.message).toMatch(/^\[tg\] `tcpdump` .*tcpdump exited: .*nosuch1/s);
+    expect(failureKind(err)).toBe('infra');
+    await tg.cleanup();
+    expect(tgProcesses()).toEqual([]);
+    expect(await runFilesOnTg('cap')).toBe('');
+  });
+
+  it('names the send port when tcpreplay cannot send on it; cleanup stops the capture and removes both pcaps', async () => {
+    const tg = driver(withTgPort(0, 'nosuch0'), 'send');
+    await tg.startCapture();
+    expect(tgProcesses()).toEqual(['tcpdump']);
+    const { file, stream } = txPcap(10);
+    const err = await failure(tg.send(file, stream.count, stream.rate));
+    expect(err.message).toMatch(/^\[tg\] `tcpreplay -i nosuch0 --pps=1000 \S*send-tx\.pcap` exited \d+: .*Invalid interface name\/alias: nosuch0/s);
+    expect(failureKind(err)).toBe('infra');
+    expect(await runFilesOnTg('send')).toMatch(/send-rx\.pcap/);
+    await tg.cleanup();
+    expect(tgProcesses()).toEqual([]);
+    expect(await runFilesOnTg('send')).toBe('');
+  });
+
+  it('stops waiting after the quiet period when nothing comes back, with a complete, empty capture', async () => {
+    // No bridge on this lab's switch: what the TG sends goes nowhere.
+    const tg = driver(tb, 'quiet');
+    await tg.prepare();
+    await tg.startCapture();
+    const { file, stream } = txPcap(20);
+    expect((await tg.send(file, stream.count, stream.rate)).packetsSent).toBe(20);
+    const rx = join(dir, 'quiet-rx.pcap');
+    const started = Date.now();
+    await tg.stopCapture(rx, captureBytes(stream.count, sentBytes(stream)));
+    // Well before the driver's hard deadline of 30 s: it gave up on the quiet period, not on the deadline.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    await tg.cleanup();
+    expect(await readPcap(rx, () => undefined)).toEqual({ packets: 0 });
+    expect(tgProcesses()).toEqual([]);
+    expect(await runFilesOnTg('quiet')).toBe('');
+  });
+});
