@@ -136,3 +136,6 @@ export function failureKind(err: unknown): FailureKind {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** A capture the harness made is incomplete (the capturing host dropped packets): nothing can be judged from it. */
+export class CaptureError extends DutlabError {}

@@ -2,6 +2,7 @@
 import { parseDmesg, since, type DmesgLine } from '../parsers/dmesg.js';
 import { parseIfconfig, parseIpJson, parseNeighbours, parseRoutes, parseSysctl, type Iface, type IpLink, type Neighbour, type Route } from '../parsers/net.js';
 import { parseDumpFlows, parseDumpPorts, parseOvsVsctlShow, type FlowEntry, type OvsShow, type PortCounters } from '../parsers/ovs.js';
+import { ParseError } from '../errors.js';
 import type { HostRole } from '../testbed/schema.js';
 import type { Session } from './session.js';
 import { sysctlExpected } from './steps.js';
@@ -31,9 +32,12 @@ export async function guestAddresses(s: Session): Promise<IpLink[]> {
   return parseIpJson((await s.shell('guest').run('ip -j addr')).stdout);
 }
 
-/** Link counters of the guest's vEth interfaces (ip -s -j link). */
-export async function guestLinks(s: Session): Promise<IpLink[]> {
-  return parseIpJson((await s.shell('guest').run('ip -s -j link')).stdout);
+/** Link counters of the guest's vEth interfaces (ip -s -j link), with the guest's clock (µs) just before and after. */
+export async function guestLinks(s: Session): Promise<{ links: IpLink[]; fromUs: number; toUs: number }> {
+  const out = (await s.shell('guest').run('date +%s%N; ip -s -j link; date +%s%N')).stdout.trim().split('\n');
+  const [from, to] = [out[0] ?? '', out.at(-1) ?? ''];
+  if (out.length < 3 || !/^\d{16,}$/.test(from) || !/^\d{16,}$/.test(to)) throw new ParseError('the guest\'s link counters', 'a time, `ip -s -j link` and a time', out.join('\n'));
+  return { links: parseIpJson(out.slice(1, -1).join('\n')), fromUs: Math.floor(Number(from) / 1000), toUs: Math.ceil(Number(to) / 1000) };
 }
 
 export async function guestSysctl(s: Session): Promise<Record<string, string>> {

@@ -11,8 +11,11 @@ import { LocalShell } from '../transport/local.js';
 import { Transcript } from '../transport/transcript.js';
 import { writeStreamPcap } from '../traffic/pcap.js';
 import { sentBytes, streamFromTestbed, type StreamSpec } from '../traffic/stream.js';
-import { LinuxTrafficGenerator, captureBytes, type PortCounters as TgCounters } from '../traffic/tg-linux.js';
-import { checkCounters, whereLost, type PathCounts } from '../verify/counters.js';
+import { LinuxTrafficGenerator, type TgSnapshot } from '../traffic/tg-linux.js';
+import { Tcpdump } from '../traffic/tcpdump.js';
+import { shq } from '../transport/quote.js';
+import { countForeign, ownWindow, peerWindow, type CounterWindow, type ForeignCount } from '../verify/foreign.js';
+import { checkCounters, whereLost, type PathCounts, type PortCounter } from '../verify/counters.js';
 import { allowedLoss, verifyCapture, type PacketVerdict } from '../verify/packets.js';
 import {
   checkDefaultRoute,
@@ -105,10 +108,25 @@ export interface Stage {
   run(): Promise<void>;
 }
 
+/** Controller clock (µs): when a reading was asked for and when it came back. */
+interface Stamp {
+  fromUs: number;
+  toUs: number;
+}
+
 interface Snapshot {
-  tg: Record<string, TgCounters>;
+  tg: TgSnapshot;
   ports: Map<string, PortCounters>;
-  guest: IpLink[];
+  guest: { links: IpLink[]; fromUs: number; toUs: number };
+  /** On the controller's clock: when each host was read. */
+  at: { host: Stamp; tg: Stamp; guest: Stamp };
+}
+
+const controllerUs = () => Math.round(performance.timeOrigin * 1000 + performance.now() * 1000);
+async function stamped<T>(f: () => Promise<T>): Promise<{ value: T; at: Stamp }> {
+  const fromUs = controllerUs();
+  const value = await f();
+  return { value, at: { fromUs, toUs: controllerUs() } };
 }
 
 /** A reading that failed is kept as its error: the traffic still goes, and the counters check reports it. */
@@ -135,6 +153,9 @@ export class PvpRun {
   private before: Reading<Snapshot> | null = null;
   private after: Reading<Snapshot> | null = null;
   private flowCounts: Reading<PathCounts['flowIngress'][]> = [];
+  private readonly guestCaptures: Tcpdump[] = [];
+  /** The guest's links were captured during the traffic (it has tcpdump). */
+  private guestCaptured = false;
 
   constructor(readonly config: RunConfig) {
     this.tb = loadTestbed(config.testbedFile);
@@ -241,13 +262,56 @@ export class PvpRun {
     writeStreamPcap(txPcap, this.stream);
   }
 
-  private async snapshot(): Promise<Reading<Snapshot>> {
-    const tg = await this.tg().counters();
-    const ports = await reading(() => read.ports(this.session));
-    if (failed(ports)) return ports;
-    const guest = await reading(() => read.guestLinks(this.session));
+  /**
+   * Every counter along the path. The switch is read outside the TG's and the
+   * guest's readings (first at the start, last at the end), so that the
+   * frames its peers captured can be placed in its window (foreign.ts).
+   */
+  private async snapshot(when: 'before' | 'after'): Promise<Reading<Snapshot>> {
+    const readHost = () => stamped(() => read.ports(this.session));
+    const host1 = when === 'before' ? await reading(readHost) : null;
+    const tg = await stamped(() => this.tg().counters());
+    const guest = await reading(() => stamped(() => read.guestLinks(this.session)));
+    const host = host1 ?? (await reading(readHost));
+    if (failed(host)) return host;
     if (failed(guest)) return guest;
-    return { tg, ports, guest };
+    return { tg: tg.value, ports: host.value, guest: guest.value, at: { host: host.at, tg: tg.at, guest: guest.at } };
+  }
+
+  /** The guest's side of each vEth, captured where the guest has tcpdump: what crossed its links that was not the stream. */
+  private async startGuestCaptures(): Promise<void> {
+    const guest = this.session.shell('guest');
+    if ((await guest.run('command -v tcpdump', { okExitCodes: [0, 1, 127] })).exitCode !== 0) {
+      this.data.notes.push('the guest has no tcpdump: frames other than the stream on its links cannot be told apart (only verify.counterSlack allows for them)');
+      return;
+    }
+    const [kniIn, kniOut] = this.tb.kniPorts;
+    const work = this.tb.paths.workDir;
+    await guest.run(`mkdir -p ${shq(work)}`);
+    for (const [iface, direction] of [
+      [kniIn.guestIf, 'in'],
+      [kniOut.guestIf, 'out'],
+    ] as const) {
+      const name = `guest-${iface}`;
+      this.guestCaptures.push(await Tcpdump.start(guest, { name, iface, direction, file: `${work}/${this.config.runId}-${name}.pcap`, logFile: `${work}/${name}.log` }));
+    }
+  }
+
+  private async stopGuestCaptures(): Promise<void> {
+    const captures = this.guestCaptures.splice(0);
+    const problems: unknown[] = [];
+    for (const c of captures) await c.stop().catch((e: unknown) => problems.push(e));
+    if (problems.length > 0) throw problems[0];
+    for (const c of captures) await this.session.shell('guest').get(c.spec.file, join(this.config.runDir, `${c.spec.name}.pcap`));
+    this.guestCaptured = true;
+  }
+
+  private async removeGuestCaptures(): Promise<void> {
+    for (const c of this.guestCaptures.splice(0)) await c.abandon();
+    if (!this.session.connected('guest')) return;
+    const work = this.tb.paths.workDir;
+    const files = this.tb.kniPorts.flatMap((k) => [`${work}/${this.config.runId}-guest-${k.guestIf}.pcap`, `${work}/guest-${k.guestIf}.log`]);
+    await this.session.shell('guest').run(`rm -f ${files.map(shq).join(' ')}`, { okExitCodes: [0, 1] }).catch(() => undefined);
   }
 
   private async sendTraffic(): Promise<void> {
@@ -256,20 +320,25 @@ export class PvpRun {
       await new LocalShell('local', this.transcript).run(this.config.beforeTraffic, { timeoutMs: 60_000 });
     }
     const tg = this.tg();
-    this.before = await this.snapshot();
-    this.flowCounts = await reading(() => this.readFlowCounts());
-    await tg.startCapture();
     try {
+      // The captures run around both readings of the counters, so every frame counted is in a capture.
+      await tg.startCapture();
+      await this.startGuestCaptures();
+      this.before = await this.snapshot('before');
+      this.flowCounts = await reading(() => this.readFlowCounts());
       const sent = await tg.send(join(this.config.runDir, 'tx.pcap'), this.stream.count, this.stream.rate);
       this.data.tgSent = sent.packetsSent;
       if (sent.packetsSent !== this.stream.count || sent.failed > 0) {
         throw new CheckFailure('traffic', `the generator sent ${sent.packetsSent} of ${this.stream.count} packets (${sent.failed} failed)`);
       }
-      await tg.stopCapture(join(this.config.runDir, 'rx.pcap'), captureBytes(this.stream.count, sentBytes(this.stream)));
+      await tg.awaitStreamEnd();
+      this.after = await this.snapshot('after');
+      await tg.stopCapture({ rx: join(this.config.runDir, 'rx.pcap'), tx: join(this.config.runDir, 'tx-capture.pcap') });
+      await this.stopGuestCaptures();
     } finally {
       await tg.cleanup();
+      await this.removeGuestCaptures();
     }
-    this.after = await this.snapshot();
   }
 
   private async readFlowCounts(): Promise<PathCounts['flowIngress'][]> {
@@ -300,7 +369,7 @@ export class PvpRun {
     const flowsAfter = await this.readFlowCounts();
     const delta = (a: number | undefined, b: number | undefined) => (a ?? 0) - (b ?? 0);
     const port = (s: Snapshot, ofport: number) => s.ports.get(String(ofport));
-    const link = (s: Snapshot, name: string) => s.guest.find((l) => l.name === name)?.stats;
+    const link = (s: Snapshot, name: string) => s.guest.links.find((l) => l.name === name)?.stats;
     const flowDelta = (i: number) => {
       const a = flowsAfter[i];
       const b = flowsBefore[i];
@@ -310,24 +379,28 @@ export class PvpRun {
     const [kniIn, kniOut] = this.tb.kniPorts;
     // The packet check's count of the stream's packets that came back; if it did not run, the capture's own.
     const v = this.verdict ?? (await this.verifyReturn(1, 1));
-    const returned = v.received;
-    const returnedBytes = v.receivedBytes;
-    const counts: PathCounts = {
-      sent: this.stream.count,
-      sentBytes: sentBytes(this.stream),
-      returned,
-      returnedBytes,
-      flowIngress: flowDelta(0),
-      flowEgress: flowDelta(1),
-      tgTx: delta(after.tg[phyIn.tgPort]?.txPackets, before.tg[phyIn.tgPort]?.txPackets),
+    const raw: Record<PortCounter, number> = {
+      tgTx: delta(after.tg.ports[phyIn.tgPort]?.txPackets, before.tg.ports[phyIn.tgPort]?.txPackets),
       hostPhyIngressRx: delta(port(after, phyIn.ofport)?.rxPackets, port(before, phyIn.ofport)?.rxPackets),
       hostKniIngressTx: delta(port(after, kniIn.ofport)?.txPackets, port(before, kniIn.ofport)?.txPackets),
       guestIngressRx: delta(link(after, kniIn.guestIf)?.rxPackets, link(before, kniIn.guestIf)?.rxPackets),
       guestEgressTx: delta(link(after, kniOut.guestIf)?.txPackets, link(before, kniOut.guestIf)?.txPackets),
       hostKniEgressRx: delta(port(after, kniOut.ofport)?.rxPackets, port(before, kniOut.ofport)?.rxPackets),
       hostPhyEgressTx: delta(port(after, phyOut.ofport)?.txPackets, port(before, phyOut.ofport)?.txPackets),
-      tgRx: delta(after.tg[phyOut.tgPort]?.rxPackets, before.tg[phyOut.tgPort]?.rxPackets),
+      tgRx: delta(after.tg.ports[phyOut.tgPort]?.rxPackets, before.tg.ports[phyOut.tgPort]?.rxPackets),
     };
+    const foreign = await this.foreignFrames(before, after);
+    const counts: PathCounts = {
+      sent: this.stream.count,
+      sentBytes: sentBytes(this.stream),
+      returned: v.received,
+      returnedBytes: v.receivedBytes,
+      flowIngress: flowDelta(0),
+      flowEgress: flowDelta(1),
+      ...raw,
+    };
+    for (const [k, f] of Object.entries(foreign) as Array<[PortCounter, { subtracted: number; unsure: number }]>) counts[k] -= f.subtracted;
+    if (Object.values(foreign).some((f) => f.subtracted + f.unsure > 0)) counts.foreign = foreign;
     this.data.counters = counts;
     this.save();
     const names = {
@@ -345,6 +418,37 @@ export class PvpRun {
     // Passed with some loss: within the tolerance, but whoever reads the report should know where it happened.
     const lost = counts.sent - counts.returned;
     if (lost > 0) this.data.notes.push(`${lost} of ${counts.sent} packets lost, within the tolerance (${allowed} allowed): ${whereLost(counts, names) ?? 'no counter along the path shows where'}`);
+  }
+
+  /**
+   * What each counter counted that was not the stream, from the captures on
+   * its wire: the TG's ports and the guest's links on their own clocks, the
+   * switch's ports from their peers' captures (foreign.ts).
+   */
+  private async foreignFrames(before: Snapshot, after: Snapshot): Promise<Partial<Record<PortCounter, { subtracted: number; unsure: number }>>> {
+    const runId = this.stream.runId;
+    const tgWin = ownWindow(before.tg, after.tg);
+    const guestWin = ownWindow(before.guest, after.guest);
+    // How far the switch's readings reach outside its peer's, on the controller's clock.
+    const lead = (peer: 'tg' | 'guest') => before.at[peer].toUs - before.at.host.fromUs;
+    const lag = (peer: 'tg' | 'guest') => after.at.host.toUs - after.at[peer].fromUs;
+    const count = async (file: string, own: PortCounter, peer: PortCounter, win: CounterWindow, peerRole: 'tg' | 'guest') => {
+      const [o, p] = await countForeign(join(this.config.runDir, file), runId, [win, peerWindow(win, lead(peerRole), lag(peerRole))]);
+      const f = (c: ForeignCount) => ({ subtracted: c.definite, unsure: c.possible - c.definite });
+      return [[own, f(o!)], [peer, f(p!)]] as const;
+    };
+    const [kniIn, kniOut] = this.tb.kniPorts;
+    const pairs = [
+      ...(await count('tx-capture.pcap', 'tgTx', 'hostPhyIngressRx', tgWin, 'tg')),
+      ...(await count('rx.pcap', 'tgRx', 'hostPhyEgressTx', tgWin, 'tg')),
+      ...(this.guestCaptured
+        ? [
+            ...(await count(`guest-${kniIn.guestIf}.pcap`, 'guestIngressRx', 'hostKniIngressTx', guestWin, 'guest')),
+            ...(await count(`guest-${kniOut.guestIf}.pcap`, 'guestEgressTx', 'hostKniEgressRx', guestWin, 'guest')),
+          ]
+        : []),
+    ];
+    return Object.fromEntries(pairs);
   }
 
   private async checkSwitch(): Promise<void> {

@@ -9,6 +9,8 @@ const LINKTYPE_ETHERNET = 1;
 const CHUNK = 4 << 20;
 export const PCAP_HEADER_LEN = 24;
 export const RECORD_HEADER_LEN = 16;
+/** libpcap's own ceiling for a snapshot length (MAXIMUM_SNAPLEN): no record of a valid file is longer. */
+const MAX_SNAPLEN = 262144;
 
 /** The classic pcap global header: little-endian, microseconds, Ethernet. */
 export function pcapGlobalHeader(): Buffer {
@@ -62,7 +64,10 @@ export function writeStreamPcap(file: string, spec: StreamSpec): { packets: numb
  * Calls onPacket for each packet of a classic pcap file, streaming. A pcapng
  * file, garbage, an unsupported link type or a cut-off last record is a PcapError.
  */
-export function readPcap(file: string, onPacket: (data: Buffer) => void): Promise<{ packets: number }> {
+/** A record's capture time, microseconds since the epoch (the capturing host's clock). */
+export type RecordTime = number;
+
+export function readPcap(file: string, onPacket: (data: Buffer, timeUs: RecordTime) => void): Promise<{ packets: number }> {
   return new Promise((resolve, reject) => {
     let size: number;
     try {
@@ -71,21 +76,33 @@ export function readPcap(file: string, onPacket: (data: Buffer) => void): Promis
       return reject(new PcapError(file, `cannot read: ${(err as Error).message}`));
     }
     if (size < 24) return reject(new PcapError(file, `too short for a pcap file (${size} bytes; the global header alone is 24)`));
-    const parser = pcapParser.parse(createReadStream(file, { highWaterMark: 1 << 20 }));
+    const input = createReadStream(file, { highWaterMark: 1 << 20 });
+    const parser = pcapParser.parse(input);
     let consumed = 24;
     let packets = 0;
     let failed = false;
-    parser.on('globalHeader', (h: { linkLayerType: number }) => {
-      if (h.linkLayerType !== LINKTYPE_ETHERNET) {
-        failed = true;
-        reject(new PcapError(file, `link type ${h.linkLayerType}; only Ethernet (1) captures can be verified`));
+    let snaplen = MAX_SNAPLEN;
+    const refuse = (message: string) => {
+      failed = true;
+      // Stop reading: a record that claims gigabytes would otherwise be buffered whole.
+      (parser as unknown as { errored: boolean }).errored = true;
+      input.destroy();
+      reject(new PcapError(file, message));
+    };
+    parser.on('globalHeader', (h: { linkLayerType: number; snapshotLength: number }) => {
+      if (h.linkLayerType !== LINKTYPE_ETHERNET) refuse(`link type ${h.linkLayerType}; only Ethernet (1) captures can be verified`);
+      else snaplen = Math.min(h.snapshotLength || MAX_SNAPLEN, MAX_SNAPLEN);
+    });
+    parser.on('packetHeader', (h: { capturedLength: number }) => {
+      if (!failed && h.capturedLength > snaplen) {
+        refuse(`record ${packets + 1} (at byte ${consumed}) claims ${h.capturedLength} bytes, more than the file's snapshot length ${snaplen}: the file is corrupt`);
       }
     });
-    parser.on('packet', (p: { header: { capturedLength: number }; data: Buffer }) => {
+    parser.on('packet', (p: { header: { capturedLength: number; timestampSeconds: number; timestampMicroseconds: number }; data: Buffer }) => {
       if (failed) return;
       consumed += 16 + p.header.capturedLength;
       packets++;
-      onPacket(p.data);
+      onPacket(p.data, p.header.timestampSeconds * 1e6 + p.header.timestampMicroseconds);
     });
     parser.on('error', (err: Error) => {
       if (failed) return;

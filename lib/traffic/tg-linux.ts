@@ -1,16 +1,25 @@
 // The `linux` traffic generator: a Linux box with tcpreplay and tcpdump,
 // driven over the transport. The interface is small so that a TRex or pktgen
 // driver can stand beside it without the suites changing.
-import { CommandError } from '../errors.js';
+import { CommandError, ParseError } from '../errors.js';
 import type { Testbed } from '../testbed/schema.js';
 import { shq } from '../transport/quote.js';
-import type { BackgroundProcess, Shell } from '../transport/shell.js';
+import type { Shell } from '../transport/shell.js';
+import { Tcpdump, type CaptureSpec } from './tcpdump.js';
 
 export interface PortCounters {
   rxPackets: number;
   rxBytes: number;
   txPackets: number;
   txBytes: number;
+}
+
+/** The TG's port counters and the TG's clock around the reading, so that captured frames can be placed in or out of it. */
+export interface TgSnapshot {
+  ports: Record<string, PortCounters>;
+  /** TG clock, microseconds since the epoch, just before and just after the counters were read. */
+  fromUs: number;
+  toUs: number;
 }
 
 export interface SendResult {
@@ -20,22 +29,32 @@ export interface SendResult {
   raw: string;
 }
 
+/** Where the captures of a run were written on this machine. */
+export interface CaptureFiles {
+  /** What came back on the receive port (direction in). */
+  rx: string;
+  /** What left the transmit port (direction out): the stream and whatever else the TG sent. */
+  tx: string;
+}
+
 export interface TrafficGenerator {
   prepare(): Promise<void>;
-  counters(): Promise<Record<string, PortCounters>>;
+  counters(): Promise<TgSnapshot>;
   startCapture(): Promise<void>;
   send(localPcap: string, packets: number, rate: number): Promise<SendResult>;
-  /** Waits for the stream's tail (or a quiet period), stops the capture cleanly, and downloads it. */
-  stopCapture(localPcap: string, expectedBytes: number): Promise<void>;
+  /** Returns once no packet of the stream has arrived for the quiet period (within a bound). */
+  awaitStreamEnd(): Promise<void>;
+  /** Stops the captures cleanly (an incomplete one is a CaptureError) and downloads them. */
+  stopCapture(files: CaptureFiles): Promise<void>;
   cleanup(): Promise<void>;
 }
 
 export class LinuxTrafficGenerator implements TrafficGenerator {
-  private capture: BackgroundProcess | null = null;
+  private captures: Tcpdump[] = [];
   private readonly txPort: string;
   private readonly rxPort: string;
   private readonly remoteTx: string;
-  private readonly remoteRx: string;
+  private readonly remote: { rx: string; tx: string; watch: string };
 
   constructor(
     private readonly shell: Shell,
@@ -44,8 +63,9 @@ export class LinuxTrafficGenerator implements TrafficGenerator {
   ) {
     this.txPort = tb.phyPorts[0].tgPort;
     this.rxPort = tb.phyPorts[1].tgPort;
-    this.remoteTx = `${tb.paths.workDir}/${runId}-tx.pcap`;
-    this.remoteRx = `${tb.paths.workDir}/${runId}-rx.pcap`;
+    const at = (what: string) => `${tb.paths.workDir}/${runId}-${what}.pcap`;
+    this.remoteTx = at('tx');
+    this.remote = { rx: at('rx'), tx: at('txcap'), watch: at('watch') };
   }
 
   async prepare(): Promise<void> {
@@ -57,31 +77,33 @@ export class LinuxTrafficGenerator implements TrafficGenerator {
     for (const port of [this.txPort, this.rxPort]) await this.shell.run(`ip link set dev ${shq(port)} up`);
   }
 
-  async counters(): Promise<Record<string, PortCounters>> {
+  async counters(): Promise<TgSnapshot> {
     const ports = [this.txPort, this.rxPort];
     const files = ['rx_packets', 'rx_bytes', 'tx_packets', 'tx_bytes'];
-    const r = await this.shell.run(ports.map((p) => files.map((f) => `cat /sys/class/net/${shq(p)}/statistics/${f}`).join('; ')).join('; '));
-    const n = r.stdout.trim().split('\n').map(Number);
-    if (n.length !== ports.length * files.length || n.some((x) => !Number.isFinite(x))) {
-      throw new CommandError('tg', 'read port counters', 0, null, `unexpected counter output: ${JSON.stringify(r.stdout.slice(0, 200))}`);
+    const reads = ports.map((p) => files.map((f) => `cat /sys/class/net/${shq(p)}/statistics/${f}`).join('; ')).join('; ');
+    const r = await this.shell.run(`date +%s%N; ${reads}; date +%s%N`);
+    const n = r.stdout.trim().split('\n');
+    const nums = n.slice(1, -1).map(Number);
+    if (n.length !== ports.length * files.length + 2 || nums.some((x) => !Number.isFinite(x)) || !/^\d{16,}$/.test(n[0]!) || !/^\d{16,}$/.test(n.at(-1)!)) {
+      throw new ParseError('the TG port counters', `a time, ${ports.length * files.length} numbers and a time, one a line`, r.stdout);
     }
-    return Object.fromEntries(ports.map((p, i) => [p, { rxPackets: n[i * 4]!, rxBytes: n[i * 4 + 1]!, txPackets: n[i * 4 + 2]!, txBytes: n[i * 4 + 3]! }]));
+    return {
+      ports: Object.fromEntries(ports.map((p, i) => [p, { rxPackets: nums[i * 4]!, rxBytes: nums[i * 4 + 1]!, txPackets: nums[i * 4 + 2]!, txBytes: nums[i * 4 + 3]! }])),
+      fromUs: Math.floor(Number(n[0]) / 1000),
+      toUs: Math.ceil(Number(n.at(-1)) / 1000),
+    };
   }
 
   async startCapture(): Promise<void> {
-    // -U: each packet is written as it arrives; -Q in: only what the DUT sends us.
-    this.capture = await this.shell.start(`tcpdump -i ${shq(this.rxPort)} -nn -U -Q in -w ${shq(this.remoteRx)}`, {
-      logFile: `${this.tb.paths.workDir}/tcpdump.log`,
-    });
-    const deadline = Date.now() + 15_000;
-    // Listening is what tcpdump says once the socket is bound; a sleep would only guess.
-    while (Date.now() < deadline) {
-      const log = await this.capture.logTail(5);
-      if (/listening on /.test(log)) return;
-      if (!(await this.capture.isAlive())) throw new CommandError('tg', 'tcpdump', null, null, `tcpdump exited: ${log.trim()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new CommandError('tg', 'tcpdump', null, null, 'tcpdump did not start listening within 15 s');
+    const t = this.tb.traffic;
+    const log = (name: string) => `${this.tb.paths.workDir}/${name}.log`;
+    const start = async (spec: CaptureSpec) => this.captures.push(await Tcpdump.start(this.shell, spec));
+    // rx: only what the DUT sends us; tx: only what leaves (the stream, and whatever else the TG sends).
+    await start({ name: 'tcpdump-rx', iface: this.rxPort, direction: 'in', file: this.remote.rx, logFile: log('tcpdump-rx') });
+    await start({ name: 'tcpdump-tx', iface: this.txPort, direction: 'out', file: this.remote.tx, logFile: log('tcpdump-tx') });
+    // The stream's packets alone, headers only: its growth says whether the stream is still arriving,
+    // whatever else the port receives (LLDP, ARP, a neighbour's traffic never stop).
+    await start({ name: 'tcpdump-watch', iface: this.rxPort, direction: 'in', file: this.remote.watch, logFile: log('tcpdump-watch'), snaplen: 64, filter: `udp and src host ${t.srcIp} and dst host ${t.dstIp}` });
   }
 
   async send(localPcap: string, packets: number, rate: number): Promise<SendResult> {
@@ -94,43 +116,43 @@ export class LinuxTrafficGenerator implements TrafficGenerator {
     return { packetsSent: Number(sent[1]), failed: Number(failed?.[1] ?? 0), raw: r.stdout };
   }
 
-  async stopCapture(localPcap: string, expectedBytes: number): Promise<void> {
-    if (!this.capture) throw new Error('no capture running');
-    await this.waitForTail(expectedBytes);
-    // SIGINT: tcpdump flushes and closes the file, so the capture is complete.
-    await this.capture.stop('SIGINT', 5000);
-    this.capture = null;
-    await this.shell.get(this.remoteRx, localPcap);
+  async stopCapture(files: CaptureFiles): Promise<void> {
+    if (this.captures.length === 0) throw new Error('no capture running');
+    const captures = this.captures.splice(0);
+    const problems: unknown[] = [];
+    for (const c of captures) await c.stop().catch((e: unknown) => problems.push(e));
+    if (problems.length > 0) throw problems[0];
+    await this.shell.get(this.remote.rx, files.rx);
+    await this.shell.get(this.remote.tx, files.tx);
   }
 
-  /** Until the capture holds the whole stream, or it has not grown for a quiet period. */
-  private async waitForTail(expectedBytes: number): Promise<void> {
+  /**
+   * Until no packet of the stream has arrived for the quiet period (the watch
+   * capture stopped growing), within a bound: a DUT that keeps sending the
+   * stream back (a loop) cannot hold the run forever. Never a byte budget:
+   * a DUT that multiplies packets sends more bytes than the stream.
+   */
+  async awaitStreamEnd(): Promise<void> {
     const quietMs = this.tb.verify.quietMs;
     const hardDeadline = Date.now() + Math.max(30_000, quietMs * 10);
     let last = -1;
     let lastChange = Date.now();
     while (Date.now() < hardDeadline) {
-      const r = await this.shell.run(`stat -c %s ${shq(this.remoteRx)}`, { okExitCodes: [0, 1] });
+      const r = await this.shell.run(`stat -c %s ${shq(this.remote.watch)}`, { okExitCodes: [0, 1] });
       const size = Number(r.stdout.trim()) || 0;
-      if (size >= expectedBytes) return;
       if (size !== last) {
         last = size;
         lastChange = Date.now();
       } else if (Date.now() - lastChange >= quietMs) return;
-      await new Promise((res) => setTimeout(res, 100));
+      await sleep(100);
     }
   }
 
   async cleanup(): Promise<void> {
-    if (this.capture) {
-      await this.capture.stop('SIGINT', 3000).catch(() => undefined);
-      this.capture = null;
-    }
-    await this.shell.run(`rm -f ${shq(this.remoteTx)} ${shq(this.remoteRx)}`, { okExitCodes: [0, 1] });
+    for (const c of this.captures.splice(0)) await c.abandon();
+    const logs = ['tcpdump-rx', 'tcpdump-tx', 'tcpdump-watch'].map((n) => shq(`${this.tb.paths.workDir}/${n}.log`));
+    await this.shell.run(`rm -f ${[this.remoteTx, this.remote.rx, this.remote.tx, this.remote.watch].map(shq).join(' ')} ${logs.join(' ')}`, { okExitCodes: [0, 1] });
   }
 }
 
-/** Bytes a capture of the whole stream takes: the pcap header and one record per packet. */
-export function captureBytes(packets: number, frameBytes: number): number {
-  return 24 + packets * 16 + frameBytes;
-}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -9,7 +9,9 @@ import { fingerprintOf, knownKeysFor, readKnownHosts, sameFingerprint } from './
 import {
   DEFAULT_TIMEOUT_MS,
   checkExit,
+  commandScript,
   startOver,
+  tail,
   takeMarker,
   wrapCommand,
   type BackgroundProcess,
@@ -19,7 +21,14 @@ import {
   type StartOptions,
 } from './shell.js';
 import { registerSecret, type Transcript } from './transcript.js';
+import { SESSION_COMMAND, ShellSession } from './shell-session.js';
+import { shq } from './quote.js';
 import type { Duplex } from 'node:stream';
+
+/** Long-lived shells per host: one does the work; more open only while commands overlap (a lock refresh during a step). */
+const MAX_SESSIONS = 3;
+/** How long a new session may take to start (the user's rc files run once, here). */
+const SESSION_READY_MS = 15_000;
 
 export interface SshOptions {
   transcript?: Transcript;
@@ -36,17 +45,27 @@ export class SshShell implements Shell {
   private closed = false;
   private lost: Error | null = null;
   private sftpSession: SFTPWrapper | null = null;
+  private sessions: ShellSession[] = [];
+  private readonly leased = new Set<ShellSession>();
+  private opening = 0;
+  private waiters: Array<() => void> = [];
+  /** This host's sh cannot run the session loop: every command gets a channel of its own. */
+  private perCommand = false;
 
   private constructor(
     readonly host: string,
     private readonly client: Client,
     private readonly options: SshOptions,
   ) {
+    // A connection that dies under a forwarded channel (the guest behind the host) does not close its
+    // channels by itself: the sessions on it are failed here, so that no command waits for its timeout.
     client.on('error', (err) => {
       this.lost ??= new ConnectionError(host, `connection lost: ${err.message}`, { cause: err });
+      this.sessions.forEach((s) => s.close());
     });
     client.on('close', () => {
       this.lost ??= new ConnectionError(host, 'connection closed by the remote side');
+      this.sessions.forEach((s) => s.close());
     });
   }
 
@@ -103,7 +122,116 @@ export class SshShell implements Shell {
     }
   }
 
-  private exec(command: string, options: RunOptions, started: number): Promise<RunResult> {
+  private async exec(command: string, options: RunOptions, started: number): Promise<RunResult> {
+    const session = await this.lease();
+    if (!session) return this.execOnChannel(command, options, started);
+    try {
+      return await this.execInSession(session, command, options, started);
+    } finally {
+      this.release(session);
+    }
+  }
+
+  // ---- one long-lived sh per host (shell-session.ts) -------------------------
+
+  /** An idle shell session, a new one while fewer than MAX_SESSIONS exist, or null when this host has no usable sh. */
+  private async lease(): Promise<ShellSession | null> {
+    for (;;) {
+      if (this.perCommand) return null;
+      const idle = this.sessions.find((s) => s.usable && !this.leased.has(s));
+      if (idle) {
+        this.leased.add(idle);
+        return idle;
+      }
+      if (this.sessions.length + this.opening < MAX_SESSIONS) {
+        this.opening++;
+        try {
+          const s = await this.openSession();
+          if (s) {
+            this.sessions.push(s);
+            this.leased.add(s);
+          }
+          if (s || this.perCommand) return s;
+        } finally {
+          this.opening--;
+        }
+      }
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  private release(session: ShellSession): void {
+    this.leased.delete(session);
+    this.waiters.shift()?.();
+  }
+
+  private forget(session: ShellSession): void {
+    this.sessions = this.sessions.filter((s) => s !== session);
+    this.leased.delete(session);
+    this.waiters.shift()?.();
+  }
+
+  /** Opens a session; on a host whose sh cannot run the loop, notes it and falls back to a channel per command. */
+  private async openSession(): Promise<ShellSession | null> {
+    const client = this.ensureOpen();
+    const channel = await new Promise<ClientChannel>((resolve, reject) => {
+      try {
+        client.exec(SESSION_COMMAND, (err, stream) => (err ? reject(new ConnectionError(this.host, `cannot open a shell session: ${err.message}`, { cause: err })) : resolve(stream)));
+      } catch (err) {
+        this.lost ??= new ConnectionError(this.host, `connection lost: ${(err as Error).message}`, { cause: err });
+        reject(this.lost);
+      }
+    });
+    let stderr = '';
+    channel.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-2000)));
+    const session = new ShellSession(channel, channel, () => {
+      channel.close();
+      this.forget(session);
+    });
+    try {
+      await session.waitReady(SESSION_READY_MS);
+      return session;
+    } catch (err) {
+      session.close();
+      if (this.lost) throw this.lost;
+      this.perCommand = true;
+      this.options.transcript?.note(this.host, `no usable sh for a long-lived session (${(err as Error).message}${stderr ? `: ${tail(stderr, 2)}` : ''}); a channel per command from now on`);
+      return null;
+    }
+  }
+
+  private execInSession(session: ShellSession, command: string, options: RunOptions, started: number): Promise<RunResult> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const script = options.sudo ? `exec sudo -n sh -c ${shq(commandScript(command, options))}` : commandScript(command, options);
+    return new Promise<RunResult>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        // The session is busy with what will not end: kill its process group from another channel, and drop the session.
+        const pgidFile = session.runningPgidFile;
+        void (pgidFile ? this.killGroup(`$(cat ${shq(pgidFile)})`, options.sudo) : Promise.resolve()).finally(() => {
+          session.close();
+          reject(new CommandTimeoutError(this.host, command, timeoutMs));
+        });
+      }, timeoutMs);
+      session.run(script).then(
+        (r) => {
+          if (settled) return;
+          clearTimeout(timer);
+          resolve({ stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, signal: null, durationMs: Date.now() - started });
+        },
+        (err: Error) => {
+          if (settled) return;
+          clearTimeout(timer);
+          reject(this.lost ?? new ConnectionError(this.host, `the shell session ended during \`${command}\`: ${err.message}`, { cause: err }));
+        },
+      );
+    });
+  }
+
+  // ---- a channel per command: hosts without a usable sh, and the kill of a timed-out command ----
+
+  private execOnChannel(command: string, options: RunOptions, started: number): Promise<RunResult> {
     const client = this.ensureOpen();
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return new Promise<RunResult>((resolve, reject) => {
@@ -152,10 +280,10 @@ export class SshShell implements Shell {
   }
 
   /** A timed-out command must leave nothing running: TERM its process group, then KILL. */
-  private async killGroup(pgid: number | null, sudo?: boolean): Promise<void> {
+  private async killGroup(pgid: number | string | null, sudo?: boolean): Promise<void> {
     if (pgid === null || !this.isConnected) return;
-    const script = `kill -s TERM -- -${pgid} 2>/dev/null; sleep 0.5; kill -s KILL -- -${pgid} 2>/dev/null; true`;
-    await this.exec(script, { sudo, timeoutMs: 10_000 }, Date.now()).catch(() => undefined);
+    const script = `g=${pgid}; [ -n "$g" ] || exit 0; kill -s TERM -- -$g 2>/dev/null; sleep 0.5; kill -s KILL -- -$g 2>/dev/null; true`;
+    await this.execOnChannel(script, { sudo, timeoutMs: 10_000 }, Date.now()).catch(() => undefined);
     this.options.transcript?.note(this.host, `killed process group ${pgid} of a timed-out command`);
   }
 
@@ -195,6 +323,7 @@ export class SshShell implements Shell {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.sessions.forEach((s) => s.close());
     this.sftpSession?.end();
     await new Promise<void>((resolve) => {
       if (this.lost) return resolve();

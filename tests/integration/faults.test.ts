@@ -167,7 +167,7 @@ const FAULTS: Fault[] = [
     fails: {
       'check.packets': /none of the 1000 packets sent came back/,
       'check.switch': /^switch: ovs-vswitchd does not answer \(.*ovs-vswitchd/,
-      'check.counters': /ovs-ofctl dump-ports br0` exited 1: .*br0\.mgmt: failed to open socket/,
+      'check.counters': /ovs-ofctl dump-ports br0` exited 1: .*(br0\.mgmt: failed to open socket|br0: failed to connect to socket)/,
       'check.flows': /ovs-ofctl dump-flows br0` exited 1/,
     },
     passes: ['check.sysctl', 'check.arp'],

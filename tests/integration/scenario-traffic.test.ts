@@ -10,9 +10,9 @@ import { Session } from '../../lib/scenario/session.js';
 import { expectedPorts, expectedVeths, stepsOf, sysctlExpected } from '../../lib/scenario/steps.js';
 import { flowsOf, loadTestbed } from '../../lib/testbed/load.js';
 import type { Testbed } from '../../lib/testbed/schema.js';
-import { writeStreamPcap } from '../../lib/traffic/pcap.js';
-import { sentBytes, streamFromTestbed } from '../../lib/traffic/stream.js';
-import { LinuxTrafficGenerator, captureBytes } from '../../lib/traffic/tg-linux.js';
+import { readPcap, writeStreamPcap } from '../../lib/traffic/pcap.js';
+import { streamFromTestbed } from '../../lib/traffic/stream.js';
+import { LinuxTrafficGenerator } from '../../lib/traffic/tg-linux.js';
 import { verifyCapture } from '../../lib/verify/packets.js';
 import { checkDefaultRoute, checkFlowsInstalled, checkGuestIfaces, checkGuestLinks, checkOvsShow, checkStaticArp, checkSysctl } from '../../lib/verify/state.js';
 import { labDown, labUp } from '../../lib/vlab/lab.js';
@@ -72,14 +72,16 @@ describe('virtual profile on the virtual lab', () => {
     const before = await tg.counters();
     await tg.startCapture();
     const sent = await tg.send(tx, stream.count, stream.rate);
-    await tg.stopCapture(rx, captureBytes(stream.count, sentBytes(stream)));
+    await tg.awaitStreamEnd();
     const after = await tg.counters();
+    await tg.stopCapture({ rx, tx: join(dir, 'tx-capture.pcap') });
     await tg.cleanup();
     expect(sent).toMatchObject({ packetsSent: 1000, failed: 0 });
     const v = await verifyCapture(rx, { stream, dstMac: tb.gateway.mac, srcMac: tb.kniPorts[1].mac, lossTolerance: 0, maxProblems: 5 });
     expect(v).toMatchObject({ ok: true, sent: 1000, received: 1000, lost: 0, duplicated: 0, reordered: 0, mismatched: 0 });
-    expect(after.tg0!.txPackets - before.tg0!.txPackets).toBe(1000);
-    expect(after.tg1!.rxPackets - before.tg1!.rxPackets).toBe(1000);
+    expect(after.ports.tg0!.txPackets - before.ports.tg0!.txPackets).toBe(1000);
+    expect(after.ports.tg1!.rxPackets - before.ports.tg1!.rxPackets).toBe(1000);
+    expect(await readPcap(join(dir, 'tx-capture.pcap'), () => undefined)).toEqual({ packets: 1000 });
   }, 60_000);
 
   it('teardown leaves the guest and the switch as it found them', async () => {

@@ -70,6 +70,53 @@ describe('commands over SSH', () => {
     expect((await sh.run('echo still usable')).stdout).toBe('still usable\n');
   });
 
+  it('runs every command in one long-lived sh: one channel for many commands', async () => {
+    const sh = await connect();
+    const before = server.commands.length;
+    for (let i = 0; i < 20; i++) expect((await sh.run(`echo ${i}`)).stdout).toBe(`${i}\n`);
+    expect(server.commands.slice(before)).toEqual(['exec sh -s']);
+  });
+
+  it('opens a second session while the first is busy, and runs both at once', async () => {
+    const sh = await connect();
+    const t0 = Date.now();
+    const [a, b] = await Promise.all([sh.run('sleep 0.5; echo a'), sh.run('sleep 0.5; echo b')]);
+    expect([a.stdout, b.stdout]).toEqual(['a\n', 'b\n']);
+    expect(Date.now() - t0).toBeLessThan(950);
+  });
+
+  it('reopens a session whose sh was killed between commands', async () => {
+    const sh = await connect();
+    const pid = (await sh.run('echo $PPID')).stdout.trim();
+    // The session's sh is the parent of each command's sh (setsid keeps the parent).
+    await sh.run(`kill -KILL ${pid}`, { okExitCodes: [0, 137, 143] }).catch(() => undefined);
+    expect((await sh.run('echo again')).stdout).toBe('again\n');
+  });
+
+  it('falls back to a channel per command on a host whose sh cannot run the session loop', async () => {
+    const noSh = new TestSshServer({ authorizedKey: client.public, script: (c) => (c === 'exec sh -s' ? { stderr: 'sh: not found\n', code: 127 } : null) });
+    await noSh.listen();
+    try {
+      const sh = await connect({ port: noSh.port, hostKey: { fingerprint: noSh.fingerprint } });
+      expect((await sh.run('echo one')).stdout).toBe('one\n');
+      expect(await sh.run('echo two; exit 4', { okExitCodes: [4] })).toMatchObject({ stdout: 'two\n', exitCode: 4 });
+      expect(noSh.commands.filter((c) => c === 'exec sh -s')).toHaveLength(1);
+      expect(noSh.commands.filter((c) => c.startsWith('setsid -w sh -c'))).toHaveLength(2);
+      expect(readFileSync(join(dir, 'transcripts', 'host.log'), 'utf8')).toMatch(/no usable sh for a long-lived session .*sh: not found.*; a channel per command from now on/);
+      await sh.close();
+    } finally {
+      await noSh.close();
+    }
+  });
+
+  it('runs sudo commands in the session, environment and working directory included', async () => {
+    const sh = await connect();
+    // sudo is a no-op as root here; the point is the quoting through `sudo -n sh -c`.
+    const r: unknown = await sh.run('printf "%s|" "$V"; pwd; id -u', { sudo: true, env: { V: "a 'b' $c" }, cwd: '/tmp' }).catch((e: unknown) => e);
+    if (r instanceof Error) expect(r.message).toMatch(/sudo/);
+    else expect((r as { stdout: string }).stdout).toBe("a 'b' $c|/tmp\n0\n");
+  });
+
   it('writes every command to the transcript', async () => {
     const sh = await connect();
     await sh.run('echo transcript-line');

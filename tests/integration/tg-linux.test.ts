@@ -12,8 +12,8 @@ import { Session } from '../../lib/scenario/session.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import type { Testbed } from '../../lib/testbed/schema.js';
 import { readPcap, writeStreamPcap } from '../../lib/traffic/pcap.js';
-import { sentBytes, streamFromTestbed } from '../../lib/traffic/stream.js';
-import { LinuxTrafficGenerator, captureBytes } from '../../lib/traffic/tg-linux.js';
+import { streamFromTestbed } from '../../lib/traffic/stream.js';
+import { LinuxTrafficGenerator } from '../../lib/traffic/tg-linux.js';
 import { labDown, labUp } from '../../lib/vlab/lab.js';
 import { pidsInNetns } from '../../lib/vlab/procs.js';
 import { netnsId } from '../helpers/lab.js';
@@ -100,18 +100,35 @@ describe('linux traffic generator, when things go wrong', () => {
     expect(await runFilesOnTg('cap')).toBe('');
   });
 
-  it('names the send port when tcpreplay cannot send on it; cleanup stops the capture and removes both pcaps', async () => {
+  it('names the send port when tcpdump cannot capture on it, and leaves no tcpdump running', async () => {
+    const tg = driver(withTgPort(0, 'nosuch0'), 'txcap');
+    const err = await failure(tg.startCapture());
+    expect(err.message).toMatch(/^\[tg\] `tcpdump` .*tcpdump exited: .*nosuch0/s);
+    expect(failureKind(err)).toBe('infra');
+    await tg.cleanup();
+    expect(tgProcesses()).toEqual([]);
+    expect(await runFilesOnTg('txcap')).toBe('');
+  });
+
+  it('names the send port when tcpreplay cannot send on it; cleanup removes the pcaps', async () => {
     const tg = driver(withTgPort(0, 'nosuch0'), 'send');
-    await tg.startCapture();
-    expect(tgProcesses()).toEqual(['tcpdump']);
     const { file, stream } = txPcap(10);
     const err = await failure(tg.send(file, stream.count, stream.rate));
     expect(err.message).toMatch(/^\[tg\] `tcpreplay -i nosuch0 --pps=1000 \S*send-tx\.pcap` exited \d+: .*Invalid interface name\/alias: nosuch0/s);
     expect(failureKind(err)).toBe('infra');
-    expect(await runFilesOnTg('send')).toMatch(/send-rx\.pcap/);
+    expect(await runFilesOnTg('send')).toMatch(/send-tx\.pcap/);
     await tg.cleanup();
     expect(tgProcesses()).toEqual([]);
     expect(await runFilesOnTg('send')).toBe('');
+  });
+
+  it('runs three captures (return port, send port, the stream alone) and stops them all at cleanup', async () => {
+    const tg = driver(tb, 'three');
+    await tg.startCapture();
+    expect(tgProcesses()).toEqual(['tcpdump', 'tcpdump', 'tcpdump']);
+    await tg.cleanup();
+    expect(tgProcesses()).toEqual([]);
+    expect(await runFilesOnTg('three')).toBe('');
   });
 
   it('stops waiting after the quiet period when nothing comes back, with a complete, empty capture', async () => {
@@ -123,7 +140,8 @@ describe('linux traffic generator, when things go wrong', () => {
     expect((await tg.send(file, stream.count, stream.rate)).packetsSent).toBe(20);
     const rx = join(dir, 'quiet-rx.pcap');
     const started = Date.now();
-    await tg.stopCapture(rx, captureBytes(stream.count, sentBytes(stream)));
+    await tg.awaitStreamEnd();
+    await tg.stopCapture({ rx, tx: join(dir, 'quiet-tx.pcap') });
     // Well before the driver's hard deadline of 30 s: it gave up on the quiet period, not on the deadline.
     expect(Date.now() - started).toBeLessThan(15_000);
     await tg.cleanup();

@@ -1,0 +1,77 @@
+// One tcpdump capture on a lab machine: started in the background by pid,
+// waited on until it listens, stopped with SIGINT so that it flushes and says
+// what it captured and what it dropped. Used by the TG driver and for the
+// guest's links.
+import { CaptureError, CommandError } from '../errors.js';
+import { shq } from '../transport/quote.js';
+import type { BackgroundProcess, Shell } from '../transport/shell.js';
+
+export interface CaptureSpec {
+  /** A name for the report and the log file: tcpdump-rx, guest-vEth_port32. */
+  name: string;
+  iface: string;
+  direction: 'in' | 'out';
+  /** The pcap file on the machine that captures. */
+  file: string;
+  /** Where the log goes on that machine. */
+  logFile: string;
+  filter?: string;
+  snaplen?: number;
+}
+
+export class Tcpdump {
+  private constructor(
+    readonly spec: CaptureSpec,
+    private readonly proc: BackgroundProcess,
+    private readonly role: string,
+  ) {}
+
+  /** Starts the capture and returns once tcpdump says it listens (a sleep would only guess). */
+  static async start(shell: Shell, spec: CaptureSpec): Promise<Tcpdump> {
+    // -U: each packet is written as it arrives, so a growing file says what has arrived.
+    const words = ['tcpdump', '-i', shq(spec.iface), '-nn', '-U', '-Q', spec.direction, ...(spec.snaplen ? ['-s', String(spec.snaplen)] : []), '-w', shq(spec.file)];
+    const proc = await shell.start(`${words.join(' ')}${spec.filter ? ` ${shq(spec.filter)}` : ''}`, { logFile: spec.logFile });
+    const capture = new Tcpdump(spec, proc, shell.host);
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const log = await proc.logTail(5);
+      if (/listening on /.test(log)) return capture;
+      // Read the log again once it is dead: what it said before dying may have come after the first read.
+      if (!(await proc.isAlive())) throw new CommandError(shell.host, 'tcpdump', null, null, `tcpdump exited: ${(await proc.logTail(5)).trim()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await proc.stop('SIGINT', 1000).catch(() => undefined);
+    throw new CommandError(shell.host, 'tcpdump', null, null, `tcpdump on ${spec.iface} did not start listening within 15 s`);
+  }
+
+  /**
+   * Stops the capture. A capture that dropped packets (or could not say) is
+   * incomplete: judging the DUT from it would blame the DUT for the capture's loss.
+   */
+  async stop(): Promise<void> {
+    await this.proc.stop('SIGINT', 5000);
+    const stats = parseTcpdumpStats(await this.proc.logTail(10));
+    const where = `[${this.role}] ${this.spec.name} on ${this.spec.iface}`;
+    if (!stats) throw new CaptureError(`${where} did not report what it captured: the capture may be incomplete, so the DUT cannot be judged from it`);
+    if (stats.dropped > 0) {
+      throw new CaptureError(`${where} dropped ${stats.dropped} of ${stats.received} packets (${stats.droppedBy}): the capture is incomplete, so the DUT cannot be judged from it`);
+    }
+  }
+
+  /** Stops it without judging (cleanup after a failure). */
+  async abandon(): Promise<void> {
+    await this.proc.stop('SIGINT', 3000).catch(() => undefined);
+  }
+}
+
+/** tcpdump's closing statistics: "N packets received by filter", "N packets dropped by kernel" (and "by interface"). */
+export function parseTcpdumpStats(log: string): { received: number; dropped: number; droppedBy: string } | null {
+  const received = /(\d+) packets? received by filter/.exec(log);
+  const kernel = /(\d+) packets? dropped by kernel/.exec(log);
+  if (!received || !kernel) return null;
+  const iface = /(\d+) packets? dropped by interface/.exec(log);
+  const byKernel = Number(kernel[1]);
+  const byIface = Number(iface?.[1] ?? 0);
+  const droppedBy = [byKernel ? `${byKernel} by the kernel` : '', byIface ? `${byIface} by the interface` : ''].filter(Boolean).join(', ');
+  return { received: Number(received[1]), dropped: byKernel + byIface, droppedBy };
+}

@@ -1,0 +1,72 @@
+// Frames that are not the stream: a real lab's links carry LLDP, STP, ARP,
+// IPv6 neighbour discovery and a neighbour's traffic, and every port counter
+// counts them too. A capture on the same wire says how many there were, and
+// its timestamps say which of them fell between the two counter readings.
+import { readPcap } from '../traffic/pcap.js';
+import { ETH_LEN, OFF_MAGIC, OFF_RUN, PAYLOAD_MAGIC } from '../traffic/stream.js';
+
+/** A span of time on the capturing host's clock, in microseconds since the epoch. */
+export interface Window {
+  fromUs: number;
+  toUs: number;
+}
+
+/**
+ * Two spans around a counter's delta: every frame captured inside `definite`
+ * was certainly counted; a frame outside `possible` certainly was not; the
+ * ones in between may have been (the reading itself takes time).
+ */
+export interface CounterWindow {
+  definite: Window;
+  possible: Window;
+}
+
+/** Foreign frames a counter certainly counted, and at most. */
+export interface ForeignCount {
+  definite: number;
+  possible: number;
+}
+
+/** A frame of this run's stream, as sent or as forwarded: IPv4, UDP, the payload's magic and this run's id. */
+export function isStreamFrame(frame: Buffer, runId: number): boolean {
+  return (
+    frame.length >= OFF_RUN + 4 &&
+    frame.readUInt16BE(12) === 0x0800 &&
+    frame[ETH_LEN] === 0x45 &&
+    frame[ETH_LEN + 9] === 17 &&
+    frame.readUInt32BE(OFF_MAGIC) === PAYLOAD_MAGIC &&
+    frame.readUInt32BE(OFF_RUN) === runId >>> 0
+  );
+}
+
+const inside = (w: Window, t: number) => t >= w.fromUs && t <= w.toUs;
+
+/** Counts, for each window, the frames of a capture that are not this run's stream. One pass over the file. */
+export async function countForeign(file: string, runId: number, windows: CounterWindow[]): Promise<ForeignCount[]> {
+  const counts = windows.map(() => ({ definite: 0, possible: 0 }));
+  await readPcap(file, (frame, t) => {
+    if (isStreamFrame(frame, runId)) return;
+    windows.forEach((w, i) => {
+      if (inside(w.definite, t)) counts[i]!.definite++;
+      if (inside(w.possible, t)) counts[i]!.possible++;
+    });
+  });
+  return counts;
+}
+
+/** The counter window of a counter read on the capturing host itself: its two readings, each bracketed by that host's clock. */
+export function ownWindow(before: Window, after: Window): CounterWindow {
+  return { definite: { fromUs: before.toUs, toUs: after.fromUs }, possible: { fromUs: before.fromUs, toUs: after.toUs } };
+}
+
+/**
+ * The window of a counter read on another host (a switch port, where nothing
+ * can capture), seen from its peer's capture. The other host was read before
+ * the peer at the start and after it at the end, so its span holds the peer's
+ * definite one; it began at most `leadUs` before the peer's first reading
+ * ended and ended at most `lagUs` after the peer's last reading began, as the
+ * controller's own clock measured (no clocks need to agree).
+ */
+export function peerWindow(peer: CounterWindow, leadUs: number, lagUs: number): CounterWindow {
+  return { definite: peer.definite, possible: { fromUs: peer.definite.fromUs - leadUs, toUs: peer.definite.toUs + lagUs } };
+}
