@@ -90,6 +90,7 @@ export const virtual: Profile = {
     'host.check-daemons',
     'host.add-bridge',
     'host.add-ports',
+    'host.wait-ports',
     'host.confirm-ports',
     'host.flows',
     'guest.connect',

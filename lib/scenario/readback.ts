@@ -3,6 +3,7 @@ import { parseDmesg, since, type DmesgLine } from '../parsers/dmesg.js';
 import { parseIfconfig, parseIpJson, parseNeighbours, parseRoutes, parseSysctl, type Iface, type IpLink, type Neighbour, type Route } from '../parsers/net.js';
 import { parseDumpFlows, parseDumpPorts, parseOvsVsctlShow, type FlowEntry, type OvsShow, type PortCounters } from '../parsers/ovs.js';
 import { ParseError } from '../errors.js';
+import { shq } from '../transport/quote.js';
 import type { HostRole } from '../testbed/schema.js';
 import type { Session } from './session.js';
 import { sysctlExpected } from './steps.js';
@@ -16,11 +17,11 @@ export async function ovsShow(s: Session): Promise<OvsShow> {
 }
 
 export async function flows(s: Session): Promise<FlowEntry[]> {
-  return parseDumpFlows(await onHost(s, `${s.profile.tool('ovs-ofctl')} dump-flows ${s.tb.bridge}`));
+  return parseDumpFlows(await onHost(s, `${s.profile.tool('ovs-ofctl')} dump-flows ${shq(s.tb.bridge)}`));
 }
 
 export async function ports(s: Session): Promise<Map<string, PortCounters>> {
-  return parseDumpPorts(await onHost(s, `${s.profile.tool('ovs-ofctl')} dump-ports ${s.tb.bridge}`));
+  return parseDumpPorts(await onHost(s, `${s.profile.tool('ovs-ofctl')} dump-ports ${shq(s.tb.bridge)}`));
 }
 
 export async function guestIfconfig(s: Session): Promise<Iface[]> {
@@ -41,7 +42,7 @@ export async function guestLinks(s: Session): Promise<{ links: IpLink[]; fromUs:
 }
 
 export async function guestSysctl(s: Session): Promise<Record<string, string>> {
-  return parseSysctl((await s.shell('guest').run(`sysctl ${Object.keys(sysctlExpected(s.tb)).join(' ')}`)).stdout);
+  return parseSysctl((await s.shell('guest').run(`sysctl ${Object.keys(sysctlExpected(s.tb)).map(shq).join(' ')}`)).stdout);
 }
 
 export async function guestRoutes(s: Session): Promise<Route[]> {
@@ -74,7 +75,7 @@ export async function versions(s: Session): Promise<Partial<Versions>> {
   const tryRead = async (role: HostRole, line: string, opts = {}) =>
     s.connected(role) ? (await s.shell(role).run(line, { ...opts, okExitCodes: [0, 1, 2, 127] }).catch(() => null))?.stdout.trim().split('\n')[0] || 'unknown' : 'not connected';
   out.ovs = await tryRead('host', `${s.profile.tool('ovs-vsctl')} --version`, s.profile.hostContext(s.tb));
-  out.dpdk = s.profile.expectsKniModule ? await tryRead('host', `cat ${s.tb.paths.dpdkDir}/VERSION || pkg-config --modversion libdpdk`) : 'none (virtual profile: no DPDK)';
+  out.dpdk = s.profile.expectsKniModule ? await tryRead('host', `cat ${shq(s.tb.paths.dpdkDir)}/VERSION || pkg-config --modversion libdpdk`) : 'none (virtual profile: no DPDK)';
   out.hostKernel = await tryRead('host', 'uname -r');
   out.guestKernel = await tryRead('guest', 'uname -r');
   return out;

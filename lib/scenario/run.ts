@@ -518,7 +518,7 @@ export class PvpRun {
     if (!this.session.connected('host')) return;
     for (const name of ['ovs-vswitchd.log', 'ovsdb-server.log']) {
       const remote = `${this.tb.paths.ovsLogDir}/${name}`;
-      const exists = await this.session.shell('host').run(`test -f ${remote}`, { okExitCodes: [0, 1] }).catch(() => null);
+      const exists = await this.session.shell('host').run(`test -f ${shq(remote)}`, { okExitCodes: [0, 1] }).catch(() => null);
       if (exists?.exitCode === 0) await this.session.shell('host').get(remote, join(this.config.runDir, 'logs', `host-${name}`)).catch(() => undefined);
     }
   }

@@ -84,18 +84,18 @@ export const STEPS: StepDef[] = [
       killByPidfile(c.tb.paths.ovsDpdkPidfile, 'ovs_dpdk'),
       killByPidfile(c.tb.paths.ovsdbPidfile, 'ovsdb-server'),
       killByPidfile(c.tb.paths.qemuPidfile, 'qemu-system-x86'),
-      { line: `rm -rf ${c.tb.paths.ovsRunDir}/` },
-      { line: `rm -rf ${c.tb.paths.ovsEtcDir}/` },
-      { line: `mkdir -p ${c.tb.paths.ovsRunDir}/` },
-      { line: `mkdir -p ${c.tb.paths.ovsEtcDir}/` },
-      { line: `rm -f ${c.tb.paths.staleConfDb}` },
+      { line: `rm -rf ${shq(c.tb.paths.ovsRunDir)}/` },
+      { line: `rm -rf ${shq(c.tb.paths.ovsEtcDir)}/` },
+      { line: `mkdir -p ${shq(c.tb.paths.ovsRunDir)}/` },
+      { line: `mkdir -p ${shq(c.tb.paths.ovsEtcDir)}/` },
+      { line: `rm -f ${shq(c.tb.paths.staleConfDb)}` },
     ],
   },
   {
     id: 'host.clean-previous-bridge',
     title: 'Remove the bridge a previous run left',
     host: 'host',
-    commands: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${c.tb.bridge}`)],
+    commands: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${shq(c.tb.bridge)}`)],
   },
   {
     id: 'host.check-daemons',
@@ -108,9 +108,9 @@ export const STEPS: StepDef[] = [
     title: 'Initialise the Open vSwitch database server',
     host: 'host',
     commands: (c) => [
-      host(c, `${t(c, 'ovsdb-tool')} create ${c.tb.paths.ovsEtcDir}/conf.db ${c.tb.paths.ovsSchema ?? '$OPENVSWITCH_DIR/vswitchd/vswitch.ovsschema'}`),
-      host(c, `${t(c, 'ovsdb-server')} --remote=punix:${c.tb.paths.ovsRunDir}/db.sock --remote=db:Open_vSwitch,Open_vSwitch,manager_options`, {
-        background: { name: 'ovsdb-server', pidfile: c.tb.paths.ovsdbPidfile, ready: `test -S ${c.tb.paths.ovsRunDir}/db.sock` },
+      host(c, `${t(c, 'ovsdb-tool')} create ${shq(c.tb.paths.ovsEtcDir)}/conf.db ${c.tb.paths.ovsSchema ? shq(c.tb.paths.ovsSchema) : '$OPENVSWITCH_DIR/vswitchd/vswitch.ovsschema'}`),
+      host(c, `${t(c, 'ovsdb-server')} --remote=punix:${shq(c.tb.paths.ovsRunDir)}/db.sock --remote=db:Open_vSwitch,Open_vSwitch,manager_options`, {
+        background: { name: 'ovsdb-server', pidfile: c.tb.paths.ovsdbPidfile, ready: `test -S ${shq(c.tb.paths.ovsRunDir)}/db.sock` },
       }),
     ],
   },
@@ -118,17 +118,25 @@ export const STEPS: StepDef[] = [
     id: 'host.add-bridge',
     title: 'Add a bridge to the switch',
     host: 'host',
-    commands: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait add-br ${c.tb.bridge} -- set Bridge ${c.tb.bridge} datapath_type=${c.profile.datapathType}`)],
-    undo: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${c.tb.bridge}`)],
+    commands: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait add-br ${shq(c.tb.bridge)} -- set Bridge ${shq(c.tb.bridge)} datapath_type=${c.profile.datapathType}`)],
+    undo: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${shq(c.tb.bridge)}`)],
   },
   {
     id: 'host.add-ports',
     title: 'Add ports to the bridge',
     host: 'host',
     commands: (c) => [
-      ...c.tb.phyPorts.map((p) => host(c, `${t(c, 'ovs-vsctl')} --no-wait add-port ${c.tb.bridge} ${p.name} -- set Interface ${p.name} ${c.profile.phySettings(p).join(' ')}`)),
-      ...c.tb.kniPorts.map((k) => host(c, `${t(c, 'ovs-vsctl')} --no-wait add-port ${c.tb.bridge} ${k.name} -- set Interface ${k.name} ${c.profile.kniSettings(k).join(' ')}`)),
+      ...c.tb.phyPorts.map((p) => host(c, `${t(c, 'ovs-vsctl')} --no-wait add-port ${shq(c.tb.bridge)} ${shq(p.name)} -- set Interface ${shq(p.name)} ${c.profile.phySettings(p).join(' ')}`)),
+      ...c.tb.kniPorts.map((k) => host(c, `${t(c, 'ovs-vsctl')} --no-wait add-port ${shq(c.tb.bridge)} ${shq(k.name)} -- set Interface ${shq(k.name)} ${c.profile.kniSettings(k).join(' ')}`)),
     ],
+  },
+  {
+    // ovs-vswitchd writes a port's ofport once it has added it, in the same pass that creates the
+    // bridge's OpenFlow socket: a condition to wait on, where --no-wait returned before either.
+    id: 'host.wait-ports',
+    title: 'Wait until ovs-vswitchd has added the ports (their ofport set)',
+    host: 'host',
+    commands: (c) => [...c.tb.phyPorts, ...c.tb.kniPorts].map((p) => host(c, `${t(c, 'ovs-vsctl')} --timeout=20 wait-until Interface ${shq(p.name)} ofport=${p.ofport}`, { timeoutMs: 30_000 })),
   },
   {
     id: 'host.confirm-ports',
@@ -160,8 +168,8 @@ export const STEPS: StepDef[] = [
     title: 'Start the Open vSwitch daemon',
     host: 'host',
     commands: (c) => [
-      host(c, `${t(c, 'ovs-vswitchd')} -c ${c.tb.dpdk.vswitchd.coreMask} --proc-type=secondary -- --pidfile=${c.tb.paths.vswitchdPidfile}`, {
-        background: { name: 'ovs-vswitchd', ready: `test -s ${c.tb.paths.vswitchdPidfile}` },
+      host(c, `${t(c, 'ovs-vswitchd')} -c ${c.tb.dpdk.vswitchd.coreMask} --proc-type=secondary -- --pidfile=${shq(c.tb.paths.vswitchdPidfile)}`, {
+        background: { name: 'ovs-vswitchd', ready: `test -s ${shq(c.tb.paths.vswitchdPidfile)}` },
       }),
     ],
   },
@@ -171,11 +179,11 @@ export const STEPS: StepDef[] = [
     title: 'Delete the default flow entries and add the ingress and egress flows',
     host: 'host',
     commands: (c) => [
-      host(c, `${t(c, 'ovs-ofctl')} del-flows ${c.tb.bridge}`),
+      host(c, `${t(c, 'ovs-ofctl')} del-flows ${shq(c.tb.bridge)}`),
       ...flowsOf(c.tb).map((f) =>
-        host(c, `${t(c, 'ovs-ofctl')} add-flow ${c.tb.bridge} in_port=${f.inPort},dl_type=${f.dlType},nw_src=${f.nwSrc},nw_dst=${f.nwDst},idle_timeout=${f.idleTimeout},action=output:${f.output}`),
+        host(c, `${t(c, 'ovs-ofctl')} add-flow ${shq(c.tb.bridge)} in_port=${f.inPort},dl_type=${f.dlType},nw_src=${f.nwSrc},nw_dst=${f.nwDst},idle_timeout=${f.idleTimeout},action=output:${f.output}`),
       ),
-      host(c, `${t(c, 'ovs-ofctl')} dump-flows ${c.tb.bridge}`),
+      host(c, `${t(c, 'ovs-ofctl')} dump-flows ${shq(c.tb.bridge)}`),
     ],
     after: async (s, outputs) => {
       const flows = parseDumpFlows(outputs[outputs.length - 1]!);
@@ -188,16 +196,16 @@ export const STEPS: StepDef[] = [
     title: 'Copy files to the VM (the share directory)',
     host: 'host',
     commands: (c) => {
-      const share = c.tb.paths.shareDir;
+      const share = shq(c.tb.paths.shareDir);
       return [
         { line: `rm -rf ${share}` },
         { line: `mkdir -p ${share}` },
         { line: `chmod 777 ${share}` },
         { line: `mkdir -p ${share}/DPDK` },
         { line: `mkdir -p ${share}/kni_client` },
-        { line: `cp -aL ${c.tb.paths.dpdkDir}/* ${share}/DPDK` },
+        { line: `cp -aL ${shq(c.tb.paths.dpdkDir)}/* ${share}/DPDK` },
         // The guide makes the kni_client directory but leaves its source open; it ships with the vSwitch.
-        { line: `cp -aL ${c.tb.paths.ovsDir}/kni_client/* ${share}/kni_client` },
+        { line: `cp -aL ${shq(c.tb.paths.ovsDir)}/kni_client/* ${share}/kni_client` },
       ];
     },
   },
@@ -206,10 +214,11 @@ export const STEPS: StepDef[] = [
     title: 'Create IVSHMEM metadata',
     host: 'host',
     commands: (c) => [
-      host(c, `${t(c, 'ovs-ivshm-mngr')} -c ${c.tb.dpdk.ivshmMngr.coreMask} --proc-type=secondary -- ${c.tb.dpdk.ivshmMngr.metadata}:${c.tb.kniPorts.map((k) => k.name).join(',')}`),
+      host(c, `${t(c, 'ovs-ivshm-mngr')} -c ${c.tb.dpdk.ivshmMngr.coreMask} --proc-type=secondary -- ${shq(`${c.tb.dpdk.ivshmMngr.metadata}:${c.tb.kniPorts.map((k) => k.name).join(',')}`)}`),
     ],
     after: async (s, [out]) => {
-      s.values.set('ivshmem-device', parseIvshmCmdline(out!, s.tb.dpdk.ivshmMngr.metadata).argument);
+      // Printed by the DUT, bound for QEMU's command line: kept as shell words, each quoted where it needs it.
+      s.values.set('ivshmem-device', parseIvshmCmdline(out!, s.tb.dpdk.ivshmMngr.metadata).argument.split(/\s+/).map(shq).join(' '));
     },
   },
   {
@@ -222,7 +231,7 @@ export const STEPS: StepDef[] = [
       return [
         host(
           c,
-          `${p.qemuBinary} -c ${q.coreMask} --proc-type secondary -n ${q.memChannels} -- -cpu host -boot c -hda ${p.guestImage} -snapshot -m ${q.memory} -smp ${q.smp} --enable-kvm -name ${shq(q.name)} -nographic -vnc ${q.vnc} -pidfile ${p.qemuPidfile} -drive file=fat:rw:${p.shareDir},snapshot=off -monitor unix:${p.qemuMonitor},server,nowait ${c.value('ivshmem-device')}` +
+          `${p.qemuBinary} -c ${q.coreMask} --proc-type secondary -n ${q.memChannels} -- -cpu host -boot c -hda ${shq(p.guestImage)} -snapshot -m ${q.memory} -smp ${q.smp} --enable-kvm -name ${shq(q.name)} -nographic -vnc ${q.vnc} -pidfile ${shq(p.qemuPidfile)} -drive file=fat:rw:${shq(p.shareDir)},snapshot=off -monitor unix:${shq(p.qemuMonitor)},server,nowait ${c.value('ivshmem-device')}` +
             // The harness's way into the guest: a user-mode NIC forwarded from the host's loopback.
             ` -netdev user,id=mgmt,hostfwd=tcp:127.0.0.1:${q.mgmtForwardPort}-:22 -device e1000,netdev=mgmt`,
           { background: { name: 'qemu' } },
@@ -254,8 +263,8 @@ export const STEPS: StepDef[] = [
     title: 'Remove the addresses, route and ARP entry a previous run left',
     host: 'guest',
     commands: (c) => [
-      ...c.tb.kniPorts.map((k) => ({ line: `ip addr flush dev ${k.guestIf}` })),
-      { line: `route del default gw ${c.tb.gateway.ip} ${c.tb.kniPorts[1].guestIf}`, okExitCodes: [0, 7] },
+      ...c.tb.kniPorts.map((k) => ({ line: `ip addr flush dev ${shq(k.guestIf)}` })),
+      { line: `route del default gw ${c.tb.gateway.ip} ${shq(c.tb.kniPorts[1].guestIf)}`, okExitCodes: [0, 7] },
       { line: `arp -d ${c.tb.gateway.ip}`, okExitCodes: [0, 255] },
     ],
   },
@@ -265,9 +274,14 @@ export const STEPS: StepDef[] = [
     host: 'guest',
     commands: (c) => {
       const g = c.tb.guestBuild;
-      return [{ line: `mkdir -p ${g.mountPoint}` }, { line: `mount -o iocharset=utf8 ${g.mountDevice} ${g.mountPoint}` }, { line: `mkdir -p ${g.kniDir}` }, { line: `cp -a ${g.mountPoint}/* ${g.kniDir}` }];
+      return [
+        { line: `mkdir -p ${shq(g.mountPoint)}` },
+        { line: `mount -o iocharset=utf8 ${shq(g.mountDevice)} ${shq(g.mountPoint)}` },
+        { line: `mkdir -p ${shq(g.kniDir)}` },
+        { line: `cp -a ${shq(g.mountPoint)}/* ${shq(g.kniDir)}` },
+      ];
     },
-    undo: (c) => [{ line: `umount ${c.tb.guestBuild.mountPoint}`, okExitCodes: [0, 1, 32] }],
+    undo: (c) => [{ line: `umount ${shq(c.tb.guestBuild.mountPoint)}`, okExitCodes: [0, 1, 32] }],
   },
   {
     id: 'guest.build-dpdk',
@@ -278,9 +292,9 @@ export const STEPS: StepDef[] = [
       const ctx = { cwd: `${g.kniDir}/DPDK`, env: { RTE_SDK: `${g.kniDir}/DPDK`, RTE_TARGET: g.rteTarget } };
       return [
         // -N: a patch applied before is skipped, and patch exits 1 for it.
-        { line: `patch -N -p1 < ${g.patch}`, okExitCodes: [0, 1], ...ctx },
+        { line: `patch -N -p1 < ${shq(g.patch)}`, okExitCodes: [0, 1], ...ctx },
         { line: 'make uninstall', ...ctx, timeoutMs: 600_000 },
-        { line: `make install T=${g.rteTarget}`, ...ctx, timeoutMs: 1_800_000 },
+        { line: `make install T=${shq(g.rteTarget)}`, ...ctx, timeoutMs: 1_800_000 },
       ];
     },
   },
@@ -300,7 +314,7 @@ export const STEPS: StepDef[] = [
     id: 'guest.insmod',
     title: 'Insert rte_kni Module',
     host: 'guest',
-    commands: (c) => [{ line: `insmod ${c.tb.guestBuild.kniDir}/DPDK/${c.tb.guestBuild.rteTarget}/kmod/rte_kni.ko` }],
+    commands: (c) => [{ line: `insmod ${shq(`${c.tb.guestBuild.kniDir}/DPDK/${c.tb.guestBuild.rteTarget}/kmod/rte_kni.ko`)}` }],
   },
   {
     // The guide: bringing up a virtual interface without the IVSHMEM metadata
@@ -330,9 +344,9 @@ export const STEPS: StepDef[] = [
     host: 'guest',
     commands: (c) => [
       {
-        line: `./kni_client -c ${c.tb.dpdk.kniClient.coreMask} -n ${c.tb.dpdk.kniClient.memChannels} -- ${c.tb.kniPorts.map((k) => `-p ${k.name}`).join(' ')}`,
+        line: `./kni_client -c ${c.tb.dpdk.kniClient.coreMask} -n ${c.tb.dpdk.kniClient.memChannels} -- ${c.tb.kniPorts.map((k) => `-p ${shq(k.name)}`).join(' ')}`,
         cwd: `${c.tb.guestBuild.kniDir}/kni_client`,
-        background: { name: 'kni_client', ready: c.tb.kniPorts.map((k) => `ip link show ${k.guestIf}`).join(' && ') },
+        background: { name: 'kni_client', ready: c.tb.kniPorts.map((k) => `ip link show ${shq(k.guestIf)}`).join(' && ') },
       },
     ],
   },
@@ -341,10 +355,10 @@ export const STEPS: StepDef[] = [
     title: 'Bring up virtual interfaces',
     host: 'guest',
     commands: (c) => [
-      ...c.tb.kniPorts.map((k) => ({ line: `ifconfig ${k.guestIf} hw ether ${k.mac}` })),
-      ...c.tb.kniPorts.map((k) => ({ line: `ifconfig ${k.guestIf} ${k.cidr} up` })),
+      ...c.tb.kniPorts.map((k) => ({ line: `ifconfig ${shq(k.guestIf)} hw ether ${k.mac}` })),
+      ...c.tb.kniPorts.map((k) => ({ line: `ifconfig ${shq(k.guestIf)} ${k.cidr} up` })),
     ],
-    undo: (c) => c.tb.kniPorts.flatMap((k) => [{ line: `ip addr flush dev ${k.guestIf}` }, { line: `ip link set ${k.guestIf} down` }]),
+    undo: (c) => c.tb.kniPorts.flatMap((k) => [{ line: `ip addr flush dev ${shq(k.guestIf)}` }, { line: `ip link set ${shq(k.guestIf)} down` }]),
   },
   {
     id: 'guest.forwarding',
@@ -353,16 +367,16 @@ export const STEPS: StepDef[] = [
     commands: (c) => [
       { line: 'sysctl -w net.ipv4.ip_forward=1' },
       { line: 'sysctl -w net.ipv4.conf.all.rp_filter=0' },
-      { line: `sysctl -w net.ipv4.conf.${c.tb.kniPorts[0].guestIf}.rp_filter=0` },
+      { line: `sysctl -w ${shq(`net.ipv4.conf.${c.tb.kniPorts[0].guestIf}.rp_filter=0`)}` },
     ],
   },
   {
     id: 'guest.route-arp',
     title: 'Add a default gateway and an ARP entry for it',
     host: 'guest',
-    commands: (c) => [{ line: `route add default gw ${c.tb.gateway.ip} ${c.tb.kniPorts[1].guestIf}` }, { line: `arp -s ${c.tb.gateway.ip} ${c.tb.gateway.mac}` }],
+    commands: (c) => [{ line: `route add default gw ${c.tb.gateway.ip} ${shq(c.tb.kniPorts[1].guestIf)}` }, { line: `arp -s ${c.tb.gateway.ip} ${c.tb.gateway.mac}` }],
     undo: (c) => [
-      { line: `route del default gw ${c.tb.gateway.ip} ${c.tb.kniPorts[1].guestIf}`, okExitCodes: [0, 7] },
+      { line: `route del default gw ${c.tb.gateway.ip} ${shq(c.tb.kniPorts[1].guestIf)}`, okExitCodes: [0, 7] },
       { line: `arp -d ${c.tb.gateway.ip}`, okExitCodes: [0, 255] },
     ],
   },
@@ -370,7 +384,7 @@ export const STEPS: StepDef[] = [
     id: 'guest.check-interfaces',
     title: 'Check both virtual interfaces are up and running',
     host: 'guest',
-    commands: (c) => [{ line: 'ifconfig -a' }, { line: `sysctl ${Object.keys(sysctlExpected(c.tb)).join(' ')}` }, { line: 'ip route' }, { line: 'arp -n' }],
+    commands: (c) => [{ line: 'ifconfig -a' }, { line: `sysctl ${Object.keys(sysctlExpected(c.tb)).map(shq).join(' ')}` }, { line: 'ip route' }, { line: 'arp -n' }],
     after: async (s, [ifc, sysctl, route, arp]) => {
       const tb = s.tb;
       CheckFailure.ifAny('guest interfaces', [

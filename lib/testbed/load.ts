@@ -92,7 +92,27 @@ function crossCheck(tb: Testbed): TestbedProblem[] {
       if (!ofports.has(n)) problems.push({ path: `flows.${i}.${field}`, message: `ofport ${n} is not one of the testbed's ports (${[...ofports.keys()].join(', ')})` });
     }
   });
-  const egress = tb.kniPorts[1];
+  problems.push(...duplicates('phyPorts/kniPorts', 'port name', [...tb.phyPorts.map((p) => p.name), ...tb.kniPorts.map((k) => k.name)]));
+  problems.push(...duplicates('kniPorts', 'guest interface', tb.kniPorts.map((k) => k.guestIf)));
+  problems.push(...duplicates('phyPorts', 'TG port', tb.phyPorts.map((p) => p.tgPort)));
+  problems.push(...duplicates('kniPorts/gateway', 'MAC address', [...tb.kniPorts.map((k) => k.mac.toLowerCase()), tb.gateway.mac.toLowerCase()]));
+  if (tb.phyPorts.some((p) => p.name === tb.bridge) || tb.kniPorts.some((k) => k.name === tb.bridge)) {
+    problems.push({ path: 'bridge', message: `${tb.bridge} is also a port name` });
+  }
+  tb.kniPorts.forEach((k, i) => {
+    const [ip, len] = k.cidr.split('/');
+    const bits = Number(len);
+    if (bits <= 30) {
+      const host = toInt(ip!) & ~maskOf(bits) >>> 0;
+      if (host === 0) problems.push({ path: `kniPorts.${i}.cidr`, message: `${k.cidr} is the network address of its subnet, not an interface address` });
+      if ((host >>> 0) === (~maskOf(bits) >>> 0)) problems.push({ path: `kniPorts.${i}.cidr`, message: `${k.cidr} is the broadcast address of its subnet, not an interface address` });
+    }
+    if (ip === tb.gateway.ip) problems.push({ path: 'gateway.ip', message: `${tb.gateway.ip} is ${k.guestIf}'s own address: the gateway must be another host` });
+  });
+  const [ingress, egress] = tb.kniPorts;
+  if (sameSubnet(ingress.cidr, egress.cidr.split('/')[0]!) || sameSubnet(egress.cidr, ingress.cidr.split('/')[0]!)) {
+    problems.push({ path: 'kniPorts', message: `${ingress.guestIf} (${ingress.cidr}) and ${egress.guestIf} (${egress.cidr}) are in one subnet: the guest could not route between them` });
+  }
   if (!sameSubnet(egress.cidr, tb.gateway.ip)) {
     problems.push({ path: 'gateway.ip', message: `${tb.gateway.ip} is not in ${egress.guestIf}'s subnet ${egress.cidr}` });
   }
@@ -102,13 +122,21 @@ function crossCheck(tb: Testbed): TestbedProblem[] {
   return problems;
 }
 
+function duplicates(path: string, what: string, values: string[]): TestbedProblem[] {
+  const seen = new Set<string>();
+  const dup = new Set(values.filter((v) => seen.has(v) || !seen.add(v)));
+  return [...dup].map((v) => ({ path, message: `${what} ${v} is used twice` }));
+}
+
+const maskOf = (bits: number) => (bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0);
+
 function toInt(ip: string): number {
   return ip.split('.').reduce((acc, o) => (acc << 8) + Number(o), 0) >>> 0;
 }
 
 export function sameSubnet(cidr: string, ip: string): boolean {
   const [net, len] = cidr.split('/');
-  const mask = Number(len) === 0 ? 0 : (~0 << (32 - Number(len))) >>> 0;
+  const mask = maskOf(Number(len));
   return ((toInt(net!) & mask) >>> 0) === ((toInt(ip) & mask) >>> 0);
 }
 

@@ -16,7 +16,46 @@ export const cidr = () =>
     const [ip, len, ...rest] = v.split('/');
     return rest.length === 0 && IPV4.test(ip ?? '') && /^\d+$/.test(len ?? '') && Number(len) <= 32;
   }, 'expected an IPv4 address with prefix length like 2.2.2.1/24');
-export const hexMask = () => z.string().regex(HEX_MASK, 'expected a hex core mask like 0x0F');
+export const hexMask = () =>
+  z
+    .string()
+    .regex(HEX_MASK, 'expected a hex core mask like 0x0F')
+    .refine((v) => !/^0x0+$/i.test(v), 'a core mask of 0 selects no core');
+
+// ---- Words that reach a root shell on a lab machine --------------------------
+// Every value below is also quoted where it is used (lib/transport/quote.ts);
+// the grammars make sure that what cannot be right is refused with the field's
+// name, before anything runs.
+
+/** Linux's rules for a network interface (and an OVS bridge or port) name: dev_valid_name(). */
+export const ifName = () =>
+  z
+    .string()
+    .min(1, 'expected an interface name')
+    .max(15, 'an interface name has at most 15 characters (IFNAMSIZ)')
+    .refine((v) => v !== '.' && v !== '..', 'an interface name cannot be "." or ".."')
+    .refine((v) => !/[/:\s]/.test(v), "an interface name cannot hold '/', ':' or whitespace")
+    .refine((v) => !/[^\x21-\x7e]/.test(v), 'an interface name holds printable ASCII only');
+
+const PATH_CHARS = /^[A-Za-z0-9._/+@:,=~-]+$/;
+/** An absolute, normalised path other than /: what reaches rm -rf, mkdir, cp and chmod. */
+export const absPath = () =>
+  z
+    .string()
+    .min(1, 'expected an absolute path')
+    .refine((v) => v.startsWith('/'), 'expected an absolute path (starting with /)')
+    .refine((v) => v !== '/' && !/^\/+$/.test(v), 'refusing / itself: this path reaches rm -rf and mkdir on a lab machine')
+    .refine((v) => PATH_CHARS.test(v), 'a path here holds only letters, digits and . _ / + @ : , = ~ -')
+    .refine((v) => !v.endsWith('/') && !v.includes('//') && !v.split('/').some((seg) => seg === '.' || seg === '..'), 'expected a normalised path: no trailing /, no //, no . or .. segments');
+
+/** A program to run: a name on PATH or a path (the guide's ./qemu/x86_64-softmmu/qemu-system-x86_64). */
+export const toolPath = () => z.string().regex(/^(\.{0,2}\/)?[A-Za-z0-9_+-][A-Za-z0-9._/+-]*$/, 'expected a program name or path of letters, digits and . _ / + -').refine((v) => !v.split('/').includes('..') || v.startsWith('../'), 'expected a normalised path');
+
+/** A file name with no directory: rte_kni_module_1_6.patch. */
+export const fileName = () => z.string().regex(/^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$/, 'expected a file name of letters, digits and . _ + - (no directory)');
+
+/** One word of a command line: a build target, a metadata name. */
+export const word = () => z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._+-]*$/, 'expected one word of letters, digits and . _ + -');
 const port = () => z.number().int().min(1).max(65535);
 
 const Auth = z.union([
@@ -49,24 +88,24 @@ export const GuestHostSchema = z.strictObject({ ...HostBase, jump: z.literal('ho
 
 /** A physical port on the DUT: cabled to a TG port, owned by ovs_dpdk as `option:port`. */
 const PhyPort = z.strictObject({
-  name: z.string(),
+  name: ifName(),
   ofport: z.number().int().positive(),
   dpdkPort: z.number().int().nonnegative(),
-  tgPort: z.string(),
+  tgPort: ifName(),
 });
 
 /** A KNI vport: an OVS port on the host and its vEth interface in the guest. */
 const KniPort = z.strictObject({
-  name: z.string(),
+  name: ifName(),
   ofport: z.number().int().positive(),
-  guestIf: z.string(),
+  guestIf: ifName(),
   mac: mac(),
   cidr: cidr(),
 });
 
 const Flow = z.strictObject({
   inPort: z.number().int().positive(),
-  dlType: z.string().default('0x0800'),
+  dlType: z.string().regex(/^0x[0-9A-Fa-f]{4}$/, 'expected an EtherType like 0x0800').default('0x0800'),
   nwSrc: ipv4(),
   nwDst: ipv4(),
   idleTimeout: z.number().int().nonnegative().default(0),
@@ -75,23 +114,23 @@ const Flow = z.strictObject({
 
 const Paths = z.strictObject({
   // Where the guide's `cd openvswitch` lands: $OPENVSWITCH_DIR.
-  ovsDir: z.string().default('/root/openvswitch'),
-  ovsRunDir: z.string().default('/usr/local/var/run/openvswitch'),
-  ovsEtcDir: z.string().default('/usr/local/etc/openvswitch'),
-  ovsLogDir: z.string().default('/usr/local/var/log/openvswitch'),
-  ovsSchema: z.string().optional(),
-  staleConfDb: z.string().default('/tmp/conf.db'),
-  vswitchdPidfile: z.string().default('/tmp/vswitchd.pid'),
-  ovsdbPidfile: z.string().default('/usr/local/var/run/openvswitch/ovsdb-server.pid'),
-  ovsDpdkPidfile: z.string().default('/usr/local/var/run/openvswitch/ovs_dpdk.pid'),
-  dpdkDir: z.string().default('/root/DPDK'),
-  qemuBinary: z.string().default('./qemu/x86_64-softmmu/qemu-system-x86_64'),
-  guestImage: z.string().default('/root/images/client.qcow2'),
-  shareDir: z.string().default('/tmp/qemu_share'),
-  qemuPidfile: z.string().default('/tmp/vm1.pid'),
-  qemuMonitor: z.string().default('/tmp/vm1monitor'),
+  ovsDir: absPath().default('/root/openvswitch'),
+  ovsRunDir: absPath().default('/usr/local/var/run/openvswitch'),
+  ovsEtcDir: absPath().default('/usr/local/etc/openvswitch'),
+  ovsLogDir: absPath().default('/usr/local/var/log/openvswitch'),
+  ovsSchema: absPath().optional(),
+  staleConfDb: absPath().default('/tmp/conf.db'),
+  vswitchdPidfile: absPath().default('/tmp/vswitchd.pid'),
+  ovsdbPidfile: absPath().default('/usr/local/var/run/openvswitch/ovsdb-server.pid'),
+  ovsDpdkPidfile: absPath().default('/usr/local/var/run/openvswitch/ovs_dpdk.pid'),
+  dpdkDir: absPath().default('/root/DPDK'),
+  qemuBinary: toolPath().default('./qemu/x86_64-softmmu/qemu-system-x86_64'),
+  guestImage: absPath().default('/root/images/client.qcow2'),
+  shareDir: absPath().default('/tmp/qemu_share'),
+  qemuPidfile: absPath().default('/tmp/vm1.pid'),
+  qemuMonitor: absPath().default('/tmp/vm1monitor'),
   // Remote directory for the harness's own files (logs of background processes, pcaps).
-  workDir: z.string().default('/tmp/dutlab'),
+  workDir: absPath().default('/tmp/dutlab'),
 });
 
 const Dpdk = z.strictObject({
@@ -99,7 +138,7 @@ const Dpdk = z.strictObject({
     .strictObject({
       coreMask: hexMask().default('0x0F'),
       memChannels: z.number().int().positive().default(4),
-      baseVirtAddr: z.string().default('0x2aaa2aa0000'),
+      baseVirtAddr: z.string().regex(/^0x[0-9A-Fa-f]+$/, 'expected a hex address like 0x2aaa2aa0000').default('0x2aaa2aa0000'),
       portMask: hexMask().default('0x03'),
       kniPorts: z.number().int().nonnegative().default(2),
       stats: z.number().int().nonnegative().default(5),
@@ -109,15 +148,15 @@ const Dpdk = z.strictObject({
     })
     .prefault({}),
   vswitchd: z.strictObject({ coreMask: hexMask().default('0x100') }).prefault({}),
-  ivshmMngr: z.strictObject({ coreMask: hexMask().default('0x1'), metadata: z.string().default('vm_1') }).prefault({}),
+  ivshmMngr: z.strictObject({ coreMask: hexMask().default('0x1'), metadata: word().default('vm_1') }).prefault({}),
   qemu: z
     .strictObject({
       coreMask: hexMask().default('0x30'),
       memChannels: z.number().int().positive().default(4),
-      memory: z.string().default('8192M'),
+      memory: z.string().regex(/^\d+[KMGT]?$/, 'expected a size like 8192M').default('8192M'),
       smp: z.number().int().positive().default(2),
-      name: z.string().default('client 1'),
-      vnc: z.string().default(':1'),
+      name: z.string().regex(/^[A-Za-z0-9 _.,:+-]{1,64}$/, 'expected a VM name of letters, digits, spaces and . _ , : + -').default('client 1'),
+      vnc: z.string().regex(/^[A-Za-z0-9.-]*:\d+$/, 'expected a VNC display like :1').default(':1'),
       // The guide leaves open how one reaches the guest; a user-mode NIC with a
       // port forward on the host loopback is what this harness adds.
       mgmtForwardPort: port().default(2222),
@@ -127,11 +166,11 @@ const Dpdk = z.strictObject({
 });
 
 const GuestBuild = z.strictObject({
-  mountDevice: z.string().default('/dev/sdb1'),
-  mountPoint: z.string().default('/mnt/kni'),
-  kniDir: z.string().default('/root/kni'),
-  rteTarget: z.string().default('x86_64-ivshmem-linuxapp-gcc'),
-  patch: z.string().default('rte_kni_module_1_6.patch'),
+  mountDevice: absPath().default('/dev/sdb1'),
+  mountPoint: absPath().default('/mnt/kni'),
+  kniDir: absPath().default('/root/kni'),
+  rteTarget: word().default('x86_64-ivshmem-linuxapp-gcc'),
+  patch: fileName().default('rte_kni_module_1_6.patch'),
 });
 
 const Traffic = z.strictObject({
@@ -157,12 +196,12 @@ const Verify = z.strictObject({
   maxProblems: z.number().int().positive().default(20),
 });
 
-const Lock = z.strictObject({ path: z.string().default('/tmp/dutlab.lock'), ttlSeconds: z.number().int().positive().default(120) });
+const Lock = z.strictObject({ path: absPath().default('/tmp/dutlab.lock'), ttlSeconds: z.number().int().positive().default(120) });
 
 export const TestbedSchema = z.strictObject({
   name: z.string().min(1),
   hosts: z.strictObject({ host: HostSchema, guest: GuestHostSchema, tg: HostSchema }),
-  bridge: z.string().default('br0'),
+  bridge: ifName().default('br0'),
   phyPorts: z.tuple([PhyPort, PhyPort]).default([
     { name: 'port16', ofport: 16, dpdkPort: 1, tgPort: 'tg0' },
     { name: 'port17', ofport: 17, dpdkPort: 2, tgPort: 'tg1' },

@@ -59,20 +59,14 @@ export class SshShell implements Shell {
   ) {
     // A connection that dies under a forwarded channel (the guest behind the host) does not close its
     // channels by itself: the sessions on it are failed here, so that no command waits for its timeout.
-    client.on('error', (err) => {
-      this.lost ??= new ConnectionError(host, `connection lost: ${err.message}`, { cause: err });
-      this.sessions.forEach((s) => s.close());
-    });
-    client.on('close', () => {
-      this.lost ??= new ConnectionError(host, 'connection closed by the remote side');
-      this.sessions.forEach((s) => s.close());
-    });
+    client.on('error', (err) => this.connectionLost(`connection lost: ${err.message}`, err));
+    client.on('close', () => this.connectionLost('connection closed by the remote side'));
   }
 
   /** Connects, retrying until the spec's connect timeout (a guest still booting answers late). */
   static async connect(role: string, spec: HostSpec, options: SshOptions = {}): Promise<SshShell> {
     const deadline = Date.now() + spec.connectTimeoutMs;
-    const client = await pRetry(() => connectOnce(role, spec, options), {
+    const { client, sock } = await pRetry(() => connectOnce(role, spec, options), {
       retries: 1000,
       minTimeout: 300,
       maxTimeout: 3000,
@@ -84,7 +78,17 @@ export class SshShell implements Shell {
       throw new ConnectionError(role, `cannot connect to ${spec.user}@${spec.address}:${spec.port}: ${(err as Error).message}`, { cause: err });
     });
     options.transcript?.note(role, `connected to ${spec.user}@${spec.address}:${spec.port}${options.jump ? ` through ${options.jump.host}` : ''}`);
-    return new SshShell(role, client, options);
+    const shell = new SshShell(role, client, options);
+    // Through a jump, the connection is a channel of another one: when that channel goes (the guest's sshd
+    // died), ssh2 may not notice before keepalive does. The channel's own close says it at once.
+    sock?.once('close', () => shell.connectionLost('the channel through the jump host closed'));
+    return shell;
+  }
+
+  /** The connection is gone: every session on it fails now, and every later command says so. */
+  connectionLost(why: string, cause?: Error): void {
+    this.lost ??= new ConnectionError(this.host, why.startsWith('connection') ? why : `connection lost: ${why}`, cause ? { cause } : {});
+    this.sessions.forEach((s) => s.close());
   }
 
   get isConnected(): boolean {
@@ -334,10 +338,10 @@ export class SshShell implements Shell {
   }
 }
 
-function connectOnce(role: string, spec: HostSpec, options: SshOptions): Promise<Client> {
+function connectOnce(role: string, spec: HostSpec, options: SshOptions): Promise<{ client: Client; sock?: Duplex }> {
   return (async () => {
     const sock = options.jump ? await options.jump.forwardOut(spec.address, spec.port) : undefined;
-    return new Promise<Client>((resolve, reject) => {
+    return new Promise<{ client: Client; sock?: Duplex }>((resolve, reject) => {
       const client = new Client();
       let hostKeyProblem: HostKeyError | null = null;
       const config: ConnectConfig = {
@@ -354,7 +358,7 @@ function connectOnce(role: string, spec: HostSpec, options: SshOptions): Promise
           return hostKeyProblem === null;
         },
       };
-      client.once('ready', () => resolve(client));
+      client.once('ready', () => resolve({ client, ...(sock ? { sock } : {}) }));
       client.once('error', (err: Error & { level?: string }) => {
         client.end();
         if (hostKeyProblem) return reject(hostKeyProblem);
