@@ -139,3 +139,10 @@ export function errorMessage(err: unknown): string {
 
 /** A capture the harness made is incomplete (the capturing host dropped packets): nothing can be judged from it. */
 export class CaptureError extends DutlabError {}
+
+/** The run was interrupted (a signal): what had not started is not started. */
+export class AbortedError extends DutlabError {
+  constructor(readonly reason: string) {
+    super(`not run: the run was ${reason}`);
+  }
+}

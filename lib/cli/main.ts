@@ -1,13 +1,13 @@
 // The `dutlab` command.
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { formatPlan, planOf } from '../scenario/plan.js';
 import { PROFILE_NAMES, profileByName } from '../scenario/profiles.js';
-import { loadTestbed } from '../testbed/load.js';
+import { loadTestbed, missingLocalFiles } from '../testbed/load.js';
 import { DEFAULT_LAB_ID, labDown, labStatus, labUp } from '../vlab/lab.js';
-import { runSuite } from './run.js';
+import { runSuite, writeUsageReport } from './run.js';
 
 const log = (line: string) => process.stderr.write(`dutlab: ${line}\n`);
 /** A path as the user can open it from here: relative inside the working directory, absolute outside. */
@@ -17,7 +17,9 @@ export function buildCli(): Command {
   const program = new Command('dutlab')
     .description('End-to-end test harness for the DPDK vSwitch KNI Phy->VM->Phy lab')
     .version(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version)
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Usage errors are thrown (CommanderError), not exited on: main() gives them exit code 2 and a report.
+    .exitOverride();
   const profile = () => new Option('--profile <name>', 'how to build the setup').choices(PROFILE_NAMES).makeOptionMandatory();
 
   program
@@ -43,6 +45,8 @@ export function buildCli(): Command {
     .action((o: { testbed: string; profile: string }) => {
       const tb = loadTestbed(o.testbed);
       const p = profileByName(o.profile);
+      // The plan is for reading on any machine: files only the lab's controller has are a warning here.
+      for (const m of missingLocalFiles(tb)) log(`warning: ${m} (\`dutlab run\` would stop on it)`);
       process.stdout.write(formatPlan(tb, p, planOf(tb, p)));
     });
 
@@ -52,15 +56,26 @@ export function buildCli(): Command {
     .option('--id <id>', 'lab id', DEFAULT_LAB_ID)
     .option('--reports <dir>', 'where reports go', undefined)
     .action(async (o: { id: string; reports?: string }) => {
+      // A signal before or after the suite (while the lab comes up or goes down) is noted here, so that
+      // the lab still goes down; during the suite, runSuite's own handler tears the run down as well.
+      let interrupted: NodeJS.Signals | null = null;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (interrupted) process.exit(2);
+        interrupted = sig;
+      };
+      const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+      signals.forEach((sig) => process.on(sig, onSignal));
       let code = 2;
       try {
         const lab = await labUp({ id: o.id, log });
+        if (interrupted) throw new Error(`interrupted by ${interrupted} while the virtual lab came up`);
         const s = await runSuite({ testbed: lab.testbedFile, profile: 'virtual', ...(o.reports ? { reportsDir: o.reports } : {}) });
         log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
         log(`report: ${shown(s.summaryFile)}`);
         code = s.exitCode;
       } finally {
         await labDown({ id: o.id, log });
+        signals.forEach((sig) => process.off(sig, onSignal));
       }
       process.exitCode = code;
     });
@@ -92,12 +107,36 @@ export function buildCli(): Command {
   return program;
 }
 
-const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/lib\//, '/lib/'));
-if (isMain) {
-  buildCli()
-    .parseAsync(process.argv)
-    .catch((err: unknown) => {
-      log(errorMessage(err));
+/** Runs the command line: exit 0, 1 or 2 as the README says; usage errors are 2, and leave a report where a run would have. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+        process.exitCode = 0;
+        return;
+      }
       process.exitCode = 2;
-    });
+      const command = argv[2];
+      if (command === 'run' || command === 'e2e') {
+        const s = writeUsageReport(err.message.replace(/^error: /, ''), optionValue(argv, '--reports'));
+        log(`INFRA-ERROR (exit 2): ${s.reason}`);
+        log(`report: ${shown(s.summaryFile)}`);
+      }
+      return;
+    }
+    log(errorMessage(err));
+    process.exitCode = 2;
+  }
 }
+
+/** The value of an option in a command line commander could not parse. */
+function optionValue(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  if (i >= 0 && argv[i + 1] && !argv[i + 1]!.startsWith('-')) return argv[i + 1];
+  return argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+}
+
+const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/lib\//, '/lib/'));
+if (isMain) void main(process.argv);

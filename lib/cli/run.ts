@@ -8,8 +8,8 @@ import { RunReporter } from '../report/reporter.js';
 import { buildSummary, summaryMarkdown, type Summary } from '../report/summary.js';
 import { verdictOf, EXIT_CODES } from '../report/verdict.js';
 import { profileByName } from '../scenario/profiles.js';
-import { configToEnv, type RunData } from '../scenario/run.js';
-import { loadTestbed } from '../testbed/load.js';
+import { ABORT_FILE, configToEnv, type RunData } from '../scenario/run.js';
+import { loadTestbed, missingLocalFiles } from '../testbed/load.js';
 
 export const PROJECT_ROOT = resolve(new URL('../..', import.meta.url).pathname);
 
@@ -26,31 +26,62 @@ export function newRunId(): string {
   return `${d}-${Math.floor(Math.random() * 1e4).toString().padStart(4, '0')}`;
 }
 
-/** The run's summary, and where its report was written. */
-export interface RunOutcome extends Summary {
-  summaryFile: string;
-}
-
-export async function runSuite(opts: RunOptions): Promise<RunOutcome> {
-  const reports = resolve(opts.reportsDir ?? join(PROJECT_ROOT, 'reports'));
+/** A new run directory under the reports directory, which `latest` now points to. */
+function newRunDir(reportsDir?: string): { reports: string; runId: string; runDir: string } {
+  const reports = resolve(reportsDir ?? join(PROJECT_ROOT, 'reports'));
   const runId = newRunId();
   const runDir = join(reports, runId);
   mkdirSync(runDir, { recursive: true });
   const latest = join(reports, 'latest');
   rmSync(latest, { force: true });
   symlinkSync(runId, latest);
+  return { reports, runId, runDir };
+}
+
+/** The run's summary, and where its report was written. */
+export interface RunOutcome extends Summary {
+  summaryFile: string;
+}
+
+export async function runSuite(opts: RunOptions): Promise<RunOutcome> {
+  const { reports, runId, runDir } = newRunDir(opts.reportsDir);
   const base: RunData = { runId, testbed: resolve(opts.testbed), testbedName: '?', profile: opts.profile, startedAt: new Date().toISOString(), versions: {}, stages: [], teardownProblems: [], notes: [] };
 
   // Problems that stop the run before it touches the lab: exit 2, with a report all the same.
   try {
-    base.testbedName = loadTestbed(opts.testbed).name;
+    const tb = loadTestbed(opts.testbed);
+    base.testbedName = tb.name;
     copyFileSync(opts.testbed, join(runDir, 'testbed.yaml'));
     profileByName(opts.profile);
+    const missing = missingLocalFiles(tb);
+    if (missing.length > 0) throw new Error(`before connecting: ${missing.join('; ')}`);
   } catch (err) {
     const reason = err instanceof TestbedError ? err.message : errorMessage(err);
     return writeReports(reports, runDir, base, [], { verdict: 'infra-error', exitCode: EXIT_CODES['infra-error'], reason });
   }
 
+  // A signal while the suite runs: the suite tears down (it learns of the signal through the abort file,
+  // or directly from a terminal), the run ends "aborted", exit 2. A second signal forces the exit.
+  let interrupted: string | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) {
+      process.stderr.write(`dutlab: ${sig} again: exiting now; the lab may keep this run's setup, and its lock goes to the next run from here\n`);
+      process.exit(EXIT_CODES.aborted);
+    }
+    interrupted = sig;
+    process.stderr.write(`dutlab: ${sig}: tearing down (${sig} again to exit at once)\n`);
+    writeFileSync(join(runDir, ABORT_FILE), sig);
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  signals.forEach((sig) => process.on(sig, onSignal));
+  try {
+    return await runVitest(opts, reports, runDir, runId, base, () => interrupted);
+  } finally {
+    signals.forEach((sig) => process.off(sig, onSignal));
+  }
+}
+
+async function runVitest(opts: RunOptions, reports: string, runDir: string, runId: string, base: RunData, interrupted: () => string | null): Promise<RunOutcome> {
   const reporter = new RunReporter();
   const env = configToEnv({ testbedFile: resolve(opts.testbed), profile: opts.profile, runId, runDir, ...(opts.beforeTraffic ? { beforeTraffic: opts.beforeTraffic } : {}) });
   Object.assign(process.env, env);
@@ -77,7 +108,17 @@ export async function runSuite(opts: RunOptions): Promise<RunOutcome> {
     const stage = data.stages.find((s) => s.id === c.id);
     return stage?.kind && c.status === 'failed' ? { ...c, kind: stage.kind } : c;
   });
-  return writeReports(reports, runDir, data, cases, verdictOf(cases, reporter.errors));
+  const sig = interrupted();
+  const aborted = data.aborted ?? (sig ? `interrupted by ${sig}` : undefined);
+  rmSync(join(runDir, ABORT_FILE), { force: true });
+  return writeReports(reports, runDir, data, cases, verdictOf(cases, reporter.errors, aborted));
+}
+
+/** A command line that could not be parsed: an infrastructure error with a report, so that no gate reads the last run's JUnit. */
+export function writeUsageReport(reason: string, reportsDir?: string): RunOutcome {
+  const { reports, runId, runDir } = newRunDir(reportsDir);
+  const data: RunData = { runId, testbed: '?', testbedName: '?', profile: '?', startedAt: new Date().toISOString(), versions: {}, stages: [], teardownProblems: [], notes: [] };
+  return writeReports(reports, runDir, data, [], { verdict: 'infra-error', exitCode: EXIT_CODES['infra-error'], reason: `usage: ${reason}` });
 }
 
 function writeReports(reports: string, runDir: string, data: RunData, cases: Summary['cases'], verdict: ReturnType<typeof verdictOf>): RunOutcome {

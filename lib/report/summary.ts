@@ -33,7 +33,7 @@ export function buildSummary(data: RunData, cases: CaseResult[], verdict: { verd
 }
 
 export function summaryMarkdown(s: Summary): string {
-  const icon = { pass: 'PASS', fail: 'FAIL', 'infra-error': 'INFRA-ERROR' }[s.verdict];
+  const icon = { pass: 'PASS', fail: 'FAIL', 'infra-error': 'INFRA-ERROR', aborted: 'ABORTED' }[s.verdict];
   const lines = [`# ${icon}: dutlab run ${s.runId}`, '', `**${s.reason}**`, '', `Testbed \`${s.testbedName}\` (${s.testbed}), profile \`${s.profile}\`, exit code ${s.exitCode}.`, ''];
   const failed = s.cases.filter((c) => c.status === 'failed');
   if (failed.length > 0) {

@@ -12,10 +12,12 @@ export interface CaseResult {
   durationMs: number;
 }
 
-export type Verdict = 'pass' | 'fail' | 'infra-error';
-export const EXIT_CODES: Record<Verdict, number> = { pass: 0, fail: 1, 'infra-error': 2 };
+/** aborted: a signal interrupted the run; like infra-error, it says nothing of the DUT. */
+export type Verdict = 'pass' | 'fail' | 'infra-error' | 'aborted';
+export const EXIT_CODES: Record<Verdict, number> = { pass: 0, fail: 1, 'infra-error': 2, aborted: 2 };
 
-export function verdictOf(cases: CaseResult[], runErrors: string[] = []): { verdict: Verdict; exitCode: number; reason: string } {
+export function verdictOf(cases: CaseResult[], runErrors: string[] = [], aborted?: string): { verdict: Verdict; exitCode: number; reason: string } {
+  if (aborted) return { verdict: 'aborted', exitCode: EXIT_CODES.aborted, reason: aborted };
   const failed = cases.filter((c) => c.status === 'failed');
   const infra = failed.filter((c) => c.kind !== 'dut');
   let verdict: Verdict;

@@ -2,7 +2,7 @@
 // judge packets, counters, dmesg and interface state, and always tear down.
 // The e2e suite (tests/e2e) makes each stage a testcase; this module holds
 // what each stage does, what it depends on, and the run's data for the report.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckFailure, errorMessage, failureKind, type FailureKind } from '../errors.js';
 import { loadTestbed, flowsOf } from '../testbed/load.js';
@@ -62,6 +62,8 @@ export interface RunData {
   tgSent?: number;
   teardownProblems: string[];
   notes: string[];
+  /** Set when a signal interrupted the run: "interrupted by SIGINT". */
+  aborted?: string;
 }
 
 export interface RunConfig {
@@ -97,6 +99,22 @@ export function configToEnv(c: RunConfig): Record<string, string> {
     DUTLAB_RUN_DIR: c.runDir,
     ...(c.beforeTraffic ? { DUTLAB_HOOK_BEFORE_TRAFFIC: c.beforeTraffic } : {}),
   };
+}
+
+/** The file through which `dutlab run` tells the suite it was interrupted: it holds the signal's name. */
+export const ABORT_FILE = 'abort';
+
+/** Calls back once the abort file appears in the run directory; returns the function that stops watching. */
+export function watchAbortFile(runDir: string, onAbort: (signal: string) => void): () => void {
+  const file = join(runDir, ABORT_FILE);
+  const check = () => {
+    if (!existsSync(file)) return;
+    watcher.close();
+    onAbort(readFileSync(file, 'utf8').trim() || 'a signal');
+  };
+  const watcher = watch(runDir, check);
+  check();
+  return () => watcher.close();
 }
 
 export interface Stage {
@@ -218,7 +236,7 @@ export class PvpRun {
   /** Runs a stage, recording its outcome. Returns the skip reason, or throws the stage's error. */
   async runStage(stage: Stage): Promise<string | null> {
     const started = Date.now();
-    const blocked = this.blockedBy(stage);
+    const blocked = this.data.aborted ? `the run was ${this.data.aborted}` : this.blockedBy(stage);
     if (blocked) {
       this.record(stage, 'skipped', Date.now() - started, undefined, `skipped: ${blocked}`);
       return `skipped: ${blocked}`;
@@ -255,6 +273,11 @@ export class PvpRun {
     return new LinuxTrafficGenerator(this.session.shell('tg'), this.tb, this.config.runId);
   }
 
+  /** The traffic generator while it captures: an interrupted run stops its captures too. */
+  private activeTg: LinuxTrafficGenerator | null = null;
+  /** The local hook while it runs (fault injection): an interrupted run stops it. */
+  private hook: LocalShell | null = null;
+
   private async prepareTraffic(): Promise<void> {
     await this.session.connect('tg');
     await this.tg().prepare();
@@ -278,32 +301,43 @@ export class PvpRun {
     return { tg: tg.value, ports: host.value, guest: guest.value, at: { host: host.at, tg: tg.at, guest: guest.at } };
   }
 
-  /** The guest's side of each vEth, captured where the guest has tcpdump: what crossed its links that was not the stream. */
+  /**
+   * The guest's side of each vEth, captured where the guest has tcpdump: what
+   * crossed its links that was not the stream. Only the counters' accounting
+   * of other frames depends on it, so whatever goes wrong here (no tcpdump, a
+   * vEth that is down, the guest unreachable) is a note and the run goes on:
+   * the checks judge the guest.
+   */
   private async startGuestCaptures(): Promise<void> {
-    const guest = this.session.shell('guest');
-    if ((await guest.run('command -v tcpdump', { okExitCodes: [0, 1, 127] })).exitCode !== 0) {
-      this.data.notes.push('the guest has no tcpdump: frames other than the stream on its links cannot be told apart (only verify.counterSlack allows for them)');
-      return;
-    }
     const [kniIn, kniOut] = this.tb.kniPorts;
     const work = this.tb.paths.workDir;
-    await guest.run(`mkdir -p ${shq(work)}`);
-    for (const [iface, direction] of [
-      [kniIn.guestIf, 'in'],
-      [kniOut.guestIf, 'out'],
-    ] as const) {
-      const name = `guest-${iface}`;
-      this.guestCaptures.push(await Tcpdump.start(guest, { name, iface, direction, file: `${work}/${this.config.runId}-${name}.pcap`, logFile: `${work}/${name}.log` }));
+    try {
+      const guest = this.session.shell('guest');
+      if ((await guest.run('command -v tcpdump', { okExitCodes: [0, 1, 127] })).exitCode !== 0) throw new Error('the guest has no tcpdump');
+      await guest.run(`mkdir -p ${shq(work)}`);
+      for (const [iface, direction] of [
+        [kniIn.guestIf, 'in'],
+        [kniOut.guestIf, 'out'],
+      ] as const) {
+        const name = `guest-${iface}`;
+        this.guestCaptures.push(await Tcpdump.start(guest, { name, iface, direction, file: `${work}/${this.config.runId}-${name}.pcap`, logFile: `${work}/${name}.log` }));
+      }
+    } catch (err) {
+      this.data.notes.push(`no capture on the guest's links (${errorMessage(err)}): frames other than the stream there are not told apart (only verify.counterSlack allows for them)`);
+      for (const c of this.guestCaptures.splice(0)) await c.abandon();
     }
   }
 
   private async stopGuestCaptures(): Promise<void> {
     const captures = this.guestCaptures.splice(0);
-    const problems: unknown[] = [];
-    for (const c of captures) await c.stop().catch((e: unknown) => problems.push(e));
-    if (problems.length > 0) throw problems[0];
-    for (const c of captures) await this.session.shell('guest').get(c.spec.file, join(this.config.runDir, `${c.spec.name}.pcap`));
-    this.guestCaptured = true;
+    if (captures.length === 0) return;
+    try {
+      for (const c of captures) await c.stop();
+      for (const c of captures) await this.session.shell('guest').get(c.spec.file, join(this.config.runDir, `${c.spec.name}.pcap`));
+      this.guestCaptured = true;
+    } catch (err) {
+      this.data.notes.push(`the guest's captures are not used (${errorMessage(err)}): frames other than the stream on its links are not told apart`);
+    }
   }
 
   private async removeGuestCaptures(): Promise<void> {
@@ -317,9 +351,15 @@ export class PvpRun {
   private async sendTraffic(): Promise<void> {
     if (this.config.beforeTraffic) {
       this.transcript.note('local', `hook before-traffic: ${this.config.beforeTraffic}`);
-      await new LocalShell('local', this.transcript).run(this.config.beforeTraffic, { timeoutMs: 60_000 });
+      this.hook = new LocalShell('local', this.transcript);
+      try {
+        await this.hook.run(this.config.beforeTraffic, { timeoutMs: 60_000 });
+      } finally {
+        this.hook = null;
+      }
     }
     const tg = this.tg();
+    this.activeTg = tg;
     try {
       // The captures run around both readings of the counters, so every frame counted is in a capture.
       await tg.startCapture();
@@ -336,6 +376,7 @@ export class PvpRun {
       await tg.stopCapture({ rx: join(this.config.runDir, 'rx.pcap'), tx: join(this.config.runDir, 'tx-capture.pcap') });
       await this.stopGuestCaptures();
     } finally {
+      this.activeTg = null;
       await tg.cleanup();
       await this.removeGuestCaptures();
     }
@@ -499,9 +540,35 @@ export class PvpRun {
     CheckFailure.ifAny('arp', checkStaticArp(await read.guestNeighbours(this.session), this.tb.gateway.ip, this.tb.gateway.mac, this.tb.kniPorts[1].guestIf));
   }
 
-  /** Always runs: versions and logs for the report, undo, stop, unlock, disconnect. */
-  async finish(): Promise<void> {
+  /**
+   * A signal: stop what runs (the local hook at once; commands in flight are
+   * waited for, briefly), start nothing new but the teardown, and tear down.
+   * The stages still to come are skipped with the reason.
+   */
+  async abort(signal: string): Promise<void> {
+    if (this.data.aborted) return this.finish();
+    this.data.aborted = `interrupted by ${signal}`;
+    this.data.notes.push(`the run was ${this.data.aborted}: the teardown ran, and the stages still to come were skipped`);
+    this.save();
+    this.hook?.killAll();
+    await this.session.stop(this.data.aborted);
+    await this.finish();
+  }
+
+  private finishing: Promise<void> | null = null;
+
+  /** Always runs, once, whoever calls it first (the suite's afterAll or an abort): versions and logs for the report, undo, stop, unlock, disconnect. */
+  finish(): Promise<void> {
+    this.finishing ??= this.doFinish();
+    return this.finishing;
+  }
+
+  private async doFinish(): Promise<void> {
     try {
+      const tg = this.activeTg;
+      this.activeTg = null;
+      await tg?.cleanup().catch((e: unknown) => this.data.teardownProblems.push(`traffic generator: ${errorMessage(e)}`));
+      await this.removeGuestCaptures().catch(() => undefined);
       this.data.versions = await read.versions(this.session).catch(() => ({}));
       this.data.teardownProblems.push(...(await this.session.collectLogs(join(this.config.runDir, 'logs'))));
       await this.collectOvsLogs();

@@ -3,11 +3,11 @@
 // leaves the lab as the run found it, pytest-fixture style.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CommandError, ConnectionError, errorMessage } from '../errors.js';
+import { AbortedError, CommandError, ConnectionError, errorMessage } from '../errors.js';
 import { parseDmesg } from '../parsers/dmesg.js';
 import type { HostRole, Testbed } from '../testbed/schema.js';
 import { shq } from '../transport/quote.js';
-import type { BackgroundProcess, RunResult, Shell } from '../transport/shell.js';
+import type { BackgroundProcess, RunOptions, RunResult, Shell, StartOptions } from '../transport/shell.js';
 import { SshShell } from '../transport/ssh.js';
 import type { Transcript } from '../transport/transcript.js';
 import type { Profile } from './profiles.js';
@@ -34,7 +34,7 @@ export const sshConnector =
   (transcript?: Transcript, warn?: (line: string) => void): Connector =>
   async (role, session) => {
     const spec = session.tb.hosts[role];
-    const jump = 'jump' in spec && spec.jump === 'host' ? (session.shell('host') as SshShell) : undefined;
+    const jump = 'jump' in spec && spec.jump === 'host' ? session.sshShell('host') : undefined;
     return SshShell.connect(role, spec, { transcript, jump, workDir: session.tb.paths.workDir, warn });
   };
 
@@ -69,9 +69,39 @@ export class Session {
   async connect(role: HostRole): Promise<Shell> {
     const existing = this.shells.get(role);
     if (existing) return existing;
-    const shell = await this.connector(role, this);
+    if (this.stopping && !this.tearingDown) throw new AbortedError(this.stopping);
+    const shell = new GatedShell(await this.connector(role, this), this.gate);
     this.shells.set(role, shell);
     return shell;
+  }
+
+  /**
+   * The run was interrupted: no new command starts except the teardown's.
+   * Waits (bounded) for the commands in flight, so that none of them lands
+   * after the teardown has undone what it set up.
+   */
+  async stop(reason: string, waitMs = 15_000): Promise<void> {
+    this.stopping ??= reason;
+    const inflight = [...this.gate.inflight];
+    if (inflight.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(inflight), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
+  }
+
+  private stopping: string | null = null;
+  private tearingDown = false;
+  private readonly gate: Gate = {
+    inflight: new Set(),
+    refuse: () => (this.stopping && !this.tearingDown ? new AbortedError(this.stopping) : null),
+  };
+
+  /** The SSH connection under a role's shell (the jump to the guest). */
+  sshShell(role: HostRole): SshShell {
+    const s = this.shell(role);
+    const inner = s instanceof GatedShell ? s.inner : s;
+    if (!(inner instanceof SshShell)) throw new ConnectionError(role, 'not an SSH connection: cannot jump through it');
+    return inner;
   }
 
   shell(role: HostRole): Shell {
@@ -137,7 +167,8 @@ export class Session {
 
   connected(role: HostRole): boolean {
     const s = this.shells.get(role);
-    return s !== undefined && (!(s instanceof SshShell) || s.isConnected);
+    const inner = s instanceof GatedShell ? s.inner : s;
+    return inner !== undefined && (!(inner instanceof SshShell) || inner.isConnected);
   }
 
   /** Copies the logs of the processes the run started into the run directory. */
@@ -155,6 +186,7 @@ export class Session {
 
   /** Undoes what the run did, in reverse order. Never throws: returns what it could not undo. */
   async teardown(): Promise<string[]> {
+    this.tearingDown = true;
     const problems: string[] = [];
     for (const u of [...this.undo].reverse()) {
       if (!this.connected(u.role)) {
@@ -184,5 +216,53 @@ export class Session {
   async close(): Promise<void> {
     for (const role of ['guest', 'tg', 'host'] as const) await this.shells.get(role)?.close().catch(() => undefined);
     this.shells.clear();
+  }
+}
+
+interface Gate {
+  inflight: Set<Promise<unknown>>;
+  /** The error to refuse a new command with, or null. */
+  refuse(): Error | null;
+}
+
+/** A shell that refuses new commands once the run is interrupted (but for the teardown's), and knows what is in flight. */
+class GatedShell implements Shell {
+  constructor(
+    readonly inner: Shell,
+    private readonly gate: Gate,
+  ) {}
+
+  get host(): string {
+    return this.inner.host;
+  }
+
+  private track<T>(work: () => Promise<T>): Promise<T> {
+    const refused = this.gate.refuse();
+    if (refused) return Promise.reject(refused);
+    const p = work();
+    this.gate.inflight.add(p);
+    const done = () => this.gate.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  run(command: string, options?: RunOptions): Promise<RunResult> {
+    return this.track(() => this.inner.run(command, options));
+  }
+
+  start(command: string, options?: StartOptions): Promise<BackgroundProcess> {
+    return this.track(() => this.inner.start(command, options));
+  }
+
+  put(localPath: string, remotePath: string): Promise<void> {
+    return this.track(() => this.inner.put(localPath, remotePath));
+  }
+
+  get(remotePath: string, localPath: string): Promise<void> {
+    return this.track(() => this.inner.get(remotePath, localPath));
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
   }
 }

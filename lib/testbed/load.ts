@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { TestbedError, type TestbedProblem } from '../errors.js';
@@ -32,7 +34,33 @@ export function parseTestbed(text: string, file = '<testbed>'): Testbed {
   if (!result.success) throw new TestbedError(file, result.error.issues.flatMap(describeIssue));
   const problems = crossCheck(result.data);
   if (problems.length > 0) throw new TestbedError(file, problems);
-  return result.data;
+  return expandHome(result.data);
+}
+
+/** `~` and `~/…` in the files a host's key and known_hosts are read from: the controller user's home, as ssh does. */
+function expandHome(tb: Testbed): Testbed {
+  const expand = (p: string) => (p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
+  for (const spec of Object.values(tb.hosts)) {
+    if ('privateKeyFile' in spec.auth) spec.auth.privateKeyFile = expand(spec.auth.privateKeyFile);
+    if ('knownHosts' in spec.hostKey) spec.hostKey.knownHosts = expand(spec.hostKey.knownHosts);
+  }
+  return tb;
+}
+
+/** The key and known_hosts files the testbed names that this controller cannot read: one line each. */
+export function missingLocalFiles(tb: Testbed): string[] {
+  const missing: string[] = [];
+  for (const [role, spec] of Object.entries(tb.hosts)) {
+    const files = [...('privateKeyFile' in spec.auth ? [['privateKeyFile', spec.auth.privateKeyFile]] : []), ...('knownHosts' in spec.hostKey ? [['knownHosts', spec.hostKey.knownHosts]] : [])];
+    for (const [what, file] of files) {
+      try {
+        accessSync(file!, constants.R_OK);
+      } catch (err) {
+        missing.push(`hosts.${role}.${what === 'privateKeyFile' ? 'auth' : 'hostKey'}.${what}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
+  }
+  return missing;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): TestbedProblem[] {

@@ -27,7 +27,11 @@ export const hexMask = () =>
 // the grammars make sure that what cannot be right is refused with the field's
 // name, before anything runs.
 
-/** Linux's rules for a network interface (and an OVS bridge or port) name: dev_valid_name(). */
+/**
+ * Linux's rules for a network interface (and an OVS bridge or port) name,
+ * dev_valid_name(): 1 to 15 characters, not "." or "..", no '/', ':' or
+ * whitespace; and here, of the characters a shell takes literally.
+ */
 export const ifName = () =>
   z
     .string()
@@ -35,7 +39,7 @@ export const ifName = () =>
     .max(15, 'an interface name has at most 15 characters (IFNAMSIZ)')
     .refine((v) => v !== '.' && v !== '..', 'an interface name cannot be "." or ".."')
     .refine((v) => !/[/:\s]/.test(v), "an interface name cannot hold '/', ':' or whitespace")
-    .refine((v) => !/[^\x21-\x7e]/.test(v), 'an interface name holds printable ASCII only');
+    .refine((v) => /^[A-Za-z0-9_.@%+=,-]*$/.test(v), 'an interface name here holds letters, digits and _ . - @ % + = , only');
 
 const PATH_CHARS = /^[A-Za-z0-9._/+@:,=~-]+$/;
 /** An absolute, normalised path other than /: what reaches rm -rf, mkdir, cp and chmod. */

@@ -17,6 +17,9 @@ import {
 import type { Transcript } from './transcript.js';
 
 export class LocalShell implements Shell {
+  /** Process groups of the commands running now, for killAll. */
+  private readonly running = new Set<number>();
+
   constructor(
     readonly host = 'local',
     private readonly transcript?: Transcript,
@@ -30,6 +33,7 @@ export class LocalShell implements Shell {
     const script = commandScript(command, options);
     const argv = options.sudo ? ['sudo', '-n', 'sh', '-c', script] : ['sh', '-c', script];
     const child = execa(argv[0]!, argv.slice(1), { reject: false, stdin: 'ignore', detached: true });
+    if (child.pid) this.running.add(child.pid);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -37,6 +41,7 @@ export class LocalShell implements Shell {
     }, timeoutMs);
     const r = await child;
     clearTimeout(timer);
+    if (child.pid) this.running.delete(child.pid);
     const result: RunResult = {
       stdout: String(r.stdout ?? ''),
       stderr: String(r.stderr ?? ''),
@@ -62,6 +67,11 @@ export class LocalShell implements Shell {
   }
 
   async close(): Promise<void> {}
+
+  /** Stops every command of this shell that is still running, with what it started (an interrupted run). */
+  killAll(): void {
+    for (const pid of this.running) killGroup(pid);
+  }
 }
 
 /** Kills the process group led by pid: the command and everything it started. */

@@ -80,7 +80,9 @@ export class SshShell implements Shell {
     options.transcript?.note(role, `connected to ${spec.user}@${spec.address}:${spec.port}${options.jump ? ` through ${options.jump.host}` : ''}`);
     const shell = new SshShell(role, client, options);
     // Through a jump, the connection is a channel of another one: when that channel goes (the guest's sshd
-    // died), ssh2 may not notice before keepalive does. The channel's own close says it at once.
+    // died), ssh2 may not notice before keepalive does. The channel itself says it at once.
+    // An EOF is enough: the far end (the guest's sshd) is gone, and the jump host waits for our EOF before it closes.
+    sock?.once('end', () => shell.connectionLost('the channel through the jump host ended'));
     sock?.once('close', () => shell.connectionLost('the channel through the jump host closed'));
     return shell;
   }
