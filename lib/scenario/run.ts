@@ -172,6 +172,8 @@ export class PvpRun {
   private after: Reading<Snapshot> | null = null;
   private flowCounts: Reading<PathCounts['flowIngress'][]> = [];
   private readonly guestCaptures: Tcpdump[] = [];
+  /** Files the guest's captures may have left on the guest. */
+  private readonly guestCaptureFiles: string[] = [];
   /** The guest's links were captured during the traffic (it has tcpdump). */
   private guestCaptured = false;
 
@@ -320,7 +322,9 @@ export class PvpRun {
         [kniOut.guestIf, 'out'],
       ] as const) {
         const name = `guest-${iface}`;
-        this.guestCaptures.push(await Tcpdump.start(guest, { name, iface, direction, file: `${work}/${this.config.runId}-${name}.pcap`, logFile: `${work}/${name}.log` }));
+        const spec = { name, iface, direction, file: `${work}/${this.config.runId}-${name}.pcap`, logFile: `${work}/${name}.log` };
+        this.guestCaptureFiles.push(spec.file, spec.logFile);
+        this.guestCaptures.push(await Tcpdump.start(guest, spec));
       }
     } catch (err) {
       this.data.notes.push(`no capture on the guest's links (${errorMessage(err)}): frames other than the stream there are not told apart (only verify.counterSlack allows for them)`);
@@ -340,13 +344,14 @@ export class PvpRun {
     }
   }
 
+  /** Removes the guest's capture files and logs, if captures were started: nothing is sent to the guest otherwise. */
   private async removeGuestCaptures(): Promise<void> {
     for (const c of this.guestCaptures.splice(0)) await c.abandon();
-    if (!this.session.connected('guest')) return;
-    const work = this.tb.paths.workDir;
-    const files = this.tb.kniPorts.flatMap((k) => [`${work}/${this.config.runId}-guest-${k.guestIf}.pcap`, `${work}/guest-${k.guestIf}.log`]);
+    const files = this.guestCaptureFiles.splice(0);
+    if (files.length === 0 || !this.session.connected('guest')) return;
     await this.session.shell('guest').run(`rm -f ${files.map(shq).join(' ')}`, { okExitCodes: [0, 1] }).catch(() => undefined);
   }
+
 
   private async sendTraffic(): Promise<void> {
     if (this.config.beforeTraffic) {

@@ -40,7 +40,11 @@ export function loopScript(readyToken: string): string {
   const cleanup = (code: number) => `trap 'rm -rf "$d"; exit ${code}'`;
   return [
     '{',
-    'd=$(mktemp -d /tmp/dutlab-sh.XXXXXX) || exit 125',
+    // The directory is named for the loop's pid: a session killed outright (SIGKILL runs no trap) leaves
+    // it behind, and the next session removes those whose loop is gone.
+    't=${TMPDIR:-/tmp}',
+    'for x in "$t"/dutlab-sh.*; do p=${x#"$t"/dutlab-sh.}; p=${p%%.*}; [ -d "$x" ] && ! [ -d /proc/"$p" ] && rm -rf "$x"; done',
+    'd=$(mktemp -d "$t/dutlab-sh.$$.XXXXXX") || exit 125',
     `${cleanup(129)} HUP; ${cleanup(141)} PIPE; ${cleanup(143)} TERM`,
     `printf '%s %s\\n' ${readyToken} "$d"`,
     'while IFS=" " read -r id n k; do',

@@ -72,7 +72,7 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     testbedFile: join(names.stateDir, 'testbed.yaml'),
     createdAt: new Date().toISOString(),
   };
-  const dirs = ['keys', 'ovs', 'work', 'logs', ...ROLES.map((r) => `sshd-${r}`)];
+  const dirs = ['keys', 'ovs', 'work', 'logs', ...ROLES.flatMap((r) => [`sshd-${r}`, `tmp-${r}`])];
   dirs.forEach((d) => mkdirSync(join(names.stateDir, d), { recursive: true, mode: 0o700 }));
   const save = () => writeFileSync(names.stateFile, JSON.stringify(state, null, 2));
   save();
@@ -156,6 +156,8 @@ function startSshd(role: Role, stateDir: string, ns: string): ProcRecord {
       'X11Forwarding no',
       'PrintMotd no',
       'Subsystem sftp internal-sftp',
+      // The harness's shell sessions keep their files here, inside the lab's state: lab down removes them all.
+      `SetEnv TMPDIR=${join(stateDir, `tmp-${role}`)}`,
       'MaxStartups 50',
       'LogLevel INFO',
       '',

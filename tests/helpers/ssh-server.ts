@@ -21,6 +21,8 @@ export interface TestServerOptions {
   password?: string;
   /** Answers a command instead of running it; return null to run it for real. */
   script?: (command: string) => Answer | null;
+  /** TMPDIR of the commands it runs for real (the harness's shell sessions keep their files there). */
+  tmpDir?: string;
   /** Where a forwarded channel (direct-tcpip) goes: the jump to the guest. */
   forward?: (host: string, port: number) => TestSshServer | undefined;
 }
@@ -103,7 +105,8 @@ export class TestSshServer {
       channel.end();
       return;
     }
-    const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const env = this.opts.tmpDir ? { ...process.env, TMPDIR: this.opts.tmpDir } : process.env;
+    const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], env });
     child.stdout.pipe(channel, { end: false });
     child.stderr.pipe(channel.stderr, { end: false });
     channel.on('data', (d: Buffer) => child.stdin.write(d));

@@ -2,31 +2,35 @@
 // just before the traffic. The run must fail (exit 1 for the DUT, 2 for the
 // infrastructure), name the cause in the right testcases, and leave nothing behind.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it, type ExpectStatic } from 'vitest';
 import { parseDocument } from 'yaml';
 import { labDown, labLeftovers, labUp } from '../../lib/vlab/lab.js';
 import { dutlabRun, failedCases } from '../helpers/cli.js';
 
-const ID = 'fault';
-const NS = (role: string) => `dutlab-${ID}-${role}`;
-const STATE = `/run/dutlab-${ID}`;
-const inGuest = (c: string) => `ip netns exec ${NS('guest')} ${c}`;
+/** Where a fault's hook acts: the lab it runs on (several faults run at once, each on a lab of its own). */
+interface Lab {
+  ns(role: string): string;
+  state: string;
+}
+const labOf = (id: string): Lab => ({ ns: (role) => `dutlab-${id}-${role}`, state: `/run/dutlab-${id}` });
+const inGuest = (lab: Lab, c: string) => `ip netns exec ${lab.ns('guest')} ${c}`;
 /**
  * One nftables rule in the guest's forward path, for the stream's packets only:
  * a fault of the guest's router that iproute2 cannot make. The table goes with
  * the guest's namespace at lab down.
  */
-const guestForwardRule = (rule: string) =>
-  inGuest(`nft 'add table ip dutlab_fault; add chain ip dutlab_fault forwarding { type filter hook forward priority 0; }; add rule ip dutlab_fault forwarding ip saddr 1.1.1.1 udp dport 1024 ${rule}'`);
+const guestForwardRule = (rule: string) => (lab: Lab) =>
+  inGuest(lab, `nft 'add table ip dutlab_fault; add chain ip dutlab_fault forwarding { type filter hook forward priority 0; }; add rule ip dutlab_fault forwarding ip saddr 1.1.1.1 udp dport 1024 ${rule}'`);
 const reports: string[] = [];
+const labIds = new Set<string>();
 afterAll(async () => {
-  await labDown({ id: ID });
+  for (const id of labIds) await labDown({ id });
   for (const r of reports) rmSync(r, { recursive: true, force: true });
 });
 
 interface Fault {
   name: string;
-  hook: string;
+  hook: (lab: Lab) => string;
   exitCode: 0 | 1 | 2;
   /** Testcases that must fail, with a pattern their diagnosis must match. */
   fails: Record<string, RegExp>;
@@ -36,6 +40,8 @@ interface Fault {
   verify?: Record<string, number>;
   /** What the run's notes must say. */
   notes?: RegExp;
+  /** It touches what all labs share (the kernel's log): it runs alone, after the others. */
+  alone?: true;
 }
 
 /** The virtual profile's checks (it loads no KNI module, so no check.dmesg-kni). */
@@ -44,7 +50,7 @@ const CHECKS = ['check.packets', 'check.counters', 'check.switch', 'check.flows'
 const FAULTS: Fault[] = [
   {
     name: 'a flow removed (the egress flow)',
-    hook: `ip netns exec ${NS('host')} env OVS_RUNDIR=${STATE}/ovs ovs-ofctl del-flows br0 ip,in_port=33`,
+    hook: (lab) => `ip netns exec ${lab.ns('host')} env OVS_RUNDIR=${lab.state}/ovs ovs-ofctl del-flows br0 ip,in_port=33`,
     exitCode: 1,
     fails: {
       'check.packets': /none of the 1000 packets sent came back/,
@@ -56,7 +62,7 @@ const FAULTS: Fault[] = [
   {
     // The case the packet check exists for: packets come back, but never saw the guest.
     name: 'port 16 switched straight to port 17 (a flow above the guide\'s)',
-    hook: `ip netns exec ${NS('host')} env OVS_RUNDIR=${STATE}/ovs ovs-ofctl add-flow br0 priority=40000,in_port=16,actions=output:17`,
+    hook: (lab) => `ip netns exec ${lab.ns('host')} env OVS_RUNDIR=${lab.state}/ovs ovs-ofctl add-flow br0 priority=40000,in_port=16,actions=output:17`,
     exitCode: 1,
     fails: {
       'check.packets': /seq 0, 1, 2 and 997 more: came back exactly as sent \(dst MAC 00:4b:4e:49:30:00, TTL 64\): it did not cross the guest's router/,
@@ -67,7 +73,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'the ARP entry set to another MAC',
-    hook: inGuest('arp -s 3.3.3.2 00:11:22:33:44:55'),
+    hook: (lab) => inGuest(lab, 'arp -s 3.3.3.2 00:11:22:33:44:55'),
     exitCode: 1,
     fails: {
       'check.packets': /1000 mismatched.*: seq 0, 1, 2 and 997 more: dst MAC 00:11:22:33:44:55, expected de:ad:be:ef:ca:fe: the guest did not send it to the gateway's static ARP MAC/,
@@ -77,7 +83,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'ip_forward=0',
-    hook: inGuest('sysctl -qw net.ipv4.ip_forward=0'),
+    hook: (lab) => inGuest(lab, 'sysctl -qw net.ipv4.ip_forward=0'),
     exitCode: 1,
     fails: {
       'check.packets': /none of the 1000 packets sent came back/,
@@ -88,7 +94,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'rp_filter=1 on vEth_port32',
-    hook: inGuest('sysctl -qw net.ipv4.conf.vEth_port32.rp_filter=1'),
+    hook: (lab) => inGuest(lab, 'sysctl -qw net.ipv4.conf.vEth_port32.rp_filter=1'),
     exitCode: 1,
     fails: {
       'check.packets': /none of the 1000 packets sent came back/,
@@ -140,7 +146,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'vEth_port33 down',
-    hook: inGuest('ip link set vEth_port33 down'),
+    hook: (lab) => inGuest(lab, 'ip link set vEth_port33 down'),
     exitCode: 1,
     fails: {
       'check.packets': /none of the 1000 packets sent came back/,
@@ -153,7 +159,8 @@ const FAULTS: Fault[] = [
     // The lab's hosts share this machine's kernel, so a line in its log is a line in both.
     // The line says what it is, for whoever reads this machine's dmesg later.
     name: 'a kernel BUG logged during the run',
-    hook: `echo '<4>dutlab fault injection (tests/integration/faults.test.ts), not a real fault: BUG: soft lockup - CPU#0 stuck for 23s' > /dev/kmsg`,
+    alone: true,
+    hook: () => `echo '<4>dutlab fault injection (tests/integration/faults.test.ts), not a real fault: BUG: soft lockup - CPU#0 stuck for 23s' > /dev/kmsg`,
     exitCode: 1,
     fails: {
       'check.dmesg-kernel': /^dmesg \(kernel\): host kernel logged: \[[\d.]+\] dutlab fault injection .*BUG: soft lockup - CPU#0 stuck for 23s; guest kernel logged: /,
@@ -162,7 +169,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'ovs-vswitchd killed mid-run',
-    hook: `kill -9 $(cat ${STATE}/ovs/ovs-vswitchd.pid)`,
+    hook: (lab) => `kill -9 $(cat ${lab.state}/ovs/ovs-vswitchd.pid)`,
     exitCode: 1,
     fails: {
       'check.packets': /none of the 1000 packets sent came back/,
@@ -175,7 +182,7 @@ const FAULTS: Fault[] = [
   {
     name: "the guest's sshd killed mid-run",
     // The listener by its recorded pid, and its per-connection children by parent pid.
-    hook: `p=$(node -e 'console.log(require("${STATE}/state.json").processes.find(p => p.name === "sshd-guest").pid)'); for c in $(ps -o pid= --ppid $p); do kill -9 $c; done; kill -9 $p`,
+    hook: (lab) => `p=$(node -e 'console.log(require("${lab.state}/state.json").processes.find(p => p.name === "sshd-guest").pid)'); for c in $(ps -o pid= --ppid $p); do kill -9 $c; done; kill -9 $p`,
     exitCode: 2,
     fails: {
       'check.counters': /^\[guest\] connection (lost|closed)/,
@@ -188,22 +195,40 @@ const FAULTS: Fault[] = [
 const VERDICTS = { 0: 'pass', 1: 'fail', 2: 'infra-error' } as const;
 
 /** A copy of the lab's testbed with other `verify` settings, in the lab's state dir (lab down removes it). */
-function withVerify(testbedFile: string, verify: Record<string, number>): string {
+function withVerify(lab: Lab, testbedFile: string, verify: Record<string, number>): string {
   const doc = parseDocument(readFileSync(testbedFile, 'utf8'));
   for (const [k, v] of Object.entries(verify)) doc.setIn(['verify', k], v);
-  const file = `${STATE}/testbed-verify.yaml`;
+  const file = `${lab.state}/testbed-verify.yaml`;
   writeFileSync(file, doc.toString());
   return file;
 }
 
-describe('fault injection', () => {
-  it.each(FAULTS.map((f) => ({ ...f, verdict: VERDICTS[f.exitCode] })))('$name: $verdict, the named diagnosis, a clean lab after', async (f) => {
-    const lab = await labUp({ id: ID });
-    const testbed = f.verify ? withVerify(lab.testbedFile, f.verify) : lab.testbedFile;
-    const r = await dutlabRun(['--testbed', testbed, '--profile', 'virtual', '--hook-before-traffic', f.hook]);
-    reports.push(r.reports);
-    await labDown({ id: ID });
-    expect(await labLeftovers(ID, lab.processes)).toEqual([]);
+/** At most this many faults at once (each on a lab of its own): the machine has two cores. */
+const AT_ONCE = 3;
+const slots = Array.from({ length: AT_ONCE }, (_, i) => `fault${i}`);
+async function withLabSlot<T>(work: (id: string) => Promise<T>): Promise<T> {
+  while (slots.length === 0) await new Promise((r) => setTimeout(r, 50));
+  const id = slots.pop()!;
+  try {
+    return await work(id);
+  } finally {
+    slots.push(id);
+  }
+}
+
+/** One fault on a lab of its own: the run's verdict, the named diagnoses, what still passes, a clean lab after. */
+async function checkFault(f: Fault, expect: ExpectStatic): Promise<void> {
+    const { r, leftovers } = await withLabSlot(async (id) => {
+      labIds.add(id);
+      const lab = await labUp({ id });
+      const at = labOf(id);
+      const testbed = f.verify ? withVerify(at, lab.testbedFile, f.verify) : lab.testbedFile;
+      const run = await dutlabRun(['--testbed', testbed, '--profile', 'virtual', '--hook-before-traffic', f.hook(at)]);
+      reports.push(run.reports);
+      await labDown({ id });
+      return { r: run, leftovers: await labLeftovers(id, lab.processes) };
+    });
+    expect(leftovers).toEqual([]);
     expect(r.exitCode, `${r.summary.reason}\n${r.stderr}`).toBe(f.exitCode);
     expect(r.summary.verdict).toBe(VERDICTS[f.exitCode]);
     const failed = failedCases(r.summary);
@@ -218,5 +243,12 @@ describe('fault injection', () => {
       expect(r.summary.notes.join('\n')).toMatch(f.notes);
       expect(summaryMd).toMatch(f.notes);
     }
-  }, 240_000);
+}
+
+describe('fault injection', () => {
+  const cases = (alone: boolean): Array<Fault & { verdict: string }> => FAULTS.filter((f) => !!f.alone === alone).map((f) => ({ ...f, verdict: VERDICTS[f.exitCode] }));
+  // Concurrent tests assert with their own context's expect.
+  it.concurrent.for(cases(false))('$name: $verdict, the named diagnosis, a clean lab after', { timeout: 240_000 }, (f, { expect }) => checkFault(f, expect));
+  // After the concurrent ones, one at a time.
+  it.for(cases(true))('$name: $verdict, the named diagnosis, a clean lab after', { timeout: 240_000 }, (f, { expect }) => checkFault(f, expect));
 });

@@ -13,7 +13,7 @@ const dir = mkdtempSync(join(tmpdir(), 'dutlab-ssh-'));
 const client = newKeyPair();
 const keyFile = join(dir, 'client');
 writeFileSync(keyFile, client.private, { mode: 0o600 });
-const server = new TestSshServer({ authorizedKey: client.public, password: 'pw-0123456789' });
+const server = new TestSshServer({ authorizedKey: client.public, password: 'pw-0123456789', tmpDir: dir });
 const transcript = new Transcript(join(dir, 'transcripts'));
 const shells: SshShell[] = [];
 
@@ -94,7 +94,7 @@ describe('commands over SSH', () => {
   });
 
   it('falls back to a channel per command on a host whose sh cannot run the session loop', async () => {
-    const noSh = new TestSshServer({ authorizedKey: client.public, script: (c) => (c === 'exec sh -s' ? { stderr: 'sh: not found\n', code: 127 } : null) });
+    const noSh = new TestSshServer({ authorizedKey: client.public, tmpDir: dir, script: (c) => (c === 'exec sh -s' ? { stderr: 'sh: not found\n', code: 127 } : null) });
     await noSh.listen();
     try {
       const sh = await connect({ port: noSh.port, hostKey: { fingerprint: noSh.fingerprint } });
@@ -144,7 +144,7 @@ describe('authentication and host keys', () => {
   });
 
   it('refuses a host whose key is not the pinned one', async () => {
-    const wrong = new TestSshServer({ authorizedKey: client.public });
+    const wrong = new TestSshServer({ authorizedKey: client.public, tmpDir: dir });
     await wrong.listen();
     try {
       const err = await connect({ port: wrong.port }).catch((e: unknown) => e);
@@ -194,7 +194,7 @@ describe('connection life', () => {
   });
 
   it('retries connecting while the machine boots', async () => {
-    const late = new TestSshServer({ authorizedKey: client.public });
+    const late = new TestSshServer({ authorizedKey: client.public, tmpDir: dir });
     const { createServer } = await import('node:net');
     const probe = createServer();
     const port = await new Promise<number>((r) => probe.listen(0, '127.0.0.1', () => r((probe.address() as { port: number }).port)));

@@ -1,10 +1,29 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { buildCli } from '../../lib/cli/main.js';
+import { buildCli, main } from '../../lib/cli/main.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const dutlab = (...args: string[]) => execa('node', ['bin/dutlab.js', ...args], { cwd: ROOT, reject: false });
+
+/** main() as bin/dutlab.js calls it, in this process: its exit code and what it wrote. */
+async function inProcess(...args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const [write, writeErr, saved] = [process.stdout.write, process.stderr.write, process.exitCode];
+  process.stdout.write = ((chunk: string) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
+  process.exitCode = undefined;
+  try {
+    await main(['node', 'dutlab', ...args]);
+    return { exitCode: Number(process.exitCode ?? 0), stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    [process.stdout.write, process.stderr.write, process.exitCode] = [write, writeErr, saved];
+  }
+}
 
 describe('the dutlab command', () => {
   const commands = buildCli().commands.flatMap((c) => (c.commands.length ? c.commands.map((s) => [c.name(), s.name()]) : [[c.name()]]));
@@ -14,9 +33,15 @@ describe('the dutlab command', () => {
   });
 
   it.each(commands.map((c) => c.join(' ')))('answers --help for `dutlab %s`', async (words) => {
-    const r = await dutlab(...words.split(' '), '--help');
+    const r = await inProcess(...words.split(' '), '--help');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/^Usage: dutlab /);
+  });
+
+  it('answers --help through the installed command, exit 0', async () => {
+    const r = await dutlab('run', '--help');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: dutlab run /);
   });
 
   it('prints the plan without connecting anywhere', async () => {
@@ -32,5 +57,39 @@ describe('the dutlab command', () => {
     const profile = await dutlab('plan', '--testbed', fixturePath('testbeds/legacy-kni.yaml'), '--profile', 'kni');
     expect(profile.exitCode).not.toBe(0);
     expect(profile.stderr).toMatch(/Allowed choices are legacy-kni, virtual/);
+  });
+
+  it.each([
+    ['an unknown profile', ['--testbed', 'x.yaml', '--profile', 'nope'], /usage: option '--profile <name>' argument 'nope' is invalid/],
+    ['no --testbed', ['--profile', 'virtual'], /usage: required option '--testbed <file>' not specified/],
+    ['an unknown option', ['--testbed', 'x.yaml', '--profile', 'virtual', '--fast'], /usage: unknown option '--fast'/],
+  ])('calls a usage error of `dutlab run` (%s) an infrastructure error: exit 2, and a report that replaces the last one', async (_what, args, reason) => {
+    const reports = mkdtempSync(join(tmpdir(), 'dutlab-usage-'));
+    try {
+      writeFileSync(join(reports, 'junit.xml'), 'the last run\'s JUnit');
+      const r = await inProcess('run', ...args, '--reports', reports);
+      expect(r.exitCode).toBe(2);
+      const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8'));
+      expect(summary).toMatchObject({ verdict: 'infra-error', exitCode: 2, reason: expect.stringMatching(reason) });
+      expect(readFileSync(join(reports, 'junit.xml'), 'utf8')).toMatch(/<testsuites[^>]* failures="1"/);
+    } finally {
+      rmSync(reports, { recursive: true, force: true });
+    }
+  });
+
+  it('warns in the plan about key and known_hosts files this machine cannot read, and `run` stops on them before connecting', async () => {
+    const plan = await inProcess('plan', '--testbed', fixturePath('testbeds/legacy-kni.yaml'), '--profile', 'legacy-kni');
+    expect(plan.exitCode).toBe(0);
+    expect(plan.stderr).toContain(`dutlab: warning: hosts.host.auth.privateKeyFile: cannot read ${homedir()}/.ssh/dutlab_ed25519: ENOENT`);
+    const reports = mkdtempSync(join(tmpdir(), 'dutlab-usage-'));
+    try {
+      const run = await inProcess('run', '--testbed', fixturePath('testbeds/legacy-kni.yaml'), '--profile', 'legacy-kni', '--reports', reports, '--quiet');
+      expect(run.exitCode).toBe(2);
+      const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8'));
+      expect(summary.reason).toMatch(/^before connecting: hosts\.host\.auth\.privateKeyFile: cannot read .*dutlab_ed25519: ENOENT/);
+      expect(summary.cases).toEqual([]);
+    } finally {
+      rmSync(reports, { recursive: true, force: true });
+    }
   });
 });

@@ -1,18 +1,23 @@
 // The long-lived shell's protocol, against a real local sh: what SshShell
 // speaks over an SSH channel, here over a child's stdin and stdout.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SESSION_COMMAND, SessionClosedError, ShellSession } from '../../lib/transport/shell-session.js';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
 });
+// The sessions' TMPDIR: whatever a killed session leaves goes with it.
+const tmp = mkdtempSync(join(tmpdir(), 'dutlab-session-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** A session on a local sh started the way sshd starts it: `sh -c 'exec sh -s'`, with what an rc file prints first. */
 async function session(rcOutput = ''): Promise<{ s: ShellSession; child: ChildProcess }> {
-  const child = spawn('sh', ['-c', `${rcOutput ? `printf '%s' '${rcOutput}'; ` : ''}${SESSION_COMMAND}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('sh', ['-c', `${rcOutput ? `printf '%s' '${rcOutput}'; ` : ''}${SESSION_COMMAND}`], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
   children.push(child);
   const s = new ShellSession(child.stdin!, child.stdout!);
   await s.waitReady(5000);
@@ -58,7 +63,7 @@ describe('the long-lived shell session', () => {
     const running = s.run('ps -o pgid= -p $$; ps -o sid= -p $$; sleep 0.3');
     await new Promise((r) => setTimeout(r, 100));
     const file = s.runningPgidFile!;
-    expect(file).toMatch(/^\/tmp\/dutlab-sh\.\w+\/\d+\.pg$/);
+    expect(file).toMatch(new RegExp(`^${tmp}/dutlab-sh\\.\\d+\\.\\w+/\\d+\\.pg$`));
     const pgid = Number(readFileSync(file, 'utf8'));
     const [pg, sid] = (await running).stdout.trim().split(/\s+/).map(Number);
     expect(pg).toBe(pgid);
@@ -80,24 +85,34 @@ describe('the long-lived shell session', () => {
     await expect(s.run('echo a\0b')).rejects.toThrow(/NUL/);
   });
 
-  it('fails the running command with SessionClosedError when the shell dies, and removes its temp dir on EOF', async () => {
+  it('fails the running command with SessionClosedError when the shell dies; its files go on EOF, or with the next session if it was killed outright', async () => {
+    const sessions = () => readdirSync(tmp).filter((d) => d.startsWith('dutlab-sh.'));
     const { s, child } = await session();
-    const dir = (await s.run('dirname "$(pwd)"; ls -d /tmp/dutlab-sh.* | head -n 100')).stdout;
-    const mine = dir.split('\n').filter((d) => d.startsWith('/tmp/dutlab-sh.'));
-    expect(mine.length).toBeGreaterThan(0);
-    const running = s.run('sleep 5');
+    expect(sessions()).toHaveLength(1);
+    const running = s.run('sleep 1');
     await new Promise((r) => setTimeout(r, 100));
     child.kill('SIGTERM');
     await expect(running).rejects.toBeInstanceOf(SessionClosedError);
     expect(s.usable).toBe(false);
     await expect(s.run('true')).rejects.toBeInstanceOf(SessionClosedError);
 
+    // EOF: the loop ends and removes its directory.
     const { s: s2, child: c2 } = await session();
-    const before = new Set(mine);
-    const own = (await s2.run('ls -d /tmp/dutlab-sh.*')).stdout.split('\n').filter((d) => d && !before.has(d));
+    const own = sessions();
     s2.close();
     await new Promise<void>((r) => c2.once('exit', () => r()));
-    for (const d of own) expect(existsSync(d)).toBe(false);
+    for (const d of own) expect(existsSync(join(tmp, d))).toBe(false);
+
+    // SIGKILL runs no trap: the next session removes what the dead one left.
+    const { s: s3, child: c3 } = await session();
+    c3.kill('SIGKILL');
+    await new Promise<void>((r) => c3.once('exit', () => r()));
+    expect(sessions()).toHaveLength(1);
+    expect(s3.usable).toBe(false);
+    const { s: s4 } = await session();
+    expect(sessions()).toHaveLength(1);
+    expect(sessions()[0]).toMatch(new RegExp(`^dutlab-sh\\.${children.at(-1)!.pid}\\.`));
+    s4.close();
   });
 
   it('says when the far side has no sh that can run the loop', async () => {
