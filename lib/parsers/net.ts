@@ -33,6 +33,9 @@ export function parseIfconfig(text: string): Iface[] {
 function parseIfconfigBlock(block: string): Iface {
   const head = /^(\S+?):? +(?:flags=\d+<([^>]*)>\s+mtu (\d+)|Link encap:)/.exec(block);
   if (!head) throw new ParseError('ifconfig', 'an interface header ("NAME: flags=..." or "NAME Link encap:...")', block);
+  // Every block ends with its counters: a block without them was cut off (the output is incomplete).
+  const last = head[2] !== undefined ? /^\s+TX errors \d+/m : /^\s+RX bytes:\d+/m;
+  if (!last.test(block)) throw new ParseError('ifconfig', `the interface block of ${head[1]!.replace(/:$/, '')} to end with its ${head[2] !== undefined ? '"TX errors"' : '"RX bytes:"'} line (output cut off?)`, block);
   const iface: Iface = { name: head[1]!.replace(/:$/, ''), flags: [] };
   let m: RegExpExecArray | null;
   if (head[2] !== undefined) {
@@ -60,7 +63,8 @@ function parseIfconfigBlock(block: string): Iface {
   return iface;
 }
 
-function parseJson(what: string, text: string): unknown[] {
+/** A JSON array of objects (iproute2's -j output); anything else is a ParseError, never a TypeError later. */
+function parseJson(what: string, text: string): Array<Record<string, unknown>> {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -68,7 +72,29 @@ function parseJson(what: string, text: string): unknown[] {
     throw new ParseError(what, 'a JSON array', text);
   }
   if (!Array.isArray(v)) throw new ParseError(what, 'a JSON array', text);
-  return v;
+  for (const e of v) if (e === null || typeof e !== 'object' || Array.isArray(e)) throw new ParseError(what, 'a JSON array of objects', JSON.stringify(e));
+  return v as Array<Record<string, unknown>>;
+}
+
+const str = (what: string, o: Record<string, unknown>, key: string): string => {
+  if (typeof o[key] !== 'string') throw new ParseError(what, `objects with a string "${key}"`, JSON.stringify(o));
+  return o[key] as string;
+};
+
+/** A counter object of `ip -s -j link` (stats64 or stats): rx and tx with numeric packets and bytes. */
+function linkStats(o: Record<string, unknown>): IpLink['stats'] | undefined {
+  const s = 'stats64' in o ? o.stats64 : o.stats;
+  if (s === undefined) return undefined;
+  const dir = (d: string) => {
+    const x = (s as Record<string, unknown> | null)?.[d] as Record<string, unknown> | undefined;
+    if (!x || typeof x.packets !== 'number' || typeof x.bytes !== 'number') {
+      throw new ParseError('ip -s -j link', `"${d}" counters with numeric packets and bytes for ${String(o.ifname)}`, JSON.stringify(s));
+    }
+    return { packets: x.packets, bytes: x.bytes };
+  };
+  const rx = dir('rx');
+  const tx = dir('tx');
+  return { rxPackets: rx.packets, rxBytes: rx.bytes, txPackets: tx.packets, txBytes: tx.bytes };
 }
 
 export interface IpLink {
@@ -83,18 +109,24 @@ export interface IpLink {
 
 /** Parses `ip -j addr`, `ip -j link` and `ip -j -s link`. */
 export function parseIpJson(text: string): IpLink[] {
-  return parseJson('ip -j addr/link', text).map((e) => {
-    const o = e as Record<string, any>;
-    if (typeof o.ifname !== 'string') throw new ParseError('ip -j addr/link', 'objects with "ifname"', JSON.stringify(e));
-    const s = o.stats64 ?? o.stats;
+  const what = 'ip -j addr/link';
+  return parseJson(what, text).map((o) => {
+    const name = str(what, o, 'ifname');
+    const addrs = o.addr_info ?? [];
+    if (!Array.isArray(addrs)) throw new ParseError(what, `a list "addr_info" for ${name}`, JSON.stringify(o));
+    const stats = linkStats(o);
     return {
-      name: o.ifname,
-      flags: Array.isArray(o.flags) ? o.flags : [],
+      name,
+      flags: Array.isArray(o.flags) ? o.flags.map(String) : [],
       operstate: String(o.operstate ?? 'UNKNOWN'),
       ...(typeof o.address === 'string' ? { mac: lowerMac(o.address) } : {}),
       ...(typeof o.mtu === 'number' ? { mtu: o.mtu } : {}),
-      addrs: (o.addr_info ?? []).map((a: any) => ({ family: a.family, local: a.local, prefixlen: a.prefixlen })),
-      ...(s ? { stats: { rxPackets: s.rx.packets, rxBytes: s.rx.bytes, txPackets: s.tx.packets, txBytes: s.tx.bytes } } : {}),
+      addrs: addrs.map((a: unknown) => {
+        const x = a as Record<string, unknown> | null;
+        if (!x || typeof x.local !== 'string' || typeof x.prefixlen !== 'number') throw new ParseError(what, `addresses with "local" and "prefixlen" on ${name}`, JSON.stringify(a));
+        return { family: String(x.family), local: x.local, prefixlen: x.prefixlen };
+      }),
+      ...(stats ? { stats } : {}),
     };
   });
 }
@@ -105,16 +137,21 @@ export interface Route {
   dev?: string;
 }
 
-/** Parses `ip route` text or `ip -j route`, or `route -n`. */
+/**
+ * Parses `ip route` text or `ip -j route`, or `route -n`. A routing table is
+ * never empty on a host the harness reaches (the route it is reached by is in
+ * it), so empty output is output that was lost, not "no routes".
+ */
 export function parseRoutes(text: string): Route[] {
   const t = text.trim();
+  if (t === '' || t === '[]') throw new ParseError('ip route', 'at least the route of the interface the harness reaches the host by', text);
   if (t.startsWith('[')) {
-    return parseJson('ip -j route', t).map((e) => {
-      const o = e as Record<string, any>;
-      return { dst: String(o.dst), ...(o.gateway ? { gateway: o.gateway } : {}), ...(o.dev ? { dev: o.dev } : {}) };
-    });
+    return parseJson('ip -j route', t).map((o) => ({
+      dst: str('ip -j route', o, 'dst'),
+      ...(typeof o.gateway === 'string' ? { gateway: o.gateway } : {}),
+      ...(typeof o.dev === 'string' ? { dev: o.dev } : {}),
+    }));
   }
-  if (t === '') return [];
   if (t.startsWith('Kernel IP routing table')) return parseRouteN(t);
   return t.split('\n').map((line) => {
     const m = /^(default|\d+\.\d+\.\d+\.\d+(?:\/\d+)?|\S+)\s*(.*)$/.exec(line.trim());
@@ -150,10 +187,9 @@ export interface Neighbour {
 export function parseNeighbours(text: string): Neighbour[] {
   const t = text.trim();
   if (t.startsWith('[')) {
-    return parseJson('ip -j neigh', t).map((e) => {
-      const o = e as Record<string, any>;
-      const state: string[] = Array.isArray(o.state) ? o.state : [];
-      return { ip: o.dst, ...(o.lladdr ? { mac: lowerMac(o.lladdr) } : {}), dev: o.dev, permanent: state.includes('PERMANENT') };
+    return parseJson('ip -j neigh', t).map((o) => {
+      const state = Array.isArray(o.state) ? o.state.map(String) : [];
+      return { ip: str('ip -j neigh', o, 'dst'), ...(typeof o.lladdr === 'string' ? { mac: lowerMac(o.lladdr) } : {}), dev: str('ip -j neigh', o, 'dev'), permanent: state.includes('PERMANENT') };
     });
   }
   if (t === '') return [];

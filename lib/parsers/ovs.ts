@@ -69,6 +69,14 @@ export function parseOvsVsctlShow(text: string): OvsShow {
       show.ovsVersion = unquote(m[1]!);
     }
     // Other keys (Controller, fail_mode, tag, ...) are legal and not needed here.
+    if ((t.match(/"/g)?.length ?? 0) % 2 !== 0 || (t.includes('{') && !t.includes('}'))) {
+      throw new ParseError('ovs-vsctl show', 'whole lines (an unclosed quote or brace: the output was cut off)', line);
+    }
+  }
+  // ovs-vsctl prints every bridge with its own internal port, and every port with its interfaces.
+  for (const b of show.bridges) {
+    if (b.ports.length === 0) throw new ParseError('ovs-vsctl show', `Port lines under Bridge ${b.name} (output cut off?)`, text.slice(-200));
+    for (const p of b.ports) if (p.interfaces.length === 0) throw new ParseError('ovs-vsctl show', `an Interface line under Port ${p.name} (output cut off?)`, text.slice(-200));
   }
   return show;
 }
@@ -104,9 +112,8 @@ export function parseDumpFlows(text: string): FlowEntry[] {
       else matchParts.push(p);
     }
     const num = (k: string) => {
-      const n = Number(stats[k]);
-      if (stats[k] === undefined || !Number.isFinite(n)) throw new ParseError('ovs-ofctl dump-flows', `a numeric ${k}`, line);
-      return n;
+      if (!/^\d+$/.test(stats[k] ?? '')) throw new ParseError('ovs-ofctl dump-flows', `a number after ${k}=`, line);
+      return Number(stats[k]);
     };
     const fields: Record<string, string> = {};
     for (const p of matchParts) {

@@ -145,6 +145,20 @@ describe('return-packet verification', () => {
     await expect(verifyCapture(tmp.file('cut.pcap', bytes.subarray(0, bytes.length - 7)), expectation)).rejects.toThrow(/truncated: .* after packet 19/);
   });
 
+  it('refuses a record longer than the snapshot length at once, without reading what it claims', async () => {
+    const bytes = pcapBytes(all());
+    // Record 3's captured length (at the header's offset 8) claims 2 GB: a corrupt file, not a frame.
+    const third = 24 + 2 * (16 + all()[0]!.length);
+    bytes.writeUInt32LE(0x7fffffff, third + 8);
+    const t0 = Date.now();
+    await expect(verifyCapture(tmp.file('huge.pcap', bytes), expectation)).rejects.toThrow(/record 3 \(at byte \d+\) claims 2147483647 bytes, more than the file's snapshot length 262144: the file is corrupt/);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    // The snapshot length the file itself declares is the bound.
+    const small = pcapBytes(all());
+    small.writeUInt32LE(32, 16);
+    await expect(verifyCapture(tmp.file('snap32.pcap', small), expectation)).rejects.toThrow(/record 1 \(at byte 24\) claims \d+ bytes, more than the file's snapshot length 32/);
+  });
+
   it('refuses a pcapng file with what to do about it', async () => {
     const ng = Buffer.from('0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000', 'hex');
     await expect(verifyCapture(tmp.file('x.pcapng', ng), expectation)).rejects.toThrow(/is pcapng/);

@@ -175,3 +175,50 @@ describe('ovs-ivshm-mngr output', () => {
     expect(() => parseIvshmCmdline("APP: QEMU cmdline for metadata 'vm_1': -device ivshmem,size=64M,shm=fd:/dev/zero:0x0")).toThrow(/triples/);
   });
 });
+
+describe('output cut off, empty where something must be, or of the wrong shape: a ParseError naming what was expected', () => {
+  const parseError = (f: () => unknown, expected: RegExp) => {
+    let err: unknown;
+    try {
+      f();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ParseError);
+    expect((err as ParseError).expected).toMatch(expected);
+  };
+
+  it('ovs-vsctl show cut after a Port line, or in the middle of a quoted name', () => {
+    parseError(() => parseOvsVsctlShow(output('ovs-vsctl-show-cut-after-a-port-line.txt')), /an Interface line under Port port32/);
+    parseError(() => parseOvsVsctlShow(output('ovs-vsctl-show-guide-cut-mid-quote.txt')), /whole lines/);
+    parseError(() => parseOvsVsctlShow(''), /a database UUID/);
+  });
+
+  it('ifconfig -a cut in the middle of an interface block, in both net-tools formats', () => {
+    parseError(() => parseIfconfig(output('ifconfig-a-guest-cut-mid-block-new-format.txt')), /vEth_port32 to end with its "TX errors" line/);
+    parseError(() => parseIfconfig(output('ifconfig-a-guest-cut-mid-block-old-format.txt')), /to end with its "RX bytes:" line/);
+    parseError(() => parseIfconfig(''), /at least one interface block/);
+  });
+
+  it('an empty routing table, which a host the harness reaches cannot have', () => {
+    parseError(() => parseRoutes(''), /at least the route/);
+    parseError(() => parseRoutes('[]'), /at least the route/);
+  });
+
+  it('n_packets= or n_bytes= without a number', () => {
+    const line = output('dump-flows-two-flows-after-100.txt');
+    parseError(() => parseDumpFlows(line.replace('n_packets=100', 'n_packets=')), /a number after n_packets=/);
+    parseError(() => parseDumpFlows(line.replace('n_bytes=6000', 'n_bytes=x')), /a number after n_bytes=/);
+  });
+
+  it('ip -j output of the wrong shape: [null], no ifname, counters without numbers, addresses without prefix', () => {
+    parseError(() => parseIpJson('[null]'), /a JSON array of objects/);
+    parseError(() => parseIpJson('{"ifname": "x"}'), /a JSON array/);
+    parseError(() => parseIpJson('[{"flags": []}]'), /a string "ifname"/);
+    parseError(() => parseIpJson('[{"ifname": "vEth_port32", "stats64": {"rx": {"packets": 1}}}]'), /"rx" counters with numeric packets and bytes for vEth_port32/);
+    parseError(() => parseIpJson('[{"ifname": "vEth_port32", "stats64": null}]'), /"rx" counters/);
+    parseError(() => parseIpJson('[{"ifname": "vEth_port32", "addr_info": [{"local": "2.2.2.1"}]}]'), /addresses with "local" and "prefixlen" on vEth_port32/);
+    parseError(() => parseRoutes('[null]'), /a JSON array of objects/);
+    parseError(() => parseNeighbours('[{"dst": "3.3.3.2"}]'), /a string "dev"/);
+  });
+});
