@@ -1,7 +1,7 @@
 // `dutlab run`: the e2e suite in-process under vitest, then the verdict and the reports.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startVitest } from 'vitest/node';
+import { createVitest } from 'vitest/node';
 import { TestbedError, errorMessage } from '../errors.js';
 import { junitXml } from '../report/junit.js';
 import { RunReporter } from '../report/reporter.js';
@@ -86,7 +86,9 @@ async function runVitest(opts: RunOptions, reports: string, runDir: string, runI
   const env = configToEnv({ testbedFile: resolve(opts.testbed), profile: opts.profile, runId, runDir, ...(opts.beforeTraffic ? { beforeTraffic: opts.beforeTraffic } : {}) });
   Object.assign(process.env, env);
   const saved = process.exitCode;
-  const vitest = await startVitest('test', [], {
+  // Vitest's own SIGINT/SIGTERM handlers exit the process at once; a run must tear down first (runSuite's).
+  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+  const vitest = await createVitest('test', {
     root: PROJECT_ROOT,
     config: false,
     include: ['tests/e2e/**/*.e2e.ts'],
@@ -96,7 +98,12 @@ async function runVitest(opts: RunOptions, reports: string, runDir: string, runI
     passWithNoTests: false,
     env,
   } as never);
-  await vitest?.close();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) for (const l of process.listeners(sig)) if (!before[sig].includes(l)) process.off(sig, l);
+  try {
+    await vitest.start([]);
+  } finally {
+    await vitest.close();
+  }
   process.exitCode = saved;
   let data = base;
   try {

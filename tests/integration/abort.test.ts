@@ -1,0 +1,142 @@
+// A run interrupted from outside: Ctrl-C (SIGINT), a CI abort (SIGTERM), a
+// kill -9. The lab must be left as the run found it and unlocked, the report
+// must say "aborted" (exit 2), and the next run must be able to start at once.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Summary } from '../../lib/report/summary.js';
+import type { RunData } from '../../lib/scenario/run.js';
+import { LocalShell } from '../../lib/transport/local.js';
+import { labDown, labLeftovers, labUp, type LabState } from '../../lib/vlab/lab.js';
+import { pidsInNetns } from '../../lib/vlab/procs.js';
+import { dutlabRun } from '../helpers/cli.js';
+import { netnsId } from '../helpers/lab.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const ID = 'abrt';
+let lab: LabState;
+const dirs: string[] = [];
+const sh = new LocalShell('test');
+
+beforeAll(async () => {
+  lab = await labUp({ id: ID });
+}, 120_000);
+afterAll(async () => {
+  await labDown({ id: ID });
+  expect(await labLeftovers(ID, lab.processes)).toEqual([]);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** `dutlab run` started as a gate starts it, in a process group of its own (what a CI kills whole). */
+function startRun(extra: string[] = []): { child: ResultPromise; reports: string } {
+  const reports = mkdtempSync(join(tmpdir(), 'dutlab-reports-'));
+  dirs.push(reports);
+  const child = execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'run', '--quiet', '--reports', reports, '--testbed', lab.testbedFile, '--profile', 'virtual', ...extra], {
+    cwd: ROOT,
+    reject: false,
+    detached: true,
+  });
+  return { child, reports };
+}
+
+/** Waits (bounded) until the run has recorded the stage as passed. */
+async function waitForStage(reports: string, id: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      const data = JSON.parse(readFileSync(join(reports, 'latest', 'run-data.json'), 'utf8')) as RunData;
+      if (data.stages.some((s) => s.id === id && s.status === 'passed')) return;
+    } catch {
+      // not written yet
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`the run did not pass ${id} within 60 s`);
+}
+
+const inNs = (role: string, c: string) => sh.run(`ip netns exec dutlab-${ID}-${role} ${c}`, { okExitCodes: [0, 1, 2, 255] });
+
+/** What a run may leave on the lab: the bridge, the guest's addresses, route and ARP entry, the lock, processes. */
+async function labState(): Promise<Record<string, unknown>> {
+  const env = `env OVS_RUNDIR=${lab.stateDir}/ovs`;
+  const procs = (role: string) =>
+    pidsInNetns(netnsId(`dutlab-${ID}-${role}`))
+      .map((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim())
+      .filter((c) => !['sshd', 'socat', 'ovs-vswitchd', 'ovsdb-server'].includes(c));
+  return {
+    bridges: (await inNs('host', `${env} ovs-vsctl list-br`)).stdout.trim(),
+    guestAddresses: (await inNs('guest', 'ip -4 -o addr show dev vEth_port32')).stdout.trim() + (await inNs('guest', 'ip -4 -o addr show dev vEth_port33')).stdout.trim(),
+    defaultRoute: (await inNs('guest', 'ip route show default')).stdout.trim(),
+    gatewayArp: (await inNs('guest', 'ip neigh show 3.3.3.2')).stdout.trim(),
+    lock: existsSync(join(lab.stateDir, 'lock')),
+    processes: [...procs('host'), ...procs('guest'), ...procs('tg')],
+  };
+}
+
+const CLEAN = { bridges: '', guestAddresses: '', defaultRoute: '', gatewayArp: '', lock: false, processes: [] };
+
+describe('an interrupted run', () => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s after the setup, while the fault hook runs: teardown, verdict "aborted" (exit 2), the lab clean and unlocked', async (signal) => {
+    expect(await labState()).toEqual(CLEAN);
+    // The hook holds the run just before the traffic, with the whole setup in place.
+    const { child, reports } = startRun(['--hook-before-traffic', 'sleep 30']);
+    await waitForStage(reports, 'traffic.prepare');
+    expect((await labState()).bridges).toBe('br0');
+    const t0 = Date.now();
+    child.kill(signal);
+    const r = await child;
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(r.exitCode, String(r.stderr)).toBe(2);
+    const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8')) as Summary;
+    expect(summary).toMatchObject({ verdict: 'aborted', exitCode: 2, reason: `interrupted by ${signal}` });
+    expect(summary.cases.filter((c) => c.group === 'checks').map((c) => c.message)).toEqual(summary.cases.filter((c) => c.group === 'checks').map(() => `skipped: the run was interrupted by ${signal}`));
+    expect(readFileSync(join(reports, 'latest', 'summary.md'), 'utf8')).toMatch(new RegExp(`^# ABORTED: dutlab run .*\\n\\n\\*\\*interrupted by ${signal}\\*\\*`));
+    expect(readFileSync(join(reports, 'junit.xml'), 'utf8')).toContain('<property name="verdict" value="aborted"/>');
+    expect(await labState()).toEqual(CLEAN);
+    // Nothing of the hook is left running either.
+    expect((await sh.run("pgrep -f '^sleep 30$'", { okExitCodes: [0, 1] })).stdout.trim()).toBe('');
+  }, 120_000);
+
+  it('killed outright (kill -9 of its process group): the next run from this controller takes its lock over at once and passes', async () => {
+    const { child, reports } = startRun();
+    await waitForStage(reports, 'guest.interfaces');
+    process.kill(-child.pid!, 'SIGKILL');
+    await child;
+    // The dead run's lock is still there, with nobody to release it.
+    expect(existsSync(join(lab.stateDir, 'lock'))).toBe(true);
+    const t0 = Date.now();
+    const next = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual']);
+    dirs.push(next.reports);
+    expect(next.exitCode, next.summary.reason).toBe(0);
+    expect(next.summary.notes.join('\n')).toMatch(/took over the lock of run \S+, whose process \(pid \d+ on this controller\) is gone/);
+    // At once: not after the lock's TTL (60 s on the virtual lab).
+    expect(Date.now() - t0).toBeLessThan(45_000);
+    expect(await labState()).toEqual(CLEAN);
+  }, 120_000);
+
+  it('a second signal forces the exit at once; the next run from this controller takes over what it left', async () => {
+    // A forced exit leaves the hook to end by itself: a short one.
+    const { child, reports } = startRun(['--hook-before-traffic', 'sleep 4']);
+    await waitForStage(reports, 'traffic.prepare');
+    child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    const t0 = Date.now();
+    const r = await child;
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(r.exitCode).toBe(2);
+    expect(String(r.stderr)).toMatch(/dutlab: SIGINT again: exiting now/);
+    // Whatever the forced exit left (its process group is gone), the next run starts.
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
+    const next = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual']);
+    dirs.push(next.reports);
+    expect(next.exitCode, next.summary.reason).toBe(0);
+    expect(await labState()).toEqual(CLEAN);
+  }, 120_000);
+});
