@@ -8,7 +8,7 @@ import { RunReporter } from '../report/reporter.js';
 import { buildSummary, summaryMarkdown, type Summary } from '../report/summary.js';
 import { verdictOf, EXIT_CODES } from '../report/verdict.js';
 import { profileByName } from '../scenario/profiles.js';
-import { ABORT_FILE, configToEnv, type RunData } from '../scenario/run.js';
+import { ABORT_FILE, configToEnv, writeAbortFile, type RunData } from '../scenario/run.js';
 import { loadTestbed, missingLocalFiles } from '../testbed/load.js';
 
 export const PROJECT_ROOT = resolve(new URL('../..', import.meta.url).pathname);
@@ -70,7 +70,7 @@ export async function runSuite(opts: RunOptions): Promise<RunOutcome> {
     }
     interrupted = sig;
     process.stderr.write(`dutlab: ${sig}: tearing down (${sig} again to exit at once)\n`);
-    writeFileSync(join(runDir, ABORT_FILE), sig);
+    writeAbortFile(runDir, sig);
   };
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   signals.forEach((sig) => process.on(sig, onSignal));

@@ -138,13 +138,16 @@ export interface Route {
 }
 
 /**
- * Parses `ip route` text or `ip -j route`, or `route -n`. A routing table is
- * never empty on a host the harness reaches (the route it is reached by is in
- * it), so empty output is output that was lost, not "no routes".
+ * Parses `ip route` text or `ip -j route`, or `route -n`. `required`: the
+ * table cannot be empty (a guest reached over its management NIC has at least
+ * that NIC's route), so empty output is output that was lost, not "no routes".
  */
-export function parseRoutes(text: string): Route[] {
+export function parseRoutes(text: string, { required = false }: { required?: boolean } = {}): Route[] {
   const t = text.trim();
-  if (t === '' || t === '[]') throw new ParseError('ip route', 'at least the route of the interface the harness reaches the host by', text);
+  if (t === '' || t === '[]') {
+    if (required) throw new ParseError('ip route', 'at least the route of the interface the harness reaches the host by', text);
+    return [];
+  }
   if (t.startsWith('[')) {
     return parseJson('ip -j route', t).map((o) => ({
       dst: str('ip -j route', o, 'dst'),

@@ -46,7 +46,7 @@ export async function guestSysctl(s: Session): Promise<Record<string, string>> {
 }
 
 export async function guestRoutes(s: Session): Promise<Route[]> {
-  return parseRoutes((await s.shell('guest').run('ip route')).stdout);
+  return parseRoutes((await s.shell('guest').run('ip route')).stdout, { required: true });
 }
 
 export async function guestNeighbours(s: Session): Promise<Neighbour[]> {

@@ -2,7 +2,7 @@
 // judge packets, counters, dmesg and interface state, and always tear down.
 // The e2e suite (tests/e2e) makes each stage a testcase; this module holds
 // what each stage does, what it depends on, and the run's data for the report.
-import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckFailure, errorMessage, failureKind, type FailureKind } from '../errors.js';
 import { loadTestbed, flowsOf } from '../testbed/load.js';
@@ -104,13 +104,20 @@ export function configToEnv(c: RunConfig): Record<string, string> {
 /** The file through which `dutlab run` tells the suite it was interrupted: it holds the signal's name. */
 export const ABORT_FILE = 'abort';
 
+/** Tells the suite of a run directory that a signal interrupted it (written whole, then renamed into place). */
+export function writeAbortFile(runDir: string, signal: string): void {
+  writeFileSync(join(runDir, `.${ABORT_FILE}`), signal);
+  renameSync(join(runDir, `.${ABORT_FILE}`), join(runDir, ABORT_FILE));
+}
+
 /** Calls back once the abort file appears in the run directory; returns the function that stops watching. */
 export function watchAbortFile(runDir: string, onAbort: (signal: string) => void): () => void {
   const file = join(runDir, ABORT_FILE);
   const check = () => {
-    if (!existsSync(file)) return;
+    const signal = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+    if (!signal) return;
     watcher.close();
-    onAbort(readFileSync(file, 'utf8').trim() || 'a signal');
+    onAbort(signal);
   };
   const watcher = watch(runDir, check);
   check();

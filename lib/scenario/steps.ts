@@ -390,7 +390,7 @@ export const STEPS: StepDef[] = [
       CheckFailure.ifAny('guest interfaces', [
         ...checkGuestIfaces(parseIfconfig(ifc!), expectedVeths(tb)),
         ...checkSysctl(parseSysctl(sysctl!), sysctlExpected(tb)),
-        ...checkDefaultRoute(parseRoutes(route!), tb.gateway.ip, tb.kniPorts[1].guestIf),
+        ...checkDefaultRoute(parseRoutes(route!, { required: true }), tb.gateway.ip, tb.kniPorts[1].guestIf),
         ...checkStaticArp(parseNeighbours(arp!), tb.gateway.ip, tb.gateway.mac, tb.kniPorts[1].guestIf),
       ]);
     },

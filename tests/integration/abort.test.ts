@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Summary } from '../../lib/report/summary.js';
 import type { RunData } from '../../lib/scenario/run.js';
 import { LocalShell } from '../../lib/transport/local.js';
@@ -15,22 +15,26 @@ import { dutlabRun } from '../helpers/cli.js';
 import { netnsId } from '../helpers/lab.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-const ID = 'abrt';
-let lab: LabState;
 const dirs: string[] = [];
+const labs: LabState[] = [];
 const sh = new LocalShell('test');
 
-beforeAll(async () => {
-  lab = await labUp({ id: ID });
-}, 120_000);
+/** Each case has a lab of its own, so that they run at once. */
+async function newLab(id: string): Promise<LabState> {
+  const lab = await labUp({ id });
+  labs.push(lab);
+  return lab;
+}
 afterAll(async () => {
-  await labDown({ id: ID });
-  expect(await labLeftovers(ID, lab.processes)).toEqual([]);
+  for (const lab of labs) {
+    await labDown({ id: lab.id });
+    expect(await labLeftovers(lab.id, lab.processes)).toEqual([]);
+  }
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /** `dutlab run` started as a gate starts it, in a process group of its own (what a CI kills whole). */
-function startRun(extra: string[] = []): { child: ResultPromise; reports: string } {
+function startRun(lab: LabState, extra: string[] = []): { child: ResultPromise; reports: string } {
   const reports = mkdtempSync(join(tmpdir(), 'dutlab-reports-'));
   dirs.push(reports);
   const child = execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'run', '--quiet', '--reports', reports, '--testbed', lab.testbedFile, '--profile', 'virtual', ...extra], {
@@ -56,10 +60,10 @@ async function waitForStage(reports: string, id: string): Promise<void> {
   throw new Error(`the run did not pass ${id} within 60 s`);
 }
 
-const inNs = (role: string, c: string) => sh.run(`ip netns exec dutlab-${ID}-${role} ${c}`, { okExitCodes: [0, 1, 2, 255] });
-
 /** What a run may leave on the lab: the bridge, the guest's addresses, route and ARP entry, the lock, processes. */
-async function labState(): Promise<Record<string, unknown>> {
+async function labState(lab: LabState): Promise<Record<string, unknown>> {
+  const ID = lab.id;
+  const inNs = (role: string, c: string) => sh.run(`ip netns exec dutlab-${ID}-${role} ${c}`, { okExitCodes: [0, 1, 2, 255] });
   const env = `env OVS_RUNDIR=${lab.stateDir}/ovs`;
   const procs = (role: string) =>
     pidsInNetns(netnsId(`dutlab-${ID}-${role}`))
@@ -77,13 +81,15 @@ async function labState(): Promise<Record<string, unknown>> {
 
 const CLEAN = { bridges: '', guestAddresses: '', defaultRoute: '', gatewayArp: '', lock: false, processes: [] };
 
-describe('an interrupted run', () => {
-  it.each(['SIGINT', 'SIGTERM'] as const)('%s after the setup, while the fault hook runs: teardown, verdict "aborted" (exit 2), the lab clean and unlocked', async (signal) => {
-    expect(await labState()).toEqual(CLEAN);
+describe.concurrent('an interrupted run', () => {
+  it.for(['SIGINT', 'SIGTERM'] as const)('%s after the setup, while the fault hook runs: teardown, verdict "aborted" (exit 2), the lab clean and unlocked', async (signal, { expect }) => {
+    const lab = await newLab(`abrt-${signal.toLowerCase()}`);
+    expect(await labState(lab)).toEqual(CLEAN);
     // The hook holds the run just before the traffic, with the whole setup in place.
-    const { child, reports } = startRun(['--hook-before-traffic', 'sleep 30']);
+    const hook = `sleep ${signal === 'SIGINT' ? 31 : 32}`;
+    const { child, reports } = startRun(lab, ['--hook-before-traffic', hook]);
     await waitForStage(reports, 'traffic.prepare');
-    expect((await labState()).bridges).toBe('br0');
+    expect((await labState(lab)).bridges).toBe('br0');
     const t0 = Date.now();
     child.kill(signal);
     const r = await child;
@@ -94,13 +100,14 @@ describe('an interrupted run', () => {
     expect(summary.cases.filter((c) => c.group === 'checks').map((c) => c.message)).toEqual(summary.cases.filter((c) => c.group === 'checks').map(() => `skipped: the run was interrupted by ${signal}`));
     expect(readFileSync(join(reports, 'latest', 'summary.md'), 'utf8')).toMatch(new RegExp(`^# ABORTED: dutlab run .*\\n\\n\\*\\*interrupted by ${signal}\\*\\*`));
     expect(readFileSync(join(reports, 'junit.xml'), 'utf8')).toContain('<property name="verdict" value="aborted"/>');
-    expect(await labState()).toEqual(CLEAN);
+    expect(await labState(lab)).toEqual(CLEAN);
     // Nothing of the hook is left running either.
-    expect((await sh.run("pgrep -f '^sleep 30$'", { okExitCodes: [0, 1] })).stdout.trim()).toBe('');
-  }, 120_000);
+    expect((await sh.run(`pgrep -f '^${hook}$'`, { okExitCodes: [0, 1] })).stdout.trim()).toBe('');
+  });
 
-  it('killed outright (kill -9 of its process group): the next run from this controller takes its lock over at once and passes', async () => {
-    const { child, reports } = startRun();
+  it('killed outright (kill -9 of its process group): the next run from this controller takes its lock over at once and passes', async ({ expect }) => {
+    const lab = await newLab('abrt-kill');
+    const { child, reports } = startRun(lab);
     await waitForStage(reports, 'guest.interfaces');
     process.kill(-child.pid!, 'SIGKILL');
     await child;
@@ -113,12 +120,13 @@ describe('an interrupted run', () => {
     expect(next.summary.notes.join('\n')).toMatch(/took over the lock of run \S+, whose process \(pid \d+ on this controller\) is gone/);
     // At once: not after the lock's TTL (60 s on the virtual lab).
     expect(Date.now() - t0).toBeLessThan(45_000);
-    expect(await labState()).toEqual(CLEAN);
-  }, 120_000);
+    expect(await labState(lab)).toEqual(CLEAN);
+  });
 
-  it('a second signal forces the exit at once; the next run from this controller takes over what it left', async () => {
+  it('a second signal forces the exit at once; the next run from this controller takes over what it left', async ({ expect }) => {
+    const lab = await newLab('abrt-twice');
     // A forced exit leaves the hook to end by itself: a short one.
-    const { child, reports } = startRun(['--hook-before-traffic', 'sleep 4']);
+    const { child, reports } = startRun(lab, ['--hook-before-traffic', 'sleep 4']);
     await waitForStage(reports, 'traffic.prepare');
     child.kill('SIGINT');
     await new Promise((r) => setTimeout(r, 50));
@@ -137,6 +145,6 @@ describe('an interrupted run', () => {
     const next = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual']);
     dirs.push(next.reports);
     expect(next.exitCode, next.summary.reason).toBe(0);
-    expect(await labState()).toEqual(CLEAN);
-  }, 120_000);
+    expect(await labState(lab)).toEqual(CLEAN);
+  });
 });

@@ -14,13 +14,16 @@ const cleanup: string[] = [];
 beforeAll(async () => {
   lab = await labUp({ id: ID });
 }, 120_000);
+const cleanupLabs: string[] = [];
 afterAll(async () => {
   await labDown({ id: ID });
+  for (const id of cleanupLabs) await labDown({ id });
   for (const d of cleanup) rmSync(d, { recursive: true, force: true });
 });
 
-describe('dutlab run', () => {
-  it('passes a healthy lab: exit 0, JUnit with properties, the run directory and its summary', async () => {
+// Each case has a lab of its own (or none), so they run at once.
+describe.concurrent('dutlab run', () => {
+  it('passes a healthy lab: exit 0, JUnit with properties, the run directory and its summary', async ({ expect }) => {
     const r = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual']);
     cleanup.push(r.reports);
     expect(r.exitCode, r.stderr).toBe(0);
@@ -42,7 +45,7 @@ describe('dutlab run', () => {
     for (const f of ['host', 'guest', 'tg']) expect(readFileSync(join(runDir, 'transcripts', `${f}.log`), 'utf8')).not.toContain(key);
   }, 240_000);
 
-  it('calls a bad testbed file an infrastructure error (exit 2) that names the file and the field', async () => {
+  it('calls a bad testbed file an infrastructure error (exit 2) that names the file and the field', async ({ expect }) => {
     const bad = join(lab.stateDir, 'bad.yaml');
     writeFileSync(bad, readFileSync(lab.testbedFile, 'utf8').replace('bridge: br0', 'bridge: br0\nbrigde: br1'));
     const r = await dutlabRun(['--testbed', bad, '--profile', 'virtual']);
@@ -53,7 +56,7 @@ describe('dutlab run', () => {
     expect(readFileSync(join(r.reports, 'junit.xml'), 'utf8')).toContain('type="InfrastructureError"');
   });
 
-  it('calls an unreachable lab machine an infrastructure error (exit 2), never a DUT failure', async () => {
+  it('calls an unreachable lab machine an infrastructure error (exit 2), never a DUT failure', async ({ expect }) => {
     const down = join(lab.stateDir, 'unreachable.yaml');
     writeFileSync(down, readFileSync(lab.testbedFile, 'utf8').replace(/(  host:\n(?:.*\n)*?    port: )\d+/, '$11').replace(/connectTimeoutMs: 15000/g, 'connectTimeoutMs: 1500'));
     const r = await dutlabRun(['--testbed', down, '--profile', 'virtual']);
@@ -63,7 +66,9 @@ describe('dutlab run', () => {
     expect(r.summary.cases.filter((c) => c.status === 'skipped').length).toBeGreaterThan(10);
   });
 
-  it('refuses a lab whose lock another live run holds (exit 2), and takes over a lock left by a dead run', async () => {
+  it('refuses a lab whose lock another live run holds (exit 2), and takes over a lock left by a dead run', async ({ expect }) => {
+    const lab = await labUp({ id: 'runlock' });
+    cleanupLabs.push('runlock');
     const lock = join(lab.stateDir, 'lock');
     mkdirSync(lock);
     writeFileSync(join(lock, 'owner'), 'other-run 2026-01-01T00:00:00Z\n');
@@ -81,8 +86,8 @@ describe('dutlab run', () => {
   }, 240_000);
 });
 
-describe('npm run e2e (the main job)', () => {
-  it('brings a virtual lab up, passes the full suite, writes the JUnit and the run directory, and takes the lab down', async () => {
+describe.concurrent('npm run e2e (the main job)', () => {
+  it('brings a virtual lab up, passes the full suite, writes the JUnit and the run directory, and takes the lab down', async ({ expect }) => {
     const reports = mkdtempSync(join(tmpdir(), 'dutlab-e2e-'));
     cleanup.push(reports);
     const r = await execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'e2e', '--id', 'e2et', '--reports', reports], { cwd: new URL('../..', import.meta.url).pathname, reject: false, timeout: 240_000 });
