@@ -28,8 +28,10 @@ export class Tcpdump {
 
   /** Starts the capture and returns once tcpdump says it listens (a sleep would only guess). */
   static async start(shell: Shell, spec: CaptureSpec): Promise<Tcpdump> {
-    // -U: each packet is written as it arrives, so a growing file says what has arrived.
-    const words = ['tcpdump', '-i', shq(spec.iface), '-nn', '-U', '-Q', spec.direction, ...(spec.snaplen ? ['-s', String(spec.snaplen)] : []), '-w', shq(spec.file)];
+    // --immediate-mode: each packet reaches tcpdump as it arrives. Without it libpcap's ring hands them
+    // over a block at a time (up to a second late): the file lags behind the wire, and what is still in
+    // the ring at SIGINT is lost without counting as dropped. -U: each packet is written as it arrives.
+    const words = ['tcpdump', '-i', shq(spec.iface), '-nn', '--immediate-mode', '-U', '-Q', spec.direction, ...(spec.snaplen ? ['-s', String(spec.snaplen)] : []), '-w', shq(spec.file)];
     const proc = await shell.start(`${words.join(' ')}${spec.filter ? ` ${shq(spec.filter)}` : ''}`, { logFile: spec.logFile });
     const capture = new Tcpdump(spec, proc, shell.host);
     const deadline = Date.now() + 15_000;

@@ -6,6 +6,7 @@ import { afterAll, describe, it, type ExpectStatic } from 'vitest';
 import { parseDocument } from 'yaml';
 import { labDown, labLeftovers, labUp } from '../../lib/vlab/lab.js';
 import { dutlabRun, failedCases } from '../helpers/cli.js';
+import { injectForeignFrames } from '../helpers/foreign.js';
 
 /** Where a fault's hook acts: the lab it runs on (several faults run at once, each on a lab of its own). */
 interface Lab {
@@ -42,6 +43,8 @@ interface Fault {
   notes?: RegExp;
   /** It touches what all labs share (the kernel's log): it runs alone, after the others. */
   alone?: true;
+  /** Foreign frames were sent on every link: the counters must show them told apart. */
+  foreign?: true;
 }
 
 /** The virtual profile's checks (it loads no KNI module, so no check.dmesg-kni). */
@@ -113,6 +116,27 @@ const FAULTS: Fault[] = [
       'check.counters': /^counters: packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(900\) \(the guest did not forward them/,
     },
     passes: 'every other check',
+  },
+  {
+    // A real lab's links carry more than the stream; a healthy DUT must still pass, counters included.
+    name: 'foreign frames on every link (LLDP, ARP, IPv6 ND, other UDP), a healthy lab',
+    hook: (lab) => injectForeignFrames(lab.ns, lab.state),
+    exitCode: 0,
+    fails: {},
+    passes: 'every other check',
+    foreign: true,
+  },
+  {
+    // ... and they must not hide a real fault, nor change its diagnosis.
+    name: 'foreign frames on every link, and the guest drops one packet in ten',
+    hook: (lab) => `${injectForeignFrames(lab.ns, lab.state)} ${guestForwardRule('numgen inc mod 10 == 0 drop')(lab)}`,
+    exitCode: 1,
+    fails: {
+      'check.packets': /^return packets: 900\/1000 returned, 100 lost.*: 100 of 1000 packets lost \(allowed: 0\); first lost: seq 0, 10, 20, 30/,
+      'check.counters': /^counters: packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(900\) \(the guest did not forward them/,
+    },
+    passes: 'every other check',
+    foreign: true,
   },
   {
     // The same loss within the testbed's tolerance: the run passes, and the report still says where it happened.
@@ -242,6 +266,14 @@ async function checkFault(f: Fault, expect: ExpectStatic): Promise<void> {
     if (f.notes) {
       expect(r.summary.notes.join('\n')).toMatch(f.notes);
       expect(summaryMd).toMatch(f.notes);
+    }
+    if (f.foreign) {
+      // They were there, and counted apart: on the TG's ports, the guest's links and (from their peers) the switch's.
+      const foreign = r.summary.counters?.foreign ?? {};
+      for (const counter of ['tgTx', 'tgRx', 'hostPhyEgressTx', 'guestIngressRx', 'hostKniIngressTx', 'guestEgressTx', 'hostKniEgressRx'] as const) {
+        expect(foreign[counter]?.subtracted, `${counter} in ${JSON.stringify(foreign)}`).toBeGreaterThan(0);
+      }
+      expect(r.summary.packets?.other).toBeGreaterThan(0);
     }
 }
 

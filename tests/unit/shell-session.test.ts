@@ -86,9 +86,10 @@ describe('the long-lived shell session', () => {
   });
 
   it('fails the running command with SessionClosedError when the shell dies; its files go on EOF, or with the next session if it was killed outright', async () => {
-    const sessions = () => readdirSync(tmp).filter((d) => d.startsWith('dutlab-sh.'));
+    // A session's directory is named for its loop's pid: the shell's own, since `sh -c 'exec sh -s'` keeps it.
+    const dirOf = (pid: number | undefined) => readdirSync(tmp).filter((d) => d.startsWith(`dutlab-sh.${pid}.`));
     const { s, child } = await session();
-    expect(sessions()).toHaveLength(1);
+    expect(dirOf(child.pid)).toHaveLength(1);
     const running = s.run('sleep 1');
     await new Promise((r) => setTimeout(r, 100));
     child.kill('SIGTERM');
@@ -98,20 +99,20 @@ describe('the long-lived shell session', () => {
 
     // EOF: the loop ends and removes its directory.
     const { s: s2, child: c2 } = await session();
-    const own = sessions();
+    expect(dirOf(c2.pid)).toHaveLength(1);
     s2.close();
     await new Promise<void>((r) => c2.once('exit', () => r()));
-    for (const d of own) expect(existsSync(join(tmp, d))).toBe(false);
+    expect(dirOf(c2.pid)).toEqual([]);
 
     // SIGKILL runs no trap: the next session removes what the dead one left.
     const { s: s3, child: c3 } = await session();
     c3.kill('SIGKILL');
     await new Promise<void>((r) => c3.once('exit', () => r()));
-    expect(sessions()).toHaveLength(1);
+    expect(dirOf(c3.pid)).toHaveLength(1);
     expect(s3.usable).toBe(false);
-    const { s: s4 } = await session();
-    expect(sessions()).toHaveLength(1);
-    expect(sessions()[0]).toMatch(new RegExp(`^dutlab-sh\\.${children.at(-1)!.pid}\\.`));
+    const { s: s4, child: c4 } = await session();
+    expect(dirOf(c3.pid)).toEqual([]);
+    expect(dirOf(c4.pid)).toHaveLength(1);
     s4.close();
   });
 
