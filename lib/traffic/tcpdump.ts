@@ -6,6 +6,11 @@ import { CaptureError, CommandError } from '../errors.js';
 import { shq } from '../transport/quote.js';
 import type { BackgroundProcess, Shell } from '../transport/shell.js';
 
+/** Bytes kept of each frame: a whole Ethernet frame of the stream (1518) with room for a VLAN tag. */
+const SNAPLEN = 2048;
+/** The kernel buffer of each capture, KiB. */
+const BUFFER_KIB = 16384;
+
 export interface CaptureSpec {
   /** A name for the report and the log file: tcpdump-rx, guest-vEth_port32. */
   name: string;
@@ -31,7 +36,10 @@ export class Tcpdump {
     // --immediate-mode: each packet reaches tcpdump as it arrives. Without it libpcap's ring hands them
     // over a block at a time (up to a second late): the file lags behind the wire, and what is still in
     // the ring at SIGINT is lost without counting as dropped. -U: each packet is written as it arrives.
-    const words = ['tcpdump', '-i', shq(spec.iface), '-nn', '--immediate-mode', '-U', '-Q', spec.direction, ...(spec.snaplen ? ['-s', String(spec.snaplen)] : []), '-w', shq(spec.file)];
+    // -s and -B: in immediate mode the ring's slots are snapshot-length sized, so the default (262144
+    // bytes, 8 slots in a 2 MB buffer) drops bursts; frames here are at most 1518 bytes (VLAN-tagged or
+    // jumbo foreign frames are cut, which their counting does not mind), and the buffer holds thousands.
+    const words = ['tcpdump', '-i', shq(spec.iface), '-nn', '--immediate-mode', '-U', '-Q', spec.direction, '-s', String(spec.snaplen ?? SNAPLEN), '-B', String(BUFFER_KIB), '-w', shq(spec.file)];
     const proc = await shell.start(`${words.join(' ')}${spec.filter ? ` ${shq(spec.filter)}` : ''}`, { logFile: spec.logFile });
     const capture = new Tcpdump(spec, proc, shell.host);
     const deadline = Date.now() + 15_000;

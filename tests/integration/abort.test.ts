@@ -147,4 +147,16 @@ describe.concurrent('an interrupted run', () => {
     expect(next.exitCode, next.summary.reason).toBe(0);
     expect(await labState(lab)).toEqual(CLEAN);
   });
+
+  it('npm run e2e interrupted mid-run: the run tears down, the virtual lab goes down, exit 2', async ({ expect }) => {
+    const reports = mkdtempSync(join(tmpdir(), 'dutlab-reports-'));
+    dirs.push(reports);
+    const child = execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'e2e', '--id', 'abrt-e2e', '--reports', reports], { cwd: ROOT, reject: false });
+    await waitForStage(reports, 'guest.connect');
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(2);
+    expect(String(r.stderr)).toMatch(/dutlab: ABORTED \(exit 2\): interrupted by SIGINT/);
+    expect(await labLeftovers('abrt-e2e')).toEqual([]);
+  });
 });

@@ -1,0 +1,79 @@
+// Telling the stream apart from everything else a link carries, and placing
+// captured frames inside or outside the span between two counter readings.
+import { afterAll, describe, expect, it } from 'vitest';
+import { countForeign, isStreamFrame, ownWindow, peerWindow } from '../../lib/verify/foreign.js';
+import { checkCounters, type PathCounts } from '../../lib/verify/counters.js';
+import { OFF_RUN, buildFrame } from '../../lib/traffic/stream.js';
+import { writeForeignPcap } from '../helpers/foreign.js';
+import { TempDir, pcapBytes, routed, spec } from '../helpers/pcaps.js';
+import { readPcap } from '../../lib/traffic/pcap.js';
+
+const s = spec();
+const tmp = new TempDir();
+afterAll(() => tmp.remove());
+
+describe('what is the stream', () => {
+  it('is this run\'s stream as sent and as forwarded; another run\'s stream, ARP, LLDP, IPv6 and other UDP are not', async () => {
+    expect(isStreamFrame(buildFrame(s, 0), s.runId)).toBe(true);
+    expect(isStreamFrame(routed(s, 7), s.runId)).toBe(true);
+    const other = routed(s, 1);
+    other.writeUInt32BE(999, OFF_RUN);
+    expect(isStreamFrame(other, s.runId)).toBe(false);
+    const file = tmp.path + '/foreign.pcap';
+    writeForeignPcap(file, '3.3.3.1');
+    const kinds: boolean[] = [];
+    await readPcap(file, (f) => kinds.push(isStreamFrame(f, s.runId)));
+    expect(kinds).toEqual([false, false, false, false]);
+    expect(isStreamFrame(Buffer.alloc(20), s.runId)).toBe(false);
+  });
+});
+
+describe('counting foreign frames between two readings', () => {
+  // Frame i is captured at i ms (pcapBytes): stream frames at 0-9 ms, foreign ones at 10-19 ms.
+  const frames = () => {
+    const foreign = routed(s, 0);
+    foreign.writeUInt32BE(12345, OFF_RUN);
+    return [...Array.from({ length: 10 }, (_, i) => buildFrame(s, i)), ...Array.from({ length: 10 }, () => foreign)];
+  };
+
+  it('counts only foreign frames, certainly inside the definite window, possibly inside the possible one', async () => {
+    const file = tmp.file('mixed.pcap', pcapBytes(frames()));
+    // Readings at 12.0-12.5 ms and 16.5-17.0 ms: frames at 13, 14, 15, 16 ms are certainly between them; 12 and 17 may be.
+    const own = ownWindow({ fromUs: 12_000, toUs: 12_500 }, { fromUs: 16_500, toUs: 17_000 });
+    expect(own).toEqual({ definite: { fromUs: 12_500, toUs: 16_500 }, possible: { fromUs: 12_000, toUs: 17_000 } });
+    const [c] = await countForeign(file, s.runId, [own]);
+    expect(c).toEqual({ definite: 4, possible: 6 });
+  });
+
+  it("places a switch's counters by its peer's capture: the peer's definite span, widened by what the controller measured", async () => {
+    const file = tmp.file('peer.pcap', pcapBytes(frames()));
+    const peer = ownWindow({ fromUs: 12_000, toUs: 12_500 }, { fromUs: 16_500, toUs: 17_000 });
+    // The switch was read 1.6 ms before the peer's first reading ended, and ended 1.6 ms after its last began.
+    const sw = peerWindow(peer, 1600, 1600);
+    expect(sw).toEqual({ definite: peer.definite, possible: { fromUs: 10_900, toUs: 18_100 } });
+    const [c] = await countForeign(file, s.runId, [sw]);
+    expect(c).toEqual({ definite: 4, possible: 8 });
+  });
+});
+
+describe('the counters check with foreign frames told apart', () => {
+  const names = { tgTxPort: 'tg0', phyIngress: 'port 16', kniIngress: 'port 32', guestIngress: 'vEth_port32', guestEgress: 'vEth_port33', kniEgress: 'port 33', phyEgress: 'port 17', tgRxPort: 'tg1' };
+  const healthy = (): PathCounts => ({
+    sent: 1000, sentBytes: 60000, returned: 1000, returnedBytes: 60000,
+    flowIngress: { packets: 1000, bytes: 60000 }, flowEgress: { packets: 1000, bytes: 60000 },
+    tgTx: 1000, hostPhyIngressRx: 1000, hostKniIngressTx: 1000, guestIngressRx: 1000, guestEgressTx: 1000, hostKniEgressRx: 1000, hostPhyEgressTx: 1000, tgRx: 1000,
+  });
+
+  it('allows a counter the frames that may or may not have fallen between its readings, and no more', () => {
+    const c = { ...healthy(), hostPhyIngressRx: 1003, foreign: { hostPhyIngressRx: { subtracted: 40, unsure: 3 } } };
+    expect(checkCounters(c, names, { slack: 0, allowedLoss: 0 })).toEqual([]);
+    const over = { ...c, hostPhyIngressRx: 1004 };
+    expect(checkCounters(over, names, { slack: 0, allowedLoss: 0 })).toContain('port 16 rx counted 1004, expected 1000 (+3 allowed for other traffic)');
+  });
+
+  it('still finds the loss that foreign frames would have hidden in the raw counters', () => {
+    // The guest forwarded 900 of 1000; 136 of its own frames went out too, and were told apart.
+    const c = { ...healthy(), guestEgressTx: 900, hostKniEgressRx: 900, flowEgress: { packets: 900, bytes: 54000 }, hostPhyEgressTx: 900, tgRx: 900, returned: 900, returnedBytes: 54000, foreign: { guestEgressTx: { subtracted: 136, unsure: 1 } } };
+    expect(checkCounters(c, names, { slack: 0, allowedLoss: 0 })[0]).toMatch(/^packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(900\)/);
+  });
+});
