@@ -1,16 +1,30 @@
 import { defineConfig } from 'vitest/config';
 
-// `npm test`: the harness's own tests. The e2e suite (tests/e2e) runs only
-// through `dutlab run`, against a testbed.
+// `npm test`: the harness's own tests (the fast tier). The e2e suite
+// (tests/e2e) runs only through `dutlab run`, against a testbed.
+//
+// Three projects. `unit` (pure code, and SSH servers in this process) and
+// `lab` (virtual labs: namespaces, sshd, OVS, as root) run side by side. Lab
+// files run one at a time, their cases at once where each has a lab of its
+// own: more at once starves a 2-core box, and the virtual DUT then really
+// loses packets. `kernel-log` holds the one fault that writes to the kernel
+// log, which every lab's dmesg shows: it runs after everything else, alone.
+const LAB_FREE = ['tests/unit/**/*.test.ts', 'tests/integration/ssh-protocol.test.ts', 'tests/integration/legacy-scripted.test.ts'];
+const KERNEL_LOG = ['tests/integration/fault-kernel-log.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['tests/unit/**/*.test.ts', 'tests/integration/**/*.test.ts'],
-    // Integration tests build virtual labs and servers as root; one file at a time keeps them apart.
-    fileParallelism: false,
     // Fails the run if anything the tests made is still there at the end.
     globalSetup: ['tests/global-leftovers.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // Two cores: the unit files beside one lab file at a time.
+    maxWorkers: 2,
     reporters: ['default', ['junit', { outputFile: 'reports/junit.xml', suiteName: 'dutlab' }]],
+    projects: [
+      { extends: true, test: { name: 'unit', include: LAB_FREE, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'lab', include: ['tests/integration/**/*.test.ts'], exclude: [...LAB_FREE, ...KERNEL_LOG], fileParallelism: false, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'kernel-log', include: KERNEL_LOG, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

@@ -97,6 +97,8 @@ async function runVitest(opts: RunOptions, reports: string, runDir: string, runI
     fileParallelism: false,
     passWithNoTests: false,
     env,
+    // The suite's modules, transformed once and kept (keyed by their content): a run starts in less CPU.
+    experimental: { fsModuleCache: true },
   } as never);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) for (const l of process.listeners(sig)) if (!before[sig].includes(l)) process.off(sig, l);
   try {

@@ -324,18 +324,18 @@ export class PvpRun {
       const guest = this.session.shell('guest');
       if ((await guest.run('command -v tcpdump', { okExitCodes: [0, 1, 127] })).exitCode !== 0) throw new Error('the guest has no tcpdump');
       await guest.run(`mkdir -p ${shq(work)}`);
-      for (const [iface, direction] of [
+      const specs = ([
         [kniIn.guestIf, 'in'],
         [kniOut.guestIf, 'out'],
-      ] as const) {
-        const name = `guest-${iface}`;
-        const spec = { name, iface, direction, file: `${work}/${this.config.runId}-${name}.pcap`, logFile: `${work}/${name}.log` };
-        this.guestCaptureFiles.push(spec.file, spec.logFile);
-        this.guestCaptures.push(await Tcpdump.start(guest, spec));
-      }
+      ] as const).map(([iface, direction]) => ({ name: `guest-${iface}`, iface, direction, file: `${work}/${this.config.runId}-guest-${iface}.pcap`, logFile: `${work}/guest-${iface}.log` }));
+      for (const spec of specs) this.guestCaptureFiles.push(spec.file, spec.logFile);
+      const started = await Promise.allSettled(specs.map((spec) => Tcpdump.start(guest, spec)));
+      for (const r of started) if (r.status === 'fulfilled') this.guestCaptures.push(r.value);
+      const failed = started.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
     } catch (err) {
       this.data.notes.push(`no capture on the guest's links (${errorMessage(err)}): frames other than the stream there are not told apart (only verify.counterSlack allows for them)`);
-      for (const c of this.guestCaptures.splice(0)) await c.abandon();
+      await Promise.all(this.guestCaptures.splice(0).map((c) => c.abandon()));
     }
   }
 
@@ -343,7 +343,7 @@ export class PvpRun {
     const captures = this.guestCaptures.splice(0);
     if (captures.length === 0) return;
     try {
-      for (const c of captures) await c.stop();
+      await Promise.all(captures.map((c) => c.stop()));
       for (const c of captures) await this.session.shell('guest').get(c.spec.file, join(this.config.runDir, `${c.spec.name}.pcap`));
       this.guestCaptured = true;
     } catch (err) {
@@ -353,7 +353,7 @@ export class PvpRun {
 
   /** Removes the guest's capture files and logs, if captures were started: nothing is sent to the guest otherwise. */
   private async removeGuestCaptures(): Promise<void> {
-    for (const c of this.guestCaptures.splice(0)) await c.abandon();
+    await Promise.all(this.guestCaptures.splice(0).map((c) => c.abandon()));
     const files = this.guestCaptureFiles.splice(0);
     if (files.length === 0 || !this.session.connected('guest')) return;
     await this.session.shell('guest').run(`rm -f ${files.map(shq).join(' ')}`, { okExitCodes: [0, 1] }).catch(() => undefined);

@@ -97,13 +97,19 @@ export class LinuxTrafficGenerator implements TrafficGenerator {
   async startCapture(): Promise<void> {
     const t = this.tb.traffic;
     const log = (name: string) => `${this.tb.paths.workDir}/${name}.log`;
-    const start = async (spec: CaptureSpec) => this.captures.push(await Tcpdump.start(this.shell, spec));
-    // rx: only what the DUT sends us; tx: only what leaves (the stream, and whatever else the TG sends).
-    await start({ name: 'tcpdump-rx', iface: this.rxPort, direction: 'in', file: this.remote.rx, logFile: log('tcpdump-rx') });
-    await start({ name: 'tcpdump-tx', iface: this.txPort, direction: 'out', file: this.remote.tx, logFile: log('tcpdump-tx') });
-    // The stream's packets alone, headers only: its growth says whether the stream is still arriving,
-    // whatever else the port receives (LLDP, ARP, a neighbour's traffic never stop).
-    await start({ name: 'tcpdump-watch', iface: this.rxPort, direction: 'in', file: this.remote.watch, logFile: log('tcpdump-watch'), snaplen: 64, filter: `udp and src host ${t.srcIp} and dst host ${t.dstIp}` });
+    const specs: CaptureSpec[] = [
+      // rx: only what the DUT sends us; tx: only what leaves (the stream, and whatever else the TG sends).
+      { name: 'tcpdump-rx', iface: this.rxPort, direction: 'in', file: this.remote.rx, logFile: log('tcpdump-rx') },
+      { name: 'tcpdump-tx', iface: this.txPort, direction: 'out', file: this.remote.tx, logFile: log('tcpdump-tx') },
+      // The stream's packets alone, headers only: its growth says whether the stream is still arriving,
+      // whatever else the port receives (LLDP, ARP, a neighbour's traffic never stop).
+      { name: 'tcpdump-watch', iface: this.rxPort, direction: 'in', file: this.remote.watch, logFile: log('tcpdump-watch'), snaplen: 64, filter: `udp and src host ${t.srcIp} and dst host ${t.dstIp}` },
+    ];
+    // Started at once; if one cannot start, the others are stopped by cleanup().
+    const started = await Promise.allSettled(specs.map((spec) => Tcpdump.start(this.shell, spec)));
+    for (const r of started) if (r.status === 'fulfilled') this.captures.push(r.value);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
   async send(localPcap: string, packets: number, rate: number): Promise<SendResult> {
@@ -118,10 +124,9 @@ export class LinuxTrafficGenerator implements TrafficGenerator {
 
   async stopCapture(files: CaptureFiles): Promise<void> {
     if (this.captures.length === 0) throw new Error('no capture running');
-    const captures = this.captures.splice(0);
-    const problems: unknown[] = [];
-    for (const c of captures) await c.stop().catch((e: unknown) => problems.push(e));
-    if (problems.length > 0) throw problems[0];
+    const stopped = await Promise.allSettled(this.captures.splice(0).map((c) => c.stop()));
+    const failed = stopped.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     await this.shell.get(this.remote.rx, files.rx);
     await this.shell.get(this.remote.tx, files.tx);
   }
@@ -149,7 +154,7 @@ export class LinuxTrafficGenerator implements TrafficGenerator {
   }
 
   async cleanup(): Promise<void> {
-    for (const c of this.captures.splice(0)) await c.abandon();
+    await Promise.all(this.captures.splice(0).map((c) => c.abandon()));
     const logs = ['tcpdump-rx', 'tcpdump-tx', 'tcpdump-watch'].map((n) => shq(`${this.tb.paths.workDir}/${n}.log`));
     await this.shell.run(`rm -f ${[this.remoteTx, this.remote.rx, this.remote.tx, this.remote.watch].map(shq).join(' ')} ${logs.join(' ')}`, { okExitCodes: [0, 1] });
   }

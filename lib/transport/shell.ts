@@ -99,10 +99,10 @@ export function aliveProbe(pid: number, startTime: string): string {
 
 export function stopScript(pid: number, startTime: string, signal: string, graceMs: number): string {
   const alive = aliveProbe(pid, startTime);
-  const tries = Math.max(1, Math.ceil(graceMs / 100));
+  const tries = Math.max(1, Math.ceil(graceMs / 20));
   return [
     `if ${alive}; then kill -s ${signal.replace(/^SIG/, '')} ${pid} 2>/dev/null; fi`,
-    `i=0; while [ $i -lt ${tries} ] && ${alive}; do sleep 0.1; i=$((i+1)); done`,
+    `i=0; while [ $i -lt ${tries} ] && ${alive}; do sleep 0.02; i=$((i+1)); done`,
     `if ${alive}; then kill -s KILL -- -${pid} 2>/dev/null; kill -s KILL ${pid} 2>/dev/null; echo escalated; fi`,
     'true',
   ].join('\n');

@@ -102,6 +102,8 @@ interface Hop {
   count: number | null;
   /** What stands between this hop and the one before it, for the diagnosis. */
   before?: 'flow' | 'guest';
+  /** Foreign frames it may also have counted (at the edges of the readings): its count is a range. */
+  unsure?: number;
 }
 
 /**
@@ -110,17 +112,18 @@ interface Hop {
  * place as where a flow stands.
  */
 function hops(c: PathCounts, n: CounterNames): CountedHop[] {
+  const unsure = (k: PortCounter) => c.foreign?.[k]?.unsure ?? 0;
   const path: Hop[] = [
-    { what: `the TG sent on ${n.tgTxPort}`, count: c.tgTx },
-    { what: `${n.phyIngress} received`, count: c.hostPhyIngressRx },
+    { what: `the TG sent on ${n.tgTxPort}`, count: c.tgTx, unsure: unsure('tgTx') },
+    { what: `${n.phyIngress} received`, count: c.hostPhyIngressRx, unsure: unsure('hostPhyIngressRx') },
     { what: 'the ingress flow matched', count: c.flowIngress?.packets ?? null, before: 'flow' },
-    { what: `${n.kniIngress} sent to the guest`, count: c.hostKniIngressTx },
-    { what: `the guest's ${n.guestIngress} received`, count: c.guestIngressRx },
-    { what: `the guest's ${n.guestEgress} sent`, count: c.guestEgressTx, before: 'guest' },
-    { what: `${n.kniEgress} received`, count: c.hostKniEgressRx },
+    { what: `${n.kniIngress} sent to the guest`, count: c.hostKniIngressTx, unsure: unsure('hostKniIngressTx') },
+    { what: `the guest's ${n.guestIngress} received`, count: c.guestIngressRx, unsure: unsure('guestIngressRx') },
+    { what: `the guest's ${n.guestEgress} sent`, count: c.guestEgressTx, before: 'guest', unsure: unsure('guestEgressTx') },
+    { what: `${n.kniEgress} received`, count: c.hostKniEgressRx, unsure: unsure('hostKniEgressRx') },
     { what: 'the egress flow matched', count: c.flowEgress?.packets ?? null, before: 'flow' },
-    { what: `${n.phyEgress} sent`, count: c.hostPhyEgressTx },
-    { what: `the TG received on ${n.tgRxPort}`, count: c.tgRx },
+    { what: `${n.phyEgress} sent`, count: c.hostPhyEgressTx, unsure: unsure('hostPhyEgressTx') },
+    { what: `the TG received on ${n.tgRxPort}`, count: c.tgRx, unsure: unsure('tgRx') },
   ];
   const counted: CountedHop[] = [];
   let missingFlow = false;
@@ -136,12 +139,15 @@ function hops(c: PathCounts, n: CounterNames): CountedHop[] {
 
 type CountedHop = Hop & { count: number };
 
+/** A hop's count of the stream as a person reads it: "900", or "899-900" where foreign frames at the edges leave it open. */
+const shown = (h: CountedHop) => (h.unsure ? `${h.count - h.unsure}-${h.count}` : `${h.count}`);
+
 /** The first two neighbouring hops whose counts are `wrong`, described as "between A (a) and B (b)". */
 function firstWrongHop(path: CountedHop[], wrong: (prev: number, got: number) => boolean) {
   for (let i = 1; i < path.length; i++) {
     const prev = path[i - 1]!;
     const hop = path[i]!;
-    if (wrong(prev.count, hop.count)) return { between: `between "${prev.what}" (${prev.count}) and "${hop.what}" (${hop.count})`, gain: hop.count - prev.count, before: hop.before };
+    if (wrong(prev.count, hop.count)) return { between: `between "${prev.what}" (${shown(prev)}) and "${hop.what}" (${shown(hop)})`, gain: hop.count - prev.count, before: hop.before };
   }
   return null;
 }

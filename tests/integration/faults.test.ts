@@ -1,54 +1,12 @@
-// Fault injection on the virtual lab: each fault breaks the lab in one way,
-// just before the traffic. The run must fail (exit 1 for the DUT, 2 for the
-// infrastructure), name the cause in the right testcases, and leave nothing behind.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { afterAll, describe, it, type ExpectStatic } from 'vitest';
-import { parseDocument } from 'yaml';
-import { labDown, labLeftovers, labUp } from '../../lib/vlab/lab.js';
-import { dutlabRun, failedCases } from '../helpers/cli.js';
+// Fault injection on the virtual lab (tests/helpers/faults.ts): each fault
+// breaks the lab in one way, just before the traffic; several run at once,
+// each on a lab of its own. The fault that writes to the kernel log, which
+// every lab shares, is in fault-kernel-log.test.ts and runs after all others.
+import { describe, it } from 'vitest';
 import { injectForeignFrames } from '../helpers/foreign.js';
+import { VERDICTS, checkFault, cleanUpFaultLabs, guestForwardRule, inGuest, type Fault } from '../helpers/faults.js';
 
-/** Where a fault's hook acts: the lab it runs on (several faults run at once, each on a lab of its own). */
-interface Lab {
-  ns(role: string): string;
-  state: string;
-}
-const labOf = (id: string): Lab => ({ ns: (role) => `dutlab-${id}-${role}`, state: `/run/dutlab-${id}` });
-const inGuest = (lab: Lab, c: string) => `ip netns exec ${lab.ns('guest')} ${c}`;
-/**
- * One nftables rule in the guest's forward path, for the stream's packets only:
- * a fault of the guest's router that iproute2 cannot make. The table goes with
- * the guest's namespace at lab down.
- */
-const guestForwardRule = (rule: string) => (lab: Lab) =>
-  inGuest(lab, `nft 'add table ip dutlab_fault; add chain ip dutlab_fault forwarding { type filter hook forward priority 0; }; add rule ip dutlab_fault forwarding ip saddr 1.1.1.1 udp dport 1024 ${rule}'`);
-const reports: string[] = [];
-const labIds = new Set<string>();
-afterAll(async () => {
-  for (const id of labIds) await labDown({ id });
-  for (const r of reports) rmSync(r, { recursive: true, force: true });
-});
-
-interface Fault {
-  name: string;
-  hook: (lab: Lab) => string;
-  exitCode: 0 | 1 | 2;
-  /** Testcases that must fail, with a pattern their diagnosis must match. */
-  fails: Record<string, RegExp>;
-  /** Testcases that must still pass: the fault is named where it is, not everywhere. */
-  passes?: string[] | 'every other check';
-  /** The lab's testbed with these `verify` settings instead. */
-  verify?: Record<string, number>;
-  /** What the run's notes must say. */
-  notes?: RegExp;
-  /** It touches what all labs share (the kernel's log): it runs alone, after the others. */
-  alone?: true;
-  /** Foreign frames were sent on every link: the counters must show them told apart. */
-  foreign?: true;
-}
-
-/** The virtual profile's checks (it loads no KNI module, so no check.dmesg-kni). */
-const CHECKS = ['check.packets', 'check.counters', 'check.switch', 'check.flows', 'check.dmesg-kernel', 'check.ifconfig', 'check.sysctl', 'check.route', 'check.arp'];
+cleanUpFaultLabs();
 
 const FAULTS: Fault[] = [
   {
@@ -133,7 +91,8 @@ const FAULTS: Fault[] = [
     exitCode: 1,
     fails: {
       'check.packets': /^return packets: 900\/1000 returned, 100 lost.*: 100 of 1000 packets lost \(allowed: 0\); first lost: seq 0, 10, 20, 30/,
-      'check.counters': /^counters: packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(900\) \(the guest did not forward them/,
+      // A foreign frame sent at the very edge of a reading leaves a count open by one: "900" or "900-901".
+      'check.counters': /^counters: packets were lost between "the guest's vEth_port32 received" \(1000(-100\d)?\) and "the guest's vEth_port33 sent" \(900(-90\d)?\) \(the guest did not forward them/,
     },
     passes: 'every other check',
     foreign: true,
@@ -180,18 +139,6 @@ const FAULTS: Fault[] = [
     passes: ['check.flows', 'check.sysctl'],
   },
   {
-    // The lab's hosts share this machine's kernel, so a line in its log is a line in both.
-    // The line says what it is, for whoever reads this machine's dmesg later.
-    name: 'a kernel BUG logged during the run',
-    alone: true,
-    hook: () => `echo '<4>dutlab fault injection (tests/integration/faults.test.ts), not a real fault: BUG: soft lockup - CPU#0 stuck for 23s' > /dev/kmsg`,
-    exitCode: 1,
-    fails: {
-      'check.dmesg-kernel': /^dmesg \(kernel\): host kernel logged: \[[\d.]+\] dutlab fault injection .*BUG: soft lockup - CPU#0 stuck for 23s; guest kernel logged: /,
-    },
-    passes: ['check.packets', 'check.counters', 'check.flows', 'check.switch', 'check.ifconfig', 'check.sysctl', 'check.route', 'check.arp'],
-  },
-  {
     name: 'ovs-vswitchd killed mid-run',
     hook: (lab) => `kill -9 $(cat ${lab.state}/ovs/ovs-vswitchd.pid)`,
     exitCode: 1,
@@ -216,71 +163,7 @@ const FAULTS: Fault[] = [
   },
 ];
 
-const VERDICTS = { 0: 'pass', 1: 'fail', 2: 'infra-error' } as const;
-
-/** A copy of the lab's testbed with other `verify` settings, in the lab's state dir (lab down removes it). */
-function withVerify(lab: Lab, testbedFile: string, verify: Record<string, number>): string {
-  const doc = parseDocument(readFileSync(testbedFile, 'utf8'));
-  for (const [k, v] of Object.entries(verify)) doc.setIn(['verify', k], v);
-  const file = `${lab.state}/testbed-verify.yaml`;
-  writeFileSync(file, doc.toString());
-  return file;
-}
-
-/** At most this many faults at once (each on a lab of its own): the machine has two cores. */
-const AT_ONCE = 3;
-const slots = Array.from({ length: AT_ONCE }, (_, i) => `fault${i}`);
-async function withLabSlot<T>(work: (id: string) => Promise<T>): Promise<T> {
-  while (slots.length === 0) await new Promise((r) => setTimeout(r, 50));
-  const id = slots.pop()!;
-  try {
-    return await work(id);
-  } finally {
-    slots.push(id);
-  }
-}
-
-/** One fault on a lab of its own: the run's verdict, the named diagnoses, what still passes, a clean lab after. */
-async function checkFault(f: Fault, expect: ExpectStatic): Promise<void> {
-    const { r, leftovers } = await withLabSlot(async (id) => {
-      labIds.add(id);
-      const lab = await labUp({ id });
-      const at = labOf(id);
-      const testbed = f.verify ? withVerify(at, lab.testbedFile, f.verify) : lab.testbedFile;
-      const run = await dutlabRun(['--testbed', testbed, '--profile', 'virtual', '--hook-before-traffic', f.hook(at)]);
-      reports.push(run.reports);
-      await labDown({ id });
-      return { r: run, leftovers: await labLeftovers(id, lab.processes) };
-    });
-    expect(leftovers).toEqual([]);
-    expect(r.exitCode, `${r.summary.reason}\n${r.stderr}`).toBe(f.exitCode);
-    expect(r.summary.verdict).toBe(VERDICTS[f.exitCode]);
-    const failed = failedCases(r.summary);
-    for (const [id, pattern] of Object.entries(f.fails)) expect(failed[id], `${id} in ${JSON.stringify(failed, null, 1)}`).toMatch(pattern);
-    const mustPass = f.passes === 'every other check' ? CHECKS.filter((id) => !(id in f.fails)) : (f.passes ?? []);
-    for (const id of mustPass) expect(r.summary.cases.find((c) => c.id === id)?.status, id).toBe('passed');
-    // Every setup step passed: the fault came after the setup, as injected.
-    expect(r.summary.cases.filter((c) => c.group === 'setup' && c.status !== 'passed')).toEqual([]);
-    const summaryMd = readFileSync(`${r.reports}/latest/summary.md`, 'utf8');
-    expect(summaryMd).toContain(`# ${VERDICTS[f.exitCode].toUpperCase()}`);
-    if (f.notes) {
-      expect(r.summary.notes.join('\n')).toMatch(f.notes);
-      expect(summaryMd).toMatch(f.notes);
-    }
-    if (f.foreign) {
-      // They were there, and counted apart: on the TG's ports, the guest's links and (from their peers) the switch's.
-      const foreign = r.summary.counters?.foreign ?? {};
-      for (const counter of ['tgTx', 'tgRx', 'hostPhyEgressTx', 'guestIngressRx', 'hostKniIngressTx', 'guestEgressTx', 'hostKniEgressRx'] as const) {
-        expect(foreign[counter]?.subtracted, `${counter} in ${JSON.stringify(foreign)}`).toBeGreaterThan(0);
-      }
-      expect(r.summary.packets?.other).toBeGreaterThan(0);
-    }
-}
-
 describe('fault injection', () => {
-  const cases = (alone: boolean): Array<Fault & { verdict: string }> => FAULTS.filter((f) => !!f.alone === alone).map((f) => ({ ...f, verdict: VERDICTS[f.exitCode] }));
   // Concurrent tests assert with their own context's expect.
-  it.concurrent.for(cases(false))('$name: $verdict, the named diagnosis, a clean lab after', { timeout: 240_000 }, (f, { expect }) => checkFault(f, expect));
-  // After the concurrent ones, one at a time.
-  it.for(cases(true))('$name: $verdict, the named diagnosis, a clean lab after', { timeout: 240_000 }, (f, { expect }) => checkFault(f, expect));
+  it.concurrent.for(FAULTS.map((f) => ({ ...f, verdict: VERDICTS[f.exitCode] })))('$name: $verdict, the named diagnosis, a clean lab after', { timeout: 240_000 }, (f, { expect }) => checkFault(f, expect));
 });

@@ -1,0 +1,114 @@
+// The fault-injection machinery: each fault breaks a virtual lab in one way,
+// just before the traffic, through `dutlab run --hook-before-traffic`. The run
+// must fail (exit 1 for the DUT, 2 for the infrastructure), name the cause in
+// the right testcases, keep every other check passing, and leave nothing behind.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { afterAll, type ExpectStatic } from 'vitest';
+import { parseDocument } from 'yaml';
+import { labDown, labLeftovers, labUp } from '../../lib/vlab/lab.js';
+import { dutlabRun, failedCases } from './cli.js';
+
+/** Where a fault's hook acts: the lab it runs on (several faults run at once, each on a lab of its own). */
+export interface Lab {
+  ns(role: string): string;
+  state: string;
+}
+export const labOf = (id: string): Lab => ({ ns: (role) => `dutlab-${id}-${role}`, state: `/run/dutlab-${id}` });
+export const inGuest = (lab: Lab, c: string) => `ip netns exec ${lab.ns('guest')} ${c}`;
+/**
+ * One nftables rule in the guest's forward path, for the stream's packets only:
+ * a fault of the guest's router that iproute2 cannot make. The table goes with
+ * the guest's namespace at lab down.
+ */
+export const guestForwardRule = (rule: string) => (lab: Lab) =>
+  inGuest(lab, `nft 'add table ip dutlab_fault; add chain ip dutlab_fault forwarding { type filter hook forward priority 0; }; add rule ip dutlab_fault forwarding ip saddr 1.1.1.1 udp dport 1024 ${rule}'`);
+const reports: string[] = [];
+const labIds = new Set<string>();
+/** Registers the clean-up of a file's fault labs and reports. */
+export function cleanUpFaultLabs(): void {
+  afterAll(async () => {
+    for (const id of labIds) await labDown({ id });
+    for (const r of reports) rmSync(r, { recursive: true, force: true });
+  });
+}
+
+export interface Fault {
+  name: string;
+  hook: (lab: Lab) => string;
+  exitCode: 0 | 1 | 2;
+  /** Testcases that must fail, with a pattern their diagnosis must match. */
+  fails: Record<string, RegExp>;
+  /** Testcases that must still pass: the fault is named where it is, not everywhere. */
+  passes?: string[] | 'every other check';
+  /** The lab's testbed with these `verify` settings instead. */
+  verify?: Record<string, number>;
+  /** What the run's notes must say. */
+  notes?: RegExp;
+  /** Foreign frames were sent on every link: the counters must show them told apart. */
+  foreign?: true;
+}
+
+/** The virtual profile's checks (it loads no KNI module, so no check.dmesg-kni). */
+const CHECKS = ['check.packets', 'check.counters', 'check.switch', 'check.flows', 'check.dmesg-kernel', 'check.ifconfig', 'check.sysctl', 'check.route', 'check.arp'];
+
+export const VERDICTS = { 0: 'pass', 1: 'fail', 2: 'infra-error' } as const;
+
+/** A copy of the lab's testbed with other `verify` settings, in the lab's state dir (lab down removes it). */
+function withVerify(lab: Lab, testbedFile: string, verify: Record<string, number>): string {
+  const doc = parseDocument(readFileSync(testbedFile, 'utf8'));
+  for (const [k, v] of Object.entries(verify)) doc.setIn(['verify', k], v);
+  const file = `${lab.state}/testbed-verify.yaml`;
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
+/** At most this many faults at once (each on a lab of its own): the machine has two cores. */
+const AT_ONCE = 3;
+const slots = Array.from({ length: AT_ONCE }, (_, i) => `fault${i}`);
+async function withLabSlot<T>(work: (id: string) => Promise<T>): Promise<T> {
+  while (slots.length === 0) await new Promise((r) => setTimeout(r, 50));
+  const id = slots.pop()!;
+  try {
+    return await work(id);
+  } finally {
+    slots.push(id);
+  }
+}
+
+/** One fault on a lab of its own: the run's verdict, the named diagnoses, what still passes, a clean lab after. */
+export async function checkFault(f: Fault, expect: ExpectStatic): Promise<void> {
+    const { r, leftovers } = await withLabSlot(async (id) => {
+      labIds.add(id);
+      const lab = await labUp({ id });
+      const at = labOf(id);
+      const testbed = f.verify ? withVerify(at, lab.testbedFile, f.verify) : lab.testbedFile;
+      const run = await dutlabRun(['--testbed', testbed, '--profile', 'virtual', '--hook-before-traffic', f.hook(at)]);
+      reports.push(run.reports);
+      await labDown({ id });
+      return { r: run, leftovers: await labLeftovers(id, lab.processes) };
+    });
+    expect(leftovers).toEqual([]);
+    expect(r.exitCode, `${r.summary.reason}\n${r.stderr}`).toBe(f.exitCode);
+    expect(r.summary.verdict).toBe(VERDICTS[f.exitCode]);
+    const failed = failedCases(r.summary);
+    for (const [id, pattern] of Object.entries(f.fails)) expect(failed[id], `${id} in ${JSON.stringify(failed, null, 1)}`).toMatch(pattern);
+    const mustPass = f.passes === 'every other check' ? CHECKS.filter((id) => !(id in f.fails)) : (f.passes ?? []);
+    for (const id of mustPass) expect(r.summary.cases.find((c) => c.id === id)?.status, id).toBe('passed');
+    // Every setup step passed: the fault came after the setup, as injected.
+    expect(r.summary.cases.filter((c) => c.group === 'setup' && c.status !== 'passed')).toEqual([]);
+    const summaryMd = readFileSync(`${r.reports}/latest/summary.md`, 'utf8');
+    expect(summaryMd).toContain(`# ${VERDICTS[f.exitCode].toUpperCase()}`);
+    if (f.notes) {
+      expect(r.summary.notes.join('\n')).toMatch(f.notes);
+      expect(summaryMd).toMatch(f.notes);
+    }
+    if (f.foreign) {
+      // They were there, and counted apart: on the TG's ports, the guest's links and (from their peers) the switch's.
+      const foreign = r.summary.counters?.foreign ?? {};
+      for (const counter of ['tgTx', 'tgRx', 'hostPhyEgressTx', 'guestIngressRx', 'hostKniIngressTx', 'guestEgressTx', 'hostKniEgressRx'] as const) {
+        expect(foreign[counter]?.subtracted, `${counter} in ${JSON.stringify(foreign)}`).toBeGreaterThan(0);
+      }
+      expect(r.summary.packets?.other).toBeGreaterThan(0);
+    }
+}
+
