@@ -105,6 +105,20 @@ describe.concurrent('an interrupted run', () => {
     expect((await sh.run(`pgrep -f '^${hook}$'`, { okExitCodes: [0, 1] })).stdout.trim()).toBe('');
   });
 
+  it('SIGHUP in the middle of the setup: the steps not yet run are skipped, what ran is undone, the lab clean and unlocked', async ({ expect }) => {
+    const lab = await newLab('abrt-sighup');
+    const { child, reports } = startRun(lab);
+    await waitForStage(reports, 'host.add-bridge');
+    child.kill('SIGHUP');
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(2);
+    const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8')) as Summary;
+    expect(summary).toMatchObject({ verdict: 'aborted', reason: 'interrupted by SIGHUP' });
+    // The traffic never went: whatever stage the signal found, nothing after it ran.
+    expect(summary.cases.find((c) => c.id === 'traffic.send')?.message).toBe('skipped: the run was interrupted by SIGHUP');
+    expect(await labState(lab)).toEqual(CLEAN);
+  });
+
   it('killed outright (kill -9 of its process group): the next run from this controller takes its lock over at once and passes', async ({ expect }) => {
     const lab = await newLab('abrt-kill');
     const { child, reports } = startRun(lab);

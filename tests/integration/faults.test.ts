@@ -91,8 +91,9 @@ const FAULTS: Fault[] = [
     exitCode: 1,
     fails: {
       'check.packets': /^return packets: 900\/1000 returned, 100 lost.*: 100 of 1000 packets lost \(allowed: 0\); first lost: seq 0, 10, 20, 30/,
-      // A foreign frame sent at the very edge of a reading leaves a count open by one: "900" or "900-901".
-      'check.counters': /^counters: packets were lost between "the guest's vEth_port32 received" \(1000(-100\d)?\) and "the guest's vEth_port33 sent" \(900(-90\d)?\) \(the guest did not forward them/,
+      // Foreign frames sent at the very edge of a reading leave a count open by a few: "900", or a narrow
+      // range that holds it ("899-901").
+      'check.counters': /^counters: packets were lost between "the guest's vEth_port32 received" \((1000|99\d-100\d|1000-100\d)\) and "the guest's vEth_port33 sent" \((900|89\d-90\d|900-90\d)\) \(the guest did not forward them/,
     },
     passes: 'every other check',
     foreign: true,
