@@ -23,7 +23,16 @@ export default defineConfig({
     reporters: ['default', ['junit', { outputFile: 'reports/junit.xml', suiteName: 'dutlab' }]],
     projects: [
       { extends: true, test: { name: 'unit', include: LAB_FREE, sequence: { groupOrder: 0 } } },
-      { extends: true, test: { name: 'lab', include: ['tests/integration/**/*.test.ts'], exclude: [...LAB_FREE, ...KERNEL_LOG], fileParallelism: false, sequence: { groupOrder: 0 } } },
+      {
+        extends: true,
+        test: {
+          name: 'lab',
+          include: ['tests/integration/**/*.test.ts'],
+          exclude: [...LAB_FREE, ...KERNEL_LOG],
+          fileParallelism: false,
+          sequence: { groupOrder: 0 },
+        },
+      },
       { extends: true, test: { name: 'kernel-log', include: KERNEL_LOG, sequence: { groupOrder: 1 } } },
     ],
   },

@@ -17,7 +17,9 @@ for (let i = 1; i <= n; i++) {
   const out = r.stdout.replace(/\x1b\[[0-9;]*m/g, '');
   const ran = /Tests\s+(\d+) passed/.exec(out);
   const ok = r.exitCode === 0 && ran !== null && Number(ran[1]) > 0;
-  console.log(`${String(i).padStart(2)}/${n}: ${ok ? `passed (${ran![1]} test${ran![1] === '1' ? '' : 's'})` : 'FAILED'} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `${String(i).padStart(2)}/${n}: ${ok ? `passed (${ran![1]} test${ran![1] === '1' ? '' : 's'})` : 'FAILED'} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   if (!ok) {
     console.log(out.split('\n').slice(-60).join('\n'));
     break;

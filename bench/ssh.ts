@@ -36,13 +36,28 @@ try {
   const oneShot: number[] = [];
   for (let i = 0; i < ONE_SHOTS; i++) {
     const t0 = performance.now();
-    execFileSync('ssh', ['-o', 'BatchMode=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-i', key, '-p', String(spec.port), `root@${spec.address}`, 'true']);
+    execFileSync('ssh', [
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      `UserKnownHostsFile=${knownHosts}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-i',
+      key,
+      '-p',
+      String(spec.port),
+      `root@${spec.address}`,
+      'true',
+    ]);
     oneShot.push(performance.now() - t0);
   }
 
   const m = median(ours);
   const o = median(oneShot);
-  console.log(`dutlab SshShell.run('true'), ${COMMANDS} commands: median ${ms(m)}, p90 ${ms(pct(ours, 0.9))}, max ${ms(Math.max(...ours))}  (target: median <= 5 ms)`);
+  console.log(
+    `dutlab SshShell.run('true'), ${COMMANDS} commands: median ${ms(m)}, p90 ${ms(pct(ours, 0.9))}, max ${ms(Math.max(...ours))}  (target: median <= 5 ms)`,
+  );
   console.log(`OpenSSH one-shot \`ssh host true\`, ${ONE_SHOTS} runs:   median ${ms(o)}, p90 ${ms(pct(oneShot, 0.9))}`);
   console.log(`ratio: ${(o / m).toFixed(1)}x faster than OpenSSH one-shot  (target: >= 50x)`);
 } finally {

@@ -11,7 +11,20 @@ import { verifyCapture } from '../lib/verify/packets.js';
 
 const COUNT = Number(process.env.BENCH_PACKETS ?? 1_000_000);
 const ROUNDS = 3;
-const spec: StreamSpec = { srcMac: '02:00:00:00:00:01', dstMac: '00:4b:4e:49:30:00', srcIp: '1.1.1.1', dstIp: '6.6.6.2', srcPort: 1024, dstPort: 1024, ttl: 64, tos: 0, sizes: [64], count: COUNT, rate: 1_000_000, runId: 1 };
+const spec: StreamSpec = {
+  srcMac: '02:00:00:00:00:01',
+  dstMac: '00:4b:4e:49:30:00',
+  srcIp: '1.1.1.1',
+  dstIp: '6.6.6.2',
+  srcPort: 1024,
+  dstPort: 1024,
+  ttl: 64,
+  tos: 0,
+  sizes: [64],
+  count: COUNT,
+  rate: 1_000_000,
+  runId: 1,
+};
 
 /** A capture of the whole stream as the guest's router returns it. */
 function writeReturnCapture(file: string): void {
@@ -46,7 +59,10 @@ async function best(what: () => Promise<unknown> | unknown): Promise<number> {
 // "On one core": the benchmark runs itself again pinned to CPU 0, and tcpdump,
 // started from it, inherits the pinning, so both figures are one core's.
 if (process.env.BENCH_PINNED === undefined && spawnSync('taskset', ['-c', '0', 'true']).status === 0) {
-  const pinned = spawnSync('taskset', ['-c', '0', process.execPath, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, BENCH_PINNED: 'cpu 0' } });
+  const pinned = spawnSync('taskset', ['-c', '0', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, BENCH_PINNED: 'cpu 0' },
+  });
   process.exit(pinned.status ?? 1);
 }
 
@@ -59,7 +75,9 @@ try {
   const file = join(dir, 'rx.pcap');
   writeReturnCapture(file);
   if (!patched) console.log('pcap-parser is NOT patched (run `npm ci`, or `npx patch-package`): expect about half the speed');
-  console.log(`capture: ${COUNT} packets of 64 bytes, ${(statSync(file).size / 1e6).toFixed(1)} MB; best of ${ROUNDS} rounds each; ${process.env.BENCH_PINNED ? `pinned to ${process.env.BENCH_PINNED} (taskset)` : 'NOT pinned to one core (no taskset)'}`);
+  console.log(
+    `capture: ${COUNT} packets of 64 bytes, ${(statSync(file).size / 1e6).toFixed(1)} MB; best of ${ROUNDS} rounds each; ${process.env.BENCH_PINNED ? `pinned to ${process.env.BENCH_PINNED} (taskset)` : 'NOT pinned to one core (no taskset)'}`,
+  );
   let verdict = '';
   const tVerify = await best(async () => {
     const v = await verifyCapture(file, { stream: spec, dstMac: 'de:ad:be:ef:ca:fe', srcMac: '00:4b:4e:49:30:01', lossTolerance: 0, maxProblems: 5 });
@@ -71,7 +89,9 @@ try {
   const pps = (t: number) => `${(COUNT / t / 1e6).toFixed(2)} M packets/s`;
   console.log(`verdict:                    ${verdict}`);
   console.log(`dutlab verify:              ${tVerify.toFixed(3)} s  ${pps(tVerify)}  (target: >= 1.00 M packets/s on one core)`);
-  console.log(`pcap-parser alone:          ${tParser.toFixed(3)} s  ${pps(tParser)}  (0.2.1 with patches/pcap-parser+0.2.1.patch; the floor: verification reads through it)`);
+  console.log(
+    `pcap-parser alone:          ${tParser.toFixed(3)} s  ${pps(tParser)}  (0.2.1 with patches/pcap-parser+0.2.1.patch; the floor: verification reads through it)`,
+  );
   if (hasTcpdump) {
     console.log(`tcpdump -nn -r > /dev/null: ${tTcpdump.toFixed(3)} s  ${pps(tTcpdump)}`);
     console.log(`ratio tcpdump / verify:     ${(tTcpdump / tVerify).toFixed(2)}x  (target: >= 2x)`);

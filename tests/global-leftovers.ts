@@ -35,8 +35,12 @@ function labProcesses(): string[] {
 
 function leftovers(): string[] {
   return [
-    ...readdirSync('/tmp').filter(ours).map((n) => `/tmp/${n}`),
-    ...readdirSync('/run').filter(ours).map((n) => `/run/${n}`),
+    ...readdirSync('/tmp')
+      .filter(ours)
+      .map((n) => `/tmp/${n}`),
+    ...readdirSync('/run')
+      .filter(ours)
+      .map((n) => `/run/${n}`),
     ...namespaces().map((n) => `namespace ${n}`),
     ...labProcesses(),
   ];

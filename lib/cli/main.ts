@@ -31,7 +31,13 @@ export function buildCli(): Command {
     .option('--hook-before-traffic <command>', 'a local command run just before the traffic (fault injection, debugging)')
     .option('--quiet', 'no per-testcase output')
     .action(async (o: { testbed: string; profile: string; reports?: string; hookBeforeTraffic?: string; quiet?: boolean }) => {
-      const s = await runSuite({ testbed: o.testbed, profile: o.profile, ...(o.reports ? { reportsDir: o.reports } : {}), ...(o.hookBeforeTraffic ? { beforeTraffic: o.hookBeforeTraffic } : {}), ...(o.quiet ? { quiet: true } : {}) });
+      const s = await runSuite({
+        testbed: o.testbed,
+        profile: o.profile,
+        ...(o.reports ? { reportsDir: o.reports } : {}),
+        ...(o.hookBeforeTraffic ? { beforeTraffic: o.hookBeforeTraffic } : {}),
+        ...(o.quiet ? { quiet: true } : {}),
+      });
       log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
       log(`report: ${shown(s.summaryFile)}`);
       process.exitCode = s.exitCode;

@@ -23,7 +23,9 @@ export interface RunOptions {
 
 export function newRunId(): string {
   const d = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `${d}-${Math.floor(Math.random() * 1e4).toString().padStart(4, '0')}`;
+  return `${d}-${Math.floor(Math.random() * 1e4)
+    .toString()
+    .padStart(4, '0')}`;
 }
 
 /** A new run directory under the reports directory, which `latest` now points to. */
@@ -45,7 +47,17 @@ export interface RunOutcome extends Summary {
 
 export async function runSuite(opts: RunOptions): Promise<RunOutcome> {
   const { reports, runId, runDir } = newRunDir(opts.reportsDir);
-  const base: RunData = { runId, testbed: resolve(opts.testbed), testbedName: '?', profile: opts.profile, startedAt: new Date().toISOString(), versions: {}, stages: [], teardownProblems: [], notes: [] };
+  const base: RunData = {
+    runId,
+    testbed: resolve(opts.testbed),
+    testbedName: '?',
+    profile: opts.profile,
+    startedAt: new Date().toISOString(),
+    versions: {},
+    stages: [],
+    teardownProblems: [],
+    notes: [],
+  };
 
   // Problems that stop the run before it touches the lab: exit 2, with a report all the same.
   try {
@@ -81,9 +93,22 @@ export async function runSuite(opts: RunOptions): Promise<RunOutcome> {
   }
 }
 
-async function runVitest(opts: RunOptions, reports: string, runDir: string, runId: string, base: RunData, interrupted: () => string | null): Promise<RunOutcome> {
+async function runVitest(
+  opts: RunOptions,
+  reports: string,
+  runDir: string,
+  runId: string,
+  base: RunData,
+  interrupted: () => string | null,
+): Promise<RunOutcome> {
   const reporter = new RunReporter();
-  const env = configToEnv({ testbedFile: resolve(opts.testbed), profile: opts.profile, runId, runDir, ...(opts.beforeTraffic ? { beforeTraffic: opts.beforeTraffic } : {}) });
+  const env = configToEnv({
+    testbedFile: resolve(opts.testbed),
+    profile: opts.profile,
+    runId,
+    runDir,
+    ...(opts.beforeTraffic ? { beforeTraffic: opts.beforeTraffic } : {}),
+  });
   Object.assign(process.env, env);
   const saved = process.exitCode;
   // Vitest's own SIGINT/SIGTERM handlers exit the process at once; a run must tear down first (runSuite's).
@@ -126,7 +151,17 @@ async function runVitest(opts: RunOptions, reports: string, runDir: string, runI
 /** A command line that could not be parsed: an infrastructure error with a report, so that no gate reads the last run's JUnit. */
 export function writeUsageReport(reason: string, reportsDir?: string): RunOutcome {
   const { reports, runId, runDir } = newRunDir(reportsDir);
-  const data: RunData = { runId, testbed: '?', testbedName: '?', profile: '?', startedAt: new Date().toISOString(), versions: {}, stages: [], teardownProblems: [], notes: [] };
+  const data: RunData = {
+    runId,
+    testbed: '?',
+    testbedName: '?',
+    profile: '?',
+    startedAt: new Date().toISOString(),
+    versions: {},
+    stages: [],
+    teardownProblems: [],
+    notes: [],
+  };
   return writeReports(reports, runDir, data, [], { verdict: 'infra-error', exitCode: EXIT_CODES['infra-error'], reason: `usage: ${reason}` });
 }
 
@@ -143,7 +178,11 @@ function writeReports(reports: string, runDir: string, data: RunData, cases: Sum
     hostKernel: data.versions.hostKernel ?? 'unknown',
     guestKernel: data.versions.guestKernel ?? 'unknown',
   };
-  const xml = junitXml('dutlab', props, cases.length > 0 ? cases : [{ id: 'run', name: 'dutlab run', group: 'run', status: 'failed', kind: 'infra', message: verdict.reason, durationMs: 0 }]);
+  const xml = junitXml(
+    'dutlab',
+    props,
+    cases.length > 0 ? cases : [{ id: 'run', name: 'dutlab run', group: 'run', status: 'failed', kind: 'infra', message: verdict.reason, durationMs: 0 }],
+  );
   writeFileSync(join(runDir, 'junit.xml'), xml);
   writeFileSync(join(reports, 'junit.xml'), xml);
   writeFileSync(join(runDir, 'summary.json'), JSON.stringify(summary, null, 2));

@@ -35,7 +35,12 @@ function parseIfconfigBlock(block: string): Iface {
   if (!head) throw new ParseError('ifconfig', 'an interface header ("NAME: flags=..." or "NAME Link encap:...")', block);
   // Every block ends with its counters: a block without them was cut off (the output is incomplete).
   const last = head[2] !== undefined ? /^\s+TX errors \d+/m : /^\s+RX bytes:\d+/m;
-  if (!last.test(block)) throw new ParseError('ifconfig', `the interface block of ${head[1]!.replace(/:$/, '')} to end with its ${head[2] !== undefined ? '"TX errors"' : '"RX bytes:"'} line (output cut off?)`, block);
+  if (!last.test(block))
+    throw new ParseError(
+      'ifconfig',
+      `the interface block of ${head[1]!.replace(/:$/, '')} to end with its ${head[2] !== undefined ? '"TX errors"' : '"RX bytes:"'} line (output cut off?)`,
+      block,
+    );
   const iface: Iface = { name: head[1]!.replace(/:$/, ''), flags: [] };
   let m: RegExpExecArray | null;
   if (head[2] !== undefined) {
@@ -123,7 +128,8 @@ export function parseIpJson(text: string): IpLink[] {
       ...(typeof o.mtu === 'number' ? { mtu: o.mtu } : {}),
       addrs: addrs.map((a: unknown) => {
         const x = a as Record<string, unknown> | null;
-        if (!x || typeof x.local !== 'string' || typeof x.prefixlen !== 'number') throw new ParseError(what, `addresses with "local" and "prefixlen" on ${name}`, JSON.stringify(a));
+        if (!x || typeof x.local !== 'string' || typeof x.prefixlen !== 'number')
+          throw new ParseError(what, `addresses with "local" and "prefixlen" on ${name}`, JSON.stringify(a));
         return { family: String(x.family), local: x.local, prefixlen: x.prefixlen };
       }),
       ...(stats ? { stats } : {}),
@@ -192,7 +198,12 @@ export function parseNeighbours(text: string): Neighbour[] {
   if (t.startsWith('[')) {
     return parseJson('ip -j neigh', t).map((o) => {
       const state = Array.isArray(o.state) ? o.state.map(String) : [];
-      return { ip: str('ip -j neigh', o, 'dst'), ...(typeof o.lladdr === 'string' ? { mac: lowerMac(o.lladdr) } : {}), dev: str('ip -j neigh', o, 'dev'), permanent: state.includes('PERMANENT') };
+      return {
+        ip: str('ip -j neigh', o, 'dst'),
+        ...(typeof o.lladdr === 'string' ? { mac: lowerMac(o.lladdr) } : {}),
+        dev: str('ip -j neigh', o, 'dev'),
+        permanent: state.includes('PERMANENT'),
+      };
     });
   }
   if (t === '') return [];

@@ -76,7 +76,8 @@ export function parseOvsVsctlShow(text: string): OvsShow {
   // ovs-vsctl prints every bridge with its own internal port, and every port with its interfaces.
   for (const b of show.bridges) {
     if (b.ports.length === 0) throw new ParseError('ovs-vsctl show', `Port lines under Bridge ${b.name} (output cut off?)`, text.slice(-200));
-    for (const p of b.ports) if (p.interfaces.length === 0) throw new ParseError('ovs-vsctl show', `an Interface line under Port ${p.name} (output cut off?)`, text.slice(-200));
+    for (const p of b.ports)
+      if (p.interfaces.length === 0) throw new ParseError('ovs-vsctl show', `an Interface line under Port ${p.name} (output cut off?)`, text.slice(-200));
   }
   return show;
 }
@@ -108,7 +109,8 @@ export function parseDumpFlows(text: string): FlowEntry[] {
     const matchParts: string[] = [];
     for (const p of parts) {
       const [k, v] = p.split('=', 2) as [string, string | undefined];
-      if (['cookie', 'duration', 'table', 'n_packets', 'n_bytes', 'idle_timeout', 'idle_age', 'hard_age', 'hard_timeout', 'priority_'].includes(k)) stats[k] = v ?? '';
+      if (['cookie', 'duration', 'table', 'n_packets', 'n_bytes', 'idle_timeout', 'idle_age', 'hard_age', 'hard_timeout', 'priority_'].includes(k))
+        stats[k] = v ?? '';
       else matchParts.push(p);
     }
     const num = (k: string) => {
@@ -160,8 +162,14 @@ export function parseDumpPorts(text: string): Map<string, PortCounters> {
     const tx = /^\s*tx pkts=(\S+?), bytes=(\S+?), drop=(\S+?), errs=(\S+?),/.exec(lines[i + 1] ?? '');
     if (!tx) throw new ParseError('ovs-ofctl dump-ports', `a "tx pkts=" line after port ${rx[1]}`, lines[i + 1] ?? '<end of output>');
     out.set(rx[1]!.trim(), {
-      rxPackets: v(rx[2]), rxBytes: v(rx[3]), rxDropped: v(rx[4]), rxErrors: v(rx[5]),
-      txPackets: v(tx[1]), txBytes: v(tx[2]), txDropped: v(tx[3]), txErrors: v(tx[4]),
+      rxPackets: v(rx[2]),
+      rxBytes: v(rx[3]),
+      rxDropped: v(rx[4]),
+      rxErrors: v(rx[5]),
+      txPackets: v(tx[1]),
+      txBytes: v(tx[2]),
+      txDropped: v(tx[3]),
+      txErrors: v(tx[4]),
     });
     i++;
   }

@@ -2,7 +2,8 @@
 import type { RunData } from '../scenario/run.js';
 import type { CaseResult, Verdict } from './verdict.js';
 
-export interface Summary extends Pick<RunData, 'runId' | 'testbed' | 'testbedName' | 'profile' | 'startedAt' | 'finishedAt' | 'versions' | 'teardownProblems' | 'notes'> {
+export interface Summary
+  extends Pick<RunData, 'runId' | 'testbed' | 'testbedName' | 'profile' | 'startedAt' | 'finishedAt' | 'versions' | 'teardownProblems' | 'notes'> {
   verdict: Verdict;
   exitCode: number;
   reason: string;
@@ -23,7 +24,9 @@ export function buildSummary(data: RunData, cases: CaseResult[], verdict: { verd
     startedAt: data.startedAt,
     ...(data.finishedAt ? { finishedAt: data.finishedAt } : {}),
     versions: data.versions,
-    packets: p ? { sent: p.sent, received: p.received, lost: p.lost, duplicated: p.duplicated, reordered: p.reordered, mismatched: p.mismatched, other: p.other.total } : null,
+    packets: p
+      ? { sent: p.sent, received: p.received, lost: p.lost, duplicated: p.duplicated, reordered: p.reordered, mismatched: p.mismatched, other: p.other.total }
+      : null,
     counters: data.counters ?? null,
     cases,
     problems: p?.problems ?? [],
@@ -34,7 +37,14 @@ export function buildSummary(data: RunData, cases: CaseResult[], verdict: { verd
 
 export function summaryMarkdown(s: Summary): string {
   const icon = { pass: 'PASS', fail: 'FAIL', 'infra-error': 'INFRA-ERROR', aborted: 'ABORTED' }[s.verdict];
-  const lines = [`# ${icon}: dutlab run ${s.runId}`, '', `**${s.reason}**`, '', `Testbed \`${s.testbedName}\` (${s.testbed}), profile \`${s.profile}\`, exit code ${s.exitCode}.`, ''];
+  const lines = [
+    `# ${icon}: dutlab run ${s.runId}`,
+    '',
+    `**${s.reason}**`,
+    '',
+    `Testbed \`${s.testbedName}\` (${s.testbed}), profile \`${s.profile}\`, exit code ${s.exitCode}.`,
+    '',
+  ];
   const failed = s.cases.filter((c) => c.status === 'failed');
   if (failed.length > 0) {
     lines.push('## What failed', '');
@@ -42,10 +52,18 @@ export function summaryMarkdown(s: Summary): string {
     lines.push('');
   }
   const skipped = s.cases.filter((c) => c.status === 'skipped');
-  if (skipped.length > 0) lines.push(`${skipped.length} testcase(s) skipped because something they need failed (first: ${skipped[0]!.name}, ${skipped[0]!.message}).`, '');
+  if (skipped.length > 0)
+    lines.push(`${skipped.length} testcase(s) skipped because something they need failed (first: ${skipped[0]!.name}, ${skipped[0]!.message}).`, '');
   if (s.packets) {
     const p = s.packets;
-    lines.push('## Packets', '', '| sent | received | lost | duplicated | reordered | mismatched | other |', '|---|---|---|---|---|---|---|', `| ${p.sent} | ${p.received} | ${p.lost} | ${p.duplicated} | ${p.reordered} | ${p.mismatched} | ${p.other} |`, '');
+    lines.push(
+      '## Packets',
+      '',
+      '| sent | received | lost | duplicated | reordered | mismatched | other |',
+      '|---|---|---|---|---|---|---|',
+      `| ${p.sent} | ${p.received} | ${p.lost} | ${p.duplicated} | ${p.reordered} | ${p.mismatched} | ${p.other} |`,
+      '',
+    );
     if (s.problems.length > 0) lines.push(...s.problems.slice(0, 10).map((x) => `- ${x}`), '');
   }
   if (s.counters) {

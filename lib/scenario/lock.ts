@@ -89,7 +89,9 @@ export class LabLock {
       const age = /^age: (\d+)/m.exec(r.stdout)?.[1] ?? '?';
       const holder = parseOwner(held);
       if (!holder || !ownerIsDeadHere(holder, this.me)) {
-        throw new LockError(`the lab is in use: lock ${this.path} held by ${held}, refreshed ${age} s ago; it expires ${this.ttlSeconds} s after its run stops refreshing it`);
+        throw new LockError(
+          `the lab is in use: lock ${this.path} held by ${held}, refreshed ${age} s ago; it expires ${this.ttlSeconds} s after its run stops refreshing it`,
+        );
       }
       // Its owner is provably dead (same controller, same boot, that process gone): no need to wait for the TTL.
       r = await this.shell.run(`if [ "$(cat ${owner} 2>/dev/null)" = ${shq(held)} ]; then rm -rf ${lock}; fi; ${take}`, { okExitCodes: [0, 1] });

@@ -27,7 +27,12 @@ export function formatPlan(tb: Testbed, profile: Profile, plan: PlannedStep[]): 
   const out = [`# dutlab plan: testbed ${tb.name}, profile ${profile.name}`, ''];
   for (const s of plan) {
     out.push(`[${s.host}] ${s.id}: ${s.title}`);
-    if (s.commands.length === 0) out.push(s.id === 'guest.connect' ? `    # ssh ${tb.hosts.guest.user}@${tb.hosts.guest.address}:${tb.hosts.guest.port}${tb.hosts.guest.jump ? ' through host' : ''}` : '    # dmesg | tail -n 1 on host and guest');
+    if (s.commands.length === 0)
+      out.push(
+        s.id === 'guest.connect'
+          ? `    # ssh ${tb.hosts.guest.user}@${tb.hosts.guest.address}:${tb.hosts.guest.port}${tb.hosts.guest.jump ? ' through host' : ''}`
+          : '    # dmesg | tail -n 1 on host and guest',
+      );
     let where = '';
     for (const c of s.commands) {
       const ctx = [c.cwd ? `cd ${c.cwd}` : '', ...Object.entries(c.env ?? {}).map(([k, v]) => `export ${k}=${v}`)].filter(Boolean).join('; ');

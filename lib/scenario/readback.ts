@@ -37,7 +37,8 @@ export async function guestAddresses(s: Session): Promise<IpLink[]> {
 export async function guestLinks(s: Session): Promise<{ links: IpLink[]; fromUs: number; toUs: number }> {
   const out = (await s.shell('guest').run('date +%s%N; ip -s -j link; date +%s%N')).stdout.trim().split('\n');
   const [from, to] = [out[0] ?? '', out.at(-1) ?? ''];
-  if (out.length < 3 || !/^\d{16,}$/.test(from) || !/^\d{16,}$/.test(to)) throw new ParseError('the guest\'s link counters', 'a time, `ip -s -j link` and a time', out.join('\n'));
+  if (out.length < 3 || !/^\d{16,}$/.test(from) || !/^\d{16,}$/.test(to))
+    throw new ParseError("the guest's link counters", 'a time, `ip -s -j link` and a time', out.join('\n'));
   return { links: parseIpJson(out.slice(1, -1).join('\n')), fromUs: Math.floor(Number(from) / 1000), toUs: Math.ceil(Number(to) / 1000) };
 }
 
@@ -73,9 +74,20 @@ export interface Versions {
 export async function versions(s: Session): Promise<Partial<Versions>> {
   const out: Partial<Versions> = {};
   const tryRead = async (role: HostRole, line: string, opts = {}) =>
-    s.connected(role) ? (await s.shell(role).run(line, { ...opts, okExitCodes: [0, 1, 2, 127] }).catch(() => null))?.stdout.trim().split('\n')[0] || 'unknown' : 'not connected';
+    s.connected(role)
+      ? (
+          await s
+            .shell(role)
+            .run(line, { ...opts, okExitCodes: [0, 1, 2, 127] })
+            .catch(() => null)
+        )?.stdout
+          .trim()
+          .split('\n')[0] || 'unknown'
+      : 'not connected';
   out.ovs = await tryRead('host', `${s.profile.tool('ovs-vsctl')} --version`, s.profile.hostContext(s.tb));
-  out.dpdk = s.profile.expectsKniModule ? await tryRead('host', `cat ${shq(s.tb.paths.dpdkDir)}/VERSION || pkg-config --modversion libdpdk`) : 'none (virtual profile: no DPDK)';
+  out.dpdk = s.profile.expectsKniModule
+    ? await tryRead('host', `cat ${shq(s.tb.paths.dpdkDir)}/VERSION || pkg-config --modversion libdpdk`)
+    : 'none (virtual profile: no DPDK)';
   out.hostKernel = await tryRead('host', 'uname -r');
   out.guestKernel = await tryRead('guest', 'uname -r');
   return out;

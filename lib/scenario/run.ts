@@ -156,7 +156,7 @@ async function stamped<T>(f: () => Promise<T>): Promise<{ value: T; at: Stamp }>
 
 /** A reading that failed is kept as its error: the traffic still goes, and the counters check reports it. */
 type Reading<T> = T | { error: unknown };
-const failed = <T,>(r: Reading<T>): r is { error: unknown } => typeof r === 'object' && r !== null && 'error' in r;
+const failed = <T>(r: Reading<T>): r is { error: unknown } => typeof r === 'object' && r !== null && 'error' in r;
 async function reading<T>(f: () => Promise<T>): Promise<Reading<T>> {
   try {
     return await f();
@@ -210,20 +210,32 @@ export class PvpRun {
     const setupIds = ['lab.lock', ...setup.map((s) => s.id)];
     const stages: Stage[] = [
       { id: 'lab.lock', title: 'Take the lab lock on the DUT host', group: 'setup', needs: [], run: () => this.takeLock() },
-      ...setup.map((step: StepDef, i): Stage => ({ id: step.id, title: step.title, group: 'setup', needs: [setupIds[i]!], run: () => this.session.runStep(step) })),
+      ...setup.map(
+        (step: StepDef, i): Stage => ({ id: step.id, title: step.title, group: 'setup', needs: [setupIds[i]!], run: () => this.session.runStep(step) }),
+      ),
     ];
     const lastSetup = setupIds[setupIds.length - 1]!;
     const check = (id: string, title: string, needs: string[], run: () => Promise<void>): Stage => ({ id, title, group: 'checks', needs, run });
     stages.push(
       { id: 'traffic.prepare', title: 'Prepare the traffic generator', group: 'traffic', needs: [lastSetup], run: () => this.prepareTraffic() },
-      { id: 'traffic.send', title: `Send ${this.stream.count} packets ${this.stream.srcIp} -> ${this.stream.dstIp} and capture the return port`, group: 'traffic', needs: ['traffic.prepare'], run: () => this.sendTraffic() },
+      {
+        id: 'traffic.send',
+        title: `Send ${this.stream.count} packets ${this.stream.srcIp} -> ${this.stream.dstIp} and capture the return port`,
+        group: 'traffic',
+        needs: ['traffic.prepare'],
+        run: () => this.sendTraffic(),
+      },
       check('check.packets', 'Return packets: every packet crossed the guest router once, unchanged', ['traffic.send'], () => this.checkPackets()),
       check('check.counters', 'Counters: flows, OVS ports, guest vEth and TG ports agree with the stream', ['traffic.send'], () => this.checkCounters()),
       check('check.switch', 'Open vSwitch: ovsdb-server and ovs-vswitchd still answer', [lastSetup], () => this.checkSwitch()),
       check('check.flows', 'Flow table: the two flows are installed', [lastSetup], () => this.checkFlowTable()),
-      ...(this.profile.expectsKniModule ? [check('check.dmesg-kni', 'dmesg: the KNI module loaded with IVSHMEM metadata found', [lastSetup], () => this.checkKniDmesg())] : []),
+      ...(this.profile.expectsKniModule
+        ? [check('check.dmesg-kni', 'dmesg: the KNI module loaded with IVSHMEM metadata found', [lastSetup], () => this.checkKniDmesg())]
+        : []),
       check('check.dmesg-kernel', 'dmesg: no Oops, BUG, panic or call trace since the run began', ['dmesg.baseline'], () => this.checkKernel()),
-      check('check.ifconfig', 'ifconfig: both vEth interfaces UP and RUNNING with the testbed MAC, address and netmask', [lastSetup], () => this.checkIfconfig()),
+      check('check.ifconfig', 'ifconfig: both vEth interfaces UP and RUNNING with the testbed MAC, address and netmask', [lastSetup], () =>
+        this.checkIfconfig(),
+      ),
       check('check.sysctl', 'sysctl: ip_forward=1 and rp_filter=0', [lastSetup], () => this.checkSysctl()),
       check('check.route', 'Route: the default route via the gateway on the egress vEth', [lastSetup], () => this.checkRoute()),
       check('check.arp', "ARP: the gateway's static entry", [lastSetup], () => this.checkArp()),
@@ -261,7 +273,15 @@ export class PvpRun {
   }
 
   private record(stage: Stage, status: StageStatus, durationMs: number, kind?: FailureKind, diagnosis?: string): void {
-    this.data.stages.push({ id: stage.id, title: stage.title, group: stage.group, status, durationMs, ...(kind ? { kind } : {}), ...(diagnosis ? { diagnosis } : {}) });
+    this.data.stages.push({
+      id: stage.id,
+      title: stage.title,
+      group: stage.group,
+      status,
+      durationMs,
+      ...(kind ? { kind } : {}),
+      ...(diagnosis ? { diagnosis } : {}),
+    });
     this.save();
   }
 
@@ -324,17 +344,27 @@ export class PvpRun {
       const guest = this.session.shell('guest');
       if ((await guest.run('command -v tcpdump', { okExitCodes: [0, 1, 127] })).exitCode !== 0) throw new Error('the guest has no tcpdump');
       await guest.run(`mkdir -p ${shq(work)}`);
-      const specs = ([
-        [kniIn.guestIf, 'in'],
-        [kniOut.guestIf, 'out'],
-      ] as const).map(([iface, direction]) => ({ name: `guest-${iface}`, iface, direction, file: `${work}/${this.config.runId}-guest-${iface}.pcap`, logFile: `${work}/guest-${iface}.log` }));
+      const specs = (
+        [
+          [kniIn.guestIf, 'in'],
+          [kniOut.guestIf, 'out'],
+        ] as const
+      ).map(([iface, direction]) => ({
+        name: `guest-${iface}`,
+        iface,
+        direction,
+        file: `${work}/${this.config.runId}-guest-${iface}.pcap`,
+        logFile: `${work}/guest-${iface}.log`,
+      }));
       for (const spec of specs) this.guestCaptureFiles.push(spec.file, spec.logFile);
       const started = await Promise.allSettled(specs.map((spec) => Tcpdump.start(guest, spec)));
       for (const r of started) if (r.status === 'fulfilled') this.guestCaptures.push(r.value);
       const failed = started.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     } catch (err) {
-      this.data.notes.push(`no capture on the guest's links (${errorMessage(err)}): frames other than the stream there are not told apart (only verify.counterSlack allows for them)`);
+      this.data.notes.push(
+        `no capture on the guest's links (${errorMessage(err)}): frames other than the stream there are not told apart (only verify.counterSlack allows for them)`,
+      );
       await Promise.all(this.guestCaptures.splice(0).map((c) => c.abandon()));
     }
   }
@@ -356,9 +386,11 @@ export class PvpRun {
     await Promise.all(this.guestCaptures.splice(0).map((c) => c.abandon()));
     const files = this.guestCaptureFiles.splice(0);
     if (files.length === 0 || !this.session.connected('guest')) return;
-    await this.session.shell('guest').run(`rm -f ${files.map(shq).join(' ')}`, { okExitCodes: [0, 1] }).catch(() => undefined);
+    await this.session
+      .shell('guest')
+      .run(`rm -f ${files.map(shq).join(' ')}`, { okExitCodes: [0, 1] })
+      .catch(() => undefined);
   }
-
 
   private async sendTraffic(): Promise<void> {
     if (this.config.beforeTraffic) {
@@ -404,7 +436,13 @@ export class PvpRun {
 
   /** The return capture judged against the stream: what the guest's router must have sent back. */
   private verifyReturn(lossTolerance = this.tb.verify.lossTolerance, maxProblems = this.tb.verify.maxProblems): Promise<PacketVerdict> {
-    return verifyCapture(join(this.config.runDir, 'rx.pcap'), { stream: this.stream, dstMac: this.tb.gateway.mac, srcMac: this.tb.kniPorts[1].mac, lossTolerance, maxProblems });
+    return verifyCapture(join(this.config.runDir, 'rx.pcap'), {
+      stream: this.stream,
+      dstMac: this.tb.gateway.mac,
+      srcMac: this.tb.kniPorts[1].mac,
+      lossTolerance,
+      maxProblems,
+    });
   }
 
   private async checkPackets(): Promise<void> {
@@ -470,7 +508,10 @@ export class PvpRun {
     CheckFailure.ifAny('counters', checkCounters(counts, names, { slack: this.tb.verify.counterSlack, allowedLoss: allowed }), counts);
     // Passed with some loss: within the tolerance, but whoever reads the report should know where it happened.
     const lost = counts.sent - counts.returned;
-    if (lost > 0) this.data.notes.push(`${lost} of ${counts.sent} packets lost, within the tolerance (${allowed} allowed): ${whereLost(counts, names) ?? 'no counter along the path shows where'}`);
+    if (lost > 0)
+      this.data.notes.push(
+        `${lost} of ${counts.sent} packets lost, within the tolerance (${allowed} allowed): ${whereLost(counts, names) ?? 'no counter along the path shows where'}`,
+      );
   }
 
   /**
@@ -488,7 +529,10 @@ export class PvpRun {
     const count = async (file: string, own: PortCounter, peer: PortCounter, win: CounterWindow, peerRole: 'tg' | 'guest') => {
       const [o, p] = await countForeign(join(this.config.runDir, file), runId, [win, peerWindow(win, lead(peerRole), lag(peerRole))]);
       const f = (c: ForeignCount) => ({ subtracted: c.definite, unsure: c.possible - c.definite });
-      return [[own, f(o!)], [peer, f(p!)]] as const;
+      return [
+        [own, f(o!)],
+        [peer, f(p!)],
+      ] as const;
     };
     const [kniIn, kniOut] = this.tb.kniPorts;
     const pairs = [
@@ -530,7 +574,10 @@ export class PvpRun {
     const problems: string[] = [];
     for (const role of ['host', 'guest'] as const) {
       const lines = await read.dmesgSinceStart(this.session, role);
-      writeFileSync(join(this.config.runDir, `dmesg-${role}-since-start.txt`), lines.map((l) => (l.time !== undefined ? `[${l.time.toFixed(6)}] ` : '') + l.text).join('\n'));
+      writeFileSync(
+        join(this.config.runDir, `dmesg-${role}-since-start.txt`),
+        lines.map((l) => (l.time !== undefined ? `[${l.time.toFixed(6)}] ` : '') + l.text).join('\n'),
+      );
       problems.push(...checkKernelHealthy(lines, role));
     }
     CheckFailure.ifAny('dmesg (kernel)', problems);
@@ -585,7 +632,8 @@ export class PvpRun {
       this.data.teardownProblems.push(...(await this.session.collectLogs(join(this.config.runDir, 'logs'))));
       await this.collectOvsLogs();
       this.data.teardownProblems.push(...(await this.session.teardown()));
-      if (this.lock && this.session.connected('host')) await this.lock.release().catch((e: unknown) => this.data.teardownProblems.push(`lock: ${errorMessage(e)}`));
+      if (this.lock && this.session.connected('host'))
+        await this.lock.release().catch((e: unknown) => this.data.teardownProblems.push(`lock: ${errorMessage(e)}`));
     } finally {
       await this.session.close();
       this.data.finishedAt = new Date().toISOString();
@@ -597,8 +645,15 @@ export class PvpRun {
     if (!this.session.connected('host')) return;
     for (const name of ['ovs-vswitchd.log', 'ovsdb-server.log']) {
       const remote = `${this.tb.paths.ovsLogDir}/${name}`;
-      const exists = await this.session.shell('host').run(`test -f ${shq(remote)}`, { okExitCodes: [0, 1] }).catch(() => null);
-      if (exists?.exitCode === 0) await this.session.shell('host').get(remote, join(this.config.runDir, 'logs', `host-${name}`)).catch(() => undefined);
+      const exists = await this.session
+        .shell('host')
+        .run(`test -f ${shq(remote)}`, { okExitCodes: [0, 1] })
+        .catch(() => null);
+      if (exists?.exitCode === 0)
+        await this.session
+          .shell('host')
+          .get(remote, join(this.config.runDir, 'logs', `host-${name}`))
+          .catch(() => undefined);
     }
   }
 }

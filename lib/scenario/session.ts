@@ -49,7 +49,7 @@ export class Session {
   constructor(
     readonly tb: Testbed,
     readonly profile: Profile,
-    private readonly options: SessionOptions = {},
+    options: SessionOptions = {},
   ) {
     this.connector = options.connect ?? sshConnector(options.transcript, options.warn);
   }
@@ -214,7 +214,11 @@ export class Session {
   }
 
   async close(): Promise<void> {
-    for (const role of ['guest', 'tg', 'host'] as const) await this.shells.get(role)?.close().catch(() => undefined);
+    for (const role of ['guest', 'tg', 'host'] as const)
+      await this.shells
+        .get(role)
+        ?.close()
+        .catch(() => undefined);
     this.shells.clear();
   }
 }

@@ -9,7 +9,16 @@ import { parseIvshmCmdline } from '../parsers/ivshm.js';
 import { flowsOf } from '../testbed/load.js';
 import type { HostRole, Testbed } from '../testbed/schema.js';
 import { shq } from '../transport/quote.js';
-import { checkDefaultRoute, checkFlowsInstalled, checkGuestIfaces, checkOvsShow, checkStaticArp, checkSysctl, type ExpectedIface, type ExpectedPort } from '../verify/state.js';
+import {
+  checkDefaultRoute,
+  checkFlowsInstalled,
+  checkGuestIfaces,
+  checkOvsShow,
+  checkStaticArp,
+  checkSysctl,
+  type ExpectedIface,
+  type ExpectedPort,
+} from '../verify/state.js';
 import type { Profile } from './profiles.js';
 import type { Session } from './session.js';
 
@@ -108,7 +117,10 @@ export const STEPS: StepDef[] = [
     title: 'Initialise the Open vSwitch database server',
     host: 'host',
     commands: (c) => [
-      host(c, `${t(c, 'ovsdb-tool')} create ${shq(c.tb.paths.ovsEtcDir)}/conf.db ${c.tb.paths.ovsSchema ? shq(c.tb.paths.ovsSchema) : '$OPENVSWITCH_DIR/vswitchd/vswitch.ovsschema'}`),
+      host(
+        c,
+        `${t(c, 'ovsdb-tool')} create ${shq(c.tb.paths.ovsEtcDir)}/conf.db ${c.tb.paths.ovsSchema ? shq(c.tb.paths.ovsSchema) : '$OPENVSWITCH_DIR/vswitchd/vswitch.ovsschema'}`,
+      ),
       host(c, `${t(c, 'ovsdb-server')} --remote=punix:${shq(c.tb.paths.ovsRunDir)}/db.sock --remote=db:Open_vSwitch,Open_vSwitch,manager_options`, {
         background: { name: 'ovsdb-server', pidfile: c.tb.paths.ovsdbPidfile, ready: `test -S ${shq(c.tb.paths.ovsRunDir)}/db.sock` },
       }),
@@ -118,7 +130,9 @@ export const STEPS: StepDef[] = [
     id: 'host.add-bridge',
     title: 'Add a bridge to the switch',
     host: 'host',
-    commands: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait add-br ${shq(c.tb.bridge)} -- set Bridge ${shq(c.tb.bridge)} datapath_type=${c.profile.datapathType}`)],
+    commands: (c) => [
+      host(c, `${t(c, 'ovs-vsctl')} --no-wait add-br ${shq(c.tb.bridge)} -- set Bridge ${shq(c.tb.bridge)} datapath_type=${c.profile.datapathType}`),
+    ],
     undo: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${shq(c.tb.bridge)}`)],
   },
   {
@@ -126,8 +140,18 @@ export const STEPS: StepDef[] = [
     title: 'Add ports to the bridge',
     host: 'host',
     commands: (c) => [
-      ...c.tb.phyPorts.map((p) => host(c, `${t(c, 'ovs-vsctl')} --no-wait add-port ${shq(c.tb.bridge)} ${shq(p.name)} -- set Interface ${shq(p.name)} ${c.profile.phySettings(p).join(' ')}`)),
-      ...c.tb.kniPorts.map((k) => host(c, `${t(c, 'ovs-vsctl')} --no-wait add-port ${shq(c.tb.bridge)} ${shq(k.name)} -- set Interface ${shq(k.name)} ${c.profile.kniSettings(k).join(' ')}`)),
+      ...c.tb.phyPorts.map((p) =>
+        host(
+          c,
+          `${t(c, 'ovs-vsctl')} --no-wait add-port ${shq(c.tb.bridge)} ${shq(p.name)} -- set Interface ${shq(p.name)} ${c.profile.phySettings(p).join(' ')}`,
+        ),
+      ),
+      ...c.tb.kniPorts.map((k) =>
+        host(
+          c,
+          `${t(c, 'ovs-vsctl')} --no-wait add-port ${shq(c.tb.bridge)} ${shq(k.name)} -- set Interface ${shq(k.name)} ${c.profile.kniSettings(k).join(' ')}`,
+        ),
+      ),
     ],
   },
   {
@@ -136,7 +160,10 @@ export const STEPS: StepDef[] = [
     id: 'host.wait-ports',
     title: 'Wait until ovs-vswitchd has added the ports (their ofport set)',
     host: 'host',
-    commands: (c) => [...c.tb.phyPorts, ...c.tb.kniPorts].map((p) => host(c, `${t(c, 'ovs-vsctl')} --timeout=20 wait-until Interface ${shq(p.name)} ofport=${p.ofport}`, { timeoutMs: 30_000 })),
+    commands: (c) =>
+      [...c.tb.phyPorts, ...c.tb.kniPorts].map((p) =>
+        host(c, `${t(c, 'ovs-vsctl')} --timeout=20 wait-until Interface ${shq(p.name)} ofport=${p.ofport}`, { timeoutMs: 30_000 }),
+      ),
   },
   {
     id: 'host.confirm-ports',
@@ -181,7 +208,10 @@ export const STEPS: StepDef[] = [
     commands: (c) => [
       host(c, `${t(c, 'ovs-ofctl')} del-flows ${shq(c.tb.bridge)}`),
       ...flowsOf(c.tb).map((f) =>
-        host(c, `${t(c, 'ovs-ofctl')} add-flow ${shq(c.tb.bridge)} in_port=${f.inPort},dl_type=${f.dlType},nw_src=${f.nwSrc},nw_dst=${f.nwDst},idle_timeout=${f.idleTimeout},action=output:${f.output}`),
+        host(
+          c,
+          `${t(c, 'ovs-ofctl')} add-flow ${shq(c.tb.bridge)} in_port=${f.inPort},dl_type=${f.dlType},nw_src=${f.nwSrc},nw_dst=${f.nwDst},idle_timeout=${f.idleTimeout},action=output:${f.output}`,
+        ),
       ),
       host(c, `${t(c, 'ovs-ofctl')} dump-flows ${shq(c.tb.bridge)}`),
     ],
@@ -214,7 +244,10 @@ export const STEPS: StepDef[] = [
     title: 'Create IVSHMEM metadata',
     host: 'host',
     commands: (c) => [
-      host(c, `${t(c, 'ovs-ivshm-mngr')} -c ${c.tb.dpdk.ivshmMngr.coreMask} --proc-type=secondary -- ${shq(`${c.tb.dpdk.ivshmMngr.metadata}:${c.tb.kniPorts.map((k) => k.name).join(',')}`)}`),
+      host(
+        c,
+        `${t(c, 'ovs-ivshm-mngr')} -c ${c.tb.dpdk.ivshmMngr.coreMask} --proc-type=secondary -- ${shq(`${c.tb.dpdk.ivshmMngr.metadata}:${c.tb.kniPorts.map((k) => k.name).join(',')}`)}`,
+      ),
     ],
     after: async (s, [out]) => {
       // Printed by the DUT, bound for QEMU's command line: kept as shell words, each quoted where it needs it.
@@ -374,7 +407,10 @@ export const STEPS: StepDef[] = [
     id: 'guest.route-arp',
     title: 'Add a default gateway and an ARP entry for it',
     host: 'guest',
-    commands: (c) => [{ line: `route add default gw ${c.tb.gateway.ip} ${shq(c.tb.kniPorts[1].guestIf)}` }, { line: `arp -s ${c.tb.gateway.ip} ${c.tb.gateway.mac}` }],
+    commands: (c) => [
+      { line: `route add default gw ${c.tb.gateway.ip} ${shq(c.tb.kniPorts[1].guestIf)}` },
+      { line: `arp -s ${c.tb.gateway.ip} ${c.tb.gateway.mac}` },
+    ],
     undo: (c) => [
       { line: `route del default gw ${c.tb.gateway.ip} ${shq(c.tb.kniPorts[1].guestIf)}`, okExitCodes: [0, 7] },
       { line: `arp -d ${c.tb.gateway.ip}`, okExitCodes: [0, 255] },
@@ -384,7 +420,12 @@ export const STEPS: StepDef[] = [
     id: 'guest.check-interfaces',
     title: 'Check both virtual interfaces are up and running',
     host: 'guest',
-    commands: (c) => [{ line: 'ifconfig -a' }, { line: `sysctl ${Object.keys(sysctlExpected(c.tb)).map(shq).join(' ')}` }, { line: 'ip route' }, { line: 'arp -n' }],
+    commands: (c) => [
+      { line: 'ifconfig -a' },
+      { line: `sysctl ${Object.keys(sysctlExpected(c.tb)).map(shq).join(' ')}` },
+      { line: 'ip route' },
+      { line: 'arp -n' },
+    ],
     after: async (s, [ifc, sysctl, route, arp]) => {
       const tb = s.tb;
       CheckFailure.ifAny('guest interfaces', [

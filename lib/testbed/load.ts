@@ -51,12 +51,17 @@ function expandHome(tb: Testbed): Testbed {
 export function missingLocalFiles(tb: Testbed): string[] {
   const missing: string[] = [];
   for (const [role, spec] of Object.entries(tb.hosts)) {
-    const files = [...('privateKeyFile' in spec.auth ? [['privateKeyFile', spec.auth.privateKeyFile]] : []), ...('knownHosts' in spec.hostKey ? [['knownHosts', spec.hostKey.knownHosts]] : [])];
+    const files = [
+      ...('privateKeyFile' in spec.auth ? [['privateKeyFile', spec.auth.privateKeyFile]] : []),
+      ...('knownHosts' in spec.hostKey ? [['knownHosts', spec.hostKey.knownHosts]] : []),
+    ];
     for (const [what, file] of files) {
       try {
         accessSync(file!, constants.R_OK);
       } catch (err) {
-        missing.push(`hosts.${role}.${what === 'privateKeyFile' ? 'auth' : 'hostKey'}.${what}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        missing.push(
+          `hosts.${role}.${what === 'privateKeyFile' ? 'auth' : 'hostKey'}.${what}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       }
     }
   }
@@ -116,13 +121,29 @@ function crossCheck(tb: Testbed): TestbedProblem[] {
     ofports.set(p.ofport, p.name);
   });
   tb.flows.forEach((f, i) => {
-    for (const [field, n] of [['inPort', f.inPort], ['output', f.output]] as const) {
-      if (!ofports.has(n)) problems.push({ path: `flows.${i}.${field}`, message: `ofport ${n} is not one of the testbed's ports (${[...ofports.keys()].join(', ')})` });
+    for (const [field, n] of [
+      ['inPort', f.inPort],
+      ['output', f.output],
+    ] as const) {
+      if (!ofports.has(n))
+        problems.push({ path: `flows.${i}.${field}`, message: `ofport ${n} is not one of the testbed's ports (${[...ofports.keys()].join(', ')})` });
     }
   });
   problems.push(...duplicates('phyPorts/kniPorts', 'port name', [...tb.phyPorts.map((p) => p.name), ...tb.kniPorts.map((k) => k.name)]));
-  problems.push(...duplicates('kniPorts', 'guest interface', tb.kniPorts.map((k) => k.guestIf)));
-  problems.push(...duplicates('phyPorts', 'TG port', tb.phyPorts.map((p) => p.tgPort)));
+  problems.push(
+    ...duplicates(
+      'kniPorts',
+      'guest interface',
+      tb.kniPorts.map((k) => k.guestIf),
+    ),
+  );
+  problems.push(
+    ...duplicates(
+      'phyPorts',
+      'TG port',
+      tb.phyPorts.map((p) => p.tgPort),
+    ),
+  );
   problems.push(...duplicates('kniPorts/gateway', 'MAC address', [...tb.kniPorts.map((k) => k.mac.toLowerCase()), tb.gateway.mac.toLowerCase()]));
   if (tb.phyPorts.some((p) => p.name === tb.bridge) || tb.kniPorts.some((k) => k.name === tb.bridge)) {
     problems.push({ path: 'bridge', message: `${tb.bridge} is also a port name` });
@@ -131,15 +152,20 @@ function crossCheck(tb: Testbed): TestbedProblem[] {
     const [ip, len] = k.cidr.split('/');
     const bits = Number(len);
     if (bits <= 30) {
-      const host = toInt(ip!) & ~maskOf(bits) >>> 0;
+      const host = toInt(ip!) & (~maskOf(bits) >>> 0);
       if (host === 0) problems.push({ path: `kniPorts.${i}.cidr`, message: `${k.cidr} is the network address of its subnet, not an interface address` });
-      if ((host >>> 0) === (~maskOf(bits) >>> 0)) problems.push({ path: `kniPorts.${i}.cidr`, message: `${k.cidr} is the broadcast address of its subnet, not an interface address` });
+      if (host >>> 0 === ~maskOf(bits) >>> 0)
+        problems.push({ path: `kniPorts.${i}.cidr`, message: `${k.cidr} is the broadcast address of its subnet, not an interface address` });
     }
-    if (ip === tb.gateway.ip) problems.push({ path: 'gateway.ip', message: `${tb.gateway.ip} is ${k.guestIf}'s own address: the gateway must be another host` });
+    if (ip === tb.gateway.ip)
+      problems.push({ path: 'gateway.ip', message: `${tb.gateway.ip} is ${k.guestIf}'s own address: the gateway must be another host` });
   });
   const [ingress, egress] = tb.kniPorts;
   if (sameSubnet(ingress.cidr, egress.cidr.split('/')[0]!) || sameSubnet(egress.cidr, ingress.cidr.split('/')[0]!)) {
-    problems.push({ path: 'kniPorts', message: `${ingress.guestIf} (${ingress.cidr}) and ${egress.guestIf} (${egress.cidr}) are in one subnet: the guest could not route between them` });
+    problems.push({
+      path: 'kniPorts',
+      message: `${ingress.guestIf} (${ingress.cidr}) and ${egress.guestIf} (${egress.cidr}) are in one subnet: the guest could not route between them`,
+    });
   }
   if (!sameSubnet(egress.cidr, tb.gateway.ip)) {
     problems.push({ path: 'gateway.ip', message: `${tb.gateway.ip} is not in ${egress.guestIf}'s subnet ${egress.cidr}` });
@@ -165,7 +191,7 @@ function toInt(ip: string): number {
 export function sameSubnet(cidr: string, ip: string): boolean {
   const [net, len] = cidr.split('/');
   const mask = maskOf(Number(len));
-  return ((toInt(net!) & mask) >>> 0) === ((toInt(ip) & mask) >>> 0);
+  return (toInt(net!) & mask) >>> 0 === (toInt(ip) & mask) >>> 0;
 }
 
 /** The flows the switch gets: the file's, or the guide's two (phy→KNI ingress, KNI→phy egress). */

@@ -50,10 +50,17 @@ export const absPath = () =>
     .refine((v) => v.startsWith('/'), 'expected an absolute path (starting with /)')
     .refine((v) => v !== '/' && !/^\/+$/.test(v), 'refusing / itself: this path reaches rm -rf and mkdir on a lab machine')
     .refine((v) => PATH_CHARS.test(v), 'a path here holds only letters, digits and . _ / + @ : , = ~ -')
-    .refine((v) => !v.endsWith('/') && !v.includes('//') && !v.split('/').some((seg) => seg === '.' || seg === '..'), 'expected a normalised path: no trailing /, no //, no . or .. segments');
+    .refine(
+      (v) => !v.endsWith('/') && !v.includes('//') && !v.split('/').some((seg) => seg === '.' || seg === '..'),
+      'expected a normalised path: no trailing /, no //, no . or .. segments',
+    );
 
 /** A program to run: a name on PATH or a path (the guide's ./qemu/x86_64-softmmu/qemu-system-x86_64). */
-export const toolPath = () => z.string().regex(/^(\.{0,2}\/)?[A-Za-z0-9_+-][A-Za-z0-9._/+-]*$/, 'expected a program name or path of letters, digits and . _ / + -').refine((v) => !v.split('/').includes('..') || v.startsWith('../'), 'expected a normalised path');
+export const toolPath = () =>
+  z
+    .string()
+    .regex(/^(\.{0,2}\/)?[A-Za-z0-9_+-][A-Za-z0-9._/+-]*$/, 'expected a program name or path of letters, digits and . _ / + -')
+    .refine((v) => !v.split('/').includes('..') || v.startsWith('../'), 'expected a normalised path');
 
 /** A file name with no directory: rte_kni_module_1_6.patch. */
 export const fileName = () => z.string().regex(/^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$/, 'expected a file name of letters, digits and . _ + - (no directory)');
@@ -109,7 +116,10 @@ const KniPort = z.strictObject({
 
 const Flow = z.strictObject({
   inPort: z.number().int().positive(),
-  dlType: z.string().regex(/^0x[0-9A-Fa-f]{4}$/, 'expected an EtherType like 0x0800').default('0x0800'),
+  dlType: z
+    .string()
+    .regex(/^0x[0-9A-Fa-f]{4}$/, 'expected an EtherType like 0x0800')
+    .default('0x0800'),
   nwSrc: ipv4(),
   nwDst: ipv4(),
   idleTimeout: z.number().int().nonnegative().default(0),
@@ -142,13 +152,19 @@ const Dpdk = z.strictObject({
     .strictObject({
       coreMask: hexMask().default('0x0F'),
       memChannels: z.number().int().positive().default(4),
-      baseVirtAddr: z.string().regex(/^0x[0-9A-Fa-f]+$/, 'expected a hex address like 0x2aaa2aa0000').default('0x2aaa2aa0000'),
+      baseVirtAddr: z
+        .string()
+        .regex(/^0x[0-9A-Fa-f]+$/, 'expected a hex address like 0x2aaa2aa0000')
+        .default('0x2aaa2aa0000'),
       portMask: hexMask().default('0x03'),
       kniPorts: z.number().int().nonnegative().default(2),
       stats: z.number().int().nonnegative().default(5),
       vswitchdCore: z.number().int().nonnegative().default(0),
       clientSwitchingCore: z.number().int().nonnegative().default(1),
-      config: z.string().regex(/^(\(\d+,\d+,\d+\),?)+$/, 'expected (port,queue,core) tuples like (0,0,2),(1,0,3)').default('(0,0,2),(1,0,3)'),
+      config: z
+        .string()
+        .regex(/^(\(\d+,\d+,\d+\),?)+$/, 'expected (port,queue,core) tuples like (0,0,2),(1,0,3)')
+        .default('(0,0,2),(1,0,3)'),
     })
     .prefault({}),
   vswitchd: z.strictObject({ coreMask: hexMask().default('0x100') }).prefault({}),
@@ -157,10 +173,19 @@ const Dpdk = z.strictObject({
     .strictObject({
       coreMask: hexMask().default('0x30'),
       memChannels: z.number().int().positive().default(4),
-      memory: z.string().regex(/^\d+[KMGT]?$/, 'expected a size like 8192M').default('8192M'),
+      memory: z
+        .string()
+        .regex(/^\d+[KMGT]?$/, 'expected a size like 8192M')
+        .default('8192M'),
       smp: z.number().int().positive().default(2),
-      name: z.string().regex(/^[A-Za-z0-9 _.,:+-]{1,64}$/, 'expected a VM name of letters, digits, spaces and . _ , : + -').default('client 1'),
-      vnc: z.string().regex(/^[A-Za-z0-9.-]*:\d+$/, 'expected a VNC display like :1').default(':1'),
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9 _.,:+-]{1,64}$/, 'expected a VM name of letters, digits, spaces and . _ , : + -')
+        .default('client 1'),
+      vnc: z
+        .string()
+        .regex(/^[A-Za-z0-9.-]*:\d+$/, 'expected a VNC display like :1')
+        .default(':1'),
       // The guide leaves open how one reaches the guest; a user-mode NIC with a
       // port forward on the host loopback is what this harness adds.
       mgmtForwardPort: port().default(2222),
@@ -187,7 +212,12 @@ const Traffic = z.strictObject({
   dstPort: port().default(1024),
   ttl: z.number().int().min(2).max(255).default(64),
   tos: z.number().int().min(0).max(255).default(0),
-  frameSize: z.union([z.number().int().min(64).max(1518), z.array(z.strictObject({ size: z.number().int().min(64).max(1518), weight: z.number().int().positive() })).min(1)]).default(64),
+  frameSize: z
+    .union([
+      z.number().int().min(64).max(1518),
+      z.array(z.strictObject({ size: z.number().int().min(64).max(1518), weight: z.number().int().positive() })).min(1),
+    ])
+    .default(64),
   count: z.number().int().positive().max(10_000_000).default(1000),
   rate: z.number().int().positive().max(1_000_000).default(1000),
 });

@@ -95,7 +95,9 @@ export function readPcap(file: string, onPacket: (data: Buffer, timeUs: RecordTi
     });
     parser.on('packetHeader', (h: { capturedLength: number }) => {
       if (!failed && h.capturedLength > snaplen) {
-        refuse(`record ${packets + 1} (at byte ${consumed}) claims ${h.capturedLength} bytes, more than the file's snapshot length ${snaplen}: the file is corrupt`);
+        refuse(
+          `record ${packets + 1} (at byte ${consumed}) claims ${h.capturedLength} bytes, more than the file's snapshot length ${snaplen}: the file is corrupt`,
+        );
       }
     });
     parser.on('packet', (p: { header: { capturedLength: number; timestampSeconds: number; timestampMicroseconds: number }; data: Buffer }) => {
@@ -110,9 +112,13 @@ export function readPcap(file: string, onPacket: (data: Buffer, timeUs: RecordTi
       const magic = /unknown magic number: (\w+)/.exec(err.message)?.[1];
       if (magic === '0a0d0d0a') reject(new PcapError(file, 'is pcapng; capture with tcpdump -w (classic pcap) or convert with `editcap -F pcap`'));
       else if (magic === '4d3cb2a1' || magic === 'a1b23c4d') {
-        reject(new PcapError(file, 'is a pcap with nanosecond timestamps, which pcap-parser does not read; capture without --time-stamp-precision=nano or convert with `editcap -F pcap`'));
-      }
-      else if (magic) reject(new PcapError(file, `is not a pcap file (magic number ${magic})`));
+        reject(
+          new PcapError(
+            file,
+            'is a pcap with nanosecond timestamps, which pcap-parser does not read; capture without --time-stamp-precision=nano or convert with `editcap -F pcap`',
+          ),
+        );
+      } else if (magic) reject(new PcapError(file, `is not a pcap file (magic number ${magic})`));
       else reject(new PcapError(file, err.message));
     });
     parser.on('end', () => {

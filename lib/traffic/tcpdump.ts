@@ -39,7 +39,22 @@ export class Tcpdump {
     // -s and -B: in immediate mode the ring's slots are snapshot-length sized, so the default (262144
     // bytes, 8 slots in a 2 MB buffer) drops bursts; frames here are at most 1518 bytes (VLAN-tagged or
     // jumbo foreign frames are cut, which their counting does not mind), and the buffer holds thousands.
-    const words = ['tcpdump', '-i', shq(spec.iface), '-nn', '--immediate-mode', '-U', '-Q', spec.direction, '-s', String(spec.snaplen ?? SNAPLEN), '-B', String(BUFFER_KIB), '-w', shq(spec.file)];
+    const words = [
+      'tcpdump',
+      '-i',
+      shq(spec.iface),
+      '-nn',
+      '--immediate-mode',
+      '-U',
+      '-Q',
+      spec.direction,
+      '-s',
+      String(spec.snaplen ?? SNAPLEN),
+      '-B',
+      String(BUFFER_KIB),
+      '-w',
+      shq(spec.file),
+    ];
     const proc = await shell.start(`${words.join(' ')}${spec.filter ? ` ${shq(spec.filter)}` : ''}`, { logFile: spec.logFile });
     const capture = new Tcpdump(spec, proc, shell.host);
     const deadline = Date.now() + 15_000;
@@ -64,7 +79,9 @@ export class Tcpdump {
     const where = `[${this.role}] ${this.spec.name} on ${this.spec.iface}`;
     if (!stats) throw new CaptureError(`${where} did not report what it captured: the capture may be incomplete, so the DUT cannot be judged from it`);
     if (stats.dropped > 0) {
-      throw new CaptureError(`${where} dropped ${stats.dropped} of ${stats.received} packets (${stats.droppedBy}): the capture is incomplete, so the DUT cannot be judged from it`);
+      throw new CaptureError(
+        `${where} dropped ${stats.dropped} of ${stats.received} packets (${stats.droppedBy}): the capture is incomplete, so the DUT cannot be judged from it`,
+      );
     }
   }
 

@@ -71,7 +71,13 @@ export class LinuxTrafficGenerator implements TrafficGenerator {
   async prepare(): Promise<void> {
     const missing = await this.shell.run('for t in tcpreplay tcpdump; do command -v $t >/dev/null || echo $t; done');
     if (missing.stdout.trim()) {
-      throw new CommandError('tg', 'command -v tcpreplay tcpdump', 127, null, `missing on the traffic generator: ${missing.stdout.trim().split('\n').join(', ')}`);
+      throw new CommandError(
+        'tg',
+        'command -v tcpreplay tcpdump',
+        127,
+        null,
+        `missing on the traffic generator: ${missing.stdout.trim().split('\n').join(', ')}`,
+      );
     }
     await this.shell.run(`mkdir -p ${shq(this.tb.paths.workDir)}`);
     for (const port of [this.txPort, this.rxPort]) await this.shell.run(`ip link set dev ${shq(port)} up`);
@@ -88,7 +94,9 @@ export class LinuxTrafficGenerator implements TrafficGenerator {
       throw new ParseError('the TG port counters', `a time, ${ports.length * files.length} numbers and a time, one a line`, r.stdout);
     }
     return {
-      ports: Object.fromEntries(ports.map((p, i) => [p, { rxPackets: nums[i * 4]!, rxBytes: nums[i * 4 + 1]!, txPackets: nums[i * 4 + 2]!, txBytes: nums[i * 4 + 3]! }])),
+      ports: Object.fromEntries(
+        ports.map((p, i) => [p, { rxPackets: nums[i * 4]!, rxBytes: nums[i * 4 + 1]!, txPackets: nums[i * 4 + 2]!, txBytes: nums[i * 4 + 3]! }]),
+      ),
       fromUs: Math.floor(Number(n[0]) / 1000),
       toUs: Math.ceil(Number(n.at(-1)) / 1000),
     };
@@ -103,7 +111,15 @@ export class LinuxTrafficGenerator implements TrafficGenerator {
       { name: 'tcpdump-tx', iface: this.txPort, direction: 'out', file: this.remote.tx, logFile: log('tcpdump-tx') },
       // The stream's packets alone, headers only: its growth says whether the stream is still arriving,
       // whatever else the port receives (LLDP, ARP, a neighbour's traffic never stop).
-      { name: 'tcpdump-watch', iface: this.rxPort, direction: 'in', file: this.remote.watch, logFile: log('tcpdump-watch'), snaplen: 64, filter: `udp and src host ${t.srcIp} and dst host ${t.dstIp}` },
+      {
+        name: 'tcpdump-watch',
+        iface: this.rxPort,
+        direction: 'in',
+        file: this.remote.watch,
+        logFile: log('tcpdump-watch'),
+        snaplen: 64,
+        filter: `udp and src host ${t.srcIp} and dst host ${t.dstIp}`,
+      },
     ];
     // Started at once; if one cannot start, the others are stopped by cleanup().
     const started = await Promise.allSettled(specs.map((spec) => Tcpdump.start(this.shell, spec)));
@@ -156,7 +172,9 @@ export class LinuxTrafficGenerator implements TrafficGenerator {
   async cleanup(): Promise<void> {
     await Promise.all(this.captures.splice(0).map((c) => c.abandon()));
     const logs = ['tcpdump-rx', 'tcpdump-tx', 'tcpdump-watch'].map((n) => shq(`${this.tb.paths.workDir}/${n}.log`));
-    await this.shell.run(`rm -f ${[this.remoteTx, this.remote.rx, this.remote.tx, this.remote.watch].map(shq).join(' ')} ${logs.join(' ')}`, { okExitCodes: [0, 1] });
+    await this.shell.run(`rm -f ${[this.remoteTx, this.remote.rx, this.remote.tx, this.remote.watch].map(shq).join(' ')} ${logs.join(' ')}`, {
+      okExitCodes: [0, 1],
+    });
   }
 }
 

@@ -117,8 +117,14 @@ export class ShellSession {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new SessionClosedError(`no shell session within ${timeoutMs} ms`)), timeoutMs);
       this.readyWaiters.push({
-        resolve: () => (clearTimeout(timer), resolve()),
-        reject: (e) => (clearTimeout(timer), reject(e)),
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
     });
   }
@@ -176,7 +182,10 @@ export class ShellSession {
     if (nl < 0) return;
     const header = /^R (\d+) (\d+)$/.exec(this.buf.subarray(0, nl).toString('latin1'));
     if (!header || Number(header[1]) !== p.id) {
-      return this.fail(new SessionClosedError(`the shell session answered out of protocol: ${JSON.stringify(this.buf.subarray(0, Math.min(nl, 100)).toString('latin1'))}`));
+      this.fail(
+        new SessionClosedError(`the shell session answered out of protocol: ${JSON.stringify(this.buf.subarray(0, Math.min(nl, 100)).toString('latin1'))}`),
+      );
+      return;
     }
     const endOut = this.buf.indexOf(p.nonce, nl + 1);
     if (endOut < 0) return;

@@ -182,7 +182,9 @@ export class SshShell implements Shell {
     const client = this.ensureOpen();
     const channel = await new Promise<ClientChannel>((resolve, reject) => {
       try {
-        client.exec(SESSION_COMMAND, (err, stream) => (err ? reject(new ConnectionError(this.host, `cannot open a shell session: ${err.message}`, { cause: err })) : resolve(stream)));
+        client.exec(SESSION_COMMAND, (err, stream) =>
+          err ? reject(new ConnectionError(this.host, `cannot open a shell session: ${err.message}`, { cause: err })) : resolve(stream),
+        );
       } catch (err) {
         this.lost ??= new ConnectionError(this.host, `connection lost: ${(err as Error).message}`, { cause: err });
         reject(this.lost);
@@ -201,7 +203,10 @@ export class SshShell implements Shell {
       session.close();
       if (this.lost) throw this.lost;
       this.perCommand = true;
-      this.options.transcript?.note(this.host, `no usable sh for a long-lived session (${(err as Error).message}${stderr ? `: ${tail(stderr, 2)}` : ''}); a channel per command from now on`);
+      this.options.transcript?.note(
+        this.host,
+        `no usable sh for a long-lived session (${(err as Error).message}${stderr ? `: ${tail(stderr, 2)}` : ''}); a channel per command from now on`,
+      );
       return null;
     }
   }
@@ -270,9 +275,7 @@ export class SshShell implements Shell {
           exitCode = code ?? null;
           signal = sig ?? null;
         });
-        stream.on('close', () =>
-          finish(() => resolve({ stdout, stderr: takeMarker(stderr).stderr, exitCode, signal, durationMs: Date.now() - started })),
-        );
+        stream.on('close', () => finish(() => resolve({ stdout, stderr: takeMarker(stderr).stderr, exitCode, signal, durationMs: Date.now() - started })));
         stream.end();
       };
       try {
@@ -313,7 +316,9 @@ export class SshShell implements Shell {
   async put(localPath: string, remotePath: string): Promise<void> {
     const sftp = await this.sftp();
     await new Promise<void>((resolve, reject) =>
-      sftp.fastPut(localPath, remotePath, (err) => (err ? reject(new ConnectionError(this.host, `SFTP put ${localPath} → ${remotePath}: ${err.message}`)) : resolve())),
+      sftp.fastPut(localPath, remotePath, (err) =>
+        err ? reject(new ConnectionError(this.host, `SFTP put ${localPath} → ${remotePath}: ${err.message}`)) : resolve(),
+      ),
     );
     this.options.transcript?.note(this.host, `sftp put ${localPath} -> ${remotePath}`);
   }
@@ -321,7 +326,9 @@ export class SshShell implements Shell {
   async get(remotePath: string, localPath: string): Promise<void> {
     const sftp = await this.sftp();
     await new Promise<void>((resolve, reject) =>
-      sftp.fastGet(remotePath, localPath, (err) => (err ? reject(new ConnectionError(this.host, `SFTP get ${remotePath} → ${localPath}: ${err.message}`)) : resolve())),
+      sftp.fastGet(remotePath, localPath, (err) =>
+        err ? reject(new ConnectionError(this.host, `SFTP get ${remotePath} → ${localPath}: ${err.message}`)) : resolve(),
+      ),
     );
     this.options.transcript?.note(this.host, `sftp get ${remotePath} -> ${localPath}`);
   }
@@ -409,7 +416,10 @@ function verifyHostKey(role: string, spec: HostSpec, key: Buffer, warn: (m: stri
   if ('fingerprint' in hk) {
     return sameFingerprint(fp, hk.fingerprint)
       ? null
-      : new HostKeyError(role, `host key mismatch at ${spec.address}:${spec.port}: it presented ${fp}, the testbed pins ${hk.fingerprint}; refusing to connect`);
+      : new HostKeyError(
+          role,
+          `host key mismatch at ${spec.address}:${spec.port}: it presented ${fp}, the testbed pins ${hk.fingerprint}; refusing to connect`,
+        );
   }
   let text: string;
   try {
@@ -421,5 +431,8 @@ function verifyHostKey(role: string, spec: HostSpec, key: Buffer, warn: (m: stri
   if (known.length === 0) return new HostKeyError(role, `${spec.address}:${spec.port} is not in ${hk.knownHosts} (it presented ${fp}); refusing to connect`);
   return known.includes(key.toString('base64'))
     ? null
-    : new HostKeyError(role, `host key mismatch at ${spec.address}:${spec.port}: it presented ${fp}, which ${hk.knownHosts} does not list; refusing to connect`);
+    : new HostKeyError(
+        role,
+        `host key mismatch at ${spec.address}:${spec.port}: it presented ${fp}, which ${hk.knownHosts} does not list; refusing to connect`,
+      );
 }

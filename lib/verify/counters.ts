@@ -29,7 +29,15 @@ export interface PathCounts {
 }
 
 /** The port counters along the path. */
-export type PortCounter = 'tgTx' | 'hostPhyIngressRx' | 'hostKniIngressTx' | 'guestIngressRx' | 'guestEgressTx' | 'hostKniEgressRx' | 'hostPhyEgressTx' | 'tgRx';
+export type PortCounter =
+  | 'tgTx'
+  | 'hostPhyIngressRx'
+  | 'hostKniIngressTx'
+  | 'guestIngressRx'
+  | 'guestEgressTx'
+  | 'hostKniEgressRx'
+  | 'hostPhyEgressTx'
+  | 'tgRx';
 
 export interface CounterNames {
   tgTxPort: string;
@@ -64,12 +72,14 @@ export function checkCounters(c: PathCounts, n: CounterNames, { slack, allowedLo
   if (!c.flowIngress) problems.push('the ingress flow is missing from the flow table');
   else {
     within('ingress flow n_packets', c.flowIngress.packets, c.sent);
-    if (c.flowIngress.packets === c.sent && c.flowIngress.bytes !== c.sentBytes) problems.push(`ingress flow n_bytes ${c.flowIngress.bytes}, expected ${c.sentBytes}`);
+    if (c.flowIngress.packets === c.sent && c.flowIngress.bytes !== c.sentBytes)
+      problems.push(`ingress flow n_bytes ${c.flowIngress.bytes}, expected ${c.sentBytes}`);
   }
   if (!c.flowEgress) problems.push('the egress flow is missing from the flow table');
   else {
     within('egress flow n_packets', c.flowEgress.packets, c.returned);
-    if (c.flowEgress.packets === c.returned && c.flowEgress.bytes !== c.returnedBytes) problems.push(`egress flow n_bytes ${c.flowEgress.bytes}, expected ${c.returnedBytes}`);
+    if (c.flowEgress.packets === c.returned && c.flowEgress.bytes !== c.returnedBytes)
+      problems.push(`egress flow n_bytes ${c.flowEgress.bytes}, expected ${c.returnedBytes}`);
   }
   within(`TG ${n.tgTxPort} tx`, c.tgTx, c.sent, 'tgTx');
   within(`${n.phyIngress} rx`, c.hostPhyIngressRx, c.sent, 'hostPhyIngressRx');
@@ -147,7 +157,8 @@ function firstWrongHop(path: CountedHop[], wrong: (prev: number, got: number) =>
   for (let i = 1; i < path.length; i++) {
     const prev = path[i - 1]!;
     const hop = path[i]!;
-    if (wrong(prev.count, hop.count)) return { between: `between "${prev.what}" (${shown(prev)}) and "${hop.what}" (${shown(hop)})`, gain: hop.count - prev.count, before: hop.before };
+    if (wrong(prev.count, hop.count))
+      return { between: `between "${prev.what}" (${shown(prev)}) and "${hop.what}" (${shown(hop)})`, gain: hop.count - prev.count, before: hop.before };
   }
   return null;
 }

@@ -3,7 +3,20 @@
 // the egress vEth's MAC as source, TTL one less, a valid header checksum, and
 // everything else exactly as sent.
 import { readPcap } from '../traffic/pcap.js';
-import { ETH_LEN, IP_LEN, OFF_MAGIC, OFF_RUN, OFF_SEQ, PAYLOAD_MAGIC, buildFrame, forwardFrame, frameLength, ipChecksum, macBytes, type StreamSpec } from '../traffic/stream.js';
+import {
+  ETH_LEN,
+  IP_LEN,
+  OFF_MAGIC,
+  OFF_RUN,
+  OFF_SEQ,
+  PAYLOAD_MAGIC,
+  buildFrame,
+  forwardFrame,
+  frameLength,
+  ipChecksum,
+  macBytes,
+  type StreamSpec,
+} from '../traffic/stream.js';
 
 export interface Expectation {
   stream: StreamSpec;
@@ -204,20 +217,23 @@ export class StreamVerifier {
     const ipo = ETH_LEN;
     if (d[ipo + 8] !== this.ttl) {
       const got = d[ipo + 8]!;
-      const why = got === this.ttl + 1 ? "the packet did not cross the guest's router" : got < this.ttl ? 'it crossed more than one router' : 'TTL was rewritten';
+      const why =
+        got === this.ttl + 1 ? "the packet did not cross the guest's router" : got < this.ttl ? 'it crossed more than one router' : 'TTL was rewritten';
       return `TTL ${got}, expected ${this.ttl}: ${why}`;
     }
     if (ipChecksum(d, ipo) !== 0) return `IPv4 header checksum 0x${d.readUInt16BE(ipo + 10).toString(16)} is not valid`;
     if (d[ipo + 1] !== t[ipo + 1]) return `TOS 0x${d[ipo + 1]!.toString(16)}, expected 0x${t[ipo + 1]!.toString(16)}: the IPv4 header was changed`;
     if (!same(d, t, ipo, ipo + 4)) return `IPv4 version/length bytes differ from what was sent`;
-    if (((d[ipo + 4]! << 8) | d[ipo + 5]!) !== (seq & 0xffff)) return `IPv4 id ${d.readUInt16BE(ipo + 4)}, expected ${seq & 0xffff}: the IPv4 header was changed`;
+    if (((d[ipo + 4]! << 8) | d[ipo + 5]!) !== (seq & 0xffff))
+      return `IPv4 id ${d.readUInt16BE(ipo + 4)}, expected ${seq & 0xffff}: the IPv4 header was changed`;
     if (!same(d, t, ipo + 6, ipo + 8)) return 'IPv4 flags/fragment offset differ from what was sent';
     if (!same(d, t, ipo + 12, ipo + 20)) {
       return `addresses ${ip(d, ipo + 12)} -> ${ip(d, ipo + 16)}, expected ${this.exp.stream.srcIp} -> ${this.exp.stream.dstIp}: the packet was NATed`;
     }
     const udp = ipo + IP_LEN;
     if (!same(d, t, udp, OFF_SEQ)) return 'the UDP header or payload head differs from what was sent';
-    if (len - OFF_SEQ > 68 ? d.compare(t, OFF_SEQ + 4, len, OFF_SEQ + 4, len) !== 0 : !same(d, t, OFF_SEQ + 4, len)) return 'the UDP payload differs from what was sent (corrupted on the path)';
+    if (len - OFF_SEQ > 68 ? d.compare(t, OFF_SEQ + 4, len, OFF_SEQ + 4, len) !== 0 : !same(d, t, OFF_SEQ + 4, len))
+      return 'the UDP payload differs from what was sent (corrupted on the path)';
     return null;
   }
 

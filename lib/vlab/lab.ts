@@ -173,13 +173,28 @@ async function startOvs(sh: LocalShell, stateDir: string, ns: string): Promise<P
   const inNs = (...words: string[]) => cmd('ip', 'netns', 'exec', ns, ...words);
   await sh.run(cmd('ovsdb-tool', 'create', join(ovs, 'conf.db'), '/usr/share/openvswitch/vswitch.ovsschema'), { env });
   await sh.run(
-    inNs('ovsdb-server', `--remote=punix:${join(ovs, 'db.sock')}`, `--pidfile=${join(ovs, 'ovsdb-server.pid')}`, '--detach', '--no-chdir', `--log-file=${join(ovs, 'ovsdb-server.log')}`, join(ovs, 'conf.db')),
+    inNs(
+      'ovsdb-server',
+      `--remote=punix:${join(ovs, 'db.sock')}`,
+      `--pidfile=${join(ovs, 'ovsdb-server.pid')}`,
+      '--detach',
+      '--no-chdir',
+      `--log-file=${join(ovs, 'ovsdb-server.log')}`,
+      join(ovs, 'conf.db'),
+    ),
     { env },
   );
   const ovsdb = recordFromPidfile('ovsdb-server', join(ovs, 'ovsdb-server.pid'));
   await sh.run(inNs('ovs-vsctl', `--db=unix:${join(ovs, 'db.sock')}`, '--no-wait', 'init'), { env });
   await sh.run(
-    inNs('ovs-vswitchd', `unix:${join(ovs, 'db.sock')}`, `--pidfile=${join(ovs, 'ovs-vswitchd.pid')}`, '--detach', '--no-chdir', `--log-file=${join(ovs, 'ovs-vswitchd.log')}`),
+    inNs(
+      'ovs-vswitchd',
+      `unix:${join(ovs, 'db.sock')}`,
+      `--pidfile=${join(ovs, 'ovs-vswitchd.pid')}`,
+      '--detach',
+      '--no-chdir',
+      `--log-file=${join(ovs, 'ovs-vswitchd.log')}`,
+    ),
     { env },
   );
   return [ovsdb, recordFromPidfile('ovs-vswitchd', join(ovs, 'ovs-vswitchd.pid'))];
@@ -218,7 +233,10 @@ function freePort(): Promise<number> {
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = tcpConnect({ host: '127.0.0.1', port });
-    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }

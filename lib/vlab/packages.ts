@@ -35,7 +35,10 @@ export async function ensurePackages(log: (line: string) => void = () => undefin
   try {
     const sh = new LocalShell('apt');
     await sh.run('apt-get update -qq', { timeoutMs: 300_000 });
-    await sh.run(cmd('apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...missing), { timeoutMs: 600_000, env: { DEBIAN_FRONTEND: 'noninteractive' } });
+    await sh.run(cmd('apt-get', 'install', '-y', '-qq', '--no-install-recommends', ...missing), {
+      timeoutMs: 600_000,
+      env: { DEBIAN_FRONTEND: 'noninteractive' },
+    });
   } finally {
     if (ours) rmSync(policy, { force: true });
   }

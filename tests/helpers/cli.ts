@@ -18,10 +18,15 @@ export interface CliRun {
 export async function dutlabRun(args: string[]): Promise<CliRun> {
   const reports = mkdtempSync(join(tmpdir(), 'dutlab-reports-'));
   try {
-    const r = await execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'run', '--quiet', '--reports', reports, ...args], { cwd: ROOT, reject: false, timeout: 240_000 });
+    const r = await execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'run', '--quiet', '--reports', reports, ...args], {
+      cwd: ROOT,
+      reject: false,
+      timeout: 240_000,
+    });
     const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8')) as Summary;
     // Every run tells where its report is, wherever --reports put it.
-    if (!r.stderr.split('\n').includes(`dutlab: report: ${join(reports, summary.runId, 'summary.md')}`)) throw new Error(`dutlab run did not name its report under ${reports}:\n${r.stderr}`);
+    if (!r.stderr.split('\n').includes(`dutlab: report: ${join(reports, summary.runId, 'summary.md')}`))
+      throw new Error(`dutlab run did not name its report under ${reports}:\n${r.stderr}`);
     return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, summary, reports };
   } catch (err) {
     // The caller never got the directory to remove: remove it here.

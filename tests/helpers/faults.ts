@@ -21,7 +21,10 @@ export const inGuest = (lab: Lab, c: string) => `ip netns exec ${lab.ns('guest')
  * the guest's namespace at lab down.
  */
 export const guestForwardRule = (rule: string) => (lab: Lab) =>
-  inGuest(lab, `nft 'add table ip dutlab_fault; add chain ip dutlab_fault forwarding { type filter hook forward priority 0; }; add rule ip dutlab_fault forwarding ip saddr 1.1.1.1 udp dport 1024 ${rule}'`);
+  inGuest(
+    lab,
+    `nft 'add table ip dutlab_fault; add chain ip dutlab_fault forwarding { type filter hook forward priority 0; }; add rule ip dutlab_fault forwarding ip saddr 1.1.1.1 udp dport 1024 ${rule}'`,
+  );
 const reports: string[] = [];
 const labIds = new Set<string>();
 /** Registers the clean-up of a file's fault labs and reports. */
@@ -49,7 +52,17 @@ export interface Fault {
 }
 
 /** The virtual profile's checks (it loads no KNI module, so no check.dmesg-kni). */
-const CHECKS = ['check.packets', 'check.counters', 'check.switch', 'check.flows', 'check.dmesg-kernel', 'check.ifconfig', 'check.sysctl', 'check.route', 'check.arp'];
+const CHECKS = [
+  'check.packets',
+  'check.counters',
+  'check.switch',
+  'check.flows',
+  'check.dmesg-kernel',
+  'check.ifconfig',
+  'check.sysctl',
+  'check.route',
+  'check.arp',
+];
 
 export const VERDICTS = { 0: 'pass', 1: 'fail', 2: 'infra-error' } as const;
 
@@ -77,38 +90,37 @@ async function withLabSlot<T>(work: (id: string) => Promise<T>): Promise<T> {
 
 /** One fault on a lab of its own: the run's verdict, the named diagnoses, what still passes, a clean lab after. */
 export async function checkFault(f: Fault, expect: ExpectStatic): Promise<void> {
-    const { r, leftovers } = await withLabSlot(async (id) => {
-      labIds.add(id);
-      const lab = await labUp({ id });
-      const at = labOf(id);
-      const testbed = f.verify ? withVerify(at, lab.testbedFile, f.verify) : lab.testbedFile;
-      const run = await dutlabRun(['--testbed', testbed, '--profile', 'virtual', '--hook-before-traffic', f.hook(at)]);
-      reports.push(run.reports);
-      await labDown({ id });
-      return { r: run, leftovers: await labLeftovers(id, lab.processes) };
-    });
-    expect(leftovers).toEqual([]);
-    expect(r.exitCode, `${r.summary.reason}\n${r.stderr}`).toBe(f.exitCode);
-    expect(r.summary.verdict).toBe(VERDICTS[f.exitCode]);
-    const failed = failedCases(r.summary);
-    for (const [id, pattern] of Object.entries(f.fails)) expect(failed[id], `${id} in ${JSON.stringify(failed, null, 1)}`).toMatch(pattern);
-    const mustPass = f.passes === 'every other check' ? CHECKS.filter((id) => !(id in f.fails)) : (f.passes ?? []);
-    for (const id of mustPass) expect(r.summary.cases.find((c) => c.id === id)?.status, id).toBe('passed');
-    // Every setup step passed: the fault came after the setup, as injected.
-    expect(r.summary.cases.filter((c) => c.group === 'setup' && c.status !== 'passed')).toEqual([]);
-    const summaryMd = readFileSync(`${r.reports}/latest/summary.md`, 'utf8');
-    expect(summaryMd).toContain(`# ${VERDICTS[f.exitCode].toUpperCase()}`);
-    if (f.notes) {
-      expect(r.summary.notes.join('\n')).toMatch(f.notes);
-      expect(summaryMd).toMatch(f.notes);
+  const { r, leftovers } = await withLabSlot(async (id) => {
+    labIds.add(id);
+    const lab = await labUp({ id });
+    const at = labOf(id);
+    const testbed = f.verify ? withVerify(at, lab.testbedFile, f.verify) : lab.testbedFile;
+    const run = await dutlabRun(['--testbed', testbed, '--profile', 'virtual', '--hook-before-traffic', f.hook(at)]);
+    reports.push(run.reports);
+    await labDown({ id });
+    return { r: run, leftovers: await labLeftovers(id, lab.processes) };
+  });
+  expect(leftovers).toEqual([]);
+  expect(r.exitCode, `${r.summary.reason}\n${r.stderr}`).toBe(f.exitCode);
+  expect(r.summary.verdict).toBe(VERDICTS[f.exitCode]);
+  const failed = failedCases(r.summary);
+  for (const [id, pattern] of Object.entries(f.fails)) expect(failed[id], `${id} in ${JSON.stringify(failed, null, 1)}`).toMatch(pattern);
+  const mustPass = f.passes === 'every other check' ? CHECKS.filter((id) => !(id in f.fails)) : (f.passes ?? []);
+  for (const id of mustPass) expect(r.summary.cases.find((c) => c.id === id)?.status, id).toBe('passed');
+  // Every setup step passed: the fault came after the setup, as injected.
+  expect(r.summary.cases.filter((c) => c.group === 'setup' && c.status !== 'passed')).toEqual([]);
+  const summaryMd = readFileSync(`${r.reports}/latest/summary.md`, 'utf8');
+  expect(summaryMd).toContain(`# ${VERDICTS[f.exitCode].toUpperCase()}`);
+  if (f.notes) {
+    expect(r.summary.notes.join('\n')).toMatch(f.notes);
+    expect(summaryMd).toMatch(f.notes);
+  }
+  if (f.foreign) {
+    // They were there, and counted apart: on the TG's ports, the guest's links and (from their peers) the switch's.
+    const foreign = r.summary.counters?.foreign ?? {};
+    for (const counter of ['tgTx', 'tgRx', 'hostPhyEgressTx', 'guestIngressRx', 'hostKniIngressTx', 'guestEgressTx', 'hostKniEgressRx'] as const) {
+      expect(foreign[counter]?.subtracted, `${counter} in ${JSON.stringify(foreign)}`).toBeGreaterThan(0);
     }
-    if (f.foreign) {
-      // They were there, and counted apart: on the TG's ports, the guest's links and (from their peers) the switch's.
-      const foreign = r.summary.counters?.foreign ?? {};
-      for (const counter of ['tgTx', 'tgRx', 'hostPhyEgressTx', 'guestIngressRx', 'hostKniIngressTx', 'guestEgressTx', 'hostKniEgressRx'] as const) {
-        expect(foreign[counter]?.subtracted, `${counter} in ${JSON.stringify(foreign)}`).toBeGreaterThan(0);
-      }
-      expect(r.summary.packets?.other).toBeGreaterThan(0);
-    }
+    expect(r.summary.packets?.other).toBeGreaterThan(0);
+  }
 }
-

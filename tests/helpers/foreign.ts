@@ -19,7 +19,12 @@ const ip4 = (a: string) => Buffer.from(a.split('.').map(Number));
 /** LLDP: chassis id, port id, TTL, end (802.1AB), to the nearest-bridge group address. */
 function lldp(src: string): Buffer {
   const tlv = (type: number, value: Buffer) => Buffer.concat([Buffer.from([(type << 1) | (value.length >> 8), value.length & 255]), value]);
-  const body = Buffer.concat([tlv(1, Buffer.concat([Buffer.from([4]), macBytes(src)])), tlv(2, Buffer.from('\x05Ethernet1/1', 'latin1')), tlv(3, Buffer.from([0, 120])), tlv(0, Buffer.alloc(0))]);
+  const body = Buffer.concat([
+    tlv(1, Buffer.concat([Buffer.from([4]), macBytes(src)])),
+    tlv(2, Buffer.from('\x05Ethernet1/1', 'latin1')),
+    tlv(3, Buffer.from([0, 120])),
+    tlv(0, Buffer.alloc(0)),
+  ]);
   return eth('01:80:c2:00:00:0e', src, 0x88cc, body);
 }
 

@@ -82,7 +82,8 @@ export async function startLegacyLab(dir: string, opts: { ivshmem: 'found' | 'no
       if (c) return c;
       const inner = innerCommand(cmd);
       if (inner === './utilities/ovs-vsctl show') return { stdout: output('ovs-vsctl-show-guide-dpdk-br0.txt') };
-      if (inner === './utilities/ovs-ofctl dump-flows br0') return { stdout: output('dump-flows-two-flows-after-100.txt').replace(/n_packets=100, n_bytes=6000/g, 'n_packets=0, n_bytes=0') };
+      if (inner === './utilities/ovs-ofctl dump-flows br0')
+        return { stdout: output('dump-flows-two-flows-after-100.txt').replace(/n_packets=100, n_bytes=6000/g, 'n_packets=0, n_bytes=0') };
       if (inner.startsWith('./utilities/ovs-ivshm-mngr')) return { stdout: output('ivshm-mngr-vm_1.txt') };
       if (inner === 'dmesg | tail -n 1') return { stdout: '[ 100.000000] host\n' };
       return { code: 0 };
@@ -101,7 +102,8 @@ hosts:
   tg: { address: 127.0.0.1, port: 1, auth: { privateKeyFile: ${join(dir, 'client')} }, hostKey: { insecureAcceptAny: true }, connectTimeoutMs: 1000 }
 `,
   );
-  const plumbing = (c: string) => /^(echo \d+ > |test -[sS] |p=\$\(cat |\[ -r \/proc|if \[ -r \/proc|tail -n|ip link show vEth_port32 && )/.test(c) || c.includes('/proc/');
+  const plumbing = (c: string) =>
+    /^(echo \d+ > |test -[sS] |p=\$\(cat |\[ -r \/proc|if \[ -r \/proc|tail -n|ip link show vEth_port32 && )/.test(c) || c.includes('/proc/');
   return {
     host,
     guest,

@@ -9,7 +9,21 @@ export const GATEWAY_MAC = 'de:ad:be:ef:ca:fe';
 export const EGRESS_MAC = '00:4b:4e:49:30:01';
 
 export function spec(overrides: Partial<StreamSpec> = {}): StreamSpec {
-  return { srcMac: '02:00:00:00:00:01', dstMac: '00:4b:4e:49:30:00', srcIp: '1.1.1.1', dstIp: '6.6.6.2', srcPort: 1024, dstPort: 1024, ttl: 64, tos: 0, sizes: [64], count: 20, rate: 1000, runId: 4242, ...overrides };
+  return {
+    srcMac: '02:00:00:00:00:01',
+    dstMac: '00:4b:4e:49:30:00',
+    srcIp: '1.1.1.1',
+    dstIp: '6.6.6.2',
+    srcPort: 1024,
+    dstPort: 1024,
+    ttl: 64,
+    tos: 0,
+    sizes: [64],
+    count: 20,
+    rate: 1000,
+    runId: 4242,
+    ...overrides,
+  };
 }
 
 /** The frame as the guest's router forwards it: new MACs, TTL - 1, checksum updated. */

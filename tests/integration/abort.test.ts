@@ -37,11 +37,15 @@ afterAll(async () => {
 function startRun(lab: LabState, extra: string[] = []): { child: ResultPromise; reports: string } {
   const reports = mkdtempSync(join(tmpdir(), 'dutlab-reports-'));
   dirs.push(reports);
-  const child = execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'run', '--quiet', '--reports', reports, '--testbed', lab.testbedFile, '--profile', 'virtual', ...extra], {
-    cwd: ROOT,
-    reject: false,
-    detached: true,
-  });
+  const child = execa(
+    'node',
+    ['--import', 'tsx', 'lib/cli/main.ts', 'run', '--quiet', '--reports', reports, '--testbed', lab.testbedFile, '--profile', 'virtual', ...extra],
+    {
+      cwd: ROOT,
+      reject: false,
+      detached: true,
+    },
+  );
   return { child, reports };
 }
 
@@ -71,7 +75,8 @@ async function labState(lab: LabState): Promise<Record<string, unknown>> {
       .filter((c) => !['sshd', 'socat', 'ovs-vswitchd', 'ovsdb-server'].includes(c));
   return {
     bridges: (await inNs('host', `${env} ovs-vsctl list-br`)).stdout.trim(),
-    guestAddresses: (await inNs('guest', 'ip -4 -o addr show dev vEth_port32')).stdout.trim() + (await inNs('guest', 'ip -4 -o addr show dev vEth_port33')).stdout.trim(),
+    guestAddresses:
+      (await inNs('guest', 'ip -4 -o addr show dev vEth_port32')).stdout.trim() + (await inNs('guest', 'ip -4 -o addr show dev vEth_port33')).stdout.trim(),
     defaultRoute: (await inNs('guest', 'ip route show default')).stdout.trim(),
     gatewayArp: (await inNs('guest', 'ip neigh show 3.3.3.2')).stdout.trim(),
     lock: existsSync(join(lab.stateDir, 'lock')),
@@ -82,28 +87,35 @@ async function labState(lab: LabState): Promise<Record<string, unknown>> {
 const CLEAN = { bridges: '', guestAddresses: '', defaultRoute: '', gatewayArp: '', lock: false, processes: [] };
 
 describe.concurrent('an interrupted run', () => {
-  it.for(['SIGINT', 'SIGTERM'] as const)('%s after the setup, while the fault hook runs: teardown, verdict "aborted" (exit 2), the lab clean and unlocked', async (signal, { expect }) => {
-    const lab = await newLab(`abrt-${signal.toLowerCase()}`);
-    expect(await labState(lab)).toEqual(CLEAN);
-    // The hook holds the run just before the traffic, with the whole setup in place.
-    const hook = `sleep ${signal === 'SIGINT' ? 31 : 32}`;
-    const { child, reports } = startRun(lab, ['--hook-before-traffic', hook]);
-    await waitForStage(reports, 'traffic.prepare');
-    expect((await labState(lab)).bridges).toBe('br0');
-    const t0 = Date.now();
-    child.kill(signal);
-    const r = await child;
-    expect(Date.now() - t0).toBeLessThan(15_000);
-    expect(r.exitCode, String(r.stderr)).toBe(2);
-    const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8')) as Summary;
-    expect(summary).toMatchObject({ verdict: 'aborted', exitCode: 2, reason: `interrupted by ${signal}` });
-    expect(summary.cases.filter((c) => c.group === 'checks').map((c) => c.message)).toEqual(summary.cases.filter((c) => c.group === 'checks').map(() => `skipped: the run was interrupted by ${signal}`));
-    expect(readFileSync(join(reports, 'latest', 'summary.md'), 'utf8')).toMatch(new RegExp(`^# ABORTED: dutlab run .*\\n\\n\\*\\*interrupted by ${signal}\\*\\*`));
-    expect(readFileSync(join(reports, 'junit.xml'), 'utf8')).toContain('<property name="verdict" value="aborted"/>');
-    expect(await labState(lab)).toEqual(CLEAN);
-    // Nothing of the hook is left running either.
-    expect((await sh.run(`pgrep -f '^${hook}$'`, { okExitCodes: [0, 1] })).stdout.trim()).toBe('');
-  });
+  it.for(['SIGINT', 'SIGTERM'] as const)(
+    '%s after the setup, while the fault hook runs: teardown, verdict "aborted" (exit 2), the lab clean and unlocked',
+    async (signal, { expect }) => {
+      const lab = await newLab(`abrt-${signal.toLowerCase()}`);
+      expect(await labState(lab)).toEqual(CLEAN);
+      // The hook holds the run just before the traffic, with the whole setup in place.
+      const hook = `sleep ${signal === 'SIGINT' ? 31 : 32}`;
+      const { child, reports } = startRun(lab, ['--hook-before-traffic', hook]);
+      await waitForStage(reports, 'traffic.prepare');
+      expect((await labState(lab)).bridges).toBe('br0');
+      const t0 = Date.now();
+      child.kill(signal);
+      const r = await child;
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      expect(r.exitCode, String(r.stderr)).toBe(2);
+      const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8')) as Summary;
+      expect(summary).toMatchObject({ verdict: 'aborted', exitCode: 2, reason: `interrupted by ${signal}` });
+      expect(summary.cases.filter((c) => c.group === 'checks').map((c) => c.message)).toEqual(
+        summary.cases.filter((c) => c.group === 'checks').map(() => `skipped: the run was interrupted by ${signal}`),
+      );
+      expect(readFileSync(join(reports, 'latest', 'summary.md'), 'utf8')).toMatch(
+        new RegExp(`^# ABORTED: dutlab run .*\\n\\n\\*\\*interrupted by ${signal}\\*\\*`),
+      );
+      expect(readFileSync(join(reports, 'junit.xml'), 'utf8')).toContain('<property name="verdict" value="aborted"/>');
+      expect(await labState(lab)).toEqual(CLEAN);
+      // Nothing of the hook is left running either.
+      expect((await sh.run(`pgrep -f '^${hook}$'`, { okExitCodes: [0, 1] })).stdout.trim()).toBe('');
+    },
+  );
 
   it('SIGHUP in the middle of the setup: the steps not yet run are skipped, what ran is undone, the lab clean and unlocked', async ({ expect }) => {
     const lab = await newLab('abrt-sighup');

@@ -10,10 +10,12 @@ const FAULT: Fault = {
   // The lab's hosts share this machine's kernel, so a line in its log is a line in both.
   // The line says what it is, for whoever reads this machine's dmesg later.
   name: 'a kernel BUG logged during the run',
-  hook: () => `echo '<4>dutlab fault injection (tests/integration/fault-kernel-log.test.ts), not a real fault: BUG: soft lockup - CPU#0 stuck for 23s' > /dev/kmsg`,
+  hook: () =>
+    `echo '<4>dutlab fault injection (tests/integration/fault-kernel-log.test.ts), not a real fault: BUG: soft lockup - CPU#0 stuck for 23s' > /dev/kmsg`,
   exitCode: 1,
   fails: {
-    'check.dmesg-kernel': /^dmesg \(kernel\): host kernel logged: \[[\d.]+\] dutlab fault injection .*BUG: soft lockup - CPU#0 stuck for 23s; guest kernel logged: /,
+    'check.dmesg-kernel':
+      /^dmesg \(kernel\): host kernel logged: \[[\d.]+\] dutlab fault injection .*BUG: soft lockup - CPU#0 stuck for 23s; guest kernel logged: /,
   },
   passes: ['check.packets', 'check.counters', 'check.flows', 'check.switch', 'check.ifconfig', 'check.sysctl', 'check.route', 'check.arp'],
 };

@@ -15,20 +15,22 @@ const FAULTS: Fault[] = [
     exitCode: 1,
     fails: {
       'check.packets': /none of the 1000 packets sent came back/,
-      'check.counters': /lost between "port 33 \(port33\) received" \(1000\) and "port 17 \(port17\) sent" \(0\) \(no flow matched them\).*the egress flow is missing from the flow table/,
+      'check.counters':
+        /lost between "port 33 \(port33\) received" \(1000\) and "port 17 \(port17\) sent" \(0\) \(no flow matched them\).*the egress flow is missing from the flow table/,
       'check.flows': /flow in_port=33,nw_src=1\.1\.1\.1,nw_dst=6\.6\.6\.2 -> output:17 is not installed/,
     },
     passes: ['check.arp', 'check.sysctl', 'check.ifconfig', 'check.route', 'check.switch'],
   },
   {
     // The case the packet check exists for: packets come back, but never saw the guest.
-    name: 'port 16 switched straight to port 17 (a flow above the guide\'s)',
+    name: "port 16 switched straight to port 17 (a flow above the guide's)",
     hook: (lab) => `ip netns exec ${lab.ns('host')} env OVS_RUNDIR=${lab.state}/ovs ovs-ofctl add-flow br0 priority=40000,in_port=16,actions=output:17`,
     exitCode: 1,
     fails: {
       'check.packets': /seq 0, 1, 2 and 997 more: came back exactly as sent \(dst MAC 00:4b:4e:49:30:00, TTL 64\): it did not cross the guest's router/,
       'check.flows': /unexpected flow\(s\) in the table: .*in_port=16.* actions=output:17/,
-      'check.counters': /^counters: port 17 \(port17\) sent 1000 but the egress flow matched 0: 1000 packets reached port 17 \(port17\) without crossing the guest/,
+      'check.counters':
+        /^counters: port 17 \(port17\) sent 1000 but the egress flow matched 0: 1000 packets reached port 17 \(port17\) without crossing the guest/,
     },
     passes: ['check.arp', 'check.sysctl', 'check.ifconfig', 'check.route', 'check.switch'],
   },
@@ -37,7 +39,8 @@ const FAULTS: Fault[] = [
     hook: (lab) => inGuest(lab, 'arp -s 3.3.3.2 00:11:22:33:44:55'),
     exitCode: 1,
     fails: {
-      'check.packets': /1000 mismatched.*: seq 0, 1, 2 and 997 more: dst MAC 00:11:22:33:44:55, expected de:ad:be:ef:ca:fe: the guest did not send it to the gateway's static ARP MAC/,
+      'check.packets':
+        /1000 mismatched.*: seq 0, 1, 2 and 997 more: dst MAC 00:11:22:33:44:55, expected de:ad:be:ef:ca:fe: the guest did not send it to the gateway's static ARP MAC/,
       'check.arp': /the gateway 3\.3\.3\.2 resolves to 00:11:22:33:44:55, expected de:ad:be:ef:ca:fe/,
     },
     passes: ['check.counters', 'check.flows', 'check.sysctl'],
@@ -71,7 +74,8 @@ const FAULTS: Fault[] = [
     exitCode: 1,
     fails: {
       'check.packets': /^return packets: 900\/1000 returned, 100 lost.*: 100 of 1000 packets lost \(allowed: 0\); first lost: seq 0, 10, 20, 30/,
-      'check.counters': /^counters: packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(900\) \(the guest did not forward them/,
+      'check.counters':
+        /^counters: packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(900\) \(the guest did not forward them/,
     },
     passes: 'every other check',
   },
@@ -93,7 +97,8 @@ const FAULTS: Fault[] = [
       'check.packets': /^return packets: 900\/1000 returned, 100 lost.*: 100 of 1000 packets lost \(allowed: 0\); first lost: seq 0, 10, 20, 30/,
       // Foreign frames sent at the very edge of a reading leave a count open by a few: "900", or a narrow
       // range that holds it ("899-901").
-      'check.counters': /^counters: packets were lost between "the guest's vEth_port32 received" \((1000|99\d-100\d|1000-100\d)\) and "the guest's vEth_port33 sent" \((900|89\d-90\d|900-90\d)\) \(the guest did not forward them/,
+      'check.counters':
+        /^counters: packets were lost between "the guest's vEth_port32 received" \((1000|99\d-100\d|1000-100\d)\) and "the guest's vEth_port33 sent" \((900|89\d-90\d|900-90\d)\) \(the guest did not forward them/,
     },
     passes: 'every other check',
     foreign: true,
@@ -106,7 +111,8 @@ const FAULTS: Fault[] = [
     exitCode: 0,
     fails: {},
     passes: 'every other check',
-    notes: /100 of 1000 packets lost, within the tolerance \(100 allowed\): packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(900\)/,
+    notes:
+      /100 of 1000 packets lost, within the tolerance \(100 allowed\): packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(900\)/,
   },
   {
     // Every packet comes back, every counter agrees: only the packet check can see it.
@@ -124,7 +130,8 @@ const FAULTS: Fault[] = [
     exitCode: 1,
     fails: {
       'check.packets': /1000\/1000 returned, 0 lost, 1000 duplicated.*: seq 0, 1, 2 and 997 more: received more than once \(duplicated on the path\)/,
-      'check.counters': /^counters: packets were multiplied between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(2000\): 1000 more came out than went in \(the guest sent more than it received/,
+      'check.counters':
+        /^counters: packets were multiplied between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(2000\): 1000 more came out than went in \(the guest sent more than it received/,
     },
     passes: 'every other check',
   },
@@ -154,7 +161,8 @@ const FAULTS: Fault[] = [
   {
     name: "the guest's sshd killed mid-run",
     // The listener by its recorded pid, and its per-connection children by parent pid.
-    hook: (lab) => `p=$(node -e 'console.log(require("${lab.state}/state.json").processes.find(p => p.name === "sshd-guest").pid)'); for c in $(ps -o pid= --ppid $p); do kill -9 $c; done; kill -9 $p`,
+    hook: (lab) =>
+      `p=$(node -e 'console.log(require("${lab.state}/state.json").processes.find(p => p.name === "sshd-guest").pid)'); for c in $(ps -o pid= --ppid $p); do kill -9 $c; done; kill -9 $p`,
     exitCode: 2,
     fails: {
       'check.counters': /^\[guest\] connection (lost|closed)/,
@@ -166,5 +174,9 @@ const FAULTS: Fault[] = [
 
 describe('fault injection', () => {
   // Concurrent tests assert with their own context's expect.
-  it.concurrent.for(FAULTS.map((f) => ({ ...f, verdict: VERDICTS[f.exitCode] })))('$name: $verdict, the named diagnosis, a clean lab after', { timeout: 240_000 }, (f, { expect }) => checkFault(f, expect));
+  it.concurrent.for(FAULTS.map((f) => ({ ...f, verdict: VERDICTS[f.exitCode] })))(
+    '$name: $verdict, the named diagnosis, a clean lab after',
+    { timeout: 240_000 },
+    (f, { expect }) => checkFault(f, expect),
+  );
 });

@@ -69,7 +69,9 @@ describe('legacy-kni on the scripted legacy lab', () => {
     await run.finish();
     expect(gateError).toBeInstanceOf(KniGateError);
     expect((gateError as KniGateError).kind).toBe('dut');
-    expect((gateError as KniGateError).message).toMatch(/dmesg says "KNI: IVSHMEM metadata NOT found": no vEth interface was brought up, since that panics the guest/);
+    expect((gateError as KniGateError).message).toMatch(
+      /dmesg says "KNI: IVSHMEM metadata NOT found": no vEth interface was brought up, since that panics the guest/,
+    );
     expect((gateError as KniGateError).dmesg).toContain('KNI: IVSHMEM metadata NOT found');
     const guest = lab.received('guest');
     expect(guest).toContain('insmod /root/kni/DPDK/x86_64-ivshmem-linuxapp-gcc/kmod/rte_kni.ko');
@@ -77,7 +79,13 @@ describe('legacy-kni on the scripted legacy lab', () => {
     expect(guest.filter((c) => /vEth_|kni_client|ifconfig|route add|arp -s/.test(c))).toEqual([]);
     const after = run.data.stages.filter((s) => run.stages.findIndex((x) => x.id === s.id) > run.stages.findIndex((x) => x.id === 'guest.kni-gate'));
     const setupAfter = after.filter((s) => s.group === 'setup');
-    expect(setupAfter.map((s) => s.id)).toEqual(['guest.start-kni-client', 'guest.interfaces', 'guest.forwarding', 'guest.route-arp', 'guest.check-interfaces']);
+    expect(setupAfter.map((s) => s.id)).toEqual([
+      'guest.start-kni-client',
+      'guest.interfaces',
+      'guest.forwarding',
+      'guest.route-arp',
+      'guest.check-interfaces',
+    ]);
     expect(setupAfter.every((s) => s.status === 'skipped')).toBe(true);
     expect(setupAfter[0]!.diagnosis).toBe('skipped: "Check dmesg for "IVSHMEM metadata found" before any vEth interface is touched" failed');
     expect(run.data.stages.find((s) => s.id === 'guest.kni-gate')).toMatchObject({ status: 'failed', kind: 'dut' });

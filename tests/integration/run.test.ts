@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { execa } from 'execa';
 import { labDown, labLeftovers, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { dutlabRun, failedCases } from '../helpers/cli.js';
@@ -27,11 +27,28 @@ describe.concurrent('dutlab run', () => {
     const r = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual']);
     cleanup.push(r.reports);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.summary).toMatchObject({ verdict: 'pass', exitCode: 0, profile: 'virtual', packets: { sent: 1000, received: 1000, lost: 0, duplicated: 0, reordered: 0, mismatched: 0 } });
+    expect(r.summary).toMatchObject({
+      verdict: 'pass',
+      exitCode: 0,
+      profile: 'virtual',
+      packets: { sent: 1000, received: 1000, lost: 0, duplicated: 0, reordered: 0, mismatched: 0 },
+    });
     expect(r.summary.versions.ovs).toMatch(/Open vSwitch/);
     const runDir = join(r.reports, r.summary.runId);
     expect(readlinkSync(join(r.reports, 'latest'))).toBe(r.summary.runId);
-    for (const f of ['junit.xml', 'summary.md', 'summary.json', 'tx.pcap', 'rx.pcap', 'testbed.yaml', 'transcripts/host.log', 'transcripts/guest.log', 'transcripts/tg.log', 'logs/host-ovs-vswitchd.log', 'dmesg-guest-since-start.txt']) {
+    for (const f of [
+      'junit.xml',
+      'summary.md',
+      'summary.json',
+      'tx.pcap',
+      'rx.pcap',
+      'testbed.yaml',
+      'transcripts/host.log',
+      'transcripts/guest.log',
+      'transcripts/tg.log',
+      'logs/host-ovs-vswitchd.log',
+      'dmesg-guest-since-start.txt',
+    ]) {
       expect(existsSync(join(runDir, f)), f).toBe(true);
     }
     const xml = readFileSync(join(r.reports, 'junit.xml'), 'utf8');
@@ -58,7 +75,12 @@ describe.concurrent('dutlab run', () => {
 
   it('calls an unreachable lab machine an infrastructure error (exit 2), never a DUT failure', async ({ expect }) => {
     const down = join(lab.stateDir, 'unreachable.yaml');
-    writeFileSync(down, readFileSync(lab.testbedFile, 'utf8').replace(/(  host:\n(?:.*\n)*?    port: )\d+/, '$11').replace(/connectTimeoutMs: 15000/g, 'connectTimeoutMs: 1500'));
+    writeFileSync(
+      down,
+      readFileSync(lab.testbedFile, 'utf8')
+        .replace(/( {2}host:\n(?:.*\n)*? {4}port: )\d+/, '$11')
+        .replace(/connectTimeoutMs: 15000/g, 'connectTimeoutMs: 1500'),
+    );
     const r = await dutlabRun(['--testbed', down, '--profile', 'virtual']);
     cleanup.push(r.reports);
     expect(r.exitCode).toBe(2);
@@ -90,7 +112,11 @@ describe.concurrent('npm run e2e (the main job)', () => {
   it('brings a virtual lab up, passes the full suite, writes the JUnit and the run directory, and takes the lab down', async ({ expect }) => {
     const reports = mkdtempSync(join(tmpdir(), 'dutlab-e2e-'));
     cleanup.push(reports);
-    const r = await execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'e2e', '--id', 'e2et', '--reports', reports], { cwd: new URL('../..', import.meta.url).pathname, reject: false, timeout: 240_000 });
+    const r = await execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'e2e', '--id', 'e2et', '--reports', reports], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      reject: false,
+      timeout: 240_000,
+    });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/dutlab: PASS \(exit 0\): \d+ testcases passed/);
     const runId = new RegExp(`report: ${reports}/(\\S+)/summary\\.md`).exec(r.stderr)![1]!;

@@ -14,7 +14,15 @@ import { readPcap, writeStreamPcap } from '../../lib/traffic/pcap.js';
 import { streamFromTestbed } from '../../lib/traffic/stream.js';
 import { LinuxTrafficGenerator } from '../../lib/traffic/tg-linux.js';
 import { verifyCapture } from '../../lib/verify/packets.js';
-import { checkDefaultRoute, checkFlowsInstalled, checkGuestIfaces, checkGuestLinks, checkOvsShow, checkStaticArp, checkSysctl } from '../../lib/verify/state.js';
+import {
+  checkDefaultRoute,
+  checkFlowsInstalled,
+  checkGuestIfaces,
+  checkGuestLinks,
+  checkOvsShow,
+  checkStaticArp,
+  checkSysctl,
+} from '../../lib/verify/state.js';
 import { labDown, labUp } from '../../lib/vlab/lab.js';
 
 const ID = 'scn';
@@ -49,7 +57,10 @@ describe('virtual profile on the virtual lab', () => {
   it('reads back the two flows', async () => {
     const flows = await read.flows(session);
     expect(checkFlowsInstalled(flows, flowsOf(tb))).toEqual([]);
-    expect(flows.map((f) => `${f.match} ${f.actions}`)).toEqual(['ip,in_port=16,nw_src=1.1.1.1,nw_dst=6.6.6.2 output:32', 'ip,in_port=33,nw_src=1.1.1.1,nw_dst=6.6.6.2 output:17']);
+    expect(flows.map((f) => `${f.match} ${f.actions}`)).toEqual([
+      'ip,in_port=16,nw_src=1.1.1.1,nw_dst=6.6.6.2 output:32',
+      'ip,in_port=33,nw_src=1.1.1.1,nw_dst=6.6.6.2 output:17',
+    ]);
   });
 
   it('reads back the guest interfaces, sysctl, route and ARP entry', async () => {

@@ -18,7 +18,16 @@ const transcript = new Transcript(join(dir, 'transcripts'));
 const shells: SshShell[] = [];
 
 function spec(overrides: Partial<HostSpec> = {}): HostSpec {
-  return { address: '127.0.0.1', port: server.port, user: 'root', auth: { privateKeyFile: keyFile }, sudo: false, hostKey: { fingerprint: server.fingerprint }, connectTimeoutMs: 5000, ...overrides };
+  return {
+    address: '127.0.0.1',
+    port: server.port,
+    user: 'root',
+    auth: { privateKeyFile: keyFile },
+    sudo: false,
+    hostKey: { fingerprint: server.fingerprint },
+    connectTimeoutMs: 5000,
+    ...overrides,
+  };
 }
 
 async function connect(overrides: Partial<HostSpec> = {}, opts: Parameters<typeof SshShell.connect>[2] = {}): Promise<SshShell> {
@@ -94,7 +103,11 @@ describe('commands over SSH', () => {
   });
 
   it('falls back to a channel per command on a host whose sh cannot run the session loop', async () => {
-    const noSh = new TestSshServer({ authorizedKey: client.public, tmpDir: dir, script: (c) => (c === 'exec sh -s' ? { stderr: 'sh: not found\n', code: 127 } : null) });
+    const noSh = new TestSshServer({
+      authorizedKey: client.public,
+      tmpDir: dir,
+      script: (c) => (c === 'exec sh -s' ? { stderr: 'sh: not found\n', code: 127 } : null),
+    });
     await noSh.listen();
     try {
       const sh = await connect({ port: noSh.port, hostKey: { fingerprint: noSh.fingerprint } });
@@ -102,7 +115,9 @@ describe('commands over SSH', () => {
       expect(await sh.run('echo two; exit 4', { okExitCodes: [4] })).toMatchObject({ stdout: 'two\n', exitCode: 4 });
       expect(noSh.commands.filter((c) => c === 'exec sh -s')).toHaveLength(1);
       expect(noSh.commands.filter((c) => c.startsWith('setsid -w sh -c'))).toHaveLength(2);
-      expect(readFileSync(join(dir, 'transcripts', 'host.log'), 'utf8')).toMatch(/no usable sh for a long-lived session .*sh: not found.*; a channel per command from now on/);
+      expect(readFileSync(join(dir, 'transcripts', 'host.log'), 'utf8')).toMatch(
+        /no usable sh for a long-lived session .*sh: not found.*; a channel per command from now on/,
+      );
       await sh.close();
     } finally {
       await noSh.close();
@@ -120,7 +135,9 @@ describe('commands over SSH', () => {
   it('writes every command to the transcript', async () => {
     const sh = await connect();
     await sh.run('echo transcript-line');
-    expect(readFileSync(join(dir, 'transcripts', 'host.log'), 'utf8')).toMatch(/### .* echo transcript-line\n--- exit 0 in \d+ ms\n--- stdout\ntranscript-line/);
+    expect(readFileSync(join(dir, 'transcripts', 'host.log'), 'utf8')).toMatch(
+      /### .* echo transcript-line\n--- exit 0 in \d+ ms\n--- stdout\ntranscript-line/,
+    );
   });
 });
 

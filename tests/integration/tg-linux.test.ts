@@ -84,13 +84,13 @@ async function failure(p: Promise<unknown>): Promise<CommandError> {
 }
 
 describe('linux traffic generator, when things go wrong', () => {
-  it('names a TG port that does not exist when preparing, as the lab\'s fault', async () => {
+  it("names a TG port that does not exist when preparing, as the lab's fault", async () => {
     const err = await failure(driver(withTgPort(1, 'nosuch1'), 'prep').prepare());
     expect(err.message).toMatch(/^\[tg\] `ip link set dev nosuch1 up` exited 1: .*nosuch1/);
     expect(failureKind(err)).toBe('infra');
   });
 
-  it("says what tcpdump said when it cannot capture on the return port, and leaves no tcpdump running", async () => {
+  it('says what tcpdump said when it cannot capture on the return port, and leaves no tcpdump running', async () => {
     const tg = driver(withTgPort(1, 'nosuch1'), 'cap');
     const err = await failure(tg.startCapture());
     expect(err.message).toMatch(/^\[tg\] `tcpdump` .*tcpdump exited: .*nosuch1/s);

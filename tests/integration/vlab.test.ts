@@ -135,7 +135,9 @@ describe('virtual lab', () => {
     const st = await labStatus(ID);
     expect(st.namespaces.sort()).toEqual(Object.values(lab.namespaces).sort());
     expect(st.processes.every((p) => p.alive)).toBe(true);
-    expect(st.processes.map((p) => p.name)).toEqual(expect.arrayContaining(['sshd-host', 'sshd-guest', 'sshd-tg', 'ovsdb-server', 'ovs-vswitchd', 'forwarder-host', 'forwarder-tg']));
+    expect(st.processes.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['sshd-host', 'sshd-guest', 'sshd-tg', 'ovsdb-server', 'ovs-vswitchd', 'forwarder-host', 'forwarder-tg']),
+    );
   });
 });
 
@@ -157,7 +159,10 @@ describe('virtual lab teardown', () => {
     for (const port of forwarders) {
       const refused = await new Promise<boolean>((res) => {
         const s = tcpConnect(port, '127.0.0.1');
-        s.once('connect', () => (s.destroy(), res(false)));
+        s.once('connect', () => {
+          s.destroy();
+          res(false);
+        });
         s.once('error', () => res(true));
       });
       expect(refused).toBe(true);

@@ -50,14 +50,22 @@ describe('flow table check', () => {
     const installed = parseDumpFlows(output('dump-flows-two-flows-after-100.txt'));
     expect(checkFlowsInstalled(installed, flows)).toEqual([]);
     expect(checkFlowsInstalled(installed.slice(1), flows)).toEqual(['flow in_port=16,nw_src=1.1.1.1,nw_dst=6.6.6.2 -> output:32 is not installed']);
-    expect(checkFlowsInstalled(parseDumpFlows(output('dump-flows-default-normal-flow.txt')), flows)).toContain('unexpected flow(s) in the table: priority=0 actions=NORMAL');
+    expect(checkFlowsInstalled(parseDumpFlows(output('dump-flows-default-normal-flow.txt')), flows)).toContain(
+      'unexpected flow(s) in the table: priority=0 actions=NORMAL',
+    );
   });
 });
 
 describe('guest state checks', () => {
   it('passes the configured guest', () => {
     expect(checkGuestIfaces(parseIfconfig(output('ifconfig-a-guest-configured-new-format.txt')), vEths)).toEqual([]);
-    expect(checkSysctl(parseSysctl(output('sysctl-forwarding-on-rp-filter-off.txt')), { 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.rp_filter': '0', 'net.ipv4.conf.vEth_port32.rp_filter': '0' })).toEqual([]);
+    expect(
+      checkSysctl(parseSysctl(output('sysctl-forwarding-on-rp-filter-off.txt')), {
+        'net.ipv4.ip_forward': '1',
+        'net.ipv4.conf.all.rp_filter': '0',
+        'net.ipv4.conf.vEth_port32.rp_filter': '0',
+      }),
+    ).toEqual([]);
     expect(checkDefaultRoute(parseRoutes(output('ip-route-default-via-gateway.txt')), '3.3.3.2', 'vEth_port33')).toEqual([]);
     expect(checkStaticArp(parseNeighbours(output('arp-n-static-gateway.txt')), '3.3.3.2', 'DE:AD:BE:EF:CA:FE', 'vEth_port33')).toEqual([]);
   });
@@ -81,10 +89,12 @@ describe('guest state checks', () => {
   });
 
   it('names forwarding off and reverse path filtering on', () => {
-    expect(checkSysctl({ 'net.ipv4.ip_forward': '0', 'net.ipv4.conf.vEth_port32.rp_filter': '1' }, { 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.vEth_port32.rp_filter': '0' })).toEqual([
-      'net.ipv4.ip_forward is 0, expected 1',
-      'net.ipv4.conf.vEth_port32.rp_filter is 1, expected 0',
-    ]);
+    expect(
+      checkSysctl(
+        { 'net.ipv4.ip_forward': '0', 'net.ipv4.conf.vEth_port32.rp_filter': '1' },
+        { 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.vEth_port32.rp_filter': '0' },
+      ),
+    ).toEqual(['net.ipv4.ip_forward is 0, expected 1', 'net.ipv4.conf.vEth_port32.rp_filter is 1, expected 0']);
   });
 
   it('names a missing or wrong default route', () => {
@@ -95,12 +105,12 @@ describe('guest state checks', () => {
   });
 
   it('names an ARP entry with another MAC, or one that is not static', () => {
-    expect(checkStaticArp(parseNeighbours('3.3.3.2 dev vEth_port33 lladdr 00:11:22:33:44:55 PERMANENT'), '3.3.3.2', 'DE:AD:BE:EF:CA:FE', 'vEth_port33')).toEqual([
-      'the gateway 3.3.3.2 resolves to 00:11:22:33:44:55, expected de:ad:be:ef:ca:fe',
-    ]);
-    expect(checkStaticArp(parseNeighbours('3.3.3.2 dev vEth_port33 lladdr de:ad:be:ef:ca:fe REACHABLE'), '3.3.3.2', 'DE:AD:BE:EF:CA:FE', 'vEth_port33')).toEqual([
-      'the ARP entry for 3.3.3.2 is not static (PERMANENT)',
-    ]);
+    expect(
+      checkStaticArp(parseNeighbours('3.3.3.2 dev vEth_port33 lladdr 00:11:22:33:44:55 PERMANENT'), '3.3.3.2', 'DE:AD:BE:EF:CA:FE', 'vEth_port33'),
+    ).toEqual(['the gateway 3.3.3.2 resolves to 00:11:22:33:44:55, expected de:ad:be:ef:ca:fe']);
+    expect(
+      checkStaticArp(parseNeighbours('3.3.3.2 dev vEth_port33 lladdr de:ad:be:ef:ca:fe REACHABLE'), '3.3.3.2', 'DE:AD:BE:EF:CA:FE', 'vEth_port33'),
+    ).toEqual(['the ARP entry for 3.3.3.2 is not static (PERMANENT)']);
     expect(checkStaticArp([], '3.3.3.2', 'DE:AD:BE:EF:CA:FE', 'vEth_port33')).toEqual(['no ARP entry for the gateway 3.3.3.2 on vEth_port33']);
   });
 });
@@ -123,16 +133,42 @@ describe('dmesg checks', () => {
 
 describe('counters along the path', () => {
   const good: PathCounts = {
-    sent: 1000, sentBytes: 60000, returned: 1000, returnedBytes: 60000,
-    flowIngress: { packets: 1000, bytes: 60000 }, flowEgress: { packets: 1000, bytes: 60000 },
-    tgTx: 1000, hostPhyIngressRx: 1000, hostKniIngressTx: 1000, guestIngressRx: 1000, guestEgressTx: 1000, hostKniEgressRx: 1000, hostPhyEgressTx: 1000, tgRx: 1000,
+    sent: 1000,
+    sentBytes: 60000,
+    returned: 1000,
+    returnedBytes: 60000,
+    flowIngress: { packets: 1000, bytes: 60000 },
+    flowEgress: { packets: 1000, bytes: 60000 },
+    tgTx: 1000,
+    hostPhyIngressRx: 1000,
+    hostKniIngressTx: 1000,
+    guestIngressRx: 1000,
+    guestEgressTx: 1000,
+    hostKniEgressRx: 1000,
+    hostPhyEgressTx: 1000,
+    tgRx: 1000,
   };
-  const names = { tgTxPort: 'tg0', phyIngress: 'port 16', kniIngress: 'port 32', guestIngress: 'vEth_port32', guestEgress: 'vEth_port33', kniEgress: 'port 33', phyEgress: 'port 17', tgRxPort: 'tg1' };
+  const names = {
+    tgTxPort: 'tg0',
+    phyIngress: 'port 16',
+    kniIngress: 'port 32',
+    guestIngress: 'vEth_port32',
+    guestEgress: 'vEth_port33',
+    kniEgress: 'port 33',
+    phyEgress: 'port 17',
+    tgRxPort: 'tg1',
+  };
   const exact = { slack: 0, allowedLoss: 0 };
   /** The guest dropped `n` packets: every counter after it shows n fewer, consistently. */
   const guestDropped = (n: number): PathCounts => ({
-    ...good, returned: 1000 - n, returnedBytes: 60 * (1000 - n), guestEgressTx: 1000 - n, hostKniEgressRx: 1000 - n,
-    flowEgress: { packets: 1000 - n, bytes: 60 * (1000 - n) }, hostPhyEgressTx: 1000 - n, tgRx: 1000 - n,
+    ...good,
+    returned: 1000 - n,
+    returnedBytes: 60 * (1000 - n),
+    guestEgressTx: 1000 - n,
+    hostKniEgressRx: 1000 - n,
+    flowEgress: { packets: 1000 - n, bytes: 60 * (1000 - n) },
+    hostPhyEgressTx: 1000 - n,
+    tgRx: 1000 - n,
   });
 
   it('passes counters that agree with the stream and with each other', () => {
@@ -140,7 +176,16 @@ describe('counters along the path', () => {
   });
 
   it('says where packets were lost: the guest did not forward them', () => {
-    const c = { ...good, returned: 0, returnedBytes: 0, guestEgressTx: 0, hostKniEgressRx: 0, flowEgress: { packets: 0, bytes: 0 }, hostPhyEgressTx: 0, tgRx: 0 };
+    const c = {
+      ...good,
+      returned: 0,
+      returnedBytes: 0,
+      guestEgressTx: 0,
+      hostKniEgressRx: 0,
+      flowEgress: { packets: 0, bytes: 0 },
+      hostPhyEgressTx: 0,
+      tgRx: 0,
+    };
     const p = checkCounters(c, names, exact);
     expect(p[0]).toBe(
       `packets were lost between "the guest's vEth_port32 received" (1000) and "the guest's vEth_port33 sent" (0) (the guest did not forward them: ip_forward, rp_filter, route or ARP?)`,
@@ -148,14 +193,35 @@ describe('counters along the path', () => {
   });
 
   it('says where packets were lost: no ingress flow matched', () => {
-    const c = { ...good, flowIngress: null, hostKniIngressTx: 0, guestIngressRx: 0, guestEgressTx: 0, hostKniEgressRx: 0, flowEgress: { packets: 0, bytes: 0 }, hostPhyEgressTx: 0, tgRx: 0, returned: 0 };
+    const c = {
+      ...good,
+      flowIngress: null,
+      hostKniIngressTx: 0,
+      guestIngressRx: 0,
+      guestEgressTx: 0,
+      hostKniEgressRx: 0,
+      flowEgress: { packets: 0, bytes: 0 },
+      hostPhyEgressTx: 0,
+      tgRx: 0,
+      returned: 0,
+    };
     expect(whereLost(c, names)).toBe('packets were lost between "port 16 received" (1000) and "port 32 sent to the guest" (0) (no flow matched them)');
     expect(checkCounters(c, names, exact)).toContain('the ingress flow is missing from the flow table');
   });
 
   it('says when packets came back without crossing the guest: switched from port 16 straight to 17', () => {
-    const c = { ...good, flowIngress: { packets: 0, bytes: 0 }, hostKniIngressTx: 0, guestIngressRx: 0, guestEgressTx: 0, hostKniEgressRx: 0, flowEgress: { packets: 0, bytes: 0 } };
-    expect(checkCounters(c, names, exact)[0]).toBe('port 17 sent 1000 but the egress flow matched 0: 1000 packets reached port 17 without crossing the guest (a flow switching port 16 straight to it?)');
+    const c = {
+      ...good,
+      flowIngress: { packets: 0, bytes: 0 },
+      hostKniIngressTx: 0,
+      guestIngressRx: 0,
+      guestEgressTx: 0,
+      hostKniEgressRx: 0,
+      flowEgress: { packets: 0, bytes: 0 },
+    };
+    expect(checkCounters(c, names, exact)[0]).toBe(
+      'port 17 sent 1000 but the egress flow matched 0: 1000 packets reached port 17 without crossing the guest (a flow switching port 16 straight to it?)',
+    );
     // Some others on the egress port (ARP, LLDP on a real lab) stay within the slack.
     expect(checkCounters({ ...good, hostPhyEgressTx: 1003, tgRx: 1003 }, names, { slack: 5, allowedLoss: 0 })).toEqual([]);
   });

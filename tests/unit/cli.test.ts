@@ -66,7 +66,7 @@ describe('the dutlab command', () => {
   ])('calls a usage error of `dutlab run` (%s) an infrastructure error: exit 2, and a report that replaces the last one', async (_what, args, reason) => {
     const reports = mkdtempSync(join(tmpdir(), 'dutlab-usage-'));
     try {
-      writeFileSync(join(reports, 'junit.xml'), 'the last run\'s JUnit');
+      writeFileSync(join(reports, 'junit.xml'), "the last run's JUnit");
       const r = await inProcess('run', ...args, '--reports', reports);
       expect(r.exitCode).toBe(2);
       const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8'));

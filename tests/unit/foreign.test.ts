@@ -13,7 +13,7 @@ const tmp = new TempDir();
 afterAll(() => tmp.remove());
 
 describe('what is the stream', () => {
-  it('is this run\'s stream as sent and as forwarded; another run\'s stream, ARP, LLDP, IPv6 and other UDP are not', async () => {
+  it("is this run's stream as sent and as forwarded; another run's stream, ARP, LLDP, IPv6 and other UDP are not", async () => {
     expect(isStreamFrame(buildFrame(s, 0), s.runId)).toBe(true);
     expect(isStreamFrame(routed(s, 7), s.runId)).toBe(true);
     const other = routed(s, 1);
@@ -57,11 +57,31 @@ describe('counting foreign frames between two readings', () => {
 });
 
 describe('the counters check with foreign frames told apart', () => {
-  const names = { tgTxPort: 'tg0', phyIngress: 'port 16', kniIngress: 'port 32', guestIngress: 'vEth_port32', guestEgress: 'vEth_port33', kniEgress: 'port 33', phyEgress: 'port 17', tgRxPort: 'tg1' };
+  const names = {
+    tgTxPort: 'tg0',
+    phyIngress: 'port 16',
+    kniIngress: 'port 32',
+    guestIngress: 'vEth_port32',
+    guestEgress: 'vEth_port33',
+    kniEgress: 'port 33',
+    phyEgress: 'port 17',
+    tgRxPort: 'tg1',
+  };
   const healthy = (): PathCounts => ({
-    sent: 1000, sentBytes: 60000, returned: 1000, returnedBytes: 60000,
-    flowIngress: { packets: 1000, bytes: 60000 }, flowEgress: { packets: 1000, bytes: 60000 },
-    tgTx: 1000, hostPhyIngressRx: 1000, hostKniIngressTx: 1000, guestIngressRx: 1000, guestEgressTx: 1000, hostKniEgressRx: 1000, hostPhyEgressTx: 1000, tgRx: 1000,
+    sent: 1000,
+    sentBytes: 60000,
+    returned: 1000,
+    returnedBytes: 60000,
+    flowIngress: { packets: 1000, bytes: 60000 },
+    flowEgress: { packets: 1000, bytes: 60000 },
+    tgTx: 1000,
+    hostPhyIngressRx: 1000,
+    hostKniIngressTx: 1000,
+    guestIngressRx: 1000,
+    guestEgressTx: 1000,
+    hostKniEgressRx: 1000,
+    hostPhyEgressTx: 1000,
+    tgRx: 1000,
   });
 
   it('allows a counter the frames that may or may not have fallen between its readings, and no more', () => {
@@ -73,8 +93,20 @@ describe('the counters check with foreign frames told apart', () => {
 
   it('still finds the loss that foreign frames would have hidden in the raw counters', () => {
     // The guest forwarded 900 of 1000; 136 of its own frames went out too, and were told apart.
-    const c = { ...healthy(), guestEgressTx: 900, hostKniEgressRx: 900, flowEgress: { packets: 900, bytes: 54000 }, hostPhyEgressTx: 900, tgRx: 900, returned: 900, returnedBytes: 54000, foreign: { guestEgressTx: { subtracted: 136, unsure: 1 } } };
+    const c = {
+      ...healthy(),
+      guestEgressTx: 900,
+      hostKniEgressRx: 900,
+      flowEgress: { packets: 900, bytes: 54000 },
+      hostPhyEgressTx: 900,
+      tgRx: 900,
+      returned: 900,
+      returnedBytes: 54000,
+      foreign: { guestEgressTx: { subtracted: 136, unsure: 1 } },
+    };
     // One of those may or may not have been counted (it went out as the counter was read): the count is a range.
-    expect(checkCounters(c, names, { slack: 0, allowedLoss: 0 })[0]).toMatch(/^packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(899-900\)/);
+    expect(checkCounters(c, names, { slack: 0, allowedLoss: 0 })[0]).toMatch(
+      /^packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(899-900\)/,
+    );
   });
 });

@@ -20,7 +20,13 @@ async function verdictOf(frames: Buffer[], name: string, exp = expectation) {
 
 describe('stream and pcap writer', () => {
   it('writes a classic pcap that reads back packet for packet', async () => {
-    const st = spec({ count: 50, sizes: sizePattern([{ size: 64, weight: 2 }, { size: 1518, weight: 1 }]) });
+    const st = spec({
+      count: 50,
+      sizes: sizePattern([
+        { size: 64, weight: 2 },
+        { size: 1518, weight: 1 },
+      ]),
+    });
     const file = tmp.file('tx.pcap', '');
     const w = writeStreamPcap(file, st);
     const got: Buffer[] = [];
@@ -57,7 +63,10 @@ describe('return-packet verification', () => {
   });
 
   it('recognises frames switched straight from port 16 to 17', async () => {
-    const v = await verdictOf(Array.from({ length: s.count }, (_, i) => buildFrame(s, i)), 'straight');
+    const v = await verdictOf(
+      Array.from({ length: s.count }, (_, i) => buildFrame(s, i)),
+      'straight',
+    );
     expect(v.mismatched).toBe(20);
     // One line for one cause, however many packets it spoiled.
     expect(v.problems).toEqual([
@@ -69,7 +78,7 @@ describe('return-packet verification', () => {
     const frames = all();
     Buffer.from([0, 0x11, 0x22, 0x33, 0x44, 0x55]).copy(frames[3]!, 0);
     const v = await verdictOf(frames, 'dmac');
-    expect(v.problems).toEqual(['seq 3: dst MAC 00:11:22:33:44:55, expected de:ad:be:ef:ca:fe: the guest did not send it to the gateway\'s static ARP MAC']);
+    expect(v.problems).toEqual(["seq 3: dst MAC 00:11:22:33:44:55, expected de:ad:be:ef:ca:fe: the guest did not send it to the gateway's static ARP MAC"]);
   });
 
   it('fails a wrong source MAC', async () => {
@@ -131,7 +140,18 @@ describe('return-packet verification', () => {
     const arp = Buffer.alloc(60);
     arp.writeUInt16BE(0x0806, 12);
     // ff02::2 from fe80::1, ICMPv6 type 133: what a Linux interface sends when it comes up.
-    const rs = Buffer.from('333300000002' + '020000000001' + '86dd' + '6000000000083aff' + 'fe800000000000000000000000000001' + 'ff020000000000000000000000000002' + '8500' + '0000' + '00000000', 'hex');
+    const rs = Buffer.from(
+      '333300000002' +
+        '020000000001' +
+        '86dd' +
+        '6000000000083aff' +
+        'fe800000000000000000000000000001' +
+        'ff020000000000000000000000000002' +
+        '8500' +
+        '0000' +
+        '00000000',
+      'hex',
+    );
     const otherUdp = routed(s, 2);
     otherUdp.writeUInt32BE(0x12345678, OFF_MAGIC);
     const otherRun = routed(s, 1);
@@ -151,12 +171,16 @@ describe('return-packet verification', () => {
     const third = 24 + 2 * (16 + all()[0]!.length);
     bytes.writeUInt32LE(0x7fffffff, third + 8);
     const t0 = Date.now();
-    await expect(verifyCapture(tmp.file('huge.pcap', bytes), expectation)).rejects.toThrow(/record 3 \(at byte \d+\) claims 2147483647 bytes, more than the file's snapshot length 262144: the file is corrupt/);
+    await expect(verifyCapture(tmp.file('huge.pcap', bytes), expectation)).rejects.toThrow(
+      /record 3 \(at byte \d+\) claims 2147483647 bytes, more than the file's snapshot length 262144: the file is corrupt/,
+    );
     expect(Date.now() - t0).toBeLessThan(1000);
     // The snapshot length the file itself declares is the bound.
     const small = pcapBytes(all());
     small.writeUInt32LE(32, 16);
-    await expect(verifyCapture(tmp.file('snap32.pcap', small), expectation)).rejects.toThrow(/record 1 \(at byte 24\) claims \d+ bytes, more than the file's snapshot length 32/);
+    await expect(verifyCapture(tmp.file('snap32.pcap', small), expectation)).rejects.toThrow(
+      /record 1 \(at byte 24\) claims \d+ bytes, more than the file's snapshot length 32/,
+    );
   });
 
   it('refuses a pcapng file with what to do about it', async () => {
@@ -183,11 +207,20 @@ describe('return-packet verification', () => {
   it('refuses a nanosecond pcap with what to do about it', async () => {
     const nano = pcapBytes(all());
     nano.writeUInt32LE(0xa1b23c4d, 0);
-    await expect(verifyCapture(tmp.file('nano.pcap', nano), expectation)).rejects.toThrow(/nano.pcap: is a pcap with nanosecond timestamps, .*--time-stamp-precision=nano/);
+    await expect(verifyCapture(tmp.file('nano.pcap', nano), expectation)).rejects.toThrow(
+      /nano.pcap: is a pcap with nanosecond timestamps, .*--time-stamp-precision=nano/,
+    );
   });
 
   it('verifies an IMIX stream, and finds a corrupted byte deep in a 1518-byte frame', async () => {
-    const imix = spec({ count: 30, sizes: sizePattern([{ size: 64, weight: 7 }, { size: 594, weight: 4 }, { size: 1518, weight: 1 }]) });
+    const imix = spec({
+      count: 30,
+      sizes: sizePattern([
+        { size: 64, weight: 7 },
+        { size: 594, weight: 4 },
+        { size: 1518, weight: 1 },
+      ]),
+    });
     const frames = Array.from({ length: imix.count }, (_, i) => routed(imix, i));
     const exp = { ...expectation, stream: imix };
     expect(await verdictOf(frames, 'imix', exp)).toMatchObject({ ok: true, received: 30 });
@@ -200,9 +233,11 @@ describe('return-packet verification', () => {
     const long = spec({ count: 70_000 });
     const frames = Array.from({ length: long.count }, (_, i) => routed(long, i));
     expect(await verdictOf(frames, 'long', { ...expectation, stream: long })).toMatchObject({ ok: true, received: 70_000, mismatched: 0 });
-    frames[65_540]!.writeUInt16BE(65_540 & 0xffff ^ 1, ETH_LEN + 4);
+    frames[65_540]!.writeUInt16BE((65_540 & 0xffff) ^ 1, ETH_LEN + 4);
     fixChecksum(frames[65_540]!);
-    expect((await verdictOf(frames, 'long-bad', { ...expectation, stream: long })).problems).toEqual(['seq 65540: IPv4 id 5, expected 4: the IPv4 header was changed']);
+    expect((await verdictOf(frames, 'long-bad', { ...expectation, stream: long })).problems).toEqual([
+      'seq 65540: IPv4 id 5, expected 4: the IPv4 header was changed',
+    ]);
   });
 
   it('describes at most maxProblems distinct problems', async () => {
@@ -213,7 +248,10 @@ describe('return-packet verification', () => {
     frames[3]![ETH_LEN + 11] = frames[3]![ETH_LEN + 11]! ^ 0xff;
     const v = await verdictOf(frames, 'many', { ...expectation, maxProblems: 2 });
     expect(v.mismatched).toBe(3);
-    expect(v.problems).toEqual(['seq 1: the UDP payload differs from what was sent (corrupted on the path)', 'seq 2: TOS 0x10, expected 0x0: the IPv4 header was changed']);
+    expect(v.problems).toEqual([
+      'seq 1: the UDP payload differs from what was sent (corrupted on the path)',
+      'seq 2: TOS 0x10, expected 0x0: the IPv4 header was changed',
+    ]);
   });
 });
 
@@ -221,7 +259,14 @@ describe('real captures from the virtual lab (fixtures/pcaps)', () => {
   const fixture = (name: string) => new URL(`../../fixtures/pcaps/${name}`, import.meta.url).pathname;
   const tb = loadTestbed(new URL('../../fixtures/testbeds/virtual.yaml', import.meta.url).pathname);
   const imix = (runId: number) => ({
-    stream: streamFromTestbed(tb, runId, { count: 36, sizes: sizePattern([{ size: 64, weight: 7 }, { size: 594, weight: 4 }, { size: 1518, weight: 1 }]) }),
+    stream: streamFromTestbed(tb, runId, {
+      count: 36,
+      sizes: sizePattern([
+        { size: 64, weight: 7 },
+        { size: 594, weight: 4 },
+        { size: 1518, weight: 1 },
+      ]),
+    }),
     dstMac: tb.gateway.mac,
     srcMac: tb.kniPorts[1].mac,
     lossTolerance: 0,

@@ -20,7 +20,13 @@ describe('ovs-vsctl show', () => {
   it('reads OVS 3.1 output: unquoted names, datapath_type, system ports', () => {
     const br = parseOvsVsctlShow(output('ovs-vsctl-show-netdev-br0-four-system-ports.txt')).bridges[0]!;
     expect(br.datapathType).toBe('netdev');
-    expect(br.ports.map((p) => [p.name, p.interfaces[0]!.type])).toEqual([['br0', 'internal'], ['port16', ''], ['port32', ''], ['port33', ''], ['port17', '']]);
+    expect(br.ports.map((p) => [p.name, p.interfaces[0]!.type])).toEqual([
+      ['br0', 'internal'],
+      ['port16', ''],
+      ['port32', ''],
+      ['port33', ''],
+      ['port17', ''],
+    ]);
   });
 
   it('reads several bridges and interface errors', () => {
@@ -40,7 +46,13 @@ describe('ovs-ofctl dump-flows and dump-ports', () => {
   it('reads the two flows with their counters', () => {
     const flows = parseDumpFlows(output('dump-flows-two-flows-after-100.txt'));
     expect(flows).toHaveLength(2);
-    expect(flows[0]).toMatchObject({ nPackets: 100, nBytes: 6000, table: 0, actions: 'output:32', fields: { in_port: '16', nw_src: '1.1.1.1', nw_dst: '6.6.6.2' } });
+    expect(flows[0]).toMatchObject({
+      nPackets: 100,
+      nBytes: 6000,
+      table: 0,
+      actions: 'output:32',
+      fields: { in_port: '16', nw_src: '1.1.1.1', nw_dst: '6.6.6.2' },
+    });
     expect(flows[1]!.fields.in_port).toBe('33');
   });
 
@@ -72,12 +84,23 @@ describe('ifconfig and ip -j', () => {
   it('reads the net-tools 2.x format', () => {
     const ifs = parseIfconfig(output('ifconfig-a-guest-configured-new-format.txt'));
     expect(ifs.map((i) => i.name)).toEqual(['lo', 'vEth_port32', 'vEth_port33']);
-    expect(ifs[1]).toMatchObject({ flags: ['UP', 'BROADCAST', 'RUNNING', 'MULTICAST'], mtu: 1500, mac: '00:4b:4e:49:30:00', inet: { address: '2.2.2.1', netmask: '255.255.255.0' } });
+    expect(ifs[1]).toMatchObject({
+      flags: ['UP', 'BROADCAST', 'RUNNING', 'MULTICAST'],
+      mtu: 1500,
+      mac: '00:4b:4e:49:30:00',
+      inet: { address: '2.2.2.1', netmask: '255.255.255.0' },
+    });
   });
 
   it('reads the net-tools 1.60 format, a down interface included', () => {
     const ifs = parseIfconfig(output('ifconfig-a-guest-egress-down-old-format.txt'));
-    expect(ifs[1]).toMatchObject({ name: 'vEth_port32', flags: ['UP', 'BROADCAST', 'RUNNING', 'MULTICAST'], mac: '00:4b:4e:49:30:00', inet: { address: '2.2.2.1', netmask: '255.255.255.0' }, rx: { packets: 1000, bytes: 60000 } });
+    expect(ifs[1]).toMatchObject({
+      name: 'vEth_port32',
+      flags: ['UP', 'BROADCAST', 'RUNNING', 'MULTICAST'],
+      mac: '00:4b:4e:49:30:00',
+      inet: { address: '2.2.2.1', netmask: '255.255.255.0' },
+      rx: { packets: 1000, bytes: 60000 },
+    });
     expect(ifs[2]!.flags).toEqual(['BROADCAST', 'MULTICAST']);
     expect(ifs[2]!.tx).toEqual({ packets: 1000, bytes: 60000 });
   });
@@ -95,7 +118,11 @@ describe('ifconfig and ip -j', () => {
 
   it('reads ip -j addr and ip -s -j link', () => {
     const a = parseIpJson(output('ip-j-addr-guest-configured.json'));
-    expect(a.find((x) => x.name === 'vEth_port32')).toMatchObject({ name: 'vEth_port32', mac: '00:4b:4e:49:30:00', addrs: [{ family: 'inet', local: '2.2.2.1', prefixlen: 24 }] });
+    expect(a.find((x) => x.name === 'vEth_port32')).toMatchObject({
+      name: 'vEth_port32',
+      mac: '00:4b:4e:49:30:00',
+      addrs: [{ family: 'inet', local: '2.2.2.1', prefixlen: 24 }],
+    });
     const l = parseIpJson(output('ip-j-s-link-guest-egress-up.json'));
     expect(l.find((x) => x.name === 'vEth_port33')!.stats).toEqual(expect.objectContaining({ rxPackets: expect.any(Number), txPackets: expect.any(Number) }));
     expect(() => parseIpJson('Device "x" does not exist.')).toThrow(/JSON array/);
@@ -159,7 +186,7 @@ describe('dmesg', () => {
 });
 
 describe('ovs-ivshm-mngr output', () => {
-  it("captures the QEMU -device argument and its regions", () => {
+  it('captures the QEMU -device argument and its regions', () => {
     const dev = parseIvshmCmdline(output('ivshm-mngr-vm_1.txt'), 'vm_1');
     expect(dev.argument).toBe(
       '-device ivshmem,size=64M,shm=fd:/dev/hugepages/rtemap_0:0x0:0x200000:/dev/hugepages/rtemap_1:0xa00000:0x3200000:/dev/hugepages/rtemap_2:0x0:0x200000:/dev/zero:0x0:0x9fc000:/var/run/.dpdk_ivshmem_metadata_vm_1:0x0:0x4000',
@@ -217,7 +244,10 @@ describe('output cut off, empty where something must be, or of the wrong shape: 
     parseError(() => parseIpJson('[null]'), /a JSON array of objects/);
     parseError(() => parseIpJson('{"ifname": "x"}'), /a JSON array/);
     parseError(() => parseIpJson('[{"flags": []}]'), /a string "ifname"/);
-    parseError(() => parseIpJson('[{"ifname": "vEth_port32", "stats64": {"rx": {"packets": 1}}}]'), /"rx" counters with numeric packets and bytes for vEth_port32/);
+    parseError(
+      () => parseIpJson('[{"ifname": "vEth_port32", "stats64": {"rx": {"packets": 1}}}]'),
+      /"rx" counters with numeric packets and bytes for vEth_port32/,
+    );
     parseError(() => parseIpJson('[{"ifname": "vEth_port32", "stats64": null}]'), /"rx" counters/);
     parseError(() => parseIpJson('[{"ifname": "vEth_port32", "addr_info": [{"local": "2.2.2.1"}]}]'), /addresses with "local" and "prefixlen" on vEth_port32/);
     parseError(() => parseRoutes('[null]'), /a JSON array of objects/);

@@ -15,7 +15,10 @@ describe('verdict and exit code', () => {
   });
 
   it('calls it an infrastructure error (2) when a lab machine failed, whatever else failed', () => {
-    const v = verdictOf([{ ...pass('a'), status: 'failed', kind: 'dut' }, { ...pass('b'), status: 'failed', kind: 'infra', message: '[tg] connection refused' }]);
+    const v = verdictOf([
+      { ...pass('a'), status: 'failed', kind: 'dut' },
+      { ...pass('b'), status: 'failed', kind: 'infra', message: '[tg] connection refused' },
+    ]);
     expect(v).toMatchObject({ verdict: 'infra-error', exitCode: 2, reason: 'b: [tg] connection refused' });
   });
 

@@ -1,7 +1,7 @@
 // The long-lived shell's protocol, against a real local sh: what SshShell
 // speaks over an SSH channel, here over a child's stdin and stdout.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -17,7 +17,10 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** A session on a local sh started the way sshd starts it: `sh -c 'exec sh -s'`, with what an rc file prints first. */
 async function session(rcOutput = ''): Promise<{ s: ShellSession; child: ChildProcess }> {
-  const child = spawn('sh', ['-c', `${rcOutput ? `printf '%s' '${rcOutput}'; ` : ''}${SESSION_COMMAND}`], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
+  const child = spawn('sh', ['-c', `${rcOutput ? `printf '%s' '${rcOutput}'; ` : ''}${SESSION_COMMAND}`], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, TMPDIR: tmp },
+  });
   children.push(child);
   const s = new ShellSession(child.stdin!, child.stdout!);
   await s.waitReady(5000);

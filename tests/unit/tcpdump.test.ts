@@ -12,9 +12,12 @@ const dir = mkdtempSync(join(tmpdir(), 'dutlab-tcpdump-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // What tcpdump 4.99.3 (Debian 12) prints on stderr, from its start to its exit on SIGINT.
-const CLEAN = 'tcpdump: listening on tg1, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n1000 packets captured\n1000 packets received by filter\n0 packets dropped by kernel\n';
-const DROPPED = 'tcpdump: listening on tg1, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n988 packets captured\n1000 packets received by filter\n12 packets dropped by kernel\n';
-const IFACE = 'tcpdump: listening on tg1, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n980 packets captured\n1000 packets received by filter\n0 packets dropped by kernel\n20 packets dropped by interface\n';
+const CLEAN =
+  'tcpdump: listening on tg1, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n1000 packets captured\n1000 packets received by filter\n0 packets dropped by kernel\n';
+const DROPPED =
+  'tcpdump: listening on tg1, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n988 packets captured\n1000 packets received by filter\n12 packets dropped by kernel\n';
+const IFACE =
+  'tcpdump: listening on tg1, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n980 packets captured\n1000 packets received by filter\n0 packets dropped by kernel\n20 packets dropped by interface\n';
 
 describe("tcpdump's closing statistics", () => {
   it('reads received and dropped, by the kernel and by the interface', () => {
@@ -50,7 +53,13 @@ describe('a capture that dropped packets', () => {
     process.env.PATH = `${fakeTcpdump(stats)}:${path}`;
     try {
       const shell = new LocalShell('tg');
-      const t = await Tcpdump.start(shell, { name: 'tcpdump-rx', iface: 'tg1', direction: 'in', file: join(dir, 'rx.pcap'), logFile: join(dir, `log-${Math.random()}`) });
+      const t = await Tcpdump.start(shell, {
+        name: 'tcpdump-rx',
+        iface: 'tg1',
+        direction: 'in',
+        file: join(dir, 'rx.pcap'),
+        logFile: join(dir, `log-${Math.random()}`),
+      });
       return await t.stop().then(
         () => null,
         (e: unknown) => e,
@@ -68,6 +77,8 @@ describe('a capture that dropped packets', () => {
     const err = await capture(DROPPED);
     expect(err).toBeInstanceOf(CaptureError);
     expect(failureKind(err)).toBe('infra');
-    expect((err as Error).message).toBe('[tg] tcpdump-rx on tg1 dropped 12 of 1000 packets (12 by the kernel): the capture is incomplete, so the DUT cannot be judged from it');
+    expect((err as Error).message).toBe(
+      '[tg] tcpdump-rx on tg1 dropped 12 of 1000 packets (12 by the kernel): the capture is incomplete, so the DUT cannot be judged from it',
+    );
   });
 });

@@ -26,7 +26,10 @@ describe('testbed file', () => {
   it("fills in the guide's values for everything a file leaves out", () => {
     const tb = parseTestbed(MINIMAL);
     expect(tb.bridge).toBe('br0');
-    expect(tb.phyPorts.map((p) => [p.name, p.ofport, p.dpdkPort])).toEqual([['port16', 16, 1], ['port17', 17, 2]]);
+    expect(tb.phyPorts.map((p) => [p.name, p.ofport, p.dpdkPort])).toEqual([
+      ['port16', 16, 1],
+      ['port17', 17, 2],
+    ]);
     expect(tb.kniPorts.map((k) => [k.name, k.guestIf, k.mac, k.cidr])).toEqual([
       ['port32', 'vEth_port32', '00:4B:4E:49:30:00', '2.2.2.1/24'],
       ['port33', 'vEth_port33', '00:4B:4E:49:30:01', '3.3.3.1/24'],
