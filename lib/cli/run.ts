@@ -8,7 +8,8 @@ import { RunReporter } from '../report/reporter.js';
 import { buildSummary, summaryMarkdown, type Summary } from '../report/summary.js';
 import { verdictOf, EXIT_CODES } from '../report/verdict.js';
 import { profileByName } from '../scenario/profiles.js';
-import { ABORT_FILE, configToEnv, writeAbortFile, type RunData } from '../scenario/run.js';
+import type { RunData } from '../results/run.js';
+import { ABORT_FILE, configToEnv, writeAbortFile } from '../scenario/run.js';
 import { loadTestbed, missingLocalFiles } from '../testbed/load.js';
 
 export const PROJECT_ROOT = resolve(new URL('../..', import.meta.url).pathname);

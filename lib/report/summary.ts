@@ -1,5 +1,5 @@
 // summary.json for machines and summary.md for the person who reads it first.
-import type { RunData } from '../scenario/run.js';
+import type { RunData } from '../results/run.js';
 import type { CaseResult, Verdict } from './verdict.js';
 
 export interface Summary

@@ -3,6 +3,7 @@ import { parseDmesg, since, type DmesgLine } from '../parsers/dmesg.js';
 import { parseIfconfig, parseIpJson, parseNeighbours, parseRoutes, parseSysctl, type Iface, type IpLink, type Neighbour, type Route } from '../parsers/net.js';
 import { parseDumpFlows, parseDumpPorts, parseOvsVsctlShow, type FlowEntry, type OvsShow, type PortCounters } from '../parsers/ovs.js';
 import { ParseError } from '../errors.js';
+import type { Versions } from '../results/run.js';
 import { shq } from '../transport/quote.js';
 import type { HostRole } from '../testbed/schema.js';
 import type { Session } from './session.js';
@@ -61,13 +62,6 @@ export async function dmesgText(s: Session, role: HostRole): Promise<string> {
 /** Kernel messages logged on a host since the run took its baseline. */
 export async function dmesgSinceStart(s: Session, role: HostRole): Promise<DmesgLine[]> {
   return since(parseDmesg(await dmesgText(s, role)), s.dmesgBaseline.get(role));
-}
-
-export interface Versions {
-  ovs: string;
-  dpdk: string;
-  hostKernel: string;
-  guestKernel: string;
 }
 
 /** What the report records of the lab's software; a version that cannot be read says so. */

@@ -15,6 +15,7 @@ import { LinuxTrafficGenerator, type TgSnapshot } from '../traffic/tg-linux.js';
 import { Tcpdump } from '../traffic/tcpdump.js';
 import { shq } from '../transport/quote.js';
 import { countForeign, ownWindow, peerWindow, type CounterWindow, type ForeignCount } from '../verify/foreign.js';
+import type { RunData, StageRecord, StageStatus } from '../results/run.js';
 import { checkCounters, whereLost, type PathCounts, type PortCounter } from '../verify/counters.js';
 import { allowedLoss, verifyCapture, type PacketVerdict } from '../verify/packets.js';
 import {
@@ -35,36 +36,6 @@ import { expectedVeths, stepsOf, sysctlExpected, type StepDef } from './steps.js
 import type { PortCounters } from '../parsers/ovs.js';
 import { parseDmesg } from '../parsers/dmesg.js';
 import type { IpLink } from '../parsers/net.js';
-
-export type StageStatus = 'passed' | 'failed' | 'skipped';
-
-export interface StageRecord {
-  id: string;
-  title: string;
-  group: 'setup' | 'traffic' | 'checks';
-  status: StageStatus;
-  kind?: FailureKind;
-  diagnosis?: string;
-  durationMs: number;
-}
-
-export interface RunData {
-  runId: string;
-  testbed: string;
-  testbedName: string;
-  profile: string;
-  startedAt: string;
-  finishedAt?: string;
-  versions: Partial<read.Versions>;
-  stages: StageRecord[];
-  packets?: Omit<PacketVerdict, 'problems'> & { problems: string[] };
-  counters?: PathCounts;
-  tgSent?: number;
-  teardownProblems: string[];
-  notes: string[];
-  /** Set when a signal interrupted the run: "interrupted by SIGINT". */
-  aborted?: string;
-}
 
 export interface RunConfig {
   testbedFile: string;

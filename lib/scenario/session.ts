@@ -11,7 +11,7 @@ import type { BackgroundProcess, RunOptions, RunResult, Shell, StartOptions } fr
 import { SshShell } from '../transport/ssh.js';
 import type { Transcript } from '../transport/transcript.js';
 import type { Profile } from './profiles.js';
-import type { Cmd, StepContext, StepDef } from './steps.js';
+import type { Cmd, StepContext, StepDef, StepRuntime } from './step.js';
 
 export type Connector = (role: HostRole, session: Session) => Promise<Shell>;
 
@@ -38,7 +38,7 @@ export const sshConnector =
     return SshShell.connect(role, spec, { transcript, jump, workDir: session.tb.paths.workDir, warn });
   };
 
-export class Session {
+export class Session implements StepRuntime {
   readonly values = new Map<string, string>();
   readonly dmesgBaseline = new Map<HostRole, number | undefined>();
   private readonly shells = new Map<HostRole, Shell>();

@@ -7,7 +7,7 @@ import { parseIfconfig, parseNeighbours, parseRoutes, parseSysctl } from '../par
 import { parseDumpFlows, parseOvsVsctlShow } from '../parsers/ovs.js';
 import { parseIvshmCmdline } from '../parsers/ivshm.js';
 import { flowsOf } from '../testbed/load.js';
-import type { HostRole, Testbed } from '../testbed/schema.js';
+import type { Testbed } from '../testbed/schema.js';
 import { shq } from '../transport/quote.js';
 import {
   checkDefaultRoute,
@@ -20,36 +20,9 @@ import {
   type ExpectedPort,
 } from '../verify/state.js';
 import type { Profile } from './profiles.js';
-import type { Session } from './session.js';
+import type { Cmd, StepContext, StepDef } from './step.js';
 
-export interface Cmd {
-  line: string;
-  /** Started in the background (the guide's `&`, or a daemon a person runs in its own terminal). */
-  background?: { name: string; pidfile?: string; ready?: string };
-  okExitCodes?: number[];
-  timeoutMs?: number;
-  cwd?: string;
-  env?: Record<string, string>;
-}
-
-/** What a step's commands may depend on: the testbed, the profile and values captured earlier. */
-export interface StepContext {
-  tb: Testbed;
-  profile: Profile;
-  value(name: 'ivshmem-device'): string;
-}
-
-export interface StepDef {
-  id: string;
-  /** The guide's words for it. */
-  title: string;
-  host: HostRole;
-  commands(c: StepContext): Cmd[];
-  /** Runs after the commands: read back and compare, capture values. Throws CheckFailure. */
-  after?(s: Session, outputs: string[]): Promise<void>;
-  /** Commands that undo the step at teardown, leaving the lab as the run found it. */
-  undo?(c: StepContext): Cmd[];
-}
+export type { Cmd, StepContext, StepDef } from './step.js';
 
 const t = (c: StepContext, tool: Parameters<Profile['tool']>[0]) => c.profile.tool(tool);
 const host = (c: StepContext, line: string, extra: Partial<Cmd> = {}): Cmd => ({ line, ...c.profile.hostContext(c.tb), ...extra });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Summary } from '../../lib/report/summary.js';
-import type { RunData } from '../../lib/scenario/run.js';
+import type { RunData } from '../../lib/results/run.js';
 import { LocalShell } from '../../lib/transport/local.js';
 import { labDown, labLeftovers, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { pidsInNetns } from '../../lib/vlab/procs.js';
