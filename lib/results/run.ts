@@ -41,4 +41,3 @@ export interface RunData {
   /** Set when a signal interrupted the run: "interrupted by SIGINT". */
   aborted?: string;
 }
-
