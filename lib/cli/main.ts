@@ -5,7 +5,7 @@ import { relative } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { formatPlan, planOf } from '../scenario/plan.js';
 import { PROFILE_NAMES, profileByName } from '../scenario/profiles.js';
-import { loadTestbed, missingLocalFiles } from '../testbed/load.js';
+import { loadTestbed, missingLocalFiles, testbedNotes } from '../testbed/load.js';
 import { DEFAULT_LAB_ID, labDown, labStatus, labUp } from '../vlab/lab.js';
 import { runSuite, writeUsageReport } from './run.js';
 
@@ -52,6 +52,7 @@ export function buildCli(): Command {
       const tb = loadTestbed(o.testbed);
       const p = profileByName(o.profile);
       // The plan is for reading on any machine: files only the lab's controller has are a warning here.
+      for (const n of testbedNotes(tb)) log(`note: ${n}`);
       for (const m of missingLocalFiles(tb)) log(`warning: ${m} (\`dutlab run\` would stop on it)`);
       process.stdout.write(formatPlan(tb, p, planOf(tb, p)));
     });

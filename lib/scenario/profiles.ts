@@ -1,7 +1,7 @@
 // The two ways to build the setup. Every difference between the real lab
 // (legacy-kni: the guide's procedure, word for word) and the built-in virtual
 // lab (virtual) lives here; steps and suites ask the profile, never the name.
-import type { KniPortSpec, PhyPortSpec, Testbed } from '../testbed/schema.js';
+import type { PhyPortSpec, Testbed, VmPortSpec } from '../testbed/schema.js';
 
 export type ProfileName = 'legacy-kni' | 'virtual';
 export const PROFILE_NAMES: ProfileName[] = ['legacy-kni', 'virtual'];
@@ -16,12 +16,12 @@ export interface Profile {
   tool(t: OvsTool): string;
   /** Working directory and environment of every OVS command on the host. */
   hostContext(tb: Testbed): { cwd?: string; env?: Record<string, string> };
-  /** The `set Interface` settings of a phy port and of a KNI vport. */
+  /** The `set Interface` settings of a phy port and of a VM port (a KNI vport in the guide). */
   phySettings(p: PhyPortSpec): string[];
-  kniSettings(k: KniPortSpec): string[];
+  vmSettings(k: VmPortSpec): string[];
   /** What `ovs-vsctl show` prints as their type and options. */
   phyShown(p: PhyPortSpec): { type: string; options: Record<string, string> };
-  kniShown(k: KniPortSpec): { type: string; options: Record<string, string> };
+  vmShown(k: VmPortSpec): { type: string; options: Record<string, string> };
   /** The setup's steps, by id, in the guide's order. */
   steps: string[];
   /** The kernel log must show the KNI module loading with IVSHMEM metadata. */
@@ -44,9 +44,9 @@ export const legacyKni: Profile = {
   tool: (t) => LEGACY_TOOLS[t],
   hostContext: (tb) => ({ cwd: tb.paths.ovsDir, env: { OPENVSWITCH_DIR: tb.paths.ovsDir } }),
   phySettings: (p) => ['type=dpdkphy', `ofport_request=${p.ofport}`, `option:port=${p.dpdkPort}`],
-  kniSettings: (k) => ['type=dpdkkni', `ofport_request=${k.ofport}`],
+  vmSettings: (k) => ['type=dpdkkni', `ofport_request=${k.ofport}`],
   phyShown: (p) => ({ type: 'dpdkphy', options: { port: String(p.dpdkPort) } }),
-  kniShown: () => ({ type: 'dpdkkni', options: {} }),
+  vmShown: () => ({ type: 'dpdkkni', options: {} }),
   steps: [
     'host.clean-previous-run',
     'host.ovsdb',
@@ -82,9 +82,9 @@ export const virtual: Profile = {
   hostContext: (tb) => ({ env: { OVS_RUNDIR: tb.paths.ovsRunDir, OVS_DBDIR: tb.paths.ovsEtcDir, OVS_LOGDIR: tb.paths.ovsLogDir } }),
   // System ports: the veth pairs that stand in for the cables and the KNI vports already exist.
   phySettings: (p) => [`ofport_request=${p.ofport}`],
-  kniSettings: (k) => [`ofport_request=${k.ofport}`],
+  vmSettings: (k) => [`ofport_request=${k.ofport}`],
   phyShown: () => ({ type: '', options: {} }),
-  kniShown: () => ({ type: '', options: {} }),
+  vmShown: () => ({ type: '', options: {} }),
   steps: [
     'host.clean-previous-bridge',
     'host.check-daemons',

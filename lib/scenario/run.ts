@@ -5,7 +5,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckFailure, errorMessage, failureKind, type FailureKind } from '../errors.js';
-import { loadTestbed, flowsOf } from '../testbed/load.js';
+import { flowsOf, loadTestbed, testbedNotes } from '../testbed/load.js';
+import { topologyOf, type Topology } from '../testbed/topology.js';
 import type { Testbed } from '../testbed/schema.js';
 import { LocalShell } from '../transport/local.js';
 import { Transcript } from '../transport/transcript.js';
@@ -138,6 +139,8 @@ async function reading<T>(f: () => Promise<T>): Promise<Reading<T>> {
 
 export class PvpRun {
   readonly tb: Testbed;
+  /** The testbed's ports by role. */
+  readonly topology: Topology;
   readonly profile: Profile;
   readonly session: Session;
   readonly data: RunData;
@@ -157,6 +160,7 @@ export class PvpRun {
 
   constructor(readonly config: RunConfig) {
     this.tb = loadTestbed(config.testbedFile);
+    this.topology = topologyOf(this.tb);
     this.profile = profileByName(config.profile);
     mkdirSync(config.runDir, { recursive: true });
     this.transcript = new Transcript(join(config.runDir, 'transcripts'));
@@ -171,7 +175,7 @@ export class PvpRun {
       versions: {},
       stages: [],
       teardownProblems: [],
-      notes: [],
+      notes: [...testbedNotes(this.tb)],
     };
     this.stages = this.buildStages();
   }
@@ -309,7 +313,7 @@ export class PvpRun {
    * the checks judge the guest.
    */
   private async startGuestCaptures(): Promise<void> {
-    const [kniIn, kniOut] = this.tb.kniPorts;
+    const { vmIngress: vmIn, vmEgress: vmOut } = this.topology;
     const work = this.tb.paths.workDir;
     try {
       const guest = this.session.shell('guest');
@@ -317,8 +321,8 @@ export class PvpRun {
       await guest.run(`mkdir -p ${shq(work)}`);
       const specs = (
         [
-          [kniIn.guestIf, 'in'],
-          [kniOut.guestIf, 'out'],
+          [vmIn.guestIf, 'in'],
+          [vmOut.guestIf, 'out'],
         ] as const
       ).map(([iface, direction]) => ({
         name: `guest-${iface}`,
@@ -410,7 +414,7 @@ export class PvpRun {
     return verifyCapture(join(this.config.runDir, 'rx.pcap'), {
       stream: this.stream,
       dstMac: this.tb.gateway.mac,
-      srcMac: this.tb.kniPorts[1].mac,
+      srcMac: this.topology.vmEgress.mac,
       lossTolerance,
       maxProblems,
     });
@@ -437,19 +441,19 @@ export class PvpRun {
       const b = flowsBefore[i];
       return a && b ? { packets: a.packets - b.packets, bytes: a.bytes - b.bytes } : (a ?? null);
     };
-    const [phyIn, phyOut] = this.tb.phyPorts;
-    const [kniIn, kniOut] = this.tb.kniPorts;
+    const { phyIngress: phyIn, phyEgress: phyOut } = this.topology;
+    const { vmIngress: vmIn, vmEgress: vmOut } = this.topology;
     // The packet check's count of the stream's packets that came back; if it did not run, the capture's own.
     const v = this.verdict ?? (await this.verifyReturn(1, 1));
     const raw: Record<PortCounter, number> = {
-      tgTx: delta(after.tg.ports[phyIn.tgPort]?.txPackets, before.tg.ports[phyIn.tgPort]?.txPackets),
+      tgTx: delta(after.tg.ports[this.topology.tgTx]?.txPackets, before.tg.ports[this.topology.tgTx]?.txPackets),
       hostPhyIngressRx: delta(port(after, phyIn.ofport)?.rxPackets, port(before, phyIn.ofport)?.rxPackets),
-      hostKniIngressTx: delta(port(after, kniIn.ofport)?.txPackets, port(before, kniIn.ofport)?.txPackets),
-      guestIngressRx: delta(link(after, kniIn.guestIf)?.rxPackets, link(before, kniIn.guestIf)?.rxPackets),
-      guestEgressTx: delta(link(after, kniOut.guestIf)?.txPackets, link(before, kniOut.guestIf)?.txPackets),
-      hostKniEgressRx: delta(port(after, kniOut.ofport)?.rxPackets, port(before, kniOut.ofport)?.rxPackets),
+      hostKniIngressTx: delta(port(after, vmIn.ofport)?.txPackets, port(before, vmIn.ofport)?.txPackets),
+      guestIngressRx: delta(link(after, vmIn.guestIf)?.rxPackets, link(before, vmIn.guestIf)?.rxPackets),
+      guestEgressTx: delta(link(after, vmOut.guestIf)?.txPackets, link(before, vmOut.guestIf)?.txPackets),
+      hostKniEgressRx: delta(port(after, vmOut.ofport)?.rxPackets, port(before, vmOut.ofport)?.rxPackets),
       hostPhyEgressTx: delta(port(after, phyOut.ofport)?.txPackets, port(before, phyOut.ofport)?.txPackets),
-      tgRx: delta(after.tg.ports[phyOut.tgPort]?.rxPackets, before.tg.ports[phyOut.tgPort]?.rxPackets),
+      tgRx: delta(after.tg.ports[this.topology.tgRx]?.rxPackets, before.tg.ports[this.topology.tgRx]?.rxPackets),
     };
     const foreign = await this.foreignFrames(before, after);
     const counts: PathCounts = {
@@ -466,14 +470,14 @@ export class PvpRun {
     this.data.counters = counts;
     this.save();
     const names = {
-      tgTxPort: phyIn.tgPort,
+      tgTxPort: this.topology.tgTx,
       phyIngress: `port ${phyIn.ofport} (${phyIn.name})`,
-      kniIngress: `port ${kniIn.ofport} (${kniIn.name})`,
-      guestIngress: kniIn.guestIf,
-      guestEgress: kniOut.guestIf,
-      kniEgress: `port ${kniOut.ofport} (${kniOut.name})`,
+      kniIngress: `port ${vmIn.ofport} (${vmIn.name})`,
+      guestIngress: vmIn.guestIf,
+      guestEgress: vmOut.guestIf,
+      kniEgress: `port ${vmOut.ofport} (${vmOut.name})`,
       phyEgress: `port ${phyOut.ofport} (${phyOut.name})`,
-      tgRxPort: phyOut.tgPort,
+      tgRxPort: this.topology.tgRx,
     };
     const allowed = allowedLoss(counts.sent, this.tb.verify.lossTolerance);
     CheckFailure.ifAny('counters', checkCounters(counts, names, { slack: this.tb.verify.counterSlack, allowedLoss: allowed }), counts);
@@ -505,14 +509,14 @@ export class PvpRun {
         [peer, f(p!)],
       ] as const;
     };
-    const [kniIn, kniOut] = this.tb.kniPorts;
+    const { vmIngress: vmIn, vmEgress: vmOut } = this.topology;
     const pairs = [
       ...(await count('tx-capture.pcap', 'tgTx', 'hostPhyIngressRx', tgWin, 'tg')),
       ...(await count('rx.pcap', 'tgRx', 'hostPhyEgressTx', tgWin, 'tg')),
       ...(this.guestCaptured
         ? [
-            ...(await count(`guest-${kniIn.guestIf}.pcap`, 'guestIngressRx', 'hostKniIngressTx', guestWin, 'guest')),
-            ...(await count(`guest-${kniOut.guestIf}.pcap`, 'guestEgressTx', 'hostKniEgressRx', guestWin, 'guest')),
+            ...(await count(`guest-${vmIn.guestIf}.pcap`, 'guestIngressRx', 'hostKniIngressTx', guestWin, 'guest')),
+            ...(await count(`guest-${vmOut.guestIf}.pcap`, 'guestEgressTx', 'hostKniEgressRx', guestWin, 'guest')),
           ]
         : []),
     ];
@@ -563,11 +567,14 @@ export class PvpRun {
   }
 
   private async checkRoute(): Promise<void> {
-    CheckFailure.ifAny('route', checkDefaultRoute(await read.guestRoutes(this.session), this.tb.gateway.ip, this.tb.kniPorts[1].guestIf));
+    CheckFailure.ifAny('route', checkDefaultRoute(await read.guestRoutes(this.session), this.tb.gateway.ip, this.topology.vmEgress.guestIf));
   }
 
   private async checkArp(): Promise<void> {
-    CheckFailure.ifAny('arp', checkStaticArp(await read.guestNeighbours(this.session), this.tb.gateway.ip, this.tb.gateway.mac, this.tb.kniPorts[1].guestIf));
+    CheckFailure.ifAny(
+      'arp',
+      checkStaticArp(await read.guestNeighbours(this.session), this.tb.gateway.ip, this.tb.gateway.mac, this.topology.vmEgress.guestIf),
+    );
   }
 
   /**

@@ -7,6 +7,7 @@ import { parseIfconfig, parseNeighbours, parseRoutes, parseSysctl } from '../par
 import { parseDumpFlows, parseOvsVsctlShow } from '../parsers/ovs.js';
 import { parseIvshmCmdline } from '../parsers/ivshm.js';
 import { flowsOf } from '../testbed/load.js';
+import { topologyOf } from '../testbed/topology.js';
 import type { Testbed } from '../testbed/schema.js';
 import { shq } from '../transport/quote.js';
 import {
@@ -39,20 +40,20 @@ export function sysctlExpected(tb: Testbed): Record<string, string> {
   return {
     'net.ipv4.ip_forward': '1',
     'net.ipv4.conf.all.rp_filter': '0',
-    [`net.ipv4.conf.${tb.kniPorts[0].guestIf}.rp_filter`]: '0',
+    [`net.ipv4.conf.${topologyOf(tb).vmIngress.guestIf}.rp_filter`]: '0',
   };
 }
 
 export function expectedPorts(tb: Testbed, p: Profile): ExpectedPort[] {
   return [
     ...tb.phyPorts.map((x) => ({ name: x.name, ofport: x.ofport, ...p.phyShown(x) })),
-    ...tb.kniPorts.map((x) => ({ name: x.name, ofport: x.ofport, ...p.kniShown(x) })),
+    ...tb.vmPorts.map((x) => ({ name: x.name, ofport: x.ofport, ...p.vmShown(x) })),
   ];
 }
 
 /** The vEth interfaces the guest must show: the testbed's KNI vports as the guest names them. */
 export function expectedVeths(tb: Testbed): ExpectedIface[] {
-  return tb.kniPorts.map((k) => ({ name: k.guestIf, mac: k.mac, cidr: k.cidr }));
+  return tb.vmPorts.map((k) => ({ name: k.guestIf, mac: k.mac, cidr: k.cidr }));
 }
 
 export const STEPS: StepDef[] = [
@@ -119,10 +120,10 @@ export const STEPS: StepDef[] = [
           `${t(c, 'ovs-vsctl')} --no-wait add-port ${shq(c.tb.bridge)} ${shq(p.name)} -- set Interface ${shq(p.name)} ${c.profile.phySettings(p).join(' ')}`,
         ),
       ),
-      ...c.tb.kniPorts.map((k) =>
+      ...c.tb.vmPorts.map((k) =>
         host(
           c,
-          `${t(c, 'ovs-vsctl')} --no-wait add-port ${shq(c.tb.bridge)} ${shq(k.name)} -- set Interface ${shq(k.name)} ${c.profile.kniSettings(k).join(' ')}`,
+          `${t(c, 'ovs-vsctl')} --no-wait add-port ${shq(c.tb.bridge)} ${shq(k.name)} -- set Interface ${shq(k.name)} ${c.profile.vmSettings(k).join(' ')}`,
         ),
       ),
     ],
@@ -134,7 +135,7 @@ export const STEPS: StepDef[] = [
     title: 'Wait until ovs-vswitchd has added the ports (their ofport set)',
     host: 'host',
     commands: (c) =>
-      [...c.tb.phyPorts, ...c.tb.kniPorts].map((p) =>
+      [...c.tb.phyPorts, ...c.tb.vmPorts].map((p) =>
         host(c, `${t(c, 'ovs-vsctl')} --timeout=20 wait-until Interface ${shq(p.name)} ofport=${p.ofport}`, { timeoutMs: 30_000 }),
       ),
   },
@@ -219,7 +220,7 @@ export const STEPS: StepDef[] = [
     commands: (c) => [
       host(
         c,
-        `${t(c, 'ovs-ivshm-mngr')} -c ${c.tb.dpdk.ivshmMngr.coreMask} --proc-type=secondary -- ${shq(`${c.tb.dpdk.ivshmMngr.metadata}:${c.tb.kniPorts.map((k) => k.name).join(',')}`)}`,
+        `${t(c, 'ovs-ivshm-mngr')} -c ${c.tb.dpdk.ivshmMngr.coreMask} --proc-type=secondary -- ${shq(`${c.tb.dpdk.ivshmMngr.metadata}:${c.tb.vmPorts.map((k) => k.name).join(',')}`)}`,
       ),
     ],
     after: async (s, [out]) => {
@@ -269,8 +270,8 @@ export const STEPS: StepDef[] = [
     title: 'Remove the addresses, route and ARP entry a previous run left',
     host: 'guest',
     commands: (c) => [
-      ...c.tb.kniPorts.map((k) => ({ line: `ip addr flush dev ${shq(k.guestIf)}` })),
-      { line: `route del default gw ${c.tb.gateway.ip} ${shq(c.tb.kniPorts[1].guestIf)}`, okExitCodes: [0, 7] },
+      ...c.tb.vmPorts.map((k) => ({ line: `ip addr flush dev ${shq(k.guestIf)}` })),
+      { line: `route del default gw ${c.tb.gateway.ip} ${shq(topologyOf(c.tb).vmEgress.guestIf)}`, okExitCodes: [0, 7] },
       { line: `arp -d ${c.tb.gateway.ip}`, okExitCodes: [0, 255] },
     ],
   },
@@ -350,9 +351,9 @@ export const STEPS: StepDef[] = [
     host: 'guest',
     commands: (c) => [
       {
-        line: `./kni_client -c ${c.tb.dpdk.kniClient.coreMask} -n ${c.tb.dpdk.kniClient.memChannels} -- ${c.tb.kniPorts.map((k) => `-p ${shq(k.name)}`).join(' ')}`,
+        line: `./kni_client -c ${c.tb.dpdk.kniClient.coreMask} -n ${c.tb.dpdk.kniClient.memChannels} -- ${c.tb.vmPorts.map((k) => `-p ${shq(k.name)}`).join(' ')}`,
         cwd: `${c.tb.guestBuild.kniDir}/kni_client`,
-        background: { name: 'kni_client', ready: c.tb.kniPorts.map((k) => `ip link show ${shq(k.guestIf)}`).join(' && ') },
+        background: { name: 'kni_client', ready: c.tb.vmPorts.map((k) => `ip link show ${shq(k.guestIf)}`).join(' && ') },
       },
     ],
   },
@@ -361,10 +362,10 @@ export const STEPS: StepDef[] = [
     title: 'Bring up virtual interfaces',
     host: 'guest',
     commands: (c) => [
-      ...c.tb.kniPorts.map((k) => ({ line: `ifconfig ${shq(k.guestIf)} hw ether ${k.mac}` })),
-      ...c.tb.kniPorts.map((k) => ({ line: `ifconfig ${shq(k.guestIf)} ${k.cidr} up` })),
+      ...c.tb.vmPorts.map((k) => ({ line: `ifconfig ${shq(k.guestIf)} hw ether ${k.mac}` })),
+      ...c.tb.vmPorts.map((k) => ({ line: `ifconfig ${shq(k.guestIf)} ${k.cidr} up` })),
     ],
-    undo: (c) => c.tb.kniPorts.flatMap((k) => [{ line: `ip addr flush dev ${shq(k.guestIf)}` }, { line: `ip link set ${shq(k.guestIf)} down` }]),
+    undo: (c) => c.tb.vmPorts.flatMap((k) => [{ line: `ip addr flush dev ${shq(k.guestIf)}` }, { line: `ip link set ${shq(k.guestIf)} down` }]),
   },
   {
     id: 'guest.forwarding',
@@ -373,7 +374,7 @@ export const STEPS: StepDef[] = [
     commands: (c) => [
       { line: 'sysctl -w net.ipv4.ip_forward=1' },
       { line: 'sysctl -w net.ipv4.conf.all.rp_filter=0' },
-      { line: `sysctl -w ${shq(`net.ipv4.conf.${c.tb.kniPorts[0].guestIf}.rp_filter=0`)}` },
+      { line: `sysctl -w ${shq(`net.ipv4.conf.${topologyOf(c.tb).vmIngress.guestIf}.rp_filter=0`)}` },
     ],
   },
   {
@@ -381,11 +382,11 @@ export const STEPS: StepDef[] = [
     title: 'Add a default gateway and an ARP entry for it',
     host: 'guest',
     commands: (c) => [
-      { line: `route add default gw ${c.tb.gateway.ip} ${shq(c.tb.kniPorts[1].guestIf)}` },
+      { line: `route add default gw ${c.tb.gateway.ip} ${shq(topologyOf(c.tb).vmEgress.guestIf)}` },
       { line: `arp -s ${c.tb.gateway.ip} ${c.tb.gateway.mac}` },
     ],
     undo: (c) => [
-      { line: `route del default gw ${c.tb.gateway.ip} ${shq(c.tb.kniPorts[1].guestIf)}`, okExitCodes: [0, 7] },
+      { line: `route del default gw ${c.tb.gateway.ip} ${shq(topologyOf(c.tb).vmEgress.guestIf)}`, okExitCodes: [0, 7] },
       { line: `arp -d ${c.tb.gateway.ip}`, okExitCodes: [0, 255] },
     ],
   },
@@ -404,8 +405,8 @@ export const STEPS: StepDef[] = [
       CheckFailure.ifAny('guest interfaces', [
         ...checkGuestIfaces(parseIfconfig(ifc!), expectedVeths(tb)),
         ...checkSysctl(parseSysctl(sysctl!), sysctlExpected(tb)),
-        ...checkDefaultRoute(parseRoutes(route!, { required: true }), tb.gateway.ip, tb.kniPorts[1].guestIf),
-        ...checkStaticArp(parseNeighbours(arp!), tb.gateway.ip, tb.gateway.mac, tb.kniPorts[1].guestIf),
+        ...checkDefaultRoute(parseRoutes(route!, { required: true }), tb.gateway.ip, topologyOf(tb).vmEgress.guestIf),
+        ...checkStaticArp(parseNeighbours(arp!), tb.gateway.ip, tb.gateway.mac, topologyOf(tb).vmEgress.guestIf),
       ]);
     },
   },

@@ -5,6 +5,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { TestbedError, type TestbedProblem } from '../errors.js';
 import { TestbedSchema, type FlowSpec, type Testbed } from './schema.js';
+import { topologyOf } from './topology.js';
 
 const SECRET_KEYS = /^(password|passwd|passphrase|secret|token|privateKey)$/i;
 
@@ -30,11 +31,36 @@ export function parseTestbed(text: string, file = '<testbed>'): Testbed {
   const raw: unknown = doc.toJS();
   const secrets = findInlineSecrets(raw, []);
   if (secrets.length > 0) throw new TestbedError(file, secrets);
-  const result = TestbedSchema.safeParse(raw, { reportInput: true });
-  if (!result.success) throw new TestbedError(file, result.error.issues.flatMap(describeIssue));
+  const notes: string[] = [];
+  const renamed = renameOldKeys(raw, file, notes);
+  // Problems name the key the file has: kniPorts in a file that still says kniPorts.
+  const asInFile = (ps: TestbedProblem[]) => (renamed === raw ? ps : ps.map((p) => ({ ...p, path: p.path.replace(/^vmPorts\b/, 'kniPorts') })));
+  const result = TestbedSchema.safeParse(renamed, { reportInput: true });
+  if (!result.success) throw new TestbedError(file, asInFile(result.error.issues.flatMap(describeIssue)));
   const problems = crossCheck(result.data);
-  if (problems.length > 0) throw new TestbedError(file, problems);
-  return expandHome(result.data);
+  if (problems.length > 0) throw new TestbedError(file, asInFile(problems));
+  const tb = expandHome(result.data);
+  NOTES.set(tb, notes);
+  return tb;
+}
+
+/** What loading a testbed had to say without refusing it (an old key to rename), for the run's notes and the plan. */
+const NOTES = new WeakMap<Testbed, string[]>();
+export function testbedNotes(tb: Testbed): string[] {
+  return NOTES.get(tb) ?? [];
+}
+
+/**
+ * Keys of older testbed files, read as their new names with a note: `kniPorts`
+ * is `vmPorts`, each port with a `kind` (kni unless it says otherwise).
+ */
+function renameOldKeys(raw: unknown, file: string, notes: string[]): unknown {
+  if (raw === null || typeof raw !== 'object' || !('kniPorts' in raw)) return raw;
+  const { kniPorts, ...rest } = raw as Record<string, unknown>;
+  if ('vmPorts' in rest)
+    throw new TestbedError(file, [{ path: 'kniPorts', message: 'both kniPorts and vmPorts: kniPorts is the old name of vmPorts, keep one' }]);
+  notes.push(`${file}: kniPorts is now called vmPorts, each port with a kind (kni, veth, tap or vhost-user; kni if left out): rename it`);
+  return { ...rest, vmPorts: kniPorts };
 }
 
 /** `~` and `~/…` in the files a host's key and known_hosts are read from: the controller user's home, as ssh does. */
@@ -116,7 +142,7 @@ function findInlineSecrets(v: unknown, path: string[]): TestbedProblem[] {
 function crossCheck(tb: Testbed): TestbedProblem[] {
   const problems: TestbedProblem[] = [];
   const ofports = new Map<number, string>();
-  [...tb.phyPorts, ...tb.kniPorts].forEach((p) => {
+  [...tb.phyPorts, ...tb.vmPorts].forEach((p) => {
     if (ofports.has(p.ofport)) problems.push({ path: `ofport ${p.ofport}`, message: `used by both ${ofports.get(p.ofport)} and ${p.name}` });
     ofports.set(p.ofport, p.name);
   });
@@ -129,12 +155,12 @@ function crossCheck(tb: Testbed): TestbedProblem[] {
         problems.push({ path: `flows.${i}.${field}`, message: `ofport ${n} is not one of the testbed's ports (${[...ofports.keys()].join(', ')})` });
     }
   });
-  problems.push(...duplicates('phyPorts/kniPorts', 'port name', [...tb.phyPorts.map((p) => p.name), ...tb.kniPorts.map((k) => k.name)]));
+  problems.push(...duplicates('phyPorts/vmPorts', 'port name', [...tb.phyPorts.map((p) => p.name), ...tb.vmPorts.map((k) => k.name)]));
   problems.push(
     ...duplicates(
-      'kniPorts',
+      'vmPorts',
       'guest interface',
-      tb.kniPorts.map((k) => k.guestIf),
+      tb.vmPorts.map((k) => k.guestIf),
     ),
   );
   problems.push(
@@ -144,26 +170,26 @@ function crossCheck(tb: Testbed): TestbedProblem[] {
       tb.phyPorts.map((p) => p.tgPort),
     ),
   );
-  problems.push(...duplicates('kniPorts/gateway', 'MAC address', [...tb.kniPorts.map((k) => k.mac.toLowerCase()), tb.gateway.mac.toLowerCase()]));
-  if (tb.phyPorts.some((p) => p.name === tb.bridge) || tb.kniPorts.some((k) => k.name === tb.bridge)) {
+  problems.push(...duplicates('vmPorts/gateway', 'MAC address', [...tb.vmPorts.map((k) => k.mac.toLowerCase()), tb.gateway.mac.toLowerCase()]));
+  if (tb.phyPorts.some((p) => p.name === tb.bridge) || tb.vmPorts.some((k) => k.name === tb.bridge)) {
     problems.push({ path: 'bridge', message: `${tb.bridge} is also a port name` });
   }
-  tb.kniPorts.forEach((k, i) => {
+  tb.vmPorts.forEach((k, i) => {
     const [ip, len] = k.cidr.split('/');
     const bits = Number(len);
     if (bits <= 30) {
       const host = toInt(ip!) & (~maskOf(bits) >>> 0);
-      if (host === 0) problems.push({ path: `kniPorts.${i}.cidr`, message: `${k.cidr} is the network address of its subnet, not an interface address` });
+      if (host === 0) problems.push({ path: `vmPorts.${i}.cidr`, message: `${k.cidr} is the network address of its subnet, not an interface address` });
       if (host >>> 0 === ~maskOf(bits) >>> 0)
-        problems.push({ path: `kniPorts.${i}.cidr`, message: `${k.cidr} is the broadcast address of its subnet, not an interface address` });
+        problems.push({ path: `vmPorts.${i}.cidr`, message: `${k.cidr} is the broadcast address of its subnet, not an interface address` });
     }
     if (ip === tb.gateway.ip)
       problems.push({ path: 'gateway.ip', message: `${tb.gateway.ip} is ${k.guestIf}'s own address: the gateway must be another host` });
   });
-  const [ingress, egress] = tb.kniPorts;
+  const { vmIngress: ingress, vmEgress: egress } = topologyOf(tb);
   if (sameSubnet(ingress.cidr, egress.cidr.split('/')[0]!) || sameSubnet(egress.cidr, ingress.cidr.split('/')[0]!)) {
     problems.push({
-      path: 'kniPorts',
+      path: 'vmPorts',
       message: `${ingress.guestIf} (${ingress.cidr}) and ${egress.guestIf} (${egress.cidr}) are in one subnet: the guest could not route between them`,
     });
   }
@@ -197,14 +223,15 @@ export function sameSubnet(cidr: string, ip: string): boolean {
 /** The flows the switch gets: the file's, or the guide's two (phy→KNI ingress, KNI→phy egress). */
 export function flowsOf(tb: Testbed): FlowSpec[] {
   if (tb.flows.length > 0) return tb.flows;
+  const t = topologyOf(tb);
   const base = { dlType: '0x0800', nwSrc: tb.traffic.srcIp, nwDst: tb.traffic.dstIp, idleTimeout: 0 };
   return [
-    { ...base, inPort: tb.phyPorts[0].ofport, output: tb.kniPorts[0].ofport },
-    { ...base, inPort: tb.kniPorts[1].ofport, output: tb.phyPorts[1].ofport },
+    { ...base, inPort: t.phyIngress.ofport, output: t.vmIngress.ofport },
+    { ...base, inPort: t.vmEgress.ofport, output: t.phyEgress.ofport },
   ];
 }
 
 /** The destination MAC of the stream: the guest's ingress vEth, unless the file says otherwise. */
 export function streamDstMac(tb: Testbed): string {
-  return tb.traffic.dstMac ?? tb.kniPorts[0].mac;
+  return tb.traffic.dstMac ?? topologyOf(tb).vmIngress.mac;
 }

@@ -105,10 +105,18 @@ const PhyPort = z.strictObject({
   tgPort: ifName(),
 });
 
-/** A KNI vport: an OVS port on the host and its vEth interface in the guest. */
-const KniPort = z.strictObject({
+/**
+ * What stands between the switch and the guest's interface: a KNI vport (the
+ * guide), a veth pair (the virtual lab); the DPDK and VM profiles add the tap
+ * PMD and vhost-user.
+ */
+export const VM_PORT_KINDS = ['kni', 'veth', 'tap', 'vhost-user'] as const;
+
+/** A VM port: an OVS port on the host and the interface the guest sees for it (vEth_portNN). */
+const VmPort = z.strictObject({
   name: ifName(),
   ofport: z.number().int().positive(),
+  kind: z.enum(VM_PORT_KINDS).default('kni'),
   guestIf: ifName(),
   mac: mac(),
   cidr: cidr(),
@@ -236,13 +244,15 @@ export const TestbedSchema = z.strictObject({
   name: z.string().min(1),
   hosts: z.strictObject({ host: HostSchema, guest: GuestHostSchema, tg: HostSchema }),
   bridge: ifName().default('br0'),
+  // The order is the path's: ingress (from the TG's transmit port), then egress (to its receive port).
   phyPorts: z.tuple([PhyPort, PhyPort]).default([
     { name: 'port16', ofport: 16, dpdkPort: 1, tgPort: 'tg0' },
     { name: 'port17', ofport: 17, dpdkPort: 2, tgPort: 'tg1' },
   ]),
-  kniPorts: z.tuple([KniPort, KniPort]).default([
-    { name: 'port32', ofport: 32, guestIf: 'vEth_port32', mac: '00:4B:4E:49:30:00', cidr: '2.2.2.1/24' },
-    { name: 'port33', ofport: 33, guestIf: 'vEth_port33', mac: '00:4B:4E:49:30:01', cidr: '3.3.3.1/24' },
+  // The order is the path's: ingress (the TG's side of the guest), then egress (lib/testbed/topology.ts).
+  vmPorts: z.tuple([VmPort, VmPort]).default([
+    { name: 'port32', ofport: 32, kind: 'kni', guestIf: 'vEth_port32', mac: '00:4B:4E:49:30:00', cidr: '2.2.2.1/24' },
+    { name: 'port33', ofport: 33, kind: 'kni', guestIf: 'vEth_port33', mac: '00:4B:4E:49:30:01', cidr: '3.3.3.1/24' },
   ]),
   gateway: z.strictObject({ ip: ipv4(), mac: mac() }).default({ ip: '3.3.3.2', mac: 'DE:AD:BE:EF:CA:FE' }),
   // Empty means: the guide's two flows, derived from the ports and the stream.
@@ -258,7 +268,8 @@ export const TestbedSchema = z.strictObject({
 export type Testbed = z.infer<typeof TestbedSchema>;
 export type HostSpec = z.infer<typeof HostSchema> & { jump?: 'host' };
 export type HostRole = keyof Testbed['hosts'];
-export type KniPortSpec = Testbed['kniPorts'][number];
+export type VmPortSpec = Testbed['vmPorts'][number];
+export type VmPortKind = (typeof VM_PORT_KINDS)[number];
 export type PhyPortSpec = Testbed['phyPorts'][number];
 export type FlowSpec = z.infer<typeof Flow>;
 export type TrafficSpec = Testbed['traffic'];

@@ -3,6 +3,7 @@
 // driver can stand beside it without the suites changing.
 import { CommandError, ParseError } from '../errors.js';
 import type { Testbed } from '../testbed/schema.js';
+import { topologyOf } from '../testbed/topology.js';
 import { shq } from '../transport/quote.js';
 import type { Shell } from '../transport/shell.js';
 import { Tcpdump, type CaptureSpec } from './tcpdump.js';
@@ -61,8 +62,9 @@ export class LinuxTrafficGenerator implements TrafficGenerator {
     private readonly tb: Testbed,
     runId: string,
   ) {
-    this.txPort = tb.phyPorts[0].tgPort;
-    this.rxPort = tb.phyPorts[1].tgPort;
+    const t = topologyOf(tb);
+    this.txPort = t.tgTx;
+    this.rxPort = t.tgRx;
     const at = (what: string) => `${tb.paths.workDir}/${runId}-${what}.pcap`;
     this.remoteTx = at('tx');
     this.remote = { rx: at('rx'), tx: at('txcap'), watch: at('watch') };

@@ -126,7 +126,7 @@ async function wire(sh: LocalShell, ns: Record<Role, string>, tb: ReturnType<typ
   }
   // The KNI vports: host portNN <-> guest vEth_portNN. The guest side is left
   // down and unaddressed: the scenario configures it, as on the real guest.
-  for (const kni of tb.kniPorts) {
+  for (const kni of tb.vmPorts) {
     lines.push(cmd('ip', 'link', 'add', kni.name, 'netns', ns.host, 'type', 'veth', 'peer', 'name', kni.guestIf, 'netns', ns.guest));
     lines.push(cmd('ip', '-n', ns.host, 'link', 'set', kni.name, 'up'));
   }

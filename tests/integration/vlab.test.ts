@@ -60,7 +60,7 @@ describe('virtual lab', () => {
       expect(peerOf(rt, p.tgPort).link_index).toBe(peerOf(rh, p.name).ifindex);
       expect(peerOf(rh, p.name).link_index).toBe(peerOf(rt, p.tgPort).ifindex);
     }
-    for (const k of tb.kniPorts) {
+    for (const k of tb.vmPorts) {
       expect(peerOf(rg, k.guestIf).link_index).toBe(peerOf(rh, k.name).ifindex);
       expect(peerOf(rh, k.name).link_index).toBe(peerOf(rg, k.guestIf).ifindex);
     }

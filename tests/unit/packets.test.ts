@@ -268,7 +268,7 @@ describe('real captures from the virtual lab (fixtures/pcaps)', () => {
       ]),
     }),
     dstMac: tb.gateway.mac,
-    srcMac: tb.kniPorts[1].mac,
+    srcMac: tb.vmPorts[1].mac,
     lossTolerance: 0,
     maxProblems: 10,
   });

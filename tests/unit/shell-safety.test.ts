@@ -51,7 +51,7 @@ describe('no testbed value can turn into another command', () => {
   it('covers every string field of the testbed', () => {
     expect(paths.length).toBeGreaterThan(50);
     expect(paths.map((p) => p.join('.'))).toEqual(
-      expect.arrayContaining(['bridge', 'paths.ovsRunDir', 'kniPorts.0.guestIf', 'guestBuild.patch', 'paths.qemuBinary', 'dpdk.qemu.name']),
+      expect.arrayContaining(['bridge', 'paths.ovsRunDir', 'vmPorts.0.guestIf', 'guestBuild.patch', 'paths.qemuBinary', 'dpdk.qemu.name']),
     );
   });
 
@@ -108,33 +108,33 @@ describe('values the guide itself uses pass, and what cannot work is refused', (
   });
 
   it('refuses interface names Linux refuses: 16 characters, a slash, whitespace', () => {
-    expect(refused((tb) => (tb.kniPorts[0].guestIf = 'vEth_port32_long'))).toEqual([
-      expect.stringMatching(/^kniPorts\.0\.guestIf: an interface name has at most 15 characters/),
+    expect(refused((tb) => (tb.vmPorts[0].guestIf = 'vEth_port32_long'))).toEqual([
+      expect.stringMatching(/^vmPorts\.0\.guestIf: an interface name has at most 15 characters/),
     ]);
     expect(refused((tb) => (tb.bridge = 'br/0'))[0]).toMatch(/^bridge: an interface name cannot hold/);
     expect(refused((tb) => (tb.phyPorts[1].tgPort = 'tg 1'))[0]).toMatch(/^phyPorts\.1\.tgPort: an interface name cannot hold/);
-    expect(refused((tb) => (tb.kniPorts[0].guestIf = "vEth'32"))).toEqual([
-      expect.stringMatching(/^kniPorts\.0\.guestIf: an interface name here holds letters, digits/),
+    expect(refused((tb) => (tb.vmPorts[0].guestIf = "vEth'32"))).toEqual([
+      expect.stringMatching(/^vmPorts\.0\.guestIf: an interface name here holds letters, digits/),
     ]);
   });
 
   it('refuses duplicates: MACs, port names, guest interfaces, TG ports', () => {
-    expect(refused((tb) => (tb.kniPorts[1].mac = tb.kniPorts[0].mac.toLowerCase()))).toEqual(['kniPorts/gateway: MAC address 00:4b:4e:49:30:00 is used twice']);
-    expect(refused((tb) => (tb.kniPorts[1].name = 'port16'))).toEqual(['phyPorts/kniPorts: port name port16 is used twice']);
-    expect(refused((tb) => (tb.kniPorts[1].guestIf = 'vEth_port32'))).toEqual(['kniPorts: guest interface vEth_port32 is used twice']);
+    expect(refused((tb) => (tb.vmPorts[1].mac = tb.vmPorts[0].mac.toLowerCase()))).toEqual(['vmPorts/gateway: MAC address 00:4b:4e:49:30:00 is used twice']);
+    expect(refused((tb) => (tb.vmPorts[1].name = 'port16'))).toEqual(['phyPorts/vmPorts: port name port16 is used twice']);
+    expect(refused((tb) => (tb.vmPorts[1].guestIf = 'vEth_port32'))).toEqual(['vmPorts: guest interface vEth_port32 is used twice']);
     expect(refused((tb) => (tb.phyPorts[1].tgPort = tb.phyPorts[0].tgPort))).toEqual([`phyPorts: TG port ${base.phyPorts[0].tgPort} is used twice`]);
   });
 
   it('refuses a gateway that is a vEth address, both vEths in one subnet, network and broadcast addresses, a core mask of 0', () => {
     expect(refused((tb) => (tb.gateway.ip = '3.3.3.1'))).toEqual(["gateway.ip: 3.3.3.1 is vEth_port33's own address: the gateway must be another host"]);
-    expect(refused((tb) => (tb.kniPorts[0].cidr = '3.3.3.7/24'))).toEqual([
-      expect.stringMatching(/^kniPorts: vEth_port32 \(3\.3\.3\.7\/24\) and vEth_port33 \(3\.3\.3\.1\/24\) are in one subnet/),
+    expect(refused((tb) => (tb.vmPorts[0].cidr = '3.3.3.7/24'))).toEqual([
+      expect.stringMatching(/^vmPorts: vEth_port32 \(3\.3\.3\.7\/24\) and vEth_port33 \(3\.3\.3\.1\/24\) are in one subnet/),
     ]);
-    expect(refused((tb) => (tb.kniPorts[0].cidr = '2.2.2.0/24'))).toEqual([
-      'kniPorts.0.cidr: 2.2.2.0/24 is the network address of its subnet, not an interface address',
+    expect(refused((tb) => (tb.vmPorts[0].cidr = '2.2.2.0/24'))).toEqual([
+      'vmPorts.0.cidr: 2.2.2.0/24 is the network address of its subnet, not an interface address',
     ]);
-    expect(refused((tb) => (tb.kniPorts[0].cidr = '2.2.2.255/24'))).toEqual([
-      'kniPorts.0.cidr: 2.2.2.255/24 is the broadcast address of its subnet, not an interface address',
+    expect(refused((tb) => (tb.vmPorts[0].cidr = '2.2.2.255/24'))).toEqual([
+      'vmPorts.0.cidr: 2.2.2.255/24 is the broadcast address of its subnet, not an interface address',
     ]);
     expect(refused((tb) => (tb.dpdk.ovsDpdk.coreMask = '0x00'))).toEqual(['dpdk.ovsDpdk.coreMask: a core mask of 0 selects no core']);
   });

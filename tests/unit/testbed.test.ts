@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TestbedError } from '../../lib/errors.js';
-import { flowsOf, loadTestbed, parseTestbed } from '../../lib/testbed/load.js';
+import { flowsOf, loadTestbed, parseTestbed, testbedNotes } from '../../lib/testbed/load.js';
+import { topologyOf } from '../../lib/testbed/topology.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
 const MINIMAL = `
@@ -30,7 +31,7 @@ describe('testbed file', () => {
       ['port16', 16, 1],
       ['port17', 17, 2],
     ]);
-    expect(tb.kniPorts.map((k) => [k.name, k.guestIf, k.mac, k.cidr])).toEqual([
+    expect(tb.vmPorts.map((k) => [k.name, k.guestIf, k.mac, k.cidr])).toEqual([
       ['port32', 'vEth_port32', '00:4B:4E:49:30:00', '2.2.2.1/24'],
       ['port33', 'vEth_port33', '00:4B:4E:49:30:01', '3.3.3.1/24'],
     ]);
@@ -79,12 +80,50 @@ describe('testbed file', () => {
     expect(problemsOf(`${MINIMAL}${line}\n`)).toContainEqual({ path, message: expect.stringMatching(message) });
   });
 
-  it('names a malformed CIDR on a KNI vport', () => {
-    const kni = `kniPorts:
+  it('names a malformed CIDR on a VM port', () => {
+    const vm = `vmPorts:
   - { name: port32, ofport: 32, guestIf: vEth_port32, mac: "00:4B:4E:49:30:00", cidr: 2.2.2.1/33 }
   - { name: port33, ofport: 33, guestIf: vEth_port33, mac: "00:4B:4E:49:30:01", cidr: 3.3.3.1/24 }
 `;
-    expect(problemsOf(MINIMAL + kni)).toContainEqual({ path: 'kniPorts.0.cidr', message: expect.stringContaining('prefix length') });
+    expect(problemsOf(MINIMAL + vm)).toContainEqual({ path: 'vmPorts.0.cidr', message: expect.stringContaining('prefix length') });
+  });
+
+  it('loads a file that still says kniPorts, as vmPorts of kind kni, with a note to rename it; its problems name kniPorts', () => {
+    const ports = (key: string, cidr: string) => `${key}:
+  - { name: port32, ofport: 32, guestIf: vEth_port32, mac: "00:4B:4E:49:30:00", cidr: ${cidr} }
+  - { name: port33, ofport: 33, guestIf: vEth_port33, mac: "00:4B:4E:49:30:01", cidr: 3.3.3.1/24 }
+`;
+    const tb = parseTestbed(MINIMAL + ports('kniPorts', '2.2.2.1/24'), 'old.yaml');
+    expect(tb.vmPorts.map((p) => [p.name, p.kind])).toEqual([
+      ['port32', 'kni'],
+      ['port33', 'kni'],
+    ]);
+    expect(testbedNotes(tb)).toEqual([
+      'old.yaml: kniPorts is now called vmPorts, each port with a kind (kni, veth, tap or vhost-user; kni if left out): rename it',
+    ]);
+    expect(testbedNotes(parseTestbed(MINIMAL))).toEqual([]);
+    expect(problemsOf(MINIMAL + ports('kniPorts', '2.2.2.1/33'))).toContainEqual({
+      path: 'kniPorts.0.cidr',
+      message: expect.stringContaining('prefix length'),
+    });
+    expect(problemsOf(MINIMAL + ports('kniPorts', '2.2.2.1/24') + ports('vmPorts', '2.2.2.1/24'))).toEqual([
+      { path: 'kniPorts', message: expect.stringMatching(/both kniPorts and vmPorts/) },
+    ]);
+  });
+
+  it("has the ports by role, in the path's order: TG tx, phy ingress, VM ingress; VM egress, phy egress, TG rx", () => {
+    const t = topologyOf(parseTestbed(MINIMAL));
+    expect([t.tgTx, t.phyIngress.name, t.vmIngress.name, t.vmIngress.guestIf, t.vmEgress.guestIf, t.vmEgress.name, t.phyEgress.name, t.tgRx]).toEqual([
+      'tg0',
+      'port16',
+      'port32',
+      'vEth_port32',
+      'vEth_port33',
+      'port33',
+      'port17',
+      'tg1',
+    ]);
+    expect(t.gateway).toEqual({ ip: '3.3.3.2', mac: 'DE:AD:BE:EF:CA:FE' });
   });
 
   it('refuses an inline password and says where the secret belongs', () => {

@@ -1,0 +1,27 @@
+// The testbed as a path with named roles: the only place that knows which of
+// two ports is which. Everything else asks for the role (the ingress phy port,
+// the guest's egress interface), never for a position.
+//
+//   TG tx ─> phy ingress ─> VM ingress ─> guest ingress ══ guest's router ══
+//   guest egress ─> VM egress ─> phy egress ─> TG rx
+import type { PhyPortSpec, Testbed, VmPortSpec } from './schema.js';
+
+export interface Topology {
+  /** The TG's port that sends the stream, and the one that receives it back. */
+  tgTx: string;
+  tgRx: string;
+  /** The DUT's physical ports: the stream comes in on ingress and leaves on egress. */
+  phyIngress: PhyPortSpec;
+  phyEgress: PhyPortSpec;
+  /** The ports between the switch and the guest; their guestIf is the guest's interface. */
+  vmIngress: VmPortSpec;
+  vmEgress: VmPortSpec;
+  /** The next hop the guest routes the stream to, behind the egress interface. */
+  gateway: Testbed['gateway'];
+}
+
+export function topologyOf(tb: Testbed): Topology {
+  const [phyIngress, phyEgress] = tb.phyPorts;
+  const [vmIngress, vmEgress] = tb.vmPorts;
+  return { tgTx: phyIngress.tgPort, tgRx: phyEgress.tgPort, phyIngress, phyEgress, vmIngress, vmEgress, gateway: tb.gateway };
+}
