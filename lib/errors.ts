@@ -1,12 +1,14 @@
-// Typed errors. Each one says whose fault it is, because the run's exit code
-// depends on it: a DUT that misbehaves (exit 1) must never be confused with a
-// lab that could not be reached or a testbed that could not be read (exit 2).
+// Typed errors. Whose fault each one is decides the run's exit code: a DUT
+// that misbehaves (exit 1) must never be confused with a lab that could not be
+// reached or a testbed that could not be read (exit 2). failureKind() at the
+// end of this file is the one place that decides it.
+import type { HostRole } from './testbed/schema.js';
 
 export type FailureKind = 'dut' | 'infra';
 
 export class DutlabError extends Error {
   get kind(): FailureKind {
-    return 'infra';
+    return failureKind(this);
   }
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -42,12 +44,6 @@ export class CommandError extends DutlabError {
     const how = exitCode === null ? `was killed by ${signal ?? 'a signal'}` : `exited ${exitCode}`;
     super(`[${host}] \`${command}\` ${how}${stderrTail ? `: ${stderrTail}` : ''}`);
   }
-
-  // A DUT command that fails is the DUT's failure; a missing tool (126/127)
-  // or anything failing on the traffic generator is the lab's.
-  override get kind(): FailureKind {
-    return this.host === 'tg' || this.exitCode === 126 || this.exitCode === 127 ? 'infra' : 'dut';
-  }
 }
 
 export class CommandTimeoutError extends DutlabError {
@@ -57,10 +53,6 @@ export class CommandTimeoutError extends DutlabError {
     readonly timeoutMs: number,
   ) {
     super(`[${host}] \`${command}\` did not finish within ${timeoutMs} ms; it was killed on the remote side`);
-  }
-
-  override get kind(): FailureKind {
-    return this.host === 'tg' ? 'infra' : 'dut';
   }
 }
 
@@ -99,9 +91,6 @@ export class PcapError extends DutlabError {
 
 /** The DUT did something the setup does not imply. This, and only this, fails the DUT. */
 export class CheckFailure extends DutlabError {
-  override get kind(): FailureKind {
-    return 'dut';
-  }
   constructor(
     readonly check: string,
     readonly diagnosis: string,
@@ -128,8 +117,22 @@ export class KniGateError extends CheckFailure {
 
 export class LockError extends DutlabError {}
 
+/** Whose a failing command on each testbed host is: the DUT's machines, or the lab's (the traffic generator). */
+const HOST_KIND: Record<HostRole, FailureKind> = { host: 'dut', guest: 'dut', tg: 'infra' };
+
+/**
+ * Whose fault an error is. By its type first: a check that failed is the
+ * DUT's; a connection lost, a testbed, lock or capture problem, output the
+ * harness cannot read, an interrupted run, anything unforeseen is the lab's.
+ * A command that failed or timed out: a tool missing or not executable
+ * (126/127) is the lab's; otherwise it is the fault of the host it ran on, by
+ * that host's role in the testbed (a command on a machine of no role, the
+ * controller's own hook, is the lab's).
+ */
 export function failureKind(err: unknown): FailureKind {
-  if (err instanceof DutlabError) return err.kind;
+  if (err instanceof CheckFailure) return 'dut';
+  if (err instanceof CommandError && (err.exitCode === 126 || err.exitCode === 127)) return 'infra';
+  if (err instanceof CommandError || err instanceof CommandTimeoutError) return HOST_KIND[err.host as HostRole] ?? 'infra';
   return 'infra';
 }
 

@@ -12,7 +12,8 @@ import { LocalShell } from '../transport/local.js';
 import { Transcript } from '../transport/transcript.js';
 import { writeStreamPcap } from '../traffic/pcap.js';
 import { sentBytes, streamFromTestbed, type StreamSpec } from '../traffic/stream.js';
-import { LinuxTrafficGenerator, type TgSnapshot } from '../traffic/tg-linux.js';
+import { capturingTrafficGenerator } from '../traffic/drivers.js';
+import type { CapturingTrafficGenerator, TgSnapshot } from '../traffic/tg.js';
 import { Tcpdump } from '../traffic/tcpdump.js';
 import { shq } from '../transport/quote.js';
 import { countForeign, ownWindow, peerWindow, type CounterWindow, type ForeignCount } from '../verify/foreign.js';
@@ -273,12 +274,12 @@ export class PvpRun {
     if (note) this.data.notes.push(note);
   }
 
-  private tg(): LinuxTrafficGenerator {
-    return new LinuxTrafficGenerator(this.session.shell('tg'), this.tb, this.config.runId);
+  private tg(): CapturingTrafficGenerator {
+    return capturingTrafficGenerator(this.session.shell('tg'), this.tb, this.config.runId);
   }
 
   /** The traffic generator while it captures: an interrupted run stops its captures too. */
-  private activeTg: LinuxTrafficGenerator | null = null;
+  private activeTg: CapturingTrafficGenerator | null = null;
   /** The local hook while it runs (fault injection): an interrupted run stops it. */
   private hook: LocalShell | null = null;
 

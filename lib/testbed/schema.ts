@@ -238,6 +238,9 @@ const Verify = z.strictObject({
   maxProblems: z.number().int().positive().default(20),
 });
 
+/** The traffic generator's driver (lib/traffic/tg.ts); the host it runs on is hosts.tg. */
+const Tg = z.strictObject({ type: z.enum(['linux']).default('linux') });
+
 const Lock = z.strictObject({ path: absPath().default('/tmp/dutlab.lock'), ttlSeconds: z.number().int().positive().default(120) });
 
 export const TestbedSchema = z.strictObject({
@@ -262,6 +265,7 @@ export const TestbedSchema = z.strictObject({
   guestBuild: GuestBuild.prefault({}),
   traffic: Traffic.prefault({}),
   verify: Verify.prefault({}),
+  tg: Tg.prefault({}),
   lock: Lock.prefault({}),
 });
 

@@ -1,56 +1,15 @@
-// The `linux` traffic generator: a Linux box with tcpreplay and tcpdump,
-// driven over the transport. The interface is small so that a TRex or pktgen
-// driver can stand beside it without the suites changing.
+// The `linux` traffic generator (tg.ts): a Linux box with tcpreplay and
+// tcpdump, driven over the transport. It has the capturing face; the
+// measuring face comes with the throughput search.
 import { CommandError, ParseError } from '../errors.js';
 import type { Testbed } from '../testbed/schema.js';
 import { topologyOf } from '../testbed/topology.js';
 import { shq } from '../transport/quote.js';
 import type { Shell } from '../transport/shell.js';
 import { Tcpdump, type CaptureSpec } from './tcpdump.js';
+import type { CaptureFiles, CapturingTrafficGenerator, SendResult, TgSnapshot } from './tg.js';
 
-export interface PortCounters {
-  rxPackets: number;
-  rxBytes: number;
-  txPackets: number;
-  txBytes: number;
-}
-
-/** The TG's port counters and the TG's clock around the reading, so that captured frames can be placed in or out of it. */
-export interface TgSnapshot {
-  ports: Record<string, PortCounters>;
-  /** TG clock, microseconds since the epoch, just before and just after the counters were read. */
-  fromUs: number;
-  toUs: number;
-}
-
-export interface SendResult {
-  /** What the generator says it put on the wire. */
-  packetsSent: number;
-  failed: number;
-  raw: string;
-}
-
-/** Where the captures of a run were written on this machine. */
-export interface CaptureFiles {
-  /** What came back on the receive port (direction in). */
-  rx: string;
-  /** What left the transmit port (direction out): the stream and whatever else the TG sent. */
-  tx: string;
-}
-
-export interface TrafficGenerator {
-  prepare(): Promise<void>;
-  counters(): Promise<TgSnapshot>;
-  startCapture(): Promise<void>;
-  send(localPcap: string, packets: number, rate: number): Promise<SendResult>;
-  /** Returns once no packet of the stream has arrived for the quiet period (within a bound). */
-  awaitStreamEnd(): Promise<void>;
-  /** Stops the captures cleanly (an incomplete one is a CaptureError) and downloads them. */
-  stopCapture(files: CaptureFiles): Promise<void>;
-  cleanup(): Promise<void>;
-}
-
-export class LinuxTrafficGenerator implements TrafficGenerator {
+export class LinuxTrafficGenerator implements CapturingTrafficGenerator {
   private captures: Tcpdump[] = [];
   private readonly txPort: string;
   private readonly rxPort: string;
