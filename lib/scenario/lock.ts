@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LockError } from '../errors.js';
 import { shq } from '../transport/quote.js';
+import { startTimeOf } from '../transport/local.js';
 import type { Shell } from '../transport/shell.js';
 
 export interface LockOwner {
@@ -20,7 +21,7 @@ export interface LockOwner {
 
 /** This controller process, as a lock owner. */
 export function thisController(runId: string): LockOwner {
-  return { runId, host: hostname(), bootId: readBootId(), pid: process.pid, startTime: processStartTime(process.pid) ?? '?' };
+  return { runId, host: hostname(), bootId: readBootId(), pid: process.pid, startTime: startTimeOf(process.pid) ?? '?' };
 }
 
 function readBootId(): string {
@@ -28,17 +29,6 @@ function readBootId(): string {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   } catch {
     return '?';
-  }
-}
-
-/** Field 22 of /proc/PID/stat: the process's start time in clock ticks since boot; null when no such process runs. */
-export function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[0] === 'Z' ? null : (fields[19] ?? null);
-  } catch {
-    return null;
   }
 }
 
@@ -54,7 +44,7 @@ export function parseOwner(line: string): LockOwner | null {
 
 /** The owner ran on this controller, since its last boot, and that process is gone. */
 export function ownerIsDeadHere(o: LockOwner, me: LockOwner): boolean {
-  return o.host === me.host && o.bootId === me.bootId && o.bootId !== '?' && processStartTime(o.pid) !== o.startTime;
+  return o.host === me.host && o.bootId === me.bootId && o.bootId !== '?' && startTimeOf(o.pid) !== o.startTime;
 }
 
 export class LabLock {

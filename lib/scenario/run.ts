@@ -333,15 +333,11 @@ export class PvpRun {
         logFile: `${work}/guest-${iface}.log`,
       }));
       for (const spec of specs) this.guestCaptureFiles.push(spec.file, spec.logFile);
-      const started = await Promise.allSettled(specs.map((spec) => Tcpdump.start(guest, spec)));
-      for (const r of started) if (r.status === 'fulfilled') this.guestCaptures.push(r.value);
-      const failed = started.find((r) => r.status === 'rejected');
-      if (failed) throw (failed as PromiseRejectedResult).reason;
+      this.guestCaptures.push(...(await Tcpdump.startAll(guest, specs)));
     } catch (err) {
       this.data.notes.push(
         `no capture on the guest's links (${errorMessage(err)}): frames other than the stream there are not told apart (only verify.counterSlack allows for them)`,
       );
-      await Promise.all(this.guestCaptures.splice(0).map((c) => c.abandon()));
     }
   }
 
@@ -349,7 +345,7 @@ export class PvpRun {
     const captures = this.guestCaptures.splice(0);
     if (captures.length === 0) return;
     try {
-      await Promise.all(captures.map((c) => c.stop()));
+      await Tcpdump.stopAll(captures);
       for (const c of captures) await this.session.shell('guest').get(c.spec.file, join(this.config.runDir, `${c.spec.name}.pcap`));
       this.guestCaptured = true;
     } catch (err) {

@@ -85,6 +85,25 @@ export class Tcpdump {
     }
   }
 
+  /** Starts several captures at once; if one cannot start, stops those that did and throws its error. */
+  static async startAll(shell: Shell, specs: CaptureSpec[]): Promise<Tcpdump[]> {
+    const started = await Promise.allSettled(specs.map((spec) => Tcpdump.start(shell, spec)));
+    const running = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(running.map((c) => c.abandon()));
+      throw failed.reason;
+    }
+    return running;
+  }
+
+  /** Stops several captures at once; every one is stopped, then the first that was incomplete is thrown. */
+  static async stopAll(captures: Tcpdump[]): Promise<void> {
+    const stopped = await Promise.allSettled(captures.map((c) => c.stop()));
+    const failed = stopped.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
   /** Stops it without judging (cleanup after a failure). */
   async abandon(): Promise<void> {
     await this.proc.stop('SIGINT', 3000).catch(() => undefined);

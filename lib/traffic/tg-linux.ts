@@ -64,9 +64,13 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator {
   }
 
   async startCapture(): Promise<void> {
+    this.captures.push(...(await Tcpdump.startAll(this.shell, this.captureSpecs())));
+  }
+
+  private captureSpecs(): CaptureSpec[] {
     const t = this.tb.traffic;
     const log = (name: string) => `${this.tb.paths.workDir}/${name}.log`;
-    const specs: CaptureSpec[] = [
+    return [
       // rx: only what the DUT sends us; tx: only what leaves (the stream, and whatever else the TG sends).
       { name: 'tcpdump-rx', iface: this.rxPort, direction: 'in', file: this.remote.rx, logFile: log('tcpdump-rx') },
       { name: 'tcpdump-tx', iface: this.txPort, direction: 'out', file: this.remote.tx, logFile: log('tcpdump-tx') },
@@ -82,11 +86,6 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator {
         filter: `udp and src host ${t.srcIp} and dst host ${t.dstIp}`,
       },
     ];
-    // Started at once; if one cannot start, the others are stopped by cleanup().
-    const started = await Promise.allSettled(specs.map((spec) => Tcpdump.start(this.shell, spec)));
-    for (const r of started) if (r.status === 'fulfilled') this.captures.push(r.value);
-    const failed = started.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
   async send(localPcap: string, packets: number, rate: number): Promise<SendResult> {
@@ -101,9 +100,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator {
 
   async stopCapture(files: CaptureFiles): Promise<void> {
     if (this.captures.length === 0) throw new Error('no capture running');
-    const stopped = await Promise.allSettled(this.captures.splice(0).map((c) => c.stop()));
-    const failed = stopped.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    await Tcpdump.stopAll(this.captures.splice(0));
     await this.shell.get(this.remote.rx, files.rx);
     await this.shell.get(this.remote.tx, files.tx);
   }
@@ -132,8 +129,8 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator {
 
   async cleanup(): Promise<void> {
     await Promise.all(this.captures.splice(0).map((c) => c.abandon()));
-    const logs = ['tcpdump-rx', 'tcpdump-tx', 'tcpdump-watch'].map((n) => shq(`${this.tb.paths.workDir}/${n}.log`));
-    await this.shell.run(`rm -f ${[this.remoteTx, this.remote.rx, this.remote.tx, this.remote.watch].map(shq).join(' ')} ${logs.join(' ')}`, {
+    const files = [this.remoteTx, ...this.captureSpecs().flatMap((c) => [c.file, c.logFile])];
+    await this.shell.run(`rm -f ${files.map(shq).join(' ')}`, {
       okExitCodes: [0, 1],
     });
   }

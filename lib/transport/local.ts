@@ -1,5 +1,6 @@
 // Commands on this machine, through execa. Used by the virtual lab to build
 // namespaces, and usable as a testbed host for a lab on the controller itself.
+import { readFileSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { CommandTimeoutError } from '../errors.js';
@@ -89,4 +90,17 @@ function killGroup(pid: number | undefined): void {
       /* already gone */
     }
   }, 1000).unref();
+}
+
+/** A process of this machine's start time (field 22 of /proc/PID/stat): with the pid, what names it; null when it is gone or a zombie. */
+export function startTimeOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces; fields are counted after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z') return null;
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
 }

@@ -3,23 +3,14 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { startTimeOf } from '../transport/local.js';
+
+export { startTimeOf };
 
 export interface ProcRecord {
   name: string;
   pid: number;
   startTime: string;
-}
-
-export function startTimeOf(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may hold spaces; fields are counted after its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z') return null;
-    return fields[19] ?? null;
-  } catch {
-    return null;
-  }
 }
 
 export function isAlive(rec: ProcRecord): boolean {

@@ -90,24 +90,17 @@ describe('linux traffic generator, when things go wrong', () => {
     expect(failureKind(err)).toBe('infra');
   });
 
-  it('says what tcpdump said when it cannot capture on the return port, and leaves no tcpdump running', async () => {
-    const tg = driver(withTgPort(1, 'nosuch1'), 'cap');
+  it.each([
+    ['return', 1, 'nosuch1', 'cap'],
+    ['send', 0, 'nosuch0', 'txcap'],
+  ] as const)('says what tcpdump said when it cannot capture on the %s port, and leaves no tcpdump running', async (_role, which, port, runId) => {
+    const tg = driver(withTgPort(which, port), runId);
     const err = await failure(tg.startCapture());
-    expect(err.message).toMatch(/^\[tg\] `tcpdump` .*tcpdump exited: .*nosuch1/s);
+    expect(err.message).toMatch(new RegExp(`^\\[tg\\] \`tcpdump\` .*tcpdump exited: .*${port}`, 's'));
     expect(failureKind(err)).toBe('infra');
     await tg.cleanup();
     expect(tgProcesses()).toEqual([]);
-    expect(await runFilesOnTg('cap')).toBe('');
-  });
-
-  it('names the send port when tcpdump cannot capture on it, and leaves no tcpdump running', async () => {
-    const tg = driver(withTgPort(0, 'nosuch0'), 'txcap');
-    const err = await failure(tg.startCapture());
-    expect(err.message).toMatch(/^\[tg\] `tcpdump` .*tcpdump exited: .*nosuch0/s);
-    expect(failureKind(err)).toBe('infra');
-    await tg.cleanup();
-    expect(tgProcesses()).toEqual([]);
-    expect(await runFilesOnTg('txcap')).toBe('');
+    expect(await runFilesOnTg(runId)).toBe('');
   });
 
   it('names the send port when tcpreplay cannot send on it; cleanup removes the pcaps', async () => {
