@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// `npm test`: the harness's own tests (the fast tier). The e2e suite
+// `npm test`: the harness's own tests (the fast tier: projects unit, lab and
+// kernel-log); `npm run test:lab`: the lab tier (project dpdk). The e2e suite
 // (tests/e2e) runs only through `dutlab run`, against a testbed.
 //
 // Three projects. `unit` (pure code, and SSH servers in this process) and
@@ -20,7 +21,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Two cores: the unit files beside one lab file at a time.
     maxWorkers: 2,
-    reporters: ['default', ['junit', { outputFile: 'reports/junit.xml', suiteName: 'dutlab' }]],
+    // Each tier its own JUnit: `npm run test:lab` names reports/junit-lab.xml.
+    reporters: ['default', ['junit', { outputFile: process.env.VITEST_JUNIT_FILE ?? 'reports/junit.xml', suiteName: 'dutlab' }]],
     projects: [
       { extends: true, test: { name: 'unit', include: LAB_FREE, sequence: { groupOrder: 0 } } },
       {
@@ -34,6 +36,8 @@ export default defineConfig({
         },
       },
       { extends: true, test: { name: 'kernel-log', include: KERNEL_LOG, sequence: { groupOrder: 1 } } },
+      // The lab tier (`npm run test:lab`, after `npm test` in .ci/run): a real DPDK datapath, VMs, throughput searches.
+      { extends: true, test: { name: 'dpdk', include: ['tests/lab/**/*.test.ts'], fileParallelism: false, sequence: { groupOrder: 2 } } },
     ],
   },
 });

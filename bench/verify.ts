@@ -8,23 +8,12 @@ import { join } from 'node:path';
 import { RECORD_HEADER_LEN, pcapGlobalHeader, readPcap, writeRecordHeader } from '../lib/traffic/pcap.js';
 import { buildFrame, forwardFrame, type StreamSpec } from '../lib/traffic/stream.js';
 import { verifyCapture } from '../lib/verify/packets.js';
+// The crafted captures' stream and MACs: the guide's, as the packet tests use them.
+import { EGRESS_MAC, GATEWAY_MAC, spec as streamSpec } from '../tests/helpers/pcaps.js';
 
 const COUNT = Number(process.env.BENCH_PACKETS ?? 1_000_000);
 const ROUNDS = 3;
-const spec: StreamSpec = {
-  srcMac: '02:00:00:00:00:01',
-  dstMac: '00:4b:4e:49:30:00',
-  srcIp: '1.1.1.1',
-  dstIp: '6.6.6.2',
-  srcPort: 1024,
-  dstPort: 1024,
-  ttl: 64,
-  tos: 0,
-  sizes: [64],
-  count: COUNT,
-  rate: 1_000_000,
-  runId: 1,
-};
+const spec: StreamSpec = streamSpec({ count: COUNT, rate: 1_000_000, runId: 1 });
 
 /** A capture of the whole stream as the guest's router returns it. */
 function writeReturnCapture(file: string): void {
@@ -35,7 +24,7 @@ function writeReturnCapture(file: string): void {
   let used = 0;
   for (let seq = 0; seq < COUNT; seq++) {
     writeRecordHeader(chunk, used, seq, 60);
-    forwardFrame(buildFrame(spec, seq, chunk.subarray(used + RECORD_HEADER_LEN, used + rec)), 'de:ad:be:ef:ca:fe', '00:4b:4e:49:30:01');
+    forwardFrame(buildFrame(spec, seq, chunk.subarray(used + RECORD_HEADER_LEN, used + rec)), GATEWAY_MAC, EGRESS_MAC);
     used += rec;
     if (used === chunk.length) {
       writeSync(fd, chunk);
@@ -80,7 +69,7 @@ try {
   );
   let verdict = '';
   const tVerify = await best(async () => {
-    const v = await verifyCapture(file, { stream: spec, dstMac: 'de:ad:be:ef:ca:fe', srcMac: '00:4b:4e:49:30:01', lossTolerance: 0, maxProblems: 5 });
+    const v = await verifyCapture(file, { stream: spec, dstMac: GATEWAY_MAC, srcMac: EGRESS_MAC, lossTolerance: 0, maxProblems: 5 });
     verdict = v.summary;
   });
   const tParser = await best(() => readPcap(file, () => undefined));

@@ -117,6 +117,9 @@ export class KniGateError extends CheckFailure {
 
 export class LockError extends DutlabError {}
 
+/** The lab cannot run the setup as configured (too few free hugepages, a tool missing): the infrastructure's, before any step changed the lab. */
+export class PreflightError extends DutlabError {}
+
 /** Whose a failing command on each testbed host is: the DUT's machines, or the lab's (the traffic generator). */
 const HOST_KIND: Record<HostRole, FailureKind> = { host: 'dut', guest: 'dut', tg: 'infra' };
 

@@ -1,13 +1,18 @@
 // The `dutlab` command.
 import { Command, CommanderError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { formatPlan, planOf } from '../scenario/plan.js';
-import { PROFILE_NAMES, profileByName } from '../scenario/profiles.js';
+import { PROFILE_NAMES, PROFILES, profileByName } from '../profiles/index.js';
+import { profileProblems } from '../profiles/profile.js';
+import { PROJECT_ROOT, describeSuites } from '../suite/catalog.js';
+import { compareRuns, comparisonText } from '../report/compare.js';
+import { loadRun, readHistory } from '../report/history.js';
+import { trendHtml } from '../report/trend.js';
 import { loadTestbed, missingLocalFiles, testbedNotes } from '../testbed/load.js';
-import { DEFAULT_LAB_ID, labDown, labStatus, labUp } from '../vlab/lab.js';
-import { runSuite, writeUsageReport } from './run.js';
+import { DEFAULT_LAB_ID, labDown, labStatus, labUp, type Datapath } from '../vlab/lab.js';
+import { runSuites, writeUsageReport } from './run.js';
 
 const log = (line: string) => process.stderr.write(`dutlab: ${line}\n`);
 /** A path as the user can open it from here: relative inside the working directory, absolute outside. */
@@ -27,20 +32,106 @@ export function buildCli(): Command {
     .description('build the setup, send the stream, judge packets, counters, dmesg and interfaces; exit 0 pass, 1 DUT failed, 2 infrastructure failed')
     .requiredOption('--testbed <file>', 'the testbed YAML file')
     .addOption(profile())
+    .option(
+      '--suite <name>',
+      "a suite to run (repeatable; `dutlab suites` lists them); default: the profile's",
+      (v: string, prev: string[]) => [...prev, v],
+      [],
+    )
     .option('--reports <dir>', 'where reports go', undefined)
     .option('--hook-before-traffic <command>', 'a local command run just before the traffic (fault injection, debugging)')
     .option('--quiet', 'no per-testcase output')
-    .action(async (o: { testbed: string; profile: string; reports?: string; hookBeforeTraffic?: string; quiet?: boolean }) => {
-      const s = await runSuite({
-        testbed: o.testbed,
-        profile: o.profile,
-        ...(o.reports ? { reportsDir: o.reports } : {}),
-        ...(o.hookBeforeTraffic ? { beforeTraffic: o.hookBeforeTraffic } : {}),
-        ...(o.quiet ? { quiet: true } : {}),
-      });
-      log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
-      log(`report: ${shown(s.summaryFile)}`);
-      process.exitCode = s.exitCode;
+    .option('--baseline <run>', 'compare with this run (a run directory or a run id in the history): a regression fails the run (exit 1)')
+    .action(
+      async (o: { testbed: string; profile: string; suite: string[]; reports?: string; hookBeforeTraffic?: string; quiet?: boolean; baseline?: string }) => {
+        const reports = resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
+        // An unreadable baseline stops the run before it touches the lab (exit 2).
+        const base = o.baseline ? loadRun(o.baseline, reports) : null;
+        const s = await runSuites({
+          testbed: o.testbed,
+          profile: o.profile,
+          ...(o.suite.length > 0 ? { suites: o.suite } : {}),
+          ...(o.reports ? { reportsDir: o.reports } : {}),
+          ...(o.hookBeforeTraffic ? { beforeTraffic: o.hookBeforeTraffic } : {}),
+          ...(o.quiet ? { quiet: true } : {}),
+        });
+        log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
+        // The throughput suite's answer on the terminal too: NDR and PDR with their bounds.
+        for (const t of s.suites.flatMap((x) => x.tables).filter((x) => x.title.startsWith('Throughput')))
+          for (const row of t.rows) log(`${row[1]} at ${row[0]}: ${row[2]}..${row[3]} Mfps, L1 ${row[6]} Mb/s${row[9] ? ` (${row[9]})` : ''}`);
+        let exitCode = s.exitCode;
+        if (base) {
+          const cand = loadRun(dirname(s.summaryFile), reports);
+          const c = compareRuns(base, cand, loadTestbed(o.testbed).throughput.regressionThreshold);
+          const text = comparisonText(base, cand, c);
+          writeFileSync(join(dirname(s.summaryFile), 'comparison.txt'), text);
+          appendFileSync(s.summaryFile, `\n## Against the baseline\n\n\`\`\`\n${text}\`\`\`\n`);
+          process.stdout.write(text);
+          if (c.regressions.length > 0 && exitCode === 0) exitCode = 1;
+          log(c.regressions.length > 0 ? `REGRESSION against ${base.run.runId}: ${c.regressions[0]}` : `no regression against ${base.run.runId}`);
+        }
+        log(`report: ${shown(s.summaryFile)}`);
+        process.exitCode = exitCode;
+      },
+    );
+
+  program
+    .command('compare')
+    .description(
+      'a candidate run against a baseline: regressions case by case and in throughput, versions side by side; exit 1 on a regression, 2 on input it cannot read',
+    )
+    .argument('<baseline>', "a run directory, or a run id in the reports directory's history")
+    .argument('<candidate>', 'a run directory, or a run id')
+    .option('--reports <dir>', 'the reports directory whose history holds the run ids', undefined)
+    .option(
+      '--threshold <ratio>',
+      "a throughput drop beyond this share of the baseline is a regression (default: the candidate testbed's throughput.regressionThreshold, 0.1)",
+    )
+    .action((baseline: string, candidate: string, o: { reports?: string; threshold?: string }) => {
+      const reports = resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
+      const base = loadRun(baseline, reports);
+      const cand = loadRun(candidate, reports);
+      // The candidate's testbed says how noisy its lab is (the virtual lab: 0.5); without it, 0.1.
+      const own = () => {
+        try {
+          return loadTestbed(join(cand.dir ?? '', 'testbed.yaml')).throughput.regressionThreshold;
+        } catch {
+          return 0.1;
+        }
+      };
+      const threshold = o.threshold !== undefined ? Number(o.threshold) : own();
+      if (!(threshold >= 0 && threshold < 1)) throw new Error(`--threshold ${o.threshold}: a ratio between 0 and 1`);
+      const c = compareRuns(base, cand, threshold);
+      process.stdout.write(comparisonText(base, cand, c));
+      process.exitCode = c.regressions.length > 0 ? 1 : 0;
+    });
+
+  program
+    .command('trend')
+    .description('a self-contained HTML page (no network) with charts of NDR, PDR and verdicts per testbed and profile across the history')
+    .option('--reports <dir>', 'the reports directory whose history.jsonl to draw', undefined)
+    .option('--out <file>', 'where the page goes (default: <reports>/trend.html)')
+    .action((o: { reports?: string; out?: string }) => {
+      const reports = resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
+      const out = resolve(o.out ?? join(reports, 'trend.html'));
+      const history = readHistory(reports);
+      writeFileSync(out, trendHtml(history));
+      log(`trend of ${history.length} run(s): ${shown(out)}`);
+    });
+
+  program
+    .command('suites')
+    .description('list the suites (tests/e2e/<name>.e2e.ts), what each checks and what it requires of a lab; and the profiles')
+    .action(async () => {
+      for (const x of await describeSuites()) {
+        const needs = x.requires.map((r) => r.feature).join(', ') || 'nothing';
+        const by = PROFILES.filter((p) => p.defaultSuites.includes(x.name)).map((p) => p.name);
+        process.stdout.write(
+          `${x.name.padEnd(16)} ${x.title}\n${''.padEnd(16)} requires: ${needs}; default for: ${by.join(', ') || 'no profile'}; file: ${x.file}\n`,
+        );
+      }
+      process.stdout.write('\nprofiles:\n');
+      for (const p of PROFILES) process.stdout.write(`${p.name.padEnd(16)} ${p.title} (offers: ${p.features.join(', ')})\n`);
     });
 
   program
@@ -51,6 +142,8 @@ export function buildCli(): Command {
     .action((o: { testbed: string; profile: string }) => {
       const tb = loadTestbed(o.testbed);
       const p = profileByName(o.profile);
+      const wrong = profileProblems(p, tb, o.testbed);
+      if (wrong) throw wrong;
       // The plan is for reading on any machine: files only the lab's controller has are a warning here.
       for (const n of testbedNotes(tb)) log(`note: ${n}`);
       for (const m of missingLocalFiles(tb)) log(`warning: ${m} (\`dutlab run\` would stop on it)`);
@@ -59,12 +152,13 @@ export function buildCli(): Command {
 
   program
     .command('e2e')
-    .description('the main job: virtual lab up, the full suite with the virtual profile, virtual lab down')
-    .option('--id <id>', 'lab id', DEFAULT_LAB_ID)
+    .description('the main job: for each profile (virtual, then ovs-dpdk), a virtual lab up, its default suites, the lab down; a verdict line each')
+    .option('--id <id>', 'lab id (the DPDK lab is <id>-dpdk)', DEFAULT_LAB_ID)
     .option('--reports <dir>', 'where reports go', undefined)
-    .action(async (o: { id: string; reports?: string }) => {
-      // A signal before or after the suite (while the lab comes up or goes down) is noted here, so that
-      // the lab still goes down; during the suite, runSuite's own handler tears the run down as well.
+    .addOption(new Option('--profiles <names>', 'comma-separated: which profiles, in order').default('virtual,ovs-dpdk'))
+    .action(async (o: { id: string; reports?: string; profiles: string }) => {
+      // A signal before or after a run (while a lab comes up or goes down) is noted here, so that
+      // the lab still goes down; during a run, runSuites' own handler tears the run down as well.
       let interrupted: NodeJS.Signals | null = null;
       const onSignal = (sig: NodeJS.Signals) => {
         if (interrupted) process.exit(2);
@@ -72,19 +166,39 @@ export function buildCli(): Command {
       };
       const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
       signals.forEach((sig) => process.on(sig, onSignal));
-      let code = 2;
+      const labs: Record<string, { datapath: Datapath; id: string }> = {
+        virtual: { datapath: 'netdev', id: o.id },
+        'ovs-dpdk': { datapath: 'dpdk', id: `${o.id}-dpdk` },
+      };
+      const lines: string[] = [];
+      let code = 0;
       try {
-        const lab = await labUp({ id: o.id, log });
-        if (interrupted) throw new Error(`interrupted by ${interrupted} while the virtual lab came up`);
-        const s = await runSuite({ testbed: lab.testbedFile, profile: 'virtual', ...(o.reports ? { reportsDir: o.reports } : {}) });
-        log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
-        log(`report: ${shown(s.summaryFile)}`);
-        code = s.exitCode;
+        for (const profile of o.profiles.split(',').filter(Boolean)) {
+          const at = labs[profile];
+          if (!at) throw new Error(`e2e runs the virtual lab's profiles (${Object.keys(labs).join(', ')}), not ${JSON.stringify(profile)}`);
+          if (interrupted) break;
+          try {
+            const lab = await labUp({ id: at.id, datapath: at.datapath, log });
+            if (interrupted) throw new Error(`interrupted by ${interrupted} while the virtual lab came up`);
+            const s = await runSuites({ testbed: lab.testbedFile, profile, ...(o.reports ? { reportsDir: o.reports } : {}) });
+            log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
+            log(`report: ${shown(s.summaryFile)}`);
+            lines.push(`${profile}: ${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}; DPDK ${s.versions.dpdk ?? 'unknown'}`);
+            code = Math.max(code, s.exitCode);
+            if (s.verdict === 'aborted') break;
+          } finally {
+            await labDown({ id: at.id, log });
+          }
+        }
+      } catch (err) {
+        code = 2;
+        throw err;
       } finally {
-        await labDown({ id: o.id, log });
         signals.forEach((sig) => process.off(sig, onSignal));
+        for (const l of lines) log(l);
+        process.exitCode = code;
       }
-      process.exitCode = code;
+      if (interrupted && code < 2) process.exitCode = 2;
     });
 
   const lab = program.command('lab').description('the built-in virtual lab (root, Debian)');
@@ -93,8 +207,13 @@ export function buildCli(): Command {
     .description('install missing packages, build the namespaces, sshd, OVS and forwarders; write the lab testbed')
     .option('--id <id>', 'lab id (several labs can coexist)', DEFAULT_LAB_ID)
     .option('--template <file>', 'testbed template')
-    .action(async (o: { id: string; template?: string }) => {
-      const st = await labUp({ id: o.id, log, ...(o.template ? { template: o.template } : {}) });
+    .addOption(
+      new Option('--datapath <kind>', "netdev: OVS's userspace datapath on veth (profile virtual); dpdk: OVS-DPDK on DPDK virtual devices (profile ovs-dpdk)")
+        .choices(['netdev', 'dpdk'])
+        .default('netdev'),
+    )
+    .action(async (o: { id: string; template?: string; datapath: Datapath }) => {
+      const st = await labUp({ id: o.id, log, datapath: o.datapath, ...(o.template ? { template: o.template } : {}) });
       process.stdout.write(`${st.testbedFile}\n`);
     });
   lab

@@ -1,22 +1,27 @@
-// `dutlab run`: the e2e suite in-process under vitest, then the verdict and the reports.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+// `dutlab run`: the chosen suites in-process under vitest, one run directory
+// and one JUnit whatever their number, then the verdict and the reports.
+import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createVitest } from 'vitest/node';
 import { TestbedError, errorMessage } from '../errors.js';
+import { profileByName } from '../profiles/index.js';
+import { profileProblems } from '../profiles/profile.js';
+import { appendHistory, historyEntry } from '../report/history.js';
 import { junitXml } from '../report/junit.js';
+import { runReportHtml } from '../report/trend.js';
 import { RunReporter } from '../report/reporter.js';
 import { buildSummary, summaryMarkdown, type Summary } from '../report/summary.js';
 import { verdictOf, EXIT_CODES } from '../report/verdict.js';
-import { profileByName } from '../scenario/profiles.js';
-import type { RunData } from '../results/run.js';
-import { ABORT_FILE, configToEnv, writeAbortFile } from '../scenario/run.js';
+import type { RunResult, SuiteResult } from '../results/run.js';
+import { ABORT_FILE, writeAbortFile, type SuiteConfig } from '../scenario/lab-run.js';
+import { PROJECT_ROOT, resolveSuites, type SuiteFile } from '../suite/catalog.js';
 import { loadTestbed, missingLocalFiles } from '../testbed/load.js';
-
-export const PROJECT_ROOT = resolve(new URL('../..', import.meta.url).pathname);
 
 export interface RunOptions {
   testbed: string;
   profile: string;
+  /** The suites to run, in order; default: the profile's default suites. */
+  suites?: string[];
   reportsDir?: string;
   beforeTraffic?: string;
   quiet?: boolean;
@@ -46,26 +51,32 @@ export interface RunOutcome extends Summary {
   summaryFile: string;
 }
 
-export async function runSuite(opts: RunOptions): Promise<RunOutcome> {
+const emptyRun = (runId: string, testbed: string, profile: string): RunResult => ({
+  runId,
+  testbed,
+  testbedName: '?',
+  profile,
+  startedAt: new Date().toISOString(),
+  versions: {},
+  suites: [],
+  notes: [],
+  teardownProblems: [],
+});
+
+export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
   const { reports, runId, runDir } = newRunDir(opts.reportsDir);
-  const base: RunData = {
-    runId,
-    testbed: resolve(opts.testbed),
-    testbedName: '?',
-    profile: opts.profile,
-    startedAt: new Date().toISOString(),
-    versions: {},
-    stages: [],
-    teardownProblems: [],
-    notes: [],
-  };
+  const base = emptyRun(runId, resolve(opts.testbed), opts.profile);
 
   // Problems that stop the run before it touches the lab: exit 2, with a report all the same.
+  let suites: SuiteFile[];
   try {
     const tb = loadTestbed(opts.testbed);
     base.testbedName = tb.name;
     copyFileSync(opts.testbed, join(runDir, 'testbed.yaml'));
-    profileByName(opts.profile);
+    const profile = profileByName(opts.profile);
+    const wrong = profileProblems(profile, tb, opts.testbed);
+    if (wrong) throw wrong;
+    suites = resolveSuites(opts.suites?.length ? opts.suites : profile.defaultSuites);
     const missing = missingLocalFiles(tb);
     if (missing.length > 0) throw new Error(`before connecting: ${missing.join('; ')}`);
   } catch (err) {
@@ -73,7 +84,7 @@ export async function runSuite(opts: RunOptions): Promise<RunOutcome> {
     return writeReports(reports, runDir, base, [], { verdict: 'infra-error', exitCode: EXIT_CODES['infra-error'], reason });
   }
 
-  // A signal while the suite runs: the suite tears down (it learns of the signal through the abort file,
+  // A signal while the suites run: each tears down (it learns of the signal through the abort file,
   // or directly from a terminal), the run ends "aborted", exit 2. A second signal forces the exit.
   let interrupted: string | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -88,7 +99,14 @@ export async function runSuite(opts: RunOptions): Promise<RunOutcome> {
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   signals.forEach((sig) => process.on(sig, onSignal));
   try {
-    return await runVitest(opts, reports, runDir, runId, base, () => interrupted);
+    const config: SuiteConfig = {
+      testbedFile: resolve(opts.testbed),
+      profile: opts.profile,
+      runId,
+      runDir,
+      ...(opts.beforeTraffic ? { beforeTraffic: opts.beforeTraffic } : {}),
+    };
+    return await runVitest(opts, suites, config, reports, base, () => interrupted);
   } finally {
     signals.forEach((sig) => process.off(sig, onSignal));
   }
@@ -96,34 +114,28 @@ export async function runSuite(opts: RunOptions): Promise<RunOutcome> {
 
 async function runVitest(
   opts: RunOptions,
+  suites: SuiteFile[],
+  config: SuiteConfig,
   reports: string,
-  runDir: string,
-  runId: string,
-  base: RunData,
+  base: RunResult,
   interrupted: () => string | null,
 ): Promise<RunOutcome> {
   const reporter = new RunReporter();
-  const env = configToEnv({
-    testbedFile: resolve(opts.testbed),
-    profile: opts.profile,
-    runId,
-    runDir,
-    ...(opts.beforeTraffic ? { beforeTraffic: opts.beforeTraffic } : {}),
-  });
-  Object.assign(process.env, env);
   const saved = process.exitCode;
-  // Vitest's own SIGINT/SIGTERM handlers exit the process at once; a run must tear down first (runSuite's).
+  // Vitest's own SIGINT/SIGTERM handlers exit the process at once; a run must tear down first (runSuites').
   const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
   const vitest = await createVitest('test', {
     root: PROJECT_ROOT,
     config: false,
-    include: ['tests/e2e/**/*.e2e.ts'],
+    include: suites.map((s) => s.file),
+    // One suite after the other, in the order asked: each takes the lab's lock and builds its own setup.
+    sequence: { sequencer: OrderedSequencer(suites) },
     reporters: opts.quiet ? [reporter] : [reporter, 'verbose'],
     watch: false,
     fileParallelism: false,
     passWithNoTests: false,
-    env,
-    // The suite's modules, transformed once and kept (keyed by their content): a run starts in less CPU.
+    provide: { dutlab: config },
+    // The suites' modules, transformed once and kept (keyed by their content): a run starts in less CPU.
     experimental: { fsModuleCache: true },
   } as never);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) for (const l of process.listeners(sig)) if (!before[sig].includes(l)) process.off(sig, l);
@@ -133,40 +145,62 @@ async function runVitest(
     await vitest.close();
   }
   process.exitCode = saved;
-  let data = base;
-  try {
-    data = JSON.parse(readFileSync(join(runDir, 'run-data.json'), 'utf8')) as RunData;
-  } catch {
-    if (reporter.errors.length === 0) reporter.errors.push('the suite wrote no run data: it could not start');
-  }
-  const cases = reporter.cases.map((c) => {
-    const stage = data.stages.find((s) => s.id === c.id);
-    return stage?.kind && c.status === 'failed' ? { ...c, kind: stage.kind } : c;
-  });
+  // In the order asked for, whatever order vitest reports its modules in.
+  const rank = (name: string | undefined) => suites.findIndex((s) => s.name === name);
+  const results = [...reporter.suites].sort((a, b) => rank(a.suite) - rank(b.suite));
+  const cases = [...reporter.cases].sort((a, b) => rank(a.suite) - rank(b.suite));
+  for (const s of suites)
+    if (!results.some((r) => r.suite === s.name) && !reporter.errors.some((e) => e.includes(s.file)))
+      reporter.errors.push(`the ${s.name} suite gave no result: it could not start`);
+  const run = mergeResults(base, results);
   const sig = interrupted();
-  const aborted = data.aborted ?? (sig ? `interrupted by ${sig}` : undefined);
-  rmSync(join(runDir, ABORT_FILE), { force: true });
-  return writeReports(reports, runDir, data, cases, verdictOf(cases, reporter.errors, aborted));
+  run.aborted ??= sig ? `interrupted by ${sig}` : undefined;
+  if (!run.aborted) delete run.aborted;
+  rmSync(join(config.runDir, ABORT_FILE), { force: true });
+  return writeReports(reports, config.runDir, run, cases, verdictOf(cases, reporter.errors, run.aborted));
+}
+
+/** Vitest's sequencer, keeping the suites in the order they were asked for. */
+function OrderedSequencer(suites: SuiteFile[]) {
+  const rank = (f: string) => suites.findIndex((s) => f.endsWith(`/${s.file}`));
+  return class {
+    async shard<T>(files: T[]): Promise<T[]> {
+      return files;
+    }
+    async sort<T extends { moduleId: string }>(files: T[]): Promise<T[]> {
+      return [...files].sort((a, b) => rank(a.moduleId) - rank(b.moduleId));
+    }
+  };
+}
+
+/** The run as a whole: its suites' results; their notes carry the suite's name when there are several. */
+function mergeResults(base: RunResult, suites: SuiteResult[]): RunResult {
+  const tag = (s: SuiteResult, line: string) => (suites.length > 1 ? `${s.suite}: ${line}` : line);
+  const versions = Object.assign({}, ...suites.map((s) => s.versions).reverse()) as RunResult['versions'];
+  const aborted = suites.find((s) => s.aborted)?.aborted;
+  return {
+    ...base,
+    ...(suites[0] ? { testbedName: suites[0].testbedName, startedAt: suites[0].startedAt } : {}),
+    ...(suites.at(-1)?.finishedAt ? { finishedAt: suites.at(-1)!.finishedAt! } : {}),
+    versions,
+    suites,
+    notes: [...base.notes, ...suites.flatMap((s) => s.notes.map((n) => tag(s, n)))],
+    teardownProblems: [...base.teardownProblems, ...suites.flatMap((s) => s.teardownProblems.map((n) => tag(s, n)))],
+    ...(aborted ? { aborted } : {}),
+  };
 }
 
 /** A command line that could not be parsed: an infrastructure error with a report, so that no gate reads the last run's JUnit. */
 export function writeUsageReport(reason: string, reportsDir?: string): RunOutcome {
   const { reports, runId, runDir } = newRunDir(reportsDir);
-  const data: RunData = {
-    runId,
-    testbed: '?',
-    testbedName: '?',
-    profile: '?',
-    startedAt: new Date().toISOString(),
-    versions: {},
-    stages: [],
-    teardownProblems: [],
-    notes: [],
-  };
-  return writeReports(reports, runDir, data, [], { verdict: 'infra-error', exitCode: EXIT_CODES['infra-error'], reason: `usage: ${reason}` });
+  return writeReports(reports, runDir, emptyRun(runId, '?', '?'), [], {
+    verdict: 'infra-error',
+    exitCode: EXIT_CODES['infra-error'],
+    reason: `usage: ${reason}`,
+  });
 }
 
-function writeReports(reports: string, runDir: string, data: RunData, cases: Summary['cases'], verdict: ReturnType<typeof verdictOf>): RunOutcome {
+function writeReports(reports: string, runDir: string, data: RunResult, cases: Summary['cases'], verdict: ReturnType<typeof verdictOf>): RunOutcome {
   const summary = buildSummary(data, cases, verdict);
   const props = {
     runId: data.runId,
@@ -174,6 +208,7 @@ function writeReports(reports: string, runDir: string, data: RunData, cases: Sum
     testbed: data.testbedName,
     testbedFile: data.testbed,
     profile: data.profile,
+    suites: data.suites.map((s) => s.suite).join(' '),
     ovsVersion: data.versions.ovs ?? 'unknown',
     dpdkVersion: data.versions.dpdk ?? 'unknown',
     hostKernel: data.versions.hostKernel ?? 'unknown',
@@ -188,6 +223,9 @@ function writeReports(reports: string, runDir: string, data: RunData, cases: Sum
   writeFileSync(join(reports, 'junit.xml'), xml);
   writeFileSync(join(runDir, 'summary.json'), JSON.stringify(summary, null, 2));
   writeFileSync(join(runDir, 'summary.md'), summaryMarkdown(summary));
-  if (!existsSync(join(runDir, 'run-data.json'))) writeFileSync(join(runDir, 'run-data.json'), JSON.stringify(data, null, 2));
+  writeFileSync(join(runDir, 'run.json'), JSON.stringify(data, null, 2));
+  appendHistory(reports, historyEntry(data, verdict.verdict));
+  const throughput = data.suites.flatMap((s) => s.throughput ?? []);
+  if (throughput.length > 0) writeFileSync(join(runDir, 'report.html'), runReportHtml(data.runId, throughput));
   return { ...summary, summaryFile: join(runDir, 'summary.md') };
 }

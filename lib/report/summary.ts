@@ -1,20 +1,26 @@
-// summary.json for machines and summary.md for the person who reads it first.
-import type { RunData } from '../results/run.js';
+// summary.json for machines and summary.md for the person who reads it first:
+// the verdict and why, what failed, what was blocked and what skipped, each
+// suite's own tables, the testcases, versions, teardown and notes.
+import type { MatrixRow, RunResult, Table } from '../results/run.js';
 import type { CaseResult, Verdict } from './verdict.js';
 
 export interface Summary
-  extends Pick<RunData, 'runId' | 'testbed' | 'testbedName' | 'profile' | 'startedAt' | 'finishedAt' | 'versions' | 'teardownProblems' | 'notes'> {
+  extends Pick<RunResult, 'runId' | 'testbed' | 'testbedName' | 'profile' | 'startedAt' | 'finishedAt' | 'versions' | 'teardownProblems' | 'notes'> {
   verdict: Verdict;
   exitCode: number;
   reason: string;
+  suites: Array<{ name: string; title: string; blocked?: string; tables: Table[] }>;
+  /** What the run's suites, profile and steps require, against the lab. */
+  matrix: MatrixRow[];
+  /** The PVP suite's return packets and counters, where a suite of the run measured them. */
   packets: { sent: number; received: number; lost: number; duplicated: number; reordered: number; mismatched: number; other: number } | null;
-  counters: RunData['counters'] | null;
+  counters: NonNullable<RunResult['suites'][number]['counters']> | null;
   cases: CaseResult[];
   problems: string[];
 }
 
-export function buildSummary(data: RunData, cases: CaseResult[], verdict: { verdict: Verdict; exitCode: number; reason: string }): Summary {
-  const p = data.packets;
+export function buildSummary(data: RunResult, cases: CaseResult[], verdict: { verdict: Verdict; exitCode: number; reason: string }): Summary {
+  const p = data.suites.find((s) => s.packets)?.packets;
   return {
     ...verdict,
     runId: data.runId,
@@ -24,10 +30,12 @@ export function buildSummary(data: RunData, cases: CaseResult[], verdict: { verd
     startedAt: data.startedAt,
     ...(data.finishedAt ? { finishedAt: data.finishedAt } : {}),
     versions: data.versions,
+    suites: data.suites.map((s) => ({ name: s.suite, title: s.title, ...(s.blocked ? { blocked: s.blocked } : {}), tables: s.tables })),
+    matrix: uniqueRows(data.suites.flatMap((s) => s.matrix ?? [])),
     packets: p
       ? { sent: p.sent, received: p.received, lost: p.lost, duplicated: p.duplicated, reordered: p.reordered, mismatched: p.mismatched, other: p.other.total }
       : null,
-    counters: data.counters ?? null,
+    counters: data.suites.find((s) => s.counters)?.counters ?? null,
     cases,
     problems: p?.problems ?? [],
     teardownProblems: data.teardownProblems,
@@ -35,14 +43,29 @@ export function buildSummary(data: RunData, cases: CaseResult[], verdict: { verd
   };
 }
 
+const uniqueRows = (rows: MatrixRow[]) => rows.filter((r, i) => rows.findIndex((x) => JSON.stringify(x) === JSON.stringify(r)) === i);
+
+export function tableMarkdown(t: Table, heading = '##'): string[] {
+  return [
+    `${heading} ${t.title}`,
+    '',
+    `| ${t.columns.join(' | ')} |`,
+    `|${t.columns.map(() => '---').join('|')}|`,
+    ...t.rows.map((r) => `| ${r.join(' | ')} |`),
+    '',
+    ...(t.notes?.length ? [...t.notes.map((n) => `- ${n}`), ''] : []),
+  ];
+}
+
 export function summaryMarkdown(s: Summary): string {
   const icon = { pass: 'PASS', fail: 'FAIL', 'infra-error': 'INFRA-ERROR', aborted: 'ABORTED' }[s.verdict];
+  const names = s.suites.map((x) => x.name).join(', ') || 'none';
   const lines = [
     `# ${icon}: dutlab run ${s.runId}`,
     '',
     `**${s.reason}**`,
     '',
-    `Testbed \`${s.testbedName}\` (${s.testbed}), profile \`${s.profile}\`, exit code ${s.exitCode}.`,
+    `Testbed \`${s.testbedName}\` (${s.testbed}), profile \`${s.profile}\`, suites ${names}, exit code ${s.exitCode}.`,
     '',
   ];
   const failed = s.cases.filter((c) => c.status === 'failed');
@@ -51,48 +74,33 @@ export function summaryMarkdown(s: Summary): string {
     for (const c of failed) lines.push(`- **${c.name}** (${c.kind === 'dut' ? 'DUT' : 'infrastructure'}): ${c.message ?? ''}`);
     lines.push('');
   }
+  // Blocked is not failed: the lab cannot offer what these need (a feature, a version).
+  const blocked = s.cases.filter((c) => c.status === 'blocked');
+  if (blocked.length > 0) {
+    lines.push('## Blocked: what this lab cannot run', '');
+    const reasons = [...new Set(blocked.map((c) => c.message ?? 'blocked'))];
+    for (const r of reasons) lines.push(`- ${blocked.filter((c) => (c.message ?? 'blocked') === r).length} testcase(s): ${r}`);
+    lines.push('');
+  }
   const skipped = s.cases.filter((c) => c.status === 'skipped');
   if (skipped.length > 0)
     lines.push(`${skipped.length} testcase(s) skipped because something they need failed (first: ${skipped[0]!.name}, ${skipped[0]!.message}).`, '');
-  if (s.packets) {
-    const p = s.packets;
+  const many = s.suites.length > 1;
+  for (const suite of s.suites) for (const t of suite.tables) lines.push(...tableMarkdown(many ? { ...t, title: `${suite.name}: ${t.title}` } : t));
+  if (s.matrix.length > 0)
     lines.push(
-      '## Packets',
-      '',
-      '| sent | received | lost | duplicated | reordered | mismatched | other |',
-      '|---|---|---|---|---|---|---|',
-      `| ${p.sent} | ${p.received} | ${p.lost} | ${p.duplicated} | ${p.reordered} | ${p.mismatched} | ${p.other} |`,
-      '',
+      ...tableMarkdown({
+        title: 'Capabilities: what the run requires, what this lab has',
+        columns: ['requirement', 'needed by', 'this lab', ''],
+        rows: s.matrix.map((m) => [m.requirement, m.neededBy, m.lab, m.met === null ? 'not judged (version unknown)' : m.met ? 'ok' : 'BLOCKED']),
+      }),
     );
-    if (s.problems.length > 0) lines.push(...s.problems.slice(0, 10).map((x) => `- ${x}`), '');
-  }
-  if (s.counters) {
-    const c = s.counters;
-    const row = (what: string, got: number | undefined, want: number) => `| ${what} | ${got ?? '-'} | ${want} | ${got === want ? 'ok' : 'DIFFERS'} |`;
-    lines.push(
-      '## Counters along the path (deltas over the run)',
-      '',
-      '| counter | counted | expected | |',
-      '|---|---|---|---|',
-      row('TG tx', c.tgTx, c.sent),
-      row('phy ingress rx', c.hostPhyIngressRx, c.sent),
-      row('ingress flow n_packets', c.flowIngress?.packets, c.sent),
-      row('KNI ingress tx', c.hostKniIngressTx, c.sent),
-      row('guest ingress vEth rx', c.guestIngressRx, c.sent),
-      row('guest egress vEth tx', c.guestEgressTx, c.returned),
-      row('KNI egress rx', c.hostKniEgressRx, c.returned),
-      row('egress flow n_packets', c.flowEgress?.packets, c.returned),
-      row('phy egress tx', c.hostPhyEgressTx, c.returned),
-      row('TG rx', c.tgRx, c.returned),
-      '',
-    );
-  }
-  lines.push('## Steps and checks', '', '| testcase | status | seconds |', '|---|---|---|');
-  for (const c of s.cases) lines.push(`| ${c.name} | ${c.status} | ${(c.durationMs / 1000).toFixed(2)} |`);
+  lines.push('## Steps and checks', '', `| ${many ? 'suite | ' : ''}testcase | status | seconds |`, `|${many ? '---|' : ''}---|---|---|`);
+  for (const c of s.cases) lines.push(`| ${many ? `${c.suite ?? ''} | ` : ''}${c.name} | ${c.status} | ${(c.durationMs / 1000).toFixed(2)} |`);
   lines.push('', '## Versions', '');
   for (const [k, v] of Object.entries(s.versions)) lines.push(`- ${k}: ${v}`);
   if (s.teardownProblems.length > 0) lines.push('', '## Teardown', '', ...s.teardownProblems.map((x) => `- ${x}`));
   if (s.notes.length > 0) lines.push('', '## Notes', '', ...s.notes.map((x) => `- ${x}`));
-  lines.push('', 'Transcripts of every command: `transcripts/`; daemon logs: `logs/`; pcaps: `tx.pcap`, `rx.pcap`.', '');
+  lines.push('', "Each suite's files are in its own directory: `<suite>/transcripts/` (every command), `<suite>/logs/` (daemons), the pcaps.", '');
   return lines.join('\n');
 }

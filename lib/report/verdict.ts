@@ -5,8 +5,11 @@ import type { FailureKind } from '../errors.js';
 export interface CaseResult {
   id: string;
   name: string;
+  /** The suite it belongs to (its file's name). */
+  suite?: string;
   group: string;
-  status: 'passed' | 'failed' | 'skipped';
+  /** blocked: the lab lacks what it requires; skipped: something it needs failed. */
+  status: 'passed' | 'failed' | 'skipped' | 'blocked';
   kind?: FailureKind;
   message?: string;
   durationMs: number;
@@ -25,7 +28,19 @@ export function verdictOf(cases: CaseResult[], runErrors: string[] = [], aborted
   if (runErrors.length > 0) [verdict, reason] = ['infra-error', runErrors[0]!];
   else if (infra.length > 0) [verdict, reason] = ['infra-error', `${infra[0]!.name}: ${infra[0]!.message ?? 'failed'}`];
   else if (failed.length > 0) [verdict, reason] = ['fail', `${failed[0]!.name}: ${failed[0]!.message ?? 'failed'}`];
-  else if (!cases.some((c) => c.status === 'passed')) [verdict, reason] = ['infra-error', 'no testcase ran'];
-  else [verdict, reason] = ['pass', `${cases.filter((c) => c.status === 'passed').length} testcases passed`];
+  // Blocked, and no check ran: the lab could not run the suites (their setup, or all of them), which says nothing of the DUT.
+  else if (!cases.some((c) => c.status === 'passed' && c.group !== 'setup') && cases.some((c) => c.status === 'blocked')) {
+    const blocked = cases.find((c) => c.status === 'blocked');
+    [verdict, reason] = ['infra-error', `nothing could run on this lab: ${blocked!.message ?? 'blocked'}`];
+  } else if (!cases.some((c) => c.status === 'passed')) {
+    const blocked = cases.find((c) => c.status === 'blocked');
+    [verdict, reason] = ['infra-error', blocked ? `nothing could run on this lab: ${blocked.message ?? 'blocked'}` : 'no testcase ran'];
+  } else {
+    const blocked = cases.filter((c) => c.status === 'blocked').length;
+    [verdict, reason] = [
+      'pass',
+      `${cases.filter((c) => c.status === 'passed').length} testcases passed${blocked ? `, ${blocked} blocked (the lab lacks what they need)` : ''}`,
+    ];
+  }
   return { verdict, exitCode: EXIT_CODES[verdict], reason };
 }

@@ -1,9 +1,11 @@
-// What a run found, as data: the record the suite writes while it runs
-// (run-data.json in the run directory) and the report reads. It depends on no
-// part of the run engine, so that report/ needs nothing from scenario/.
+// What a run found, as data: each suite's result (the suite hands it to the
+// CLI through vitest's reporter, and writes it as progress.json while it
+// runs) and the whole run's, which the report reads. It depends on no part of
+// the run engine, so that report/ needs nothing from scenario/.
 import type { FailureKind } from '../errors.js';
 import type { PathCounts } from '../verify/counters.js';
 import type { PacketVerdict } from '../verify/packets.js';
+import type { GoalResult, Measurement } from '../throughput/search.js';
 
 export interface Versions {
   ovs: string;
@@ -12,7 +14,8 @@ export interface Versions {
   guestKernel: string;
 }
 
-export type StageStatus = 'passed' | 'failed' | 'skipped';
+/** blocked: the lab lacks what the stage requires (capabilities.ts); skipped: something it needs failed or was skipped. */
+export type StageStatus = 'passed' | 'failed' | 'skipped' | 'blocked';
 
 export interface StageRecord {
   id: string;
@@ -24,7 +27,44 @@ export interface StageRecord {
   durationMs: number;
 }
 
-export interface RunData {
+/** A table a suite contributes to summary.md (the PVP suite's counters along the path, a throughput table). */
+export interface Table {
+  title: string;
+  columns: string[];
+  rows: string[][];
+  /** Lines printed under the table. */
+  notes?: string[];
+}
+
+/** One row of the capability matrix: what something of the run requires, and what the lab has. */
+export interface MatrixRow {
+  requirement: string;
+  /** "suite pvp", "profile legacy-kni", "step guest.insmod". */
+  neededBy: string;
+  lab: string;
+  /** null: the lab's version is not known, so it was not judged. */
+  met: boolean | null;
+}
+
+/** The throughput search at one frame size. */
+export interface ThroughputResult {
+  /** Bytes on the wire, FCS included. */
+  frame: number;
+  /** What the generator reached with the DUT bypassed (frames/s), if calibrated. */
+  calibration: { achievedRate: number; received: number; sent: number; durationS: number } | null;
+  /** The most the generator could offer during the search, if a trial showed it falling short. */
+  generatorLimit: number | null;
+  /** The load the search started from: the testbed's maximum, or the calibrated limit. */
+  maxRate: number;
+  goals: Array<GoalResult & { lowerBps: { l2: number; l1: number } | null }>;
+  trials: Measurement[];
+}
+
+/** One suite's record of a run. */
+export interface SuiteResult {
+  /** The suite's name (its file under tests/e2e without `.e2e.ts`) and its one line. */
+  suite: string;
+  title: string;
   runId: string;
   testbed: string;
   testbedName: string;
@@ -36,8 +76,30 @@ export interface RunData {
   packets?: Omit<PacketVerdict, 'problems'> & { problems: string[] };
   counters?: PathCounts;
   tgSent?: number;
+  tables: Table[];
+  throughput?: ThroughputResult[];
   teardownProblems: string[];
   notes: string[];
   /** Set when a signal interrupted the run: "interrupted by SIGINT". */
+  aborted?: string;
+  /** Set when the lab lacks what the whole suite requires: "blocked: this lab has no vm". */
+  blocked?: string;
+  /** What the suite, the profile and each stage require, against what the lab has. */
+  matrix?: MatrixRow[];
+}
+
+/** The whole run: every suite's result, one run directory, one JUnit. */
+export interface RunResult {
+  runId: string;
+  testbed: string;
+  testbedName: string;
+  profile: string;
+  startedAt: string;
+  finishedAt?: string;
+  versions: Partial<Versions>;
+  suites: SuiteResult[];
+  /** Notes and teardown problems of the run itself (a suite's carry its name). */
+  notes: string[];
+  teardownProblems: string[];
   aborted?: string;
 }

@@ -1,7 +1,6 @@
 // The exact commands each host will run, in order, without connecting anywhere.
 import type { Testbed } from '../testbed/schema.js';
-import type { Profile } from './profiles.js';
-import { stepsOf, type Cmd, type StepContext } from './steps.js';
+import type { Cmd, Profile, StepContext } from '../profiles/profile.js';
 
 export const IVSHMEM_PLACEHOLDER = '<-device ivshmem,... as printed by ovs-ivshm-mngr>';
 
@@ -15,7 +14,7 @@ export interface PlannedStep {
 /** The plan; values a step captures at run time show as placeholders unless given. */
 export function planOf(tb: Testbed, profile: Profile, values: Partial<Record<'ivshmem-device', string>> = {}): PlannedStep[] {
   const ctx: StepContext = { tb, profile, value: (name) => values[name] ?? IVSHMEM_PLACEHOLDER };
-  return stepsOf(profile).map((s) => ({ id: s.id, title: s.title, host: s.host, commands: s.commands(ctx) }));
+  return profile.steps.map((s) => ({ id: s.id, title: s.title, host: s.host, commands: s.commands(ctx) }));
 }
 
 /** The command as a person would type it: the guide's `&` for what runs in the background. */

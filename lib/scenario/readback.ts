@@ -7,7 +7,8 @@ import type { Versions } from '../results/run.js';
 import { shq } from '../transport/quote.js';
 import type { HostRole } from '../testbed/schema.js';
 import type { Session } from './session.js';
-import { sysctlExpected } from './steps.js';
+import { parseInterfaceStates, parsePmdStatsShow, type InterfaceState, type PmdStats } from '../parsers/ovs-dpdk.js';
+import { sysctlExpected } from '../profiles/steps.js';
 
 async function onHost(s: Session, line: string): Promise<string> {
   return (await s.shell('host').run(line, s.profile.hostContext(s.tb))).stdout;
@@ -65,7 +66,7 @@ export async function dmesgSinceStart(s: Session, role: HostRole): Promise<Dmesg
 }
 
 /** What the report records of the lab's software; a version that cannot be read says so. */
-export async function versions(s: Session): Promise<Partial<Versions>> {
+export async function versions(s: Session, roles: readonly HostRole[] = ['host', 'guest']): Promise<Partial<Versions>> {
   const out: Partial<Versions> = {};
   const tryRead = async (role: HostRole, line: string, opts = {}) =>
     s.connected(role)
@@ -78,11 +79,34 @@ export async function versions(s: Session): Promise<Partial<Versions>> {
           .trim()
           .split('\n')[0] || 'unknown'
       : 'not connected';
-  out.ovs = await tryRead('host', `${s.profile.tool('ovs-vsctl')} --version`, s.profile.hostContext(s.tb));
-  out.dpdk = s.profile.expectsKniModule
-    ? await tryRead('host', `cat ${shq(s.tb.paths.dpdkDir)}/VERSION || pkg-config --modversion libdpdk`)
-    : 'none (virtual profile: no DPDK)';
-  out.hostKernel = await tryRead('host', 'uname -r');
-  out.guestKernel = await tryRead('guest', 'uname -r');
+  if (roles.includes('host')) {
+    out.ovs = await tryRead('host', `${s.profile.tool('ovs-vsctl')} --version`, s.profile.hostContext(s.tb));
+    const dpdk = s.profile.dpdkVersionCommand?.(s.tb);
+    out.dpdk = dpdk ? await tryRead('host', dpdk) : `none (profile ${s.profile.name}: no DPDK)`;
+    out.hostKernel = await tryRead('host', 'uname -r');
+  }
+  if (roles.includes('guest')) out.guestKernel = await tryRead('guest', 'uname -r');
   return out;
+}
+
+/** ovs-appctl's target for the run's ovs-vswitchd. */
+const vswitchdTarget = (s: Session) => shq(s.profile.appctlTarget?.(s.tb) ?? 'ovs-vswitchd');
+
+export async function interfaceStates(s: Session): Promise<InterfaceState[]> {
+  return parseInterfaceStates(
+    await onHost(s, `${s.profile.tool('ovs-vsctl')} --timeout=10 --format=csv --data=bare --no-headings --columns=name,type,error,link_state list Interface`),
+  );
+}
+
+export async function pmdStats(s: Session): Promise<PmdStats> {
+  return parsePmdStatsShow(await onHost(s, `${s.profile.tool('ovs-appctl')} -t ${vswitchdTarget(s)} dpif-netdev/pmd-stats-show`));
+}
+
+/** What ovs-vswitchd logged since the run started it (from the offset its start step noted). */
+export async function vswitchdLogSinceStart(s: Session): Promise<string> {
+  const p = s.tb.paths;
+  return onHost(
+    s,
+    `off=$(cat ${shq(`${p.workDir}/vswitchd-log-offset`)} 2>/dev/null || echo 0); tail -c +$((off + 1)) ${shq(`${p.ovsLogDir}/ovs-vswitchd.log`)}`,
+  );
 }

@@ -10,8 +10,7 @@ import { shq } from '../transport/quote.js';
 import type { BackgroundProcess, RunOptions, RunResult, Shell, StartOptions } from '../transport/shell.js';
 import { SshShell } from '../transport/ssh.js';
 import type { Transcript } from '../transport/transcript.js';
-import type { Profile } from './profiles.js';
-import type { Cmd, StepContext, StepDef, StepRuntime } from './step.js';
+import type { Cmd, Profile, StepContext, StepDef, StepRuntime } from '../profiles/profile.js';
 
 export type Connector = (role: HostRole, session: Session) => Promise<Shell>;
 

@@ -66,6 +66,9 @@ export const toolPath = () =>
 export const fileName = () => z.string().regex(/^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$/, 'expected a file name of letters, digits and . _ + - (no directory)');
 
 /** One word of a command line: a build target, a metadata name. */
+/** A DPDK device argument: a PCI address or a vdev with its options, no spaces or shell characters. */
+export const devargs = () =>
+  z.string().regex(/^[A-Za-z0-9_.:-]+(,[A-Za-z0-9_]+=[A-Za-z0-9_.:/-]+)*$/, 'expected DPDK devargs like 0000:01:00.0 or net_af_packet0,iface=port16');
 export const word = () => z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._+-]*$/, 'expected one word of letters, digits and . _ + -');
 const port = () => z.number().int().min(1).max(65535);
 
@@ -103,6 +106,10 @@ const PhyPort = z.strictObject({
   ofport: z.number().int().positive(),
   dpdkPort: z.number().int().nonnegative(),
   tgPort: ifName(),
+  // Upstream OVS-DPDK (the ovs-dpdk profile): the port's DPDK device, a PCI
+  // address on a real lab (0000:01:00.0), a virtual device on the virtual lab
+  // (net_af_packet0,iface=port16).
+  dpdkDevargs: devargs().optional(),
 });
 
 /**
@@ -120,6 +127,33 @@ const VmPort = z.strictObject({
   guestIf: ifName(),
   mac: mac(),
   cidr: cidr(),
+  // A tap port's kernel side (the tap PMD creates it on the host): the network
+  // namespace it moves into, where a namespace (a container) is the guest.
+  netns: word().optional(),
+});
+
+/**
+ * Upstream Open vSwitch with DPDK (the ovs-dpdk profile): the DPDK build of
+ * ovs-vswitchd, started by the run for the run, and its DPDK settings.
+ */
+const OvsDpdk = z.strictObject({
+  // Run by its path: the system's ovs-vswitchd alternative is never switched.
+  vswitchd: absPath().default('/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk'),
+  lcoreMask: hexMask().default('0x1'),
+  pmdCpuMask: hexMask().default('0x2'),
+  socketMemMb: z.number().int().positive().default(256),
+  socketLimitMb: z.number().int().positive().default(256),
+  // The PCI devices DPDK may probe; none: `--no-pci`, so that DPDK never touches the machine's own NICs.
+  pciDevices: z.array(z.string().regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/, 'expected a PCI address like 0000:01:00.0')).default([]),
+  // Further EAL arguments, one word each (--in-memory keeps DPDK's files out of /var/run/dpdk).
+  extraArgs: z.array(z.string().regex(/^--?[A-Za-z0-9][A-Za-z0-9_.=,:/-]*$/, 'expected one EAL option like --in-memory')).default(['--in-memory']),
+  // Unique per lab on a shared box: DPDK's runtime directory is /var/run/dpdk/<prefix>.
+  filePrefix: word().default('dutlab'),
+  // Lets an idle PMD thread sleep (microseconds): without it a PMD takes a whole core.
+  pmdMaxSleepUs: z.number().int().nonnegative().default(10000),
+  hugepageSizeKb: z.number().int().positive().default(2048),
+  // ovs-vswitchd log lines at ERR or EMER that are expected here (regular expressions), as make check-dpdk allows them.
+  logAllowlist: z.array(z.string().min(1)).default([]),
 });
 
 const Flow = z.strictObject({
@@ -238,6 +272,43 @@ const Verify = z.strictObject({
   maxProblems: z.number().int().positive().default(20),
 });
 
+/** One goal of the throughput search (lib/throughput/search.ts). */
+const goal = (lossRatio: number) =>
+  z
+    .strictObject({
+      lossRatio: z.number().min(0).max(1).default(lossRatio),
+      exceedRatio: z.number().min(0).max(1).default(0.5),
+      relativeWidth: z.number().positive().max(1).default(0.05),
+      initialTrialS: z.number().positive().default(1),
+      finalTrialS: z.number().positive().default(2),
+      durationSumS: z.number().positive().default(6),
+    })
+    .prefault({});
+
+/**
+ * The throughput suite: an RFC 2544 NDR/PDR search after MLRsearch. The
+ * defaults are a nightly's; CSIT's release settings are relativeWidth 0.005,
+ * finalTrialS 1, durationSumS 21.
+ */
+const Throughput = z.strictObject({
+  // Frame sizes on the wire, FCS included (64: 60 bytes in the pcap).
+  frameSizes: z.array(z.number().int().min(64).max(1518)).min(1).default([64]),
+  minRate: z.number().int().positive().default(1000),
+  maxRate: z.number().int().positive().max(100_000_000).default(1_000_000),
+  ndr: goal(0),
+  pdr: goal(0.005),
+  // Caps on each search (per frame size): a nightly's time is bounded whatever the DUT does.
+  maxSearchS: z.number().positive().default(120),
+  maxTrials: z.number().int().positive().default(100),
+  // How the generator's own limit is measured: a temporary flow from the ingress to the egress
+  // phy port, bypassing the guest (the virtual lab; a real lab's cabling may say otherwise), or not at all.
+  calibrate: z.enum(['bypass-flow', 'none']).default('bypass-flow'),
+  // Frames in the trial pcap, looped to make a trial's load.
+  trialFrames: z.number().int().positive().max(100_000).default(1000),
+  // compare: a drop beyond this share of the baseline (and beyond the runs' own spread) is a regression.
+  regressionThreshold: z.number().min(0).max(1).default(0.1),
+});
+
 /** The traffic generator's driver (lib/traffic/tg.ts); the host it runs on is hosts.tg. */
 const Tg = z.strictObject({ type: z.enum(['linux']).default('linux') });
 
@@ -262,10 +333,12 @@ export const TestbedSchema = z.strictObject({
   flows: z.array(Flow).default([]),
   paths: Paths.prefault({}),
   dpdk: Dpdk.prefault({}),
+  ovsDpdk: OvsDpdk.prefault({}),
   guestBuild: GuestBuild.prefault({}),
   traffic: Traffic.prefault({}),
   verify: Verify.prefault({}),
   tg: Tg.prefault({}),
+  throughput: Throughput.prefault({}),
   lock: Lock.prefault({}),
 });
 

@@ -1,15 +1,20 @@
 // The traffic-generator drivers by the testbed's `tg.type` (tg.ts says what a driver is).
 import type { Testbed } from '../testbed/schema.js';
 import type { Shell } from '../transport/shell.js';
-import type { CapturingTrafficGenerator } from './tg.js';
+import type { CapturingTrafficGenerator, MeasuringTrafficGenerator } from './tg.js';
 import { LinuxTrafficGenerator } from './tg-linux.js';
 
 /** The drivers by the testbed's `tg.type`. */
 const DRIVERS = {
   linux: (shell: Shell, tb: Testbed, runId: string) => new LinuxTrafficGenerator(shell, tb, runId),
-} satisfies Record<Testbed['tg']['type'], (shell: Shell, tb: Testbed, runId: string) => CapturingTrafficGenerator>;
+} satisfies Record<Testbed['tg']['type'], (shell: Shell, tb: Testbed, runId: string) => CapturingTrafficGenerator & MeasuringTrafficGenerator>;
 
 /** The capturing traffic generator the testbed names, on the TG's shell. */
 export function capturingTrafficGenerator(shell: Shell, tb: Testbed, runId: string): CapturingTrafficGenerator {
+  return DRIVERS[tb.tg.type](shell, tb, runId);
+}
+
+/** The measuring traffic generator the testbed names, on the TG's shell. */
+export function measuringTrafficGenerator(shell: Shell, tb: Testbed, runId: string): MeasuringTrafficGenerator {
   return DRIVERS[tb.tg.type](shell, tb, runId);
 }

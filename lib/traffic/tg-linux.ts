@@ -1,15 +1,16 @@
 // The `linux` traffic generator (tg.ts): a Linux box with tcpreplay and
-// tcpdump, driven over the transport. It has the capturing face; the
-// measuring face comes with the throughput search.
+// tcpdump, driven over the transport. Both faces: capturing (one stream, its
+// return captured) and measuring (tcpreplay at a rate, looped for a duration,
+// the ports' counters around it).
 import { CommandError, ParseError } from '../errors.js';
 import type { Testbed } from '../testbed/schema.js';
 import { topologyOf } from '../testbed/topology.js';
 import { shq } from '../transport/quote.js';
 import type { Shell } from '../transport/shell.js';
 import { Tcpdump, type CaptureSpec } from './tcpdump.js';
-import type { CaptureFiles, CapturingTrafficGenerator, SendResult, TgSnapshot } from './tg.js';
+import type { CaptureFiles, CapturingTrafficGenerator, MeasuringTrafficGenerator, SendResult, TgSnapshot, Trial, TrialResult } from './tg.js';
 
-export class LinuxTrafficGenerator implements CapturingTrafficGenerator {
+export class LinuxTrafficGenerator implements CapturingTrafficGenerator, MeasuringTrafficGenerator {
   private captures: Tcpdump[] = [];
   private readonly txPort: string;
   private readonly rxPort: string;
@@ -96,6 +97,61 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator {
     const failed = /Failed packets:\s+(\d+)/.exec(r.stdout);
     if (!sent) throw new CommandError('tg', 'tcpreplay', r.exitCode, null, `could not read "Successful packets" from tcpreplay's output`, r.stdout);
     return { packetsSent: Number(sent[1]), failed: Number(failed?.[1] ?? 0), raw: r.stdout };
+  }
+
+  private trialFrames = 0;
+
+  async prepareTrials(localPcap: string, frames: number): Promise<void> {
+    await this.prepare();
+    await this.shell.put(localPcap, this.remoteTx);
+    this.trialFrames = frames;
+  }
+
+  /**
+   * A trial: the trial pcap looped at the rate for the duration (tcpreplay
+   * --preload-pcap, so that the disk is not in the way), the receive port's
+   * counter around it, read again once nothing more arrives. The generator's
+   * own shortfall is measured: what tcpreplay says it sent, and how fast.
+   */
+  async measure(trial: Trial): Promise<TrialResult> {
+    if (this.trialFrames === 0) throw new Error('measure before prepareTrials');
+    const loops = Math.max(1, Math.round((trial.rate * trial.durationS) / this.trialFrames));
+    const offered = loops * this.trialFrames;
+    const before = await this.counters();
+    const r = await this.shell.run(`tcpreplay -i ${shq(this.txPort)} --pps=${Math.round(trial.rate)} --loop=${loops} --preload-pcap ${shq(this.remoteTx)}`, {
+      timeoutMs: Math.ceil(trial.durationS * 3000) + 30_000,
+    });
+    const actual = /Actual: (\d+) packets \(\d+ bytes\) sent in ([\d.]+) seconds/.exec(r.stdout);
+    const ok = /Successful packets:\s+(\d+)/.exec(r.stdout);
+    if (!actual || !ok) throw new ParseError('tcpreplay', '"Actual: N packets (B bytes) sent in T seconds" and "Successful packets: N"', r.stdout);
+    const sent = Number(ok[1]);
+    const seconds = Number(actual[2]);
+    const after = await this.drained(before.ports[this.rxPort]?.rxPackets ?? 0);
+    const received = (after.ports[this.rxPort]?.rxPackets ?? 0) - (before.ports[this.rxPort]?.rxPackets ?? 0);
+    const achievedRate = seconds > 0 ? sent / seconds : 0;
+    return {
+      offered,
+      sent,
+      received,
+      lossRatio: sent > 0 ? Math.max(0, sent - received) / sent : 1,
+      generatorShort: sent < offered || achievedRate < trial.rate * 0.97,
+      achievedRate,
+    };
+  }
+
+  /** The counters once the receive port has stopped counting for 200 ms (at most 2 s): frames in flight are counted. */
+  private async drained(from: number): Promise<TgSnapshot> {
+    const deadline = Date.now() + 2000;
+    let last = from;
+    let snap = await this.counters();
+    while (Date.now() < deadline) {
+      await sleep(200);
+      snap = await this.counters();
+      const now = snap.ports[this.rxPort]?.rxPackets ?? 0;
+      if (now === last) break;
+      last = now;
+    }
+    return snap;
   }
 
   async stopCapture(files: CaptureFiles): Promise<void> {

@@ -67,11 +67,16 @@ export interface TrialResult {
   received: number;
   /** (sent - received) / sent. */
   lossRatio: number;
-  /** The generator sent fewer than it was asked to: the trial says nothing of the DUT at that rate. */
+  /** The generator sent fewer than it was asked to, or slower: the trial says nothing of the DUT at that rate. */
   generatorShort: boolean;
+  /** Frames per second the generator actually reached. */
+  achievedRate: number;
 }
 
-/** The measuring face (the throughput search's): declared here, implemented with the upgrade gate. */
+/** The measuring face (the throughput search's): offer a load for a while, count what came back. */
 export interface MeasuringTrafficGenerator {
+  /** Puts the trial frames (a pcap written here) where the generator sends them from; the ports up. */
+  prepareTrials(localPcap: string, frames: number): Promise<void>;
   measure(trial: Trial): Promise<TrialResult>;
+  cleanup(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { IVSHMEM_FOUND, IVSHMEM_NOT_FOUND, KNI_LOADED, KNI_LOADING, kernelTroubl
 import type { Iface, IpLink, Neighbour, Route } from '../parsers/net.js';
 import { prefixToNetmask } from '../parsers/net.js';
 import type { FlowEntry, OvsShow } from '../parsers/ovs.js';
+import type { InterfaceState, LogLine } from '../parsers/ovs-dpdk.js';
 
 export interface ExpectedPort {
   name: string;
@@ -140,4 +141,66 @@ export function checkKniDmesg(lines: DmesgLine[]): string[] {
 
 export function checkKernelHealthy(lines: DmesgLine[], where: string): string[] {
   return kernelTrouble(lines).map((l) => `${where} kernel logged: ${l.time !== undefined ? `[${l.time.toFixed(6)}] ` : ''}${l.text}`);
+}
+
+/** DPDK initialised in ovs-vswitchd, and its version. */
+export function checkDpdkInitialized(initialized: string, version: string): string[] {
+  const problems: string[] = [];
+  if (initialized.trim() !== 'true') problems.push(`DPDK is not initialised in ovs-vswitchd (dpdk_initialized=${initialized.trim() || 'empty'})`);
+  if (!/^"?DPDK \d/.test(version.trim())) problems.push(`ovs-vswitchd reports no DPDK version (dpdk_version=${version.trim() || 'empty'})`);
+  return problems;
+}
+
+/**
+ * Every DPDK port without an error and with its link up. A tap port whose
+ * kernel side has moved into another namespace is reported down by OVS while
+ * it forwards: its kernel side is judged in the guest instead (check.ifconfig).
+ */
+export function checkDpdkPorts(states: InterfaceState[], ports: Array<{ name: string; kernelSideElsewhere: boolean }>): string[] {
+  const problems: string[] = [];
+  for (const p of ports) {
+    const s = states.find((x) => x.name === p.name);
+    if (!s) {
+      problems.push(`DPDK port ${p.name} is not in the Interface table`);
+      continue;
+    }
+    if (s.type !== 'dpdk') problems.push(`port ${p.name} has type "${s.type}", expected "dpdk"`);
+    if (s.error) problems.push(`DPDK port ${p.name} reports an error: ${s.error}`);
+    if (!p.kernelSideElsewhere && s.linkState !== 'up') problems.push(`DPDK port ${p.name} has link_state ${s.linkState || 'unset'}, expected up`);
+  }
+  for (const s of states)
+    if (s.type === 'dpdk' && s.error && !ports.some((p) => p.name === s.name))
+      problems.push(`DPDK port ${s.name} (not the testbed's) reports an error: ${s.error}`);
+  return problems;
+}
+
+/**
+ * The PMD threads saw the stream twice, once each way through the switch:
+ * their packets received over the run at least twice the stream's, and no
+ * more than that plus the other frames the captures saw on the switch's wires.
+ */
+export function checkPmdStats(received: number, sent: number, foreignAtMost: number): string[] {
+  const want = 2 * sent;
+  if (received < want)
+    return [
+      `the PMD threads received ${received} packets over the run, fewer than the ${want} of the stream's ${sent} packets crossing the switch twice: ${want - received} did not come back through it`,
+    ];
+  if (received > want + foreignAtMost)
+    return [
+      `the PMD threads received ${received} packets over the run, ${received - want} more than the stream's two passes (${want}) and the ${foreignAtMost} other frames seen on the switch's wires`,
+    ];
+  return [];
+}
+
+/** ovs-vswitchd's log since it started: no ERR or EMER line the allowlist does not expect (as `make check-dpdk` does). */
+export function checkVswitchdLog(lines: LogLine[], allowlist: readonly string[]): string[] {
+  const allowed = allowlist.map((a) => new RegExp(a));
+  const bad = lines.filter((l) => (l.level === 'ERR' || l.level === 'EMER') && !allowed.some((a) => a.test(l.line)));
+  if (bad.length === 0) return [];
+  return [
+    `${bad.length} unexpected ERR/EMER line(s) in ovs-vswitchd's log, first: ${bad
+      .slice(0, 3)
+      .map((l) => JSON.stringify(l.line))
+      .join('; ')}`,
+  ];
 }

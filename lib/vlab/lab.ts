@@ -5,7 +5,7 @@
 // vEth_portNN). Each namespace runs a real OpenSSH sshd; the harness reaches
 // host and tg only through 127.0.0.1 forwarders and the guest only through the
 // host, so no lab address is ever routed from the root namespace.
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -15,9 +15,17 @@ import { cmd } from '../transport/quote.js';
 import { parseTestbed } from '../testbed/load.js';
 import { isAlive, pidsInNetns, recordFromPidfile, spawnDaemon, startTimeOf, stopProc, waitFor, type ProcRecord } from './procs.js';
 import { ensurePackages } from './packages.js';
+import { releaseHugepages, reserveHugepages } from './hugepages.js';
+import { hugepagesNeeded } from '../profiles/steps.js';
 
 export const DEFAULT_LAB_ID = 'vlab';
 export const DEFAULT_TEMPLATE = new URL('../../fixtures/testbeds/virtual.yaml', import.meta.url).pathname;
+export const DPDK_TEMPLATE = new URL('../../fixtures/testbeds/virtual-dpdk.yaml', import.meta.url).pathname;
+/** DPDK's runtime directories (one per --file-prefix); it makes them even with --in-memory. */
+const DPDK_RUN_DIR = '/var/run/dpdk';
+
+/** netdev: OVS's userspace datapath on veth (the virtual profile); dpdk: OVS-DPDK's, started by the run (the ovs-dpdk profile). */
+export type Datapath = 'netdev' | 'dpdk';
 const MGMT_HOST = '169.254.77.1/30';
 const MGMT_GUEST = '169.254.77.2';
 const ROLES = ['tg', 'host', 'guest'] as const;
@@ -31,6 +39,11 @@ export interface LabState {
   processes: ProcRecord[];
   testbedFile: string;
   createdAt: string;
+  datapath?: Datapath;
+  /** The hugepages this lab reserved (dpdk), given back at lab down. */
+  hugepages?: { sizeKb: number; pages: number };
+  /** /var/run/dpdk did not exist before this lab (dpdk): lab down removes it if it is empty. */
+  madeDpdkRunDir?: boolean;
 }
 
 export function labNames(id: string) {
@@ -48,6 +61,7 @@ export interface UpOptions {
   template?: string;
   log?: (line: string) => void;
   installPackages?: boolean;
+  datapath?: Datapath;
 }
 
 export async function labUp(options: UpOptions = {}): Promise<LabState> {
@@ -55,12 +69,13 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
   const log = options.log ?? (() => undefined);
   const names = labNames(id);
   if (process.getuid?.() !== 0) throw new Error('the virtual lab needs root (network namespaces, sshd)');
-  if (options.installPackages !== false) await ensurePackages(log);
+  const datapath = options.datapath ?? 'netdev';
+  if (options.installPackages !== false) await ensurePackages(log, datapath === 'dpdk');
   if (existsSync(names.stateDir) || (await existingNamespaces(id)).length > 0) {
     log(`clearing what an earlier run of lab ${id} left`);
     await labDown({ id, log });
   }
-  const template = options.template ?? DEFAULT_TEMPLATE;
+  const template = options.template ?? (datapath === 'dpdk' ? DPDK_TEMPLATE : DEFAULT_TEMPLATE);
   const templateTb = parseTestbed(readFileSync(template, 'utf8'), template);
   const sh = new LocalShell('vlab');
   const state: LabState = {
@@ -71,6 +86,7 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     processes: [],
     testbedFile: join(names.stateDir, 'testbed.yaml'),
     createdAt: new Date().toISOString(),
+    datapath,
   };
   const dirs = ['keys', 'ovs', 'work', 'logs', ...ROLES.flatMap((r) => [`sshd-${r}`, `tmp-${r}`])];
   dirs.forEach((d) => mkdirSync(join(names.stateDir, d), { recursive: true, mode: 0o700 }));
@@ -78,15 +94,28 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
   save();
   try {
     await makeKeys(sh, names.stateDir);
+    if (datapath === 'dpdk') {
+      // Recorded before the pages are taken: whatever happens next, lab down gives back what was reserved.
+      const pages = hugepagesNeeded(templateTb);
+      state.madeDpdkRunDir = !existsSync(DPDK_RUN_DIR);
+      await reserveHugepages(templateTb.ovsDpdk.hugepageSizeKb, pages);
+      state.hugepages = { sizeKb: templateTb.ovsDpdk.hugepageSizeKb, pages };
+      save();
+      log(`reserved ${pages} hugepages of ${templateTb.ovsDpdk.hugepageSizeKb / 1024} MB`);
+    }
     await wire(sh, names.namespaces, templateTb);
     log('namespaces and veth pairs wired');
     for (const role of ROLES) {
       state.processes.push(startSshd(role, names.stateDir, names.namespaces[role]));
       save();
     }
-    state.processes.push(...(await startOvs(sh, names.stateDir, names.namespaces.host)));
+    state.processes.push(...(await startOvs(sh, names.stateDir, names.namespaces.host, datapath)));
     save();
-    log('ovsdb-server and ovs-vswitchd running in the host namespace');
+    log(
+      datapath === 'dpdk'
+        ? "ovsdb-server running in the host namespace (ovs-vswitchd is the run's)"
+        : 'ovsdb-server and ovs-vswitchd running in the host namespace',
+    );
     for (const role of ['host', 'tg'] as const) {
       const { port, proc } = await startForwarder(role, names.stateDir, names.namespaces[role]);
       state.forwarders[role] = port;
@@ -123,10 +152,13 @@ async function wire(sh: LocalShell, ns: Record<Role, string>, tb: ReturnType<typ
   for (const phy of tb.phyPorts) {
     lines.push(cmd('ip', 'link', 'add', phy.tgPort, 'netns', ns.tg, 'type', 'veth', 'peer', 'name', phy.name, 'netns', ns.host));
     lines.push(cmd('ip', '-n', ns.tg, 'link', 'set', phy.tgPort, 'up'), cmd('ip', '-n', ns.host, 'link', 'set', phy.name, 'up'));
+    // A DPDK af_packet port takes frames as they are: no checksum left for an offload to fill in (as OVS's own DPDK tests do).
+    if (phy.dpdkDevargs) lines.push(cmd('ip', 'netns', 'exec', ns.tg, 'ethtool', '-K', phy.tgPort, 'tx', 'off'));
   }
   // The KNI vports: host portNN <-> guest vEth_portNN. The guest side is left
   // down and unaddressed: the scenario configures it, as on the real guest.
-  for (const kni of tb.vmPorts) {
+  // A tap port's kernel side is made by the tap PMD when the run adds the port.
+  for (const kni of tb.vmPorts.filter((k) => k.kind !== 'tap')) {
     lines.push(cmd('ip', 'link', 'add', kni.name, 'netns', ns.host, 'type', 'veth', 'peer', 'name', kni.guestIf, 'netns', ns.guest));
     lines.push(cmd('ip', '-n', ns.host, 'link', 'set', kni.name, 'up'));
   }
@@ -167,7 +199,7 @@ function startSshd(role: Role, stateDir: string, ns: string): ProcRecord {
   return spawnDaemon(`sshd-${role}`, ['ip', 'netns', 'exec', ns, '/usr/sbin/sshd', '-D', '-e', '-f', config], join(stateDir, 'logs', `sshd-${role}.log`));
 }
 
-async function startOvs(sh: LocalShell, stateDir: string, ns: string): Promise<ProcRecord[]> {
+async function startOvs(sh: LocalShell, stateDir: string, ns: string, datapath: Datapath): Promise<ProcRecord[]> {
   const ovs = join(stateDir, 'ovs');
   const env = { OVS_RUNDIR: ovs, OVS_DBDIR: ovs, OVS_LOGDIR: ovs, OVS_SYSCONFDIR: ovs, OVS_PKGDATADIR: '/usr/share/openvswitch' };
   const inNs = (...words: string[]) => cmd('ip', 'netns', 'exec', ns, ...words);
@@ -186,6 +218,8 @@ async function startOvs(sh: LocalShell, stateDir: string, ns: string): Promise<P
   );
   const ovsdb = recordFromPidfile('ovsdb-server', join(ovs, 'ovsdb-server.pid'));
   await sh.run(inNs('ovs-vsctl', `--db=unix:${join(ovs, 'db.sock')}`, '--no-wait', 'init'), { env });
+  // The ovs-dpdk profile starts the DPDK build of ovs-vswitchd for each run and stops it after.
+  if (datapath === 'dpdk') return [ovsdb];
   await sh.run(
     inNs(
       'ovs-vswitchd',
@@ -268,6 +302,11 @@ function labTestbed(template: string, state: LabState): string {
   doc.setIn(['paths', 'vswitchdPidfile'], join(s, 'ovs', 'ovs-vswitchd.pid'));
   doc.setIn(['paths', 'workDir'], join(s, 'work'));
   doc.setIn(['lock', 'path'], join(s, 'lock'));
+  if (state.datapath === 'dpdk') {
+    const vmPorts = doc.get('vmPorts') as { items: Array<{ set(k: string, v: unknown): void }> };
+    for (const p of vmPorts.items) p.set('netns', state.namespaces.guest);
+    doc.setIn(['ovsDpdk', 'filePrefix'], `dutlab-${state.id}`);
+  }
   return `# Written by \`dutlab lab up\` for lab ${state.id} at ${state.createdAt}; removed by \`dutlab lab down\`.\n${doc.toString()}`;
 }
 
@@ -326,6 +365,26 @@ export async function labDown(options: { id?: string; log?: (line: string) => vo
     }
     await new LocalShell('vlab').run(cmd('ip', 'netns', 'del', ns), { okExitCodes: [0, 1] });
     removed.push(`namespace ${ns}`);
+  }
+  if (state?.hugepages) {
+    await releaseHugepages(state.hugepages.sizeKb, state.hugepages.pages);
+    removed.push(`${state.hugepages.pages} hugepages of ${state.hugepages.sizeKb / 1024} MB (given back)`);
+  }
+  if (state?.datapath === 'dpdk') {
+    // What DPDK made for this lab's file prefix, and the parent if this lab made it and nothing else uses it.
+    const mine = join(DPDK_RUN_DIR, `dutlab-${id}`);
+    if (existsSync(mine)) {
+      rmSync(mine, { recursive: true, force: true });
+      removed.push(`DPDK runtime dir ${mine}`);
+    }
+    if (state.madeDpdkRunDir) {
+      try {
+        rmdirSync(DPDK_RUN_DIR);
+        removed.push(`DPDK runtime dir ${DPDK_RUN_DIR}`);
+      } catch {
+        // Not empty: another DPDK process's.
+      }
+    }
   }
   if (existsSync(names.stateDir)) {
     rmSync(names.stateDir, { recursive: true, force: true });

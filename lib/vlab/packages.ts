@@ -15,16 +15,33 @@ export const LAB_PACKAGES: Record<string, string> = {
   'net-tools': '/usr/sbin/ifconfig',
   'iputils-ping': '/usr/bin/ping',
   socat: '/usr/bin/socat',
+  ethtool: '/usr/sbin/ethtool',
 };
 
-export function missingPackages(): string[] {
-  return Object.entries(LAB_PACKAGES)
+/**
+ * What the DPDK datapath adds (lab up --datapath dpdk): the DPDK build of
+ * ovs-vswitchd and the DPDK drivers it loads as plugins: af_packet for the
+ * phy ports, tap for the VM ports, and the ring mempool every port's buffers
+ * need (without it every DPDK port fails with "Invalid argument").
+ */
+export const DPDK_PACKAGES: Record<string, string> = {
+  'openvswitch-switch-dpdk': '/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk',
+  'librte-net-af-packet23': 'librte_net_af_packet.so.23',
+  'librte-net-tap23': 'librte_net_tap.so.23',
+  'librte-mempool-ring23': 'librte_mempool_ring.so.23',
+};
+const DPDK_PMD_DIR = '/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0';
+
+export function missingPackages(dpdk = false): string[] {
+  const inPmdDir = (f: string) => (f.startsWith('/') ? f : `${DPDK_PMD_DIR}/${f}`);
+  return Object.entries({ ...LAB_PACKAGES, ...(dpdk ? DPDK_PACKAGES : {}) })
+    .map(([pkg, file]) => [pkg, inPmdDir(file)] as const)
     .filter(([, file]) => !existsSync(file) && !existsSync(file.replace('/usr/sbin/', '/sbin/').replace('/usr/bin/', '/bin/')))
     .map(([pkg]) => pkg);
 }
 
-export async function ensurePackages(log: (line: string) => void = () => undefined): Promise<void> {
-  const missing = missingPackages();
+export async function ensurePackages(log: (line: string) => void = () => undefined, dpdk = false): Promise<void> {
+  const missing = missingPackages(dpdk);
   if (missing.length === 0) return;
   log(`installing ${missing.join(' ')}`);
   // The lab starts its own daemons in its namespaces; the packages' services

@@ -14,11 +14,11 @@ export interface CliRun {
   reports: string;
 }
 
-/** `dutlab run` as a gate would call it: a child process, its exit code and its reports. */
-export async function dutlabRun(args: string[]): Promise<CliRun> {
-  const reports = mkdtempSync(join(tmpdir(), 'dutlab-reports-'));
+/** `dutlab run` as a gate would call it: a child process, its exit code and its reports (a new directory, or the one given, kept by its owner). */
+export async function dutlabRun(args: string[], into?: string): Promise<CliRun> {
+  const reports = into ?? mkdtempSync(join(tmpdir(), 'dutlab-reports-'));
   try {
-    const r = await execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'run', '--quiet', '--reports', reports, ...args], {
+    const r = await execa('node', ['bin/dutlab.js', 'run', '--quiet', '--reports', reports, ...args], {
       cwd: ROOT,
       reject: false,
       timeout: 240_000,
@@ -30,7 +30,7 @@ export async function dutlabRun(args: string[]): Promise<CliRun> {
     return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, summary, reports };
   } catch (err) {
     // The caller never got the directory to remove: remove it here.
-    rmSync(reports, { recursive: true, force: true });
+    if (!into) rmSync(reports, { recursive: true, force: true });
     throw err;
   }
 }

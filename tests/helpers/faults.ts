@@ -15,6 +15,8 @@ export interface Lab {
 }
 export const labOf = (id: string): Lab => ({ ns: (role) => `dutlab-${id}-${role}`, state: `/run/dutlab-${id}` });
 export const inGuest = (lab: Lab, c: string) => `ip netns exec ${lab.ns('guest')} ${c}`;
+/** An OVS command on the DUT host of a lab, against its own daemons. */
+export const inHostOvs = (lab: Lab, c: string) => `ip netns exec ${lab.ns('host')} env OVS_RUNDIR=${lab.state}/ovs ${c}`;
 /**
  * One nftables rule in the guest's forward path, for the stream's packets only:
  * a fault of the guest's router that iproute2 cannot make. The table goes with
@@ -49,10 +51,21 @@ export interface Fault {
   notes?: RegExp;
   /** Foreign frames were sent on every link: the counters must show them told apart. */
   foreign?: true;
+  /** The profile (default virtual); ovs-dpdk runs on a lab with the DPDK datapath. */
+  profile?: 'virtual' | 'ovs-dpdk';
+  /** The lab's testbed, changed (YAML text in, YAML text out): a fault of the lab's set-up rather than one injected before the traffic. */
+  testbed?: (yaml: string) => string;
+  /** The fault breaks the setup: the step that must fail, with its diagnosis (the checks after it are skipped). */
+  setupFails?: Record<string, RegExp>;
+  /** The suite to run (default: the profile's), and its checks ('every other check' means these). */
+  suite?: { name: string; checks: string[] };
 }
 
-/** The virtual profile's checks (it loads no KNI module, so no check.dmesg-kni). */
-const CHECKS = [
+/** The ovs-dpdk profile's checks beyond the virtual profile's. */
+const DPDK_CHECKS = ['check.dpdk-ports', 'check.pmd-stats', 'check.vswitchd-log'];
+
+/** The virtual profile's checks (it loads no KNI module, so no check.dmesg-kni): ids frozen since the first release. */
+export const CHECKS = [
   'check.packets',
   'check.counters',
   'check.switch',
@@ -92,10 +105,24 @@ async function withLabSlot<T>(work: (id: string) => Promise<T>): Promise<T> {
 export async function checkFault(f: Fault, expect: ExpectStatic): Promise<void> {
   const { r, leftovers } = await withLabSlot(async (id) => {
     labIds.add(id);
-    const lab = await labUp({ id });
+    const profile = f.profile ?? 'virtual';
+    const lab = await labUp({ id, datapath: profile === 'ovs-dpdk' ? 'dpdk' : 'netdev' });
     const at = labOf(id);
-    const testbed = f.verify ? withVerify(at, lab.testbedFile, f.verify) : lab.testbedFile;
-    const run = await dutlabRun(['--testbed', testbed, '--profile', 'virtual', '--hook-before-traffic', f.hook(at)]);
+    let testbed = f.verify ? withVerify(at, lab.testbedFile, f.verify) : lab.testbedFile;
+    if (f.testbed) {
+      const changed = `${at.state}/testbed-fault.yaml`;
+      writeFileSync(changed, f.testbed(readFileSync(testbed, 'utf8')));
+      testbed = changed;
+    }
+    const run = await dutlabRun([
+      '--testbed',
+      testbed,
+      '--profile',
+      profile,
+      ...(f.suite ? ['--suite', f.suite.name] : []),
+      '--hook-before-traffic',
+      f.hook(at),
+    ]);
     reports.push(run.reports);
     await labDown({ id });
     return { r: run, leftovers: await labLeftovers(id, lab.processes) };
@@ -105,10 +132,15 @@ export async function checkFault(f: Fault, expect: ExpectStatic): Promise<void> 
   expect(r.summary.verdict).toBe(VERDICTS[f.exitCode]);
   const failed = failedCases(r.summary);
   for (const [id, pattern] of Object.entries(f.fails)) expect(failed[id], `${id} in ${JSON.stringify(failed, null, 1)}`).toMatch(pattern);
-  const mustPass = f.passes === 'every other check' ? CHECKS.filter((id) => !(id in f.fails)) : (f.passes ?? []);
+  const checks = f.suite?.checks ?? [...CHECKS, ...(f.profile === 'ovs-dpdk' ? DPDK_CHECKS : [])];
+  const mustPass = f.passes === 'every other check' ? checks.filter((id) => !(id in f.fails)) : (f.passes ?? []);
   for (const id of mustPass) expect(r.summary.cases.find((c) => c.id === id)?.status, id).toBe('passed');
-  // Every setup step passed: the fault came after the setup, as injected.
-  expect(r.summary.cases.filter((c) => c.group === 'setup' && c.status !== 'passed')).toEqual([]);
+  if (f.setupFails) {
+    for (const [id, pattern] of Object.entries(f.setupFails)) expect(failed[id], `${id} in ${JSON.stringify(failed, null, 1)}`).toMatch(pattern);
+  } else {
+    // Every setup step passed: the fault came after the setup, as injected.
+    expect(r.summary.cases.filter((c) => c.group === 'setup' && c.status !== 'passed')).toEqual([]);
+  }
   const summaryMd = readFileSync(`${r.reports}/latest/summary.md`, 'utf8');
   expect(summaryMd).toContain(`# ${VERDICTS[f.exitCode].toUpperCase()}`);
   if (f.notes) {

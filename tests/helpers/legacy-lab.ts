@@ -48,7 +48,24 @@ export interface LegacyLab {
   close(): Promise<void>;
 }
 
-export async function startLegacyLab(dir: string, opts: { ivshmem: 'found' | 'not-found' }): Promise<LegacyLab> {
+/** ivshmem: what dmesg says after insmod; dpdkVersion: what the DPDK tree's VERSION file says (the guide's is 1.6.0r2). */
+/** ethtool on the guest's KNI vEths: unsupported as the KNI programmer's guide says for a VM, or broken (the device gone). */
+const ETHTOOL_KNI: Record<string, { stdout?: string; stderr: string; code: number }> = {
+  '': {
+    stdout: 'Settings for vEth_port32:\n',
+    stderr:
+      'Cannot get device settings: Operation not supported\nCannot get wake-on-lan settings: Operation not supported\nCannot get message level: Operation not supported\nCannot get link status: Operation not supported\nNo data available\n',
+    code: 75,
+  },
+  '-i': { stderr: 'Cannot get driver information: Operation not supported\n', code: 71 },
+  '-S': { stderr: 'no stats available\n', code: 94 },
+  '-k': { stdout: 'Features for vEth_port32:\n', stderr: 'Cannot get device feature names: Operation not supported\n', code: 74 },
+};
+
+export async function startLegacyLab(
+  dir: string,
+  opts: { ivshmem: 'found' | 'not-found'; dpdkVersion?: string; ethtool?: 'kni' | 'device-gone' },
+): Promise<LegacyLab> {
   const client = newKeyPair();
   writeFileSync(join(dir, 'client'), client.private, { mode: 0o600 });
   let pid = 4000;
@@ -71,6 +88,12 @@ export async function startLegacyLab(dir: string, opts: { ivshmem: 'found' | 'no
       if (inner === 'ip route') return { stdout: output('ip-route-default-via-gateway.txt') };
       if (inner === 'arp -n') return { stdout: output('arp-n-static-gateway.txt') };
       if (inner === 'uname -r') return { stdout: '3.10.0-guest\n' };
+      const eth = /^ethtool (?:(-[iSk]) )?(vEth_port3[23])$/.exec(inner);
+      if (eth) {
+        if (opts.ethtool === 'device-gone') return { stderr: `Cannot get driver information: No such device\n`, code: 71 };
+        const a = ETHTOOL_KNI[eth[1] ?? '']!;
+        return { stdout: (a.stdout ?? '').replace('vEth_port32', eth[2]!), stderr: a.stderr, code: a.code };
+      }
       return { code: 0 };
     },
   });
@@ -86,6 +109,9 @@ export async function startLegacyLab(dir: string, opts: { ivshmem: 'found' | 'no
         return { stdout: output('dump-flows-two-flows-after-100.txt').replace(/n_packets=100, n_bytes=6000/g, 'n_packets=0, n_bytes=0') };
       if (inner.startsWith('./utilities/ovs-ivshm-mngr')) return { stdout: output('ivshm-mngr-vm_1.txt') };
       if (inner === 'dmesg | tail -n 1') return { stdout: '[ 100.000000] host\n' };
+      if (/^cat '?\/root\/DPDK'?\/VERSION /.test(inner)) return { stdout: `${opts.dpdkVersion ?? '1.6.0r2'}\n` };
+      if (inner === './utilities/ovs-vsctl --version') return { stdout: 'ovs-vsctl (Open vSwitch) 2.0.90\nCompiled Jun 12 2014 10:22:33\n' };
+      if (inner === 'uname -r') return { stdout: '3.10.0-host\n' };
       return { code: 0 };
     },
   });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Summary } from '../../lib/report/summary.js';
-import type { RunData } from '../../lib/results/run.js';
+import type { SuiteResult } from '../../lib/results/run.js';
 import { LocalShell } from '../../lib/transport/local.js';
 import { labDown, labLeftovers, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { pidsInNetns } from '../../lib/vlab/procs.js';
@@ -37,15 +37,11 @@ afterAll(async () => {
 function startRun(lab: LabState, extra: string[] = []): { child: ResultPromise; reports: string } {
   const reports = mkdtempSync(join(tmpdir(), 'dutlab-reports-'));
   dirs.push(reports);
-  const child = execa(
-    'node',
-    ['--import', 'tsx', 'lib/cli/main.ts', 'run', '--quiet', '--reports', reports, '--testbed', lab.testbedFile, '--profile', 'virtual', ...extra],
-    {
-      cwd: ROOT,
-      reject: false,
-      detached: true,
-    },
-  );
+  const child = execa('node', ['bin/dutlab.js', 'run', '--quiet', '--reports', reports, '--testbed', lab.testbedFile, '--profile', 'virtual', ...extra], {
+    cwd: ROOT,
+    reject: false,
+    detached: true,
+  });
   return { child, reports };
 }
 
@@ -54,7 +50,7 @@ async function waitForStage(reports: string, id: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     try {
-      const data = JSON.parse(readFileSync(join(reports, 'latest', 'run-data.json'), 'utf8')) as RunData;
+      const data = JSON.parse(readFileSync(join(reports, 'latest', 'pvp', 'progress.json'), 'utf8')) as SuiteResult;
       if (data.stages.some((s) => s.id === id && s.status === 'passed')) return;
     } catch {
       // not written yet
@@ -154,8 +150,16 @@ describe.concurrent('an interrupted run', () => {
     // A forced exit leaves the hook to end by itself: a short one.
     const { child, reports } = startRun(lab, ['--hook-before-traffic', 'sleep 4']);
     await waitForStage(reports, 'traffic.prepare');
+    // The second signal once the first was handled: two signals close together are one to the kernel.
+    const handled = new Promise<void>((resolve) => {
+      let seen = '';
+      child.stderr!.on('data', (d: Buffer) => {
+        seen += String(d);
+        if (seen.includes('dutlab: SIGINT: tearing down')) resolve();
+      });
+    });
     child.kill('SIGINT');
-    await new Promise((r) => setTimeout(r, 50));
+    await Promise.race([handled, new Promise((r) => setTimeout(r, 5000))]);
     child.kill('SIGINT');
     const t0 = Date.now();
     const r = await child;
@@ -177,7 +181,7 @@ describe.concurrent('an interrupted run', () => {
   it('npm run e2e interrupted mid-run: the run tears down, the virtual lab goes down, exit 2', async ({ expect }) => {
     const reports = mkdtempSync(join(tmpdir(), 'dutlab-reports-'));
     dirs.push(reports);
-    const child = execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'e2e', '--id', 'abrt-e2e', '--reports', reports], { cwd: ROOT, reject: false });
+    const child = execa('node', ['bin/dutlab.js', 'e2e', '--id', 'abrt-e2e', '--profiles', 'virtual', '--reports', reports], { cwd: ROOT, reject: false });
     await waitForStage(reports, 'guest.connect');
     child.kill('SIGINT');
     const r = await child;

@@ -7,8 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { KniGateError } from '../../lib/errors.js';
 import { parseIvshmCmdline } from '../../lib/parsers/ivshm.js';
 import { planOf } from '../../lib/scenario/plan.js';
-import { legacyKni } from '../../lib/scenario/profiles.js';
-import { PvpRun } from '../../lib/scenario/run.js';
+import { legacyKni } from '../../lib/profiles/index.js';
+import { LabRun, type Stage } from '../../lib/scenario/lab-run.js';
+import { KniFunctionalTest } from '../../lib/scenario/kni-functional.js';
+import { PvpTest } from '../../lib/scenario/pvp.js';
 import { output } from '../helpers/fixtures.js';
 import { startLegacyLab, type LegacyLab } from '../helpers/legacy-lab.js';
 
@@ -19,13 +21,29 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function setUp(ivshmem: 'found' | 'not-found') {
+async function setUp(ivshmem: 'found' | 'not-found', dpdkVersion?: string, ethtool?: 'kni' | 'device-gone') {
   const dir = mkdtempSync(join(tmpdir(), 'dutlab-legacy-'));
   dirs.push(dir);
-  const lab = await startLegacyLab(dir, { ivshmem });
+  const lab = await startLegacyLab(dir, { ivshmem, ...(dpdkVersion ? { dpdkVersion } : {}), ...(ethtool ? { ethtool } : {}) });
   labs.push(lab);
-  const run = new PvpRun({ testbedFile: lab.testbedFile, profile: 'legacy-kni', runId: `legacy-${ivshmem}`, runDir: join(dir, 'run') });
-  return { lab, run };
+  const run = new LabRun(
+    { testbedFile: lab.testbedFile, profile: 'legacy-kni', runId: `legacy-${ivshmem}`, runDir: join(dir, 'run') },
+    { name: 'pvp', title: 'PVP', requires: [{ feature: 'guest' }] },
+  );
+  const stages: Stage[] = [...run.setupStages(), ...new PvpTest(run).stages()];
+  return { lab, run, stages };
+}
+
+/** The KNI functional suite through the scripted lab, every stage run (a failed one recorded), the run finished. */
+async function kniSuite(ethtool: 'kni' | 'device-gone') {
+  const { run } = await setUp('found', undefined, ethtool);
+  const stages = [...run.setupStages(), ...new KniFunctionalTest(run).stages()];
+  try {
+    for (const stage of stages) await run.runStage(stage).catch(() => undefined);
+  } finally {
+    await run.finish();
+  }
+  return run;
 }
 
 /** Is `want` a subsequence of `got`? Returns the lines of want that are missing, in order. */
@@ -41,8 +59,8 @@ function missingInOrder(got: string[], want: string[]): string[] {
 
 describe('legacy-kni on the scripted legacy lab', () => {
   it('runs every command of the plan, in order, on the host and on the guest (reached through the host)', async () => {
-    const { lab, run } = await setUp('found');
-    for (const stage of run.stages.filter((s) => s.group === 'setup')) expect(await run.runStage(stage), stage.id).toBeNull();
+    const { lab, run, stages } = await setUp('found');
+    for (const stage of stages.filter((s) => s.group === 'setup')) expect(await run.runStage(stage), stage.id).toBeNull();
     await run.finish();
     const plan = planOf(run.tb, legacyKni, { 'ivshmem-device': parseIvshmCmdline(output('ivshm-mngr-vm_1.txt')).argument });
     for (const role of ['host', 'guest'] as const) {
@@ -57,9 +75,9 @@ describe('legacy-kni on the scripted legacy lab', () => {
   });
 
   it('stops at the KNI gate when dmesg says "IVSHMEM metadata NOT found": no vEth interface is touched', async () => {
-    const { lab, run } = await setUp('not-found');
+    const { lab, run, stages } = await setUp('not-found');
     let gateError: unknown;
-    for (const stage of run.stages) {
+    for (const stage of stages) {
       try {
         await run.runStage(stage);
       } catch (err) {
@@ -77,7 +95,7 @@ describe('legacy-kni on the scripted legacy lab', () => {
     expect(guest).toContain('insmod /root/kni/DPDK/x86_64-ivshmem-linuxapp-gcc/kmod/rte_kni.ko');
     expect(guest).toContain('dmesg');
     expect(guest.filter((c) => /vEth_|kni_client|ifconfig|route add|arp -s/.test(c))).toEqual([]);
-    const after = run.data.stages.filter((s) => run.stages.findIndex((x) => x.id === s.id) > run.stages.findIndex((x) => x.id === 'guest.kni-gate'));
+    const after = run.data.stages.filter((s) => stages.findIndex((x) => x.id === s.id) > stages.findIndex((x) => x.id === 'guest.kni-gate'));
     const setupAfter = after.filter((s) => s.group === 'setup');
     expect(setupAfter.map((s) => s.id)).toEqual([
       'guest.start-kni-client',
@@ -89,5 +107,59 @@ describe('legacy-kni on the scripted legacy lab', () => {
     expect(setupAfter.every((s) => s.status === 'skipped')).toBe(true);
     expect(setupAfter[0]!.diagnosis).toBe('skipped: "Check dmesg for "IVSHMEM metadata found" before any vEth interface is touched" failed');
     expect(run.data.stages.find((s) => s.id === 'guest.kni-gate')).toMatchObject({ status: 'failed', kind: 'dut' });
+  });
+
+  it("blocks the guide's setup on a host whose DPDK has no KNI (23.11): nothing is built or loaded, each step says why, nothing fails", async () => {
+    const { lab, run, stages } = await setUp('found', '23.11.1');
+    try {
+      for (const stage of stages) expect((await run.runStage(stage))?.status ?? 'ran', stage.id).toBe(stage.id.startsWith('lab.') ? 'ran' : 'blocked');
+    } finally {
+      // Whatever failed, the run's connections close: the scripted servers can then stop.
+      await run.finish();
+    }
+    expect(run.data.versions.dpdk).toBe('23.11.1');
+    const byId = Object.fromEntries(run.data.stages.map((s) => [s.id, s]));
+    expect(byId['lab.lock']!.status).toBe('passed');
+    expect(byId['lab.preflight']!.status).toBe('passed');
+    expect(run.data.stages.filter((s) => s.status === 'failed')).toEqual([]);
+    expect(run.data.stages.filter((s) => !['lab.lock', 'lab.preflight'].includes(s.id)).every((s) => s.status === 'blocked')).toBe(true);
+    for (const id of ['guest.build-dpdk', 'guest.build-kni-client', 'guest.insmod', 'guest.kni-gate', 'guest.start-kni-client'])
+      expect(byId[id]!.diagnosis, id).toBe('blocked: KNI was removed in DPDK 23.11, this host has 23.11.1');
+    expect(byId['host.ivshm-metadata']!.diagnosis).toBe('blocked: IVSHMEM was removed in DPDK 16.11, this host has 23.11.1');
+    expect(byId['check.dmesg-kni']!.diagnosis).toMatch(/^blocked: /);
+    expect(run.data.notes.join('\n')).toContain(
+      'the legacy-kni profile cannot run on this lab: blocked: IVSHMEM was removed in DPDK 16.11, this host has 23.11.1',
+    );
+    // Only the preflight's reads reached the host; the guest was never touched.
+    expect(
+      lab
+        .received('host')
+        .filter(
+          (c) =>
+            !/^(exec sh -s$|cat '?\/root\/DPDK'?\/VERSION|\.\/utilities\/ovs-vsctl --version|uname -r|mkdir|test |rm -|ls )/.test(c) && !c.includes('lock'),
+        ),
+    ).toEqual([]);
+    expect(lab.received('guest')).toEqual([]);
+  });
+
+  it("runs the KNI suite's ethtool case on KNI in a VM: unsupported, as the KNI programmer's guide says, recorded and not passed off as checked", async () => {
+    const run = await kniSuite('kni');
+    const byId = Object.fromEntries(run.data.stages.map((s) => [s.id, s]));
+    expect(byId['kni.ethtool']!.status).toBe('passed');
+    expect(run.data.notes).toContain(
+      'ethtool: vEth_port32 (driver not named: ethtool -i is not supported): not supported: ethtool vEth_port32, ethtool -i vEth_port32, ethtool -S vEth_port32, ethtool -k vEth_port32',
+    );
+    expect(run.data.tables.find((t) => t.title === 'ethtool on the guest')!.rows).toContainEqual(['ethtool -i vEth_port33', 'not supported by the driver']);
+    // The scripted lab has no traffic generator: the traffic cases are skipped for it, not failed.
+    expect(byId['kni.prepare']!.status).toBe('failed');
+    expect(byId['kni.prepare']!.kind).toBe('infra');
+    expect(byId['kni.statistics']!.status).toBe('skipped');
+  });
+
+  it('fails the ethtool case when ethtool fails for another reason than an unsupported operation', async () => {
+    const run = await kniSuite('device-gone');
+    const ethtool = run.data.stages.find((s) => s.id === 'kni.ethtool')!;
+    expect(ethtool).toMatchObject({ status: 'failed', kind: 'dut' });
+    expect(ethtool.diagnosis).toMatch(/^ethtool: ethtool vEth_port32 failed \(exit 71\): Cannot get driver information: No such device; /);
   });
 });

@@ -5,17 +5,27 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { execa } from 'execa';
 import { labDown, labLeftovers, labUp, type LabState } from '../../lib/vlab/lab.js';
+import { virtual } from '../../lib/profiles/index.js';
+import type { Summary } from '../../lib/report/summary.js';
+import { describeSuites } from '../../lib/suite/catalog.js';
 import { dutlabRun, failedCases } from '../helpers/cli.js';
+import { CHECKS } from '../helpers/faults.js';
+import { EXAMPLE, NEEDS_DPDK, addExampleSuites } from '../helpers/example-suites.js';
 
 const ID = 'runt';
+/** The PVP suite's traffic and checks on a profile without KNI: ids frozen since the first release. */
+const PVP_IDS = ['traffic.prepare', 'traffic.send', ...CHECKS];
 let lab: LabState;
 const cleanup: string[] = [];
 
+let removeExampleSuites = () => {};
 beforeAll(async () => {
+  removeExampleSuites = addExampleSuites();
   lab = await labUp({ id: ID });
 }, 120_000);
 const cleanupLabs: string[] = [];
 afterAll(async () => {
+  removeExampleSuites();
   await labDown({ id: ID });
   for (const id of cleanupLabs) await labDown({ id });
   for (const d of cleanup) rmSync(d, { recursive: true, force: true });
@@ -23,16 +33,26 @@ afterAll(async () => {
 
 // Each case has a lab of its own (or none), so they run at once.
 describe.concurrent('dutlab run', () => {
-  it('passes a healthy lab: exit 0, JUnit with properties, the run directory and its summary', async ({ expect }) => {
-    const r = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual']);
+  // A suite added as one file runs beside the PVP suite: one run directory, one JUnit (tests/helpers/example-suites.ts).
+  it('passes a healthy lab with the PVP suite and an added one: exit 0, one JUnit with properties, one run directory, the VM-only case blocked', async ({
+    expect,
+  }) => {
+    const r = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual', '--suite', 'pvp', '--suite', EXAMPLE]);
     cleanup.push(r.reports);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.summary).toMatchObject({
       verdict: 'pass',
       exitCode: 0,
+      reason: '28 testcases passed, 1 blocked (the lab lacks what they need)',
       profile: 'virtual',
       packets: { sent: 1000, received: 1000, lost: 0, duplicated: 0, reordered: 0, mismatched: 0 },
     });
+    expect(r.summary.suites.map((s) => s.name)).toEqual(['pvp', EXAMPLE]);
+    expect(r.summary.cases.filter((c) => c.suite === 'pvp' && c.status !== 'passed')).toEqual([]);
+    expect(r.summary.cases.filter((c) => c.suite === EXAMPLE).map((c) => [c.id, c.status, c.message])).toEqual([
+      ['example.host-kernel', 'passed', undefined],
+      ['example.vm-only', 'blocked', 'blocked: this lab has no vm'],
+    ]);
     expect(r.summary.versions.ovs).toMatch(/Open vSwitch/);
     const runDir = join(r.reports, r.summary.runId);
     expect(readlinkSync(join(r.reports, 'latest'))).toBe(r.summary.runId);
@@ -40,27 +60,59 @@ describe.concurrent('dutlab run', () => {
       'junit.xml',
       'summary.md',
       'summary.json',
-      'tx.pcap',
-      'rx.pcap',
+      'run.json',
       'testbed.yaml',
-      'transcripts/host.log',
-      'transcripts/guest.log',
-      'transcripts/tg.log',
-      'logs/host-ovs-vswitchd.log',
-      'dmesg-guest-since-start.txt',
+      'pvp/tx.pcap',
+      'pvp/rx.pcap',
+      'pvp/transcripts/host.log',
+      'pvp/transcripts/guest.log',
+      'pvp/transcripts/tg.log',
+      'pvp/logs/host-ovs-vswitchd.log',
+      'pvp/dmesg-guest-since-start.txt',
+      `${EXAMPLE}/transcripts/host.log`,
     ]) {
       expect(existsSync(join(runDir, f)), f).toBe(true);
     }
     const xml = readFileSync(join(r.reports, 'junit.xml'), 'utf8');
     expect(xml).toContain('<property name="profile" value="virtual"/>');
+    expect(xml).toContain(`<property name="suites" value="pvp ${EXAMPLE}"/>`);
     expect(xml).toMatch(/<property name="ovsVersion" value="ovs-vsctl \(Open vSwitch\) [\d.]+"\/>/);
     expect(xml).toContain('<property name="hostKernel"');
-    expect(xml).toContain('name="Add a bridge to the switch"');
-    expect(readFileSync(join(runDir, 'summary.md'), 'utf8')).toMatch(/^# PASS: dutlab run/);
+    expect(xml).toMatch(/<testsuites name="dutlab" tests="29" failures="0" errors="0" skipped="1">/);
+    expect(xml).toContain('<testcase classname="dutlab.pvp.setup" name="Add a bridge to the switch"');
+    expect(xml).toContain(`<testsuite name="dutlab.${EXAMPLE}.checks" tests="2" failures="0" errors="0" skipped="1"`);
+    expect(xml).toMatch(/name="A case only a real VM can run" time="[\d.]+">\n\s+<skipped message="blocked: this lab has no vm"\/>/);
+    const md = readFileSync(join(runDir, 'summary.md'), 'utf8');
+    expect(md).toMatch(/^# PASS: dutlab run/);
+    expect(md).toContain('## Blocked: what this lab cannot run\n\n- 1 testcase(s): blocked: this lab has no vm');
+    expect(md).not.toMatch(/skipped because something they need failed/);
+    expect(md).toContain('## pvp: Counters along the path (deltas over the run)');
+    expect(md).toMatch(new RegExp(`## ${EXAMPLE}: Host\\n\\n\\| kernel \\|\\n\\|---\\|\\n\\| \\S+ \\|`));
     // The key's path may be in the transcript; its content never is.
     const key = readFileSync(join(lab.stateDir, 'keys', 'client'), 'utf8').split('\n')[1]!;
-    for (const f of ['host', 'guest', 'tg']) expect(readFileSync(join(runDir, 'transcripts', `${f}.log`), 'utf8')).not.toContain(key);
+    for (const f of ['host', 'guest', 'tg']) expect(readFileSync(join(runDir, 'pvp', 'transcripts', `${f}.log`), 'utf8')).not.toContain(key);
   }, 240_000);
+
+  it('blocks a whole suite the lab cannot run without touching the lab, and calls a run where nothing could run exit 2', async ({ expect }) => {
+    const r = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual', '--suite', NEEDS_DPDK]);
+    cleanup.push(r.reports);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.summary.verdict).toBe('infra-error');
+    expect(r.summary.reason).toBe('nothing could run on this lab: blocked: this lab has no dpdk');
+    expect(r.summary.suites).toEqual([{ name: NEEDS_DPDK, title: 'A suite for DPDK labs only', blocked: 'blocked: this lab has no dpdk', tables: [] }]);
+    expect(existsSync(join(r.reports, r.summary.runId, NEEDS_DPDK, 'transcripts', 'host.log'))).toBe(false);
+  }, 120_000);
+
+  it('lists the added suites with what they require', async ({ expect }) => {
+    const suites = await describeSuites();
+    expect(suites.map((x) => [x.name, x.requires.map((q) => q.feature)])).toEqual(
+      expect.arrayContaining([
+        ['pvp', ['guest']],
+        [EXAMPLE, ['guest']],
+        [NEEDS_DPDK, ['dpdk']],
+      ]),
+    );
+  });
 
   it('calls a bad testbed file an infrastructure error (exit 2) that names the file and the field', async ({ expect }) => {
     const bad = join(lab.stateDir, 'bad.yaml');
@@ -112,7 +164,7 @@ describe.concurrent('npm run e2e (the main job)', () => {
   it('brings a virtual lab up, passes the full suite, writes the JUnit and the run directory, and takes the lab down', async ({ expect }) => {
     const reports = mkdtempSync(join(tmpdir(), 'dutlab-e2e-'));
     cleanup.push(reports);
-    const r = await execa('node', ['--import', 'tsx', 'lib/cli/main.ts', 'e2e', '--id', 'e2et', '--reports', reports], {
+    const r = await execa('node', ['bin/dutlab.js', 'e2e', '--id', 'e2et', '--profiles', 'virtual', '--reports', reports], {
       cwd: new URL('../..', import.meta.url).pathname,
       reject: false,
       timeout: 240_000,
@@ -121,7 +173,12 @@ describe.concurrent('npm run e2e (the main job)', () => {
     expect(r.stderr).toMatch(/dutlab: PASS \(exit 0\): \d+ testcases passed/);
     const runId = new RegExp(`report: ${reports}/(\\S+)/summary\\.md`).exec(r.stderr)![1]!;
     const root = join(reports, runId);
-    expect(JSON.parse(readFileSync(join(root, 'summary.json'), 'utf8'))).toMatchObject({ verdict: 'pass', profile: 'virtual' });
+    const summary = JSON.parse(readFileSync(join(root, 'summary.json'), 'utf8')) as Summary;
+    expect(summary).toMatchObject({ verdict: 'pass', profile: 'virtual' });
+    // The profile's default suite, with the testcase ids dashboards and the fault tests read.
+    expect(summary.cases.map((c) => `${c.suite} ${c.id}`)).toEqual(
+      ['lab.lock', 'lab.preflight', ...virtual.steps.map((s) => s.id), ...PVP_IDS].map((id) => `pvp ${id}`),
+    );
     expect(existsSync(join(root, 'junit.xml'))).toBe(true);
     expect(await labLeftovers('e2et')).toEqual([]);
   }, 240_000);

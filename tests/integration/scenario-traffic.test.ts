@@ -4,11 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { virtual } from '../../lib/scenario/profiles.js';
+import { virtual } from '../../lib/profiles/index.js';
 import * as read from '../../lib/scenario/readback.js';
 import { Session } from '../../lib/scenario/session.js';
-import { expectedPorts, expectedVeths, stepsOf, sysctlExpected } from '../../lib/scenario/steps.js';
+import { expectedPorts, expectedVeths, sysctlExpected } from '../../lib/profiles/steps.js';
 import { flowsOf, loadTestbed } from '../../lib/testbed/load.js';
+import { topologyOf } from '../../lib/testbed/topology.js';
 import type { Testbed } from '../../lib/testbed/schema.js';
 import { readPcap, writeStreamPcap } from '../../lib/traffic/pcap.js';
 import { streamFromTestbed } from '../../lib/traffic/stream.js';
@@ -45,7 +46,7 @@ afterAll(async () => {
 
 describe('virtual profile on the virtual lab', () => {
   it('builds the setup, step by step in the guide order', async () => {
-    for (const step of stepsOf(virtual)) await session.runStep(step);
+    for (const step of virtual.steps) await session.runStep(step);
   });
 
   it('reads back the bridge and its ports', async () => {
@@ -88,7 +89,7 @@ describe('virtual profile on the virtual lab', () => {
     await tg.stopCapture({ rx, tx: join(dir, 'tx-capture.pcap') });
     await tg.cleanup();
     expect(sent).toMatchObject({ packetsSent: 1000, failed: 0 });
-    const v = await verifyCapture(rx, { stream, dstMac: tb.gateway.mac, srcMac: tb.vmPorts[1].mac, lossTolerance: 0, maxProblems: 5 });
+    const v = await verifyCapture(rx, { stream, dstMac: tb.gateway.mac, srcMac: topologyOf(tb).vmEgress.mac, lossTolerance: 0, maxProblems: 5 });
     expect(v).toMatchObject({ ok: true, sent: 1000, received: 1000, lost: 0, duplicated: 0, reordered: 0, mismatched: 0 });
     expect(after.ports.tg0!.txPackets - before.ports.tg0!.txPackets).toBe(1000);
     expect(after.ports.tg1!.rxPackets - before.ports.tg1!.rxPackets).toBe(1000);

@@ -29,7 +29,7 @@ describe('the dutlab command', () => {
   const commands = buildCli().commands.flatMap((c) => (c.commands.length ? c.commands.map((s) => [c.name(), s.name()]) : [[c.name()]]));
 
   it('has the subcommands the README names', () => {
-    expect(commands.map((c) => c.join(' '))).toEqual(['run', 'plan', 'e2e', 'lab up', 'lab down', 'lab status']);
+    expect(commands.map((c) => c.join(' '))).toEqual(['run', 'compare', 'trend', 'suites', 'plan', 'e2e', 'lab up', 'lab down', 'lab status']);
   });
 
   it.each(commands.map((c) => c.join(' ')))('answers --help for `dutlab %s`', async (words) => {
@@ -48,6 +48,16 @@ describe('the dutlab command', () => {
     const r = await dutlab('plan', '--testbed', fixturePath('testbeds/legacy-kni.yaml'), '--profile', 'legacy-kni');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain('./utilities/ovs-ofctl add-flow br0 in_port=16,dl_type=0x0800,nw_src=1.1.1.1,nw_dst=6.6.6.2,idle_timeout=0,action=output:32');
+  });
+
+  it('prints the ovs-dpdk plan, and refuses a testbed that profile cannot build, naming the fields', async () => {
+    const r = await inProcess('plan', '--testbed', fixturePath('testbeds/virtual-dpdk.yaml'), '--profile', 'ovs-dpdk');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('[host] host.start-vswitchd-dpdk: Start the DPDK build of ovs-vswitchd and wait for DPDK to initialise');
+    expect(r.stdout).toContain("'other_config:dpdk-extra=--in-memory --no-pci --file-prefix=dutlab-vlab'");
+    const wrong = await inProcess('plan', '--testbed', fixturePath('testbeds/legacy-kni.yaml'), '--profile', 'ovs-dpdk');
+    expect(wrong.exitCode).toBe(2);
+    expect(wrong.stderr).toContain("phyPorts.0.dpdkDevargs: the ovs-dpdk profile needs the port's DPDK device (profile ovs-dpdk)");
   });
 
   it('says clearly what is wrong with a bad testbed or profile', async () => {
@@ -91,5 +101,37 @@ describe('the dutlab command', () => {
     } finally {
       rmSync(reports, { recursive: true, force: true });
     }
+  });
+
+  it('refuses an unknown suite before touching the lab, naming the suites there are (exit 2, with a report)', async () => {
+    const reports = mkdtempSync(join(tmpdir(), 'dutlab-usage-'));
+    try {
+      const r = await inProcess(
+        'run',
+        '--testbed',
+        fixturePath('testbeds/legacy-kni.yaml'),
+        '--profile',
+        'legacy-kni',
+        '--suite',
+        'pvpp',
+        '--reports',
+        reports,
+        '--quiet',
+      );
+      expect(r.exitCode).toBe(2);
+      const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8'));
+      expect(summary.reason).toMatch(/^no suite "pvpp": the suites are (\S+, )*pvp(, \S+)* \(files .*\/tests\/e2e\/<name>\.e2e\.ts\)$/);
+    } finally {
+      rmSync(reports, { recursive: true, force: true });
+    }
+  });
+
+  it('lists the suites, a line each with what they require and which profiles run them, then the profiles', async () => {
+    const r = await inProcess('suites');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/^pvp +Phy->VM->Phy: .*\n +requires: guest; default for: legacy-kni, virtual, ovs-dpdk; file: tests\/e2e\/pvp\.e2e\.ts$/m);
+    expect(r.stdout).toMatch(
+      /^profiles:\nlegacy-kni +the guide's lab: .*\(offers: guest, vm, dpdk, kni, ivshmem, ovs-dpdk-fork\)\nvirtual +the virtual lab: .*\(offers: guest\)$/m,
+    );
   });
 });

@@ -1,0 +1,57 @@
+// The guide's procedure, word for word: the Intel DPDK vSwitch fork
+// (ovs_dpdk, dpdkphy and dpdkkni ports), IVSHMEM metadata handed to QEMU,
+// and KNI in the guest. The plan test pins every command of it.
+import { IVSHMEM_REMOVED, KNI_REMOVED } from '../capabilities.js';
+import type { OvsTool, Profile } from './profile.js';
+import * as S from './steps.js';
+
+const TOOLS: Record<OvsTool, string> = {
+  'ovs-vsctl': './utilities/ovs-vsctl',
+  'ovs-ofctl': './utilities/ovs-ofctl',
+  'ovs-appctl': './utilities/ovs-appctl',
+  'ovsdb-tool': './ovsdb/ovsdb-tool',
+  'ovsdb-server': './ovsdb/ovsdb-server',
+  'ovs-vswitchd': './vswitchd/ovs-vswitchd',
+  'ovs-ivshm-mngr': './utilities/ovs-ivshm-mngr',
+};
+
+export const legacyKni: Profile = {
+  name: 'legacy-kni',
+  title: "the guide's lab: the Intel DPDK vSwitch fork, IVSHMEM and KNI in a QEMU guest",
+  features: ['guest', 'vm', 'dpdk', 'kni', 'ivshmem', 'ovs-dpdk-fork'],
+  requires: [IVSHMEM_REMOVED, KNI_REMOVED],
+  defaultSuites: ['pvp'],
+  datapathType: 'dpdk',
+  tool: (t) => TOOLS[t],
+  hostContext: (tb) => ({ cwd: tb.paths.ovsDir, env: { OPENVSWITCH_DIR: tb.paths.ovsDir } }),
+  phySettings: (p) => ['type=dpdkphy', `ofport_request=${p.ofport}`, `option:port=${p.dpdkPort}`],
+  vmSettings: (k) => ['type=dpdkkni', `ofport_request=${k.ofport}`],
+  phyShown: (p) => ({ type: 'dpdkphy', options: { port: String(p.dpdkPort) } }),
+  vmShown: () => ({ type: 'dpdkkni', options: {} }),
+  steps: [
+    S.hostCleanPreviousRun,
+    S.hostOvsdb,
+    S.hostAddBridge,
+    S.hostAddPorts,
+    S.hostConfirmPorts,
+    S.hostStartOvsDpdk,
+    S.hostStartVswitchd,
+    S.hostFlows,
+    S.hostCopyFiles,
+    S.hostIvshmMetadata,
+    S.hostStartQemu,
+    S.guestConnect,
+    S.dmesgBaseline,
+    S.guestCopyFiles,
+    S.guestBuildDpdk,
+    S.guestBuildKniClient,
+    S.guestInsmod,
+    S.guestKniGate,
+    S.guestStartKniClient,
+    S.guestInterfaces,
+    S.guestForwarding,
+    S.guestRouteArp,
+    S.guestCheckInterfaces,
+  ],
+  dpdkVersionCommand: (tb) => S.dpdkTreeVersion(tb),
+};

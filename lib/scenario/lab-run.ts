@@ -1,0 +1,356 @@
+// One suite's hold on the lab for a run: the testbed and its topology, the
+// profile, the connections, the lab lock, the profile's setup as stages, the
+// stage engine (a stage whose prerequisite failed is skipped, one the lab
+// cannot offer is blocked), the fixtures undone in reverse order, aborts, and
+// the suite's result. What a suite checks lives in its own module (pvp.ts).
+import { existsSync, mkdirSync, readFileSync, renameSync, watch, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeRequirement, labFor, parseVersion, unmet, unmetBy, type LabCapabilities, type Requirement } from '../capabilities.js';
+import { errorMessage, failureKind, type FailureKind } from '../errors.js';
+import { profileByName, type Profile } from '../profiles/index.js';
+import { profileProblems, type StepDef } from '../profiles/profile.js';
+import type { MatrixRow, StageRecord, StageStatus, SuiteResult, Table } from '../results/run.js';
+import { loadTestbed, testbedNotes } from '../testbed/load.js';
+import type { Testbed } from '../testbed/schema.js';
+import { topologyOf, type Topology } from '../testbed/topology.js';
+import { shq } from '../transport/quote.js';
+import { LocalShell } from '../transport/local.js';
+import { Transcript } from '../transport/transcript.js';
+import { LabLock } from './lock.js';
+import * as read from './readback.js';
+import { Session } from './session.js';
+import { Teardown } from './teardown.js';
+
+/** What `dutlab run` hands every suite (through vitest's provide/inject). */
+export interface SuiteConfig {
+  testbedFile: string;
+  profile: string;
+  runId: string;
+  /** The run directory; each suite writes its files in `<runDir>/<suite>/`. */
+  runDir: string;
+  /** A local command run just before the traffic: fault injection, debugging. */
+  beforeTraffic?: string;
+}
+
+/** What a suite says of itself: `dutlab suites` lists it, and the lab must offer what it requires. */
+export interface SuiteMeta {
+  name: string;
+  title: string;
+  requires: readonly Requirement[];
+}
+
+/** A testcase of a suite: a setup step or a check. */
+export interface Stage {
+  /** Frozen once released: dashboards and the fault tests read it. */
+  id: string;
+  title: string;
+  group: StageRecord['group'];
+  /** Stages that must have passed; otherwise this one is skipped with the reason. */
+  needs: string[];
+  /** What the lab must offer; otherwise this one is blocked with the reason. */
+  requires?: readonly Requirement[];
+  run(): Promise<void>;
+}
+
+/** The file through which `dutlab run` tells the suites it was interrupted: it holds the signal's name. */
+export const ABORT_FILE = 'abort';
+
+/** Tells the suites of a run directory that a signal interrupted it (written whole, then renamed into place). */
+export function writeAbortFile(runDir: string, signal: string): void {
+  writeFileSync(join(runDir, `.${ABORT_FILE}`), signal);
+  renameSync(join(runDir, `.${ABORT_FILE}`), join(runDir, ABORT_FILE));
+}
+
+/** Calls back once the abort file appears in the run directory; returns the function that stops watching. */
+export function watchAbortFile(runDir: string, onAbort: (signal: string) => void): () => void {
+  const file = join(runDir, ABORT_FILE);
+  const check = () => {
+    const signal = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+    if (!signal) return;
+    watcher.close();
+    onAbort(signal);
+  };
+  const watcher = watch(runDir, check);
+  check();
+  return () => watcher.close();
+}
+
+export class LabRun {
+  readonly tb: Testbed;
+  /** The testbed's ports by role. */
+  readonly topology: Topology;
+  readonly profile: Profile;
+  readonly session: Session;
+  readonly data: SuiteResult;
+  /** Where this suite's files go: transcripts, captures, logs. */
+  readonly dir: string;
+  readonly transcript: Transcript;
+  /** The fixtures, undone last first at the end of the suite. */
+  readonly teardown = new Teardown();
+  private lock: LabLock | null = null;
+  /** The local hook while it runs (fault injection): an interrupted run stops it. */
+  private hook: LocalShell | null = null;
+
+  constructor(
+    readonly config: SuiteConfig,
+    readonly meta: SuiteMeta,
+  ) {
+    this.tb = loadTestbed(config.testbedFile);
+    this.topology = topologyOf(this.tb);
+    this.profile = profileByName(config.profile);
+    const wrong = profileProblems(this.profile, this.tb, config.testbedFile);
+    if (wrong) throw wrong;
+    this.dir = join(config.runDir, meta.name);
+    mkdirSync(this.dir, { recursive: true });
+    this.transcript = new Transcript(join(this.dir, 'transcripts'));
+    this.session = new Session(this.tb, this.profile, { transcript: this.transcript, warn: (m) => this.note(m) });
+    this.data = {
+      suite: meta.name,
+      title: meta.title,
+      runId: config.runId,
+      testbed: config.testbedFile,
+      testbedName: this.tb.name,
+      profile: this.profile.name,
+      startedAt: new Date().toISOString(),
+      versions: {},
+      stages: [],
+      tables: [],
+      teardownProblems: [],
+      notes: [...testbedNotes(this.tb)],
+    };
+    // The fixtures in the order they are set up; each undo does nothing if its fixture never was.
+    this.teardown.defer('connections', () => this.session.close());
+    this.teardown.defer('lab lock', () => this.releaseLock());
+    this.teardown.defer('setup', () => this.session.teardown());
+    this.teardown.defer('logs', () => this.collectEvidence());
+    const blocked = unmet([...meta.requires, ...this.profile.requires], this.capabilities());
+    if (blocked) this.data.blocked = blocked;
+  }
+
+  /** What this lab offers: the profile's features, and the versions read so far. */
+  capabilities(): LabCapabilities {
+    return { features: new Set(this.profile.features), versions: this.data.versions };
+  }
+
+  note(line: string): void {
+    this.data.notes.push(line);
+  }
+
+  /** A table for summary.md, replacing the suite's table of the same title. */
+  table(t: Table): void {
+    this.data.tables = [...this.data.tables.filter((x) => x.title !== t.title), t];
+    this.save();
+  }
+
+  // ---- the setup as stages ---------------------------------------------------
+
+  /** Taking the lab lock, the preflight, then the profile's steps in order, each needing the one before. */
+  setupStages(): Stage[] {
+    const steps = this.profile.steps;
+    const ids = ['lab.preflight', ...steps.map((s) => s.id)];
+    return [
+      { id: 'lab.lock', title: 'Take the lab lock on the DUT host', group: 'setup', needs: [], run: () => this.takeLock() },
+      {
+        id: 'lab.preflight',
+        title: "Read the lab's versions (Open vSwitch, DPDK, kernel) and check it has what the profile requires",
+        group: 'setup',
+        needs: ['lab.lock'],
+        run: () => this.preflight(),
+      },
+      ...steps.map(
+        (step: StepDef, i): Stage => ({
+          id: step.id,
+          title: step.title,
+          group: 'setup',
+          needs: [ids[i]!],
+          ...(step.requires ? { requires: step.requires } : {}),
+          run: () => this.session.runStep(step),
+        }),
+      ),
+    ];
+  }
+
+  /** The id of the setup's last stage: what a check of the built setup needs. */
+  get setupDone(): string {
+    const steps = this.profile.steps;
+    return steps.length > 0 ? steps[steps.length - 1]!.id : 'lab.lock';
+  }
+
+  private async takeLock(): Promise<void> {
+    const host = await this.session.connect('host');
+    this.lock = new LabLock(host, this.tb.lock.path, this.tb.lock.ttlSeconds, this.config.runId);
+    const note = await this.lock.acquire();
+    if (note) this.note(note);
+  }
+
+  /**
+   * What the lab runs, read before any step changes it: the profile's version
+   * requirements (KNI before DPDK 23.11, ...) are judged on it, and the stages
+   * that follow are blocked, not failed, on a lab that cannot meet them.
+   */
+  private async preflight(): Promise<void> {
+    const v = await read.versions(this.session, ['host']);
+    this.data.versions = { ...this.data.versions, ...v };
+    const blocked = unmet(this.profile.requires, this.capabilities());
+    if (blocked) this.note(`the ${this.profile.name} profile cannot run on this lab: ${blocked}`);
+  }
+
+  private async releaseLock(): Promise<void> {
+    if (this.lock && this.session.connected('host')) await this.lock.release();
+  }
+
+  // ---- the stage engine ------------------------------------------------------
+
+  /** Why a stage cannot run, or null: the whole suite blocked, a requirement unmet, or the first stage it needs that did not pass. */
+  reasonNotToRun(stage: Stage): { status: 'skipped' | 'blocked'; reason: string } | null {
+    if (this.data.aborted) return { status: 'skipped', reason: `skipped: the run was ${this.data.aborted}` };
+    if (this.data.blocked) return { status: 'blocked', reason: this.data.blocked };
+    const blocked = unmet(stage.requires ?? [], this.capabilities());
+    if (blocked) return { status: 'blocked', reason: blocked };
+    // The profile's own requirements, once the preflight has read the versions they bound.
+    const preflight = this.data.stages.find((s) => s.id === 'lab.preflight');
+    const profileBlocked = preflight?.status === 'passed' ? unmet(this.profile.requires, this.capabilities()) : null;
+    if (profileBlocked) return { status: 'blocked', reason: profileBlocked };
+    for (const need of stage.needs) {
+      const rec = this.data.stages.find((s) => s.id === need);
+      if (!rec) return { status: 'skipped', reason: `skipped: "${need}" did not run` };
+      if (rec.status === 'blocked') return { status: 'blocked', reason: `${rec.diagnosis} (needed by way of "${rec.title}")` };
+      if (rec.status === 'failed') return { status: 'skipped', reason: `skipped: "${rec.title}" failed` };
+      if (rec.status === 'skipped') return { status: 'skipped', reason: `skipped: "${rec.title}" was skipped` };
+    }
+    return null;
+  }
+
+  /** Runs a stage, recording its outcome. Returns why it did not run, or throws the stage's error. */
+  async runStage(stage: Stage): Promise<{ status: 'skipped' | 'blocked'; reason: string } | null> {
+    const started = Date.now();
+    const not = this.reasonNotToRun(stage);
+    if (not) {
+      this.record(stage, not.status, Date.now() - started, undefined, not.reason);
+      return not;
+    }
+    try {
+      await stage.run();
+      this.record(stage, 'passed', Date.now() - started);
+      return null;
+    } catch (err) {
+      this.record(stage, 'failed', Date.now() - started, failureKind(err), errorMessage(err));
+      throw err;
+    }
+  }
+
+  private record(stage: Stage, status: StageStatus, durationMs: number, kind?: FailureKind, diagnosis?: string): void {
+    this.data.stages.push({
+      id: stage.id,
+      title: stage.title,
+      group: stage.group,
+      status,
+      durationMs,
+      ...(kind ? { kind } : {}),
+      ...(diagnosis ? { diagnosis } : {}),
+    });
+    this.save();
+  }
+
+  /** The suite's result so far, for a person (or a test) watching the run: the CLI reads it from the reporter. */
+  save(): void {
+    writeFileSync(join(this.dir, 'progress.json'), JSON.stringify(this.data, null, 2));
+  }
+
+  // ---- the end -----------------------------------------------------------------
+
+  /**
+   * The testbed run's local hook (`--hook-before-traffic`: fault injection,
+   * debugging), for a suite to call just before its traffic. Noted in the
+   * transcript; an interrupted run kills it.
+   */
+  async runHookBeforeTraffic(): Promise<void> {
+    const line = this.config.beforeTraffic;
+    if (!line) return;
+    this.transcript.note('local', `hook before-traffic: ${line}`);
+    this.hook = new LocalShell('local', this.transcript);
+    try {
+      await this.hook.run(line, { timeoutMs: 60_000 });
+    } finally {
+      this.hook = null;
+    }
+  }
+
+  /**
+   * A signal: stop what runs (the local hook at once; commands in flight
+   * are waited for, briefly), start nothing new but the teardown, and tear
+   * down. The stages still to come are skipped with the reason.
+   */
+  async abort(signal: string): Promise<void> {
+    if (this.data.aborted) return this.finish();
+    this.data.aborted = `interrupted by ${signal}`;
+    this.note(`the run was ${this.data.aborted}: the teardown ran, and the stages still to come were skipped`);
+    this.save();
+    this.hook?.killAll();
+    await this.session.stop(this.data.aborted);
+    await this.finish();
+  }
+
+  private finishing: Promise<void> | null = null;
+
+  /** Always runs, once, whoever calls it first (the suite's afterAll or an abort): every fixture undone, last first. */
+  finish(): Promise<void> {
+    this.finishing ??= this.doFinish();
+    return this.finishing;
+  }
+
+  /** The capability matrix of the run, judged on what the lab offered and the versions it read. */
+  matrix(stages: readonly Stage[]): MatrixRow[] {
+    const caps = this.capabilities();
+    const row = (req: Requirement, neededBy: string): MatrixRow => {
+      const known = !req.version || parseVersion(caps.versions[req.version.component] ?? '') !== null || !caps.features.has(req.feature);
+      return {
+        requirement: `${describeRequirement(req)}${req.why ? ` (${req.why})` : ''}`,
+        neededBy,
+        lab: labFor(req, caps),
+        met: known ? unmetBy(req, caps) === null : null,
+      };
+    };
+    return [
+      ...this.meta.requires.map((r) => row(r, `suite ${this.meta.name}`)),
+      ...this.profile.requires.map((r) => row(r, `profile ${this.profile.name}`)),
+      ...stages.flatMap((s) => (s.requires ?? []).map((r) => row(r, `${s.group === 'setup' ? 'step' : 'case'} ${s.id}`))),
+    ];
+  }
+
+  private async doFinish(): Promise<void> {
+    try {
+      this.data.teardownProblems.push(...(await this.teardown.run()));
+    } finally {
+      this.data.finishedAt = new Date().toISOString();
+      this.save();
+    }
+  }
+
+  /** Versions and logs for the report, read before the setup is undone. */
+  private async collectEvidence(): Promise<string[]> {
+    // The host's were read by the preflight, if it ran: the guest's kernel is what is left to read.
+    const preflown = this.data.stages.some((s) => s.id === 'lab.preflight' && s.status === 'passed');
+    const roles = preflown ? (['guest'] as const) : (['host', 'guest'] as const);
+    this.data.versions = { ...this.data.versions, ...(await read.versions(this.session, roles).catch(() => ({}))) };
+    const problems = await this.session.collectLogs(join(this.dir, 'logs'));
+    await this.collectOvsLogs();
+    return problems;
+  }
+
+  private async collectOvsLogs(): Promise<void> {
+    if (!this.session.connected('host')) return;
+    for (const name of ['ovs-vswitchd.log', 'ovsdb-server.log']) {
+      const remote = `${this.tb.paths.ovsLogDir}/${name}`;
+      const exists = await this.session
+        .shell('host')
+        .run(`test -f ${shq(remote)}`, { okExitCodes: [0, 1] })
+        .catch(() => null);
+      if (exists?.exitCode === 0)
+        await this.session
+          .shell('host')
+          .get(remote, join(this.dir, 'logs', `host-${name}`))
+          .catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,506 @@
+// The PVP suite's traffic and checks: send the testbed's stream from the TG
+// through phy ingress, the guest's router and phy egress, capture the return,
+// and judge return packets, counters along the path, the switch, the flow
+// table, dmesg and the guest's interface state. Its testcase ids are frozen:
+// the fault tests and users' dashboards read them.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CheckFailure, errorMessage } from '../errors.js';
+import { parseDmesg } from '../parsers/dmesg.js';
+import type { IpLink } from '../parsers/net.js';
+import type { PortCounters } from '../parsers/ovs.js';
+import { parseOvsLog } from '../parsers/ovs-dpdk.js';
+import { expectedVeths, sysctlExpected } from '../profiles/steps.js';
+import type { Table } from '../results/run.js';
+import { flowsOf } from '../testbed/load.js';
+import { shq } from '../transport/quote.js';
+import { capturingTrafficGenerator } from '../traffic/drivers.js';
+import { writeStreamPcap } from '../traffic/pcap.js';
+import { sentBytes, streamFromTestbed, type StreamSpec } from '../traffic/stream.js';
+import { Tcpdump } from '../traffic/tcpdump.js';
+import type { CapturingTrafficGenerator, TgSnapshot } from '../traffic/tg.js';
+import { checkCounters, whereLost, type PathCounts, type PortCounter } from '../verify/counters.js';
+import { countForeign, ownWindow, peerWindow, type CounterWindow, type ForeignCount } from '../verify/foreign.js';
+import { allowedLoss, verifyCapture, type PacketVerdict } from '../verify/packets.js';
+import {
+  checkDefaultRoute,
+  checkDpdkPorts,
+  checkPmdStats,
+  checkVswitchdLog,
+  checkFlowsInstalled,
+  checkGuestIfaces,
+  checkKernelHealthy,
+  checkKniDmesg,
+  checkStaticArp,
+  checkSysctl,
+  findFlow,
+} from '../verify/state.js';
+import type { LabRun, Stage } from './lab-run.js';
+import * as read from './readback.js';
+
+/** Controller clock (µs): when a reading was asked for and when it came back. */
+interface Stamp {
+  fromUs: number;
+  toUs: number;
+}
+
+interface Snapshot {
+  tg: TgSnapshot;
+  ports: Map<string, PortCounters>;
+  /** The PMD threads' packets received (a DPDK datapath). */
+  pmdReceived?: number;
+  guest: { links: IpLink[]; fromUs: number; toUs: number };
+  /** On the controller's clock: when each host was read. */
+  at: { host: Stamp; tg: Stamp; guest: Stamp };
+}
+
+const controllerUs = () => Math.round(performance.timeOrigin * 1000 + performance.now() * 1000);
+async function stamped<T>(f: () => Promise<T>): Promise<{ value: T; at: Stamp }> {
+  const fromUs = controllerUs();
+  const value = await f();
+  return { value, at: { fromUs, toUs: controllerUs() } };
+}
+
+type FlowCounts = Record<'ingress' | 'egress', PathCounts['flowIngress']>;
+
+/** A reading that failed is kept as its error: the traffic still goes, and the counters check reports it. */
+type Reading<T> = T | { error: unknown };
+const failed = <T>(r: Reading<T>): r is { error: unknown } => typeof r === 'object' && r !== null && 'error' in r;
+async function reading<T>(f: () => Promise<T>): Promise<Reading<T>> {
+  try {
+    return await f();
+  } catch (error) {
+    return { error };
+  }
+}
+
+export class PvpTest {
+  private readonly stream: StreamSpec;
+  private verdict: PacketVerdict | null = null;
+  private before: Reading<Snapshot> | null = null;
+  private after: Reading<Snapshot> | null = null;
+  private flowCounts: Reading<FlowCounts> = { ingress: null, egress: null };
+  private readonly guestCaptures: Tcpdump[] = [];
+  /** Files the guest's captures may have left on the guest. */
+  private readonly guestCaptureFiles: string[] = [];
+  /** The guest's links were captured during the traffic (it has tcpdump). */
+  private guestCaptured = false;
+  /** The traffic generator while it captures: an interrupted run stops its captures too. */
+  private activeTg: CapturingTrafficGenerator | null = null;
+
+  constructor(private readonly run: LabRun) {
+    this.stream = streamFromTestbed(run.tb, parseInt(run.config.runId.replace(/\D/g, '').slice(-9) || '1', 10));
+    // Undone first: the generator's captures and files, the guest's capture files.
+    run.teardown.defer('traffic generator', async () => {
+      const tg = this.activeTg;
+      this.activeTg = null;
+      await this.removeGuestCaptures().catch(() => undefined);
+      await tg?.cleanup();
+    });
+  }
+
+  /** The traffic and the checks, after the setup's stages. */
+  stages(): Stage[] {
+    const done = this.run.setupDone;
+    const check = (id: string, title: string, needs: string[], run: () => Promise<void>): Stage => ({ id, title, group: 'checks', needs, run });
+    return [
+      { id: 'traffic.prepare', title: 'Prepare the traffic generator', group: 'traffic', needs: [done], run: () => this.prepareTraffic() },
+      {
+        id: 'traffic.send',
+        title: `Send ${this.stream.count} packets ${this.stream.srcIp} -> ${this.stream.dstIp} and capture the return port`,
+        group: 'traffic',
+        needs: ['traffic.prepare'],
+        run: () => this.sendTraffic(),
+      },
+      check('check.packets', 'Return packets: every packet crossed the guest router once, unchanged', ['traffic.send'], () => this.checkPackets()),
+      check('check.counters', 'Counters: flows, OVS ports, guest vEth and TG ports agree with the stream', ['traffic.send'], () => this.checkCounters()),
+      check('check.switch', 'Open vSwitch: ovsdb-server and ovs-vswitchd still answer', [done], () => this.checkSwitch()),
+      check('check.flows', 'Flow table: the two flows are installed', [done], () => this.checkFlowTable()),
+      ...(this.run.profile.features.includes('kni')
+        ? [check('check.dmesg-kni', 'dmesg: the KNI module loaded with IVSHMEM metadata found', [done], () => this.checkKniDmesg())]
+        : []),
+      check('check.dmesg-kernel', 'dmesg: no Oops, BUG, panic or call trace since the run began', ['dmesg.baseline'], () => this.checkKernel()),
+      check('check.ifconfig', 'ifconfig: both vEth interfaces UP and RUNNING with the testbed MAC, address and netmask', [done], () => this.checkIfconfig()),
+      check('check.sysctl', 'sysctl: ip_forward=1 and rp_filter=0', [done], () => this.checkSysctl()),
+      check('check.route', 'Route: the default route via the gateway on the egress vEth', [done], () => this.checkRoute()),
+      check('check.arp', "ARP: the gateway's static entry", [done], () => this.checkArp()),
+      ...(this.run.profile.features.includes('dpdk-ports') ? this.dpdkChecks(check) : []),
+    ];
+  }
+
+  /** What a DPDK datapath adds to judge: DPDK itself, its ports, its PMD threads, its daemon's log. */
+  private dpdkChecks(check: (id: string, title: string, needs: string[], run: () => Promise<void>) => Stage): Stage[] {
+    const done = this.run.setupDone;
+    return [
+      check('check.dpdk-ports', 'DPDK ports: no error, link up (a tap port: its kernel side in the guest)', [done], () => this.checkDpdkPorts()),
+      check('check.pmd-stats', "PMD threads: the stream's packets counted twice, once each way through the switch", ['traffic.send'], () =>
+        this.checkPmdStats(),
+      ),
+      check('check.vswitchd-log', "ovs-vswitchd's log: no ERR or EMER line but the allowed ones", [done], () => this.checkVswitchdLog()),
+    ];
+  }
+
+  private async checkDpdkPorts(): Promise<void> {
+    const states = await read.interfaceStates(this.run.session);
+    const ports = [
+      ...this.run.tb.phyPorts.map((p) => ({ name: p.name, kernelSideElsewhere: false })),
+      ...this.run.tb.vmPorts.map((k) => ({ name: k.name, kernelSideElsewhere: k.kind === 'tap' && k.netns !== undefined })),
+    ];
+    CheckFailure.ifAny('dpdk ports', checkDpdkPorts(states, ports), states);
+  }
+
+  private async checkPmdStats(): Promise<void> {
+    for (const r of [this.before, this.after]) if (r && failed(r)) throw r.error;
+    const before = this.before as Snapshot;
+    const after = this.after as Snapshot;
+    const received = (after.pmdReceived ?? 0) - (before.pmdReceived ?? 0);
+    const foreign = Object.values(await this.foreignFrames(before, after)).reduce((a, f) => a + f.subtracted + f.unsure, 0);
+    CheckFailure.ifAny('pmd stats', checkPmdStats(received, this.stream.count, foreign + this.run.tb.verify.counterSlack));
+  }
+
+  private async checkVswitchdLog(): Promise<void> {
+    const text = await read.vswitchdLogSinceStart(this.run.session);
+    writeFileSync(join(this.run.dir, 'ovs-vswitchd-since-start.log'), text);
+    CheckFailure.ifAny('ovs-vswitchd log', checkVswitchdLog(parseOvsLog(text), this.run.tb.ovsDpdk.logAllowlist));
+  }
+
+  private tg(): CapturingTrafficGenerator {
+    return capturingTrafficGenerator(this.run.session.shell('tg'), this.run.tb, this.run.config.runId);
+  }
+
+  private async prepareTraffic(): Promise<void> {
+    await this.run.session.connect('tg');
+    await this.tg().prepare();
+    const txPcap = join(this.run.dir, 'tx.pcap');
+    writeStreamPcap(txPcap, this.stream);
+  }
+
+  /**
+   * Every counter along the path. The switch is read outside the TG's and the
+   * guest's readings (first at the start, last at the end), so that the
+   * frames its peers captured can be placed in its window (foreign.ts).
+   */
+  private async snapshot(when: 'before' | 'after'): Promise<Reading<Snapshot>> {
+    const dpdk = this.run.profile.features.includes('dpdk-ports');
+    const readHost = () =>
+      stamped(async () => ({ ports: await read.ports(this.run.session), pmd: dpdk ? (await read.pmdStats(this.run.session)).packetsReceived : undefined }));
+    const host1 = when === 'before' ? await reading(readHost) : null;
+    const tg = await stamped(() => this.tg().counters());
+    const guest = await reading(() => stamped(() => read.guestLinks(this.run.session)));
+    const host = host1 ?? (await reading(readHost));
+    if (failed(host)) return host;
+    if (failed(guest)) return guest;
+    return {
+      tg: tg.value,
+      ports: host.value.ports,
+      ...(host.value.pmd !== undefined ? { pmdReceived: host.value.pmd } : {}),
+      guest: guest.value,
+      at: { host: host.at, tg: tg.at, guest: guest.at },
+    };
+  }
+
+  /**
+   * The guest's side of each vEth, captured where the guest has tcpdump: what
+   * crossed its links that was not the stream. Only the counters' accounting
+   * of other frames depends on it, so whatever goes wrong here (no tcpdump, a
+   * vEth that is down, the guest unreachable) is a note and the run goes on:
+   * the checks judge the guest.
+   */
+  private async startGuestCaptures(): Promise<void> {
+    const { vmIngress: vmIn, vmEgress: vmOut } = this.run.topology;
+    const work = this.run.tb.paths.workDir;
+    try {
+      const guest = this.run.session.shell('guest');
+      if ((await guest.run('command -v tcpdump', { okExitCodes: [0, 1, 127] })).exitCode !== 0) throw new Error('the guest has no tcpdump');
+      await guest.run(`mkdir -p ${shq(work)}`);
+      const specs = (
+        [
+          [vmIn.guestIf, 'in'],
+          [vmOut.guestIf, 'out'],
+        ] as const
+      ).map(([iface, direction]) => ({
+        name: `guest-${iface}`,
+        iface,
+        direction,
+        file: `${work}/${this.run.config.runId}-guest-${iface}.pcap`,
+        logFile: `${work}/guest-${iface}.log`,
+      }));
+      for (const spec of specs) this.guestCaptureFiles.push(spec.file, spec.logFile);
+      this.guestCaptures.push(...(await Tcpdump.startAll(guest, specs)));
+    } catch (err) {
+      this.run.note(
+        `no capture on the guest's links (${errorMessage(err)}): frames other than the stream there are not told apart (only verify.counterSlack allows for them)`,
+      );
+    }
+  }
+
+  private async stopGuestCaptures(): Promise<void> {
+    const captures = this.guestCaptures.splice(0);
+    if (captures.length === 0) return;
+    try {
+      await Tcpdump.stopAll(captures);
+      for (const c of captures) await this.run.session.shell('guest').get(c.spec.file, join(this.run.dir, `${c.spec.name}.pcap`));
+      this.guestCaptured = true;
+    } catch (err) {
+      this.run.note(`the guest's captures are not used (${errorMessage(err)}): frames other than the stream on its links are not told apart`);
+    }
+  }
+
+  /** Removes the guest's capture files and logs, if captures were started: nothing is sent to the guest otherwise. */
+  private async removeGuestCaptures(): Promise<void> {
+    await Promise.all(this.guestCaptures.splice(0).map((c) => c.abandon()));
+    const files = this.guestCaptureFiles.splice(0);
+    if (files.length === 0 || !this.run.session.connected('guest')) return;
+    await this.run.session
+      .shell('guest')
+      .run(`rm -f ${files.map(shq).join(' ')}`, { okExitCodes: [0, 1] })
+      .catch(() => undefined);
+  }
+
+  private async sendTraffic(): Promise<void> {
+    await this.run.runHookBeforeTraffic();
+    const tg = this.tg();
+    this.activeTg = tg;
+    try {
+      // The captures run around both readings of the counters, so every frame counted is in a capture.
+      await tg.startCapture();
+      await this.startGuestCaptures();
+      this.before = await this.snapshot('before');
+      this.flowCounts = await reading(() => this.readFlowCounts());
+      const sent = await tg.send(join(this.run.dir, 'tx.pcap'), this.stream.count, this.stream.rate);
+      this.run.data.tgSent = sent.packetsSent;
+      if (sent.packetsSent !== this.stream.count || sent.failed > 0) {
+        throw new CheckFailure('traffic', `the generator sent ${sent.packetsSent} of ${this.stream.count} packets (${sent.failed} failed)`);
+      }
+      await tg.awaitStreamEnd();
+      this.after = await this.snapshot('after');
+      await tg.stopCapture({ rx: join(this.run.dir, 'rx.pcap'), tx: join(this.run.dir, 'tx-capture.pcap') });
+      await this.stopGuestCaptures();
+    } finally {
+      this.activeTg = null;
+      await tg.cleanup();
+      await this.removeGuestCaptures();
+    }
+  }
+
+  /** The counts of the flow that takes the stream in from phy ingress, and of the one that takes it back from the guest. */
+  private async readFlowCounts(): Promise<FlowCounts> {
+    const flows = await read.flows(this.run.session);
+    const counts = (inPort: number) => {
+      const spec = flowsOf(this.run.tb).find((f) => f.inPort === inPort);
+      const e = spec && findFlow(flows, spec);
+      return e ? { packets: e.nPackets, bytes: e.nBytes } : null;
+    };
+    return { ingress: counts(this.run.topology.phyIngress.ofport), egress: counts(this.run.topology.vmEgress.ofport) };
+  }
+
+  /** The return capture judged against the stream: what the guest's router must have sent back. */
+  private verifyReturn(lossTolerance = this.run.tb.verify.lossTolerance, maxProblems = this.run.tb.verify.maxProblems): Promise<PacketVerdict> {
+    return verifyCapture(join(this.run.dir, 'rx.pcap'), {
+      stream: this.stream,
+      dstMac: this.run.tb.gateway.mac,
+      srcMac: this.run.topology.vmEgress.mac,
+      lossTolerance,
+      maxProblems,
+    });
+  }
+
+  private async checkPackets(): Promise<void> {
+    this.verdict = await this.verifyReturn();
+    this.run.data.packets = this.verdict;
+    this.run.table(packetsTable(this.verdict));
+    if (!this.verdict.ok) throw new CheckFailure('return packets', `${this.verdict.summary}: ${this.verdict.problems.slice(0, 5).join('; ')}`, this.verdict);
+  }
+
+  private async checkCounters(): Promise<void> {
+    for (const r of [this.before, this.after, this.flowCounts]) if (r && failed(r)) throw r.error;
+    const before = this.before as Snapshot;
+    const after = this.after as Snapshot;
+    const flowsBefore = this.flowCounts as FlowCounts;
+    const flowsAfter = await this.readFlowCounts();
+    const delta = (a: number | undefined, b: number | undefined) => (a ?? 0) - (b ?? 0);
+    const port = (s: Snapshot, ofport: number) => s.ports.get(String(ofport));
+    const link = (s: Snapshot, name: string) => s.guest.links.find((l) => l.name === name)?.stats;
+    const flowDelta = (role: keyof FlowCounts) => {
+      const a = flowsAfter[role];
+      const b = flowsBefore[role];
+      return a && b ? { packets: a.packets - b.packets, bytes: a.bytes - b.bytes } : (a ?? null);
+    };
+    const { phyIngress: phyIn, phyEgress: phyOut } = this.run.topology;
+    const { vmIngress: vmIn, vmEgress: vmOut } = this.run.topology;
+    // The packet check's count of the stream's packets that came back; if it did not run, the capture's own.
+    const v = this.verdict ?? (await this.verifyReturn(1, 1));
+    const raw: Record<PortCounter, number> = {
+      tgTx: delta(after.tg.ports[this.run.topology.tgTx]?.txPackets, before.tg.ports[this.run.topology.tgTx]?.txPackets),
+      hostPhyIngressRx: delta(port(after, phyIn.ofport)?.rxPackets, port(before, phyIn.ofport)?.rxPackets),
+      hostKniIngressTx: delta(port(after, vmIn.ofport)?.txPackets, port(before, vmIn.ofport)?.txPackets),
+      guestIngressRx: delta(link(after, vmIn.guestIf)?.rxPackets, link(before, vmIn.guestIf)?.rxPackets),
+      guestEgressTx: delta(link(after, vmOut.guestIf)?.txPackets, link(before, vmOut.guestIf)?.txPackets),
+      hostKniEgressRx: delta(port(after, vmOut.ofport)?.rxPackets, port(before, vmOut.ofport)?.rxPackets),
+      hostPhyEgressTx: delta(port(after, phyOut.ofport)?.txPackets, port(before, phyOut.ofport)?.txPackets),
+      tgRx: delta(after.tg.ports[this.run.topology.tgRx]?.rxPackets, before.tg.ports[this.run.topology.tgRx]?.rxPackets),
+    };
+    const foreign = await this.foreignFrames(before, after);
+    const counts: PathCounts = {
+      sent: this.stream.count,
+      sentBytes: sentBytes(this.stream),
+      returned: v.received,
+      returnedBytes: v.receivedBytes,
+      flowIngress: flowDelta('ingress'),
+      flowEgress: flowDelta('egress'),
+      ...raw,
+    };
+    for (const [k, f] of Object.entries(foreign) as Array<[PortCounter, { subtracted: number; unsure: number }]>) counts[k] -= f.subtracted;
+    if (Object.values(foreign).some((f) => f.subtracted + f.unsure > 0)) counts.foreign = foreign;
+    this.run.data.counters = counts;
+    this.run.table(countersTable(counts));
+    const names = {
+      tgTxPort: this.run.topology.tgTx,
+      phyIngress: `port ${phyIn.ofport} (${phyIn.name})`,
+      kniIngress: `port ${vmIn.ofport} (${vmIn.name})`,
+      guestIngress: vmIn.guestIf,
+      guestEgress: vmOut.guestIf,
+      kniEgress: `port ${vmOut.ofport} (${vmOut.name})`,
+      phyEgress: `port ${phyOut.ofport} (${phyOut.name})`,
+      tgRxPort: this.run.topology.tgRx,
+    };
+    const allowed = allowedLoss(counts.sent, this.run.tb.verify.lossTolerance);
+    CheckFailure.ifAny('counters', checkCounters(counts, names, { slack: this.run.tb.verify.counterSlack, allowedLoss: allowed }), counts);
+    // Passed with some loss: within the tolerance, but whoever reads the report should know where it happened.
+    const lost = counts.sent - counts.returned;
+    if (lost > 0)
+      this.run.note(
+        `${lost} of ${counts.sent} packets lost, within the tolerance (${allowed} allowed): ${whereLost(counts, names) ?? 'no counter along the path shows where'}`,
+      );
+  }
+
+  /**
+   * What each counter counted that was not the stream, from the captures on
+   * its wire: the TG's ports and the guest's links on their own clocks, the
+   * switch's ports from their peers' captures (foreign.ts).
+   */
+  private foreignMemo: ReturnType<PvpTest['countForeignFrames']> | null = null;
+  private foreignFrames(before: Snapshot, after: Snapshot): ReturnType<PvpTest['countForeignFrames']> {
+    this.foreignMemo ??= this.countForeignFrames(before, after);
+    return this.foreignMemo;
+  }
+
+  private async countForeignFrames(before: Snapshot, after: Snapshot): Promise<Partial<Record<PortCounter, { subtracted: number; unsure: number }>>> {
+    const runId = this.stream.runId;
+    const tgWin = ownWindow(before.tg, after.tg);
+    const guestWin = ownWindow(before.guest, after.guest);
+    // How far the switch's readings reach outside its peer's, on the controller's clock.
+    const lead = (peer: 'tg' | 'guest') => before.at[peer].toUs - before.at.host.fromUs;
+    const lag = (peer: 'tg' | 'guest') => after.at.host.toUs - after.at[peer].fromUs;
+    const count = async (file: string, own: PortCounter, peer: PortCounter, win: CounterWindow, peerRole: 'tg' | 'guest') => {
+      const [o, p] = await countForeign(join(this.run.dir, file), runId, [win, peerWindow(win, lead(peerRole), lag(peerRole))]);
+      const f = (c: ForeignCount) => ({ subtracted: c.definite, unsure: c.possible - c.definite });
+      return [
+        [own, f(o!)],
+        [peer, f(p!)],
+      ] as const;
+    };
+    const { vmIngress: vmIn, vmEgress: vmOut } = this.run.topology;
+    const pairs = [
+      ...(await count('tx-capture.pcap', 'tgTx', 'hostPhyIngressRx', tgWin, 'tg')),
+      ...(await count('rx.pcap', 'tgRx', 'hostPhyEgressTx', tgWin, 'tg')),
+      ...(this.guestCaptured
+        ? [
+            ...(await count(`guest-${vmIn.guestIf}.pcap`, 'guestIngressRx', 'hostKniIngressTx', guestWin, 'guest')),
+            ...(await count(`guest-${vmOut.guestIf}.pcap`, 'guestEgressTx', 'hostKniEgressRx', guestWin, 'guest')),
+          ]
+        : []),
+    ];
+    return Object.fromEntries(pairs);
+  }
+
+  private async checkSwitch(): Promise<void> {
+    const problems: string[] = [];
+    for (const [daemon, line] of [
+      ['ovsdb-server', `${this.run.profile.tool('ovs-vsctl')} --timeout=10 show`],
+      ['ovs-vswitchd', `${this.run.profile.tool('ovs-appctl')} -t ${shq(this.run.profile.appctlTarget?.(this.run.tb) ?? 'ovs-vswitchd')} version`],
+    ] as const) {
+      const r = await this.run.session.shell('host').run(line, { ...this.run.profile.hostContext(this.run.tb), okExitCodes: [0, 1] });
+      if (r.exitCode !== 0) problems.push(`${daemon} does not answer (${r.stderr.trim().split('\n').pop()})`);
+    }
+    CheckFailure.ifAny('switch', problems);
+  }
+
+  private async checkFlowTable(): Promise<void> {
+    CheckFailure.ifAny('flow table', checkFlowsInstalled(await read.flows(this.run.session), flowsOf(this.run.tb)));
+  }
+
+  private async checkKniDmesg(): Promise<void> {
+    const text = await read.dmesgText(this.run.session, 'guest');
+    writeFileSync(join(this.run.dir, 'dmesg-guest.txt'), text);
+    CheckFailure.ifAny('dmesg (KNI)', checkKniDmesg(parseDmesg(text)));
+  }
+
+  private async checkKernel(): Promise<void> {
+    const problems: string[] = [];
+    for (const role of ['host', 'guest'] as const) {
+      const lines = await read.dmesgSinceStart(this.run.session, role);
+      writeFileSync(
+        join(this.run.dir, `dmesg-${role}-since-start.txt`),
+        lines.map((l) => (l.time !== undefined ? `[${l.time.toFixed(6)}] ` : '') + l.text).join('\n'),
+      );
+      problems.push(...checkKernelHealthy(lines, role));
+    }
+    CheckFailure.ifAny('dmesg (kernel)', problems);
+  }
+
+  private async checkIfconfig(): Promise<void> {
+    CheckFailure.ifAny('ifconfig', checkGuestIfaces(await read.guestIfconfig(this.run.session), expectedVeths(this.run.tb)));
+  }
+
+  private async checkSysctl(): Promise<void> {
+    CheckFailure.ifAny('sysctl', checkSysctl(await read.guestSysctl(this.run.session), sysctlExpected(this.run.tb)));
+  }
+
+  private async checkRoute(): Promise<void> {
+    CheckFailure.ifAny('route', checkDefaultRoute(await read.guestRoutes(this.run.session), this.run.tb.gateway.ip, this.run.topology.vmEgress.guestIf));
+  }
+
+  private async checkArp(): Promise<void> {
+    CheckFailure.ifAny(
+      'arp',
+      checkStaticArp(await read.guestNeighbours(this.run.session), this.run.tb.gateway.ip, this.run.tb.gateway.mac, this.run.topology.vmEgress.guestIf),
+    );
+  }
+}
+
+/** The return capture's count, for summary.md. */
+export function packetsTable(p: PacketVerdict): Table {
+  return {
+    title: 'Packets',
+    columns: ['sent', 'received', 'lost', 'duplicated', 'reordered', 'mismatched', 'other'],
+    rows: [[p.sent, p.received, p.lost, p.duplicated, p.reordered, p.mismatched, p.other.total].map(String)],
+    notes: p.problems.slice(0, 10),
+  };
+}
+
+/** Every counter along the path against what the stream should have made it count, for summary.md. */
+export function countersTable(c: PathCounts): Table {
+  const row = (what: string, got: number | undefined, want: number) => [
+    what,
+    got === undefined ? '-' : String(got),
+    String(want),
+    got === want ? 'ok' : 'DIFFERS',
+  ];
+  return {
+    title: 'Counters along the path (deltas over the run)',
+    columns: ['counter', 'counted', 'expected', ''],
+    rows: [
+      row('TG tx', c.tgTx, c.sent),
+      row('phy ingress rx', c.hostPhyIngressRx, c.sent),
+      row('ingress flow n_packets', c.flowIngress?.packets, c.sent),
+      row('VM-port ingress tx', c.hostKniIngressTx, c.sent),
+      row('guest ingress vEth rx', c.guestIngressRx, c.sent),
+      row('guest egress vEth tx', c.guestEgressTx, c.returned),
+      row('VM-port egress rx', c.hostKniEgressRx, c.returned),
+      row('egress flow n_packets', c.flowEgress?.packets, c.returned),
+      row('phy egress tx', c.hostPhyEgressTx, c.returned),
+      row('TG rx', c.tgRx, c.returned),
+    ],
+  };
+}

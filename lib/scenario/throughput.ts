@@ -1,0 +1,154 @@
+// The throughput suite's stages: on the profile's setup, the generator's own
+// limit measured with the guest bypassed, then an NDR/PDR search per frame
+// size (lib/throughput/search.ts) through the guest, as the PVP stream goes.
+// The result is a measurement; the gate is `dutlab compare` against a baseline.
+import { join } from 'node:path';
+import { CheckFailure } from '../errors.js';
+import type { Table, ThroughputResult } from '../results/run.js';
+import { type Goal, bitsPerSecond, searchThroughput, type SearchConfig } from '../throughput/search.js';
+import { shq } from '../transport/quote.js';
+import { measuringTrafficGenerator } from '../traffic/drivers.js';
+import { writeStreamPcap } from '../traffic/pcap.js';
+import { streamFromTestbed } from '../traffic/stream.js';
+import type { MeasuringTrafficGenerator, TrialResult } from '../traffic/tg.js';
+import type { LabRun, Stage } from './lab-run.js';
+
+/** The bypass flow's cookie: what the calibration adds, and removes by it alone. */
+const BYPASS_COOKIE = '0xd17ab';
+
+export class ThroughputTest {
+  private tg: MeasuringTrafficGenerator | null = null;
+  private maxRate: number;
+  private calibration: ThroughputResult['calibration'] = null;
+
+  constructor(private readonly run: LabRun) {
+    this.maxRate = run.tb.throughput.maxRate;
+    run.teardown.defer('traffic generator', async () => {
+      await this.tg?.cleanup();
+    });
+  }
+
+  stages(): Stage[] {
+    const t = this.run.tb.throughput;
+    return [
+      { id: 'throughput.prepare', title: 'Prepare the traffic generator for trials', group: 'traffic', needs: [this.run.setupDone], run: () => this.prepare() },
+      ...(t.calibrate === 'bypass-flow'
+        ? [
+            {
+              id: 'throughput.calibrate',
+              title: "Measure the generator's own limit, the guest bypassed by a temporary flow",
+              group: 'traffic' as const,
+              needs: ['throughput.prepare'],
+              run: () => this.calibrate(),
+            },
+          ]
+        : []),
+      ...t.frameSizes.map(
+        (frame): Stage => ({
+          id: `throughput.ndr-pdr-${frame}`,
+          title: `NDR and PDR (loss ratio ${t.pdr.lossRatio}) at ${frame}-byte frames`,
+          group: 'checks',
+          needs: [t.calibrate === 'bypass-flow' ? 'throughput.calibrate' : 'throughput.prepare'],
+          run: () => this.search(frame),
+        }),
+      ),
+    ];
+  }
+
+  private async prepare(): Promise<void> {
+    await this.run.session.connect('tg');
+    this.tg = measuringTrafficGenerator(this.run.session.shell('tg'), this.run.tb, this.run.config.runId);
+  }
+
+  /** The trial frames at a size, on the generator. */
+  private async useFrame(frame: number): Promise<void> {
+    const file = join(this.run.dir, `trial-${frame}.pcap`);
+    const spec = streamFromTestbed(this.run.tb, 1, { count: this.run.tb.throughput.trialFrames, sizes: [frame] });
+    writeStreamPcap(file, spec);
+    await this.tg!.prepareTrials(file, spec.count);
+  }
+
+  private ovs(line: string): Promise<unknown> {
+    return this.run.session.shell('host').run(`${this.run.profile.tool('ovs-ofctl')} ${line}`, this.run.profile.hostContext(this.run.tb));
+  }
+
+  /**
+   * A flow straight from the ingress to the egress phy port, above the
+   * guide's: a second at the maximum load shows what the generator (and the
+   * switch alone) can do. The search's loads never go above it.
+   */
+  private async calibrate(): Promise<void> {
+    const { phyIngress, phyEgress } = this.run.topology;
+    const bridge = shq(this.run.tb.bridge);
+    await this.useFrame(this.run.tb.throughput.frameSizes[0]!);
+    await this.ovs(`add-flow ${bridge} cookie=${BYPASS_COOKIE},priority=65535,in_port=${phyIngress.ofport},actions=output:${phyEgress.ofport}`);
+    let r: TrialResult;
+    try {
+      r = await this.tg!.measure({ rate: this.run.tb.throughput.maxRate, durationS: 1, frame: this.run.tb.throughput.frameSizes[0]! });
+    } finally {
+      await this.ovs(`del-flows ${bridge} cookie=${BYPASS_COOKIE}/-1`);
+    }
+    this.calibration = { achievedRate: Math.round(r.achievedRate), received: r.received, sent: r.sent, durationS: 1 };
+    // What came back with the guest bypassed is what the generator and its wires can carry.
+    this.maxRate = Math.max(this.run.tb.throughput.minRate, Math.floor(Math.min(r.achievedRate, r.received) * 0.98));
+    this.run.note(
+      `calibration, guest bypassed: the generator offered ${this.run.tb.throughput.maxRate} frames/s, reached ${Math.round(r.achievedRate)}, ${r.received} of ${r.sent} came back: the search stays at or below ${this.maxRate} frames/s`,
+    );
+  }
+
+  private async search(frame: number): Promise<void> {
+    const t = this.run.tb.throughput;
+    await this.useFrame(frame);
+    const goals: Goal[] = [
+      { name: 'NDR', ...t.ndr },
+      { name: 'PDR', ...t.pdr },
+    ];
+    const config: SearchConfig = { goals, minRate: t.minRate, maxRate: this.maxRate, maxTrials: t.maxTrials, maxSearchS: t.maxSearchS };
+    const result = await searchThroughput(config, async (rate, durationS) => {
+      const m = await this.tg!.measure({ rate, durationS, frame });
+      return { rate, durationS, ...m };
+    });
+    const out: ThroughputResult = {
+      frame,
+      calibration: this.calibration,
+      generatorLimit: result.generatorLimit,
+      maxRate: this.maxRate,
+      goals: result.goals.map((g) => ({ ...g, lowerBps: g.lowerBound !== null ? bitsPerSecond(g.lowerBound, frame) : null })),
+      trials: result.trials,
+    };
+    this.run.data.throughput = [...(this.run.data.throughput ?? []).filter((x) => x.frame !== frame), out];
+    this.run.table(throughputTable(this.run.data.throughput));
+    const ndr = out.goals.find((g) => g.goal === 'NDR');
+    if (ndr && ndr.lowerBound === null)
+      throw new CheckFailure(
+        'throughput',
+        `at ${frame}-byte frames no load down to ${t.minRate} frames/s was forwarded without loss (NDR below the minimum load)`,
+        out,
+      );
+  }
+}
+
+const mfps = (x: number) => `${(x / 1e6).toFixed(3)}`;
+const mbps = (x: number) => `${(x / 1e6).toFixed(1)}`;
+
+/** NDR and PDR per frame size, for summary.md. */
+export function throughputTable(results: ThroughputResult[]): Table {
+  return {
+    title: 'Throughput (NDR and PDR, MLRsearch)',
+    columns: ['frame', 'goal', 'lower bound Mfps', 'upper bound Mfps', 'width', 'L2 Mb/s', 'L1 Mb/s', 'conditional Mfps', 'trials', 'note'],
+    rows: results.flatMap((r) =>
+      r.goals.map((g) => [
+        `${r.frame} B`,
+        `${g.goal} (loss ${g.lossRatio})`,
+        g.lowerBound !== null ? mfps(g.lowerBound) : 'none',
+        g.upperBound !== null ? mfps(g.upperBound) : g.limitedByGenerator ? `limited by the generator (${mfps(r.maxRate)})` : '-',
+        g.relativeWidth !== null ? `${(g.relativeWidth * 100).toFixed(1)} %` : '-',
+        g.lowerBps ? mbps(g.lowerBps.l2) : '-',
+        g.lowerBps ? mbps(g.lowerBps.l1) : '-',
+        g.conditionalThroughput !== null ? mfps(g.conditionalThroughput) : '-',
+        String(r.trials.length),
+        [g.limitedByGenerator ? `${g.goal} >= ${mfps(g.lowerBound ?? 0)} Mfps, limited by the generator` : '', g.stoppedBy ?? ''].filter(Boolean).join('; '),
+      ]),
+    ),
+  };
+}

@@ -1,0 +1,98 @@
+// What a suite file under tests/e2e is written against. A suite names what it
+// requires of a lab and returns its testcases (stages); this module makes each
+// stage a vitest test, skips a stage whose prerequisite failed and blocks one
+// the lab cannot offer (each with the reason), tears the fixtures down in
+// reverse order after the last test whatever happened, tears down on a signal,
+// and hands the suite's result to `dutlab run`'s reporter through vitest's
+// task metadata. The configuration comes from `dutlab run` through vitest's
+// provide/inject, never from the environment.
+import { afterAll, describe, inject, it } from 'vitest';
+import { failureKind } from '../errors.js';
+import type { SuiteResult } from '../results/run.js';
+import { LISTING } from './catalog.js';
+import { LabRun, watchAbortFile, type Stage, type SuiteConfig, type SuiteMeta } from '../scenario/lab-run.js';
+
+export type { Stage, SuiteConfig, SuiteMeta } from '../scenario/lab-run.js';
+export { LabRun } from '../scenario/lab-run.js';
+
+declare module 'vitest' {
+  interface ProvidedContext {
+    dutlab: SuiteConfig;
+  }
+  interface TaskMeta {
+    /** The stage's frozen id (`check.packets`). */
+    stageId?: string;
+    kind?: 'dut' | 'infra';
+    /** Skipped because the lab lacks what the stage requires, not because something failed. */
+    blocked?: boolean;
+    /** On the suite's file: its result, for the reporter. */
+    suiteResult?: SuiteResult;
+  }
+}
+
+/**
+ * A suite: its name (its file's, `tests/e2e/<name>.e2e.ts`), a line saying
+ * what it checks, what it requires of a lab, and its testcases in order, made
+ * from the lab run (`lab.setupStages()` for the profile's setup). Returns the
+ * suite's description, which is all `dutlab suites` reads of the file.
+ */
+export function defineSuite(meta: SuiteMeta, stagesOf: (lab: LabRun) => Stage[]): SuiteMeta {
+  // Imported by `dutlab suites` (catalog.ts) only to be described, the suite registers nothing.
+  if (process.env.VITEST && !(globalThis as Record<symbol, unknown>)[LISTING]) registerSuite(meta, stagesOf);
+  return meta;
+}
+
+function registerSuite(meta: SuiteMeta, stagesOf: (lab: LabRun) => Stage[]): void {
+  const config = inject('dutlab');
+  if (!config) {
+    it(meta.name, () => {
+      throw new Error(`the ${meta.name} suite runs through \`dutlab run --suite ${meta.name}\`, which hands it the testbed and the profile`);
+    });
+    return;
+  }
+  const lab = new LabRun(config, meta);
+  const stages = stagesOf(lab);
+
+  // Interrupted (Ctrl-C, a CI abort): tear down, then let the suite end, its stages skipped with the reason.
+  // The signal reaches this worker directly from a terminal, and through the abort file from `dutlab run`,
+  // which is what a CI's SIGTERM reaches. A second signal received here forces the exit.
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals > 1) process.exit(2);
+    void lab.abort(sig);
+  };
+  const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  SIGNALS.forEach((sig) => process.on(sig, onSignal));
+  const stopWatching = watchAbortFile(config.runDir, (sig) => void lab.abort(sig));
+
+  for (const group of [...new Set(stages.map((s) => s.group))]) {
+    describe(group, () => {
+      for (const stage of stages.filter((s) => s.group === group)) stageTest(lab, stage);
+    });
+  }
+
+  // biome-ignore lint/correctness/noEmptyPattern: vitest hands a hook's suite second, after a context it reads by destructuring
+  afterAll(async ({}, file) => {
+    stopWatching();
+    await lab.finish();
+    file.meta.suiteResult = { ...lab.data, matrix: lab.matrix(stages) };
+    // The run is over: vitest ends its workers with SIGTERM, which must not read as an interrupted run.
+    SIGNALS.forEach((sig) => process.off(sig, onSignal));
+  }, 120_000);
+}
+
+function stageTest(lab: LabRun, stage: Stage): void {
+  it(stage.title, { timeout: 3_600_000 }, async (ctx) => {
+    ctx.task.meta.stageId = stage.id;
+    try {
+      const not = await lab.runStage(stage);
+      if (not) {
+        if (not.status === 'blocked') ctx.task.meta.blocked = true;
+        ctx.skip(not.reason);
+      }
+    } catch (err) {
+      ctx.task.meta.kind = failureKind(err);
+      throw err;
+    }
+  });
+}

@@ -1,0 +1,51 @@
+// Three nightly runs of a DPDK lab: a DPDK update at each, and NDR halved at the last.
+import type { HistoryEntry } from '../../lib/report/history.js';
+import type { ThroughputResult } from '../../lib/results/run.js';
+
+export const HISTORY: HistoryEntry[] = [
+  ['20261120-010000-0001', 'pass', 'DPDK 22.11.10', 50_000, 52_000],
+  ['20261121-010000-0002', 'pass', 'DPDK 22.11.11', 49_000, 51_000],
+  ['20261122-010000-0003', 'pass', 'DPDK 23.11.1', 20_000, 21_000],
+].map(([runId, verdict, dpdk, lower, upper]) => ({
+  runId: runId as string,
+  startedAt: `2026-11-${(runId as string).slice(6, 8)}T01:00:00Z`,
+  testbed: 'virtual-lab-dpdk',
+  profile: 'ovs-dpdk',
+  suites: ['throughput'],
+  versions: { ovs: 'ovs-vsctl (Open vSwitch) 3.1.0', dpdk: dpdk as string },
+  verdict: verdict as string,
+  throughput: [
+    { frame: 64, goal: 'NDR', lower: lower as number, upper: upper as number, limitedByGenerator: false },
+    { frame: 64, goal: 'PDR', lower: (lower as number) * 1.2, upper: (upper as number) * 1.2, limitedByGenerator: false },
+  ],
+}));
+
+/** One search at 64-byte frames: NDR 40..42 kfps, four trials from 100 kfps down. */
+export const SEARCH_64: ThroughputResult = {
+  frame: 64,
+  calibration: null,
+  generatorLimit: null,
+  maxRate: 100_000,
+  goals: [
+    {
+      goal: 'NDR',
+      lossRatio: 0,
+      lowerBound: 40_000,
+      upperBound: 42_000,
+      relativeWidth: 0.05,
+      conditionalThroughput: 40_000,
+      limitedByGenerator: false,
+      spread: { highestPass: 40_000, lowestExceed: 42_000 },
+      lowerBps: null,
+    },
+  ],
+  trials: [100_000, 50_000, 42_000, 40_000].map((rate, i) => ({
+    rate,
+    durationS: i < 2 ? 1 : 2,
+    offered: rate,
+    sent: rate,
+    received: rate > 40_000 ? rate * 0.9 : rate,
+    lossRatio: rate > 40_000 ? 0.1 : 0,
+    generatorShort: false,
+  })),
+};

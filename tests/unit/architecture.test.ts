@@ -1,0 +1,88 @@
+// The layout ARCHITECTURE.md promises, checked on the code itself: no import
+// cycle; dependencies point one way (suites -> scenario -> transport); the
+// report knows nothing of the run engine; parsers, checks, results and the
+// capability model do no I/O; ports have roles, not positions.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(new URL('../..', import.meta.url).pathname);
+const LIB = join(ROOT, 'lib');
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? filesUnder(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** Each lib module and what it imports (lib modules by path from lib/, packages and node: by name). */
+function importGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of filesUnder(LIB)) {
+    const text = readFileSync(file, 'utf8');
+    const specs = [...text.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s+'([^']+)'/gms)].map((m) => m[1]!);
+    graph.set(
+      relative(LIB, file),
+      specs.map((s) => (s.startsWith('.') ? relative(LIB, resolve(dirname(file), s)).replace(/\.js$/, '.ts') : s)),
+    );
+  }
+  return graph;
+}
+
+function cycles(graph: Map<string, string[]>): string[][] {
+  const found: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const visit = (node: string, path: string[]) => {
+    if (state.get(node) === 'done') return;
+    if (state.get(node) === 'open') {
+      found.push([...path.slice(path.indexOf(node)), node]);
+      return;
+    }
+    state.set(node, 'open');
+    for (const next of graph.get(node) ?? []) if (graph.has(next)) visit(next, [...path, node]);
+    state.set(node, 'done');
+  };
+  for (const node of graph.keys()) visit(node, []);
+  return found;
+}
+
+const graph = importGraph();
+const importsOf = (folder: string) => [...graph].filter(([m]) => m.startsWith(folder)).flatMap(([m, deps]) => deps.map((d) => `${m} -> ${d}`));
+
+describe('the layout of lib/', () => {
+  it('has no import cycle (type imports included)', () => {
+    expect(graph.size).toBeGreaterThan(30);
+    expect(cycles(graph)).toEqual([]);
+  });
+
+  it('points one way: nothing below the suite API imports it, nothing below the run engine imports scenario/', () => {
+    expect([...graph].flatMap(([m, deps]) => (m.startsWith('suite/') || m.startsWith('cli/') ? [] : deps.filter((d) => d.startsWith('suite/'))))).toEqual([]);
+    const belowScenario = ['transport/', 'traffic/', 'verify/', 'parsers/', 'testbed/', 'results/', 'report/', 'profiles/', 'vlab/'];
+    expect(belowScenario.flatMap(importsOf).filter((e) => / -> scenario\//.test(e))).toEqual([]);
+  });
+
+  it('keeps report/ apart from the run engine: it reads results/', () => {
+    expect(importsOf('report/').filter((e) => / -> (scenario|suite|transport)\//.test(e))).toEqual([]);
+  });
+
+  it('keeps parsers, checks, results, the throughput search and the capability model pure: no I/O, no process, no connection', () => {
+    const pure = ['parsers/', 'verify/', 'results/', 'throughput/', 'capabilities.ts'];
+    const io = / -> (node:(child_process|net|fs\/promises)|ssh2|execa|transport\/|scenario\/|vlab\/)/;
+    expect(pure.flatMap(importsOf).filter((e) => io.test(e))).toEqual([]);
+  });
+
+  it("names ports by role: no position index into the testbed's ports outside the topology module", () => {
+    const byPosition = /\b(phyPorts|vmPorts|kniPorts|tgPorts)\s*\[\s*\d+\s*\]|\.ports\[\s*\d+\s*\]/;
+    const offenders = filesUnder(LIB)
+      .filter((f) => !f.endsWith(join('testbed', 'topology.ts')))
+      .flatMap((f) =>
+        readFileSync(f, 'utf8')
+          .split('\n')
+          .map((line, i) => [`${relative(ROOT, f)}:${i + 1}`, line] as const)
+          .filter(([, line]) => byPosition.test(line))
+          .map(([where]) => where),
+      );
+    expect(offenders).toEqual([]);
+  });
+});
