@@ -117,6 +117,9 @@ export class KniGateError extends CheckFailure {
 
 export class LockError extends DutlabError {}
 
+/** The VM the run started is gone or never came up (QEMU exited, the guest did not boot): the lab's, with QEMU's exit and the console's tail. */
+export class VmError extends DutlabError {}
+
 /** The lab cannot run the setup as configured (too few free hugepages, a tool missing): the infrastructure's, before any step changed the lab. */
 export class PreflightError extends DutlabError {}
 

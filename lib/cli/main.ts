@@ -11,7 +11,9 @@ import { compareRuns, comparisonText } from '../report/compare.js';
 import { loadRun, readHistory } from '../report/history.js';
 import { trendHtml } from '../report/trend.js';
 import { loadTestbed, missingLocalFiles, testbedNotes } from '../testbed/load.js';
-import { DEFAULT_LAB_ID, labDown, labStatus, labUp, type Datapath } from '../vlab/lab.js';
+import { DEFAULT_LAB_ID, labDown, labStatus, labUp, type Datapath, type GuestKind } from '../vlab/lab.js';
+import { cachedImages, ensureGuestImage, IMAGE_CACHE } from '../vlab/image.js';
+import { ensurePackages } from '../vlab/packages.js';
 import { runSuites, writeUsageReport } from './run.js';
 
 const log = (line: string) => process.stderr.write(`dutlab: ${line}\n`);
@@ -156,7 +158,12 @@ export function buildCli(): Command {
     .option('--id <id>', 'lab id (the DPDK lab is <id>-dpdk)', DEFAULT_LAB_ID)
     .option('--reports <dir>', 'where reports go', undefined)
     .addOption(new Option('--profiles <names>', 'comma-separated: which profiles, in order').default('virtual,ovs-dpdk'))
-    .action(async (o: { id: string; reports?: string; profiles: string }) => {
+    .addOption(
+      new Option('--guest <kind>', "the ovs-dpdk profile's guest: netns (tap ports into a namespace) or vm (QEMU on vhost-user ports)")
+        .choices(['netns', 'vm'])
+        .default('netns'),
+    )
+    .action(async (o: { id: string; reports?: string; profiles: string; guest: GuestKind }) => {
       // A signal before or after a run (while a lab comes up or goes down) is noted here, so that
       // the lab still goes down; during a run, runSuites' own handler tears the run down as well.
       let interrupted: NodeJS.Signals | null = null;
@@ -166,9 +173,9 @@ export function buildCli(): Command {
       };
       const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
       signals.forEach((sig) => process.on(sig, onSignal));
-      const labs: Record<string, { datapath: Datapath; id: string }> = {
-        virtual: { datapath: 'netdev', id: o.id },
-        'ovs-dpdk': { datapath: 'dpdk', id: `${o.id}-dpdk` },
+      const labs: Record<string, { datapath: Datapath; guest: GuestKind; id: string }> = {
+        virtual: { datapath: 'netdev', guest: 'netns', id: o.id },
+        'ovs-dpdk': { datapath: 'dpdk', guest: o.guest, id: `${o.id}-${o.guest === 'vm' ? 'vm' : 'dpdk'}` },
       };
       const lines: string[] = [];
       let code = 0;
@@ -178,7 +185,7 @@ export function buildCli(): Command {
           if (!at) throw new Error(`e2e runs the virtual lab's profiles (${Object.keys(labs).join(', ')}), not ${JSON.stringify(profile)}`);
           if (interrupted) break;
           try {
-            const lab = await labUp({ id: at.id, datapath: at.datapath, log });
+            const lab = await labUp({ id: at.id, datapath: at.datapath, guest: at.guest, log });
             if (interrupted) throw new Error(`interrupted by ${interrupted} while the virtual lab came up`);
             const s = await runSuites({ testbed: lab.testbedFile, profile, ...(o.reports ? { reportsDir: o.reports } : {}) });
             log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
@@ -212,9 +219,39 @@ export function buildCli(): Command {
         .choices(['netdev', 'dpdk'])
         .default('netdev'),
     )
-    .action(async (o: { id: string; template?: string; datapath: Datapath }) => {
-      const st = await labUp({ id: o.id, log, datapath: o.datapath, ...(o.template ? { template: o.template } : {}) });
+    .addOption(
+      new Option(
+        '--guest <kind>',
+        'netns: the guest is a network namespace; vm: a Debian VM that the run starts with QEMU on vhost-user ports (needs --datapath dpdk)',
+      )
+        .choices(['netns', 'vm'])
+        .default('netns'),
+    )
+    .option('--rebuild-image', 'build the guest image again even if the cache has it (--guest vm)')
+    .action(async (o: { id: string; template?: string; datapath: Datapath; guest: GuestKind; rebuildImage?: boolean }) => {
+      const st = await labUp({
+        id: o.id,
+        log,
+        datapath: o.guest === 'vm' ? 'dpdk' : o.datapath,
+        guest: o.guest,
+        ...(o.rebuildImage ? { rebuildImage: true } : {}),
+        ...(o.template ? { template: o.template } : {}),
+      });
       process.stdout.write(`${st.testbedFile}\n`);
+    });
+  lab
+    .command('image')
+    .description(`build the VM guest's image (mmdebstrap from the Debian mirror apt uses) or take it from the cache (${IMAGE_CACHE})`)
+    .option('--rebuild', 'build it even if the cache has it')
+    .option('--list', 'list the cached images')
+    .action(async (o: { rebuild?: boolean; list?: boolean }) => {
+      if (o.list) {
+        for (const i of cachedImages()) process.stdout.write(`${i.key}  ${i.builtAt}  ${(i.bytes / 1e6).toFixed(0)} MB  ${i.dir}\n`);
+        return;
+      }
+      await ensurePackages(log, false, true);
+      const img = await ensureGuestImage({ log, ...(o.rebuild ? { rebuild: true } : {}) });
+      process.stdout.write(`${img.dir}\n`);
     });
   lab
     .command('down')

@@ -2,15 +2,41 @@
 // netdev-dpdk (the Intel DPDK vSwitch fork was folded into it), phy ports as
 // DPDK devices, and the tap PMD in place of KNI (removed in DPDK 23.11) for
 // the guest's side. The run starts the DPDK build of ovs-vswitchd and stops it.
-import type { VmPortSpec } from '../testbed/schema.js';
+import type { Testbed, VmPortSpec } from '../testbed/schema.js';
 import { shq } from '../transport/quote.js';
 import type { Profile } from './profile.js';
 import * as S from './steps.js';
 
-/** How OVS takes a VM port of each kind. A tap wants as many RX queues as the TX queues OVS gives it: one per PMD thread, plus one. */
+/**
+ * How OVS takes a VM port of each kind. A tap wants as many RX queues as the
+ * TX queues OVS gives it: one per PMD thread, plus one. A vhost-user port is
+ * OVS's client of the socket QEMU listens on (QEMU may restart; OVS reconnects).
+ */
 function vmDevice(k: VmPortSpec, pmdThreads: number): { type: string; options: Record<string, string> } {
   if (k.kind === 'tap') return { type: 'dpdk', options: { 'dpdk-devargs': `net_tap${k.ofport},iface=${k.guestIf}`, n_rxq: String(pmdThreads + 1) } };
-  throw new Error(`the ovs-dpdk profile does not take VM ports of kind ${k.kind} (${k.name}); use kind: tap`);
+  if (k.kind === 'vhost-user') return { type: 'dpdkvhostuserclient', options: { 'vhost-server-path': k.vhostSocket ?? '' } };
+  throw new Error(`the ovs-dpdk profile does not take VM ports of kind ${k.kind} (${k.name}); use kind: tap or vhost-user`);
+}
+
+/** What a QEMU option value may hold: a comma would split it (QEMU wants it doubled), so the testbed may not use one. */
+const qemuSafe = (what: string, v: string | undefined) => (v?.includes(',') ? [`${what}: no comma in a path QEMU takes (${v})`] : []);
+
+function vmProblems(tb: Testbed): string[] {
+  const kinds = new Set(tb.vmPorts.map((k) => k.kind));
+  if (kinds.size > 1) return [`vmPorts: all tap or all vhost-user, not ${[...kinds].join(' and ')}`];
+  const problems = tb.vmPorts.flatMap((k, i) => {
+    if (k.kind === 'tap') return [];
+    if (k.kind !== 'vhost-user') return [`vmPorts.${i}.kind: the ovs-dpdk profile takes tap or vhost-user ports, not ${k.kind}`];
+    return [
+      ...(k.vhostSocket ? [] : [`vmPorts.${i}.vhostSocket: a vhost-user port needs the socket QEMU listens on`]),
+      ...qemuSafe(`vmPorts.${i}.vhostSocket`, k.vhostSocket),
+    ];
+  });
+  if (kinds.has('vhost-user')) {
+    if (!tb.vm) problems.push('vm: vhost-user ports need the VM that the profile starts on them (qemu, kernel, initrd, disk, ...)');
+    else for (const f of ['kernel', 'initrd', 'disk', 'consoleLog', 'pidfile'] as const) problems.push(...qemuSafe(`vm.${f}`, tb.vm[f]));
+  }
+  return problems;
 }
 
 const bits = (mask: string) => [...BigInt(mask).toString(2)].filter((b) => b === '1').length;
@@ -35,7 +61,7 @@ export const ovsDpdk: Profile = {
   vmShown: (k) => vmDevice(k, 1),
   checkTestbed: (tb) => [
     ...tb.phyPorts.flatMap((p, i) => (p.dpdkDevargs ? [] : [`phyPorts.${i}.dpdkDevargs: the ovs-dpdk profile needs the port's DPDK device`])),
-    ...tb.vmPorts.flatMap((k, i) => (k.kind === 'tap' ? [] : [`vmPorts.${i}.kind: the ovs-dpdk profile takes tap ports, not ${k.kind}`])),
+    ...vmProblems(tb),
     ...(bits(tb.ovsDpdk.pmdCpuMask) === 1 ? [] : [`ovsDpdk.pmdCpuMask: one PMD core (the tap ports' queues are sized for one), not ${tb.ovsDpdk.pmdCpuMask}`]),
   ],
   steps: [
@@ -53,4 +79,33 @@ export const ovsDpdk: Profile = {
   ],
   // The DPDK the DPDK build of ovs-vswitchd is linked with ("DPDK 22.11.11"), before it runs.
   dpdkVersionCommand: (tb) => `${shq(tb.ovsDpdk.vswitchd)} --version | grep -m1 '^DPDK'`,
+  forTestbed: (tb) => (tb.vmPorts.some((k) => k.kind === 'vhost-user') ? ovsDpdkVm : ovsDpdk),
+};
+
+/**
+ * The same profile with vhost-user VM ports: the modern form of the guide's
+ * VM (QEMU on the DUT host, its NICs on the switch's ports, as OPNFV VSPERF
+ * and FD.io CSIT run PVP). The run starts QEMU after the ports, waits for
+ * the guest while watching QEMU, and stops it before ovs-vswitchd.
+ */
+const ovsDpdkVm: Profile = {
+  ...ovsDpdk,
+  title: 'upstream OVS with DPDK (netdev-dpdk): DPDK phy ports, vhost-user ports to a QEMU guest the run starts',
+  features: ['guest', 'vm', 'dpdk', 'dpdk-ports', 'vhost-user'],
+  steps: [
+    S.hostStopPreviousVswitchd,
+    S.hostCheckHugepages,
+    S.hostDpdkConfig,
+    S.hostStartVswitchdDpdk,
+    S.hostAddBridge,
+    S.hostAddPorts,
+    S.hostWaitPorts,
+    S.hostStartVm,
+    S.hostFlows,
+    S.guestConnect,
+    S.hostWaitVhostUser,
+    S.hostConfirmPorts,
+    ...S.GUEST_ROUTER_STEPS.filter((s) => s !== S.guestConnect),
+  ],
+  forTestbed: undefined,
 };

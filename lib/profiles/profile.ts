@@ -9,6 +9,9 @@ import { TestbedError } from '../errors.js';
 import type { PhyPortSpec, HostRole, Testbed, VmPortSpec } from '../testbed/schema.js';
 import type { Shell } from '../transport/shell.js';
 
+/** The name a profile's step gives QEMU's background process: the VM the run watches while it talks to the guest. */
+export const VM_PROCESS = 'qemu';
+
 export type OvsTool = 'ovs-vsctl' | 'ovs-ofctl' | 'ovs-appctl' | 'ovsdb-tool' | 'ovsdb-server' | 'ovs-vswitchd' | 'ovs-ivshm-mngr';
 
 export interface Profile {
@@ -39,6 +42,12 @@ export interface Profile {
   dpdkVersionCommand?(tb: Testbed): string;
   /** What `ovs-appctl -t` names to reach ovs-vswitchd (default: ovs-vswitchd). */
   appctlTarget?(tb: Testbed): string;
+  /**
+   * The profile as it builds this testbed's lab, where that depends on the
+   * testbed (the ovs-dpdk profile with vhost-user VM ports starts a VM: more
+   * features, more steps). Default: the profile as it is.
+   */
+  forTestbed?(tb: Testbed): Profile;
   /** What the testbed must say for this profile beyond the schema: one problem each, with its field. */
   checkTestbed?(tb: Testbed): string[];
 }
@@ -56,7 +65,16 @@ export interface StepRuntime {
 export interface Cmd {
   line: string;
   /** Started in the background (the guide's `&`, or a daemon a person runs in its own terminal). */
-  background?: { name: string; pidfile?: string; ready?: string };
+  background?: {
+    name: string;
+    /** Written with the pid the harness started (a process that writes its own, as QEMU's -pidfile, does not name one here). */
+    pidfile?: string;
+    ready?: string;
+    /** Run under a shell that logs its exit status (a process that may die on its own: QEMU). */
+    reportExit?: boolean;
+    /** A log the process writes besides its output (QEMU's serial console): collected with it, removed after. */
+    console?: string;
+  };
   okExitCodes?: number[];
   timeoutMs?: number;
   cwd?: string;
@@ -97,3 +115,6 @@ export function profileProblems(profile: Profile, tb: Testbed, file: string): Te
     }),
   );
 }
+
+/** The profile as it builds this testbed's lab (Profile.forTestbed). */
+export const profileFor = (profile: Profile, tb: Testbed): Profile => profile.forTestbed?.(tb) ?? profile;

@@ -22,7 +22,7 @@ import {
   type ExpectedIface,
   type ExpectedPort,
 } from '../verify/state.js';
-import type { Cmd, Profile, StepContext, StepDef } from './profile.js';
+import { VM_PROCESS, type Cmd, type Profile, type StepContext, type StepDef } from './profile.js';
 
 const t = (c: StepContext, tool: Parameters<Profile['tool']>[0]) => c.profile.tool(tool);
 const host = (c: StepContext, line: string, extra: Partial<Cmd> = {}): Cmd => ({ line, ...c.profile.hostContext(c.tb), ...extra });
@@ -255,7 +255,8 @@ export const hostStartQemu: StepDef = {
         `${p.qemuBinary} -c ${q.coreMask} --proc-type secondary -n ${q.memChannels} -- -cpu host -boot c -hda ${shq(p.guestImage)} -snapshot -m ${q.memory} -smp ${q.smp} --enable-kvm -name ${shq(q.name)} -nographic -vnc ${q.vnc} -pidfile ${shq(p.qemuPidfile)} -drive file=fat:rw:${shq(p.shareDir)},snapshot=off -monitor unix:${shq(p.qemuMonitor)},server,nowait ${c.value('ivshmem-device')}` +
           // The harness's way into the guest: a user-mode NIC forwarded from the host's loopback.
           ` -netdev user,id=mgmt,hostfwd=tcp:127.0.0.1:${q.mgmtForwardPort}-:22 -device e1000,netdev=mgmt`,
-        { background: { name: 'qemu' } },
+        // -nographic: the console is QEMU's own output, its log; guest.connect waits on SSH while watching this pid.
+        { background: { name: VM_PROCESS, reportExit: true } },
       ),
     ];
   },
@@ -462,8 +463,14 @@ export function ealExtraArgs(tb: Testbed): string[] {
   return [...d.extraArgs, ...(d.pciDevices.length > 0 ? d.pciDevices.flatMap((p) => ['-a', p]) : ['--no-pci']), `--file-prefix=${d.filePrefix}`];
 }
 
-/** The hugepages ovs-vswitchd takes at DPDK's initialisation: its socket memory, in pages. */
-export const hugepagesNeeded = (tb: Testbed): number => Math.ceil((tb.ovsDpdk.socketMemMb * 1024) / tb.ovsDpdk.hugepageSizeKb);
+/** The VM ports on vhost-user: the profile starts a VM for them. */
+export const vhostUserPorts = (tb: Testbed) => tb.vmPorts.filter((k) => k.kind === 'vhost-user');
+
+/** The hugepages the setup takes: ovs-vswitchd's socket memory at DPDK's initialisation, and a VM's memory (shared with it for vhost-user). */
+export const hugepagesNeeded = (tb: Testbed): number => Math.ceil((tb.ovsDpdk.socketMemMb * 1024) / tb.ovsDpdk.hugepageSizeKb) + vmHugepages(tb);
+
+export const vmHugepages = (tb: Testbed): number =>
+  tb.vm && vhostUserPorts(tb).length > 0 ? Math.ceil((tb.vm.memoryMb * 1024) / tb.ovsDpdk.hugepageSizeKb) : 0;
 
 const HUGEPAGES_FREE = (sizeKb: number) => `cat /sys/kernel/mm/hugepages/hugepages-${sizeKb}kB/free_hugepages`;
 const DPDK_KEYS = ['dpdk-init', 'dpdk-lcore-mask', 'pmd-cpu-mask', 'dpdk-socket-mem', 'dpdk-socket-limit', 'dpdk-extra', 'pmd-maxsleep'];
@@ -494,7 +501,7 @@ export const hostCheckHugepages: StepDef = {
       );
     if (free < need)
       throw new PreflightError(
-        `hugepages: needs ${need} free ${size} pages (ovsDpdk.socketMemMb ${s.tb.ovsDpdk.socketMemMb}), ${free} free: reserve them (echo N > /proc/sys/vm/nr_hugepages) or lower the socket memory`,
+        `hugepages: needs ${need} free ${size} pages (ovsDpdk.socketMemMb ${s.tb.ovsDpdk.socketMemMb}${s.tb.vm && vmHugepages(s.tb) > 0 ? `, vm.memoryMb ${s.tb.vm.memoryMb}` : ''}), ${free} free: reserve them (echo N > /proc/sys/vm/nr_hugepages) or lower the socket memory`,
       );
   },
 };
@@ -586,3 +593,90 @@ export const GUEST_ROUTER_STEPS: readonly StepDef[] = [
   guestRouteArp,
   guestCheckInterfaces,
 ];
+
+// ---- The VM on vhost-user (the ovs-dpdk profile with vhost-user VM ports) ----
+
+/** Stops the process a pidfile names if it is what it should be (TERM, then KILL after 5 s), and removes the pidfile. */
+function stopByPidfile(pidfile: string, comm: string): Cmd {
+  const f = shq(pidfile);
+  return {
+    line:
+      `p=$(cat ${f} 2>/dev/null); if [ -n "$p" ] && [ "$(cat /proc/$p/comm 2>/dev/null)" = ${shq(comm)} ]; then kill "$p"; i=0; ` +
+      `while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; kill -9 "$p" 2>/dev/null; fi; rm -f ${f}`,
+    okExitCodes: [0, 1],
+    timeoutMs: 15_000,
+  };
+}
+
+/** The kernel names QEMU's process after its file's first 15 characters. */
+const QEMU_COMM = 'qemu-system-x86';
+
+/**
+ * QEMU's command line for the testbed's VM: guest memory a memfd of
+ * hugepages shared with ovs-vswitchd (vhost-user needs it shared), the
+ * guest's kernel booted directly with the NICs' names on its command line
+ * (the guest's init names them by MAC), the disk read-only under a snapshot,
+ * a user-mode NIC forwarded from the host's loopback only (restrict=on: the
+ * guest reaches nothing), and one virtio-net NIC per vhost-user port, QEMU
+ * listening on the port's socket for OVS's dpdkvhostuserclient.
+ */
+export function qemuCommand(tb: Testbed): string {
+  const v = tb.vm!;
+  const vhost = vhostUserPorts(tb);
+  const append = [
+    'root=/dev/vda',
+    'rw',
+    'console=ttyS0',
+    'net.ifnames=0',
+    'init=/sbin/dutlab-init',
+    `dutlab.mgmt=${v.mgmtMac}`,
+    ...vhost.map((k) => `dutlab.nic=${k.mac}/${k.guestIf}`),
+  ].join(' ');
+  const words = [
+    v.qemu,
+    ...['-name', 'dutlab-guest', '-accel', v.accel, '-machine', v.machine, '-cpu', v.cpu, '-m', `${v.memoryMb}M`, '-smp', String(v.cpus)],
+    ...['-object', `memory-backend-memfd,id=mem,size=${v.memoryMb}M,share=on,hugetlb=on,hugetlbsize=${tb.ovsDpdk.hugepageSizeKb}K`],
+    ...['-numa', 'node,memdev=mem'],
+    ...['-kernel', v.kernel, '-initrd', v.initrd, '-append', append],
+    ...['-drive', `file=${v.disk},format=raw,if=virtio,snapshot=on`],
+    ...['-nic', `user,model=virtio-net-pci,mac=${v.mgmtMac},restrict=on,hostfwd=tcp:127.0.0.1:${v.mgmtForwardPort}-:22`],
+    ...vhost.flatMap((k, i) => [
+      ...['-chardev', `socket,id=vhost${i},path=${k.vhostSocket},server=on,wait=off`],
+      ...['-netdev', `vhost-user,id=net${i},chardev=vhost${i}`],
+      ...['-device', `virtio-net-pci,netdev=net${i},mac=${k.mac}${v.nicVectors === null ? '' : `,vectors=${v.nicVectors}`}`],
+    ]),
+    ...['-serial', `file:${v.consoleLog}`, '-display', 'none', '-monitor', 'none', '-pidfile', v.pidfile],
+    ...v.extraArgs,
+  ];
+  return words.map(shq).join(' ');
+}
+
+export const hostStartVm: StepDef = {
+  id: 'host.start-vm',
+  title: 'Create VM (QEMU on the vhost-user ports, guest memory on shared hugepages)',
+  host: 'host',
+  requires: [{ feature: 'vm' }],
+  commands: (c) => {
+    const v = c.tb.vm!;
+    return [
+      // A VM a killed run left: stopped by its pidfile, as the guide's clean-up does with the switch.
+      stopByPidfile(v.pidfile, QEMU_COMM),
+      {
+        line: `mkdir -p ${[...new Set([v.consoleLog, ...vhostUserPorts(c.tb).map((k) => k.vhostSocket!)].map((f) => f.replace(/\/[^/]*$/, '')))].map(shq).join(' ')}`,
+      },
+      { line: `rm -f ${shq(v.consoleLog)}` },
+      { line: qemuCommand(c.tb), background: { name: VM_PROCESS, reportExit: true, console: v.consoleLog } },
+    ];
+  },
+  // Before ovs-vswitchd stops: the guest's memory is hugepages that its stop step counts back.
+  undo: (c) => [stopByPidfile(c.tb.vm!.pidfile, QEMU_COMM)],
+};
+
+export const hostWaitVhostUser: StepDef = {
+  // OVS's dpdkvhostuserclient port is up once the guest's virtio driver has started the device.
+  id: 'host.wait-vhost-user',
+  title: "Wait until the vhost-user ports' link is up (the guest's virtio driver started them)",
+  host: 'host',
+  commands: (c) =>
+    vhostUserPorts(c.tb).map((k) => host(c, `${t(c, 'ovs-vsctl')} --timeout=30 wait-until Interface ${shq(k.name)} link_state=up`, { timeoutMs: 40_000 })),
+};

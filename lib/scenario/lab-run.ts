@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describeRequirement, labFor, parseVersion, unmet, unmetBy, type LabCapabilities, type Requirement } from '../capabilities.js';
 import { errorMessage, failureKind, type FailureKind } from '../errors.js';
 import { profileByName, type Profile } from '../profiles/index.js';
-import { profileProblems, type StepDef } from '../profiles/profile.js';
+import { profileFor, profileProblems, type StepDef } from '../profiles/profile.js';
 import type { MatrixRow, StageRecord, StageStatus, SuiteResult, Table } from '../results/run.js';
 import { loadTestbed, testbedNotes } from '../testbed/load.js';
 import type { Testbed } from '../testbed/schema.js';
@@ -97,9 +97,10 @@ export class LabRun {
   ) {
     this.tb = loadTestbed(config.testbedFile);
     this.topology = topologyOf(this.tb);
-    this.profile = profileByName(config.profile);
-    const wrong = profileProblems(this.profile, this.tb, config.testbedFile);
+    const profile = profileByName(config.profile);
+    const wrong = profileProblems(profile, this.tb, config.testbedFile);
     if (wrong) throw wrong;
+    this.profile = profileFor(profile, this.tb);
     this.dir = join(config.runDir, meta.name);
     mkdirSync(this.dir, { recursive: true });
     this.transcript = new Transcript(join(this.dir, 'transcripts'));
@@ -334,6 +335,7 @@ export class LabRun {
     const roles = preflown ? (['guest'] as const) : (['host', 'guest'] as const);
     this.data.versions = { ...this.data.versions, ...(await read.versions(this.session, roles).catch(() => ({}))) };
     const problems = await this.session.collectLogs(join(this.dir, 'logs'));
+    if (this.session.vmConsoleLog) this.note(`the VM's serial console: ${this.meta.name}/logs/${this.session.vmConsoleLog}`);
     await this.collectOvsLogs();
     return problems;
   }

@@ -25,6 +25,7 @@ import { allowedLoss, verifyCapture, type PacketVerdict } from '../verify/packet
 import {
   checkDefaultRoute,
   checkDpdkPorts,
+  checkGuestBoot,
   checkPmdStats,
   checkVswitchdLog,
   checkFlowsInstalled,
@@ -125,14 +126,36 @@ export class PvpTest {
       check('check.route', 'Route: the default route via the gateway on the egress vEth', [done], () => this.checkRoute()),
       check('check.arp', "ARP: the gateway's static entry", [done], () => this.checkArp()),
       ...(this.run.profile.features.includes('dpdk-ports') ? this.dpdkChecks(check) : []),
+      ...(this.run.profile.features.includes('vm')
+        ? [
+            check('check.guest-boot', "The VM's kernel since boot: no Oops, BUG, panic or call trace; each vEth NIC on virtio_net", [done], () =>
+              this.checkGuestBoot(),
+            ),
+          ]
+        : []),
     ];
+  }
+
+  private async checkGuestBoot(): Promise<void> {
+    const text = await read.dmesgText(this.run.session, 'guest');
+    writeFileSync(join(this.run.dir, 'dmesg-guest-since-boot.txt'), text);
+    const drivers = await read.guestDrivers(
+      this.run.session,
+      this.run.tb.vmPorts.map((k) => k.guestIf),
+    );
+    CheckFailure.ifAny('guest boot', checkGuestBoot(parseDmesg(text), drivers));
   }
 
   /** What a DPDK datapath adds to judge: DPDK itself, its ports, its PMD threads, its daemon's log. */
   private dpdkChecks(check: (id: string, title: string, needs: string[], run: () => Promise<void>) => Stage): Stage[] {
     const done = this.run.setupDone;
     return [
-      check('check.dpdk-ports', 'DPDK ports: no error, link up (a tap port: its kernel side in the guest)', [done], () => this.checkDpdkPorts()),
+      check(
+        'check.dpdk-ports',
+        'DPDK ports: no error, link up (a tap port: its kernel side in the guest; a vhost-user port: the guest driver started it)',
+        [done],
+        () => this.checkDpdkPorts(),
+      ),
       check('check.pmd-stats', "PMD threads: the stream's packets counted twice, once each way through the switch", ['traffic.send'], () =>
         this.checkPmdStats(),
       ),
@@ -144,7 +167,11 @@ export class PvpTest {
     const states = await read.interfaceStates(this.run.session);
     const ports = [
       ...this.run.tb.phyPorts.map((p) => ({ name: p.name, kernelSideElsewhere: false })),
-      ...this.run.tb.vmPorts.map((k) => ({ name: k.name, kernelSideElsewhere: k.kind === 'tap' && k.netns !== undefined })),
+      ...this.run.tb.vmPorts.map((k) => ({
+        name: k.name,
+        kernelSideElsewhere: k.kind === 'tap' && k.netns !== undefined,
+        type: this.run.profile.vmShown(k).type,
+      })),
     ];
     CheckFailure.ifAny('dpdk ports', checkDpdkPorts(states, ports), states);
   }

@@ -60,6 +60,13 @@ export async function dmesgText(s: Session, role: HostRole): Promise<string> {
   return (await s.shell(role).run('dmesg')).stdout;
 }
 
+/** The driver bound to each of the guest's interfaces ('' when there is no such NIC or no driver). */
+export async function guestDrivers(s: Session, ifaces: string[]): Promise<Array<{ iface: string; driver: string }>> {
+  const script = ifaces.map((i) => `d=$(readlink /sys/class/net/${shq(i)}/device/driver) && basename "$d" || echo`).join('; ');
+  const out = (await s.shell('guest').run(script, { okExitCodes: [0, 1] })).stdout.split('\n');
+  return ifaces.map((iface, n) => ({ iface, driver: (out[n] ?? '').trim() }));
+}
+
 /** Kernel messages logged on a host since the run took its baseline. */
 export async function dmesgSinceStart(s: Session, role: HostRole): Promise<DmesgLine[]> {
   return since(parseDmesg(await dmesgText(s, role)), s.dmesgBaseline.get(role));

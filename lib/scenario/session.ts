@@ -3,16 +3,26 @@
 // leaves the lab as the run found it, pytest-fixture style.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { AbortedError, CommandError, ConnectionError, errorMessage } from '../errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AbortedError, CommandError, CommandTimeoutError, ConnectionError, errorMessage, VmError } from '../errors.js';
 import { parseDmesg } from '../parsers/dmesg.js';
 import type { HostRole, Testbed } from '../testbed/schema.js';
 import { shq } from '../transport/quote.js';
-import type { BackgroundProcess, RunOptions, RunResult, Shell, StartOptions } from '../transport/shell.js';
+import {
+  describeExit,
+  EXIT_MARKER,
+  exitStatusIn,
+  type BackgroundProcess,
+  type RunOptions,
+  type RunResult,
+  type Shell,
+  type StartOptions,
+} from '../transport/shell.js';
 import { SshShell } from '../transport/ssh.js';
 import type { Transcript } from '../transport/transcript.js';
-import type { Cmd, Profile, StepContext, StepDef, StepRuntime } from '../profiles/profile.js';
+import { VM_PROCESS, type Cmd, type Profile, type StepContext, type StepDef, type StepRuntime } from '../profiles/profile.js';
 
-export type Connector = (role: HostRole, session: Session) => Promise<Shell>;
+export type Connector = (role: HostRole, session: Session, signal?: AbortSignal) => Promise<Shell>;
 
 export interface SessionOptions {
   transcript?: Transcript;
@@ -26,20 +36,23 @@ interface Started {
   name: string;
   proc: BackgroundProcess;
   pidfile?: string;
+  console?: string;
 }
 
 /** Connects by SSH as the testbed says; the guest through the host when it has `jump: host`. */
 export const sshConnector =
   (transcript?: Transcript, warn?: (line: string) => void): Connector =>
-  async (role, session) => {
+  async (role, session, signal) => {
     const spec = session.tb.hosts[role];
     const jump = 'jump' in spec && spec.jump === 'host' ? session.sshShell('host') : undefined;
-    return SshShell.connect(role, spec, { transcript, jump, workDir: session.tb.paths.workDir, warn });
+    return SshShell.connect(role, spec, { transcript, jump, workDir: session.tb.paths.workDir, warn, ...(signal ? { signal } : {}) });
   };
 
 export class Session implements StepRuntime {
   readonly values = new Map<string, string>();
   readonly dmesgBaseline = new Map<HostRole, number | undefined>();
+  /** The file name collectLogs gave the VM's serial console, if the run started a VM. */
+  vmConsoleLog: string | undefined;
   private readonly shells = new Map<HostRole, Shell>();
   private readonly started: Started[] = [];
   private readonly undo: Array<{ role: HostRole; title: string; cmds: Cmd[] }> = [];
@@ -69,9 +82,88 @@ export class Session implements StepRuntime {
     const existing = this.shells.get(role);
     if (existing) return existing;
     if (this.stopping && !this.tearingDown) throw new AbortedError(this.stopping);
-    const shell = new GatedShell(await this.connector(role, this), this.gate);
+    const inner = role === 'guest' && this.vm() ? await this.connectWatchingVm(role) : await this.connector(role, this);
+    // Through the guest's connection, a lost connection or a timeout is first checked against the VM: a QEMU that died says so.
+    const shell = new GatedShell(inner, this.gate, role === 'guest' ? (e) => this.explainGuestError(e) : undefined);
     this.shells.set(role, shell);
     return shell;
+  }
+
+  /** The VM this run started, if any. */
+  private vm(): Started | undefined {
+    return this.started.find((s) => s.name === VM_PROCESS);
+  }
+
+  /**
+   * Connects to the guest while its QEMU boots: a QEMU that dies is reported
+   * within a second or two, with how it ended and its console's tail, not
+   * after the connect timeout; a guest that never answers is reported with
+   * the console's tail too.
+   */
+  private async connectWatchingVm(role: HostRole): Promise<Shell> {
+    const abort = new AbortController();
+    const pending = this.connector(role, this, abort.signal);
+    let watching = true;
+    const watch = (async (): Promise<never> => {
+      for (;;) {
+        await sleep(1000);
+        if (!watching) return new Promise<never>(() => undefined);
+        const gone = await this.vmGone();
+        if (gone) throw new VmError(`the guest did not come up: ${gone}`);
+      }
+    })();
+    try {
+      return await Promise.race([pending, watch]);
+    } catch (e) {
+      abort.abort();
+      pending.then(
+        (s) => s.close(),
+        () => undefined,
+      );
+      if (e instanceof VmError) throw e;
+      throw new VmError(`the guest did not answer SSH (QEMU is running): ${errorMessage(e)}; ${await this.consoleTail()}`, { cause: e });
+    } finally {
+      watching = false;
+      watch.catch(() => undefined);
+    }
+  }
+
+  /** How the run's QEMU ended, with its console's tail; null while it runs (or when the run started none). */
+  async vmGone(): Promise<string | null> {
+    const vm = this.vm();
+    if (!vm || !this.connected(vm.role)) return null;
+    if (await vm.proc.isAlive().catch(() => true)) return null;
+    const log = await vm.proc.logTail(50).catch(() => '');
+    const status = exitStatusIn(log);
+    // QEMU's own last words (an assertion, "Aborted"), where its console is a file of its own.
+    const said = vm.console
+      ? log
+          .split('\n')
+          .filter((l) => l.trim() !== '' && !l.startsWith(EXIT_MARKER))
+          .slice(-3)
+      : [];
+    return (
+      `QEMU (pid ${vm.proc.pid}) ${status === null ? 'is gone' : `exited, ${describeExit(status)}`}` +
+      `${said.length > 0 ? `; it printed:\n${said.join('\n')}\n` : '; '}${await this.consoleTail()}`
+    );
+  }
+
+  private async consoleTail(lines = 15): Promise<string> {
+    const vm = this.vm();
+    if (!vm) return '';
+    const file = vm.console ?? vm.proc.logFile;
+    const out = await this.shell(vm.role)
+      .run(`tail -n ${lines} ${shq(file)}`, { okExitCodes: [0, 1] })
+      // The serial console ends its lines with \r\n.
+      .then((r) => r.stdout.replace(/\r/g, '').trimEnd())
+      .catch((e: unknown) => `(unreadable: ${errorMessage(e)})`);
+    return `its console (${file}) ends:\n${out || '(empty)'}`;
+  }
+
+  private async explainGuestError(e: unknown): Promise<unknown> {
+    if (!(e instanceof ConnectionError || e instanceof CommandTimeoutError)) return e;
+    const gone = await this.vmGone().catch(() => null);
+    return gone ? new VmError(`the guest's VM is gone: ${gone}`, { cause: e }) : e;
   }
 
   /**
@@ -135,9 +227,10 @@ export class Session implements StepRuntime {
     const proc = await shell.start(c.line, {
       ...(c.cwd ? { cwd: c.cwd } : {}),
       ...(c.env ? { env: c.env } : {}),
+      ...(bg.reportExit ? { reportExit: true } : {}),
       logFile: `${this.tb.paths.workDir}/${bg.name}.log`,
     });
-    this.started.push({ role, name: bg.name, proc, ...(bg.pidfile ? { pidfile: bg.pidfile } : {}) });
+    this.started.push({ role, name: bg.name, proc, ...(bg.pidfile ? { pidfile: bg.pidfile } : {}), ...(bg.console ? { console: bg.console } : {}) });
     // The next run's clean step kills it by this pidfile.
     if (bg.pidfile) await shell.run(`echo ${proc.pid} > ${shq(bg.pidfile)}`);
     if (bg.ready) await this.waitReady(role, shell, bg.name, bg.ready, proc);
@@ -179,6 +272,12 @@ export class Session implements StepRuntime {
       await this.shell(s.role)
         .get(s.proc.logFile, join(dir, `${s.role}-${s.name}.log`))
         .catch((e: unknown) => problems.push(`log of ${s.name}: ${errorMessage(e)}`));
+      if (s.console)
+        await this.shell(s.role)
+          .get(s.console, join(dir, `${s.role}-${s.name}-console.log`))
+          .catch((e: unknown) => problems.push(`console log of ${s.name}: ${errorMessage(e)}`));
+      // The VM's console: a file of its own (-serial file:), or QEMU's output (the guide's -nographic).
+      if (s.name === VM_PROCESS) this.vmConsoleLog = `${s.role}-${s.name}${s.console ? '-console' : ''}.log`;
     }
     return problems;
   }
@@ -203,7 +302,7 @@ export class Session implements StepRuntime {
       try {
         await s.proc.stop('SIGTERM', 3000);
         // Its log was copied into the run directory by collectLogs; the lab keeps no file of the run.
-        await this.shell(s.role).run(`rm -f ${shq(s.proc.logFile)}${s.pidfile ? ` ${shq(s.pidfile)}` : ''}`);
+        await this.shell(s.role).run(['rm', '-f', ...[s.proc.logFile, s.pidfile, s.console].filter((f) => f !== undefined).map(shq)].join(' '));
       } catch (e) {
         problems.push(`${s.name}: ${errorMessage(e)}`);
       }
@@ -233,6 +332,8 @@ class GatedShell implements Shell {
   constructor(
     readonly inner: Shell,
     private readonly gate: Gate,
+    /** Turns an error into a better-explained one (the guest's connection lost because its VM died). */
+    private readonly explain?: (e: unknown) => Promise<unknown>,
   ) {}
 
   get host(): string {
@@ -242,7 +343,12 @@ class GatedShell implements Shell {
   private track<T>(work: () => Promise<T>): Promise<T> {
     const refused = this.gate.refuse();
     if (refused) return Promise.reject(refused);
-    const p = work();
+    const explain = this.explain;
+    const p = explain
+      ? work().catch(async (e: unknown) => {
+          throw await explain(e);
+        })
+      : work();
     this.gate.inflight.add(p);
     const done = () => this.gate.inflight.delete(p);
     p.then(done, done);

@@ -130,6 +130,42 @@ const VmPort = z.strictObject({
   // A tap port's kernel side (the tap PMD creates it on the host): the network
   // namespace it moves into, where a namespace (a container) is the guest.
   netns: word().optional(),
+  // A vhost-user port's socket: QEMU listens on it (server=on), OVS's dpdkvhostuserclient connects.
+  vhostSocket: absPath().optional(),
+});
+
+/**
+ * The VM the ovs-dpdk profile starts on the DUT host for vhost-user ports
+ * (the virtual lab's: `lab up --guest vm`): QEMU's binary and machine, the
+ * guest's kernel, initrd and disk, its memory on shared hugepages (vhost-user
+ * needs the guest's memory shared with ovs-vswitchd), the management NIC
+ * the harness reaches the guest through, and where its console goes.
+ */
+const Vm = z.strictObject({
+  qemu: toolPath().default('qemu-system-x86_64'),
+  // tcg where the host has no /dev/kvm (the virtual lab here); kvm on a real DUT host.
+  accel: z.enum(['kvm', 'tcg']).default('kvm'),
+  machine: word().default('q35'),
+  cpu: word().default('host'),
+  memoryMb: z.number().int().min(128).max(1_048_576).default(1024),
+  cpus: z.number().int().positive().max(256).default(1),
+  kernel: absPath(),
+  initrd: absPath(),
+  disk: absPath(),
+  // The guest's memory: a memfd of hugepages of this size, shared with ovs-vswitchd.
+  hugepageSizeKb: z.number().int().positive().default(2048),
+  // QEMU's user-mode NIC for the harness, forwarded from the DUT host's loopback only.
+  mgmtMac: mac().default('52:54:00:00:00:02'),
+  mgmtForwardPort: port().default(2222),
+  // MSI-X vectors of the vhost-user NICs; 0 under TCG, where QEMU 7.2 crashes (SIGSEGV) as the
+  // guest starts a vhost-user NIC with MSI-X. null: QEMU's default (KVM).
+  nicVectors: z.number().int().nonnegative().nullable().default(0),
+  pidfile: absPath(),
+  consoleLog: absPath(),
+  // Words added to QEMU's command line as they are (validated: no shell characters).
+  extraArgs: z.array(z.string().regex(/^[A-Za-z0-9_.,:=/+-]+$/, 'expected a QEMU argument of letters, digits and . _ , : = / + -')).default([]),
+  // How long the guest may take from QEMU's start to answering SSH.
+  bootTimeoutS: z.number().int().positive().default(120),
 });
 
 /**
@@ -334,6 +370,7 @@ export const TestbedSchema = z.strictObject({
   paths: Paths.prefault({}),
   dpdk: Dpdk.prefault({}),
   ovsDpdk: OvsDpdk.prefault({}),
+  vm: Vm.optional(),
   guestBuild: GuestBuild.prefault({}),
   traffic: Traffic.prefault({}),
   verify: Verify.prefault({}),
@@ -348,6 +385,7 @@ export type HostRole = keyof Testbed['hosts'];
 export type VmPortSpec = Testbed['vmPorts'][number];
 export type VmPortKind = (typeof VM_PORT_KINDS)[number];
 export type PhyPortSpec = Testbed['phyPorts'][number];
+export type VmSpec = z.infer<typeof Vm>;
 export type FlowSpec = z.infer<typeof Flow>;
 export type TrafficSpec = Testbed['traffic'];
 export const HOST_ROLES: HostRole[] = ['host', 'guest', 'tg'];

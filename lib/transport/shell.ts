@@ -25,6 +25,29 @@ export interface StartOptions {
   cwd?: string;
   /** Remote log file for the process's stdout and stderr; default under the work dir. */
   logFile?: string;
+  /**
+   * Run under a shell that writes the exit status to the log when the process
+   * ends (EXIT_MARKER), instead of exec'ing it: a process that may die on its
+   * own (QEMU) then says how. The pid is the shell's; the process is its child,
+   * in the same process group, and writes its own pidfile.
+   */
+  reportExit?: boolean;
+}
+
+/** The line a reportExit process's shell writes when the process ends: `dutlab-exit-status: 139`. */
+export const EXIT_MARKER = 'dutlab-exit-status:';
+
+/** What an exit status from sh means: 0-127 an exit code, 128+N killed by signal N. */
+export function describeExit(status: number): string {
+  if (status <= 128) return `exit status ${status}`;
+  const names: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' };
+  return `killed by signal ${status - 128}${names[status - 128] ? ` (${names[status - 128]})` : ''}`;
+}
+
+/** The exit status a reportExit process's log ends with, or null while it runs (or if it was killed with its shell). */
+export function exitStatusIn(log: string): number | null {
+  const m = new RegExp(`^${EXIT_MARKER} (\\d+)$`, 'm').exec(log);
+  return m ? Number(m[1]) : null;
 }
 
 /** A process started in the background on a lab machine, known by its pid. */
@@ -80,7 +103,8 @@ export function takeMarker(stderr: string): { pgid: number | null; stderr: strin
 
 /** The script that starts a background process and prints its pid and start time. */
 export function wrapStart(command: string, logFile: string, options: StartOptions = {}): string {
-  const script = commandScript(`exec ${command}`, options);
+  const run = options.reportExit ? `${command}\nprintf '${EXIT_MARKER} %s\\n' "$?"` : `exec ${command}`;
+  const script = commandScript(run, options);
   const launch =
     `mkdir -p "$(dirname ${shq(logFile)})" && ` +
     `setsid sh -c ${shq(script)} > ${shq(logFile)} 2>&1 < /dev/null & ` +
@@ -97,11 +121,12 @@ export function aliveProbe(pid: number, startTime: string): string {
   );
 }
 
-export function stopScript(pid: number, startTime: string, signal: string, graceMs: number): string {
+/** Signals the process (or, for a process under a reportExit shell, its group: the shell and its child), waits, then KILLs the group. */
+export function stopScript(pid: number, startTime: string, signal: string, graceMs: number, group = false): string {
   const alive = aliveProbe(pid, startTime);
   const tries = Math.max(1, Math.ceil(graceMs / 20));
   return [
-    `if ${alive}; then kill -s ${signal.replace(/^SIG/, '')} ${pid} 2>/dev/null; fi`,
+    `if ${alive}; then kill -s ${signal.replace(/^SIG/, '')} ${group ? `-- -${pid}` : pid} 2>/dev/null; fi`,
     `i=0; while [ $i -lt ${tries} ] && ${alive}; do sleep 0.02; i=$((i+1)); done`,
     `if ${alive}; then kill -s KILL -- -${pid} 2>/dev/null; kill -s KILL ${pid} 2>/dev/null; echo escalated; fi`,
     'true',
@@ -127,6 +152,8 @@ export class PidProcess implements BackgroundProcess {
     private readonly startTime: string,
     readonly logFile: string,
     private readonly sudo = false,
+    /** Started with reportExit: signalled as a group. */
+    private readonly group = false,
   ) {}
 
   async isAlive(): Promise<boolean> {
@@ -140,7 +167,7 @@ export class PidProcess implements BackgroundProcess {
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 3000): Promise<void> {
-    await this.shell.run(stopScript(this.pid, this.startTime, signal, graceMs), { sudo: this.sudo, timeoutMs: graceMs + 10_000 });
+    await this.shell.run(stopScript(this.pid, this.startTime, signal, graceMs, this.group), { sudo: this.sudo, timeoutMs: graceMs + 10_000 });
   }
 }
 
@@ -154,5 +181,5 @@ function parseStarted(host: string, command: string, stdout: string): { pid: num
 export async function startOver(shell: Shell, command: string, logFile: string, options: StartOptions = {}): Promise<PidProcess> {
   const r = await shell.run(wrapStart(command, logFile, options), { timeoutMs: 15_000 });
   const { pid, startTime } = parseStarted(shell.host, command, r.stdout);
-  return new PidProcess(shell, pid, startTime, logFile, options.sudo);
+  return new PidProcess(shell, pid, startTime, logFile, options.sudo, options.reportExit);
 }

@@ -39,6 +39,8 @@ export interface SshOptions {
   workDir?: string;
   /** Where warnings go (the insecure host-key opt-out). */
   warn?: (msg: string) => void;
+  /** Stops retrying (the VM being waited for died). */
+  signal?: AbortSignal;
 }
 
 export class SshShell implements Shell {
@@ -73,6 +75,7 @@ export class SshShell implements Shell {
       factor: 1.5,
       maxRetryTime: spec.connectTimeoutMs,
       shouldRetry: ({ error }) => !(error instanceof HostKeyError) && Date.now() < deadline,
+      ...(options.signal ? { signal: options.signal } : {}),
     }).catch((err: unknown) => {
       if (err instanceof ConnectionError) throw err;
       throw new ConnectionError(role, `cannot connect to ${spec.user}@${spec.address}:${spec.port}: ${(err as Error).message}`, { cause: err });

@@ -143,6 +143,19 @@ export function checkKernelHealthy(lines: DmesgLine[], where: string): string[] 
   return kernelTrouble(lines).map((l) => `${where} kernel logged: ${l.time !== undefined ? `[${l.time.toFixed(6)}] ` : ''}${l.text}`);
 }
 
+/**
+ * A VM guest's kernel since it booted (what only a real guest kernel shows):
+ * no Oops, BUG, panic or call trace at any time, and each vEth NIC bound to
+ * virtio_net (the driver the vhost-user NICs need).
+ */
+export function checkGuestBoot(lines: DmesgLine[], drivers: Array<{ iface: string; driver: string }>): string[] {
+  const problems = checkKernelHealthy(lines, 'guest (since boot)');
+  for (const { iface, driver } of drivers)
+    if (driver !== 'virtio_net')
+      problems.push(`guest ${iface}: ${driver === '' ? 'no such NIC, or no driver bound to it' : `driver ${driver}`}, expected virtio_net`);
+  return problems;
+}
+
 /** DPDK initialised in ovs-vswitchd, and its version. */
 export function checkDpdkInitialized(initialized: string, version: string): string[] {
   const problems: string[] = [];
@@ -152,11 +165,12 @@ export function checkDpdkInitialized(initialized: string, version: string): stri
 }
 
 /**
- * Every DPDK port without an error and with its link up. A tap port whose
+ * Every DPDK port (a vhost-user port is one: its link is up once the guest's
+ * virtio driver started it) without an error and with its link up. A tap port whose
  * kernel side has moved into another namespace is reported down by OVS while
  * it forwards: its kernel side is judged in the guest instead (check.ifconfig).
  */
-export function checkDpdkPorts(states: InterfaceState[], ports: Array<{ name: string; kernelSideElsewhere: boolean }>): string[] {
+export function checkDpdkPorts(states: InterfaceState[], ports: Array<{ name: string; kernelSideElsewhere: boolean; type?: string }>): string[] {
   const problems: string[] = [];
   for (const p of ports) {
     const s = states.find((x) => x.name === p.name);
@@ -164,12 +178,13 @@ export function checkDpdkPorts(states: InterfaceState[], ports: Array<{ name: st
       problems.push(`DPDK port ${p.name} is not in the Interface table`);
       continue;
     }
-    if (s.type !== 'dpdk') problems.push(`port ${p.name} has type "${s.type}", expected "dpdk"`);
+    const type = p.type ?? 'dpdk';
+    if (s.type !== type) problems.push(`port ${p.name} has type "${s.type}", expected "${type}"`);
     if (s.error) problems.push(`DPDK port ${p.name} reports an error: ${s.error}`);
     if (!p.kernelSideElsewhere && s.linkState !== 'up') problems.push(`DPDK port ${p.name} has link_state ${s.linkState || 'unset'}, expected up`);
   }
   for (const s of states)
-    if (s.type === 'dpdk' && s.error && !ports.some((p) => p.name === s.name))
+    if (s.type.startsWith('dpdk') && s.error && !ports.some((p) => p.name === s.name))
       problems.push(`DPDK port ${s.name} (not the testbed's) reports an error: ${s.error}`);
   return problems;
 }

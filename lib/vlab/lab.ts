@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { parseDocument } from 'yaml';
 import { fingerprintOf } from '../transport/known-hosts.js';
 import { LocalShell } from '../transport/local.js';
@@ -17,15 +18,19 @@ import { isAlive, pidsInNetns, recordFromPidfile, spawnDaemon, startTimeOf, stop
 import { ensurePackages } from './packages.js';
 import { releaseHugepages, reserveHugepages } from './hugepages.js';
 import { hugepagesNeeded } from '../profiles/steps.js';
+import { ensureGuestImage, type GuestImage } from './image.js';
 
 export const DEFAULT_LAB_ID = 'vlab';
 export const DEFAULT_TEMPLATE = new URL('../../fixtures/testbeds/virtual.yaml', import.meta.url).pathname;
 export const DPDK_TEMPLATE = new URL('../../fixtures/testbeds/virtual-dpdk.yaml', import.meta.url).pathname;
+export const VM_TEMPLATE = new URL('../../fixtures/testbeds/virtual-vm.yaml', import.meta.url).pathname;
 /** DPDK's runtime directories (one per --file-prefix); it makes them even with --in-memory. */
 const DPDK_RUN_DIR = '/var/run/dpdk';
 
 /** netdev: OVS's userspace datapath on veth (the virtual profile); dpdk: OVS-DPDK's, started by the run (the ovs-dpdk profile). */
 export type Datapath = 'netdev' | 'dpdk';
+/** netns: the guest is a network namespace; vm: a QEMU VM on vhost-user ports, started by the run (dpdk only). */
+export type GuestKind = 'netns' | 'vm';
 const MGMT_HOST = '169.254.77.1/30';
 const MGMT_GUEST = '169.254.77.2';
 const ROLES = ['tg', 'host', 'guest'] as const;
@@ -40,6 +45,11 @@ export interface LabState {
   testbedFile: string;
   createdAt: string;
   datapath?: Datapath;
+  guest?: GuestKind;
+  /** The guest image the VM boots (vm). */
+  image?: GuestImage;
+  /** QEMU can run a KVM vCPU on this machine (vm); otherwise the VM runs under TCG. */
+  kvm?: boolean;
   /** The hugepages this lab reserved (dpdk), given back at lab down. */
   hugepages?: { sizeKb: number; pages: number };
   /** /var/run/dpdk did not exist before this lab (dpdk): lab down removes it if it is empty. */
@@ -62,6 +72,9 @@ export interface UpOptions {
   log?: (line: string) => void;
   installPackages?: boolean;
   datapath?: Datapath;
+  guest?: GuestKind;
+  /** Build the guest image again even if the cache has it (vm). */
+  rebuildImage?: boolean;
 }
 
 export async function labUp(options: UpOptions = {}): Promise<LabState> {
@@ -69,13 +82,17 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
   const log = options.log ?? (() => undefined);
   const names = labNames(id);
   if (process.getuid?.() !== 0) throw new Error('the virtual lab needs root (network namespaces, sshd)');
-  const datapath = options.datapath ?? 'netdev';
-  if (options.installPackages !== false) await ensurePackages(log, datapath === 'dpdk');
+  const guest = options.guest ?? 'netns';
+  const datapath = options.datapath ?? (guest === 'vm' ? 'dpdk' : 'netdev');
+  if (guest === 'vm' && datapath !== 'dpdk') throw new Error('a VM guest sits on vhost-user ports: it needs the DPDK datapath (--datapath dpdk)');
+  if (options.installPackages !== false) await ensurePackages(log, datapath === 'dpdk', guest === 'vm');
   if (existsSync(names.stateDir) || (await existingNamespaces(id)).length > 0) {
     log(`clearing what an earlier run of lab ${id} left`);
     await labDown({ id, log });
   }
-  const template = options.template ?? (datapath === 'dpdk' ? DPDK_TEMPLATE : DEFAULT_TEMPLATE);
+  // The image before anything of the lab exists: a build that fails leaves nothing to clear.
+  const image = guest === 'vm' ? await ensureGuestImage({ log, ...(options.rebuildImage ? { rebuild: true } : {}) }) : undefined;
+  const template = options.template ?? (guest === 'vm' ? VM_TEMPLATE : datapath === 'dpdk' ? DPDK_TEMPLATE : DEFAULT_TEMPLATE);
   const templateTb = parseTestbed(readFileSync(template, 'utf8'), template);
   const sh = new LocalShell('vlab');
   const state: LabState = {
@@ -87,8 +104,12 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     testbedFile: join(names.stateDir, 'testbed.yaml'),
     createdAt: new Date().toISOString(),
     datapath,
+    guest,
+    ...(image ? { image, kvm: await kvmUsable(log) } : {}),
   };
-  const dirs = ['keys', 'ovs', 'work', 'logs', ...ROLES.flatMap((r) => [`sshd-${r}`, `tmp-${r}`])];
+  // A VM guest has its own sshd; the guest namespace exists only as the namespace guest.
+  const sshdRoles = ROLES.filter((r) => r !== 'guest' || guest === 'netns');
+  const dirs = ['keys', 'ovs', 'work', 'logs', ...(guest === 'vm' ? ['vm'] : []), ...sshdRoles.flatMap((r) => [`sshd-${r}`, `tmp-${r}`])];
   dirs.forEach((d) => mkdirSync(join(names.stateDir, d), { recursive: true, mode: 0o700 }));
   const save = () => writeFileSync(names.stateFile, JSON.stringify(state, null, 2));
   save();
@@ -103,9 +124,9 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
       save();
       log(`reserved ${pages} hugepages of ${templateTb.ovsDpdk.hugepageSizeKb / 1024} MB`);
     }
-    await wire(sh, names.namespaces, templateTb);
+    await wire(sh, names.namespaces, templateTb, guest);
     log('namespaces and veth pairs wired');
-    for (const role of ROLES) {
+    for (const role of sshdRoles) {
       state.processes.push(startSshd(role, names.stateDir, names.namespaces[role]));
       save();
     }
@@ -122,9 +143,15 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
       state.processes.push(proc);
       save();
     }
-    await waitFor('the guest sshd', () => sshdListening(names.namespaces.guest, MGMT_GUEST));
+    if (guest === 'netns') await waitFor('the guest sshd', () => sshdListening(names.namespaces.guest, MGMT_GUEST));
     await Promise.all((['host', 'tg'] as const).map((r) => waitFor(`the ${r} forwarder`, () => portOpen(state.forwarders[r]))));
     writeFileSync(state.testbedFile, labTestbed(template, state));
+    if (image) {
+      // For a person (or a test) reaching the guest by hand from the host's namespace: ssh -o UserKnownHostsFile=<this> -i <image>/client -p PORT root@127.0.0.1.
+      const port = parseTestbed(readFileSync(state.testbedFile, 'utf8'), state.testbedFile).vm!.mgmtForwardPort;
+      const hostKey = readFileSync(join(image.dir, 'ssh_host_ed25519_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+      writeFileSync(join(names.stateDir, 'vm', 'known_hosts'), `[127.0.0.1]:${port} ${hostKey}\n`);
+    }
     save();
     log(`lab ${id} is up; testbed: ${state.testbedFile}`);
     return state;
@@ -135,15 +162,36 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
   }
 }
 
+/**
+ * Whether QEMU can run a KVM vCPU here. /dev/kvm is not enough: under nested
+ * virtualisation it may exist while QEMU aborts setting the first vCPU's MSRs
+ * (seen on this kind of machine). A VM with no disk that is still running
+ * after a second and a half ran its firmware.
+ */
+async function kvmUsable(log: (line: string) => void): Promise<boolean> {
+  if (!existsSync('/dev/kvm')) {
+    log('no /dev/kvm: the VM runs under TCG');
+    return false;
+  }
+  const probe = ['-accel', 'kvm', '-machine', 'q35', '-cpu', 'host', '-m', '64', '-display', 'none', '-monitor', 'none', '-serial', 'none', '-nodefaults'];
+  const r = await execa('qemu-system-x86_64', probe, { reject: false, timeout: 1500, stdin: 'ignore' });
+  if (r.timedOut) return true;
+  log(`/dev/kvm is there but QEMU cannot run a KVM vCPU (${r.stderr.trim().split('\n')[0] ?? `exit ${r.exitCode}`}): the VM runs under TCG`);
+  return false;
+}
+
+/** The roles whose namespace the lab makes: the guest's only when the guest is a namespace. */
+const nsRoles = (guest: GuestKind): Role[] => ROLES.filter((r) => r !== 'guest' || guest === 'netns');
+
 async function makeKeys(sh: LocalShell, stateDir: string): Promise<void> {
   const keys = join(stateDir, 'keys');
   const names = ['client', ...ROLES.map((r) => `host-${r}`)];
   await sh.run(names.map((n) => cmd('ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `dutlab-${n}`, '-f', join(keys, n))).join(' && '));
 }
 
-async function wire(sh: LocalShell, ns: Record<Role, string>, tb: ReturnType<typeof parseTestbed>): Promise<void> {
+async function wire(sh: LocalShell, ns: Record<Role, string>, tb: ReturnType<typeof parseTestbed>, guest: GuestKind): Promise<void> {
   const lines: string[] = [];
-  for (const role of ROLES) {
+  for (const role of nsRoles(guest)) {
     lines.push(cmd('ip', 'netns', 'add', ns[role]), cmd('ip', '-n', ns[role], 'link', 'set', 'lo', 'up'));
     // IPv6 off: no router solicitations or DAD on the lab links, so counters count only the stream.
     lines.push(cmd('ip', 'netns', 'exec', ns[role], 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'));
@@ -157,7 +205,9 @@ async function wire(sh: LocalShell, ns: Record<Role, string>, tb: ReturnType<typ
   }
   // The KNI vports: host portNN <-> guest vEth_portNN. The guest side is left
   // down and unaddressed: the scenario configures it, as on the real guest.
-  // A tap port's kernel side is made by the tap PMD when the run adds the port.
+  // A tap port's kernel side is made by the tap PMD when the run adds the port;
+  // a VM's NICs by QEMU when the run starts it.
+  if (guest === 'vm') return sh.run(lines.join(' && ')).then(() => undefined);
   for (const kni of tb.vmPorts.filter((k) => k.kind !== 'tap')) {
     lines.push(cmd('ip', 'link', 'add', kni.name, 'netns', ns.host, 'type', 'veth', 'peer', 'name', kni.guestIf, 'netns', ns.guest));
     lines.push(cmd('ip', '-n', ns.host, 'link', 'set', kni.name, 'up'));
@@ -291,20 +341,37 @@ function labTestbed(template: string, state: LabState): string {
   const s = state.stateDir;
   doc.set('name', `virtual-lab-${state.id}`);
   for (const role of ['host', 'guest', 'tg'] as const) {
-    doc.setIn(['hosts', role, 'auth'], doc.createNode({ privateKeyFile: join(s, 'keys', 'client') }, { flow: true }));
-    doc.setIn(['hosts', role, 'hostKey'], doc.createNode({ fingerprint: hostKeyFingerprint(s, role) }, { flow: true }));
+    const img = role === 'guest' ? state.image : undefined;
+    doc.setIn(['hosts', role, 'auth'], doc.createNode({ privateKeyFile: img ? img.clientKey : join(s, 'keys', 'client') }, { flow: true }));
+    doc.setIn(['hosts', role, 'hostKey'], doc.createNode({ fingerprint: img ? img.hostKeyFingerprint : hostKeyFingerprint(s, role) }, { flow: true }));
+  }
+  if (state.image) {
+    const vm = join(s, 'vm');
+    const kvm = state.kvm === true;
+    for (const [k, v] of Object.entries({
+      kernel: state.image.kernel,
+      initrd: state.image.initrd,
+      disk: state.image.disk,
+      accel: kvm ? 'kvm' : 'tcg',
+      cpu: kvm ? 'host' : 'max',
+      pidfile: join(vm, 'qemu.pid'),
+      consoleLog: join(vm, 'console.log'),
+    }))
+      doc.setIn(['vm', k], v);
+    const vmPorts = doc.get('vmPorts') as { items: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }> };
+    for (const p of vmPorts.items) p.set('vhostSocket', join(vm, `${String(p.get('name'))}.sock`));
   }
   doc.setIn(['hosts', 'host', 'port'], state.forwarders.host);
   doc.setIn(['hosts', 'tg', 'port'], state.forwarders.tg);
-  doc.setIn(['hosts', 'guest', 'address'], MGMT_GUEST);
+  if (state.guest !== 'vm') doc.setIn(['hosts', 'guest', 'address'], MGMT_GUEST);
   for (const key of ['ovsRunDir', 'ovsEtcDir', 'ovsLogDir']) doc.setIn(['paths', key], join(s, 'ovs'));
   doc.setIn(['paths', 'ovsdbPidfile'], join(s, 'ovs', 'ovsdb-server.pid'));
   doc.setIn(['paths', 'vswitchdPidfile'], join(s, 'ovs', 'ovs-vswitchd.pid'));
   doc.setIn(['paths', 'workDir'], join(s, 'work'));
   doc.setIn(['lock', 'path'], join(s, 'lock'));
   if (state.datapath === 'dpdk') {
-    const vmPorts = doc.get('vmPorts') as { items: Array<{ set(k: string, v: unknown): void }> };
-    for (const p of vmPorts.items) p.set('netns', state.namespaces.guest);
+    const vmPorts = doc.get('vmPorts') as { items: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }> };
+    for (const p of vmPorts.items) if (p.get('kind') === 'tap') p.set('netns', state.namespaces.guest);
     doc.setIn(['ovsDpdk', 'filePrefix'], `dutlab-${state.id}`);
   }
   return `# Written by \`dutlab lab up\` for lab ${state.id} at ${state.createdAt}; removed by \`dutlab lab down\`.\n${doc.toString()}`;

@@ -32,16 +32,23 @@ export const DPDK_PACKAGES: Record<string, string> = {
 };
 const DPDK_PMD_DIR = '/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0';
 
-export function missingPackages(dpdk = false): string[] {
+/** What a VM guest adds (lab up --guest vm): QEMU, and what builds the guest image (lib/vlab/image.ts). */
+export const VM_PACKAGES: Record<string, string> = {
+  'qemu-system-x86': '/usr/bin/qemu-system-x86_64',
+  mmdebstrap: '/usr/bin/mmdebstrap',
+  e2fsprogs: '/usr/sbin/mkfs.ext4',
+};
+
+export function missingPackages(dpdk = false, vm = false): string[] {
   const inPmdDir = (f: string) => (f.startsWith('/') ? f : `${DPDK_PMD_DIR}/${f}`);
-  return Object.entries({ ...LAB_PACKAGES, ...(dpdk ? DPDK_PACKAGES : {}) })
+  return Object.entries({ ...LAB_PACKAGES, ...(dpdk ? DPDK_PACKAGES : {}), ...(vm ? VM_PACKAGES : {}) })
     .map(([pkg, file]) => [pkg, inPmdDir(file)] as const)
     .filter(([, file]) => !existsSync(file) && !existsSync(file.replace('/usr/sbin/', '/sbin/').replace('/usr/bin/', '/bin/')))
     .map(([pkg]) => pkg);
 }
 
-export async function ensurePackages(log: (line: string) => void = () => undefined, dpdk = false): Promise<void> {
-  const missing = missingPackages(dpdk);
+export async function ensurePackages(log: (line: string) => void = () => undefined, dpdk = false, vm = false): Promise<void> {
+  const missing = missingPackages(dpdk, vm);
   if (missing.length === 0) return;
   log(`installing ${missing.join(' ')}`);
   // The lab starts its own daemons in its namespaces; the packages' services

@@ -5,6 +5,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, type ExpectStatic } from 'vitest';
 import { parseDocument } from 'yaml';
+import { shq } from '../../lib/transport/quote.js';
 import { labDown, labLeftovers, labUp } from '../../lib/vlab/lab.js';
 import { dutlabRun, failedCases } from './cli.js';
 
@@ -15,6 +16,12 @@ export interface Lab {
 }
 export const labOf = (id: string): Lab => ({ ns: (role) => `dutlab-${id}-${role}`, state: `/run/dutlab-${id}` });
 export const inGuest = (lab: Lab, c: string) => `ip netns exec ${lab.ns('guest')} ${c}`;
+/** A command in a VM guest (lab up --guest vm): ssh from the host's namespace to QEMU's forwarded port, the guest's host key pinned. */
+export const inVm = (lab: Lab, c: string) => {
+  const state = JSON.parse(readFileSync(`${lab.state}/state.json`, 'utf8')) as { image: { clientKey: string } };
+  const port = /^\[127\.0\.0\.1\]:(\d+) /.exec(readFileSync(`${lab.state}/vm/known_hosts`, 'utf8'))![1];
+  return `ip netns exec ${lab.ns('host')} ssh -q -o BatchMode=yes -o UserKnownHostsFile=${lab.state}/vm/known_hosts -i ${state.image.clientKey} -p ${port} root@127.0.0.1 ${shq(c)}`;
+};
 /** An OVS command on the DUT host of a lab, against its own daemons. */
 export const inHostOvs = (lab: Lab, c: string) => `ip netns exec ${lab.ns('host')} env OVS_RUNDIR=${lab.state}/ovs ${c}`;
 /**
@@ -53,6 +60,8 @@ export interface Fault {
   foreign?: true;
   /** The profile (default virtual); ovs-dpdk runs on a lab with the DPDK datapath. */
   profile?: 'virtual' | 'ovs-dpdk';
+  /** The ovs-dpdk lab's guest: a VM on vhost-user ports instead of a namespace on tap ports. */
+  guest?: 'vm';
   /** The lab's testbed, changed (YAML text in, YAML text out): a fault of the lab's set-up rather than one injected before the traffic. */
   testbed?: (yaml: string) => string;
   /** The fault breaks the setup: the step that must fail, with its diagnosis (the checks after it are skipped). */
@@ -63,6 +72,8 @@ export interface Fault {
 
 /** The ovs-dpdk profile's checks beyond the virtual profile's. */
 const DPDK_CHECKS = ['check.dpdk-ports', 'check.pmd-stats', 'check.vswitchd-log'];
+/** What a VM guest adds. */
+const VM_CHECKS = ['check.guest-boot'];
 
 /** The virtual profile's checks (it loads no KNI module, so no check.dmesg-kni): ids frozen since the first release. */
 export const CHECKS = [
@@ -106,7 +117,7 @@ export async function checkFault(f: Fault, expect: ExpectStatic): Promise<void> 
   const { r, leftovers } = await withLabSlot(async (id) => {
     labIds.add(id);
     const profile = f.profile ?? 'virtual';
-    const lab = await labUp({ id, datapath: profile === 'ovs-dpdk' ? 'dpdk' : 'netdev' });
+    const lab = await labUp({ id, datapath: profile === 'ovs-dpdk' ? 'dpdk' : 'netdev', ...(f.guest ? { guest: f.guest } : {}) });
     const at = labOf(id);
     let testbed = f.verify ? withVerify(at, lab.testbedFile, f.verify) : lab.testbedFile;
     if (f.testbed) {
@@ -132,7 +143,7 @@ export async function checkFault(f: Fault, expect: ExpectStatic): Promise<void> 
   expect(r.summary.verdict).toBe(VERDICTS[f.exitCode]);
   const failed = failedCases(r.summary);
   for (const [id, pattern] of Object.entries(f.fails)) expect(failed[id], `${id} in ${JSON.stringify(failed, null, 1)}`).toMatch(pattern);
-  const checks = f.suite?.checks ?? [...CHECKS, ...(f.profile === 'ovs-dpdk' ? DPDK_CHECKS : [])];
+  const checks = f.suite?.checks ?? [...CHECKS, ...(f.profile === 'ovs-dpdk' ? DPDK_CHECKS : []), ...(f.guest === 'vm' ? VM_CHECKS : [])];
   const mustPass = f.passes === 'every other check' ? checks.filter((id) => !(id in f.fails)) : (f.passes ?? []);
   for (const id of mustPass) expect(r.summary.cases.find((c) => c.id === id)?.status, id).toBe('passed');
   if (f.setupFails) {

@@ -30,7 +30,7 @@ export function innerCommand(raw: string): string {
     if (at < 0) continue;
     const script = unquoteAt(raw, at + wrapper.length)
       .split('\n')
-      .filter((l) => !/^printf 'dutlab-pgid/.test(l) && !/^export \w+=/.test(l) && !/^cd .* \|\| exit 126$/.test(l))
+      .filter((l) => !/^printf 'dutlab-(pgid|exit-status)/.test(l) && !/^export \w+=/.test(l) && !/^cd .* \|\| exit 126$/.test(l))
       .join('\n')
       .replace(/^exec /, '');
     // A background start is a launch script inside the command wrapper: unwrap it too.

@@ -52,8 +52,8 @@ describe('the ovs-dpdk plan', () => {
       'legacy-kni.yaml: 4 problem(s) in the testbed file:\n' +
         "  - phyPorts.0.dpdkDevargs: the ovs-dpdk profile needs the port's DPDK device (profile ovs-dpdk)\n" +
         "  - phyPorts.1.dpdkDevargs: the ovs-dpdk profile needs the port's DPDK device (profile ovs-dpdk)\n" +
-        '  - vmPorts.0.kind: the ovs-dpdk profile takes tap ports, not kni (profile ovs-dpdk)\n' +
-        '  - vmPorts.1.kind: the ovs-dpdk profile takes tap ports, not kni (profile ovs-dpdk)',
+        '  - vmPorts.0.kind: the ovs-dpdk profile takes tap or vhost-user ports, not kni (profile ovs-dpdk)\n' +
+        '  - vmPorts.1.kind: the ovs-dpdk profile takes tap or vhost-user ports, not kni (profile ovs-dpdk)',
     );
     const twoPmds = parseTestbed(readFileSync(file('virtual-dpdk.yaml'), 'utf8').replace('pmdCpuMask: "0x2"', 'pmdCpuMask: "0x6"'));
     expect(profileProblems(ovsDpdk, twoPmds, 'x.yaml')?.problems).toEqual([

@@ -1,0 +1,161 @@
+// The lab tier: a real VM guest. QEMU (TCG here) boots a Debian guest built
+// from Debian's packages on vhost-user ports of OVS-DPDK; the PVP suite runs
+// on the guest's own kernel. The main job on the VM lab; QEMU killed mid-run
+// and QEMU dying while the guest boots (infrastructure, with the console's
+// tail, at once); a fault for each check only a VM makes possible; the lab
+// left with no QEMU, hugepage or socket.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { hugepageCounts } from '../../lib/vlab/hugepages.js';
+import { ensureGuestImage } from '../../lib/vlab/image.js';
+import { labDown, labLeftovers } from '../../lib/vlab/lab.js';
+import { checkFault, cleanUpFaultLabs, inVm, type Fault } from '../helpers/faults.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const dirs: string[] = [];
+cleanUpFaultLabs();
+afterAll(async () => {
+  await labDown({ id: 'vme2e-vm' });
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** QEMU processes whose command line names this lab's state (pids read from /proc; nothing is signalled). */
+function qemusOf(id: string): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        return cmdline.startsWith('qemu-system') && cmdline.includes(`/run/dutlab-${id}/`);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe('the guest image', () => {
+  it('comes from the cache the second time, keyed by what shapes it', async () => {
+    const lines: string[] = [];
+    const first = await ensureGuestImage({ log: (l) => lines.push(l) });
+    const started = Date.now();
+    const second = await ensureGuestImage({ log: (l) => lines.push(l) });
+    expect(second.dir).toBe(first.dir);
+    expect(lines.at(-1)).toMatch(/^guest image [0-9a-f]{16} from the cache/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(second.kernelVersion).toMatch(/-cloud-amd64$/);
+    expect(second.hostKeyFingerprint).toMatch(/^SHA256:/);
+  }, 300_000);
+});
+
+describe('the main job on the VM lab', () => {
+  it("passes the PVP suite on the guest's kernel across vhost-user; the report has the guest kernel and the console; lab down leaves no QEMU, hugepage or socket", async () => {
+    const reports = mkdtempSync(join(tmpdir(), 'dutlab-vm-'));
+    dirs.push(reports);
+    const pagesBefore = await hugepageCounts(2048);
+    const r = await execa('node', ['bin/dutlab.js', 'e2e', '--profiles', 'ovs-dpdk', '--guest', 'vm', '--id', 'vme2e', '--reports', reports], {
+      cwd: ROOT,
+      reject: false,
+      timeout: 400_000,
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^dutlab: ovs-dpdk: PASS \(exit 0\): \d+ testcases passed; DPDK DPDK 22\.11\.\d+$/m);
+    // ovs-vswitchd's socket memory and the guest's 512 MB, reserved while the lab was up and given back.
+    expect(r.stderr).toMatch(/dutlab: reserved 384 hugepages of 2 MB/);
+    expect(await hugepageCounts(2048)).toEqual(pagesBefore);
+    expect(qemusOf('vme2e-vm')).toEqual([]);
+    expect(existsSync('/run/dutlab-vme2e-vm')).toBe(false);
+    expect(await labLeftovers('vme2e-vm')).toEqual([]);
+
+    const run = readdirSync(reports).find((d) => /^\d{8}-/.test(d))!;
+    const md = readFileSync(join(reports, run, 'summary.md'), 'utf8');
+    expect(md).toMatch(/- guestKernel: 6\.\d+\.\d+-\d+-cloud-amd64/);
+    expect(md).toMatch(/the VM's serial console: pvp\/logs\/host-qemu-console\.log/);
+    expect(md).toMatch(/\| vm \| .* \| vm \| ok \|/);
+    const console = readFileSync(join(reports, run, 'pvp', 'logs', 'host-qemu-console.log'), 'utf8');
+    expect(console).toMatch(/Linux version 6\.\d+\.\d+-\d+-cloud-amd64/);
+    expect(console).toContain('dutlab-init: sshd started');
+    const result = JSON.parse(readFileSync(join(reports, run, 'run.json'), 'utf8')) as { suites: Array<{ stages: Array<{ id: string; status: string }> }> };
+    const status = Object.fromEntries(result.suites[0]!.stages.map((s) => [s.id, s.status]));
+    for (const id of ['host.start-vm', 'guest.connect', 'host.wait-vhost-user', 'check.guest-boot', 'check.counters', 'check.dpdk-ports', 'check.packets'])
+      expect(status[id], id).toBe('passed');
+  }, 420_000);
+});
+
+const vm = (f: Omit<Fault, 'profile' | 'guest'>): Fault => ({ ...f, profile: 'ovs-dpdk', guest: 'vm' });
+const withoutVectors = (yaml: string) => {
+  const doc = parseDocument(yaml);
+  doc.setIn(['vm', 'nicVectors'], null);
+  return doc.toString();
+};
+
+/** The VM's own failures, and each check only a VM makes possible, broken in its one way on a VM lab of its own. */
+const FAULTS: Fault[] = [
+  vm({
+    name: 'QEMU killed (kill -9) just before the traffic: an infrastructure error naming how QEMU ended, with its console',
+    hook: (lab) => `kill -9 "$(cat ${lab.state}/vm/qemu.pid)"`,
+    exitCode: 2,
+    // Every reading of the guest after the kill says so (the counters' first); the TG's own work is done.
+    fails: {
+      'check.counters':
+        /^the guest's VM is gone: QEMU \(pid \d+\) exited, killed by signal 9 \(SIGKILL\); it printed:\n(.*\n)*Killed\nits console \(.*\) ends:\n(.*\n)*dutlab-init: sshd started$/,
+      'check.guest-boot': /^the guest's VM is gone: QEMU \(pid \d+\) exited, killed by signal 9/,
+    },
+    passes: ['traffic.send', 'check.switch', 'check.flows', 'check.vswitchd-log'],
+    notes: /the VM's serial console: pvp\/logs\/host-qemu-console\.log/,
+  }),
+  vm({
+    name: 'QEMU crashes as the guest starts a vhost-user NIC (no vectors=0 under TCG): reported within seconds, not after the boot timeout',
+    hook: () => 'true',
+    testbed: withoutVectors,
+    exitCode: 2,
+    fails: {},
+    setupFails: { 'guest.connect': /the guest did not come up: QEMU \(pid \d+\) exited, killed by signal 11 \(SIGSEGV\).*\n(.*\n)*.*virtio/ },
+  }),
+  vm({
+    name: "a BUG in the guest kernel's log",
+    hook: (lab) => inVm(lab, "echo '<2>BUG: unable to handle page fault for address: 0000000000000008 (dutlab fault)' > /dev/kmsg"),
+    exitCode: 1,
+    fails: {
+      'check.guest-boot': /guest \(since boot\) kernel logged: .*BUG: unable to handle page fault .*dutlab fault/,
+      'check.dmesg-kernel': /guest kernel logged: .*BUG: unable to handle page fault/,
+    },
+    passes: 'every other check',
+  }),
+  vm({
+    name: "the guest's virtio driver lets go of the ingress NIC: its vhost-user port goes down",
+    hook: (lab) => inVm(lab, 'basename "$(readlink /sys/class/net/vEth_port32/device)" > /sys/bus/virtio/drivers/virtio_net/unbind'),
+    exitCode: 1,
+    fails: {
+      'check.dpdk-ports': /DPDK port port32 has link_state down, expected up/,
+      'check.guest-boot': /guest vEth_port32: no such NIC, or no driver bound to it, expected virtio_net/,
+      'check.packets': /.+/,
+    },
+    passes: ['check.switch', 'check.flows', 'check.vswitchd-log', 'check.dmesg-kernel'],
+  }),
+  vm({
+    name: "the guest's ingress vEth down: the host's vhost-user port and the guest's vEth disagree, and the counters say where",
+    hook: (lab) => inVm(lab, 'ip link set dev vEth_port32 down'),
+    exitCode: 1,
+    // The guest's ring fills (256 descriptors) and the rest is dropped at the host's port: what the host sent and what the guest took differ.
+    fails: { 'check.counters': /port 32 \(port32\) tx counted \d+, expected 1000; guest vEth_port32 rx counted 0, expected 1000/ },
+    passes: ['check.switch', 'check.flows', 'check.vswitchd-log', 'check.guest-boot', 'check.dpdk-ports'],
+  }),
+];
+
+describe('faults of the VM lab', () => {
+  it.each(FAULTS.map((f) => [f.name, f] as const))(
+    '%s',
+    async (_name, f) => {
+      const started = Date.now();
+      await checkFault(f, expect);
+      // Each fault boots a VM (about 20 s under TCG); a QEMU that died is seen at once, not after the 120 s boot timeout.
+      expect(Date.now() - started).toBeLessThan(f.setupFails ? 60_000 : 240_000);
+    },
+    300_000,
+  );
+});
