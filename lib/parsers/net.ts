@@ -238,3 +238,15 @@ export function parseSysctl(text: string): Record<string, string> {
   if (Object.keys(out).length === 0) throw new ParseError('sysctl', 'at least one "key = value" line', text);
   return out;
 }
+
+export interface PingSummary {
+  transmitted: number;
+  received: number;
+}
+
+/** The summary line of ping (iputils: "3 packets transmitted, 3 received, 0% packet loss"; busybox: "3 packets received"). */
+export function parsePingSummary(text: string): PingSummary {
+  const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(text);
+  if (!m) throw new ParseError('ping', 'a summary line like "3 packets transmitted, 3 received, 0% packet loss"', text.slice(-300));
+  return { transmitted: Number(m[1]), received: Number(m[2]) };
+}

@@ -42,6 +42,17 @@ function vmProblems(tb: Testbed): string[] {
 const bits = (mask: string) => [...BigInt(mask).toString(2)].filter((b) => b === '1').length;
 const options = (o: Record<string, string>) => Object.entries(o).map(([k, v]) => `options:${k}=${v}`);
 
+/** The switch, whatever is behind its VM ports: the DPDK ovs-vswitchd started for the run, the bridge, its ports. */
+const SWITCH_STEPS = [
+  S.hostStopPreviousVswitchd,
+  S.hostCheckHugepages,
+  S.hostDpdkConfig,
+  S.hostStartVswitchdDpdk,
+  S.hostAddBridge,
+  S.hostAddPorts,
+  S.hostWaitPorts,
+];
+
 export const ovsDpdk: Profile = {
   name: 'ovs-dpdk',
   title: 'upstream OVS with DPDK (netdev-dpdk): DPDK phy ports, the tap PMD to the guest; the run starts the DPDK ovs-vswitchd',
@@ -64,19 +75,7 @@ export const ovsDpdk: Profile = {
     ...vmProblems(tb),
     ...(bits(tb.ovsDpdk.pmdCpuMask) === 1 ? [] : [`ovsDpdk.pmdCpuMask: one PMD core (the tap ports' queues are sized for one), not ${tb.ovsDpdk.pmdCpuMask}`]),
   ],
-  steps: [
-    S.hostStopPreviousVswitchd,
-    S.hostCheckHugepages,
-    S.hostDpdkConfig,
-    S.hostStartVswitchdDpdk,
-    S.hostAddBridge,
-    S.hostAddPorts,
-    S.hostWaitPorts,
-    S.hostMoveTaps,
-    S.hostConfirmPorts,
-    S.hostFlows,
-    ...S.GUEST_ROUTER_STEPS,
-  ],
+  steps: [...SWITCH_STEPS, S.hostMoveTaps, S.hostConfirmPorts, S.hostFlows, ...S.GUEST_ROUTER_STEPS],
   // The DPDK the DPDK build of ovs-vswitchd is linked with ("DPDK 22.11.11"), before it runs.
   dpdkVersionCommand: (tb) => `${shq(tb.ovsDpdk.vswitchd)} --version | grep -m1 '^DPDK'`,
   forTestbed: (tb) => (tb.vmPorts.some((k) => k.kind === 'vhost-user') ? ovsDpdkVm : ovsDpdk),
@@ -93,13 +92,7 @@ const ovsDpdkVm: Profile = {
   title: 'upstream OVS with DPDK (netdev-dpdk): DPDK phy ports, vhost-user ports to a QEMU guest the run starts',
   features: ['guest', 'vm', 'dpdk', 'dpdk-ports', 'vhost-user'],
   steps: [
-    S.hostStopPreviousVswitchd,
-    S.hostCheckHugepages,
-    S.hostDpdkConfig,
-    S.hostStartVswitchdDpdk,
-    S.hostAddBridge,
-    S.hostAddPorts,
-    S.hostWaitPorts,
+    ...SWITCH_STEPS,
     S.hostStartVm,
     S.hostFlows,
     S.guestConnect,

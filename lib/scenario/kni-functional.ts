@@ -4,13 +4,19 @@
 // puts behind them (KNI, veth, the tap PMD). Each case restores what it
 // changed. Traffic goes through the TG's measuring face: a short burst of the
 // stream at a low rate, its frames counted where they arrive.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckFailure } from '../errors.js';
-import { parseIpJson, type IpLink } from '../parsers/net.js';
+import { CaptureError, CheckFailure, errorMessage } from '../errors.js';
+import { parseIpJson, parseNeighbours, parsePingSummary, type IpLink } from '../parsers/net.js';
+import { parseDumpFlows } from '../parsers/ovs.js';
+import { stateChanges } from '../verify/state.js';
+import type { Topology } from '../testbed/topology.js';
 import { shq } from '../transport/quote.js';
 import type { RunResult } from '../transport/shell.js';
 import { measuringTrafficGenerator } from '../traffic/drivers.js';
-import { writeStreamPcap } from '../traffic/pcap.js';
+import { FRAME_KINDS, kindOf, mixedPcap, type FrameKind } from '../traffic/frames.js';
+import { readPcap, writeStreamPcap } from '../traffic/pcap.js';
+import { Tcpdump } from '../traffic/tcpdump.js';
 import { streamFromTestbed } from '../traffic/stream.js';
 import type { MeasuringTrafficGenerator, TrialResult } from '../traffic/tg.js';
 import type { LabRun, Stage } from './lab-run.js';
@@ -22,6 +28,41 @@ const TEST_MTU = 1300;
 const ANY_EXIT = Array.from({ length: 256 }, (_, i) => i);
 /** Ethernet header and FCS around an IP packet on the wire. */
 const L2 = 18;
+
+/** Frames of each kind the capture case sends. */
+const PER_KIND = 20;
+/** Echo requests per ping, and how long to wait for the last reply. */
+const PINGS = 3;
+
+/**
+ * A flow the suite adds for its cases (the guide's flows carry only the
+ * stream) and removes afterwards: the suite's file lists them, by the
+ * topology's roles. Added at a priority of their own, so that they are
+ * removed exactly (--strict) and never shadow the guide's flows.
+ */
+export interface SuiteFlow {
+  match: string;
+  output: number;
+  /** Which case needs it. */
+  why: string;
+}
+export const SUITE_FLOW_PRIORITY = 100;
+
+/** An address for the TG in a vEth's subnet: the lowest host address that is neither the vEth's nor one to avoid (the gateway's). */
+export function hostAddressIn(cidr: string, avoid: string[], fromTop = false): string {
+  const [ip, len] = cidr.split('/') as [string, string];
+  const bits = Number(len);
+  const n = ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  const size = 2 ** (32 - bits);
+  const net = n - (n % size);
+  const taken = new Set([ip, ...avoid]);
+  const dotted = (x: number) => [24, 16, 8, 0].map((s) => Math.floor(x / 2 ** s) % 256).join('.');
+  for (let i = 1; i < size - 1; i++) {
+    const cand = dotted(fromTop ? net + size - 1 - i : net + i);
+    if (!taken.has(cand)) return cand;
+  }
+  throw new Error(`no free host address in ${cidr}`);
+}
 
 export interface EthtoolAnswer {
   command: string;
@@ -35,7 +76,11 @@ export class KniFunctionalTest {
   private loaded = 0;
   readonly ethtool: Record<string, EthtoolAnswer[]> = {};
 
-  constructor(private readonly run: LabRun) {
+  constructor(
+    private readonly run: LabRun,
+    /** The flows the suite adds for its cases (its file lists them). */
+    private readonly flows: (t: Topology) => SuiteFlow[] = () => [],
+  ) {
     run.teardown.defer('traffic generator', async () => {
       await this.tg?.cleanup();
     });
@@ -43,10 +88,23 @@ export class KniFunctionalTest {
 
   stages(): Stage[] {
     const done = this.run.setupDone;
-    const c = (id: string, title: string, f: () => Promise<void>): Stage => ({ id, title, group: 'checks', needs: ['kni.prepare'], run: f });
+    // Each case that changes the lab must leave it as it found it: read before and after, compared.
+    const c = (id: string, title: string, f: () => Promise<void>): Stage => ({
+      id,
+      title,
+      group: 'checks',
+      needs: ['kni.prepare'],
+      run: () => this.restoring(id, f),
+    });
     const { vmIngress, vmEgress } = this.run.topology;
     return [
       { id: 'kni.prepare', title: 'Prepare the traffic generator for the cases', group: 'traffic', needs: [done], run: () => this.prepare() },
+      c('kni.ping', `ping: TG and guest ping each other across both vEth links, ARP resolved on the wire; a wrong address gets 100 % loss`, () => this.ping()),
+      c(
+        'kni.capture',
+        `capture: tcpdump on ${vmIngress.guestIf} sees exactly the ${PER_KIND} frames of each kind the TG sent (UDP, TCP, ICMP, raw Ethernet)`,
+        () => this.capture(),
+      ),
       c('kni.statistics', `statistics: ${vmIngress.guestIf}'s RX counter rises by exactly the frames sent`, () => this.statistics()),
       c('kni.addresses', 'addresses: each vEth has its testbed IPv4 address; an IPv6 link-local one is added and removed', () => this.addresses()),
       c('kni.link', 'link: each vEth down, then up and RUNNING again, and the stream still crosses the guest', () => this.linkCase()),
@@ -69,7 +127,30 @@ export class KniFunctionalTest {
   private async prepare(): Promise<void> {
     await this.run.session.connect('tg');
     this.tg = measuringTrafficGenerator(this.run.session.shell('tg'), this.run.tb, this.run.config.runId);
+    await this.addFlows();
     await this.run.runHookBeforeTraffic();
+  }
+
+  private ofctl(args: string): { line: string; env?: Record<string, string>; cwd?: string } {
+    const p = this.run.profile;
+    return { line: `${p.tool('ovs-ofctl')} ${args}`, ...p.hostContext(this.run.tb) };
+  }
+
+  private async hostOfctl(args: string): Promise<void> {
+    const c = this.ofctl(args);
+    await this.run.session.shell('host').run(c.line, { ...(c.env ? { env: c.env } : {}), ...(c.cwd ? { cwd: c.cwd } : {}) });
+  }
+
+  /** The suite's flows, in the guide's add-flow form; removed exactly, whatever happens, before the setup is undone. */
+  private async addFlows(): Promise<void> {
+    const flows = this.flows(this.run.topology);
+    const bridge = shq(this.run.tb.bridge);
+    const match = (f: SuiteFlow) => `priority=${SUITE_FLOW_PRIORITY},${f.match}`;
+    this.run.teardown.defer('suite flows', async () => {
+      if (!this.run.session.connected('host')) return;
+      for (const f of flows) await this.hostOfctl(`--strict del-flows ${bridge} ${match(f)}`);
+    });
+    for (const f of flows) await this.hostOfctl(`add-flow ${bridge} ${match(f)},idle_timeout=0,action=output:${f.output}`);
   }
 
   /** A burst of the stream at one frame size (on the wire, FCS included). */
@@ -90,6 +171,146 @@ export class KniFunctionalTest {
 
   private async links(): Promise<IpLink[]> {
     return parseIpJson((await this.guest('ip -s -j addr')).stdout);
+  }
+
+  /**
+   * The state the cases may touch, as lines: the guest's vEths (flags, MTU,
+   * addresses), routes, neighbours and IPv6 switches; the TG's ports
+   * (addresses, neighbours); the flow table (without its counters).
+   */
+  private async labState(): Promise<Record<string, string[]>> {
+    const t = this.run.topology;
+    const vEths = this.run.tb.vmPorts.map((k) => k.guestIf);
+    const addrs = (l: IpLink) => l.addrs.map((a) => `${a.local}/${a.prefixlen}`).sort();
+    const guestLinks = (await this.links()).filter((l) => vEths.includes(l.name));
+    const neigh = (text: string) => parseNeighbours(text).map((n) => `${n.ip} dev ${n.dev} ${n.mac ?? '(none)'}${n.permanent ? ' permanent' : ''}`);
+    const tgPorts = [t.tgTx, t.tgRx];
+    const tgLinks = parseIpJson((await this.tgShell(`ip -j addr show`)).stdout).filter((l) => tgPorts.includes(l.name));
+    const ofctl = this.ofctl(`dump-flows ${shq(this.run.tb.bridge)}`);
+    const flows = parseDumpFlows(
+      (await this.run.session.shell('host').run(ofctl.line, { ...(ofctl.env ? { env: ofctl.env } : {}), ...(ofctl.cwd ? { cwd: ofctl.cwd } : {}) })).stdout,
+    );
+    return {
+      'guest vEths': guestLinks.map((l) => `${l.name} mtu ${l.mtu} ${[...l.flags].sort().join(',')} ${addrs(l).join(' ')}`),
+      'guest routes': (await this.guest('ip -4 route show')).stdout.split('\n').filter((l) => l.trim() !== ''),
+      'guest neighbours': neigh((await this.guest('ip -j neigh show')).stdout),
+      'guest IPv6 switches': (await this.guest(vEths.map((v) => `sysctl ${shq(`net.ipv6.conf.${v}.disable_ipv6`)}`).join('; '))).stdout
+        .split('\n')
+        .filter(Boolean),
+      'TG ports': tgLinks.map((l) => `${l.name} ${addrs(l).join(' ')}`),
+      'TG neighbours': neigh((await this.tgShell('ip -j neigh show')).stdout).filter((n) => tgPorts.some((p) => n.includes(` dev ${p} `))),
+      flows: flows.map((f) => `${f.match} actions=${f.actions}`),
+    };
+  }
+
+  private async restoring(id: string, f: () => Promise<void>): Promise<void> {
+    const before = await this.labState();
+    const outcome = await f().then(
+      () => null,
+      (err: unknown) => err,
+    );
+    // After a failed case, what the case said matters more than a reading that fails too.
+    const after = await this.labState().catch((err: unknown) => {
+      if (outcome !== null) return null;
+      throw err;
+    });
+    const changes = after ? stateChanges(before, after) : [];
+    const left = `${id} left the lab changed: ${changes.join(' | ')}`;
+    if (outcome !== null) {
+      // A case that failed says why it failed; that it also left the lab changed is noted.
+      if (changes.length > 0) this.run.note(left);
+      throw outcome;
+    }
+    if (changes.length > 0) throw new CheckFailure('restore', left);
+  }
+
+  private tgShell(line: string, ok: number[] = [0]): Promise<RunResult> {
+    return this.run.session.shell('tg').run(line, { okExitCodes: ok });
+  }
+
+  private async pingFrom(where: 'tg' | 'guest', dev: string, to: string): Promise<{ transmitted: number; received: number }> {
+    const line = `ping -c ${PINGS} -i 0.2 -W 2 -I ${shq(dev)} ${to}`;
+    // 1: no reply (what the negative case wants); 2: another error, which parsing then names.
+    const r = where === 'tg' ? await this.tgShell(line, [0, 1, 2]) : await this.guest(line, [0, 1, 2]);
+    return parsePingSummary(r.stdout);
+  }
+
+  /**
+   * Each side of the guest: the TG's port gets an address in the vEth's
+   * subnet; the TG pings the vEth's address (ARP and ICMP cross the switch by
+   * the suite's flows), the guest pings the TG back, the TG's ARP entry is the
+   * vEth's MAC learnt on the wire; an address nobody has gets no reply. Then
+   * the addresses and the learnt entries are removed.
+   */
+  private async ping(): Promise<void> {
+    const t = this.run.topology;
+    const problems: string[] = [];
+    const cleanup: Array<() => Promise<unknown>> = [];
+    try {
+      for (const [tgPort, vm] of [
+        [t.tgTx, t.vmIngress],
+        [t.tgRx, t.vmEgress],
+      ] as const) {
+        const vmIp = vm.cidr.split('/')[0]!;
+        const tgIp = hostAddressIn(vm.cidr, [t.gateway.ip]);
+        const nobody = hostAddressIn(vm.cidr, [t.gateway.ip, tgIp], true);
+        const tgCidr = `${tgIp}/${vm.cidr.split('/')[1]}`;
+        await this.tgShell(`ip addr add ${tgCidr} dev ${shq(tgPort)}`);
+        cleanup.push(
+          () => this.tgShell(`ip addr del ${tgCidr} dev ${shq(tgPort)}`, [0, 2]),
+          () => this.tgShell(`ip neigh del ${vmIp} dev ${shq(tgPort)}; ip neigh del ${nobody} dev ${shq(tgPort)}`, [0, 2]),
+          () => this.guest(`ip neigh del ${tgIp} dev ${shq(vm.guestIf)}`, [0, 2]),
+        );
+        const there = await this.pingFrom('tg', tgPort, vmIp);
+        if (there.received < there.transmitted)
+          problems.push(`TG ${tgPort} (${tgIp}) -> guest ${vm.guestIf} (${vmIp}): ${there.received} of ${there.transmitted} echo replies`);
+        // `ip -j neigh show dev X` leaves "dev" out: the whole table, then this port's entry.
+        const learnt = parseNeighbours((await this.tgShell('ip -j neigh show')).stdout).find((n) => n.ip === vmIp && n.dev === tgPort);
+        if (!learnt?.mac) problems.push(`TG ${tgPort} has no ARP entry for ${vmIp}: ARP was not resolved on the wire`);
+        else if (learnt.mac !== vm.mac.toLowerCase())
+          problems.push(`TG ${tgPort} learnt ${learnt.mac} for ${vmIp}, not ${vm.guestIf}'s ${vm.mac.toLowerCase()}`);
+        else if (learnt.permanent) problems.push(`TG ${tgPort}'s entry for ${vmIp} is a static one, not learnt on the wire`);
+        const back = await this.pingFrom('guest', vm.guestIf, tgIp);
+        if (back.received < back.transmitted)
+          problems.push(`guest ${vm.guestIf} (${vmIp}) -> TG ${tgPort} (${tgIp}): ${back.received} of ${back.transmitted} echo replies`);
+        const wrong = await this.pingFrom('tg', tgPort, nobody);
+        if (wrong.received > 0) problems.push(`TG ${tgPort} -> ${nobody}, an address nobody has: ${wrong.received} replies, expected 100 % loss`);
+      }
+    } finally {
+      for (const undo of cleanup.reverse()) await undo().catch((e: unknown) => problems.push(`could not undo: ${errorMessage(e)}`));
+    }
+    CheckFailure.ifAny('ping', problems);
+  }
+
+  /**
+   * The TG sends PER_KIND frames of each kind toward the ingress vEth (the
+   * stream's addresses: the guide's flow carries IP of any protocol, the
+   * suite's flow the raw frames); tcpdump on the vEth, filtered by the TG's
+   * MAC, must see each exactly. A capture that dropped is the lab's, not the DUT's.
+   */
+  private async capture(): Promise<void> {
+    const vm = this.run.topology.vmIngress;
+    const spec = streamFromTestbed(this.run.tb, 2, { count: PER_KIND * FRAME_KINDS.length, rate: BURST.rate });
+    const local = join(this.run.dir, 'kni-capture-sent.pcap');
+    writeFileSync(local, mixedPcap(spec, PER_KIND));
+    const from = spec.srcMac.toLowerCase();
+    const frames = await this.capturing(vm.guestIf, 'in', `ether src ${from}`, `kni-capture-${vm.guestIf}`, async () => {
+      await this.tg!.prepareTrials(local, spec.count);
+      this.loaded = 0;
+      const r = await this.tg!.measure({ rate: BURST.rate, durationS: spec.count / BURST.rate, frame: 64 });
+      if (r.sent !== spec.count) throw new CaptureError(`the generator sent ${r.sent} of the ${spec.count} frames of the capture case`);
+    });
+    const seen = Object.fromEntries(FRAME_KINDS.map((k) => [k, 0])) as Record<FrameKind, number>;
+    for (const f of frames) {
+      const k = kindOf(f);
+      if (k) seen[k] += 1;
+    }
+    const wrong = FRAME_KINDS.filter((k) => seen[k] !== PER_KIND);
+    if (wrong.length > 0)
+      throw new CheckFailure(
+        'capture',
+        `tcpdump on ${vm.guestIf} (ether src ${from}) saw ${FRAME_KINDS.map((k) => `${seen[k]} ${k}`).join(', ')} frames; the TG sent ${PER_KIND} of each: ${wrong.join(', ')} ${wrong.length === 1 ? 'is' : 'are'} off`,
+      );
   }
 
   private async statistics(): Promise<void> {
@@ -185,13 +406,31 @@ export class KniFunctionalTest {
     return l;
   }
 
-  private async icmpOutDestUnreachs(): Promise<number> {
-    const text = (await this.guest('cat /proc/net/snmp')).stdout;
-    const lines = text.split('\n').filter((l) => l.startsWith('Icmp:'));
-    const [names, values] = [lines[0]?.split(/\s+/) ?? [], lines[1]?.split(/\s+/) ?? []];
-    const i = names.indexOf('OutDestUnreachs');
-    if (i < 0) throw new CheckFailure('mtu', `the guest's /proc/net/snmp has no Icmp OutDestUnreachs`);
-    return Number(values[i]);
+  /**
+   * Runs `during` with tcpdump on a guest interface, and returns the frames
+   * it saw (the pcap read back into the run directory). A capture that
+   * dropped is a CaptureError: the lab's, not the DUT's.
+   */
+  private async capturing(iface: string, direction: 'in' | 'out', filter: string, name: string, during: () => Promise<void>): Promise<Buffer[]> {
+    const work = this.run.tb.paths.workDir;
+    const file = `${work}/${name}.pcap`;
+    const logFile = `${work}/${name}.log`;
+    await this.guest(`mkdir -p ${shq(work)}`);
+    const cap = await Tcpdump.start(this.run.session.shell('guest'), { name, iface, direction, file, logFile, filter });
+    const frames: Buffer[] = [];
+    try {
+      await during();
+      await Tcpdump.stopAll([cap]);
+      const local = join(this.run.dir, `${name}.pcap`);
+      await this.run.session.shell('guest').get(file, local);
+      await readPcap(local, (frame) => {
+        frames.push(Buffer.from(frame));
+      });
+    } finally {
+      await cap.abandon();
+      await this.guest(`rm -f ${shq(file)} ${shq(logFile)}`, ANY_EXIT);
+    }
+    return frames;
   }
 
   private async mtu(): Promise<void> {
@@ -205,12 +444,24 @@ export class KniFunctionalTest {
       const fits = await this.burst(TEST_MTU + L2);
       if (fits.received !== fits.sent)
         problems.push(`${fits.received} of ${fits.sent} ${TEST_MTU}-byte DF packets were forwarded through ${name} (MTU ${TEST_MTU}): all should be`);
-      const icmpBefore = await this.icmpOutDestUnreachs();
-      const big = await this.burst(TEST_MTU + 1 + L2);
-      const icmp = (await this.icmpOutDestUnreachs()) - icmpBefore;
-      if (big.received !== 0)
-        problems.push(`${big.received} of ${big.sent} ${TEST_MTU + 1}-byte DF packets went out of ${name} (MTU ${TEST_MTU}): none should`);
-      if (icmp < 1) problems.push(`the guest sent no ICMP "fragmentation needed" for ${big.sent} ${TEST_MTU + 1}-byte DF packets`);
+      // The guest's answer, seen on the wire: ICMP destination unreachable, fragmentation needed (3/4), toward the
+      // stream's source by the guest's default route, with the next-hop MTU in it (RFC 1191).
+      // What leaves the vEth is judged there, not at the TG: the suite's ICMP flows carry the guest's answers to the TG too.
+      let big: TrialResult | undefined;
+      const { srcIp, dstIp } = this.run.tb.traffic;
+      const out = await this.capturing(name, 'out', `(udp and dst host ${dstIp}) or (icmp and icmp[0] == 3 and icmp[1] == 4)`, 'kni-mtu-out', async () => {
+        big = await this.burst(TEST_MTU + 1 + L2);
+      });
+      const src = srcIp;
+      const icmp = out.filter((f) => kindOf(f) === 'ICMP');
+      const leaked = out.filter((f) => kindOf(f) === 'UDP').length;
+      const toSource = icmp.filter((f) => f.length >= 42 && [...f.subarray(30, 34)].join('.') === src);
+      const mtus = [...new Set(toSource.map((f) => f.readUInt16BE(40)))];
+      if (leaked !== 0) problems.push(`${leaked} of ${big!.sent} ${TEST_MTU + 1}-byte DF packets went out of ${name} (MTU ${TEST_MTU}): none should`);
+      if (toSource.length === 0)
+        problems.push(`no ICMP "fragmentation needed" toward ${src} left ${name} for ${big!.sent} ${TEST_MTU + 1}-byte DF packets (${icmp.length} to anyone)`);
+      else if (mtus.some((m) => m !== TEST_MTU))
+        problems.push(`the guest's ICMP "fragmentation needed" gave a next-hop MTU of ${mtus.join(', ')}, not ${TEST_MTU}`);
     } finally {
       await this.guest(`ifconfig ${shq(name)} mtu ${original}`);
     }

@@ -74,14 +74,8 @@ export function frameLength(spec: StreamSpec, seq: number): number {
   return spec.sizes[seq % spec.sizes.length]! - 4;
 }
 
-/**
- * The frame for one sequence number. The UDP checksum is 0 (no checksum, as
- * RFC 768 allows for IPv4) so that the whole UDP header is the same in every
- * frame but for what the payload numbers.
- */
-export function buildFrame(spec: StreamSpec, seq: number, into?: Buffer): Buffer {
-  const len = frameLength(spec, seq);
-  const f = into ?? Buffer.alloc(len);
+/** The Ethernet and IPv4 headers of a stream frame of `len` bytes: the spec's addresses, DF set, `seq` as the IP id, the checksum. */
+export function writeEthIpv4(f: Buffer, spec: StreamSpec, proto: number, len: number, seq: number): void {
   macBytes(spec.dstMac).copy(f, 0);
   macBytes(spec.srcMac).copy(f, 6);
   f.writeUInt16BE(0x0800, 12);
@@ -92,12 +86,23 @@ export function buildFrame(spec: StreamSpec, seq: number, into?: Buffer): Buffer
   f.writeUInt16BE(seq & 0xffff, ip + 4);
   f.writeUInt16BE(0x4000, ip + 6); // DF
   f[ip + 8] = spec.ttl;
-  f[ip + 9] = 17;
+  f[ip + 9] = proto;
   f.writeUInt16BE(0, ip + 10);
   ipBytes(spec.srcIp).copy(f, ip + 12);
   ipBytes(spec.dstIp).copy(f, ip + 16);
   f.writeUInt16BE(ipChecksum(f, ip), ip + 10);
-  const udp = ip + IP_LEN;
+}
+
+/**
+ * The frame for one sequence number. The UDP checksum is 0 (no checksum, as
+ * RFC 768 allows for IPv4) so that the whole UDP header is the same in every
+ * frame but for what the payload numbers.
+ */
+export function buildFrame(spec: StreamSpec, seq: number, into?: Buffer): Buffer {
+  const len = frameLength(spec, seq);
+  const f = into ?? Buffer.alloc(len);
+  writeEthIpv4(f, spec, 17, len, seq);
+  const udp = ETH_LEN + IP_LEN;
   f.writeUInt16BE(spec.srcPort, udp);
   f.writeUInt16BE(spec.dstPort, udp + 2);
   f.writeUInt16BE(len - ETH_LEN - IP_LEN, udp + 4);

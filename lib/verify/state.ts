@@ -219,3 +219,21 @@ export function checkVswitchdLog(lines: LogLine[], allowlist: readonly string[])
       .join('; ')}`,
   ];
 }
+
+/**
+ * What a case changed of the lab, from two readings of its state (each a
+ * named list of lines: the guest's vEths, routes and neighbours, the TG's
+ * ports, the flow table): each line that appeared or went, by aspect.
+ */
+export function stateChanges(before: Record<string, string[]>, after: Record<string, string[]>): string[] {
+  const changes: string[] = [];
+  for (const aspect of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const b = new Set(before[aspect] ?? []);
+    const a = new Set(after[aspect] ?? []);
+    const gone = [...b].filter((l) => !a.has(l));
+    const came = [...a].filter((l) => !b.has(l));
+    if (gone.length > 0) changes.push(`${aspect}: gone: ${gone.join('; ')}`);
+    if (came.length > 0) changes.push(`${aspect}: new: ${came.join('; ')}`);
+  }
+  return changes;
+}

@@ -7,7 +7,7 @@ import { labDown, labUp } from '../../lib/vlab/lab.js';
 import { dutlabRun } from '../helpers/cli.js';
 import { checkFault, cleanUpFaultLabs, inHostOvs, type Fault, type Lab } from '../helpers/faults.js';
 
-const SUITE = { name: 'kni-functional', checks: ['kni.statistics', 'kni.addresses', 'kni.link', 'kni.mtu', 'kni.ethtool'] };
+const SUITE = { name: 'kni-functional', checks: ['kni.ping', 'kni.capture', 'kni.statistics', 'kni.addresses', 'kni.link', 'kni.mtu', 'kni.ethtool'] };
 const reports: string[] = [];
 cleanUpFaultLabs();
 afterAll(async () => {
@@ -29,13 +29,17 @@ describe('the kni-functional suite', () => {
     expect(r.exitCode, r.summary.reason).toBe(0);
     expect(r.summary.cases.filter((c) => c.id.startsWith('kni.')).map((c) => [c.id, c.status])).toEqual([
       ['kni.prepare', 'passed'],
+      ['kni.ping', 'passed'],
+      ['kni.capture', 'passed'],
       ['kni.statistics', 'passed'],
       ['kni.addresses', 'passed'],
       ['kni.link', 'passed'],
       ['kni.mtu', 'passed'],
       ['kni.ethtool', 'passed'],
     ]);
-    // Each case restored the guest: the setup's own check of it, run again after the suite, passes.
+    // Each case read the guest, the TG's ports and the flows before and after itself, and found them the same
+    // (a case that left a change fails as 'restore'); the setup's own check, run again after the suite, passes too.
+    expect(r.summary.notes.join('\n')).not.toMatch(/left the lab changed/);
     const again = await dutlabRun(['--testbed', lab.testbedFile, '--profile', p.profile, '--suite', 'pvp']);
     reports.push(again.reports);
     expect(again.exitCode, again.summary.reason).toBe(0);
@@ -46,6 +50,26 @@ describe('the kni-functional suite', () => {
 const kni = (f: Omit<Fault, 'suite'>): Fault => ({ ...f, suite: SUITE });
 
 const FAULTS: Fault[] = [
+  kni({
+    name: "ARP from the guest's ingress vEth dropped by the switch: the TG never learns its MAC",
+    hook: (lab) => inHostOvs(lab, 'ovs-ofctl add-flow br0 priority=300,in_port=32,arp,actions=drop'),
+    exitCode: 1,
+    fails: {
+      'kni.ping':
+        /^ping: TG tg0 \(2\.2\.2\.2\) -> guest vEth_port32 \(2\.2\.2\.1\): 0 of 3 echo replies; TG tg0 has no ARP entry for 2\.2\.2\.1: ARP was not resolved on the wire; guest vEth_port32 \(2\.2\.2\.1\) -> TG tg0 \(2\.2\.2\.2\): 0 of 3 echo replies$/,
+    },
+    passes: ['kni.capture', 'kni.statistics', 'kni.addresses', 'kni.link', 'kni.mtu', 'kni.ethtool'],
+  }),
+  kni({
+    name: 'TCP from the TG dropped by the switch: the capture on the ingress vEth misses exactly those',
+    hook: (lab) => inHostOvs(lab, 'ovs-ofctl add-flow br0 priority=65535,in_port=16,tcp,actions=drop'),
+    exitCode: 1,
+    fails: {
+      'kni.capture':
+        /^capture: tcpdump on vEth_port32 \(ether src 02:00:00:00:00:01\) saw 20 UDP, 0 TCP, 20 ICMP, 20 raw Ethernet frames; the TG sent 20 of each: TCP is off$/,
+    },
+    passes: ['kni.ping', 'kni.statistics', 'kni.addresses', 'kni.link', 'kni.mtu', 'kni.ethtool'],
+  }),
   kni({
     name: 'the switch drops what comes in from the TG: nothing reaches the ingress vEth',
     hook: (lab) => inHostOvs(lab, 'ovs-ofctl add-flow br0 priority=65535,in_port=16,actions=drop'),

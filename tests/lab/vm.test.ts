@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { hugepageCounts } from '../../lib/vlab/hugepages.js';
 import { ensureGuestImage } from '../../lib/vlab/image.js';
-import { labDown, labLeftovers } from '../../lib/vlab/lab.js';
+import { labDown, labLeftovers, labUp } from '../../lib/vlab/lab.js';
+import { dutlabRun } from '../helpers/cli.js';
 import { checkFault, cleanUpFaultLabs, inVm, type Fault } from '../helpers/faults.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -84,6 +85,24 @@ describe('the main job on the VM lab', () => {
     for (const id of ['host.start-vm', 'guest.connect', 'host.wait-vhost-user', 'check.guest-boot', 'check.counters', 'check.dpdk-ports', 'check.packets'])
       expect(status[id], id).toBe('passed');
   }, 420_000);
+});
+
+describe('the KNI functional suite on the VM lab', () => {
+  it("passes on virtio-net NICs behind vhost-user: ping, capture, statistics, addresses, link, MTU and ethtool on the guest's own kernel", async () => {
+    const lab = await labUp({ id: 'vmkni', guest: 'vm' });
+    try {
+      const r = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'ovs-dpdk', '--suite', 'kni-functional']);
+      dirs.push(r.reports);
+      expect(r.exitCode, r.summary.reason).toBe(0);
+      expect(r.summary.cases.filter((c) => c.id.startsWith('kni.')).map((c) => `${c.id} ${c.status}`)).toEqual(
+        ['prepare', 'ping', 'capture', 'statistics', 'addresses', 'link', 'mtu', 'ethtool'].map((c) => `kni.${c} passed`),
+      );
+      expect(r.summary.notes.join('\n')).not.toMatch(/left the lab changed|not supported/);
+    } finally {
+      await labDown({ id: 'vmkni' });
+    }
+    expect(qemusOf('vmkni')).toEqual([]);
+  }, 300_000);
 });
 
 const vm = (f: Omit<Fault, 'profile' | 'guest'>): Fault => ({ ...f, profile: 'ovs-dpdk', guest: 'vm' });
