@@ -101,6 +101,7 @@ export class Session implements StepRuntime {
    * the console's tail too.
    */
   private async connectWatchingVm(role: HostRole): Promise<Shell> {
+    await this.waitConsoleReady();
     const abort = new AbortController();
     const pending = this.connector(role, this, abort.signal);
     let watching = true;
@@ -126,6 +127,28 @@ export class Session implements StepRuntime {
       watching = false;
       watch.catch(() => undefined);
     }
+  }
+
+  /**
+   * Where the testbed names the line the guest prints once its sshd listens
+   * (vm.readyLine), waits for it on the console (bounded by the guest's
+   * connect timeout) while watching QEMU, before the first SSH attempt.
+   */
+  private async waitConsoleReady(): Promise<void> {
+    const vm = this.vm();
+    const line = this.tb.vm?.readyLine;
+    if (!vm?.console || !line) return;
+    const deadline = Date.now() + this.tb.hosts.guest.connectTimeoutMs;
+    const probe = `grep -qF -- ${shq(line)} ${shq(vm.console)}`;
+    while (Date.now() < deadline) {
+      if ((await this.shell(vm.role).run(probe, { okExitCodes: [0, 1, 2] })).exitCode === 0) return;
+      const gone = await this.vmGone();
+      if (gone) throw new VmError(`the guest did not come up: ${gone}`);
+      await sleep(250);
+    }
+    throw new VmError(
+      `the guest did not come up: its console did not say ${JSON.stringify(line)} within ${this.tb.hosts.guest.connectTimeoutMs / 1000} s (QEMU is running); ${await this.consoleTail()}`,
+    );
   }
 
   /** How the run's QEMU ended, with its console's tail; null while it runs (or when the run started none). */

@@ -162,6 +162,12 @@ const Vm = z.strictObject({
   nicVectors: z.number().int().nonnegative().nullable().default(0),
   pidfile: absPath(),
   consoleLog: absPath(),
+  // A line the guest prints on its console once its sshd listens: SSH is tried only then. Through QEMU's
+  // user networking an earlier attempt hangs in its SYN retries (seconds) after the guest is up.
+  readyLine: z
+    .string()
+    .regex(/^[A-Za-z0-9 _.:,=/-]{1,100}$/, 'expected a console line of letters, digits, spaces and . _ : , = / -')
+    .optional(),
   // Words added to QEMU's command line as they are (validated: no shell characters).
   extraArgs: z.array(z.string().regex(/^[A-Za-z0-9_.,:=/+-]+$/, 'expected a QEMU argument of letters, digits and . _ , : = / + -')).default([]),
   // How long the guest may take from QEMU's start to answering SSH.

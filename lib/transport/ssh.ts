@@ -70,8 +70,10 @@ export class SshShell implements Shell {
     const deadline = Date.now() + spec.connectTimeoutMs;
     const { client, sock } = await pRetry(() => connectOnce(role, spec, options), {
       retries: 1000,
+      // At most a second between attempts: a booting guest is waited for (its sshd answers about
+      // 10 s in under TCG), and a refused attempt costs a round trip, not a timeout.
       minTimeout: 300,
-      maxTimeout: 3000,
+      maxTimeout: 1000,
       factor: 1.5,
       maxRetryTime: spec.connectTimeoutMs,
       shouldRetry: ({ error }) => !(error instanceof HostKeyError) && Date.now() < deadline,

@@ -64,15 +64,22 @@ const ETHTOOL_KNI: Record<string, { stdout?: string; stderr: string; code: numbe
 
 export async function startLegacyLab(
   dir: string,
-  opts: { ivshmem: 'found' | 'not-found'; dpdkVersion?: string; ethtool?: 'kni' | 'device-gone' },
+  opts: { ivshmem: 'found' | 'not-found'; dpdkVersion?: string; ethtool?: 'kni' | 'device-gone'; qemu?: 'dies-at-boot' },
 ): Promise<LegacyLab> {
   const client = newKeyPair();
   writeFileSync(join(dir, 'client'), client.private, { mode: 0o600 });
   let pid = 4000;
+  /** QEMU's pid as the harness started it; a QEMU that dies at boot is then gone, its log saying how. */
+  let qemuPid = -1;
+  const qemuDies = opts.qemu === 'dies-at-boot';
   const common = (cmd: string): Answer | null => {
-    if (cmd.includes('pid=$!')) return { stdout: `${++pid} 777\n` };
+    if (cmd.includes('pid=$!')) {
+      if (cmd.includes('qemu-system-x86_64')) qemuPid = pid + 1;
+      return { stdout: `${++pid} 777\n` };
+    }
     const inner = innerCommand(cmd);
-    if (inner.includes('/proc/') && inner.includes('-f22')) return { code: 0 };
+    if (inner.includes('/proc/') && inner.includes('-f22')) return { code: qemuDies && inner.includes(`/proc/${qemuPid}/`) ? 1 : 0 };
+    if (qemuDies && /^tail -n \d+ .*qemu\.log'?$/.test(inner)) return { stdout: `${output('qemu-no-kvm-module.txt')}dutlab-exit-status: 1\n` };
     return null;
   };
   const guest = new TestSshServer({
@@ -99,7 +106,8 @@ export async function startLegacyLab(
   });
   const host = new TestSshServer({
     authorizedKey: client.public,
-    forward: () => guest,
+    // A QEMU that died leaves nothing listening on its forwarded port.
+    forward: () => (qemuDies ? undefined : guest),
     script: (cmd) => {
       const c = common(cmd);
       if (c) return c;
@@ -124,7 +132,7 @@ export async function startLegacyLab(
     `name: scripted-legacy-lab
 hosts:
   host: { address: 127.0.0.1, port: ${host.port}, auth: { privateKeyFile: ${join(dir, 'client')} }, hostKey: ${hostKey(host)}, connectTimeoutMs: 5000 }
-  guest: { address: 127.0.0.1, port: 2222, jump: host, auth: { privateKeyFile: ${join(dir, 'client')} }, hostKey: ${hostKey(guest)}, connectTimeoutMs: 5000 }
+  guest: { address: 127.0.0.1, port: 2222, jump: host, auth: { privateKeyFile: ${join(dir, 'client')} }, hostKey: ${hostKey(guest)}, connectTimeoutMs: ${qemuDies ? 60000 : 5000} }
   tg: { address: 127.0.0.1, port: 1, auth: { privateKeyFile: ${join(dir, 'client')} }, hostKey: { insecureAcceptAny: true }, connectTimeoutMs: 1000 }
 `,
   );

@@ -21,10 +21,10 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function setUp(ivshmem: 'found' | 'not-found', dpdkVersion?: string, ethtool?: 'kni' | 'device-gone') {
+async function setUp(ivshmem: 'found' | 'not-found', dpdkVersion?: string, ethtool?: 'kni' | 'device-gone', qemu?: 'dies-at-boot') {
   const dir = mkdtempSync(join(tmpdir(), 'dutlab-legacy-'));
   dirs.push(dir);
-  const lab = await startLegacyLab(dir, { ivshmem, ...(dpdkVersion ? { dpdkVersion } : {}), ...(ethtool ? { ethtool } : {}) });
+  const lab = await startLegacyLab(dir, { ivshmem, ...(dpdkVersion ? { dpdkVersion } : {}), ...(ethtool ? { ethtool } : {}), ...(qemu ? { qemu } : {}) });
   labs.push(lab);
   const run = new LabRun(
     { testbedFile: lab.testbedFile, profile: 'legacy-kni', runId: `legacy-${ivshmem}`, runDir: join(dir, 'run') },
@@ -140,6 +140,21 @@ describe('legacy-kni on the scripted legacy lab', () => {
         ),
     ).toEqual([]);
     expect(lab.received('guest')).toEqual([]);
+  });
+
+  it("reports a QEMU that dies at boot within seconds, with its exit and its console (the guide's -nographic output), not after the guest's connect timeout", async () => {
+    const { run, stages } = await setUp('found', undefined, undefined, 'dies-at-boot');
+    const started = Date.now();
+    for (const stage of stages.filter((s) => s.group === 'setup')) await run.runStage(stage).catch(() => undefined);
+    await run.finish();
+    const connect = run.data.stages.find((s) => s.id === 'guest.connect')!;
+    expect(connect).toMatchObject({ status: 'failed', kind: 'infra' });
+    expect(connect.diagnosis).toMatch(
+      /^the guest did not come up: QEMU \(pid \d+\) exited, exit status 1; its console \(\/tmp\/dutlab\/qemu\.log\) ends:\nCould not access KVM kernel module: No such file or directory\nfailed to initialize KVM: No such file or directory\ndutlab-exit-status: 1$/,
+    );
+    // The guest's connect timeout is 60 s on this testbed: the watch on QEMU's pid ended the wait.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(run.data.stages.find((s) => s.id === 'guest.copy-files')!.status).toBe('skipped');
   });
 
   it("runs the KNI suite's ethtool case on KNI in a VM: unsupported, as the KNI programmer's guide says, recorded and not passed off as checked", async () => {

@@ -87,6 +87,36 @@ describe('the main job on the VM lab', () => {
   }, 420_000);
 });
 
+describe('a run killed outright while its VM runs', () => {
+  it('leaves QEMU running; lab down stops it by pid and gives back every hugepage, socket and directory', async () => {
+    const pagesBefore = await hugepageCounts(2048);
+    const lab = await labUp({ id: 'vmkill', guest: 'vm' });
+    const reports = mkdtempSync(join(tmpdir(), 'dutlab-vmkill-'));
+    dirs.push(reports);
+    // The run's own process group, killed with SIGKILL as soon as its QEMU is up: nothing of dutlab's runs to tear down.
+    const run = execa('node', ['bin/dutlab.js', 'run', '--quiet', '--reports', reports, '--testbed', lab.testbedFile, '--profile', 'ovs-dpdk'], {
+      cwd: ROOT,
+      reject: false,
+      detached: true,
+    });
+    try {
+      const deadline = Date.now() + 60_000;
+      while (qemusOf('vmkill').length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect(qemusOf('vmkill')).toHaveLength(1);
+      process.kill(-run.pid!, 'SIGKILL');
+      await run;
+      expect(qemusOf('vmkill')).toHaveLength(1);
+    } finally {
+      await labDown({ id: 'vmkill' });
+    }
+    expect(qemusOf('vmkill')).toEqual([]);
+    expect(await hugepageCounts(2048)).toEqual(pagesBefore);
+    expect(existsSync('/run/dutlab-vmkill')).toBe(false);
+    expect(existsSync('/var/run/dpdk/dutlab-vmkill')).toBe(false);
+    expect(await labLeftovers('vmkill')).toEqual([]);
+  }, 180_000);
+});
+
 describe('the KNI functional suite on the VM lab', () => {
   it("passes on virtio-net NICs behind vhost-user: ping, capture, statistics, addresses, link, MTU and ethtool on the guest's own kernel", async () => {
     const lab = await labUp({ id: 'vmkni', guest: 'vm' });

@@ -53,6 +53,7 @@ describe("QEMU's command line for the testbed's VM", () => {
     expect(() => tbOf(TEMPLATE.replace('  pidfile: /run', '  extraArgs: ["-snapshot", "$(reboot)"]\n  pidfile: /run'))).toThrow(
       /vm\.extraArgs\.1: expected a QEMU argument/,
     );
+    expect(() => tbOf(TEMPLATE.replace('readyLine: "dutlab-init: sshd started"', 'readyLine: "up; reboot"'))).toThrow(/vm\.readyLine: expected a console line/);
     const ok = tbOf(TEMPLATE.replace('  pidfile: /run', '  extraArgs: ["-rtc", "base=utc"]\n  pidfile: /run'));
     expect(qemuCommand(ok)).toMatch(/ -rtc base=utc$/);
   });
