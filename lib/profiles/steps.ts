@@ -1,6 +1,7 @@
 // The setup of shared/seeds/dpdk-vswitch-kni-pvp-guide.md as steps, in the
 // guide's order and words. Each command line is the guide's, with the values
 // taken from the testbed; grep for a command of the guide to find its step.
+import { posix } from 'node:path';
 import { IVSHMEM_REMOVED, KNI_REMOVED } from '../capabilities.js';
 import { KniGateError, CheckFailure, PreflightError } from '../errors.js';
 import { ivshmemState, parseDmesg } from '../parsers/dmesg.js';
@@ -283,15 +284,17 @@ export const dmesgBaseline: StepDef = {
   },
 };
 
+/** The guide's default route and static ARP entry for the gateway, removed (absent already is fine: route 7, arp 255). */
+const removeGatewayRouteArp = (c: StepContext): Cmd[] => [
+  { line: `route del default gw ${c.tb.gateway.ip} ${shq(topologyOf(c.tb).vmEgress.guestIf)}`, okExitCodes: [0, 7] },
+  { line: `arp -d ${c.tb.gateway.ip}`, okExitCodes: [0, 255] },
+];
+
 export const guestCleanPreviousRun: StepDef = {
   id: 'guest.clean-previous-run',
   title: 'Remove the addresses, route and ARP entry a previous run left',
   host: 'guest',
-  commands: (c) => [
-    ...c.tb.vmPorts.map((k) => ({ line: `ip addr flush dev ${shq(k.guestIf)}` })),
-    { line: `route del default gw ${c.tb.gateway.ip} ${shq(topologyOf(c.tb).vmEgress.guestIf)}`, okExitCodes: [0, 7] },
-    { line: `arp -d ${c.tb.gateway.ip}`, okExitCodes: [0, 255] },
-  ],
+  commands: (c) => [...c.tb.vmPorts.map((k) => ({ line: `ip addr flush dev ${shq(k.guestIf)}` })), ...removeGatewayRouteArp(c)],
 };
 
 export const guestCopyFiles: StepDef = {
@@ -417,10 +420,7 @@ export const guestRouteArp: StepDef = {
     { line: `route add default gw ${c.tb.gateway.ip} ${shq(topologyOf(c.tb).vmEgress.guestIf)}` },
     { line: `arp -s ${c.tb.gateway.ip} ${c.tb.gateway.mac}` },
   ],
-  undo: (c) => [
-    { line: `route del default gw ${c.tb.gateway.ip} ${shq(topologyOf(c.tb).vmEgress.guestIf)}`, okExitCodes: [0, 7] },
-    { line: `arp -d ${c.tb.gateway.ip}`, okExitCodes: [0, 255] },
-  ],
+  undo: removeGatewayRouteArp,
 };
 
 export const guestCheckInterfaces: StepDef = {
@@ -662,7 +662,7 @@ export const hostStartVm: StepDef = {
       // A VM a killed run left: stopped by its pidfile, as the guide's clean-up does with the switch.
       stopByPidfile(v.pidfile, QEMU_COMM),
       {
-        line: `mkdir -p ${[...new Set([v.consoleLog, ...vhostUserPorts(c.tb).map((k) => k.vhostSocket!)].map((f) => f.replace(/\/[^/]*$/, '')))].map(shq).join(' ')}`,
+        line: `mkdir -p ${[...new Set([v.consoleLog, ...vhostUserPorts(c.tb).map((k) => k.vhostSocket!)].map((f) => posix.dirname(f)))].map(shq).join(' ')}`,
       },
       { line: `rm -f ${shq(v.consoleLog)}` },
       { line: qemuCommand(c.tb), background: { name: VM_PROCESS, reportExit: true, console: v.consoleLog } },

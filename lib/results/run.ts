@@ -60,11 +60,8 @@ export interface ThroughputResult {
   trials: Measurement[];
 }
 
-/** One suite's record of a run. */
-export interface SuiteResult {
-  /** The suite's name (its file under tests/e2e without `.e2e.ts`) and its one line. */
-  suite: string;
-  title: string;
+/** What a run and each suite's record of it both say: which run, on which testbed and profile, when, on what software. */
+export interface RunIdentity {
   runId: string;
   testbed: string;
   testbedName: string;
@@ -72,6 +69,13 @@ export interface SuiteResult {
   startedAt: string;
   finishedAt?: string;
   versions: Partial<Versions>;
+}
+
+/** One suite's record of a run. */
+export interface SuiteResult extends RunIdentity {
+  /** The suite's name (its file under tests/e2e without `.e2e.ts`) and its one line. */
+  suite: string;
+  title: string;
   stages: StageRecord[];
   packets?: Omit<PacketVerdict, 'problems'> & { problems: string[] };
   counters?: PathCounts;
@@ -89,14 +93,7 @@ export interface SuiteResult {
 }
 
 /** The whole run: every suite's result, one run directory, one JUnit. */
-export interface RunResult {
-  runId: string;
-  testbed: string;
-  testbedName: string;
-  profile: string;
-  startedAt: string;
-  finishedAt?: string;
-  versions: Partial<Versions>;
+export interface RunResult extends RunIdentity {
   suites: SuiteResult[];
   /** Notes and teardown problems of the run itself (a suite's carry its name). */
   notes: string[];

@@ -131,14 +131,11 @@ export class KniFunctionalTest {
     await this.run.runHookBeforeTraffic();
   }
 
-  private ofctl(args: string): { line: string; env?: Record<string, string>; cwd?: string } {
+  /** ovs-ofctl on the DUT host as the profile invokes it, with its environment: its output. */
+  private async hostOfctl(args: string): Promise<string> {
     const p = this.run.profile;
-    return { line: `${p.tool('ovs-ofctl')} ${args}`, ...p.hostContext(this.run.tb) };
-  }
-
-  private async hostOfctl(args: string): Promise<void> {
-    const c = this.ofctl(args);
-    await this.run.session.shell('host').run(c.line, { ...(c.env ? { env: c.env } : {}), ...(c.cwd ? { cwd: c.cwd } : {}) });
+    const s = this.run.session;
+    return (await s.runCmd(s.shell('host'), { line: `${p.tool('ovs-ofctl')} ${args}`, ...p.hostContext(this.run.tb) })).stdout;
   }
 
   /** The suite's flows, in the guide's add-flow form; removed exactly, whatever happens, before the setup is undone. */
@@ -183,13 +180,13 @@ export class KniFunctionalTest {
     const vEths = this.run.tb.vmPorts.map((k) => k.guestIf);
     const addrs = (l: IpLink) => l.addrs.map((a) => `${a.local}/${a.prefixlen}`).sort();
     const guestLinks = (await this.links()).filter((l) => vEths.includes(l.name));
-    const neigh = (text: string) => parseNeighbours(text).map((n) => `${n.ip} dev ${n.dev} ${n.mac ?? '(none)'}${n.permanent ? ' permanent' : ''}`);
+    const neigh = (text: string, devs?: string[]) =>
+      parseNeighbours(text)
+        .filter((n) => !devs || devs.includes(n.dev))
+        .map((n) => `${n.ip} dev ${n.dev} ${n.mac ?? '(none)'}${n.permanent ? ' permanent' : ''}`);
     const tgPorts = [t.tgTx, t.tgRx];
     const tgLinks = parseIpJson((await this.tgShell(`ip -j addr show`)).stdout).filter((l) => tgPorts.includes(l.name));
-    const ofctl = this.ofctl(`dump-flows ${shq(this.run.tb.bridge)}`);
-    const flows = parseDumpFlows(
-      (await this.run.session.shell('host').run(ofctl.line, { ...(ofctl.env ? { env: ofctl.env } : {}), ...(ofctl.cwd ? { cwd: ofctl.cwd } : {}) })).stdout,
-    );
+    const flows = parseDumpFlows(await this.hostOfctl(`dump-flows ${shq(this.run.tb.bridge)}`));
     return {
       'guest vEths': guestLinks.map((l) => `${l.name} mtu ${l.mtu} ${[...l.flags].sort().join(',')} ${addrs(l).join(' ')}`),
       'guest routes': (await this.guest('ip -4 route show')).stdout.split('\n').filter((l) => l.trim() !== ''),
@@ -198,7 +195,7 @@ export class KniFunctionalTest {
         .split('\n')
         .filter(Boolean),
       'TG ports': tgLinks.map((l) => `${l.name} ${addrs(l).join(' ')}`),
-      'TG neighbours': neigh((await this.tgShell('ip -j neigh show')).stdout).filter((n) => tgPorts.some((p) => n.includes(` dev ${p} `))),
+      'TG neighbours': neigh((await this.tgShell('ip -j neigh show')).stdout, tgPorts),
       flows: flows.map((f) => `${f.match} actions=${f.actions}`),
     };
   }

@@ -108,7 +108,7 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     ...(image ? { image, kvm: await kvmUsable(log) } : {}),
   };
   // A VM guest has its own sshd; the guest namespace exists only as the namespace guest.
-  const sshdRoles = ROLES.filter((r) => r !== 'guest' || guest === 'netns');
+  const sshdRoles = nsRoles(guest);
   const dirs = ['keys', 'ovs', 'work', 'logs', ...(guest === 'vm' ? ['vm'] : []), ...sshdRoles.flatMap((r) => [`sshd-${r}`, `tmp-${r}`])];
   dirs.forEach((d) => mkdirSync(join(names.stateDir, d), { recursive: true, mode: 0o700 }));
   const save = () => writeFileSync(names.stateFile, JSON.stringify(state, null, 2));
@@ -148,7 +148,7 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     writeFileSync(state.testbedFile, labTestbed(template, state));
     if (image) {
       // For a person (or a test) reaching the guest by hand from the host's namespace: ssh -o UserKnownHostsFile=<this> -i <image>/client -p PORT root@127.0.0.1.
-      const port = parseTestbed(readFileSync(state.testbedFile, 'utf8'), state.testbedFile).vm!.mgmtForwardPort;
+      const port = templateTb.vm!.mgmtForwardPort;
       const hostKey = readFileSync(join(image.dir, 'ssh_host_ed25519_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
       writeFileSync(join(names.stateDir, 'vm', 'known_hosts'), `[127.0.0.1]:${port} ${hostKey}\n`);
     }
