@@ -31,6 +31,21 @@ export class TestbedError extends DutlabError {
   }
 }
 
+/** A file a user handed dutlab (a history, a run's summary, a key) that cannot be read or is not what it should be: named, with the line and field where known. */
+export class InputFileError extends DutlabError {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+    options?: { cause?: unknown; line?: number; field?: string },
+  ) {
+    super(`${file}${options?.line ? `:${options.line}` : ''}: ${options?.field ? `${options.field}: ` : ''}${problem}`, options);
+    this.line = options?.line;
+    this.field = options?.field;
+  }
+  readonly line: number | undefined;
+  readonly field: string | undefined;
+}
+
 /** A command on a lab machine exited with a code the caller did not accept. */
 export class CommandError extends DutlabError {
   constructor(

@@ -1,20 +1,20 @@
 // The `dutlab` command.
 import { Command, CommanderError, Option } from 'commander';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { formatPlan, planOf } from '../scenario/plan.js';
 import { PROFILE_NAMES, PROFILES, profileByName } from '../profiles/index.js';
 import { profileProblems } from '../profiles/profile.js';
 import { PROJECT_ROOT, describeSuites } from '../suite/catalog.js';
-import { compareRuns, comparisonText } from '../report/compare.js';
+import { compareRuns, comparisonText, GATE_CASE_ID, IncomparableRunsError, incomparable, judgeAgainstBaseline, type RunRecord } from '../report/compare.js';
 import { loadRun, readHistory } from '../report/history.js';
 import { trendHtml } from '../report/trend.js';
 import { loadTestbed, missingLocalFiles, testbedNotes } from '../testbed/load.js';
 import { DEFAULT_LAB_ID, labDown, labStatus, labUp, type Datapath, type GuestKind } from '../vlab/lab.js';
 import { cachedImages, ensureGuestImage, IMAGE_CACHE } from '../vlab/image.js';
 import { ensurePackages } from '../vlab/packages.js';
-import { runSuites, writeUsageReport } from './run.js';
+import { runSuites, writeRefusalReport } from './run.js';
 
 const log = (line: string) => process.stderr.write(`dutlab: ${line}\n`);
 /** A path as the user can open it from here: relative inside the working directory, absolute outside. */
@@ -47,8 +47,20 @@ export function buildCli(): Command {
     .action(
       async (o: { testbed: string; profile: string; suite: string[]; reports?: string; hookBeforeTraffic?: string; quiet?: boolean; baseline?: string }) => {
         const reports = resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
-        // An unreadable baseline stops the run before it touches the lab (exit 2).
-        const base = o.baseline ? loadRun(o.baseline, reports) : null;
+        // A baseline that cannot be read stops the run before it touches the lab: exit 2, with this run's report.
+        let base: RunRecord | null = null;
+        if (o.baseline) {
+          try {
+            base = loadRun(o.baseline, reports);
+          } catch (err) {
+            const s = writeRefusalReport(`the baseline cannot be read: ${errorMessage(err)}`, o.reports, o);
+            log(`INFRA-ERROR (exit 2): ${s.reason}`);
+            log(`report: ${shown(s.summaryFile)}`);
+            process.exitCode = 2;
+            return;
+          }
+        }
+        const baseline = base;
         const s = await runSuites({
           testbed: o.testbed,
           profile: o.profile,
@@ -56,24 +68,22 @@ export function buildCli(): Command {
           ...(o.reports ? { reportsDir: o.reports } : {}),
           ...(o.hookBeforeTraffic ? { beforeTraffic: o.hookBeforeTraffic } : {}),
           ...(o.quiet ? { quiet: true } : {}),
+          ...(baseline ? { gate: (cand: RunRecord) => judgeAgainstBaseline(baseline, cand, loadTestbed(o.testbed).throughput.regressionThreshold) } : {}),
         });
         log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
         // The throughput suite's answer on the terminal too: NDR and PDR with their bounds.
         for (const t of s.suites.flatMap((x) => x.tables).filter((x) => x.title.startsWith('Throughput')))
           for (const row of t.rows) log(`${row[1]} at ${row[0]}: ${row[2]}..${row[3]} Mfps, L1 ${row[6]} Mb/s${row[9] ? ` (${row[9]})` : ''}`);
-        let exitCode = s.exitCode;
-        if (base) {
-          const cand = loadRun(dirname(s.summaryFile), reports);
-          const c = compareRuns(base, cand, loadTestbed(o.testbed).throughput.regressionThreshold);
-          const text = comparisonText(base, cand, c);
-          writeFileSync(join(dirname(s.summaryFile), 'comparison.txt'), text);
-          appendFileSync(s.summaryFile, `\n## Against the baseline\n\n\`\`\`\n${text}\`\`\`\n`);
-          process.stdout.write(text);
-          if (c.regressions.length > 0 && exitCode === 0) exitCode = 1;
-          log(c.regressions.length > 0 ? `REGRESSION against ${base.run.runId}: ${c.regressions[0]}` : `no regression against ${base.run.runId}`);
+        const gate = s.cases.find((c) => c.id === GATE_CASE_ID);
+        if (baseline && gate) {
+          process.stdout.write(readFileSync(join(dirname(s.summaryFile), 'comparison.txt'), 'utf8'));
+          const id = baseline.run.runId;
+          if (gate.status === 'passed') log(`no regression against ${id}`);
+          else if (gate.kind === 'dut') log(`REGRESSION against ${id}: ${gate.message?.replace(/^regression: /, '')}`);
+          else log(`NOT COMPARED with ${id}: ${gate.message}`);
         }
         log(`report: ${shown(s.summaryFile)}`);
-        process.exitCode = exitCode;
+        process.exitCode = s.exitCode;
       },
     );
 
@@ -102,7 +112,9 @@ export function buildCli(): Command {
         }
       };
       const threshold = o.threshold !== undefined ? Number(o.threshold) : own();
-      if (!(threshold >= 0 && threshold < 1)) throw new Error(`--threshold ${o.threshold}: a ratio between 0 and 1`);
+      if (!(threshold >= 0 && threshold <= 0.9)) throw new Error(`--threshold ${o.threshold}: a ratio from 0 to 0.9 (above it almost any drop passes)`);
+      const diff = incomparable(base, cand);
+      if (diff.length > 0) throw new IncomparableRunsError(`cannot compare ${base.run.runId} with ${cand.run.runId}: ${diff.join('; ')}`);
       const c = compareRuns(base, cand, threshold);
       process.stdout.write(comparisonText(base, cand, c));
       process.exitCode = c.regressions.length > 0 ? 1 : 0;
@@ -117,8 +129,9 @@ export function buildCli(): Command {
       const reports = resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
       const out = resolve(o.out ?? join(reports, 'trend.html'));
       const history = readHistory(reports);
-      writeFileSync(out, trendHtml(history));
-      log(`trend of ${history.length} run(s): ${shown(out)}`);
+      for (const line of history.skipped) log(line);
+      writeFileSync(out, trendHtml(history.entries));
+      log(`trend of ${history.entries.length} run(s): ${shown(out)}`);
     });
 
   program
@@ -283,7 +296,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = 2;
       const command = argv[2];
       if (command === 'run' || command === 'e2e') {
-        const s = writeUsageReport(err.message.replace(/^error: /, ''), optionValue(argv, '--reports'));
+        const s = writeRefusalReport(`usage: ${err.message.replace(/^error: /, '')}`, optionValue(argv, '--reports'));
         log(`INFRA-ERROR (exit 2): ${s.reason}`);
         log(`report: ${shown(s.summaryFile)}`);
       }

@@ -6,6 +6,7 @@ import { createVitest } from 'vitest/node';
 import { TestbedError, errorMessage } from '../errors.js';
 import { profileByName } from '../profiles/index.js';
 import { profileProblems } from '../profiles/profile.js';
+import type { GateOutcome, RunRecord } from '../report/compare.js';
 import { appendHistory, historyEntry } from '../report/history.js';
 import { junitXml } from '../report/junit.js';
 import { runReportHtml } from '../report/trend.js';
@@ -13,6 +14,7 @@ import { RunReporter } from '../report/reporter.js';
 import { buildSummary, summaryMarkdown, type Summary } from '../report/summary.js';
 import { verdictOf, EXIT_CODES } from '../report/verdict.js';
 import type { RunResult, SuiteResult } from '../results/run.js';
+import { SCHEMA_VERSION } from '../results/schema.js';
 import { ABORT_FILE, writeAbortFile, type SuiteConfig } from '../scenario/lab-run.js';
 import { PROJECT_ROOT, resolveSuites, type SuiteFile } from '../suite/catalog.js';
 import { loadTestbed, missingLocalFiles } from '../testbed/load.js';
@@ -25,6 +27,8 @@ export interface RunOptions {
   reportsDir?: string;
   beforeTraffic?: string;
   quiet?: boolean;
+  /** The upgrade gate (`--baseline`): judges the finished run, as a testcase of its own, before the reports are written. */
+  gate?: (candidate: RunRecord) => GateOutcome;
 }
 
 export function newRunId(): string {
@@ -157,7 +161,9 @@ async function runVitest(
   run.aborted ??= sig ? `interrupted by ${sig}` : undefined;
   if (!run.aborted) delete run.aborted;
   rmSync(join(config.runDir, ABORT_FILE), { force: true });
-  return writeReports(reports, config.runDir, run, cases, verdictOf(cases, reporter.errors, run.aborted));
+  const gate = opts.gate && !run.aborted ? opts.gate({ run, cases, dir: config.runDir }) : null;
+  if (gate) cases.push(gate.case);
+  return writeReports(reports, config.runDir, run, cases, verdictOf(cases, reporter.errors, run.aborted), gate?.text);
 }
 
 /** Vitest's sequencer, keeping the suites in the order they were asked for. */
@@ -190,17 +196,28 @@ function mergeResults(base: RunResult, suites: SuiteResult[]): RunResult {
   };
 }
 
-/** A command line that could not be parsed: an infrastructure error with a report, so that no gate reads the last run's JUnit. */
-export function writeUsageReport(reason: string, reportsDir?: string): RunOutcome {
+/**
+ * A run refused before it touched the lab (a command line that could not be parsed, a baseline
+ * that cannot be read): an infrastructure error with a report of its own, so that no gate reads
+ * the last run's JUnit.
+ */
+export function writeRefusalReport(reason: string, reportsDir?: string, what: { testbed?: string; profile?: string } = {}): RunOutcome {
   const { reports, runId, runDir } = newRunDir(reportsDir);
-  return writeReports(reports, runDir, emptyRun(runId, '?', '?'), [], {
+  return writeReports(reports, runDir, emptyRun(runId, what.testbed ? resolve(what.testbed) : '?', what.profile ?? '?'), [], {
     verdict: 'infra-error',
     exitCode: EXIT_CODES['infra-error'],
-    reason: `usage: ${reason}`,
+    reason,
   });
 }
 
-function writeReports(reports: string, runDir: string, data: RunResult, cases: Summary['cases'], verdict: ReturnType<typeof verdictOf>): RunOutcome {
+function writeReports(
+  reports: string,
+  runDir: string,
+  data: RunResult,
+  cases: Summary['cases'],
+  verdict: ReturnType<typeof verdictOf>,
+  comparison?: string,
+): RunOutcome {
   const summary = buildSummary(data, cases, verdict);
   const props = {
     runId: data.runId,
@@ -221,9 +238,11 @@ function writeReports(reports: string, runDir: string, data: RunResult, cases: S
   );
   writeFileSync(join(runDir, 'junit.xml'), xml);
   writeFileSync(join(reports, 'junit.xml'), xml);
-  writeFileSync(join(runDir, 'summary.json'), JSON.stringify(summary, null, 2));
-  writeFileSync(join(runDir, 'summary.md'), summaryMarkdown(summary));
-  writeFileSync(join(runDir, 'run.json'), JSON.stringify(data, null, 2));
+  writeFileSync(join(runDir, 'summary.json'), JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...summary }, null, 2));
+  const against = comparison === undefined ? '' : `\n## Against the baseline\n\n\`\`\`\n${comparison}\`\`\`\n`;
+  writeFileSync(join(runDir, 'summary.md'), summaryMarkdown(summary) + against);
+  if (comparison !== undefined) writeFileSync(join(runDir, 'comparison.txt'), comparison);
+  writeFileSync(join(runDir, 'run.json'), JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...data }, null, 2));
   appendHistory(reports, historyEntry(data, verdict.verdict));
   const throughput = data.suites.flatMap((s) => s.throughput ?? []);
   if (throughput.length > 0) writeFileSync(join(runDir, 'report.html'), runReportHtml(data.runId, throughput));

@@ -163,14 +163,23 @@ export function parseRoutes(text: string, { required = false }: { required?: boo
   }
   if (t.startsWith('Kernel IP routing table')) return parseRouteN(t);
   return t.split('\n').map((line) => {
-    const m = /^(default|\d+\.\d+\.\d+\.\d+(?:\/\d+)?|\S+)\s*(.*)$/.exec(line.trim());
-    if (!m || !/^(default|[\d./]+|blackhole|unreachable|prohibit|local|broadcast)/.test(m[1]!)) {
+    const m = /^(\S+)\s*(.*)$/.exec(line.trim());
+    // A destination: default, an IPv4 address or prefix, or a route type (a destination follows it).
+    const dst = m?.[1] ?? '';
+    const ok = dst === 'default' || isIpv4Prefix(dst) || (/^(blackhole|unreachable|prohibit|local|broadcast|multicast|throw)$/.test(dst) && m![2] !== '');
+    if (!m || !ok) {
       throw new ParseError('ip route', 'lines like "default via 3.3.3.2 dev vEth_port33"', line);
     }
     const via = /\bvia (\S+)/.exec(m[2]!);
     const dev = /\bdev (\S+)/.exec(m[2]!);
     return { dst: m[1]!, ...(via ? { gateway: via[1]! } : {}), ...(dev ? { dev: dev[1]! } : {}) };
   });
+}
+
+/** 1.2.3.0/24 or 1.2.3.4: four octets of at most 255, a prefix of at most 32. */
+function isIpv4Prefix(s: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(s);
+  return m !== null && m.slice(1, 5).every((o) => Number(o) <= 255) && (m[5] === undefined || Number(m[5]) <= 32);
 }
 
 function parseRouteN(t: string): Route[] {
@@ -226,16 +235,23 @@ export function parseNeighbours(text: string): Neighbour[] {
   });
 }
 
-/** Parses `sysctl a.b c.d` output: `key = value` per line. */
-export function parseSysctl(text: string): Record<string, string> {
+/**
+ * Parses `sysctl a.b c.d` output: `key = value` per line. A line without a
+ * value, or a key asked for and missing, is output that was cut: a ParseError
+ * (the lab's), never an empty value a check would blame the DUT for.
+ */
+export function parseSysctl(text: string, keys: readonly string[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     const m = /^([\w.\-/]+)\s*=\s*(.*)$/.exec(line.trim());
     if (!m) throw new ParseError('sysctl', 'lines like "net.ipv4.ip_forward = 1"', line);
+    if (m[2]!.trim() === '') throw new ParseError('sysctl', `a value after "${m[1]} =" (output cut?)`, line);
     out[m[1]!] = m[2]!.trim();
   }
   if (Object.keys(out).length === 0) throw new ParseError('sysctl', 'at least one "key = value" line', text);
+  const missing = keys.filter((k) => !(k in out));
+  if (missing.length > 0) throw new ParseError('sysctl', `a line for each key asked for; none for ${missing.join(', ')} (output cut?)`, text);
   return out;
 }
 

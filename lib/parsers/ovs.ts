@@ -155,21 +155,27 @@ export function parseDumpPorts(text: string): Map<string, PortCounters> {
     throw new ParseError('ovs-ofctl dump-ports', 'an "OFPST_PORT reply" header', text);
   }
   const out = new Map<string, PortCounters>();
-  const v = (s: string | undefined) => (s === undefined || s === '?' ? 0 : Number(s));
+  // "?" is OVS's "this port does not count it"; anything else must be a count.
+  const v = (s: string | undefined, line: string) => {
+    if (s === undefined || s === '?') return 0;
+    if (!/^\d+$/.test(s)) throw new ParseError('ovs-ofctl dump-ports', `a count or "?", not ${JSON.stringify(s)}`, line);
+    return Number(s);
+  };
   for (let i = 0; i < lines.length; i++) {
     const rx = /^\s*port\s+"?([^":]+)"?:\s*rx pkts=(\S+?), bytes=(\S+?), drop=(\S+?), errs=(\S+?),/.exec(lines[i]!);
     if (!rx) continue;
     const tx = /^\s*tx pkts=(\S+?), bytes=(\S+?), drop=(\S+?), errs=(\S+?),/.exec(lines[i + 1] ?? '');
     if (!tx) throw new ParseError('ovs-ofctl dump-ports', `a "tx pkts=" line after port ${rx[1]}`, lines[i + 1] ?? '<end of output>');
+    const [rxLine, txLine] = [lines[i]!, lines[i + 1]!];
     out.set(rx[1]!.trim(), {
-      rxPackets: v(rx[2]),
-      rxBytes: v(rx[3]),
-      rxDropped: v(rx[4]),
-      rxErrors: v(rx[5]),
-      txPackets: v(tx[1]),
-      txBytes: v(tx[2]),
-      txDropped: v(tx[3]),
-      txErrors: v(tx[4]),
+      rxPackets: v(rx[2], rxLine),
+      rxBytes: v(rx[3], rxLine),
+      rxDropped: v(rx[4], rxLine),
+      rxErrors: v(rx[5], rxLine),
+      txPackets: v(tx[1], txLine),
+      txBytes: v(tx[2], txLine),
+      txDropped: v(tx[3], txLine),
+      txErrors: v(tx[4], txLine),
     });
     i++;
   }

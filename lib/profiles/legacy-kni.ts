@@ -22,6 +22,13 @@ export const legacyKni: Profile = {
   requires: [IVSHMEM_REMOVED, KNI_REMOVED],
   defaultSuites: ['pvp'],
   datapathType: 'dpdk',
+  // The guide's VM ports are KNI vports: a testbed of the virtual lab (veth, tap, vhost-user) is not this lab.
+  checkTestbed: (tb) =>
+    tb.vmPorts.flatMap((k, i) =>
+      k.kind === 'kni'
+        ? []
+        : [`vmPorts.${i}.kind: ${k.kind}; the guide's lab has KNI vports (kind kni): a virtual-lab testbed runs with profile virtual or ovs-dpdk`],
+    ),
   tool: (t) => TOOLS[t],
   hostContext: (tb) => ({ cwd: tb.paths.ovsDir, env: { OPENVSWITCH_DIR: tb.paths.ovsDir } }),
   phySettings: (p) => ['type=dpdkphy', `ofport_request=${p.ofport}`, `option:port=${p.dpdkPort}`],

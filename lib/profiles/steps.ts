@@ -437,7 +437,7 @@ export const guestCheckInterfaces: StepDef = {
     const tb = s.tb;
     CheckFailure.ifAny('guest interfaces', [
       ...checkGuestIfaces(parseIfconfig(ifc!), expectedVeths(tb)),
-      ...checkSysctl(parseSysctl(sysctl!), sysctlExpected(tb)),
+      ...checkSysctl(parseSysctl(sysctl!, Object.keys(sysctlExpected(tb))), sysctlExpected(tb)),
       ...checkDefaultRoute(parseRoutes(route!, { required: true }), tb.gateway.ip, topologyOf(tb).vmEgress.guestIf),
       ...checkStaticArp(parseNeighbours(arp!), tb.gateway.ip, tb.gateway.mac, topologyOf(tb).vmEgress.guestIf),
     ]);
@@ -469,8 +469,7 @@ export const vhostUserPorts = (tb: Testbed) => tb.vmPorts.filter((k) => k.kind =
 /** The hugepages the setup takes: ovs-vswitchd's socket memory at DPDK's initialisation, and a VM's memory (shared with it for vhost-user). */
 export const hugepagesNeeded = (tb: Testbed): number => Math.ceil((tb.ovsDpdk.socketMemMb * 1024) / tb.ovsDpdk.hugepageSizeKb) + vmHugepages(tb);
 
-export const vmHugepages = (tb: Testbed): number =>
-  tb.vm && vhostUserPorts(tb).length > 0 ? Math.ceil((tb.vm.memoryMb * 1024) / tb.ovsDpdk.hugepageSizeKb) : 0;
+export const vmHugepages = (tb: Testbed): number => (tb.vm && vhostUserPorts(tb).length > 0 ? Math.ceil((tb.vm.memoryMb * 1024) / tb.vm.hugepageSizeKb) : 0);
 
 const HUGEPAGES_FREE = (sizeKb: number) => `cat /sys/kernel/mm/hugepages/hugepages-${sizeKb}kB/free_hugepages`;
 const DPDK_KEYS = ['dpdk-init', 'dpdk-lcore-mask', 'pmd-cpu-mask', 'dpdk-socket-mem', 'dpdk-socket-limit', 'dpdk-extra', 'pmd-maxsleep'];
@@ -635,7 +634,7 @@ export function qemuCommand(tb: Testbed): string {
   const words = [
     v.qemu,
     ...['-name', 'dutlab-guest', '-accel', v.accel, '-machine', v.machine, '-cpu', v.cpu, '-m', `${v.memoryMb}M`, '-smp', String(v.cpus)],
-    ...['-object', `memory-backend-memfd,id=mem,size=${v.memoryMb}M,share=on,hugetlb=on,hugetlbsize=${tb.ovsDpdk.hugepageSizeKb}K`],
+    ...['-object', `memory-backend-memfd,id=mem,size=${v.memoryMb}M,share=on,hugetlb=on,hugetlbsize=${v.hugepageSizeKb}K`],
     ...['-numa', 'node,memdev=mem'],
     ...['-kernel', v.kernel, '-initrd', v.initrd, '-append', append],
     ...['-drive', `file=${v.disk},format=raw,if=virtio,snapshot=on`],

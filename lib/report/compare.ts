@@ -6,6 +6,7 @@
 // there), and the versions side by side. Pure: it reads the two runs' data, nothing of a lab.
 import type { RunResult, ThroughputResult } from '../results/run.js';
 import type { CaseResult } from './verdict.js';
+import { DutlabError } from '../errors.js';
 
 /** What compare reads of a run: its data and its testcases (run.json and summary.json of a run directory). */
 export interface RunRecord {
@@ -111,4 +112,48 @@ export function comparisonText(base: RunRecord, cand: RunRecord, c: Comparison):
   ];
   if (c.changes.length > 0) lines.push('', 'changes:', ...c.changes.map((r) => `  - ${r}`));
   return `${lines.join('\n')}\n`;
+}
+
+/** Two runs that measured different things: comparing them would say "no regression" of nothing. */
+export class IncomparableRunsError extends DutlabError {}
+
+/** What keeps two runs from being compared: another testbed, profile or set of frame sizes, or no suite in common. One line each. */
+export function incomparable(base: RunRecord, cand: RunRecord): string[] {
+  const diff: string[] = [];
+  const [b, c] = [base.run, cand.run];
+  if (b.testbedName !== c.testbedName) diff.push(`testbed: ${b.testbedName} in the baseline, ${c.testbedName} now`);
+  if (b.profile !== c.profile) diff.push(`profile: ${b.profile} in the baseline, ${c.profile} now`);
+  const frames = (r: RunRecord) => [...new Set(r.run.suites.flatMap((s) => (s.throughput ?? []).map((t) => t.frame)))].sort((x, y) => x - y).join(', ');
+  const [bf, cf] = [frames(base), frames(cand)];
+  if (bf && cf && bf !== cf) diff.push(`frame sizes: ${bf} in the baseline, ${cf} now`);
+  const suites = (r: RunRecord) => r.run.suites.map((s) => s.suite);
+  if (!suites(cand).some((s) => suites(base).includes(s)))
+    diff.push(`suites: ${suites(base).join(', ') || 'none'} in the baseline, ${suites(cand).join(', ') || 'none'} now: none in common`);
+  return diff;
+}
+
+/** The gate's testcase of `run --baseline`: passed, failed as the DUT's (a regression), or failed as the lab's (nothing to compare). */
+export interface GateOutcome {
+  case: CaseResult;
+  /** comparison.txt, and the summary's section. */
+  text: string;
+  regression: string | null;
+}
+
+export const GATE_CASE_ID = 'gate.baseline';
+
+export function judgeAgainstBaseline(base: RunRecord, cand: RunRecord, threshold: number): GateOutcome {
+  const name = `Against the baseline ${base.run.runId}`;
+  const at = { id: GATE_CASE_ID, name, suite: 'gate', group: 'gate', durationMs: 0 };
+  const diff = incomparable(base, cand);
+  if (diff.length > 0) {
+    const message = `cannot compare with the baseline ${base.run.runId}: ${diff.join('; ')}`;
+    return { case: { ...at, status: 'failed', kind: 'infra', message }, text: `${message}\n`, regression: null };
+  }
+  const c = compareRuns(base, cand, threshold);
+  const text = comparisonText(base, cand, c);
+  const regression = c.regressions[0] ?? null;
+  return regression
+    ? { case: { ...at, status: 'failed', kind: 'dut', message: `regression: ${regression}` }, text, regression }
+    : { case: { ...at, status: 'passed' }, text, regression: null };
 }

@@ -1,15 +1,23 @@
 // The reports directory's memory: each run appends one line to history.jsonl
 // (what ran, on what, its verdict and its throughput), and a run is found
 // again by its directory or its id there, for `dutlab compare` and `--baseline`.
-import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+// Every file read here is bounded and validated (lib/results/schema.ts): a
+// cut or hand-edited file is named with its line and field. A damaged history
+// line is skipped and named, never the reason to refuse the whole history.
+import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { z } from 'zod';
+import { InputFileError } from '../errors.js';
+import { FILE_LIMITS, readBounded } from '../files.js';
 import type { RunResult } from '../results/run.js';
+import { firstIssue, HistoryLineSchema, RunFileSchema, SCHEMA_VERSION, SummaryFileSchema } from '../results/schema.js';
 import type { RunRecord } from './compare.js';
 import type { Summary } from './summary.js';
 
 export const HISTORY_FILE = 'history.jsonl';
 
 export interface HistoryEntry {
+  schemaVersion?: number;
   runId: string;
   startedAt: string;
   testbed: string;
@@ -24,6 +32,7 @@ export class RunNotFoundError extends Error {}
 
 export function historyEntry(run: RunResult, verdict: string): HistoryEntry {
   return {
+    schemaVersion: SCHEMA_VERSION,
     runId: run.runId,
     startedAt: run.startedAt,
     testbed: run.testbedName,
@@ -39,42 +48,96 @@ export function historyEntry(run: RunResult, verdict: string): HistoryEntry {
   };
 }
 
+/**
+ * Appends one line. A history whose last line was cut (a disk full, a run
+ * killed mid-write) first gets the newline it lacks: the cut line stays a
+ * damaged line of its own, and this entry a whole one. One write per line
+ * (O_APPEND): two runs appending at once do not interleave.
+ */
 export function appendHistory(reports: string, entry: HistoryEntry): void {
-  appendFileSync(join(reports, HISTORY_FILE), `${JSON.stringify(entry)}\n`);
+  const file = join(reports, HISTORY_FILE);
+  const line = `${JSON.stringify(entry)}\n`;
+  appendFileSync(file, endsCut(file) ? `\n${line}` : line);
 }
 
-export function readHistory(reports: string): HistoryEntry[] {
+/** The file exists, is not empty, and its last byte is not a newline. */
+function endsCut(file: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The history's entries, and the lines it skipped (each named "file:line: why"). */
+export interface HistoryRead {
+  entries: HistoryEntry[];
+  skipped: string[];
+}
+
+export function readHistory(reports: string): HistoryRead {
   const file = join(reports, HISTORY_FILE);
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
+  if (!existsSync(file)) return { entries: [], skipped: [] };
+  const entries: HistoryEntry[] = [];
+  const skipped: string[] = [];
+  readBounded(file, FILE_LIMITS.history, 'history')
     .split('\n')
-    .filter((l) => l.trim())
-    .map((l, i) => {
+    .forEach((text, i) => {
+      if (!text.trim()) return;
+      let json: unknown;
       try {
-        return JSON.parse(l) as HistoryEntry;
+        json = JSON.parse(text);
       } catch {
-        throw new RunNotFoundError(`${file}:${i + 1}: not a history line (cut off?)`);
+        skipped.push(`${file}:${i + 1}: skipped: not a whole JSON line (cut off?): ${JSON.stringify(text.slice(0, 60))}`);
+        return;
       }
+      const r = HistoryLineSchema.safeParse(json, { reportInput: true });
+      if (!r.success) {
+        const { field, message } = firstIssue(r.error);
+        skipped.push(`${file}:${i + 1}: skipped: ${field}: ${message}`);
+        return;
+      }
+      entries.push(r.data as HistoryEntry);
     });
+  return { entries, skipped };
+}
+
+/** Parses a run directory's JSON file against its schema: an InputFileError naming the file and field otherwise. */
+function readRunFile<S extends z.ZodType>(file: string, schema: S, what: string): z.infer<S> {
+  const text = readBounded(file, FILE_LIMITS.runData, what);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new InputFileError(file, `not valid JSON (cut off?): ${(err as Error).message}`, { cause: err });
+  }
+  const r = schema.safeParse(json, { reportInput: true });
+  if (!r.success) {
+    const { field, message } = firstIssue(r.error);
+    throw new InputFileError(file, `not a run's ${what}: ${message}`, { field });
+  }
+  return r.data;
 }
 
 /** A run by its directory, or by its id in the reports directory's history. */
 export function loadRun(ref: string, reports: string): RunRecord {
   let dir = resolve(ref);
   if (!(existsSync(dir) && statSync(dir).isDirectory())) {
-    const entry = readHistory(reports).find((e) => e.runId === ref);
+    const entry = readHistory(reports).entries.find((e) => e.runId === ref);
     if (!entry) throw new RunNotFoundError(`${ref}: neither a run directory nor a run id in ${join(reports, HISTORY_FILE)}`);
     dir = join(reports, entry.runId);
   }
-  const read = <T>(name: string): T => {
-    const file = join(dir, name);
-    try {
-      return JSON.parse(readFileSync(file, 'utf8')) as T;
-    } catch (err) {
-      throw new RunNotFoundError(`${file}: cannot read the run's ${name} (${(err as Error).message})`);
-    }
-  };
-  const run = read<RunResult>('run.json');
-  if (!run.runId || !Array.isArray(run.suites)) throw new RunNotFoundError(`${join(dir, 'run.json')}: not a run's data (no runId or suites)`);
-  return { run, cases: read<Summary>('summary.json').cases ?? [], dir };
+  const run = readRunFile(join(dir, 'run.json'), RunFileSchema, 'run.json') as unknown as RunResult;
+  const summary = readRunFile(join(dir, 'summary.json'), SummaryFileSchema, 'summary.json') as unknown as Summary;
+  return { run, cases: summary.cases, dir };
 }

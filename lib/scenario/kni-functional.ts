@@ -16,7 +16,7 @@ import type { RunResult } from '../transport/shell.js';
 import { measuringTrafficGenerator } from '../traffic/drivers.js';
 import { FRAME_KINDS, kindOf, mixedPcap, type FrameKind } from '../traffic/frames.js';
 import { readPcap, writeStreamPcap } from '../traffic/pcap.js';
-import { Tcpdump } from '../traffic/tcpdump.js';
+import { captureRecordOf, Tcpdump } from '../traffic/tcpdump.js';
 import { streamFromTestbed } from '../traffic/stream.js';
 import type { MeasuringTrafficGenerator, TrialResult } from '../traffic/tg.js';
 import type { LabRun, Stage } from './lab-run.js';
@@ -413,7 +413,15 @@ export class KniFunctionalTest {
     const file = `${work}/${name}.pcap`;
     const logFile = `${work}/${name}.log`;
     await this.guest(`mkdir -p ${shq(work)}`);
-    const cap = await Tcpdump.start(this.run.session.shell('guest'), { name, iface, direction, file, logFile, filter });
+    const cap = await Tcpdump.start(this.run.session.shell('guest'), {
+      name,
+      iface,
+      direction,
+      file,
+      logFile,
+      filter,
+      record: captureRecordOf(this.run.tb, 'guest'),
+    });
     const frames: Buffer[] = [];
     try {
       await during();

@@ -16,6 +16,7 @@ import { topologyOf, type Topology } from '../testbed/topology.js';
 import { shq } from '../transport/quote.js';
 import { LocalShell } from '../transport/local.js';
 import { Transcript } from '../transport/transcript.js';
+import { captureRecordOf, stopLeftoverCaptures } from '../traffic/tcpdump.js';
 import { LabLock } from './lock.js';
 import * as read from './readback.js';
 import { Session } from './session.js';
@@ -182,6 +183,12 @@ export class LabRun {
     this.lock = new LabLock(host, this.tb.lock.path, this.tb.lock.ttlSeconds, this.config.runId);
     const note = await this.lock.acquire();
     if (note) this.note(note);
+    // Holding the lock: whatever a dead run of this lab left capturing is stopped, on each machine it captures on.
+    await this.session.onEveryConnection(async (role, shell) => {
+      if (role === 'host') return;
+      const stopped = await stopLeftoverCaptures(shell, captureRecordOf(this.tb, role)).catch((e: unknown) => [`could not look for them: ${errorMessage(e)}`]);
+      for (const line of stopped) this.note(`[${role}] a capture left running by an earlier run of this lab (killed outright?): ${line}`);
+    });
   }
 
   /**

@@ -15,6 +15,7 @@ import type { Table } from '../results/run.js';
 import { flowsOf } from '../testbed/load.js';
 import { shq } from '../transport/quote.js';
 import { capturingTrafficGenerator } from '../traffic/drivers.js';
+import { captureRecordOf } from '../traffic/tcpdump.js';
 import { writeStreamPcap } from '../traffic/pcap.js';
 import { sentBytes, streamFromTestbed, type StreamSpec } from '../traffic/stream.js';
 import { Tcpdump } from '../traffic/tcpdump.js';
@@ -251,6 +252,7 @@ export class PvpTest {
         direction,
         file: `${work}/${this.run.config.runId}-guest-${iface}.pcap`,
         logFile: `${work}/guest-${iface}.log`,
+        record: captureRecordOf(this.run.tb, 'guest'),
       }));
       for (const spec of specs) this.guestCaptureFiles.push(spec.file, spec.logFile);
       this.guestCaptures.push(...(await Tcpdump.startAll(guest, specs)));

@@ -45,7 +45,8 @@ export async function guestLinks(s: Session): Promise<{ links: IpLink[]; fromUs:
 }
 
 export async function guestSysctl(s: Session): Promise<Record<string, string>> {
-  return parseSysctl((await s.shell('guest').run(`sysctl ${Object.keys(sysctlExpected(s.tb)).map(shq).join(' ')}`)).stdout);
+  const keys = Object.keys(sysctlExpected(s.tb));
+  return parseSysctl((await s.shell('guest').run(`sysctl ${keys.map(shq).join(' ')}`)).stdout, keys);
 }
 
 export async function guestRoutes(s: Session): Promise<Route[]> {

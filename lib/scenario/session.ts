@@ -86,7 +86,16 @@ export class Session implements StepRuntime {
     // Through the guest's connection, a lost connection or a timeout is first checked against the VM: a QEMU that died says so.
     const shell = new GatedShell(inner, this.gate, role === 'guest' ? (e) => this.explainGuestError(e) : undefined);
     this.shells.set(role, shell);
+    for (const hook of this.connectHooks) await hook(role, shell);
     return shell;
+  }
+
+  private readonly connectHooks: Array<(role: HostRole, shell: Shell) => Promise<void>> = [];
+
+  /** Runs `hook` on every host connected now and on each one connected later (the lab lock's sweep of a dead run's leftovers). */
+  async onEveryConnection(hook: (role: HostRole, shell: Shell) => Promise<void>): Promise<void> {
+    this.connectHooks.push(hook);
+    for (const [role, shell] of this.shells) await hook(role, shell);
   }
 
   /** The VM this run started, if any. */

@@ -1,9 +1,10 @@
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { TestbedError, type TestbedProblem } from '../errors.js';
+import { errorMessage, InputFileError, TestbedError, type TestbedProblem } from '../errors.js';
+import { FILE_LIMITS, readBounded } from '../files.js';
 import { TestbedSchema, type FlowSpec, type Testbed } from './schema.js';
 import { topologyOf } from './topology.js';
 
@@ -13,9 +14,9 @@ const SECRET_KEYS = /^(password|passwd|passphrase|secret|token|privateKey)$/i;
 export function loadTestbed(file: string): Testbed {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBounded(file, FILE_LIMITS.testbed, 'testbed file');
   } catch (err) {
-    throw new TestbedError(file, [{ path: '', message: `cannot read the file: ${(err as Error).message}` }]);
+    throw new TestbedError(file, [{ path: '', message: err instanceof InputFileError ? err.problem : errorMessage(err) }]);
   }
   return parseTestbed(text, file);
 }
@@ -196,8 +197,45 @@ function crossCheck(tb: Testbed): TestbedProblem[] {
   if (!sameSubnet(egress.cidr, tb.gateway.ip)) {
     problems.push({ path: 'gateway.ip', message: `${tb.gateway.ip} is not in ${egress.guestIf}'s subnet ${egress.cidr}` });
   }
+  problems.push(...valueAgreement(tb));
   if (tb.hosts.guest.jump === undefined && tb.hosts.guest.address.startsWith('127.')) {
     problems.push({ path: 'hosts.guest.jump', message: 'a guest on a loopback address is only reachable through the host: set jump: host' });
+  }
+  return problems;
+}
+
+/** Values that are each valid and together mean nothing, or not what they say: refused at load, with the field. */
+function valueAgreement(tb: Testbed): TestbedProblem[] {
+  const problems: TestbedProblem[] = [];
+  const t = tb.throughput;
+  if (t.minRate > t.maxRate)
+    problems.push({ path: 'throughput.minRate', message: `${t.minRate} frames/s is above throughput.maxRate ${t.maxRate}: no load to search` });
+  if (t.ndr.lossRatio > t.pdr.lossRatio)
+    problems.push({
+      path: 'throughput.ndr.lossRatio',
+      message: `${t.ndr.lossRatio} is above throughput.pdr.lossRatio ${t.pdr.lossRatio}: NDR is the stricter goal`,
+    });
+  const sockets = tb.vmPorts.flatMap((p) => (p.vhostSocket ? [p.vhostSocket] : []));
+  problems.push(...duplicates('vmPorts', 'vhost-user socket', sockets));
+  // One DPDK device per phy port: by the device's name, and by the interface an af_packet/af_xdp vdev binds.
+  const devices = tb.phyPorts.flatMap((p) => (p.dpdkDevargs ? [p.dpdkDevargs.split(',')[0]!] : []));
+  problems.push(...duplicates('phyPorts', 'DPDK device', devices));
+  const ifaces = tb.phyPorts.flatMap((p) => {
+    const m = p.dpdkDevargs ? /(?:^|,)iface=([^,]+)/.exec(p.dpdkDevargs) : null;
+    return m ? [m[1]!] : [];
+  });
+  problems.push(...duplicates('phyPorts', 'DPDK device interface', ifaces));
+  const d = tb.ovsDpdk;
+  if (d.pciDevices.length > 0 && d.extraArgs.includes('--no-pci'))
+    problems.push({ path: 'ovsDpdk.extraArgs', message: '--no-pci forbids the PCI devices ovsDpdk.pciDevices names: keep one' });
+  if (tb.vm) {
+    if (tb.vm.hugepageSizeKb !== d.hugepageSizeKb)
+      problems.push({
+        path: 'vm.hugepageSizeKb',
+        message: `${tb.vm.hugepageSizeKb} KiB, but ovsDpdk.hugepageSizeKb is ${d.hugepageSizeKb}: the guest's memory is shared with ovs-vswitchd on hugepages of one size`,
+      });
+    else if ((tb.vm.memoryMb * 1024) % tb.vm.hugepageSizeKb !== 0)
+      problems.push({ path: 'vm.memoryMb', message: `${tb.vm.memoryMb} MB is not a whole number of ${tb.vm.hugepageSizeKb / 1024} MB hugepages` });
   }
   return problems;
 }

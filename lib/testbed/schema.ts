@@ -9,7 +9,34 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 const HEX_MASK = /^0x[0-9A-Fa-f]+$/;
 const SHA256_FP = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 
-export const mac = () => z.string().regex(MAC, 'expected a MAC address like 00:4B:4E:49:30:00');
+/** The hugepage sizes of x86-64 (2 MB, 1 GB), in KiB. */
+const hugepageSize = () =>
+  z
+    .number()
+    .int()
+    .refine((v) => v === 2048 || v === 1048576, 'expected a hugepage size of 2048 (2 MB) or 1048576 (1 GB) KiB')
+    .default(2048);
+
+/** A regular expression the ovs-vswitchd log check can use. */
+function compiles(re: string): boolean {
+  try {
+    new RegExp(re);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const mac = () =>
+  z
+    .string()
+    .regex(MAC, 'expected a MAC address like 00:4B:4E:49:30:00')
+    .refine((v) => !/^(00:){5}00$/.test(v), 'an all-zero MAC address is no interface address')
+    // The group bit: the first octet's lowest bit set is a multicast (or broadcast) address, never one interface's.
+    .refine(
+      (v) => (Number.parseInt(v.slice(0, 2), 16) & 1) === 0,
+      'a multicast or broadcast MAC address is no interface address (the first octet must be even)',
+    );
 export const ipv4 = () => z.string().regex(IPV4, 'expected an IPv4 address like 1.1.1.1');
 export const cidr = () =>
   z.string().refine((v) => {
@@ -152,8 +179,9 @@ const Vm = z.strictObject({
   kernel: absPath(),
   initrd: absPath(),
   disk: absPath(),
-  // The guest's memory: a memfd of hugepages of this size, shared with ovs-vswitchd.
-  hugepageSizeKb: z.number().int().positive().default(2048),
+  // The guest's memory: a memfd of hugepages of this size, shared with ovs-vswitchd (so the same
+  // size as ovsDpdk.hugepageSizeKb: the load refuses another), and a whole number of them.
+  hugepageSizeKb: hugepageSize(),
   // QEMU's user-mode NIC for the harness, forwarded from the DUT host's loopback only.
   mgmtMac: mac().default('52:54:00:00:00:02'),
   mgmtForwardPort: port().default(2222),
@@ -193,9 +221,9 @@ const OvsDpdk = z.strictObject({
   filePrefix: word().default('dutlab'),
   // Lets an idle PMD thread sleep (microseconds): without it a PMD takes a whole core.
   pmdMaxSleepUs: z.number().int().nonnegative().default(10000),
-  hugepageSizeKb: z.number().int().positive().default(2048),
+  hugepageSizeKb: hugepageSize(),
   // ovs-vswitchd log lines at ERR or EMER that are expected here (regular expressions), as make check-dpdk allows them.
-  logAllowlist: z.array(z.string().min(1)).default([]),
+  logAllowlist: z.array(z.string().min(1).refine(compiles, 'not a regular expression JavaScript can compile')).default([]),
 });
 
 const Flow = z.strictObject({
@@ -348,7 +376,7 @@ const Throughput = z.strictObject({
   // Frames in the trial pcap, looped to make a trial's load.
   trialFrames: z.number().int().positive().max(100_000).default(1000),
   // compare: a drop beyond this share of the baseline (and beyond the runs' own spread) is a regression.
-  regressionThreshold: z.number().min(0).max(1).default(0.1),
+  regressionThreshold: z.number().min(0).max(0.9, 'a threshold above 0.9 lets almost any drop pass: the gate would never fail').default(0.1),
 });
 
 /** The traffic generator's driver (lib/traffic/tg.ts); the host it runs on is hosts.tg. */

@@ -89,8 +89,11 @@ export function readPcap(file: string, onPacket: (data: Buffer, timeUs: RecordTi
       input.destroy();
       reject(new PcapError(file, message));
     };
-    parser.on('globalHeader', (h: { linkLayerType: number; snapshotLength: number }) => {
-      if (h.linkLayerType !== LINKTYPE_ETHERNET) refuse(`link type ${h.linkLayerType}; only Ethernet (1) captures can be verified`);
+    parser.on('globalHeader', (h: { linkLayerType: number; snapshotLength: number; majorVersion: number; minorVersion: number }) => {
+      // 2.4 is the only classic pcap version libpcap has written since 1998; another is a file this reader would misread.
+      if (h.majorVersion !== 2 || h.minorVersion !== 4)
+        refuse(`pcap version ${h.majorVersion}.${h.minorVersion}; only 2.4 (libpcap's classic format) can be read`);
+      else if (h.linkLayerType !== LINKTYPE_ETHERNET) refuse(`link type ${h.linkLayerType}; only Ethernet (1) captures can be verified`);
       else snaplen = Math.min(h.snapshotLength || MAX_SNAPLEN, MAX_SNAPLEN);
     });
     parser.on('packetHeader', (h: { capturedLength: number }) => {

@@ -22,6 +22,54 @@ export interface CaptureSpec {
   logFile: string;
   filter?: string;
   snaplen?: number;
+  /** Where the capture is recorded while it runs, so that the next run on the lab stops it if this one is killed. */
+  record?: CaptureRecord;
+}
+
+/**
+ * A lab's records of its running captures on one machine: the directory
+ * (under the testbed's paths.workDir) and the lab they belong to (its lock
+ * path: a TG box shared by two labs keeps their records apart).
+ */
+export interface CaptureRecord {
+  dir: string;
+  lab: string;
+}
+
+/** The record of a lab's captures on one of its machines (by role: the virtual lab's machines share one file system). */
+export function captureRecordOf(tb: { paths: { workDir: string }; lock: { path: string } }, role: string): CaptureRecord {
+  return { dir: `${tb.paths.workDir}/captures/${role}`, lab: tb.lock.path };
+}
+
+/**
+ * Stops the captures a dead run of this lab left running on a machine (its
+ * records name pid and start time: a pid reused since is left alone) and
+ * removes their files. Called by the run that holds the lab's lock, before it
+ * starts captures of its own. Returns one line per capture it stopped.
+ */
+export async function stopLeftoverCaptures(shell: Shell, rec: CaptureRecord): Promise<string[]> {
+  const alive = `[ "$(cut -d' ' -f22 /proc/$pid/stat 2>/dev/null)" = "$st" ] && ! grep -q '^State:[[:space:]]*Z' /proc/$pid/status 2>/dev/null`;
+  const script = [
+    `d=${shq(rec.dir)}; lab=${shq(rec.lab)}`,
+    '[ -d "$d" ] || exit 0',
+    'for f in "$d"/*; do',
+    '  [ -f "$f" ] || continue',
+    '  pid=; st=; owner=; file=; log=',
+    '  read -r pid st owner file log < "$f"',
+    '  [ "$owner" = "$lab" ] || continue',
+    '  case "$pid$st" in ""|*[!0-9]*) rm -f "$f"; continue;; esac',
+    `  if ${alive}; then`,
+    // SIGINT, as a capture is stopped, then KILL after two seconds.
+    '    kill -s INT "$pid" 2>/dev/null; i=0',
+    `    while [ $i -lt 100 ] && ${alive}; do sleep 0.02; i=$((i+1)); done`,
+    `    ${alive} && kill -s KILL "$pid" 2>/dev/null`,
+    '    echo "stopped pid $pid capturing into $file"',
+    '  fi',
+    '  rm -f "$f" "$file" "$log"',
+    'done',
+  ].join('\n');
+  const r = await shell.run(script, { timeoutMs: 60_000 });
+  return r.stdout.split('\n').filter((l) => l.startsWith('stopped '));
 }
 
 export class Tcpdump {
@@ -55,7 +103,10 @@ export class Tcpdump {
       '-w',
       shq(spec.file),
     ];
-    const proc = await shell.start(`${words.join(' ')}${spec.filter ? ` ${shq(spec.filter)}` : ''}`, { logFile: spec.logFile });
+    const proc = await shell.start(`${words.join(' ')}${spec.filter ? ` ${shq(spec.filter)}` : ''}`, {
+      logFile: spec.logFile,
+      ...(spec.record ? { record: { dir: spec.record.dir, line: `${spec.record.lab} ${spec.file} ${spec.logFile}` } } : {}),
+    });
     const capture = new Tcpdump(spec, proc, shell.host);
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {

@@ -7,7 +7,7 @@ import type { Testbed } from '../testbed/schema.js';
 import { topologyOf } from '../testbed/topology.js';
 import { shq } from '../transport/quote.js';
 import type { Shell } from '../transport/shell.js';
-import { Tcpdump, type CaptureSpec } from './tcpdump.js';
+import { captureRecordOf, Tcpdump, type CaptureSpec } from './tcpdump.js';
 import type { CaptureFiles, CapturingTrafficGenerator, MeasuringTrafficGenerator, SendResult, TgSnapshot, Trial, TrialResult } from './tg.js';
 
 export class LinuxTrafficGenerator implements CapturingTrafficGenerator, MeasuringTrafficGenerator {
@@ -71,7 +71,8 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
   private captureSpecs(): CaptureSpec[] {
     const t = this.tb.traffic;
     const log = (name: string) => `${this.tb.paths.workDir}/${name}.log`;
-    return [
+    const record = captureRecordOf(this.tb, 'tg');
+    const specs: CaptureSpec[] = [
       // rx: only what the DUT sends us; tx: only what leaves (the stream, and whatever else the TG sends).
       { name: 'tcpdump-rx', iface: this.rxPort, direction: 'in', file: this.remote.rx, logFile: log('tcpdump-rx') },
       { name: 'tcpdump-tx', iface: this.txPort, direction: 'out', file: this.remote.tx, logFile: log('tcpdump-tx') },
@@ -87,6 +88,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
         filter: `udp and src host ${t.srcIp} and dst host ${t.dstIp}`,
       },
     ];
+    return specs.map((spec) => ({ ...spec, record }));
   }
 
   async send(localPcap: string, packets: number, rate: number): Promise<SendResult> {

@@ -25,8 +25,10 @@ import { SESSION_COMMAND, ShellSession } from './shell-session.js';
 import { shq } from './quote.js';
 import type { Duplex } from 'node:stream';
 
-/** Long-lived shells per host: one does the work; more open only while commands overlap (a lock refresh during a step). */
+/** Long-lived shells per host: one does the work; more open only while a long command holds it (a lock refresh during a long step). */
 const MAX_SESSIONS = 3;
+/** How long a command waits for a busy session before it opens another (a channel, and the rc files again). */
+const SPILL_AFTER_MS = 1000;
 /** How long a new session may take to start (the user's rc files run once, here). */
 const SESSION_READY_MS = 15_000;
 
@@ -145,8 +147,15 @@ export class SshShell implements Shell {
 
   // ---- one long-lived sh per host (shell-session.ts) -------------------------
 
-  /** An idle shell session, a new one while fewer than MAX_SESSIONS exist, or null when this host has no usable sh. */
+  /**
+   * An idle shell session; else, once a busy one has not come free within SPILL_AFTER_MS, a new one
+   * (at most MAX_SESSIONS); or null when this host has no usable sh. Every new session is a new
+   * channel, and a channel costs the user's rc files (root's .bashrc: bash reads it for every
+   * command sshd runs): commands that overlap briefly (captures started together) wait for the one
+   * session rather than pay that; only a long command (a lock refresh during a long step) spills over.
+   */
   private async lease(): Promise<ShellSession | null> {
+    let spill = this.sessions.length === 0;
     for (;;) {
       if (this.perCommand) return null;
       const idle = this.sessions.find((s) => s.usable && !this.leased.has(s));
@@ -154,7 +163,7 @@ export class SshShell implements Shell {
         this.leased.add(idle);
         return idle;
       }
-      if (this.sessions.length + this.opening < MAX_SESSIONS) {
+      if ((spill || this.sessions.length === 0) && this.sessions.length + this.opening < MAX_SESSIONS) {
         this.opening++;
         try {
           const s = await this.openSession();
@@ -167,8 +176,23 @@ export class SshShell implements Shell {
           this.opening--;
         }
       }
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      spill = await this.waitForRelease(SPILL_AFTER_MS);
     }
+  }
+
+  /** Waits until a session is released (false) or the time is up (true). */
+  private waitForRelease(ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const waiter = () => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(true);
+      }, ms);
+      this.waiters.push(waiter);
+    });
   }
 
   private release(session: ShellSession): void {

@@ -241,7 +241,7 @@ function startSshd(role: Role, stateDir: string, ns: string): ProcRecord {
       // The harness's shell sessions keep their files here, inside the lab's state: lab down removes them all.
       `SetEnv TMPDIR=${join(stateDir, `tmp-${role}`)}`,
       'MaxStartups 50',
-      'LogLevel INFO',
+      'LogLevel VERBOSE',
       '',
     ].join('\n'),
   );

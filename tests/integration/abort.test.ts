@@ -1,7 +1,7 @@
 // A run interrupted from outside: Ctrl-C (SIGINT), a CI abort (SIGTERM), a
 // kill -9. The lab must be left as the run found it and unlocked, the report
 // must say "aborted" (exit 2), and the next run must be able to start at once.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -143,6 +143,38 @@ describe.concurrent('an interrupted run', () => {
     // At once: not after the lock's TTL (60 s on the virtual lab).
     expect(Date.now() - t0).toBeLessThan(45_000);
     expect(await labState(lab)).toEqual(CLEAN);
+  });
+
+  it('killed outright while it captures: the next run stops the captures it left on the TG and the guest, by pid, and says so', async ({ expect }) => {
+    const lab = await newLab('abrt-cap');
+    const { child, reports } = startRun(lab);
+    await waitForStage(reports, 'traffic.prepare');
+    // The stream's captures: three on the TG (rx, tx, the watch), one each on the guest's vEths.
+    const tcpdumps = (role: string) =>
+      pidsInNetns(netnsId(`dutlab-${lab.id}-${role}`)).filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'tcpdump';
+        } catch {
+          return false;
+        }
+      });
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && (tcpdumps('tg').length < 3 || tcpdumps('guest').length < 2)) await new Promise((r) => setTimeout(r, 20));
+    process.kill(-child.pid!, 'SIGKILL');
+    await child;
+    const left = { tg: tcpdumps('tg'), guest: tcpdumps('guest') };
+    expect(left.tg).toHaveLength(3);
+    expect(left.guest).toHaveLength(2);
+    const next = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual']);
+    dirs.push(next.reports);
+    expect(next.exitCode, next.summary.reason).toBe(0);
+    const notes = next.summary.notes.join('\n');
+    for (const [role, pids] of Object.entries(left))
+      for (const pid of pids)
+        expect(notes).toMatch(new RegExp(`\\[${role}\\] a capture left running by an earlier run of this lab \\(killed outright\\?\\): stopped pid ${pid} `));
+    expect(await labState(lab)).toEqual(CLEAN);
+    // Nor their files: the dead run's pcaps and logs went with them (the next run removed its own).
+    expect(readdirSync(join(lab.stateDir, 'work'), { recursive: true }).filter((f) => /\.(pcap|log)$/.test(String(f)))).toEqual([]);
   });
 
   it('a second signal forces the exit at once; the next run from this controller takes over what it left', async ({ expect }) => {

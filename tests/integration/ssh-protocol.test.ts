@@ -86,12 +86,25 @@ describe('commands over SSH', () => {
     expect(server.commands.slice(before)).toEqual(['exec sh -s']);
   });
 
-  it('opens a second session while the first is busy, and runs both at once', async () => {
+  it('runs commands that overlap briefly in the one session: no second channel (each costs the rc files again)', async () => {
     const sh = await connect();
+    await sh.run('true');
+    const before = server.commands.length;
+    const out = await Promise.all([0, 1, 2, 3, 4].map((i) => sh.run(`sleep 0.05; echo ${i}`)));
+    expect(out.map((r) => r.stdout)).toEqual(['0\n', '1\n', '2\n', '3\n', '4\n']);
+    expect(server.commands.slice(before)).toEqual([]);
+  });
+
+  it('opens a second session once a long command has held the first for a second, and runs both at once', async () => {
+    const sh = await connect();
+    await sh.run('true');
+    const before = server.commands.length;
     const t0 = Date.now();
-    const [a, b] = await Promise.all([sh.run('sleep 0.5; echo a'), sh.run('sleep 0.5; echo b')]);
+    const [a, b] = await Promise.all([sh.run('sleep 3; echo a'), sh.run('sleep 1.5; echo b')]);
     expect([a.stdout, b.stdout]).toEqual(['a\n', 'b\n']);
-    expect(Date.now() - t0).toBeLessThan(950);
+    expect(server.commands.slice(before)).toEqual(['exec sh -s']);
+    // b waited a second for the busy session, then ran beside it (about 3 s in all), not after it (4.5 s).
+    expect(Date.now() - t0).toBeLessThan(4000);
   });
 
   it('reopens a session whose sh was killed between commands', async () => {

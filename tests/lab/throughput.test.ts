@@ -56,7 +56,7 @@ describe('the upgrade gate on the virtual lab', () => {
     expect(md).toMatch(/## Throughput \(NDR and PDR, MLRsearch\)\n\n\| frame \| goal \| lower bound Mfps \|/);
     expect(md).toMatch(/\| 64 B \| NDR \(loss 0\) \| 0\.\d{3} \|/);
     expect(r.summary.notes.join('\n')).toMatch(/calibration, guest bypassed: the generator offered 1000000 frames\/s, reached \d+/);
-    const h = readHistory(reports).find((e) => e.runId === baseline)!;
+    const h = readHistory(reports).entries.find((e) => e.runId === baseline)!;
     expect(h.throughput.map((t) => t.goal)).toEqual(['NDR', 'PDR']);
     expect(h.throughput[0]!.lower).toBeGreaterThan(1000);
   }, 120_000);
