@@ -4,7 +4,7 @@
 // test is shown not to be. Stops at the first failure and prints its output.
 import { execa } from 'execa';
 
-const [pattern, times = '20', file = 'tests/integration/faults.test.ts'] = process.argv.slice(2);
+const [pattern, times = '20', file = 'tests/lab/faults.test.ts'] = process.argv.slice(2);
 if (!pattern) {
   console.error('usage: npm run test:repeat -- PATTERN [TIMES] [FILE]');
   process.exit(2);

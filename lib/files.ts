@@ -2,7 +2,7 @@
 // summary, a key): each has a bound, and what is past it, or what is not a
 // regular file (/dev/zero, a FIFO), is refused with the file's name before
 // it is read whole. A typo in --testbed must not read gigabytes.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { InputFileError } from './errors.js';
 
 const MiB = 1 << 20;
@@ -24,7 +24,8 @@ export function readBounded(file: string, maxBytes: number, what: string): strin
 export function readBoundedBuffer(file: string, maxBytes: number, what: string): Buffer {
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     throw new InputFileError(file, `cannot read the ${what}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }

@@ -11,7 +11,7 @@ import { compareRuns, comparisonText, GATE_CASE_ID, IncomparableRunsError, incom
 import { loadRun, readHistory } from '../report/history.js';
 import { trendHtml } from '../report/trend.js';
 import { loadTestbed, missingLocalFiles, testbedNotes } from '../testbed/load.js';
-import { DEFAULT_LAB_ID, labDown, labStatus, labUp, type Datapath, type GuestKind } from '../vlab/lab.js';
+import { DEFAULT_LAB_ID, labDown, labNames, labStatus, labUp, type Datapath, type GuestKind } from '../vlab/lab.js';
 import { cachedImages, ensureGuestImage, IMAGE_CACHE } from '../vlab/image.js';
 import { ensurePackages } from '../vlab/packages.js';
 import { runSuites, writeRefusalReport } from './run.js';
@@ -192,10 +192,21 @@ export function buildCli(): Command {
       };
       const lines: string[] = [];
       let code = 0;
+      // Every profile's lab is checked before the first comes up: a bad name or an id too long for
+      // the DPDK lab's must not be found after a whole profile ran.
+      const profiles = o.profiles.split(',').filter(Boolean);
+      for (const profile of profiles) {
+        const at = labs[profile];
+        if (!at) throw new Error(`e2e runs the virtual lab's profiles (${Object.keys(labs).join(', ')}), not ${JSON.stringify(profile)}`);
+        try {
+          labNames(at.id);
+        } catch (err) {
+          throw new Error(`--id ${o.id}: the ${profile} profile's lab would be ${at.id}: ${errorMessage(err)}`);
+        }
+      }
       try {
-        for (const profile of o.profiles.split(',').filter(Boolean)) {
-          const at = labs[profile];
-          if (!at) throw new Error(`e2e runs the virtual lab's profiles (${Object.keys(labs).join(', ')}), not ${JSON.stringify(profile)}`);
+        for (const profile of profiles) {
+          const at = labs[profile]!;
           if (interrupted) break;
           try {
             const lab = await labUp({ id: at.id, datapath: at.datapath, guest: at.guest, log });
@@ -228,9 +239,10 @@ export function buildCli(): Command {
     .option('--id <id>', 'lab id (several labs can coexist)', DEFAULT_LAB_ID)
     .option('--template <file>', 'testbed template')
     .addOption(
-      new Option('--datapath <kind>', "netdev: OVS's userspace datapath on veth (profile virtual); dpdk: OVS-DPDK on DPDK virtual devices (profile ovs-dpdk)")
-        .choices(['netdev', 'dpdk'])
-        .default('netdev'),
+      new Option(
+        '--datapath <kind>',
+        "netdev: OVS's userspace datapath on veth (profile virtual; the default); dpdk: OVS-DPDK on DPDK virtual devices (profile ovs-dpdk; the default with --guest vm)",
+      ).choices(['netdev', 'dpdk']),
     )
     .addOption(
       new Option(
@@ -241,11 +253,13 @@ export function buildCli(): Command {
         .default('netns'),
     )
     .option('--rebuild-image', 'build the guest image again even if the cache has it (--guest vm)')
-    .action(async (o: { id: string; template?: string; datapath: Datapath; guest: GuestKind; rebuildImage?: boolean }) => {
+    .action(async (o: { id: string; template?: string; datapath?: Datapath; guest: GuestKind; rebuildImage?: boolean }) => {
+      if (o.guest === 'vm' && o.datapath === 'netdev')
+        throw new Error('--guest vm --datapath netdev: a VM guest sits on vhost-user ports, which need the DPDK datapath (leave --datapath out, or say dpdk)');
       const st = await labUp({
         id: o.id,
         log,
-        datapath: o.guest === 'vm' ? 'dpdk' : o.datapath,
+        datapath: o.datapath ?? (o.guest === 'vm' ? 'dpdk' : 'netdev'),
         guest: o.guest,
         ...(o.rebuildImage ? { rebuildImage: true } : {}),
         ...(o.template ? { template: o.template } : {}),

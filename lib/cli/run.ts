@@ -137,6 +137,9 @@ async function runVitest(
     reporters: opts.quiet ? [reporter] : [reporter, 'verbose'],
     watch: false,
     fileParallelism: false,
+    // A worker thread, not a forked process: a run starts in a tenth less CPU (no second Node.js to boot).
+    // Signals reach this process only; runSuites' handler tells the suite through the abort file.
+    pool: 'threads',
     passWithNoTests: false,
     provide: { dutlab: config },
     // The suites' modules, transformed once and kept (keyed by their content): a run starts in less CPU.

@@ -179,7 +179,8 @@ export function parseRoutes(text: string, { required = false }: { required?: boo
 /** 1.2.3.0/24 or 1.2.3.4: four octets of at most 255, a prefix of at most 32. */
 function isIpv4Prefix(s: string): boolean {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(s);
-  return m !== null && m.slice(1, 5).every((o) => Number(o) <= 255) && (m[5] === undefined || Number(m[5]) <= 32);
+  if (!m) return false;
+  return m.slice(1, 5).every((o) => Number(o) <= 255) && (m[5] === undefined || Number(m[5]) <= 32);
 }
 
 function parseRouteN(t: string): Route[] {

@@ -58,6 +58,8 @@ export class ThroughputTest {
   private async prepare(): Promise<void> {
     await this.run.session.connect('tg');
     this.tg = measuringTrafficGenerator(this.run.session.shell('tg'), this.run.tb, this.run.config.runId);
+    // Before the first trial (the calibration's, then the searches'): a fault injected there is what the search measures.
+    await this.run.runHookBeforeTraffic();
   }
 
   /** The trial frames at a size, on the generator. */

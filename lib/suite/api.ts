@@ -54,8 +54,9 @@ function registerSuite(meta: SuiteMeta, stagesOf: (lab: LabRun) => Stage[]): voi
   const stages = stagesOf(lab);
 
   // Interrupted (Ctrl-C, a CI abort): tear down, then let the suite end, its stages skipped with the reason.
-  // The signal reaches this worker directly from a terminal, and through the abort file from `dutlab run`,
-  // which is what a CI's SIGTERM reaches. A second signal received here forces the exit.
+  // `dutlab run` runs suites in a worker thread, which signals do not reach: the abort file from its
+  // handler says it. A suite run by vitest in a process of its own (a forks pool) also hears the signal
+  // itself; there a second one forces the exit.
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     if (++signals > 1) process.exit(2);

@@ -27,18 +27,18 @@ export interface CaptureSpec {
 }
 
 /**
- * A lab's records of its running captures on one machine: the directory
- * (under the testbed's paths.workDir) and the lab they belong to (its lock
- * path: a TG box shared by two labs keeps their records apart).
+ * A lab's records of its running captures on one machine: files named
+ * `<prefix><pid>` in the testbed's paths.workDir, and the lab they belong to
+ * (its lock path: a TG box shared by two labs keeps their records apart).
  */
 export interface CaptureRecord {
-  dir: string;
+  prefix: string;
   lab: string;
 }
 
 /** The record of a lab's captures on one of its machines (by role: the virtual lab's machines share one file system). */
 export function captureRecordOf(tb: { paths: { workDir: string }; lock: { path: string } }, role: string): CaptureRecord {
-  return { dir: `${tb.paths.workDir}/captures/${role}`, lab: tb.lock.path };
+  return { prefix: `${tb.paths.workDir}/capture-${role}.`, lab: tb.lock.path };
 }
 
 /**
@@ -50,9 +50,8 @@ export function captureRecordOf(tb: { paths: { workDir: string }; lock: { path: 
 export async function stopLeftoverCaptures(shell: Shell, rec: CaptureRecord): Promise<string[]> {
   const alive = `[ "$(cut -d' ' -f22 /proc/$pid/stat 2>/dev/null)" = "$st" ] && ! grep -q '^State:[[:space:]]*Z' /proc/$pid/status 2>/dev/null`;
   const script = [
-    `d=${shq(rec.dir)}; lab=${shq(rec.lab)}`,
-    '[ -d "$d" ] || exit 0',
-    'for f in "$d"/*; do',
+    `lab=${shq(rec.lab)}`,
+    `for f in ${shq(rec.prefix)}*; do`,
     '  [ -f "$f" ] || continue',
     '  pid=; st=; owner=; file=; log=',
     '  read -r pid st owner file log < "$f"',
@@ -105,7 +104,7 @@ export class Tcpdump {
     ];
     const proc = await shell.start(`${words.join(' ')}${spec.filter ? ` ${shq(spec.filter)}` : ''}`, {
       logFile: spec.logFile,
-      ...(spec.record ? { record: { dir: spec.record.dir, line: `${spec.record.lab} ${spec.file} ${spec.logFile}` } } : {}),
+      ...(spec.record ? { record: { prefix: spec.record.prefix, line: `${spec.record.lab} ${spec.file} ${spec.logFile}` } } : {}),
     });
     const capture = new Tcpdump(spec, proc, shell.host);
     const deadline = Date.now() + 15_000;

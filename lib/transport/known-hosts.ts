@@ -1,6 +1,6 @@
 // Host key verification: an OpenSSH SHA256 fingerprint pin, or a known_hosts file.
 import { createHash, createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { FILE_LIMITS, readBounded } from '../files.js';
 
 /** The OpenSSH form of a key's fingerprint: SHA256:<base64 without padding>. */
 export function fingerprintOf(key: Buffer): string {
@@ -40,5 +40,5 @@ export function knownKeysFor(knownHostsText: string, address: string, port: numb
 }
 
 export function readKnownHosts(file: string): string {
-  return readFileSync(file, 'utf8');
+  return readBounded(file, FILE_LIMITS.knownHosts, 'known_hosts file');
 }

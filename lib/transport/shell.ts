@@ -33,11 +33,11 @@ export interface StartOptions {
    */
   reportExit?: boolean;
   /**
-   * Records the process while it runs, as the file `<dir>/<pid>` holding "pid start-time line":
+   * Records the process while it runs, as the file `<prefix><pid>` holding "pid start-time line":
    * a run killed outright cannot stop what it started, and the next run on the lab reads these
    * records to stop, by pid, what is still the same process. stop() removes the record.
    */
-  record?: { dir: string; line: string };
+  record?: { prefix: string; line: string };
 }
 
 /** The line a reportExit process's shell writes when the process ends: `dutlab-exit-status: 139`. */
@@ -111,9 +111,7 @@ export function takeMarker(stderr: string): { pgid: number | null; stderr: strin
 export function wrapStart(command: string, logFile: string, options: StartOptions = {}): string {
   const run = options.reportExit ? `${command}\nprintf '${EXIT_MARKER} %s\\n' "$?"` : `exec ${command}`;
   const script = commandScript(run, options);
-  const record = options.record
-    ? `mkdir -p ${shq(options.record.dir)} && printf '%s %s %s\\n' "$pid" "$st" ${shq(options.record.line)} > ${shq(options.record.dir)}/"$pid"; `
-    : '';
+  const record = options.record ? `printf '%s %s %s\\n' "$pid" "$st" ${shq(options.record.line)} > ${shq(options.record.prefix)}"$pid"; ` : '';
   const launch =
     `mkdir -p "$(dirname ${shq(logFile)})" && ` +
     `setsid sh -c ${shq(script)} > ${shq(logFile)} 2>&1 < /dev/null & ` +
@@ -131,14 +129,14 @@ export function aliveProbe(pid: number, startTime: string): string {
 }
 
 /** Signals the process (or, for a process under a reportExit shell, its group: the shell and its child), waits, then KILLs the group. */
-export function stopScript(pid: number, startTime: string, signal: string, graceMs: number, group = false, recordDir?: string): string {
+export function stopScript(pid: number, startTime: string, signal: string, graceMs: number, group = false, recordPrefix?: string): string {
   const alive = aliveProbe(pid, startTime);
   const tries = Math.max(1, Math.ceil(graceMs / 20));
   return [
     `if ${alive}; then kill -s ${signal.replace(/^SIG/, '')} ${group ? `-- -${pid}` : pid} 2>/dev/null; fi`,
     `i=0; while [ $i -lt ${tries} ] && ${alive}; do sleep 0.02; i=$((i+1)); done`,
     `if ${alive}; then kill -s KILL -- -${pid} 2>/dev/null; kill -s KILL ${pid} 2>/dev/null; echo escalated; fi`,
-    ...(recordDir ? [`rm -f ${shq(recordDir)}/${pid}`] : []),
+    ...(recordPrefix ? [`rm -f ${shq(recordPrefix)}${pid}`] : []),
     'true',
   ].join('\n');
 }
@@ -165,7 +163,7 @@ export class PidProcess implements BackgroundProcess {
     /** Started with reportExit: signalled as a group. */
     private readonly group = false,
     /** Where the process is recorded while it runs (StartOptions.record). */
-    private readonly recordDir?: string,
+    private readonly recordPrefix?: string,
   ) {}
 
   async isAlive(): Promise<boolean> {
@@ -179,7 +177,7 @@ export class PidProcess implements BackgroundProcess {
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 3000): Promise<void> {
-    await this.shell.run(stopScript(this.pid, this.startTime, signal, graceMs, this.group, this.recordDir), {
+    await this.shell.run(stopScript(this.pid, this.startTime, signal, graceMs, this.group, this.recordPrefix), {
       sudo: this.sudo,
       timeoutMs: graceMs + 10_000,
     });
@@ -196,5 +194,5 @@ function parseStarted(host: string, command: string, stdout: string): { pid: num
 export async function startOver(shell: Shell, command: string, logFile: string, options: StartOptions = {}): Promise<PidProcess> {
   const r = await shell.run(wrapStart(command, logFile, options), { timeoutMs: 15_000 });
   const { pid, startTime } = parseStarted(shell.host, command, r.stdout);
-  return new PidProcess(shell, pid, startTime, logFile, options.sudo, options.reportExit, options.record?.dir);
+  return new PidProcess(shell, pid, startTime, logFile, options.sudo, options.reportExit, options.record?.prefix);
 }

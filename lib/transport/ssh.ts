@@ -1,6 +1,6 @@
 // Commands on a lab machine over SSH: one connection per host, reused for every
 // command, kept alive, retried while the machine boots, host key verified.
-import { readFileSync } from 'node:fs';
+import { FILE_LIMITS, readBoundedBuffer } from '../files.js';
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import pRetry, { AbortError } from 'p-retry';
 import { CommandTimeoutError, ConnectionError, HostKeyError } from '../errors.js';
@@ -242,7 +242,8 @@ export class SshShell implements Shell {
 
   private execInSession(session: ShellSession, command: string, options: RunOptions, started: number): Promise<RunResult> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const script = options.sudo ? `exec sudo -n sh -c ${shq(commandScript(command, options))}` : commandScript(command, options);
+    // Not exec'd: the session's sh must reach its EXIT trap (shell-session.ts).
+    const script = options.sudo ? `sudo -n sh -c ${shq(commandScript(command, options))}` : commandScript(command, options);
     return new Promise<RunResult>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
@@ -419,7 +420,7 @@ function authConfig(role: string, spec: HostSpec): Partial<ConnectConfig> {
   const a = spec.auth;
   if ('privateKeyFile' in a) {
     try {
-      return { privateKey: readFileSync(a.privateKeyFile) };
+      return { privateKey: readBoundedBuffer(a.privateKeyFile, FILE_LIMITS.key, 'private key') };
     } catch (err) {
       throw new AbortError(new ConnectionError(role, `cannot read the private key ${a.privateKeyFile}: ${(err as Error).message}`));
     }

@@ -13,7 +13,9 @@ import { parseDocument } from 'yaml';
 import { fingerprintOf } from '../transport/known-hosts.js';
 import { LocalShell } from '../transport/local.js';
 import { cmd } from '../transport/quote.js';
-import { parseTestbed } from '../testbed/load.js';
+import { loadTestbed } from '../testbed/load.js';
+import { FILE_LIMITS, readBounded } from '../files.js';
+import type { Testbed } from '../testbed/schema.js';
 import { isAlive, pidsInNetns, recordFromPidfile, spawnDaemon, startTimeOf, stopProc, waitFor, type ProcRecord } from './procs.js';
 import { ensurePackages } from './packages.js';
 import { releaseHugepages, reserveHugepages } from './hugepages.js';
@@ -85,6 +87,9 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
   const guest = options.guest ?? 'netns';
   const datapath = options.datapath ?? (guest === 'vm' ? 'dpdk' : 'netdev');
   if (guest === 'vm' && datapath !== 'dpdk') throw new Error('a VM guest sits on vhost-user ports: it needs the DPDK datapath (--datapath dpdk)');
+  // The template before anything is torn down or installed: a mistyped --template leaves the existing lab as it is.
+  const template = options.template ?? (guest === 'vm' ? VM_TEMPLATE : datapath === 'dpdk' ? DPDK_TEMPLATE : DEFAULT_TEMPLATE);
+  const templateTb = loadTestbed(template);
   if (options.installPackages !== false) await ensurePackages(log, datapath === 'dpdk', guest === 'vm');
   if (existsSync(names.stateDir) || (await existingNamespaces(id)).length > 0) {
     log(`clearing what an earlier run of lab ${id} left`);
@@ -92,8 +97,6 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
   }
   // The image before anything of the lab exists: a build that fails leaves nothing to clear.
   const image = guest === 'vm' ? await ensureGuestImage({ log, ...(options.rebuildImage ? { rebuild: true } : {}) }) : undefined;
-  const template = options.template ?? (guest === 'vm' ? VM_TEMPLATE : datapath === 'dpdk' ? DPDK_TEMPLATE : DEFAULT_TEMPLATE);
-  const templateTb = parseTestbed(readFileSync(template, 'utf8'), template);
   const sh = new LocalShell('vlab');
   const state: LabState = {
     id,
@@ -189,7 +192,7 @@ async function makeKeys(sh: LocalShell, stateDir: string): Promise<void> {
   await sh.run(names.map((n) => cmd('ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `dutlab-${n}`, '-f', join(keys, n))).join(' && '));
 }
 
-async function wire(sh: LocalShell, ns: Record<Role, string>, tb: ReturnType<typeof parseTestbed>, guest: GuestKind): Promise<void> {
+async function wire(sh: LocalShell, ns: Record<Role, string>, tb: Testbed, guest: GuestKind): Promise<void> {
   const lines: string[] = [];
   for (const role of nsRoles(guest)) {
     lines.push(cmd('ip', 'netns', 'add', ns[role]), cmd('ip', '-n', ns[role], 'link', 'set', 'lo', 'up'));
@@ -337,7 +340,7 @@ function hostKeyFingerprint(stateDir: string, role: Role): string {
 
 /** The template with this lab's ports, keys, fingerprints and state paths filled in. */
 function labTestbed(template: string, state: LabState): string {
-  const doc = parseDocument(readFileSync(template, 'utf8'));
+  const doc = parseDocument(readBounded(template, FILE_LIMITS.testbed, 'testbed template'));
   const s = state.stateDir;
   doc.set('name', `virtual-lab-${state.id}`);
   for (const role of ['host', 'guest', 'tg'] as const) {

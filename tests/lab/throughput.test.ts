@@ -79,9 +79,9 @@ describe('the upgrade gate on the virtual lab', () => {
     const worst = Math.min(ndr.lowerBound ?? 0, ndr.spread.lowestExceed ?? Number.POSITIVE_INFINITY);
     const limitFps = Math.max(300, Math.floor(worst / 5));
     const limit = guestForwardRule(`limit rate over ${limitFps}/second burst 50 packets drop`)(labOf(ID));
-    await execa('sh', ['-c', limit]);
     try {
-      const r = await run(['--baseline', baseline]);
+      // Injected by the run's own hook, just before its first trial: the throughput suite runs it.
+      const r = await run(['--baseline', baseline, '--hook-before-traffic', limit]);
       expect(r.exitCode, r.stderr).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`dutlab: REGRESSION against ${baseline}: `));
       const text = readFileSync(join(reports, r.summary.runId, 'comparison.txt'), 'utf8');

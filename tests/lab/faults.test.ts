@@ -1,7 +1,8 @@
 // Fault injection on the virtual lab (tests/helpers/faults.ts): each fault
 // breaks the lab in one way, just before the traffic; several run at once,
 // each on a lab of its own. The fault that writes to the kernel log, which
-// every lab shares, is in fault-kernel-log.test.ts and runs after all others.
+// every lab shares, is tests/integration/fault-kernel-log.test.ts (the fast
+// tier), alone after every other lab there.
 import { describe, it } from 'vitest';
 import { injectForeignFrames } from '../helpers/foreign.js';
 import { VERDICTS, checkFault, cleanUpFaultLabs, guestForwardRule, inGuest, type Fault } from '../helpers/faults.js';

@@ -1,0 +1,11 @@
+import { loadTestbed } from '../lib/testbed/load.js';
+import { SshShell } from '../lib/transport/ssh.js';
+const tb = loadTestbed('/run/dutlab-probe/testbed.yaml');
+const sh = await SshShell.connect('host', tb.hosts.host);
+await sh.run('true');
+const s = process.cpuUsage();
+const t0 = performance.now();
+for (let i = 0; i < 300; i++) await sh.run('true');
+const u = process.cpuUsage(s);
+console.log('300 commands:', ((performance.now() - t0) / 300).toFixed(2), 'ms wall each;', ((u.user + u.system) / 300 / 1e3).toFixed(2), 'ms CPU each in node');
+await sh.close();

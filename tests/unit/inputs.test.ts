@@ -1,0 +1,393 @@
+// Inputs that used to slip through (issue 21): each example, refused where it
+// enters with the file, line and field, or made to mean what it says. The
+// property-based tests (properties.test.ts) do the same over generated inputs.
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../lib/cli/main.js';
+import { InputFileError, PcapError, ParseError, TestbedError } from '../../lib/errors.js';
+import { FILE_LIMITS, readBounded } from '../../lib/files.js';
+import { parseDumpPorts } from '../../lib/parsers/ovs.js';
+import { parseRoutes, parseSysctl } from '../../lib/parsers/net.js';
+import { profileByName } from '../../lib/profiles/index.js';
+import { profileProblems } from '../../lib/profiles/profile.js';
+import { GATE_CASE_ID, incomparable, judgeAgainstBaseline, type RunRecord } from '../../lib/report/compare.js';
+import { appendHistory, HISTORY_FILE, historyEntry, loadRun, readHistory } from '../../lib/report/history.js';
+import type { RunResult } from '../../lib/results/run.js';
+import { loadTestbed, parseTestbed } from '../../lib/testbed/load.js';
+import { readPcap, writeStreamPcap } from '../../lib/traffic/pcap.js';
+import { streamFromTestbed } from '../../lib/traffic/stream.js';
+import { fixturePath } from '../helpers/fixtures.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'dutlab-inputs-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const MINIMAL = `
+name: lab-a
+hosts:
+  host: { address: 10.0.0.1, auth: { privateKeyFile: /k }, hostKey: { knownHosts: /kh } }
+  guest: { address: 127.0.0.1, port: 2222, jump: host, auth: { privateKeyFile: /k }, hostKey: { knownHosts: /kh } }
+  tg: { address: 10.0.0.2, auth: { agent: true }, hostKey: { fingerprint: "SHA256:qSQXWQtOtfKn4CEdtybB3wyN6MmKPl8grgKoeyYTK6A" } }
+`;
+
+/** The problems a testbed is refused for, as "path: message" lines. */
+function refused(text: string): string[] {
+  try {
+    parseTestbed(text, 'bad.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(TestbedError);
+    return (err as TestbedError).problems.map((p) => `${p.path}: ${p.message}`);
+  }
+  throw new Error('the testbed was accepted');
+}
+
+/** main() in this process: exit code and what it wrote (as bin/dutlab.js runs it). */
+async function dutlab(...args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const [write, writeErr, saved] = [process.stdout.write, process.stderr.write, process.exitCode];
+  process.stdout.write = ((chunk: string) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
+  process.exitCode = undefined;
+  try {
+    await main(['node', 'dutlab', ...args]);
+    return { exitCode: Number(process.exitCode ?? 0), stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    [process.stdout.write, process.stderr.write, process.exitCode] = [write, writeErr, saved];
+  }
+}
+
+/** A run's data as compare reads it: one suite, one throughput goal at each frame size. */
+function runOf(o: { runId: string; testbed?: string; profile?: string; frames?: number[]; suite?: string }): RunRecord {
+  const run: RunResult = {
+    runId: o.runId,
+    testbed: '/x.yaml',
+    testbedName: o.testbed ?? 'lab-a',
+    profile: o.profile ?? 'virtual',
+    startedAt: '2026-11-30T00:00:00.000Z',
+    versions: {},
+    notes: [],
+    teardownProblems: [],
+    suites: [
+      {
+        suite: o.suite ?? 'throughput',
+        title: 't',
+        runId: o.runId,
+        testbed: '/x.yaml',
+        testbedName: o.testbed ?? 'lab-a',
+        profile: o.profile ?? 'virtual',
+        startedAt: '',
+        versions: {},
+        stages: [],
+        tables: [],
+        teardownProblems: [],
+        notes: [],
+        throughput: (o.frames ?? [64]).map((frame) => ({
+          frame,
+          calibration: null,
+          generatorLimit: null,
+          maxRate: 1e6,
+          trials: [],
+          goals: [
+            {
+              goal: 'NDR',
+              lossRatio: 0,
+              lowerBound: 40_000,
+              upperBound: 42_000,
+              relativeWidth: 0.05,
+              conditionalThroughput: 40_000,
+              limitedByGenerator: false,
+              spread: { highestPass: 40_000, lowestExceed: 42_000 },
+              lowerBps: null,
+            },
+          ],
+        })),
+      },
+    ],
+  };
+  return { run, cases: [] };
+}
+
+describe('data loss: the history', () => {
+  it('never loses the entry appended after a cut last line; the reader skips the cut line and names it', () => {
+    const dir = mkdtempSync(join(tmp, 'hist-'));
+    const a = historyEntry(runOf({ runId: 'run-a' }).run, 'pass');
+    appendHistory(dir, a);
+    // A run killed in mid-append (or a disk that filled up) left half a line.
+    appendFileSync(join(dir, HISTORY_FILE), JSON.stringify(historyEntry(runOf({ runId: 'run-cut' }).run, 'pass')).slice(0, 40));
+    const b = historyEntry(runOf({ runId: 'run-b' }).run, 'pass');
+    appendHistory(dir, b);
+    const h = readHistory(dir);
+    expect(h.entries.map((e) => e.runId)).toEqual(['run-a', 'run-b']);
+    expect(h.skipped).toEqual([expect.stringMatching(new RegExp(`${HISTORY_FILE}:2: skipped: not a whole JSON line \\(cut off\\?\\)`))]);
+    // And `--baseline` still finds a run by its id there.
+    mkdirSync(join(dir, 'run-b'));
+    expect(() => loadRun('run-b', dir)).toThrow(InputFileError);
+  });
+
+  it('skips a line of the wrong shape, naming the line and the field', () => {
+    const dir = mkdtempSync(join(tmp, 'hist-'));
+    writeFileSync(join(dir, HISTORY_FILE), `${JSON.stringify({ runId: 'x', startedAt: 1 })}\nnull\n`);
+    const h = readHistory(dir);
+    expect(h.entries).toEqual([]);
+    expect(h.skipped[0]).toMatch(/history\.jsonl:1: skipped: startedAt: expected string, got number/);
+    expect(h.skipped[1]).toMatch(/history\.jsonl:2: skipped: \(top\): expected object, got null/);
+  });
+});
+
+describe('a stale report for a gate: every exit path of `run` writes this run report', () => {
+  const testbed = join(tmp, 'tb.yaml');
+  writeFileSync(testbed, MINIMAL);
+  const cut = join(tmp, 'cut-run');
+  cpSync(fixturePath('runs/pvp-before-schema-version'), cut, { recursive: true });
+  writeFileSync(join(cut, 'summary.json'), readFileSync(join(cut, 'summary.json'), 'utf8').slice(0, 300));
+  const empty = join(tmp, 'empty-run');
+  mkdirSync(empty, { recursive: true });
+
+  it.each([
+    ['nothing there', join(tmp, 'no-such-run'), /no-such-run: neither a run directory nor a run id in .*history\.jsonl/],
+    ['an empty directory', empty, /empty-run\/run\.json: cannot read the run\.json: ENOENT/],
+    ['a cut summary.json', cut, /cut-run\/summary\.json: not valid JSON \(cut off\?\)/],
+  ])('a baseline that cannot be read (%s): exit 2 naming it, and a report of this run', async (_what, baseline, why) => {
+    const reports = mkdtempSync(join(tmp, 'reports-'));
+    const r = await dutlab('run', '--testbed', testbed, '--profile', 'virtual', '--baseline', baseline, '--reports', reports, '--quiet');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(why);
+    const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ verdict: 'infra-error', exitCode: 2 });
+    expect(summary.reason).toMatch(/^the baseline cannot be read: /);
+    expect(readFileSync(join(reports, 'junit.xml'), 'utf8')).toContain(`<property name="runId" value="${summary.runId}"/>`);
+  });
+});
+
+describe('no size limit: every file read has a bound', () => {
+  it('refuses /dev/zero as a testbed at once, naming it, without reading it', async () => {
+    const t0 = Date.now();
+    expect(() => loadTestbed('/dev/zero')).toThrow(/\/dev\/zero: .*the testbed file is not a regular file \(a character device\)/s);
+    const reports = mkdtempSync(join(tmp, 'reports-'));
+    const r = await dutlab('run', '--testbed', '/dev/zero', '--profile', 'virtual', '--reports', reports, '--quiet');
+    expect(r.exitCode).toBe(2);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('refuses a FIFO without waiting for a writer', () => {
+    const fifo = join(tmp, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    expect(() => readBounded(fifo, 100, 'testbed file')).toThrow(/not a regular file \(a FIFO\)/);
+  });
+
+  it('refuses a testbed with a 50 MB value by its size', () => {
+    const big = join(tmp, 'big.yaml');
+    writeFileSync(big, `${MINIMAL}bridge: ${'x'.repeat(50 << 20)}\n`);
+    expect(() => loadTestbed(big)).toThrow(
+      new RegExp(`is ${(50 << 20) + MINIMAL.length + 9} bytes, more than the ${FILE_LIMITS.testbed} a testbed file may have`),
+    );
+  });
+});
+
+describe('values that failed late or misled: refused at load, with the field', () => {
+  it.each([
+    ['throughput.minRate above maxRate', 'throughput: { minRate: 5000, maxRate: 1000 }', 'throughput.minRate: 5000 frames/s is above throughput.maxRate 1000'],
+    ['a logAllowlist regex that does not compile', 'ovsDpdk: { logAllowlist: ["(unclosed"] }', 'ovsDpdk.logAllowlist.0: not a regular expression'],
+    [
+      'two vhost-user ports on one socket',
+      `vmPorts:
+  - { name: vhu0, ofport: 32, kind: vhost-user, guestIf: e0, mac: "52:54:00:00:00:10", cidr: 2.2.2.1/24, vhostSocket: /run/vhu.sock }
+  - { name: vhu1, ofport: 33, kind: vhost-user, guestIf: e1, mac: "52:54:00:00:00:11", cidr: 3.3.3.1/24, vhostSocket: /run/vhu.sock }`,
+      'vmPorts: vhost-user socket /run/vhu.sock is used twice',
+    ],
+    [
+      'two phy ports on one DPDK device',
+      `phyPorts:
+  - { name: p0, ofport: 16, dpdkPort: 1, tgPort: tg0, dpdkDevargs: "0000:01:00.0" }
+  - { name: p1, ofport: 17, dpdkPort: 2, tgPort: tg1, dpdkDevargs: "0000:01:00.0" }`,
+      'phyPorts: DPDK device 0000:01:00.0 is used twice',
+    ],
+    [
+      'two af_packet devices on one interface',
+      `phyPorts:
+  - { name: p0, ofport: 16, dpdkPort: 1, tgPort: tg0, dpdkDevargs: "net_af_packet0,iface=eth1" }
+  - { name: p1, ofport: 17, dpdkPort: 2, tgPort: tg1, dpdkDevargs: "net_af_packet1,iface=eth1" }`,
+      'phyPorts: DPDK device interface eth1 is used twice',
+    ],
+    [
+      'vm.hugepageSizeKb other than the switch',
+      'vm: { kernel: /k, initrd: /i, disk: /d, pidfile: /p, consoleLog: /c, hugepageSizeKb: 1048576 }',
+      "vm.hugepageSizeKb: 1048576 KiB, but ovsDpdk.hugepageSizeKb is 2048: the guest's memory is shared with ovs-vswitchd",
+    ],
+    [
+      'a hugepage size x86 does not have',
+      'ovsDpdk: { hugepageSizeKb: 4096 }',
+      'ovsDpdk.hugepageSizeKb: expected a hugepage size of 2048 (2 MB) or 1048576 (1 GB) KiB',
+    ],
+    [
+      'a VM memory that is not a whole number of hugepages',
+      'vm: { kernel: /k, initrd: /i, disk: /d, pidfile: /p, consoleLog: /c, memoryMb: 513 }',
+      'vm.memoryMb: 513 MB is not a whole number of 2 MB hugepages',
+    ],
+    ['a multicast MAC', 'gateway: { ip: 3.3.3.2, mac: "01:00:5E:00:00:01" }', 'gateway.mac: a multicast or broadcast MAC address is no interface address'],
+    ['the broadcast MAC', 'traffic: { srcMac: "FF:FF:FF:FF:FF:FF" }', 'traffic.srcMac: a multicast or broadcast MAC address'],
+    ['an all-zero MAC', 'traffic: { dstMac: "00:00:00:00:00:00" }', 'traffic.dstMac: an all-zero MAC address is no interface address'],
+    [
+      'a regression threshold that disables the gate',
+      'throughput: { regressionThreshold: 1 }',
+      'throughput.regressionThreshold: a threshold above 0.9 lets almost any drop pass',
+    ],
+    [
+      'an NDR loss ratio above PDR',
+      'throughput: { ndr: { lossRatio: 0.01 }, pdr: { lossRatio: 0.005 } }',
+      'throughput.ndr.lossRatio: 0.01 is above throughput.pdr.lossRatio 0.005',
+    ],
+    ['--no-pci beside pciDevices', 'ovsDpdk: { pciDevices: ["0000:01:00.0"], extraArgs: ["--no-pci"] }', 'ovsDpdk.extraArgs: --no-pci forbids the PCI devices'],
+  ])('%s', (_what, yaml, problem) => {
+    expect(refused(`${MINIMAL}${yaml}\n`).join('\n')).toContain(problem);
+  });
+
+  it('refuses the legacy profile on a virtual-lab testbed (VM ports that are not KNI vports)', () => {
+    const tb = parseTestbed(
+      `${MINIMAL}vmPorts:
+  - { name: port32, ofport: 32, kind: veth, guestIf: vEth_port32, mac: "00:4B:4E:49:30:00", cidr: 2.2.2.1/24 }
+  - { name: port33, ofport: 33, kind: veth, guestIf: vEth_port33, mac: "00:4B:4E:49:30:01", cidr: 3.3.3.1/24 }
+`,
+    );
+    const wrong = profileProblems(profileByName('legacy-kni'), tb, 'vlab.yaml');
+    expect(wrong?.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      "vmPorts.0.kind: veth; the guide's lab has KNI vports (kind kni): a virtual-lab testbed runs with profile virtual or ovs-dpdk (profile legacy-kni)",
+      "vmPorts.1.kind: veth; the guide's lab has KNI vports (kind kni): a virtual-lab testbed runs with profile virtual or ovs-dpdk (profile legacy-kni)",
+    ]);
+    expect(profileProblems(profileByName('legacy-kni'), parseTestbed(MINIMAL), 'guide.yaml')).toBeNull();
+  });
+
+  it('uses vm.hugepageSizeKb for the guest memory it names', () => {
+    const tb = parseTestbed(`${MINIMAL}vm: { kernel: /k, initrd: /i, disk: /d, pidfile: /p, consoleLog: /c, memoryMb: 1024 }\n`);
+    expect(tb.vm?.hugepageSizeKb).toBe(2048);
+  });
+});
+
+describe('unlike things compared', () => {
+  const base = runOf({ runId: 'base' });
+  it.each([
+    ['another profile', runOf({ runId: 'c', profile: 'ovs-dpdk' }), 'profile: virtual in the baseline, ovs-dpdk now'],
+    ['other frame sizes', runOf({ runId: 'c', frames: [64, 1518] }), 'frame sizes: 64 in the baseline, 64, 1518 now'],
+    ['another testbed', runOf({ runId: 'c', testbed: 'lab-b' }), 'testbed: lab-a in the baseline, lab-b now'],
+    ['no suite in common', runOf({ runId: 'c', suite: 'pvp', frames: [] }), 'suites: throughput in the baseline, pvp now: none in common'],
+  ])('%s: not compared, and the gate says so as an infrastructure error', (_what, cand, diff) => {
+    expect(incomparable(base, cand)).toContain(diff);
+    const gate = judgeAgainstBaseline(base, cand, 0.1);
+    expect(gate.case).toMatchObject({ id: GATE_CASE_ID, status: 'failed', kind: 'infra' });
+    expect(gate.case.message).toContain(`cannot compare with the baseline base: ${diff}`);
+  });
+
+  it('compares like with like: passed when nothing dropped, the DUT failed when it did', () => {
+    expect(judgeAgainstBaseline(base, runOf({ runId: 'c' }), 0.1).case.status).toBe('passed');
+    const slow = runOf({ runId: 'slow' });
+    Object.assign(slow.run.suites[0]!.throughput![0]!.goals[0]!, {
+      lowerBound: 10_000,
+      upperBound: 11_000,
+      spread: { highestPass: 10_000, lowestExceed: 11_000 },
+    });
+    expect(judgeAgainstBaseline(base, slow, 0.1).case).toMatchObject({ status: 'failed', kind: 'dut' });
+  });
+
+  it('`dutlab compare` refuses runs of two profiles: exit 2 naming what differs', async () => {
+    const dirOf = (rec: RunRecord) => {
+      const d = mkdtempSync(join(tmp, 'run-'));
+      writeFileSync(join(d, 'run.json'), JSON.stringify(rec.run));
+      writeFileSync(join(d, 'summary.json'), JSON.stringify({ runId: rec.run.runId, verdict: 'pass', exitCode: 0, cases: [] }));
+      return d;
+    };
+    const r = await dutlab('compare', dirOf(base), dirOf(runOf({ runId: 'other', profile: 'ovs-dpdk' })));
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('cannot compare base with other: profile: virtual in the baseline, ovs-dpdk now');
+  });
+});
+
+describe('raw exceptions: every reader validates and names the file and field', () => {
+  it.each([
+    ['run.json', '{"runId":"x","suites":"no"}', /run\.json: testbed: not a run's run\.json: expected string, got nothing/],
+    ['run.json', 'null', /run\.json: \(top\): not a run's run\.json: expected object, got null/],
+    ['summary.json', '{"runId":"x","verdict":"pass","exitCode":0,"cases":{}}', /summary\.json: cases: not a run's summary\.json: expected array, got object/],
+  ])('%s holding %s', (file, text, message) => {
+    const d = mkdtempSync(join(tmp, 'run-'));
+    cpSync(fixturePath('runs/pvp-before-schema-version'), d, { recursive: true });
+    writeFileSync(join(d, file), text);
+    const err = (() => {
+      try {
+        loadRun(d, tmp);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(InputFileError);
+    expect((err as Error).message).toMatch(message);
+  });
+
+  it('reads a run directory written before schemaVersion existed, as a baseline', () => {
+    const rec = loadRun(fixturePath('runs/pvp-before-schema-version'), tmp);
+    expect(rec.run.runId).toBe('20261130-095314-7113');
+    expect(rec.cases.filter((c) => c.status === 'passed')).toHaveLength(27);
+    expect(judgeAgainstBaseline(rec, rec, 0.1).case.status).toBe('passed');
+  });
+});
+
+describe('parsers: what a cut or garbled output would have slipped through', () => {
+  it('refuses a counter that is not a number (pkts=lots), never NaN', () => {
+    const text =
+      'OFPST_PORT reply (xid=0x4): 1 ports\n  port 16: rx pkts=lots, bytes=0, drop=0, errs=0, frame=0, over=0, crc=0\n           tx pkts=0, bytes=0, drop=0, errs=0, coll=0\n';
+    expect(() => parseDumpPorts(text)).toThrow(ParseError);
+    expect(() => parseDumpPorts(text)).toThrow(/a count or "\?", not "lots"/);
+    // "?" stays what OVS means by it: not counted.
+    expect(parseDumpPorts(text.replace('lots', '?')).get('16')?.rxPackets).toBe(0);
+  });
+
+  it('refuses a routing line that is no route (12345, 999.1.1.1/8)', () => {
+    expect(() => parseRoutes('12345')).toThrow(ParseError);
+    expect(() => parseRoutes('999.1.1.1/8 dev x')).toThrow(ParseError);
+    expect(() => parseRoutes('local')).toThrow(ParseError);
+    expect(parseRoutes('default via 3.3.3.2 dev vEth_port33\n2.2.2.0/24 dev vEth_port32 proto kernel scope link src 2.2.2.1')).toEqual([
+      { dst: 'default', gateway: '3.3.3.2', dev: 'vEth_port33' },
+      { dst: '2.2.2.0/24', dev: 'vEth_port32' },
+    ]);
+  });
+
+  it('refuses a cut sysctl (a key without its value, or a key asked for and missing), never an empty value', () => {
+    expect(() => parseSysctl('net.ipv4.ip_forward = 1\nnet.ipv4.conf.all.rp_filter =')).toThrow(
+      /a value after "net\.ipv4\.conf\.all\.rp_filter =" \(output cut\?\)/,
+    );
+    expect(() => parseSysctl('net.ipv4.ip_forward = 1\n', ['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter'])).toThrow(
+      /none for net\.ipv4\.conf\.all\.rp_filter \(output cut\?\)/,
+    );
+    expect(parseSysctl('net.ipv4.ip_forward = 1\n', ['net.ipv4.ip_forward'])).toEqual({ 'net.ipv4.ip_forward': '1' });
+  });
+
+  it.each([
+    [2, 3],
+    [1, 4],
+    [3, 4],
+  ])('refuses a pcap of version %i.%i (only 2.4 is read)', async (major, minor) => {
+    const file = join(tmp, `v${major}${minor}.pcap`);
+    writeStreamPcap(file, streamFromTestbed(parseTestbed(MINIMAL), 1, { count: 3 }));
+    const b = readFileSync(file);
+    b.writeUInt16LE(major, 4);
+    b.writeUInt16LE(minor, 6);
+    writeFileSync(file, b);
+    await expect(readPcap(file, () => undefined)).rejects.toThrow(PcapError);
+    await expect(readPcap(file, () => undefined)).rejects.toThrow(new RegExp(`pcap version ${major}\\.${minor}; only 2\\.4`));
+  });
+});
+
+describe('lab commands that misled', () => {
+  it('refuses --guest vm --datapath netdev (it became dpdk), before anything', async () => {
+    const r = await dutlab('lab', 'up', '--id', 'never', '--guest', 'vm', '--datapath', 'netdev');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/--guest vm --datapath netdev: a VM guest sits on vhost-user ports/);
+  });
+
+  it('refuses an e2e --id too long for the DPDK lab before the first profile runs', async () => {
+    const r = await dutlab('e2e', '--id', 'abcdefghijkl', '--profiles', 'virtual,ovs-dpdk');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/--id abcdefghijkl: the ovs-dpdk profile's lab would be abcdefghijkl-dpdk: lab id "abcdefghijkl-dpdk": use 1-16/);
+  });
+});
