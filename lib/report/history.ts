@@ -133,8 +133,12 @@ function readRunFile<S extends z.ZodType>(file: string, schema: S, what: string)
 export function loadRun(ref: string, reports: string): RunRecord {
   let dir = resolve(ref);
   if (!(existsSync(dir) && statSync(dir).isDirectory())) {
-    const entry = readHistory(reports).entries.find((e) => e.runId === ref);
-    if (!entry) throw new RunNotFoundError(`${ref}: neither a run directory nor a run id in ${join(reports, HISTORY_FILE)}`);
+    const history = readHistory(reports);
+    const entry = history.entries.find((e) => e.runId === ref);
+    if (!entry) {
+      const damaged = history.skipped.length > 0 ? ` (its damaged lines, skipped: ${history.skipped.join('; ')})` : '';
+      throw new RunNotFoundError(`${ref}: neither a run directory nor a run id in ${join(reports, HISTORY_FILE)}${damaged}`);
+    }
     dir = join(reports, entry.runId);
   }
   const run = readRunFile(join(dir, 'run.json'), RunFileSchema, 'run.json') as unknown as RunResult;

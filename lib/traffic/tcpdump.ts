@@ -112,7 +112,12 @@ export class Tcpdump {
       const log = await proc.logTail(5);
       if (/listening on /.test(log)) return capture;
       // Read the log again once it is dead: what it said before dying may have come after the first read.
-      if (!(await proc.isAlive())) throw new CommandError(shell.host, 'tcpdump', null, null, `tcpdump exited: ${(await proc.logTail(5)).trim()}`);
+      if (!(await proc.isAlive())) {
+        const said = (await proc.logTail(5)).trim();
+        // Gone already: stop() only removes its record.
+        await proc.stop('SIGINT', 0).catch(() => undefined);
+        throw new CommandError(shell.host, 'tcpdump', null, null, `tcpdump exited: ${said}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     await proc.stop('SIGINT', 1000).catch(() => undefined);
