@@ -27,8 +27,12 @@ import type { Duplex } from 'node:stream';
 
 /** Long-lived shells per host: one does the work; more open only while a long command holds it (a lock refresh during a long step). */
 const MAX_SESSIONS = 3;
-/** How long a command waits for a busy session before it opens another (a channel, and the rc files again). */
-const SPILL_AFTER_MS = 1000;
+/**
+ * How long a command waits for a busy session before it opens another (a channel, and the rc files
+ * again: 1.1 CPU-seconds a session on a slow box with root's .bashrc, more than a hundred commands).
+ * Under load a short command can take a second; a lock refresh can wait three.
+ */
+const SPILL_AFTER_MS = 3000;
 /** How long a new session may take to start (the user's rc files run once, here). */
 const SESSION_READY_MS = 15_000;
 

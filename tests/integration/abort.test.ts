@@ -82,9 +82,16 @@ async function labState(lab: LabState): Promise<Record<string, unknown>> {
 
 const CLEAN = { bridges: '', guestAddresses: '', defaultRoute: '', gatewayArp: '', lock: false, processes: [] };
 
-// Two groups, one after the other, three cases at once in each: six at once on two cores made each case
-// wait on the others' CPU (a virtual-lab run takes about 11 CPU-seconds), past its timeout.
-describe.concurrent('a run interrupted by a signal', () => {
+// Where the time goes: a virtual-lab run costs about 12 CPU-seconds on this 2-core box (the controller
+// 4.6, each lab host's sshd tree 2.2-2.8: its session's start, root's .bashrc, 1.1, then ~14 ms a
+// command), so cases that run at once wait on each other's CPU. Six at once (and, before, six SSH
+// sessions a run, each reading root's .bashrc) pushed the cases with two runs past 60 s. Now: two
+// groups, one after the other, three cases at once in each; measured under this file's own load
+// (test:repeat), the one-run cases take 30-45 s and the two-run cases 45-60 s (alone: 10 s and 25 s).
+// Their timeout is twice that.
+const TIMEOUT = { timeout: 120_000 };
+
+describe.concurrent('a run interrupted by a signal', TIMEOUT, () => {
   it.for(['SIGINT', 'SIGTERM'] as const)(
     '%s after the setup, while the fault hook runs: teardown, verdict "aborted" (exit 2), the lab clean and unlocked',
     async (signal, { expect }) => {
@@ -130,7 +137,7 @@ describe.concurrent('a run interrupted by a signal', () => {
   });
 });
 
-describe.concurrent('a run forced out, or the main job interrupted', () => {
+describe.concurrent('a run forced out, or the main job interrupted', TIMEOUT, () => {
   it('killed outright (kill -9 of its process group) while it captures: the next run from this controller takes its lock over at once, stops the captures it left on the TG and the guest by pid, and passes', async ({
     expect,
   }) => {
