@@ -58,8 +58,8 @@ try {
     oneShot.push(performance.now() - t0);
   }
 
-  // The session loop alone: the same sh loop over a local pipe, no SSH.
-  const child = spawn('sh', ['-s'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // The session loop alone: the same sh loop over a local pipe, no SSH; in a session of its own, as sshd starts it.
+  const child = spawn('sh', ['-s'], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
   const local = new ShellSession(child.stdin, child.stdout);
   await local.waitReady(5000);
   const loop: number[] = [];
@@ -90,8 +90,8 @@ try {
   console.log(`ratio: ${(o / m).toFixed(1)}x faster than OpenSSH one-shot  (target: >= 50x)`);
   console.log('');
   console.log('where a command goes (this box):');
-  console.log(`  the session loop alone, over a local pipe:     median ${ms(median(loop))}  (one fork and two execs: the command's session, setsid, sh)`);
-  console.log(`  one fork+exec on the lab host (/bin/true):    ${ms(forkExec)}  (a slower box pays this per process; the loop starts 1 fork, 2 execs)`);
+  console.log(`  the session loop alone, over a local pipe:     median ${ms(median(loop))}  (one fork and one exec a command: the substitution's subshell, sh)`);
+  console.log(`  one fork+exec on the lab host (/bin/true):    ${ms(forkExec)}  (a slower box pays this per process)`);
   console.log(`  SSH, the forwarder and the harness:            ${ms(Math.max(0, m - median(loop)))}  (the rest of the median)`);
   console.log('where a one-shot login goes:');
   console.log(`  bash -c true as sshd runs it (SSH_CLIENT set): ${ms(rcWith)}  (bash reads ~/.bashrc for every command sshd runs)`);

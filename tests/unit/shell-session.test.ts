@@ -15,11 +15,15 @@ afterEach(() => {
 const tmp = mkdtempSync(join(tmpdir(), 'dutlab-session-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** A session on a local sh started the way sshd starts it: `sh -c 'exec sh -s'`, with what an rc file prints first. */
-async function session(rcOutput = ''): Promise<{ s: ShellSession; child: ChildProcess }> {
+/**
+ * A session on a local sh started the way sshd starts it: `sh -c 'exec sh -s'`, with what an rc file prints first;
+ * `leader`: in a session of its own, as sshd starts it (otherwise in this process's group, as a pipe to a child is).
+ */
+async function session(rcOutput = '', leader = false): Promise<{ s: ShellSession; child: ChildProcess }> {
   const child = spawn('sh', ['-c', `${rcOutput ? `printf '%s' '${rcOutput}'; ` : ''}${SESSION_COMMAND}`], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, TMPDIR: tmp },
+    detached: leader,
   });
   children.push(child);
   const s = new ShellSession(child.stdin!, child.stdout!);
@@ -72,6 +76,26 @@ describe('the long-lived shell session', () => {
     expect(pg).toBe(pgid);
     expect(sid).toBe(pgid);
     expect(s.runningPgidFile).toBeNull();
+  });
+
+  it("where the loop leads its own group (as under sshd), runs a command without a session of its own and names the loop's group: killing it ends the command, what it started, and the session", async () => {
+    const { s, child } = await session('', true);
+    expect(await s.run('echo out; echo err >&2; exit 3')).toEqual({ stdout: 'out\n', stderr: 'err\n', exitCode: 3 });
+    const marker = `dutlab-own-group-${process.pid}`;
+    const running = s.run(`sh -c 'sleep 30; echo ${marker}' & ps -o pgid= -p $$; sleep 30`);
+    await new Promise((r) => setTimeout(r, 300));
+    const pgid = Number(readFileSync(s.runningPgidFile!, 'utf8'));
+    expect(pgid).toBe(child.pid);
+    process.kill(-pgid, 'SIGTERM');
+    await expect(running).rejects.toBeInstanceOf(SessionClosedError);
+    await new Promise((r) => setTimeout(r, 300));
+    const left = spawn('sh', ['-c', `ps -eo args | grep -c '[s]leep 30; echo ${marker}'`]);
+    const count = await new Promise<string>((res) => {
+      let out = '';
+      left.stdout.on('data', (d: Buffer) => (out += String(d)));
+      left.on('close', () => res(out.trim()));
+    });
+    expect(count).toBe('0');
   });
 
   it('cannot be fooled by output that looks like the framing', async () => {
