@@ -90,7 +90,9 @@ try {
   console.log(`ratio: ${(o / m).toFixed(1)}x faster than OpenSSH one-shot  (target: >= 50x)`);
   console.log('');
   console.log('where a command goes (this box):');
-  console.log(`  the session loop alone, over a local pipe:     median ${ms(median(loop))}  (one fork and one exec a command: the substitution's subshell, sh)`);
+  console.log(
+    `  the session loop alone, over a local pipe:     median ${ms(median(loop))}  (one fork and one exec a command: the substitution's subshell, sh)`,
+  );
   console.log(`  one fork+exec on the lab host (/bin/true):    ${ms(forkExec)}  (a slower box pays this per process)`);
   console.log(`  SSH, the forwarder and the harness:            ${ms(Math.max(0, m - median(loop)))}  (the rest of the median)`);
   console.log('where a one-shot login goes:');
