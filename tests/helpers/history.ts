@@ -1,6 +1,9 @@
-// Three nightly runs of a DPDK lab: a DPDK update at each, and NDR halved at the last.
+// Made-up runs for the report's tests: three nightly runs of a DPDK lab (a DPDK update at each, NDR halved
+// at the last), one search, and a run as `compare` reads it.
+import type { RunRecord } from '../../lib/report/compare.js';
 import type { HistoryEntry } from '../../lib/report/history.js';
-import type { ThroughputResult } from '../../lib/results/run.js';
+import type { CaseResult } from '../../lib/report/verdict.js';
+import type { RunResult, ThroughputResult } from '../../lib/results/run.js';
 
 export const HISTORY: HistoryEntry[] = [
   ['20261120-010000-0001', 'pass', 'DPDK 22.11.10', 50_000, 52_000],
@@ -49,3 +52,38 @@ export const SEARCH_64: ThroughputResult = {
     generatorShort: false,
   })),
 };
+
+/** A run as `compare` reads it: one suite (throughput by default) with these searches, and these testcases. */
+export function runRecord(o: {
+  runId: string;
+  testbedName?: string;
+  profile?: string;
+  suite?: string;
+  throughput?: ThroughputResult[];
+  cases?: CaseResult[];
+  versions?: RunResult['versions'];
+}): RunRecord {
+  const who = { runId: o.runId, testbed: '/x.yaml', testbedName: o.testbedName ?? 'lab', profile: o.profile ?? 'ovs-dpdk' };
+  const run: RunResult = {
+    ...who,
+    startedAt: '2026-11-23T00:00:00Z',
+    versions: o.versions ?? {},
+    suites: [
+      {
+        ...who,
+        suite: o.suite ?? 'throughput',
+        title: '',
+        startedAt: '',
+        versions: {},
+        stages: [],
+        tables: [],
+        teardownProblems: [],
+        notes: [],
+        ...(o.throughput ? { throughput: o.throughput } : {}),
+      },
+    ],
+    notes: [],
+    teardownProblems: [],
+  };
+  return { run, cases: o.cases ?? [] };
+}

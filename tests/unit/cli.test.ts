@@ -3,27 +3,12 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { buildCli, main } from '../../lib/cli/main.js';
+import { buildCli } from '../../lib/cli/main.js';
+import { dutlabInProcess as inProcess } from '../helpers/in-process.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const dutlab = (...args: string[]) => execa('node', ['bin/dutlab.js', ...args], { cwd: ROOT, reject: false });
-
-/** main() as bin/dutlab.js calls it, in this process: its exit code and what it wrote. */
-async function inProcess(...args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [write, writeErr, saved] = [process.stdout.write, process.stderr.write, process.exitCode];
-  process.stdout.write = ((chunk: string) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
-  process.exitCode = undefined;
-  try {
-    await main(['node', 'dutlab', ...args]);
-    return { exitCode: Number(process.exitCode ?? 0), stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    [process.stdout.write, process.stderr.write, process.exitCode] = [write, writeErr, saved];
-  }
-}
 
 describe('the dutlab command', () => {
   const commands = buildCli().commands.flatMap((c) => (c.commands.length ? c.commands.map((s) => [c.name(), s.name()]) : [[c.name()]]));

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { compareRuns, comparisonText, type RunRecord } from '../../lib/report/compare.js';
 import type { CaseResult } from '../../lib/report/verdict.js';
-import type { RunResult, ThroughputResult } from '../../lib/results/run.js';
+import type { ThroughputResult } from '../../lib/results/run.js';
+import { runRecord } from '../helpers/history.js';
 
 const goal = (
   name: string,
@@ -29,36 +30,8 @@ const tput = (goals: ThroughputResult['goals']): ThroughputResult => ({
   goals,
   trials: [],
 });
-const record = (runId: string, t: ThroughputResult | null, cases: CaseResult[] = [], dpdk = 'DPDK 22.11.11'): RunRecord => {
-  const run: RunResult = {
-    runId,
-    testbed: '/x.yaml',
-    testbedName: 'lab',
-    profile: 'ovs-dpdk',
-    startedAt: '2026-11-23T00:00:00Z',
-    versions: { ovs: '3.1.0', dpdk, hostKernel: '6.1', guestKernel: '6.1' },
-    suites: [
-      {
-        suite: 'throughput',
-        title: '',
-        runId,
-        testbed: '/x.yaml',
-        testbedName: 'lab',
-        profile: 'ovs-dpdk',
-        startedAt: '',
-        versions: {},
-        stages: [],
-        tables: [],
-        teardownProblems: [],
-        notes: [],
-        ...(t ? { throughput: [t] } : {}),
-      },
-    ],
-    notes: [],
-    teardownProblems: [],
-  };
-  return { run, cases };
-};
+const record = (runId: string, t: ThroughputResult | null, cases: CaseResult[] = [], dpdk = 'DPDK 22.11.11'): RunRecord =>
+  runRecord({ runId, cases, versions: { ovs: '3.1.0', dpdk, hostKernel: '6.1', guestKernel: '6.1' }, ...(t ? { throughput: [t] } : {}) });
 const c = (id: string, status: CaseResult['status'], message?: string): CaseResult => ({
   id,
   name: id,

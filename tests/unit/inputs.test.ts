@@ -6,7 +6,6 @@ import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../lib/cli/main.js';
 import { InputFileError, PcapError, ParseError, TestbedError } from '../../lib/errors.js';
 import { FILE_LIMITS, readBounded } from '../../lib/files.js';
 import { parseDumpPorts } from '../../lib/parsers/ovs.js';
@@ -15,22 +14,15 @@ import { profileByName } from '../../lib/profiles/index.js';
 import { profileProblems } from '../../lib/profiles/profile.js';
 import { GATE_CASE_ID, incomparable, judgeAgainstBaseline, type RunRecord } from '../../lib/report/compare.js';
 import { appendHistory, HISTORY_FILE, historyEntry, loadRun, readHistory } from '../../lib/report/history.js';
-import type { RunResult } from '../../lib/results/run.js';
 import { loadTestbed, parseTestbed } from '../../lib/testbed/load.js';
 import { readPcap, writeStreamPcap } from '../../lib/traffic/pcap.js';
 import { streamFromTestbed } from '../../lib/traffic/stream.js';
-import { fixturePath } from '../helpers/fixtures.js';
+import { dutlabInProcess as dutlab } from '../helpers/in-process.js';
+import { fixturePath, MINIMAL_TESTBED as MINIMAL } from '../helpers/fixtures.js';
+import { runRecord, SEARCH_64 } from '../helpers/history.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dutlab-inputs-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-const MINIMAL = `
-name: lab-a
-hosts:
-  host: { address: 10.0.0.1, auth: { privateKeyFile: /k }, hostKey: { knownHosts: /kh } }
-  guest: { address: 127.0.0.1, port: 2222, jump: host, auth: { privateKeyFile: /k }, hostKey: { knownHosts: /kh } }
-  tg: { address: 10.0.0.2, auth: { agent: true }, hostKey: { fingerprint: "SHA256:qSQXWQtOtfKn4CEdtybB3wyN6MmKPl8grgKoeyYTK6A" } }
-`;
 
 /** The problems a testbed is refused for, as "path: message" lines. */
 function refused(text: string): string[] {
@@ -43,72 +35,15 @@ function refused(text: string): string[] {
   throw new Error('the testbed was accepted');
 }
 
-/** main() in this process: exit code and what it wrote (as bin/dutlab.js runs it). */
-async function dutlab(...args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [write, writeErr, saved] = [process.stdout.write, process.stderr.write, process.exitCode];
-  process.stdout.write = ((chunk: string) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
-  process.exitCode = undefined;
-  try {
-    await main(['node', 'dutlab', ...args]);
-    return { exitCode: Number(process.exitCode ?? 0), stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    [process.stdout.write, process.stderr.write, process.exitCode] = [write, writeErr, saved];
-  }
-}
-
-/** A run's data as compare reads it: one suite, one throughput goal at each frame size. */
-function runOf(o: { runId: string; testbed?: string; profile?: string; frames?: number[]; suite?: string }): RunRecord {
-  const run: RunResult = {
+/** A run's data as compare reads it: one suite, the same NDR search (40..42 kfps) at each frame size. */
+const runOf = (o: { runId: string; testbed?: string; profile?: string; frames?: number[]; suite?: string }): RunRecord =>
+  runRecord({
     runId: o.runId,
-    testbed: '/x.yaml',
     testbedName: o.testbed ?? 'lab-a',
     profile: o.profile ?? 'virtual',
-    startedAt: '2026-11-30T00:00:00.000Z',
-    versions: {},
-    notes: [],
-    teardownProblems: [],
-    suites: [
-      {
-        suite: o.suite ?? 'throughput',
-        title: 't',
-        runId: o.runId,
-        testbed: '/x.yaml',
-        testbedName: o.testbed ?? 'lab-a',
-        profile: o.profile ?? 'virtual',
-        startedAt: '',
-        versions: {},
-        stages: [],
-        tables: [],
-        teardownProblems: [],
-        notes: [],
-        throughput: (o.frames ?? [64]).map((frame) => ({
-          frame,
-          calibration: null,
-          generatorLimit: null,
-          maxRate: 1e6,
-          trials: [],
-          goals: [
-            {
-              goal: 'NDR',
-              lossRatio: 0,
-              lowerBound: 40_000,
-              upperBound: 42_000,
-              relativeWidth: 0.05,
-              conditionalThroughput: 40_000,
-              limitedByGenerator: false,
-              spread: { highestPass: 40_000, lowestExceed: 42_000 },
-              lowerBps: null,
-            },
-          ],
-        })),
-      },
-    ],
-  };
-  return { run, cases: [] };
-}
+    ...(o.suite ? { suite: o.suite } : {}),
+    throughput: (o.frames ?? [64]).map((frame) => structuredClone({ ...SEARCH_64, frame })),
+  });
 
 describe('data loss: the history', () => {
   it('never loses the entry appended after a cut last line; the reader skips the cut line and names it', () => {

@@ -22,6 +22,7 @@ import { SCHEMA_VERSION } from '../../lib/results/schema.js';
 import { loadTestbed, parseTestbed } from '../../lib/testbed/load.js';
 import { PCAP_HEADER_LEN, readPcap, RECORD_HEADER_LEN, writeStreamPcap } from '../../lib/traffic/pcap.js';
 import { frameLength, streamFromTestbed } from '../../lib/traffic/stream.js';
+import { MINIMAL_TESTBED } from '../helpers/fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dutlab-props-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -445,16 +446,10 @@ describe('the parsers of command output', () => {
 
 // ---- pcap ---------------------------------------------------------------------------------
 
-const TB = parseTestbed(`
-name: p
-hosts:
-  host: { address: 10.0.0.1, auth: { privateKeyFile: /k }, hostKey: { knownHosts: /kh } }
-  guest: { address: 127.0.0.1, port: 2222, jump: host, auth: { privateKeyFile: /k }, hostKey: { knownHosts: /kh } }
-  tg: { address: 10.0.0.2, auth: { agent: true }, hostKey: { knownHosts: /kh } }
-`);
+const TB = parseTestbed(MINIMAL_TESTBED);
 
 /** readPcap, bounded in time: a hang is a failure of the property, not of the test run. */
-async function readBounded(file: string): Promise<{ packets?: number; error?: Error }> {
+async function readPcapBounded(file: string): Promise<{ packets?: number; error?: Error }> {
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('readPcap hung')), 5000).unref());
   try {
     return { packets: (await Promise.race([readPcap(file, () => undefined), timeout])).packets };
@@ -488,7 +483,7 @@ describe('pcap files', () => {
         const size = readFileSync(file).length;
         const cut = Math.floor(size * at);
         truncateSync(file, cut);
-        const r = await readBounded(file);
+        const r = await readPcapBounded(file);
         const record = RECORD_HEADER_LEN + frameLength(spec, 0);
         const between = cut >= PCAP_HEADER_LEN && (cut - PCAP_HEADER_LEN) % record === 0;
         if (between) expect(r.packets).toBe((cut - PCAP_HEADER_LEN) / record);
@@ -506,7 +501,7 @@ describe('pcap files', () => {
         const b = readFileSync(file);
         b[offset] = byte;
         writeFileSync(file, b);
-        const r = await readBounded(file);
+        const r = await readPcapBounded(file);
         if (r.packets !== undefined) expect(r.packets).toBeLessThanOrEqual(5);
       }),
       { numRuns: 200 },

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { LocalShell } from '../../lib/transport/local.js';
 import { SESSION_COMMAND, SessionClosedError, ShellSession } from '../../lib/transport/shell-session.js';
 
 const children: ChildProcess[] = [];
@@ -89,13 +90,8 @@ describe('the long-lived shell session', () => {
     process.kill(-pgid, 'SIGTERM');
     await expect(running).rejects.toBeInstanceOf(SessionClosedError);
     await new Promise((r) => setTimeout(r, 300));
-    const left = spawn('sh', ['-c', `ps -eo args | grep -c '[s]leep 30; echo ${marker}'`]);
-    const count = await new Promise<string>((res) => {
-      let out = '';
-      left.stdout.on('data', (d: Buffer) => (out += String(d)));
-      left.on('close', () => res(out.trim()));
-    });
-    expect(count).toBe('0');
+    const left = await new LocalShell().run(`ps -eo args | grep -c '[s]leep 30; echo ${marker}'`, { okExitCodes: [0, 1] });
+    expect(left.stdout.trim()).toBe('0');
   });
 
   it('cannot be fooled by output that looks like the framing', async () => {

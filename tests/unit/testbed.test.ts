@@ -2,15 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TestbedError } from '../../lib/errors.js';
 import { flowsOf, loadTestbed, parseTestbed, testbedNotes } from '../../lib/testbed/load.js';
 import { topologyOf } from '../../lib/testbed/topology.js';
-import { fixturePath } from '../helpers/fixtures.js';
-
-const MINIMAL = `
-name: lab-a
-hosts:
-  host: { address: 10.0.0.1, auth: { privateKeyFile: /k }, hostKey: { knownHosts: /kh } }
-  guest: { address: 127.0.0.1, port: 2222, jump: host, auth: { privateKeyFile: /k }, hostKey: { knownHosts: /kh } }
-  tg: { address: 10.0.0.2, auth: { agent: true }, hostKey: { fingerprint: "SHA256:qSQXWQtOtfKn4CEdtybB3wyN6MmKPl8grgKoeyYTK6A" } }
-`;
+import { fixturePath, MINIMAL_TESTBED as MINIMAL } from '../helpers/fixtures.js';
 
 function problemsOf(text: string): Array<{ path: string; message: string }> {
   try {
