@@ -4,7 +4,7 @@
 // guest's links.
 import { CaptureError, CommandError } from '../errors.js';
 import { shq } from '../transport/quote.js';
-import type { BackgroundProcess, Shell } from '../transport/shell.js';
+import { PidProcess, type BackgroundProcess, type Shell } from '../transport/shell.js';
 
 /** Bytes kept of each frame: a whole Ethernet frame of the stream (1518) with room for a VLAN tag. */
 const SNAPLEN = 2048;
@@ -48,27 +48,25 @@ export function captureRecordOf(tb: { paths: { workDir: string }; lock: { path: 
  * starts captures of its own. Returns one line per capture it stopped.
  */
 export async function stopLeftoverCaptures(shell: Shell, rec: CaptureRecord): Promise<string[]> {
-  const alive = `[ "$(cut -d' ' -f22 /proc/$pid/stat 2>/dev/null)" = "$st" ] && ! grep -q '^State:[[:space:]]*Z' /proc/$pid/status 2>/dev/null`;
-  const script = [
-    `lab=${shq(rec.lab)}`,
-    `for f in ${shq(rec.prefix)}*; do`,
-    '  [ -f "$f" ] || continue',
-    '  pid=; st=; owner=; file=; log=',
-    '  read -r pid st owner file log < "$f"',
-    '  [ "$owner" = "$lab" ] || continue',
-    '  case "$pid$st" in ""|*[!0-9]*) rm -f "$f"; continue;; esac',
-    `  if ${alive}; then`,
-    // SIGINT, as a capture is stopped, then KILL after two seconds.
-    '    kill -s INT "$pid" 2>/dev/null; i=0',
-    `    while [ $i -lt 100 ] && ${alive}; do sleep 0.02; i=$((i+1)); done`,
-    `    ${alive} && kill -s KILL "$pid" 2>/dev/null`,
-    '    echo "stopped pid $pid capturing into $file"',
-    '  fi',
-    '  rm -f "$f" "$file" "$log"',
-    'done',
-  ].join('\n');
-  const r = await shell.run(script, { timeoutMs: 60_000 });
-  return r.stdout.split('\n').filter((l) => l.startsWith('stopped '));
+  // One line a record: its file, then what the capture wrote in it (pid, start time, lab, pcap, log).
+  const listed = await shell.run(`for f in ${shq(rec.prefix)}*; do [ -f "$f" ] && printf '%s %s\\n' "$f" "$(cat "$f")"; done; true`);
+  const stopped: string[] = [];
+  for (const line of listed.stdout.split('\n').filter((l) => l.trim())) {
+    const [file, pid, startTime, lab, pcap, log] = line.trim().split(' ');
+    if (lab !== rec.lab) continue;
+    if (!/^\d+$/.test(pid ?? '') || !/^\d+$/.test(startTime ?? '')) {
+      await shell.run(`rm -f ${shq(file!)}`);
+      continue;
+    }
+    // Stopped as a capture is (SIGINT, then KILL), by the one way a process is stopped by pid; that removes the record.
+    const proc = new PidProcess(shell, Number(pid), startTime!, log ?? '', false, false, rec.prefix);
+    if (await proc.isAlive()) {
+      await proc.stop('SIGINT', 2000);
+      stopped.push(`stopped pid ${pid} capturing into ${pcap}`);
+    }
+    await shell.run(`rm -f ${[file, pcap, log].flatMap((f) => (f ? [shq(f)] : [])).join(' ')}`);
+  }
+  return stopped;
 }
 
 export class Tcpdump {
