@@ -1,7 +1,7 @@
 // The `dutlab` command.
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { formatPlan, planOf } from '../scenario/plan.js';
 import { PROFILE_NAMES, PROFILES, profileByName } from '../profiles/index.js';
@@ -11,6 +11,7 @@ import { compareRuns, comparisonText, GATE_CASE_ID, IncomparableRunsError, incom
 import { loadRun, readHistory } from '../report/history.js';
 import { trendHtml } from '../report/trend.js';
 import { loadTestbed, missingLocalFiles, testbedNotes } from '../testbed/load.js';
+import type { Testbed } from '../testbed/schema.js';
 import { DEFAULT_LAB_ID, labDown, labNames, labStatus, labUp, type Datapath, type GuestKind } from '../vlab/lab.js';
 import { cachedImages, ensureGuestImage, IMAGE_CACHE } from '../vlab/image.js';
 import { ensurePackages } from '../vlab/packages.js';
@@ -68,7 +69,7 @@ export function buildCli(): Command {
           ...(o.reports ? { reportsDir: o.reports } : {}),
           ...(o.hookBeforeTraffic ? { beforeTraffic: o.hookBeforeTraffic } : {}),
           ...(o.quiet ? { quiet: true } : {}),
-          ...(baseline ? { gate: (cand: RunRecord) => judgeAgainstBaseline(baseline, cand, loadTestbed(o.testbed).throughput.regressionThreshold) } : {}),
+          ...(baseline ? { gate: (cand: RunRecord, tb: Testbed) => judgeAgainstBaseline(baseline, cand, tb.throughput.regressionThreshold) } : {}),
         });
         log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
         // The throughput suite's answer on the terminal too: NDR and PDR with their bounds.
@@ -76,7 +77,7 @@ export function buildCli(): Command {
           for (const row of t.rows) log(`${row[1]} at ${row[0]}: ${row[2]}..${row[3]} Mfps, L1 ${row[6]} Mb/s${row[9] ? ` (${row[9]})` : ''}`);
         const gate = s.cases.find((c) => c.id === GATE_CASE_ID);
         if (baseline && gate) {
-          process.stdout.write(readFileSync(join(dirname(s.summaryFile), 'comparison.txt'), 'utf8'));
+          process.stdout.write(s.comparison ?? '');
           const id = baseline.run.runId;
           if (gate.status === 'passed') log(`no regression against ${id}`);
           else if (gate.kind === 'dut') log(`REGRESSION against ${id}: ${gate.message?.replace(/^regression: /, '')}`);

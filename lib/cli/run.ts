@@ -18,6 +18,7 @@ import { SCHEMA_VERSION } from '../results/schema.js';
 import { ABORT_FILE, writeAbortFile, type SuiteConfig } from '../scenario/lab-run.js';
 import { PROJECT_ROOT, resolveSuites, type SuiteFile } from '../suite/catalog.js';
 import { loadTestbed, missingLocalFiles } from '../testbed/load.js';
+import type { Testbed } from '../testbed/schema.js';
 
 export interface RunOptions {
   testbed: string;
@@ -27,8 +28,8 @@ export interface RunOptions {
   reportsDir?: string;
   beforeTraffic?: string;
   quiet?: boolean;
-  /** The upgrade gate (`--baseline`): judges the finished run, as a testcase of its own, before the reports are written. */
-  gate?: (candidate: RunRecord) => GateOutcome;
+  /** The upgrade gate (`--baseline`): judges the finished run on its testbed, as a testcase of its own, before the reports are written. */
+  gate?: (candidate: RunRecord, testbed: Testbed) => GateOutcome;
 }
 
 export function newRunId(): string {
@@ -53,6 +54,8 @@ function newRunDir(reportsDir?: string): { reports: string; runId: string; runDi
 /** The run's summary, and where its report was written. */
 export interface RunOutcome extends Summary {
   summaryFile: string;
+  /** The comparison with the baseline (`--baseline`), as comparison.txt has it. */
+  comparison?: string;
 }
 
 const emptyRun = (runId: string, testbed: string, profile: string): RunResult => ({
@@ -73,8 +76,9 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
 
   // Problems that stop the run before it touches the lab: exit 2, with a report all the same.
   let suites: SuiteFile[];
+  let tb: Testbed;
   try {
-    const tb = loadTestbed(opts.testbed);
+    tb = loadTestbed(opts.testbed);
     base.testbedName = tb.name;
     copyFileSync(opts.testbed, join(runDir, 'testbed.yaml'));
     const profile = profileByName(opts.profile);
@@ -110,7 +114,9 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
       runDir,
       ...(opts.beforeTraffic ? { beforeTraffic: opts.beforeTraffic } : {}),
     };
-    return await runVitest(opts, suites, config, reports, base, () => interrupted);
+    const gate = opts.gate;
+    const judge = gate ? (cand: RunRecord) => gate(cand, tb) : undefined;
+    return await runVitest(opts, suites, config, reports, base, () => interrupted, judge);
   } finally {
     signals.forEach((sig) => process.off(sig, onSignal));
   }
@@ -123,6 +129,7 @@ async function runVitest(
   reports: string,
   base: RunResult,
   interrupted: () => string | null,
+  judge?: (candidate: RunRecord) => GateOutcome,
 ): Promise<RunOutcome> {
   const reporter = new RunReporter();
   const saved = process.exitCode;
@@ -164,7 +171,7 @@ async function runVitest(
   run.aborted ??= sig ? `interrupted by ${sig}` : undefined;
   if (!run.aborted) delete run.aborted;
   rmSync(join(config.runDir, ABORT_FILE), { force: true });
-  const gate = opts.gate && !run.aborted ? opts.gate({ run, cases, dir: config.runDir }) : null;
+  const gate = judge && !run.aborted ? judge({ run, cases, dir: config.runDir }) : null;
   if (gate) cases.push(gate.case);
   return writeReports(reports, config.runDir, run, cases, verdictOf(cases, reporter.errors, run.aborted), gate?.text);
 }
@@ -249,5 +256,5 @@ function writeReports(
   appendHistory(reports, historyEntry(data, verdict.verdict));
   const throughput = data.suites.flatMap((s) => s.throughput ?? []);
   if (throughput.length > 0) writeFileSync(join(runDir, 'report.html'), runReportHtml(data.runId, throughput));
-  return { ...summary, summaryFile: join(runDir, 'summary.md') };
+  return { ...summary, summaryFile: join(runDir, 'summary.md'), ...(comparison !== undefined ? { comparison } : {}) };
 }
