@@ -186,8 +186,12 @@ export class LabRun {
     // Holding the lock: whatever a dead run of this lab left capturing is stopped, on each machine it captures on.
     await this.session.onEveryConnection(async (role, shell) => {
       if (role === 'host') return;
-      const stopped = await stopLeftoverCaptures(shell, captureRecordOf(this.tb, role)).catch((e: unknown) => [`could not look for them: ${errorMessage(e)}`]);
-      for (const line of stopped) this.note(`[${role}] a capture left running by an earlier run of this lab (killed outright?): ${line}`);
+      try {
+        const stopped = await stopLeftoverCaptures(shell, captureRecordOf(this.tb, role));
+        for (const line of stopped) this.note(`[${role}] a capture left running by an earlier run of this lab (killed outright?): ${line}`);
+      } catch (e) {
+        this.note(`[${role}] could not look for captures an earlier run of this lab left running: ${errorMessage(e)}`);
+      }
     });
   }
 
