@@ -145,7 +145,7 @@ export async function checkFault(f: Fault, expect: ExpectStatic): Promise<void> 
   for (const [id, pattern] of Object.entries(f.fails)) expect(failed[id], `${id} in ${JSON.stringify(failed, null, 1)}`).toMatch(pattern);
   const checks = f.suite?.checks ?? [...CHECKS, ...(f.profile === 'ovs-dpdk' ? DPDK_CHECKS : []), ...(f.guest === 'vm' ? VM_CHECKS : [])];
   const mustPass = f.passes === 'every other check' ? checks.filter((id) => !(id in f.fails)) : (f.passes ?? []);
-  for (const id of mustPass) expect(r.summary.cases.find((c) => c.id === id)?.status, id).toBe('passed');
+  for (const id of mustPass) expect(r.summary.cases.find((c) => c.id === id)?.status, `${id}: ${failed[id] ?? ''}`).toBe('passed');
   if (f.setupFails) {
     for (const [id, pattern] of Object.entries(f.setupFails)) expect(failed[id], `${id} in ${JSON.stringify(failed, null, 1)}`).toMatch(pattern);
   } else {

@@ -8,7 +8,7 @@ import { profileProblems } from '../../lib/profiles/profile.js';
 import { ealExtraArgs, hugepagesNeeded } from '../../lib/profiles/steps.js';
 import { commandText, planOf } from '../../lib/scenario/plan.js';
 import { parseTestbed } from '../../lib/testbed/load.js';
-import { checkDpdkInitialized, checkDpdkPorts, checkPmdStats, checkVswitchdLog } from '../../lib/verify/state.js';
+import { checkDpdkInitialized, checkDpdkPorts, checkPmdStats, checkVswitchdLog, vhostPeerGoneLines } from '../../lib/verify/state.js';
 import { output } from '../helpers/fixtures.js';
 
 const file = (name: string) => new URL(`../../fixtures/testbeds/${name}`, import.meta.url).pathname;
@@ -121,5 +121,24 @@ describe("the DPDK side's outputs", () => {
       '1 unexpected ERR/EMER line(s) in ovs-vswitchd\'s log, first: "2026-11-23T16:55:34.040Z|00110|dpdk|ERR|EAL: failed to parse device \\"net_bogus0\\""',
     ]);
     expect(checkVswitchdLog(log, [...dpdkTb.ovsDpdk.logAllowlist, 'failed to parse device'])).toEqual([]);
+  });
+
+  it("explains the vhost library's ERR lines about a dead VM's sockets by its death, and no other line", () => {
+    // As ovs-vswitchd logged them when QEMU was killed with a vhost-user message it had not read.
+    const log = parseOvsLog(
+      '2026-11-30T12:25:15.482Z|00176|dpdk|WARN|VHOST_CONFIG: (/run/lab/vm/port33.sock) failed to connect: Connection refused\n' +
+        '2026-11-30T12:25:15.482Z|00178|dpdk|ERR|VHOST_CONFIG: (/run/lab/vm/port32.sock) recvmsg failed on fd 179 (Connection reset by peer)\n' +
+        '2026-11-30T12:25:15.482Z|00179|dpdk|ERR|VHOST_CONFIG: (/run/lab/vm/port32.sock) vhost read message failed\n' +
+        '2026-11-30T12:25:15.483Z|00180|dpdk|ERR|VHOST_CONFIG: (/run/lab/vm/port32.sock) failed to alloc queue\n' +
+        '2026-11-30T12:25:15.484Z|00181|dpdk|ERR|VHOST_CONFIG: (/run/other/port32.sock) recvmsg failed on fd 180 (Connection reset by peer)\n',
+    );
+    const sockets = ['/run/lab/vm/port32.sock', '/run/lab/vm/port33.sock'];
+    const explained = vhostPeerGoneLines(log, sockets);
+    expect(explained.map((l) => l.line.split('|')[1])).toEqual(['00178', '00179']);
+    // Another error on the dead VM's socket, and a reset on a socket that is not the VM's, still fail the check.
+    expect(checkVswitchdLog(log, [], explained)[0]).toMatch(/^2 unexpected ERR\/EMER line\(s\).*failed to alloc queue.*\/run\/other\/port32\.sock/);
+    // While the VM lives (nothing explained), the reset is the switch's to answer for.
+    expect(checkVswitchdLog(log, [])[0]).toMatch(/^4 unexpected ERR\/EMER line\(s\)/);
+    expect(vhostPeerGoneLines(log, [])).toEqual([]);
   });
 });
