@@ -7,6 +7,7 @@
 import type { Feature, Requirement } from '../capabilities.js';
 import { TestbedError } from '../errors.js';
 import type { PhyPortSpec, HostRole, Testbed, VmPortSpec } from '../testbed/schema.js';
+import type { Topology } from '../testbed/topology.js';
 import type { Shell } from '../transport/shell.js';
 
 /** The name a profile's step gives QEMU's background process: the VM the run watches while it talks to the guest. */
@@ -55,6 +56,8 @@ export interface Profile {
 /** What a step's read-back may use of the run that runs it (the Session). */
 export interface StepRuntime {
   readonly tb: Testbed;
+  /** The testbed's ports by role. */
+  readonly topology: Topology;
   readonly profile: Profile;
   /** Values a step captures for later steps (the ivshmem device). */
   readonly values: Map<string, string>;
@@ -84,6 +87,8 @@ export interface Cmd {
 /** What a step's commands may depend on: the testbed, the profile and values captured earlier. */
 export interface StepContext {
   tb: Testbed;
+  /** The testbed's ports by role. */
+  topology: Topology;
   profile: Profile;
   value(name: 'ivshmem-device'): string;
 }

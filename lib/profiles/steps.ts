@@ -9,7 +9,7 @@ import { parseIfconfig, parseNeighbours, parseRoutes, parseSysctl } from '../par
 import { parseDumpFlows, parseOvsVsctlShow } from '../parsers/ovs.js';
 import { parseIvshmCmdline } from '../parsers/ivshm.js';
 import { flowsOf } from '../testbed/load.js';
-import { topologyOf } from '../testbed/topology.js';
+import type { Topology } from '../testbed/topology.js';
 import type { Testbed } from '../testbed/schema.js';
 import { shq } from '../transport/quote.js';
 import {
@@ -36,11 +36,11 @@ function killByPidfile(pidfile: string, comm: string): Cmd {
   };
 }
 
-export function sysctlExpected(tb: Testbed): Record<string, string> {
+export function sysctlExpected(t: Topology): Record<string, string> {
   return {
     'net.ipv4.ip_forward': '1',
     'net.ipv4.conf.all.rp_filter': '0',
-    [`net.ipv4.conf.${topologyOf(tb).vmIngress.guestIf}.rp_filter`]: '0',
+    [`net.ipv4.conf.${t.vmIngress.guestIf}.rp_filter`]: '0',
   };
 }
 
@@ -286,7 +286,7 @@ export const dmesgBaseline: StepDef = {
 
 /** The guide's default route and static ARP entry for the gateway, removed (absent already is fine: route 7, arp 255). */
 const removeGatewayRouteArp = (c: StepContext): Cmd[] => [
-  { line: `route del default gw ${c.tb.gateway.ip} ${shq(topologyOf(c.tb).vmEgress.guestIf)}`, okExitCodes: [0, 7] },
+  { line: `route del default gw ${c.tb.gateway.ip} ${shq(c.topology.vmEgress.guestIf)}`, okExitCodes: [0, 7] },
   { line: `arp -d ${c.tb.gateway.ip}`, okExitCodes: [0, 255] },
 ];
 
@@ -408,7 +408,7 @@ export const guestForwarding: StepDef = {
   commands: (c) => [
     { line: 'sysctl -w net.ipv4.ip_forward=1' },
     { line: 'sysctl -w net.ipv4.conf.all.rp_filter=0' },
-    { line: `sysctl -w ${shq(`net.ipv4.conf.${topologyOf(c.tb).vmIngress.guestIf}.rp_filter=0`)}` },
+    { line: `sysctl -w ${shq(`net.ipv4.conf.${c.topology.vmIngress.guestIf}.rp_filter=0`)}` },
   ],
 };
 
@@ -417,7 +417,7 @@ export const guestRouteArp: StepDef = {
   title: 'Add a default gateway and an ARP entry for it',
   host: 'guest',
   commands: (c) => [
-    { line: `route add default gw ${c.tb.gateway.ip} ${shq(topologyOf(c.tb).vmEgress.guestIf)}` },
+    { line: `route add default gw ${c.tb.gateway.ip} ${shq(c.topology.vmEgress.guestIf)}` },
     { line: `arp -s ${c.tb.gateway.ip} ${c.tb.gateway.mac}` },
   ],
   undo: removeGatewayRouteArp,
@@ -429,17 +429,17 @@ export const guestCheckInterfaces: StepDef = {
   host: 'guest',
   commands: (c) => [
     { line: 'ifconfig -a' },
-    { line: `sysctl ${Object.keys(sysctlExpected(c.tb)).map(shq).join(' ')}` },
+    { line: `sysctl ${Object.keys(sysctlExpected(c.topology)).map(shq).join(' ')}` },
     { line: 'ip route' },
     { line: 'arp -n' },
   ],
   after: async (s, [ifc, sysctl, route, arp]) => {
-    const tb = s.tb;
+    const { tb, topology: t } = s;
     CheckFailure.ifAny('guest interfaces', [
       ...checkGuestIfaces(parseIfconfig(ifc!), expectedVeths(tb)),
-      ...checkSysctl(parseSysctl(sysctl!, Object.keys(sysctlExpected(tb))), sysctlExpected(tb)),
-      ...checkDefaultRoute(parseRoutes(route!, { required: true }), tb.gateway.ip, topologyOf(tb).vmEgress.guestIf),
-      ...checkStaticArp(parseNeighbours(arp!), tb.gateway.ip, tb.gateway.mac, topologyOf(tb).vmEgress.guestIf),
+      ...checkSysctl(parseSysctl(sysctl!, Object.keys(sysctlExpected(t))), sysctlExpected(t)),
+      ...checkDefaultRoute(parseRoutes(route!, { required: true }), tb.gateway.ip, t.vmEgress.guestIf),
+      ...checkStaticArp(parseNeighbours(arp!), tb.gateway.ip, tb.gateway.mac, t.vmEgress.guestIf),
     ]);
   },
 };

@@ -3,7 +3,7 @@
 // runs) and the whole run's, which the report reads. It depends on no part of
 // the run engine, so that report/ needs nothing from scenario/.
 import type { FailureKind } from '../errors.js';
-import type { PathCounts } from '../verify/counters.js';
+import type { ForeignFrames, PathCounts } from '../verify/counters.js';
 import type { PacketVerdict } from '../verify/packets.js';
 import type { GoalResult, Measurement } from '../throughput/search.js';
 
@@ -12,6 +12,61 @@ export interface Versions {
   dpdk: string;
   hostKernel: string;
   guestKernel: string;
+}
+
+/**
+ * The counters along the path as run.json and summary.json record them, under
+ * the names dashboards read: kept from before the path model (the VM ports'
+ * counters keep their first names, hostKni*, whatever the ports' kind; the
+ * flows are flowIngress and flowEgress). A hop a testbed's path adds is in
+ * `more`, by its id.
+ */
+export interface CountersRecord {
+  sent: number;
+  sentBytes: number;
+  returned: number;
+  returnedBytes: number;
+  flowIngress: { packets: number; bytes: number } | null;
+  flowEgress: { packets: number; bytes: number } | null;
+  tgTx: number;
+  hostPhyIngressRx: number;
+  hostKniIngressTx: number;
+  guestIngressRx: number;
+  guestEgressTx: number;
+  hostKniEgressRx: number;
+  hostPhyEgressTx: number;
+  tgRx: number;
+  more?: Record<string, number | null>;
+  /** By the recorded names above. */
+  foreign?: Record<string, ForeignFrames>;
+}
+
+/** The path's hop ids (lib/testbed/path.ts) under their recorded names. */
+const RECORDED_AS: Record<string, string> = {
+  tgTx: 'tgTx',
+  phyIngressRx: 'hostPhyIngressRx',
+  vmIngressTx: 'hostKniIngressTx',
+  guestIngressRx: 'guestIngressRx',
+  guestEgressTx: 'guestEgressTx',
+  vmEgressRx: 'hostKniEgressRx',
+  phyEgressTx: 'hostPhyEgressTx',
+  tgRx: 'tgRx',
+};
+const FLOWS_AS: Record<string, 'flowIngress' | 'flowEgress'> = { ingressFlow: 'flowIngress', egressFlow: 'flowEgress' };
+
+/** The record of a run's counters, from the path's counts (the edge where hop ids become the names dashboards read). */
+export function countersRecord(c: PathCounts): CountersRecord {
+  const rec: Record<string, unknown> = { sent: c.sent, sentBytes: c.sentBytes, returned: c.returned, returnedBytes: c.returnedBytes };
+  const more: Record<string, number | null> = {};
+  for (const [id, count] of Object.entries(c.hops)) {
+    const flow = FLOWS_AS[id];
+    if (flow) rec[flow] = count === null || count === undefined ? null : { packets: count, bytes: c.bytes?.[id] ?? 0 };
+    else if (RECORDED_AS[id]) rec[RECORDED_AS[id]] = count ?? 0;
+    else more[id] = count ?? null;
+  }
+  if (Object.keys(more).length > 0) rec.more = more;
+  if (c.foreign) rec.foreign = Object.fromEntries(Object.entries(c.foreign).map(([id, f]) => [RECORDED_AS[id] ?? id, f]));
+  return rec as unknown as CountersRecord;
 }
 
 /** blocked: the lab lacks what the stage requires (capabilities.ts); skipped: something it needs failed or was skipped. */
@@ -78,7 +133,7 @@ export interface SuiteResult extends RunIdentity {
   title: string;
   stages: StageRecord[];
   packets?: Omit<PacketVerdict, 'problems'> & { problems: string[] };
-  counters?: PathCounts;
+  counters?: CountersRecord;
   tgSent?: number;
   tables: Table[];
   throughput?: ThroughputResult[];

@@ -12,7 +12,8 @@ import { profileFor, profileProblems, type StepDef } from '../profiles/profile.j
 import type { MatrixRow, StageRecord, StageStatus, SuiteResult, Table } from '../results/run.js';
 import { loadTestbed, testbedNotes } from '../testbed/load.js';
 import type { Testbed } from '../testbed/schema.js';
-import { topologyOf, type Topology } from '../testbed/topology.js';
+import { pvpPath, type PvpPath } from '../testbed/path.js';
+import type { Topology } from '../testbed/topology.js';
 import { shq } from '../transport/quote.js';
 import { LocalShell } from '../transport/local.js';
 import { Transcript } from '../transport/transcript.js';
@@ -80,6 +81,8 @@ export class LabRun {
   readonly tb: Testbed;
   /** The testbed's ports by role. */
   readonly topology: Topology;
+  /** The stream's path through the DUT and the guest, hop by hop: what the checks and the tables walk. */
+  readonly path: PvpPath;
   readonly profile: Profile;
   readonly session: Session;
   readonly data: SuiteResult;
@@ -97,7 +100,8 @@ export class LabRun {
     readonly meta: SuiteMeta,
   ) {
     this.tb = loadTestbed(config.testbedFile);
-    this.topology = topologyOf(this.tb);
+    this.path = pvpPath(this.tb);
+    this.topology = this.path.topology;
     const profile = profileByName(config.profile);
     const wrong = profileProblems(profile, this.tb, config.testbedFile);
     if (wrong) throw wrong;
@@ -105,7 +109,7 @@ export class LabRun {
     this.dir = join(config.runDir, meta.name);
     mkdirSync(this.dir, { recursive: true });
     this.transcript = new Transcript(join(this.dir, 'transcripts'));
-    this.session = new Session(this.tb, this.profile, { transcript: this.transcript, warn: (m) => this.note(m) });
+    this.session = new Session(this.tb, this.profile, { transcript: this.transcript, warn: (m) => this.note(m), topology: this.topology });
     this.data = {
       suite: meta.name,
       title: meta.title,

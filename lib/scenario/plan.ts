@@ -1,5 +1,6 @@
 // The exact commands each host will run, in order, without connecting anywhere.
 import type { Testbed } from '../testbed/schema.js';
+import { topologyOf } from '../testbed/topology.js';
 import { profileFor, type Cmd, type Profile, type StepContext } from '../profiles/profile.js';
 
 export const IVSHMEM_PLACEHOLDER = '<-device ivshmem,... as printed by ovs-ivshm-mngr>';
@@ -13,7 +14,7 @@ export interface PlannedStep {
 
 /** The plan; values a step captures at run time show as placeholders unless given. */
 export function planOf(tb: Testbed, profile: Profile, values: Partial<Record<'ivshmem-device', string>> = {}): PlannedStep[] {
-  const ctx: StepContext = { tb, profile, value: (name) => values[name] ?? IVSHMEM_PLACEHOLDER };
+  const ctx: StepContext = { tb, topology: topologyOf(tb), profile, value: (name) => values[name] ?? IVSHMEM_PLACEHOLDER };
   return profileFor(profile, tb).steps.map((s) => ({ id: s.id, title: s.title, host: s.host, commands: s.commands(ctx) }));
 }
 

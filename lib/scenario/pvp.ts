@@ -11,7 +11,8 @@ import type { IpLink } from '../parsers/net.js';
 import type { PortCounters } from '../parsers/ovs.js';
 import { parseOvsLog } from '../parsers/ovs-dpdk.js';
 import { expectedVeths, sysctlExpected, vhostUserPorts } from '../profiles/steps.js';
-import type { Table } from '../results/run.js';
+import { countersRecord, type Table } from '../results/run.js';
+import type { CountedAt, Hop, HopId, Wire } from '../testbed/path.js';
 import { flowsOf } from '../testbed/load.js';
 import { shq } from '../transport/quote.js';
 import { capturingTrafficGenerator } from '../traffic/drivers.js';
@@ -20,8 +21,8 @@ import { writeStreamPcap } from '../traffic/pcap.js';
 import { sentBytes, streamFromTestbed, type StreamSpec } from '../traffic/stream.js';
 import { Tcpdump } from '../traffic/tcpdump.js';
 import type { CapturingTrafficGenerator, TgSnapshot } from '../traffic/tg.js';
-import { checkCounters, whereLost, type PathCounts, type PortCounter } from '../verify/counters.js';
-import { countForeign, ownWindow, peerWindow, type CounterWindow, type ForeignCount } from '../verify/foreign.js';
+import { checkCounters, expectedAt, whereLost, type ForeignFrames, type PathCounts } from '../verify/counters.js';
+import { countForeign, ownWindow, peerWindow, type ForeignCount } from '../verify/foreign.js';
 import { allowedLoss, verifyCapture, type PacketVerdict } from '../verify/packets.js';
 import {
   checkDefaultRoute,
@@ -64,7 +65,16 @@ async function stamped<T>(f: () => Promise<T>): Promise<{ value: T; at: Stamp }>
   return { value, at: { fromUs, toUs: controllerUs() } };
 }
 
-type FlowCounts = Record<'ingress' | 'egress', PathCounts['flowIngress']>;
+type FlowCounts = Record<'ingress' | 'egress', { packets: number; bytes: number } | null>;
+
+/** A port's count at a hop, from one snapshot (a flow's are read apart). */
+function countAt(s: Snapshot, at: CountedAt): number | undefined {
+  if (at.on === 'flow') return undefined;
+  const key = at.dir === 'rx' ? 'rxPackets' : 'txPackets';
+  if (at.on === 'tg') return s.tg.ports[at.port]?.[key];
+  if (at.on === 'switch') return s.ports.get(String(at.ofport))?.[key];
+  return s.guest.links.find((l) => l.name === at.iface)?.stats?.[key];
+}
 
 /** A reading that failed is kept as its error: the traffic still goes, and the counters check reports it. */
 type Reading<T> = T | { error: unknown };
@@ -183,7 +193,7 @@ export class PvpTest {
     const before = this.before as Snapshot;
     const after = this.after as Snapshot;
     const received = (after.pmdReceived ?? 0) - (before.pmdReceived ?? 0);
-    const foreign = Object.values(await this.foreignFrames(before, after)).reduce((a, f) => a + f.subtracted + f.unsure, 0);
+    const foreign = Object.values(await this.foreignFrames(before, after)).reduce((a, f) => a + (f ? f.subtracted + f.unsure : 0), 0);
     CheckFailure.ifAny('pmd stats', checkPmdStats(received, this.stream.count, foreign + this.run.tb.verify.counterSlack));
   }
 
@@ -356,59 +366,38 @@ export class PvpTest {
     const after = this.after as Snapshot;
     const flowsBefore = this.flowCounts as FlowCounts;
     const flowsAfter = await this.readFlowCounts();
-    const delta = (a: number | undefined, b: number | undefined) => (a ?? 0) - (b ?? 0);
-    const port = (s: Snapshot, ofport: number) => s.ports.get(String(ofport));
-    const link = (s: Snapshot, name: string) => s.guest.links.find((l) => l.name === name)?.stats;
-    const flowDelta = (role: keyof FlowCounts) => {
-      const a = flowsAfter[role];
-      const b = flowsBefore[role];
-      return a && b ? { packets: a.packets - b.packets, bytes: a.bytes - b.bytes } : (a ?? null);
-    };
-    const { phyIngress: phyIn, phyEgress: phyOut } = this.run.topology;
-    const { vmIngress: vmIn, vmEgress: vmOut } = this.run.topology;
+    const path = this.run.path.hops;
     // The packet check's count of the stream's packets that came back; if it did not run, the capture's own.
     const v = this.verdict ?? (await this.verifyReturn(1, 1));
-    const raw: Record<PortCounter, number> = {
-      tgTx: delta(after.tg.ports[this.run.topology.tgTx]?.txPackets, before.tg.ports[this.run.topology.tgTx]?.txPackets),
-      hostPhyIngressRx: delta(port(after, phyIn.ofport)?.rxPackets, port(before, phyIn.ofport)?.rxPackets),
-      hostKniIngressTx: delta(port(after, vmIn.ofport)?.txPackets, port(before, vmIn.ofport)?.txPackets),
-      guestIngressRx: delta(link(after, vmIn.guestIf)?.rxPackets, link(before, vmIn.guestIf)?.rxPackets),
-      guestEgressTx: delta(link(after, vmOut.guestIf)?.txPackets, link(before, vmOut.guestIf)?.txPackets),
-      hostKniEgressRx: delta(port(after, vmOut.ofport)?.rxPackets, port(before, vmOut.ofport)?.rxPackets),
-      hostPhyEgressTx: delta(port(after, phyOut.ofport)?.txPackets, port(before, phyOut.ofport)?.txPackets),
-      tgRx: delta(after.tg.ports[this.run.topology.tgRx]?.rxPackets, before.tg.ports[this.run.topology.tgRx]?.rxPackets),
-    };
-    const foreign = await this.foreignFrames(before, after);
     const counts: PathCounts = {
       sent: this.stream.count,
       sentBytes: sentBytes(this.stream),
       returned: v.received,
       returnedBytes: v.receivedBytes,
-      flowIngress: flowDelta('ingress'),
-      flowEgress: flowDelta('egress'),
-      ...raw,
+      hops: {},
+      bytes: {},
     };
-    for (const [k, f] of Object.entries(foreign) as Array<[PortCounter, { subtracted: number; unsure: number }]>) counts[k] -= f.subtracted;
-    if (Object.values(foreign).some((f) => f.subtracted + f.unsure > 0)) counts.foreign = foreign;
-    this.run.data.counters = counts;
-    this.run.table(countersTable(counts));
-    const names = {
-      tgTxPort: this.run.topology.tgTx,
-      phyIngress: `port ${phyIn.ofport} (${phyIn.name})`,
-      kniIngress: `port ${vmIn.ofport} (${vmIn.name})`,
-      guestIngress: vmIn.guestIf,
-      guestEgress: vmOut.guestIf,
-      kniEgress: `port ${vmOut.ofport} (${vmOut.name})`,
-      phyEgress: `port ${phyOut.ofport} (${phyOut.name})`,
-      tgRxPort: this.run.topology.tgRx,
-    };
+    for (const hop of path) {
+      if (hop.at.on === 'flow') {
+        const flow = hop.at.flow;
+        const [a, b] = [flowsAfter[flow], flowsBefore[flow]];
+        const d = a && b ? { packets: a.packets - b.packets, bytes: a.bytes - b.bytes } : (a ?? null);
+        counts.hops[hop.id] = d?.packets ?? null;
+        if (d) counts.bytes![hop.id] = d.bytes;
+      } else counts.hops[hop.id] = (countAt(after, hop.at) ?? 0) - (countAt(before, hop.at) ?? 0);
+    }
+    const foreign = await this.foreignFrames(before, after);
+    for (const [id, f] of Object.entries(foreign)) counts.hops[id] = (counts.hops[id] ?? 0) - (f?.subtracted ?? 0);
+    if (Object.values(foreign).some((f) => f && f.subtracted + f.unsure > 0)) counts.foreign = foreign;
+    this.run.data.counters = countersRecord(counts);
+    this.run.table(countersTable(path, counts));
     const allowed = allowedLoss(counts.sent, this.run.tb.verify.lossTolerance);
-    CheckFailure.ifAny('counters', checkCounters(counts, names, { slack: this.run.tb.verify.counterSlack, allowedLoss: allowed }), counts);
+    CheckFailure.ifAny('counters', checkCounters(path, counts, { slack: this.run.tb.verify.counterSlack, allowedLoss: allowed }), counts);
     // Passed with some loss: within the tolerance, but whoever reads the report should know where it happened.
     const lost = counts.sent - counts.returned;
     if (lost > 0)
       this.run.note(
-        `${lost} of ${counts.sent} packets lost, within the tolerance (${allowed} allowed): ${whereLost(counts, names) ?? 'no counter along the path shows where'}`,
+        `${lost} of ${counts.sent} packets lost, within the tolerance (${allowed} allowed): ${whereLost(path, counts) ?? 'no counter along the path shows where'}`,
       );
   }
 
@@ -417,39 +406,42 @@ export class PvpTest {
    * its wire: the TG's ports and the guest's links on their own clocks, the
    * switch's ports from their peers' captures (foreign.ts).
    */
-  private foreignMemo: ReturnType<PvpTest['countForeignFrames']> | null = null;
-  private foreignFrames(before: Snapshot, after: Snapshot): ReturnType<PvpTest['countForeignFrames']> {
+  private foreignMemo: Promise<Partial<Record<HopId, ForeignFrames>>> | null = null;
+  private foreignFrames(before: Snapshot, after: Snapshot): Promise<Partial<Record<HopId, ForeignFrames>>> {
     this.foreignMemo ??= this.countForeignFrames(before, after);
     return this.foreignMemo;
   }
 
-  private async countForeignFrames(before: Snapshot, after: Snapshot): Promise<Partial<Record<PortCounter, { subtracted: number; unsure: number }>>> {
+  private async countForeignFrames(before: Snapshot, after: Snapshot): Promise<Partial<Record<HopId, ForeignFrames>>> {
     const runId = this.stream.runId;
-    const tgWin = ownWindow(before.tg, after.tg);
-    const guestWin = ownWindow(before.guest, after.guest);
+    const own = { tg: ownWindow(before.tg, after.tg), guest: ownWindow(before.guest, after.guest) };
     // How far the switch's readings reach outside its peer's, on the controller's clock.
     const lead = (peer: 'tg' | 'guest') => before.at[peer].toUs - before.at.host.fromUs;
     const lag = (peer: 'tg' | 'guest') => after.at.host.toUs - after.at[peer].fromUs;
-    const count = async (file: string, own: PortCounter, peer: PortCounter, win: CounterWindow, peerRole: 'tg' | 'guest') => {
-      const [o, p] = await countForeign(join(this.run.dir, file), runId, [win, peerWindow(win, lead(peerRole), lag(peerRole))]);
-      const f = (c: ForeignCount) => ({ subtracted: c.definite, unsure: c.possible - c.definite });
-      return [
-        [own, f(o!)],
-        [peer, f(p!)],
-      ] as const;
-    };
-    const { vmIngress: vmIn, vmEgress: vmOut } = this.run.topology;
-    const pairs = [
-      ...(await count('tx-capture.pcap', 'tgTx', 'hostPhyIngressRx', tgWin, 'tg')),
-      ...(await count('rx.pcap', 'tgRx', 'hostPhyEgressTx', tgWin, 'tg')),
-      ...(this.guestCaptured
-        ? [
-            ...(await count(`guest-${vmIn.guestIf}.pcap`, 'guestIngressRx', 'hostKniIngressTx', guestWin, 'guest')),
-            ...(await count(`guest-${vmOut.guestIf}.pcap`, 'guestEgressTx', 'hostKniEgressRx', guestWin, 'guest')),
-          ]
-        : []),
-    ];
-    return Object.fromEntries(pairs);
+    const out: Partial<Record<HopId, ForeignFrames>> = {};
+    // One pass over each wire's capture counts for both hops on that wire: the capturing end's and its peer's.
+    const wires = new Map<string, Array<Hop & { wire: Wire }>>();
+    for (const hop of this.run.path.hops) {
+      if (!hop.wire || (hop.wire.capturedOn === 'guest' && !this.guestCaptured)) continue;
+      const file = this.captureOf(hop.wire);
+      wires.set(file, [...(wires.get(file) ?? []), hop as Hop & { wire: Wire }]);
+    }
+    for (const [file, hops] of wires) {
+      const on = hops[0]!.wire.capturedOn;
+      const windows = hops.map((h) => (h.wire.own ? own[on] : peerWindow(own[on], lead(on), lag(on))));
+      const counted = await countForeign(join(this.run.dir, file), runId, windows);
+      hops.forEach((h, i) => {
+        const c = counted[i] as ForeignCount;
+        out[h.id] = { subtracted: c.definite, unsure: c.possible - c.definite };
+      });
+    }
+    return out;
+  }
+
+  /** The run directory's capture of a wire: the TG's send and return ports, the guest's links. */
+  private captureOf(w: Wire): string {
+    if (w.capturedOn === 'guest') return `guest-${w.iface}.pcap`;
+    return w.iface === this.run.topology.tgTx ? 'tx-capture.pcap' : 'rx.pcap';
   }
 
   private async checkSwitch(): Promise<void> {
@@ -492,7 +484,7 @@ export class PvpTest {
   }
 
   private async checkSysctl(): Promise<void> {
-    CheckFailure.ifAny('sysctl', checkSysctl(await read.guestSysctl(this.run.session), sysctlExpected(this.run.tb)));
+    CheckFailure.ifAny('sysctl', checkSysctl(await read.guestSysctl(this.run.session), sysctlExpected(this.run.topology)));
   }
 
   private async checkRoute(): Promise<void> {
@@ -518,27 +510,11 @@ export function packetsTable(p: PacketVerdict): Table {
 }
 
 /** Every counter along the path against what the stream should have made it count, for summary.md. */
-export function countersTable(c: PathCounts): Table {
-  const row = (what: string, got: number | undefined, want: number) => [
-    what,
-    got === undefined ? '-' : String(got),
-    String(want),
-    got === want ? 'ok' : 'DIFFERS',
-  ];
-  return {
-    title: 'Counters along the path (deltas over the run)',
-    columns: ['counter', 'counted', 'expected', ''],
-    rows: [
-      row('TG tx', c.tgTx, c.sent),
-      row('phy ingress rx', c.hostPhyIngressRx, c.sent),
-      row('ingress flow n_packets', c.flowIngress?.packets, c.sent),
-      row('VM-port ingress tx', c.hostKniIngressTx, c.sent),
-      row('guest ingress vEth rx', c.guestIngressRx, c.sent),
-      row('guest egress vEth tx', c.guestEgressTx, c.returned),
-      row('VM-port egress rx', c.hostKniEgressRx, c.returned),
-      row('egress flow n_packets', c.flowEgress?.packets, c.returned),
-      row('phy egress tx', c.hostPhyEgressTx, c.returned),
-      row('TG rx', c.tgRx, c.returned),
-    ],
+export function countersTable(path: readonly Hop[], c: PathCounts): Table {
+  const row = (h: Hop) => {
+    const got = c.hops[h.id];
+    const want = expectedAt(h, c);
+    return [h.label, got === null || got === undefined ? '-' : String(got), String(want), got === want ? 'ok' : 'DIFFERS'];
   };
+  return { title: 'Counters along the path (deltas over the run)', columns: ['counter', 'counted', 'expected', ''], rows: path.map(row) };
 }

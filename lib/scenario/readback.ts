@@ -45,7 +45,7 @@ export async function guestLinks(s: Session): Promise<{ links: IpLink[]; fromUs:
 }
 
 export async function guestSysctl(s: Session): Promise<Record<string, string>> {
-  const keys = Object.keys(sysctlExpected(s.tb));
+  const keys = Object.keys(sysctlExpected(s.topology));
   return parseSysctl((await s.shell('guest').run(`sysctl ${keys.map(shq).join(' ')}`)).stdout, keys);
 }
 

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, CommandError, CommandTimeoutError, ConnectionError, errorMessage, VmError } from '../errors.js';
 import { parseDmesg } from '../parsers/dmesg.js';
 import type { HostRole, Testbed } from '../testbed/schema.js';
+import { topologyOf, type Topology } from '../testbed/topology.js';
 import { shq } from '../transport/quote.js';
 import {
   describeExit,
@@ -29,6 +30,8 @@ export interface SessionOptions {
   connect?: Connector;
   log?: (line: string) => void;
   warn?: (line: string) => void;
+  /** The testbed's ports by role, where the run has them already. */
+  topology?: Topology;
 }
 
 interface Started {
@@ -57,6 +60,7 @@ export class Session implements StepRuntime {
   private readonly started: Started[] = [];
   private readonly undo: Array<{ role: HostRole; title: string; cmds: Cmd[] }> = [];
   private readonly connector: Connector;
+  readonly topology: Topology;
 
   constructor(
     readonly tb: Testbed,
@@ -64,11 +68,13 @@ export class Session implements StepRuntime {
     options: SessionOptions = {},
   ) {
     this.connector = options.connect ?? sshConnector(options.transcript, options.warn);
+    this.topology = options.topology ?? topologyOf(tb);
   }
 
   context(): StepContext {
     return {
       tb: this.tb,
+      topology: this.topology,
       profile: this.profile,
       value: (name) => {
         const v = this.values.get(name);

@@ -68,7 +68,7 @@ describe('virtual profile on the virtual lab', () => {
     const vEths = expectedVeths(tb);
     expect(checkGuestIfaces(await read.guestIfconfig(session), vEths)).toEqual([]);
     expect(checkGuestLinks(await read.guestAddresses(session), vEths)).toEqual([]);
-    expect(checkSysctl(await read.guestSysctl(session), sysctlExpected(tb))).toEqual([]);
+    expect(checkSysctl(await read.guestSysctl(session), sysctlExpected(topologyOf(tb)))).toEqual([]);
     expect(checkDefaultRoute(await read.guestRoutes(session), '3.3.3.2', 'vEth_port33')).toEqual([]);
     expect(checkStaticArp(await read.guestNeighbours(session), '3.3.3.2', 'DE:AD:BE:EF:CA:FE', 'vEth_port33')).toEqual([]);
   });

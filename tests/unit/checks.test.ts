@@ -7,6 +7,9 @@ import { parseDumpFlows, parseOvsVsctlShow } from '../../lib/parsers/ovs.js';
 import { expectedPorts, expectedVeths } from '../../lib/profiles/steps.js';
 import { legacyKni, virtual } from '../../lib/profiles/index.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
+import { countersRecord } from '../../lib/results/run.js';
+import { countersTable } from '../../lib/scenario/pvp.js';
+import { pathOf, type Hop, type HopId } from '../../lib/testbed/path.js';
 import { checkCounters, whereLost, type PathCounts } from '../../lib/verify/counters.js';
 import { allowedLoss } from '../../lib/verify/packets.js';
 import {
@@ -132,166 +135,195 @@ describe('dmesg checks', () => {
 });
 
 describe('counters along the path', () => {
-  const good: PathCounts = {
-    sent: 1000,
-    sentBytes: 60000,
-    returned: 1000,
-    returnedBytes: 60000,
-    flowIngress: { packets: 1000, bytes: 60000 },
-    flowEgress: { packets: 1000, bytes: 60000 },
-    tgTx: 1000,
-    hostPhyIngressRx: 1000,
-    hostKniIngressTx: 1000,
-    guestIngressRx: 1000,
-    guestEgressTx: 1000,
-    hostKniEgressRx: 1000,
-    hostPhyEgressTx: 1000,
-    tgRx: 1000,
+  // The guide's path (lib/testbed/path.ts) on ports named as the guide names them.
+  const path = pathOf({
+    tgTx: 'tg0',
+    tgRx: 'tg1',
+    phyIngress: { name: 'dpdk0', ofport: 16, dpdkPort: 0, tgPort: 'tg0' },
+    phyEgress: { name: 'dpdk1', ofport: 17, dpdkPort: 1, tgPort: 'tg1' },
+    vmIngress: { name: 'vEth_port32', ofport: 32, kind: 'kni', guestIf: 'vEth_port32', mac: '00:00:00:00:00:32', cidr: '2.2.2.1/24' },
+    vmEgress: { name: 'vEth_port33', ofport: 33, kind: 'kni', guestIf: 'vEth_port33', mac: '00:00:00:00:00:33', cidr: '3.3.3.1/24' },
+    gateway: { ip: '3.3.3.2', mac: '00:00:00:00:00:02' },
+  }).hops;
+  /** Counts by hop id; the flows' bytes follow their packets at 60 bytes each unless given. */
+  const counts = (sent: number, returned: number, hops: Partial<Record<HopId, number | null>>, bytes: Partial<Record<HopId, number>> = {}): PathCounts => {
+    const all: Record<string, number | null> = {};
+    for (const h of path) all[h.id] = h.id in hops ? hops[h.id]! : h.carries === 'sent' ? sent : returned;
+    const flowBytes = Object.fromEntries(path.filter((h) => h.at.on === 'flow' && all[h.id] !== null).map((h) => [h.id, bytes[h.id] ?? 60 * all[h.id]!]));
+    return { sent, sentBytes: 60 * sent, returned, returnedBytes: 60 * returned, hops: all, bytes: flowBytes };
   };
-  const names = {
-    tgTxPort: 'tg0',
-    phyIngress: 'port 16',
-    kniIngress: 'port 32',
-    guestIngress: 'vEth_port32',
-    guestEgress: 'vEth_port33',
-    kniEgress: 'port 33',
-    phyEgress: 'port 17',
-    tgRxPort: 'tg1',
-  };
+  const good = counts(1000, 1000, {});
   const exact = { slack: 0, allowedLoss: 0 };
   /** The guest dropped `n` packets: every counter after it shows n fewer, consistently. */
-  const guestDropped = (n: number): PathCounts => ({
-    ...good,
-    returned: 1000 - n,
-    returnedBytes: 60 * (1000 - n),
-    guestEgressTx: 1000 - n,
-    hostKniEgressRx: 1000 - n,
-    flowEgress: { packets: 1000 - n, bytes: 60 * (1000 - n) },
-    hostPhyEgressTx: 1000 - n,
-    tgRx: 1000 - n,
-  });
+  const guestDropped = (n: number): PathCounts => counts(1000, 1000 - n, {});
 
   it('passes counters that agree with the stream and with each other', () => {
-    expect(checkCounters(good, names, exact)).toEqual([]);
+    expect(checkCounters(path, good, exact)).toEqual([]);
   });
 
   // Foreign frames (lib/verify/foreign.ts) already subtracted; `unsure` are those only possibly counted.
   it('allows a counter the frames that may or may not have fallen between its readings, and no more', () => {
-    const c = { ...good, hostPhyIngressRx: 1003, foreign: { hostPhyIngressRx: { subtracted: 40, unsure: 3 } } };
-    expect(checkCounters(c, names, exact)).toEqual([]);
-    const over = { ...c, hostPhyIngressRx: 1004 };
-    expect(checkCounters(over, names, exact)).toContain('port 16 rx counted 1004, expected 1000 (+3 allowed for other traffic)');
+    const c = { ...counts(1000, 1000, { phyIngressRx: 1003 }), foreign: { phyIngressRx: { subtracted: 40, unsure: 3 } } };
+    expect(checkCounters(path, c, exact)).toEqual([]);
+    const over = { ...c, hops: { ...c.hops, phyIngressRx: 1004 } };
+    expect(checkCounters(path, over, exact)).toContain('port 16 (dpdk0) rx counted 1004, expected 1000 (+3 allowed for other traffic)');
   });
 
   it('still finds the loss that foreign frames would have hidden in the raw counters', () => {
     // The guest forwarded 900 of 1000; 136 of its own frames went out too, and were told apart.
-    const c = {
-      ...good,
-      guestEgressTx: 900,
-      hostKniEgressRx: 900,
-      flowEgress: { packets: 900, bytes: 54000 },
-      hostPhyEgressTx: 900,
-      tgRx: 900,
-      returned: 900,
-      returnedBytes: 54000,
-      foreign: { guestEgressTx: { subtracted: 136, unsure: 1 } },
-    };
+    const c = { ...counts(1000, 900, {}), foreign: { guestEgressTx: { subtracted: 136, unsure: 1 } } };
     // One of those may or may not have been counted (it went out as the counter was read): the count is a range.
-    expect(checkCounters(c, names, exact)[0]).toMatch(
+    expect(checkCounters(path, c, exact)[0]).toMatch(
       /^packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(899-900\)/,
     );
   });
 
   it('says where packets were lost: the guest did not forward them', () => {
-    const c = {
-      ...good,
-      returned: 0,
-      returnedBytes: 0,
-      guestEgressTx: 0,
-      hostKniEgressRx: 0,
-      flowEgress: { packets: 0, bytes: 0 },
-      hostPhyEgressTx: 0,
-      tgRx: 0,
-    };
-    const p = checkCounters(c, names, exact);
+    const p = checkCounters(path, counts(1000, 0, {}), exact);
     expect(p[0]).toBe(
       `packets were lost between "the guest's vEth_port32 received" (1000) and "the guest's vEth_port33 sent" (0) (the guest did not forward them: ip_forward, rp_filter, route or ARP?)`,
     );
   });
 
   it('says where packets were lost: no ingress flow matched', () => {
-    const c = {
-      ...good,
-      flowIngress: null,
-      hostKniIngressTx: 0,
-      guestIngressRx: 0,
-      guestEgressTx: 0,
-      hostKniEgressRx: 0,
-      flowEgress: { packets: 0, bytes: 0 },
-      hostPhyEgressTx: 0,
-      tgRx: 0,
-      returned: 0,
-    };
-    expect(whereLost(c, names)).toBe('packets were lost between "port 16 received" (1000) and "port 32 sent to the guest" (0) (no flow matched them)');
-    expect(checkCounters(c, names, exact)).toContain('the ingress flow is missing from the flow table');
+    const c = counts(1000, 0, { tgTx: 1000, phyIngressRx: 1000, ingressFlow: null, vmIngressTx: 0, guestIngressRx: 0 });
+    expect(whereLost(path, c)).toBe(
+      'packets were lost between "port 16 (dpdk0) received" (1000) and "port 32 (vEth_port32) sent to the guest" (0) (no flow matched them)',
+    );
+    expect(checkCounters(path, c, exact)).toContain('the ingress flow is missing from the flow table');
   });
 
   it('says when packets came back without crossing the guest: switched from port 16 straight to 17', () => {
-    const c = {
-      ...good,
-      flowIngress: { packets: 0, bytes: 0 },
-      hostKniIngressTx: 0,
-      guestIngressRx: 0,
-      guestEgressTx: 0,
-      hostKniEgressRx: 0,
-      flowEgress: { packets: 0, bytes: 0 },
-    };
-    expect(checkCounters(c, names, exact)[0]).toBe(
-      'port 17 sent 1000 but the egress flow matched 0: 1000 packets reached port 17 without crossing the guest (a flow switching port 16 straight to it?)',
+    const c = counts(1000, 1000, { ingressFlow: 0, vmIngressTx: 0, guestIngressRx: 0, guestEgressTx: 0, vmEgressRx: 0, egressFlow: 0 });
+    expect(checkCounters(path, c, exact)[0]).toBe(
+      'port 17 (dpdk1) sent 1000 but the egress flow matched 0: 1000 packets reached port 17 (dpdk1) without crossing the guest (a flow switching port 16 (dpdk0) straight to it?)',
     );
     // Some others on the egress port (ARP, LLDP on a real lab) stay within the slack.
-    expect(checkCounters({ ...good, hostPhyEgressTx: 1003, tgRx: 1003 }, names, { slack: 5, allowedLoss: 0 })).toEqual([]);
+    expect(checkCounters(path, counts(1000, 1000, { phyEgressTx: 1003, tgRx: 1003 }), { slack: 5, allowedLoss: 0 })).toEqual([]);
   });
 
   it('flags counters that disagree although no packet was lost: wrong bytes, extra packets beyond the slack', () => {
-    expect(checkCounters({ ...good, flowIngress: { packets: 1000, bytes: 64000 } }, names, exact)).toEqual(['ingress flow n_bytes 64000, expected 60000']);
-    expect(checkCounters({ ...good, hostPhyIngressRx: 1003 }, names, exact)).toEqual(['port 16 rx counted 1003, expected 1000']);
-    expect(checkCounters({ ...good, hostPhyIngressRx: 1003 }, names, { slack: 5, allowedLoss: 0 })).toEqual([]);
+    expect(checkCounters(path, counts(1000, 1000, {}, { ingressFlow: 64000 }), exact)).toEqual(['ingress flow n_bytes 64000, expected 60000']);
+    expect(checkCounters(path, counts(1000, 1000, { phyIngressRx: 1003 }), exact)).toEqual(['port 16 (dpdk0) rx counted 1003, expected 1000']);
+    expect(checkCounters(path, counts(1000, 1000, { phyIngressRx: 1003 }), { slack: 5, allowedLoss: 0 })).toEqual([]);
   });
 
   it('lets loss within the allowance pass, as the packet check does, and fails loss beyond it where it happened', () => {
-    expect(checkCounters(guestDropped(1), names, { slack: 0, allowedLoss: 1 })).toEqual([]);
-    expect(whereLost(guestDropped(1), names)).toBe(
+    expect(checkCounters(path, guestDropped(1), { slack: 0, allowedLoss: 1 })).toEqual([]);
+    expect(whereLost(path, guestDropped(1))).toBe(
       `packets were lost between "the guest's vEth_port32 received" (1000) and "the guest's vEth_port33 sent" (999) (the guest did not forward them: ip_forward, rp_filter, route or ARP?)`,
     );
-    expect(checkCounters(guestDropped(2), names, { slack: 0, allowedLoss: 1 })).toEqual([whereLost(guestDropped(2), names)]);
-    expect(checkCounters(guestDropped(1), names, exact)).toEqual([whereLost(guestDropped(1), names)]);
+    expect(checkCounters(path, guestDropped(2), { slack: 0, allowedLoss: 1 })).toEqual([whereLost(path, guestDropped(2))]);
+    expect(checkCounters(path, guestDropped(1), exact)).toEqual([whereLost(path, guestDropped(1))]);
   });
 
   it('still fails counters that disagree with each other when the loss is within the allowance', () => {
-    const c = { ...guestDropped(1), hostKniEgressRx: 990 };
-    expect(checkCounters(c, names, { slack: 0, allowedLoss: 1 })).toEqual([
+    const c = counts(1000, 999, { vmEgressRx: 990 });
+    expect(checkCounters(path, c, { slack: 0, allowedLoss: 1 })).toEqual([
       'packets were lost between "the guest\'s vEth_port32 received" (1000) and "the guest\'s vEth_port33 sent" (999) (the guest did not forward them: ip_forward, rp_filter, route or ARP?)',
-      'port 33 rx counted 990, expected 999',
+      'port 33 (vEth_port33) rx counted 990, expected 999',
     ]);
   });
 
   it('says where packets were multiplied: the guest sent each one twice', () => {
-    const c = { ...good, guestEgressTx: 2000, hostKniEgressRx: 2000, flowEgress: { packets: 2000, bytes: 120000 }, hostPhyEgressTx: 2000, tgRx: 2000 };
-    expect(checkCounters(c, names, exact)).toEqual([
+    const c = counts(1000, 1000, { guestEgressTx: 2000, vmEgressRx: 2000, egressFlow: 2000, phyEgressTx: 2000, tgRx: 2000 });
+    expect(checkCounters(path, c, exact)).toEqual([
       `packets were multiplied between "the guest's vEth_port32 received" (1000) and "the guest's vEth_port33 sent" (2000): 1000 more came out than went in (the guest sent more than it received: duplicated by the guest?)`,
       'egress flow n_packets counted 2000, expected 1000',
       'guest vEth_port33 tx counted 2000, expected 1000',
-      'port 33 rx counted 2000, expected 1000',
-      'port 17 tx counted 2000, expected 1000',
+      'port 33 (vEth_port33) rx counted 2000, expected 1000',
+      'port 17 (dpdk1) tx counted 2000, expected 1000',
       'TG tg1 rx counted 2000, expected 1000',
     ]);
     // A few others beyond the stream (ARP, LLDP) stay within the slack and are not called duplicates.
-    expect(checkCounters({ ...good, hostKniEgressRx: 1002, flowEgress: { packets: 1000, bytes: 60000 } }, names, { slack: 2, allowedLoss: 0 })).toEqual([]);
+    expect(checkCounters(path, counts(1000, 1000, { vmEgressRx: 1002 }), { slack: 2, allowedLoss: 0 })).toEqual([]);
   });
 
   it('does not read a flow missing from the table as a count of 0 along the path', () => {
-    expect(checkCounters({ ...good, flowIngress: null }, names, exact)).toEqual(['the ingress flow is missing from the flow table']);
+    expect(checkCounters(path, counts(1000, 1000, { ingressFlow: null }), exact)).toEqual(['the ingress flow is missing from the flow table']);
+  });
+
+  it('follows a hop added to the path in one edit: the check, "lost between" and the table name it', () => {
+    // A bridge in the guest between its two vEths, counted on its own link: one more hop, nothing else changed.
+    const bridge: Hop = {
+      id: 'guestBridgeTx',
+      label: 'guest bridge tx',
+      name: "the guest's br0",
+      what: "the guest's br0 sent",
+      counter: 'guest br0 tx',
+      at: { on: 'guest', iface: 'br0', dir: 'tx' },
+      carries: 'returned',
+      after: 'guest',
+    };
+    const at = path.findIndex((h) => h.id === 'guestEgressTx');
+    const longer = [...path.slice(0, at), bridge, ...path.slice(at)];
+    const c: PathCounts = { ...counts(1000, 0, {}), hops: { ...counts(1000, 0, {}).hops, guestBridgeTx: 1000 } };
+    expect(checkCounters(longer, c, exact)).toEqual([
+      `packets were lost between "the guest's br0 sent" (1000) and "the guest's vEth_port33 sent" (0) (the guest did not forward them: ip_forward, rp_filter, route or ARP?)`,
+      'guest br0 tx counted 1000, expected 0',
+    ]);
+    expect(checkCounters(longer, { ...c, hops: { ...c.hops, guestBridgeTx: 0 } }, exact)).toEqual([
+      `packets were lost between "the guest's vEth_port32 received" (1000) and "the guest's br0 sent" (0) (the guest did not forward them: ip_forward, rp_filter, route or ARP?)`,
+    ]);
+    expect(countersTable(longer, c).rows.map((r) => r[0])).toEqual([
+      'TG tx',
+      'phy ingress rx',
+      'ingress flow n_packets',
+      'VM-port ingress tx',
+      'guest ingress vEth rx',
+      'guest bridge tx',
+      'guest egress vEth tx',
+      'VM-port egress rx',
+      'egress flow n_packets',
+      'phy egress tx',
+      'TG rx',
+    ]);
+    // run.json and summary.json record it under its own id.
+    expect(countersRecord(c).more).toEqual({ guestBridgeTx: 1000 });
+  });
+});
+
+describe("the counters' record, as dashboards read it", () => {
+  it('keeps the names summary.json had before the path model, and records a hop a path adds under its id', () => {
+    const c: PathCounts = {
+      sent: 10,
+      sentBytes: 600,
+      returned: 9,
+      returnedBytes: 540,
+      hops: {
+        tgTx: 10,
+        phyIngressRx: 10,
+        ingressFlow: 10,
+        vmIngressTx: 10,
+        guestIngressRx: 10,
+        guestEgressTx: 9,
+        vmEgressRx: 9,
+        egressFlow: null,
+        phyEgressTx: 9,
+        tgRx: 9,
+        guestBridgeTx: 9,
+      },
+      bytes: { ingressFlow: 600 },
+      foreign: { vmIngressTx: { subtracted: 2, unsure: 1 } },
+    };
+    expect(countersRecord(c)).toEqual({
+      sent: 10,
+      sentBytes: 600,
+      returned: 9,
+      returnedBytes: 540,
+      flowIngress: { packets: 10, bytes: 600 },
+      flowEgress: null,
+      tgTx: 10,
+      hostPhyIngressRx: 10,
+      hostKniIngressTx: 10,
+      guestIngressRx: 10,
+      guestEgressTx: 9,
+      hostKniEgressRx: 9,
+      hostPhyEgressTx: 9,
+      tgRx: 9,
+      more: { guestBridgeTx: 9 },
+      foreign: { hostKniIngressTx: { subtracted: 2, unsure: 1 } },
+    });
   });
 });
 
