@@ -6,7 +6,7 @@ import { errorMessage } from '../errors.js';
 import { formatPlan, planOf } from '../scenario/plan.js';
 import { PROFILE_NAMES, PROFILES, profileByName } from '../profiles/index.js';
 import { profileProblems } from '../profiles/profile.js';
-import { PROJECT_ROOT, describeSuites } from '../suite/catalog.js';
+import { PROJECT_ROOT, describeSuites, shownFile, suiteDirs } from '../suite/catalog.js';
 import { compareRuns, comparisonText, GATE_CASE_ID, IncomparableRunsError, incomparable, judgeAgainstBaseline, type RunRecord } from '../report/compare.js';
 import { loadRun, readHistory } from '../report/history.js';
 import { trendHtml } from '../report/trend.js';
@@ -29,6 +29,10 @@ export function buildCli(): Command {
     // Usage errors are thrown (CommanderError), not exited on: main() gives them exit code 2 and a report.
     .exitOverride();
   const profile = () => new Option('--profile <name>', 'how to build the setup').choices(PROFILE_NAMES).makeOptionMandatory();
+  const suitesDir = () =>
+    new Option('--suites-dir <dir>', 'also take the suites (<name>.e2e.ts) of this directory (repeatable)')
+      .argParser((v: string, prev: string[]) => [...prev, v])
+      .default([]);
 
   program
     .command('run')
@@ -41,12 +45,22 @@ export function buildCli(): Command {
       (v: string, prev: string[]) => [...prev, v],
       [],
     )
+    .addOption(suitesDir())
     .option('--reports <dir>', 'where reports go', undefined)
     .option('--hook-before-traffic <command>', 'a local command run just before the traffic (fault injection, debugging)')
     .option('--quiet', 'no per-testcase output')
     .option('--baseline <run>', 'compare with this run (a run directory or a run id in the history): a regression fails the run (exit 1)')
     .action(
-      async (o: { testbed: string; profile: string; suite: string[]; reports?: string; hookBeforeTraffic?: string; quiet?: boolean; baseline?: string }) => {
+      async (o: {
+        testbed: string;
+        profile: string;
+        suite: string[];
+        suitesDir: string[];
+        reports?: string;
+        hookBeforeTraffic?: string;
+        quiet?: boolean;
+        baseline?: string;
+      }) => {
         const reports = resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
         // A baseline that cannot be read stops the run before it touches the lab: exit 2, with this run's report.
         let base: RunRecord | null = null;
@@ -66,6 +80,7 @@ export function buildCli(): Command {
           testbed: o.testbed,
           profile: o.profile,
           ...(o.suite.length > 0 ? { suites: o.suite } : {}),
+          ...(o.suitesDir.length > 0 ? { suiteDirs: o.suitesDir } : {}),
           ...(o.reports ? { reportsDir: o.reports } : {}),
           ...(o.hookBeforeTraffic ? { beforeTraffic: o.hookBeforeTraffic } : {}),
           ...(o.quiet ? { quiet: true } : {}),
@@ -138,12 +153,13 @@ export function buildCli(): Command {
   program
     .command('suites')
     .description('list the suites (tests/e2e/<name>.e2e.ts), what each checks and what it requires of a lab; and the profiles')
-    .action(async () => {
-      for (const x of await describeSuites()) {
+    .addOption(suitesDir())
+    .action(async (o: { suitesDir: string[] }) => {
+      for (const x of await describeSuites(suiteDirs(o.suitesDir))) {
         const needs = x.requires.map((r) => r.feature).join(', ') || 'nothing';
         const by = PROFILES.filter((p) => p.defaultSuites.includes(x.name)).map((p) => p.name);
         process.stdout.write(
-          `${x.name.padEnd(16)} ${x.title}\n${''.padEnd(16)} requires: ${needs}; default for: ${by.join(', ') || 'no profile'}; file: ${x.file}\n`,
+          `${x.name.padEnd(16)} ${x.title}\n${''.padEnd(16)} requires: ${needs}; default for: ${by.join(', ') || 'no profile'}; file: ${shownFile(x)}\n`,
         );
       }
       process.stdout.write('\nprofiles:\n');

@@ -1,6 +1,6 @@
 // `dutlab run`: the chosen suites in-process under vitest, one run directory
 // and one JUnit whatever their number, then the verdict and the reports.
-import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createVitest } from 'vitest/node';
 import { TestbedError, errorMessage } from '../errors.js';
@@ -16,8 +16,8 @@ import { verdictOf, EXIT_CODES } from '../report/verdict.js';
 import type { RunResult, SuiteResult } from '../results/run.js';
 import { SCHEMA_VERSION } from '../results/schema.js';
 import { ABORT_FILE, writeAbortFile, type SuiteConfig } from '../scenario/lab-run.js';
-import { PROJECT_ROOT, resolveSuites, type SuiteFile } from '../suite/catalog.js';
-import { loadTestbed, missingLocalFiles } from '../testbed/load.js';
+import { PROJECT_ROOT, resolveSuites, suiteDirs, type SuiteFile } from '../suite/catalog.js';
+import { loadRunTestbed, missingLocalFiles } from '../testbed/load.js';
 import type { Testbed } from '../testbed/schema.js';
 
 export interface RunOptions {
@@ -25,6 +25,8 @@ export interface RunOptions {
   profile: string;
   /** The suites to run, in order; default: the profile's default suites. */
   suites?: string[];
+  /** Directories of suites beside the product's tests/e2e (a lab's own, the tests' examples). */
+  suiteDirs?: string[];
   reportsDir?: string;
   beforeTraffic?: string;
   quiet?: boolean;
@@ -77,14 +79,14 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
   // Problems that stop the run before it touches the lab: exit 2, with a report all the same.
   let suites: SuiteFile[];
   let tb: Testbed;
+  let notes: string[];
   try {
-    tb = loadTestbed(opts.testbed);
+    ({ tb, notes } = loadRunTestbed(opts.testbed, join(runDir, 'testbed.yaml')));
     base.testbedName = tb.name;
-    copyFileSync(opts.testbed, join(runDir, 'testbed.yaml'));
     const profile = profileByName(opts.profile);
     const wrong = profileProblems(profile, tb, opts.testbed);
     if (wrong) throw wrong;
-    suites = resolveSuites(opts.suites?.length ? opts.suites : profile.defaultSuites);
+    suites = resolveSuites(opts.suites?.length ? opts.suites : profile.defaultSuites, suiteDirs(opts.suiteDirs));
     const missing = missingLocalFiles(tb);
     if (missing.length > 0) throw new Error(`before connecting: ${missing.join('; ')}`);
   } catch (err) {
@@ -108,6 +110,8 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
   signals.forEach((sig) => process.on(sig, onSignal));
   try {
     const config: SuiteConfig = {
+      testbed: tb,
+      testbedNotes: notes,
       testbedFile: resolve(opts.testbed),
       profile: opts.profile,
       runId,
@@ -178,7 +182,7 @@ async function runVitest(
 
 /** Vitest's sequencer, keeping the suites in the order they were asked for. */
 function OrderedSequencer(suites: SuiteFile[]) {
-  const rank = (f: string) => suites.findIndex((s) => f.endsWith(`/${s.file}`));
+  const rank = (f: string) => suites.findIndex((s) => resolve(f) === s.file);
   return class {
     async shard<T>(files: T[]): Promise<T[]> {
       return files;

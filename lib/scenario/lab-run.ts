@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { describeRequirement, labFor, parseVersion, unmet, unmetBy, type LabCapabilities, type Requirement } from '../capabilities.js';
 import { errorMessage, failureKind, type FailureKind } from '../errors.js';
 import { profileByName, type Profile } from '../profiles/index.js';
-import { profileFor, profileProblems, type StepDef } from '../profiles/profile.js';
+import { profileFor, type StepDef } from '../profiles/profile.js';
 import type { MatrixRow, StageRecord, StageStatus, SuiteResult, Table } from '../results/run.js';
-import { loadTestbed, testbedNotes } from '../testbed/load.js';
 import type { Testbed } from '../testbed/schema.js';
 import { pvpPath, type PvpPath } from '../testbed/path.js';
 import type { Topology } from '../testbed/topology.js';
@@ -25,6 +24,11 @@ import { Teardown } from './teardown.js';
 
 /** What `dutlab run` hands every suite (through vitest's provide/inject). */
 export interface SuiteConfig {
+  /** The testbed as the run loaded and checked it, once, from its copy in the run directory: a suite never reads the file. */
+  testbed: Testbed;
+  /** What loading it noted (keys under their old names, ...). */
+  testbedNotes: string[];
+  /** The file the user named, for the record. */
   testbedFile: string;
   profile: string;
   runId: string;
@@ -99,13 +103,11 @@ export class LabRun {
     readonly config: SuiteConfig,
     readonly meta: SuiteMeta,
   ) {
-    this.tb = loadTestbed(config.testbedFile);
+    this.tb = config.testbed;
     this.path = pvpPath(this.tb);
     this.topology = this.path.topology;
-    const profile = profileByName(config.profile);
-    const wrong = profileProblems(profile, this.tb, config.testbedFile);
-    if (wrong) throw wrong;
-    this.profile = profileFor(profile, this.tb);
+    // `dutlab run` checked the testbed against the profile before any suite started.
+    this.profile = profileFor(profileByName(config.profile), this.tb);
     this.dir = join(config.runDir, meta.name);
     mkdirSync(this.dir, { recursive: true });
     this.transcript = new Transcript(join(this.dir, 'transcripts'));
@@ -122,7 +124,7 @@ export class LabRun {
       stages: [],
       tables: [],
       teardownProblems: [],
-      notes: [...testbedNotes(this.tb)],
+      notes: [...config.testbedNotes],
     };
     // The fixtures in the order they are set up; each undo does nothing if its fixture never was.
     this.teardown.defer('connections', () => this.session.close());

@@ -1,8 +1,10 @@
-// The suites there are: every `tests/e2e/<name>.e2e.ts`. A suite is found by
-// its file's name; `dutlab suites` reads what each says of itself (the
-// description defineSuite returns, without running anything).
-import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// The suites there are: every `<name>.e2e.ts` in the product's tests/e2e and
+// in the directories a user adds (`--suites-dir`: a lab's own suites, the
+// tests' examples). A suite is found by its file's name; `dutlab suites` reads
+// what each says of itself (the description defineSuite returns, without
+// running anything).
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { SuiteMeta } from '../scenario/lab-run.js';
 
@@ -12,7 +14,7 @@ const SUFFIX = '.e2e.ts';
 
 export interface SuiteFile {
   name: string;
-  /** Relative to the project root, as vitest's include takes it. */
+  /** Absolute, as vitest's include takes it. */
   file: string;
 }
 
@@ -21,37 +23,56 @@ export class UnknownSuiteError extends Error {}
 /** Set while `dutlab suites` imports the suite files to read their descriptions: defineSuite then registers nothing. */
 export const LISTING = Symbol.for('dutlab.listing-suites');
 
-export function suiteFiles(dir = SUITES_DIR): SuiteFile[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(SUFFIX))
-    .sort()
-    .map((f) => ({ name: f.slice(0, -SUFFIX.length), file: join(dir, f).slice(PROJECT_ROOT.length + 1) }));
+/** The directories suites are looked for in: the product's, then each one added, in the order given. */
+export function suiteDirs(extra: readonly string[] = []): string[] {
+  const dirs = [SUITES_DIR, ...extra.map((d) => resolve(d))];
+  for (const d of dirs.slice(1)) if (!existsSync(d) || !statSync(d).isDirectory()) throw new UnknownSuiteError(`--suites-dir ${d}: no such directory`);
+  return [...new Set(dirs)];
+}
+
+/** Every suite of these directories; two of one name are an error that names both files. */
+export function suiteFiles(dirs: readonly string[] = [SUITES_DIR]): SuiteFile[] {
+  const out: SuiteFile[] = [];
+  for (const dir of dirs) {
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)
+      .filter((x) => x.endsWith(SUFFIX))
+      .sort()) {
+      const suite = { name: f.slice(0, -SUFFIX.length), file: join(dir, f) };
+      const same = out.find((s) => s.name === suite.name);
+      if (same) throw new UnknownSuiteError(`two suites are named ${JSON.stringify(suite.name)}: ${same.file} and ${suite.file}`);
+      out.push(suite);
+    }
+  }
+  return out;
 }
 
 /** The files of the named suites, in the order asked; an unknown name is an error that lists the known ones. */
-export function resolveSuites(names: readonly string[], dir = SUITES_DIR): SuiteFile[] {
-  const known = suiteFiles(dir);
+export function resolveSuites(names: readonly string[], dirs: readonly string[] = [SUITES_DIR]): SuiteFile[] {
+  const known = suiteFiles(dirs);
   return [...new Set(names)].map((n) => {
     const f = known.find((k) => k.name === n);
     if (!f)
       throw new UnknownSuiteError(
-        `no suite ${JSON.stringify(n)}: the suites are ${known.map((k) => k.name).join(', ') || 'none'} (files ${dir}/<name>${SUFFIX})`,
+        `no suite ${JSON.stringify(n)}: the suites are ${known.map((k) => k.name).join(', ') || 'none'} (files <name>${SUFFIX} in ${dirs.join(', ')})`,
       );
     return f;
   });
 }
 
+/** A suite's file as a person finds it: relative to the project where it lies inside it. */
+export const shownFile = (f: SuiteFile): string => (f.file.startsWith(`${PROJECT_ROOT}/`) ? relative(PROJECT_ROOT, f.file) : f.file);
+
 /** Each suite's description, as its file states it. */
-export async function describeSuites(dir = SUITES_DIR): Promise<Array<SuiteMeta & SuiteFile>> {
+export async function describeSuites(dirs: readonly string[] = [SUITES_DIR]): Promise<Array<SuiteMeta & SuiteFile>> {
   const out: Array<SuiteMeta & SuiteFile> = [];
   (globalThis as Record<symbol, unknown>)[LISTING] = true;
-  for (const f of suiteFiles(dir)) {
-    const mod = (await import(pathToFileURL(join(PROJECT_ROOT, f.file)).href)) as { default?: SuiteMeta };
+  for (const f of suiteFiles(dirs)) {
+    const mod = (await import(pathToFileURL(f.file).href)) as { default?: SuiteMeta };
     const meta = mod.default;
-    if (!meta?.name) throw new Error(`${f.file}: a suite's file must \`export default defineSuite(...)\``);
+    if (!meta?.name) throw new Error(`${shownFile(f)}: a suite's file must \`export default defineSuite(...)\``);
     if (meta.name !== f.name)
-      throw new Error(`${f.file}: the suite calls itself ${JSON.stringify(meta.name)}; name it after its file, ${JSON.stringify(f.name)}`);
+      throw new Error(`${shownFile(f)}: the suite calls itself ${JSON.stringify(meta.name)}; name it after its file, ${JSON.stringify(f.name)}`);
     out.push({ ...meta, ...f });
   }
   return out;

@@ -1,4 +1,4 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -12,13 +12,28 @@ const SECRET_KEYS = /^(password|passwd|passphrase|secret|token|privateKey)$/i;
 
 /** Reads and validates a testbed file; throws TestbedError listing every problem. */
 export function loadTestbed(file: string): Testbed {
-  let text: string;
+  return parseTestbed(readTestbedText(file), file);
+}
+
+/**
+ * A run's testbed, loaded once: the file's text as read is archived in the
+ * run directory (`copyTo`) and parsed from that same text, so that what the
+ * run used and what it keeps are the same bytes. Everything after (the
+ * suites, the gate) takes the parsed testbed, never the file again.
+ */
+export function loadRunTestbed(file: string, copyTo: string): { tb: Testbed; notes: string[] } {
+  const text = readTestbedText(file);
+  writeFileSync(copyTo, text);
+  const tb = parseTestbed(text, file);
+  return { tb, notes: testbedNotes(tb) };
+}
+
+function readTestbedText(file: string): string {
   try {
-    text = readBounded(file, FILE_LIMITS.testbed, 'testbed file');
+    return readBounded(file, FILE_LIMITS.testbed, 'testbed file');
   } catch (err) {
     throw new TestbedError(file, [{ path: '', message: err instanceof InputFileError ? err.problem : errorMessage(err) }]);
   }
-  return parseTestbed(text, file);
 }
 
 export function parseTestbed(text: string, file = '<testbed>'): Testbed {

@@ -12,6 +12,7 @@ import { LabRun, type Stage } from '../../lib/scenario/lab-run.js';
 import { KniFunctionalTest } from '../../lib/scenario/kni-functional.js';
 import { PvpTest } from '../../lib/scenario/pvp.js';
 import { output } from '../helpers/fixtures.js';
+import { loadTestbed } from '../../lib/testbed/load.js';
 import { startLegacyLab, type LegacyLab } from '../helpers/legacy-lab.js';
 
 const dirs: string[] = [];
@@ -27,7 +28,14 @@ async function setUp(ivshmem: 'found' | 'not-found', dpdkVersion?: string, ethto
   const lab = await startLegacyLab(dir, { ivshmem, ...(dpdkVersion ? { dpdkVersion } : {}), ...(ethtool ? { ethtool } : {}), ...(qemu ? { qemu } : {}) });
   labs.push(lab);
   const run = new LabRun(
-    { testbedFile: lab.testbedFile, profile: 'legacy-kni', runId: `legacy-${ivshmem}`, runDir: join(dir, 'run') },
+    {
+      testbed: loadTestbed(lab.testbedFile),
+      testbedNotes: [],
+      testbedFile: lab.testbedFile,
+      profile: 'legacy-kni',
+      runId: `legacy-${ivshmem}`,
+      runDir: join(dir, 'run'),
+    },
     { name: 'pvp', title: 'PVP', requires: [{ feature: 'guest' }] },
   );
   const stages: Stage[] = [...run.setupStages(), ...new PvpTest(run).stages()];

@@ -7,10 +7,14 @@ import { execa } from 'execa';
 import { labDown, labLeftovers, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { virtual } from '../../lib/profiles/index.js';
 import type { Summary } from '../../lib/report/summary.js';
-import { describeSuites } from '../../lib/suite/catalog.js';
+import { describeSuites, SUITES_DIR as SUITES_DIR_OF_PRODUCT, suiteDirs, suiteFiles } from '../../lib/suite/catalog.js';
 import { dutlabRun, failedCases } from '../helpers/cli.js';
 import { CHECKS } from '../helpers/faults.js';
-import { EXAMPLE, NEEDS_DPDK, addExampleSuites } from '../helpers/example-suites.js';
+
+/** The tests' own suites (tests/suites), added to the product's as a lab adds its own. */
+const SUITES = new URL('../suites', import.meta.url).pathname;
+const EXAMPLE = 'example';
+const NEEDS_DPDK = 'needs-dpdk';
 
 const ID = 'runt';
 /** The PVP suite's traffic and checks on a profile without KNI: ids frozen since the first release. */
@@ -18,14 +22,11 @@ const PVP_IDS = ['traffic.prepare', 'traffic.send', ...CHECKS];
 let lab: LabState;
 const cleanup: string[] = [];
 
-let removeExampleSuites = () => {};
 beforeAll(async () => {
-  removeExampleSuites = addExampleSuites();
   lab = await labUp({ id: ID });
 }, 120_000);
 const cleanupLabs: string[] = [];
 afterAll(async () => {
-  removeExampleSuites();
   await labDown({ id: ID });
   for (const id of cleanupLabs) await labDown({ id });
   for (const d of cleanup) rmSync(d, { recursive: true, force: true });
@@ -33,11 +34,32 @@ afterAll(async () => {
 
 // Each case has a lab of its own (or none), so they run at once.
 describe.concurrent('dutlab run', () => {
-  // A suite added as one file runs beside the PVP suite: one run directory, one JUnit (tests/helpers/example-suites.ts).
-  it('passes a healthy lab with the PVP suite and an added one: exit 0, one JUnit with properties, one run directory, the VM-only case blocked', async ({
+  // A suite added as one file (tests/suites/example.e2e.ts) runs beside the PVP suite: one run directory, one JUnit.
+  // The testbed is loaded once, before any suite: the file is spoiled during the first suite's traffic, and the
+  // second suite, which starts after it, still has the testbed as the run loaded it (from its archived copy).
+  it('passes a healthy lab with the PVP suite and an added one: exit 0, one JUnit with properties, one run directory, the VM-only case blocked; the testbed loaded once', async ({
     expect,
   }) => {
-    const r = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual', '--suite', 'pvp', '--suite', EXAMPLE]);
+    const dir = mkdtempSync(join(tmpdir(), 'dutlab-testbed-'));
+    cleanup.push(dir);
+    const testbed = join(dir, 'testbed.yaml');
+    const text = readFileSync(lab.testbedFile, 'utf8');
+    writeFileSync(testbed, text);
+    const spoil = `printf 'name: [not, a, testbed' > ${testbed}`;
+    const r = await dutlabRun([
+      '--testbed',
+      testbed,
+      '--profile',
+      'virtual',
+      '--suites-dir',
+      SUITES,
+      '--suite',
+      'pvp',
+      '--suite',
+      EXAMPLE,
+      '--hook-before-traffic',
+      spoil,
+    ]);
     cleanup.push(r.reports);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.summary).toMatchObject({
@@ -55,6 +77,8 @@ describe.concurrent('dutlab run', () => {
     ]);
     expect(r.summary.versions.ovs).toMatch(/Open vSwitch/);
     const runDir = join(r.reports, r.summary.runId);
+    expect(readFileSync(testbed, 'utf8')).toBe('name: [not, a, testbed');
+    expect(readFileSync(join(runDir, 'testbed.yaml'), 'utf8')).toBe(text);
     expect(readlinkSync(join(r.reports, 'latest'))).toBe(r.summary.runId);
     for (const f of [
       'junit.xml',
@@ -87,14 +111,14 @@ describe.concurrent('dutlab run', () => {
     expect(md).toContain('## Blocked: what this lab cannot run\n\n- 1 testcase(s): blocked: this lab has no vm');
     expect(md).not.toMatch(/skipped because something they need failed/);
     expect(md).toContain('## pvp: Counters along the path (deltas over the run)');
-    expect(md).toMatch(new RegExp(`## ${EXAMPLE}: Host\\n\\n\\| kernel \\|\\n\\|---\\|\\n\\| \\S+ \\|`));
+    expect(md).toMatch(new RegExp(`## ${EXAMPLE}: Host\\n\\n\\| kernel \\| testbed \\|\\n\\|---\\|---\\|\\n\\| \\S+ \\| ${r.summary.testbedName} \\|`));
     // The key's path may be in the transcript; its content never is.
     const key = readFileSync(join(lab.stateDir, 'keys', 'client'), 'utf8').split('\n')[1]!;
     for (const f of ['host', 'guest', 'tg']) expect(readFileSync(join(runDir, 'pvp', 'transcripts', `${f}.log`), 'utf8')).not.toContain(key);
   }, 240_000);
 
   it('blocks a whole suite the lab cannot run without touching the lab, and calls a run where nothing could run exit 2', async ({ expect }) => {
-    const r = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual', '--suite', NEEDS_DPDK]);
+    const r = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual', '--suites-dir', SUITES, '--suite', NEEDS_DPDK]);
     cleanup.push(r.reports);
     expect(r.exitCode, r.stderr).toBe(2);
     expect(r.summary.verdict).toBe('infra-error');
@@ -103,8 +127,8 @@ describe.concurrent('dutlab run', () => {
     expect(existsSync(join(r.reports, r.summary.runId, NEEDS_DPDK, 'transcripts', 'host.log'))).toBe(false);
   }, 120_000);
 
-  it('lists the added suites with what they require', async ({ expect }) => {
-    const suites = await describeSuites();
+  it('lists the added suites with what they require; two suites of one name are refused, naming both files', async ({ expect }) => {
+    const suites = await describeSuites(suiteDirs([SUITES]));
     expect(suites.map((x) => [x.name, x.requires.map((q) => q.feature)])).toEqual(
       expect.arrayContaining([
         ['pvp', ['guest']],
@@ -112,6 +136,16 @@ describe.concurrent('dutlab run', () => {
         [NEEDS_DPDK, ['dpdk']],
       ]),
     );
+    expect(suites.find((x) => x.name === EXAMPLE)?.file).toBe(join(SUITES, 'example.e2e.ts'));
+    // The product's own suites are not the tests' examples.
+    expect(suiteFiles().map((x) => x.name)).toEqual(['kni-functional', 'pvp', 'throughput']);
+    const twin = mkdtempSync(join(tmpdir(), 'dutlab-suites-'));
+    cleanup.push(twin);
+    writeFileSync(join(twin, 'pvp.e2e.ts'), '');
+    expect(() => suiteDirs([twin]).length && suiteFiles(suiteDirs([twin]))).toThrow(
+      `two suites are named "pvp": ${join(SUITES_DIR_OF_PRODUCT, 'pvp.e2e.ts')} and ${join(twin, 'pvp.e2e.ts')}`,
+    );
+    expect(() => suiteDirs([join(twin, 'nowhere')])).toThrow(`--suites-dir ${join(twin, 'nowhere')}: no such directory`);
   });
 
   it('calls a bad testbed file an infrastructure error (exit 2) that names the file and the field', async ({ expect }) => {
