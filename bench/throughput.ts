@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { RunResult } from '../lib/results/run.js';
 import { labDown, labUp } from '../lib/vlab/lab.js';
+import { throughputOf } from '../lib/suite/throughput/result.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const ID = 'bench-tput';
@@ -28,8 +29,8 @@ try {
     );
     const runId = /report: .*\/([^/]+)\/summary\.md/.exec(r.stderr)?.[1];
     const run = JSON.parse(readFileSync(join(reports, runId!, 'run.json'), 'utf8')) as RunResult;
-    const t = run.suites[0]!.throughput?.[0];
-    const search = run.suites[0]!.stages.find((s) => s.id.startsWith('throughput.ndr-pdr'));
+    const t = throughputOf(run.suites[0]!)[0];
+    const search = run.suites[0]!.cases.find((s) => s.id.startsWith('throughput.ndr-pdr'));
     found.push(Object.fromEntries((t?.goals ?? []).map((g) => [g.goal, { lower: g.lowerBound, upper: g.upperBound }])));
     console.log(
       `search ${i + 1}: ${((search?.durationMs ?? 0) / 1000).toFixed(1)} s (the run ${((performance.now() - t0) / 1000).toFixed(1)} s, exit ${r.exitCode}), ${t?.trials.length ?? 0} trials; ` +

@@ -16,6 +16,7 @@ import { DEFAULT_LAB_ID, labDown, labNames, labStatus, labUp, type Datapath, typ
 import { cachedImages, ensureGuestImage, IMAGE_CACHE } from '../vlab/image.js';
 import { ensurePackages } from '../vlab/packages.js';
 import { runSuites, writeRefusalReport } from './run.js';
+import { throughputLines, throughputOf } from '../suite/throughput/result.js';
 
 const log = (line: string) => process.stderr.write(`dutlab: ${line}\n`);
 /** A path as the user can open it from here: relative inside the working directory, absolute outside. */
@@ -88,8 +89,7 @@ export function buildCli(): Command {
         });
         log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
         // The throughput suite's answer on the terminal too: NDR and PDR with their bounds.
-        for (const t of s.suites.flatMap((x) => x.tables).filter((x) => x.title.startsWith('Throughput')))
-          for (const row of t.rows) log(`${row[1]} at ${row[0]}: ${row[2]}..${row[3]} Mfps, L1 ${row[6]} Mb/s${row[9] ? ` (${row[9]})` : ''}`);
+        for (const line of throughputLines(s.record.suites.flatMap(throughputOf))) log(line);
         const gate = s.cases.find((c) => c.id === GATE_CASE_ID);
         if (baseline && gate) {
           process.stdout.write(s.comparison ?? '');

@@ -19,6 +19,7 @@ import { ABORT_FILE, writeAbortFile, type SuiteConfig } from '../scenario/lab-ru
 import { PROJECT_ROOT, resolveSuites, suiteDirs, type SuiteFile } from '../suite/catalog.js';
 import { loadRunTestbed, missingLocalFiles } from '../testbed/load.js';
 import type { Testbed } from '../testbed/schema.js';
+import { throughputOf } from '../suite/throughput/result.js';
 
 export interface RunOptions {
   testbed: string;
@@ -56,6 +57,8 @@ function newRunDir(reportsDir?: string): { reports: string; runId: string; runDi
 /** The run's summary, and where its report was written. */
 export interface RunOutcome extends Summary {
   summaryFile: string;
+  /** The run's record (run.json): what the terminal lines are made from. */
+  record: RunResult;
   /** The comparison with the baseline (`--baseline`), as comparison.txt has it. */
   comparison?: string;
 }
@@ -166,11 +169,12 @@ async function runVitest(
   // In the order asked for, whatever order vitest reports its modules in.
   const rank = (name: string | undefined) => suites.findIndex((s) => s.name === name);
   const results = [...reporter.suites].sort((a, b) => rank(a.suite) - rank(b.suite));
-  const cases = [...reporter.cases].sort((a, b) => rank(a.suite) - rank(b.suite));
   for (const s of suites)
     if (!results.some((r) => r.suite === s.name) && !reporter.errors.some((e) => e.includes(s.file)))
       reporter.errors.push(`the ${s.name} suite gave no result: it could not start`);
   const run = mergeResults(base, results);
+  // The engine's record of every testcase, suite after suite: the verdict, JUnit and summary are made from it.
+  const cases = results.flatMap((s) => s.cases);
   const sig = interrupted();
   run.aborted ??= sig ? `interrupted by ${sig}` : undefined;
   if (!run.aborted) delete run.aborted;
@@ -258,7 +262,7 @@ function writeReports(
   if (comparison !== undefined) writeFileSync(join(runDir, 'comparison.txt'), comparison);
   writeFileSync(join(runDir, 'run.json'), JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...data }, null, 2));
   appendHistory(reports, historyEntry(data, verdict.verdict));
-  const throughput = data.suites.flatMap((s) => s.throughput ?? []);
+  const throughput = data.suites.flatMap(throughputOf);
   if (throughput.length > 0) writeFileSync(join(runDir, 'report.html'), runReportHtml(data.runId, throughput));
-  return { ...summary, summaryFile: join(runDir, 'summary.md'), ...(comparison !== undefined ? { comparison } : {}) };
+  return { ...summary, summaryFile: join(runDir, 'summary.md'), record: data, ...(comparison !== undefined ? { comparison } : {}) };
 }

@@ -4,14 +4,15 @@
 // the best the candidate's trials showed is below the worst the baseline's
 // showed by more than the threshold: two healthy runs on a noisy box overlap
 // there), and the versions side by side. Pure: it reads the two runs' data, nothing of a lab.
-import type { RunResult, ThroughputResult } from '../results/run.js';
-import type { CaseResult } from './verdict.js';
+import type { RunResult } from '../results/run.js';
+import { throughputOf, type ThroughputResult } from '../suite/throughput/result.js';
+import type { CaseOutcome } from '../results/run.js';
 import { DutlabError } from '../errors.js';
 
 /** What compare reads of a run: its data and its testcases (run.json and summary.json of a run directory). */
 export interface RunRecord {
   run: RunResult;
-  cases: CaseResult[];
+  cases: CaseOutcome[];
   /** Its run directory, when it was read from one. */
   dir?: string;
 }
@@ -23,9 +24,9 @@ export interface Comparison {
   versions: Array<{ component: string; baseline: string; candidate: string; changed: boolean }>;
 }
 
-const caseKey = (c: CaseResult) => `${c.suite ?? ''} ${c.id}`;
+const caseKey = (c: CaseOutcome) => `${c.suite ?? ''} ${c.id}`;
 
-function compareCases(base: CaseResult[], cand: CaseResult[]): Pick<Comparison, 'regressions' | 'changes'> {
+function compareCases(base: CaseOutcome[], cand: CaseOutcome[]): Pick<Comparison, 'regressions' | 'changes'> {
   const regressions: string[] = [];
   const changes: string[] = [];
   for (const c of cand) {
@@ -75,7 +76,7 @@ function compareGoal(
 
 export function compareRuns(base: RunRecord, cand: RunRecord, threshold: number): Comparison {
   const { regressions, changes } = compareCases(base.cases, cand.cases);
-  const tput = (r: RunRecord) => r.run.suites.flatMap((s) => s.throughput ?? []);
+  const tput = (r: RunRecord) => r.run.suites.flatMap(throughputOf);
   for (const c of tput(cand)) {
     const b = tput(base).find((x) => x.frame === c.frame);
     if (!b) {
@@ -123,7 +124,7 @@ export function incomparable(base: RunRecord, cand: RunRecord): string[] {
   const [b, c] = [base.run, cand.run];
   if (b.testbedName !== c.testbedName) diff.push(`testbed: ${b.testbedName} in the baseline, ${c.testbedName} now`);
   if (b.profile !== c.profile) diff.push(`profile: ${b.profile} in the baseline, ${c.profile} now`);
-  const frames = (r: RunRecord) => [...new Set(r.run.suites.flatMap((s) => (s.throughput ?? []).map((t) => t.frame)))].sort((x, y) => x - y).join(', ');
+  const frames = (r: RunRecord) => [...new Set(r.run.suites.flatMap((s) => throughputOf(s).map((t) => t.frame)))].sort((x, y) => x - y).join(', ');
   const [bf, cf] = [frames(base), frames(cand)];
   if (bf && cf && bf !== cf) diff.push(`frame sizes: ${bf} in the baseline, ${cf} now`);
   const suites = (r: RunRecord) => r.run.suites.map((s) => s.suite);
@@ -134,7 +135,7 @@ export function incomparable(base: RunRecord, cand: RunRecord): string[] {
 
 /** The gate's testcase of `run --baseline`: passed, failed as the DUT's (a regression), or failed as the lab's (nothing to compare). */
 export interface GateOutcome {
-  case: CaseResult;
+  case: CaseOutcome;
   /** comparison.txt, and the summary's section. */
   text: string;
   regression: string | null;

@@ -10,9 +10,10 @@ import type { z } from 'zod';
 import { InputFileError } from '../errors.js';
 import { FILE_LIMITS, readBounded } from '../files.js';
 import type { RunResult } from '../results/run.js';
-import { firstIssue, HistoryLineSchema, RunFileSchema, SCHEMA_VERSION, SummaryFileSchema } from '../results/schema.js';
+import { firstIssue, HistoryLineSchema, runFileSchemaOf, SCHEMA_VERSION, SummaryFileSchema, upgradeRunFile } from '../results/schema.js';
 import type { RunRecord } from './compare.js';
 import type { Summary } from './summary.js';
+import { throughputOf } from '../suite/throughput/result.js';
 
 export const HISTORY_FILE = 'history.jsonl';
 
@@ -41,7 +42,7 @@ export function historyEntry(run: RunResult, verdict: string): HistoryEntry {
     versions: run.versions,
     verdict,
     throughput: run.suites.flatMap((s) =>
-      (s.throughput ?? []).flatMap((t) =>
+      throughputOf(s).flatMap((t) =>
         t.goals.map((g) => ({ frame: t.frame, goal: g.goal, lower: g.lowerBound, upper: g.upperBound, limitedByGenerator: g.limitedByGenerator })),
       ),
     ),
@@ -113,7 +114,13 @@ export function readHistory(reports: string): HistoryRead {
 }
 
 /** Parses a run directory's JSON file against its schema: an InputFileError naming the file and field otherwise. */
-function readRunFile<S extends z.ZodType>(file: string, schema: S, what: string): z.infer<S> {
+/** The version a run file says it is written in: 1 where it says none (before schemaVersion existed). */
+const versionOf = (json: unknown): number => {
+  const v = (json as { schemaVersion?: unknown } | null)?.schemaVersion;
+  return typeof v === 'number' ? v : 1;
+};
+
+function readRunFile(file: string, schemaOf: (version: number) => z.ZodType, what: string): { data: unknown; version: number } {
   const text = readBounded(file, FILE_LIMITS.runData, what);
   let json: unknown;
   try {
@@ -121,12 +128,19 @@ function readRunFile<S extends z.ZodType>(file: string, schema: S, what: string)
   } catch (err) {
     throw new InputFileError(file, `not valid JSON (cut off?): ${(err as Error).message}`, { cause: err });
   }
-  const r = schema.safeParse(json, { reportInput: true });
+  const version = versionOf(json);
+  const r = schemaOf(version).safeParse(json, { reportInput: true });
   if (!r.success) {
     const { field, message } = firstIssue(r.error);
     throw new InputFileError(file, `not a run's ${what}: ${message}`, { field });
   }
-  return r.data;
+  return { data: r.data, version };
+}
+
+/** run.json of any schema version, read with that version's schema and brought up to today's. */
+function readRunJson(file: string): RunResult {
+  const { data, version } = readRunFile(file, runFileSchemaOf, 'run.json');
+  return upgradeRunFile(data as Record<string, unknown>, version) as unknown as RunResult;
 }
 
 /** A run by its directory, or by its id in the reports directory's history. */
@@ -141,7 +155,7 @@ export function loadRun(ref: string, reports: string): RunRecord {
     }
     dir = join(reports, entry.runId);
   }
-  const run = readRunFile(join(dir, 'run.json'), RunFileSchema, 'run.json') as unknown as RunResult;
-  const summary = readRunFile(join(dir, 'summary.json'), SummaryFileSchema, 'summary.json') as unknown as Summary;
+  const run = readRunJson(join(dir, 'run.json'));
+  const summary = readRunFile(join(dir, 'summary.json'), () => SummaryFileSchema, 'summary.json').data as Summary;
   return { run, cases: summary.cases, dir };
 }

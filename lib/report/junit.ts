@@ -1,6 +1,6 @@
 // JUnit XML as CI systems read it: one testsuite per suite and group, properties for what was tested;
 // a blocked testcase is a skipped one whose message says why ("blocked: ...").
-import type { CaseResult } from './verdict.js';
+import type { CaseOutcome } from '../results/run.js';
 
 const esc = (s: string) =>
   s
@@ -10,8 +10,8 @@ const esc = (s: string) =>
     .replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;');
 
-export function junitXml(name: string, properties: Record<string, string>, cases: CaseResult[]): string {
-  const groupOf = (c: CaseResult) => (c.suite ? `${c.suite}.${c.group}` : c.group);
+export function junitXml(name: string, properties: Record<string, string>, cases: CaseOutcome[]): string {
+  const groupOf = (c: CaseOutcome) => (c.suite ? `${c.suite}.${c.group}` : c.group);
   const groups = [...new Set(cases.map(groupOf))];
   const secs = (ms: number) => (ms / 1000).toFixed(3);
   const props = Object.entries(properties)

@@ -2,7 +2,9 @@
 // the verdict and why, what failed, what was blocked and what skipped, each
 // suite's own tables, the testcases, versions, teardown and notes.
 import type { MatrixRow, RunResult, Table } from '../results/run.js';
-import type { CaseResult, Verdict } from './verdict.js';
+import type { CaseOutcome } from '../results/run.js';
+import type { Verdict } from './verdict.js';
+import { pvpMeasured, type CountersRecord } from '../suite/pvp/result.js';
 
 export interface Summary
   extends Pick<RunResult, 'runId' | 'testbed' | 'testbedName' | 'profile' | 'startedAt' | 'finishedAt' | 'versions' | 'teardownProblems' | 'notes'> {
@@ -14,13 +16,14 @@ export interface Summary
   matrix: MatrixRow[];
   /** The PVP suite's return packets and counters, where a suite of the run measured them. */
   packets: { sent: number; received: number; lost: number; duplicated: number; reordered: number; mismatched: number; other: number } | null;
-  counters: NonNullable<RunResult['suites'][number]['counters']> | null;
-  cases: CaseResult[];
+  counters: CountersRecord | null;
+  cases: CaseOutcome[];
   problems: string[];
 }
 
-export function buildSummary(data: RunResult, cases: CaseResult[], verdict: { verdict: Verdict; exitCode: number; reason: string }): Summary {
-  const p = data.suites.find((s) => s.packets)?.packets;
+export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { verdict: Verdict; exitCode: number; reason: string }): Summary {
+  const pvp = data.suites.map(pvpMeasured);
+  const p = pvp.find((m) => m?.packets)?.packets;
   return {
     ...verdict,
     runId: data.runId,
@@ -35,7 +38,7 @@ export function buildSummary(data: RunResult, cases: CaseResult[], verdict: { ve
     packets: p
       ? { sent: p.sent, received: p.received, lost: p.lost, duplicated: p.duplicated, reordered: p.reordered, mismatched: p.mismatched, other: p.other.total }
       : null,
-    counters: data.suites.find((s) => s.counters)?.counters ?? null,
+    counters: pvp.find((m) => m?.counters)?.counters ?? null,
     cases,
     problems: p?.problems ?? [],
     teardownProblems: data.teardownProblems,

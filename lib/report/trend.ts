@@ -4,7 +4,7 @@
 // highlighted), and each throughput run gets a report.html of its trials and
 // bounds. Self-contained HTML with inline SVG: no script, no network, no CDN.
 // Pure: data in, text out.
-import type { ThroughputResult } from '../results/run.js';
+import type { ThroughputResult } from '../suite/throughput/result.js';
 import type { HistoryEntry } from './history.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

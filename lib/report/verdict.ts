@@ -1,25 +1,12 @@
 // The run's verdict, for a gate: pass (0), the DUT failed a check (1), or the
 // infrastructure failed (2) so that no verdict on the DUT can be given.
-import type { FailureKind } from '../errors.js';
-
-export interface CaseResult {
-  id: string;
-  name: string;
-  /** The suite it belongs to (its file's name). */
-  suite?: string;
-  group: string;
-  /** blocked: the lab lacks what it requires; skipped: something it needs failed. */
-  status: 'passed' | 'failed' | 'skipped' | 'blocked';
-  kind?: FailureKind;
-  message?: string;
-  durationMs: number;
-}
+import type { CaseOutcome } from '../results/run.js';
 
 /** aborted: a signal interrupted the run; like infra-error, it says nothing of the DUT. */
 export type Verdict = 'pass' | 'fail' | 'infra-error' | 'aborted';
 export const EXIT_CODES: Record<Verdict, number> = { pass: 0, fail: 1, 'infra-error': 2, aborted: 2 };
 
-export function verdictOf(cases: CaseResult[], runErrors: string[] = [], aborted?: string): { verdict: Verdict; exitCode: number; reason: string } {
+export function verdictOf(cases: CaseOutcome[], runErrors: string[] = [], aborted?: string): { verdict: Verdict; exitCode: number; reason: string } {
   if (aborted) return { verdict: 'aborted', exitCode: EXIT_CODES.aborted, reason: aborted };
   const failed = cases.filter((c) => c.status === 'failed');
   const infra = failed.filter((c) => c.kind !== 'dut');

@@ -3,9 +3,6 @@
 // runs) and the whole run's, which the report reads. It depends on no part of
 // the run engine, so that report/ needs nothing from scenario/.
 import type { FailureKind } from '../errors.js';
-import type { ForeignFrames, PathCounts } from '../verify/counters.js';
-import type { PacketVerdict } from '../verify/packets.js';
-import type { GoalResult, Measurement } from '../throughput/search.js';
 
 export interface Versions {
   ovs: string;
@@ -14,71 +11,28 @@ export interface Versions {
   guestKernel: string;
 }
 
+/** blocked: the lab lacks what the testcase requires (capabilities.ts); skipped: something it needs failed or was skipped. */
+export type CaseStatus = 'passed' | 'failed' | 'skipped' | 'blocked';
+
 /**
- * The counters along the path as run.json and summary.json record them, under
- * the names dashboards read: kept from before the path model (the VM ports'
- * counters keep their first names, hostKni*, whatever the ports' kind; the
- * flows are flowIngress and flowEgress). A hop a testbed's path adds is in
- * `more`, by its id.
+ * What happened to one testcase: the one record the engine keeps as each
+ * runs, from which the verdict, JUnit, summary.md/json and the terminal lines
+ * are all made.
  */
-export interface CountersRecord {
-  sent: number;
-  sentBytes: number;
-  returned: number;
-  returnedBytes: number;
-  flowIngress: { packets: number; bytes: number } | null;
-  flowEgress: { packets: number; bytes: number } | null;
-  tgTx: number;
-  hostPhyIngressRx: number;
-  hostKniIngressTx: number;
-  guestIngressRx: number;
-  guestEgressTx: number;
-  hostKniEgressRx: number;
-  hostPhyEgressTx: number;
-  tgRx: number;
-  more?: Record<string, number | null>;
-  /** By the recorded names above. */
-  foreign?: Record<string, ForeignFrames>;
-}
-
-/** The path's hop ids (lib/testbed/path.ts) under their recorded names. */
-const RECORDED_AS: Record<string, string> = {
-  tgTx: 'tgTx',
-  phyIngressRx: 'hostPhyIngressRx',
-  vmIngressTx: 'hostKniIngressTx',
-  guestIngressRx: 'guestIngressRx',
-  guestEgressTx: 'guestEgressTx',
-  vmEgressRx: 'hostKniEgressRx',
-  phyEgressTx: 'hostPhyEgressTx',
-  tgRx: 'tgRx',
-};
-const FLOWS_AS: Record<string, 'flowIngress' | 'flowEgress'> = { ingressFlow: 'flowIngress', egressFlow: 'flowEgress' };
-
-/** The record of a run's counters, from the path's counts (the edge where hop ids become the names dashboards read). */
-export function countersRecord(c: PathCounts): CountersRecord {
-  const rec: Record<string, unknown> = { sent: c.sent, sentBytes: c.sentBytes, returned: c.returned, returnedBytes: c.returnedBytes };
-  const more: Record<string, number | null> = {};
-  for (const [id, count] of Object.entries(c.hops)) {
-    const flow = FLOWS_AS[id];
-    if (flow) rec[flow] = count === null || count === undefined ? null : { packets: count, bytes: c.bytes?.[id] ?? 0 };
-    else if (RECORDED_AS[id]) rec[RECORDED_AS[id]] = count ?? 0;
-    else more[id] = count ?? null;
-  }
-  if (Object.keys(more).length > 0) rec.more = more;
-  if (c.foreign) rec.foreign = Object.fromEntries(Object.entries(c.foreign).map(([id, f]) => [RECORDED_AS[id] ?? id, f]));
-  return rec as unknown as CountersRecord;
-}
-
-/** blocked: the lab lacks what the stage requires (capabilities.ts); skipped: something it needs failed or was skipped. */
-export type StageStatus = 'passed' | 'failed' | 'skipped' | 'blocked';
-
-export interface StageRecord {
+export interface CaseOutcome {
+  /** Frozen once released: dashboards and the fault tests read it. */
   id: string;
-  title: string;
-  group: 'setup' | 'traffic' | 'checks';
-  status: StageStatus;
+  /** The words a person reads (JUnit's testcase name). */
+  name: string;
+  /** The suite it belongs to (`gate` for the baseline's judgement); none for the run's own (it could not start). */
+  suite?: string;
+  /** setup, traffic, checks (a suite may name its own); JUnit's classname is dutlab.<suite>.<group>. */
+  group: string;
+  status: CaseStatus;
+  /** Whose fault a failure is. */
   kind?: FailureKind;
-  diagnosis?: string;
+  /** Why it failed, or why it was skipped or blocked. */
+  message?: string;
   durationMs: number;
 }
 
@@ -101,20 +55,6 @@ export interface MatrixRow {
   met: boolean | null;
 }
 
-/** The throughput search at one frame size. */
-export interface ThroughputResult {
-  /** Bytes on the wire, FCS included. */
-  frame: number;
-  /** What the generator reached with the DUT bypassed (frames/s), if calibrated. */
-  calibration: { achievedRate: number; received: number; sent: number; durationS: number } | null;
-  /** The most the generator could offer during the search, if a trial showed it falling short. */
-  generatorLimit: number | null;
-  /** The load the search started from: the testbed's maximum, or the calibrated limit. */
-  maxRate: number;
-  goals: Array<GoalResult & { lowerBps: { l2: number; l1: number } | null }>;
-  trials: Measurement[];
-}
-
 /** What a run and each suite's record of it both say: which run, on which testbed and profile, when, on what software. */
 export interface RunIdentity {
   runId: string;
@@ -126,17 +66,25 @@ export interface RunIdentity {
   versions: Partial<Versions>;
 }
 
+/** A suite's measurement: its kind says which suite's result module reads it. */
+export interface Measured {
+  kind: string;
+}
+
 /** One suite's record of a run. */
 export interface SuiteResult extends RunIdentity {
   /** The suite's name (its file under tests/e2e without `.e2e.ts`) and its one line. */
   suite: string;
   title: string;
-  stages: StageRecord[];
-  packets?: Omit<PacketVerdict, 'problems'> & { problems: string[] };
-  counters?: CountersRecord;
-  tgSent?: number;
+  cases: CaseOutcome[];
   tables: Table[];
-  throughput?: ThroughputResult[];
+  /**
+   * What the suite measured, in its own shape, tagged with its kind: the PVP
+   * suite's packets and counters (lib/suite/pvp/result.ts), the throughput
+   * search (lib/suite/throughput/result.ts). The report reads the kinds it
+   * knows through those modules; the engine never looks inside.
+   */
+  measured?: Measured;
   teardownProblems: string[];
   notes: string[];
   /** Set when a signal interrupted the run: "interrupted by SIGINT". */

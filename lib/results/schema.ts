@@ -7,8 +7,15 @@
 // and read as they are. Pure: the readers are in lib/report/history.ts.
 import { z } from 'zod';
 
-/** 2: schemaVersion written into run.json, summary.json and history lines. */
-export const SCHEMA_VERSION = 2;
+/**
+ * 2: schemaVersion written into run.json, summary.json and history lines.
+ * 3: in run.json, each suite's testcases are `cases` (the engine's one record
+ * of a testcase: name, message, suite) and what it measured is `measured`,
+ * tagged with its kind; before, `stages` (title, diagnosis) and the PVP and
+ * throughput fields (packets, counters, tgSent, throughput) at the suite's top
+ * level. Older files are read and brought up to 3 (upgradeRunFile).
+ */
+export const SCHEMA_VERSION = 3;
 
 const schemaVersion = z.number().int().min(1).max(SCHEMA_VERSION, `written by a newer dutlab (schemaVersion above ${SCHEMA_VERSION})`).optional();
 const versions = z.record(z.string(), z.string().optional());
@@ -30,39 +37,75 @@ const Throughput = z.looseObject({
   trials: z.array(z.looseObject({ rate, durationS: z.number().finite(), lossRatio: z.number().finite() })).optional(),
 });
 
-const Stage = z.looseObject({
-  id: z.string(),
-  title: z.string(),
-  status: z.enum(['passed', 'failed', 'skipped', 'blocked']),
-});
-
-const SuiteRecord = z.looseObject({
-  suite: z.string(),
-  stages: z.array(Stage),
-  throughput: z.array(Throughput).optional(),
-});
-
-/** run.json: the whole run. */
-export const RunFileSchema = z.looseObject({
-  schemaVersion,
-  runId: z.string().min(1),
-  testbed: z.string(),
-  testbedName: z.string(),
-  profile: z.string(),
-  startedAt: z.string(),
-  versions,
-  suites: z.array(SuiteRecord),
-  notes: z.array(z.string()),
-});
+const status = z.enum(['passed', 'failed', 'skipped', 'blocked']);
 
 const Case = z.looseObject({
   id: z.string(),
   name: z.string(),
   suite: z.string().optional(),
   group: z.string(),
-  status: z.enum(['passed', 'failed', 'skipped', 'blocked']),
+  status,
   message: z.string().optional(),
 });
+
+const SuiteRecord = z.looseObject({
+  suite: z.string(),
+  cases: z.array(Case),
+  measured: z.looseObject({ kind: z.string(), results: z.array(Throughput).optional() }).optional(),
+});
+
+/** A suite's record before schema 3. */
+const SuiteRecordBefore3 = z.looseObject({
+  suite: z.string(),
+  stages: z.array(z.looseObject({ id: z.string(), title: z.string(), group: z.string().optional(), status, diagnosis: z.string().optional() })),
+  throughput: z.array(Throughput).optional(),
+});
+
+const runFile = <S extends z.ZodType>(suite: S) =>
+  z.looseObject({
+    schemaVersion,
+    runId: z.string().min(1),
+    testbed: z.string(),
+    testbedName: z.string(),
+    profile: z.string(),
+    startedAt: z.string(),
+    versions,
+    suites: z.array(suite),
+    notes: z.array(z.string()),
+  });
+
+/** run.json: the whole run. */
+export const RunFileSchema = runFile(SuiteRecord);
+/** run.json as dutlab wrote it before schema 3. */
+export const RunFileSchemaBefore3 = runFile(SuiteRecordBefore3);
+
+/** The schema a run.json of this version is read with. */
+export const runFileSchemaOf = (version: number) => (version >= 3 ? RunFileSchema : RunFileSchemaBefore3);
+
+/**
+ * A run.json read with its version's schema, brought up to schema 3: each
+ * suite's stages become its cases, and its top-level measurements its
+ * `measured` (the throughput search; or the PVP suite's packets and counters).
+ */
+export function upgradeRunFile(data: Record<string, unknown>, version: number): Record<string, unknown> {
+  if (version >= 3) return data;
+  const suites = (data.suites as Array<Record<string, unknown>>).map((s) => {
+    const { stages, throughput, packets, counters, tgSent, ...rest } = s;
+    const cases = (stages as Array<Record<string, unknown>>).map(({ title, diagnosis, ...c }) => ({
+      ...c,
+      name: title,
+      suite: s.suite,
+      ...(diagnosis !== undefined ? { message: diagnosis } : {}),
+    }));
+    const measured = throughput
+      ? { kind: 'throughput', results: throughput }
+      : packets || counters
+        ? { kind: 'pvp', packets, counters, ...(tgSent !== undefined ? { tgSent } : {}) }
+        : undefined;
+    return { ...rest, cases, ...(measured ? { measured } : {}) };
+  });
+  return { ...data, suites };
+}
 
 /** summary.json: the verdict and the testcases. */
 export const SummaryFileSchema = z.looseObject({

@@ -9,7 +9,7 @@ import { describeRequirement, labFor, parseVersion, unmet, unmetBy, type LabCapa
 import { errorMessage, failureKind, type FailureKind } from '../errors.js';
 import { profileByName, type Profile } from '../profiles/index.js';
 import { profileFor, type StepDef } from '../profiles/profile.js';
-import type { MatrixRow, StageRecord, StageStatus, SuiteResult, Table } from '../results/run.js';
+import type { CaseOutcome, CaseStatus, Measured, MatrixRow, SuiteResult, Table } from '../results/run.js';
 import type { Testbed } from '../testbed/schema.js';
 import { pvpPath, type PvpPath } from '../testbed/path.js';
 import type { Topology } from '../testbed/topology.js';
@@ -50,7 +50,8 @@ export interface Stage {
   /** Frozen once released: dashboards and the fault tests read it. */
   id: string;
   title: string;
-  group: StageRecord['group'];
+  /** setup, traffic, checks: JUnit's classname is dutlab.<suite>.<group>. */
+  group: 'setup' | 'traffic' | 'checks';
   /** Stages that must have passed; otherwise this one is skipped with the reason. */
   needs: string[];
   /** What the lab must offer; otherwise this one is blocked with the reason. */
@@ -121,7 +122,7 @@ export class LabRun {
       profile: this.profile.name,
       startedAt: new Date().toISOString(),
       versions: {},
-      stages: [],
+      cases: [],
       tables: [],
       teardownProblems: [],
       notes: [...config.testbedNotes],
@@ -142,6 +143,12 @@ export class LabRun {
 
   note(line: string): void {
     this.data.notes.push(line);
+  }
+
+  /** What the suite measured, in its own shape (replacing what it said before): the record keeps it for the report. */
+  measured(m: Measured): void {
+    this.data.measured = m;
+    this.save();
   }
 
   /** A table for summary.md, replacing the suite's table of the same title. */
@@ -226,15 +233,15 @@ export class LabRun {
     const blocked = unmet(stage.requires ?? [], this.capabilities());
     if (blocked) return { status: 'blocked', reason: blocked };
     // The profile's own requirements, once the preflight has read the versions they bound.
-    const preflight = this.data.stages.find((s) => s.id === 'lab.preflight');
+    const preflight = this.data.cases.find((s) => s.id === 'lab.preflight');
     const profileBlocked = preflight?.status === 'passed' ? unmet(this.profile.requires, this.capabilities()) : null;
     if (profileBlocked) return { status: 'blocked', reason: profileBlocked };
     for (const need of stage.needs) {
-      const rec = this.data.stages.find((s) => s.id === need);
+      const rec = this.data.cases.find((s) => s.id === need);
       if (!rec) return { status: 'skipped', reason: `skipped: "${need}" did not run` };
-      if (rec.status === 'blocked') return { status: 'blocked', reason: `${rec.diagnosis} (needed by way of "${rec.title}")` };
-      if (rec.status === 'failed') return { status: 'skipped', reason: `skipped: "${rec.title}" failed` };
-      if (rec.status === 'skipped') return { status: 'skipped', reason: `skipped: "${rec.title}" was skipped` };
+      if (rec.status === 'blocked') return { status: 'blocked', reason: `${rec.message} (needed by way of "${rec.name}")` };
+      if (rec.status === 'failed') return { status: 'skipped', reason: `skipped: "${rec.name}" failed` };
+      if (rec.status === 'skipped') return { status: 'skipped', reason: `skipped: "${rec.name}" was skipped` };
     }
     return null;
   }
@@ -257,16 +264,18 @@ export class LabRun {
     }
   }
 
-  private record(stage: Stage, status: StageStatus, durationMs: number, kind?: FailureKind, diagnosis?: string): void {
-    this.data.stages.push({
+  private record(stage: Stage, status: CaseStatus, durationMs: number, kind?: FailureKind, message?: string): void {
+    const outcome: CaseOutcome = {
       id: stage.id,
-      title: stage.title,
+      name: stage.title,
+      suite: this.meta.name,
       group: stage.group,
       status,
-      durationMs,
       ...(kind ? { kind } : {}),
-      ...(diagnosis ? { diagnosis } : {}),
-    });
+      ...(message ? { message } : {}),
+      durationMs,
+    };
+    this.data.cases.push(outcome);
     this.save();
   }
 
@@ -348,7 +357,7 @@ export class LabRun {
   /** Versions and logs for the report, read before the setup is undone. */
   private async collectEvidence(): Promise<string[]> {
     // The host's were read by the preflight, if it ran: the guest's kernel is what is left to read.
-    const preflown = this.data.stages.some((s) => s.id === 'lab.preflight' && s.status === 'passed');
+    const preflown = this.data.cases.some((s) => s.id === 'lab.preflight' && s.status === 'passed');
     const roles = preflown ? (['guest'] as const) : (['host', 'guest'] as const);
     this.data.versions = { ...this.data.versions, ...(await read.versions(this.session, roles).catch(() => ({}))) };
     const problems = await this.session.collectLogs(join(this.dir, 'logs'));

@@ -7,7 +7,6 @@
 // task metadata. The configuration comes from `dutlab run` through vitest's
 // provide/inject, never from the environment.
 import { afterAll, describe, inject, it } from 'vitest';
-import { failureKind } from '../errors.js';
 import type { SuiteResult } from '../results/run.js';
 import { LISTING } from './catalog.js';
 import { LabRun, watchAbortFile, type Stage, type SuiteConfig, type SuiteMeta } from '../scenario/lab-run.js';
@@ -20,12 +19,7 @@ declare module 'vitest' {
     dutlab: SuiteConfig;
   }
   interface TaskMeta {
-    /** The stage's frozen id (`check.packets`). */
-    stageId?: string;
-    kind?: 'dut' | 'infra';
-    /** Skipped because the lab lacks what the stage requires, not because something failed. */
-    blocked?: boolean;
-    /** On the suite's file: its result, for the reporter. */
+    /** On the suite's file: its result (with the engine's record of every testcase), for the reporter. */
     suiteResult?: SuiteResult;
   }
 }
@@ -83,17 +77,9 @@ function registerSuite(meta: SuiteMeta, stagesOf: (lab: LabRun) => Stage[]): voi
 }
 
 function stageTest(lab: LabRun, stage: Stage): void {
+  // The engine records the outcome; vitest shows it as it runs.
   it(stage.title, { timeout: 3_600_000 }, async (ctx) => {
-    ctx.task.meta.stageId = stage.id;
-    try {
-      const not = await lab.runStage(stage);
-      if (not) {
-        if (not.status === 'blocked') ctx.task.meta.blocked = true;
-        ctx.skip(not.reason);
-      }
-    } catch (err) {
-      ctx.task.meta.kind = failureKind(err);
-      throw err;
-    }
+    const not = await lab.runStage(stage);
+    if (not) ctx.skip(not.reason);
   });
 }

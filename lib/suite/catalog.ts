@@ -54,7 +54,7 @@ export function resolveSuites(names: readonly string[], dirs: readonly string[] 
     const f = known.find((k) => k.name === n);
     if (!f)
       throw new UnknownSuiteError(
-        `no suite ${JSON.stringify(n)}: the suites are ${known.map((k) => k.name).join(', ') || 'none'} (files <name>${SUFFIX} in ${dirs.join(', ')})`,
+        `no suite ${JSON.stringify(n)}: the suites are ${known.map((k) => k.name).join(', ') || 'none'} (files ${dirs.map((d) => `${d}/<name>${SUFFIX}`).join(', ')})`,
       );
     return f;
   });

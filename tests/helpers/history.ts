@@ -2,8 +2,9 @@
 // at the last), one search, and a run as `compare` reads it.
 import type { RunRecord } from '../../lib/report/compare.js';
 import type { HistoryEntry } from '../../lib/report/history.js';
-import type { CaseResult } from '../../lib/report/verdict.js';
-import type { RunResult, ThroughputResult } from '../../lib/results/run.js';
+import type { CaseOutcome } from '../../lib/results/run.js';
+import type { RunResult } from '../../lib/results/run.js';
+import type { ThroughputMeasured, ThroughputResult } from '../../lib/suite/throughput/result.js';
 
 export const HISTORY: HistoryEntry[] = [
   ['20261120-010000-0001', 'pass', 'DPDK 22.11.10', 50_000, 52_000],
@@ -60,7 +61,7 @@ export function runRecord(o: {
   profile?: string;
   suite?: string;
   throughput?: ThroughputResult[];
-  cases?: CaseResult[];
+  cases?: CaseOutcome[];
   versions?: RunResult['versions'];
 }): RunRecord {
   const who = { runId: o.runId, testbed: '/x.yaml', testbedName: o.testbedName ?? 'lab', profile: o.profile ?? 'ovs-dpdk' };
@@ -75,11 +76,11 @@ export function runRecord(o: {
         title: '',
         startedAt: '',
         versions: {},
-        stages: [],
+        cases: [],
         tables: [],
         teardownProblems: [],
         notes: [],
-        ...(o.throughput ? { throughput: o.throughput } : {}),
+        ...(o.throughput ? { measured: { kind: 'throughput', results: o.throughput } as ThroughputMeasured } : {}),
       },
     ],
     notes: [],

@@ -51,7 +51,7 @@ async function waitForStage(reports: string, id: string): Promise<void> {
   while (Date.now() < deadline) {
     try {
       const data = JSON.parse(readFileSync(join(reports, 'latest', 'pvp', 'progress.json'), 'utf8')) as SuiteResult;
-      if (data.stages.some((s) => s.id === id && s.status === 'passed')) return;
+      if (data.cases.some((s) => s.id === id && s.status === 'passed')) return;
     } catch {
       // not written yet
     }

@@ -9,8 +9,8 @@ import { parseIvshmCmdline } from '../../lib/parsers/ivshm.js';
 import { planOf } from '../../lib/scenario/plan.js';
 import { legacyKni } from '../../lib/profiles/index.js';
 import { LabRun, type Stage } from '../../lib/scenario/lab-run.js';
-import { KniFunctionalTest } from '../../lib/scenario/kni-functional.js';
-import { PvpTest } from '../../lib/scenario/pvp.js';
+import { KniFunctionalTest } from '../../lib/suite/kni-functional/cases.js';
+import { PvpTest } from '../../lib/suite/pvp/cases.js';
 import { output } from '../helpers/fixtures.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import { startLegacyLab, type LegacyLab } from '../helpers/legacy-lab.js';
@@ -103,7 +103,7 @@ describe('legacy-kni on the scripted legacy lab', () => {
     expect(guest).toContain('insmod /root/kni/DPDK/x86_64-ivshmem-linuxapp-gcc/kmod/rte_kni.ko');
     expect(guest).toContain('dmesg');
     expect(guest.filter((c) => /vEth_|kni_client|ifconfig|route add|arp -s/.test(c))).toEqual([]);
-    const after = run.data.stages.filter((s) => stages.findIndex((x) => x.id === s.id) > stages.findIndex((x) => x.id === 'guest.kni-gate'));
+    const after = run.data.cases.filter((s) => stages.findIndex((x) => x.id === s.id) > stages.findIndex((x) => x.id === 'guest.kni-gate'));
     const setupAfter = after.filter((s) => s.group === 'setup');
     expect(setupAfter.map((s) => s.id)).toEqual([
       'guest.start-kni-client',
@@ -113,8 +113,8 @@ describe('legacy-kni on the scripted legacy lab', () => {
       'guest.check-interfaces',
     ]);
     expect(setupAfter.every((s) => s.status === 'skipped')).toBe(true);
-    expect(setupAfter[0]!.diagnosis).toBe('skipped: "Check dmesg for "IVSHMEM metadata found" before any vEth interface is touched" failed');
-    expect(run.data.stages.find((s) => s.id === 'guest.kni-gate')).toMatchObject({ status: 'failed', kind: 'dut' });
+    expect(setupAfter[0]!.message).toBe('skipped: "Check dmesg for "IVSHMEM metadata found" before any vEth interface is touched" failed');
+    expect(run.data.cases.find((s) => s.id === 'guest.kni-gate')).toMatchObject({ status: 'failed', kind: 'dut' });
   });
 
   it("blocks the guide's setup on a host whose DPDK has no KNI (23.11): nothing is built or loaded, each step says why, nothing fails", async () => {
@@ -126,15 +126,15 @@ describe('legacy-kni on the scripted legacy lab', () => {
       await run.finish();
     }
     expect(run.data.versions.dpdk).toBe('23.11.1');
-    const byId = Object.fromEntries(run.data.stages.map((s) => [s.id, s]));
+    const byId = Object.fromEntries(run.data.cases.map((s) => [s.id, s]));
     expect(byId['lab.lock']!.status).toBe('passed');
     expect(byId['lab.preflight']!.status).toBe('passed');
-    expect(run.data.stages.filter((s) => s.status === 'failed')).toEqual([]);
-    expect(run.data.stages.filter((s) => !['lab.lock', 'lab.preflight'].includes(s.id)).every((s) => s.status === 'blocked')).toBe(true);
+    expect(run.data.cases.filter((s) => s.status === 'failed')).toEqual([]);
+    expect(run.data.cases.filter((s) => !['lab.lock', 'lab.preflight'].includes(s.id)).every((s) => s.status === 'blocked')).toBe(true);
     for (const id of ['guest.build-dpdk', 'guest.build-kni-client', 'guest.insmod', 'guest.kni-gate', 'guest.start-kni-client'])
-      expect(byId[id]!.diagnosis, id).toBe('blocked: KNI was removed in DPDK 23.11, this host has 23.11.1');
-    expect(byId['host.ivshm-metadata']!.diagnosis).toBe('blocked: IVSHMEM was removed in DPDK 16.11, this host has 23.11.1');
-    expect(byId['check.dmesg-kni']!.diagnosis).toMatch(/^blocked: /);
+      expect(byId[id]!.message, id).toBe('blocked: KNI was removed in DPDK 23.11, this host has 23.11.1');
+    expect(byId['host.ivshm-metadata']!.message).toBe('blocked: IVSHMEM was removed in DPDK 16.11, this host has 23.11.1');
+    expect(byId['check.dmesg-kni']!.message).toMatch(/^blocked: /);
     expect(run.data.notes.join('\n')).toContain(
       'the legacy-kni profile cannot run on this lab: blocked: IVSHMEM was removed in DPDK 16.11, this host has 23.11.1',
     );
@@ -155,19 +155,19 @@ describe('legacy-kni on the scripted legacy lab', () => {
     const started = Date.now();
     for (const stage of stages.filter((s) => s.group === 'setup')) await run.runStage(stage).catch(() => undefined);
     await run.finish();
-    const connect = run.data.stages.find((s) => s.id === 'guest.connect')!;
+    const connect = run.data.cases.find((s) => s.id === 'guest.connect')!;
     expect(connect).toMatchObject({ status: 'failed', kind: 'infra' });
-    expect(connect.diagnosis).toMatch(
+    expect(connect.message).toMatch(
       /^the guest did not come up: QEMU \(pid \d+\) exited, exit status 1; its console \(\/tmp\/dutlab\/qemu\.log\) ends:\nCould not access KVM kernel module: No such file or directory\nfailed to initialize KVM: No such file or directory\ndutlab-exit-status: 1$/,
     );
     // The guest's connect timeout is 60 s on this testbed: the watch on QEMU's pid ended the wait.
     expect(Date.now() - started).toBeLessThan(15_000);
-    expect(run.data.stages.find((s) => s.id === 'guest.copy-files')!.status).toBe('skipped');
+    expect(run.data.cases.find((s) => s.id === 'guest.copy-files')!.status).toBe('skipped');
   });
 
   it("runs the KNI suite's ethtool case on KNI in a VM: unsupported, as the KNI programmer's guide says, recorded and not passed off as checked", async () => {
     const run = await kniSuite('kni');
-    const byId = Object.fromEntries(run.data.stages.map((s) => [s.id, s]));
+    const byId = Object.fromEntries(run.data.cases.map((s) => [s.id, s]));
     expect(byId['kni.ethtool']!.status).toBe('passed');
     expect(run.data.notes).toContain(
       'ethtool: vEth_port32 (driver not named: ethtool -i is not supported): not supported: ethtool vEth_port32, ethtool -i vEth_port32, ethtool -S vEth_port32, ethtool -k vEth_port32',
@@ -181,8 +181,8 @@ describe('legacy-kni on the scripted legacy lab', () => {
 
   it('fails the ethtool case when ethtool fails for another reason than an unsupported operation', async () => {
     const run = await kniSuite('device-gone');
-    const ethtool = run.data.stages.find((s) => s.id === 'kni.ethtool')!;
+    const ethtool = run.data.cases.find((s) => s.id === 'kni.ethtool')!;
     expect(ethtool).toMatchObject({ status: 'failed', kind: 'dut' });
-    expect(ethtool.diagnosis).toMatch(/^ethtool: ethtool vEth_port32 failed \(exit 71\): Cannot get driver information: No such device; /);
+    expect(ethtool.message).toMatch(/^ethtool: ethtool vEth_port32 failed \(exit 71\): Cannot get driver information: No such device; /);
   });
 });

@@ -13,6 +13,7 @@ import { loadRun, readHistory } from '../../lib/report/history.js';
 import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { dutlabRun } from '../helpers/cli.js';
 import { guestForwardRule, labOf } from '../helpers/faults.js';
+import { throughputOf } from '../../lib/suite/throughput/result.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const ID = 'tput';
@@ -74,8 +75,9 @@ describe('the upgrade gate on the virtual lab', () => {
     // judges it: the lower of its NDR and its lowest load that lost frames. A fixed
     // rate (it was 10 kfps) is no regression on a box slow enough to forward 20 kfps.
     const ndr = loadRun(baseline, reports)
-      .run.suites.find((x) => x.suite === 'throughput')!
-      .throughput![0]!.goals.find((g) => g.goal === 'NDR')!;
+      .run.suites.filter((x) => x.suite === 'throughput')
+      .flatMap(throughputOf)[0]!
+      .goals.find((g) => g.goal === 'NDR')!;
     const worst = Math.min(ndr.lowerBound ?? 0, ndr.spread.lowestExceed ?? Number.POSITIVE_INFINITY);
     const limitFps = Math.max(300, Math.floor(worst / 5));
     const limit = guestForwardRule(`limit rate over ${limitFps}/second burst 50 packets drop`)(labOf(ID));

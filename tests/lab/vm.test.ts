@@ -80,8 +80,8 @@ describe('the main job on the VM lab', () => {
     const console = readFileSync(join(reports, run, 'pvp', 'logs', 'host-qemu-console.log'), 'utf8');
     expect(console).toMatch(/Linux version 6\.\d+\.\d+-\d+-cloud-amd64/);
     expect(console).toContain('dutlab-init: sshd started');
-    const result = JSON.parse(readFileSync(join(reports, run, 'run.json'), 'utf8')) as { suites: Array<{ stages: Array<{ id: string; status: string }> }> };
-    const status = Object.fromEntries(result.suites[0]!.stages.map((s) => [s.id, s.status]));
+    const result = JSON.parse(readFileSync(join(reports, run, 'run.json'), 'utf8')) as { suites: Array<{ cases: Array<{ id: string; status: string }> }> };
+    const status = Object.fromEntries(result.suites[0]!.cases.map((s) => [s.id, s.status]));
     for (const id of ['host.start-vm', 'guest.connect', 'host.wait-vhost-user', 'check.guest-boot', 'check.counters', 'check.dpdk-ports', 'check.packets'])
       expect(status[id], id).toBe('passed');
   }, 420_000);

@@ -14,7 +14,8 @@ import {
 } from '../../lib/capabilities.js';
 import { legacyKni } from '../../lib/profiles/legacy-kni.js';
 import { virtual } from '../../lib/profiles/virtual.js';
-import { verdictOf, type CaseResult } from '../../lib/report/verdict.js';
+import { verdictOf } from '../../lib/report/verdict.js';
+import type { CaseOutcome } from '../../lib/results/run.js';
 
 const lab = (features: Feature[], versions: LabCapabilities['versions'] = {}): LabCapabilities => ({ features: new Set(features), versions });
 const legacyLab = (dpdk?: string) => lab([...legacyKni.features], dpdk ? { dpdk } : {});
@@ -71,7 +72,7 @@ describe('requirements', () => {
 });
 
 describe('blocked versus skipped in the verdict', () => {
-  const c = (status: CaseResult['status'], message?: string): CaseResult => ({
+  const c = (status: CaseOutcome['status'], message?: string): CaseOutcome => ({
     id: status,
     name: status,
     group: 'checks',

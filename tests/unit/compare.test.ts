@@ -1,8 +1,8 @@
 // `dutlab compare` on made-up runs: what is a regression, what is only a change.
 import { describe, expect, it } from 'vitest';
 import { compareRuns, comparisonText, type RunRecord } from '../../lib/report/compare.js';
-import type { CaseResult } from '../../lib/report/verdict.js';
-import type { ThroughputResult } from '../../lib/results/run.js';
+import type { CaseOutcome } from '../../lib/results/run.js';
+import type { ThroughputResult } from '../../lib/suite/throughput/result.js';
 import { runRecord } from '../helpers/history.js';
 
 const goal = (
@@ -30,9 +30,9 @@ const tput = (goals: ThroughputResult['goals']): ThroughputResult => ({
   goals,
   trials: [],
 });
-const record = (runId: string, t: ThroughputResult | null, cases: CaseResult[] = [], dpdk = 'DPDK 22.11.11'): RunRecord =>
+const record = (runId: string, t: ThroughputResult | null, cases: CaseOutcome[] = [], dpdk = 'DPDK 22.11.11'): RunRecord =>
   runRecord({ runId, cases, versions: { ovs: '3.1.0', dpdk, hostKernel: '6.1', guestKernel: '6.1' }, ...(t ? { throughput: [t] } : {}) });
-const c = (id: string, status: CaseResult['status'], message?: string): CaseResult => ({
+const c = (id: string, status: CaseOutcome['status'], message?: string): CaseOutcome => ({
   id,
   name: id,
   suite: 'pvp',

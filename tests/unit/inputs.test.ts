@@ -20,6 +20,9 @@ import { streamFromTestbed } from '../../lib/traffic/stream.js';
 import { dutlabInProcess as dutlab } from '../helpers/in-process.js';
 import { fixturePath, MINIMAL_TESTBED as MINIMAL } from '../helpers/fixtures.js';
 import { runRecord, SEARCH_64 } from '../helpers/history.js';
+import { throughputOf } from '../../lib/suite/throughput/result.js';
+import { SCHEMA_VERSION } from '../../lib/results/schema.js';
+import { pvpMeasured } from '../../lib/suite/pvp/result.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dutlab-inputs-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -218,7 +221,7 @@ describe('unlike things compared', () => {
   it('compares like with like: passed when nothing dropped, the DUT failed when it did', () => {
     expect(judgeAgainstBaseline(base, runOf({ runId: 'c' }), 0.1).case.status).toBe('passed');
     const slow = runOf({ runId: 'slow' });
-    Object.assign(slow.run.suites[0]!.throughput![0]!.goals[0]!, {
+    Object.assign(throughputOf(slow.run.suites[0]!)[0]!.goals[0]!, {
       lowerBound: 10_000,
       upperBound: 11_000,
       spread: { highestPass: 10_000, lowestExceed: 11_000 },
@@ -229,7 +232,7 @@ describe('unlike things compared', () => {
   it('`dutlab compare` refuses runs of two profiles: exit 2 naming what differs', async () => {
     const dirOf = (rec: RunRecord) => {
       const d = mkdtempSync(join(tmp, 'run-'));
-      writeFileSync(join(d, 'run.json'), JSON.stringify(rec.run));
+      writeFileSync(join(d, 'run.json'), JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...rec.run }));
       writeFileSync(join(d, 'summary.json'), JSON.stringify({ runId: rec.run.runId, verdict: 'pass', exitCode: 0, cases: [] }));
       return d;
     };
@@ -264,6 +267,47 @@ describe('raw exceptions: every reader validates and names the file and field', 
     expect(rec.run.runId).toBe('20261130-095314-7113');
     expect(rec.cases.filter((c) => c.status === 'passed')).toHaveLength(27);
     expect(judgeAgainstBaseline(rec, rec, 0.1).case.status).toBe('passed');
+    // Schema 1 had stages, not cases: they read as today's cases of their suite.
+    expect(rec.run.suites[0]!.cases[0]).toMatchObject({ id: 'lab.lock', suite: 'pvp', status: 'passed' });
+    expect(pvpMeasured(rec.run.suites[0]!)?.packets?.received).toBe(1000);
+  });
+
+  // A PVP and throughput run of the virtual lab, written by dutlab as it was before the suites owned their results
+  // (schema 2: stages, and packets, counters and the search at the top of each suite), kept as it was written.
+  it('takes a run directory of schema 2 as a baseline: its cases, its search and its counters as today, compared with a run of today', async () => {
+    const old = fixturePath('runs/pvp-throughput-schema-2');
+    const rec = loadRun(old, tmp);
+    const [pvp, tput] = rec.run.suites;
+    expect(JSON.parse(readFileSync(join(old, 'run.json'), 'utf8')).schemaVersion).toBe(2);
+    expect(pvp!.cases.find((c) => c.id === 'check.counters')).toMatchObject({ name: expect.stringMatching(/^Counters/), suite: 'pvp', status: 'passed' });
+    expect(pvpMeasured(pvp!)?.counters?.hostKniIngressTx).toBe(1000);
+    const search = throughputOf(tput!)[0]!;
+    expect(search.frame).toBe(64);
+    expect(search.goals.map((g) => g.goal)).toEqual(['NDR', 'PDR']);
+    // The same run as today writes it, then the same run with every load a twentieth (the old run's own spread on the
+    // virtual lab is wide: its trials lost frames at 21.7 kfps and passed at 105.6 kfps): compared with the old one.
+    const today = (scale: number) => {
+      const d = mkdtempSync(join(tmp, 'run-'));
+      const run = structuredClone(rec.run);
+      const search = throughputOf(run.suites[1]!)[0]!;
+      for (const t of search.trials) t.rate *= scale;
+      for (const g of search.goals)
+        Object.assign(g, {
+          lowerBound: g.lowerBound && g.lowerBound * scale,
+          upperBound: g.upperBound && g.upperBound * scale,
+          spread: { highestPass: (g.spread.highestPass ?? 0) * scale, lowestExceed: (g.spread.lowestExceed ?? 0) * scale },
+        });
+      writeFileSync(join(d, 'run.json'), JSON.stringify({ ...run, schemaVersion: SCHEMA_VERSION }));
+      for (const f of ['summary.json', 'testbed.yaml']) cpSync(join(old, f), join(d, f));
+      return d;
+    };
+    expect(judgeAgainstBaseline(rec, loadRun(today(1), tmp), 0.1).case.status).toBe('passed');
+    const same = await dutlab('compare', old, today(1));
+    expect(same.exitCode, same.stderr).toBe(0);
+    expect(same.stdout).toContain('no regression');
+    const slower = await dutlab('compare', old, today(0.05));
+    expect(slower.exitCode, slower.stderr).toBe(1);
+    expect(slower.stdout).toMatch(/REGRESSION .*\n\s+- NDR at 64-byte frames/);
   });
 });
 

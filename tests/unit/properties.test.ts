@@ -271,21 +271,24 @@ const runFiles = fc
       suites: [
         {
           suite: 'throughput',
-          stages: v.statuses.map((status, i) => ({ id: `s.${i}`, title: `stage ${i}`, status })),
-          throughput: [
-            {
-              frame: 64,
-              goals: [
-                {
-                  goal: 'NDR',
-                  lowerBound: v.lower,
-                  upperBound: null,
-                  limitedByGenerator: v.lower !== null,
-                  spread: { highestPass: v.lower, lowestExceed: null },
-                },
-              ],
-            },
-          ],
+          cases: v.statuses.map((status, i) => ({ id: `s.${i}`, name: `stage ${i}`, suite: 'throughput', group: 'setup', status, durationMs: 1 })),
+          measured: {
+            kind: 'throughput',
+            results: [
+              {
+                frame: 64,
+                goals: [
+                  {
+                    goal: 'NDR',
+                    lowerBound: v.lower,
+                    upperBound: null,
+                    limitedByGenerator: v.lower !== null,
+                    spread: { highestPass: v.lower, lowestExceed: null },
+                  },
+                ],
+              },
+            ],
+          },
         },
       ],
     },
@@ -318,6 +321,23 @@ describe("a run directory's run.json and summary.json", () => {
     );
   });
 
+  it('a run.json of schema 2 (stages, the search at the top of its suite) reads back as the same run of today', () => {
+    fc.assert(
+      fc.property(runFiles, (f) => {
+        // The same run as dutlab wrote it before schema 3.
+        const { cases, measured, ...suite } = f.run.suites[0]!;
+        const v2 = {
+          ...f.run,
+          schemaVersion: 2,
+          suites: [{ ...suite, stages: cases.map(({ name, suite: _s, ...c }) => ({ ...c, title: name })), throughput: measured.results }],
+        };
+        const rec = loadRun(runDir({ run: v2, summary: f.summary }), tmp);
+        expect(rec.run).toEqual({ ...f.run, schemaVersion: 2 });
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('cut at any byte: an InputFileError naming the file, never a TypeError', () => {
     fc.assert(
       fc.property(runFiles, fc.constantFrom('run.json' as const, 'summary.json' as const), fc.double({ min: 0, max: 0.999, noNaN: true }), (f, file, at) => {
@@ -337,9 +357,9 @@ describe("a run directory's run.json and summary.json", () => {
         fc.constantFrom(
           ['run.json', 'runId'],
           ['run.json', 'suites'],
-          ['run.json', 'suites.0.stages'],
-          ['run.json', 'suites.0.throughput.0.frame'],
-          ['run.json', 'suites.0.throughput.0.goals.0.lowerBound'],
+          ['run.json', 'suites.0.cases'],
+          ['run.json', 'suites.0.measured.results.0.frame'],
+          ['run.json', 'suites.0.measured.results.0.goals.0.lowerBound'],
           ['summary.json', 'cases'],
           ['summary.json', 'cases.0.status'],
           ['summary.json', 'verdict'],

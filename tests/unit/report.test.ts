@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { junitXml } from '../../lib/report/junit.js';
-import { verdictOf, type CaseResult } from '../../lib/report/verdict.js';
+import { verdictOf } from '../../lib/report/verdict.js';
+import type { CaseOutcome } from '../../lib/results/run.js';
+import { throughputLines, throughputTable } from '../../lib/suite/throughput/result.js';
+import { SEARCH_64 } from '../helpers/history.js';
 
-const pass = (id: string): CaseResult => ({ id, name: id, group: 'setup', status: 'passed', durationMs: 10 });
+const pass = (id: string): CaseOutcome => ({ id, name: id, group: 'setup', status: 'passed', durationMs: 10 });
 
 describe('verdict and exit code', () => {
   it('passes when every testcase passed', () => {
@@ -42,5 +45,19 @@ describe('JUnit XML', () => {
     expect(xml).toContain('<failure message="resolves to 00:11 &amp; &lt;x&gt;" type="DutFailure">');
     expect(xml).toContain('<skipped message="skipped: &quot;Send&quot; failed"/>');
     expect(xml).toContain('name="ARP: &quot;gateway&quot;"');
+  });
+});
+
+describe("the throughput suite's terminal lines", () => {
+  it('are made from the searches themselves, and say what the summary table says', () => {
+    const limited = { ...SEARCH_64, goals: SEARCH_64.goals.map((g) => ({ ...g, upperBound: null, limitedByGenerator: true, stoppedBy: 'the time cap' })) };
+    for (const results of [[SEARCH_64], [limited]]) {
+      // What the CLI printed before: each table row's cells.
+      const fromCells = throughputTable(results).rows.map(
+        (row) => `${row[1]} at ${row[0]}: ${row[2]}..${row[3]} Mfps, L1 ${row[6]} Mb/s${row[9] ? ` (${row[9]})` : ''}`,
+      );
+      expect(throughputLines(results)).toEqual(fromCells);
+    }
+    expect(throughputLines([SEARCH_64])[0]).toMatch(/^NDR \(loss 0\) at 64 B: 0\.\d{3}\.\.0\.\d{3} Mfps, L1 ([\d.]+|-) Mb\/s$/);
   });
 });

@@ -3,15 +3,15 @@
 // size (lib/throughput/search.ts) through the guest, as the PVP stream goes.
 // The result is a measurement; the gate is `dutlab compare` against a baseline.
 import { join } from 'node:path';
-import { CheckFailure } from '../errors.js';
-import type { Table, ThroughputResult } from '../results/run.js';
-import { type Goal, bitsPerSecond, searchThroughput, type SearchConfig } from '../throughput/search.js';
-import { shq } from '../transport/quote.js';
-import { measuringTrafficGenerator } from '../traffic/drivers.js';
-import { writeStreamPcap } from '../traffic/pcap.js';
-import { streamFromTestbed } from '../traffic/stream.js';
-import type { MeasuringTrafficGenerator, TrialResult } from '../traffic/tg.js';
-import type { LabRun, Stage } from './lab-run.js';
+import { CheckFailure } from '../../errors.js';
+import { throughputTable, type ThroughputMeasured, type ThroughputResult } from './result.js';
+import { type Goal, bitsPerSecond, searchThroughput, type SearchConfig } from '../../throughput/search.js';
+import { shq } from '../../transport/quote.js';
+import { measuringTrafficGenerator } from '../../traffic/drivers.js';
+import { writeStreamPcap } from '../../traffic/pcap.js';
+import { streamFromTestbed } from '../../traffic/stream.js';
+import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js';
+import type { LabRun, Stage } from '../../scenario/lab-run.js';
 
 /** The bypass flow's cookie: what the calibration adds, and removes by it alone. */
 const BYPASS_COOKIE = '0xd17ab';
@@ -20,6 +20,8 @@ export class ThroughputTest {
   private tg: MeasuringTrafficGenerator | null = null;
   private maxRate: number;
   private calibration: ThroughputResult['calibration'] = null;
+  /** One search per frame size, as they finish. */
+  private results: ThroughputResult[] = [];
 
   constructor(private readonly run: LabRun) {
     this.maxRate = run.tb.throughput.maxRate;
@@ -118,8 +120,9 @@ export class ThroughputTest {
       goals: result.goals.map((g) => ({ ...g, lowerBps: g.lowerBound !== null ? bitsPerSecond(g.lowerBound, frame) : null })),
       trials: result.trials,
     };
-    this.run.data.throughput = [...(this.run.data.throughput ?? []).filter((x) => x.frame !== frame), out];
-    this.run.table(throughputTable(this.run.data.throughput));
+    this.results = [...this.results.filter((x) => x.frame !== frame), out];
+    this.run.measured({ kind: 'throughput', results: this.results } as ThroughputMeasured);
+    this.run.table(throughputTable(this.results));
     const ndr = out.goals.find((g) => g.goal === 'NDR');
     if (ndr && ndr.lowerBound === null)
       throw new CheckFailure(
@@ -128,29 +131,4 @@ export class ThroughputTest {
         out,
       );
   }
-}
-
-const mfps = (x: number) => `${(x / 1e6).toFixed(3)}`;
-const mbps = (x: number) => `${(x / 1e6).toFixed(1)}`;
-
-/** NDR and PDR per frame size, for summary.md. */
-export function throughputTable(results: ThroughputResult[]): Table {
-  return {
-    title: 'Throughput (NDR and PDR, MLRsearch)',
-    columns: ['frame', 'goal', 'lower bound Mfps', 'upper bound Mfps', 'width', 'L2 Mb/s', 'L1 Mb/s', 'conditional Mfps', 'trials', 'note'],
-    rows: results.flatMap((r) =>
-      r.goals.map((g) => [
-        `${r.frame} B`,
-        `${g.goal} (loss ${g.lossRatio})`,
-        g.lowerBound !== null ? mfps(g.lowerBound) : 'none',
-        g.upperBound !== null ? mfps(g.upperBound) : g.limitedByGenerator ? `limited by the generator (${mfps(r.maxRate)})` : '-',
-        g.relativeWidth !== null ? `${(g.relativeWidth * 100).toFixed(1)} %` : '-',
-        g.lowerBps ? mbps(g.lowerBps.l2) : '-',
-        g.lowerBps ? mbps(g.lowerBps.l1) : '-',
-        g.conditionalThroughput !== null ? mfps(g.conditionalThroughput) : '-',
-        String(r.trials.length),
-        [g.limitedByGenerator ? `${g.goal} >= ${mfps(g.lowerBound ?? 0)} Mfps, limited by the generator` : '', g.stoppedBy ?? ''].filter(Boolean).join('; '),
-      ]),
-    ),
-  };
 }

@@ -5,25 +5,25 @@
 // the fault tests and users' dashboards read them.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckFailure, errorMessage } from '../errors.js';
-import { parseDmesg } from '../parsers/dmesg.js';
-import type { IpLink } from '../parsers/net.js';
-import type { PortCounters } from '../parsers/ovs.js';
-import { parseOvsLog } from '../parsers/ovs-dpdk.js';
-import { expectedVeths, sysctlExpected, vhostUserPorts } from '../profiles/steps.js';
-import { countersRecord, type Table } from '../results/run.js';
-import type { CountedAt, Hop, HopId, Wire } from '../testbed/path.js';
-import { flowsOf } from '../testbed/load.js';
-import { shq } from '../transport/quote.js';
-import { capturingTrafficGenerator } from '../traffic/drivers.js';
-import { captureRecordOf } from '../traffic/tcpdump.js';
-import { writeStreamPcap } from '../traffic/pcap.js';
-import { sentBytes, streamFromTestbed, type StreamSpec } from '../traffic/stream.js';
-import { Tcpdump } from '../traffic/tcpdump.js';
-import type { CapturingTrafficGenerator, TgSnapshot } from '../traffic/tg.js';
-import { checkCounters, expectedAt, whereLost, type ForeignFrames, type PathCounts } from '../verify/counters.js';
-import { countForeign, ownWindow, peerWindow, type ForeignCount } from '../verify/foreign.js';
-import { allowedLoss, verifyCapture, type PacketVerdict } from '../verify/packets.js';
+import { CheckFailure, errorMessage } from '../../errors.js';
+import { parseDmesg } from '../../parsers/dmesg.js';
+import type { IpLink } from '../../parsers/net.js';
+import type { PortCounters } from '../../parsers/ovs.js';
+import { parseOvsLog } from '../../parsers/ovs-dpdk.js';
+import { expectedVeths, sysctlExpected, vhostUserPorts } from '../../profiles/steps.js';
+import type { CountedAt, Hop, HopId, Wire } from '../../testbed/path.js';
+import { countersRecord, countersTable, packetsTable, type PvpMeasured } from './result.js';
+import { flowsOf } from '../../testbed/load.js';
+import { shq } from '../../transport/quote.js';
+import { capturingTrafficGenerator } from '../../traffic/drivers.js';
+import { captureRecordOf } from '../../traffic/tcpdump.js';
+import { writeStreamPcap } from '../../traffic/pcap.js';
+import { sentBytes, streamFromTestbed, type StreamSpec } from '../../traffic/stream.js';
+import { Tcpdump } from '../../traffic/tcpdump.js';
+import type { CapturingTrafficGenerator, TgSnapshot } from '../../traffic/tg.js';
+import { checkCounters, whereLost, type ForeignFrames, type PathCounts } from '../../verify/counters.js';
+import { countForeign, ownWindow, peerWindow, type ForeignCount } from '../../verify/foreign.js';
+import { allowedLoss, verifyCapture, type PacketVerdict } from '../../verify/packets.js';
 import {
   checkDefaultRoute,
   checkDpdkPorts,
@@ -38,9 +38,9 @@ import {
   checkStaticArp,
   checkSysctl,
   findFlow,
-} from '../verify/state.js';
-import type { LabRun, Stage } from './lab-run.js';
-import * as read from './readback.js';
+} from '../../verify/state.js';
+import type { LabRun, Stage } from '../../scenario/lab-run.js';
+import * as read from '../../scenario/readback.js';
 
 /** Controller clock (µs): when a reading was asked for and when it came back. */
 interface Stamp {
@@ -101,6 +101,9 @@ export class PvpTest {
   /** The traffic generator while it captures: an interrupted run stops its captures too. */
   private activeTg: CapturingTrafficGenerator | null = null;
 
+  /** What this suite measured so far, handed to the engine's record as it grows. */
+  private readonly result: PvpMeasured = { kind: 'pvp' };
+
   constructor(private readonly run: LabRun) {
     this.stream = streamFromTestbed(run.tb, parseInt(run.config.runId.replace(/\D/g, '').slice(-9) || '1', 10));
     // Undone first: the generator's captures and files, the guest's capture files.
@@ -110,6 +113,11 @@ export class PvpTest {
       await this.removeGuestCaptures().catch(() => undefined);
       await tg?.cleanup();
     });
+  }
+
+  private record(part: Omit<Partial<PvpMeasured>, 'kind'>): void {
+    Object.assign(this.result, part);
+    this.run.measured(this.result);
   }
 
   /** The traffic and the checks, after the setup's stages. */
@@ -316,7 +324,7 @@ export class PvpTest {
       this.before = await this.snapshot('before');
       this.flowCounts = await reading(() => this.readFlowCounts());
       const sent = await tg.send(join(this.run.dir, 'tx.pcap'), this.stream.count, this.stream.rate);
-      this.run.data.tgSent = sent.packetsSent;
+      this.record({ tgSent: sent.packetsSent });
       if (sent.packetsSent !== this.stream.count || sent.failed > 0) {
         throw new CheckFailure('traffic', `the generator sent ${sent.packetsSent} of ${this.stream.count} packets (${sent.failed} failed)`);
       }
@@ -355,7 +363,7 @@ export class PvpTest {
 
   private async checkPackets(): Promise<void> {
     this.verdict = await this.verifyReturn();
-    this.run.data.packets = this.verdict;
+    this.record({ packets: this.verdict });
     this.run.table(packetsTable(this.verdict));
     if (!this.verdict.ok) throw new CheckFailure('return packets', `${this.verdict.summary}: ${this.verdict.problems.slice(0, 5).join('; ')}`, this.verdict);
   }
@@ -389,7 +397,7 @@ export class PvpTest {
     const foreign = await this.foreignFrames(before, after);
     for (const [id, f] of Object.entries(foreign)) counts.hops[id] = (counts.hops[id] ?? 0) - (f?.subtracted ?? 0);
     if (Object.values(foreign).some((f) => f && f.subtracted + f.unsure > 0)) counts.foreign = foreign;
-    this.run.data.counters = countersRecord(counts);
+    this.record({ counters: countersRecord(counts) });
     this.run.table(countersTable(path, counts));
     const allowed = allowedLoss(counts.sent, this.run.tb.verify.lossTolerance);
     CheckFailure.ifAny('counters', checkCounters(path, counts, { slack: this.run.tb.verify.counterSlack, allowedLoss: allowed }), counts);
@@ -497,24 +505,4 @@ export class PvpTest {
       checkStaticArp(await read.guestNeighbours(this.run.session), this.run.tb.gateway.ip, this.run.tb.gateway.mac, this.run.topology.vmEgress.guestIf),
     );
   }
-}
-
-/** The return capture's count, for summary.md. */
-export function packetsTable(p: PacketVerdict): Table {
-  return {
-    title: 'Packets',
-    columns: ['sent', 'received', 'lost', 'duplicated', 'reordered', 'mismatched', 'other'],
-    rows: [[p.sent, p.received, p.lost, p.duplicated, p.reordered, p.mismatched, p.other.total].map(String)],
-    notes: p.problems.slice(0, 10),
-  };
-}
-
-/** Every counter along the path against what the stream should have made it count, for summary.md. */
-export function countersTable(path: readonly Hop[], c: PathCounts): Table {
-  const row = (h: Hop) => {
-    const got = c.hops[h.id];
-    const want = expectedAt(h, c);
-    return [h.label, got === null || got === undefined ? '-' : String(got), String(want), got === want ? 'ok' : 'DIFFERS'];
-  };
-  return { title: 'Counters along the path (deltas over the run)', columns: ['counter', 'counted', 'expected', ''], rows: path.map(row) };
 }

@@ -6,20 +6,20 @@
 // stream at a low rate, its frames counted where they arrive.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CaptureError, CheckFailure, errorMessage } from '../errors.js';
-import { parseIpJson, parseNeighbours, parsePingSummary, type IpLink } from '../parsers/net.js';
-import { parseDumpFlows } from '../parsers/ovs.js';
-import { stateChanges } from '../verify/state.js';
-import type { Topology } from '../testbed/topology.js';
-import { shq } from '../transport/quote.js';
-import type { RunResult } from '../transport/shell.js';
-import { measuringTrafficGenerator } from '../traffic/drivers.js';
-import { FRAME_KINDS, kindOf, mixedPcap, type FrameKind } from '../traffic/frames.js';
-import { readPcap, writeStreamPcap } from '../traffic/pcap.js';
-import { captureRecordOf, Tcpdump } from '../traffic/tcpdump.js';
-import { streamFromTestbed } from '../traffic/stream.js';
-import type { MeasuringTrafficGenerator, TrialResult } from '../traffic/tg.js';
-import type { LabRun, Stage } from './lab-run.js';
+import { CaptureError, CheckFailure, errorMessage } from '../../errors.js';
+import { parseIpJson, parseNeighbours, parsePingSummary, type IpLink } from '../../parsers/net.js';
+import { parseDumpFlows } from '../../parsers/ovs.js';
+import { stateChanges } from '../../verify/state.js';
+import type { Topology } from '../../testbed/topology.js';
+import { shq } from '../../transport/quote.js';
+import type { RunResult } from '../../transport/shell.js';
+import { measuringTrafficGenerator } from '../../traffic/drivers.js';
+import { FRAME_KINDS, kindOf, mixedPcap, type FrameKind } from '../../traffic/frames.js';
+import { readPcap, writeStreamPcap } from '../../traffic/pcap.js';
+import { captureRecordOf, Tcpdump } from '../../traffic/tcpdump.js';
+import { streamFromTestbed } from '../../traffic/stream.js';
+import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js';
+import type { LabRun, Stage } from '../../scenario/lab-run.js';
 
 /** Frames a case sends, and how fast: few and slow, so that a lost one is the DUT's. */
 const BURST = { frames: 100, rate: 1000 };

@@ -1,0 +1,94 @@
+// What the PVP suite measured, as run.json and summary.json keep it, and the
+// tables made from it: the return capture's count and the counters along the
+// path. Pure: the report reads it (summary.json's packets and counters).
+import type { Measured, SuiteResult, Table } from '../../results/run.js';
+import type { Hop } from '../../testbed/path.js';
+import { expectedAt, type ForeignFrames, type PathCounts } from '../../verify/counters.js';
+import type { PacketVerdict } from '../../verify/packets.js';
+
+export interface PvpMeasured extends Measured {
+  kind: 'pvp';
+  /** The return capture judged against the stream. */
+  packets?: Omit<PacketVerdict, 'problems'> & { problems: string[] };
+  counters?: CountersRecord;
+  /** What the generator said it sent. */
+  tgSent?: number;
+}
+
+/** The PVP suite's measurement in a suite's record, if it has one. */
+export const pvpMeasured = (s: SuiteResult): PvpMeasured | undefined => (s.measured?.kind === 'pvp' ? (s.measured as PvpMeasured) : undefined);
+
+/**
+ * The counters along the path as run.json and summary.json record them, under
+ * the names dashboards read: kept from before the path model (the VM ports'
+ * counters keep their first names, hostKni*, whatever the ports' kind; the
+ * flows are flowIngress and flowEgress). A hop a testbed's path adds is in
+ * `more`, by its id.
+ */
+export interface CountersRecord {
+  sent: number;
+  sentBytes: number;
+  returned: number;
+  returnedBytes: number;
+  flowIngress: { packets: number; bytes: number } | null;
+  flowEgress: { packets: number; bytes: number } | null;
+  tgTx: number;
+  hostPhyIngressRx: number;
+  hostKniIngressTx: number;
+  guestIngressRx: number;
+  guestEgressTx: number;
+  hostKniEgressRx: number;
+  hostPhyEgressTx: number;
+  tgRx: number;
+  more?: Record<string, number | null>;
+  /** By the recorded names above. */
+  foreign?: Record<string, ForeignFrames>;
+}
+
+/** The path's hop ids (lib/testbed/path.ts) under their recorded names. */
+const RECORDED_AS: Record<string, string> = {
+  tgTx: 'tgTx',
+  phyIngressRx: 'hostPhyIngressRx',
+  vmIngressTx: 'hostKniIngressTx',
+  guestIngressRx: 'guestIngressRx',
+  guestEgressTx: 'guestEgressTx',
+  vmEgressRx: 'hostKniEgressRx',
+  phyEgressTx: 'hostPhyEgressTx',
+  tgRx: 'tgRx',
+};
+const FLOWS_AS: Record<string, 'flowIngress' | 'flowEgress'> = { ingressFlow: 'flowIngress', egressFlow: 'flowEgress' };
+
+/** The record of a run's counters, from the path's counts (the edge where hop ids become the names dashboards read). */
+export function countersRecord(c: PathCounts): CountersRecord {
+  const rec: Record<string, unknown> = { sent: c.sent, sentBytes: c.sentBytes, returned: c.returned, returnedBytes: c.returnedBytes };
+  const more: Record<string, number | null> = {};
+  for (const [id, count] of Object.entries(c.hops)) {
+    const flow = FLOWS_AS[id];
+    if (flow) rec[flow] = count === null || count === undefined ? null : { packets: count, bytes: c.bytes?.[id] ?? 0 };
+    else if (RECORDED_AS[id]) rec[RECORDED_AS[id]] = count ?? 0;
+    else more[id] = count ?? null;
+  }
+  if (Object.keys(more).length > 0) rec.more = more;
+  if (c.foreign) rec.foreign = Object.fromEntries(Object.entries(c.foreign).map(([id, f]) => [RECORDED_AS[id] ?? id, f]));
+  return rec as unknown as CountersRecord;
+}
+
+/** The return capture's count, for summary.md. */
+export function packetsTable(p: PacketVerdict): Table {
+  return {
+    title: 'Packets',
+    columns: ['sent', 'received', 'lost', 'duplicated', 'reordered', 'mismatched', 'other'],
+    rows: [[p.sent, p.received, p.lost, p.duplicated, p.reordered, p.mismatched, p.other.total].map(String)],
+    notes: p.problems.slice(0, 10),
+  };
+}
+
+/** Every counter along the path against what the stream should have made it count, for summary.md. */
+export function countersTable(path: readonly Hop[], c: PathCounts): Table {
+  const row = (h: Hop) => {
+    const got = c.hops[h.id];
+    const want = expectedAt(h, c);
+    return [h.label, got === null || got === undefined ? '-' : String(got), String(want), got === want ? 'ok' : 'DIFFERS'];
+  };
+  return { title: 'Counters along the path (deltas over the run)', columns: ['counter', 'counted', 'expected', ''], rows: path.map(row) };
+}
