@@ -48,16 +48,8 @@ function registerSuite(meta: SuiteMeta, stagesOf: (lab: LabRun) => Stage[]): voi
   const stages = stagesOf(lab);
 
   // Interrupted (Ctrl-C, a CI abort): tear down, then let the suite end, its stages skipped with the reason.
-  // `dutlab run` runs suites in a worker thread, which signals do not reach: the abort file from its
-  // handler says it. A suite run by vitest in a process of its own (a forks pool) also hears the signal
-  // itself; there a second one forces the exit.
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (++signals > 1) process.exit(2);
-    void lab.abort(sig);
-  };
-  const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  SIGNALS.forEach((sig) => process.on(sig, onSignal));
+  // One path: signals reach `dutlab run`'s process only (the suites run in a worker thread); its handler
+  // writes the abort file, which the suite watches.
   const stopWatching = watchAbortFile(config.runDir, (sig) => void lab.abort(sig));
 
   for (const group of [...new Set(stages.map((s) => s.group))]) {
@@ -71,8 +63,6 @@ function registerSuite(meta: SuiteMeta, stagesOf: (lab: LabRun) => Stage[]): voi
     stopWatching();
     await lab.finish();
     file.meta.suiteResult = { ...lab.data, matrix: lab.matrix(stages) };
-    // The run is over: vitest ends its workers with SIGTERM, which must not read as an interrupted run.
-    SIGNALS.forEach((sig) => process.off(sig, onSignal));
   }, 120_000);
 }
 

@@ -211,9 +211,9 @@ async function wire(sh: LocalShell, ns: Record<Role, string>, tb: Testbed, guest
   // A tap port's kernel side is made by the tap PMD when the run adds the port;
   // a VM's NICs by QEMU when the run starts it.
   if (guest === 'vm') return sh.run(lines.join(' && ')).then(() => undefined);
-  for (const kni of tb.vmPorts.filter((k) => k.kind !== 'tap')) {
-    lines.push(cmd('ip', 'link', 'add', kni.name, 'netns', ns.host, 'type', 'veth', 'peer', 'name', kni.guestIf, 'netns', ns.guest));
-    lines.push(cmd('ip', '-n', ns.host, 'link', 'set', kni.name, 'up'));
+  for (const port of tb.vmPorts.filter((k) => k.kind !== 'tap')) {
+    lines.push(cmd('ip', 'link', 'add', port.name, 'netns', ns.host, 'type', 'veth', 'peer', 'name', port.guestIf, 'netns', ns.guest));
+    lines.push(cmd('ip', '-n', ns.host, 'link', 'set', port.name, 'up'));
   }
   // The guest's management link, the stand-in for QEMU's user-mode NIC.
   lines.push(cmd('ip', 'link', 'add', 'mgmt0', 'netns', ns.host, 'type', 'veth', 'peer', 'name', 'mgmt0', 'netns', ns.guest));
