@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Summary } from '../../lib/report/summary.js';
+import type { SuiteResult } from '../../lib/results/run.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -37,4 +38,19 @@ export async function dutlabRun(args: string[], into?: string): Promise<CliRun> 
 
 export function failedCases(s: Summary): Record<string, string> {
   return Object.fromEntries(s.cases.filter((c) => c.status === 'failed').map((c) => [c.id, c.message ?? '']));
+}
+
+/** Waits (bounded) until the run has recorded the stage as passed. */
+export async function waitForStage(reports: string, id: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      const data = JSON.parse(readFileSync(join(reports, 'latest', 'pvp', 'progress.json'), 'utf8')) as SuiteResult;
+      if (data.cases.some((s) => s.id === id && s.status === 'passed')) return;
+    } catch {
+      // not written yet
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`the run did not pass ${id} within 60 s`);
 }
