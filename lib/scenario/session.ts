@@ -22,6 +22,7 @@ import {
 import { SshShell } from '../transport/ssh.js';
 import type { Transcript } from '../transport/transcript.js';
 import { VM_PROCESS, type Cmd, type Profile, type StepContext, type StepDef, type StepRuntime } from '../profiles/profile.js';
+import { orOnTimeout, waitUntil } from '../wait.js';
 
 export type Connector = (role: HostRole, session: Session, signal?: AbortSignal) => Promise<Shell>;
 
@@ -153,16 +154,20 @@ export class Session implements StepRuntime {
     const vm = this.vm();
     const line = this.tb.vm?.readyLine;
     if (!vm?.console || !line) return;
-    const deadline = Date.now() + this.tb.hosts.guest.connectTimeoutMs;
     const probe = `grep -qF -- ${shq(line)} ${shq(vm.console)}`;
-    while (Date.now() < deadline) {
-      if ((await this.shell(vm.role).run(probe, { okExitCodes: [0, 1, 2] })).exitCode === 0) return;
+    const said = async () => {
+      if ((await this.shell(vm.role).run(probe, { okExitCodes: [0, 1, 2] })).exitCode === 0) return true;
       const gone = await this.vmGone();
       if (gone) throw new VmError(`the guest did not come up: ${gone}`);
-      await sleep(250);
-    }
-    throw new VmError(
-      `the guest did not come up: its console did not say ${JSON.stringify(line)} within ${this.tb.hosts.guest.connectTimeoutMs / 1000} s (QEMU is running); ${await this.consoleTail()}`,
+      return false;
+    };
+    const timeoutMs = this.tb.hosts.guest.connectTimeoutMs;
+    await waitUntil(`the guest's console to say ${JSON.stringify(line)}`, said, { timeoutMs, intervalMs: 250 }).catch(
+      orOnTimeout(async () => {
+        throw new VmError(
+          `the guest did not come up: its console did not say ${JSON.stringify(line)} within ${timeoutMs / 1000} s (QEMU is running); ${await this.consoleTail()}`,
+        );
+      }),
     );
   }
 
@@ -276,15 +281,16 @@ export class Session implements StepRuntime {
   }
 
   private async waitReady(role: HostRole, shell: Shell, name: string, probe: string, proc: BackgroundProcess): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      if ((await shell.run(probe, { okExitCodes: [0, 1, 2] })).exitCode === 0) return;
-      if (!(await proc.isAlive())) {
-        throw new CommandError(role, name, null, null, `${name} exited while starting; its log ends:\n${await proc.logTail(10)}`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new CommandError(role, name, null, null, `${name} did not become ready (${probe}) within 30 s; its log ends:\n${await proc.logTail(10)}`);
+    const ready = async () => {
+      if ((await shell.run(probe, { okExitCodes: [0, 1, 2] })).exitCode === 0) return true;
+      if (!(await proc.isAlive())) throw new CommandError(role, name, null, null, `${name} exited while starting; its log ends:\n${await proc.logTail(10)}`);
+      return false;
+    };
+    await waitUntil(`${name} to be ready (${probe})`, ready, { timeoutMs: 30_000, intervalMs: 200 }).catch(
+      orOnTimeout(async () => {
+        throw new CommandError(role, name, null, null, `${name} did not become ready (${probe}) within 30 s; its log ends:\n${await proc.logTail(10)}`);
+      }),
+    );
   }
 
   /** Where each kernel log stands now, so that later checks read only what the run caused. */

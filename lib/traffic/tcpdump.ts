@@ -5,6 +5,7 @@
 import { CaptureError, CommandError } from '../errors.js';
 import { shq } from '../transport/quote.js';
 import { PidProcess, type BackgroundProcess, type Shell } from '../transport/shell.js';
+import { orOnTimeout, waitUntil } from '../wait.js';
 
 /** Bytes kept of each frame: a whole Ethernet frame of the stream (1518) with room for a VLAN tag. */
 const SNAPLEN = 2048;
@@ -105,10 +106,8 @@ export class Tcpdump {
       ...(spec.record ? { record: { prefix: spec.record.prefix, line: `${spec.record.lab} ${spec.file} ${spec.logFile}` } } : {}),
     });
     const capture = new Tcpdump(spec, proc, shell.host);
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      const log = await proc.logTail(5);
-      if (/listening on /.test(log)) return capture;
+    const listening = async () => {
+      if (/listening on /.test(await proc.logTail(5))) return true;
       // Read the log again once it is dead: what it said before dying may have come after the first read.
       if (!(await proc.isAlive())) {
         const said = (await proc.logTail(5)).trim();
@@ -116,10 +115,15 @@ export class Tcpdump {
         await proc.stop('SIGINT', 0).catch(() => undefined);
         throw new CommandError(shell.host, 'tcpdump', null, null, `tcpdump exited: ${said}`);
       }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await proc.stop('SIGINT', 1000).catch(() => undefined);
-    throw new CommandError(shell.host, 'tcpdump', null, null, `tcpdump on ${spec.iface} did not start listening within 15 s`);
+      return false;
+    };
+    await waitUntil(`tcpdump on ${spec.iface} to listen`, listening, { timeoutMs: 15_000 }).catch(
+      orOnTimeout(async () => {
+        await proc.stop('SIGINT', 1000).catch(() => undefined);
+        throw new CommandError(shell.host, 'tcpdump', null, null, `tcpdump on ${spec.iface} did not start listening within 15 s`);
+      }),
+    );
+    return capture;
   }
 
   /**

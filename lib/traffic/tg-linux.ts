@@ -9,6 +9,7 @@ import { shq } from '../transport/quote.js';
 import type { Shell } from '../transport/shell.js';
 import { captureRecordOf, Tcpdump, type CaptureSpec } from './tcpdump.js';
 import type { CaptureFiles, CapturingTrafficGenerator, MeasuringTrafficGenerator, SendResult, TgSnapshot, Trial, TrialResult } from './tg.js';
+import { orOnTimeout, waitUntil } from '../wait.js';
 
 export class LinuxTrafficGenerator implements CapturingTrafficGenerator, MeasuringTrafficGenerator {
   private captures: Tcpdump[] = [];
@@ -143,16 +144,18 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
 
   /** The counters once the receive port has stopped counting for 200 ms (at most 2 s): frames in flight are counted. */
   private async drained(from: number): Promise<TgSnapshot> {
-    const deadline = Date.now() + 2000;
     let last = from;
     let snap = await this.counters();
-    while (Date.now() < deadline) {
+    const still = async () => {
       await sleep(200);
       snap = await this.counters();
       const now = snap.ports[this.rxPort]?.rxPackets ?? 0;
-      if (now === last) break;
+      if (now === last) return true;
       last = now;
-    }
+      return false;
+    };
+    // Still counting after 2 s (a DUT that keeps sending): the last reading is the answer.
+    await waitUntil(`${this.rxPort} to stop counting`, still, { timeoutMs: 2000, intervalMs: 0 }).catch(orOnTimeout(() => false));
     return snap;
   }
 
@@ -171,18 +174,22 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
    */
   async awaitStreamEnd(): Promise<void> {
     const quietMs = this.tb.verify.quietMs;
-    const hardDeadline = Date.now() + Math.max(30_000, quietMs * 10);
     let last = -1;
     let lastChange = Date.now();
-    while (Date.now() < hardDeadline) {
+    const quiet = async () => {
       const r = await this.shell.run(`stat -c %s ${shq(this.remote.watch)}`, { okExitCodes: [0, 1] });
       const size = Number(r.stdout.trim()) || 0;
       if (size !== last) {
         last = size;
         lastChange = Date.now();
-      } else if (Date.now() - lastChange >= quietMs) return;
-      await sleep(100);
-    }
+        return false;
+      }
+      return Date.now() - lastChange >= quietMs;
+    };
+    // Never quiet within the bound: the captures are stopped all the same, and the checks judge what came back.
+    await waitUntil(`the return port to be quiet for ${quietMs} ms`, quiet, { timeoutMs: Math.max(30_000, quietMs * 10), intervalMs: 100 }).catch(
+      orOnTimeout(() => undefined),
+    );
   }
 
   async cleanup(): Promise<void> {

@@ -73,7 +73,6 @@ export class SshShell implements Shell {
 
   /** Connects, retrying until the spec's connect timeout (a guest still booting answers late). */
   static async connect(role: string, spec: HostSpec, options: SshOptions = {}): Promise<SshShell> {
-    const deadline = Date.now() + spec.connectTimeoutMs;
     const { client, sock } = await pRetry(() => connectOnce(role, spec, options), {
       retries: 1000,
       // At most a second between attempts: a booting guest is waited for (its sshd answers about
@@ -81,8 +80,9 @@ export class SshShell implements Shell {
       minTimeout: 300,
       maxTimeout: 1000,
       factor: 1.5,
+      // p-retry's own bound: no attempt starts after it.
       maxRetryTime: spec.connectTimeoutMs,
-      shouldRetry: ({ error }) => !(error instanceof HostKeyError) && Date.now() < deadline,
+      shouldRetry: ({ error }) => !(error instanceof HostKeyError),
       ...(options.signal ? { signal: options.signal } : {}),
     }).catch((err: unknown) => {
       if (err instanceof ConnectionError) throw err;

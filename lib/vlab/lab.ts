@@ -16,11 +16,12 @@ import { cmd } from '../transport/quote.js';
 import { loadTestbed } from '../testbed/load.js';
 import { FILE_LIMITS, readBounded } from '../files.js';
 import type { Testbed } from '../testbed/schema.js';
-import { isAlive, pidsInNetns, recordFromPidfile, spawnDaemon, startTimeOf, stopProc, waitFor, type ProcRecord } from './procs.js';
+import { isAlive, pidsInNetns, recordFromPidfile, spawnDaemon, startTimeOf, stopProc, type ProcRecord } from './procs.js';
 import { ensurePackages } from './packages.js';
 import { releaseHugepages, reserveHugepages } from './hugepages.js';
 import { hugepagesNeeded } from '../profiles/steps.js';
 import { ensureGuestImage, type GuestImage } from './image.js';
+import { waitUntil } from '../wait.js';
 
 export const DEFAULT_LAB_ID = 'vlab';
 export const DEFAULT_TEMPLATE = new URL('../../fixtures/testbeds/virtual.yaml', import.meta.url).pathname;
@@ -146,8 +147,8 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
       state.processes.push(proc);
       save();
     }
-    if (guest === 'netns') await waitFor('the guest sshd', () => sshdListening(names.namespaces.guest, MGMT_GUEST));
-    await Promise.all((['host', 'tg'] as const).map((r) => waitFor(`the ${r} forwarder`, () => portOpen(state.forwarders[r]))));
+    if (guest === 'netns') await waitUntil('the guest sshd', () => sshdListening(names.namespaces.guest, MGMT_GUEST), { timeoutMs: 10_000 });
+    await Promise.all((['host', 'tg'] as const).map((r) => waitUntil(`the ${r} forwarder`, () => portOpen(state.forwarders[r]), { timeoutMs: 10_000 })));
     writeFileSync(state.testbedFile, labTestbed(template, state));
     if (image) {
       // For a person (or a test) reaching the guest by hand from the host's namespace: ssh -o UserKnownHostsFile=<this> -i <image>/client -p PORT root@127.0.0.1.
@@ -297,7 +298,7 @@ async function startForwarder(role: 'host' | 'tg', stateDir: string, ns: string)
       join(stateDir, 'logs', `forwarder-${role}.log`),
     );
     try {
-      await waitFor(`forwarder ${role} on 127.0.0.1:${port}`, () => portOpen(port), 3000);
+      await waitUntil(`forwarder ${role} on 127.0.0.1:${port}`, () => portOpen(port), { timeoutMs: 3000 });
       return { port, proc };
     } catch {
       await stopProc(proc, 500, true);

@@ -2,8 +2,8 @@
 // pid and start time (so a reused pid is never mistaken for ours), stopped by pid.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startTimeOf } from '../transport/local.js';
+import { orOnTimeout, waitUntil } from '../wait.js';
 
 export { startTimeOf };
 
@@ -43,11 +43,10 @@ export function recordFromPidfile(name: string, pidfile: string): ProcRecord {
 export async function stopProc(rec: ProcRecord, graceMs = 2000, group = false): Promise<void> {
   if (!isAlive(rec)) return;
   signal(rec.pid, 'SIGTERM', group);
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && isAlive(rec)) await sleep(50);
+  const gone = () => !isAlive(rec);
+  await waitUntil(`${rec.name} (pid ${rec.pid}) to exit on SIGTERM`, gone, { timeoutMs: graceMs }).catch(orOnTimeout(() => false));
   if (isAlive(rec)) signal(rec.pid, 'SIGKILL', group);
-  const hard = Date.now() + 2000;
-  while (Date.now() < hard && isAlive(rec)) await sleep(50);
+  await waitUntil(`${rec.name} (pid ${rec.pid}) to exit on SIGKILL`, gone, { timeoutMs: 2000 }).catch(orOnTimeout(() => false));
 }
 
 function signal(pid: number, sig: NodeJS.Signals, group: boolean): void {
@@ -75,13 +74,4 @@ export function pidsInNetns(nsInode: string): number[] {
 
 function readlinkNet(pid: number): string {
   return readlinkSync(`/proc/${pid}/ns/net`);
-}
-
-export async function waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await probe()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }

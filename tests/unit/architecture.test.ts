@@ -90,6 +90,20 @@ describe('the layout of lib/', () => {
     expect(pure.flatMap(importsOf).filter((e) => io.test(e))).toEqual([]);
   });
 
+  it('waits one way: no deadline loop outside lib/wait.ts (waitUntil, with its bound and the words of what it awaits)', () => {
+    const loop = /\bwhile\s*\([^)]*Date\.now\(\)|\b\w*[dD]eadline\w*\s*=\s*Date\.now\(\)/;
+    const offenders = filesUnder(LIB)
+      .filter((f) => !f.endsWith(join('lib', 'wait.ts')))
+      .flatMap((f) =>
+        readFileSync(f, 'utf8')
+          .split('\n')
+          .map((line, i) => [`${relative(ROOT, f)}:${i + 1}`, line] as const)
+          .filter(([, line]) => loop.test(line))
+          .map(([where]) => where),
+      );
+    expect(offenders).toEqual([]);
+  });
+
   it("names ports by role: no position index into the testbed's ports outside the topology module", () => {
     const byPosition = /\b(phyPorts|vmPorts|kniPorts|tgPorts)\s*\[\s*\d+\s*\]|\.ports\[\s*\d+\s*\]/;
     const offenders = filesUnder(LIB)

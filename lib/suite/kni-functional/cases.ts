@@ -20,6 +20,7 @@ import { captureRecordOf, Tcpdump } from '../../traffic/tcpdump.js';
 import { streamFromTestbed } from '../../traffic/stream.js';
 import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
+import { orOnTimeout, waitUntil } from '../../wait.js';
 
 /** Frames a case sends, and how fast: few and slow, so that a lost one is the DUT's. */
 const BURST = { frames: 100, rate: 1000 };
@@ -394,12 +395,10 @@ export class KniFunctionalTest {
 
   /** RUNNING comes with the carrier, a moment after UP: polled, bounded. */
   private async waitRunning(name: string): Promise<IpLink> {
-    const deadline = Date.now() + 3000;
     let l = await this.linkOf(name);
-    while (!l.flags.includes('LOWER_UP') && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      l = await this.linkOf(name);
-    }
+    const running = async () => (l = await this.linkOf(name)).flags.includes('LOWER_UP');
+    // Not RUNNING within the bound: the last reading says so, and the case judges it.
+    await waitUntil(`${name} to be RUNNING`, running, { timeoutMs: 3000, intervalMs: 100 }).catch(orOnTimeout(() => false));
     return l;
   }
 

@@ -1,0 +1,52 @@
+// The one way to wait: a condition polled until it holds, within a bound, and
+// on timeout an error in the words of what was awaited (Open vSwitch's
+// testsuite: OVS_WAIT_UNTIL). The virtual lab and the run engine, the
+// drivers and the suites all wait through it; no other deadline loop.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DutlabError } from './errors.js';
+
+export interface WaitOptions {
+  /** The bound: after it, WaitTimeoutError (or what the caller makes of it with `orOnTimeout`). */
+  timeoutMs: number;
+  /** Between two probes; default 50 ms. */
+  intervalMs?: number;
+}
+
+/** A condition that did not hold within its bound. */
+export class WaitTimeoutError extends DutlabError {
+  constructor(
+    readonly what: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  }
+}
+
+/**
+ * Polls `probe` until it returns something other than `false`, `null` or
+ * `undefined`, and returns that. The probe is tried at once, then every
+ * `intervalMs`, and once more at the bound. It may throw to end the wait at
+ * once (a process that died while it was awaited): that error is the wait's.
+ */
+export async function waitUntil<T>(
+  what: string,
+  probe: () => T | false | null | undefined | Promise<T | false | null | undefined>,
+  opts: WaitOptions,
+): Promise<T> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const last = Date.now() >= deadline;
+    const got = await probe();
+    if (got !== false && got !== null && got !== undefined) return got;
+    if (last) throw new WaitTimeoutError(what, opts.timeoutMs);
+    await sleep(Math.max(0, Math.min(opts.intervalMs ?? 50, deadline - Date.now())));
+  }
+}
+
+/** For a wait whose timeout is an answer, not an error: `.catch(orOnTimeout(fallback))` gives the fallback on WaitTimeoutError only. */
+export const orOnTimeout =
+  <F>(fallback: () => F) =>
+  (err: unknown): F => {
+    if (err instanceof WaitTimeoutError) return fallback();
+    throw err;
+  };
