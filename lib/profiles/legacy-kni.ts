@@ -3,7 +3,7 @@
 // and KNI in the guest. The plan test pins every command of it.
 import { IVSHMEM_REMOVED, KNI_REMOVED } from '../capabilities.js';
 import type { OvsTool, Profile } from './profile.js';
-import * as S from './steps.js';
+import * as S from './steps/index.js';
 
 const TOOLS: Record<OvsTool, string> = {
   'ovs-vsctl': './utilities/ovs-vsctl',

@@ -5,7 +5,7 @@
 import type { Testbed, VmPortSpec } from '../testbed/schema.js';
 import { shq } from '../transport/quote.js';
 import type { Profile } from './profile.js';
-import * as S from './steps.js';
+import * as S from './steps/index.js';
 
 /**
  * How OVS takes a VM port of each kind. A tap wants as many RX queues as the

@@ -2,7 +2,7 @@
 // datapath on veth pairs that stand in for the cables and the KNI vports,
 // and a network namespace as the guest's router. No DPDK.
 import type { Profile } from './profile.js';
-import * as S from './steps.js';
+import * as S from './steps/index.js';
 
 export const virtual: Profile = {
   name: 'virtual',

@@ -8,7 +8,7 @@ import { shq } from '../transport/quote.js';
 import type { HostRole } from '../testbed/schema.js';
 import type { Session } from './session.js';
 import { parseInterfaceStates, parsePmdStatsShow, type InterfaceState, type PmdStats } from '../parsers/ovs-dpdk.js';
-import { sysctlExpected } from '../profiles/steps.js';
+import { sysctlExpected } from '../profiles/expected.js';
 
 async function onHost(s: Session, line: string): Promise<string> {
   return (await s.shell('host').run(line, s.profile.hostContext(s.tb))).stdout;

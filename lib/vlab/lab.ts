@@ -19,7 +19,7 @@ import type { Testbed } from '../testbed/schema.js';
 import { isAlive, pidsInNetns, recordFromPidfile, spawnDaemon, startTimeOf, stopProc, type ProcRecord } from './procs.js';
 import { ensurePackages } from './packages.js';
 import { releaseHugepages, reserveHugepages } from './hugepages.js';
-import { hugepagesNeeded } from '../profiles/steps.js';
+import { hugepagesNeeded } from '../testbed/sizing.js';
 import { ensureGuestImage, type GuestImage } from './image.js';
 import { waitUntil } from '../wait.js';
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { virtual } from '../../lib/profiles/index.js';
 import * as read from '../../lib/scenario/readback.js';
 import { Session } from '../../lib/scenario/session.js';
-import { expectedPorts, expectedVeths, sysctlExpected } from '../../lib/profiles/steps.js';
+import { expectedPorts, expectedVeths, sysctlExpected } from '../../lib/profiles/expected.js';
 import { flowsOf, loadTestbed } from '../../lib/testbed/load.js';
 import { topologyOf } from '../../lib/testbed/topology.js';
 import type { Testbed } from '../../lib/testbed/schema.js';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDmesg } from '../../lib/parsers/dmesg.js';
 import { parseIfconfig, parseNeighbours, parseRoutes, parseSysctl } from '../../lib/parsers/net.js';
 import { parseDumpFlows, parseOvsVsctlShow } from '../../lib/parsers/ovs.js';
-import { expectedPorts, expectedVeths } from '../../lib/profiles/steps.js';
+import { expectedPorts, expectedVeths } from '../../lib/profiles/expected.js';
 import { legacyKni, virtual } from '../../lib/profiles/index.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import { countersRecord, countersTable } from '../../lib/suite/pvp/result.js';

@@ -1,0 +1,128 @@
+import { CheckFailure, PreflightError } from '../../errors.js';
+import type { Testbed } from '../../testbed/schema.js';
+import { shq } from '../../transport/quote.js';
+import { checkDpdkInitialized } from '../../verify/state.js';
+import type { StepDef } from '../profile.js';
+import { host, killByPidfile, t } from './shared.js';
+import { hugepagesNeeded, vmHugepages } from '../../testbed/sizing.js';
+
+// ---- Upstream Open vSwitch with DPDK (the ovs-dpdk profile) ---------------------
+// The same topology on upstream OVS's netdev-dpdk: the run owns the DPDK build
+// of ovs-vswitchd (its path from the testbed; the system's alternative is never
+// switched) as the guide's steps own ovs_dpdk and ovs-vswitchd.
+
+/** Where the run's DPDK ovs-vswitchd answers ovs-appctl (its program name is not ovs-vswitchd). */
+export const dpdkVswitchdCtl = (tb: Testbed): string => `${tb.paths.ovsRunDir}/ovs-vswitchd.ctl`;
+
+/** The EAL arguments of the run: `--no-pci` unless the testbed names the PCI devices DPDK may use. */
+export function ealExtraArgs(tb: Testbed): string[] {
+  const d = tb.ovsDpdk;
+  return [...d.extraArgs, ...(d.pciDevices.length > 0 ? d.pciDevices.flatMap((p) => ['-a', p]) : ['--no-pci']), `--file-prefix=${d.filePrefix}`];
+}
+
+const HUGEPAGES_FREE = (sizeKb: number) => `cat /sys/kernel/mm/hugepages/hugepages-${sizeKb}kB/free_hugepages`;
+const DPDK_KEYS = ['dpdk-init', 'dpdk-lcore-mask', 'pmd-cpu-mask', 'dpdk-socket-mem', 'dpdk-socket-limit', 'dpdk-extra', 'pmd-maxsleep'];
+
+export const hostStopPreviousVswitchd: StepDef = {
+  id: 'host.stop-previous-vswitchd',
+  title: 'Stop the DPDK ovs-vswitchd a previous run left, and remove the bridge it had',
+  host: 'host',
+  commands: (c) => [
+    // The kernel names a process after its file's first 15 characters.
+    killByPidfile(c.tb.paths.vswitchdPidfile, c.tb.ovsDpdk.vswitchd.replace(/^.*\//, '').slice(0, 15)),
+    host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${shq(c.tb.bridge)}`),
+  ],
+};
+
+export const hostCheckHugepages: StepDef = {
+  id: 'host.check-hugepages',
+  title: 'Check that the host has the free hugepages DPDK will take',
+  host: 'host',
+  commands: (c) => [{ line: HUGEPAGES_FREE(c.tb.ovsDpdk.hugepageSizeKb), okExitCodes: [0, 1] }],
+  after: async (s, [out]) => {
+    const free = Number(out!.trim());
+    const need = hugepagesNeeded(s.tb);
+    const size = `${s.tb.ovsDpdk.hugepageSizeKb / 1024} MB`;
+    if (!/^\d+$/.test(out!.trim()))
+      throw new PreflightError(
+        `hugepages: the host has no ${size} hugepages (${HUGEPAGES_FREE(s.tb.ovsDpdk.hugepageSizeKb)} printed ${JSON.stringify(out!.trim())})`,
+      );
+    if (free < need)
+      throw new PreflightError(
+        `hugepages: needs ${need} free ${size} pages (ovsDpdk.socketMemMb ${s.tb.ovsDpdk.socketMemMb}${s.tb.vm && vmHugepages(s.tb) > 0 ? `, vm.memoryMb ${s.tb.vm.memoryMb}` : ''}), ${free} free: reserve them (echo N > /proc/sys/vm/nr_hugepages) or lower the socket memory`,
+      );
+  },
+};
+
+export const hostDpdkConfig: StepDef = {
+  id: 'host.dpdk-config',
+  title: "Set DPDK's configuration in the database: init, core masks, socket memory, EAL arguments",
+  host: 'host',
+  commands: (c) => {
+    const d = c.tb.ovsDpdk;
+    const set = [
+      'other_config:dpdk-init=true',
+      `other_config:dpdk-lcore-mask=${d.lcoreMask}`,
+      `other_config:pmd-cpu-mask=${d.pmdCpuMask}`,
+      `other_config:dpdk-socket-mem=${d.socketMemMb}`,
+      `other_config:dpdk-socket-limit=${d.socketLimitMb}`,
+      shq(`other_config:dpdk-extra=${ealExtraArgs(c.tb).join(' ')}`),
+      `other_config:pmd-maxsleep=${d.pmdMaxSleepUs}`,
+      // What the last daemon reported: the start step waits for this run's to say true.
+      'dpdk_initialized=false',
+    ];
+    return [host(c, `${t(c, 'ovs-vsctl')} --no-wait set Open_vSwitch . ${set.join(' ')}`)];
+  },
+  undo: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait remove Open_vSwitch . other_config ${DPDK_KEYS.join(' ')}`)],
+};
+
+export const hostStartVswitchdDpdk: StepDef = {
+  id: 'host.start-vswitchd-dpdk',
+  title: 'Start the DPDK build of ovs-vswitchd and wait for DPDK to initialise',
+  host: 'host',
+  commands: (c) => {
+    const p = c.tb.paths;
+    return [
+      // Where its log stands before it starts: the log check reads only what this run's daemon wrote.
+      host(
+        c,
+        `mkdir -p ${shq(p.workDir)} && (stat -c %s ${shq(`${p.ovsLogDir}/ovs-vswitchd.log`)} 2>/dev/null || echo 0) > ${shq(`${p.workDir}/vswitchd-log-offset`)}`,
+      ),
+      host(c, `${HUGEPAGES_FREE(c.tb.ovsDpdk.hugepageSizeKb)} > ${shq(`${p.workDir}/hugepages-free-before`)}`),
+      host(
+        c,
+        `${shq(c.tb.ovsDpdk.vswitchd)} unix:${shq(`${p.ovsRunDir}/db.sock`)} --pidfile=${shq(p.vswitchdPidfile)} --unixctl=${shq(dpdkVswitchdCtl(c.tb))} --no-chdir --log-file=${shq(`${p.ovsLogDir}/ovs-vswitchd.log`)}`,
+        { background: { name: 'ovs-vswitchd', pidfile: p.vswitchdPidfile, ready: `test -S ${shq(dpdkVswitchdCtl(c.tb))}` } },
+      ),
+      // DPDK initialises in the background: wait (bounded) for the daemon to say so, then read what it says.
+      host(c, `${t(c, 'ovs-vsctl')} --timeout=15 wait-until Open_vSwitch . dpdk_initialized=true`, { timeoutMs: 25_000, okExitCodes: [0, 142] }),
+      host(c, `${t(c, 'ovs-vsctl')} get Open_vSwitch . dpdk_initialized dpdk_version`),
+    ];
+  },
+  after: async (_s, outputs) => {
+    const [initialized, version] = outputs.at(-1)!.trim().split('\n');
+    CheckFailure.ifAny('dpdk', checkDpdkInitialized(initialized ?? '', (version ?? '').replace(/^"|"$/g, '')));
+  },
+  // Stopped through its own command, so that it removes the devices it made; then every hugepage it took must be back.
+  undo: (c) => {
+    const p = c.tb.paths;
+    const before = shq(`${p.workDir}/hugepages-free-before`);
+    return [
+      host(c, `${t(c, 'ovs-appctl')} -t ${shq(dpdkVswitchdCtl(c.tb))} exit --cleanup`, { okExitCodes: [0, 1] }),
+      host(
+        c,
+        `p=$(cat ${shq(p.vswitchdPidfile)} 2>/dev/null); i=0; while [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; ` +
+          `b=$(cat ${before} 2>/dev/null); n=$(${HUGEPAGES_FREE(c.tb.ovsDpdk.hugepageSizeKb)}); rm -f ${before} ${shq(`${p.workDir}/vswitchd-log-offset`)}; ` +
+          `if [ -n "$b" ] && [ "$n" -lt "$b" ]; then echo "hugepages: $b free before ovs-vswitchd started, $n after it stopped: $((b-n)) not given back" >&2; exit 1; fi`,
+        { timeoutMs: 20_000 },
+      ),
+    ];
+  },
+};
+
+export const hostMoveTaps: StepDef = {
+  id: 'host.move-taps',
+  title: "Move the tap ports' kernel side into the guest's network namespace",
+  host: 'host',
+  commands: (c) => c.tb.vmPorts.filter((k) => k.kind === 'tap' && k.netns).map((k) => ({ line: `ip link set dev ${shq(k.guestIf)} netns ${shq(k.netns!)}` })),
+};

@@ -1,0 +1,157 @@
+import { CheckFailure } from '../../errors.js';
+import { parseDumpFlows, parseOvsVsctlShow } from '../../parsers/ovs.js';
+import { flowsOf } from '../../testbed/load.js';
+import { shq } from '../../transport/quote.js';
+import { checkFlowsInstalled, checkOvsShow } from '../../verify/state.js';
+import type { StepDef } from '../profile.js';
+import { host, killByPidfile, t } from './shared.js';
+import { expectedPorts } from '../expected.js';
+
+// ---- Initial Switch Setup -------------------------------------------------
+export const hostCleanPreviousRun: StepDef = {
+  id: 'host.clean-previous-run',
+  title: 'Remove any configuration associated with a previous run of the switch',
+  host: 'host',
+  commands: (c) => [
+    killByPidfile(c.tb.paths.vswitchdPidfile, 'ovs-vswitchd'),
+    killByPidfile(c.tb.paths.ovsDpdkPidfile, 'ovs_dpdk'),
+    killByPidfile(c.tb.paths.ovsdbPidfile, 'ovsdb-server'),
+    killByPidfile(c.tb.paths.qemuPidfile, 'qemu-system-x86'),
+    { line: `rm -rf ${shq(c.tb.paths.ovsRunDir)}/` },
+    { line: `rm -rf ${shq(c.tb.paths.ovsEtcDir)}/` },
+    { line: `mkdir -p ${shq(c.tb.paths.ovsRunDir)}/` },
+    { line: `mkdir -p ${shq(c.tb.paths.ovsEtcDir)}/` },
+    { line: `rm -f ${shq(c.tb.paths.staleConfDb)}` },
+  ],
+};
+
+export const hostCleanPreviousBridge: StepDef = {
+  id: 'host.clean-previous-bridge',
+  title: 'Remove the bridge a previous run left',
+  host: 'host',
+  commands: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${shq(c.tb.bridge)}`)],
+};
+
+export const hostCheckDaemons: StepDef = {
+  id: 'host.check-daemons',
+  title: 'Check that ovsdb-server and ovs-vswitchd answer',
+  host: 'host',
+  commands: (c) => [host(c, `${t(c, 'ovs-vsctl')} show`), host(c, `${t(c, 'ovs-appctl')} version`)],
+};
+
+export const hostOvsdb: StepDef = {
+  id: 'host.ovsdb',
+  title: 'Initialise the Open vSwitch database server',
+  host: 'host',
+  commands: (c) => [
+    host(
+      c,
+      `${t(c, 'ovsdb-tool')} create ${shq(c.tb.paths.ovsEtcDir)}/conf.db ${c.tb.paths.ovsSchema ? shq(c.tb.paths.ovsSchema) : '$OPENVSWITCH_DIR/vswitchd/vswitch.ovsschema'}`,
+    ),
+    host(c, `${t(c, 'ovsdb-server')} --remote=punix:${shq(c.tb.paths.ovsRunDir)}/db.sock --remote=db:Open_vSwitch,Open_vSwitch,manager_options`, {
+      background: { name: 'ovsdb-server', pidfile: c.tb.paths.ovsdbPidfile, ready: `test -S ${shq(c.tb.paths.ovsRunDir)}/db.sock` },
+    }),
+  ],
+};
+
+export const hostAddBridge: StepDef = {
+  id: 'host.add-bridge',
+  title: 'Add a bridge to the switch',
+  host: 'host',
+  commands: (c) => [
+    host(c, `${t(c, 'ovs-vsctl')} --no-wait add-br ${shq(c.tb.bridge)} -- set Bridge ${shq(c.tb.bridge)} datapath_type=${c.profile.datapathType}`),
+  ],
+  undo: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${shq(c.tb.bridge)}`)],
+};
+
+export const hostAddPorts: StepDef = {
+  id: 'host.add-ports',
+  title: 'Add ports to the bridge',
+  host: 'host',
+  commands: (c) => [
+    ...c.tb.phyPorts.map((p) =>
+      host(
+        c,
+        `${t(c, 'ovs-vsctl')} --no-wait add-port ${shq(c.tb.bridge)} ${shq(p.name)} -- set Interface ${shq(p.name)} ${c.profile.phySettings(p).join(' ')}`,
+      ),
+    ),
+    ...c.tb.vmPorts.map((k) =>
+      host(
+        c,
+        `${t(c, 'ovs-vsctl')} --no-wait add-port ${shq(c.tb.bridge)} ${shq(k.name)} -- set Interface ${shq(k.name)} ${c.profile.vmSettings(k).join(' ')}`,
+      ),
+    ),
+  ],
+};
+
+export const hostWaitPorts: StepDef = {
+  // ovs-vswitchd writes a port's ofport once it has added it, in the same pass that creates the
+  // bridge's OpenFlow socket: a condition to wait on, where --no-wait returned before either.
+  id: 'host.wait-ports',
+  title: 'Wait until ovs-vswitchd has added the ports (their ofport set)',
+  host: 'host',
+  commands: (c) =>
+    [...c.tb.phyPorts, ...c.tb.vmPorts].map((p) =>
+      host(c, `${t(c, 'ovs-vsctl')} --timeout=20 wait-until Interface ${shq(p.name)} ofport=${p.ofport}`, { timeoutMs: 30_000 }),
+    ),
+};
+
+export const hostConfirmPorts: StepDef = {
+  id: 'host.confirm-ports',
+  title: 'Confirm the ports have been successfully added',
+  host: 'host',
+  commands: (c) => [host(c, `${t(c, 'ovs-vsctl')} show`)],
+  after: async (s, [out]) => {
+    const show = parseOvsVsctlShow(out!);
+    CheckFailure.ifAny('ovs-vsctl show', checkOvsShow(show, s.tb.bridge, s.profile.datapathType, expectedPorts(s.tb, s.profile)), show);
+  },
+};
+
+export const hostStartOvsDpdk: StepDef = {
+  id: 'host.start-ovs-dpdk',
+  title: 'Start ovs_dpdk',
+  host: 'host',
+  requires: [{ feature: 'ovs-dpdk-fork' }],
+  commands: (c) => {
+    const d = c.tb.dpdk.ovsDpdk;
+    return [
+      host(
+        c,
+        `./datapath/dpdk/build/ovs_dpdk -c ${d.coreMask} -n ${d.memChannels} --proc-type primary --base-virtaddr=${d.baseVirtAddr} -- -p ${d.portMask} -k ${d.kniPorts} --stats=${d.stats} --vswitchd=${d.vswitchdCore} --client_switching_core=${d.clientSwitchingCore} --config="${d.config}"`,
+        { background: { name: 'ovs_dpdk', pidfile: c.tb.paths.ovsDpdkPidfile } },
+      ),
+    ];
+  },
+};
+
+export const hostStartVswitchd: StepDef = {
+  id: 'host.start-vswitchd',
+  title: 'Start the Open vSwitch daemon',
+  host: 'host',
+  commands: (c) => [
+    host(c, `${t(c, 'ovs-vswitchd')} -c ${c.tb.dpdk.vswitchd.coreMask} --proc-type=secondary -- --pidfile=${shq(c.tb.paths.vswitchdPidfile)}`, {
+      background: { name: 'ovs-vswitchd', ready: `test -s ${shq(c.tb.paths.vswitchdPidfile)}` },
+    }),
+  ],
+};
+
+// ---- Flow Table Setup -----------------------------------------------------
+export const hostFlows: StepDef = {
+  id: 'host.flows',
+  title: 'Delete the default flow entries and add the ingress and egress flows',
+  host: 'host',
+  commands: (c) => [
+    host(c, `${t(c, 'ovs-ofctl')} del-flows ${shq(c.tb.bridge)}`),
+    ...flowsOf(c.tb).map((f) =>
+      host(
+        c,
+        `${t(c, 'ovs-ofctl')} add-flow ${shq(c.tb.bridge)} in_port=${f.inPort},dl_type=${f.dlType},nw_src=${f.nwSrc},nw_dst=${f.nwDst},idle_timeout=${f.idleTimeout},action=output:${f.output}`,
+      ),
+    ),
+    host(c, `${t(c, 'ovs-ofctl')} dump-flows ${shq(c.tb.bridge)}`),
+  ],
+  after: async (s, outputs) => {
+    const flows = parseDumpFlows(outputs[outputs.length - 1]!);
+    CheckFailure.ifAny('flow table', checkFlowsInstalled(flows, flowsOf(s.tb)), flows);
+  },
+};
