@@ -15,12 +15,14 @@ import { shq } from '../../transport/quote.js';
 import type { RunResult } from '../../transport/shell.js';
 import { measuringTrafficGenerator } from '../../traffic/drivers.js';
 import { FRAME_KINDS, kindOf, mixedPcap, type FrameKind } from '../../traffic/frames.js';
-import { readPcap, writeStreamPcap } from '../../traffic/pcap.js';
-import { captureRecordOf, Tcpdump } from '../../traffic/tcpdump.js';
+import { writeStreamPcap } from '../../traffic/pcap.js';
 import { streamFromTestbed } from '../../traffic/stream.js';
 import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
-import { orOnTimeout, waitUntil } from '../../wait.js';
+import { GuestLinks } from './guest.js';
+import { hostAddressIn, SUITE_FLOW_PRIORITY, type SuiteFlow } from './values.js';
+
+export { hostAddressIn, type SuiteFlow } from './values.js';
 
 /** Frames a case sends, and how fast: few and slow, so that a lost one is the DUT's. */
 const BURST = { frames: 100, rate: 1000 };
@@ -35,36 +37,6 @@ const PER_KIND = 20;
 /** Echo requests per ping, and how long to wait for the last reply. */
 const PINGS = 3;
 
-/**
- * A flow the suite adds for its cases (the guide's flows carry only the
- * stream) and removes afterwards: the suite's file lists them, by the
- * topology's roles. Added at a priority of their own, so that they are
- * removed exactly (--strict) and never shadow the guide's flows.
- */
-export interface SuiteFlow {
-  match: string;
-  output: number;
-  /** Which case needs it. */
-  why: string;
-}
-export const SUITE_FLOW_PRIORITY = 100;
-
-/** An address for the TG in a vEth's subnet: the lowest host address that is neither the vEth's nor one to avoid (the gateway's). */
-export function hostAddressIn(cidr: string, avoid: string[], fromTop = false): string {
-  const [ip, len] = cidr.split('/') as [string, string];
-  const bits = Number(len);
-  const n = ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-  const size = 2 ** (32 - bits);
-  const net = n - (n % size);
-  const taken = new Set([ip, ...avoid]);
-  const dotted = (x: number) => [24, 16, 8, 0].map((s) => Math.floor(x / 2 ** s) % 256).join('.');
-  for (let i = 1; i < size - 1; i++) {
-    const cand = dotted(fromTop ? net + size - 1 - i : net + i);
-    if (!taken.has(cand)) return cand;
-  }
-  throw new Error(`no free host address in ${cidr}`);
-}
-
 export interface EthtoolAnswer {
   command: string;
   supported: boolean;
@@ -76,12 +48,15 @@ export class KniFunctionalTest {
   /** The frame size whose trial pcap the generator holds now. */
   private loaded = 0;
   readonly ethtool: Record<string, EthtoolAnswer[]> = {};
+  /** The guest's vEths: commands, their state, captures on them. */
+  private readonly g: GuestLinks;
 
   constructor(
     private readonly run: LabRun,
     /** The flows the suite adds for its cases (its file lists them). */
     private readonly flows: (t: Topology) => SuiteFlow[] = () => [],
   ) {
+    this.g = new GuestLinks(run);
     run.teardown.defer('traffic generator', async () => {
       await this.tg?.cleanup();
     });
@@ -163,14 +138,6 @@ export class KniFunctionalTest {
     return this.tg!.measure({ rate: BURST.rate, durationS: BURST.frames / BURST.rate, frame });
   }
 
-  private guest(line: string, ok: number[] = [0]): Promise<RunResult> {
-    return this.run.session.shell('guest').run(line, { okExitCodes: ok });
-  }
-
-  private async links(): Promise<IpLink[]> {
-    return parseIpJson((await this.guest('ip -s -j addr')).stdout);
-  }
-
   /**
    * The state the cases may touch, as lines: the guest's vEths (flags, MTU,
    * addresses), routes, neighbours and IPv6 switches; the TG's ports
@@ -180,7 +147,7 @@ export class KniFunctionalTest {
     const t = this.run.topology;
     const vEths = this.run.tb.vmPorts.map((k) => k.guestIf);
     const addrs = (l: IpLink) => l.addrs.map((a) => `${a.local}/${a.prefixlen}`).sort();
-    const guestLinks = (await this.links()).filter((l) => vEths.includes(l.name));
+    const guestLinks = (await this.g.links()).filter((l) => vEths.includes(l.name));
     const neigh = (text: string, devs?: string[]) =>
       parseNeighbours(text)
         .filter((n) => !devs || devs.includes(n.dev))
@@ -190,9 +157,9 @@ export class KniFunctionalTest {
     const flows = parseDumpFlows(await this.hostOfctl(`dump-flows ${shq(this.run.tb.bridge)}`));
     return {
       'guest vEths': guestLinks.map((l) => `${l.name} mtu ${l.mtu} ${[...l.flags].sort().join(',')} ${addrs(l).join(' ')}`),
-      'guest routes': (await this.guest('ip -4 route show')).stdout.split('\n').filter((l) => l.trim() !== ''),
-      'guest neighbours': neigh((await this.guest('ip -j neigh show')).stdout),
-      'guest IPv6 switches': (await this.guest(vEths.map((v) => `sysctl ${shq(`net.ipv6.conf.${v}.disable_ipv6`)}`).join('; '))).stdout
+      'guest routes': (await this.g.run('ip -4 route show')).stdout.split('\n').filter((l) => l.trim() !== ''),
+      'guest neighbours': neigh((await this.g.run('ip -j neigh show')).stdout),
+      'guest IPv6 switches': (await this.g.run(vEths.map((v) => `sysctl ${shq(`net.ipv6.conf.${v}.disable_ipv6`)}`).join('; '))).stdout
         .split('\n')
         .filter(Boolean),
       'TG ports': tgLinks.map((l) => `${l.name} ${addrs(l).join(' ')}`),
@@ -229,7 +196,7 @@ export class KniFunctionalTest {
   private async pingFrom(where: 'tg' | 'guest', dev: string, to: string): Promise<{ transmitted: number; received: number }> {
     const line = `ping -c ${PINGS} -i 0.2 -W 2 -I ${shq(dev)} ${to}`;
     // 1: no reply (what the negative case wants); 2: another error, which parsing then names.
-    const r = where === 'tg' ? await this.tgShell(line, [0, 1, 2]) : await this.guest(line, [0, 1, 2]);
+    const r = where === 'tg' ? await this.tgShell(line, [0, 1, 2]) : await this.g.run(line, [0, 1, 2]);
     return parsePingSummary(r.stdout);
   }
 
@@ -257,7 +224,7 @@ export class KniFunctionalTest {
         cleanup.push(
           () => this.tgShell(`ip addr del ${tgCidr} dev ${shq(tgPort)}`, [0, 2]),
           () => this.tgShell(`ip neigh del ${vmIp} dev ${shq(tgPort)}; ip neigh del ${nobody} dev ${shq(tgPort)}`, [0, 2]),
-          () => this.guest(`ip neigh del ${tgIp} dev ${shq(vm.guestIf)}`, [0, 2]),
+          () => this.g.run(`ip neigh del ${tgIp} dev ${shq(vm.guestIf)}`, [0, 2]),
         );
         const there = await this.pingFrom('tg', tgPort, vmIp);
         if (there.received < there.transmitted)
@@ -292,7 +259,7 @@ export class KniFunctionalTest {
     const local = join(this.run.dir, 'kni-capture-sent.pcap');
     writeFileSync(local, mixedPcap(spec, PER_KIND));
     const from = spec.srcMac.toLowerCase();
-    const frames = await this.capturing(vm.guestIf, 'in', `ether src ${from}`, `kni-capture-${vm.guestIf}`, async () => {
+    const frames = await this.g.capturing(vm.guestIf, 'in', `ether src ${from}`, `kni-capture-${vm.guestIf}`, async () => {
       await this.tg!.prepareTrials(local, spec.count);
       this.loaded = 0;
       const r = await this.tg!.measure({ rate: BURST.rate, durationS: spec.count / BURST.rate, frame: 64 });
@@ -313,9 +280,9 @@ export class KniFunctionalTest {
 
   private async statistics(): Promise<void> {
     const name = this.run.topology.vmIngress.guestIf;
-    const before = (await this.linkOf(name)).stats?.rxPackets ?? 0;
+    const before = (await this.g.linkOf(name)).stats?.rxPackets ?? 0;
     const r = await this.burst();
-    const after = (await this.linkOf(name)).stats?.rxPackets ?? 0;
+    const after = (await this.g.linkOf(name)).stats?.rxPackets ?? 0;
     const rose = after - before;
     // The virtual lab's links carry nothing else (no IPv6, static ARP); a real lab's slack is the testbed's.
     const slack = this.run.tb.verify.counterSlack;
@@ -332,24 +299,24 @@ export class KniFunctionalTest {
   private async addresses(): Promise<void> {
     const problems: string[] = [];
     for (const k of this.run.tb.vmPorts) {
-      const before = await this.linkOf(k.guestIf);
+      const before = await this.g.linkOf(k.guestIf);
       if (!before.addrs.some((a) => a.family === 'inet' && `${a.local}/${a.prefixlen}` === k.cidr))
         problems.push(`${k.guestIf} lacks its testbed address ${k.cidr} (has ${before.addrs.map((a) => `${a.local}/${a.prefixlen}`).join(', ') || 'none'})`);
       // IPv6 may be off on the interface (the virtual lab turns it off to keep its counters to the stream): on for the case only.
       const sysctl = `net.ipv6.conf.${k.guestIf}.disable_ipv6`;
-      const off = (await this.guest(`sysctl -n ${shq(sysctl)}`)).stdout.trim() === '1';
+      const off = (await this.g.run(`sysctl -n ${shq(sysctl)}`)).stdout.trim() === '1';
       const ll = `${KniFunctionalTest.LINK_LOCAL}/64`;
       try {
-        if (off) await this.guest(`sysctl -qw ${shq(`${sysctl}=0`)}`);
-        await this.guest(`ip -6 addr add ${ll} dev ${shq(k.guestIf)}`);
-        const added = (await this.linkOf(k.guestIf)).addrs.some((a) => a.family === 'inet6' && a.local === KniFunctionalTest.LINK_LOCAL);
+        if (off) await this.g.run(`sysctl -qw ${shq(`${sysctl}=0`)}`);
+        await this.g.run(`ip -6 addr add ${ll} dev ${shq(k.guestIf)}`);
+        const added = (await this.g.linkOf(k.guestIf)).addrs.some((a) => a.family === 'inet6' && a.local === KniFunctionalTest.LINK_LOCAL);
         if (!added) problems.push(`${k.guestIf} does not show ${ll} after ip -6 addr add`);
-        await this.guest(`ip -6 addr del ${ll} dev ${shq(k.guestIf)}`);
-        const gone = !(await this.linkOf(k.guestIf)).addrs.some((a) => a.local === KniFunctionalTest.LINK_LOCAL);
+        await this.g.run(`ip -6 addr del ${ll} dev ${shq(k.guestIf)}`);
+        const gone = !(await this.g.linkOf(k.guestIf)).addrs.some((a) => a.local === KniFunctionalTest.LINK_LOCAL);
         if (!gone) problems.push(`${k.guestIf} still shows ${ll} after ip -6 addr del`);
       } finally {
-        await this.guest(`ip -6 addr del ${ll} dev ${shq(k.guestIf)}`, ANY_EXIT);
-        if (off) await this.guest(`sysctl -qw ${shq(`${sysctl}=1`)}`);
+        await this.g.run(`ip -6 addr del ${ll} dev ${shq(k.guestIf)}`, ANY_EXIT);
+        if (off) await this.g.run(`sysctl -qw ${shq(`${sysctl}=1`)}`);
       }
     }
     CheckFailure.ifAny('addresses', problems);
@@ -359,23 +326,23 @@ export class KniFunctionalTest {
   private async restoreGuest(): Promise<void> {
     const t = this.run.tb;
     for (const k of t.vmPorts) {
-      const l = await this.linkOf(k.guestIf);
-      if (!l.addrs.some((a) => a.family === 'inet' && `${a.local}/${a.prefixlen}` === k.cidr)) await this.guest(`ifconfig ${shq(k.guestIf)} ${k.cidr} up`);
+      const l = await this.g.linkOf(k.guestIf);
+      if (!l.addrs.some((a) => a.family === 'inet' && `${a.local}/${a.prefixlen}` === k.cidr)) await this.g.run(`ifconfig ${shq(k.guestIf)} ${k.cidr} up`);
     }
     const egress = shq(this.run.topology.vmEgress.guestIf);
-    await this.guest(`ip route replace default via ${t.gateway.ip} dev ${egress}`);
-    await this.guest(`ip neigh replace ${t.gateway.ip} lladdr ${t.gateway.mac} dev ${egress} nud permanent`);
+    await this.g.run(`ip route replace default via ${t.gateway.ip} dev ${egress}`);
+    await this.g.run(`ip neigh replace ${t.gateway.ip} lladdr ${t.gateway.mac} dev ${egress} nud permanent`);
   }
 
   private async linkCase(): Promise<void> {
     const problems: string[] = [];
     try {
       for (const k of this.run.tb.vmPorts) {
-        await this.guest(`ifconfig ${shq(k.guestIf)} down`);
-        const down = await this.linkOf(k.guestIf);
+        await this.g.run(`ifconfig ${shq(k.guestIf)} down`);
+        const down = await this.g.linkOf(k.guestIf);
         if (down.flags.includes('UP')) problems.push(`${k.guestIf} is still UP after ifconfig down (${down.flags.join(',')})`);
-        await this.guest(`ifconfig ${shq(k.guestIf)} up`);
-        const up = await this.waitRunning(k.guestIf);
+        await this.g.run(`ifconfig ${shq(k.guestIf)} up`);
+        const up = await this.g.waitRunning(k.guestIf);
         if (!up.flags.includes('UP')) problems.push(`${k.guestIf} is not UP after ifconfig up (${up.flags.join(',')})`);
         else if (!up.flags.includes('LOWER_UP')) problems.push(`${k.guestIf} is UP but not RUNNING after ifconfig up: no carrier (${up.flags.join(',')})`);
       }
@@ -387,63 +354,13 @@ export class KniFunctionalTest {
     CheckFailure.ifAny('link', problems);
   }
 
-  private async linkOf(name: string): Promise<IpLink> {
-    const l = (await this.links()).find((x) => x.name === name);
-    if (!l) throw new CheckFailure('link', `the guest has no interface ${name}`);
-    return l;
-  }
-
-  /** RUNNING comes with the carrier, a moment after UP: polled, bounded. */
-  private async waitRunning(name: string): Promise<IpLink> {
-    let l = await this.linkOf(name);
-    const running = async () => (l = await this.linkOf(name)).flags.includes('LOWER_UP');
-    // Not RUNNING within the bound: the last reading says so, and the case judges it.
-    await waitUntil(`${name} to be RUNNING`, running, { timeoutMs: 3000, intervalMs: 100 }).catch(orOnTimeout(() => false));
-    return l;
-  }
-
-  /**
-   * Runs `during` with tcpdump on a guest interface, and returns the frames
-   * it saw (the pcap read back into the run directory). A capture that
-   * dropped is a CaptureError: the lab's, not the DUT's.
-   */
-  private async capturing(iface: string, direction: 'in' | 'out', filter: string, name: string, during: () => Promise<void>): Promise<Buffer[]> {
-    const work = this.run.tb.paths.workDir;
-    const file = `${work}/${name}.pcap`;
-    const logFile = `${work}/${name}.log`;
-    await this.guest(`mkdir -p ${shq(work)}`);
-    const cap = await Tcpdump.start(this.run.session.shell('guest'), {
-      name,
-      iface,
-      direction,
-      file,
-      logFile,
-      filter,
-      record: captureRecordOf(this.run.tb, 'guest'),
-    });
-    const frames: Buffer[] = [];
-    try {
-      await during();
-      await Tcpdump.stopAll([cap]);
-      const local = join(this.run.dir, `${name}.pcap`);
-      await this.run.session.shell('guest').get(file, local);
-      await readPcap(local, (frame) => {
-        frames.push(Buffer.from(frame));
-      });
-    } finally {
-      await cap.abandon();
-      await this.guest(`rm -f ${shq(file)} ${shq(logFile)}`, ANY_EXIT);
-    }
-    return frames;
-  }
-
   private async mtu(): Promise<void> {
     const name = this.run.topology.vmEgress.guestIf;
-    const original = (await this.linkOf(name)).mtu ?? 1500;
+    const original = (await this.g.linkOf(name)).mtu ?? 1500;
     const problems: string[] = [];
     try {
-      await this.guest(`ifconfig ${shq(name)} mtu ${TEST_MTU}`);
-      const now = (await this.linkOf(name)).mtu;
+      await this.g.run(`ifconfig ${shq(name)} mtu ${TEST_MTU}`);
+      const now = (await this.g.linkOf(name)).mtu;
       if (now !== TEST_MTU) problems.push(`${name}'s MTU reads ${now} after ifconfig mtu ${TEST_MTU}`);
       const fits = await this.burst(TEST_MTU + L2);
       if (fits.received !== fits.sent)
@@ -453,7 +370,7 @@ export class KniFunctionalTest {
       // What leaves the vEth is judged there, not at the TG: the suite's ICMP flows carry the guest's answers to the TG too.
       let big: TrialResult | undefined;
       const { srcIp, dstIp } = this.run.tb.traffic;
-      const out = await this.capturing(name, 'out', `(udp and dst host ${dstIp}) or (icmp and icmp[0] == 3 and icmp[1] == 4)`, 'kni-mtu-out', async () => {
+      const out = await this.g.capturing(name, 'out', `(udp and dst host ${dstIp}) or (icmp and icmp[0] == 3 and icmp[1] == 4)`, 'kni-mtu-out', async () => {
         big = await this.burst(TEST_MTU + 1 + L2);
       });
       const src = srcIp;
@@ -467,7 +384,7 @@ export class KniFunctionalTest {
       else if (mtus.some((m) => m !== TEST_MTU))
         problems.push(`the guest's ICMP "fragmentation needed" gave a next-hop MTU of ${mtus.join(', ')}, not ${TEST_MTU}`);
     } finally {
-      await this.guest(`ifconfig ${shq(name)} mtu ${original}`);
+      await this.g.run(`ifconfig ${shq(name)} mtu ${original}`);
     }
     CheckFailure.ifAny('mtu', problems);
   }
@@ -485,7 +402,7 @@ export class KniFunctionalTest {
       for (const opt of ['', '-i', '-S', '-k']) {
         const command = `ethtool ${opt ? `${opt} ` : ''}${k.guestIf}`;
         // Any exit: what it printed says whether the driver lacks the operation or something else broke.
-        const r = await this.guest(['ethtool', opt, shq(k.guestIf)].filter(Boolean).join(' '), ANY_EXIT);
+        const r = await this.g.run(['ethtool', opt, shq(k.guestIf)].filter(Boolean).join(' '), ANY_EXIT);
         const unsupported = r.exitCode !== 0 && /Operation not supported|no stats available|No data available/i.test(r.stderr + r.stdout);
         if (r.exitCode !== 0 && !unsupported) problems.push(`${command} failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().split('\n')[0]}`);
         answers.push({ command, supported: r.exitCode === 0, output: r.stdout });

@@ -7,12 +7,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckFailure, errorMessage } from '../../errors.js';
 import { parseDmesg } from '../../parsers/dmesg.js';
-import type { IpLink } from '../../parsers/net.js';
-import type { PortCounters } from '../../parsers/ovs.js';
 import { parseOvsLog } from '../../parsers/ovs-dpdk.js';
 import { expectedVeths, sysctlExpected } from '../../profiles/expected.js';
 import { vhostUserPorts } from '../../testbed/sizing.js';
-import type { CountedAt, Hop, HopId, Wire } from '../../testbed/path.js';
+import type { HopId, Wire } from '../../testbed/path.js';
 import { countersRecord, countersTable, packetsTable, type PvpMeasured } from './result.js';
 import { flowsOf } from '../../testbed/load.js';
 import { shq } from '../../transport/quote.js';
@@ -21,9 +19,8 @@ import { captureRecordOf } from '../../traffic/tcpdump.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
 import { sentBytes, streamFromTestbed, type StreamSpec } from '../../traffic/stream.js';
 import { Tcpdump } from '../../traffic/tcpdump.js';
-import type { CapturingTrafficGenerator, TgSnapshot } from '../../traffic/tg.js';
-import { checkCounters, whereLost, type ForeignFrames, type PathCounts } from '../../verify/counters.js';
-import { countForeign, ownWindow, peerWindow, type ForeignCount } from '../../verify/foreign.js';
+import type { CapturingTrafficGenerator } from '../../traffic/tg.js';
+import { checkCounters, whereLost, type ForeignFrames } from '../../verify/counters.js';
 import { allowedLoss, verifyCapture, type PacketVerdict } from '../../verify/packets.js';
 import {
   checkDefaultRoute,
@@ -42,51 +39,7 @@ import {
 } from '../../verify/state.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
 import * as read from '../../scenario/readback.js';
-
-/** Controller clock (µs): when a reading was asked for and when it came back. */
-interface Stamp {
-  fromUs: number;
-  toUs: number;
-}
-
-interface Snapshot {
-  tg: TgSnapshot;
-  ports: Map<string, PortCounters>;
-  /** The PMD threads' packets received (a DPDK datapath). */
-  pmdReceived?: number;
-  guest: { links: IpLink[]; fromUs: number; toUs: number };
-  /** On the controller's clock: when each host was read. */
-  at: { host: Stamp; tg: Stamp; guest: Stamp };
-}
-
-const controllerUs = () => Math.round(performance.timeOrigin * 1000 + performance.now() * 1000);
-async function stamped<T>(f: () => Promise<T>): Promise<{ value: T; at: Stamp }> {
-  const fromUs = controllerUs();
-  const value = await f();
-  return { value, at: { fromUs, toUs: controllerUs() } };
-}
-
-type FlowCounts = Record<'ingress' | 'egress', { packets: number; bytes: number } | null>;
-
-/** A port's count at a hop, from one snapshot (a flow's are read apart). */
-function countAt(s: Snapshot, at: CountedAt): number | undefined {
-  if (at.on === 'flow') return undefined;
-  const key = at.dir === 'rx' ? 'rxPackets' : 'txPackets';
-  if (at.on === 'tg') return s.tg.ports[at.port]?.[key];
-  if (at.on === 'switch') return s.ports.get(String(at.ofport))?.[key];
-  return s.guest.links.find((l) => l.name === at.iface)?.stats?.[key];
-}
-
-/** A reading that failed is kept as its error: the traffic still goes, and the counters check reports it. */
-type Reading<T> = T | { error: unknown };
-const failed = <T>(r: Reading<T>): r is { error: unknown } => typeof r === 'object' && r !== null && 'error' in r;
-async function reading<T>(f: () => Promise<T>): Promise<Reading<T>> {
-  try {
-    return await f();
-  } catch (error) {
-    return { error };
-  }
-}
+import { countsAlongPath, failed, foreignAlongPath, reading, stamped, type FlowCounts, type Reading, type Snapshot } from './readings.js';
 
 export class PvpTest {
   private readonly stream: StreamSpec;
@@ -378,26 +331,8 @@ export class PvpTest {
     const path = this.run.path.hops;
     // The packet check's count of the stream's packets that came back; if it did not run, the capture's own.
     const v = this.verdict ?? (await this.verifyReturn(1, 1));
-    const counts: PathCounts = {
-      sent: this.stream.count,
-      sentBytes: sentBytes(this.stream),
-      returned: v.received,
-      returnedBytes: v.receivedBytes,
-      hops: {},
-      bytes: {},
-    };
-    for (const hop of path) {
-      if (hop.at.on === 'flow') {
-        const flow = hop.at.flow;
-        const [a, b] = [flowsAfter[flow], flowsBefore[flow]];
-        const d = a && b ? { packets: a.packets - b.packets, bytes: a.bytes - b.bytes } : (a ?? null);
-        counts.hops[hop.id] = d?.packets ?? null;
-        if (d) counts.bytes![hop.id] = d.bytes;
-      } else counts.hops[hop.id] = (countAt(after, hop.at) ?? 0) - (countAt(before, hop.at) ?? 0);
-    }
-    const foreign = await this.foreignFrames(before, after);
-    for (const [id, f] of Object.entries(foreign)) counts.hops[id] = (counts.hops[id] ?? 0) - (f?.subtracted ?? 0);
-    if (Object.values(foreign).some((f) => f && f.subtracted + f.unsure > 0)) counts.foreign = foreign;
+    const stream = { sent: this.stream.count, sentBytes: sentBytes(this.stream), returned: v.received, returnedBytes: v.receivedBytes };
+    const counts = countsAlongPath(path, { before, after }, { before: flowsBefore, after: flowsAfter }, await this.foreignFrames(before, after), stream);
     this.record({ counters: countersRecord(counts) });
     this.run.table(countersTable(path, counts));
     const allowed = allowedLoss(counts.sent, this.run.tb.verify.lossTolerance);
@@ -421,30 +356,9 @@ export class PvpTest {
     return this.foreignMemo;
   }
 
-  private async countForeignFrames(before: Snapshot, after: Snapshot): Promise<Partial<Record<HopId, ForeignFrames>>> {
-    const runId = this.stream.runId;
-    const own = { tg: ownWindow(before.tg, after.tg), guest: ownWindow(before.guest, after.guest) };
-    // How far the switch's readings reach outside its peer's, on the controller's clock.
-    const lead = (peer: 'tg' | 'guest') => before.at[peer].toUs - before.at.host.fromUs;
-    const lag = (peer: 'tg' | 'guest') => after.at.host.toUs - after.at[peer].fromUs;
-    const out: Partial<Record<HopId, ForeignFrames>> = {};
-    // One pass over each wire's capture counts for both hops on that wire: the capturing end's and its peer's.
-    const wires = new Map<string, Array<Hop & { wire: Wire }>>();
-    for (const hop of this.run.path.hops) {
-      if (!hop.wire || (hop.wire.capturedOn === 'guest' && !this.guestCaptured)) continue;
-      const file = this.captureOf(hop.wire);
-      wires.set(file, [...(wires.get(file) ?? []), hop as Hop & { wire: Wire }]);
-    }
-    for (const [file, hops] of wires) {
-      const on = hops[0]!.wire.capturedOn;
-      const windows = hops.map((h) => (h.wire.own ? own[on] : peerWindow(own[on], lead(on), lag(on))));
-      const counted = await countForeign(join(this.run.dir, file), runId, windows);
-      hops.forEach((h, i) => {
-        const c = counted[i] as ForeignCount;
-        out[h.id] = { subtracted: c.definite, unsure: c.possible - c.definite };
-      });
-    }
-    return out;
+  private countForeignFrames(before: Snapshot, after: Snapshot): Promise<Partial<Record<HopId, ForeignFrames>>> {
+    const wires = this.run.path.hops.filter((h) => h.wire && (h.wire.capturedOn === 'tg' || this.guestCaptured));
+    return foreignAlongPath(wires, { before, after }, this.stream.runId, (w) => join(this.run.dir, this.captureOf(w)));
   }
 
   /** The run directory's capture of a wire: the TG's send and return ports, the guest's links. */
