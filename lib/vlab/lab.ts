@@ -6,22 +6,23 @@
 // host and tg only through 127.0.0.1 forwarders and the guest only through the
 // host, so no lab address is ever routed from the root namespace.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parseDocument } from 'yaml';
-import { fingerprintOf } from '../transport/known-hosts.js';
 import { LocalShell } from '../transport/local.js';
 import { cmd } from '../transport/quote.js';
 import { loadTestbed } from '../testbed/load.js';
 import { FILE_LIMITS, readBounded } from '../files.js';
-import type { Testbed } from '../testbed/schema.js';
-import { isAlive, pidsInNetns, recordFromPidfile, spawnDaemon, startTimeOf, stopProc, type ProcRecord } from './procs.js';
+import { isAlive, pidsInNetns, startTimeOf, stopProc, type ProcRecord } from './procs.js';
 import { ensurePackages } from './packages.js';
 import { releaseHugepages, reserveHugepages } from './hugepages.js';
 import { hugepagesNeeded } from '../testbed/sizing.js';
 import { ensureGuestImage, type GuestImage } from './image.js';
 import { waitUntil } from '../wait.js';
+import { hostKeyFingerprint, makeKeys, portOpen, sshdListening, startForwarder, startOvs, startSshd } from './daemons.js';
+import { MGMT_GUEST, nsRoles, wire, type Datapath, type GuestKind, type Role } from './wiring.js';
+
+export type { Datapath, GuestKind } from './wiring.js';
 
 export const DEFAULT_LAB_ID = 'vlab';
 export const DEFAULT_TEMPLATE = new URL('../../fixtures/testbeds/virtual.yaml', import.meta.url).pathname;
@@ -29,15 +30,6 @@ export const DPDK_TEMPLATE = new URL('../../fixtures/testbeds/virtual-dpdk.yaml'
 export const VM_TEMPLATE = new URL('../../fixtures/testbeds/virtual-vm.yaml', import.meta.url).pathname;
 /** DPDK's runtime directories (one per --file-prefix); it makes them even with --in-memory. */
 const DPDK_RUN_DIR = '/var/run/dpdk';
-
-/** netdev: OVS's userspace datapath on veth (the virtual profile); dpdk: OVS-DPDK's, started by the run (the ovs-dpdk profile). */
-export type Datapath = 'netdev' | 'dpdk';
-/** netns: the guest is a network namespace; vm: a QEMU VM on vhost-user ports, started by the run (dpdk only). */
-export type GuestKind = 'netns' | 'vm';
-const MGMT_HOST = '169.254.77.1/30';
-const MGMT_GUEST = '169.254.77.2';
-const ROLES = ['tg', 'host', 'guest'] as const;
-type Role = (typeof ROLES)[number];
 
 export interface LabState {
   id: string;
@@ -182,161 +174,6 @@ async function kvmUsable(log: (line: string) => void): Promise<boolean> {
   if (r.timedOut) return true;
   log(`/dev/kvm is there but QEMU cannot run a KVM vCPU (${r.stderr.trim().split('\n')[0] ?? `exit ${r.exitCode}`}): the VM runs under TCG`);
   return false;
-}
-
-/** The roles whose namespace the lab makes: the guest's only when the guest is a namespace. */
-const nsRoles = (guest: GuestKind): Role[] => ROLES.filter((r) => r !== 'guest' || guest === 'netns');
-
-async function makeKeys(sh: LocalShell, stateDir: string): Promise<void> {
-  const keys = join(stateDir, 'keys');
-  const names = ['client', ...ROLES.map((r) => `host-${r}`)];
-  await sh.run(names.map((n) => cmd('ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `dutlab-${n}`, '-f', join(keys, n))).join(' && '));
-}
-
-async function wire(sh: LocalShell, ns: Record<Role, string>, tb: Testbed, guest: GuestKind): Promise<void> {
-  const lines: string[] = [];
-  for (const role of nsRoles(guest)) {
-    lines.push(cmd('ip', 'netns', 'add', ns[role]), cmd('ip', '-n', ns[role], 'link', 'set', 'lo', 'up'));
-    // IPv6 off: no router solicitations or DAD on the lab links, so counters count only the stream.
-    lines.push(cmd('ip', 'netns', 'exec', ns[role], 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'));
-  }
-  // The cables: TG port N <-> DUT phy port N.
-  for (const phy of tb.phyPorts) {
-    lines.push(cmd('ip', 'link', 'add', phy.tgPort, 'netns', ns.tg, 'type', 'veth', 'peer', 'name', phy.name, 'netns', ns.host));
-    lines.push(cmd('ip', '-n', ns.tg, 'link', 'set', phy.tgPort, 'up'), cmd('ip', '-n', ns.host, 'link', 'set', phy.name, 'up'));
-    // A DPDK af_packet port takes frames as they are: no checksum left for an offload to fill in (as OVS's own DPDK tests do).
-    if (phy.dpdkDevargs) lines.push(cmd('ip', 'netns', 'exec', ns.tg, 'ethtool', '-K', phy.tgPort, 'tx', 'off'));
-  }
-  // The KNI vports: host portNN <-> guest vEth_portNN. The guest side is left
-  // down and unaddressed: the scenario configures it, as on the real guest.
-  // A tap port's kernel side is made by the tap PMD when the run adds the port;
-  // a VM's NICs by QEMU when the run starts it.
-  if (guest === 'vm') return sh.run(lines.join(' && ')).then(() => undefined);
-  for (const port of tb.vmPorts.filter((k) => k.kind !== 'tap')) {
-    lines.push(cmd('ip', 'link', 'add', port.name, 'netns', ns.host, 'type', 'veth', 'peer', 'name', port.guestIf, 'netns', ns.guest));
-    lines.push(cmd('ip', '-n', ns.host, 'link', 'set', port.name, 'up'));
-  }
-  // The guest's management link, the stand-in for QEMU's user-mode NIC.
-  lines.push(cmd('ip', 'link', 'add', 'mgmt0', 'netns', ns.host, 'type', 'veth', 'peer', 'name', 'mgmt0', 'netns', ns.guest));
-  lines.push(cmd('ip', '-n', ns.host, 'addr', 'add', MGMT_HOST, 'dev', 'mgmt0'), cmd('ip', '-n', ns.host, 'link', 'set', 'mgmt0', 'up'));
-  lines.push(cmd('ip', '-n', ns.guest, 'addr', 'add', `${MGMT_GUEST}/30`, 'dev', 'mgmt0'), cmd('ip', '-n', ns.guest, 'link', 'set', 'mgmt0', 'up'));
-  await sh.run(lines.join(' && '));
-}
-
-function startSshd(role: Role, stateDir: string, ns: string): ProcRecord {
-  const dir = join(stateDir, `sshd-${role}`);
-  const config = join(dir, 'sshd_config');
-  writeFileSync(
-    config,
-    [
-      `ListenAddress ${role === 'guest' ? MGMT_GUEST : '127.0.0.1'}:22`,
-      `HostKey ${join(stateDir, 'keys', `host-${role}`)}`,
-      `AuthorizedKeysFile ${join(stateDir, 'keys', 'client.pub')}`,
-      'PidFile none',
-      'UsePAM no',
-      'StrictModes no',
-      'PermitRootLogin prohibit-password',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      `AllowTcpForwarding ${role === 'host' ? 'yes' : 'no'}`,
-      'X11Forwarding no',
-      'PrintMotd no',
-      'Subsystem sftp internal-sftp',
-      // The harness's shell sessions keep their files here, inside the lab's state: lab down removes them all.
-      `SetEnv TMPDIR=${join(stateDir, `tmp-${role}`)}`,
-      'MaxStartups 50',
-      'LogLevel VERBOSE',
-      '',
-    ].join('\n'),
-  );
-  mkdirSync('/run/sshd', { recursive: true });
-  return spawnDaemon(`sshd-${role}`, ['ip', 'netns', 'exec', ns, '/usr/sbin/sshd', '-D', '-e', '-f', config], join(stateDir, 'logs', `sshd-${role}.log`));
-}
-
-async function startOvs(sh: LocalShell, stateDir: string, ns: string, datapath: Datapath): Promise<ProcRecord[]> {
-  const ovs = join(stateDir, 'ovs');
-  const env = { OVS_RUNDIR: ovs, OVS_DBDIR: ovs, OVS_LOGDIR: ovs, OVS_SYSCONFDIR: ovs, OVS_PKGDATADIR: '/usr/share/openvswitch' };
-  const inNs = (...words: string[]) => cmd('ip', 'netns', 'exec', ns, ...words);
-  await sh.run(cmd('ovsdb-tool', 'create', join(ovs, 'conf.db'), '/usr/share/openvswitch/vswitch.ovsschema'), { env });
-  await sh.run(
-    inNs(
-      'ovsdb-server',
-      `--remote=punix:${join(ovs, 'db.sock')}`,
-      `--pidfile=${join(ovs, 'ovsdb-server.pid')}`,
-      '--detach',
-      '--no-chdir',
-      `--log-file=${join(ovs, 'ovsdb-server.log')}`,
-      join(ovs, 'conf.db'),
-    ),
-    { env },
-  );
-  const ovsdb = recordFromPidfile('ovsdb-server', join(ovs, 'ovsdb-server.pid'));
-  await sh.run(inNs('ovs-vsctl', `--db=unix:${join(ovs, 'db.sock')}`, '--no-wait', 'init'), { env });
-  // The ovs-dpdk profile starts the DPDK build of ovs-vswitchd for each run and stops it after.
-  if (datapath === 'dpdk') return [ovsdb];
-  await sh.run(
-    inNs(
-      'ovs-vswitchd',
-      `unix:${join(ovs, 'db.sock')}`,
-      `--pidfile=${join(ovs, 'ovs-vswitchd.pid')}`,
-      '--detach',
-      '--no-chdir',
-      `--log-file=${join(ovs, 'ovs-vswitchd.log')}`,
-    ),
-    { env },
-  );
-  return [ovsdb, recordFromPidfile('ovs-vswitchd', join(ovs, 'ovs-vswitchd.pid'))];
-}
-
-async function startForwarder(role: 'host' | 'tg', stateDir: string, ns: string): Promise<{ port: number; proc: ProcRecord }> {
-  // A port the kernel just handed out is free; socat takes it a moment later.
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const proc = spawnDaemon(
-      `forwarder-${role}`,
-      ['socat', `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`, `EXEC:ip netns exec ${ns} socat STDIO TCP\\:127.0.0.1\\:22`],
-      join(stateDir, 'logs', `forwarder-${role}.log`),
-    );
-    try {
-      await waitUntil(`forwarder ${role} on 127.0.0.1:${port}`, () => portOpen(port), { timeoutMs: 3000 });
-      return { port, proc };
-    } catch {
-      await stopProc(proc, 500, true);
-    }
-  }
-  throw new Error(`could not start the ${role} forwarder`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = tcpConnect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-async function sshdListening(ns: string, address: string): Promise<boolean> {
-  const r = await new LocalShell('vlab').run(cmd('ip', 'netns', 'exec', ns, 'ss', '-ltnH', `src ${address}:22`), { okExitCodes: [0, 1] });
-  return r.stdout.trim() !== '';
-}
-
-function hostKeyFingerprint(stateDir: string, role: Role): string {
-  const pub = readFileSync(join(stateDir, 'keys', `host-${role}.pub`), 'utf8').split(' ')[1]!;
-  return fingerprintOf(Buffer.from(pub, 'base64'));
 }
 
 /** The template with this lab's ports, keys, fingerprints and state paths filled in. */
