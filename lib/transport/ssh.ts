@@ -1,11 +1,7 @@
-// Commands on a lab machine over SSH: one connection per host, reused for every
-// command, kept alive, retried while the machine boots, host key verified.
-import { FILE_LIMITS, readBoundedBuffer } from '../files.js';
-import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
-import pRetry, { AbortError } from 'p-retry';
+import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
+import pRetry from 'p-retry';
 import { CommandTimeoutError, ConnectionError, HostKeyError } from '../errors.js';
 import type { HostSpec } from '../testbed/schema.js';
-import { fingerprintOf, knownKeysFor, readKnownHosts, sameFingerprint } from './known-hosts.js';
 import {
   DEFAULT_TIMEOUT_MS,
   checkExit,
@@ -20,7 +16,8 @@ import {
   type Shell,
   type StartOptions,
 } from './shell.js';
-import { registerSecret, type Transcript } from './transcript.js';
+import type { Transcript } from './transcript.js';
+import { connectOnce, type ConnectOptions } from './ssh-connect.js';
 import { SESSION_COMMAND, ShellSession } from './shell-session.js';
 import { shq } from './quote.js';
 import type { Duplex } from 'node:stream';
@@ -36,15 +33,11 @@ const SPILL_AFTER_MS = 3000;
 /** How long a new session may take to start (the user's rc files run once, here). */
 const SESSION_READY_MS = 15_000;
 
-export interface SshOptions {
+export interface SshOptions extends ConnectOptions {
   transcript?: Transcript;
   /** The host to jump through (the guest behind its hypervisor). */
   jump?: SshShell;
-  keepaliveIntervalMs?: number;
-  keepaliveCountMax?: number;
   workDir?: string;
-  /** Where warnings go (the insecure host-key opt-out). */
-  warn?: (msg: string) => void;
   /** Stops retrying (the VM being waited for died). */
   signal?: AbortSignal;
 }
@@ -379,94 +372,4 @@ export class SshShell implements Shell {
       setTimeout(resolve, 2000).unref();
     });
   }
-}
-
-function connectOnce(role: string, spec: HostSpec, options: SshOptions): Promise<{ client: Client; sock?: Duplex }> {
-  return (async () => {
-    const sock = options.jump ? await options.jump.forwardOut(spec.address, spec.port) : undefined;
-    return new Promise<{ client: Client; sock?: Duplex }>((resolve, reject) => {
-      const client = new Client();
-      let hostKeyProblem: HostKeyError | null = null;
-      const config: ConnectConfig = {
-        host: spec.address,
-        port: spec.port,
-        username: spec.user,
-        readyTimeout: Math.min(20_000, spec.connectTimeoutMs),
-        keepaliveInterval: options.keepaliveIntervalMs ?? 5000,
-        keepaliveCountMax: options.keepaliveCountMax ?? 3,
-        ...(sock ? { sock } : {}),
-        ...authConfig(role, spec),
-        hostVerifier: (key: Buffer) => {
-          hostKeyProblem = verifyHostKey(role, spec, key, options.warn);
-          return hostKeyProblem === null;
-        },
-      };
-      client.once('ready', () => resolve({ client, ...(sock ? { sock } : {}) }));
-      client.once('error', (err: Error & { level?: string }) => {
-        client.end();
-        if (hostKeyProblem) return reject(hostKeyProblem);
-        if (err.level === 'client-authentication') {
-          return reject(new AbortError(new ConnectionError(role, `authentication as ${spec.user} failed (${authName(spec)}): ${err.message}`)));
-        }
-        reject(err);
-      });
-      client.connect(config);
-    });
-  })();
-}
-
-function authName(spec: HostSpec): string {
-  const a = spec.auth;
-  return 'privateKeyFile' in a ? `key ${a.privateKeyFile}` : 'agent' in a ? 'ssh-agent' : `password from $${a.passwordEnv}`;
-}
-
-function authConfig(role: string, spec: HostSpec): Partial<ConnectConfig> {
-  const a = spec.auth;
-  if ('privateKeyFile' in a) {
-    try {
-      return { privateKey: readBoundedBuffer(a.privateKeyFile, FILE_LIMITS.key, 'private key') };
-    } catch (err) {
-      throw new AbortError(new ConnectionError(role, `cannot read the private key ${a.privateKeyFile}: ${(err as Error).message}`));
-    }
-  }
-  if ('agent' in a) {
-    const sock = process.env.SSH_AUTH_SOCK;
-    if (!sock) throw new AbortError(new ConnectionError(role, 'auth says agent, but SSH_AUTH_SOCK is not set'));
-    return { agent: sock };
-  }
-  const password = process.env[a.passwordEnv];
-  if (password === undefined) throw new AbortError(new ConnectionError(role, `the password variable $${a.passwordEnv} is not set`));
-  registerSecret(password);
-  return { password, tryKeyboard: false };
-}
-
-function verifyHostKey(role: string, spec: HostSpec, key: Buffer, warn: (m: string) => void = (m) => void process.stderr.write(m + '\n')): HostKeyError | null {
-  const fp = fingerprintOf(key);
-  const hk = spec.hostKey;
-  if ('insecureAcceptAny' in hk) {
-    warn(`WARNING: [${role}] host key NOT verified (hostKey.insecureAcceptAny); ${spec.address}:${spec.port} presented ${fp}`);
-    return null;
-  }
-  if ('fingerprint' in hk) {
-    return sameFingerprint(fp, hk.fingerprint)
-      ? null
-      : new HostKeyError(
-          role,
-          `host key mismatch at ${spec.address}:${spec.port}: it presented ${fp}, the testbed pins ${hk.fingerprint}; refusing to connect`,
-        );
-  }
-  let text: string;
-  try {
-    text = readKnownHosts(hk.knownHosts);
-  } catch (err) {
-    return new HostKeyError(role, `cannot read known_hosts ${hk.knownHosts}: ${(err as Error).message}`);
-  }
-  const known = knownKeysFor(text, spec.address, spec.port);
-  if (known.length === 0) return new HostKeyError(role, `${spec.address}:${spec.port} is not in ${hk.knownHosts} (it presented ${fp}); refusing to connect`);
-  return known.includes(key.toString('base64'))
-    ? null
-    : new HostKeyError(
-        role,
-        `host key mismatch at ${spec.address}:${spec.port}: it presented ${fp}, which ${hk.knownHosts} does not list; refusing to connect`,
-      );
 }

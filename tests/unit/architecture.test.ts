@@ -90,6 +90,15 @@ describe('the layout of lib/', () => {
     expect(pure.flatMap(importsOf).filter((e) => io.test(e))).toEqual([]);
   });
 
+  it('keeps each file readable and the engine small: no file in lib/ over 450 lines, scenario/ at most 12 % of lib/', () => {
+    const lines = (f: string) => readFileSync(f, 'utf8').split('\n').length;
+    const files = filesUnder(LIB);
+    expect(files.filter((f) => lines(f) > 450).map((f) => `${relative(ROOT, f)}: ${lines(f)} lines`)).toEqual([]);
+    const total = files.reduce((a, f) => a + lines(f), 0);
+    const engine = files.filter((f) => f.startsWith(join(LIB, 'scenario'))).reduce((a, f) => a + lines(f), 0);
+    expect(engine / total).toBeLessThanOrEqual(0.12);
+  });
+
   it('waits one way: no deadline loop outside lib/wait.ts (waitUntil, with its bound and the words of what it awaits)', () => {
     const loop = /\bwhile\s*\([^)]*Date\.now\(\)|\b\w*[dD]eadline\w*\s*=\s*Date\.now\(\)/;
     const offenders = filesUnder(LIB)
