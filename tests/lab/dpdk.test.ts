@@ -10,7 +10,9 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { labDown, labLeftovers } from '../../lib/vlab/lab.js';
 import { hugepageCounts } from '../../lib/vlab/hugepages.js';
-import { checkFault, cleanUpFaultLabs, guestForwardRule, inHostOvs, type Fault } from '../helpers/faults.js';
+import { CHECKS, checkFault, cleanUpFaultLabs, guestForwardRule, inHostOvs, type Fault } from '../helpers/faults.js';
+import { virtual } from '../../lib/profiles/index.js';
+import type { Summary } from '../../lib/report/summary.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const dirs: string[] = [];
@@ -38,8 +40,17 @@ describe('the main job with both profiles', () => {
     expect(await alternative()).toBe(altBefore);
     expect(existsSync('/var/run/dpdk/dutlab-dpe2e-dpdk')).toBe(false);
     expect(await labLeftovers('dpe2e-dpdk')).toEqual([]);
-    // The DPDK run: --no-pci in DPDK's EAL arguments, as its daemon logged them; the capability matrix in its report.
+    expect(await labLeftovers('dpe2e')).toEqual([]);
     const runs = readdirSync(reports).filter((d) => /^\d{8}-/.test(d));
+    const summaryOf = (d: string) => JSON.parse(readFileSync(join(reports, d, 'summary.json'), 'utf8')) as Summary;
+    // The virtual profile's default suite, with the testcase ids dashboards and the fault tests read.
+    const virtualRun = runs.find((d) => summaryOf(d).profile === 'virtual')!;
+    expect(summaryOf(virtualRun)).toMatchObject({ verdict: 'pass', profile: 'virtual' });
+    expect(summaryOf(virtualRun).cases.map((c) => `${c.suite} ${c.id}`)).toEqual(
+      ['lab.lock', 'lab.preflight', ...virtual.steps.map((s) => s.id), 'traffic.prepare', 'traffic.send', ...CHECKS].map((id) => `pvp ${id}`),
+    );
+    for (const d of runs) expect(existsSync(join(reports, d, 'junit.xml'))).toBe(true);
+    // The DPDK run: --no-pci in DPDK's EAL arguments, as its daemon logged them; the capability matrix in its report.
     const dpdkRun = runs.map((d) => join(reports, d)).find((d) => readFileSync(join(d, 'summary.md'), 'utf8').includes('profile `ovs-dpdk`'))!;
     const log = readFileSync(join(dpdkRun, 'pvp', 'logs', 'host-ovs-vswitchd.log'), 'utf8');
     const eal = log.split('\n').filter((l) => l.includes('EAL ARGS:'));
