@@ -191,5 +191,3 @@ describe.concurrent('dutlab run', () => {
     expect(existsSync(lock)).toBe(false);
   }, 240_000);
 });
-
-describe.concurrent('npm run e2e (the main job)', () => {});
