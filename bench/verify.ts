@@ -10,6 +10,7 @@ import { buildFrame, forwardFrame, type StreamSpec } from '../lib/traffic/stream
 import { verifyCapture } from '../lib/verify/packets.js';
 // The crafted captures' stream and MACs: the guide's, as the packet tests use them.
 import { EGRESS_MAC, GATEWAY_MAC, spec as streamSpec } from '../tests/helpers/pcaps.js';
+import { pcapFrames } from '../lib/traffic/pcap.js';
 
 const COUNT = Number(process.env.BENCH_PACKETS ?? 1_000_000);
 const ROUNDS = 3;
@@ -69,7 +70,7 @@ try {
   );
   let verdict = '';
   const tVerify = await best(async () => {
-    const v = await verifyCapture(file, { stream: spec, dstMac: GATEWAY_MAC, srcMac: EGRESS_MAC, lossTolerance: 0, maxProblems: 5 });
+    const v = await verifyCapture(pcapFrames(file), { stream: spec, dstMac: GATEWAY_MAC, srcMac: EGRESS_MAC, lossTolerance: 0, maxProblems: 5 });
     verdict = v.summary;
   });
   const tParser = await best(() => readPcap(file, () => undefined));

@@ -283,8 +283,3 @@ export function flowsOf(tb: Testbed): FlowSpec[] {
     { ...base, inPort: t.vmEgress.ofport, output: t.phyEgress.ofport },
   ];
 }
-
-/** The destination MAC of the stream: the guest's ingress vEth, unless the file says otherwise. */
-export function streamDstMac(tb: Testbed): string {
-  return tb.traffic.dstMac ?? topologyOf(tb).vmIngress.mac;
-}

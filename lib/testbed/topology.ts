@@ -25,3 +25,8 @@ export function topologyOf(tb: Testbed): Topology {
   const [vmIngress, vmEgress] = tb.vmPorts;
   return { tgTx: phyIngress.tgPort, tgRx: phyEgress.tgPort, phyIngress, phyEgress, vmIngress, vmEgress, gateway: tb.gateway };
 }
+
+/** The destination MAC of the stream: the guest's ingress vEth, unless the testbed says otherwise. */
+export function streamDstMac(tb: Testbed): string {
+  return tb.traffic.dstMac ?? topologyOf(tb).vmIngress.mac;
+}

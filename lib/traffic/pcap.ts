@@ -132,3 +132,9 @@ export function readPcap(file: string, onPacket: (data: Buffer, timeUs: RecordTi
     });
   });
 }
+
+/** A capture file as the checks take it (lib/verify's FrameSource): its frames, read as a stream when asked. */
+export const pcapFrames =
+  (file: string) =>
+  (onFrame: (frame: Buffer, timeUs: number) => void): Promise<{ packets: number }> =>
+    readPcap(file, onFrame);

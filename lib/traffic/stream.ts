@@ -1,6 +1,6 @@
 // The test stream: 1.1.1.1 -> 6.6.6.2 UDP frames, each carrying the run's id
 // and its sequence number, so every returned packet can be matched to the one sent.
-import { streamDstMac } from '../testbed/load.js';
+import { streamDstMac } from '../testbed/topology.js';
 import type { Testbed } from '../testbed/schema.js';
 
 export const PAYLOAD_MAGIC = 0x4455544c; // "DUTL"

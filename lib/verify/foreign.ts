@@ -2,7 +2,7 @@
 // IPv6 neighbour discovery and a neighbour's traffic, and every port counter
 // counts them too. A capture on the same wire says how many there were, and
 // its timestamps say which of them fell between the two counter readings.
-import { readPcap } from '../traffic/pcap.js';
+import type { FrameSource } from './packets.js';
 import { ETH_LEN, OFF_MAGIC, OFF_RUN, PAYLOAD_MAGIC } from '../traffic/stream.js';
 
 /** A span of time on the capturing host's clock, in microseconds since the epoch. */
@@ -41,10 +41,10 @@ export function isStreamFrame(frame: Buffer, runId: number): boolean {
 
 const inside = (w: Window, t: number) => t >= w.fromUs && t <= w.toUs;
 
-/** Counts, for each window, the frames of a capture that are not this run's stream. One pass over the file. */
-export async function countForeign(file: string, runId: number, windows: CounterWindow[]): Promise<ForeignCount[]> {
+/** Counts, for each window, the frames of a capture that are not this run's stream. One pass over the capture. */
+export async function countForeign(frames: FrameSource, runId: number, windows: CounterWindow[]): Promise<ForeignCount[]> {
   const counts = windows.map(() => ({ definite: 0, possible: 0 }));
-  await readPcap(file, (frame, t) => {
+  await frames((frame, t) => {
     if (isStreamFrame(frame, runId)) return;
     windows.forEach((w, i) => {
       if (inside(w.definite, t)) counts[i]!.definite++;

@@ -2,7 +2,6 @@
 // crossed the guest's router exactly once: the gateway's MAC as destination,
 // the egress vEth's MAC as source, TTL one less, a valid header checksum, and
 // everything else exactly as sent.
-import { readPcap } from '../traffic/pcap.js';
 import {
   ETH_LEN,
   IP_LEN,
@@ -68,10 +67,17 @@ function same(a: Buffer, b: Buffer, from: number, to: number, bFrom = from): boo
 const hex = (b: Buffer, from: number, to: number) => [...b.subarray(from, to)].map((x) => x.toString(16).padStart(2, '0')).join(':');
 const ip = (b: Buffer, off: number) => `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
 
-/** Checks one capture file against the stream. Streams the file; memory stays small whatever its size. */
-export async function verifyCapture(file: string, exp: Expectation): Promise<PacketVerdict> {
+/**
+ * Where frames come from, one at a time, with their capture time (µs): a
+ * capture file read as a stream (lib/traffic/pcap.ts's pcapFrames), so that
+ * the checks here read nothing themselves.
+ */
+export type FrameSource = (onFrame: (frame: Buffer, timeUs: number) => void) => Promise<{ packets: number }>;
+
+/** Checks one capture against the stream, frame by frame; memory stays small whatever its size. */
+export async function verifyCapture(frames: FrameSource, exp: Expectation): Promise<PacketVerdict> {
   const v = new StreamVerifier(exp);
-  const { packets } = await readPcap(file, (d) => v.packet(d));
+  const { packets } = await frames((d) => v.packet(d));
   return v.verdict(packets);
 }
 

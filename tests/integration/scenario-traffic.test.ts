@@ -25,6 +25,7 @@ import {
   checkSysctl,
 } from '../../lib/verify/state.js';
 import { labDown, labUp } from '../../lib/vlab/lab.js';
+import { pcapFrames } from '../../lib/traffic/pcap.js';
 
 const ID = 'scn';
 let tb: Testbed;
@@ -89,7 +90,7 @@ describe('virtual profile on the virtual lab', () => {
     await tg.stopCapture({ rx, tx: join(dir, 'tx-capture.pcap') });
     await tg.cleanup();
     expect(sent).toMatchObject({ packetsSent: 1000, failed: 0 });
-    const v = await verifyCapture(rx, { stream, dstMac: tb.gateway.mac, srcMac: topologyOf(tb).vmEgress.mac, lossTolerance: 0, maxProblems: 5 });
+    const v = await verifyCapture(pcapFrames(rx), { stream, dstMac: tb.gateway.mac, srcMac: topologyOf(tb).vmEgress.mac, lossTolerance: 0, maxProblems: 5 });
     expect(v).toMatchObject({ ok: true, sent: 1000, received: 1000, lost: 0, duplicated: 0, reordered: 0, mismatched: 0 });
     expect(after.ports.tg0!.txPackets - before.ports.tg0!.txPackets).toBe(1000);
     expect(after.ports.tg1!.rxPackets - before.ports.tg1!.rxPackets).toBe(1000);

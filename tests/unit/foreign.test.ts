@@ -6,6 +6,7 @@ import { OFF_RUN, buildFrame } from '../../lib/traffic/stream.js';
 import { writeForeignPcap } from '../helpers/foreign.js';
 import { TempDir, pcapBytes, routed, spec } from '../helpers/pcaps.js';
 import { readPcap } from '../../lib/traffic/pcap.js';
+import { pcapFrames } from '../../lib/traffic/pcap.js';
 
 const s = spec();
 const tmp = new TempDir();
@@ -40,7 +41,7 @@ describe('counting foreign frames between two readings', () => {
     // Readings at 12.0-12.5 ms and 16.5-17.0 ms: frames at 13, 14, 15, 16 ms are certainly between them; 12 and 17 may be.
     const own = ownWindow({ fromUs: 12_000, toUs: 12_500 }, { fromUs: 16_500, toUs: 17_000 });
     expect(own).toEqual({ definite: { fromUs: 12_500, toUs: 16_500 }, possible: { fromUs: 12_000, toUs: 17_000 } });
-    const [c] = await countForeign(file, s.runId, [own]);
+    const [c] = await countForeign(pcapFrames(file), s.runId, [own]);
     expect(c).toEqual({ definite: 4, possible: 6 });
   });
 
@@ -50,7 +51,7 @@ describe('counting foreign frames between two readings', () => {
     // The switch was read 1.6 ms before the peer's first reading ended, and ended 1.6 ms after its last began.
     const sw = peerWindow(peer, 1600, 1600);
     expect(sw).toEqual({ definite: peer.definite, possible: { fromUs: 10_900, toUs: 18_100 } });
-    const [c] = await countForeign(file, s.runId, [sw]);
+    const [c] = await countForeign(pcapFrames(file), s.runId, [sw]);
     expect(c).toEqual({ definite: 4, possible: 8 });
   });
 });

@@ -6,6 +6,7 @@ import { verifyCapture } from '../../lib/verify/packets.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import { streamFromTestbed } from '../../lib/traffic/stream.js';
 import { EGRESS_MAC, GATEWAY_MAC, TempDir, fixChecksum, pcapBytes, routed, spec, toBigEndian } from '../helpers/pcaps.js';
+import { pcapFrames } from '../../lib/traffic/pcap.js';
 
 const tmp = new TempDir();
 afterAll(() => tmp.remove());
@@ -15,7 +16,7 @@ const expectation = { stream: s, dstMac: GATEWAY_MAC, srcMac: EGRESS_MAC, lossTo
 const all = () => Array.from({ length: s.count }, (_, i) => routed(s, i));
 
 async function verdictOf(frames: Buffer[], name: string, exp = expectation) {
-  return verifyCapture(tmp.file(`${name}.pcap`, pcapBytes(frames)), exp);
+  return verifyCapture(pcapFrames(tmp.file(`${name}.pcap`, pcapBytes(frames))), exp);
 }
 
 describe('stream and pcap writer', () => {
@@ -162,7 +163,9 @@ describe('return-packet verification', () => {
 
   it('refuses a truncated capture', async () => {
     const bytes = pcapBytes(all());
-    await expect(verifyCapture(tmp.file('cut.pcap', bytes.subarray(0, bytes.length - 7)), expectation)).rejects.toThrow(/truncated: .* after packet 19/);
+    await expect(verifyCapture(pcapFrames(tmp.file('cut.pcap', bytes.subarray(0, bytes.length - 7))), expectation)).rejects.toThrow(
+      /truncated: .* after packet 19/,
+    );
   });
 
   it('refuses a record longer than the snapshot length at once, without reading what it claims', async () => {
@@ -171,35 +174,37 @@ describe('return-packet verification', () => {
     const third = 24 + 2 * (16 + all()[0]!.length);
     bytes.writeUInt32LE(0x7fffffff, third + 8);
     const t0 = Date.now();
-    await expect(verifyCapture(tmp.file('huge.pcap', bytes), expectation)).rejects.toThrow(
+    await expect(verifyCapture(pcapFrames(tmp.file('huge.pcap', bytes)), expectation)).rejects.toThrow(
       /record 3 \(at byte \d+\) claims 2147483647 bytes, more than the file's snapshot length 262144: the file is corrupt/,
     );
     expect(Date.now() - t0).toBeLessThan(1000);
     // The snapshot length the file itself declares is the bound.
     const small = pcapBytes(all());
     small.writeUInt32LE(32, 16);
-    await expect(verifyCapture(tmp.file('snap32.pcap', small), expectation)).rejects.toThrow(
+    await expect(verifyCapture(pcapFrames(tmp.file('snap32.pcap', small)), expectation)).rejects.toThrow(
       /record 1 \(at byte 24\) claims \d+ bytes, more than the file's snapshot length 32/,
     );
   });
 
   it('refuses a pcapng file with what to do about it', async () => {
     const ng = Buffer.from('0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000', 'hex');
-    await expect(verifyCapture(tmp.file('x.pcapng', ng), expectation)).rejects.toThrow(/is pcapng/);
+    await expect(verifyCapture(pcapFrames(tmp.file('x.pcapng', ng)), expectation)).rejects.toThrow(/is pcapng/);
   });
 
   it('refuses garbage, and a file too short to be a capture', async () => {
-    await expect(verifyCapture(tmp.file('g.pcap', Buffer.alloc(100, 0x41)), expectation)).rejects.toThrow(/not a pcap file \(magic number 41414141\)/);
-    await expect(verifyCapture(tmp.file('s.pcap', 'abc'), expectation)).rejects.toThrow(PcapError);
-    await expect(verifyCapture(tmp.path + '/missing.pcap', expectation)).rejects.toThrow(/missing.pcap: cannot read/);
+    await expect(verifyCapture(pcapFrames(tmp.file('g.pcap', Buffer.alloc(100, 0x41))), expectation)).rejects.toThrow(
+      /not a pcap file \(magic number 41414141\)/,
+    );
+    await expect(verifyCapture(pcapFrames(tmp.file('s.pcap', 'abc')), expectation)).rejects.toThrow(PcapError);
+    await expect(verifyCapture(pcapFrames(tmp.path + '/missing.pcap'), expectation)).rejects.toThrow(/missing.pcap: cannot read/);
   });
 
   it('reads a big-endian capture the same as a little-endian one', async () => {
     const frames = all();
     frames[6]![ETH_LEN + 11] = frames[6]![ETH_LEN + 11]! ^ 0xff;
     const le = pcapBytes(frames);
-    const fromLe = await verifyCapture(tmp.file('le.pcap', le), expectation);
-    const fromBe = await verifyCapture(tmp.file('be.pcap', toBigEndian(le)), expectation);
+    const fromLe = await verifyCapture(pcapFrames(tmp.file('le.pcap', le)), expectation);
+    const fromBe = await verifyCapture(pcapFrames(tmp.file('be.pcap', toBigEndian(le))), expectation);
     expect(fromBe).toEqual(fromLe);
     expect(fromBe).toMatchObject({ received: 20, mismatched: 1, capturedPackets: 20 });
   });
@@ -207,7 +212,7 @@ describe('return-packet verification', () => {
   it('refuses a nanosecond pcap with what to do about it', async () => {
     const nano = pcapBytes(all());
     nano.writeUInt32LE(0xa1b23c4d, 0);
-    await expect(verifyCapture(tmp.file('nano.pcap', nano), expectation)).rejects.toThrow(
+    await expect(verifyCapture(pcapFrames(tmp.file('nano.pcap', nano)), expectation)).rejects.toThrow(
       /nano.pcap: is a pcap with nanosecond timestamps, .*--time-stamp-precision=nano/,
     );
   });
@@ -274,13 +279,13 @@ describe('real captures from the virtual lab (fixtures/pcaps)', () => {
   });
 
   it('passes the stream the guest routed back', async () => {
-    const v = await verifyCapture(fixture('imix-36-returned-through-guest-run-238554446.pcap'), imix(238554446));
+    const v = await verifyCapture(pcapFrames(fixture('imix-36-returned-through-guest-run-238554446.pcap')), imix(238554446));
     expect(v).toMatchObject({ ok: true, sent: 36, received: 36, lost: 0, mismatched: 0, capturedPackets: 36 });
     expect(v.receivedBytes).toBe(sentBytes(imix(238554446).stream));
   });
 
   it('fails the stream switched straight from port 16 to 17, in one line', async () => {
-    const v = await verifyCapture(fixture('imix-36-switched-straight-16-to-17-run-239284745.pcap'), imix(239284745));
+    const v = await verifyCapture(pcapFrames(fixture('imix-36-switched-straight-16-to-17-run-239284745.pcap')), imix(239284745));
     expect(v).toMatchObject({ ok: false, received: 36, lost: 0, mismatched: 36 });
     expect(v.problems).toEqual([
       "seq 0, 1, 2 and 33 more: came back exactly as sent (dst MAC 00:4b:4e:49:30:00, TTL 64): it did not cross the guest's router (switched straight from the ingress to the egress port?)",
@@ -288,7 +293,7 @@ describe('real captures from the virtual lab (fixtures/pcaps)', () => {
   });
 
   it("ignores a capture of another run's stream as someone else's packets", async () => {
-    const v = await verifyCapture(fixture('imix-36-returned-through-guest-run-238554446.pcap'), imix(239284745));
+    const v = await verifyCapture(pcapFrames(fixture('imix-36-returned-through-guest-run-238554446.pcap')), imix(239284745));
     expect(v).toMatchObject({ ok: false, received: 0, other: { otherRun: 36 } });
     expect(v.problems[0]).toBe('none of the 36 packets sent came back');
   });

@@ -40,6 +40,7 @@ import {
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
 import * as read from '../../scenario/readback.js';
 import { countsAlongPath, failed, foreignAlongPath, reading, stamped, type FlowCounts, type Reading, type Snapshot } from './readings.js';
+import { pcapFrames } from '../../traffic/pcap.js';
 
 export class PvpTest {
   private readonly stream: StreamSpec;
@@ -306,7 +307,7 @@ export class PvpTest {
 
   /** The return capture judged against the stream: what the guest's router must have sent back. */
   private verifyReturn(lossTolerance = this.run.tb.verify.lossTolerance, maxProblems = this.run.tb.verify.maxProblems): Promise<PacketVerdict> {
-    return verifyCapture(join(this.run.dir, 'rx.pcap'), {
+    return verifyCapture(pcapFrames(join(this.run.dir, 'rx.pcap')), {
       stream: this.stream,
       dstMac: this.run.tb.gateway.mac,
       srcMac: this.run.topology.vmEgress.mac,

@@ -8,6 +8,7 @@ import type { CountedAt, Hop, HopId, Wire } from '../../testbed/path.js';
 import type { TgSnapshot } from '../../traffic/tg.js';
 import type { ForeignFrames, PathCounts } from '../../verify/counters.js';
 import { countForeign, ownWindow, peerWindow, type ForeignCount } from '../../verify/foreign.js';
+import { pcapFrames } from '../../traffic/pcap.js';
 
 /** Controller clock (µs): when a reading was asked for and when it came back. */
 export interface Stamp {
@@ -103,7 +104,7 @@ export async function foreignAlongPath(
   for (const [file, onWire] of wires) {
     const on = onWire[0]!.wire.capturedOn;
     const windows = onWire.map((h) => (h.wire.own ? own[on] : peerWindow(own[on], lead(on), lag(on))));
-    const counted = await countForeign(file, runId, windows);
+    const counted = await countForeign(pcapFrames(file), runId, windows);
     onWire.forEach((h, i) => {
       const c = counted[i] as ForeignCount;
       out[h.id] = { subtracted: c.definite, unsure: c.possible - c.definite };
