@@ -51,6 +51,27 @@ const graph = importGraph();
 const importsOf = (folder: string) => [...graph].filter(([m]) => m.startsWith(folder)).flatMap(([m, deps]) => deps.map((d) => `${m} -> ${d}`));
 
 describe('the layout of lib/', () => {
+  it("is drawn as it is: ARCHITECTURE.md's diagram has every folder-to-folder import of lib/, and no other", () => {
+    const text = readFileSync(join(ROOT, 'ARCHITECTURE.md'), 'utf8');
+    const diagram = /```mermaid\n([^`]*)```/.exec(text)![1]!;
+    // A node's folder is the first lib/ path of its label; `all -.-> x` makes x a module every module may import.
+    const folderOf = new Map<string, string>();
+    for (const m of diagram.matchAll(/(\w+)\["lib\/([\w-]+)/g)) folderOf.set(m[1]!, m[2]!.replace(/\.ts$/, ''));
+    const shared = [...diagram.matchAll(/all(?:\[[^\]]*\])? -\.-> (\w+)/g)].map((m) => folderOf.get(m[1]!)!);
+    const drawn = [...diagram.matchAll(/^\s*(\w+)(?:\[[^\]]*\])? --> (\w+)/gm)]
+      .filter((m) => folderOf.has(m[1]!))
+      .map((m) => `${folderOf.get(m[1]!)} -> ${folderOf.get(m[2]!)}`);
+    const folder = (m: string) => m.split('/')[0]!.replace(/\.ts$/, '');
+    const real = new Set(
+      [...graph]
+        .flatMap(([m, deps]) => deps.filter((d) => graph.has(d)).map((d) => [folder(m), folder(d)] as const))
+        .filter(([a, b]) => a !== b && !shared.includes(b))
+        .map(([a, b]) => `${a} -> ${b}`),
+    );
+    expect(shared.sort()).toEqual(['capabilities', 'errors', 'files', 'testbed', 'wait']);
+    expect([...new Set(drawn)].sort()).toEqual([...real].sort());
+  });
+
   it('has no import cycle (type imports included)', () => {
     expect(graph.size).toBeGreaterThan(30);
     expect(cycles(graph)).toEqual([]);
