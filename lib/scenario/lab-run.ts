@@ -16,6 +16,7 @@ import type { Topology } from '../testbed/topology.js';
 import { shq } from '../transport/quote.js';
 import { LocalShell } from '../transport/local.js';
 import { Transcript } from '../transport/transcript.js';
+import { trafficGenerator, type TrafficGenerator } from '../traffic/drivers.js';
 import { captureRecordOf, stopLeftoverCaptures } from '../traffic/tcpdump.js';
 import { LabLock } from './lock.js';
 import * as read from './readback.js';
@@ -189,6 +190,21 @@ export class LabRun {
   get setupDone(): string {
     const steps = this.profile.steps;
     return steps.length > 0 ? steps[steps.length - 1]!.id : 'lab.lock';
+  }
+
+  private tg: TrafficGenerator | null = null;
+
+  /**
+   * The run's traffic generator: one driver (the testbed's `tg.type`) on the
+   * TG's connection, made on first use; the teardown cleans it up, before
+   * anything else it undoes.
+   */
+  async trafficGenerator(): Promise<TrafficGenerator> {
+    if (this.tg) return this.tg;
+    const tg = trafficGenerator(await this.session.connect('tg'), this.tb, this.config.runId);
+    this.tg = tg;
+    this.teardown.defer('traffic generator', () => tg.cleanup());
+    return tg;
   }
 
   private async takeLock(): Promise<void> {

@@ -9,12 +9,10 @@ const DRIVERS = {
   linux: (shell: Shell, tb: Testbed, runId: string) => new LinuxTrafficGenerator(shell, tb, runId),
 } satisfies Record<Testbed['tg']['type'], (shell: Shell, tb: Testbed, runId: string) => CapturingTrafficGenerator & MeasuringTrafficGenerator>;
 
-/** The capturing traffic generator the testbed names, on the TG's shell. */
-export function capturingTrafficGenerator(shell: Shell, tb: Testbed, runId: string): CapturingTrafficGenerator {
-  return DRIVERS[tb.tg.type](shell, tb, runId);
-}
+/** A traffic generator, both faces: what the engine hands a suite (LabRun.trafficGenerator()). */
+export type TrafficGenerator = CapturingTrafficGenerator & MeasuringTrafficGenerator;
 
-/** The measuring traffic generator the testbed names, on the TG's shell. */
-export function measuringTrafficGenerator(shell: Shell, tb: Testbed, runId: string): MeasuringTrafficGenerator {
+/** The traffic generator the testbed names (`tg.type`), on the TG's shell. */
+export function trafficGenerator(shell: Shell, tb: Testbed, runId: string): TrafficGenerator {
   return DRIVERS[tb.tg.type](shell, tb, runId);
 }

@@ -8,7 +8,17 @@ import { topologyOf } from '../testbed/topology.js';
 import { shq } from '../transport/quote.js';
 import type { Shell } from '../transport/shell.js';
 import { captureRecordOf, Tcpdump, type CaptureSpec } from './tcpdump.js';
-import type { CaptureFiles, CapturingTrafficGenerator, MeasuringTrafficGenerator, SendResult, TgSnapshot, Trial, TrialResult } from './tg.js';
+import type {
+  CaptureFiles,
+  CaptureRequest,
+  CaptureResult,
+  CapturingTrafficGenerator,
+  MeasuringTrafficGenerator,
+  SendResult,
+  TgSnapshot,
+  Trial,
+  TrialResult,
+} from './tg.js';
 import { orOnTimeout, waitUntil } from '../wait.js';
 
 export class LinuxTrafficGenerator implements CapturingTrafficGenerator, MeasuringTrafficGenerator {
@@ -65,7 +75,25 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     };
   }
 
-  async startCapture(): Promise<void> {
+  async sendAndCapture(req: CaptureRequest): Promise<CaptureResult> {
+    await this.startCapture();
+    try {
+      await req.around?.before?.first?.();
+      const before = await this.counters();
+      await req.around?.before?.last?.();
+      const sent = await this.send(req.pcap, req.packets, req.rate);
+      await this.awaitStreamEnd();
+      await req.around?.after?.first?.();
+      const after = await this.counters();
+      await req.around?.after?.last?.();
+      await this.stopCapture(req.into);
+      return { sent, counters: { before, after } };
+    } finally {
+      await Promise.all(this.captures.splice(0).map((c) => c.abandon()));
+    }
+  }
+
+  private async startCapture(): Promise<void> {
     this.captures.push(...(await Tcpdump.startAll(this.shell, this.captureSpecs())));
   }
 
@@ -92,7 +120,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     return specs.map((spec) => ({ ...spec, record }));
   }
 
-  async send(localPcap: string, packets: number, rate: number): Promise<SendResult> {
+  private async send(localPcap: string, packets: number, rate: number): Promise<SendResult> {
     await this.shell.put(localPcap, this.remoteTx);
     const timeoutMs = Math.ceil((packets / rate) * 1000) * 2 + 30_000;
     const r = await this.shell.run(`tcpreplay -i ${shq(this.txPort)} --pps=${rate} ${shq(this.remoteTx)}`, { timeoutMs });
@@ -159,7 +187,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     return snap;
   }
 
-  async stopCapture(files: CaptureFiles): Promise<void> {
+  private async stopCapture(files: CaptureFiles): Promise<void> {
     if (this.captures.length === 0) throw new Error('no capture running');
     await Tcpdump.stopAll(this.captures.splice(0));
     await this.shell.get(this.remote.rx, files.rx);
@@ -172,7 +200,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
    * stream back (a loop) cannot hold the run forever. Never a byte budget:
    * a DUT that multiplies packets sends more bytes than the stream.
    */
-  async awaitStreamEnd(): Promise<void> {
+  private async awaitStreamEnd(): Promise<void> {
     const quietMs = this.tb.verify.quietMs;
     let last = -1;
     let lastChange = Date.now();

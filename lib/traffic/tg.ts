@@ -2,9 +2,11 @@
 // driver the testbed names (`tg.type`) is picked in drivers.ts: a TRex or
 // pktgen driver is a new file beside tg-linux.ts and a line there.
 //
-// Two faces. Capturing, for functional suites: send one stream and capture
-// what comes back, with the ports' counters around it. Measuring, for
-// performance suites: offer a load for a while and count what came back.
+// Two faces. Capturing, for functional suites: one call sends a stream and
+// captures what comes back, with the ports' counters around it (DTS's
+// send_packets_and_capture). Measuring, for performance suites: offer a load
+// for a while and count what came back. A suite gets the run's one driver
+// from the engine (LabRun.trafficGenerator()), which cleans it up.
 export interface PortCounters {
   rxPackets: number;
   rxBytes: number;
@@ -35,16 +37,46 @@ export interface CaptureFiles {
   tx: string;
 }
 
-/** The capturing face: one stream out, its return captured, the TG's counters around it. */
+/** Readings of the rest of the path around one of the TG's own: `first` just before it, `last` just after. */
+export interface AroundReading {
+  first?(): Promise<void>;
+  last?(): Promise<void>;
+}
+
+/** What the capturing face is asked: one stream, where its captures go, and what to read around it. */
+export interface CaptureRequest {
+  /** The stream, as a pcap on this machine; its packets and rate (packets/s). */
+  pcap: string;
+  packets: number;
+  rate: number;
+  /** Where the captures go on this machine. */
+  into: CaptureFiles;
+  /**
+   * Readings of the rest of the path (the switch, the guest), taken while
+   * the captures run, so that every frame a counter counted is in a capture:
+   * around the TG's counters before the stream, and after it ended.
+   */
+  around?: { before?: AroundReading; after?: AroundReading };
+}
+
+export interface CaptureResult {
+  /** What the generator says it sent (fewer than asked is for the caller to judge). */
+  sent: SendResult;
+  /** The TG's ports before the stream and once it ended (no packet of it for the quiet period, within a bound). */
+  counters: { before: TgSnapshot; after: TgSnapshot };
+}
+
+/** The capturing face: one stream out, its return captured, the TG's counters around it; one call. */
 export interface CapturingTrafficGenerator {
+  /** The tools there, the ports up. */
   prepare(): Promise<void>;
-  counters(): Promise<TgSnapshot>;
-  startCapture(): Promise<void>;
-  send(localPcap: string, packets: number, rate: number): Promise<SendResult>;
-  /** Returns once no packet of the stream has arrived for the quiet period (within a bound). */
-  awaitStreamEnd(): Promise<void>;
-  /** Stops the captures cleanly (an incomplete one is a CaptureError) and downloads them. */
-  stopCapture(files: CaptureFiles): Promise<void>;
+  /**
+   * Captures the return port and the send port, sends the stream, waits for
+   * it to end, and brings the captures here complete (an incomplete one is
+   * a CaptureError). Leaves no capture running, whatever happens.
+   */
+  sendAndCapture(req: CaptureRequest): Promise<CaptureResult>;
+  /** Removes what the generator left on the TG; safe at any time, any number of times. */
   cleanup(): Promise<void>;
 }
 

@@ -82,13 +82,20 @@ describe('virtual profile on the virtual lab', () => {
     const rx = join(dir, 'rx.pcap');
     writeStreamPcap(tx, stream);
     await tg.prepare();
-    const before = await tg.counters();
-    await tg.startCapture();
-    const sent = await tg.send(tx, stream.count, stream.rate);
-    await tg.awaitStreamEnd();
-    const after = await tg.counters();
-    await tg.stopCapture({ rx, tx: join(dir, 'tx-capture.pcap') });
+    // The one capturing call; the readings around the TG's own are the caller's (here: in order, nothing else).
+    const order: string[] = [];
+    const note = (what: string) => async () => void order.push(what);
+    const r = await tg.sendAndCapture({
+      pcap: tx,
+      packets: stream.count,
+      rate: stream.rate,
+      into: { rx, tx: join(dir, 'tx-capture.pcap') },
+      around: { before: { first: note('before.first'), last: note('before.last') }, after: { first: note('after.first'), last: note('after.last') } },
+    });
     await tg.cleanup();
+    expect(order).toEqual(['before.first', 'before.last', 'after.first', 'after.last']);
+    const { sent, counters } = r;
+    const { before, after } = counters;
     expect(sent).toMatchObject({ packetsSent: 1000, failed: 0 });
     const v = await verifyCapture(pcapFrames(rx), { stream, dstMac: tb.gateway.mac, srcMac: topologyOf(tb).vmEgress.mac, lossTolerance: 0, maxProblems: 5 });
     expect(v).toMatchObject({ ok: true, sent: 1000, received: 1000, lost: 0, duplicated: 0, reordered: 0, mismatched: 0 });

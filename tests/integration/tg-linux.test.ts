@@ -2,7 +2,7 @@
 // namespace), where things go wrong: a port that is not there, nothing coming
 // back, a run cut short. Each failure is an infrastructure error that names
 // what and where, and the TG is left with no tcpdump and no pcap of the run.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -90,37 +90,59 @@ describe('linux traffic generator, when things go wrong', () => {
     expect(failureKind(err)).toBe('infra');
   });
 
+  /** The one capturing call with a stream of `count` packets, its captures into this test's directory. */
+  const sendAndCapture = (tg: LinuxTrafficGenerator, name: string, count: number) => {
+    const { file, stream } = txPcap(count);
+    return tg.sendAndCapture({
+      pcap: file,
+      packets: stream.count,
+      rate: stream.rate,
+      into: { rx: join(dir, `${name}-rx.pcap`), tx: join(dir, `${name}-tx.pcap`) },
+    });
+  };
+
   it.each([
     ['return', 1, 'nosuch1', 'cap'],
     ['send', 0, 'nosuch0', 'txcap'],
   ] as const)('says what tcpdump said when it cannot capture on the %s port, and leaves no tcpdump running', async (_role, which, port, runId) => {
     const tg = driver(withTgPort(which, port), runId);
-    const err = await failure(tg.startCapture());
+    const err = await failure(sendAndCapture(tg, runId, 10));
     expect(err.message).toMatch(new RegExp(`^\\[tg\\] \`tcpdump\` .*tcpdump exited: .*${port}`, 's'));
     expect(failureKind(err)).toBe('infra');
-    await tg.cleanup();
     expect(tgProcesses()).toEqual([]);
+    await tg.cleanup();
     expect(await runFilesOnTg(runId)).toBe('');
   });
 
-  it('names the send port when tcpreplay cannot send on it; cleanup removes the pcaps', async () => {
-    const tg = driver(withTgPort(0, 'nosuch0'), 'send');
-    const { file, stream } = txPcap(10);
-    const err = await failure(tg.send(file, stream.count, stream.rate));
-    expect(err.message).toMatch(/^\[tg\] `tcpreplay -i nosuch0 --pps=1000 \S*send-tx\.pcap` exited \d+: .*Invalid interface name\/alias: nosuch0/s);
+  it('says what tcpreplay said when it cannot send the stream (a pcap it cannot read), with no capture left running; cleanup removes the pcaps', async () => {
+    const tg = driver(tb, 'send');
+    await tg.prepare();
+    const garbage = join(dir, 'garbage.pcap');
+    writeFileSync(garbage, 'not a pcap file at all, but long enough to be one');
+    const err = await failure(tg.sendAndCapture({ pcap: garbage, packets: 10, rate: 1000, into: { rx: join(dir, 'g-rx.pcap'), tx: join(dir, 'g-tx.pcap') } }));
+    expect(err.message).toMatch(/^\[tg\] `tcpreplay -i tg0 --pps=1000 \S*send-tx\.pcap` exited \d+/);
     expect(failureKind(err)).toBe('infra');
+    expect(tgProcesses()).toEqual([]);
     expect(await runFilesOnTg('send')).toMatch(/send-tx\.pcap/);
     await tg.cleanup();
-    expect(tgProcesses()).toEqual([]);
     expect(await runFilesOnTg('send')).toBe('');
   });
 
-  it('runs three captures (return port, send port, the stream alone) and stops them all at cleanup', async () => {
+  it('runs three captures (return port, send port, the stream alone) while it sends, and none after', async () => {
     const tg = driver(tb, 'three');
-    await tg.startCapture();
-    expect(tgProcesses()).toEqual(['tcpdump', 'tcpdump', 'tcpdump']);
-    await tg.cleanup();
+    await tg.prepare();
+    let during: string[] = [];
+    const { file, stream } = txPcap(5);
+    await tg.sendAndCapture({
+      pcap: file,
+      packets: stream.count,
+      rate: stream.rate,
+      into: { rx: join(dir, 'three-rx.pcap'), tx: join(dir, 'three-tx.pcap') },
+      around: { before: { last: async () => void (during = tgProcesses()) } },
+    });
+    expect(during).toEqual(['tcpdump', 'tcpdump', 'tcpdump']);
     expect(tgProcesses()).toEqual([]);
+    await tg.cleanup();
     expect(await runFilesOnTg('three')).toBe('');
   });
 
@@ -128,17 +150,13 @@ describe('linux traffic generator, when things go wrong', () => {
     // No bridge on this lab's switch: what the TG sends goes nowhere.
     const tg = driver(tb, 'quiet');
     await tg.prepare();
-    await tg.startCapture();
-    const { file, stream } = txPcap(20);
-    expect((await tg.send(file, stream.count, stream.rate)).packetsSent).toBe(20);
-    const rx = join(dir, 'quiet-rx.pcap');
     const started = Date.now();
-    await tg.awaitStreamEnd();
-    await tg.stopCapture({ rx, tx: join(dir, 'quiet-tx.pcap') });
+    const r = await sendAndCapture(tg, 'quiet', 20);
+    expect(r.sent.packetsSent).toBe(20);
     // Well before the driver's hard deadline of 30 s: it gave up on the quiet period, not on the deadline.
     expect(Date.now() - started).toBeLessThan(15_000);
     await tg.cleanup();
-    expect(await readPcap(rx, () => undefined)).toEqual({ packets: 0 });
+    expect(await readPcap(join(dir, 'quiet-rx.pcap'), () => undefined)).toEqual({ packets: 0 });
     expect(tgProcesses()).toEqual([]);
     expect(await runFilesOnTg('quiet')).toBe('');
   });

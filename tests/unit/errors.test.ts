@@ -14,7 +14,7 @@ import {
   TestbedError,
   failureKind,
 } from '../../lib/errors.js';
-import { capturingTrafficGenerator } from '../../lib/traffic/drivers.js';
+import { trafficGenerator } from '../../lib/traffic/drivers.js';
 import { LinuxTrafficGenerator } from '../../lib/traffic/tg-linux.js';
 import { parseTestbed } from '../../lib/testbed/load.js';
 import { LocalShell } from '../../lib/transport/local.js';
@@ -62,6 +62,6 @@ hosts:
   tg: { address: t, auth: { agent: true }, hostKey: { insecureAcceptAny: true } }
 `);
     expect(tb.tg.type).toBe('linux');
-    expect(capturingTrafficGenerator(new LocalShell('tg'), tb, 'r1')).toBeInstanceOf(LinuxTrafficGenerator);
+    expect(trafficGenerator(new LocalShell('tg'), tb, 'r1')).toBeInstanceOf(LinuxTrafficGenerator);
   });
 });

@@ -13,7 +13,6 @@ import { stateChanges } from '../../verify/state.js';
 import type { Topology } from '../../testbed/topology.js';
 import { shq } from '../../transport/quote.js';
 import type { RunResult } from '../../transport/shell.js';
-import { measuringTrafficGenerator } from '../../traffic/drivers.js';
 import { FRAME_KINDS, kindOf, mixedPcap, type FrameKind } from '../../traffic/frames.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
 import { streamFromTestbed } from '../../traffic/stream.js';
@@ -57,9 +56,6 @@ export class KniFunctionalTest {
     private readonly flows: (t: Topology) => SuiteFlow[] = () => [],
   ) {
     this.g = new GuestLinks(run);
-    run.teardown.defer('traffic generator', async () => {
-      await this.tg?.cleanup();
-    });
   }
 
   stages(): Stage[] {
@@ -101,8 +97,7 @@ export class KniFunctionalTest {
   }
 
   private async prepare(): Promise<void> {
-    await this.run.session.connect('tg');
-    this.tg = measuringTrafficGenerator(this.run.session.shell('tg'), this.run.tb, this.run.config.runId);
+    this.tg = await this.run.trafficGenerator();
     await this.addFlows();
     await this.run.runHookBeforeTraffic();
   }

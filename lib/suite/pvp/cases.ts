@@ -14,12 +14,11 @@ import type { HopId, Wire } from '../../testbed/path.js';
 import { countersRecord, countersTable, packetsTable, type PvpMeasured } from './result.js';
 import { flowsOf } from '../../testbed/load.js';
 import { shq } from '../../transport/quote.js';
-import { capturingTrafficGenerator } from '../../traffic/drivers.js';
 import { captureRecordOf } from '../../traffic/tcpdump.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
 import { sentBytes, streamFromTestbed, type StreamSpec } from '../../traffic/stream.js';
 import { Tcpdump } from '../../traffic/tcpdump.js';
-import type { CapturingTrafficGenerator } from '../../traffic/tg.js';
+import type { TgSnapshot } from '../../traffic/tg.js';
 import { checkCounters, whereLost, type ForeignFrames } from '../../verify/counters.js';
 import { allowedLoss, verifyCapture, type PacketVerdict } from '../../verify/packets.js';
 import {
@@ -39,7 +38,18 @@ import {
 } from '../../verify/state.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
 import * as read from '../../scenario/readback.js';
-import { countsAlongPath, failed, foreignAlongPath, reading, stamped, type FlowCounts, type Reading, type Snapshot } from './readings.js';
+import {
+  controllerUs,
+  countsAlongPath,
+  failed,
+  foreignAlongPath,
+  reading,
+  stamped,
+  type FlowCounts,
+  type Reading,
+  type Snapshot,
+  type Stamp,
+} from './readings.js';
 import { pcapFrames } from '../../traffic/pcap.js';
 
 export class PvpTest {
@@ -53,21 +63,14 @@ export class PvpTest {
   private readonly guestCaptureFiles: string[] = [];
   /** The guest's links were captured during the traffic (it has tcpdump). */
   private guestCaptured = false;
-  /** The traffic generator while it captures: an interrupted run stops its captures too. */
-  private activeTg: CapturingTrafficGenerator | null = null;
 
   /** What this suite measured so far, handed to the engine's record as it grows. */
   private readonly result: PvpMeasured = { kind: 'pvp' };
 
   constructor(private readonly run: LabRun) {
     this.stream = streamFromTestbed(run.tb, parseInt(run.config.runId.replace(/\D/g, '').slice(-9) || '1', 10));
-    // Undone first: the generator's captures and files, the guest's capture files.
-    run.teardown.defer('traffic generator', async () => {
-      const tg = this.activeTg;
-      this.activeTg = null;
-      await this.removeGuestCaptures().catch(() => undefined);
-      await tg?.cleanup();
-    });
+    // The guest's captures and their files (the engine cleans up the traffic generator's).
+    run.teardown.defer('guest captures', () => this.removeGuestCaptures());
   }
 
   private record(part: Omit<Partial<PvpMeasured>, 'kind'>): void {
@@ -174,39 +177,25 @@ export class PvpTest {
     CheckFailure.ifAny('ovs-vswitchd log', checkVswitchdLog(lines, this.run.tb.ovsDpdk.logAllowlist, explained));
   }
 
-  private tg(): CapturingTrafficGenerator {
-    return capturingTrafficGenerator(this.run.session.shell('tg'), this.run.tb, this.run.config.runId);
-  }
-
   private async prepareTraffic(): Promise<void> {
-    await this.run.session.connect('tg');
-    await this.tg().prepare();
+    await (await this.run.trafficGenerator()).prepare();
     const txPcap = join(this.run.dir, 'tx.pcap');
     writeStreamPcap(txPcap, this.stream);
   }
 
-  /**
-   * Every counter along the path. The switch is read outside the TG's and the
-   * guest's readings (first at the start, last at the end), so that the
-   * frames its peers captured can be placed in its window (foreign.ts).
-   */
-  private async snapshot(when: 'before' | 'after'): Promise<Reading<Snapshot>> {
+  /** The switch's ports (and the PMD threads' count on a DPDK datapath), stamped with the controller's clock. */
+  private readSwitch(): Promise<Reading<{ value: { ports: Snapshot['ports']; pmd?: number }; at: Stamp }>> {
     const dpdk = this.run.profile.features.includes('dpdk-ports');
-    const readHost = () =>
-      stamped(async () => ({ ports: await read.ports(this.run.session), pmd: dpdk ? (await read.pmdStats(this.run.session)).packetsReceived : undefined }));
-    const host1 = when === 'before' ? await reading(readHost) : null;
-    const tg = await stamped(() => this.tg().counters());
-    const guest = await reading(() => stamped(() => read.guestLinks(this.run.session)));
-    const host = host1 ?? (await reading(readHost));
-    if (failed(host)) return host;
-    if (failed(guest)) return guest;
-    return {
-      tg: tg.value,
-      ports: host.value.ports,
-      ...(host.value.pmd !== undefined ? { pmdReceived: host.value.pmd } : {}),
-      guest: guest.value,
-      at: { host: host.at, tg: tg.at, guest: guest.at },
-    };
+    return reading(() =>
+      stamped(async () => ({
+        ports: await read.ports(this.run.session),
+        ...(dpdk ? { pmd: (await read.pmdStats(this.run.session)).packetsReceived } : {}),
+      })),
+    );
+  }
+
+  private readGuest(): Promise<Reading<{ value: Snapshot['guest']; at: Stamp }>> {
+    return reading(() => stamped(() => read.guestLinks(this.run.session)));
   }
 
   /**
@@ -268,28 +257,72 @@ export class PvpTest {
       .catch(() => undefined);
   }
 
+  /**
+   * The stream through the generator's one capturing call, with every other
+   * counter along the path read while its captures run (so that every frame
+   * counted is in a capture): the switch outside the TG's and the guest's
+   * readings (first before the stream, last after it), so that the frames
+   * its peers captured can be placed in its window (foreign.ts).
+   */
   private async sendTraffic(): Promise<void> {
     await this.run.runHookBeforeTraffic();
-    const tg = this.tg();
-    this.activeTg = tg;
+    const tg = await this.run.trafficGenerator();
+    const at = { before: { first: 0, last: 0 }, after: { first: 0, last: 0 } };
+    const notRead = { error: new Error('not read: the traffic did not get that far') };
+    let switchBefore: Awaited<ReturnType<PvpTest['readSwitch']>> = notRead;
+    let switchAfter: Awaited<ReturnType<PvpTest['readSwitch']>> = notRead;
+    let guestBefore: Awaited<ReturnType<PvpTest['readGuest']>> = notRead;
+    let guestAfter: Awaited<ReturnType<PvpTest['readGuest']>> = notRead;
     try {
-      // The captures run around both readings of the counters, so every frame counted is in a capture.
-      await tg.startCapture();
       await this.startGuestCaptures();
-      this.before = await this.snapshot('before');
-      this.flowCounts = await reading(() => this.readFlowCounts());
-      const sent = await tg.send(join(this.run.dir, 'tx.pcap'), this.stream.count, this.stream.rate);
-      this.record({ tgSent: sent.packetsSent });
-      if (sent.packetsSent !== this.stream.count || sent.failed > 0) {
-        throw new CheckFailure('traffic', `the generator sent ${sent.packetsSent} of ${this.stream.count} packets (${sent.failed} failed)`);
-      }
-      await tg.awaitStreamEnd();
-      this.after = await this.snapshot('after');
-      await tg.stopCapture({ rx: join(this.run.dir, 'rx.pcap'), tx: join(this.run.dir, 'tx-capture.pcap') });
+      const r = await tg.sendAndCapture({
+        pcap: join(this.run.dir, 'tx.pcap'),
+        packets: this.stream.count,
+        rate: this.stream.rate,
+        into: { rx: join(this.run.dir, 'rx.pcap'), tx: join(this.run.dir, 'tx-capture.pcap') },
+        around: {
+          before: {
+            first: async () => {
+              switchBefore = await this.readSwitch();
+              at.before.first = controllerUs();
+            },
+            last: async () => {
+              at.before.last = controllerUs();
+              guestBefore = await this.readGuest();
+              this.flowCounts = await reading(() => this.readFlowCounts());
+            },
+          },
+          after: {
+            first: async () => {
+              at.after.first = controllerUs();
+            },
+            last: async () => {
+              at.after.last = controllerUs();
+              guestAfter = await this.readGuest();
+              switchAfter = await this.readSwitch();
+            },
+          },
+        },
+      });
       await this.stopGuestCaptures();
+      // The TG's own reading lies between the two hooks around it, on the controller's clock.
+      const snap = (tgSnap: TgSnapshot, tgAt: Stamp, sw: typeof switchBefore, guest: typeof guestBefore): Reading<Snapshot> => {
+        if (failed(sw)) return sw;
+        if (failed(guest)) return guest;
+        return {
+          tg: tgSnap,
+          ports: sw.value.ports,
+          ...(sw.value.pmd !== undefined ? { pmdReceived: sw.value.pmd } : {}),
+          guest: guest.value,
+          at: { host: sw.at, tg: tgAt, guest: guest.at },
+        };
+      };
+      this.before = snap(r.counters.before, { fromUs: at.before.first, toUs: at.before.last }, switchBefore, guestBefore);
+      this.after = snap(r.counters.after, { fromUs: at.after.first, toUs: at.after.last }, switchAfter, guestAfter);
+      this.record({ tgSent: r.sent.packetsSent });
+      if (r.sent.packetsSent !== this.stream.count || r.sent.failed > 0)
+        throw new CheckFailure('traffic', `the generator sent ${r.sent.packetsSent} of ${this.stream.count} packets (${r.sent.failed} failed)`);
     } finally {
-      this.activeTg = null;
-      await tg.cleanup();
       await this.removeGuestCaptures();
     }
   }

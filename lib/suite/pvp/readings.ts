@@ -26,7 +26,7 @@ export interface Snapshot {
   at: { host: Stamp; tg: Stamp; guest: Stamp };
 }
 
-const controllerUs = () => Math.round(performance.timeOrigin * 1000 + performance.now() * 1000);
+export const controllerUs = () => Math.round(performance.timeOrigin * 1000 + performance.now() * 1000);
 export async function stamped<T>(f: () => Promise<T>): Promise<{ value: T; at: Stamp }> {
   const fromUs = controllerUs();
   const value = await f();

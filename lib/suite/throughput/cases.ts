@@ -7,7 +7,6 @@ import { CheckFailure } from '../../errors.js';
 import { throughputTable, type ThroughputMeasured, type ThroughputResult } from './result.js';
 import { type Goal, bitsPerSecond, searchThroughput, type SearchConfig } from '../../throughput/search.js';
 import { shq } from '../../transport/quote.js';
-import { measuringTrafficGenerator } from '../../traffic/drivers.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
 import { streamFromTestbed } from '../../traffic/stream.js';
 import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js';
@@ -25,9 +24,6 @@ export class ThroughputTest {
 
   constructor(private readonly run: LabRun) {
     this.maxRate = run.tb.throughput.maxRate;
-    run.teardown.defer('traffic generator', async () => {
-      await this.tg?.cleanup();
-    });
   }
 
   stages(): Stage[] {
@@ -58,8 +54,7 @@ export class ThroughputTest {
   }
 
   private async prepare(): Promise<void> {
-    await this.run.session.connect('tg');
-    this.tg = measuringTrafficGenerator(this.run.session.shell('tg'), this.run.tb, this.run.config.runId);
+    this.tg = await this.run.trafficGenerator();
     // Before the first trial (the calibration's, then the searches'): a fault injected there is what the search measures.
     await this.run.runHookBeforeTraffic();
   }
