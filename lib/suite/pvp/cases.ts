@@ -5,7 +5,7 @@
 // the fault tests and users' dashboards read them.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckFailure, errorMessage } from '../../errors.js';
+import { CheckFailure } from '../../errors.js';
 import { parseDmesg } from '../../parsers/dmesg.js';
 import { parseOvsLog } from '../../parsers/ovs-dpdk.js';
 import { expectedVeths, sysctlExpected } from '../../profiles/expected.js';
@@ -14,11 +14,8 @@ import type { HopId, Wire } from '../../testbed/path.js';
 import { countersRecord, countersTable, packetsTable, type PvpMeasured } from './result.js';
 import { flowsOf } from '../../testbed/load.js';
 import { shq } from '../../transport/quote.js';
-import { captureRecordOf } from '../../traffic/tcpdump.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
 import { sentBytes, streamFromTestbed, type StreamSpec } from '../../traffic/stream.js';
-import { Tcpdump } from '../../traffic/tcpdump.js';
-import type { TgSnapshot } from '../../traffic/tg.js';
 import { checkCounters, whereLost, type ForeignFrames } from '../../verify/counters.js';
 import { allowedLoss, verifyCapture, type PacketVerdict } from '../../verify/packets.js';
 import {
@@ -38,6 +35,7 @@ import {
 } from '../../verify/state.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
 import * as read from '../../scenario/readback.js';
+import { GuestCaptures } from './guest-captures.js';
 import {
   controllerUs,
   countsAlongPath,
@@ -48,6 +46,7 @@ import {
   type FlowCounts,
   type Reading,
   type Snapshot,
+  snapshotOf,
   type Stamp,
 } from './readings.js';
 import { pcapFrames } from '../../traffic/pcap.js';
@@ -58,19 +57,17 @@ export class PvpTest {
   private before: Reading<Snapshot> | null = null;
   private after: Reading<Snapshot> | null = null;
   private flowCounts: Reading<FlowCounts> = { ingress: null, egress: null };
-  private readonly guestCaptures: Tcpdump[] = [];
-  /** Files the guest's captures may have left on the guest. */
-  private readonly guestCaptureFiles: string[] = [];
-  /** The guest's links were captured during the traffic (it has tcpdump). */
-  private guestCaptured = false;
+  /** The guest's links, captured during the traffic where it has tcpdump. */
+  private readonly guestCaptures: GuestCaptures;
 
   /** What this suite measured so far, handed to the engine's record as it grows. */
   private readonly result: PvpMeasured = { kind: 'pvp' };
 
   constructor(private readonly run: LabRun) {
     this.stream = streamFromTestbed(run.tb, parseInt(run.config.runId.replace(/\D/g, '').slice(-9) || '1', 10));
+    this.guestCaptures = new GuestCaptures(run);
     // The guest's captures and their files (the engine cleans up the traffic generator's).
-    run.teardown.defer('guest captures', () => this.removeGuestCaptures());
+    run.teardown.defer('guest captures', () => this.guestCaptures.remove());
   }
 
   private record(part: Omit<Partial<PvpMeasured>, 'kind'>): void {
@@ -199,65 +196,6 @@ export class PvpTest {
   }
 
   /**
-   * The guest's side of each vEth, captured where the guest has tcpdump: what
-   * crossed its links that was not the stream. Only the counters' accounting
-   * of other frames depends on it, so whatever goes wrong here (no tcpdump, a
-   * vEth that is down, the guest unreachable) is a note and the run goes on:
-   * the checks judge the guest.
-   */
-  private async startGuestCaptures(): Promise<void> {
-    const { vmIngress: vmIn, vmEgress: vmOut } = this.run.topology;
-    const work = this.run.tb.paths.workDir;
-    try {
-      const guest = this.run.session.shell('guest');
-      if ((await guest.run('command -v tcpdump', { okExitCodes: [0, 1, 127] })).exitCode !== 0) throw new Error('the guest has no tcpdump');
-      await guest.run(`mkdir -p ${shq(work)}`);
-      const specs = (
-        [
-          [vmIn.guestIf, 'in'],
-          [vmOut.guestIf, 'out'],
-        ] as const
-      ).map(([iface, direction]) => ({
-        name: `guest-${iface}`,
-        iface,
-        direction,
-        file: `${work}/${this.run.config.runId}-guest-${iface}.pcap`,
-        logFile: `${work}/guest-${iface}.log`,
-        record: captureRecordOf(this.run.tb, 'guest'),
-      }));
-      for (const spec of specs) this.guestCaptureFiles.push(spec.file, spec.logFile);
-      this.guestCaptures.push(...(await Tcpdump.startAll(guest, specs)));
-    } catch (err) {
-      this.run.note(
-        `no capture on the guest's links (${errorMessage(err)}): frames other than the stream there are not told apart (only verify.counterSlack allows for them)`,
-      );
-    }
-  }
-
-  private async stopGuestCaptures(): Promise<void> {
-    const captures = this.guestCaptures.splice(0);
-    if (captures.length === 0) return;
-    try {
-      await Tcpdump.stopAll(captures);
-      for (const c of captures) await this.run.session.shell('guest').get(c.spec.file, join(this.run.dir, `${c.spec.name}.pcap`));
-      this.guestCaptured = true;
-    } catch (err) {
-      this.run.note(`the guest's captures are not used (${errorMessage(err)}): frames other than the stream on its links are not told apart`);
-    }
-  }
-
-  /** Removes the guest's capture files and logs, if captures were started: nothing is sent to the guest otherwise. */
-  private async removeGuestCaptures(): Promise<void> {
-    await Promise.all(this.guestCaptures.splice(0).map((c) => c.abandon()));
-    const files = this.guestCaptureFiles.splice(0);
-    if (files.length === 0 || !this.run.session.connected('guest')) return;
-    await this.run.session
-      .shell('guest')
-      .run(`rm -f ${files.map(shq).join(' ')}`, { okExitCodes: [0, 1] })
-      .catch(() => undefined);
-  }
-
-  /**
    * The stream through the generator's one capturing call, with every other
    * counter along the path read while its captures run (so that every frame
    * counted is in a capture): the switch outside the TG's and the guest's
@@ -274,7 +212,7 @@ export class PvpTest {
     let guestBefore: Awaited<ReturnType<PvpTest['readGuest']>> = notRead;
     let guestAfter: Awaited<ReturnType<PvpTest['readGuest']>> = notRead;
     try {
-      await this.startGuestCaptures();
+      await this.guestCaptures.start();
       const r = await tg.sendAndCapture({
         pcap: join(this.run.dir, 'tx.pcap'),
         packets: this.stream.count,
@@ -304,26 +242,15 @@ export class PvpTest {
           },
         },
       });
-      await this.stopGuestCaptures();
+      await this.guestCaptures.stop();
       // The TG's own reading lies between the two hooks around it, on the controller's clock.
-      const snap = (tgSnap: TgSnapshot, tgAt: Stamp, sw: typeof switchBefore, guest: typeof guestBefore): Reading<Snapshot> => {
-        if (failed(sw)) return sw;
-        if (failed(guest)) return guest;
-        return {
-          tg: tgSnap,
-          ports: sw.value.ports,
-          ...(sw.value.pmd !== undefined ? { pmdReceived: sw.value.pmd } : {}),
-          guest: guest.value,
-          at: { host: sw.at, tg: tgAt, guest: guest.at },
-        };
-      };
-      this.before = snap(r.counters.before, { fromUs: at.before.first, toUs: at.before.last }, switchBefore, guestBefore);
-      this.after = snap(r.counters.after, { fromUs: at.after.first, toUs: at.after.last }, switchAfter, guestAfter);
+      this.before = snapshotOf(r.counters.before, { fromUs: at.before.first, toUs: at.before.last }, switchBefore, guestBefore);
+      this.after = snapshotOf(r.counters.after, { fromUs: at.after.first, toUs: at.after.last }, switchAfter, guestAfter);
       this.record({ tgSent: r.sent.packetsSent });
       if (r.sent.packetsSent !== this.stream.count || r.sent.failed > 0)
         throw new CheckFailure('traffic', `the generator sent ${r.sent.packetsSent} of ${this.stream.count} packets (${r.sent.failed} failed)`);
     } finally {
-      await this.removeGuestCaptures();
+      await this.guestCaptures.remove();
     }
   }
 
@@ -391,7 +318,7 @@ export class PvpTest {
   }
 
   private countForeignFrames(before: Snapshot, after: Snapshot): Promise<Partial<Record<HopId, ForeignFrames>>> {
-    const wires = this.run.path.hops.filter((h) => h.wire && (h.wire.capturedOn === 'tg' || this.guestCaptured));
+    const wires = this.run.path.hops.filter((h) => h.wire && (h.wire.capturedOn === 'tg' || this.guestCaptures.captured));
     return foreignAlongPath(wires, { before, after }, this.stream.runId, (w) => join(this.run.dir, this.captureOf(w)));
   }
 

@@ -112,3 +112,21 @@ export async function foreignAlongPath(
   }
   return out;
 }
+
+/** One snapshot of the path: the TG's counters (read by the generator, stamped by the caller) beside the switch's and the guest's readings; a failed reading stays its error. */
+export function snapshotOf(
+  tg: TgSnapshot,
+  tgAt: Stamp,
+  sw: Reading<{ value: { ports: Snapshot['ports']; pmd?: number }; at: Stamp }>,
+  guest: Reading<{ value: Snapshot['guest']; at: Stamp }>,
+): Reading<Snapshot> {
+  if (failed(sw)) return sw;
+  if (failed(guest)) return guest;
+  return {
+    tg,
+    ports: sw.value.ports,
+    ...(sw.value.pmd !== undefined ? { pmdReceived: sw.value.pmd } : {}),
+    guest: guest.value,
+    at: { host: sw.at, tg: tgAt, guest: guest.at },
+  };
+}

@@ -1,0 +1,76 @@
+// The PVP suite's captures on the guest's side of each vEth: what crossed its
+// links that was not the stream, for the counters' accounting of other frames.
+import { join } from 'node:path';
+import { errorMessage } from '../../errors.js';
+import type { LabRun } from '../../scenario/lab-run.js';
+import { shq } from '../../transport/quote.js';
+import { captureRecordOf, Tcpdump } from '../../traffic/tcpdump.js';
+
+export class GuestCaptures {
+  private readonly captures: Tcpdump[] = [];
+  /** Files the captures may have left on the guest. */
+  private readonly files: string[] = [];
+  /** The guest's links were captured during the traffic, and the captures are here. */
+  captured = false;
+
+  constructor(private readonly run: LabRun) {}
+
+  /**
+   * The guest's side of each vEth, captured where the guest has tcpdump: what
+   * crossed its links that was not the stream. Only the counters' accounting
+   * of other frames depends on it, so whatever goes wrong here (no tcpdump, a
+   * vEth that is down, the guest unreachable) is a note and the run goes on:
+   * the checks judge the guest.
+   */
+  async start(): Promise<void> {
+    const { vmIngress: vmIn, vmEgress: vmOut } = this.run.topology;
+    const work = this.run.tb.paths.workDir;
+    try {
+      const guest = this.run.session.shell('guest');
+      if ((await guest.run('command -v tcpdump', { okExitCodes: [0, 1, 127] })).exitCode !== 0) throw new Error('the guest has no tcpdump');
+      await guest.run(`mkdir -p ${shq(work)}`);
+      const specs = (
+        [
+          [vmIn.guestIf, 'in'],
+          [vmOut.guestIf, 'out'],
+        ] as const
+      ).map(([iface, direction]) => ({
+        name: `guest-${iface}`,
+        iface,
+        direction,
+        file: `${work}/${this.run.config.runId}-guest-${iface}.pcap`,
+        logFile: `${work}/guest-${iface}.log`,
+        record: captureRecordOf(this.run.tb, 'guest'),
+      }));
+      for (const spec of specs) this.files.push(spec.file, spec.logFile);
+      this.captures.push(...(await Tcpdump.startAll(guest, specs)));
+    } catch (err) {
+      this.run.note(
+        `no capture on the guest's links (${errorMessage(err)}): frames other than the stream there are not told apart (only verify.counterSlack allows for them)`,
+      );
+    }
+  }
+
+  async stop(): Promise<void> {
+    const captures = this.captures.splice(0);
+    if (captures.length === 0) return;
+    try {
+      await Tcpdump.stopAll(captures);
+      for (const c of captures) await this.run.session.shell('guest').get(c.spec.file, join(this.run.dir, `${c.spec.name}.pcap`));
+      this.captured = true;
+    } catch (err) {
+      this.run.note(`the guest's captures are not used (${errorMessage(err)}): frames other than the stream on its links are not told apart`);
+    }
+  }
+
+  /** Removes the guest's capture files and logs, if captures were started: nothing is sent to the guest otherwise. */
+  async remove(): Promise<void> {
+    await Promise.all(this.captures.splice(0).map((c) => c.abandon()));
+    const files = this.files.splice(0);
+    if (files.length === 0 || !this.run.session.connected('guest')) return;
+    await this.run.session
+      .shell('guest')
+      .run(`rm -f ${files.map(shq).join(' ')}`, { okExitCodes: [0, 1] })
+      .catch(() => undefined);
+  }
+}
