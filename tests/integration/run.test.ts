@@ -178,13 +178,15 @@ describe.concurrent('dutlab run', () => {
     const lock = join(lab.stateDir, 'lock');
     mkdirSync(lock);
     writeFileSync(join(lock, 'owner'), 'other-run 2026-01-01T00:00:00Z\n');
-    const held = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual']);
+    // The lock is all this case is about: a suite that takes it and nothing else (tests/suites/lock-only.e2e.ts).
+    const lockOnly = ['--testbed', lab.testbedFile, '--profile', 'virtual', '--suites-dir', SUITES, '--suite', 'lock-only'];
+    const held = await dutlabRun(lockOnly);
     cleanup.push(held.reports);
     expect(held.exitCode).toBe(2);
     expect(failedCases(held.summary)['lab.lock']).toMatch(/the lab is in use: lock .* held by other-run/);
     expect(existsSync(lock)).toBe(true);
     await execa('touch', ['-d', '10 minutes ago', join(lock, 'owner')]);
-    const stale = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'virtual']);
+    const stale = await dutlabRun(lockOnly);
     cleanup.push(stale.reports);
     expect(stale.exitCode).toBe(0);
     expect(stale.summary.notes.join('\n')).toMatch(/took over an expired lock \(other-run/);

@@ -27,11 +27,13 @@ const FAULTS: Fault[] = [
     name: "port 16 switched straight to port 17 (a flow above the guide's)",
     hook: (lab) => `ip netns exec ${lab.ns('host')} env OVS_RUNDIR=${lab.state}/ovs ovs-ofctl add-flow br0 priority=40000,in_port=16,actions=output:17`,
     exitCode: 1,
+    // What came back came back unchanged, by the other way; how much came back is the virtual switch's own business
+    // under this tier's load (it once dropped 90 of 1000 there, switching straight through, three faults at once).
     fails: {
-      'check.packets': /seq 0, 1, 2 and 997 more: came back exactly as sent \(dst MAC 00:4b:4e:49:30:00, TTL 64\): it did not cross the guest's router/,
+      'check.packets': /seq 0, 1, 2 and \d+ more: came back exactly as sent \(dst MAC 00:4b:4e:49:30:00, TTL 64\): it did not cross the guest's router/,
       'check.flows': /unexpected flow\(s\) in the table: .*in_port=16.* actions=output:17/,
       'check.counters':
-        /^counters: port 17 \(port17\) sent 1000 but the egress flow matched 0: 1000 packets reached port 17 \(port17\) without crossing the guest/,
+        /^counters: port 17 \(port17\) sent (\d+) but the egress flow matched 0: \1 packets reached port 17 \(port17\) without crossing the guest/,
     },
     passes: ['check.arp', 'check.sysctl', 'check.ifconfig', 'check.route', 'check.switch'],
   },
