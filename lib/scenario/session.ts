@@ -23,6 +23,7 @@ import { SshShell } from '../transport/ssh.js';
 import type { Transcript } from '../transport/transcript.js';
 import { VM_PROCESS, type Cmd, type Profile, type StepContext, type StepDef, type StepRuntime } from '../profiles/profile.js';
 import { orOnTimeout, waitUntil } from '../wait.js';
+import { Teardown } from './teardown.js';
 
 export type Connector = (role: HostRole, session: Session, signal?: AbortSignal) => Promise<Shell>;
 
@@ -59,7 +60,9 @@ export class Session implements StepRuntime {
   vmConsoleLog: string | undefined;
   private readonly shells = new Map<HostRole, Shell>();
   private readonly started: Started[] = [];
-  private readonly undo: Array<{ role: HostRole; title: string; cmds: Cmd[] }> = [];
+  /** The steps' undo commands, and the processes the run started: undone in that order, each last first. */
+  private readonly stepUndos = new Teardown();
+  private readonly processes = new Teardown();
   private readonly connector: Connector;
   readonly topology: Topology;
 
@@ -247,7 +250,11 @@ export class Session implements StepRuntime {
   /** Runs a step's commands in order, then its read-back. */
   async runStep(step: StepDef): Promise<void> {
     const ctx = this.context();
-    if (step.undo) this.undo.push({ role: step.host, title: step.id, cmds: step.undo(ctx) });
+    // Registered as the step begins to change the lab: a step that failed half-way is undone too (its undo is idempotent).
+    if (step.undo) {
+      const cmds = step.undo(ctx);
+      this.stepUndos.defer(step.id, () => this.undoStep(step.host, step.id, cmds));
+    }
     const outputs: string[] = [];
     for (const c of step.commands(ctx)) {
       const shell = await this.connect(step.host);
@@ -273,7 +280,9 @@ export class Session implements StepRuntime {
       ...(bg.reportExit ? { reportExit: true } : {}),
       logFile: `${this.tb.paths.workDir}/${bg.name}.log`,
     });
-    this.started.push({ role, name: bg.name, proc, ...(bg.pidfile ? { pidfile: bg.pidfile } : {}), ...(bg.console ? { console: bg.console } : {}) });
+    const started: Started = { role, name: bg.name, proc, ...(bg.pidfile ? { pidfile: bg.pidfile } : {}), ...(bg.console ? { console: bg.console } : {}) };
+    this.started.push(started);
+    this.processes.defer(bg.name, () => this.stopStarted(started));
     // The next run's clean step kills it by this pidfile.
     if (bg.pidfile) await shell.run(`echo ${proc.pid} > ${shq(bg.pidfile)}`);
     if (bg.ready) await this.waitReady(role, shell, bg.name, bg.ready, proc);
@@ -326,33 +335,27 @@ export class Session implements StepRuntime {
     return problems;
   }
 
-  /** Undoes what the run did, in reverse order. Never throws: returns what it could not undo. */
+  /** Undoes what the run did: every step's undo, last first, then every process it started, last first. Never throws: returns what it could not undo. */
   async teardown(): Promise<string[]> {
     this.tearingDown = true;
-    const problems: string[] = [];
-    for (const u of [...this.undo].reverse()) {
-      if (!this.connected(u.role)) {
-        problems.push(`${u.title}: not undone, ${u.role} is not connected`);
-        continue;
-      }
-      for (const c of u.cmds) await this.runCmd(this.shell(u.role), c).catch((e: unknown) => problems.push(`${u.title}: ${errorMessage(e)}`));
-    }
-    this.undo.length = 0;
-    for (const s of [...this.started].reverse()) {
-      if (!this.connected(s.role)) {
-        problems.push(`${s.name} (pid ${s.proc.pid} on ${s.role}) not stopped: ${s.role} is not connected`);
-        continue;
-      }
-      try {
-        await s.proc.stop('SIGTERM', 3000);
-        // Its log was copied into the run directory by collectLogs; the lab keeps no file of the run.
-        await this.shell(s.role).run(['rm', '-f', ...[s.proc.logFile, s.pidfile, s.console].filter((f) => f !== undefined).map(shq)].join(' '));
-      } catch (e) {
-        problems.push(`${s.name}: ${errorMessage(e)}`);
-      }
-    }
+    const problems = [...(await this.stepUndos.run()), ...(await this.processes.run())];
     this.started.length = 0;
     return problems;
+  }
+
+  private async undoStep(role: HostRole, title: string, cmds: Cmd[]): Promise<string[]> {
+    if (!this.connected(role)) return [`${title}: not undone, ${role} is not connected`];
+    const problems: string[] = [];
+    for (const c of cmds) await this.runCmd(this.shell(role), c).catch((e: unknown) => problems.push(`${title}: ${errorMessage(e)}`));
+    return problems;
+  }
+
+  private async stopStarted(s: Started): Promise<string[]> {
+    if (!this.connected(s.role)) return [`${s.name} (pid ${s.proc.pid} on ${s.role}) not stopped: ${s.role} is not connected`];
+    await s.proc.stop('SIGTERM', 3000);
+    // Its log was copied into the run directory by collectLogs; the lab keeps no file of the run.
+    await this.shell(s.role).run(['rm', '-f', ...[s.proc.logFile, s.pidfile, s.console].filter((f) => f !== undefined).map(shq)].join(' '));
+    return [];
   }
 
   async close(): Promise<void> {

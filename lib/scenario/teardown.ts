@@ -18,6 +18,16 @@ export class Teardown {
     this.stack.push({ name, undo });
   }
 
+  /**
+   * Sets a fixture up, and registers its undo only once that succeeded
+   * (Playwright's `use`): a fixture that was never set up is never undone.
+   */
+  async use<T>(name: string, setUp: () => Promise<T>, undo: Fixture['undo']): Promise<T> {
+    const value = await setUp();
+    this.defer(name, undo);
+    return value;
+  }
+
   /** The fixtures' names, in the order they will be undone. */
   get pending(): string[] {
     return this.stack.map((f) => f.name).reverse();

@@ -138,6 +138,20 @@ describe('the layout of lib/', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('undoes one way: no hand-written reverse-order undo loop outside the fixtures (lib/scenario/teardown.ts)', () => {
+    const loop = /for \(const \w+ of (\[\.\.\.)?[\w.]+\]?\.reverse\(\)\)/;
+    const offenders = filesUnder(LIB)
+      .filter((f) => !f.endsWith(join('scenario', 'teardown.ts')))
+      .flatMap((f) =>
+        readFileSync(f, 'utf8')
+          .split('\n')
+          .map((line, i) => [`${relative(ROOT, f)}:${i + 1}`, line] as const)
+          .filter(([, line]) => loop.test(line))
+          .map(([where]) => where),
+      );
+    expect(offenders).toEqual([]);
+  });
+
   it("names ports by role: no position index into the testbed's ports outside the topology module", () => {
     const byPosition = /\b(phyPorts|vmPorts|kniPorts|tgPorts)\s*\[\s*\d+\s*\]|\.ports\[\s*\d+\s*\]/;
     const offenders = filesUnder(LIB)

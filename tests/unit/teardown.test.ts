@@ -22,4 +22,28 @@ describe('the fixtures undone at the end of a suite', () => {
     expect(await t.run()).toEqual([]);
     expect(undone).toHaveLength(4);
   });
+
+  it('undoes a fixture only once it was set up (use): one whose setting up failed is never undone', async () => {
+    const t = new Teardown();
+    const undone: string[] = [];
+    await expect(
+      t.use(
+        'address',
+        async () => 'added',
+        async () => void undone.push('address'),
+      ),
+    ).resolves.toBe('added');
+    await expect(
+      t.use(
+        'route',
+        async () => {
+          throw new Error('RTNETLINK answers: Network is unreachable');
+        },
+        async () => void undone.push('route'),
+      ),
+    ).rejects.toThrow(/unreachable/);
+    expect(t.pending).toEqual(['address']);
+    expect(await t.run()).toEqual([]);
+    expect(undone).toEqual(['address']);
+  });
 });

@@ -6,7 +6,7 @@
 // stream at a low rate, its frames counted where they arrive.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CaptureError, CheckFailure, errorMessage } from '../../errors.js';
+import { CaptureError, CheckFailure } from '../../errors.js';
 import { parseIpJson, parseNeighbours, parsePingSummary, type IpLink } from '../../parsers/net.js';
 import { parseDumpFlows } from '../../parsers/ovs.js';
 import { stateChanges } from '../../verify/state.js';
@@ -18,6 +18,7 @@ import { writeStreamPcap } from '../../traffic/pcap.js';
 import { streamFromTestbed } from '../../traffic/stream.js';
 import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
+import { Teardown } from '../../scenario/teardown.js';
 import { GuestLinks } from './guest.js';
 import { hostAddressIn, SUITE_FLOW_PRIORITY, type SuiteFlow } from './values.js';
 
@@ -205,7 +206,8 @@ export class KniFunctionalTest {
   private async ping(): Promise<void> {
     const t = this.run.topology;
     const problems: string[] = [];
-    const cleanup: Array<() => Promise<unknown>> = [];
+    // What the case sets up, undone last first when it ends, whatever happened.
+    const scope = new Teardown();
     try {
       for (const [tgPort, vm] of [
         [t.tgTx, t.vmIngress],
@@ -215,12 +217,16 @@ export class KniFunctionalTest {
         const tgIp = hostAddressIn(vm.cidr, [t.gateway.ip]);
         const nobody = hostAddressIn(vm.cidr, [t.gateway.ip, tgIp], true);
         const tgCidr = `${tgIp}/${vm.cidr.split('/')[1]}`;
-        await this.tgShell(`ip addr add ${tgCidr} dev ${shq(tgPort)}`);
-        cleanup.push(
-          () => this.tgShell(`ip addr del ${tgCidr} dev ${shq(tgPort)}`, [0, 2]),
-          () => this.tgShell(`ip neigh del ${vmIp} dev ${shq(tgPort)}; ip neigh del ${nobody} dev ${shq(tgPort)}`, [0, 2]),
-          () => this.g.run(`ip neigh del ${tgIp} dev ${shq(vm.guestIf)}`, [0, 2]),
+        await scope.use(
+          `the TG's address on ${tgPort}`,
+          () => this.tgShell(`ip addr add ${tgCidr} dev ${shq(tgPort)}`),
+          async () => void (await this.tgShell(`ip addr del ${tgCidr} dev ${shq(tgPort)}`, [0, 2])),
         );
+        // The entries the pings will teach either side.
+        scope.defer(`the TG's neighbours on ${tgPort}`, async () => {
+          await this.tgShell(`ip neigh del ${vmIp} dev ${shq(tgPort)}; ip neigh del ${nobody} dev ${shq(tgPort)}`, [0, 2]);
+        });
+        scope.defer(`the guest's neighbour on ${vm.guestIf}`, async () => void (await this.g.run(`ip neigh del ${tgIp} dev ${shq(vm.guestIf)}`, [0, 2])));
         const there = await this.pingFrom('tg', tgPort, vmIp);
         if (there.received < there.transmitted)
           problems.push(`TG ${tgPort} (${tgIp}) -> guest ${vm.guestIf} (${vmIp}): ${there.received} of ${there.transmitted} echo replies`);
@@ -237,7 +243,7 @@ export class KniFunctionalTest {
         if (wrong.received > 0) problems.push(`TG ${tgPort} -> ${nobody}, an address nobody has: ${wrong.received} replies, expected 100 % loss`);
       }
     } finally {
-      for (const undo of cleanup.reverse()) await undo().catch((e: unknown) => problems.push(`could not undo: ${errorMessage(e)}`));
+      problems.push(...(await scope.run()).map((p) => `could not undo ${p}`));
     }
     CheckFailure.ifAny('ping', problems);
   }
