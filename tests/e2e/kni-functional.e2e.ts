@@ -2,7 +2,8 @@
 // setup, the guest's vEth interfaces in their own right: ping, capture, RX
 // statistics, addresses, link down and up, MTU, ethtool. Whatever the profile
 // puts behind them: KNI, veth, the tap PMD, vhost-user.
-import { KniFunctionalTest, type SuiteFlow } from '../../lib/suite/kni-functional/cases.js';
+import { KniFunctionalTest } from '../../lib/suite/kni-functional/cases.js';
+import type { SuiteFlow } from '../../lib/suite/kni-functional/values.js';
 import { defineSuite } from '../../lib/suite/api.js';
 import type { Topology } from '../../lib/testbed/topology.js';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parsePingSummary } from '../../lib/parsers/net.js';
-import { hostAddressIn } from '../../lib/suite/kni-functional/cases.js';
+import { hostAddressIn } from '../../lib/suite/kni-functional/values.js';
 import { buildKindFrame, FRAME_KINDS, kindOf, mixedPcap, RAW_ETHERTYPE } from '../../lib/traffic/frames.js';
 import { readPcap } from '../../lib/traffic/pcap.js';
 import { stateChanges } from '../../lib/verify/state.js';

@@ -19,16 +19,13 @@ import { streamFromTestbed } from '../../traffic/stream.js';
 import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
 import { Teardown } from '../../scenario/teardown.js';
-import { GuestLinks } from './guest.js';
+import { ANY_EXIT, GuestLinks } from './guest.js';
 import { hostAddressIn, SUITE_FLOW_PRIORITY, type SuiteFlow } from './values.js';
-
-export { hostAddressIn, type SuiteFlow } from './values.js';
 
 /** Frames a case sends, and how fast: few and slow, so that a lost one is the DUT's. */
 const BURST = { frames: 100, rate: 1000 };
 /** The MTU case's MTU (DPDK's test plan uses 1300 on vEth_port33... here the egress vEth). */
 const TEST_MTU = 1300;
-const ANY_EXIT = Array.from({ length: 256 }, (_, i) => i);
 /** Ethernet header and FCS around an IP packet on the wire. */
 const L2 = 18;
 

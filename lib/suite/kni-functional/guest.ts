@@ -11,7 +11,8 @@ import { readPcap } from '../../traffic/pcap.js';
 import { captureRecordOf, Tcpdump } from '../../traffic/tcpdump.js';
 import { orOnTimeout, waitUntil } from '../../wait.js';
 
-const ANY_EXIT = Array.from({ length: 256 }, (_, i) => i);
+/** Every exit status: the caller reads what the command printed. */
+export const ANY_EXIT = Array.from({ length: 256 }, (_, i) => i);
 
 export class GuestLinks {
   constructor(private readonly lab: LabRun) {}
