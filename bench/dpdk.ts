@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { labDown, labUp } from '../lib/vlab/lab.js';
+import { waitUntil } from '../lib/wait.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -38,8 +39,7 @@ async function idleCpu(testbed: string, profile: string, pidfile: string): Promi
         reject: false,
       },
     );
-    const deadline = Date.now() + 30_000;
-    while (!existsSync(pidfile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(`${pidfile} to exist`, () => existsSync(pidfile), { timeoutMs: 30_000, intervalMs: 100 });
     await new Promise((r) => setTimeout(r, 2500));
     const pct = await cpuPercent(Number(readFileSync(pidfile, 'utf8').trim()), 2000);
     await run;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Summary } from '../../lib/report/summary.js';
 import type { SuiteResult } from '../../lib/results/run.js';
+import { waitUntil } from '../../lib/wait.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -42,15 +43,13 @@ export function failedCases(s: Summary): Record<string, string> {
 
 /** Waits (bounded) until the run has recorded the stage as passed. */
 export async function waitForStage(reports: string, id: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
+  const passed = () => {
     try {
       const data = JSON.parse(readFileSync(join(reports, 'latest', 'pvp', 'progress.json'), 'utf8')) as SuiteResult;
-      if (data.cases.some((s) => s.id === id && s.status === 'passed')) return;
+      return data.cases.some((s) => s.id === id && s.status === 'passed');
     } catch {
-      // not written yet
+      return false; // not written yet
     }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`the run did not pass ${id} within 60 s`);
+  };
+  await waitUntil(`the run to pass ${id}`, passed, { timeoutMs: 60_000, intervalMs: 20 });
 }

@@ -12,6 +12,7 @@ import { labDown, labLeftovers, labUp, type LabState } from '../../lib/vlab/lab.
 import { pidsInNetns } from '../../lib/vlab/procs.js';
 import { dutlabRun, waitForStage } from '../helpers/cli.js';
 import { netnsId } from '../helpers/lab.js';
+import { orOnTimeout, waitUntil } from '../../lib/wait.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const dirs: string[] = [];
@@ -137,8 +138,8 @@ describe.concurrent('a run forced out', TIMEOUT, () => {
           return false;
         }
       });
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && (tcpdumps('tg').length < 3 || tcpdumps('guest').length < 2)) await new Promise((r) => setTimeout(r, 20));
+    const capturing = () => tcpdumps('tg').length >= 3 && tcpdumps('guest').length >= 2;
+    await waitUntil('the captures on the TG and the guest', capturing, { timeoutMs: 30_000, intervalMs: 20 }).catch(orOnTimeout(() => false));
     process.kill(-child.pid!, 'SIGKILL');
     await child;
     const left = { tg: tcpdumps('tg'), guest: tcpdumps('guest') };

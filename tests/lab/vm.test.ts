@@ -15,6 +15,7 @@ import { ensureGuestImage } from '../../lib/vlab/image.js';
 import { labDown, labLeftovers, labUp } from '../../lib/vlab/lab.js';
 import { dutlabRun } from '../helpers/cli.js';
 import { checkFault, cleanUpFaultLabs, inVm, type Fault } from '../helpers/faults.js';
+import { orOnTimeout, waitUntil } from '../../lib/wait.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const dirs: string[] = [];
@@ -100,8 +101,7 @@ describe('a run killed outright while its VM runs', () => {
       detached: true,
     });
     try {
-      const deadline = Date.now() + 60_000;
-      while (qemusOf('vmkill').length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      await waitUntil('QEMU to start', () => qemusOf('vmkill').length > 0, { timeoutMs: 60_000, intervalMs: 200 }).catch(orOnTimeout(() => false));
       expect(qemusOf('vmkill')).toHaveLength(1);
       process.kill(-run.pid!, 'SIGKILL');
       await run;
