@@ -65,7 +65,70 @@ export interface PvpPath {
   hops: readonly Hop[];
 }
 
-const switchPort = (p: { ofport: number; name: string }) => `port ${p.ofport} (${p.name})`;
+type Dir = 'rx' | 'tx';
+type Carries = Hop['carries'];
+const did = (dir: Dir) => (dir === 'rx' ? 'received' : 'sent');
+
+/** A hop counted on a port of the TG: "the TG sent on tg0", its counter "TG tg0 tx". */
+function tgHop(id: HopId, label: string, port: string, dir: Dir, carries: Carries): Hop {
+  const what = `the TG ${did(dir)} on ${port}`;
+  return {
+    id,
+    label,
+    name: `the TG's ${port}`,
+    what,
+    counter: `TG ${port} ${dir}`,
+    at: { on: 'tg', port, dir },
+    carries,
+    wire: { capturedOn: 'tg', iface: port, own: true },
+  };
+}
+
+/** A hop counted on a port of the switch, seen from its peer's capture: "port 16 (dpdk0) received". */
+function switchHop(id: HopId, label: string, p: { ofport: number; name: string }, dir: Dir, carries: Carries, peer: Omit<Wire, 'own'>, whatMore = ''): Hop {
+  const name = `port ${p.ofport} (${p.name})`;
+  return {
+    id,
+    label,
+    name,
+    what: `${name} ${did(dir)}${whatMore}`,
+    counter: `${name} ${dir}`,
+    at: { on: 'switch', ofport: p.ofport, dir },
+    carries,
+    wire: { ...peer, own: false },
+  };
+}
+
+/** A hop counted on a link of the guest: "the guest's vEth_port32 received". */
+function guestHop(id: HopId, label: string, iface: string, dir: Dir, carries: Carries, after?: Hop['after']): Hop {
+  const name = `the guest's ${iface}`;
+  return {
+    id,
+    label,
+    name,
+    what: `${name} ${did(dir)}`,
+    counter: `guest ${iface} ${dir}`,
+    at: { on: 'guest', iface, dir },
+    carries,
+    ...(after ? { after } : {}),
+    wire: { capturedOn: 'guest', iface, own: true },
+  };
+}
+
+/** A flow of the switch, counted by its n_packets; what stands before it is a flow. */
+function flowHop(flow: 'ingress' | 'egress', carries: Carries): Hop {
+  const counter = `${flow} flow n_packets`;
+  return {
+    id: `${flow}Flow`,
+    label: counter,
+    name: `the ${flow} flow`,
+    what: `the ${flow} flow matched`,
+    counter,
+    at: { on: 'flow', flow },
+    carries,
+    after: 'flow',
+  };
+}
 
 /** The path the testbed's stream takes through the DUT and the guest, hop by hop. */
 export function pvpPath(tb: Testbed): PvpPath {
@@ -74,115 +137,19 @@ export function pvpPath(tb: Testbed): PvpPath {
 
 export function pathOf(t: Topology): PvpPath {
   const { phyIngress: phyIn, phyEgress: phyOut, vmIngress: vmIn, vmEgress: vmOut } = t;
+  const tgTxWire = { capturedOn: 'tg', iface: t.tgTx } as const;
+  const tgRxWire = { capturedOn: 'tg', iface: t.tgRx } as const;
   const hops: Hop[] = [
-    {
-      id: 'tgTx',
-      name: `the TG's ${t.tgTx}`,
-      label: 'TG tx',
-      what: `the TG sent on ${t.tgTx}`,
-      counter: `TG ${t.tgTx} tx`,
-      at: { on: 'tg', port: t.tgTx, dir: 'tx' },
-      carries: 'sent',
-      wire: { capturedOn: 'tg', iface: t.tgTx, own: true },
-    },
-    {
-      id: 'phyIngressRx',
-      name: switchPort(phyIn),
-      label: 'phy ingress rx',
-      what: `${switchPort(phyIn)} received`,
-      counter: `${switchPort(phyIn)} rx`,
-      at: { on: 'switch', ofport: phyIn.ofport, dir: 'rx' },
-      carries: 'sent',
-      wire: { capturedOn: 'tg', iface: t.tgTx, own: false },
-    },
-    {
-      id: 'ingressFlow',
-      name: 'the ingress flow',
-      label: 'ingress flow n_packets',
-      what: 'the ingress flow matched',
-      counter: 'ingress flow n_packets',
-      at: { on: 'flow', flow: 'ingress' },
-      carries: 'sent',
-      after: 'flow',
-    },
-    {
-      id: 'vmIngressTx',
-      name: switchPort(vmIn),
-      label: 'VM-port ingress tx',
-      what: `${switchPort(vmIn)} sent to the guest`,
-      counter: `${switchPort(vmIn)} tx`,
-      at: { on: 'switch', ofport: vmIn.ofport, dir: 'tx' },
-      carries: 'sent',
-      wire: { capturedOn: 'guest', iface: vmIn.guestIf, own: false },
-    },
-    {
-      id: 'guestIngressRx',
-      name: `the guest's ${vmIn.guestIf}`,
-      label: 'guest ingress vEth rx',
-      what: `the guest's ${vmIn.guestIf} received`,
-      counter: `guest ${vmIn.guestIf} rx`,
-      at: { on: 'guest', iface: vmIn.guestIf, dir: 'rx' },
-      carries: 'sent',
-      wire: { capturedOn: 'guest', iface: vmIn.guestIf, own: true },
-    },
-    {
-      id: 'guestEgressTx',
-      name: `the guest's ${vmOut.guestIf}`,
-      label: 'guest egress vEth tx',
-      what: `the guest's ${vmOut.guestIf} sent`,
-      counter: `guest ${vmOut.guestIf} tx`,
-      at: { on: 'guest', iface: vmOut.guestIf, dir: 'tx' },
-      carries: 'returned',
-      after: 'guest',
-      wire: { capturedOn: 'guest', iface: vmOut.guestIf, own: true },
-    },
-    {
-      id: 'vmEgressRx',
-      name: switchPort(vmOut),
-      label: 'VM-port egress rx',
-      what: `${switchPort(vmOut)} received`,
-      counter: `${switchPort(vmOut)} rx`,
-      at: { on: 'switch', ofport: vmOut.ofport, dir: 'rx' },
-      carries: 'returned',
-      wire: { capturedOn: 'guest', iface: vmOut.guestIf, own: false },
-    },
-    {
-      id: 'egressFlow',
-      name: 'the egress flow',
-      label: 'egress flow n_packets',
-      what: 'the egress flow matched',
-      counter: 'egress flow n_packets',
-      at: { on: 'flow', flow: 'egress' },
-      carries: 'returned',
-      after: 'flow',
-    },
-    {
-      id: 'phyEgressTx',
-      name: switchPort(phyOut),
-      label: 'phy egress tx',
-      what: `${switchPort(phyOut)} sent`,
-      counter: `${switchPort(phyOut)} tx`,
-      at: { on: 'switch', ofport: phyOut.ofport, dir: 'tx' },
-      carries: 'returned',
-      wire: { capturedOn: 'tg', iface: t.tgRx, own: false },
-    },
-    {
-      id: 'tgRx',
-      name: `the TG's ${t.tgRx}`,
-      label: 'TG rx',
-      what: `the TG received on ${t.tgRx}`,
-      counter: `TG ${t.tgRx} rx`,
-      at: { on: 'tg', port: t.tgRx, dir: 'rx' },
-      carries: 'returned',
-      wire: { capturedOn: 'tg', iface: t.tgRx, own: true },
-    },
+    tgHop('tgTx', 'TG tx', t.tgTx, 'tx', 'sent'),
+    switchHop('phyIngressRx', 'phy ingress rx', phyIn, 'rx', 'sent', tgTxWire),
+    flowHop('ingress', 'sent'),
+    switchHop('vmIngressTx', 'VM-port ingress tx', vmIn, 'tx', 'sent', { capturedOn: 'guest', iface: vmIn.guestIf }, ' to the guest'),
+    guestHop('guestIngressRx', 'guest ingress vEth rx', vmIn.guestIf, 'rx', 'sent'),
+    guestHop('guestEgressTx', 'guest egress vEth tx', vmOut.guestIf, 'tx', 'returned', 'guest'),
+    switchHop('vmEgressRx', 'VM-port egress rx', vmOut, 'rx', 'returned', { capturedOn: 'guest', iface: vmOut.guestIf }),
+    flowHop('egress', 'returned'),
+    switchHop('phyEgressTx', 'phy egress tx', phyOut, 'tx', 'returned', tgRxWire),
+    tgHop('tgRx', 'TG rx', t.tgRx, 'rx', 'returned'),
   ];
   return { topology: t, hops };
-}
-
-/** The hop of that id; a path always has the guide's ten. */
-export function hopOf(path: PvpPath, id: HopId): Hop {
-  const h = path.hops.find((x) => x.id === id);
-  if (!h) throw new Error(`the path has no hop ${id}`);
-  return h;
 }
