@@ -85,8 +85,6 @@ export function watchAbortFile(runDir: string, onAbort: (signal: string) => void
 
 export class LabRun {
   readonly tb: Testbed;
-  /** The testbed's ports by role. */
-  readonly topology: Topology;
   /** The stream's path through the DUT and the guest, hop by hop: what the checks and the tables walk. */
   readonly path: PvpPath;
   readonly profile: Profile;
@@ -101,13 +99,17 @@ export class LabRun {
   /** The local hook while it runs (fault injection): an interrupted run stops it. */
   private hook: LocalShell | null = null;
 
+  /** The testbed's ports by role (the path's). */
+  get topology(): Topology {
+    return this.path.topology;
+  }
+
   constructor(
     readonly config: SuiteConfig,
     readonly meta: SuiteMeta,
   ) {
     this.tb = config.testbed;
     this.path = pvpPath(this.tb);
-    this.topology = this.path.topology;
     // `dutlab run` checked the testbed against the profile before any suite started.
     this.profile = profileFor(profileByName(config.profile), this.tb);
     this.dir = join(config.runDir, meta.name);
