@@ -95,7 +95,6 @@ export class LabRun {
   readonly transcript: Transcript;
   /** The fixtures, undone last first at the end of the suite. */
   readonly teardown = new Teardown();
-  private lock: LabLock | null = null;
   /** The local hook while it runs (fault injection): an interrupted run stops it. */
   private hook: LocalShell | null = null;
 
@@ -115,7 +114,12 @@ export class LabRun {
     this.dir = join(config.runDir, meta.name);
     mkdirSync(this.dir, { recursive: true });
     this.transcript = new Transcript(join(this.dir, 'transcripts'));
-    this.session = new Session(this.tb, this.profile, { transcript: this.transcript, warn: (m) => this.note(m), topology: this.topology });
+    this.session = new Session(this.tb, this.profile, {
+      transcript: this.transcript,
+      warn: (m) => this.note(m),
+      topology: this.topology,
+      fixtures: this.teardown,
+    });
     this.data = {
       suite: meta.name,
       title: meta.title,
@@ -130,11 +134,8 @@ export class LabRun {
       teardownProblems: [],
       notes: [...config.testbedNotes],
     };
-    // The fixtures in the order they are set up; each undo does nothing if its fixture never was.
-    this.teardown.defer('connections', () => this.session.close());
-    this.teardown.defer('lab lock', () => this.releaseLock());
-    this.teardown.defer('setup', () => this.session.teardown());
-    this.teardown.defer('logs', () => this.collectEvidence());
+    // No fixture yet: each registers its undo as it is set up (the connections
+    // at the first one, the lock once taken, the setup at its first step).
     const blocked = unmet([...meta.requires, ...this.profile.requires], this.capabilities());
     if (blocked) this.data.blocked = blocked;
   }
@@ -182,7 +183,7 @@ export class LabRun {
           group: 'setup',
           needs: [ids[i]!],
           ...(step.requires ? { requires: step.requires } : {}),
-          run: () => this.session.runStep(step),
+          run: () => this.runStep(step),
         }),
       ),
     ];
@@ -211,8 +212,13 @@ export class LabRun {
 
   private async takeLock(): Promise<void> {
     const host = await this.session.connect('host');
-    this.lock = new LabLock(host, this.tb.lock.path, this.tb.lock.ttlSeconds, this.config.runId);
-    const note = await this.lock.acquire();
+    const lock = new LabLock(host, this.tb.lock.path, this.tb.lock.ttlSeconds, this.config.runId);
+    // A lock this run did not get (another run holds the lab) is not this run's to release.
+    const note = await this.teardown.use(
+      'lab lock',
+      () => lock.acquire(),
+      () => this.releaseLock(lock),
+    );
     if (note) this.note(note);
     // Holding the lock: whatever a dead run of this lab left capturing is stopped, on each machine it captures on.
     await this.session.onEveryConnection(async (role, shell) => {
@@ -238,8 +244,25 @@ export class LabRun {
     if (blocked) this.note(`the ${this.profile.name} profile cannot run on this lab: ${blocked}`);
   }
 
-  private async releaseLock(): Promise<void> {
-    if (this.lock && this.session.connected('host')) await this.lock.release();
+  private async releaseLock(lock: LabLock): Promise<void> {
+    if (this.session.connected('host')) await lock.release();
+  }
+
+  private setupBegun = false;
+
+  /**
+   * A step of the setup. The first one begins the setup: from then on the
+   * setup's undo is a fixture of the run, and so is the evidence read before
+   * it (versions, the logs of what the run started); a step that fails
+   * half-way is undone too.
+   */
+  private async runStep(step: StepDef): Promise<void> {
+    if (!this.setupBegun) {
+      this.setupBegun = true;
+      this.teardown.defer('setup', () => this.session.teardown());
+      this.teardown.defer('logs', () => this.collectEvidence());
+    }
+    await this.session.runStep(step);
   }
 
   // ---- the stage engine ------------------------------------------------------

@@ -34,6 +34,8 @@ export interface SessionOptions {
   warn?: (line: string) => void;
   /** The testbed's ports by role, where the run has them already. */
   topology?: Topology;
+  /** The run's fixtures: the session's connections become one at the first connection made (else the caller closes them). */
+  fixtures?: Teardown;
 }
 
 interface Started {
@@ -64,6 +66,7 @@ export class Session implements StepRuntime {
   private readonly stepUndos = new Teardown();
   private readonly processes = new Teardown();
   private readonly connector: Connector;
+  private readonly fixtures: Teardown | undefined;
   readonly topology: Topology;
 
   constructor(
@@ -73,6 +76,7 @@ export class Session implements StepRuntime {
   ) {
     this.connector = options.connect ?? sshConnector(options.transcript, options.warn);
     this.topology = options.topology ?? topologyOf(tb);
+    this.fixtures = options.fixtures;
   }
 
   context(): StepContext {
@@ -95,6 +99,7 @@ export class Session implements StepRuntime {
     const inner = role === 'guest' && this.vm() ? await this.connectWatchingVm(role) : await this.connector(role, this);
     // Through the guest's connection, a lost connection or a timeout is first checked against the VM: a QEMU that died says so.
     const shell = new GatedShell(inner, this.gate, role === 'guest' ? (e) => this.explainGuestError(e) : undefined);
+    if (this.shells.size === 0) this.fixtures?.defer('connections', () => this.close());
     this.shells.set(role, shell);
     for (const hook of this.connectHooks) await hook(role, shell);
     return shell;

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { virtual } from '../../lib/profiles/index.js';
+import { virtual } from '../../lib/profiles/virtual.profile.js';
 import * as read from '../../lib/scenario/readback.js';
 import { Session } from '../../lib/scenario/session.js';
 import { expectedPorts, expectedVeths, sysctlExpected } from '../../lib/profiles/expected.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CommandError, failureKind } from '../../lib/errors.js';
-import { virtual } from '../../lib/profiles/index.js';
+import { virtual } from '../../lib/profiles/virtual.profile.js';
 import { Session } from '../../lib/scenario/session.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import type { Testbed } from '../../lib/testbed/schema.js';

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { labDown, labLeftovers } from '../../lib/vlab/lab.js';
 import { hugepageCounts } from '../../lib/vlab/hugepages.js';
 import { CHECKS, checkFault, cleanUpFaultLabs, guestForwardRule, inHostOvs, type Fault } from '../helpers/faults.js';
-import { virtual } from '../../lib/profiles/index.js';
+import { virtual } from '../../lib/profiles/virtual.profile.js';
 import type { Summary } from '../../lib/report/summary.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;

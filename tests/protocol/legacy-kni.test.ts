@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { KniGateError } from '../../lib/errors.js';
 import { parseIvshmCmdline } from '../../lib/parsers/ivshm.js';
 import { planOf } from '../../lib/scenario/plan.js';
-import { legacyKni } from '../../lib/profiles/index.js';
+import { legacyKni } from '../../lib/profiles/legacy-kni.profile.js';
 import { LabRun, type Stage } from '../../lib/scenario/lab-run.js';
 import { KniFunctionalTest } from '../../lib/suite/kni-functional/cases.js';
 import { PvpTest } from '../../lib/suite/pvp/cases.js';
@@ -68,8 +68,15 @@ function missingInOrder(got: string[], want: string[]): string[] {
 describe('legacy-kni on the scripted legacy lab', () => {
   it('runs every command of the plan, in order, on the host and on the guest (reached through the host)', async () => {
     const { lab, run, stages } = await setUp('found');
-    for (const stage of stages.filter((s) => s.group === 'setup')) expect(await run.runStage(stage), stage.id).toBeNull();
+    // Each fixture's undo exists once it was set up, and only then (Playwright's use): none before the run starts.
+    expect(run.teardown.pending).toEqual([]);
+    const setup = stages.filter((s) => s.group === 'setup');
+    expect(await run.runStage(setup[0]!)).toBeNull();
+    expect(run.teardown.pending).toEqual(['lab lock', 'connections']);
+    for (const stage of setup.slice(1)) expect(await run.runStage(stage), stage.id).toBeNull();
+    expect(run.teardown.pending).toEqual(['logs', 'setup', 'lab lock', 'connections']);
     await run.finish();
+    expect(run.teardown.pending).toEqual([]);
     const plan = planOf(run.tb, legacyKni, { 'ivshmem-device': parseIvshmCmdline(output('ivshm-mngr-vm_1.txt')).argument });
     for (const role of ['host', 'guest'] as const) {
       const want = plan.filter((s) => s.host === role).flatMap((s) => s.commands.map((c) => c.line));
@@ -121,6 +128,8 @@ describe('legacy-kni on the scripted legacy lab', () => {
     const { lab, run, stages } = await setUp('found', '23.11.1');
     try {
       for (const stage of stages) expect((await run.runStage(stage))?.status ?? 'ran', stage.id).toBe(stage.id.startsWith('lab.') ? 'ran' : 'blocked');
+      // No step ran: there is no setup to undo and nothing of it to collect, only the lock and the connections.
+      expect(run.teardown.pending).toEqual(['lab lock', 'connections']);
     } finally {
       // Whatever failed, the run's connections close: the scripted servers can then stop.
       await run.finish();

@@ -12,8 +12,8 @@ import {
   type LabCapabilities,
   type Requirement,
 } from '../../lib/capabilities.js';
-import { legacyKni } from '../../lib/profiles/legacy-kni.js';
-import { virtual } from '../../lib/profiles/virtual.js';
+import { legacyKni } from '../../lib/profiles/legacy-kni.profile.js';
+import { virtual } from '../../lib/profiles/virtual.profile.js';
 import { verdictOf } from '../../lib/report/verdict.js';
 import type { CaseOutcome } from '../../lib/results/run.js';
 

@@ -51,7 +51,7 @@ describe('the dutlab command', () => {
     expect(bad.stderr).toContain('/nonexistent.yaml: 1 problem(s) in the testbed file');
     const profile = await dutlab('plan', '--testbed', fixturePath('testbeds/legacy-kni.yaml'), '--profile', 'kni');
     expect(profile.exitCode).not.toBe(0);
-    expect(profile.stderr).toMatch(/Allowed choices are legacy-kni, virtual/);
+    expect(profile.stderr).toMatch(/Allowed choices are legacy-kni, ovs-dpdk, virtual/);
   });
 
   it.each([
@@ -114,9 +114,9 @@ describe('the dutlab command', () => {
   it('lists the suites, a line each with what they require and which profiles run them, then the profiles', async () => {
     const r = await inProcess('suites');
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(/^pvp +Phy->VM->Phy: .*\n +requires: guest; default for: legacy-kni, virtual, ovs-dpdk; file: tests\/e2e\/pvp\.e2e\.ts$/m);
+    expect(r.stdout).toMatch(/^pvp +Phy->VM->Phy: .*\n +requires: guest; default for: legacy-kni, ovs-dpdk, virtual; file: tests\/e2e\/pvp\.e2e\.ts$/m);
     expect(r.stdout).toMatch(
-      /^profiles:\nlegacy-kni +the guide's lab: .*\(offers: guest, vm, dpdk, kni, ivshmem, ovs-dpdk-fork\)\nvirtual +the virtual lab: .*\(offers: guest\)$/m,
+      /^profiles:\nlegacy-kni +the guide's lab: .*\(offers: guest, vm, dpdk, kni, ivshmem, ovs-dpdk-fork\)\novs-dpdk +upstream OVS with DPDK .*\(offers: guest, dpdk, dpdk-ports, tap\)\nvirtual +the virtual lab: .*\(offers: guest\)$/m,
     );
   });
 });

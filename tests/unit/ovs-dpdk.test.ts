@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseInterfaceStates, parseOvsLog, parsePmdStatsShow } from '../../lib/parsers/ovs-dpdk.js';
-import { ovsDpdk } from '../../lib/profiles/index.js';
+import { ovsDpdk } from '../../lib/profiles/ovs-dpdk.profile.js';
 import { profileProblems } from '../../lib/profiles/profile.js';
 import { ealExtraArgs } from '../../lib/profiles/steps/ovs-dpdk.js';
 import { hugepagesNeeded } from '../../lib/testbed/sizing.js';

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseIvshmCmdline } from '../../lib/parsers/ivshm.js';
 import { formatPlan, planOf } from '../../lib/scenario/plan.js';
-import { legacyKni, virtual } from '../../lib/profiles/index.js';
+import { legacyKni } from '../../lib/profiles/legacy-kni.profile.js';
+import { virtual } from '../../lib/profiles/virtual.profile.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import { GUIDE, fixturePath, output } from '../helpers/fixtures.js';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDmesg } from '../../lib/parsers/dmesg.js';
-import { ovsDpdk } from '../../lib/profiles/index.js';
+import { ovsDpdk } from '../../lib/profiles/ovs-dpdk.profile.js';
 import { profileFor, profileProblems } from '../../lib/profiles/profile.js';
 import { qemuCommand } from '../../lib/profiles/steps/vm.js';
 import { hugepagesNeeded } from '../../lib/testbed/sizing.js';

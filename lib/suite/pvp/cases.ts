@@ -66,8 +66,6 @@ export class PvpTest {
   constructor(private readonly run: LabRun) {
     this.stream = streamFromTestbed(run.tb, parseInt(run.config.runId.replace(/\D/g, '').slice(-9) || '1', 10));
     this.guestCaptures = new GuestCaptures(run);
-    // The guest's captures and their files (the engine cleans up the traffic generator's).
-    run.teardown.defer('guest captures', () => this.guestCaptures.remove());
   }
 
   private record(part: Omit<Partial<PvpMeasured>, 'kind'>): void {

@@ -25,6 +25,8 @@ export class GuestCaptures {
   async start(): Promise<void> {
     const { vmIngress: vmIn, vmEgress: vmOut } = this.run.topology;
     const work = this.run.tb.paths.workDir;
+    // From here on the guest may hold captures and their files: a fixture of the run (the engine cleans up the traffic generator's).
+    this.run.teardown.defer('guest captures', () => this.remove());
     try {
       const guest = this.run.session.shell('guest');
       if ((await guest.run('command -v tcpdump', { okExitCodes: [0, 1, 127] })).exitCode !== 0) throw new Error('the guest has no tcpdump');

@@ -29,3 +29,4 @@ export const virtual: Profile = {
     ...S.GUEST_ROUTER_STEPS,
   ],
 };
+export default virtual;

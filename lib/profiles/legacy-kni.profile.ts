@@ -62,3 +62,4 @@ export const legacyKni: Profile = {
   ],
   dpdkVersionCommand: (tb) => S.dpdkTreeVersion(tb),
 };
+export default legacyKni;

@@ -102,3 +102,4 @@ const ovsDpdkVm: Profile = {
   ],
   forTestbed: undefined,
 };
+export default ovsDpdk;
