@@ -204,7 +204,7 @@ export class LabRun {
    */
   async trafficGenerator(): Promise<TrafficGenerator> {
     if (this.tg) return this.tg;
-    const tg = trafficGenerator(await this.session.connect('tg'), this.tb, this.config.runId);
+    const tg = trafficGenerator(await this.session.connect('tg'), this.tb, this.config.runId, this.transcript);
     this.tg = tg;
     this.teardown.defer('traffic generator', () => tg.cleanup());
     return tg;

@@ -3,6 +3,7 @@
 // leaves the lab as the run found it, pytest-fixture style.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, CommandError, CommandTimeoutError, ConnectionError, errorMessage, VmError } from '../errors.js';
 import { parseDmesg } from '../parsers/dmesg.js';
@@ -421,6 +422,12 @@ class GatedShell implements Shell {
 
   get(remotePath: string, localPath: string): Promise<void> {
     return this.track(() => this.inner.get(remotePath, localPath));
+  }
+
+  forwardOut(address: string, port: number): Promise<Duplex> {
+    const inner = this.inner;
+    if (!inner.forwardOut) return Promise.reject(new ConnectionError(this.host, 'not an SSH connection: cannot forward through it'));
+    return this.track(() => inner.forwardOut!(address, port));
   }
 
   close(): Promise<void> {

@@ -380,7 +380,28 @@ const Throughput = z.strictObject({
 });
 
 /** The traffic generator's driver (lib/traffic/tg.ts); the host it runs on is hosts.tg. */
-const Tg = z.strictObject({ type: z.enum(['linux']).default('linux') });
+/**
+ * A TRex server on the TG (tg.type: trex): where it listens as the TG host
+ * sees it (reached through a local forward on the TG's SSH connection, never
+ * a port opened to the lab network), its port ids for the transmit and
+ * receive roles, and the directory on the TG the run's pcaps go to.
+ */
+const Trex = z.strictObject({
+  server: z.strictObject({ address: ipv4().default('127.0.0.1'), port: port().default(4501) }).prefault({}),
+  ports: z
+    .strictObject({ transmit: z.number().int().min(0).max(63), receive: z.number().int().min(0).max(63) })
+    .refine((p) => p.transmit !== p.receive, 'the transmit and receive ports are two ports'),
+  pcapDir: absPath().default('/tmp/dutlab-trex'),
+  /** The bound on one RPC call, retries of a busy server included. */
+  callTimeoutMs: z.number().int().positive().default(10_000),
+});
+
+const Tg = z
+  .strictObject({ type: z.enum(['linux', 'trex']).default('linux'), trex: Trex.optional() })
+  .refine((t) => t.type !== 'trex' || t.trex !== undefined, {
+    message: 'tg.type trex needs tg.trex (the server, its ports, the pcap directory)',
+    path: ['trex'],
+  });
 
 const Lock = z.strictObject({ path: absPath().default('/tmp/dutlab.lock'), ttlSeconds: z.number().int().positive().default(120) });
 

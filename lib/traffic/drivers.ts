@@ -1,18 +1,23 @@
 // The traffic-generator drivers by the testbed's `tg.type` (tg.ts says what a driver is).
 import type { Testbed } from '../testbed/schema.js';
 import type { Shell } from '../transport/shell.js';
+import type { Transcript } from '../transport/transcript.js';
 import type { CapturingTrafficGenerator, MeasuringTrafficGenerator } from './tg.js';
 import { LinuxTrafficGenerator } from './tg-linux.js';
+import { TrexTrafficGenerator } from './trex/driver.js';
+
+type Driver = (shell: Shell, tb: Testbed, runId: string, transcript?: Transcript) => CapturingTrafficGenerator & MeasuringTrafficGenerator;
 
 /** The drivers by the testbed's `tg.type`. */
 const DRIVERS = {
-  linux: (shell: Shell, tb: Testbed, runId: string) => new LinuxTrafficGenerator(shell, tb, runId),
-} satisfies Record<Testbed['tg']['type'], (shell: Shell, tb: Testbed, runId: string) => CapturingTrafficGenerator & MeasuringTrafficGenerator>;
+  linux: (shell, tb, runId) => new LinuxTrafficGenerator(shell, tb, runId),
+  trex: (shell, tb, runId, transcript) => new TrexTrafficGenerator(shell, tb, runId, transcript),
+} satisfies Record<Testbed['tg']['type'], Driver>;
 
 /** A traffic generator, both faces: what the engine hands a suite (LabRun.trafficGenerator()). */
 export type TrafficGenerator = CapturingTrafficGenerator & MeasuringTrafficGenerator;
 
 /** The traffic generator the testbed names (`tg.type`), on the TG's shell. */
-export function trafficGenerator(shell: Shell, tb: Testbed, runId: string): TrafficGenerator {
-  return DRIVERS[tb.tg.type](shell, tb, runId);
+export function trafficGenerator(shell: Shell, tb: Testbed, runId: string, transcript?: Transcript): TrafficGenerator {
+  return DRIVERS[tb.tg.type](shell, tb, runId, transcript);
 }

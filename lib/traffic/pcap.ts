@@ -60,6 +60,25 @@ export function writeStreamPcap(file: string, spec: StreamSpec): { packets: numb
   }
 }
 
+/** Writes frames as they were captured elsewhere (a generator's capture API) into a classic pcap, in the order given. */
+export function writeFramesPcap(file: string, frames: Iterable<{ data: Buffer; timeUs: number }>): number {
+  const fd = openSync(file, 'w');
+  let n = 0;
+  try {
+    writeSync(fd, pcapGlobalHeader());
+    const head = Buffer.alloc(RECORD_HEADER_LEN);
+    for (const f of frames) {
+      writeRecordHeader(head, 0, Math.max(0, Math.round(f.timeUs)), f.data.length);
+      writeSync(fd, head);
+      writeSync(fd, f.data);
+      n++;
+    }
+    return n;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Calls onPacket for each packet of a classic pcap file, streaming. A pcapng
  * file, garbage, an unsupported link type or a cut-off last record is a PcapError.

@@ -1,4 +1,5 @@
 // One interface for running commands on a lab machine, whatever carries them.
+import type { Duplex } from 'node:stream';
 import { CommandError } from '../errors.js';
 import { shq } from './quote.js';
 
@@ -73,6 +74,8 @@ export interface Shell {
   start(command: string, options?: StartOptions): Promise<BackgroundProcess>;
   put(localPath: string, remotePath: string): Promise<void>;
   get(remotePath: string, localPath: string): Promise<void>;
+  /** A TCP channel from this host to an address as it sees it (SSH's direct-tcpip); only where the shell is a connection. */
+  forwardOut?(address: string, port: number): Promise<Duplex>;
   close(): Promise<void>;
 }
 

@@ -17,6 +17,8 @@ export function redact(text: string): string {
   return out;
 }
 
+const RPC_ANSWER_MAX = 4000;
+
 export class Transcript {
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -37,6 +39,15 @@ export class Transcript {
             ...(result.stderr ? ['--- stderr', result.stderr.trimEnd()] : []),
           ].join('\n');
     appendFileSync(this.fileFor(host), redact(`${head}\n${body}\n\n`));
+  }
+
+  /** A call to a server's API (TRex's JSON-RPC) and its answer, as a command and its output are. */
+  rpc(server: string, request: string, result: { answer: string; durationMs: number } | { error: string; durationMs: number }): void {
+    // A capture's packets come back as answers of megabytes: their head is enough to read the transcript by.
+    const answer = (a: string) => (a.length > RPC_ANSWER_MAX ? `${a.slice(0, RPC_ANSWER_MAX)}… (${a.length} characters in all)` : a.trimEnd());
+    const body =
+      'error' in result ? `--- error after ${result.durationMs} ms: ${result.error}` : `--- answer in ${result.durationMs} ms\n${answer(result.answer)}`;
+    appendFileSync(this.fileFor(server), redact(`### ${new Date().toISOString()} rpc ${request}\n${body}\n\n`));
   }
 
   note(host: string, text: string): void {

@@ -32,7 +32,8 @@ export function startSshd(role: Role, stateDir: string, ns: string): ProcRecord 
       'PermitRootLogin prohibit-password',
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',
-      `AllowTcpForwarding ${role === 'host' ? 'yes' : 'no'}`,
+      // The host is the guest's jump; the TG forwards to a generator's RPC port on its own loopback (TRex's, ssh -L).
+      `AllowTcpForwarding ${role === 'host' ? 'yes' : role === 'tg' ? 'local' : 'no'}`,
       'X11Forwarding no',
       'PrintMotd no',
       'Subsystem sftp internal-sftp',

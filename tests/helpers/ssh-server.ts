@@ -25,6 +25,8 @@ export interface TestServerOptions {
   tmpDir?: string;
   /** Where a forwarded channel (direct-tcpip) goes: the jump to the guest. */
   forward?: (host: string, port: number) => TestSshServer | undefined;
+  /** Forwarded channels to these TCP ports of 127.0.0.1 are carried there (ssh -L to a server on the host). */
+  forwardTcp?: (port: number) => boolean;
 }
 
 export interface KeyPair {
@@ -70,8 +72,15 @@ export class TestSshServer {
         });
         client.on('tcpip', (accept, reject, info) => {
           const target = this.opts.forward?.(info.destIP, info.destPort);
-          if (!target) return reject();
-          target.inject(accept());
+          if (target) return target.inject(accept());
+          if (info.destIP !== '127.0.0.1' || !this.opts.forwardTcp?.(info.destPort)) return reject();
+          const channel = accept();
+          const tcp = tcpConnect(info.destPort, '127.0.0.1');
+          tcp.on('error', () => channel.destroy());
+          channel.on('error', () => tcp.destroy());
+          channel.on('close', () => tcp.destroy());
+          tcp.on('close', () => channel.destroy());
+          channel.pipe(tcp).pipe(channel);
         });
       });
     });

@@ -153,4 +153,20 @@ describe('testbed file', () => {
   it('reports an unreadable file by its name', () => {
     expect(() => loadTestbed('/nonexistent/testbed.yaml')).toThrow(/\/nonexistent\/testbed.yaml.*cannot read/s);
   });
+
+  it('takes a TRex TG with its server, its ports by role and a pcap directory, and refuses one that cannot work, by field', () => {
+    const tb = parseTestbed(`${MINIMAL}tg:\n  type: trex\n  trex:\n    ports: { transmit: 0, receive: 1 }\n`);
+    expect(tb.tg).toEqual({
+      type: 'trex',
+      trex: { server: { address: '127.0.0.1', port: 4501 }, ports: { transmit: 0, receive: 1 }, pcapDir: '/tmp/dutlab-trex', callTimeoutMs: 10_000 },
+    });
+    expect(problemsOf(`${MINIMAL}tg:\n  type: trex\n`)).toEqual([
+      { path: 'tg.trex', message: 'tg.type trex needs tg.trex (the server, its ports, the pcap directory)' },
+    ]);
+    const bad = problemsOf(
+      `${MINIMAL}tg:\n  type: trex\n  trex:\n    server: { address: 'trex; reboot' }\n    ports: { transmit: 1, receive: 1 }\n    pcapDir: /tmp/x/../y\n`,
+    );
+    expect(bad.map((p) => p.path).sort()).toEqual(['tg.trex.pcapDir', 'tg.trex.ports', 'tg.trex.server.address']);
+    expect(bad.find((p) => p.path === 'tg.trex.ports')!.message).toBe('the transmit and receive ports are two ports');
+  });
 });

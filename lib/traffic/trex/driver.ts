@@ -1,0 +1,309 @@
+// The `trex` traffic generator (tg.ts): a TRex server on the TG, driven
+// through its stateless API (rpc.ts) over a local forward on the TG's SSH
+// connection. Both faces:
+// - capturing: the run's stream pcap copied to the TG and replayed by TRex
+//   (push_remote), the receive port's RX and the transmit port's TX captured
+//   with TRex's capture API and written here as the run's rx and tx pcaps;
+// - measuring: one STL stream of the trial's frame, continuous at the trial's
+//   rate for its duration (start_traffic), the ports' counters around it.
+// What TRex says it sent is the generator's own word: a trial it fell short
+// on is flagged, never assumed away.
+import { CaptureError, ParseError } from '../../errors.js';
+import type { Testbed } from '../../testbed/schema.js';
+import { topologyOf } from '../../testbed/topology.js';
+import { localForward, type Forwarder, type LocalForward } from '../../transport/forward.js';
+import { shq } from '../../transport/quote.js';
+import type { Shell } from '../../transport/shell.js';
+import type { Transcript } from '../../transport/transcript.js';
+import { orOnTimeout, waitUntil } from '../../wait.js';
+import { readPcap, writeFramesPcap } from '../pcap.js';
+import type {
+  CaptureRequest,
+  CaptureResult,
+  CapturingTrafficGenerator,
+  MeasuringTrafficGenerator,
+  PortCounters,
+  TgSnapshot,
+  Trial,
+  TrialResult,
+} from '../tg.js';
+import { TrexError, TrexPorts, TrexRpc } from './rpc.js';
+
+type TrexConfig = NonNullable<Testbed['tg']['trex']>;
+
+interface PortStats {
+  opackets: number;
+  ipackets: number;
+  obytes: number;
+  ibytes: number;
+}
+
+interface CapturedPacket {
+  binary: string;
+  ts: number;
+  port: number;
+  origin: 'RX' | 'TX';
+  index: number;
+}
+
+const nowUs = () => Date.now() * 1000;
+
+/** The STL stream of one frame, continuous at `pps` (the shape trex_stl_rpc_cmds.cpp's add_stream parses). */
+export function stlStream(frame: Buffer, pps: number): Record<string, unknown> {
+  return {
+    enabled: true,
+    self_start: true,
+    start_paused: false,
+    isg: 0,
+    next_stream_id: -1,
+    action_count: 0,
+    flags: 0,
+    core_id: -1,
+    packet: { binary: frame.toString('base64'), meta: '' },
+    mode: { type: 'continuous', rate: { type: 'pps', value: pps } },
+    vm: { instructions: [], split_by_var: '' },
+    flow_stats: { enabled: false },
+  };
+}
+
+export class TrexTrafficGenerator implements CapturingTrafficGenerator, MeasuringTrafficGenerator {
+  private readonly cfg: TrexConfig;
+  /** The testbed's names for the two ports (the TG snapshot's keys, as every driver's). */
+  private readonly names: { transmit: string; receive: string };
+  private readonly remotePcap: string;
+  private rpc: TrexRpc | null = null;
+  private ports: TrexPorts | null = null;
+  private forward: LocalForward | null = null;
+  private readonly captures = new Set<number>();
+  private trialFrame: Buffer | null = null;
+  /** How long the receive port must be quiet for the stream to have ended (verify.quietMs). */
+  private readonly quietMs: number;
+
+  constructor(
+    private readonly shell: Shell,
+    tb: Testbed,
+    private readonly runId: string,
+    private readonly transcript?: Transcript,
+  ) {
+    if (!tb.tg.trex) throw new TrexError('tg.type trex needs tg.trex');
+    this.cfg = tb.tg.trex;
+    const t = topologyOf(tb);
+    this.names = { transmit: t.tgTx, receive: t.tgRx };
+    this.remotePcap = `${this.cfg.pcapDir}/${runId}-tx.pcap`;
+    this.quietMs = tb.verify.quietMs;
+  }
+
+  private get server(): string {
+    return `TRex on the TG (${this.cfg.server.address}:${this.cfg.server.port} there)`;
+  }
+
+  /** The server reached, its API checked, both ports taken for this run: once. */
+  private async session(): Promise<{ rpc: TrexRpc; ports: TrexPorts }> {
+    if (this.rpc && this.ports) return { rpc: this.rpc, ports: this.ports };
+    if (!this.shell.forwardOut) throw new TrexError(`${this.server}: the TG's shell is not an SSH connection, so nothing can be forwarded to the server`);
+    this.forward = await localForward(this.shell as Forwarder, this.cfg.server.address, this.cfg.server.port);
+    const rpc = new TrexRpc({
+      endpoint: `tcp://127.0.0.1:${this.forward.port}`,
+      name: this.server,
+      callTimeoutMs: this.cfg.callTimeoutMs,
+      ...(this.transcript ? { transcript: this.transcript } : {}),
+    });
+    this.rpc = rpc;
+    await rpc.connect();
+    const ports = new TrexPorts(rpc, `dutlab ${this.runId}`, process.pid);
+    await ports.acquire({ transmit: this.cfg.ports.transmit, receive: this.cfg.ports.receive });
+    this.ports = ports;
+    return { rpc, ports };
+  }
+
+  async prepare(): Promise<void> {
+    const { rpc } = await this.session();
+    for (const role of ['transmit', 'receive'] as const) {
+      const port = this.cfg.ports[role];
+      const st = await rpc.call<{ attr?: { link?: { up?: boolean } }; state?: string }>('get_port_status', { port_id: port });
+      if (st.attr?.link?.up !== true) throw new TrexError(`TRex port ${port} (the ${role} port, ${this.names[role]}) is down (state ${st.state ?? '?'})`);
+    }
+    await this.shell.run(`mkdir -p ${shq(this.cfg.pcapDir)}`);
+  }
+
+  private async stats(port: number): Promise<PortStats> {
+    const s = await this.rpc!.call<Partial<PortStats>>('get_port_stats', { port_id: port });
+    const fields = ['opackets', 'ipackets', 'obytes', 'ibytes'] as const;
+    if (fields.some((f) => typeof s[f] !== 'number'))
+      throw new ParseError(`${this.server}'s get_port_stats of port ${port}`, fields.join(', '), JSON.stringify(s));
+    return s as PortStats;
+  }
+
+  /** Both ports' counters, on this machine's clock around the reading (the capture's times are placed on the same clock). */
+  private async counters(): Promise<TgSnapshot> {
+    const fromUs = nowUs();
+    const tx = await this.stats(this.cfg.ports.transmit);
+    const rx = await this.stats(this.cfg.ports.receive);
+    const toUs = nowUs();
+    const of = (s: PortStats): PortCounters => ({ rxPackets: s.ipackets, rxBytes: s.ibytes, txPackets: s.opackets, txBytes: s.obytes });
+    return { ports: { [this.names.transmit]: of(tx), [this.names.receive]: of(rx) }, fromUs, toUs };
+  }
+
+  private async state(port: number): Promise<string> {
+    return (await this.rpc!.call<{ state?: string }>('get_port_status', { port_id: port })).state ?? '?';
+  }
+
+  /** Until the transmit port has stopped sending (its state leaves `busy`), within a bound. */
+  private async awaitTransmitEnd(busy: string, boundMs: number): Promise<void> {
+    const port = this.cfg.ports.transmit;
+    await waitUntil(`TRex port ${port} to finish sending (state ${busy})`, async () => (await this.state(port)) !== busy, {
+      timeoutMs: boundMs,
+      intervalMs: 100,
+    });
+  }
+
+  /** The counters once the receive port has not counted for `quietMs` (within a bound: a DUT that keeps sending cannot hold the run). */
+  private async quietCounters(quietMs: number, boundMs: number): Promise<TgSnapshot> {
+    let snap = await this.counters();
+    let last = snap.ports[this.names.receive]!.rxPackets;
+    let since = Date.now();
+    const quiet = async () => {
+      snap = await this.counters();
+      const now = snap.ports[this.names.receive]!.rxPackets;
+      if (now !== last) {
+        last = now;
+        since = Date.now();
+        return false;
+      }
+      return Date.now() - since >= quietMs;
+    };
+    await waitUntil(`TRex port ${this.cfg.ports.receive} to stop receiving for ${quietMs} ms`, quiet, { timeoutMs: boundMs, intervalMs: 100 }).catch(
+      orOnTimeout(() => undefined),
+    );
+    return snap;
+  }
+
+  async sendAndCapture(req: CaptureRequest): Promise<CaptureResult> {
+    const { rpc, ports } = await this.session();
+    await this.shell.put(req.pcap, this.remotePcap);
+    const limit = Math.max(10_000, req.packets * 4);
+    const asked = nowUs();
+    const started = await rpc.call<{ capture_id: number; start_ts: number }>('capture', {
+      command: 'start',
+      limit,
+      mode: 'fixed',
+      tx: [this.cfg.ports.transmit],
+      rx: [this.cfg.ports.receive],
+      filter: '',
+    });
+    // The server's capture clock placed on this machine's: its start is between the request and the answer.
+    const anchorUs = (asked + nowUs()) / 2;
+    this.captures.add(started.capture_id);
+    try {
+      await req.around?.before?.first?.();
+      const before = await this.counters();
+      await req.around?.before?.last?.();
+      const tx = this.cfg.ports.transmit;
+      await rpc.call('push_remote', {
+        handler: ports.handler(tx),
+        port_id: tx,
+        pcap_filename: this.remotePcap,
+        ipg_usec: 1e6 / req.rate,
+        min_ipg_usec: 0,
+        speedup: 1,
+        count: 1,
+        duration: -1,
+        is_dual: false,
+        slave_handler: '',
+      });
+      await this.awaitTransmitEnd('PCAP_TX', Math.ceil((req.packets / req.rate) * 2000) + 30_000);
+      await this.quietCounters(this.quietMs, 30_000);
+      await req.around?.after?.first?.();
+      const after = await this.counters();
+      await req.around?.after?.last?.();
+      await this.collect(started.capture_id, started.start_ts, anchorUs, limit, req.into);
+      const sentNow = after.ports[this.names.transmit]!.txPackets - before.ports[this.names.transmit]!.txPackets;
+      return { sent: { packetsSent: sentNow, failed: 0, raw: `TRex port ${tx}: opackets grew by ${sentNow}` }, counters: { before, after } };
+    } finally {
+      await this.dropCaptures();
+    }
+  }
+
+  /** Stops the capture and writes its packets here: the receive port's RX as rx, the transmit port's TX as tx. */
+  private async collect(id: number, startTs: number, anchorUs: number, limit: number, into: CaptureRequest['into']): Promise<void> {
+    const stopped = await this.rpc!.call<{ pkt_count?: number }>('capture', { command: 'stop', capture_id: id });
+    if ((stopped.pkt_count ?? 0) >= limit)
+      throw new CaptureError(`${this.server}'s capture ${id} filled up (${limit} packets): what came back is not all there`);
+    const packets: CapturedPacket[] = [];
+    const fetch = async () => {
+      const r = await this.rpc!.call<{ pkts: CapturedPacket[]; pending: number }>('capture', { command: 'fetch', capture_id: id, pkt_limit: 1000 });
+      packets.push(...r.pkts);
+      return r.pending === 0 || (r.pkts.length === 0 && null);
+    };
+    await waitUntil(`${this.server}'s capture ${id} to be fetched`, fetch, { timeoutMs: 60_000, intervalMs: 0 });
+    const frames = (origin: 'RX' | 'TX', port: number) =>
+      packets
+        .filter((p) => p.origin === origin && p.port === port)
+        .sort((a, b) => a.index - b.index)
+        .map((p) => ({ data: Buffer.from(p.binary, 'base64'), timeUs: anchorUs + (p.ts - startTs) * 1e6 }));
+    writeFramesPcap(into.rx, frames('RX', this.cfg.ports.receive));
+    writeFramesPcap(into.tx, frames('TX', this.cfg.ports.transmit));
+  }
+
+  private async dropCaptures(): Promise<void> {
+    for (const id of [...this.captures]) {
+      this.captures.delete(id);
+      await this.rpc?.call('capture', { command: 'remove', capture_id: id }).catch(() => undefined);
+    }
+  }
+
+  async prepareTrials(localPcap: string, frames: number): Promise<void> {
+    await this.prepare();
+    let first: Buffer | null = null;
+    await readPcap(localPcap, (data) => {
+      first ??= Buffer.from(data);
+    });
+    if (!first || frames < 1) throw new TrexError(`the trial pcap ${localPcap} has no frame to build TRex's stream from`);
+    this.trialFrame = first;
+  }
+
+  /**
+   * A trial: the trial's frame as one continuous STL stream at the rate, for
+   * the duration, TRex's own counters around it (read again once the
+   * receive port is quiet). What TRex sent in that time is its achieved
+   * rate; short of the rate, the trial is flagged.
+   */
+  async measure(trial: Trial): Promise<TrialResult> {
+    if (!this.trialFrame) throw new Error('measure before prepareTrials');
+    const { rpc, ports } = await this.session();
+    const tx = this.cfg.ports.transmit;
+    const handler = ports.handler(tx);
+    await rpc.call('remove_all_streams', { handler, port_id: tx });
+    await rpc.call('add_stream', { handler, port_id: tx, stream_id: 1, stream: stlStream(this.trialFrame, trial.rate) });
+    const before = await this.counters();
+    await rpc.call('start_traffic', { handler, port_id: tx, mul: { type: 'pps', op: 'abs', value: trial.rate }, duration: trial.durationS, force: false });
+    await this.awaitTransmitEnd('TX', Math.ceil(trial.durationS * 3000) + 10_000);
+    const after = await this.quietCounters(200, 2000);
+    const sent = after.ports[this.names.transmit]!.txPackets - before.ports[this.names.transmit]!.txPackets;
+    const received = after.ports[this.names.receive]!.rxPackets - before.ports[this.names.receive]!.rxPackets;
+    const offered = Math.round(trial.rate * trial.durationS);
+    const achievedRate = sent / trial.durationS;
+    return {
+      offered,
+      sent,
+      received,
+      lossRatio: sent > 0 ? Math.max(0, sent - received) / sent : 1,
+      generatorShort: achievedRate < trial.rate * 0.97,
+      achievedRate,
+    };
+  }
+
+  /** Stops what this run started on TRex, gives its ports back, closes the forward, removes its pcap on the TG. Safe at any time, any number of times. */
+  async cleanup(): Promise<void> {
+    const tx = this.cfg.ports.transmit;
+    if (this.rpc && this.ports?.holds(tx)) await this.rpc.call('stop_traffic', { handler: this.ports.handler(tx), port_id: tx }).catch(() => undefined);
+    await this.dropCaptures();
+    await this.ports?.release();
+    this.ports = null;
+    this.rpc?.close();
+    this.rpc = null;
+    await this.forward?.close();
+    this.forward = null;
+    await this.shell.run(`rm -f ${shq(this.remotePcap)}`, { okExitCodes: [0, 1] }).catch(() => undefined);
+  }
+}
