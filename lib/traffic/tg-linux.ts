@@ -146,6 +146,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
    */
   async measure(trial: Trial): Promise<TrialResult> {
     if (this.trialFrames === 0) throw new Error('measure before prepareTrials');
+    if (trial.latency) throw new Error('the linux driver does not measure latency: use a generator that does (tg.type trex)');
     const loops = Math.max(1, Math.round((trial.rate * trial.durationS) / this.trialFrames));
     const offered = loops * this.trialFrames;
     const before = await this.counters();

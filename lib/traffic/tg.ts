@@ -7,6 +7,8 @@
 // send_packets_and_capture). Measuring, for performance suites: offer a load
 // for a while and count what came back. A suite gets the run's one driver
 // from the engine (LabRun.trafficGenerator()), which cleans it up.
+import type { LatencyResult } from '../results/latency.js';
+
 export interface PortCounters {
   rxPackets: number;
   rxBytes: number;
@@ -87,6 +89,8 @@ export interface Trial {
   durationS: number;
   /** Frame size in bytes (without the 4-byte FCS). */
   frame: number;
+  /** Also a low-rate latency stream of the same frame (its own id, its rate in frames/s): its one-way latency comes back in the result. */
+  latency?: { streamId: number; rate: number };
 }
 
 /** What a trial found. The generator's own shortfall is measured, never assumed: a trial it fell short on is flagged. */
@@ -103,6 +107,8 @@ export interface TrialResult {
   generatorShort: boolean;
   /** Frames per second the generator actually reached. */
   achievedRate: number;
+  /** The latency stream's, when the trial asked for one (a driver that cannot measure it says so by an error, never a guess). */
+  latency?: LatencyResult;
 }
 
 /** The measuring face (the throughput search's): offer a load for a while, count what came back. */

@@ -24,9 +24,14 @@ interface PortState {
   state: 'IDLE' | 'STREAMS' | 'TX' | 'PCAP_TX';
   opackets: number;
   obytes: number;
-  stream: { frame: Buffer; pps: number } | null;
-  sender: ChildProcess | null;
+  streams: Array<{ frame: Buffer; pps: number; latencyId?: number }>;
+  /** What sends or measures on the port now: its state is TX (or PCAP_TX) until all of it ended. */
+  active: Set<ChildProcess>;
+  pending: number;
 }
+
+/** A latency stream's frames carry this at their end: the magic, the pg_id, the sequence (TRex stamps its own signature likewise). */
+const LATENCY_MAGIC = 0x4c415431;
 
 interface Capture {
   id: number;
@@ -70,12 +75,58 @@ function sentBy(output: string): { packets: number; bytes: number } {
   return { packets, bytes };
 }
 
+/** TRex's latency section of one pg_id (trex_stl_fs.cpp, time_histogram.cpp) from the stream's departures and arrivals, in microseconds. */
+function latencyJson(arrivals: Array<{ seq: number; us: number }>, leftAt: Map<number, number>, sent: number): Record<string, unknown> {
+  const seen = new Set<number>();
+  let dup = 0;
+  let ooo = 0;
+  let highest = -1;
+  const samples: number[] = [];
+  for (const a of arrivals) {
+    if (seen.has(a.seq)) {
+      dup++;
+      continue;
+    }
+    seen.add(a.seq);
+    if (a.seq < highest) ooo++;
+    highest = Math.max(highest, a.seq);
+    const left = leftAt.get(a.seq);
+    if (left !== undefined) samples.push(Math.max(0, a.us - left));
+  }
+  const histogram: Record<string, number> = {};
+  for (const us of samples) {
+    // Key K of decade B holds [K, K + B): 10 holds 10-19 us, 200 holds 200-299 us; below 10 us, key 0.
+    const base = us < 10 ? 0 : 10 ** Math.floor(Math.log10(us));
+    const key = base === 0 ? 0 : Math.floor(us / base) * base;
+    histogram[String(key)] = (histogram[String(key)] ?? 0) + 1;
+  }
+  let jitter = 0;
+  for (let i = 1; i < samples.length; i++) jitter += (Math.abs(samples[i]! - samples[i - 1]!) - jitter) / 16;
+  const er: Record<string, number> = {};
+  if (sent - seen.size > 0) er.drp = sent - seen.size;
+  if (ooo > 0) er.ooo = ooo;
+  if (dup > 0) er.dup = dup;
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return {
+    lat: {
+      total_min: samples.length ? round(Math.min(...samples)) : 0,
+      total_max: samples.length ? round(Math.max(...samples)) : 0,
+      average: samples.length ? round(samples.reduce((a, b) => a + b, 0) / samples.length) : 0,
+      jit: Math.round(jitter),
+      histogram,
+    },
+    er,
+  };
+}
+
 async function main(): Promise<void> {
   const { listen, ports: ifaces, work, parent, owners } = args();
   mkdirSync(work, { recursive: true });
   const ports = new Map<number, PortState>(
-    [...ifaces].map(([id, iface]) => [id, { iface, state: 'IDLE', opackets: 0, obytes: 0, stream: null, sender: null }]),
+    [...ifaces].map(([id, iface]) => [id, { iface, state: 'IDLE', opackets: 0, obytes: 0, streams: [], active: new Set(), pending: 0 }]),
   );
+  /** Each latency stream's statistics, as get_pgid_stats gives them. */
+  const pgStats = new Map<number, { flow: { tp: Record<string, number>; rp: Record<string, number> }; latency: Record<string, unknown> }>();
   const captures = new Map<number, Capture>();
   const children = new Set<ChildProcess>();
   let nextCapture = 1;
@@ -97,20 +148,96 @@ async function main(): Promise<void> {
     return { child, done, output: () => out };
   };
 
-  /** Sends with tcpreplay on a port: its state while it runs, its count once it ends. */
-  const send = (ps: PortState, state: PortState['state'], argv: string[], stopAfterMs?: number) => {
+  /** The port's state once nothing runs on it any more. */
+  const settle = (ps: PortState) => {
+    if (ps.active.size === 0 && ps.pending === 0) ps.state = ps.streams.length > 0 ? 'STREAMS' : 'IDLE';
+  };
+
+  /** Sends with tcpreplay on a port: its state while it runs, its count once it ends (stopped at `stopAfterMs`, whatever it sent by then). */
+  const send = (ps: PortState, state: PortState['state'], argv: string[], stopAfterMs?: number): Promise<{ packets: number }> => {
     const r = run('tcpreplay', ['-i', ps.iface, ...argv]);
     ps.state = state;
-    ps.sender = r.child;
+    ps.active.add(r.child);
     const timer = stopAfterMs === undefined ? undefined : setTimeout(() => r.child.kill('SIGINT'), stopAfterMs);
-    void r.done.then((out) => {
+    return r.done.then((out) => {
       clearTimeout(timer);
       const s = sentBy(out);
       ps.opackets += s.packets;
       ps.obytes += s.bytes;
-      ps.sender = null;
-      ps.state = ps.stream ? 'STREAMS' : 'IDLE';
+      ps.active.delete(r.child);
+      settle(ps);
+      return s;
     });
+  };
+
+  /**
+   * A latency stream: its frames stamped with a sequence, captured as they
+   * leave and as they come back on the other ports (a BPF filter on the
+   * stamp), the one-way latency of each from the two capture times (one
+   * box, one clock), kept for get_pgid_stats in TRex's shape.
+   */
+  const measureLatency = async (txId: number, ps: PortState, frame: Buffer, pps: number, pgId: number, durationS: number) => {
+    ps.pending++;
+    try {
+      const count = Math.max(1, Math.round(pps * durationS));
+      const frames = Array.from({ length: count }, (_, seq) => {
+        const f = Buffer.from(frame);
+        f.writeUInt32BE(LATENCY_MAGIC, f.length - 16);
+        f.writeUInt32BE(pgId, f.length - 12);
+        f.writeUInt32BE(seq, f.length - 8);
+        f.writeUInt32BE(0, f.length - 4);
+        return { data: f, timeUs: 0 };
+      });
+      const file = join(work, `latency-${pgId}.pcap`);
+      writeFramesPcap(file, frames);
+      const filter = `ether[len - 16:4] = ${LATENCY_MAGIC} and ether[len - 12:4] = ${pgId}`;
+      const dumps = [...ports].map(([id, p]) => {
+        const out = join(work, `latency-${pgId}-${id}.pcap`);
+        const r = run('tcpdump', [
+          '-i',
+          p.iface,
+          '-Q',
+          id === txId ? 'out' : 'in',
+          '-nn',
+          '-s',
+          '2048',
+          '-B',
+          '16384',
+          '-U',
+          '--immediate-mode',
+          '-w',
+          out,
+          filter,
+        ]);
+        return { id, out, r };
+      });
+      for (const d of dumps)
+        for (let i = 0; i < 100 && !/listening on/.test(d.r.output()) && d.r.child.exitCode === null; i++) await new Promise((res) => setTimeout(res, 50));
+      const sent = await send(ps, 'TX', [`--pps=${Math.max(1, Math.round(pps))}`, file], Math.round(durationS * 1000 * 1.05) + 100);
+      // What is still in flight through the DUT arrives, then the captures stop.
+      await new Promise((res) => setTimeout(res, 200));
+      for (const d of dumps) d.r.child.kill('SIGINT');
+      await Promise.all(dumps.map((d) => d.r.done));
+      const times = async (f: string) => {
+        const got: Array<{ seq: number; us: number }> = [];
+        await readPcap(f, (data, us) => got.push({ seq: data.readUInt32BE(data.length - 8), us })).catch(() => undefined);
+        return got;
+      };
+      const leftAt = new Map((await times(dumps.find((d) => d.id === txId)!.out)).map((x) => [x.seq, x.us]));
+      const rp: Record<string, number> = {};
+      const arrivals: Array<{ seq: number; us: number }> = [];
+      for (const d of dumps.filter((x) => x.id !== txId)) {
+        const got = await times(d.out);
+        rp[String(d.id)] = got.length;
+        arrivals.push(...got);
+      }
+      arrivals.sort((a, b) => a.us - b.us);
+      pgStats.set(pgId, { flow: { tp: { [String(txId)]: sent.packets }, rp }, latency: latencyJson(arrivals, leftAt, sent.packets) });
+      for (const d of dumps) rmSync(d.out, { force: true });
+    } finally {
+      ps.pending--;
+      settle(ps);
+    }
   };
 
   server.method('get_system_info', () => ({
@@ -145,40 +272,73 @@ async function main(): Promise<void> {
   server.method('remove_all_streams', (p) => {
     const ps = ports.get(server.owned(p))!;
     if (ps.state === 'TX') throw new RpcFault(TREX_ERR.execute, 'remove_all_streams: port is active');
-    ps.stream = null;
+    ps.streams = [];
     ps.state = 'IDLE';
     return {};
   });
   server.method('add_stream', (p) => {
     const ps = ports.get(server.owned(p))!;
-    const stream = p.stream as { packet?: { binary?: string }; mode?: { type?: string; rate?: { type?: string; value?: number } } } | undefined;
+    const stream = p.stream as
+      | {
+          packet?: { binary?: string };
+          mode?: { type?: string; rate?: { type?: string; value?: number } };
+          flow_stats?: { enabled?: boolean; rule_type?: string; stream_id?: number };
+        }
+      | undefined;
     const frame = Buffer.from(stream?.packet?.binary ?? '', 'base64');
     if (frame.length < 14 || frame.length > 9216)
       throw new RpcFault(TREX_ERR.execute, `Bad packet size provided: ${frame.length}. Should be between 14 and 9216`);
     if (stream?.mode?.type !== 'continuous' || stream.mode.rate?.type !== 'pps')
       throw new RpcFault(TREX_ERR.execute, 'this server takes continuous streams at a pps rate only');
-    ps.stream = { frame, pps: Number(stream.mode.rate.value) };
+    const fs = stream.flow_stats;
+    if (fs?.enabled && fs.rule_type !== 'latency')
+      throw new RpcFault(TREX_ERR.execute, `this server measures flow statistics of rule type latency only, not ${fs.rule_type}`);
+    if (fs?.enabled && frame.length < 42 + 16) throw new RpcFault(TREX_ERR.execute, 'a latency stream needs 16 bytes of payload for its stamp');
+    ps.streams.push({ frame, pps: Number(stream.mode.rate.value), ...(fs?.enabled ? { latencyId: Number(fs.stream_id) } : {}) });
     ps.state = 'STREAMS';
     return {};
   });
   server.method('start_traffic', (p) => {
-    const ps = ports.get(server.owned(p))!;
-    if (!ps.stream) throw new RpcFault(TREX_ERR.execute, 'start_traffic: no streams attached to port');
+    const txId = server.owned(p);
+    const ps = ports.get(txId)!;
+    if (ps.streams.length === 0) throw new RpcFault(TREX_ERR.execute, 'start_traffic: no streams attached to port');
+    if (ps.state === 'TX') throw new RpcFault(TREX_ERR.execute, 'start_traffic: port is already active');
     const mul = p.mul as { type?: string; op?: string; value?: number } | undefined;
     const duration = Number(p.duration);
-    if (mul?.type !== 'pps' || mul.op !== 'abs' || !(Number(mul.value) > 0)) throw new RpcFault(TREX_ERR.invalidParams, 'multiplier: pps, abs, above zero');
-    const pps = Math.round(Number(mul.value));
-    const file = join(work, `stream-${server.port(p)}.pcap`);
-    writeFramesPcap(file, [{ data: ps.stream.frame, timeUs: 0 }]);
-    const loops = duration > 0 ? Math.max(1, Math.round(pps * duration)) : 0;
-    // TRex sends for the duration, whatever it managed by then: a slow sender is short, not late.
-    send(ps, 'TX', [`--pps=${pps}`, `--loop=${loops}`, '--preload-pcap', file], duration > 0 ? Math.round(duration * 1000 * 1.05) + 100 : undefined);
-    return { multiplier: pps };
+    if ((mul?.type !== 'raw' && mul?.type !== 'pps') || mul.op !== 'abs' || !(Number(mul.value) > 0))
+      throw new RpcFault(TREX_ERR.invalidParams, 'multiplier: raw or pps, abs, above zero');
+    if (!(duration > 0)) throw new RpcFault(TREX_ERR.invalidParams, 'this server sends for a duration only');
+    // raw: a factor on each stream's rate; pps: the port's total rate, shared in the streams' proportions.
+    const total = ps.streams.reduce((n, x) => n + x.pps, 0);
+    const factor = mul.type === 'raw' ? Number(mul.value) : Number(mul.value) / total;
+    ps.streams.forEach((st, i) => {
+      const pps = st.pps * factor;
+      if (st.latencyId !== undefined) return void measureLatency(txId, ps, st.frame, pps, st.latencyId, duration);
+      const file = join(work, `stream-${txId}-${i}.pcap`);
+      writeFramesPcap(file, [{ data: st.frame, timeUs: 0 }]);
+      const loops = Math.max(1, Math.round(pps * duration));
+      // TRex sends for the duration, whatever it managed by then: a slow sender is short, not late.
+      void send(ps, 'TX', [`--pps=${Math.round(pps)}`, `--loop=${loops}`, '--preload-pcap', file], Math.round(duration * 1000 * 1.05) + 100);
+    });
+    ps.state = 'TX';
+    return { multiplier: factor };
   });
   server.method('stop_traffic', (p) => {
     const ps = ports.get(server.owned(p))!;
-    ps.sender?.kill('SIGINT');
+    for (const child of ps.active) child.kill('SIGINT');
     return {};
+  });
+  server.method('get_pgid_stats', (p) => {
+    const ids = (p.pgids as number[] | undefined) ?? [...pgStats.keys()];
+    const flow_stats: Record<string, unknown> = {};
+    const latency: Record<string, unknown> = {};
+    for (const id of ids) {
+      const st = pgStats.get(id);
+      if (!st) continue;
+      flow_stats[String(id)] = st.flow;
+      latency[String(id)] = st.latency;
+    }
+    return { flow_stats, latency, ver_id: {} };
   });
   server.method('capture', async (p) => {
     switch (p.command) {

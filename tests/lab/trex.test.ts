@@ -17,7 +17,9 @@ import { loadTestbed } from '../../lib/testbed/load.js';
 import { topologyOf } from '../../lib/testbed/topology.js';
 import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { waitUntil } from '../../lib/wait.js';
+import type { TrialResult } from '../../lib/traffic/tg.js';
 import { dutlabRun } from '../helpers/cli.js';
+import { PROBE } from '../suites/latency-probe.values.js';
 import { guestForwardRule, labOf } from '../helpers/faults.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -132,5 +134,29 @@ describe('the TRex driver on the virtual lab', () => {
       kind: 'infra',
       message: expect.stringContaining("TRex port 1 (the receive port) is held by 'alice': dutlab never takes a port by force"),
     });
+  }, 120_000);
+
+  it("measures a latency stream's one-way latency through TRex's flow statistics when a suite asks for it", async () => {
+    const r = await dutlabRun(['--testbed', testbed, '--profile', 'virtual', '--suites-dir', join(ROOT, 'tests/suites'), '--suite', 'latency-probe'], reports);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const progress = JSON.parse(readFileSync(join(reports, r.summary.runId, 'latency-probe', 'progress.json'), 'utf8')) as { measured: TrialResult };
+    const t = progress.measured;
+    const l = t.latency!;
+    const asked = PROBE.latency.rate * PROBE.durationS;
+    // The latency stream is counted apart from the load: the load is what was asked of it.
+    expect(t.sent).toBeGreaterThan(PROBE.rate * PROBE.durationS * 0.9);
+    expect(t.sent).toBeLessThanOrEqual(PROBE.rate * PROBE.durationS * 1.06);
+    expect(l.streamId).toBe(7);
+    expect(l.sent).toBeGreaterThan(asked * 0.9);
+    expect(l.received).toBe(l.sent);
+    expect([l.lost, l.duplicated]).toEqual([0, 0]);
+    expect(l.minUs).toBeGreaterThan(0);
+    expect(l.minUs).toBeLessThanOrEqual(l.avgUs);
+    expect(l.avgUs).toBeLessThanOrEqual(l.maxUs);
+    expect(l.p50Us!).toBeLessThanOrEqual(l.p99Us!);
+    expect(l.histogram.reduce((n, b) => n + b.count, 0)).toBe(l.received);
+    const log = readFileSync(join(reports, r.summary.runId, 'latency-probe', 'transcripts', 'trex.log'), 'utf8');
+    expect(log).toMatch(/"flow_stats":\{"enabled":true,"rule_type":"latency","stream_id":7\}/);
+    expect(log).toMatch(/"method":"get_pgid_stats","params":\{"pgids":\[7\]/);
   }, 120_000);
 });

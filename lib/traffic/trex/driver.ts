@@ -27,7 +27,9 @@ import type {
   Trial,
   TrialResult,
 } from '../tg.js';
+import type { LatencyResult } from '../../results/latency.js';
 import { TrexError, TrexPorts, TrexRpc } from './rpc.js';
+import { latencyFromTrex, type TrexPgidStats } from './stats.js';
 
 type TrexConfig = NonNullable<Testbed['tg']['trex']>;
 
@@ -48,8 +50,12 @@ interface CapturedPacket {
 
 const nowUs = () => Date.now() * 1000;
 
-/** The STL stream of one frame, continuous at `pps` (the shape trex_stl_rpc_cmds.cpp's add_stream parses). */
-export function stlStream(frame: Buffer, pps: number): Record<string, unknown> {
+/**
+ * The STL stream of one frame, continuous at `pps` (the shape
+ * trex_stl_rpc_cmds.cpp's add_stream parses); with `latencyId`, a latency
+ * stream: TRex stamps each frame with a sequence and a time under that pg_id.
+ */
+export function stlStream(frame: Buffer, pps: number, latencyId?: number): Record<string, unknown> {
   return {
     enabled: true,
     self_start: true,
@@ -62,7 +68,7 @@ export function stlStream(frame: Buffer, pps: number): Record<string, unknown> {
     packet: { binary: frame.toString('base64'), meta: '' },
     mode: { type: 'continuous', rate: { type: 'pps', value: pps } },
     vm: { instructions: [], split_by_var: '' },
-    flow_stats: { enabled: false },
+    flow_stats: latencyId === undefined ? { enabled: false } : { enabled: true, rule_type: 'latency', stream_id: latencyId },
   };
 }
 
@@ -275,12 +281,17 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     const handler = ports.handler(tx);
     await rpc.call('remove_all_streams', { handler, port_id: tx });
     await rpc.call('add_stream', { handler, port_id: tx, stream_id: 1, stream: stlStream(this.trialFrame, trial.rate) });
+    if (trial.latency)
+      await rpc.call('add_stream', { handler, port_id: tx, stream_id: 2, stream: stlStream(this.trialFrame, trial.latency.rate, trial.latency.streamId) });
     const before = await this.counters();
-    await rpc.call('start_traffic', { handler, port_id: tx, mul: { type: 'pps', op: 'abs', value: trial.rate }, duration: trial.durationS, force: false });
+    // Each stream at its own rate (raw 1): a pps multiplier would share the rate among the load and the latency stream.
+    await rpc.call('start_traffic', { handler, port_id: tx, mul: { type: 'raw', op: 'abs', value: 1 }, duration: trial.durationS, force: false });
     await this.awaitTransmitEnd('TX', Math.ceil(trial.durationS * 3000) + 10_000);
     const after = await this.quietCounters(200, 2000);
-    const sent = after.ports[this.names.transmit]!.txPackets - before.ports[this.names.transmit]!.txPackets;
-    const received = after.ports[this.names.receive]!.rxPackets - before.ports[this.names.receive]!.rxPackets;
+    const latency = trial.latency ? await this.latencyOf(trial.latency.streamId) : undefined;
+    // The ports count the latency stream too: the trial's load is the rest.
+    const sent = after.ports[this.names.transmit]!.txPackets - before.ports[this.names.transmit]!.txPackets - (latency?.sent ?? 0);
+    const received = after.ports[this.names.receive]!.rxPackets - before.ports[this.names.receive]!.rxPackets - (latency?.received ?? 0);
     const offered = Math.round(trial.rate * trial.durationS);
     const achievedRate = sent / trial.durationS;
     return {
@@ -290,7 +301,13 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
       lossRatio: sent > 0 ? Math.max(0, sent - received) / sent : 1,
       generatorShort: achievedRate < trial.rate * 0.97,
       achievedRate,
+      ...(latency ? { latency } : {}),
     };
+  }
+
+  private async latencyOf(streamId: number): Promise<LatencyResult> {
+    const stats = await this.rpc!.call<TrexPgidStats>('get_pgid_stats', { pgids: [streamId] });
+    return latencyFromTrex(streamId, stats, this.cfg.ports.transmit, this.cfg.ports.receive);
   }
 
   /** Stops what this run started on TRex, gives its ports back, closes the forward, removes its pcap on the TG. Safe at any time, any number of times. */
