@@ -12,7 +12,7 @@ import { localForward, type LocalForward } from '../../lib/transport/forward.js'
 import { SshShell } from '../../lib/transport/ssh.js';
 import { Transcript } from '../../lib/transport/transcript.js';
 import { newKeyPair, TestSshServer } from '../helpers/ssh-server.js';
-import { TrexProtocolServer, type TrexServerOptions } from '../helpers/trex-server.js';
+import { RpcFault, TrexProtocolServer, type TrexServerOptions } from '../helpers/trex-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dutlab-trex-'));
 const transcript = new Transcript(join(dir, 'transcripts'));
@@ -206,5 +206,23 @@ describe("TRex's RPC, as the driver speaks it", () => {
     const lying = Buffer.from(wire);
     lying.writeUInt32BE(7, 4);
     expect(() => decodeMessage(lying)).toThrow(`a compressed message of ${Buffer.byteLength(text)} bytes says it has 7`);
+  });
+
+  it("passes a rejected stream on in TRex's words, as the lab's error", async () => {
+    const server = await trex();
+    server.method('add_stream', (p) => {
+      server.owned(p);
+      throw new RpcFault(TREX_ERR.execute, 'Bad packet size provided: 9. Should be between 14 and 9216');
+    });
+    const rpc = client(server.endpoint);
+    await rpc.connect();
+    const ports = new TrexPorts(rpc, 'dutlab run r4', 10);
+    await ports.acquire({ transmit: 0 });
+    const err = await rpc.call('add_stream', { handler: ports.handler(0), port_id: 0, stream_id: 1, stream: {} }).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: TREX_ERR.execute,
+      message: 'TRex on tg refused add_stream: Bad packet size provided: 9. Should be between 14 and 9216 (JSON-RPC error -32000)',
+    });
+    expect(failureKind(err)).toBe('infra');
   });
 });
