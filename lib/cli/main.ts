@@ -5,6 +5,8 @@ import { join, relative, resolve } from 'node:path';
 import { errorMessage } from '../errors.js';
 import { formatPlan, planOf } from '../scenario/plan.js';
 import { PROFILE_NAMES, PROFILES, profileByName } from '../profiles/index.js';
+import { doctor, impliedProfile } from '../probes/doctor.js';
+import { formatProbes, healthy } from '../probes/probe.js';
 import { profileProblems } from '../profiles/profile.js';
 import { PROJECT_ROOT, describeSuites, shownFile, suiteDirs } from '../suite/catalog.js';
 import { compareRuns, comparisonText, GATE_CASE_ID, IncomparableRunsError, incomparable, judgeAgainstBaseline, type RunRecord } from '../report/compare.js';
@@ -51,6 +53,7 @@ export function buildCli(): Command {
     .option('--hook-before-traffic <command>', 'a local command run just before the traffic (fault injection, debugging)')
     .option('--quiet', 'no per-testcase output')
     .option('--baseline <run>', 'compare with this run (a run directory or a run id in the history): a regression fails the run (exit 1)')
+    .option('--doctor', 'check the lab first (dutlab doctor): a lab that is not ready stops the run before any setup (exit 2)')
     .action(
       async (o: {
         testbed: string;
@@ -61,6 +64,7 @@ export function buildCli(): Command {
         hookBeforeTraffic?: string;
         quiet?: boolean;
         baseline?: string;
+        doctor?: boolean;
       }) => {
         const reports = resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
         // A baseline that cannot be read stops the run before it touches the lab: exit 2, with this run's report.
@@ -85,6 +89,7 @@ export function buildCli(): Command {
           ...(o.reports ? { reportsDir: o.reports } : {}),
           ...(o.hookBeforeTraffic ? { beforeTraffic: o.hookBeforeTraffic } : {}),
           ...(o.quiet ? { quiet: true } : {}),
+          ...(o.doctor ? { doctor: true } : {}),
           ...(baseline ? { gate: (cand: RunRecord, tb: Testbed) => judgeAgainstBaseline(baseline, cand, tb.throughput.regressionThreshold) } : {}),
         });
         log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
@@ -180,6 +185,26 @@ export function buildCli(): Command {
       for (const n of testbedNotes(tb)) log(`note: ${n}`);
       for (const m of missingLocalFiles(tb)) log(`warning: ${m} (\`dutlab run\` would stop on it)`);
       process.stdout.write(formatPlan(tb, p, planOf(tb, p)));
+    });
+
+  program
+    .command('doctor')
+    .description(
+      'is this lab ready? every host reached as a run would, then each read-only check the testbed needs (hugepages, NICs, IOMMU, KVM, clocks, the TG); exit 0 when nothing fails, 2 when something does',
+    )
+    .requiredOption('--testbed <file>', 'the testbed YAML file')
+    .addOption(new Option('--profile <name>', 'the profile the lab runs (default: the one the testbed is written for)').choices(PROFILE_NAMES))
+    .option('--json', 'the checks as JSON')
+    .action(async (o: { testbed: string; profile?: string; json?: boolean }) => {
+      const tb = loadTestbed(o.testbed);
+      const name = o.profile ?? impliedProfile(tb);
+      const wrong = profileProblems(profileByName(name), tb, o.testbed);
+      if (wrong) throw wrong;
+      const results = await doctor(tb, name);
+      process.stdout.write(
+        o.json ? `${JSON.stringify({ testbed: tb.name, profile: name, healthy: healthy(results), checks: results }, null, 2)}\n` : formatProbes(results),
+      );
+      process.exitCode = healthy(results) ? 0 : 2;
     });
 
   program

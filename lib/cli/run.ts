@@ -16,7 +16,10 @@ import { verdictOf, EXIT_CODES } from '../report/verdict.js';
 import type { RunResult, SuiteResult } from '../results/run.js';
 import { SCHEMA_VERSION } from '../results/schema.js';
 import { ABORT_FILE, writeAbortFile, type SuiteConfig } from '../scenario/lab-run.js';
+import { doctor } from '../probes/doctor.js';
+import { formatProbes, healthy } from '../probes/probe.js';
 import { PROJECT_ROOT, resolveSuites, suiteDirs, type SuiteFile } from '../suite/catalog.js';
+import { Transcript } from '../transport/transcript.js';
 import { loadRunTestbed, missingLocalFiles } from '../testbed/load.js';
 import type { Testbed } from '../testbed/schema.js';
 import { throughputOf } from '../suite/throughput/result.js';
@@ -31,6 +34,8 @@ export interface RunOptions {
   reportsDir?: string;
   beforeTraffic?: string;
   quiet?: boolean;
+  /** `--doctor`: the lab checked first; one that is not ready stops the run before any setup (exit 2). */
+  doctor?: boolean;
   /** The upgrade gate (`--baseline`): judges the finished run on its testbed, as a testcase of its own, before the reports are written. */
   gate?: (candidate: RunRecord, testbed: Testbed) => GateOutcome;
 }
@@ -95,6 +100,19 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
   } catch (err) {
     const reason = err instanceof TestbedError ? err.message : errorMessage(err);
     return writeReports(reports, runDir, base, [], { verdict: 'infra-error', exitCode: EXIT_CODES['infra-error'], reason });
+  }
+
+  if (opts.doctor) {
+    const checks = await doctor(tb, opts.profile, { transcript: new Transcript(join(runDir, 'doctor', 'transcripts')) });
+    writeFileSync(join(runDir, 'doctor.txt'), formatProbes(checks));
+    base.notes.push(
+      `dutlab doctor: ${checks.filter((c) => c.status === 'ok').length} ok, ${checks.filter((c) => c.status === 'warn').length} warn, ${checks.filter((c) => c.status === 'fail').length} fail (doctor.txt)`,
+    );
+    if (!healthy(checks)) {
+      const failing = checks.filter((c) => c.status === 'fail').map((c) => `[${c.host}] ${c.id}: ${c.evidence} (fix: ${c.fix})`);
+      const reason = `the lab is not ready (dutlab doctor): ${failing.join('; ')}`;
+      return writeReports(reports, runDir, base, [], { verdict: 'infra-error', exitCode: EXIT_CODES['infra-error'], reason });
+    }
   }
 
   // A signal while the suites run: each tears down (it learns of the signal through the abort file,

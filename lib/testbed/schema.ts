@@ -213,6 +213,11 @@ const OvsDpdk = z.strictObject({
   pmdCpuMask: hexMask().default('0x2'),
   socketMemMb: z.number().int().positive().default(256),
   socketLimitMb: z.number().int().positive().default(256),
+  // The driver the NICs in pciDevices are bound to for DPDK (dutlab doctor checks it).
+  pciDriver: word().default('vfio-pci'),
+  // The PMD cores are the lab's alone (a measuring lab): doctor expects them isolated (isolcpus,
+  // nohz_full) and at the performance governor. false on a shared box (the virtual lab).
+  dedicatedCores: z.boolean().default(true),
   // The PCI devices DPDK may probe; none: `--no-pci`, so that DPDK never touches the machine's own NICs.
   pciDevices: z.array(z.string().regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/, 'expected a PCI address like 0000:01:00.0')).default([]),
   // Further EAL arguments, one word each (--in-memory keeps DPDK's files out of /var/run/dpdk).

@@ -40,6 +40,8 @@ export interface TrexServerOptions {
   busy?: Record<string, number>;
   /** Methods that answer "work in progress" with a ticket, then as many get_async_results polls as said before their result. */
   inProgress?: Record<string, number>;
+  /** Ports whose link is down. */
+  linkDown?: number[];
   /** Takes requests and never answers (a TRex whose RPC thread hangs). */
   silent?: boolean;
   version?: string;
@@ -66,7 +68,10 @@ export class TrexProtocolServer {
     this.method('ping', () => ({}));
     this.method('api_sync_v2', (p) => this.apiSync(p));
     this.method('get_version', () => ({ version: opts.version ?? 'v3.08', build_date: 'Nov 30 2026', build_time: '00:00:00', built_by: 'dutlab-tests' }));
-    this.method('get_port_status', (p) => ({ owner: this.owners.get(this.port(p))?.user ?? '', state: 'IDLE', attr: { link: { up: true } } }));
+    this.method('get_port_status', (p) => {
+      const up = !opts.linkDown?.includes(this.port(p));
+      return { owner: this.owners.get(this.port(p))?.user ?? '', state: up ? 'IDLE' : 'DOWN', attr: { link: { up } } };
+    });
     this.method('acquire', (p) => this.acquire(p));
     this.method('release', (p) => {
       this.owned(p);

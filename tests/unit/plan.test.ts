@@ -6,6 +6,8 @@ import { parseIvshmCmdline } from '../../lib/parsers/ivshm.js';
 import { formatPlan, planOf } from '../../lib/scenario/plan.js';
 import { legacyKni } from '../../lib/profiles/legacy-kni.profile.js';
 import { virtual } from '../../lib/profiles/virtual.profile.js';
+import { ovsDpdk } from '../../lib/profiles/ovs-dpdk.profile.js';
+import { profileProblems } from '../../lib/profiles/profile.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import { GUIDE, fixturePath, output } from '../helpers/fixtures.js';
 
@@ -115,5 +117,25 @@ describe('dutlab plan (virtual)', () => {
     expect(lines.join('\n')).not.toMatch(/ovs_dpdk|qemu|insmod|make|dpdkphy|dpdkkni/);
     expect(lines).toContain('ifconfig vEth_port32 hw ether 00:4B:4E:49:30:00');
     expect(lines).toContain('arp -s 3.3.3.2 DE:AD:BE:EF:CA:FE');
+  });
+});
+
+describe('dutlab plan (the modern lab: real-ovs-dpdk.yaml)', () => {
+  const real = loadTestbed(fixturePath('testbeds/real-ovs-dpdk.yaml'));
+  const text = formatPlan(real, ovsDpdk, planOf(real, ovsDpdk));
+
+  it('is pinned, command for command (fixtures/plans/real-ovs-dpdk.txt; a change to it is a change to what a real lab runs)', () => {
+    expect(text).toBe(readFileSync(fixturePath('plans/real-ovs-dpdk.txt'), 'utf8'));
+  });
+
+  it('runs the NICs by PCI address, four isolated PMD cores, 1 GB pages, and a KVM guest on vhost-user', () => {
+    expect(profileProblems(ovsDpdk, real, 'real-ovs-dpdk.yaml')).toBeNull();
+    expect(text).toContain('other_config:pmd-cpu-mask=0x3c');
+    expect(text).toContain("'other_config:dpdk-extra=-a 0000:3b:00.0 -a 0000:3b:00.1 --file-prefix=dutlab'");
+    expect(text).toContain('options:dpdk-devargs=0000:3b:00.0');
+    expect(text).toContain('cat /sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages');
+    expect(text).toMatch(/qemu-system-x86_64 .*-accel kvm/);
+    expect(text).toContain('type=dpdkvhostuserclient options:vhost-server-path=/var/run/dutlab/vhost0.sock');
+    expect(text).not.toContain('--no-pci');
   });
 });

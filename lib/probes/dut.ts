@@ -1,0 +1,181 @@
+// The DUT host's hardware and kernel, as upstream OVS-DPDK and a KVM guest
+// need them: hugepages, the IOMMU, the NICs on their DPDK driver and their
+// NUMA node, the PMD cores isolated and at full speed, KVM that runs a vCPU,
+// the guest's image. Each reads /proc and /sys (or runs QEMU for a second).
+import { hugepagesNeeded } from '../testbed/sizing.js';
+import { shq } from '../transport/quote.js';
+import { coresOf, cpuList, fail, ok, warn, type CommandProbe, type ProbeContext } from './probe.js';
+
+/** The probes of upstream OVS-DPDK apply to the ovs-dpdk profile (the guide's fork sizes its own). */
+const upstreamDpdk = (c: ProbeContext): string | null =>
+  c.profile.features.includes('dpdk-ports') ? null : `the ${c.profile.name} profile does not start upstream OVS-DPDK`;
+const nics = (c: ProbeContext): string | null =>
+  upstreamDpdk(c) ?? (c.tb.ovsDpdk.pciDevices.length > 0 ? null : 'no NIC in ovsDpdk.pciDevices (DPDK runs --no-pci)');
+const dedicated = (c: ProbeContext): string | null =>
+  upstreamDpdk(c) ?? (c.tb.ovsDpdk.dedicatedCores ? null : 'ovsDpdk.dedicatedCores is false: the PMD cores share the machine');
+const vmStarted = (c: ProbeContext): string | null => (c.profile.features.includes('vm') && c.tb.vm ? null : 'the run starts no VM from vm:');
+
+const hugepages: CommandProbe = {
+  id: 'hugepages',
+  title: 'free hugepages for DPDK and the guest',
+  host: 'host',
+  notNeeded: upstreamDpdk,
+  command: (c) => `cat /sys/kernel/mm/hugepages/hugepages-${c.tb.ovsDpdk.hugepageSizeKb}kB/free_hugepages 2>/dev/null || echo none`,
+  judge: (r, c) => {
+    const size = c.tb.ovsDpdk.hugepageSizeKb;
+    const shown = size >= 1048576 ? `${size / 1048576} GB` : `${size / 1024} MB`;
+    const need = hugepagesNeeded(c.tb);
+    const bootFix = `hugepagesz=${size >= 1048576 ? '1G' : '2M'} hugepages=${need} on the kernel command line`;
+    if (!/^\d+$/.test(r.stdout.trim())) return fail(`no ${shown} hugepages on this kernel`, bootFix);
+    const free = Number(r.stdout.trim());
+    if (free >= need) return ok(`${free} free ${shown} pages, the run takes ${need}`);
+    return fail(
+      `${free} free ${shown} pages, the run takes ${need}`,
+      size >= 1048576 ? bootFix : `echo ${need} > /sys/kernel/mm/hugepages/hugepages-${size}kB/nr_hugepages (at boot: ${bootFix})`,
+    );
+  },
+};
+
+const iommu: CommandProbe = {
+  id: 'iommu',
+  title: 'the IOMMU on (vfio-pci needs it)',
+  host: 'host',
+  notNeeded: nics,
+  command: () => 'echo "units $(ls /sys/class/iommu 2>/dev/null | wc -l)"; cat /proc/cmdline',
+  judge: (r) => {
+    const units = Number(/^units (\d+)/m.exec(r.stdout)?.[1] ?? 0);
+    const cmdline = r.stdout.split('\n').slice(1).join(' ').trim();
+    const flags = cmdline.split(/\s+/).filter((w) => /^(intel_iommu|amd_iommu|iommu)=/.test(w));
+    if (units > 0) return ok(`${units} IOMMU unit(s)${flags.length ? ` (${flags.join(' ')})` : ''}`);
+    return fail(
+      `no IOMMU unit in /sys/class/iommu${flags.length ? ` (${flags.join(' ')} on the command line)` : ''}`,
+      'turn VT-d (or AMD-Vi) on in the firmware and add intel_iommu=on iommu=pt to the kernel command line',
+    );
+  },
+};
+
+const nicDriver: CommandProbe = {
+  id: 'nic-driver',
+  title: "each NIC of ovsDpdk.pciDevices on DPDK's driver",
+  host: 'host',
+  notNeeded: nics,
+  command: (c) =>
+    `for d in ${c.tb.ovsDpdk.pciDevices.map(shq).join(' ')}; do ` +
+    `if [ -e "/sys/bus/pci/devices/$d" ]; then drv=$(readlink "/sys/bus/pci/devices/$d/driver" 2>/dev/null); echo "$d ${'$'}{drv##*/}"; else echo "$d absent"; fi; done`,
+  judge: (r, c) => {
+    const want = c.tb.ovsDpdk.pciDriver;
+    const seen = new Map(
+      r.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => [l.split(' ')[0]!, l.split(' ')[1] || 'none'] as const),
+    );
+    const wrong = c.tb.ovsDpdk.pciDevices.filter((d) => seen.get(d) !== want);
+    const said = c.tb.ovsDpdk.pciDevices.map((d) => `${d} ${seen.get(d) ?? '?'}`).join(', ');
+    if (wrong.length === 0) return ok(said);
+    const absent = wrong.filter((d) => seen.get(d) === 'absent');
+    if (absent.length > 0) return fail(said, `no such PCI device: ${absent.join(', ')}; check ovsDpdk.pciDevices against lspci -D`);
+    return fail(said, `dpdk-devbind.py -b ${want} ${wrong.join(' ')} (modprobe ${want} first)`);
+  },
+};
+
+const numa: CommandProbe = {
+  id: 'numa',
+  title: "each NIC's NUMA node has PMD cores",
+  host: 'host',
+  notNeeded: nics,
+  command: (c) =>
+    `for d in ${c.tb.ovsDpdk.pciDevices.map(shq).join(' ')}; do echo "nic $d $(cat "/sys/bus/pci/devices/$d/numa_node" 2>/dev/null || echo -1)"; done; ` +
+    `for p in ${coresOf(c.tb.ovsDpdk.pmdCpuMask).join(' ')}; do n=$(ls -d /sys/devices/system/cpu/cpu$p/node* 2>/dev/null | head -1); echo "cpu $p ${'$'}{n##*node}"; done`,
+  judge: (r) => {
+    const nicNode = [...r.stdout.matchAll(/^nic (\S+) (-?\d+)$/gm)].map((m) => ({ dev: m[1]!, node: Number(m[2]) }));
+    const cpuNode = [...r.stdout.matchAll(/^cpu (\d+) (\d*)$/gm)].map((m) => ({ cpu: Number(m[1]), node: m[2] === '' ? 0 : Number(m[2]) }));
+    const pmdNodes = new Set(cpuNode.map((x) => x.node));
+    const said = `${nicNode.map((n) => `${n.dev} on node ${n.node < 0 ? 'any (one node)' : n.node}`).join(', ')}; PMD cores ${cpuNode.map((x) => `${x.cpu}@${x.node}`).join(', ')}`;
+    const apart = nicNode.filter((n) => n.node >= 0 && !pmdNodes.has(n.node));
+    if (apart.length === 0) return ok(said);
+    return warn(
+      said,
+      `give ovsDpdk.pmdCpuMask cores on node ${[...new Set(apart.map((n) => n.node))].join(', ')} (lscpu shows each node's CPUs): across nodes every frame crosses the interconnect`,
+    );
+  },
+};
+
+const pmdIsolated: CommandProbe = {
+  id: 'pmd-isolated',
+  title: 'the PMD cores isolated from the scheduler',
+  host: 'host',
+  notNeeded: dedicated,
+  command: () => 'echo "isolated $(cat /sys/devices/system/cpu/isolated 2>/dev/null)"; echo "nohz_full $(cat /sys/devices/system/cpu/nohz_full 2>/dev/null)"',
+  judge: (r, c) => {
+    const pmd = coresOf(c.tb.ovsDpdk.pmdCpuMask);
+    const isolated = new Set(cpuList(/^isolated (.*)$/m.exec(r.stdout)?.[1] ?? ''));
+    const nohz = new Set(cpuList(/^nohz_full (.*)$/m.exec(r.stdout)?.[1] ?? ''));
+    const notIsolated = pmd.filter((p) => !isolated.has(p));
+    const list = pmd.join(',');
+    if (notIsolated.length === 0)
+      return ok(`PMD cores ${list} isolated${pmd.every((p) => nohz.has(p)) ? ', nohz_full' : ' (not nohz_full: ticks still interrupt them)'}`);
+    return warn(
+      `PMD cores ${notIsolated.join(',')} not isolated (isolated: ${[...isolated].join(',') || 'none'})`,
+      `isolcpus=${list} nohz_full=${list} rcu_nocbs=${list} on the kernel command line: a shared core makes throughput noisy`,
+    );
+  },
+};
+
+const cpufreq: CommandProbe = {
+  id: 'cpu-governor',
+  title: 'the PMD cores at the performance governor',
+  host: 'host',
+  notNeeded: dedicated,
+  command: (c) =>
+    `for p in ${coresOf(c.tb.ovsDpdk.pmdCpuMask).join(' ')}; do echo "$p $(cat /sys/devices/system/cpu/cpu$p/cpufreq/scaling_governor 2>/dev/null || echo none)"; done`,
+  judge: (r) => {
+    const govs = [...r.stdout.matchAll(/^(\d+) (\S+)$/gm)].map((m) => ({ cpu: m[1]!, gov: m[2]! }));
+    if (govs.length > 0 && govs.every((g) => g.gov === 'none')) return ok('no cpufreq driver: the cores run at a fixed frequency');
+    const slow = govs.filter((g) => g.gov !== 'performance' && g.gov !== 'none');
+    const said = govs.map((g) => `cpu${g.cpu} ${g.gov}`).join(', ');
+    if (slow.length === 0) return ok(said);
+    return warn(said, `cpupower -c ${slow.map((g) => g.cpu).join(',')} frequency-set -g performance: a core that changes speed changes the result`);
+  },
+};
+
+const kvm: CommandProbe = {
+  id: 'kvm',
+  title: 'KVM runs a vCPU (not only /dev/kvm present)',
+  host: 'host',
+  notNeeded: (c) => vmStarted(c) ?? (c.tb.vm!.accel === 'kvm' ? null : 'vm.accel is tcg'),
+  // A VM with no disk still running after a second and a half ran its firmware: under nested
+  // virtualisation /dev/kvm may exist while QEMU aborts on the first vCPU.
+  command: (c) =>
+    `[ -c /dev/kvm ] || { echo no-dev-kvm; exit 0; }; out=$(timeout 1.5 ${shq(c.tb.vm!.qemu)} -accel kvm -machine q35 -cpu host -m 64 -display none -monitor none -serial none -nodefaults </dev/null 2>&1); echo "exit $?"; printf '%s\\n' "$out" | head -n 3`,
+  judge: (r) => {
+    const fix = 'turn virtualisation (VT-x/AMD-V) on in the firmware and load kvm_intel or kvm_amd; or set vm.accel: tcg (slow)';
+    if (r.stdout.includes('no-dev-kvm')) return fail('no /dev/kvm', fix);
+    const exit = /^exit (\d+)/m.exec(r.stdout)?.[1];
+    if (exit === '124') return ok('QEMU ran a KVM vCPU for 1.5 s');
+    const said = r.stdout.split('\n').slice(1).join(' ').trim();
+    return fail(`/dev/kvm is there but QEMU could not run a KVM vCPU (exit ${exit ?? '?'}${said ? `: ${said}` : ''})`, fix);
+  },
+};
+
+const vmFiles: CommandProbe = {
+  id: 'vm-image',
+  title: "the guest's kernel, initrd and disk",
+  host: 'host',
+  notNeeded: vmStarted,
+  command: (c) => {
+    const v = c.tb.vm!;
+    return `for f in ${[v.kernel, v.initrd, v.disk].map(shq).join(' ')}; do [ -r "$f" ] || echo "missing: $f"; done`;
+  },
+  judge: (r, c) => {
+    const missing = [...r.stdout.matchAll(/^missing: (.*)$/gm)].map((m) => m[1]!);
+    if (missing.length === 0) return ok(`${c.tb.vm!.kernel}, ${c.tb.vm!.initrd}, ${c.tb.vm!.disk}`);
+    return fail(
+      `missing: ${missing.join(', ')}`,
+      'build the guest image (dutlab lab image) and copy it there, or point vm.kernel, vm.initrd and vm.disk at it',
+    );
+  },
+};
+
+export const DUT_PROBES: CommandProbe[] = [hugepages, iommu, nicDriver, numa, pmdIsolated, cpufreq, kvm, vmFiles];

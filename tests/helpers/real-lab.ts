@@ -1,0 +1,100 @@
+// The scripted real lab: the modern lab of fixtures/testbeds/real-ovs-dpdk.yaml
+// (NICs on vfio-pci, 1 GB pages, isolated PMD cores, KVM, a TRex TG) as SSH
+// servers that answer the doctor's reads of /proc and /sys with what such a
+// host shows, for what cannot be made here: an IOMMU, a NIC to bind, NUMA
+// nodes, isolated cores, a cpufreq driver, a KVM that runs. Each read can be
+// answered as a broken lab would instead (`faults`). The TG forwards to a
+// TRex protocol server (trex-server.ts).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadTestbed } from '../../lib/testbed/load.js';
+import { SESSION_COMMAND } from '../../lib/transport/shell-session.js';
+import type { Testbed } from '../../lib/testbed/schema.js';
+import { fixturePath, output } from './fixtures.js';
+import { innerCommand } from './legacy-lab.js';
+import { newKeyPair, TestSshServer, type Answer } from './ssh-server.js';
+import { TrexProtocolServer, type TrexServerOptions } from './trex-server.js';
+
+/** What a healthy host answers to each of the doctor's reads, by a word of the read. */
+const HEALTHY: Record<string, { match: (cmd: string) => boolean; healthy: string }> = {
+  tools: { match: (c) => c.includes('command -v "$t"'), healthy: '' },
+  hugepages: { match: (c) => c.includes('hugepages-1048576kB/free_hugepages'), healthy: '8\n' },
+  iommu: {
+    match: (c) => c.includes('/sys/class/iommu'),
+    healthy:
+      'units 2\nBOOT_IMAGE=/boot/vmlinuz-6.1.0-27-amd64 root=/dev/sda1 ro intel_iommu=on iommu=pt default_hugepagesz=1G hugepagesz=1G hugepages=8 isolcpus=2-5\n',
+  },
+  'nic-driver': { match: (c) => c.includes('/driver"'), healthy: '0000:3b:00.0 vfio-pci\n0000:3b:00.1 vfio-pci\n' },
+  numa: { match: (c) => c.includes('numa_node'), healthy: 'nic 0000:3b:00.0 0\nnic 0000:3b:00.1 0\ncpu 2 0\ncpu 3 0\ncpu 4 0\ncpu 5 0\n' },
+  'pmd-isolated': { match: (c) => c.includes('/sys/devices/system/cpu/isolated'), healthy: 'isolated 2-5\nnohz_full 2-5\n' },
+  'cpu-governor': { match: (c) => c.includes('scaling_governor'), healthy: '2 performance\n3 performance\n4 performance\n5 performance\n' },
+  kvm: { match: (c) => c.includes('-accel kvm'), healthy: 'exit 124\n' },
+  'vm-image': { match: (c) => c.includes('[ -r "$f" ]'), healthy: '' },
+};
+
+/** A broken lab's answer to each read: what such a host shows. */
+export const BROKEN: Record<keyof typeof HEALTHY, string> = {
+  tools: 'missing: qemu-system-x86_64\n',
+  hugepages: '1\n',
+  iommu: 'units 0\nBOOT_IMAGE=/boot/vmlinuz-6.1.0-27-amd64 root=/dev/sda1 ro\n',
+  'nic-driver': '0000:3b:00.0 i40e\n0000:3b:00.1 vfio-pci\n',
+  numa: 'nic 0000:3b:00.0 1\nnic 0000:3b:00.1 1\ncpu 2 0\ncpu 3 0\ncpu 4 0\ncpu 5 0\n',
+  'pmd-isolated': 'isolated \nnohz_full \n',
+  'cpu-governor': '2 powersave\n3 powersave\n4 performance\n5 performance\n',
+  kvm: output('kvm-probe-no-kvm-module.txt'),
+  'vm-image': 'missing: /var/lib/dutlab/image/vmlinuz\n',
+};
+
+export type HostFault = keyof typeof HEALTHY;
+
+export interface ScriptedRealLab {
+  tb: Testbed;
+  trex: TrexProtocolServer;
+  close(): Promise<void>;
+}
+
+export async function startScriptedRealLab(
+  dir: string,
+  opts: { fault?: HostFault; trex?: TrexServerOptions; trexDown?: boolean } = {},
+): Promise<ScriptedRealLab> {
+  const client = newKeyPair();
+  const key = join(dir, `client-${Math.random().toString(36).slice(2, 8)}`);
+  writeFileSync(key, client.private, { mode: 0o600 });
+  const answer = (cmd: string): Answer | null => {
+    // No session loop: a channel per command, so that each read is seen and answered here.
+    if (cmd === SESSION_COMMAND) return { code: 0 };
+    const inner = innerCommand(cmd);
+    for (const [name, read] of Object.entries(HEALTHY))
+      if (read.match(inner)) return { stdout: opts.fault === name ? BROKEN[name as HostFault] : read.healthy };
+    // id -u, date: answered for real.
+    return null;
+  };
+  const trex = await new TrexProtocolServer(opts.trex ?? {}).start();
+  if (opts.trexDown) trex.close();
+  const host = new TestSshServer({ authorizedKey: client.public, script: answer });
+  const tg = new TestSshServer({ authorizedKey: client.public, forwardTcp: (p) => p === trex.tcpPort });
+  await host.listen();
+  await tg.listen();
+  const base = loadTestbed(fixturePath('testbeds/real-ovs-dpdk.yaml'));
+  const at = (s: TestSshServer) => ({
+    address: '127.0.0.1',
+    port: s.port,
+    auth: { privateKeyFile: key },
+    hostKey: { fingerprint: s.fingerprint },
+    connectTimeoutMs: 3000,
+  });
+  const tb: Testbed = {
+    ...base,
+    hosts: { host: { ...base.hosts.host, ...at(host) }, guest: base.hosts.guest, tg: { ...base.hosts.tg, ...at(tg) } },
+    tg: { type: 'trex', trex: { ...base.tg.trex!, server: { address: '127.0.0.1', port: trex.tcpPort } } },
+  };
+  return {
+    tb,
+    trex,
+    close: async () => {
+      trex.close();
+      await tg.close();
+      await host.close();
+    },
+  };
+}

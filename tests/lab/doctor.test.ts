@@ -1,0 +1,135 @@
+// dutlab doctor on the virtual lab, where its faults can be made for real: it
+// passes the netdev lab and the DPDK lab (every line ok or n/a); a TG port
+// down, a host that cannot be reached, hugepages the run cannot have and the
+// DPDK build of ovs-vswitchd missing each fail alone with their fix; `run
+// --doctor` stops a broken lab in seconds, before any setup, with exit 2.
+import { createServer } from 'node:net';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import type { ProbeResult } from '../../lib/probes/probe.js';
+import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
+import { dutlabRun } from '../helpers/cli.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const dutlab = (...args: string[]) => execa('node', ['bin/dutlab.js', ...args], { cwd: ROOT, reject: false, timeout: 60_000 });
+let netdev: LabState;
+let dpdk: LabState;
+
+beforeAll(async () => {
+  netdev = await labUp({ id: 'doc' });
+  dpdk = await labUp({ id: 'docd', datapath: 'dpdk' });
+}, 180_000);
+afterAll(async () => {
+  await labDown({ id: 'doc' });
+  await labDown({ id: 'docd' });
+});
+
+/** The lab's testbed with these fields changed, as a new file beside it. */
+function variant(lab: LabState, name: string, set: Array<[string[], unknown]>): string {
+  const doc = parseDocument(readFileSync(lab.testbedFile, 'utf8'));
+  for (const [path, value] of set) doc.setIn(path, value);
+  const file = join(lab.stateDir, `${name}.yaml`);
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
+async function checks(testbed: string, profile: string): Promise<{ exitCode: number; results: ProbeResult[] }> {
+  const r = await dutlab('doctor', '--testbed', testbed, '--profile', profile, '--json');
+  return { exitCode: r.exitCode ?? -1, results: (JSON.parse(r.stdout) as { checks: ProbeResult[] }).checks };
+}
+const notOk = (rs: ProbeResult[]) => rs.filter((r) => r.status !== 'ok' && r.status !== 'n/a').map((r) => `${r.host}.${r.id}`);
+
+describe('dutlab doctor on the virtual lab', () => {
+  it('passes the netdev lab and the DPDK lab: every line ok or n/a, exit 0', async () => {
+    const a = await dutlab('doctor', '--testbed', netdev.testbedFile);
+    expect(a.exitCode, a.stdout).toBe(0);
+    expect(a.stdout).toMatch(/^OK {4}\[tg\] tg-ports +tg0 up, tg1 up$/m);
+    expect(a.stdout).toMatch(/\d+ ok, 0 warn, 0 fail, \d+ n\/a$/);
+    const b = await checks(dpdk.testbedFile, 'ovs-dpdk');
+    expect(b.exitCode).toBe(0);
+    expect(notOk(b.results)).toEqual([]);
+    expect(b.results.find((r) => r.id === 'hugepages')).toMatchObject({
+      status: 'ok',
+      evidence: expect.stringMatching(/^\d+ free 2 MB pages, the run takes 128$/),
+    });
+    expect(b.results.find((r) => r.id === 'pmd-isolated')).toMatchObject({
+      status: 'n/a',
+      evidence: 'ovsDpdk.dedicatedCores is false: the PMD cores share the machine',
+    });
+  }, 60_000);
+
+  it('fails a TG port that is down, alone, with its fix', async () => {
+    await execa('ip', ['-n', netdev.namespaces.tg, 'link', 'set', 'tg1', 'down']);
+    try {
+      const r = await checks(netdev.testbedFile, 'virtual');
+      expect(r.exitCode).toBe(2);
+      expect(notOk(r.results)).toEqual(['tg.tg-ports']);
+      expect(r.results.find((x) => x.id === 'tg-ports')).toMatchObject({
+        evidence: 'tg0 up, tg1 down',
+        fix: 'ip link set dev tg1 up, and check the cable to the DUT',
+      });
+    } finally {
+      await execa('ip', ['-n', netdev.namespaces.tg, 'link', 'set', 'tg1', 'up']);
+    }
+  }, 60_000);
+
+  it("fails a host it cannot reach with the fix, and does not run that host's checks (nor the guest's, reached through it)", async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const port = (s.address() as { port: number }).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const r = await checks(variant(netdev, 'unreachable', [[['hosts', 'host', 'port'], closed]]), 'virtual');
+    expect(r.exitCode).toBe(2);
+    expect(notOk(r.results)).toEqual(['host.connect', 'guest.connect']);
+    expect(r.results[0]).toMatchObject({
+      evidence: expect.stringMatching(new RegExp(`^root@127\\.0\\.0\\.1:${closed}: .*\\(\\d+ checks of this host not run\\)$`)),
+      fix: 'check hosts.host.address and port, that sshd runs there, and that this machine can reach it',
+    });
+    expect(r.results.filter((x) => x.host === 'tg').every((x) => x.status === 'ok' || x.status === 'n/a')).toBe(true);
+  }, 60_000);
+
+  it('fails hugepages the run cannot have, and the DPDK build of ovs-vswitchd missing, each alone', async () => {
+    const greedy = await checks(
+      variant(dpdk, 'greedy', [
+        [['ovsDpdk', 'socketMemMb'], 1_000_000],
+        [['ovsDpdk', 'socketLimitMb'], 1_000_000],
+      ]),
+      'ovs-dpdk',
+    );
+    expect(notOk(greedy.results)).toEqual(['host.hugepages']);
+    expect(greedy.results.find((x) => x.id === 'hugepages')).toMatchObject({
+      status: 'fail',
+      evidence: expect.stringMatching(/^\d+ free 2 MB pages, the run takes 500000$/),
+      fix: 'echo 500000 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages (at boot: hugepagesz=2M hugepages=500000 on the kernel command line)',
+    });
+    const missing = await checks(variant(dpdk, 'no-vswitchd', [[['ovsDpdk', 'vswitchd'], '/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-gone']]), 'ovs-dpdk');
+    expect(notOk(missing.results)).toEqual(['host.tools']);
+    expect(missing.results.find((x) => x.host === 'host' && x.id === 'tools')).toMatchObject({
+      evidence: 'missing: /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-gone',
+      fix: 'install them, or point the testbed at where they are',
+    });
+  }, 60_000);
+
+  it('stops `run --doctor` on a broken lab in seconds, before any setup: exit 2 naming the check and its fix', async () => {
+    await execa('ip', ['-n', netdev.namespaces.tg, 'link', 'set', 'tg0', 'down']);
+    try {
+      const t0 = Date.now();
+      const r = await dutlabRun(['--testbed', netdev.testbedFile, '--profile', 'virtual', '--doctor']);
+      const seconds = (Date.now() - t0) / 1000;
+      expect(r.exitCode).toBe(2);
+      expect(seconds).toBeLessThan(10);
+      expect(r.summary.reason).toBe(
+        'the lab is not ready (dutlab doctor): [tg] tg-ports: tg0 down, tg1 up (fix: ip link set dev tg0 up, and check the cable to the DUT)',
+      );
+      expect(r.summary.cases).toEqual([]);
+      expect(readFileSync(join(r.reports, r.summary.runId, 'doctor.txt'), 'utf8')).toMatch(/^FAIL {2}\[tg\] tg-ports/m);
+    } finally {
+      await execa('ip', ['-n', netdev.namespaces.tg, 'link', 'set', 'tg0', 'up']);
+    }
+  }, 60_000);
+});

@@ -1,0 +1,83 @@
+// dutlab doctor on the modern lab (fixtures/testbeds/real-ovs-dpdk.yaml) as
+// scripted SSH servers answer for it (tests/helpers/real-lab.ts): every check
+// of the hardware a real DUT host has (IOMMU, the NICs on vfio-pci, NUMA,
+// isolated cores, the governor, KVM, 1 GB pages, the guest's image) is ok on
+// a healthy host, and each one broken alone is the only line that is not,
+// with its fix. The TG is a TRex protocol server behind the TG's SSH.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { doctor } from '../../lib/probes/doctor.js';
+import { healthy, type ProbeResult } from '../../lib/probes/probe.js';
+import { startScriptedRealLab, type HostFault } from '../helpers/real-lab.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dutlab-doctor-real-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function check(opts: Parameters<typeof startScriptedRealLab>[1] = {}): Promise<ProbeResult[]> {
+  const lab = await startScriptedRealLab(dir, opts);
+  try {
+    return await doctor(lab.tb, 'ovs-dpdk');
+  } finally {
+    await lab.close();
+  }
+}
+
+const notOk = (results: ProbeResult[]) => results.filter((r) => r.status !== 'ok' && r.status !== 'n/a');
+
+describe('dutlab doctor on a real OVS-DPDK lab (scripted)', () => {
+  it('passes a healthy lab: every line ok, the guest n/a (the run starts the VM)', async () => {
+    const results = await check();
+    expect(notOk(results)).toEqual([]);
+    expect(healthy(results)).toBe(true);
+    const byId = Object.fromEntries(results.map((r) => [`${r.host}.${r.id}`, r]));
+    for (const id of ['hugepages', 'iommu', 'nic-driver', 'numa', 'pmd-isolated', 'cpu-governor', 'kvm', 'vm-image', 'tools', 'privileges', 'clock'])
+      expect(byId[`host.${id}`]?.status, id).toBe('ok');
+    expect(byId['host.hugepages']!.evidence).toBe('8 free 1 GB pages, the run takes 6');
+    expect(byId['host.nic-driver']!.evidence).toBe('0000:3b:00.0 vfio-pci, 0000:3b:00.1 vfio-pci');
+    expect(byId['host.pmd-isolated']!.evidence).toBe('PMD cores 2,3,4,5 isolated, nohz_full');
+    expect(byId['guest.connect']).toMatchObject({ status: 'n/a', evidence: 'the run starts the VM: its guest is checked by the run' });
+    expect(byId['tg.generator']).toMatchObject({ status: 'ok', evidence: expect.stringMatching(/^TRex v3\.08 at 127\.0\.0\.1:\d+, STL API answered$/) });
+  });
+
+  const cases: Array<[HostFault, 'fail' | 'warn', RegExp, RegExp]> = [
+    ['hugepages', 'fail', /^1 free 1 GB pages, the run takes 6$/, /^hugepagesz=1G hugepages=6 on the kernel command line$/],
+    ['iommu', 'fail', /^no IOMMU unit in \/sys\/class\/iommu$/, /intel_iommu=on iommu=pt/],
+    ['nic-driver', 'fail', /^0000:3b:00\.0 i40e, 0000:3b:00\.1 vfio-pci$/, /^dpdk-devbind\.py -b vfio-pci 0000:3b:00\.0 \(modprobe vfio-pci first\)$/],
+    ['numa', 'warn', /0000:3b:00\.0 on node 1, 0000:3b:00\.1 on node 1; PMD cores 2@0, 3@0, 4@0, 5@0/, /^give ovsDpdk\.pmdCpuMask cores on node 1/],
+    [
+      'pmd-isolated',
+      'warn',
+      /^PMD cores 2,3,4,5 not isolated \(isolated: none\)$/,
+      /^isolcpus=2,3,4,5 nohz_full=2,3,4,5 rcu_nocbs=2,3,4,5 on the kernel command line/,
+    ],
+    ['cpu-governor', 'warn', /cpu2 powersave, cpu3 powersave/, /^cpupower -c 2,3 frequency-set -g performance/],
+    ['kvm', 'fail', /QEMU could not run a KVM vCPU \(exit 1: Could not access KVM kernel module/, /VT-x\/AMD-V.*or set vm\.accel: tcg/],
+    ['vm-image', 'fail', /^missing: \/var\/lib\/dutlab\/image\/vmlinuz$/, /dutlab lab image/],
+    ['tools', 'fail', /^missing: qemu-system-x86_64$/, /^apt-get install qemu-system-x86/],
+  ];
+  for (const [fault, status, evidence, fix] of cases) {
+    it(`finds ${fault} broken alone, with its fix`, async () => {
+      const results = await check({ fault });
+      expect(notOk(results).map((r) => `${r.host}.${r.id}`)).toEqual([`host.${fault}`]);
+      const line = results.find((r) => r.id === fault)!;
+      expect(line.status).toBe(status);
+      expect(line.evidence).toMatch(evidence);
+      expect(line.fix).toMatch(fix);
+      expect(healthy(results)).toBe(status !== 'fail');
+    });
+  }
+
+  it("finds the TG's generator not answering, and a TRex port whose link is down", async () => {
+    const down = await check({ trexDown: true });
+    expect(notOk(down).map((r) => `${r.host}.${r.id}`)).toEqual(['tg.generator']);
+    expect(down.find((r) => r.id === 'generator')).toMatchObject({
+      status: 'fail',
+      evidence: expect.stringMatching(/did not answer api_sync_v2 within 3 s/),
+      fix: expect.stringMatching(/^start TRex in stateless mode on the TG \(\.\/t-rex-64 -i\) listening on 127\.0\.0\.1:\d+, or correct tg\.trex\.server$/),
+    });
+    const link = await check({ trex: { linkDown: [1] } });
+    expect(link.find((r) => r.id === 'generator')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/link down: port 1 \(receive\)$/) });
+  });
+});
