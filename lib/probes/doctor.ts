@@ -76,6 +76,16 @@ async function runProbe(p: Probe, shell: Shell, c: ProbeContext, transcript?: Tr
   }
 }
 
+/** The DUT host's hardware probes (dut.ts) the testbed needs, on a shell the run already has: what the run's preflight reads. */
+export async function probeDutHost(shell: Shell, c: ProbeContext, transcript?: Transcript): Promise<ProbeResult[]> {
+  const out: ProbeResult[] = [];
+  for (const p of DUT_PROBES) {
+    if (p.notNeeded(c) !== null) continue;
+    out.push({ id: p.id, host: p.host, title: p.title, ...(await runProbe(p, shell, c, transcript)) });
+  }
+  return out;
+}
+
 /** Every probe of the lab, host by host: the connection first, then what the testbed needs there. */
 export async function doctor(tb: Testbed, profileName: string, opts: DoctorOptions = {}): Promise<ProbeResult[]> {
   const profile: Profile = profileFor(profileByName(profileName), tb);

@@ -2,7 +2,7 @@
 // need them: hugepages, the IOMMU, the NICs on their DPDK driver and their
 // NUMA node, the PMD cores isolated and at full speed, KVM that runs a vCPU,
 // the guest's image. Each reads /proc and /sys (or runs QEMU for a second).
-import { hugepagesNeeded } from '../testbed/sizing.js';
+import { hugepagesNeeded, vmHugepages } from '../testbed/sizing.js';
 import { shq } from '../transport/quote.js';
 import { coresOf, cpuList, fail, ok, warn, type CommandProbe, type ProbeContext } from './probe.js';
 
@@ -28,9 +28,10 @@ const hugepages: CommandProbe = {
     const bootFix = `hugepagesz=${size >= 1048576 ? '1G' : '2M'} hugepages=${need} on the kernel command line`;
     if (!/^\d+$/.test(r.stdout.trim())) return fail(`no ${shown} hugepages on this kernel`, bootFix);
     const free = Number(r.stdout.trim());
-    if (free >= need) return ok(`${free} free ${shown} pages, the run takes ${need}`);
+    const takes = `the run takes ${need} (ovsDpdk.socketMemMb ${c.tb.ovsDpdk.socketMemMb}${vmHugepages(c.tb) > 0 ? `, vm.memoryMb ${c.tb.vm!.memoryMb}` : ''})`;
+    if (free >= need) return ok(`${free} free ${shown} pages, ${takes}`);
     return fail(
-      `${free} free ${shown} pages, the run takes ${need}`,
+      `${free} free ${shown} pages, ${takes}`,
       size >= 1048576 ? bootFix : `echo ${need} > /sys/kernel/mm/hugepages/hugepages-${size}kB/nr_hugepages (at boot: ${bootFix})`,
     );
   },

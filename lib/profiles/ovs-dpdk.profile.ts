@@ -43,15 +43,7 @@ const bits = (mask: string) => [...BigInt(mask).toString(2)].filter((b) => b ===
 const options = (o: Record<string, string>) => Object.entries(o).map(([k, v]) => `options:${k}=${v}`);
 
 /** The switch, whatever is behind its VM ports: the DPDK ovs-vswitchd started for the run, the bridge, its ports. */
-const SWITCH_STEPS = [
-  S.hostStopPreviousVswitchd,
-  S.hostCheckHugepages,
-  S.hostDpdkConfig,
-  S.hostStartVswitchdDpdk,
-  S.hostAddBridge,
-  S.hostAddPorts,
-  S.hostWaitPorts,
-];
+const SWITCH_STEPS = [S.hostStopPreviousVswitchd, S.hostDpdkConfig, S.hostStartVswitchdDpdk, S.hostAddBridge, S.hostAddPorts, S.hostWaitPorts];
 
 export const ovsDpdk: Profile = {
   name: 'ovs-dpdk',

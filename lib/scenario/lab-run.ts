@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeRequirement, labFor, parseVersion, unmet, unmetBy, type LabCapabilities, type Requirement } from '../capabilities.js';
-import { errorMessage, failureKind, type FailureKind } from '../errors.js';
+import { errorMessage, failureKind, type FailureKind, PreflightError } from '../errors.js';
+import { probeDutHost } from '../probes/doctor.js';
 import { profileByName, type Profile } from '../profiles/index.js';
 import { profileFor, type StepDef } from '../profiles/profile.js';
 import type { CaseOutcome, CaseStatus, Measured, MatrixRow, SuiteResult, Table } from '../results/run.js';
@@ -241,7 +242,15 @@ export class LabRun {
     const v = await read.versions(this.session, ['host']);
     this.data.versions = { ...this.data.versions, ...v };
     const blocked = unmet(this.profile.requires, this.capabilities());
-    if (blocked) this.note(`the ${this.profile.name} profile cannot run on this lab: ${blocked}`);
+    if (blocked) {
+      this.note(`the ${this.profile.name} profile cannot run on this lab: ${blocked}`);
+      return;
+    }
+    // The DUT host's hardware as the profile needs it (dutlab doctor's probes): a lab that cannot work stops here, before any step.
+    const found = await probeDutHost(this.session.shell('host'), { tb: this.tb, profile: this.profile });
+    for (const f of found.filter((x) => x.status === 'warn')) this.note(`preflight: [host] ${f.id}: ${f.evidence} (fix: ${f.fix})`);
+    const failed = found.filter((x) => x.status === 'fail');
+    if (failed.length > 0) throw new PreflightError(`the lab is not ready: ${failed.map((f) => `[host] ${f.id}: ${f.evidence} (fix: ${f.fix})`).join('; ')}`);
   }
 
   private async releaseLock(lock: LabLock): Promise<void> {

@@ -385,12 +385,7 @@ const Throughput = z.strictObject({
 });
 
 /** The traffic generator's driver (lib/traffic/tg.ts); the host it runs on is hosts.tg. */
-/**
- * A TRex server on the TG (tg.type: trex): where it listens as the TG host
- * sees it (reached through a local forward on the TG's SSH connection, never
- * a port opened to the lab network), its port ids for the transmit and
- * receive roles, and the directory on the TG the run's pcaps go to.
- */
+/** A TRex server on the TG (tg.type: trex): where it listens as the TG sees it (reached through a forward on the TG's SSH), its ports by role, where pcaps go on the TG. */
 const Trex = z.strictObject({
   server: z.strictObject({ address: ipv4().default('127.0.0.1'), port: port().default(4501) }).prefault({}),
   ports: z

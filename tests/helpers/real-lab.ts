@@ -50,6 +50,8 @@ export type HostFault = keyof typeof HEALTHY;
 export interface ScriptedRealLab {
   tb: Testbed;
   trex: TrexProtocolServer;
+  /** Breaks one read (or none) from now on. */
+  setFault(fault: HostFault | undefined): void;
   close(): Promise<void>;
 }
 
@@ -60,12 +62,12 @@ export async function startScriptedRealLab(
   const client = newKeyPair();
   const key = join(dir, `client-${Math.random().toString(36).slice(2, 8)}`);
   writeFileSync(key, client.private, { mode: 0o600 });
+  let fault = opts.fault;
   const answer = (cmd: string): Answer | null => {
     // No session loop: a channel per command, so that each read is seen and answered here.
     if (cmd === SESSION_COMMAND) return { code: 0 };
     const inner = innerCommand(cmd);
-    for (const [name, read] of Object.entries(HEALTHY))
-      if (read.match(inner)) return { stdout: opts.fault === name ? BROKEN[name as HostFault] : read.healthy };
+    for (const [name, read] of Object.entries(HEALTHY)) if (read.match(inner)) return { stdout: fault === name ? BROKEN[name as HostFault] : read.healthy };
     // id -u, date: answered for real.
     return null;
   };
@@ -91,6 +93,9 @@ export async function startScriptedRealLab(
   return {
     tb,
     trex,
+    setFault: (f) => {
+      fault = f;
+    },
     close: async () => {
       trex.close();
       await tg.close();

@@ -51,7 +51,7 @@ describe('dutlab doctor on the virtual lab', () => {
     expect(notOk(b.results)).toEqual([]);
     expect(b.results.find((r) => r.id === 'hugepages')).toMatchObject({
       status: 'ok',
-      evidence: expect.stringMatching(/^\d+ free 2 MB pages, the run takes 128$/),
+      evidence: expect.stringMatching(/^\d+ free 2 MB pages, the run takes 128 \(ovsDpdk\.socketMemMb 256\)$/),
     });
     expect(b.results.find((r) => r.id === 'pmd-isolated')).toMatchObject({
       status: 'n/a',
@@ -102,7 +102,7 @@ describe('dutlab doctor on the virtual lab', () => {
     expect(notOk(greedy.results)).toEqual(['host.hugepages']);
     expect(greedy.results.find((x) => x.id === 'hugepages')).toMatchObject({
       status: 'fail',
-      evidence: expect.stringMatching(/^\d+ free 2 MB pages, the run takes 500000$/),
+      evidence: expect.stringMatching(/^\d+ free 2 MB pages, the run takes 500000 \(ovsDpdk\.socketMemMb 1000000\)$/),
       fix: 'echo 500000 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages (at boot: hugepagesz=2M hugepages=500000 on the kernel command line)',
     });
     const missing = await checks(variant(dpdk, 'no-vswitchd', [[['ovsDpdk', 'vswitchd'], '/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-gone']]), 'ovs-dpdk');

@@ -116,7 +116,10 @@ const FAULTS: Fault[] = [
     testbed: (y) => y.replace(/socketMemMb: 256/, 'socketMemMb: 100000').replace(/socketLimitMb: 256/, 'socketLimitMb: 100000'),
     exitCode: 2,
     fails: {},
-    setupFails: { 'host.check-hugepages': /^hugepages: needs 50000 free 2 MB pages \(ovsDpdk\.socketMemMb 100000\), \d+ free: reserve them/ },
+    setupFails: {
+      'lab.preflight':
+        /^the lab is not ready: \[host\] hugepages: \d+ free 2 MB pages, the run takes 50000 \(ovsDpdk\.socketMemMb 100000\) \(fix: echo 50000 > \/sys\/kernel\/mm\/hugepages\/hugepages-2048kB\/nr_hugepages/,
+    },
   }),
 ];
 

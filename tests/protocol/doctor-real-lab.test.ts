@@ -7,20 +7,53 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { doctor } from '../../lib/probes/doctor.js';
 import { healthy, type ProbeResult } from '../../lib/probes/probe.js';
-import { startScriptedRealLab, type HostFault } from '../helpers/real-lab.js';
+import type { HostRole, Testbed } from '../../lib/testbed/schema.js';
+import type { Shell } from '../../lib/transport/shell.js';
+import { SshShell } from '../../lib/transport/ssh.js';
+import { startScriptedRealLab, type HostFault, type ScriptedRealLab } from '../helpers/real-lab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dutlab-doctor-real-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let lab: ScriptedRealLab;
+/** The hosts' connections, made once and kept across the doctor's runs (each probe's read still goes to the scripted host). */
+const open = new Map<HostRole, SshShell>();
+const keep = async (role: HostRole, tb: Testbed): Promise<Shell> => {
+  if (!open.has(role)) open.set(role, await SshShell.connect(role, tb.hosts[role]));
+  const s = open.get(role)!;
+  return {
+    host: s.host,
+    run: (c, o) => s.run(c, o),
+    start: (c, o) => s.start(c, o),
+    put: (a, b) => s.put(a, b),
+    get: (a, b) => s.get(a, b),
+    forwardOut: (a, p) => s.forwardOut(a, p),
+    close: async () => undefined,
+  };
+};
+beforeAll(async () => {
+  lab = await startScriptedRealLab(dir);
+});
+afterAll(async () => {
+  for (const s of open.values()) await s.close();
+  await lab.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
-async function check(opts: Parameters<typeof startScriptedRealLab>[1] = {}): Promise<ProbeResult[]> {
-  const lab = await startScriptedRealLab(dir, opts);
+/** The doctor on the scripted lab, one read broken (or none). */
+async function check(fault?: HostFault): Promise<ProbeResult[]> {
+  lab.setFault(fault);
+  return doctor(lab.tb, 'ovs-dpdk', { connect: keep });
+}
+
+/** The doctor on a lab of its own (its TRex server as said). */
+async function checkApart(opts: Parameters<typeof startScriptedRealLab>[1]): Promise<ProbeResult[]> {
+  const other = await startScriptedRealLab(dir, opts);
   try {
-    return await doctor(lab.tb, 'ovs-dpdk');
+    return await doctor(other.tb, 'ovs-dpdk');
   } finally {
-    await lab.close();
+    await other.close();
   }
 }
 
@@ -34,7 +67,7 @@ describe('dutlab doctor on a real OVS-DPDK lab (scripted)', () => {
     const byId = Object.fromEntries(results.map((r) => [`${r.host}.${r.id}`, r]));
     for (const id of ['hugepages', 'iommu', 'nic-driver', 'numa', 'pmd-isolated', 'cpu-governor', 'kvm', 'vm-image', 'tools', 'privileges', 'clock'])
       expect(byId[`host.${id}`]?.status, id).toBe('ok');
-    expect(byId['host.hugepages']!.evidence).toBe('8 free 1 GB pages, the run takes 6');
+    expect(byId['host.hugepages']!.evidence).toBe('8 free 1 GB pages, the run takes 6 (ovsDpdk.socketMemMb 2048, vm.memoryMb 4096)');
     expect(byId['host.nic-driver']!.evidence).toBe('0000:3b:00.0 vfio-pci, 0000:3b:00.1 vfio-pci');
     expect(byId['host.pmd-isolated']!.evidence).toBe('PMD cores 2,3,4,5 isolated, nohz_full');
     expect(byId['guest.connect']).toMatchObject({ status: 'n/a', evidence: 'the run starts the VM: its guest is checked by the run' });
@@ -42,7 +75,12 @@ describe('dutlab doctor on a real OVS-DPDK lab (scripted)', () => {
   });
 
   const cases: Array<[HostFault, 'fail' | 'warn', RegExp, RegExp]> = [
-    ['hugepages', 'fail', /^1 free 1 GB pages, the run takes 6$/, /^hugepagesz=1G hugepages=6 on the kernel command line$/],
+    [
+      'hugepages',
+      'fail',
+      /^1 free 1 GB pages, the run takes 6 \(ovsDpdk\.socketMemMb 2048, vm\.memoryMb 4096\)$/,
+      /^hugepagesz=1G hugepages=6 on the kernel command line$/,
+    ],
     ['iommu', 'fail', /^no IOMMU unit in \/sys\/class\/iommu$/, /intel_iommu=on iommu=pt/],
     ['nic-driver', 'fail', /^0000:3b:00\.0 i40e, 0000:3b:00\.1 vfio-pci$/, /^dpdk-devbind\.py -b vfio-pci 0000:3b:00\.0 \(modprobe vfio-pci first\)$/],
     ['numa', 'warn', /0000:3b:00\.0 on node 1, 0000:3b:00\.1 on node 1; PMD cores 2@0, 3@0, 4@0, 5@0/, /^give ovsDpdk\.pmdCpuMask cores on node 1/],
@@ -59,7 +97,7 @@ describe('dutlab doctor on a real OVS-DPDK lab (scripted)', () => {
   ];
   for (const [fault, status, evidence, fix] of cases) {
     it(`finds ${fault} broken alone, with its fix`, async () => {
-      const results = await check({ fault });
+      const results = await check(fault);
       expect(notOk(results).map((r) => `${r.host}.${r.id}`)).toEqual([`host.${fault}`]);
       const line = results.find((r) => r.id === fault)!;
       expect(line.status).toBe(status);
@@ -70,14 +108,14 @@ describe('dutlab doctor on a real OVS-DPDK lab (scripted)', () => {
   }
 
   it("finds the TG's generator not answering, and a TRex port whose link is down", async () => {
-    const down = await check({ trexDown: true });
+    const down = await checkApart({ trexDown: true });
     expect(notOk(down).map((r) => `${r.host}.${r.id}`)).toEqual(['tg.generator']);
     expect(down.find((r) => r.id === 'generator')).toMatchObject({
       status: 'fail',
       evidence: expect.stringMatching(/did not answer api_sync_v2 within 3 s/),
       fix: expect.stringMatching(/^start TRex in stateless mode on the TG \(\.\/t-rex-64 -i\) listening on 127\.0\.0\.1:\d+, or correct tg\.trex\.server$/),
     });
-    const link = await check({ trex: { linkDown: [1] } });
+    const link = await checkApart({ trex: { linkDown: [1] } });
     expect(link.find((r) => r.id === 'generator')).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/link down: port 1 \(receive\)$/) });
   });
 });

@@ -95,7 +95,7 @@ describe('the layout of lib/', () => {
         m.startsWith('suite/') || m.startsWith('cli/') ? [] : deps.filter((d) => d.startsWith('suite/') && !(m.startsWith('report/') && suiteResult.test(d))),
       ),
     ).toEqual([]);
-    const belowScenario = ['transport/', 'traffic/', 'verify/', 'parsers/', 'testbed/', 'results/', 'report/', 'profiles/', 'vlab/'];
+    const belowScenario = ['transport/', 'traffic/', 'verify/', 'parsers/', 'testbed/', 'results/', 'report/', 'profiles/', 'vlab/', 'probes/'];
     expect(belowScenario.flatMap(importsOf).filter((e) => / -> scenario\//.test(e))).toEqual([]);
   });
 

@@ -14,7 +14,19 @@ describe('the dutlab command', () => {
   const commands = buildCli().commands.flatMap((c) => (c.commands.length ? c.commands.map((s) => [c.name(), s.name()]) : [[c.name()]]));
 
   it('has the subcommands the README names', () => {
-    expect(commands.map((c) => c.join(' '))).toEqual(['run', 'compare', 'trend', 'suites', 'plan', 'e2e', 'lab up', 'lab image', 'lab down', 'lab status']);
+    expect(commands.map((c) => c.join(' '))).toEqual([
+      'run',
+      'compare',
+      'trend',
+      'suites',
+      'plan',
+      'doctor',
+      'e2e',
+      'lab up',
+      'lab image',
+      'lab down',
+      'lab status',
+    ]);
   });
 
   it.each(commands.map((c) => c.join(' ')))('answers --help for `dutlab %s`', async (words) => {

@@ -1,10 +1,9 @@
-import { CheckFailure, PreflightError } from '../../errors.js';
+import { CheckFailure } from '../../errors.js';
 import type { Testbed } from '../../testbed/schema.js';
 import { shq } from '../../transport/quote.js';
 import { checkDpdkInitialized } from '../../verify/state.js';
 import type { StepDef } from '../profile.js';
 import { host, killByPidfile, t } from './shared.js';
-import { hugepagesNeeded, vmHugepages } from '../../testbed/sizing.js';
 
 // ---- Upstream Open vSwitch with DPDK (the ovs-dpdk profile) ---------------------
 // The same topology on upstream OVS's netdev-dpdk: the run owns the DPDK build
@@ -32,26 +31,6 @@ export const hostStopPreviousVswitchd: StepDef = {
     killByPidfile(c.tb.paths.vswitchdPidfile, c.tb.ovsDpdk.vswitchd.replace(/^.*\//, '').slice(0, 15)),
     host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${shq(c.tb.bridge)}`),
   ],
-};
-
-export const hostCheckHugepages: StepDef = {
-  id: 'host.check-hugepages',
-  title: 'Check that the host has the free hugepages DPDK will take',
-  host: 'host',
-  commands: (c) => [{ line: HUGEPAGES_FREE(c.tb.ovsDpdk.hugepageSizeKb), okExitCodes: [0, 1] }],
-  after: async (s, [out]) => {
-    const free = Number(out!.trim());
-    const need = hugepagesNeeded(s.tb);
-    const size = `${s.tb.ovsDpdk.hugepageSizeKb / 1024} MB`;
-    if (!/^\d+$/.test(out!.trim()))
-      throw new PreflightError(
-        `hugepages: the host has no ${size} hugepages (${HUGEPAGES_FREE(s.tb.ovsDpdk.hugepageSizeKb)} printed ${JSON.stringify(out!.trim())})`,
-      );
-    if (free < need)
-      throw new PreflightError(
-        `hugepages: needs ${need} free ${size} pages (ovsDpdk.socketMemMb ${s.tb.ovsDpdk.socketMemMb}${s.tb.vm && vmHugepages(s.tb) > 0 ? `, vm.memoryMb ${s.tb.vm.memoryMb}` : ''}), ${free} free: reserve them (echo N > /proc/sys/vm/nr_hugepages) or lower the socket memory`,
-      );
-  },
 };
 
 export const hostDpdkConfig: StepDef = {
