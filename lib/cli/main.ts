@@ -1,5 +1,5 @@
 // The `dutlab` command.
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { errorMessage } from '../errors.js';
@@ -13,7 +13,7 @@ import { compareRuns, comparisonText, GATE_CASE_ID, IncomparableRunsError, incom
 import { loadRun, readHistory } from '../report/history.js';
 import { trendHtml } from '../report/trend.js';
 import { loadTestbed, missingLocalFiles, testbedNotes } from '../testbed/load.js';
-import type { Testbed } from '../testbed/schema.js';
+import type { HostRole, Testbed } from '../testbed/schema.js';
 import { DEFAULT_LAB_ID, labDown, labNames, labStatus, labUp, type Datapath, type GuestKind } from '../vlab/lab.js';
 import { cachedImages, ensureGuestImage, IMAGE_CACHE } from '../vlab/image.js';
 import { ensurePackages } from '../vlab/packages.js';
@@ -195,12 +195,20 @@ export function buildCli(): Command {
     .requiredOption('--testbed <file>', 'the testbed YAML file')
     .addOption(new Option('--profile <name>', 'the profile the lab runs (default: the one the testbed is written for)').choices(PROFILE_NAMES))
     .option('--json', 'the checks as JSON')
-    .action(async (o: { testbed: string; profile?: string; json?: boolean }) => {
+    .addOption(
+      new Option('--host <role>', 'only this host (repeatable): host, guest or tg')
+        .choices(['host', 'guest', 'tg'])
+        .argParser((v: string, prev: HostRole[] = []) => {
+          if (!['host', 'guest', 'tg'].includes(v)) throw new InvalidArgumentError(`--host ${v}: one of host, guest, tg`);
+          return [...prev, v as HostRole];
+        }),
+    )
+    .action(async (o: { testbed: string; profile?: string; json?: boolean; host?: HostRole[] }) => {
       const tb = loadTestbed(o.testbed);
       const name = o.profile ?? impliedProfile(tb);
       const wrong = profileProblems(profileByName(name), tb, o.testbed);
       if (wrong) throw wrong;
-      const results = await doctor(tb, name);
+      const results = await doctor(tb, name, o.host ? { roles: o.host } : {});
       process.stdout.write(
         o.json ? `${JSON.stringify({ testbed: tb.name, profile: name, healthy: healthy(results), checks: results }, null, 2)}\n` : formatProbes(results),
       );

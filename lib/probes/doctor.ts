@@ -32,6 +32,8 @@ export interface DoctorOptions {
   /** How a host is reached (tests); by default over SSH as the testbed says, within a short bound. */
   connect?: (role: HostRole, tb: Testbed, reached: Map<HostRole, Shell>) => Promise<Shell>;
   transcript?: Transcript;
+  /** Only these hosts (`dutlab doctor --host`): the others are not reached. */
+  roles?: readonly HostRole[];
 }
 
 const sshConnect =
@@ -95,7 +97,7 @@ export async function doctor(tb: Testbed, profileName: string, opts: DoctorOptio
   const results: ProbeResult[] = [];
   const line = (p: { id: string; title: string; host: HostRole }, f: Finding) => results.push({ id: p.id, host: p.host, title: p.title, ...f });
   try {
-    for (const role of ROLES) {
+    for (const role of ROLES.filter((r) => !opts.roles || opts.roles.includes(r))) {
       const probes = PROBES.filter((p) => p.host === role);
       const connectLine = { id: 'connect', title: 'reached, logged in, host key verified', host: role };
       const skip = role === 'guest' ? guestBeforeRun(c) : null;

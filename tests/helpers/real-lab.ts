@@ -57,7 +57,7 @@ export interface ScriptedRealLab {
 
 export async function startScriptedRealLab(
   dir: string,
-  opts: { fault?: HostFault; trex?: TrexServerOptions; trexDown?: boolean } = {},
+  opts: { fault?: HostFault; trex?: TrexServerOptions; trexDown?: boolean; trexCallTimeoutMs?: number } = {},
 ): Promise<ScriptedRealLab> {
   const client = newKeyPair();
   const key = join(dir, `client-${Math.random().toString(36).slice(2, 8)}`);
@@ -88,7 +88,14 @@ export async function startScriptedRealLab(
   const tb: Testbed = {
     ...base,
     hosts: { host: { ...base.hosts.host, ...at(host) }, guest: base.hosts.guest, tg: { ...base.hosts.tg, ...at(tg) } },
-    tg: { type: 'trex', trex: { ...base.tg.trex!, server: { address: '127.0.0.1', port: trex.tcpPort } } },
+    tg: {
+      type: 'trex',
+      trex: {
+        ...base.tg.trex!,
+        server: { address: '127.0.0.1', port: trex.tcpPort },
+        ...(opts.trexCallTimeoutMs ? { callTimeoutMs: opts.trexCallTimeoutMs } : {}),
+      },
+    },
   };
   return {
     tb,

@@ -34,8 +34,8 @@ function variant(lab: LabState, name: string, set: Array<[string[], unknown]>): 
   return file;
 }
 
-async function checks(testbed: string, profile: string): Promise<{ exitCode: number; results: ProbeResult[] }> {
-  const r = await dutlab('doctor', '--testbed', testbed, '--profile', profile, '--json');
+async function checks(testbed: string, profile: string, ...more: string[]): Promise<{ exitCode: number; results: ProbeResult[] }> {
+  const r = await dutlab('doctor', '--testbed', testbed, '--profile', profile, '--json', ...more);
   return { exitCode: r.exitCode ?? -1, results: (JSON.parse(r.stdout) as { checks: ProbeResult[] }).checks };
 }
 const notOk = (rs: ProbeResult[]) => rs.filter((r) => r.status !== 'ok' && r.status !== 'n/a').map((r) => `${r.host}.${r.id}`);
@@ -62,8 +62,10 @@ describe('dutlab doctor on the virtual lab', () => {
   it('fails a TG port that is down, alone, with its fix', async () => {
     await execa('ip', ['-n', dpdk.namespaces.tg, 'link', 'set', 'tg1', 'down']);
     try {
-      const r = await checks(dpdk.testbedFile, 'ovs-dpdk');
+      // Only the TG asked (--host tg): its lines alone.
+      const r = await checks(dpdk.testbedFile, 'ovs-dpdk', '--host', 'tg');
       expect(r.exitCode).toBe(2);
+      expect([...new Set(r.results.map((x) => x.host))]).toEqual(['tg']);
       expect(notOk(r.results)).toEqual(['tg.tg-ports']);
       expect(r.results.find((x) => x.id === 'tg-ports')).toMatchObject({
         evidence: 'tg0 up, tg1 down',
