@@ -141,9 +141,9 @@ describe("TRex's RPC, as the driver speaks it", () => {
 
   it('bounds a call to a server that does not answer, or is not there, and asks afresh afterwards', async () => {
     const silent = await trex({ silent: true });
-    const rpc = client(silent.endpoint, 800);
+    const rpc = client(silent.endpoint, 400);
     const t0 = Date.now();
-    await expect(rpc.connect()).rejects.toThrow(`TRex on tg (${silent.endpoint}) did not answer api_sync_v2 within 0.8 s`);
+    await expect(rpc.connect()).rejects.toThrow(`TRex on tg (${silent.endpoint}) did not answer api_sync_v2 within 0.4 s`);
     expect(Date.now() - t0).toBeLessThan(3000);
     // Nothing listening: the same bound, the same words.
     const closed = await new Promise<number>((resolve) => {
@@ -152,13 +152,13 @@ describe("TRex's RPC, as the driver speaks it", () => {
         s.close(() => resolve(port));
       });
     });
-    const waiting = client(`tcp://127.0.0.1:${closed}`, 500);
-    await expect(waiting.connect()).rejects.toThrow(/did not answer api_sync_v2 within 0\.5 s/);
+    const waiting = client(`tcp://127.0.0.1:${closed}`, 300);
+    await expect(waiting.connect()).rejects.toThrow(/did not answer api_sync_v2 within 0\.3 s/);
     // The socket that waited in vain is dropped: once a server is there, the same client is answered.
     const late = await new TrexProtocolServer().start(closed);
     servers.push(late);
     await expect(waiting.connect()).resolves.toMatchObject({ apiH: expect.stringMatching(/^api/) });
-    expect(readFileSync(transcript.fileFor('trex'), 'utf8')).toMatch(/--- error after \d+ ms: did not answer api_sync_v2 within 0\.8 s/);
+    expect(readFileSync(transcript.fileFor('trex'), 'utf8')).toMatch(/--- error after \d+ ms: did not answer api_sync_v2 within 0\.4 s/);
   });
 
   it('asks a busy server again (-32001) within the bound, and says so past it', async () => {
@@ -168,10 +168,10 @@ describe("TRex's RPC, as the driver speaks it", () => {
     expect(await rpc.call('get_version')).toMatchObject({ version: 'v3.08' });
     expect(server.received.filter((r) => r.method === 'get_version')).toHaveLength(3);
     const always = await trex({ busy: { get_version: 1000 } });
-    const impatient = client(always.endpoint, 1000);
+    const impatient = client(always.endpoint, 700);
     await impatient.connect();
     const err = await impatient.call('get_version').catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: TREX_ERR.tryAgain, message: 'TRex on tg was busy for 1 s: get_version answered "try again later" each time' });
+    expect(err).toMatchObject({ code: TREX_ERR.tryAgain, message: 'TRex on tg was busy for 0.7 s: get_version answered "try again later" each time' });
   });
 
   it('polls work in progress (-32002) on its ticket until the result, and cancels the ticket past the bound', async () => {
@@ -190,9 +190,9 @@ describe("TRex's RPC, as the driver speaks it", () => {
 
     const stuck = await trex({ inProgress: { set_l2: 1000 } });
     stuck.method('set_l2', () => ({}));
-    const impatient = client(stuck.endpoint, 1000);
+    const impatient = client(stuck.endpoint, 700);
     await impatient.connect();
-    await expect(impatient.call('set_l2', { port_id: 0 })).rejects.toThrow('TRex on tg did not finish set_l2 within 1 s (ticket 1000, cancelled)');
+    await expect(impatient.call('set_l2', { port_id: 0 })).rejects.toThrow('TRex on tg did not finish set_l2 within 0.7 s (ticket 1000, cancelled)');
     expect(stuck.received.at(-1)).toMatchObject({ method: 'cancel_async_task', params: { ticket_id: 1000 } });
   });
 
