@@ -6,23 +6,21 @@ import { defineConfig } from 'vitest/config';
 // through `dutlab run`, against a testbed.
 //
 // `unit` (pure code) and `protocol` (SSH servers in this process, the legacy
-// lab's scripted tools) run beside `integration` (virtual labs: namespaces,
-// sshd, OVS, as root: the harness's own mechanics, a run, an abort, the lab,
-// the TG, captures). Integration files run one at a time, their cases at once
-// where each has a lab of its own: more at once starves a 2-core box, and the
-// virtual DUT then really loses packets. One at a time also keeps the fault
-// that writes to the kernel log (fault-kernel-log.test.ts), which every lab's
-// dmesg shows, from any other lab's run; unit and protocol tests read no
-// kernel log. The catalogue of faults (a full PVP run each, ~11 CPU-seconds)
-// is in the lab tier: with it the fast tier needed 5.5 minutes on a fresh
-// 2-core box.
+// lab's scripted tools, TRex's protocol) run first; then `integration`
+// (virtual labs: namespaces, sshd, OVS, as root: the harness's own mechanics,
+// a run, an abort, the lab, the TG, captures), one file at a time, their
+// cases at once where each has a lab of its own: more at once starves a
+// 2-core box, and the virtual DUT then really loses packets. The catalogue of
+// faults (a full PVP run each, ~11 CPU-seconds), the kernel-log fault among
+// them, is in the lab tier: with it the fast tier needed 5.5 minutes on a
+// fresh 2-core box.
 export default defineConfig({
   test: {
     // Fails the run if anything the tests made is still there at the end.
     globalSetup: ['tests/global-leftovers.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // Two cores: the unit and protocol files beside one integration file at a time.
+    // Two cores.
     maxWorkers: 2,
     // Each tier its own JUnit: `npm run test:lab` names reports/junit-lab.xml.
     reporters: ['default', ['junit', { outputFile: process.env.VITEST_JUNIT_FILE ?? 'reports/junit.xml', suiteName: 'dutlab' }]],

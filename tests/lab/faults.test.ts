@@ -1,8 +1,8 @@
 // Fault injection on the virtual lab (tests/helpers/faults.ts): each fault
 // breaks the lab in one way, just before the traffic; several run at once,
 // each on a lab of its own. The fault that writes to the kernel log, which
-// every lab shares, is tests/integration/fault-kernel-log.test.ts (the fast
-// tier), alone after every other lab there.
+// every lab shares, is tests/lab/fault-kernel-log.test.ts, a file of its own:
+// the tier's files run one at a time, so no other lab runs while it writes.
 import { describe, it } from 'vitest';
 import { injectForeignFrames } from '../helpers/foreign.js';
 import { VERDICTS, checkFault, cleanUpFaultLabs, guestForwardRule, inGuest, type Fault } from '../helpers/faults.js';

@@ -1,6 +1,8 @@
 // The fault that touches what every lab shares: a kernel BUG in the log of
-// this machine's kernel, which every namespace's dmesg shows. It runs after
-// every other lab test (vitest.config.ts), so that no other run reads it.
+// this machine's kernel, which every namespace's dmesg shows. A file of its
+// own in the lab tier, whose files run one at a time (vitest.config.ts): no
+// other run is reading the kernel's log while it writes there, and every later
+// run reads only what was logged after it began.
 import { describe, it } from 'vitest';
 import { VERDICTS, checkFault, cleanUpFaultLabs, type Fault } from '../helpers/faults.js';
 
@@ -10,8 +12,7 @@ const FAULT: Fault = {
   // The lab's hosts share this machine's kernel, so a line in its log is a line in both.
   // The line says what it is, for whoever reads this machine's dmesg later.
   name: 'a kernel BUG logged during the run',
-  hook: () =>
-    `echo '<4>dutlab fault injection (tests/integration/fault-kernel-log.test.ts), not a real fault: BUG: soft lockup - CPU#0 stuck for 23s' > /dev/kmsg`,
+  hook: () => `echo '<4>dutlab fault injection (tests/lab/fault-kernel-log.test.ts), not a real fault: BUG: soft lockup - CPU#0 stuck for 23s' > /dev/kmsg`,
   exitCode: 1,
   fails: {
     'check.dmesg-kernel':
