@@ -179,4 +179,39 @@ const vmFiles: CommandProbe = {
   },
 };
 
-export const DUT_PROBES: CommandProbe[] = [hugepages, iommu, nicDriver, numa, pmdIsolated, cpufreq, kvm, vmFiles];
+const PCI = /^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
+
+/** The device a phy port's DPDK devargs name on the host, where there is one to find (a vdev like net_tap makes its own). */
+export function deviceOf(devargs: string): { kind: 'PCI device'; path: string; name: string } | { kind: 'interface'; path: string; name: string } | null {
+  const first = devargs.split(',')[0]!;
+  if (PCI.test(first)) return { kind: 'PCI device', path: `/sys/bus/pci/devices/${first}`, name: first };
+  const iface = /(?:^|,)iface=([^,]+)/.exec(devargs)?.[1];
+  return iface && /^net_(af_packet|af_xdp)/.test(first) ? { kind: 'interface', path: `/sys/class/net/${iface}`, name: iface } : null;
+}
+
+const devices: CommandProbe = {
+  id: 'devices',
+  title: "the devices the phy ports' DPDK devargs name",
+  host: 'host',
+  notNeeded: (c) =>
+    upstreamDpdk(c) ?? (c.tb.phyPorts.some((p) => p.dpdkDevargs && deviceOf(p.dpdkDevargs)) ? null : 'no phy port names a host device (DPDK makes its vdevs)'),
+  command: (c) =>
+    c.tb.phyPorts
+      .flatMap((p, i) => {
+        const d = p.dpdkDevargs ? deviceOf(p.dpdkDevargs) : null;
+        return d ? [`[ -e ${shq(d.path)} ] && echo "ok ${i}" || echo "missing ${i}"`] : [];
+      })
+      .join('; '),
+  judge: (r, c) => {
+    const missing = [...r.stdout.matchAll(/^missing (\d+)$/gm)].map((m) => Number(m[1]));
+    const named = c.tb.phyPorts.flatMap((p) => (p.dpdkDevargs && deviceOf(p.dpdkDevargs) ? [`${p.name} ${deviceOf(p.dpdkDevargs)!.name}`] : []));
+    if (missing.length === 0) return ok(named.join(', '));
+    const said = missing.map((i) => {
+      const d = deviceOf(c.tb.phyPorts[i]!.dpdkDevargs!)!;
+      return `phyPorts.${i}.dpdkDevargs names ${d.kind} ${d.name}, which the host does not have`;
+    });
+    return fail(said.join('; '), `correct phyPorts[].dpdkDevargs: \`ip -br link\` and \`lspci -D\` list what the host has`);
+  },
+};
+
+export const DUT_PROBES: CommandProbe[] = [devices, hugepages, iommu, nicDriver, numa, pmdIsolated, cpufreq, kvm, vmFiles];

@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 /** The lab's testbed with these fields changed, as a new file beside it. */
-function variant(lab: LabState, name: string, set: Array<[string[], unknown]>): string {
+function variant(lab: LabState, name: string, set: Array<[Array<string | number>, unknown]>): string {
   const doc = parseDocument(readFileSync(lab.testbedFile, 'utf8'));
   for (const [path, value] of set) doc.setIn(path, value);
   const file = join(lab.stateDir, `${name}.yaml`);
@@ -115,11 +115,29 @@ describe('dutlab doctor on the virtual lab', () => {
     });
   }, 60_000);
 
+  it('stops a run whose testbed names a device the host does not have, at its preflight (no --doctor), exit 2 naming the field', async () => {
+    const wrong = variant(dpdk, 'no-device', [[['phyPorts', 1, 'dpdkDevargs'], 'net_af_packet1,iface=nosuch1']]);
+    const d = await checks(wrong, 'ovs-dpdk', '--host', 'host');
+    expect(notOk(d.results)).toEqual(['host.devices']);
+    const t0 = Date.now();
+    const r = await dutlabRun(['--testbed', wrong, '--profile', 'ovs-dpdk'], join(dpdk.stateDir, 'reports'));
+    expect(r.exitCode).toBe(2);
+    expect((Date.now() - t0) / 1000).toBeLessThan(15);
+    expect(r.summary.cases.find((c) => c.id === 'lab.preflight')).toMatchObject({
+      status: 'failed',
+      kind: 'infra',
+      message:
+        'the lab is not ready: [host] devices: phyPorts.1.dpdkDevargs names interface nosuch1, which the host does not have (fix: correct phyPorts[].dpdkDevargs: `ip -br link` and `lspci -D` list what the host has)',
+    });
+    // Nothing of the setup ran: the first step is skipped, not failed waiting for a port.
+    expect(r.summary.cases.find((c) => c.id === 'host.stop-previous-vswitchd')?.status).toBe('skipped');
+  }, 60_000);
+
   it('stops `run --doctor` on a broken lab in seconds, before any setup: exit 2 naming the check and its fix', async () => {
     await execa('ip', ['-n', dpdk.namespaces.tg, 'link', 'set', 'tg0', 'down']);
     try {
       const t0 = Date.now();
-      const r = await dutlabRun(['--testbed', dpdk.testbedFile, '--profile', 'ovs-dpdk', '--doctor']);
+      const r = await dutlabRun(['--testbed', dpdk.testbedFile, '--profile', 'ovs-dpdk', '--doctor'], join(dpdk.stateDir, 'reports'));
       const seconds = (Date.now() - t0) / 1000;
       expect(r.exitCode).toBe(2);
       expect(seconds).toBeLessThan(10);

@@ -4,6 +4,7 @@
 // real lab, tests/protocol/doctor-real-lab.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { PROBES } from '../../lib/probes/doctor.js';
+import { deviceOf } from '../../lib/probes/dut.js';
 import { CLOCK_FAIL_MS, CLOCK_WARN_MS } from '../../lib/probes/hosts.js';
 import { coresOf, cpuList, formatProbes, type CommandProbe, type ProbeContext, type Reading } from '../../lib/probes/probe.js';
 import { virtual } from '../../lib/profiles/virtual.profile.js';
@@ -97,5 +98,12 @@ describe("the doctor's judges", () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it("finds the devices a phy port's devargs name: a PCI address, an af_packet or af_xdp interface; a vdev makes its own", () => {
+    expect(deviceOf('0000:3b:00.1')).toEqual({ kind: 'PCI device', path: '/sys/bus/pci/devices/0000:3b:00.1', name: '0000:3b:00.1' });
+    expect(deviceOf('net_af_packet0,iface=port16')).toEqual({ kind: 'interface', path: '/sys/class/net/port16', name: 'port16' });
+    expect(deviceOf('net_af_xdp0,iface=ens1f0,start_queue=0')).toMatchObject({ kind: 'interface', name: 'ens1f0' });
+    expect(deviceOf('net_tap32,iface=vEth_port32')).toBeNull();
   });
 });
