@@ -104,6 +104,8 @@ export interface StepDef {
   commands(c: StepContext): Cmd[];
   /** Runs after the commands: read back and compare, capture values. Throws CheckFailure. */
   after?(s: StepRuntime, outputs: string[]): Promise<void>;
+  /** When one of its commands failed: what the lab itself says of it (OVS's refusal), as the error to report instead. */
+  explain?(s: StepRuntime, err: unknown): Promise<unknown>;
   /** Commands that undo the step at teardown, leaving the lab as the run found it. */
   undo?(c: StepContext): Cmd[];
 }

@@ -262,9 +262,14 @@ export class Session implements StepRuntime {
       this.stepUndos.defer(step.id, () => this.undoStep(step.host, step.id, cmds));
     }
     const outputs: string[] = [];
-    for (const c of step.commands(ctx)) {
-      const shell = await this.connect(step.host);
-      outputs.push(c.background ? await this.startBackground(step.host, shell, c) : (await this.runCmd(shell, c)).stdout);
+    try {
+      for (const c of step.commands(ctx)) {
+        const shell = await this.connect(step.host);
+        outputs.push(c.background ? await this.startBackground(step.host, shell, c) : (await this.runCmd(shell, c)).stdout);
+      }
+    } catch (err) {
+      // The step may know what the lab said of it; if asking fails, the failure itself is the answer.
+      throw step.explain ? await step.explain(this, err).catch(() => err) : err;
     }
     await step.after?.(this, outputs);
   }

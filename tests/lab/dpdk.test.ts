@@ -111,6 +111,16 @@ const FAULTS: Fault[] = [
     passes: 'every other check',
   }),
   dpdk({
+    name: 'a port OVS refuses (its DPDK devargs take a key the PMD does not know): the wait fails quoting OVS',
+    hook: () => 'true',
+    testbed: (y) => y.replace('"net_af_packet1,iface=port17"', '"net_af_packet1,iface=port17,bogus=1"'),
+    exitCode: 1,
+    fails: {},
+    setupFails: {
+      'host.wait-ports': /OVS says: Interface port17 error "[^"]*net_af_packet1,iface=port17,bogus=1[^"]*"(; ovs-vswitchd\.log: .*port17.*)?$/,
+    },
+  }),
+  dpdk({
     name: 'too few free hugepages: an infrastructure error before DPDK starts',
     hook: () => 'true',
     testbed: (y) => y.replace(/socketMemMb: 256/, 'socketMemMb: 100000').replace(/socketLimitMb: 256/, 'socketLimitMb: 100000'),
