@@ -42,7 +42,10 @@ export interface InterfaceState {
   linkState: string;
 }
 
-/** `ovs-vsctl --format=csv --data=bare --no-headings --columns=name,type,error,link_state list Interface`. */
+/** The arguments of ovs-vsctl whose output parseInterfaceStates reads. */
+export const INTERFACE_STATES_ARGS = '--format=csv --data=bare --no-headings --columns=name,type,error,link_state list Interface';
+
+/** `ovs-vsctl INTERFACE_STATES_ARGS`. */
 export function parseInterfaceStates(text: string): InterfaceState[] {
   return text
     .split('\n')

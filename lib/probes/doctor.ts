@@ -7,7 +7,7 @@ import { ConnectionError, errorMessage, HostKeyError } from '../errors.js';
 import { profileByName } from '../profiles/index.js';
 import { profileFor, type Profile } from '../profiles/profile.js';
 import type { HostRole, HostSpec, Testbed } from '../testbed/schema.js';
-import type { Shell } from '../transport/shell.js';
+import { ANY_EXIT, type Shell } from '../transport/shell.js';
 import { SshShell } from '../transport/ssh.js';
 import type { Transcript } from '../transport/transcript.js';
 import { DUT_PROBES } from './dut.js';
@@ -20,7 +20,6 @@ export const PROBES: readonly Probe[] = [...HOST_PROBES, ...DUT_PROBES, ...TG_PR
 const ROLES: readonly HostRole[] = ['host', 'guest', 'tg'];
 /** The doctor answers in seconds: a host that does not answer within this is unreachable, whatever the run would wait. */
 const CONNECT_BOUND_MS = 5000;
-const ANY_EXIT = Array.from({ length: 256 }, (_, i) => i);
 
 /** The profile a testbed is written for, when none is named: DPDK devices say ovs-dpdk, KNI vports the guide's. */
 export function impliedProfile(tb: Testbed): string {

@@ -2,7 +2,7 @@
 // need them: hugepages, the IOMMU, the NICs on their DPDK driver and their
 // NUMA node, the PMD cores isolated and at full speed, KVM that runs a vCPU,
 // the guest's image. Each reads /proc and /sys (or runs QEMU for a second).
-import { hugepagesNeeded, vmHugepages } from '../testbed/sizing.js';
+import { freeHugepagesFile, hugepagesNeeded, vmHugepages } from '../testbed/sizing.js';
 import { shq } from '../transport/quote.js';
 import { coresOf, cpuList, fail, ok, warn, type CommandProbe, type ProbeContext } from './probe.js';
 
@@ -20,7 +20,7 @@ const hugepages: CommandProbe = {
   title: 'free hugepages for DPDK and the guest',
   host: 'host',
   notNeeded: upstreamDpdk,
-  command: (c) => `cat /sys/kernel/mm/hugepages/hugepages-${c.tb.ovsDpdk.hugepageSizeKb}kB/free_hugepages 2>/dev/null || echo none`,
+  command: (c) => `cat ${freeHugepagesFile(c.tb.ovsDpdk.hugepageSizeKb)} 2>/dev/null || echo none`,
   judge: (r, c) => {
     const size = c.tb.ovsDpdk.hugepageSizeKb;
     const shown = size >= 1048576 ? `${size / 1048576} GB` : `${size / 1024} MB`;

@@ -7,8 +7,9 @@ import type { Versions } from '../results/run.js';
 import { shq } from '../transport/quote.js';
 import type { HostRole } from '../testbed/schema.js';
 import type { Session } from './session.js';
-import { parseInterfaceStates, parsePmdStatsShow, type InterfaceState, type PmdStats } from '../parsers/ovs-dpdk.js';
+import { INTERFACE_STATES_ARGS, parseInterfaceStates, parsePmdStatsShow, type InterfaceState, type PmdStats } from '../parsers/ovs-dpdk.js';
 import { sysctlExpected } from '../profiles/expected.js';
+import { vswitchdLogSinceStart as logSinceStart } from '../profiles/steps/ovs-dpdk.js';
 
 async function onHost(s: Session, line: string): Promise<string> {
   return (await s.shell('host').run(line, s.profile.hostContext(s.tb))).stdout;
@@ -101,9 +102,7 @@ export async function versions(s: Session, roles: readonly HostRole[] = ['host',
 const vswitchdTarget = (s: Session) => shq(s.profile.appctlTarget?.(s.tb) ?? 'ovs-vswitchd');
 
 export async function interfaceStates(s: Session): Promise<InterfaceState[]> {
-  return parseInterfaceStates(
-    await onHost(s, `${s.profile.tool('ovs-vsctl')} --timeout=10 --format=csv --data=bare --no-headings --columns=name,type,error,link_state list Interface`),
-  );
+  return parseInterfaceStates(await onHost(s, `${s.profile.tool('ovs-vsctl')} --timeout=10 ${INTERFACE_STATES_ARGS}`));
 }
 
 export async function pmdStats(s: Session): Promise<PmdStats> {
@@ -112,9 +111,5 @@ export async function pmdStats(s: Session): Promise<PmdStats> {
 
 /** What ovs-vswitchd logged since the run started it (from the offset its start step noted). */
 export async function vswitchdLogSinceStart(s: Session): Promise<string> {
-  const p = s.tb.paths;
-  return onHost(
-    s,
-    `off=$(cat ${shq(`${p.workDir}/vswitchd-log-offset`)} 2>/dev/null || echo 0); tail -c +$((off + 1)) ${shq(`${p.ovsLogDir}/ovs-vswitchd.log`)}`,
-  );
+  return onHost(s, logSinceStart(s.tb.paths));
 }

@@ -80,6 +80,8 @@ export interface Shell {
 }
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
+/** okExitCodes for a command whose exit code is the caller's to read. */
+export const ANY_EXIT = Array.from({ length: 256 }, (_, i) => i);
 export const PGID_MARKER = 'dutlab-pgid:';
 
 /** The command with its environment and working directory, as one sh script. */

@@ -80,13 +80,7 @@ export async function startScriptedRealLab(
   await host.listen();
   await tg.listen();
   const base = loadTestbed(fixturePath('testbeds/real-ovs-dpdk.yaml'));
-  const at = (s: TestSshServer) => ({
-    address: '127.0.0.1',
-    port: s.port,
-    auth: { privateKeyFile: key },
-    hostKey: { fingerprint: s.fingerprint },
-    connectTimeoutMs: 3000,
-  });
+  const at = (s: TestSshServer) => s.loginSpec(key, { connectTimeoutMs: 3000 });
   const tb: Testbed = {
     ...base,
     hosts: { host: { ...base.hosts.host, ...at(host) }, guest: base.hosts.guest, tg: { ...base.hosts.tg, ...at(tg) } },

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { createServer, connect as tcpConnect, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
+import type { HostSpec } from '../../lib/testbed/schema.js';
 import { fingerprintOf } from '../../lib/transport/known-hosts.js';
 
 const { Server, utils } = ssh2;
@@ -90,6 +91,20 @@ export class TestSshServer {
     const k = utils.parseKey(this.hostKey.public);
     if (k instanceof Error) throw k;
     return fingerprintOf(k.getPublicSSH());
+  }
+
+  /** How the harness logs in here (a testbed's host): this address and port, the key file, this host key pinned. */
+  loginSpec(keyFile: string, overrides: Partial<HostSpec> = {}): HostSpec {
+    return {
+      address: '127.0.0.1',
+      port: this.port,
+      user: 'root',
+      auth: { privateKeyFile: keyFile },
+      sudo: false,
+      hostKey: { fingerprint: this.fingerprint },
+      connectTimeoutMs: 5000,
+      ...overrides,
+    };
   }
 
   /** The host key as a known_hosts key blob. */

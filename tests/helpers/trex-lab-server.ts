@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { readPcap, writeFramesPcap } from '../../lib/traffic/pcap.js';
 import { parseTcpdumpStats } from '../../lib/traffic/tcpdump.js';
 import { TREX_ERR } from '../../lib/traffic/trex/rpc.js';
+import { orOnTimeout, waitUntil } from '../../lib/wait.js';
 import { RpcFault, TrexProtocolServer } from './trex-server.js';
 
 interface PortState {
@@ -148,6 +149,17 @@ async function main(): Promise<void> {
     return { child, done, output: () => out };
   };
 
+  /**
+   * tcpdump on a port, as the linux driver captures (lib/traffic/tcpdump.ts: a snapshot length and a buffer that
+   * hold a burst), returned once it says it listens (or is gone, which its stop then says).
+   */
+  const tcpdump = async (iface: string, direction: 'in' | 'out', file: string, filter: string[]) => {
+    const r = run('tcpdump', ['-i', iface, '-Q', direction, '-nn', '-s', '2048', '-B', '16384', '-U', '--immediate-mode', '-w', file, ...filter]);
+    const ready = () => /listening on/.test(r.output()) || r.child.exitCode !== null;
+    await waitUntil(`tcpdump on ${iface} to listen`, ready, { timeoutMs: 5000, intervalMs: 50 }).catch(orOnTimeout(() => undefined));
+    return r;
+  };
+
   /** The port's state once nothing runs on it any more. */
   const settle = (ps: PortState) => {
     if (ps.active.size === 0 && ps.pending === 0) ps.state = ps.streams.length > 0 ? 'STREAMS' : 'IDLE';
@@ -191,28 +203,12 @@ async function main(): Promise<void> {
       const file = join(work, `latency-${pgId}.pcap`);
       writeFramesPcap(file, frames);
       const filter = `ether[len - 16:4] = ${LATENCY_MAGIC} and ether[len - 12:4] = ${pgId}`;
-      const dumps = [...ports].map(([id, p]) => {
-        const out = join(work, `latency-${pgId}-${id}.pcap`);
-        const r = run('tcpdump', [
-          '-i',
-          p.iface,
-          '-Q',
-          id === txId ? 'out' : 'in',
-          '-nn',
-          '-s',
-          '2048',
-          '-B',
-          '16384',
-          '-U',
-          '--immediate-mode',
-          '-w',
-          out,
-          filter,
-        ]);
-        return { id, out, r };
-      });
-      for (const d of dumps)
-        for (let i = 0; i < 100 && !/listening on/.test(d.r.output()) && d.r.child.exitCode === null; i++) await new Promise((res) => setTimeout(res, 50));
+      const dumps = await Promise.all(
+        [...ports].map(async ([id, p]) => {
+          const out = join(work, `latency-${pgId}-${id}.pcap`);
+          return { id, out, r: await tcpdump(p.iface, id === txId ? 'out' : 'in', out, [filter]) };
+        }),
+      );
       const sent = await send(ps, 'TX', [`--pps=${Math.max(1, Math.round(pps))}`, file], Math.round(durationS * 1000 * 1.05) + 100);
       // What is still in flight through the DUT arrives, then the captures stop.
       await new Promise((res) => setTimeout(res, 200));
@@ -382,12 +378,8 @@ async function main(): Promise<void> {
       if (!ps) throw new RpcFault(TREX_ERR.invalidParams, `invalid port id ${w.port}`);
       const file = join(work, `capture-${id}-${w.origin}-${w.port}.pcap`);
       const filter = typeof p.filter === 'string' && p.filter ? [p.filter] : [];
-      // As the linux driver captures (lib/traffic/tcpdump.ts): a snapshot length and a buffer that hold a burst.
-      const direction = w.origin === 'TX' ? 'out' : 'in';
-      const r = run('tcpdump', ['-i', ps.iface, '-Q', direction, '-nn', '-s', '2048', '-B', '16384', '-U', '--immediate-mode', '-w', file, ...filter]);
+      const r = await tcpdump(ps.iface, w.origin === 'TX' ? 'out' : 'in', file, filter);
       c.dumps.push({ proc: r.child, file, port: w.port, origin: w.origin, said: r.output });
-      // Ready once tcpdump says it listens (or gone, which the stop says).
-      for (let i = 0; i < 100 && !/listening on/.test(r.output()) && r.child.exitCode === null; i++) await new Promise((res) => setTimeout(res, 50));
     }
     c.startTs = Date.now() / 1000;
     captures.set(id, c);

@@ -17,18 +17,7 @@ const server = new TestSshServer({ authorizedKey: client.public, password: 'pw-0
 const transcript = new Transcript(join(dir, 'transcripts'));
 const shells: SshShell[] = [];
 
-function spec(overrides: Partial<HostSpec> = {}): HostSpec {
-  return {
-    address: '127.0.0.1',
-    port: server.port,
-    user: 'root',
-    auth: { privateKeyFile: keyFile },
-    sudo: false,
-    hostKey: { fingerprint: server.fingerprint },
-    connectTimeoutMs: 5000,
-    ...overrides,
-  };
-}
+const spec = (overrides: Partial<HostSpec> = {}): HostSpec => server.loginSpec(keyFile, overrides);
 
 async function connect(overrides: Partial<HostSpec> = {}, opts: Parameters<typeof SshShell.connect>[2] = {}): Promise<SshShell> {
   const s = await SshShell.connect('host', spec(overrides), { transcript, ...opts });

@@ -45,19 +45,7 @@ async function throughTg(server: TrexProtocolServer): Promise<LocalForward> {
   writeFileSync(keyFile, key.private, { mode: 0o600 });
   const sshd = new TestSshServer({ authorizedKey: key.public, forwardTcp: (p) => p === server.tcpPort });
   await sshd.listen();
-  const tg = await SshShell.connect(
-    'tg',
-    {
-      address: '127.0.0.1',
-      port: sshd.port,
-      user: 'root',
-      auth: { privateKeyFile: keyFile },
-      sudo: false,
-      hostKey: { fingerprint: sshd.fingerprint },
-      connectTimeoutMs: 5000,
-    },
-    { transcript },
-  );
+  const tg = await SshShell.connect('tg', sshd.loginSpec(keyFile), { transcript });
   const fwd = await localForward(tg, '127.0.0.1', server.tcpPort);
   closers.push(
     () => fwd.close(),

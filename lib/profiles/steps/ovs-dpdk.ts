@@ -1,5 +1,6 @@
 import { CheckFailure } from '../../errors.js';
 import type { Testbed } from '../../testbed/schema.js';
+import { freeHugepagesFile } from '../../testbed/sizing.js';
 import { shq } from '../../transport/quote.js';
 import { checkDpdkInitialized } from '../../verify/state.js';
 import type { StepDef } from '../profile.js';
@@ -19,8 +20,12 @@ export function ealExtraArgs(tb: Testbed): string[] {
   return [...d.extraArgs, ...(d.pciDevices.length > 0 ? d.pciDevices.flatMap((p) => ['-a', p]) : ['--no-pci']), `--file-prefix=${d.filePrefix}`];
 }
 
-const HUGEPAGES_FREE = (sizeKb: number) => `cat /sys/kernel/mm/hugepages/hugepages-${sizeKb}kB/free_hugepages`;
+const HUGEPAGES_FREE = (sizeKb: number) => `cat ${freeHugepagesFile(sizeKb)}`;
 const DPDK_KEYS = ['dpdk-init', 'dpdk-lcore-mask', 'pmd-cpu-mask', 'dpdk-socket-mem', 'dpdk-socket-limit', 'dpdk-extra', 'pmd-maxsleep'];
+
+/** This run's part of ovs-vswitchd's log: from the offset its start step noted (the whole log where none was). */
+export const vswitchdLogSinceStart = (p: Testbed['paths']): string =>
+  `off=$(cat ${shq(`${p.workDir}/vswitchd-log-offset`)} 2>/dev/null || echo 0); tail -c +$((off + 1)) ${shq(`${p.ovsLogDir}/ovs-vswitchd.log`)}`;
 
 export const hostStopPreviousVswitchd: StepDef = {
   id: 'host.stop-previous-vswitchd',

@@ -1,10 +1,11 @@
 import { CheckFailure, CommandError } from '../../errors.js';
 import { parseDumpFlows, parseOvsVsctlShow } from '../../parsers/ovs.js';
-import { parseInterfaceStates } from '../../parsers/ovs-dpdk.js';
+import { INTERFACE_STATES_ARGS, parseInterfaceStates } from '../../parsers/ovs-dpdk.js';
 import { flowsOf } from '../../testbed/load.js';
 import { shq } from '../../transport/quote.js';
 import { checkFlowsInstalled, checkOvsShow } from '../../verify/state.js';
 import type { StepDef, StepRuntime } from '../profile.js';
+import { vswitchdLogSinceStart } from './ovs-dpdk.js';
 import { host, killByPidfile, t } from './shared.js';
 import { expectedPorts } from '../expected.js';
 
@@ -109,17 +110,12 @@ async function portRefusals(s: StepRuntime): Promise<string | null> {
   const shell = await s.connect('host');
   const ctx = s.profile.hostContext(s.tb);
   const opts = { ...(ctx.cwd ? { cwd: ctx.cwd } : {}), ...(ctx.env ? { env: ctx.env } : {}), timeoutMs: 15_000 };
-  const list = await shell.run(
-    `${s.profile.tool('ovs-vsctl')} --timeout=10 --format=csv --data=bare --no-headings --columns=name,type,error,link_state list Interface`,
-    opts,
-  );
+  const list = await shell.run(`${s.profile.tool('ovs-vsctl')} --timeout=10 ${INTERFACE_STATES_ARGS}`, opts);
   const refused = parseInterfaceStates(list.stdout).filter((i) => names.includes(i.name) && i.error !== '');
-  const log = `${s.tb.paths.ovsLogDir}/ovs-vswitchd.log`;
   // The log's lines about the ports OVS refused (about every port, when none says so in its error column).
   const about = refused.length > 0 ? refused.map((i) => i.name) : names;
-  // This run's part of the log only, where the run noted where it began (ovs-dpdk's start step does).
-  const offset = shq(`${s.tb.paths.workDir}/vswitchd-log-offset`);
-  const grep = `off=$(cat ${offset} 2>/dev/null || echo 0); tail -c +$((off + 1)) ${shq(log)} 2>/dev/null | grep -F ${about.map((n) => `-e ${shq(`${n}:`)} -e ${shq(`'${n}'`)} -e ${shq(`${n},`)}`).join(' ')} | grep -E '\\|(EMER|ERR|WARN)\\|' | tail -n 3`;
+  const patterns = about.map((n) => `-e ${shq(`${n}:`)} -e ${shq(`'${n}'`)} -e ${shq(`${n},`)}`).join(' ');
+  const grep = `${vswitchdLogSinceStart(s.tb.paths)} 2>/dev/null | grep -F ${patterns} | grep -E '\\|(EMER|ERR|WARN)\\|' | tail -n 3`;
   const lines = (await shell.run(grep, { okExitCodes: [0, 1], timeoutMs: 15_000 })).stdout.trim();
   if (refused.length === 0 && !lines) return null;
   const errors = refused.map((i) => `Interface ${i.name} error "${i.error}"`).join('; ');

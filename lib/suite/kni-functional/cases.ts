@@ -12,14 +12,14 @@ import { parseDumpFlows } from '../../parsers/ovs.js';
 import { stateChanges } from '../../verify/state.js';
 import type { Topology } from '../../testbed/topology.js';
 import { shq } from '../../transport/quote.js';
-import type { RunResult } from '../../transport/shell.js';
+import { ANY_EXIT, type RunResult } from '../../transport/shell.js';
 import { FRAME_KINDS, kindOf, mixedPcap, type FrameKind } from '../../traffic/frames.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
 import { streamFromTestbed } from '../../traffic/stream.js';
 import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
 import { Teardown } from '../../scenario/teardown.js';
-import { ANY_EXIT, GuestLinks } from './guest.js';
+import { GuestLinks } from './guest.js';
 import { hostAddressIn, SUITE_FLOW_PRIORITY, type SuiteFlow } from './values.js';
 
 /** Frames a case sends, and how fast: few and slow, so that a lost one is the DUT's. */

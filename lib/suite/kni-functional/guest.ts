@@ -6,13 +6,12 @@ import { CheckFailure } from '../../errors.js';
 import { parseIpJson, type IpLink } from '../../parsers/net.js';
 import type { LabRun } from '../../scenario/lab-run.js';
 import { shq } from '../../transport/quote.js';
-import type { RunResult } from '../../transport/shell.js';
+import { ANY_EXIT, type RunResult } from '../../transport/shell.js';
 import { readPcap } from '../../traffic/pcap.js';
 import { captureRecordOf, Tcpdump } from '../../traffic/tcpdump.js';
 import { orOnTimeout, waitUntil } from '../../wait.js';
 
 /** Every exit status: the caller reads what the command printed. */
-export const ANY_EXIT = Array.from({ length: 256 }, (_, i) => i);
 
 export class GuestLinks {
   constructor(private readonly lab: LabRun) {}
