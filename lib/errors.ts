@@ -120,6 +120,22 @@ export class CheckFailure extends DutlabError {
   }
 }
 
+/**
+ * The guest's kernel failed (a panic, an Oops, a hung task, the OOM killer):
+ * its console says so. The DUT's, whatever it did to the connection or to
+ * QEMU after.
+ */
+export class GuestKernelFailure extends CheckFailure {
+  constructor(
+    readonly lastWords: string[],
+    what: string,
+    options?: { cause?: unknown },
+  ) {
+    super('guest kernel', `${what}; its console since the run began says:\n${lastWords.join('\n')}`, { lastWords });
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
 /** The KNI safety gate refused to touch vEth interfaces. A DUT failure: the module misbehaved. */
 export class KniGateError extends CheckFailure {
   constructor(

@@ -19,11 +19,35 @@ export const KNI_LOADED = /KNI: #+ DPDK kni module loaded #+/;
 export const IVSHMEM_FOUND = /KNI: IVSHMEM metadata found/;
 export const IVSHMEM_NOT_FOUND = /KNI: IVSHMEM metadata NOT found/;
 
-/** Kernel messages that mean the kernel itself is in trouble. */
-const KERNEL_TROUBLE = [/\bOops\b/, /\bBUG:/, /Kernel panic/i, /\bpanic\b/i, /Call Trace:/, /general protection fault/, /\bsoft lockup\b/];
+/** Kernel messages that mean the kernel itself is in trouble: an Oops, a BUG, a panic, a hung task, a lockup or stall, the OOM killer. */
+const KERNEL_TROUBLE = [
+  /\bOops\b/,
+  /\bBUG:/,
+  /Kernel panic/i,
+  /\bpanic\b/i,
+  /Call Trace:/,
+  /general protection fault/,
+  /\bsoft lockup\b/,
+  /\bhard LOCKUP\b/,
+  /INFO: task \S+ blocked for more than \d+ seconds/,
+  /\brcu\b.*\bstall\b/,
+  /invoked oom-killer/,
+  /Out of memory: Killed process/,
+];
 
 export function kernelTrouble(lines: DmesgLine[]): DmesgLine[] {
   return lines.filter((l) => KERNEL_TROUBLE.some((re) => re.test(l.text)));
+}
+
+/**
+ * What a kernel said of its own failure on a serial console (a VM's console
+ * file, QEMU's -nographic output): the trouble lines, in order, as printed,
+ * at most `max` (the first ones, where it began, and the last, how it ended).
+ */
+export function kernelLastWords(consoleText: string, max = 12): string[] {
+  const lines = parseDmesg(consoleText.replace(/\r/g, ''));
+  const said = kernelTrouble(lines).map((l) => (l.time !== undefined ? `[${l.time.toFixed(6)}] ${l.text}` : l.text));
+  return said.length <= max ? said : [...said.slice(0, max - 1), said.at(-1)!];
 }
 
 export type IvshmemState = 'found' | 'not-found' | 'absent' | 'contradictory';

@@ -86,6 +86,20 @@ const str = (what: string, o: Record<string, unknown>, key: string): string => {
   return o[key] as string;
 };
 
+const DROP_FIELDS = { rx: ['dropped', 'errors', 'over_errors', 'missed'], tx: ['dropped', 'errors', 'carrier_errors'] } as const;
+
+/** The drop and error counters of `ip -s -j link`, where the kernel gives them. */
+function linkDrops(o: Record<string, unknown>): Record<string, number> {
+  const s = ('stats64' in o ? o.stats64 : o.stats) as Record<string, Record<string, unknown> | undefined>;
+  const out: Record<string, number> = {};
+  for (const dir of ['rx', 'tx'] as const)
+    for (const f of DROP_FIELDS[dir]) {
+      const v = s[dir]?.[f];
+      if (typeof v === 'number') out[`${dir}_${f}`] = v;
+    }
+  return out;
+}
+
 /** A counter object of `ip -s -j link` (stats64 or stats): rx and tx with numeric packets and bytes. */
 function linkStats(o: Record<string, unknown>): IpLink['stats'] | undefined {
   const s = 'stats64' in o ? o.stats64 : o.stats;
@@ -110,6 +124,8 @@ export interface IpLink {
   mtu?: number;
   addrs: Array<{ family: string; local: string; prefixlen: number }>;
   stats?: { rxPackets: number; rxBytes: number; txPackets: number; txBytes: number };
+  /** What the link did not pass on, as the kernel names it: rx_dropped, rx_errors, rx_over_errors, rx_missed, tx_dropped, tx_errors, tx_carrier_errors. */
+  drops?: Record<string, number>;
 }
 
 /** Parses `ip -j addr`, `ip -j link` and `ip -j -s link`. */
@@ -133,6 +149,7 @@ export function parseIpJson(text: string): IpLink[] {
         return { family: String(x.family), local: x.local, prefixlen: x.prefixlen };
       }),
       ...(stats ? { stats } : {}),
+      ...(stats ? { drops: linkDrops(o) } : {}),
     };
   });
 }

@@ -185,3 +185,32 @@ export function parseDumpPorts(text: string): Map<string, PortCounters> {
   }
   return out;
 }
+
+export const INTERFACE_STATISTICS_ARGS = '--format=json --columns=name,statistics list Interface';
+
+/** `ovs-vsctl INTERFACE_STATISTICS_ARGS`: each Interface's statistics map (rx_dropped, rx_missed_errors, ovs_tx_failure_drops, ...). */
+export function parseInterfaceStatistics(text: string): Map<string, Record<string, number>> {
+  const what = 'ovs-vsctl list Interface statistics';
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new ParseError(what, 'JSON (--format=json)', text);
+  }
+  const d = doc as { headings?: unknown; data?: unknown };
+  if (!Array.isArray(d.data) || JSON.stringify(d.headings) !== '["name","statistics"]')
+    throw new ParseError(what, 'headings ["name","statistics"] and data', text);
+  const out = new Map<string, Record<string, number>>();
+  for (const row of d.data as unknown[]) {
+    const [name, stats] = row as [unknown, unknown];
+    const pairs = Array.isArray(stats) && stats[0] === 'map' && Array.isArray(stats[1]) ? (stats[1] as unknown[]) : null;
+    if (typeof name !== 'string' || !pairs) throw new ParseError(what, 'a name and a ["map", [...]] a row', JSON.stringify(row));
+    const m: Record<string, number> = {};
+    for (const p of pairs) {
+      const [k, v] = p as [unknown, unknown];
+      if (typeof k === 'string' && typeof v === 'number') m[k] = v;
+    }
+    out.set(name, m);
+  }
+  return out;
+}

@@ -4,7 +4,7 @@
 import type { MatrixRow, RunResult, Table } from '../results/run.js';
 import type { CaseOutcome } from '../results/run.js';
 import type { Verdict } from './verdict.js';
-import { pvpMeasured, type CountersRecord } from '../suite/pvp/result.js';
+import { pvpMeasured, type CountersRecord, type PvpMeasured } from '../suite/pvp/result.js';
 
 export interface Summary
   extends Pick<RunResult, 'runId' | 'testbed' | 'testbedName' | 'profile' | 'startedAt' | 'finishedAt' | 'versions' | 'teardownProblems' | 'notes'> {
@@ -17,6 +17,8 @@ export interface Summary
   /** The PVP suite's return packets and counters, where a suite of the run measured them. */
   packets: { sent: number; received: number; lost: number; duplicated: number; reordered: number; mismatched: number; other: number } | null;
   counters: CountersRecord | null;
+  /** Where packets went missing: the lab's own drop counters that grew over the stream, and those it could not read. */
+  drops?: NonNullable<PvpMeasured['drops']>;
   cases: CaseOutcome[];
   problems: string[];
 }
@@ -24,6 +26,7 @@ export interface Summary
 export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { verdict: Verdict; exitCode: number; reason: string }): Summary {
   const pvp = data.suites.map(pvpMeasured);
   const p = pvp.find((m) => m?.packets)?.packets;
+  const drops = pvp.find((m) => m?.drops)?.drops;
   return {
     ...verdict,
     runId: data.runId,
@@ -39,6 +42,7 @@ export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { v
       ? { sent: p.sent, received: p.received, lost: p.lost, duplicated: p.duplicated, reordered: p.reordered, mismatched: p.mismatched, other: p.other.total }
       : null,
     counters: pvp.find((m) => m?.counters)?.counters ?? null,
+    ...(drops ? { drops } : {}),
     cases,
     problems: p?.problems ?? [],
     teardownProblems: data.teardownProblems,

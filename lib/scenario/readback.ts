@@ -1,7 +1,17 @@
 // Reading the lab's state back through the parsers: what the checks judge.
 import { parseDmesg, since, type DmesgLine } from '../parsers/dmesg.js';
 import { parseIfconfig, parseIpJson, parseNeighbours, parseRoutes, parseSysctl, type Iface, type IpLink, type Neighbour, type Route } from '../parsers/net.js';
-import { parseDumpFlows, parseDumpPorts, parseOvsVsctlShow, type FlowEntry, type OvsShow, type PortCounters } from '../parsers/ovs.js';
+import {
+  INTERFACE_STATISTICS_ARGS,
+  parseDumpFlows,
+  parseDumpPorts,
+  parseInterfaceStatistics,
+  parseOvsVsctlShow,
+  type FlowEntry,
+  type OvsShow,
+  type PortCounters,
+} from '../parsers/ovs.js';
+import { GUEST_DROP_COUNTERS_COMMAND, parseGuestDropCounters, type GuestDropCounters } from '../parsers/kernel-counters.js';
 import { ParseError } from '../errors.js';
 import type { Versions } from '../results/run.js';
 import { shq } from '../transport/quote.js';
@@ -112,4 +122,14 @@ export async function pmdStats(s: Session): Promise<PmdStats> {
 /** What ovs-vswitchd logged since the run started it (from the offset its start step noted). */
 export async function vswitchdLogSinceStart(s: Session): Promise<string> {
   return onHost(s, logSinceStart(s.tb.paths));
+}
+
+/** The guest kernel's own drop counters: its IP stack's, its neighbour table's, its nftables rules'. */
+export async function guestDropCounters(s: Session): Promise<GuestDropCounters> {
+  return parseGuestDropCounters((await s.shell('guest').run(GUEST_DROP_COUNTERS_COMMAND)).stdout);
+}
+
+/** Every Interface's statistics map as ovs-vswitchd keeps it (the drops dump-ports does not show). */
+export async function interfaceStatistics(s: Session): Promise<Map<string, Record<string, number>>> {
+  return parseInterfaceStatistics(await onHost(s, `${s.profile.tool('ovs-vsctl')} --timeout=10 ${INTERFACE_STATISTICS_ARGS}`));
 }

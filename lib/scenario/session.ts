@@ -5,26 +5,18 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortedError, CommandError, CommandTimeoutError, ConnectionError, errorMessage, VmError } from '../errors.js';
+import { AbortedError, CommandError, ConnectionError, errorMessage, VmError } from '../errors.js';
 import { parseDmesg } from '../parsers/dmesg.js';
 import type { HostRole, Testbed } from '../testbed/schema.js';
 import { topologyOf, type Topology } from '../testbed/topology.js';
 import { shq } from '../transport/quote.js';
-import {
-  describeExit,
-  EXIT_MARKER,
-  exitStatusIn,
-  type BackgroundProcess,
-  type RunOptions,
-  type RunResult,
-  type Shell,
-  type StartOptions,
-} from '../transport/shell.js';
+import type { BackgroundProcess, RunOptions, RunResult, Shell, StartOptions } from '../transport/shell.js';
 import { SshShell } from '../transport/ssh.js';
 import type { Transcript } from '../transport/transcript.js';
 import { VM_PROCESS, type Cmd, type Profile, type StepContext, type StepDef, type StepRuntime } from '../profiles/profile.js';
 import { orOnTimeout, waitUntil } from '../wait.js';
 import { Teardown } from './teardown.js';
+import { VmWatch, type StartedVm } from './vm-watch.js';
 
 export type Connector = (role: HostRole, session: Session, signal?: AbortSignal) => Promise<Shell>;
 
@@ -39,12 +31,9 @@ export interface SessionOptions {
   fixtures?: Teardown;
 }
 
-interface Started {
-  role: HostRole;
+interface Started extends StartedVm {
   name: string;
-  proc: BackgroundProcess;
   pidfile?: string;
-  console?: string;
 }
 
 /** Connects by SSH as the testbed says; the guest through the host when it has `jump: host`. */
@@ -99,7 +88,7 @@ export class Session implements StepRuntime {
     if (this.stopping && !this.tearingDown) throw new AbortedError(this.stopping);
     const inner = role === 'guest' && this.vm() ? await this.connectWatchingVm(role) : await this.connector(role, this);
     // Through the guest's connection, a lost connection or a timeout is first checked against the VM: a QEMU that died says so.
-    const shell = new GatedShell(inner, this.gate, role === 'guest' ? (e) => this.explainGuestError(e) : undefined);
+    const shell = new GatedShell(inner, this.gate, role === 'guest' ? (e) => this.vmWatch.explainGuestError(e) : undefined);
     if (this.shells.size === 0) this.fixtures?.defer('connections', () => this.close());
     this.shells.set(role, shell);
     for (const hook of this.connectHooks) await hook(role, shell);
@@ -118,6 +107,12 @@ export class Session implements StepRuntime {
   private vm(): Started | undefined {
     return this.started.find((s) => s.name === VM_PROCESS);
   }
+
+  private readonly vmWatch = new VmWatch({
+    vm: () => this.vm(),
+    shell: (role) => this.shell(role),
+    connected: (role) => this.connected(role),
+  });
 
   /**
    * Connects to the guest while its QEMU boots: a QEMU that dies is reported
@@ -181,41 +176,12 @@ export class Session implements StepRuntime {
   }
 
   /** How the run's QEMU ended, with its console's tail; null while it runs (or when the run started none). */
-  async vmGone(): Promise<string | null> {
-    const vm = this.vm();
-    if (!vm || !this.connected(vm.role)) return null;
-    if (await vm.proc.isAlive().catch(() => true)) return null;
-    const log = await vm.proc.logTail(50).catch(() => '');
-    const status = exitStatusIn(log);
-    // QEMU's own last words (an assertion, "Aborted"), where its console is a file of its own.
-    const said = vm.console
-      ? log
-          .split('\n')
-          .filter((l) => l.trim() !== '' && !l.startsWith(EXIT_MARKER))
-          .slice(-3)
-      : [];
-    return (
-      `QEMU (pid ${vm.proc.pid}) ${status === null ? 'is gone' : `exited, ${describeExit(status)}`}` +
-      `${said.length > 0 ? `; it printed:\n${said.join('\n')}\n` : '; '}${await this.consoleTail()}`
-    );
+  vmGone(): Promise<string | null> {
+    return this.vmWatch.gone();
   }
 
-  private async consoleTail(lines = 15): Promise<string> {
-    const vm = this.vm();
-    if (!vm) return '';
-    const file = vm.console ?? vm.proc.logFile;
-    const out = await this.shell(vm.role)
-      .run(`tail -n ${lines} ${shq(file)}`, { okExitCodes: [0, 1] })
-      // The serial console ends its lines with \r\n.
-      .then((r) => r.stdout.replace(/\r/g, '').trimEnd())
-      .catch((e: unknown) => `(unreadable: ${errorMessage(e)})`);
-    return `its console (${file}) ends:\n${out || '(empty)'}`;
-  }
-
-  private async explainGuestError(e: unknown): Promise<unknown> {
-    if (!(e instanceof ConnectionError || e instanceof CommandTimeoutError)) return e;
-    const gone = await this.vmGone().catch(() => null);
-    return gone ? new VmError(`the guest's VM is gone: ${gone}`, { cause: e }) : e;
+  private consoleTail(): Promise<string> {
+    return this.vmWatch.consoleTail();
   }
 
   /**

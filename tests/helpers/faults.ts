@@ -142,12 +142,13 @@ export async function checkFault(f: Fault, expect: ExpectStatic): Promise<void> 
   expect(r.exitCode, `${r.summary.reason}\n${r.stderr}`).toBe(f.exitCode);
   expect(r.summary.verdict).toBe(VERDICTS[f.exitCode]);
   const failed = failedCases(r.summary);
-  for (const [id, pattern] of Object.entries(f.fails)) expect(failed[id], `${id} in ${JSON.stringify(failed, null, 1)}`).toMatch(pattern);
+  for (const [id, pattern] of Object.entries(f.fails)) expect(failed[id] ?? '(did not fail)', `${id} in ${JSON.stringify(failed, null, 1)}`).toMatch(pattern);
   const checks = f.suite?.checks ?? [...CHECKS, ...(f.profile === 'ovs-dpdk' ? DPDK_CHECKS : []), ...(f.guest === 'vm' ? VM_CHECKS : [])];
   const mustPass = f.passes === 'every other check' ? checks.filter((id) => !(id in f.fails)) : (f.passes ?? []);
   for (const id of mustPass) expect(r.summary.cases.find((c) => c.id === id)?.status, `${id}: ${failed[id] ?? ''}`).toBe('passed');
   if (f.setupFails) {
-    for (const [id, pattern] of Object.entries(f.setupFails)) expect(failed[id], `${id} in ${JSON.stringify(failed, null, 1)}`).toMatch(pattern);
+    for (const [id, pattern] of Object.entries(f.setupFails))
+      expect(failed[id] ?? '(did not fail)', `${id} in ${JSON.stringify(failed, null, 1)}`).toMatch(pattern);
   } else {
     // Every setup step passed: the fault came after the setup, as injected.
     expect(r.summary.cases.filter((c) => c.group === 'setup' && c.status !== 'passed')).toEqual([]);

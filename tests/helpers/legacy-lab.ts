@@ -45,6 +45,8 @@ export interface LegacyLab {
   testbedFile: string;
   /** Commands each host received, unwrapped, in order. */
   received(role: 'host' | 'guest'): string[];
+  /** From now on the guest's kernel has panicked: it answers nothing and drops every connection; QEMU runs on. */
+  panicGuest(): void;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,8 @@ export async function startLegacyLab(
   /** QEMU's pid as the harness started it; a QEMU that dies at boot is then gone, its log saying how. */
   let qemuPid = -1;
   const qemuDies = opts.qemu === 'dies-at-boot';
+  /** The guest's kernel panicked (panicGuest): its connections drop, QEMU runs on, its console says why. */
+  let panicked = false;
   const common = (cmd: string): Answer | null => {
     if (cmd.includes('pid=$!')) {
       if (cmd.includes('qemu-system-x86_64')) qemuPid = pid + 1;
@@ -80,6 +84,7 @@ export async function startLegacyLab(
     const inner = innerCommand(cmd);
     if (inner.includes('/proc/') && inner.includes('-f22')) return { code: qemuDies && inner.includes(`/proc/${qemuPid}/`) ? 1 : 0 };
     if (qemuDies && /^tail -n \d+ .*qemu\.log'?$/.test(inner)) return { stdout: `${output('qemu-no-kvm-module.txt')}dutlab-exit-status: 1\n` };
+    if (panicked && /^tail -c \d+ .*qemu\.log'?$/.test(inner)) return { stdout: output('qemu-nographic-guest-panic.txt') };
     return null;
   };
   const guest = new TestSshServer({
@@ -90,6 +95,7 @@ export async function startLegacyLab(
       const inner = innerCommand(cmd);
       if (inner === 'dmesg | tail -n 1') return { stdout: '[ 2700.000000] e1000: eth0 NIC Link is Up\n' };
       if (inner === 'dmesg') return { stdout: output(opts.ivshmem === 'found' ? 'dmesg-kni-ivshmem-found.txt' : 'dmesg-kni-ivshmem-not-found.txt') };
+      if (panicked) return { hangUp: true };
       if (inner === 'ifconfig -a') return { stdout: output('ifconfig-a-guest-configured-new-format.txt') };
       if (inner.startsWith('sysctl net.ipv4.ip_forward')) return { stdout: output('sysctl-forwarding-on-rp-filter-off.txt') };
       if (inner === 'ip route') return { stdout: output('ip-route-default-via-gateway.txt') };
@@ -142,6 +148,9 @@ hosts:
     host,
     guest,
     testbedFile,
+    panicGuest: () => {
+      panicked = true;
+    },
     received: (role) => (role === 'host' ? host : guest).commands.map(innerCommand).filter((c) => !plumbing(c) || c.startsWith('p=$(cat ')),
     close: async () => {
       await guest.close();

@@ -14,6 +14,8 @@ export interface Answer {
   stdout?: string;
   stderr?: string;
   code?: number;
+  /** No answer: the server drops the whole connection, as a host whose kernel died does (to the client, the connection is lost). */
+  hangUp?: true;
 }
 
 export interface TestServerOptions {
@@ -69,7 +71,7 @@ export class TestSshServer {
       client.on('ready', () => {
         client.on('session', (accept) => {
           const session = accept();
-          session.on('exec', (acceptExec, _reject, info) => this.exec(acceptExec(), info.command));
+          session.on('exec', (acceptExec, _reject, info) => this.exec(acceptExec(), info.command, client));
         });
         client.on('tcpip', (accept, reject, info) => {
           const target = this.opts.forward?.(info.destIP, info.destPort);
@@ -126,9 +128,13 @@ export class TestSshServer {
     this.server.injectSocket(stream as unknown as Socket);
   }
 
-  private exec(channel: ssh2.ServerChannel, command: string): void {
+  private exec(channel: ssh2.ServerChannel, command: string, client: { end(): void }): void {
     this.commands.push(command);
     const answer = this.opts.script?.(command);
+    if (answer?.hangUp) {
+      client.end();
+      return;
+    }
     if (answer) {
       if (answer.stdout) channel.write(answer.stdout);
       if (answer.stderr) channel.stderr.write(answer.stderr);

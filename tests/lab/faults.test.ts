@@ -9,6 +9,10 @@ import { VERDICTS, checkFault, cleanUpFaultLabs, guestForwardRule, inGuest, type
 
 cleanUpFaultLabs();
 
+/** What the guest's firewall says of a rule that dropped one packet in ten of the stream. */
+const NFT_RULE_DROPPED_100 =
+  "the guest's firewall: nftables rule `ip saddr 1\\.1\\.1\\.1 udp dport 1024 numgen inc mod 10 0 counter drop` \\(table ip dutlab_fault, chain forwarding, hook forward\\) \\+100 \\(dropped by this rule\\)";
+
 const FAULTS: Fault[] = [
   {
     name: 'a flow removed (the egress flow)',
@@ -54,7 +58,9 @@ const FAULTS: Fault[] = [
     exitCode: 1,
     fails: {
       'check.packets': /none of the 1000 packets sent came back/,
-      'check.counters': /the guest did not forward them/,
+      // The guest's kernel counts why: a packet for another host, not forwarded.
+      'check.counters':
+        /the guest did not forward them.*; the lab's own drop counters grew: the guest's kernel: IpInAddrErrors \+1000 \(not for this host and not forwarded: the kernel counts this when IP forwarding is off/,
       'check.sysctl': /net\.ipv4\.ip_forward is 0, expected 1/,
     },
     passes: ['check.flows', 'check.arp', 'check.route'],
@@ -65,20 +71,22 @@ const FAULTS: Fault[] = [
     exitCode: 1,
     fails: {
       'check.packets': /none of the 1000 packets sent came back/,
-      'check.counters': /the guest did not forward them/,
+      'check.counters':
+        /the guest did not forward them.*; the lab's own drop counters grew: the guest's kernel: TcpExtIPReversePathFilter \+1000 \(dropped by the reverse-path filter \(rp_filter\)/,
       'check.sysctl': /net\.ipv4\.conf\.vEth_port32\.rp_filter is 1, expected 0/,
     },
     passes: ['check.flows', 'check.arp'],
   },
   {
     // Partial loss, the commonest real failure: the run fails and the counters say it was the guest.
-    name: 'the guest drops one packet in ten',
-    hook: guestForwardRule('numgen inc mod 10 == 0 drop'),
+    name: 'the guest drops one packet in ten (an nftables rule with a counter)',
+    hook: guestForwardRule('numgen inc mod 10 == 0 counter drop'),
     exitCode: 1,
     fails: {
       'check.packets': /^return packets: 900\/1000 returned, 100 lost.*: 100 of 1000 packets lost \(allowed: 0\); first lost: seq 0, 10, 20, 30/,
-      'check.counters':
-        /^counters: packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(900\) \(the guest did not forward them/,
+      'check.counters': new RegExp(
+        `^counters: packets were lost between "the guest's vEth_port32 received" \\(1000\\) and "the guest's vEth_port33 sent" \\(900\\) \\(the guest did not forward them.*; the lab's own drop counters grew: ${NFT_RULE_DROPPED_100}`,
+      ),
     },
     passes: 'every other check',
   },
@@ -101,7 +109,7 @@ const FAULTS: Fault[] = [
       // Foreign frames sent at the very edge of a reading leave a count open by a few: "900", or a narrow
       // range that holds it ("899-901").
       'check.counters':
-        /^counters: packets were lost between "the guest's vEth_port32 received" \((1000|99\d-100\d|1000-100\d)\) and "the guest's vEth_port33 sent" \((900|89\d-90\d|900-90\d)\) \(the guest did not forward them/,
+        /^counters: packets were lost between "the guest's vEth_port32 received" \((1000|99\d-100\d|1000-100\d)\) and "the guest's vEth_port33 sent" \((900|89\d-90\d|900-90\d)\) \(the guest did not forward them.*not read: .*nftables rule `ip saddr 1\.1\.1\.1 udp dport 1024 numgen inc mod 10 0 drop` \(table ip dutlab_fault, chain forwarding, hook forward\): it drops, and has no counter/,
     },
     passes: 'every other check',
     foreign: true,
@@ -109,13 +117,14 @@ const FAULTS: Fault[] = [
   {
     // The same loss within the testbed's tolerance: the run passes, and the report still says where it happened.
     name: 'the guest drops one packet in ten, within a loss tolerance of 10%',
-    hook: guestForwardRule('numgen inc mod 10 == 0 drop'),
+    hook: guestForwardRule('numgen inc mod 10 == 0 counter drop'),
     verify: { lossTolerance: 0.1 },
     exitCode: 0,
     fails: {},
     passes: 'every other check',
-    notes:
-      /100 of 1000 packets lost, within the tolerance \(100 allowed\): packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(900\)/,
+    notes: new RegExp(
+      `100 of 1000 packets lost, within the tolerance \\(100 allowed\\): packets were lost between "the guest's vEth_port32 received" \\(1000\\) and "the guest's vEth_port33 sent" \\(900\\).*; the lab's own drop counters grew: ${NFT_RULE_DROPPED_100}`,
+    ),
   },
   {
     // Every packet comes back, every counter agrees: only the packet check can see it.
@@ -146,8 +155,24 @@ const FAULTS: Fault[] = [
       'check.packets': /none of the 1000 packets sent came back/,
       'check.ifconfig': /vEth_port33 is not UP/,
       'check.route': /no default route/,
+      'check.counters':
+        // No ICMP back either: the route to the sender went with the link.
+        /the lab's own drop counters grew: the guest's kernel: IpExtInNoRoutes \+1000 \(no route to their destination\)/,
     },
     passes: ['check.flows', 'check.sysctl'],
+  },
+  {
+    // Frames the guest cannot forward, DF set: the kernel counts them, says how many, and sends ICMP back.
+    name: "vEth_port33's MTU below the stream's frames (1518-byte frames, MTU 576)",
+    testbed: (yaml) => yaml.replace(/^ {2}frameSize: 64$/m, '  frameSize: 1518'),
+    hook: (lab) => inGuest(lab, 'ip link set dev vEth_port33 mtu 576'),
+    exitCode: 1,
+    fails: {
+      'check.packets': /none of the 1000 packets sent came back/,
+      'check.counters':
+        /^counters: packets were lost between "the guest's vEth_port32 received" \(1000\) and "the guest's vEth_port33 sent" \(0\) .*; the lab's own drop counters grew: the guest's kernel: IpFragFails \+1000 \(larger than the outgoing MTU with Don't Fragment set: not sent; 1000 of the stream's frames \(1518 bytes: IP packets of 1500\) are larger than vEth_port33's MTU of 576; the guest sent \d+ ICMP destination-unreachable back\)/,
+    },
+    passes: 'every other check',
   },
   {
     name: 'ovs-vswitchd killed mid-run',

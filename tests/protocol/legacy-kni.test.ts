@@ -174,6 +174,23 @@ describe('legacy-kni on the scripted legacy lab', () => {
     expect(run.data.cases.find((s) => s.id === 'guest.copy-files')!.status).toBe('skipped');
   });
 
+  it("reports a guest whose kernel panicked while QEMU runs on as the DUT's failure, in the kernel's words from the guide's -nographic console", async () => {
+    const { lab, run, stages } = await setUp('found');
+    for (const stage of stages.filter((s) => s.group === 'setup')) expect(await run.runStage(stage), stage.id).toBeNull();
+    // Set up, then its kernel dies: every connection to the guest drops.
+    lab.panicGuest();
+    for (const id of ['check.ifconfig', 'check.sysctl']) await run.runStage(stages.find((s) => s.id === id)!).catch(() => undefined);
+    await run.finish();
+    const lastWords =
+      /; its console since the run began says:\n\[2712\.345678\] BUG: unable to handle kernel paging request at ffffc90000d3e010\n\[2712\.345715\] Oops: 0000 \[#1\] SMP \n\[2712\.345899\] Call Trace:\n\[2712\.346020\] Kernel panic - not syncing: Fatal exception\n\[2712\.346100\] drm_kms_helper: panic occurred, switching back to text console$/;
+    for (const id of ['check.ifconfig', 'check.sysctl']) {
+      const c = run.data.cases.find((s) => s.id === id)!;
+      expect(c, id).toMatchObject({ status: 'failed', kind: 'dut' });
+      expect(c.message).toMatch(/^guest kernel: the guest's kernel failed \(QEMU \(pid \d+\) still runs; the guest's connection: \[guest\] .+\)/);
+      expect(c.message).toMatch(lastWords);
+    }
+  });
+
   it("runs the KNI suite's ethtool case on KNI in a VM: unsupported, as the KNI programmer's guide says, recorded and not passed off as checked", async () => {
     const run = await kniSuite('kni');
     const byId = Object.fromEntries(run.data.cases.map((s) => [s.id, s]));

@@ -239,6 +239,32 @@ describe('counters along the path', () => {
     expect(checkCounters(path, counts(1000, 1000, { vmEgressRx: 1002 }), { slack: 2, allowedLoss: 0 })).toEqual([]);
   });
 
+  it("shows in summary.md's table what was taken off as not the stream, and a count within the allowance as no difference", () => {
+    const c = {
+      ...counts(1000, 1000, { phyIngressRx: 1003, guestIngressRx: 1002 }),
+      foreign: { phyIngressRx: { subtracted: 40, unsure: 3 }, tgRx: { subtracted: 5, unsure: 0 } },
+    };
+    const t = countersTable(path, c, 2);
+    expect(t.columns).toEqual(['counter', 'counted', 'not the stream (taken off)', 'the stream', 'expected', '']);
+    const row = (label: string) => t.rows.find((r) => r[0] === label);
+    expect(row('phy ingress rx')).toEqual(['phy ingress rx', '1043', '40 +3?', '1003', '1000', 'ok (+3, within the 5 allowed for other traffic)']);
+    expect(row('TG rx')).toEqual(['TG rx', '1005', '5', '1000', '1000', 'ok']);
+    expect(row('guest ingress vEth rx')).toEqual(['guest ingress vEth rx', '1002', '0', '1002', '1000', 'ok (+2, within the 2 allowed for other traffic)']);
+    expect(checkCounters(path, c, { slack: 2, allowedLoss: 0 })).toEqual([]);
+    // Beyond the allowance it differs, in the table as in the check.
+    const over = { ...c, hops: { ...c.hops, guestIngressRx: 1003 } };
+    expect(
+      countersTable(path, over, 2)
+        .rows.find((r) => r[0] === 'guest ingress vEth rx')!
+        .at(-1),
+    ).toBe('DIFFERS');
+    expect(checkCounters(path, over, { slack: 2, allowedLoss: 0 })).toEqual([
+      'guest vEth_port32 rx counted 1003, expected 1000 (+2 allowed for other traffic)',
+    ]);
+    // Without foreign frames, the table keeps its four columns.
+    expect(countersTable(path, good).columns).toEqual(['counter', 'counted', 'expected', '']);
+  });
+
   it('does not read a flow missing from the table as a count of 0 along the path', () => {
     expect(checkCounters(path, counts(1000, 1000, { ingressFlow: null }), exact)).toEqual(['the ingress flow is missing from the flow table']);
   });

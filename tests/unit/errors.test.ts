@@ -8,6 +8,7 @@ import {
   CommandError,
   CommandTimeoutError,
   ConnectionError,
+  GuestKernelFailure,
   KniGateError,
   LockError,
   ParseError,
@@ -23,6 +24,14 @@ describe('whose fault a failure is', () => {
   it("is the DUT's for a check that failed, whatever host it read", () => {
     expect(failureKind(new CheckFailure('counters', 'lost'))).toBe('dut');
     expect(failureKind(new KniGateError('NOT found', ''))).toBe('dut');
+    // A guest lost because its kernel said it failed: the DUT's, though what the run saw was a connection lost.
+    const panicked = new GuestKernelFailure(['Kernel panic - not syncing: Fatal exception'], "the guest's kernel failed", {
+      cause: new ConnectionError('guest', 'connection lost'),
+    });
+    expect(failureKind(panicked)).toBe('dut');
+    expect(panicked.message).toBe(
+      "guest kernel: the guest's kernel failed; its console since the run began says:\nKernel panic - not syncing: Fatal exception",
+    );
   });
 
   it("is the lab's for what says nothing of the DUT: connection, testbed, lock, capture, unreadable output, an interrupted run, the unforeseen", () => {

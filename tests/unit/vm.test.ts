@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDmesg } from '../../lib/parsers/dmesg.js';
+import { kernelLastWords, parseDmesg } from '../../lib/parsers/dmesg.js';
 import { ovsDpdk } from '../../lib/profiles/ovs-dpdk.profile.js';
 import { profileFor, profileProblems } from '../../lib/profiles/profile.js';
 import { qemuCommand } from '../../lib/profiles/steps/vm.js';
@@ -16,6 +16,7 @@ import { LocalShell } from '../../lib/transport/local.js';
 import { describeExit, EXIT_MARKER, exitStatusIn } from '../../lib/transport/shell.js';
 import { checkGuestBoot } from '../../lib/verify/state.js';
 import { VM_TEMPLATE } from '../../lib/vlab/lab.js';
+import { output } from '../helpers/fixtures.js';
 
 const TEMPLATE = readFileSync(VM_TEMPLATE, 'utf8');
 const tbOf = (yaml: string) => parseTestbed(yaml, 'vm.yaml');
@@ -142,5 +143,35 @@ describe('the guest boot check', () => {
         { iface: 'vEth_port33', driver: 'e1000' },
       ]),
     ).toEqual(['guest vEth_port32: no such NIC, or no driver bound to it, expected virtio_net', 'guest vEth_port33: driver e1000, expected virtio_net']);
+  });
+});
+
+describe("the guest's last words on its console", () => {
+  it("quotes what the kernel said of its own failure, in order, as printed (the serial console's \\r\\n undone), and nothing of a healthy boot", () => {
+    const console = output('qemu-nographic-guest-panic.txt').replace(/\n/g, '\r\n');
+    expect(kernelLastWords(console)).toEqual([
+      '[2712.345678] BUG: unable to handle kernel paging request at ffffc90000d3e010',
+      '[2712.345715] Oops: 0000 [#1] SMP ',
+      '[2712.345899] Call Trace:',
+      '[2712.346020] Kernel panic - not syncing: Fatal exception',
+      '[2712.346100] drm_kms_helper: panic occurred, switching back to text console',
+    ]);
+    const boot = console.split('\r\n').slice(0, 10).join('\r\n');
+    expect(kernelLastWords(boot)).toEqual([]);
+  });
+
+  it('names a hung task, a soft lockup, an RCU stall and the OOM killer; keeps where it began and how it ended when it is long', () => {
+    const said = [
+      '[  120.5] INFO: task kworker/0:1:42 blocked for more than 120 seconds.',
+      '[  130.1] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [ksoftirqd/0:15]',
+      '[  131.0] rcu: INFO: rcu_preempt self-detected stall on CPU',
+      '[  140.2] sshd invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0',
+      '[  140.3] Out of memory: Killed process 1187 (dutlab-init) total-vm:1024kB',
+    ];
+    expect(kernelLastWords(said.join('\n'))).toHaveLength(5);
+    const long = Array.from({ length: 30 }, (_, i) => `[  ${200 + i}.0] Call Trace:`).join('\n');
+    const cut = kernelLastWords(`${long}\n[  300.0] Kernel panic - not syncing: hung_task: blocked tasks`, 12);
+    expect(cut).toHaveLength(12);
+    expect(cut.at(-1)).toBe('[300.000000] Kernel panic - not syncing: hung_task: blocked tasks');
   });
 });

@@ -5,18 +5,20 @@
 // the fault tests and users' dashboards read them.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckFailure } from '../../errors.js';
+import { CheckFailure, errorMessage } from '../../errors.js';
+import type { GuestDropCounters } from '../../parsers/kernel-counters.js';
 import { parseDmesg } from '../../parsers/dmesg.js';
 import { parseOvsLog } from '../../parsers/ovs-dpdk.js';
 import { expectedVeths, sysctlExpected } from '../../profiles/expected.js';
 import { vhostUserPorts } from '../../testbed/sizing.js';
 import type { HopId, Wire } from '../../testbed/path.js';
-import { countersRecord, countersTable, packetsTable, type PvpMeasured } from './result.js';
+import { countersRecord, countersTable, dropsTable, packetsTable, type PvpMeasured } from './result.js';
 import { flowsOf } from '../../testbed/load.js';
 import { shq } from '../../transport/quote.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
 import { sentBytes, streamFromTestbed, type StreamSpec } from '../../traffic/stream.js';
-import { checkCounters, whereLost, type ForeignFrames } from '../../verify/counters.js';
+import { checkCounters, whereLost, type ForeignFrames, type PathCounts } from '../../verify/counters.js';
+import { describeDrops, findDrops, type Findings } from '../../verify/drops.js';
 import { allowedLoss, verifyCapture, type PacketVerdict } from '../../verify/packets.js';
 import {
   checkDefaultRoute,
@@ -51,12 +53,20 @@ import {
 } from './readings.js';
 import { pcapFrames } from '../../traffic/pcap.js';
 
+/** The lab's own drop counters at one moment; a reading that failed is kept as its error. */
+interface DropCounters {
+  guest: Reading<GuestDropCounters>;
+  stats: Reading<Map<string, Record<string, number>>>;
+}
+
 export class PvpTest {
   private readonly stream: StreamSpec;
   private verdict: PacketVerdict | null = null;
   private before: Reading<Snapshot> | null = null;
   private after: Reading<Snapshot> | null = null;
   private flowCounts: Reading<FlowCounts> = { ingress: null, egress: null };
+  /** The lab's own drop counters around the stream (the guest's kernel, the switch's Interface statistics). */
+  private drops: { before: DropCounters; after: DropCounters } | null = null;
   /** The guest's links, captured during the traffic where it has tcpdump. */
   private readonly guestCaptures: GuestCaptures;
 
@@ -193,6 +203,14 @@ export class PvpTest {
     return reading(() => stamped(() => read.guestLinks(this.run.session)));
   }
 
+  private async readDropCounters(): Promise<DropCounters> {
+    const [guest, stats] = await Promise.all([
+      reading(() => read.guestDropCounters(this.run.session)),
+      reading(() => read.interfaceStatistics(this.run.session)),
+    ]);
+    return { guest, stats };
+  }
+
   /**
    * The stream through the generator's one capturing call, with every other
    * counter along the path read while its captures run (so that every frame
@@ -209,6 +227,8 @@ export class PvpTest {
     let switchAfter: Awaited<ReturnType<PvpTest['readSwitch']>> = notRead;
     let guestBefore: Awaited<ReturnType<PvpTest['readGuest']>> = notRead;
     let guestAfter: Awaited<ReturnType<PvpTest['readGuest']>> = notRead;
+    const drops = { before: { guest: notRead, stats: notRead } as DropCounters, after: { guest: notRead, stats: notRead } as DropCounters };
+    this.drops = drops;
     try {
       await this.guestCaptures.start();
       const r = await tg.sendAndCapture({
@@ -219,6 +239,8 @@ export class PvpTest {
         around: {
           before: {
             first: async () => {
+              // Outside the readings whose times place the foreign frames: these only say why, not how many.
+              drops.before = await this.readDropCounters();
               switchBefore = await this.readSwitch();
               at.before.first = controllerUs();
             },
@@ -236,6 +258,7 @@ export class PvpTest {
               at.after.last = controllerUs();
               guestAfter = await this.readGuest();
               switchAfter = await this.readSwitch();
+              drops.after = await this.readDropCounters();
             },
           },
         },
@@ -293,15 +316,42 @@ export class PvpTest {
     const stream = { sent: this.stream.count, sentBytes: sentBytes(this.stream), returned: v.received, returnedBytes: v.receivedBytes };
     const counts = countsAlongPath(path, { before, after }, { before: flowsBefore, after: flowsAfter }, await this.foreignFrames(before, after), stream);
     this.record({ counters: countersRecord(counts) });
-    this.run.table(countersTable(path, counts));
-    const allowed = allowedLoss(counts.sent, this.run.tb.verify.lossTolerance);
-    CheckFailure.ifAny('counters', checkCounters(path, counts, { slack: this.run.tb.verify.counterSlack, allowedLoss: allowed }), counts);
-    // Passed with some loss: within the tolerance, but whoever reads the report should know where it happened.
+    const limits = { slack: this.run.tb.verify.counterSlack, allowedLoss: allowedLoss(counts.sent, this.run.tb.verify.lossTolerance) };
+    this.run.table(countersTable(path, counts, limits.slack));
+    const problems = checkCounters(path, counts, limits);
     const lost = counts.sent - counts.returned;
+    // Where packets went missing, the lab's own counters say why, where they can.
+    const why = problems.length > 0 || lost > 0 ? this.whyDropped(before, after, counts) : null;
+    CheckFailure.ifAny('counters', why && problems.length > 0 ? [...problems, why] : problems, counts);
+    // Passed with some loss: within the tolerance, but whoever reads the report should know where it happened.
     if (lost > 0)
       this.run.note(
-        `${lost} of ${counts.sent} packets lost, within the tolerance (${allowed} allowed): ${whereLost(path, counts) ?? 'no counter along the path shows where'}`,
+        `${lost} of ${counts.sent} packets lost, within the tolerance (${limits.allowedLoss} allowed): ${whereLost(path, counts) ?? 'no counter along the path shows where'}${why ? `; ${why}` : ''}`,
       );
+  }
+
+  /** The drop counters that grew over the stream, named in words (a table of them in the report); null when none grew and all were read. */
+  private whyDropped(before: Snapshot, after: Snapshot, counts: PathCounts): string | null {
+    const d = this.drops;
+    if (!d) return null;
+    const asRead = <T>(r: Reading<T>) => (failed(r) ? { notRead: errorMessage(r.error) } : r);
+    const findings: Findings = findDrops(
+      {
+        guestKernel: { before: asRead(d.before.guest), after: asRead(d.after.guest) },
+        guestLinks: { before: before.guest.links, after: after.guest.links },
+        switchPorts: { before: before.ports, after: after.ports },
+        interfaceStatistics: { before: asRead(d.before.stats), after: asRead(d.after.stats) },
+      },
+      {
+        guestLinks: [this.run.topology.vmIngress.guestIf, this.run.topology.vmEgress.guestIf],
+        egressLink: this.run.topology.vmEgress.guestIf,
+        switchPorts: [this.run.topology.phyIngress, this.run.topology.vmIngress, this.run.topology.vmEgress, this.run.topology.phyEgress],
+        stream: { count: counts.sent, sizes: this.stream.sizes },
+      },
+    );
+    this.record({ drops: findings });
+    if (findings.drops.length > 0) this.run.table(dropsTable(findings));
+    return describeDrops(findings);
   }
 
   /**

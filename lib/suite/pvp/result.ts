@@ -4,6 +4,7 @@
 import type { Measured, SuiteResult, Table } from '../../results/run.js';
 import type { Hop } from '../../testbed/path.js';
 import { expectedAt, type ForeignFrames, type PathCounts } from '../../verify/counters.js';
+import type { Findings } from '../../verify/drops.js';
 import type { PacketVerdict } from '../../verify/packets.js';
 
 export interface PvpMeasured extends Measured {
@@ -13,6 +14,8 @@ export interface PvpMeasured extends Measured {
   counters?: CountersRecord;
   /** What the generator said it sent. */
   tgSent?: number;
+  /** Where packets went missing: the lab's own drop counters that grew, and those not read. */
+  drops?: Findings;
 }
 
 /** The PVP suite's measurement in a suite's record, if it has one. */
@@ -83,12 +86,47 @@ export function packetsTable(p: PacketVerdict): Table {
   };
 }
 
-/** Every counter along the path against what the stream should have made it count, for summary.md. */
-export function countersTable(path: readonly Hop[], c: PathCounts): Table {
+/**
+ * Every counter along the path against what the stream should have made it
+ * count, for summary.md: what it counted, the frames that were not the stream
+ * (taken off, from the captures on its wire; "+N?" those that may or may not
+ * have been counted), the stream's count, and the verdict the counter check
+ * gave it: a count above the stream within the allowance for other traffic is
+ * not a difference.
+ */
+export function countersTable(path: readonly Hop[], c: PathCounts, slack = 0): Table {
+  const foreign = c.foreign !== undefined;
   const row = (h: Hop) => {
     const got = c.hops[h.id];
     const want = expectedAt(h, c);
-    return [h.label, got === null || got === undefined ? '-' : String(got), String(want), got === want ? 'ok' : 'DIFFERS'];
+    const f = c.foreign?.[h.id];
+    const taken = f ? `${f.subtracted}${f.unsure ? ` +${f.unsure}?` : ''}` : '0';
+    const allowed = slack + (f?.unsure ?? 0);
+    const verdict =
+      got === null || got === undefined
+        ? 'DIFFERS'
+        : got === want
+          ? 'ok'
+          : got > want && got <= want + allowed
+            ? `ok (+${got - want}, within the ${allowed} allowed for other traffic)`
+            : 'DIFFERS';
+    const stream = got === null || got === undefined ? '-' : String(got);
+    const counted = got === null || got === undefined ? '-' : String(got + (f?.subtracted ?? 0));
+    return foreign ? [h.label, counted, taken, stream, String(want), verdict] : [h.label, stream, String(want), verdict];
   };
-  return { title: 'Counters along the path (deltas over the run)', columns: ['counter', 'counted', 'expected', ''], rows: path.map(row) };
+  return {
+    title: 'Counters along the path (deltas over the run)',
+    columns: foreign ? ['counter', 'counted', 'not the stream (taken off)', 'the stream', 'expected', ''] : ['counter', 'counted', 'expected', ''],
+    rows: path.map(row),
+  };
+}
+
+/** The lab's own drop counters that grew over the stream, for summary.md. */
+export function dropsTable(f: Findings): Table {
+  return {
+    title: "Why packets were dropped: the lab's own counters that grew",
+    columns: ['where', 'counter', 'grew by', 'what it counts'],
+    rows: f.drops.map((d) => [d.where, d.counter, String(d.delta), d.meaning]),
+    notes: f.notRead.map((n) => `not read: ${n}`),
+  };
 }
