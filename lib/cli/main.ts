@@ -12,6 +12,7 @@ import { PROJECT_ROOT, describeSuites, shownFile, suiteDirs } from '../suite/cat
 import { compareRuns, comparisonText, GATE_CASE_ID, IncomparableRunsError, incomparable, judgeAgainstBaseline, type RunRecord } from '../report/compare.js';
 import { loadRun, readHistory } from '../report/history.js';
 import { trendHtml } from '../report/trend.js';
+import { newestAnomalies } from '../report/anomalies.js';
 import { loadTestbed, missingLocalFiles, testbedNotes } from '../testbed/load.js';
 import type { HostRole, Testbed } from '../testbed/schema.js';
 import { DEFAULT_LAB_ID, labDown, labNames, labStatus, labUp, type Datapath, type GuestKind } from '../vlab/lab.js';
@@ -146,13 +147,19 @@ export function buildCli(): Command {
     .description('a self-contained HTML page (no network) with charts of NDR, PDR and verdicts per testbed and profile across the history')
     .option('--reports <dir>', 'the reports directory whose history.jsonl to draw', undefined)
     .option('--out <file>', 'where the page goes (default: <reports>/trend.html)')
-    .action((o: { reports?: string; out?: string }) => {
+    .option('--check', "exit 1 when a series' newest jumpavg group is a regression (a slow slide no single compare sees), naming where it began")
+    .action((o: { reports?: string; out?: string; check?: boolean }) => {
       const reports = resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
       const out = resolve(o.out ?? join(reports, 'trend.html'));
       const history = readHistory(reports);
       for (const line of history.skipped) log(line);
       writeFileSync(out, trendHtml(history.entries));
       log(`trend of ${history.entries.length} run(s): ${shown(out)}`);
+      if (!o.check) return;
+      const verdicts = newestAnomalies(history.entries);
+      for (const v of verdicts) process.stdout.write(`${v.text}\n`);
+      if (verdicts.length === 0) process.stdout.write('no throughput series in the history: nothing to check\n');
+      process.exitCode = verdicts.some((v) => v.regression) ? 1 : 0;
     });
 
   program

@@ -1,11 +1,12 @@
 // Pictures a person reads at a glance: `dutlab trend` draws the history of
 // every testbed and profile (NDR and PDR per run, their bounds as a band,
-// each run's verdict, version changes marked on the axis, regressions
-// highlighted), and each throughput run gets a report.html of its trials and
-// bounds. Self-contained HTML with inline SVG: no script, no network, no CDN.
-// Pure: data in, text out.
+// each run's verdict, version changes marked on the axis, the jumpavg groups
+// and their regressions and progressions), and each throughput run gets a
+// report.html of its trials and bounds. Self-contained HTML with inline SVG:
+// no script, no network, no CDN. Pure: data in, text out.
 import type { ThroughputResult } from '../suite/throughput/result.js';
 import type { HistoryEntry } from './history.js';
+import { classify, type Group } from './jumpavg.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const kfps = (x: number) => `${(x / 1000).toFixed(1)} kfps`;
@@ -35,8 +36,31 @@ function yAxis(max: number, box: Box, y: (v: number) => number): string {
     .join('');
 }
 
-/** One chart: a testbed and profile's runs in order, NDR and PDR with their bounds. */
-export function trendChart(title: string, runs: HistoryEntry[], threshold = 0.1): string {
+/**
+ * A series' values for jumpavg: each run's lower bound, a run the DUT failed
+ * as zero, and a run that says nothing of the DUT (an infrastructure error,
+ * an aborted run, no result for this series) left out.
+ */
+export function seriesValues(runs: readonly HistoryEntry[], goal: string, frame: number): Array<{ i: number; value: number }> {
+  const out: Array<{ i: number; value: number }> = [];
+  runs.forEach((r, i) => {
+    if (r.verdict === 'fail') out.push({ i, value: 0 });
+    else if (r.verdict === 'pass') {
+      const t = r.throughput.find((x) => x.goal === goal && x.frame === frame);
+      if (t && t.lower !== null) out.push({ i, value: t.lower });
+    }
+  });
+  return out;
+}
+
+/** The jumpavg groups of a series, with the runs (by index in `runs`) where each begins and ends. */
+export function seriesGroups(runs: readonly HistoryEntry[], goal: string, frame: number): Array<Group & { first: number; last: number }> {
+  const values = seriesValues(runs, goal, frame);
+  return classify(values.map((v) => v.value)).map((g) => ({ ...g, first: values[g.from]!.i, last: values[g.to - 1]!.i }));
+}
+
+/** One chart: a testbed and profile's runs in order, NDR and PDR with their bounds, their jumpavg groups and anomalies. */
+export function trendChart(title: string, runs: HistoryEntry[]): string {
   const goals = [...new Set(runs.flatMap((r) => r.throughput.map((t) => `${t.goal}@${t.frame}`)))];
   const values = runs.flatMap((r) => r.throughput.flatMap((t) => [t.lower ?? 0, t.upper ?? t.lower ?? 0]));
   const max = Math.max(0, ...values);
@@ -47,12 +71,10 @@ export function trendChart(title: string, runs: HistoryEntry[], threshold = 0.1)
   // Version changes: a dashed line where OVS, DPDK or a kernel differs from the run before, labelled with what changed.
   runs.forEach((r, i) => {
     if (i === 0) return;
-    const prev = runs[i - 1]!;
-    const changed = (['ovs', 'dpdk', 'hostKernel', 'guestKernel'] as const).filter((k) => (prev.versions[k] ?? '') !== (r.versions[k] ?? ''));
+    const changed = versionChanges(runs[i - 1]!, r);
     if (changed.length === 0) return;
-    const label = changed.map((k) => `${k}: ${r.versions[k] ?? '?'}`).join(', ');
     parts.push(
-      `<g class="version-change"><line x1="${x(i)}" x2="${x(i)}" y1="10" y2="${BOX.h - BOX.bottom}" stroke="#999" stroke-dasharray="4 3"/><text x="${x(i) + 3}" y="20" font-size="10" fill="#555">${esc(label)}</text></g>`,
+      `<g class="version-change"><line x1="${x(i)}" x2="${x(i)}" y1="10" y2="${BOX.h - BOX.bottom}" stroke="#999" stroke-dasharray="4 3"/><text x="${x(i) + 3}" y="20" font-size="10" fill="#555">${esc(changed.join(', '))}</text></g>`,
     );
   });
   for (const key of goals) {
@@ -68,17 +90,20 @@ export function trendChart(title: string, runs: HistoryEntry[], threshold = 0.1)
         `<polyline class="series" data-series="${esc(key)}" points="${band.map((p) => `${x(p.i)},${y(p.t!.lower!)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`,
       );
     }
-    pts.forEach((p, idx) => {
-      if (!p.t || p.t.lower === null) return;
-      // A regression against the run before: its upper bound below the previous lower bound beyond the threshold.
-      const before = pts
-        .slice(0, idx)
-        .reverse()
-        .find((q) => q.t && q.t.lower !== null)?.t;
-      const regressed = before !== undefined && (p.t.upper ?? Number.POSITIVE_INFINITY) < before.lower! * (1 - threshold);
-      const tip = `${runs[p.i]!.runId}: ${goal} ${frame} B ${kfps(p.t.lower)}..${p.t.upper !== null ? kfps(p.t.upper) : 'generator limit'}${regressed ? ' REGRESSION' : ''}`;
+    // jumpavg's groups: each a segment at its average; the run where a regression or a progression begins, marked.
+    const groups = seriesGroups(runs, goal!, Number(frame));
+    const begins = new Map(groups.filter((g) => g.anomaly !== 'normal').map((g) => [g.first, g]));
+    for (const g of groups)
       parts.push(
-        `<circle class="point${regressed ? ' regression' : ''}" cx="${x(p.i)}" cy="${y(p.t.lower)}" r="${regressed ? 7 : 4}" fill="${regressed ? '#d62728' : color}"><title>${esc(tip)}</title></circle>`,
+        `<line class="group ${g.anomaly}" data-series="${esc(key)}" x1="${x(g.first) - 4}" x2="${x(g.last) + 4}" y1="${y(g.avg)}" y2="${y(g.avg)}" stroke="${color}" stroke-width="1" stroke-dasharray="2 2"><title>${esc(`${goal} ${frame} B: average ${kfps(g.avg)} over ${g.to - g.from} run(s)${g.anomaly === 'normal' ? '' : `, a ${g.anomaly}`}`)}</title></line>`,
+      );
+    pts.forEach((p) => {
+      if (!p.t || p.t.lower === null) return;
+      const anomaly = begins.get(p.i)?.anomaly;
+      const tip = `${runs[p.i]!.runId}: ${goal} ${frame} B ${kfps(p.t.lower)}..${p.t.upper !== null ? kfps(p.t.upper) : 'generator limit'}${anomaly ? ` ${anomaly.toUpperCase()}` : ''}`;
+      const fill = anomaly === 'regression' ? '#d62728' : anomaly === 'progression' ? '#2ca02c' : color;
+      parts.push(
+        `<circle class="point${anomaly ? ` ${anomaly}` : ''}" cx="${x(p.i)}" cy="${y(p.t.lower)}" r="${anomaly ? 7 : 4}" fill="${fill}"><title>${esc(tip)}</title></circle>`,
       );
     });
   }
@@ -106,17 +131,24 @@ ${body}
 `;
 }
 
-/** The history of every testbed and profile, a chart each. */
-export function trendHtml(history: HistoryEntry[], threshold = 0.1): string {
+/** What changed in OVS, DPDK or a kernel from one run to the next: "dpdk: DPDK 23.11.1". */
+export function versionChanges(prev: HistoryEntry, r: HistoryEntry): string[] {
+  return (['ovs', 'dpdk', 'hostKernel', 'guestKernel'] as const)
+    .filter((k) => (prev.versions[k] ?? '') !== (r.versions[k] ?? ''))
+    .map((k) => `${k}: ${r.versions[k] ?? '?'}`);
+}
+
+/** The history by testbed and profile, each in the order its runs started. */
+export function historyByLab(history: readonly HistoryEntry[]): Map<string, HistoryEntry[]> {
   const groups = new Map<string, HistoryEntry[]>();
   for (const e of history) groups.set(`${e.testbed} / ${e.profile}`, [...(groups.get(`${e.testbed} / ${e.profile}`) ?? []), e]);
-  const charts = [...groups].map(([k, runs]) =>
-    trendChart(
-      k,
-      [...runs].sort((a, b) => a.startedAt.localeCompare(b.startedAt)),
-      threshold,
-    ),
-  );
+  for (const runs of groups.values()) runs.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  return groups;
+}
+
+/** The history of every testbed and profile, a chart each. */
+export function trendHtml(history: HistoryEntry[]): string {
+  const charts = [...historyByLab(history)].map(([k, runs]) => trendChart(k, runs));
   return page('dutlab trend: NDR and PDR across runs', charts.length > 0 ? charts.join('\n') : '<p>No runs in the history yet.</p>');
 }
 

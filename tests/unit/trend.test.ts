@@ -1,7 +1,13 @@
 // The trend page and a run's report.html as text: the series, the bounds, the
 // verdicts, the version changes and the regressions are there to see.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runReportHtml, trendHtml } from '../../lib/report/trend.js';
+import { newestAnomalies } from '../../lib/report/anomalies.js';
+import { HISTORY_FILE, type HistoryEntry } from '../../lib/report/history.js';
+import { runReportHtml, seriesValues, trendHtml } from '../../lib/report/trend.js';
+import { dutlabInProcess } from '../helpers/in-process.js';
 import { HISTORY, SEARCH_64 } from '../helpers/history.js';
 
 describe('the trend page', () => {
@@ -35,5 +41,93 @@ describe("a run's report.html", () => {
     expect(html).toContain('fill="#d62728"><title>100.0 kfps for 1 s: loss 10.000 %</title>');
     expect(html.match(/<line class="bound" data-goal="NDR"/g)).toHaveLength(2);
     expect(html).toContain('<tr><td>NDR</td><td>40.0 kfps</td><td>42.0 kfps</td></tr>');
+  });
+});
+
+describe('anomalies across nightlies (jumpavg), and `dutlab trend --check`', () => {
+  /** Nightlies of one lab: NDR and PDR from a seeded noise around `ndr`, a DPDK update where the level changes. */
+  function nightlies(levels: Array<{ runs: number; ndr: number; dpdk: string }>, spread = 0.04): HistoryEntry[] {
+    let x = 42;
+    const jitter = () => {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      return 1 + spread * (2 * (x / 2 ** 31) - 1);
+    };
+    let day = 0;
+    return levels.flatMap((l) =>
+      Array.from({ length: l.runs }, () => {
+        day++;
+        const ndr = Math.round(l.ndr * jitter());
+        const runId = `202611${String(day).padStart(2, '0')}-010000-${String(day).padStart(4, '0')}`;
+        return {
+          runId,
+          startedAt: `2026-11-${String(day).padStart(2, '0')}T01:00:00Z`,
+          testbed: 'lab-a',
+          profile: 'ovs-dpdk',
+          suites: ['throughput'],
+          versions: { ovs: 'ovs-vsctl (Open vSwitch) 3.1.0', dpdk: l.dpdk },
+          verdict: 'pass',
+          throughput: [{ frame: 64, goal: 'NDR', lower: ndr, upper: Math.round(ndr * 1.02), limitedByGenerator: false }],
+        };
+      }),
+    );
+  }
+
+  it('names a slow slide no pair of neighbouring runs shows: where it began and what changed there', () => {
+    // A 10 % drop inside a ±4 % noise: neighbouring runs differ by up to 8 % anyway.
+    const h = nightlies([
+      { runs: 18, ndr: 40_000, dpdk: 'DPDK 22.11.10' },
+      { runs: 8, ndr: 36_000, dpdk: 'DPDK 23.11.1' },
+    ]);
+    const v = newestAnomalies(h);
+    expect(v).toHaveLength(1);
+    expect(v[0]!.regression).toBe(true);
+    expect(v[0]!.text).toMatch(
+      /^lab-a \/ ovs-dpdk: NDR 64 B: REGRESSION since run 20261119-010000-0019: 3\d\.\d kfps over 8 run\(s\), down from 4\d\.\d kfps \(\d+\.\d % less\); changed there: dpdk: DPDK 23\.11\.1$/,
+    );
+  });
+
+  it('a noisy flat history, or one that went back up, is no regression', () => {
+    expect(newestAnomalies(nightlies([{ runs: 30, ndr: 40_000, dpdk: 'DPDK 22.11.10' }])).map((v) => v.text)).toEqual([
+      expect.stringMatching(/^lab-a \/ ovs-dpdk: NDR 64 B: 4\d\.\d kfps over the last 30 run\(s\): no regression$/),
+    ]);
+    const recovered = nightlies([
+      { runs: 10, ndr: 40_000, dpdk: 'DPDK 22.11.10' },
+      { runs: 6, ndr: 30_000, dpdk: 'DPDK 23.11.0' },
+      { runs: 6, ndr: 40_000, dpdk: 'DPDK 23.11.1' },
+    ]);
+    expect(newestAnomalies(recovered)[0]).toMatchObject({ regression: false, text: expect.stringMatching(/a progression: no regression$/) });
+  });
+
+  it('counts a run the DUT failed as zero, and leaves out what says nothing of the DUT', () => {
+    const h = nightlies([{ runs: 10, ndr: 40_000, dpdk: 'DPDK 22.11.10' }]);
+    const broken = h.map((e, i) => (i === 9 ? { ...e, verdict: 'fail', throughput: [] } : i === 5 ? { ...e, verdict: 'infra-error', throughput: [] } : e));
+    expect(seriesValues(broken, 'NDR', 64).map((v) => v.i)).toEqual([0, 1, 2, 3, 4, 6, 7, 8, 9]);
+    expect(seriesValues(broken, 'NDR', 64).at(-1)!.value).toBe(0);
+    expect(newestAnomalies(broken)[0]).toMatchObject({ regression: true, text: expect.stringMatching(/since run 20261110-010000-0010: 0\.0 kfps over 1 run/) });
+  });
+
+  it('`dutlab trend --check` exits 1 on a history with a step down, 0 on a noisy flat one, and draws the groups', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dutlab-trend-'));
+    try {
+      const write = (h: HistoryEntry[]) => writeFileSync(join(dir, HISTORY_FILE), `${h.map((e) => JSON.stringify(e)).join('\n')}\n`);
+      write(
+        nightlies([
+          { runs: 18, ndr: 40_000, dpdk: 'DPDK 22.11.10' },
+          { runs: 8, ndr: 36_000, dpdk: 'DPDK 23.11.1' },
+        ]),
+      );
+      const down = await dutlabInProcess('trend', '--check', '--reports', dir);
+      expect(down.exitCode, down.stderr).toBe(1);
+      expect(down.stdout).toMatch(/REGRESSION since run 20261119-010000-0019/);
+      const page = readFileSync(join(dir, 'trend.html'), 'utf8');
+      expect(page.match(/<line class="group (normal|regression)"/g)).toEqual(['<line class="group normal"', '<line class="group regression"']);
+      expect(page.match(/class="point regression"/g)).toHaveLength(1);
+      write(nightlies([{ runs: 26, ndr: 40_000, dpdk: 'DPDK 22.11.10' }]));
+      const flat = await dutlabInProcess('trend', '--check', '--reports', dir);
+      expect(flat.exitCode, flat.stderr).toBe(0);
+      expect(flat.stdout).toMatch(/no regression\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
