@@ -12,7 +12,6 @@ import { FILE_LIMITS, readBounded } from '../files.js';
 import type { RunResult } from '../results/run.js';
 import { firstIssue, HistoryLineSchema, runFileSchemaOf, SCHEMA_VERSION, SummaryFileSchema, upgradeRunFile } from '../results/schema.js';
 import type { RunRecord } from './compare.js';
-import type { Summary } from './summary.js';
 import { throughputOf } from '../suite/throughput/result.js';
 
 export const HISTORY_FILE = 'history.jsonl';
@@ -27,6 +26,40 @@ export interface HistoryEntry {
   versions: RunResult['versions'];
   verdict: string;
   throughput: Array<{ frame: number; goal: string; lower: number | null; upper: number | null; limitedByGenerator: boolean }>;
+  /** Every trial of the run's searches, in the order they ran (absent in lines of dutlab before they were kept). */
+  trials?: HistoryTrial[];
+}
+
+/** One trial of a search as the history and summary.json keep it: its load, how long, what was offered, sent and received. */
+export interface HistoryTrial {
+  frame: number;
+  /** The load, frames/s. */
+  rate: number;
+  durationS: number;
+  offered: number;
+  sent: number;
+  received: number;
+  lossRatio: number;
+  /** The generator fell short: the trial says nothing of the DUT. */
+  generatorShort: boolean;
+}
+
+/** Every trial of a run's throughput searches (the one place the history's and summary.json's trials are made). */
+export function trialsOf(run: Pick<RunResult, 'suites'>): HistoryTrial[] {
+  return run.suites.flatMap((s) =>
+    throughputOf(s).flatMap((t) =>
+      t.trials.map((m) => ({
+        frame: t.frame,
+        rate: m.rate,
+        durationS: m.durationS,
+        offered: m.offered,
+        sent: m.sent,
+        received: m.received,
+        lossRatio: m.lossRatio,
+        generatorShort: m.generatorShort,
+      })),
+    ),
+  );
 }
 
 export class RunNotFoundError extends Error {}
@@ -46,6 +79,7 @@ export function historyEntry(run: RunResult, verdict: string): HistoryEntry {
         t.goals.map((g) => ({ frame: t.frame, goal: g.goal, lower: g.lowerBound, upper: g.upperBound, limitedByGenerator: g.limitedByGenerator })),
       ),
     ),
+    trials: trialsOf(run),
   };
 }
 
@@ -156,6 +190,7 @@ export function loadRun(ref: string, reports: string): RunRecord {
     dir = join(reports, entry.runId);
   }
   const run = readRunJson(join(dir, 'run.json'));
-  const summary = readRunFile(join(dir, 'summary.json'), () => SummaryFileSchema, 'summary.json').data as Summary;
+  // Only its cases, as the run decided them (summary.ts builds the file; this reads it back).
+  const summary = readRunFile(join(dir, 'summary.json'), () => SummaryFileSchema, 'summary.json').data as { cases: RunRecord['cases'] };
   return { run, cases: summary.cases, dir };
 }

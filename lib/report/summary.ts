@@ -5,6 +5,7 @@ import type { MatrixRow, RunResult, Table } from '../results/run.js';
 import type { CaseOutcome } from '../results/run.js';
 import type { Verdict } from './verdict.js';
 import { pvpMeasured, type CountersRecord, type PvpMeasured } from '../suite/pvp/result.js';
+import { trialsOf, type HistoryTrial } from './history.js';
 
 export interface Summary
   extends Pick<RunResult, 'runId' | 'testbed' | 'testbedName' | 'profile' | 'startedAt' | 'finishedAt' | 'versions' | 'teardownProblems' | 'notes'> {
@@ -17,6 +18,8 @@ export interface Summary
   /** The PVP suite's return packets and counters, where a suite of the run measured them. */
   packets: { sent: number; received: number; lost: number; duplicated: number; reordered: number; mismatched: number; other: number } | null;
   counters: CountersRecord | null;
+  /** Every trial of the run's throughput searches (load, duration, frames offered, sent, received, loss, generator short). */
+  trials?: HistoryTrial[];
   /** Where packets went missing: the lab's own drop counters that grew over the stream, and those it could not read. */
   drops?: NonNullable<PvpMeasured['drops']>;
   cases: CaseOutcome[];
@@ -27,6 +30,7 @@ export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { v
   const pvp = data.suites.map(pvpMeasured);
   const p = pvp.find((m) => m?.packets)?.packets;
   const drops = pvp.find((m) => m?.drops)?.drops;
+  const trials = trialsOf(data);
   return {
     ...verdict,
     runId: data.runId,
@@ -43,6 +47,7 @@ export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { v
       : null,
     counters: pvp.find((m) => m?.counters)?.counters ?? null,
     ...(drops ? { drops } : {}),
+    ...(trials.length > 0 ? { trials } : {}),
     cases,
     problems: p?.problems ?? [],
     teardownProblems: data.teardownProblems,

@@ -129,6 +129,20 @@ export const HistoryLineSchema = z.looseObject({
   throughput: z.array(
     z.looseObject({ frame: z.number().int(), goal: z.string(), lower: rate.nullable(), upper: rate.nullable(), limitedByGenerator: z.boolean() }),
   ),
+  trials: z
+    .array(
+      z.looseObject({
+        frame: z.number().int(),
+        rate,
+        durationS: z.number().finite().nonnegative(),
+        offered: z.number().finite().nonnegative(),
+        sent: z.number().finite().nonnegative(),
+        received: z.number().finite().nonnegative(),
+        lossRatio: z.number().finite(),
+        generatorShort: z.boolean(),
+      }),
+    )
+    .optional(),
 });
 
 /** The first problem zod found, as "field: what is wrong" for a person. */

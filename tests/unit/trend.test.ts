@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { newestAnomalies } from '../../lib/report/anomalies.js';
-import { HISTORY_FILE, type HistoryEntry } from '../../lib/report/history.js';
+import { appendHistory, HISTORY_FILE, historyEntry, readHistory, type HistoryEntry } from '../../lib/report/history.js';
+import { buildSummary } from '../../lib/report/summary.js';
 import { runReportHtml, seriesValues, trendHtml } from '../../lib/report/trend.js';
 import { dutlabInProcess } from '../helpers/in-process.js';
-import { HISTORY, SEARCH_64 } from '../helpers/history.js';
+import { HISTORY, runRecord, SEARCH_64 } from '../helpers/history.js';
 
 describe('the trend page', () => {
   const html = trendHtml(HISTORY);
@@ -129,5 +130,37 @@ describe('anomalies across nightlies (jumpavg), and `dutlab trend --check`', () 
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('trials in the history and in summary.json (issue 27)', () => {
+  it('keeps every trial of a run through history.ts: load, duration, frames offered, sent and received, loss, generator short; read back as written', () => {
+    const run = runRecord({ runId: 'run-t', throughput: [SEARCH_64] }).run;
+    const entry = historyEntry(run, 'pass');
+    expect(entry.trials).toEqual(
+      SEARCH_64.trials.map((t) => ({
+        frame: 64,
+        rate: t.rate,
+        durationS: t.durationS,
+        offered: t.offered,
+        sent: t.sent,
+        received: t.received,
+        lossRatio: t.lossRatio,
+        generatorShort: false,
+      })),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'dutlab-trials-'));
+    try {
+      appendHistory(dir, entry);
+      expect(readHistory(dir).entries[0]!.trials).toEqual(entry.trials);
+      // A line whose trial is of the wrong shape is skipped and named, not read as a run without trials.
+      writeFileSync(join(dir, HISTORY_FILE), `${JSON.stringify({ ...entry, trials: [{ ...entry.trials![0], sent: 'many' }] })}\n`);
+      expect(readHistory(dir).skipped[0]).toMatch(/history\.jsonl:1: skipped: trials\.0\.sent: expected number, got string/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const summary = buildSummary(run, [], { verdict: 'pass', exitCode: 0, reason: '' });
+    expect(summary.trials).toEqual(entry.trials);
+    expect(buildSummary(runRecord({ runId: 'run-pvp' }).run, [], { verdict: 'pass', exitCode: 0, reason: '' })).not.toHaveProperty('trials');
   });
 });
