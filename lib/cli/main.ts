@@ -310,9 +310,14 @@ export function buildCli(): Command {
         .default('netns'),
     )
     .option('--rebuild-image', 'build the guest image again even if the cache has it (--guest vm)')
-    .action(async (o: { id: string; template?: string; datapath?: Datapath; guest: GuestKind; rebuildImage?: boolean }) => {
+    .option(
+      '--capacity <fps>',
+      "a DUT of known capacity: the guest forwards at most this many of the stream's frames a second (a token bucket sized from the generator's measured burst; --guest netns)",
+    )
+    .action(async (o: { id: string; template?: string; datapath?: Datapath; guest: GuestKind; rebuildImage?: boolean; capacity?: string }) => {
       if (o.guest === 'vm' && o.datapath === 'netdev')
         throw new Error('--guest vm --datapath netdev: a VM guest sits on vhost-user ports, which need the DPDK datapath (leave --datapath out, or say dpdk)');
+      if (o.capacity !== undefined && !/^\d+$/.test(o.capacity)) throw new Error(`--capacity ${o.capacity}: whole frames per second`);
       const st = await labUp({
         id: o.id,
         log,
@@ -320,6 +325,7 @@ export function buildCli(): Command {
         guest: o.guest,
         ...(o.rebuildImage ? { rebuildImage: true } : {}),
         ...(o.template ? { template: o.template } : {}),
+        ...(o.capacity !== undefined ? { capacity: Number(o.capacity) } : {}),
       });
       process.stdout.write(`${st.testbedFile}\n`);
     });

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { parseDocument } from 'yaml';
+import { parseDocument, type Scalar, type YAMLMap } from 'yaml';
 import { LocalShell } from '../transport/local.js';
 import { cmd } from '../transport/quote.js';
 import { loadTestbed } from '../testbed/load.js';
@@ -16,6 +16,7 @@ import { FILE_LIMITS, readBounded } from '../files.js';
 import { isAlive, pidsInNetns, startTimeOf, stopProc, type ProcRecord } from './procs.js';
 import { ensurePackages } from './packages.js';
 import { releaseHugepages, reserveHugepages } from './hugepages.js';
+import { DATAPATH_BATCH, shapeGuest, type Capacity } from './capacity.js';
 import { hugepagesNeeded } from '../testbed/sizing.js';
 import { ensureGuestImage, type GuestImage } from './image.js';
 import { waitUntil } from '../wait.js';
@@ -49,6 +50,8 @@ export interface LabState {
   hugepages?: { sizeKb: number; pages: number };
   /** /var/run/dpdk did not exist before this lab (dpdk): lab down removes it if it is empty. */
   madeDpdkRunDir?: boolean;
+  /** The guest's known capacity, where lab up set one. */
+  capacity?: Capacity;
 }
 
 export function labNames(id: string) {
@@ -70,6 +73,8 @@ export interface UpOptions {
   guest?: GuestKind;
   /** Build the guest image again even if the cache has it (vm). */
   rebuildImage?: boolean;
+  /** A DUT of known capacity: the guest forwards at most this many of the stream's frames a second (netns guest; lib/vlab/capacity.ts). */
+  capacity?: number;
 }
 
 export async function labUp(options: UpOptions = {}): Promise<LabState> {
@@ -80,6 +85,8 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
   const guest = options.guest ?? 'netns';
   const datapath = options.datapath ?? (guest === 'vm' ? 'dpdk' : 'netdev');
   if (guest === 'vm' && datapath !== 'dpdk') throw new Error('a VM guest sits on vhost-user ports: it needs the DPDK datapath (--datapath dpdk)');
+  if (options.capacity !== undefined && (guest !== 'netns' || !Number.isInteger(options.capacity) || options.capacity < 100 || options.capacity > 1_000_000))
+    throw new Error(`--capacity ${options.capacity}: whole frames/s from 100 to 1000000, on a guest namespace (not --guest vm)`);
   // The template before anything is torn down or installed: a mistyped --template leaves the existing lab as it is.
   const template = options.template ?? (guest === 'vm' ? VM_TEMPLATE : datapath === 'dpdk' ? DPDK_TEMPLATE : DEFAULT_TEMPLATE);
   const templateTb = loadTestbed(template);
@@ -141,6 +148,13 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     }
     if (guest === 'netns') await waitUntil('the guest sshd', () => sshdListening(names.namespaces.guest, MGMT_GUEST), { timeoutMs: 10_000 });
     await Promise.all((['host', 'tg'] as const).map((r) => waitUntil(`the ${r} forwarder`, () => portOpen(state.forwarders[r]), { timeoutMs: 10_000 })));
+    if (options.capacity !== undefined) {
+      state.capacity = await shapeGuest(sh, names.namespaces, templateTb, options.capacity);
+      save();
+      log(
+        `the guest forwards at most ${state.capacity.fps} frames/s of the stream (bucket ${state.capacity.burst}: the generator's burst ${state.capacity.generatorBurst} and the datapath's ${DATAPATH_BATCH})`,
+      );
+    }
     writeFileSync(state.testbedFile, labTestbed(template, state));
     if (image) {
       // For a person (or a test) reaching the guest by hand from the host's namespace: ssh -o UserKnownHostsFile=<this> -i <image>/client -p PORT root@127.0.0.1.
@@ -181,6 +195,14 @@ function labTestbed(template: string, state: LabState): string {
   const doc = parseDocument(readBounded(template, FILE_LIMITS.testbed, 'testbed template'));
   const s = state.stateDir;
   doc.set('name', `virtual-lab-${state.id}`);
+  if (state.capacity) {
+    // A shaped DUT is steady where the unshaped one is not: a drop of twice this is always caught (docs/gate.md).
+    doc.setIn(['throughput', 'regressionThreshold'], 0.05);
+    // The template's word on its threshold (the unshaped DUT's noise) is not this lab's.
+    const throughput = doc.getIn(['throughput']) as YAMLMap<Scalar, unknown>;
+    throughput.commentBefore = ' The shaped DUT is steady (npm run bench:throughput): a 10 % cut is caught at 5 % (docs/gate.md).';
+    doc.commentBefore = ` A DUT of known capacity: the guest forwards at most ${state.capacity.fps} frames/s of the stream (lab up --capacity).`;
+  }
   for (const role of ['host', 'guest', 'tg'] as const) {
     const img = role === 'guest' ? state.image : undefined;
     doc.setIn(['hosts', role, 'auth'], doc.createNode({ privateKeyFile: img ? img.clientKey : join(s, 'keys', 'client') }, { flow: true }));

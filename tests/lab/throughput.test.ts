@@ -1,8 +1,11 @@
-// The upgrade gate on the virtual lab: a throughput search as the baseline;
-// healthy runs again compare as no regression (several times: not flaky on a
-// shared, noisy box, with the virtual lab's threshold of 0.5), and the guest's
-// forwarding rate-limited with nftables (to a fifth of the baseline) compares as a regression naming the drop. Short trials and a wide width keep
-// it quick; the search itself is the same.
+// The upgrade gate on the virtual lab: a throughput search on the unshaped
+// virtual DUT (short trials, a wide width: the report, the history, the DPDK
+// datapath), and on a DUT of known capacity (lab up --capacity: a token bucket
+// in the guest) with the nightly defaults, one pair of each kind at the 5 %
+// threshold: the capacity unchanged (no regression) and cut by 10 % (a
+// regression, the run failed). The repetitions that prove the rates (five
+// searches at each of three capacities, ten unchanged pairs, five cut pairs)
+// are npm run bench:throughput's.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +15,8 @@ import { parseDocument } from 'yaml';
 import { loadRun, readHistory } from '../../lib/report/history.js';
 import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { dutlabRun } from '../helpers/cli.js';
-import { guestForwardRule, labOf } from '../helpers/faults.js';
 import { throughputOf } from '../../lib/suite/throughput/result.js';
+import { capacityRule } from '../../lib/vlab/capacity.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const ID = 'tput';
@@ -62,40 +65,6 @@ describe('the upgrade gate on the virtual lab', () => {
     expect(h.throughput[0]!.lower).toBeGreaterThan(1000);
   }, 120_000);
 
-  it('reads three healthy runs in a row as no regression', async () => {
-    for (let i = 0; i < 3; i++) {
-      const r = await run(['--baseline', baseline]);
-      expect(r.exitCode, r.stderr).toBe(0);
-      expect(r.stderr).toContain(`dutlab: no regression against ${baseline}`);
-    }
-  }, 240_000);
-
-  it('fails the run (exit 1) on a guest rate-limited to a fifth of the baseline NDR, naming the throughput drop; compare says so too', async () => {
-    // The limit follows the baseline measured on this machine, from where compare
-    // judges it: the lower of its NDR and its lowest load that lost frames. A fixed
-    // rate (it was 10 kfps) is no regression on a box slow enough to forward 20 kfps.
-    const ndr = loadRun(baseline, reports)
-      .run.suites.filter((x) => x.suite === 'throughput')
-      .flatMap(throughputOf)[0]!
-      .goals.find((g) => g.goal === 'NDR')!;
-    const worst = Math.min(ndr.lowerBound ?? 0, ndr.spread.lowestExceed ?? Number.POSITIVE_INFINITY);
-    const limitFps = Math.max(300, Math.floor(worst / 5));
-    const limit = guestForwardRule(`limit rate over ${limitFps}/second burst 50 packets drop`)(labOf(ID));
-    try {
-      // Injected by the run's own hook, just before its first trial: the throughput suite runs it.
-      const r = await run(['--baseline', baseline, '--hook-before-traffic', limit]);
-      expect(r.exitCode, r.stderr).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`dutlab: REGRESSION against ${baseline}: `));
-      const text = readFileSync(join(reports, r.summary.runId, 'comparison.txt'), 'utf8');
-      expect(text).toMatch(/REGRESSION \(\d+\):\n(.*\n)* {2}- NDR at 64-byte frames (dropped: .* kfps now|: no load forwarded within the goal now)/);
-      const c = await dutlab('compare', baseline, r.summary.runId, '--reports', reports);
-      expect(c.exitCode).toBe(1);
-      expect(c.stdout).toContain(`baseline ${baseline} (virtual-lab-tput, virtual) -> candidate ${r.summary.runId}`);
-    } finally {
-      await execa('ip', ['netns', 'exec', labOf(ID).ns('guest'), 'nft', 'delete', 'table', 'ip', 'dutlab_fault']);
-    }
-  }, 120_000);
-
   it('searches on the real DPDK datapath too (the ovs-dpdk profile)', async () => {
     const dpdkLab = await labUp({ id: 'tputd', datapath: 'dpdk' });
     try {
@@ -115,4 +84,44 @@ describe('the upgrade gate on the virtual lab', () => {
     expect(c.exitCode).toBe(2);
     expect(c.stderr).toMatch(/no-such-run: neither a run directory nor a run id in .*history\.jsonl/);
   });
+});
+
+describe('the gate on a DUT of known capacity (lab up --capacity 5000, threshold 5 %)', () => {
+  const CAPACITY = 5000;
+  let shaped: LabState;
+  let base = '';
+  const runShaped = (extra: string[] = []) => dutlabRun(['--testbed', shaped.testbedFile, '--profile', 'virtual', '--suite', 'throughput', ...extra], reports);
+  beforeAll(async () => {
+    shaped = await labUp({ id: 'tputc', capacity: CAPACITY });
+  }, 120_000);
+  afterAll(async () => {
+    await labDown({ id: 'tputc' });
+  });
+
+  it('finds the capacity: the NDR bounds hold it or miss it by less than the asked width (5 %)', async () => {
+    expect(shaped.capacity).toMatchObject({ fps: CAPACITY, burst: expect.any(Number) });
+    expect(readFileSync(shaped.testbedFile, 'utf8')).toMatch(/regressionThreshold: 0\.05/);
+    const r = await runShaped();
+    expect(r.exitCode, r.stderr).toBe(0);
+    base = r.summary.runId;
+    const ndr = loadRun(base, reports)
+      .run.suites.flatMap(throughputOf)[0]!
+      .goals.find((g) => g.goal === 'NDR')!;
+    expect(ndr.lowerBound!).toBeGreaterThan(CAPACITY * 0.95 * 0.95);
+    expect(ndr.lowerBound!).toBeLessThan(CAPACITY * 1.05);
+    expect(ndr.upperBound ?? Number.POSITIVE_INFINITY).toBeGreaterThan(CAPACITY * 0.95);
+  }, 150_000);
+
+  it('an unchanged capacity is no regression; the capacity cut by 10 % is one, and the run fails (exit 1) naming it', async () => {
+    const same = await runShaped(['--baseline', base]);
+    expect(same.exitCode, same.stderr).toBe(0);
+    expect(same.stderr).toContain(`dutlab: no regression against ${base}`);
+    // The bucket's rate cut by a tenth, by the run's own hook before its first trial.
+    const cut = `ip netns exec ${shaped.namespaces.guest} ${capacityRule('1.1.1.1', CAPACITY * 0.9, shaped.capacity!.burst)}`;
+    const r = await runShaped(['--baseline', base, '--hook-before-traffic', cut]);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`dutlab: REGRESSION against ${base}: `));
+    const text = readFileSync(join(reports, r.summary.runId, 'comparison.txt'), 'utf8');
+    expect(text).toMatch(/REGRESSION \(\d+\):\n(.*\n)* {2}- NDR at 64-byte frames dropped: /);
+  }, 240_000);
 });
