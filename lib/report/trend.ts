@@ -6,35 +6,34 @@
 // no script, no network, no CDN. Pure: data in, text out.
 import type { ThroughputResult } from '../suite/throughput/result.js';
 import type { HistoryEntry } from './history.js';
+import {
+  bottomAxis,
+  esc,
+  type Frame,
+  kLabel,
+  labelAt,
+  leftAxis,
+  legend,
+  type LegendItem,
+  linearTicks,
+  logTicks,
+  niceTicks,
+  mark,
+  plotBottom,
+  plotLeft,
+  plotRight,
+  plotTop,
+  textWidth,
+} from './charts.js';
 import { classify, type Group } from './jumpavg.js';
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const kfps = (x: number) => `${(x / 1000).toFixed(1)} kfps`;
 const COLORS: Record<string, string> = { NDR: '#1f77b4', PDR: '#ff7f0e' };
 const VERDICT_COLORS: Record<string, string> = { pass: '#2ca02c', fail: '#d62728', 'infra-error': '#7f7f7f', aborted: '#7f7f7f' };
+const colorOf = (goal: string) => COLORS[goal] ?? '#9467bd';
 
-interface Box {
-  w: number;
-  h: number;
-  left: number;
-  bottom: number;
-}
-const BOX: Box = { w: 760, h: 300, left: 70, bottom: 60 };
-
-function scale(max: number, box: Box) {
-  const top = max > 0 ? max * 1.1 : 1;
-  return (v: number) => box.h - box.bottom - ((box.h - box.bottom - 10) * v) / top;
-}
-
-function yAxis(max: number, box: Box, y: (v: number) => number): string {
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * (max > 0 ? max * 1.1 : 1));
-  return ticks
-    .map(
-      (t) =>
-        `<line x1="${box.left}" x2="${box.w - 10}" y1="${y(t)}" y2="${y(t)}" stroke="#eee"/><text x="${box.left - 6}" y="${y(t) + 4}" text-anchor="end" font-size="11">${(t / 1000).toFixed(0)}k</text>`,
-    )
-    .join('');
-}
+/** The trend chart: the plot, then under it the verdicts, the runs' dates, the axis title and two rows of legend. */
+const TREND: Frame = { w: 800, h: 380, left: 70, right: 50, top: 34, bottom: 124 };
 
 /**
  * A series' values for jumpavg: each run's lower bound, a run the DUT failed
@@ -64,23 +63,36 @@ export function trendChart(title: string, runs: HistoryEntry[]): string {
   const goals = [...new Set(runs.flatMap((r) => r.throughput.map((t) => `${t.goal}@${t.frame}`)))];
   const values = runs.flatMap((r) => r.throughput.flatMap((t) => [t.lower ?? 0, t.upper ?? t.lower ?? 0]));
   const max = Math.max(0, ...values);
-  const y = scale(max, BOX);
+  const ticks = niceTicks(max > 0 ? max * 1.05 : 1000);
+  const top = ticks.at(-1)!;
+  const f = TREND;
+  const y = (v: number) => plotBottom(f) - ((plotBottom(f) - plotTop(f)) * v) / top;
   const n = runs.length;
-  const x = (i: number) => BOX.left + (BOX.w - BOX.left - 20) * (n === 1 ? 0.5 : i / (n - 1));
-  const parts: string[] = [yAxis(max, BOX, y)];
+  // Runs keep 30 px from either end of the plot: their date labels stay inside the chart.
+  const x = (i: number) => plotLeft(f) + 30 + (plotRight(f) - plotLeft(f) - 60) * (n === 1 ? 0.5 : i / (n - 1));
+  const parts: string[] = [
+    leftAxis(
+      f,
+      ticks.map((v) => ({ value: v, label: kLabel(v) })),
+      y,
+      'lower bound, kframes/s',
+    ),
+  ];
   // Version changes: a dashed line where OVS, DPDK or a kernel differs from the run before, labelled with what changed.
   runs.forEach((r, i) => {
     if (i === 0) return;
     const changed = versionChanges(runs[i - 1]!, r);
     if (changed.length === 0) return;
+    // Labels of neighbouring changes take turns between two rows.
+    const row = (parts.filter((p) => p.startsWith('<g class="version-change">')).length % 2) * 12;
     parts.push(
-      `<g class="version-change"><line x1="${x(i)}" x2="${x(i)}" y1="10" y2="${BOX.h - BOX.bottom}" stroke="#999" stroke-dasharray="4 3"/><text x="${x(i) + 3}" y="20" font-size="10" fill="#555">${esc(changed.join(', '))}</text></g>`,
+      `<g class="version-change"><line x1="${x(i)}" x2="${x(i)}" y1="${plotTop(f) - 4}" y2="${plotBottom(f)}" stroke="#999" stroke-dasharray="4 3"/>${labelAt(x(i), 12 + row, changed.join(', '), f.w - 4, 10, 'fill="#555"')}</g>`,
     );
   });
   for (const key of goals) {
     const [goal, frame] = key.split('@');
     const pts = runs.map((r, i) => ({ i, t: r.throughput.find((t) => t.goal === goal && String(t.frame) === frame) }));
-    const color = COLORS[goal!] ?? '#9467bd';
+    const color = colorOf(goal!);
     const band = pts.filter((p) => p.t && p.t.lower !== null);
     if (band.length > 0) {
       const upper = band.map((p) => `${x(p.i)},${y(p.t!.upper ?? p.t!.lower!)}`);
@@ -107,18 +119,39 @@ export function trendChart(title: string, runs: HistoryEntry[]): string {
       );
     });
   }
-  // Each run's verdict under the axis, and its id.
+  // Each run's verdict under the axis, and its date and time (MMDD-HHMM of its id).
   runs.forEach((r, i) => {
     parts.push(
-      `<rect class="verdict" data-verdict="${esc(r.verdict)}" x="${x(i) - 5}" y="${BOX.h - BOX.bottom + 8}" width="10" height="10" fill="${VERDICT_COLORS[r.verdict] ?? '#7f7f7f'}"><title>${esc(`${r.runId}: ${r.verdict}`)}</title></rect>`,
-      `<text x="${x(i)}" y="${BOX.h - BOX.bottom + 32}" font-size="9" text-anchor="middle">${esc(r.runId.slice(4, 13))}</text>`,
+      `<rect class="verdict" data-verdict="${esc(r.verdict)}" x="${x(i) - 5}" y="${plotBottom(f) + 8}" width="10" height="10" fill="${VERDICT_COLORS[r.verdict] ?? '#7f7f7f'}"><title>${esc(`${r.runId}: ${r.verdict}`)}</title></rect>`,
     );
   });
-  const legend = goals.map(
-    (k, i) =>
-      `<text x="${BOX.left + i * 130}" y="${BOX.h - 6}" font-size="11" fill="${COLORS[k.split('@')[0]!] ?? '#9467bd'}">${esc(k.replace('@', ' at '))} B (lower bound; band: bounds)</text>`,
-  );
-  return `<section><h2>${esc(title)}</h2><svg xmlns="http://www.w3.org/2000/svg" width="${BOX.w}" height="${BOX.h}" role="img" aria-label="${esc(title)}">${parts.join('')}${legend.join('')}</svg></section>`;
+  parts.push(...runLabels(runs, x, plotBottom(f) + 32));
+  parts.push(bottomAxis(f, 'runs in the order they started (square: the verdict)', 52));
+  const items: LegendItem[] = [
+    ...goals.map((k) => ({ mark: mark.line(colorOf(k.split('@')[0]!)), text: `${k.replace('@', ' at ')} B: lower bound` })),
+    { mark: mark.band('#555'), text: 'band: lower to upper bound' },
+    { mark: mark.line('#555', '2 2'), text: 'a jumpavg group: its average' },
+    { mark: mark.dot('#d62728', 5), text: 'a regression begins' },
+    { mark: mark.dot('#2ca02c', 5), text: 'a progression begins' },
+    { mark: mark.square(VERDICT_COLORS.pass!), text: 'pass' },
+    { mark: mark.square(VERDICT_COLORS.fail!), text: 'fail' },
+    { mark: mark.square(VERDICT_COLORS['infra-error']!), text: 'lab error' },
+  ];
+  parts.push(legend(items, plotLeft(f), plotBottom(f) + 80, f.w - 10));
+  return `<section><h2>${esc(title)}</h2><svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="${esc(title)}">${parts.join('')}</svg></section>`;
+}
+
+/** Each run's date and time under the axis, as many as fit without touching: the first, the last, and every k-th between. */
+function runLabels(runs: readonly HistoryEntry[], x: (i: number) => number, y: number): string[] {
+  const label = (r: HistoryEntry) => r.runId.slice(4, 13);
+  const width = Math.max(...runs.map((r) => textWidth(label(r), 9))) + 6;
+  const gap = runs.length > 1 ? x(1) - x(0) : width;
+  const every = Math.max(1, Math.ceil(width / gap));
+  return runs
+    .map((r, i) => ({ r, i }))
+    .filter(({ i }) => i % every === 0 && (i === runs.length - 1 || runs.length - 1 - i >= every))
+    .concat(runs.length > 1 && (runs.length - 1) % every !== 0 ? [{ r: runs[runs.length - 1]!, i: runs.length - 1 }] : [])
+    .map(({ r, i }) => `<text class="run" x="${x(i)}" y="${y}" font-size="9" text-anchor="middle">${esc(label(r))}</text>`);
 }
 
 function page(title: string, body: string): string {
@@ -152,32 +185,71 @@ export function trendHtml(history: HistoryEntry[]): string {
   return page('dutlab trend: NDR and PDR across runs', charts.length > 0 ? charts.join('\n') : '<p>No runs in the history yet.</p>');
 }
 
-/** One run's throughput: every trial (load against loss ratio) per frame size, the bounds marked. */
+/** A run's trial chart: bound labels in rows above the plot, the axes' values and titles, a legend under it. */
+const TRIALS: Frame = { w: 800, h: 380, left: 70, right: 30, top: 66, bottom: 96 };
+
+/** One run's throughput: every trial (load against loss ratio) per frame size, the bounds marked and labelled. */
 export function runReportHtml(runId: string, results: ThroughputResult[]): string {
+  const f = TRIALS;
   const sections = results.map((r) => {
-    const max = Math.max(1, ...r.trials.map((t) => t.rate));
-    const box = BOX;
-    const x = (rate: number) => box.left + ((box.w - box.left - 20) * Math.log10(Math.max(1, rate))) / Math.log10(max * 1.2);
-    const y = (loss: number) => box.h - box.bottom - (box.h - box.bottom - 10) * Math.min(1, loss);
+    const rates = r.trials.map((t) => t.rate).filter((v) => v > 0);
+    const bounds = r.goals.flatMap((g) => [g.lowerBound, g.upperBound].filter((v): v is number => v !== null && v > 0));
+    const all = [...rates, ...bounds];
+    const lo = (all.length > 0 ? Math.min(...all) : 1000) / 1.5;
+    const hi = (all.length > 0 ? Math.max(...all) : 1000) * 1.5;
+    const span = Math.log10(hi / lo);
+    const x = (rate: number) => plotLeft(f) + ((plotRight(f) - plotLeft(f)) * Math.log10(Math.max(lo, rate) / lo)) / span;
+    const y = (loss: number) => plotBottom(f) - (plotBottom(f) - plotTop(f)) * Math.min(1, Math.max(0, loss));
+    const xTicks = logTicks(lo, hi, (plotRight(f) - plotLeft(f)) / span).map(
+      (v) =>
+        `<line x1="${x(v)}" x2="${x(v)}" y1="${plotTop(f)}" y2="${plotBottom(f)}" stroke="#eee"/><text class="tick" x="${x(v)}" y="${plotBottom(f) + 16}" font-size="11" text-anchor="middle">${kLabel(v)}</text>`,
+    );
     const dots = r.trials.map(
       (t) =>
         `<circle class="trial" cx="${x(t.rate)}" cy="${y(t.lossRatio)}" r="${t.durationS >= 2 ? 5 : 3}" fill="${t.generatorShort ? '#7f7f7f' : t.lossRatio > 0 ? '#d62728' : '#2ca02c'}"><title>${esc(`${kfps(t.rate)} for ${t.durationS} s: loss ${(t.lossRatio * 100).toFixed(3)} %`)}</title></circle>`,
     );
-    const marks = r.goals.flatMap((g) =>
-      [g.lowerBound, g.upperBound]
-        .filter((v): v is number => v !== null)
-        .map(
-          (v, i) =>
-            `<line class="bound" data-goal="${esc(g.goal)}" x1="${x(v)}" x2="${x(v)}" y1="10" y2="${box.h - box.bottom}" stroke="${COLORS[g.goal] ?? '#9467bd'}" stroke-dasharray="${i === 0 ? '' : '4 3'}"/>`,
-        ),
-    );
+    // Each bound a line and, in a row of its own above the plot, its label: NDR and PDR bounds often coincide.
+    let row = 0;
+    const marks = r.goals.flatMap((g) => {
+      const lines: Array<{ which: string; v: number; dash: string }> = [];
+      if (g.lowerBound !== null) lines.push({ which: 'lower', v: g.lowerBound, dash: '' });
+      if (g.upperBound !== null) lines.push({ which: 'upper', v: g.upperBound, dash: '4 3' });
+      return lines.map(({ which, v, dash }) => {
+        const ly = 12 + 13 * row++;
+        return `<line class="bound" data-goal="${esc(g.goal)}" x1="${x(v)}" x2="${x(v)}" y1="${ly + 2}" y2="${plotBottom(f)}" stroke="${colorOf(g.goal)}" stroke-dasharray="${dash}"/>${labelAt(x(v), ly, `${g.goal} ${which} bound ${kfps(v)}`, f.w - 4, 10, `fill="${colorOf(g.goal)}"`)}`;
+      });
+    });
+    const items: LegendItem[] = [
+      { mark: mark.dot('#2ca02c'), text: 'no loss' },
+      { mark: mark.dot('#d62728'), text: 'lost frames' },
+      { mark: mark.dot('#7f7f7f'), text: 'the generator fell short' },
+      { mark: mark.dot('#555', 3), text: 'short trial' },
+      { mark: mark.dot('#555', 5), text: 'full-length trial' },
+      ...r.goals.flatMap((g) => [
+        { mark: mark.line(colorOf(g.goal)), text: `${g.goal} lower bound` },
+        { mark: mark.line(colorOf(g.goal), '4 3'), text: `${g.goal} upper bound` },
+      ]),
+    ];
+    const svg = [
+      leftAxis(
+        f,
+        linearTicks(1, (v) => `${(v * 100).toFixed(0)} %`),
+        y,
+        'loss ratio',
+      ),
+      ...xTicks,
+      bottomAxis(f, 'load, kframes/s (log scale)', 34),
+      ...dots,
+      ...marks,
+      legend(items, plotLeft(f), plotBottom(f) + 58, f.w - 10),
+    ];
     const rows = r.goals
       .map(
         (g) =>
           `<tr><td>${esc(g.goal)}</td><td>${g.lowerBound !== null ? kfps(g.lowerBound) : 'none'}</td><td>${g.upperBound !== null ? kfps(g.upperBound) : g.limitedByGenerator ? 'limited by the generator' : '-'}</td></tr>`,
       )
       .join('');
-    return `<section><h2>${r.frame}-byte frames: ${r.trials.length} trials (load, log scale, against loss ratio; lines: bounds)</h2><svg xmlns="http://www.w3.org/2000/svg" width="${box.w}" height="${box.h}">${dots.join('')}${marks.join('')}<line x1="${box.left}" x2="${box.w - 10}" y1="${box.h - box.bottom}" y2="${box.h - box.bottom}" stroke="#333"/></svg><table><tr><th>goal</th><th>lower bound</th><th>upper bound</th></tr>${rows}</table></section>`;
+    return `<section><h2>${r.frame}-byte frames: ${r.trials.length} trials</h2><svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="${r.frame}-byte frames: load against loss ratio">${svg.join('')}</svg><table><tr><th>goal</th><th>lower bound</th><th>upper bound</th></tr>${rows}</table></section>`;
   });
   return page(`dutlab run ${runId}: throughput`, sections.join('\n'));
 }

@@ -1,0 +1,114 @@
+// The pieces the report's SVG charts are drawn with: a plot area, axes with
+// values and units, a legend laid out so that its entries never overlap, and
+// text placed so that it stays inside the chart. Pure: numbers in, SVG text out.
+
+export const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** A chart's size and the margins around its plot area (room for the axes' values, titles and the legend). */
+export interface Frame {
+  w: number;
+  h: number;
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+
+export const plotLeft = (f: Frame) => f.left;
+export const plotRight = (f: Frame) => f.w - f.right;
+export const plotTop = (f: Frame) => f.top;
+export const plotBottom = (f: Frame) => f.h - f.bottom;
+
+/**
+ * How wide a text is drawn, at most: sans-serif glyphs average about 0.55 em,
+ * capitals and digits up to 0.65; this errs wide, so that what is laid out by
+ * it does not overlap.
+ */
+export const textWidth = (s: string, fontSize: number) => s.length * fontSize * 0.64;
+
+/** A value in kframes/s for an axis: "0.5", "12", "2.25". */
+export function kLabel(fps: number): string {
+  const k = fps / 1000;
+  return k >= 100 || Number.isInteger(k) ? k.toFixed(0) : k >= 10 ? k.toFixed(1).replace(/\.0$/, '') : String(Number(k.toPrecision(3)));
+}
+
+/** A value axis on the left: grid lines, values, and its title written upwards. */
+export function leftAxis(f: Frame, ticks: Array<{ value: number; label: string }>, y: (v: number) => number, title: string): string {
+  const lines = ticks.map(
+    (t) =>
+      `<line x1="${plotLeft(f)}" x2="${plotRight(f)}" y1="${y(t.value)}" y2="${y(t.value)}" stroke="#eee"/><text class="tick" x="${plotLeft(f) - 6}" y="${y(t.value) + 4}" text-anchor="end" font-size="11">${esc(t.label)}</text>`,
+  );
+  const mid = (plotTop(f) + plotBottom(f)) / 2;
+  return `${lines.join('')}<line x1="${plotLeft(f)}" x2="${plotLeft(f)}" y1="${plotTop(f)}" y2="${plotBottom(f)}" stroke="#333"/><text class="axis-title" x="16" y="${mid}" font-size="11" text-anchor="middle" transform="rotate(-90 16 ${mid})">${esc(title)}</text>`;
+}
+
+/** The axis along the bottom of the plot, with its title centred under what is drawn below it (`below` px). */
+export function bottomAxis(f: Frame, title: string, below: number): string {
+  const mid = (plotLeft(f) + plotRight(f)) / 2;
+  return `<line x1="${plotLeft(f)}" x2="${plotRight(f)}" y1="${plotBottom(f)}" y2="${plotBottom(f)}" stroke="#333"/><text class="axis-title" x="${mid}" y="${plotBottom(f) + below}" font-size="11" text-anchor="middle">${esc(title)}</text>`;
+}
+
+/** Five even values from 0 to `top`, labelled by `label`. */
+export const linearTicks = (top: number, label: (v: number) => string) => [0, 0.25, 0.5, 0.75, 1].map((q) => ({ value: q * top, label: label(q * top) }));
+
+/** Round values from 0 up to at least `max`, four or five of them: steps of 1, 2, 2.5 or 5 times a power of ten. */
+export function niceTicks(max: number): number[] {
+  const raw = max / 4;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].find((m) => m * mag >= raw)! * mag;
+  return Array.from({ length: Math.ceil(max / step) + 1 }, (_, i) => i * step);
+}
+
+/** The values of a log axis (1 to 9, or 1-2-5, or the powers of ten, as room allows) from `lo` to `hi`, thinned so that neighbours are at least `minPx` apart at `pxPerDecade`. */
+export function logTicks(lo: number, hi: number, pxPerDecade: number, minPx = 34): number[] {
+  const out: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++)
+    for (const m of pxPerDecade >= minPx * 12
+      ? [1, 2, 3, 4, 5, 6, 7, 8, 9]
+      : pxPerDecade >= minPx * 4
+        ? [1, 2, 5]
+        : pxPerDecade >= minPx
+          ? [1]
+          : e % 2 === 0
+            ? [1]
+            : []) {
+      const v = m * 10 ** e;
+      if (v >= lo && v <= hi) out.push(v);
+    }
+  return out;
+}
+
+export interface LegendItem {
+  /** An SVG mark drawn in a 20 x 12 box at (0, 0): a line, a dot, a band. */
+  mark: string;
+  text: string;
+}
+
+/** Legend entries in rows from (x, y), wrapped before `maxX`: none overlaps another. */
+export function legend(items: LegendItem[], x: number, y: number, maxX: number, fontSize = 11): string {
+  const parts: string[] = [];
+  let [cx, cy] = [x, y];
+  for (const it of items) {
+    const w = 26 + textWidth(it.text, fontSize) + 18;
+    if (cx > x && cx + w > maxX) [cx, cy] = [x, cy + fontSize + 7];
+    parts.push(
+      `<g class="legend-item" transform="translate(${cx} ${cy - 9})">${it.mark}<text x="26" y="10" font-size="${fontSize}">${esc(it.text)}</text></g>`,
+    );
+    cx += w;
+  }
+  return `<g class="legend">${parts.join('')}</g>`;
+}
+
+/** Legend marks. */
+export const mark = {
+  line: (color: string, dash = '') => `<line x1="0" x2="20" y1="6" y2="6" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
+  dot: (color: string, r = 4) => `<circle cx="10" cy="6" r="${r}" fill="${color}"/>`,
+  band: (color: string) => `<rect x="0" y="1" width="20" height="10" fill="${color}" fill-opacity="0.15"/>`,
+  square: (color: string) => `<rect x="5" y="1" width="10" height="10" fill="${color}"/>`,
+};
+
+/** A label at x that stays inside [left, right]: anchored at its start, or at its end where it would run past the right edge. */
+export function labelAt(x: number, y: number, text: string, right: number, fontSize: number, attrs = ''): string {
+  const fitsRight = x + 3 + textWidth(text, fontSize) <= right;
+  return `<text x="${fitsRight ? x + 3 : x - 3}" y="${y}" font-size="${fontSize}" text-anchor="${fitsRight ? 'start' : 'end'}"${attrs ? ` ${attrs}` : ''}>${esc(text)}</text>`;
+}
