@@ -152,7 +152,7 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
       state.capacity = await shapeGuest(sh, names.namespaces, templateTb, options.capacity);
       save();
       log(
-        `the guest forwards at most ${state.capacity.fps} frames/s of the stream (bucket ${state.capacity.burst}: the generator's burst ${state.capacity.generatorBurst} and the datapath's ${DATAPATH_BATCH})`,
+        `the guest forwards at most ${state.capacity.fps} frames/s of the stream (a bucket of ${state.capacity.burst}: the generator's burst ${state.capacity.generatorBurst}, the datapath's batch of ${DATAPATH_BATCH} and 10 ms of frames)`,
       );
     }
     writeFileSync(state.testbedFile, labTestbed(template, state));
