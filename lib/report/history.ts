@@ -12,7 +12,7 @@ import { FILE_LIMITS, readBounded } from '../files.js';
 import type { RunResult } from '../results/run.js';
 import { firstIssue, HistoryLineSchema, runFileSchemaOf, SCHEMA_VERSION, SummaryFileSchema, upgradeRunFile } from '../results/schema.js';
 import type { RunRecord } from './compare.js';
-import { throughputOf } from '../suite/throughput/result.js';
+import { throughputOf, type ThroughputResult } from '../suite/throughput/result.js';
 
 export const HISTORY_FILE = 'history.jsonl';
 
@@ -30,19 +30,8 @@ export interface HistoryEntry {
   trials?: HistoryTrial[];
 }
 
-/** One trial of a search as the history and summary.json keep it: its load, how long, what was offered, sent and received. */
-export interface HistoryTrial {
-  frame: number;
-  /** The load, frames/s. */
-  rate: number;
-  durationS: number;
-  offered: number;
-  sent: number;
-  received: number;
-  lossRatio: number;
-  /** The generator fell short: the trial says nothing of the DUT. */
-  generatorShort: boolean;
-}
+/** One trial of a search as the history and summary.json keep it: the generator's measurement (load, duration, frames offered, sent, received, loss, generator short) at its frame size. */
+export type HistoryTrial = Omit<ThroughputResult['trials'][number], 'achievedRate'> & { frame: number };
 
 /** Every trial of a run's throughput searches (the one place the history's and summary.json's trials are made). */
 export function trialsOf(run: Pick<RunResult, 'suites'>): HistoryTrial[] {
