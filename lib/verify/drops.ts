@@ -71,7 +71,6 @@ const OVS_DROPS: Record<string, string> = {
   ovs_tx_qos_drops: "dropped by the port's QoS (egress policing)",
   ovs_rx_qos_drops: 'dropped by ingress policing',
   ovs_tx_invalid_hwol_drops: 'invalid for hardware offload',
-  ovs_tx_retries: 'transmit retries (the queue was full at first)',
 };
 
 const PORT_DROPS: Array<[keyof PortCounters, string, string]> = [

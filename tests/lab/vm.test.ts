@@ -211,7 +211,7 @@ const FAULTS: Fault[] = [
     // The switch counted what it could not hand the guest: what it sent and what it dropped make the stream.
     fails: {
       'check.counters':
-        /port 32 \(port32\) tx counted (\d+), expected 1000; guest vEth_port32 rx counted 0, expected 1000; the lab's own drop counters grew: the switch's port 32 \(port32\): tx drop \+(\d+) \(dropped by the switch on transmit\)$/,
+        /port 32 \(port32\) tx counted (\d+), expected 1000; guest vEth_port32 rx counted 0, expected 1000; the lab's own drop counters grew: the switch's port 32 \(port32\): tx drop \+(\d+) \(dropped by the switch on transmit\)/,
     },
     passes: ['check.switch', 'check.flows', 'check.vswitchd-log', 'check.guest-boot', 'check.dpdk-ports'],
   }),
