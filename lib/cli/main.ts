@@ -20,6 +20,7 @@ import { cachedImages, ensureGuestImage, IMAGE_CACHE } from '../vlab/image.js';
 import { ensurePackages } from '../vlab/packages.js';
 import { runSuites, writeRefusalReport } from './run.js';
 import { throughputLines, throughputOf } from '../suite/throughput/result.js';
+import { latencyLines } from '../suite/throughput/result.js';
 
 const log = (line: string) => process.stderr.write(`dutlab: ${line}\n`);
 /** A path as the user can open it from here: relative inside the working directory, absolute outside. */
@@ -91,11 +92,17 @@ export function buildCli(): Command {
           ...(o.hookBeforeTraffic ? { beforeTraffic: o.hookBeforeTraffic } : {}),
           ...(o.quiet ? { quiet: true } : {}),
           ...(o.doctor ? { doctor: true } : {}),
-          ...(baseline ? { gate: (cand: RunRecord, tb: Testbed) => judgeAgainstBaseline(baseline, cand, tb.throughput.regressionThreshold) } : {}),
+          ...(baseline
+            ? {
+                gate: (cand: RunRecord, tb: Testbed) =>
+                  judgeAgainstBaseline(baseline, cand, { throughput: tb.throughput.regressionThreshold, latency: tb.throughput.latency.regressionThreshold }),
+              }
+            : {}),
         });
         log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
         // The throughput suite's answer on the terminal too: NDR and PDR with their bounds.
         for (const line of throughputLines(s.record.suites.flatMap(throughputOf))) log(line);
+        for (const line of latencyLines(s.record.suites.flatMap(throughputOf))) log(line);
         const gate = s.cases.find((c) => c.id === GATE_CASE_ID);
         if (baseline && gate) {
           process.stdout.write(s.comparison ?? '');
@@ -112,7 +119,7 @@ export function buildCli(): Command {
   program
     .command('compare')
     .description(
-      'a candidate run against a baseline: regressions case by case and in throughput, versions side by side; exit 1 on a regression, 2 on input it cannot read',
+      'a candidate run against a baseline: regressions case by case, in throughput and in latency, versions side by side; exit 1 on a regression, 2 on input it cannot read',
     )
     .argument('<baseline>', "a run directory, or a run id in the reports directory's history")
     .argument('<candidate>', 'a run directory, or a run id')
@@ -121,23 +128,31 @@ export function buildCli(): Command {
       '--threshold <ratio>',
       "a throughput drop beyond this share of the baseline is a regression (default: the candidate testbed's throughput.regressionThreshold, 0.1)",
     )
-    .action((baseline: string, candidate: string, o: { reports?: string; threshold?: string }) => {
+    .option(
+      '--latency-threshold <ratio>',
+      "a rise of p99 latency at 50 % of each run's PDR beyond this share of the baseline's is a regression (default: the candidate testbed's throughput.latency.regressionThreshold, 0.5)",
+    )
+    .action((baseline: string, candidate: string, o: { reports?: string; threshold?: string; latencyThreshold?: string }) => {
       const reports = resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
       const base = loadRun(baseline, reports);
       const cand = loadRun(candidate, reports);
-      // The candidate's testbed says how noisy its lab is (the virtual lab: 0.5); without it, 0.1.
+      // The candidate's testbed says how noisy its lab is (the virtual lab: 0.5); without it, the defaults (0.1, and 0.5 for latency).
       const own = () => {
         try {
-          return loadTestbed(join(cand.dir ?? '', 'testbed.yaml')).throughput.regressionThreshold;
+          const t = loadTestbed(join(cand.dir ?? '', 'testbed.yaml')).throughput;
+          return { throughput: t.regressionThreshold, latency: t.latency.regressionThreshold };
         } catch {
-          return 0.1;
+          return { throughput: 0.1, latency: 0.5 };
         }
       };
-      const threshold = o.threshold !== undefined ? Number(o.threshold) : own();
+      const threshold = o.threshold !== undefined ? Number(o.threshold) : own().throughput;
       if (!(threshold >= 0 && threshold <= 0.9)) throw new Error(`--threshold ${o.threshold}: a ratio from 0 to 0.9 (above it almost any drop passes)`);
+      const latencyThreshold = o.latencyThreshold !== undefined ? Number(o.latencyThreshold) : own().latency;
+      if (!(latencyThreshold > 0 && latencyThreshold <= 100))
+        throw new Error(`--latency-threshold ${o.latencyThreshold}: a ratio above 0 (0.5: p99 half as high again as the baseline's), at most 100`);
       const diff = incomparable(base, cand);
       if (diff.length > 0) throw new IncomparableRunsError(`cannot compare ${base.run.runId} with ${cand.run.runId}: ${diff.join('; ')}`);
-      const c = compareRuns(base, cand, threshold);
+      const c = compareRuns(base, cand, { throughput: threshold, latency: latencyThreshold });
       process.stdout.write(comparisonText(base, cand, c));
       process.exitCode = c.regressions.length > 0 ? 1 : 0;
     });

@@ -22,6 +22,8 @@ export interface Comparison {
   /** What changed without being a regression: new cases, new skips, improvements. */
   changes: string[];
   versions: Array<{ component: string; baseline: string; candidate: string; changed: boolean }>;
+  /** p99 at the gate's load per frame size, side by side (null: not measured, or not valid). */
+  latency: Array<{ frame: number; baseline: number | null; candidate: number | null }>;
 }
 
 const caseKey = (c: CaseOutcome) => `${c.suite ?? ''} ${c.id}`;
@@ -74,8 +76,63 @@ function compareGoal(
   return {};
 }
 
-export function compareRuns(base: RunRecord, cand: RunRecord, threshold: number): Comparison {
+/** How far a figure may move before it is a regression: throughput's drop, latency's rise (p99 at 50 % of each run's PDR), as shares of the baseline's. */
+export interface Thresholds {
+  throughput: number;
+  latency: number;
+}
+
+/** The load the latency gate reads: half of each run's own PDR (docs/gate.md says why). */
+export const GATE_LATENCY_LOAD = 0.5;
+
+const us = (x: number) => `${Math.round(x)} µs`;
+
+/** p99 at the gate's load, frame by frame: a rise beyond the threshold is a regression; invalid or missing figures are named, never compared. */
+const atGate = (r: RunRecord) =>
+  r.run.suites.flatMap(throughputOf).flatMap((t) => (t.latency?.loads ?? []).filter((l) => l.load === GATE_LATENCY_LOAD).map((l) => ({ frame: t.frame, l })));
+
+/** p99 at the gate's load of both runs, frame by frame. */
+function latencySideBySide(base: RunRecord, cand: RunRecord): Comparison['latency'] {
+  const p99 = (x: { l: { latency: { p99Us: number | null; invalid?: string } } } | undefined) => (x && !x.l.latency.invalid ? x.l.latency.p99Us : null);
+  const frames = [...new Set([...atGate(base), ...atGate(cand)].map((x) => x.frame))].sort((a, b) => a - b);
+  return frames.map((frame) => ({
+    frame,
+    baseline: p99(atGate(base).find((x) => x.frame === frame)),
+    candidate: p99(atGate(cand).find((x) => x.frame === frame)),
+  }));
+}
+
+function compareLatency(base: RunRecord, cand: RunRecord, threshold: number): Pick<Comparison, 'regressions' | 'changes'> {
+  const regressions: string[] = [];
+  const changes: string[] = [];
+  for (const { frame, l } of atGate(cand)) {
+    const what = `latency p99 at ${GATE_LATENCY_LOAD * 100} % of PDR at ${frame}-byte frames`;
+    const b = atGate(base).find((x) => x.frame === frame)?.l;
+    if (!b) {
+      changes.push(`${what}: measured now, not in the baseline`);
+      continue;
+    }
+    const [bp, cp] = [b.latency.p99Us, l.latency.p99Us];
+    if (l.latency.invalid || b.latency.invalid || bp === null || cp === null) {
+      const why = l.latency.invalid ? `now: ${l.latency.invalid}` : b.latency.invalid ? `in the baseline: ${b.latency.invalid}` : 'no latency packet came back';
+      changes.push(`${what}: not compared (${why})`);
+      continue;
+    }
+    if (cp > bp * (1 + threshold))
+      regressions.push(
+        `${what} rose: ${us(cp)} now, ${us(bp)} in the baseline: ${(((cp - bp) / bp) * 100).toFixed(0)} % above, threshold ${(threshold * 100).toFixed(0)} %`,
+      );
+    else if (cp < bp / (1 + threshold)) changes.push(`${what} fell: ${us(cp)} now, ${us(bp)} in the baseline`);
+  }
+  return { regressions, changes };
+}
+
+export function compareRuns(base: RunRecord, cand: RunRecord, thresholds: Thresholds): Comparison {
+  const threshold = thresholds.throughput;
   const { regressions, changes } = compareCases(base.cases, cand.cases);
+  const latency = compareLatency(base, cand, thresholds.latency);
+  regressions.push(...latency.regressions);
+  changes.push(...latency.changes);
   const tput = (r: RunRecord) => r.run.suites.flatMap(throughputOf);
   for (const c of tput(cand)) {
     const b = tput(base).find((x) => x.frame === c.frame);
@@ -98,7 +155,7 @@ export function compareRuns(base: RunRecord, cand: RunRecord, threshold: number)
     const [bv, cv] = [base.run.versions[k] ?? 'unknown', cand.run.versions[k] ?? 'unknown'];
     return { component: k, baseline: bv, candidate: cv, changed: bv !== cv };
   });
-  return { regressions, changes, versions };
+  return { regressions, changes, versions, latency: latencySideBySide(base, cand) };
 }
 
 export function comparisonText(base: RunRecord, cand: RunRecord, c: Comparison): string {
@@ -108,6 +165,16 @@ export function comparisonText(base: RunRecord, cand: RunRecord, c: Comparison):
     'versions:',
     ...c.versions.map((v) => `  ${v.component.padEnd(12)} ${v.baseline}${v.changed ? `  ->  ${v.candidate}` : '  (same)'}`),
     '',
+    ...(c.latency.length
+      ? [
+          `latency p99 at ${GATE_LATENCY_LOAD * 100} % of PDR:`,
+          ...c.latency.map(
+            (l) =>
+              `  ${`${l.frame} B`.padEnd(12)} ${l.baseline !== null ? us(l.baseline) : 'not measured'}  ->  ${l.candidate !== null ? us(l.candidate) : 'not measured'}`,
+          ),
+          '',
+        ]
+      : []),
     c.regressions.length > 0 ? `REGRESSION (${c.regressions.length}):` : 'no regression',
     ...c.regressions.map((r) => `  - ${r}`),
   ];
@@ -143,7 +210,7 @@ export interface GateOutcome {
 
 export const GATE_CASE_ID = 'gate.baseline';
 
-export function judgeAgainstBaseline(base: RunRecord, cand: RunRecord, threshold: number): GateOutcome {
+export function judgeAgainstBaseline(base: RunRecord, cand: RunRecord, thresholds: Thresholds): GateOutcome {
   const name = `Against the baseline ${base.run.runId}`;
   const at = { id: GATE_CASE_ID, name, suite: 'gate', group: 'gate', durationMs: 0 };
   const diff = incomparable(base, cand);
@@ -151,7 +218,7 @@ export function judgeAgainstBaseline(base: RunRecord, cand: RunRecord, threshold
     const message = `cannot compare with the baseline ${base.run.runId}: ${diff.join('; ')}`;
     return { case: { ...at, status: 'failed', kind: 'infra', message }, text: `${message}\n`, regression: null };
   }
-  const c = compareRuns(base, cand, threshold);
+  const c = compareRuns(base, cand, thresholds);
   const text = comparisonText(base, cand, c);
   const regression = c.regressions[0] ?? null;
   return regression

@@ -13,6 +13,7 @@ import type { RunResult } from '../results/run.js';
 import { firstIssue, HistoryLineSchema, runFileSchemaOf, SCHEMA_VERSION, SummaryFileSchema, upgradeRunFile } from '../results/schema.js';
 import type { RunRecord } from './compare.js';
 import { throughputOf, type ThroughputResult } from '../suite/throughput/result.js';
+import type { LatencyResult } from '../results/latency.js';
 
 export const HISTORY_FILE = 'history.jsonl';
 
@@ -28,6 +29,45 @@ export interface HistoryEntry {
   throughput: Array<{ frame: number; goal: string; lower: number | null; upper: number | null; limitedByGenerator: boolean }>;
   /** Every trial of the run's searches, in the order they ran (absent in lines of dutlab before they were kept). */
   trials?: HistoryTrial[];
+  /** The latency of the run's throughput suite per frame size and load, and the generator's own (absent before it was measured). */
+  latency?: HistoryLatency[];
+}
+
+/**
+ * One latency figure set as the history and summary.json keep it: of the DUT
+ * at a load (a share of that run's PDR, 0 the stream alone), or of the
+ * generator alone (the guest bypassed); the HDR histogram (base64) with it.
+ */
+export type HistoryLatency = Omit<LatencyResult, 'histogram' | 'streamId'> & {
+  frame: number;
+  of: 'dut' | 'generator';
+  load: number;
+  /** The load's frames/s. */
+  rate: number;
+  hops?: Array<{ from: string; to: string } & Omit<LatencyResult, 'histogram' | 'streamId' | 'hdrh'>>;
+};
+
+const latencyFigures = ({ histogram, streamId, ...figures }: LatencyResult) => figures;
+/** A hop's figures: its histogram stays out of the history (the end-to-end one is kept). */
+const withoutHdrh = ({ histogram, streamId, hdrh, ...figures }: LatencyResult) => figures;
+
+/** Every latency figure set of a run's throughput suites (the one place the history's and summary.json's are made). */
+export function latencyOf(run: Pick<RunResult, 'suites'>): HistoryLatency[] {
+  return run.suites.flatMap((s) =>
+    throughputOf(s).flatMap((t): HistoryLatency[] => [
+      ...(t.latency && t.calibration?.latency
+        ? [{ frame: t.frame, of: 'generator' as const, load: 0, rate: 0, ...latencyFigures(t.calibration.latency) }]
+        : []),
+      ...(t.latency?.loads ?? []).map((l) => ({
+        frame: t.frame,
+        of: 'dut' as const,
+        load: l.load,
+        rate: l.rate,
+        ...latencyFigures(l.latency),
+        ...(l.hops ? { hops: l.hops.map((h) => ({ from: h.from, to: h.to, ...withoutHdrh(h.latency) })) } : {}),
+      })),
+    ]),
+  );
 }
 
 /** One trial of a search as the history and summary.json keep it: the generator's measurement (load, duration, frames offered, sent, received, loss, generator short) at its frame size. */
@@ -54,6 +94,7 @@ export function trialsOf(run: Pick<RunResult, 'suites'>): HistoryTrial[] {
 export class RunNotFoundError extends Error {}
 
 export function historyEntry(run: RunResult, verdict: string): HistoryEntry {
+  const latency = latencyOf(run);
   return {
     schemaVersion: SCHEMA_VERSION,
     runId: run.runId,
@@ -69,6 +110,7 @@ export function historyEntry(run: RunResult, verdict: string): HistoryEntry {
       ),
     ),
     trials: trialsOf(run),
+    ...(latency.length ? { latency } : {}),
   };
 }
 

@@ -5,7 +5,7 @@ import type { MatrixRow, RunResult, Table } from '../results/run.js';
 import type { CaseOutcome } from '../results/run.js';
 import type { Verdict } from './verdict.js';
 import { pvpMeasured, type CountersRecord, type PvpMeasured } from '../suite/pvp/result.js';
-import { trialsOf, type HistoryTrial } from './history.js';
+import { latencyOf, trialsOf, type HistoryLatency, type HistoryTrial } from './history.js';
 
 export interface Summary
   extends Pick<RunResult, 'runId' | 'testbed' | 'testbedName' | 'profile' | 'startedAt' | 'finishedAt' | 'versions' | 'teardownProblems' | 'notes'> {
@@ -20,6 +20,8 @@ export interface Summary
   counters: CountersRecord | null;
   /** Every trial of the run's throughput searches (load, duration, frames offered, sent, received, loss, generator short). */
   trials?: HistoryTrial[];
+  /** One-way latency per frame size and load of the PDR, and the generator's own: the figures, the hops, the HDR histogram (base64). */
+  latency?: HistoryLatency[];
   /** Where packets went missing: the lab's own drop counters that grew over the stream, and those it could not read. */
   drops?: NonNullable<PvpMeasured['drops']>;
   cases: CaseOutcome[];
@@ -31,6 +33,7 @@ export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { v
   const p = pvp.find((m) => m?.packets)?.packets;
   const drops = pvp.find((m) => m?.drops)?.drops;
   const trials = trialsOf(data);
+  const latency = latencyOf(data);
   return {
     ...verdict,
     runId: data.runId,
@@ -48,6 +51,7 @@ export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { v
     counters: pvp.find((m) => m?.counters)?.counters ?? null,
     ...(drops ? { drops } : {}),
     ...(trials.length > 0 ? { trials } : {}),
+    ...(latency.length > 0 ? { latency } : {}),
     cases,
     problems: p?.problems ?? [],
     teardownProblems: data.teardownProblems,

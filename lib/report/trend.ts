@@ -26,6 +26,7 @@ import {
   textWidth,
 } from './charts.js';
 import { classify, type Group } from './jumpavg.js';
+import { latencyPercentileChart, latencyTrendChart } from './latency-charts.js';
 
 const kfps = (x: number) => `${(x / 1000).toFixed(1)} kfps`;
 const COLORS: Record<string, string> = { NDR: '#1f77b4', PDR: '#ff7f0e' };
@@ -181,8 +182,8 @@ export function historyByLab(history: readonly HistoryEntry[]): Map<string, Hist
 
 /** The history of every testbed and profile, a chart each. */
 export function trendHtml(history: HistoryEntry[]): string {
-  const charts = [...historyByLab(history)].map(([k, runs]) => trendChart(k, runs));
-  return page('dutlab trend: NDR and PDR across runs', charts.length > 0 ? charts.join('\n') : '<p>No runs in the history yet.</p>');
+  const charts = [...historyByLab(history)].map(([k, runs]) => trendChart(k, runs) + latencyTrendChart(k, runs));
+  return page('dutlab trend: NDR, PDR and latency across runs', charts.length > 0 ? charts.join('\n') : '<p>No runs in the history yet.</p>');
 }
 
 /** A run's trial chart: bound labels in rows above the plot, the axes' values and titles, a legend under it. */
@@ -249,7 +250,7 @@ export function runReportHtml(runId: string, results: ThroughputResult[]): strin
           `<tr><td>${esc(g.goal)}</td><td>${g.lowerBound !== null ? kfps(g.lowerBound) : 'none'}</td><td>${g.upperBound !== null ? kfps(g.upperBound) : g.limitedByGenerator ? 'limited by the generator' : '-'}</td></tr>`,
       )
       .join('');
-    return `<section><h2>${r.frame}-byte frames: ${r.trials.length} trials</h2><svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="${r.frame}-byte frames: load against loss ratio">${svg.join('')}</svg><table><tr><th>goal</th><th>lower bound</th><th>upper bound</th></tr>${rows}</table></section>`;
+    return `<section><h2>${r.frame}-byte frames: ${r.trials.length} trials</h2><svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="${r.frame}-byte frames: load against loss ratio">${svg.join('')}</svg><table><tr><th>goal</th><th>lower bound</th><th>upper bound</th></tr>${rows}</table></section>${latencyPercentileChart(r)}`;
   });
   return page(`dutlab run ${runId}: throughput`, sections.join('\n'));
 }

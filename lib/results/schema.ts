@@ -116,6 +116,19 @@ export const SummaryFileSchema = z.looseObject({
   cases: z.array(Case),
 });
 
+const us = z.number().finite();
+/** A latency figure set of the history (lib/report/history.ts HistoryLatency): what compare and trend read of it. */
+const Latency = z.looseObject({
+  frame: z.number().int(),
+  of: z.enum(['dut', 'generator']),
+  load: z.number().min(0).max(1),
+  rate,
+  received: z.number().int().nonnegative(),
+  p50Us: us.nullable(),
+  p99Us: us.nullable(),
+  invalid: z.string().optional(),
+});
+
 /** One line of history.jsonl. */
 export const HistoryLineSchema = z.looseObject({
   schemaVersion,
@@ -143,6 +156,7 @@ export const HistoryLineSchema = z.looseObject({
       }),
     )
     .optional(),
+  latency: z.array(Latency).optional(),
 });
 
 /** The first problem zod found, as "field: what is wrong" for a person. */

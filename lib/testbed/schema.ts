@@ -3,6 +3,7 @@
 // (shared/seeds/dpdk-vswitch-kni-pvp-guide.md), so a file only states what
 // differs in its lab.
 import { z } from 'zod';
+import { Throughput } from './throughput-schema.js';
 
 const MAC = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -345,43 +346,6 @@ const Verify = z.strictObject({
   counterSlack: z.number().int().nonnegative().default(0),
   quietMs: z.number().int().positive().default(1500),
   maxProblems: z.number().int().positive().default(20),
-});
-
-/** One goal of the throughput search (lib/throughput/search.ts). */
-const goal = (lossRatio: number) =>
-  z
-    .strictObject({
-      lossRatio: z.number().min(0).max(1).default(lossRatio),
-      exceedRatio: z.number().min(0).max(1).default(0.5),
-      relativeWidth: z.number().positive().max(1).default(0.05),
-      initialTrialS: z.number().positive().default(1),
-      finalTrialS: z.number().positive().default(2),
-      durationSumS: z.number().positive().default(6),
-    })
-    .prefault({});
-
-/**
- * The throughput suite: an RFC 2544 NDR/PDR search after MLRsearch. The
- * defaults are a nightly's; CSIT's release settings are relativeWidth 0.005,
- * finalTrialS 1, durationSumS 21.
- */
-const Throughput = z.strictObject({
-  // Frame sizes on the wire, FCS included (64: 60 bytes in the pcap).
-  frameSizes: z.array(z.number().int().min(64).max(1518)).min(1).default([64]),
-  minRate: z.number().int().positive().default(1000),
-  maxRate: z.number().int().positive().max(100_000_000).default(1_000_000),
-  ndr: goal(0),
-  pdr: goal(0.005),
-  // Caps on each search (per frame size): a nightly's time is bounded whatever the DUT does.
-  maxSearchS: z.number().positive().default(120),
-  maxTrials: z.number().int().positive().default(100),
-  // How the generator's own limit is measured: a temporary flow from the ingress to the egress
-  // phy port, bypassing the guest (the virtual lab; a real lab's cabling may say otherwise), or not at all.
-  calibrate: z.enum(['bypass-flow', 'none']).default('bypass-flow'),
-  // Frames in the trial pcap, looped to make a trial's load.
-  trialFrames: z.number().int().positive().max(100_000).default(1000),
-  // compare: a drop beyond this share of the baseline (and beyond the runs' own spread) is a regression.
-  regressionThreshold: z.number().min(0).max(0.9, 'a threshold above 0.9 lets almost any drop pass: the gate would never fail').default(0.1),
 });
 
 /** The traffic generator's driver (lib/traffic/tg.ts); the host it runs on is hosts.tg. */

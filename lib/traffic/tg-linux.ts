@@ -2,12 +2,18 @@
 // tcpdump, driven over the transport. Both faces: capturing (one stream, its
 // return captured) and measuring (tcpreplay at a rate, looped for a duration,
 // the ports' counters around it).
-import { CommandError, ParseError } from '../errors.js';
+import { CommandError, errorMessage, ParseError } from '../errors.js';
 import type { Testbed } from '../testbed/schema.js';
 import { topologyOf } from '../testbed/topology.js';
 import { shq } from '../transport/quote.js';
 import type { Shell } from '../transport/shell.js';
 import { captureRecordOf, Tcpdump, type CaptureSpec } from './tcpdump.js';
+import { latencyOfPackets, type LatencyResult } from '../results/latency.js';
+import { latencyFilter, latencyStream, LATENCY_SNAPLEN, seenInCapture } from './latency-stream.js';
+import { writeStreamPcap } from './pcap.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type {
   CaptureFiles,
   CaptureRequest,
@@ -26,7 +32,9 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
   private readonly txPort: string;
   private readonly rxPort: string;
   private readonly remoteTx: string;
-  private readonly remote: { rx: string; tx: string; watch: string };
+  private readonly remote: { rx: string; tx: string; watch: string; latency: string; loadOut: string; latencyTx: string; latencyRx: string };
+  /** Where the latency stream's pcaps are written here before they go to the TG (made on the first latency trial). */
+  private localDir: string | null = null;
 
   constructor(
     private readonly shell: Shell,
@@ -38,7 +46,15 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     this.rxPort = t.tgRx;
     const at = (what: string) => `${tb.paths.workDir}/${runId}-${what}.pcap`;
     this.remoteTx = at('tx');
-    this.remote = { rx: at('rx'), tx: at('txcap'), watch: at('watch') };
+    this.remote = {
+      rx: at('rx'),
+      tx: at('txcap'),
+      watch: at('watch'),
+      latency: at('latency'),
+      loadOut: `${tb.paths.workDir}/${runId}-load.out`,
+      latencyTx: at('latency-tx'),
+      latencyRx: at('latency-rx'),
+    };
   }
 
   async prepare(): Promise<void> {
@@ -146,29 +162,114 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
    */
   async measure(trial: Trial): Promise<TrialResult> {
     if (this.trialFrames === 0) throw new Error('measure before prepareTrials');
-    if (trial.latency) throw new Error('the linux driver does not measure latency: use a generator that does (tg.type trex)');
-    const loops = Math.max(1, Math.round((trial.rate * trial.durationS) / this.trialFrames));
-    const offered = loops * this.trialFrames;
+    if (trial.latency) return this.measureWithLatency(trial, trial.latency);
     const before = await this.counters();
-    const r = await this.shell.run(`tcpreplay -i ${shq(this.txPort)} --pps=${Math.round(trial.rate)} --loop=${loops} --preload-pcap ${shq(this.remoteTx)}`, {
-      timeoutMs: Math.ceil(trial.durationS * 3000) + 30_000,
-    });
+    const load = await this.replayLoad(trial.rate, trial.durationS);
+    const after = await this.drained(before.ports[this.rxPort]?.rxPackets ?? 0);
+    return this.trialResult(trial, load, this.rxDelta(before, after));
+  }
+
+  private rxDelta(before: TgSnapshot, after: TgSnapshot): number {
+    return (after.ports[this.rxPort]?.rxPackets ?? 0) - (before.ports[this.rxPort]?.rxPackets ?? 0);
+  }
+
+  /**
+   * The trial pcap looped at the rate for about the duration: what tcpreplay
+   * says it sent, and in how long. `alongside`: a command run while the load
+   * runs, in the same command line (a lab machine's shell runs one command at
+   * a time: two calls would run one after the other).
+   */
+  private async replayLoad(rate: number, durationS: number, alongside?: string): Promise<Load> {
+    const loops = Math.max(1, Math.round((rate * durationS) / this.trialFrames));
+    const load = `tcpreplay -i ${shq(this.txPort)} --pps=${Math.round(rate)} --loop=${loops} --preload-pcap ${shq(this.remoteTx)}`;
+    const out = shq(this.remote.loadOut);
+    const line = alongside ? `${load} >${out} 2>&1 & p=$!; ${alongside}; wait $p; r=$?; cat ${out}; rm -f ${out}; exit $r` : load;
+    const r = await this.shell.run(line, { timeoutMs: Math.ceil(durationS * 3000) + 30_000 });
     const actual = /Actual: (\d+) packets \(\d+ bytes\) sent in ([\d.]+) seconds/.exec(r.stdout);
     const ok = /Successful packets:\s+(\d+)/.exec(r.stdout);
     if (!actual || !ok) throw new ParseError('tcpreplay', '"Actual: N packets (B bytes) sent in T seconds" and "Successful packets: N"', r.stdout);
-    const sent = Number(ok[1]);
-    const seconds = Number(actual[2]);
-    const after = await this.drained(before.ports[this.rxPort]?.rxPackets ?? 0);
-    const received = (after.ports[this.rxPort]?.rxPackets ?? 0) - (before.ports[this.rxPort]?.rxPackets ?? 0);
-    const achievedRate = seconds > 0 ? sent / seconds : 0;
+    return { offered: loops * this.trialFrames, sent: Number(ok[1]), seconds: Number(actual[2]) };
+  }
+
+  private trialResult(trial: Trial, load: Load, received: number): TrialResult {
+    const achievedRate = load.seconds > 0 ? load.sent / load.seconds : 0;
     return {
-      offered,
-      sent,
+      offered: load.offered,
+      sent: load.sent,
       received,
-      lossRatio: sent > 0 ? Math.max(0, sent - received) / sent : 1,
-      generatorShort: sent < offered || achievedRate < trial.rate * 0.97,
+      lossRatio: load.sent > 0 ? Math.max(0, load.sent - received) / load.sent : trial.rate > 0 ? 1 : 0,
+      generatorShort: load.sent < load.offered || achievedRate < trial.rate * 0.97,
       achievedRate,
     };
+  }
+
+  /**
+   * A trial with the latency stream: its frames (numbered, a UDP port of their
+   * own) replayed at their low rate over the middle of the load, captured
+   * leaving the transmit port and arriving on the receive port with a BPF
+   * filter (the load itself is not captured: at 90 % of a PDR it would drop).
+   * Both ports are this box's: one clock. A capture that dropped makes the
+   * latency invalid, and the result says why.
+   */
+  private async measureWithLatency(trial: Trial, asked: NonNullable<Trial['latency']>): Promise<TrialResult> {
+    const count = Math.max(1, Math.round(asked.rate * trial.durationS));
+    await this.putLatencyStream(trial.frame, asked.rate, count);
+    const record = captureRecordOf(this.tb, 'tg');
+    const log = (name: string) => `${this.tb.paths.workDir}/${name}.log`;
+    const common = { filter: latencyFilter(this.tb), snaplen: LATENCY_SNAPLEN, record };
+    const captures = await Tcpdump.startAll(this.shell, [
+      { name: 'latency-tx', iface: this.txPort, direction: 'out', file: this.remote.latencyTx, logFile: log('latency-tx'), ...common },
+      { name: 'latency-rx', iface: this.rxPort, direction: 'in', file: this.remote.latencyRx, logFile: log('latency-rx'), ...common },
+    ]);
+    try {
+      const before = await this.counters();
+      // The latency stream's own output is not read: the captures say what it sent.
+      const stream = `tcpreplay -i ${shq(this.txPort)} --pps=${asked.rate} ${shq(this.remote.latency)} >/dev/null`;
+      let load: Load = { offered: 0, sent: 0, seconds: 0 };
+      if (trial.rate > 0) load = await this.replayLoad(trial.rate, trial.durationS + 2 * LOAD_LEAD_S, `sleep ${LOAD_LEAD_S}; ${stream}`);
+      else await this.shell.run(stream, { timeoutMs: Math.ceil(trial.durationS * 3000) + 30_000 });
+      const after = await this.drained(before.ports[this.rxPort]?.rxPackets ?? 0);
+      const complete = await Tcpdump.stopAll(captures.splice(0)).then(
+        () => null,
+        (err: unknown) => errorMessage(err),
+      );
+      const latency = await this.latencyFromCaptures(asked.streamId, complete);
+      // The ports count the latency stream too: the load is the rest.
+      return {
+        ...this.trialResult(trial, load, Math.max(0, this.rxDelta(before, after) - latency.result.received - latency.result.duplicated)),
+        ...latency.trial,
+      };
+    } finally {
+      await Promise.all(captures.map((c) => c.abandon()));
+    }
+  }
+
+  /** The latency stream's pcap on the TG: `count` frames at `rate` (written once per size and count). */
+  private async putLatencyStream(frame: number, rate: number, count: number): Promise<void> {
+    const key = `${frame}-${count}`;
+    if (this.latencyPut === key) return;
+    this.localDir ??= mkdtempSync(join(tmpdir(), 'dutlab-latency-'));
+    const file = join(this.localDir, `latency-${key}.pcap`);
+    writeStreamPcap(file, latencyStream(this.tb, frame, rate, count));
+    await this.shell.put(file, this.remote.latency);
+    this.latencyPut = key;
+  }
+
+  private latencyPut = '';
+
+  private async latencyFromCaptures(
+    streamId: number,
+    incomplete: string | null,
+  ): Promise<{ result: LatencyResult; trial: Pick<TrialResult, 'latency' | 'latencyPackets'> }> {
+    const dir = (this.localDir ??= mkdtempSync(join(tmpdir(), 'dutlab-latency-')));
+    const local = { tx: join(dir, 'latency-tx.pcap'), rx: join(dir, 'latency-rx.pcap') };
+    await this.shell.get(this.remote.latencyTx, local.tx);
+    await this.shell.get(this.remote.latencyRx, local.rx);
+    const sent = await seenInCapture(local.tx);
+    const received = await seenInCapture(local.rx);
+    const result = latencyOfPackets(streamId, sent, received);
+    if (incomplete) result.invalid = [`a capture of the latency stream was incomplete (${incomplete})`, result.invalid].filter(Boolean).join('; ');
+    return { result, trial: { latency: result, latencyPackets: { sent, received } } };
   }
 
   /** The counters once the receive port has stopped counting for 200 ms (at most 2 s): frames in flight are counted. */
@@ -223,11 +324,26 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
 
   async cleanup(): Promise<void> {
     await Promise.all(this.captures.splice(0).map((c) => c.abandon()));
-    const files = [this.remoteTx, ...this.captureSpecs().flatMap((c) => [c.file, c.logFile])];
+    const { latency, latencyTx, latencyRx, loadOut } = this.remote;
+    const logs = ['latency-tx', 'latency-rx'].map((n) => `${this.tb.paths.workDir}/${n}.log`);
+    const files = [this.remoteTx, latency, loadOut, latencyTx, latencyRx, ...logs, ...this.captureSpecs().flatMap((c) => [c.file, c.logFile])];
+    if (this.localDir) rmSync(this.localDir, { recursive: true, force: true });
+    this.localDir = null;
+    this.latencyPut = '';
     await this.shell.run(`rm -f ${files.map(shq).join(' ')}`, {
       okExitCodes: [0, 1],
     });
   }
 }
+
+/** What tcpreplay did of a load. */
+interface Load {
+  offered: number;
+  sent: number;
+  seconds: number;
+}
+
+/** The load runs this long before and after the latency stream: the latency packets see the load, never its start or end. */
+const LOAD_LEAD_S = 0.3;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -7,7 +7,7 @@
 // send_packets_and_capture). Measuring, for performance suites: offer a load
 // for a while and count what came back. A suite gets the run's one driver
 // from the engine (LabRun.trafficGenerator()), which cleans it up.
-import type { LatencyResult } from '../results/latency.js';
+import type { LatencyResult, SeenPacket } from '../results/latency.js';
 
 export interface PortCounters {
   rxPackets: number;
@@ -87,7 +87,7 @@ export interface Trial {
   /** Frames per second offered. */
   rate: number;
   durationS: number;
-  /** Frame size in bytes (without the 4-byte FCS). */
+  /** Frame size in bytes on the wire, FCS included (the throughput suite's frame sizes). */
   frame: number;
   /** Also a low-rate latency stream of the same frame (its own id, its rate in frames/s): its one-way latency comes back in the result. */
   latency?: { streamId: number; rate: number };
@@ -109,6 +109,12 @@ export interface TrialResult {
   achievedRate: number;
   /** The latency stream's, when the trial asked for one (a driver that cannot measure it says so by an error, never a guess). */
   latency?: LatencyResult;
+  /**
+   * The latency stream's packets as a capturing generator saw them leave and
+   * come back (its one clock): for figures per hop against captures on the
+   * path. Kept in memory only, never in a report.
+   */
+  latencyPackets?: { sent: SeenPacket[]; received: SeenPacket[] };
 }
 
 /** The measuring face (the throughput search's): offer a load for a while, count what came back. */

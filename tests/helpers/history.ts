@@ -5,6 +5,21 @@ import type { HistoryEntry } from '../../lib/report/history.js';
 import type { CaseOutcome } from '../../lib/results/run.js';
 import type { RunResult } from '../../lib/results/run.js';
 import type { ThroughputMeasured, ThroughputResult } from '../../lib/suite/throughput/result.js';
+import { latencyOfPackets, type LatencyResult } from '../../lib/results/latency.js';
+
+/** A latency stream of 1000 packets whose delays (µs) spread from `base` to a tail of `tail` in the last 1 %. */
+export function madeUpLatency(base: number, tail: number): LatencyResult {
+  const sent = Array.from({ length: 1000 }, (_, seq) => ({ seq, us: 1_000_000 + seq * 1000 }));
+  const delay = (seq: number) => (seq >= 990 ? tail : base + (seq % 100) * (base / 100));
+  return latencyOfPackets(
+    7,
+    sent,
+    sent.map((p) => ({ seq: p.seq, us: p.us + delay(p.seq) })),
+  );
+}
+
+/** The latency after the search: the generator alone, the stream alone and 10, 50, 90 % of a 48 kfps PDR. */
+const LATENCY_LOADS = [0, 0.1, 0.5, 0.9];
 
 export const HISTORY: HistoryEntry[] = [
   ['20261120-010000-0001', 'pass', 'DPDK 22.11.10', 50_000, 52_000],
@@ -22,6 +37,11 @@ export const HISTORY: HistoryEntry[] = [
     { frame: 64, goal: 'NDR', lower: lower as number, upper: upper as number, limitedByGenerator: false },
     { frame: 64, goal: 'PDR', lower: (lower as number) * 1.2, upper: (upper as number) * 1.2, limitedByGenerator: false },
   ],
+  // p50 and p99 at 50 % of PDR: 30/300 µs, then twice that at the DPDK update that halved the NDR.
+  latency: LATENCY_LOADS.map((load) => {
+    const { histogram, streamId, ...figures } = madeUpLatency(load === 0.5 && lower === 20_000 ? 60 : 30, lower === 20_000 ? 600 : 300);
+    return { frame: 64, of: 'dut' as const, load, rate: load * (lower as number) * 1.2, ...figures };
+  }),
 }));
 
 /** One search at 64-byte frames: NDR 40..42 kfps, four trials from 100 kfps down. */
@@ -52,6 +72,24 @@ export const SEARCH_64: ThroughputResult = {
     lossRatio: rate > 40_000 ? 0.1 : 0,
     generatorShort: false,
   })),
+};
+
+/** SEARCH_64 with the latency measured after it, and the generator's own in its calibration. */
+export const SEARCH_64_LATENCY: ThroughputResult = {
+  ...SEARCH_64,
+  calibration: { achievedRate: 100_000, received: 100_000, sent: 100_000, durationS: 1, latency: madeUpLatency(15, 80) },
+  latency: {
+    rate: 1000,
+    durationS: 2,
+    pdr: 48_000,
+    loads: LATENCY_LOADS.map((load) => ({
+      load,
+      rate: load * 48_000,
+      lossRatio: 0,
+      generatorShort: false,
+      latency: madeUpLatency(30 * (1 + load), 300 * (1 + 2 * load)),
+    })),
+  },
 };
 
 /** A run as `compare` reads it: one suite (throughput by default) with these searches, and these testcases. */

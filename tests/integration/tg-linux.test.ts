@@ -57,8 +57,15 @@ function withTgPort(which: 0 | 1, name: string): Testbed {
 /** Names of the processes running in the TG's namespace other than the way in (sshd, the forwarder's socat, a command's shell). */
 function tgProcesses(): string[] {
   return pidsInNetns(netnsId(`dutlab-${ID}-tg`))
-    .map((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim())
-    .filter((comm) => !['sshd', 'socat', 'sh', 'setsid'].includes(comm));
+    .map((pid) => {
+      // A process that ended between the listing and the read (a shell's short-lived child) is not running.
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      } catch {
+        return 'sh';
+      }
+    })
+    .filter((comm) => !['sshd', 'socat', 'sh', 'setsid', 'sleep', 'cat', 'rm'].includes(comm));
 }
 
 /** The files of a run the driver left in the TG's work dir. */
@@ -159,5 +166,30 @@ describe('linux traffic generator, when things go wrong', () => {
     expect(await readPcap(join(dir, 'quiet-rx.pcap'), () => undefined)).toEqual({ packets: 0 });
     expect(tgProcesses()).toEqual([]);
     expect(await runFilesOnTg('quiet')).toBe('');
+  });
+
+  it('times a latency stream beside a load with two filtered captures; with nothing coming back, every latency packet is lost and there are no figures, not a guess', async () => {
+    // No bridge on this lab's switch: nothing returns.
+    const tg = driver(tb, 'lat');
+    const { file, stream } = txPcap(100);
+    await tg.prepareTrials(file, stream.count);
+    const measuring = tg.measure({ rate: 2000, durationS: 0.5, frame: 64, latency: { streamId: 7, rate: 200 } });
+    // While it measures: two captures (the latency stream leaving and arriving) beside the two tcpreplays.
+    let seen: string[] = [];
+    for (let i = 0; i < 40 && !seen.includes('tcpreplay'); i++) {
+      await new Promise((ok) => setTimeout(ok, 50));
+      seen = tgProcesses();
+    }
+    const r = await measuring;
+    expect(seen.filter((p) => p === 'tcpdump')).toHaveLength(2);
+    // The load runs 0.3 s before and after the stream: 1.1 s at 2000 frames/s.
+    expect(r.sent).toBe(2200);
+    expect(r.latency).toMatchObject({ sent: 100, received: 0, lost: 100, p50Us: null, p99Us: null });
+    expect(r.latency!.invalid).toBeUndefined();
+    // The packets the generator saw leave, in memory for the figures per hop: the stream's own numbers.
+    expect(r.latencyPackets!.sent.map((p) => p.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(tgProcesses()).toEqual([]);
+    await tg.cleanup();
+    expect(await runFilesOnTg('lat')).toBe('');
   });
 });

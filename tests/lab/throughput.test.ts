@@ -17,6 +17,7 @@ import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { dutlabRun } from '../helpers/cli.js';
 import { throughputOf } from '../../lib/suite/throughput/result.js';
 import { capacityRule } from '../../lib/vlab/capacity.js';
+import { pageErrors, pageLayout, renderPage, textProblems } from '../helpers/chromium.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const ID = 'tput';
@@ -40,6 +41,8 @@ function quick(testbedFile: string): string {
   doc.setIn(['throughput', 'ndr'], goal);
   doc.setIn(['throughput', 'pdr'], goal);
   doc.setIn(['throughput', 'maxSearchS'], 60);
+  // The latency at the four loads, a second each.
+  doc.setIn(['throughput', 'latency', 'durationS'], 1);
   return doc.toString();
 }
 
@@ -63,7 +66,41 @@ describe('the upgrade gate on the virtual lab', () => {
     const h = readHistory(reports).entries.find((e) => e.runId === baseline)!;
     expect(h.throughput.map((t) => t.goal)).toEqual(['NDR', 'PDR']);
     expect(h.throughput[0]!.lower).toBeGreaterThan(1000);
-  }, 120_000);
+    // The latency after the search: the generator alone, then the stream alone and 10, 50, 90 % of the PDR.
+    expect(r.stderr).toMatch(
+      /^dutlab: latency at 64 B, p50\/p99 µs: stream alone \d+\/\d+, 10 % of PDR \d+\/\d+, 50 % of PDR \d+\/\d+, 90 % of PDR \d+\/\d+ \(the generator alone \d+\/\d+\)$/m,
+    );
+    expect(md).toMatch(
+      /## Latency \(one-way, µs\)\n\n\| frame \| load \| load Mfps \| load loss \| n \| lost\/reord\/dup \| min \| mean \| p50 \| p90 \| p99 \| p99\.9 \| max \| jitter \| note \|/,
+    );
+    const latency = r.summary.latency!;
+    expect(latency.map((l) => `${l.of}@${l.load}`)).toEqual(['generator@0', 'dut@0', 'dut@0.1', 'dut@0.5', 'dut@0.9']);
+    const pdr = h.throughput.find((t) => t.goal === 'PDR')!.lower!;
+    for (const l of latency) {
+      expect(l.invalid, `${l.of}@${l.load}`).toBeUndefined();
+      expect(l.sent).toBe(1000);
+      expect(l.received).toBeGreaterThan(900);
+      expect(l.hdrh).toMatch(/^HISTF/);
+      expect(l.rate).toBe(l.of === 'dut' ? Math.round(l.load * pdr) : 0);
+    }
+    expect(h.latency!.map((l) => l.p99Us)).toEqual(latency.map((l) => l.p99Us));
+    // Per hop at the stream alone: one kernel clock in the namespace lab, the same packets at each point, so the hops' means add up to the end-to-end mean (within 1 µs of rounding and 2 %).
+    const alone = latency[1]!;
+    expect(alone.hops!.map((x) => `${x.from} -> ${x.to}`)).toEqual([
+      'TG tx -> guest ingress vEth rx',
+      'guest ingress vEth rx -> guest egress vEth tx',
+      'guest egress vEth tx -> TG rx',
+    ]);
+    const sum = alone.hops!.reduce((a, x) => a + x.avgUs, 0);
+    expect(Math.abs(sum - alone.avgUs)).toBeLessThanOrEqual(1 + alone.avgUs * 0.02);
+    expect(md).toMatch(/## Latency per hop, the stream alone \(µs\)/);
+    // report.html in a browser: a percentile curve for the generator and each load, every text inside its chart.
+    const page = join(reports, baseline, 'report.html');
+    const { dom, log } = await renderPage(page, reports);
+    expect(pageErrors(log)).toEqual([]);
+    expect(dom.match(/<polyline class="percentile-curve"/g)).toHaveLength(5);
+    expect(textProblems(await pageLayout(page, reports))).toEqual([]);
+  }, 180_000);
 
   it('searches on the real DPDK datapath too (the ovs-dpdk profile)', async () => {
     const dpdkLab = await labUp({ id: 'tputd', datapath: 'dpdk' });
@@ -74,6 +111,10 @@ describe('the upgrade gate on the virtual lab', () => {
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.summary.versions.dpdk).toMatch(/^DPDK 22\.11/);
       expect(r.stderr).toMatch(/^dutlab: NDR \(loss 0\) at 64 B: 0\.\d{3}\.\./m);
+      expect(r.stderr).toMatch(
+        /^dutlab: latency at 64 B, p50\/p99 µs: stream alone \d+\/\d+, 10 % of PDR \d+\/\d+, 50 % of PDR \d+\/\d+, 90 % of PDR \d+\/\d+ /m,
+      );
+      expect(r.summary.latency!.filter((l) => l.of === 'dut' && !l.invalid)).toHaveLength(4);
     } finally {
       await labDown({ id: 'tputd' });
     }
@@ -90,9 +131,15 @@ describe('the gate on a DUT of known capacity (lab up --capacity 5000, threshold
   const CAPACITY = 5000;
   let shaped: LabState;
   let base = '';
-  const runShaped = (extra: string[] = []) => dutlabRun(['--testbed', shaped.testbedFile, '--profile', 'virtual', '--suite', 'throughput', ...extra], reports);
+  let shapedFile = '';
+  const runShaped = (extra: string[] = []) => dutlabRun(['--testbed', shapedFile, '--profile', 'virtual', '--suite', 'throughput', ...extra], reports);
   beforeAll(async () => {
     shaped = await labUp({ id: 'tputc', capacity: CAPACITY });
+    // The latency at the gate's load alone (50 % of the PDR), its stream a fiftieth of it.
+    const doc = parseDocument(readFileSync(shaped.testbedFile, 'utf8'));
+    doc.setIn(['throughput', 'latency'], { loads: [0.5], rate: 100, durationS: 1 });
+    shapedFile = join(shaped.stateDir, 'gate.yaml');
+    writeFileSync(shapedFile, doc.toString());
   }, 120_000);
   afterAll(async () => {
     await labDown({ id: 'tputc' });
@@ -116,6 +163,10 @@ describe('the gate on a DUT of known capacity (lab up --capacity 5000, threshold
     const same = await runShaped(['--baseline', base]);
     expect(same.exitCode, same.stderr).toBe(0);
     expect(same.stderr).toContain(`dutlab: no regression against ${base}`);
+    // The gate reads latency too: p99 at 50 % of each run's PDR, side by side.
+    expect(readFileSync(join(reports, same.summary.runId, 'comparison.txt'), 'utf8')).toMatch(
+      /\nlatency p99 at 50 % of PDR:\n {2}64 B {9}\d+ µs {2}-> {2}\d+ µs\n/,
+    );
     // The bucket's rate cut by a tenth, by the run's own hook before its first trial.
     const cut = `ip netns exec ${shaped.namespaces.guest} ${capacityRule('1.1.1.1', CAPACITY * 0.9, shaped.capacity!.burst)}`;
     const r = await runShaped(['--baseline', base, '--hook-before-traffic', cut]);

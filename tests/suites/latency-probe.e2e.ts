@@ -18,7 +18,7 @@ export default defineSuite({ name: 'latency-probe', title: 'One trial with a lat
     run: async () => {
       const tg = await lab.trafficGenerator();
       const file = join(lab.dir, 'trial.pcap');
-      const spec = streamFromTestbed(lab.tb, 1, { count: 100, sizes: [PROBE.frame + 4] });
+      const spec = streamFromTestbed(lab.tb, 1, { count: 100, sizes: [PROBE.frame] });
       writeStreamPcap(file, spec);
       await tg.prepareTrials(file, spec.count);
       const r = await tg.measure(PROBE);

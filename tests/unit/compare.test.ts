@@ -47,17 +47,17 @@ describe('compare', () => {
 
   it('reads two healthy runs that overlap in what their trials showed as no regression, even with bounds apart', () => {
     const cand = record('cand', tput([goal('NDR', 41_000, 43_000, { highestPass: 45_000, lowestExceed: 39_000 })]));
-    expect(compareRuns(base, cand, 0.1).regressions).toEqual([]);
+    expect(compareRuns(base, cand, { throughput: 0.1, latency: 0.5 }).regressions).toEqual([]);
   });
 
   it("calls a drop below the baseline's worst evidence beyond the threshold a regression, with the figures", () => {
     const cand = record('cand', tput([goal('NDR', 9_000, 11_000, { highestPass: 9_500, lowestExceed: 9_800 })]));
-    expect(compareRuns(base, cand, 0.1).regressions).toEqual([
+    expect(compareRuns(base, cand, { throughput: 0.1, latency: 0.5 }).regressions).toEqual([
       'NDR at 64-byte frames dropped: 9.0 kfps..11.0 kfps now (no trial passed above 9.5 kfps), 48.0 kfps..50.0 kfps in the baseline (no trial exceeded below 40.0 kfps): 76 % below, threshold 10 %',
     ]);
     // Within the threshold of the baseline's worst: not a regression.
     const near = record('near', tput([goal('NDR', 36_000, 37_000, { highestPass: 36_500, lowestExceed: 36_800 })]));
-    expect(compareRuns(base, near, 0.1).regressions).toEqual([]);
+    expect(compareRuns(base, near, { throughput: 0.1, latency: 0.5 }).regressions).toEqual([]);
   });
 
   it('does not call a search its cap stopped before any bound a regression: it measured nothing', () => {
@@ -65,20 +65,26 @@ describe('compare', () => {
       'capped',
       tput([{ ...goal('NDR', null, null, { highestPass: 45_000, lowestExceed: 30_000 }), stoppedBy: 'stopped by the cap of 40 s on the search' }]),
     );
-    const r = compareRuns(base, capped, 0.1);
+    const r = compareRuns(base, capped, { throughput: 0.1, latency: 0.5 });
     expect(r.regressions).toEqual([]);
     expect(r.changes).toEqual(['NDR at 64-byte frames: not measured now (stopped by the cap of 40 s on the search), 48.0 kfps in the baseline']);
     const none = record('none', tput([goal('NDR', null, 1000, { highestPass: null, lowestExceed: 1000 })]));
-    expect(compareRuns(base, none, 0.1).regressions).toEqual(['NDR at 64-byte frames: no load forwarded within the goal now, 48.0 kfps in the baseline']);
+    expect(compareRuns(base, none, { throughput: 0.1, latency: 0.5 }).regressions).toEqual([
+      'NDR at 64-byte frames: no load forwarded within the goal now, 48.0 kfps in the baseline',
+    ]);
   });
 
   it('treats a generator-limited baseline as a lower bound only', () => {
     const limited = record('lim', tput([goal('NDR', 100_000, null, { highestPass: 100_000, lowestExceed: null }, true)]));
     expect(
-      compareRuns(limited, record('same', tput([goal('NDR', 100_000, null, { highestPass: 100_000, lowestExceed: null }, true)])), 0.1).regressions,
+      compareRuns(limited, record('same', tput([goal('NDR', 100_000, null, { highestPass: 100_000, lowestExceed: null }, true)])), {
+        throughput: 0.1,
+        latency: 0.5,
+      }).regressions,
     ).toEqual([]);
     expect(
-      compareRuns(limited, record('low', tput([goal('NDR', 60_000, 62_000, { highestPass: 61_000, lowestExceed: 62_000 })])), 0.1).regressions,
+      compareRuns(limited, record('low', tput([goal('NDR', 60_000, 62_000, { highestPass: 61_000, lowestExceed: 62_000 })])), { throughput: 0.1, latency: 0.5 })
+        .regressions,
     ).toHaveLength(1);
   });
 
@@ -90,7 +96,7 @@ describe('compare', () => {
       [c('check.packets', 'failed', 'return packets: 1000 lost'), c('check.arp', 'blocked', 'blocked: this lab has no vm'), c('check.new', 'passed')],
       'DPDK 23.11.1',
     );
-    const r = compareRuns(b, n, 0.1);
+    const r = compareRuns(b, n, { throughput: 0.1, latency: 0.5 });
     expect(r.regressions).toEqual(['pvp: check.packets (check.packets) passed in the baseline and fails now: return packets: 1000 lost']);
     expect(r.changes).toEqual([
       'pvp: check.arp (check.arp) passed in the baseline and is blocked now: blocked: this lab has no vm',

@@ -213,20 +213,20 @@ describe('unlike things compared', () => {
     ['no suite in common', runOf({ runId: 'c', suite: 'pvp', frames: [] }), 'suites: throughput in the baseline, pvp now: none in common'],
   ])('%s: not compared, and the gate says so as an infrastructure error', (_what, cand, diff) => {
     expect(incomparable(base, cand)).toContain(diff);
-    const gate = judgeAgainstBaseline(base, cand, 0.1);
+    const gate = judgeAgainstBaseline(base, cand, { throughput: 0.1, latency: 0.5 });
     expect(gate.case).toMatchObject({ id: GATE_CASE_ID, status: 'failed', kind: 'infra' });
     expect(gate.case.message).toContain(`cannot compare with the baseline base: ${diff}`);
   });
 
   it('compares like with like: passed when nothing dropped, the DUT failed when it did', () => {
-    expect(judgeAgainstBaseline(base, runOf({ runId: 'c' }), 0.1).case.status).toBe('passed');
+    expect(judgeAgainstBaseline(base, runOf({ runId: 'c' }), { throughput: 0.1, latency: 0.5 }).case.status).toBe('passed');
     const slow = runOf({ runId: 'slow' });
     Object.assign(throughputOf(slow.run.suites[0]!)[0]!.goals[0]!, {
       lowerBound: 10_000,
       upperBound: 11_000,
       spread: { highestPass: 10_000, lowestExceed: 11_000 },
     });
-    expect(judgeAgainstBaseline(base, slow, 0.1).case).toMatchObject({ status: 'failed', kind: 'dut' });
+    expect(judgeAgainstBaseline(base, slow, { throughput: 0.1, latency: 0.5 }).case).toMatchObject({ status: 'failed', kind: 'dut' });
   });
 
   it('`dutlab compare` refuses runs of two profiles: exit 2 naming what differs', async () => {
@@ -266,7 +266,7 @@ describe('raw exceptions: every reader validates and names the file and field', 
     const rec = loadRun(fixturePath('runs/pvp-before-schema-version'), tmp);
     expect(rec.run.runId).toBe('20261130-095314-7113');
     expect(rec.cases.filter((c) => c.status === 'passed')).toHaveLength(27);
-    expect(judgeAgainstBaseline(rec, rec, 0.1).case.status).toBe('passed');
+    expect(judgeAgainstBaseline(rec, rec, { throughput: 0.1, latency: 0.5 }).case.status).toBe('passed');
     // Schema 1 had stages, not cases: they read as today's cases of their suite.
     expect(rec.run.suites[0]!.cases[0]).toMatchObject({ id: 'lab.lock', suite: 'pvp', status: 'passed' });
     expect(pvpMeasured(rec.run.suites[0]!)?.packets?.received).toBe(1000);
@@ -301,7 +301,7 @@ describe('raw exceptions: every reader validates and names the file and field', 
       for (const f of ['summary.json', 'testbed.yaml']) cpSync(join(old, f), join(d, f));
       return d;
     };
-    expect(judgeAgainstBaseline(rec, loadRun(today(1), tmp), 0.1).case.status).toBe('passed');
+    expect(judgeAgainstBaseline(rec, loadRun(today(1), tmp), { throughput: 0.1, latency: 0.5 }).case.status).toBe('passed');
     const same = await dutlab('compare', old, today(1));
     expect(same.exitCode, same.stderr).toBe(0);
     expect(same.stdout).toContain('no regression');

@@ -10,7 +10,10 @@ import { shq } from '../../transport/quote.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
 import { streamFromTestbed } from '../../traffic/stream.js';
 import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js';
+import type { LatencyResult } from '../../results/latency.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
+import { latencyAtLoads, streamAloneLatency } from './latency.js';
+import { latencyTables } from './result.js';
 
 /** The bypass flow's cookie: what the calibration adds, and removes by it alone. */
 const BYPASS_COOKIE = '0xd17ab';
@@ -50,6 +53,17 @@ export class ThroughputTest {
           run: () => this.search(frame),
         }),
       ),
+      ...(t.latency.loads.length
+        ? t.frameSizes.map(
+            (frame): Stage => ({
+              id: `throughput.latency-${frame}`,
+              title: `One-way latency at ${t.latency.loads.map((l) => `${Math.round(l * 100)} %`).join(', ')} of the PDR at ${frame}-byte frames`,
+              group: 'checks',
+              needs: [`throughput.ndr-pdr-${frame}`],
+              run: () => this.latency(frame),
+            }),
+          )
+        : []),
     ];
   }
 
@@ -82,17 +96,40 @@ export class ThroughputTest {
     await this.useFrame(this.run.tb.throughput.frameSizes[0]!);
     await this.ovs(`add-flow ${bridge} cookie=${BYPASS_COOKIE},priority=65535,in_port=${phyIngress.ofport},actions=output:${phyEgress.ofport}`);
     let r: TrialResult;
+    let latency: LatencyResult | undefined;
+    const frame = this.run.tb.throughput.frameSizes[0]!;
     try {
-      r = await this.tg!.measure({ rate: this.run.tb.throughput.maxRate, durationS: 1, frame: this.run.tb.throughput.frameSizes[0]! });
+      r = await this.tg!.measure({ rate: this.run.tb.throughput.maxRate, durationS: 1, frame });
+      // The generator's own latency, back to back but for the switch: what every figure of the DUT's includes.
+      if (this.run.tb.throughput.latency.loads.length) latency = await streamAloneLatency(this.tg!, this.run, frame);
     } finally {
       await this.ovs(`del-flows ${bridge} cookie=${BYPASS_COOKIE}/-1`);
     }
-    this.calibration = { achievedRate: Math.round(r.achievedRate), received: r.received, sent: r.sent, durationS: 1 };
+    this.calibration = { achievedRate: Math.round(r.achievedRate), received: r.received, sent: r.sent, durationS: 1, ...(latency ? { latency } : {}) };
     // What came back with the guest bypassed is what the generator and its wires can carry.
     this.maxRate = Math.max(this.run.tb.throughput.minRate, Math.floor(Math.min(r.achievedRate, r.received) * 0.98));
     this.run.note(
       `calibration, guest bypassed: the generator offered ${this.run.tb.throughput.maxRate} frames/s, reached ${Math.round(r.achievedRate)}, ${r.received} of ${r.sent} came back: the search stays at or below ${this.maxRate} frames/s`,
     );
+  }
+
+  /** One frame size's result, kept and shown as it grows. */
+  private keep(out: ThroughputResult): void {
+    this.results = [...this.results.filter((x) => x.frame !== out.frame), out].sort((a, b) => a.frame - b.frame);
+    this.run.measured({ kind: 'throughput', results: this.results } as ThroughputMeasured);
+    this.run.table(throughputTable(this.results));
+    for (const t of latencyTables(this.results)) this.run.table(t);
+  }
+
+  /** The latency at the testbed's loads of this frame size's PDR. */
+  private async latency(frame: number): Promise<void> {
+    const out = this.results.find((r) => r.frame === frame)!;
+    const pdr = out.goals.find((g) => g.goal === 'PDR')?.lowerBound ?? null;
+    if (pdr === null) {
+      this.run.note(`latency at ${frame}-byte frames not measured: the search found no PDR`);
+      return;
+    }
+    this.keep({ ...out, latency: await latencyAtLoads(this.tg!, this.run, frame, pdr) });
   }
 
   private async search(frame: number): Promise<void> {
@@ -115,9 +152,7 @@ export class ThroughputTest {
       goals: result.goals.map((g) => ({ ...g, lowerBps: g.lowerBound !== null ? bitsPerSecond(g.lowerBound, frame) : null })),
       trials: result.trials,
     };
-    this.results = [...this.results.filter((x) => x.frame !== frame), out];
-    this.run.measured({ kind: 'throughput', results: this.results } as ThroughputMeasured);
-    this.run.table(throughputTable(this.results));
+    this.keep(out);
     const ndr = out.goals.find((g) => g.goal === 'NDR');
     if (ndr && ndr.lowerBound === null)
       throw new CheckFailure(

@@ -1,21 +1,56 @@
-// What the throughput suite measured, as run.json keeps it and `compare`,
-// `run --baseline`, the history and the trend read it; and the table and the
-// terminal lines made from it. Pure.
+// What the throughput suite measured (the searches, and the latency at loads
+// of each search's PDR), as run.json keeps it and `compare`, `run --baseline`,
+// the history and the trend read it; and the tables and the terminal lines
+// made from it. Pure.
 import type { Measured, SuiteResult, Table } from '../../results/run.js';
 import type { GoalResult, Measurement } from '../../throughput/search.js';
+import type { LatencyResult } from '../../results/latency.js';
 
 /** The throughput search at one frame size. */
 export interface ThroughputResult {
   /** Bytes on the wire, FCS included. */
   frame: number;
   /** What the generator reached with the DUT bypassed (frames/s), if calibrated. */
-  calibration: { achievedRate: number; received: number; sent: number; durationS: number } | null;
+  calibration: { achievedRate: number; received: number; sent: number; durationS: number; latency?: LatencyResult } | null;
   /** The most the generator could offer during the search, if a trial showed it falling short. */
   generatorLimit: number | null;
   /** The load the search started from: the testbed's maximum, or the calibrated limit. */
   maxRate: number;
   goals: Array<GoalResult & { lowerBps: { l2: number; l1: number } | null }>;
   trials: Measurement[];
+  /** One-way latency at the testbed's loads of the PDR, once measured. */
+  latency?: ThroughputLatency;
+}
+
+/** The latency between two points of the path where it is caught: from the first to the second, the same packets. */
+export interface HopLatency {
+  from: string;
+  to: string;
+  latency: LatencyResult;
+}
+
+export interface LatencyAtLoad {
+  /** Share of the PDR's lower bound (0: the latency stream alone). */
+  load: number;
+  /** The load's frames/s. */
+  rate: number;
+  /** The load's own loss in that trial, and whether the generator kept up with it. */
+  lossRatio: number;
+  generatorShort: boolean;
+  latency: LatencyResult;
+  /** Per hop, at the stream-alone load where the guest shares the generator's clock. */
+  hops?: HopLatency[];
+}
+
+export interface ThroughputLatency {
+  /** The latency stream's frames/s and each load's seconds. */
+  rate: number;
+  durationS: number;
+  /** Of the PDR's lower bound, frames/s. */
+  pdr: number;
+  loads: LatencyAtLoad[];
+  /** Why there are no figures per hop (another clock, no tcpdump on the guest), where there are none. */
+  hopsNot?: string;
 }
 
 export interface ThroughputMeasured extends Measured {
@@ -64,4 +99,87 @@ export function throughputLines(results: ThroughputResult[]): string[] {
       return `${g.goal} (loss ${g.lossRatio}) at ${r.frame} B: ${lower}..${upper} Mfps, L1 ${g.lowerBps ? mbps(g.lowerBps.l1) : '-'} Mb/s${note ? ` (${note})` : ''}`;
     }),
   );
+}
+
+// ---- latency: summary.md's tables and the terminal's lines ------------------
+
+const usText = (x: number | null | undefined) => (x === null || x === undefined ? '-' : String(Math.round(x * 10) / 10));
+const pct = (load: number) => `${Math.round(load * 100)} %`;
+
+/** A load's name: "50 % of PDR", "stream alone". */
+export const loadName = (load: number): string => (load === 0 ? 'stream alone' : `${pct(load)} of PDR`);
+
+function figures(l: LatencyResult): string[] {
+  if (l.invalid) return [String(l.received), `${l.lost}/${l.reordered}/${l.duplicated}`, ...Array<string>(8).fill('-')];
+  return [
+    String(l.received),
+    `${l.lost}/${l.reordered}/${l.duplicated}`,
+    usText(l.minUs),
+    usText(l.avgUs),
+    usText(l.p50Us),
+    usText(l.p90Us),
+    usText(l.p99Us),
+    usText(l.p999Us),
+    usText(l.maxUs),
+    usText(l.jitterUs),
+  ];
+}
+
+const FIGURES = ['n', 'lost/reord/dup', 'min', 'mean', 'p50', 'p90', 'p99', 'p99.9', 'max', 'jitter'];
+const invalidNote = (l: LatencyResult) => (l.invalid ? `NOT VALID: ${l.invalid}` : '');
+
+/** The latency table (and the per-hop one where there are hops), for summary.md. */
+export function latencyTables(results: readonly ThroughputResult[]): Table[] {
+  const measured = results.filter((r) => r.latency);
+  if (measured.length === 0) return [];
+  const rows: string[][] = [];
+  for (const r of measured) {
+    const gen = r.calibration?.latency;
+    if (gen) rows.push([`${r.frame} B`, 'the generator alone (guest bypassed)', '-', '-', ...figures(gen), invalidNote(gen)]);
+    for (const at of r.latency!.loads) {
+      const load = at.rate > 0 ? `${(at.rate / 1e6).toFixed(4)}` : '0';
+      const loss = at.rate > 0 ? `${(at.lossRatio * 100).toFixed(2)} %${at.generatorShort ? ' (generator short)' : ''}` : '-';
+      rows.push([`${r.frame} B`, loadName(at.load), load, loss, ...figures(at.latency), invalidNote(at.latency)]);
+    }
+  }
+  const tables: Table[] = [
+    {
+      title: 'Latency (one-way, µs)',
+      columns: ['frame', 'load', 'load Mfps', 'load loss', ...FIGURES, 'note'],
+      rows,
+      notes: [
+        `The latency stream: ${measured[0]!.latency!.rate} frames/s for ${measured[0]!.latency!.durationS} s at each load, timed where it leaves and arrives at the generator (one clock); percentiles from its HDR histogram (summary.json has it, base64).`,
+      ],
+    },
+  ];
+  const hops = measured.flatMap((r) => r.latency!.loads.filter((l) => l.hops).map((l) => ({ r, l })));
+  const hopsNot = measured.map((r) => r.latency!.hopsNot).find(Boolean);
+  if (hops.length || hopsNot) {
+    tables.push({
+      title: 'Latency per hop, the stream alone (µs)',
+      columns: ['frame', 'from', 'to', ...FIGURES],
+      rows: hops.flatMap(({ r, l }) => l.hops!.map((h) => [`${r.frame} B`, h.from, h.to, ...figures(h.latency)])),
+      notes: [
+        ...hops.map(({ r, l }) => {
+          const sum = l.hops!.reduce((s, h) => s + h.latency.avgUs, 0);
+          return `${r.frame} B: the hops' means add up to ${usText(sum)} µs; end to end the mean is ${usText(l.latency.avgUs)} µs`;
+        }),
+        ...(hopsNot ? [`no figures per hop: ${hopsNot}`] : []),
+      ],
+    });
+  }
+  return tables;
+}
+
+/** The terminal's line per frame size: "latency at 64 B, p50/p99 µs: stream alone 31/52, 10 % of PDR 33/60, ...". */
+export function latencyLines(results: readonly ThroughputResult[]): string[] {
+  return results
+    .filter((r) => r.latency)
+    .map((r) => {
+      const at = r.latency!.loads.map(
+        (l) => `${loadName(l.load)} ${l.latency.invalid ? 'not valid' : `${usText(l.latency.p50Us)}/${usText(l.latency.p99Us)}`}`,
+      );
+      const gen = r.calibration?.latency;
+      return `latency at ${r.frame} B, p50/p99 µs: ${at.join(', ')}${gen ? ` (the generator alone ${usText(gen.p50Us)}/${usText(gen.p99Us)})` : ''}`;
+    });
 }

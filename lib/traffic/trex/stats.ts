@@ -5,7 +5,7 @@
 // total_max in microseconds, jit, the histogram, hdrh) and er (sequence
 // errors: drp lost, ooo out of order, dup duplicated).
 import { ParseError } from '../../errors.js';
-import { percentileOf, type LatencyBucket, type LatencyResult } from '../../results/latency.js';
+import { hdrhOfBuckets, percentileOf, type LatencyBucket, type LatencyResult } from '../../results/latency.js';
 
 export interface TrexPgidStats {
   flow_stats?: Record<string, { tp?: Record<string, number>; rp?: Record<string, number> }>;
@@ -58,7 +58,9 @@ export function latencyFromTrex(streamId: number, stats: TrexPgidStats, txPort: 
     p50Us: percentileOf(histogram, 0.5),
     p90Us: percentileOf(histogram, 0.9),
     p99Us: percentileOf(histogram, 0.99),
+    p999Us: percentileOf(histogram, 0.999),
     histogram,
-    ...(lat.hdrh ? { hdrh: lat.hdrh } : {}),
+    // TRex's own where it sends one; else one of its buckets (each at its upper bound, as the percentiles are read).
+    hdrh: lat.hdrh ?? hdrhOfBuckets(histogram),
   };
 }

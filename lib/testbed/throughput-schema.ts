@@ -1,0 +1,62 @@
+// The testbed's throughput section (lib/testbed/schema.ts holds the rest):
+// the NDR/PDR search's goals and caps, the gate's thresholds, and the
+// latency measured after each search.
+import { z } from 'zod';
+
+/** One goal of the throughput search (lib/throughput/search.ts). */
+const goal = (lossRatio: number) =>
+  z
+    .strictObject({
+      lossRatio: z.number().min(0).max(1).default(lossRatio),
+      exceedRatio: z.number().min(0).max(1).default(0.5),
+      relativeWidth: z.number().positive().max(1).default(0.05),
+      initialTrialS: z.number().positive().default(1),
+      finalTrialS: z.number().positive().default(2),
+      durationSumS: z.number().positive().default(6),
+    })
+    .prefault({});
+
+/**
+ * One-way latency after each search (CSIT's: a latency stream alone, then on
+ * top of 10, 50 and 90 % of the search's PDR). `loads: []` measures none.
+ */
+const Latency = z
+  .strictObject({
+    // Loads as shares of the PDR's lower bound at the frame size; 0 is the latency stream alone.
+    loads: z
+      .array(z.number().min(0).max(1))
+      .max(8)
+      .default([0, 0.1, 0.5, 0.9])
+      .refine((l) => new Set(l).size === l.length, 'each load once'),
+    // The latency stream's frames per second, and how long each load runs.
+    rate: z.number().int().min(10).max(100_000).default(1000),
+    durationS: z.number().positive().max(60).default(2),
+    // compare: p99 at 50 % of each run's PDR beyond this share above the baseline's is a regression (docs/gate.md).
+    regressionThreshold: z.number().positive().max(100).default(0.5),
+  })
+  .prefault({});
+
+/**
+ * The throughput suite: an RFC 2544 NDR/PDR search after MLRsearch. The
+ * defaults are a nightly's; CSIT's release settings are relativeWidth 0.005,
+ * finalTrialS 1, durationSumS 21.
+ */
+export const Throughput = z.strictObject({
+  // Frame sizes on the wire, FCS included (64: 60 bytes in the pcap).
+  frameSizes: z.array(z.number().int().min(64).max(1518)).min(1).default([64]),
+  minRate: z.number().int().positive().default(1000),
+  maxRate: z.number().int().positive().max(100_000_000).default(1_000_000),
+  ndr: goal(0),
+  pdr: goal(0.005),
+  // Caps on each search (per frame size): a nightly's time is bounded whatever the DUT does.
+  maxSearchS: z.number().positive().default(120),
+  maxTrials: z.number().int().positive().default(100),
+  // How the generator's own limit is measured: a temporary flow from the ingress to the egress
+  // phy port, bypassing the guest (the virtual lab; a real lab's cabling may say otherwise), or not at all.
+  calibrate: z.enum(['bypass-flow', 'none']).default('bypass-flow'),
+  // Frames in the trial pcap, looped to make a trial's load.
+  trialFrames: z.number().int().positive().max(100_000).default(1000),
+  // compare: a drop beyond this share of the baseline (and beyond the runs' own spread) is a regression.
+  regressionThreshold: z.number().min(0).max(0.9, 'a threshold above 0.9 lets almost any drop pass: the gate would never fail').default(0.1),
+  latency: Latency,
+});

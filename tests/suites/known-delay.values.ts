@@ -1,0 +1,11 @@
+// The known-delay suite's queue and loads, for the suite and the test that reads its result.
+import type { Queue } from '../../lib/vlab/queue.js';
+
+/** 5 kframes/s of 64-byte frames, 100 of them queued: a frame let into the full queue waits 20 ms. */
+export const QUEUE: Omit<Queue, 'iface'> = { fps: 5000, frame: 64, queueFrames: 100 };
+/** Loads as shares of the queue's rate: one it never fills, one that keeps it full. */
+export const LOADS = { under: 0.1, near: 0.9, over: 1.5 };
+/** The latency stream: a few frames a second beside the load, for two seconds. */
+export const STREAM = { rate: 100, durationS: 2 };
+/** How far p50 may be from the computed delay: the scheduling of a shared 2-core box (docs/gate.md). */
+export const TOLERANCE = 0.15;
