@@ -13,7 +13,8 @@
 // 3. The unshaped virtual DUT: two searches, and whether they agree.
 // It takes about 15 minutes on a 2-core box. `-- --quick` runs one capacity
 // (5 kframes/s) and skips 3.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -41,8 +42,17 @@ interface Search {
   pdr: { lower: number | null; upper: number | null };
 }
 
+/** The lab's testbed without the latency after each search (npm run bench:latency measures that): the searches alone. */
+function searchesOnly(testbed: string): string {
+  const doc = parseDocument(readFileSync(testbed, 'utf8'));
+  doc.setIn(['throughput', 'latency', 'loads'], []);
+  const file = `${testbed.replace(/\.yaml$/, '')}-searches.yaml`;
+  writeFileSync(file, doc.toString());
+  return file;
+}
+
 async function search(testbed: string, profile: string, hook?: string): Promise<Search> {
-  const args = ['bin/dutlab.js', 'run', '--quiet', '--reports', reports, '--testbed', testbed, '--profile', profile, '--suite', 'throughput'];
+  const args = ['bin/dutlab.js', 'run', '--quiet', '--reports', reports, '--testbed', searchesOnly(testbed), '--profile', profile, '--suite', 'throughput'];
   const r = await execa('node', [...args, ...(hook ? ['--hook-before-traffic', hook] : [])], { cwd: ROOT, reject: false });
   const runId = /report: .*\/([^/]+)\/summary\.md/.exec(r.stderr)?.[1];
   if (!runId) throw new Error(`the search did not report: ${r.stderr}`);

@@ -135,9 +135,10 @@ describe('the gate on a DUT of known capacity (lab up --capacity 5000, threshold
   const runShaped = (extra: string[] = []) => dutlabRun(['--testbed', shapedFile, '--profile', 'virtual', '--suite', 'throughput', ...extra], reports);
   beforeAll(async () => {
     shaped = await labUp({ id: 'tputc', capacity: CAPACITY });
-    // The latency at the gate's load alone (50 % of the PDR), its stream a fiftieth of it.
+    // The latency at the gate's load alone (50 % of the PDR), its stream a fiftieth of it. These pairs prove
+    // throughput's threshold; p99 of a hundred packets is nearly their maximum, too loose a figure for a gate.
     const doc = parseDocument(readFileSync(shaped.testbedFile, 'utf8'));
-    doc.setIn(['throughput', 'latency'], { loads: [0.5], rate: 100, durationS: 1 });
+    doc.setIn(['throughput', 'latency'], { loads: [0.5], rate: 100, durationS: 1, regressionThreshold: 20 });
     shapedFile = join(shaped.stateDir, 'gate.yaml');
     writeFileSync(shapedFile, doc.toString());
   }, 120_000);

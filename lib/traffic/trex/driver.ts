@@ -280,7 +280,8 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     const tx = this.cfg.ports.transmit;
     const handler = ports.handler(tx);
     await rpc.call('remove_all_streams', { handler, port_id: tx });
-    await rpc.call('add_stream', { handler, port_id: tx, stream_id: 1, stream: stlStream(this.trialFrame, trial.rate) });
+    // No load (the latency stream alone): no load stream, which TRex would refuse at 0 packets a second.
+    if (trial.rate > 0) await rpc.call('add_stream', { handler, port_id: tx, stream_id: 1, stream: stlStream(this.trialFrame, trial.rate) });
     if (trial.latency)
       await rpc.call('add_stream', { handler, port_id: tx, stream_id: 2, stream: stlStream(this.trialFrame, trial.latency.rate, trial.latency.streamId) });
     const before = await this.counters();
@@ -298,7 +299,7 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
       offered,
       sent,
       received,
-      lossRatio: sent > 0 ? Math.max(0, sent - received) / sent : 1,
+      lossRatio: sent > 0 ? Math.max(0, sent - received) / sent : trial.rate > 0 ? 1 : 0,
       generatorShort: achievedRate < trial.rate * 0.97,
       achievedRate,
       ...(latency ? { latency } : {}),
