@@ -39,7 +39,11 @@ export async function latencyAtLoads(tg: MeasuringTrafficGenerator, run: LabRun,
     const rate = Math.round(load * pdr);
     const hops = load === 0 ? await GuestLatencyCaptures.start(run) : null;
     if (load === 0 && typeof hops === 'string') out.hopsNot = hops;
-    const r = await tg.measure({ rate, durationS: l.durationS, frame, latency: { streamId: LATENCY_STREAM_ID, rate: l.rate } });
+    const r = await tg.measure({ rate, durationS: l.durationS, frame, latency: { streamId: LATENCY_STREAM_ID, rate: l.rate } }).catch(async (err: unknown) => {
+      // No capture on the guest outlives a trial that failed.
+      if (hops && typeof hops !== 'string') await hops.abandon();
+      throw err;
+    });
     const at: LatencyAtLoad = { load, rate, lossRatio: r.lossRatio, generatorShort: rate > 0 && r.generatorShort, latency: figures(r) };
     if (hops && typeof hops !== 'string') {
       const split = await hops.split(r);
@@ -101,6 +105,11 @@ class GuestLatencyCaptures {
     }
   }
 
+  /** Stops the captures without reading them. */
+  async abandon(): Promise<void> {
+    await Promise.all(this.captures.map((c) => c.abandon()));
+  }
+
   /** The trial's latency packets at each point of the path, from the TG's transmit port to its receive port, hop by hop. */
   async split(r: TrialResult): Promise<HopLatency[] | string> {
     try {
@@ -117,7 +126,7 @@ class GuestLatencyCaptures {
     } catch (err) {
       return `the guest's captures of the latency stream are not used: ${errorMessage(err)}`;
     } finally {
-      await Promise.all(this.captures.map((c) => c.abandon()));
+      await this.abandon();
     }
   }
 }
