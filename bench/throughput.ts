@@ -30,6 +30,8 @@ const ID = 'bench-tput';
 const WIDTH = 0.05;
 const THRESHOLD = 0.05;
 const quick = process.argv.includes('--quick');
+/** `-- --pinning`: only section 4, what pinning the switch and the generator to CPUs of their own buys the unshaped DUT. */
+const pinning = process.argv.includes('--pinning');
 /** `-- --capacities 2000,10000` runs those capacities only (the pairs only if 5000 is among them; not the unshaped DUT). */
 const only = process.argv.includes('--capacities') ? process.argv[process.argv.indexOf('--capacities') + 1]!.split(',').map(Number) : null;
 const reports = mkdtempSync(join(tmpdir(), 'dutlab-bench-'));
@@ -81,7 +83,7 @@ try {
   console.log("1. A DUT of known capacity: five searches at each (kframes/s; error: the bounds' middle against the capacity)");
   console.log('capacity  search  NDR bounds      PDR bounds      error    within 5 %  time');
   const healthyAt5: string[] = [];
-  for (const capacity of only ?? (quick ? [5000] : [2000, 5000, 10_000])) {
+  for (const capacity of pinning ? [] : (only ?? (quick ? [5000] : [2000, 5000, 10_000]))) {
     const lab = await labUp({ id: ID, capacity });
     let within = 0;
     for (let i = 1; i <= 5; i++) {
@@ -121,7 +123,7 @@ try {
     }
     await labDown({ id: ID });
   }
-  if (!quick && !only) {
+  if (!quick && !only && !pinning) {
     console.log('3. The unshaped virtual DUT: two searches');
     const lab = await labUp({ id: ID });
     const found: Search[] = [];
@@ -136,6 +138,29 @@ try {
     const overlap =
       a.lower !== null && b.lower !== null && a.lower <= (b.upper ?? Number.POSITIVE_INFINITY) && b.lower <= (a.upper ?? Number.POSITIVE_INFINITY);
     console.log(`NDR: the two searches ${overlap ? 'agree' : 'do NOT agree'} within their own bounds`);
+  }
+  if (pinning) {
+    // 4. What pinning buys the unshaped DUT: five searches as the lab comes, five with the switch and the generator on CPUs of their own.
+    console.log('4. The unshaped virtual DUT, five healthy searches unpinned, then five pinned (lab up --pin)');
+    const spreads: Record<string, number> = {};
+    for (const pin of [false, true]) {
+      await labDown({ id: ID });
+      const lab = await labUp({ id: ID, pin });
+      const lowers: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const s = await search(lab.testbedFile, 'virtual');
+        if (s.ndr.lower !== null) lowers.push(s.ndr.lower);
+        console.log(
+          `${pin ? 'pinned' : 'unpinned'} ${i + 1}: ${s.seconds.toFixed(1)} s; NDR ${kfps(s.ndr.lower)}..${kfps(s.ndr.upper)}, PDR ${kfps(s.pdr.lower)}..${kfps(s.pdr.upper)}`,
+        );
+      }
+      const [lo, hi] = [Math.min(...lowers), Math.max(...lowers)];
+      spreads[pin ? 'pinned' : 'unpinned'] = 1 - lo / hi;
+      console.log(
+        `${pin ? 'pinned' : 'unpinned'}: NDR lower bounds ${kfps(lo)}..${kfps(hi)} kfps: the lowest ${((1 - lo / hi) * 100).toFixed(0)} % below the highest (a threshold below that calls a healthy pair a regression)`,
+      );
+    }
+    console.log(`pinning: the spread ${(spreads.unpinned! * 100).toFixed(0)} % unpinned, ${(spreads.pinned! * 100).toFixed(0)} % pinned`);
   }
 } finally {
   rmSync(reports, { recursive: true, force: true });

@@ -329,7 +329,8 @@ export function buildCli(): Command {
       '--capacity <fps>',
       "a DUT of known capacity: the guest forwards at most this many of the stream's frames a second (a token bucket sized from the generator's measured burst; --guest netns)",
     )
-    .action(async (o: { id: string; template?: string; datapath?: Datapath; guest: GuestKind; rebuildImage?: boolean; capacity?: string }) => {
+    .option('--pin', 'the switch on CPU 0, the generator and its captures on the other CPUs (netdev datapath; the testbed gets tg.cpus)')
+    .action(async (o: { id: string; template?: string; datapath?: Datapath; guest: GuestKind; rebuildImage?: boolean; capacity?: string; pin?: boolean }) => {
       if (o.guest === 'vm' && o.datapath === 'netdev')
         throw new Error('--guest vm --datapath netdev: a VM guest sits on vhost-user ports, which need the DPDK datapath (leave --datapath out, or say dpdk)');
       if (o.capacity !== undefined && !/^\d+$/.test(o.capacity)) throw new Error(`--capacity ${o.capacity}: whole frames per second`);
@@ -341,6 +342,7 @@ export function buildCli(): Command {
         ...(o.rebuildImage ? { rebuildImage: true } : {}),
         ...(o.template ? { template: o.template } : {}),
         ...(o.capacity !== undefined ? { capacity: Number(o.capacity) } : {}),
+        ...(o.pin ? { pin: true } : {}),
       });
       process.stdout.write(`${st.testbedFile}\n`);
     });

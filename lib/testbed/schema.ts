@@ -361,7 +361,15 @@ const Trex = z.strictObject({
 });
 
 const Tg = z
-  .strictObject({ type: z.enum(['linux', 'trex']).default('linux'), trex: Trex.optional() })
+  .strictObject({
+    type: z.enum(['linux', 'trex']).default('linux'),
+    trex: Trex.optional(),
+    // The linux TG's CPUs for tcpreplay and its captures (taskset -c), apart from the DUT's: "1", "2-3", "1,3".
+    cpus: z
+      .string()
+      .regex(/^\d{1,4}(-\d{1,4})?(,\d{1,4}(-\d{1,4})?)*$/, 'a CPU list as taskset -c takes it: 1, 2-3 or 1,3')
+      .optional(),
+  })
   .refine((t) => t.type !== 'trex' || t.trex !== undefined, {
     message: 'tg.type trex needs tg.trex (the server, its ports, the pcap directory)',
     path: ['trex'],

@@ -23,6 +23,8 @@ export interface CaptureSpec {
   logFile: string;
   filter?: string;
   snaplen?: number;
+  /** The CPUs it runs on (taskset -c), apart from the DUT's; anywhere by default. */
+  cpus?: string;
   /** Where the capture is recorded while it runs, so that the next run on the lab stops it if this one is killed. */
   record?: CaptureRecord;
 }
@@ -101,7 +103,8 @@ export class Tcpdump {
       '-w',
       shq(spec.file),
     ];
-    const proc = await shell.start(`${words.join(' ')}${spec.filter ? ` ${shq(spec.filter)}` : ''}`, {
+    const pinned = spec.cpus ? `taskset -c ${shq(spec.cpus)} ` : '';
+    const proc = await shell.start(`${pinned}${words.join(' ')}${spec.filter ? ` ${shq(spec.filter)}` : ''}`, {
       logFile: spec.logFile,
       ...(spec.record ? { record: { prefix: spec.record.prefix, line: `${spec.record.lab} ${spec.file} ${spec.logFile}` } } : {}),
     });

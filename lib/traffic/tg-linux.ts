@@ -57,6 +57,11 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     };
   }
 
+  /** tcpreplay as this TG runs it: on the testbed's tg.cpus where it names them (apart from the DUT's). */
+  private tcpreplay(args: string): string {
+    return `${this.tb.tg.cpus ? `taskset -c ${shq(this.tb.tg.cpus)} ` : ''}tcpreplay ${args}`;
+  }
+
   async prepare(): Promise<void> {
     const missing = await this.shell.run('for t in tcpreplay tcpdump; do command -v $t >/dev/null || echo $t; done');
     if (missing.stdout.trim()) {
@@ -133,13 +138,13 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
         filter: `udp and src host ${t.srcIp} and dst host ${t.dstIp}`,
       },
     ];
-    return specs.map((spec) => ({ ...spec, record }));
+    return specs.map((spec) => ({ ...spec, record, ...(this.tb.tg.cpus ? { cpus: this.tb.tg.cpus } : {}) }));
   }
 
   private async send(localPcap: string, packets: number, rate: number): Promise<SendResult> {
     await this.shell.put(localPcap, this.remoteTx);
     const timeoutMs = Math.ceil((packets / rate) * 1000) * 2 + 30_000;
-    const r = await this.shell.run(`tcpreplay -i ${shq(this.txPort)} --pps=${rate} ${shq(this.remoteTx)}`, { timeoutMs });
+    const r = await this.shell.run(this.tcpreplay(`-i ${shq(this.txPort)} --pps=${rate} ${shq(this.remoteTx)}`), { timeoutMs });
     const sent = /Successful packets:\s+(\d+)/.exec(r.stdout);
     const failed = /Failed packets:\s+(\d+)/.exec(r.stdout);
     if (!sent) throw new CommandError('tg', 'tcpreplay', r.exitCode, null, `could not read "Successful packets" from tcpreplay's output`, r.stdout);
@@ -181,7 +186,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
    */
   private async replayLoad(rate: number, durationS: number, alongside?: string): Promise<Load> {
     const loops = Math.max(1, Math.round((rate * durationS) / this.trialFrames));
-    const load = `tcpreplay -i ${shq(this.txPort)} --pps=${Math.round(rate)} --loop=${loops} --preload-pcap ${shq(this.remoteTx)}`;
+    const load = this.tcpreplay(`-i ${shq(this.txPort)} --pps=${Math.round(rate)} --loop=${loops} --preload-pcap ${shq(this.remoteTx)}`);
     const out = shq(this.remote.loadOut);
     const line = alongside ? `${load} >${out} 2>&1 & p=$!; ${alongside}; wait $p; r=$?; cat ${out}; rm -f ${out}; exit $r` : load;
     const r = await this.shell.run(line, { timeoutMs: Math.ceil(durationS * 3000) + 30_000 });
@@ -216,7 +221,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     await this.putLatencyStream(trial.frame, asked.rate, count);
     const record = captureRecordOf(this.tb, 'tg');
     const log = (name: string) => `${this.tb.paths.workDir}/${name}.log`;
-    const common = { filter: latencyFilter(this.tb), snaplen: LATENCY_SNAPLEN, record };
+    const common = { filter: latencyFilter(this.tb), snaplen: LATENCY_SNAPLEN, record, ...(this.tb.tg.cpus ? { cpus: this.tb.tg.cpus } : {}) };
     const captures = await Tcpdump.startAll(this.shell, [
       { name: 'latency-tx', iface: this.txPort, direction: 'out', file: this.remote.latencyTx, logFile: log('latency-tx'), ...common },
       { name: 'latency-rx', iface: this.rxPort, direction: 'in', file: this.remote.latencyRx, logFile: log('latency-rx'), ...common },
@@ -224,7 +229,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     try {
       const before = await this.counters();
       // The latency stream's own output is not read: the captures say what it sent.
-      const stream = `tcpreplay -i ${shq(this.txPort)} --pps=${asked.rate} ${shq(this.remote.latency)} >/dev/null`;
+      const stream = `${this.tcpreplay(`-i ${shq(this.txPort)} --pps=${asked.rate} ${shq(this.remote.latency)}`)} >/dev/null`;
       let load: Load = { offered: 0, sent: 0, seconds: 0 };
       if (trial.rate > 0) load = await this.replayLoad(trial.rate, trial.durationS + 2 * LOAD_LEAD_S, `sleep ${LOAD_LEAD_S}; ${stream}`);
       else await this.shell.run(stream, { timeoutMs: Math.ceil(trial.durationS * 3000) + 30_000 });

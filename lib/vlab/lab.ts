@@ -17,6 +17,7 @@ import { isAlive, pidsInNetns, startTimeOf, stopProc, type ProcRecord } from './
 import { ensurePackages } from './packages.js';
 import { releaseHugepages, reserveHugepages } from './hugepages.js';
 import { DATAPATH_BATCH, shapeGuest, type Capacity } from './capacity.js';
+import { pinningFor, pinSwitch, type Pinning } from './pinning.js';
 import { hugepagesNeeded } from '../testbed/sizing.js';
 import { ensureGuestImage, type GuestImage } from './image.js';
 import { waitUntil } from '../wait.js';
@@ -52,6 +53,8 @@ export interface LabState {
   madeDpdkRunDir?: boolean;
   /** The guest's known capacity, where lab up set one. */
   capacity?: Capacity;
+  /** The switch's and the generator's CPUs, where lab up --pin set them. */
+  pinned?: Pinning;
 }
 
 export function labNames(id: string) {
@@ -75,6 +78,8 @@ export interface UpOptions {
   rebuildImage?: boolean;
   /** A DUT of known capacity: the guest forwards at most this many of the stream's frames a second (netns guest; lib/vlab/capacity.ts). */
   capacity?: number;
+  /** The switch on CPU 0, the generator and its captures on the others (netdev datapath; lib/vlab/pinning.ts). */
+  pin?: boolean;
 }
 
 export async function labUp(options: UpOptions = {}): Promise<LabState> {
@@ -87,6 +92,8 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
   if (guest === 'vm' && datapath !== 'dpdk') throw new Error('a VM guest sits on vhost-user ports: it needs the DPDK datapath (--datapath dpdk)');
   if (options.capacity !== undefined && (guest !== 'netns' || !Number.isInteger(options.capacity) || options.capacity < 100 || options.capacity > 1_000_000))
     throw new Error(`--capacity ${options.capacity}: whole frames/s from 100 to 1000000, on a guest namespace (not --guest vm)`);
+  if (options.pin && datapath !== 'netdev') throw new Error('--pin: the netdev datapath only (the DPDK datapath takes its own CPUs: ovsDpdk.pmdCpuMask)');
+  const pinning = options.pin ? pinningFor() : undefined;
   // The template before anything is torn down or installed: a mistyped --template leaves the existing lab as it is.
   const template = options.template ?? (guest === 'vm' ? VM_TEMPLATE : datapath === 'dpdk' ? DPDK_TEMPLATE : DEFAULT_TEMPLATE);
   const templateTb = loadTestbed(template);
@@ -135,6 +142,12 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     }
     state.processes.push(...(await startOvs(sh, names.stateDir, names.namespaces.host, datapath)));
     save();
+    if (pinning) {
+      await pinSwitch(sh, state.processes.find((p) => p.name === 'ovs-vswitchd')!.pid, pinning);
+      state.pinned = pinning;
+      save();
+      log(`ovs-vswitchd on CPU ${pinning.switch}, the generator and its captures on CPU ${pinning.generator}`);
+    }
     log(
       datapath === 'dpdk'
         ? "ovsdb-server running in the host namespace (ovs-vswitchd is the run's)"
@@ -203,6 +216,7 @@ function labTestbed(template: string, state: LabState): string {
     throughput.commentBefore = ' The shaped DUT is steady (npm run bench:throughput): a 10 % cut is caught at 5 % (docs/gate.md).';
     doc.commentBefore = ` A DUT of known capacity: the guest forwards at most ${state.capacity.fps} frames/s of the stream (lab up --capacity).`;
   }
+  if (state.pinned) doc.setIn(['tg', 'cpus'], state.pinned.generator);
   for (const role of ['host', 'guest', 'tg'] as const) {
     const img = role === 'guest' ? state.image : undefined;
     doc.setIn(['hosts', role, 'auth'], doc.createNode({ privateKeyFile: img ? img.clientKey : join(s, 'keys', 'client') }, { flow: true }));

@@ -2,7 +2,7 @@
 // namespace), where things go wrong: a port that is not there, nothing coming
 // back, a run cut short. Each failure is an infrastructure error that names
 // what and where, and the TG is left with no tcpdump and no pcap of the run.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -191,5 +191,47 @@ describe('linux traffic generator, when things go wrong', () => {
     expect(tgProcesses()).toEqual([]);
     await tg.cleanup();
     expect(await runFilesOnTg('lat')).toBe('');
+  });
+});
+
+describe('linux traffic generator on a pinned lab (lab up --pin)', () => {
+  const PIN = 'tgpin';
+  afterAll(async () => {
+    await labDown({ id: PIN });
+  });
+
+  it("runs the switch on CPU 0, and tcpreplay and its captures on the testbed's tg.cpus", async () => {
+    const lab = await labUp({ id: PIN, pin: true });
+    const pinned = loadTestbed(lab.testbedFile);
+    expect(pinned.tg.cpus).toBe('1');
+    const allowed = (pid: number | string) => /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    const vswitchd = lab.processes.find((p) => p.name === 'ovs-vswitchd')!.pid;
+    for (const task of readdirSync(`/proc/${vswitchd}/task`)) expect(allowed(task)).toBe('0');
+    const s = new Session(pinned, virtual);
+    try {
+      const tg = new LinuxTrafficGenerator(await s.connect('tg'), pinned, 'pin');
+      const stream = streamFromTestbed(pinned, 5, { count: 100, rate: 1000 });
+      const file = join(dir, 'pin-tx.pcap');
+      writeStreamPcap(file, stream);
+      await tg.prepareTrials(file, stream.count);
+      const trial = tg.measure({ rate: 1000, durationS: 1, frame: 64, latency: { streamId: 7, rate: 100 } });
+      const seen = new Map<string, string>();
+      for (let i = 0; i < 40 && seen.size < 2; i++) {
+        await new Promise((ok) => setTimeout(ok, 50));
+        for (const pid of pidsInNetns(netnsId(`dutlab-${PIN}-tg`))) {
+          try {
+            const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+            if (comm === 'tcpreplay' || comm === 'tcpdump') seen.set(comm, allowed(pid)!);
+          } catch {
+            // gone between the listing and the read
+          }
+        }
+      }
+      await trial;
+      expect(Object.fromEntries(seen)).toEqual({ tcpreplay: '1', tcpdump: '1' });
+      await tg.cleanup();
+    } finally {
+      await s.close();
+    }
   });
 });
