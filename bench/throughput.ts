@@ -11,6 +11,10 @@
 //    and five searches with the capacity cut by 10 %, each against a healthy
 //    one (a regression must be called in every pair).
 // 3. The unshaped virtual DUT: two searches, and whether they agree.
+// 4. `-- --pinning` (that section alone, about 17 minutes): five healthy
+//    searches on the unshaped DUT as the lab comes, five with the switch and
+//    the generator on CPUs of their own (lab up --pin), and the spread of their
+//    NDRs each way: what pinning buys.
 // It takes about 15 minutes on a 2-core box. `-- --quick` runs one capacity
 // (5 kframes/s) and skips 3.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
