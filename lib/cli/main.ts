@@ -19,8 +19,7 @@ import { DEFAULT_LAB_ID, labDown, labNames, labStatus, labUp, type Datapath, typ
 import { cachedImages, ensureGuestImage, IMAGE_CACHE } from '../vlab/image.js';
 import { ensurePackages } from '../vlab/packages.js';
 import { runSuites, writeRefusalReport } from './run.js';
-import { throughputLines, throughputOf } from '../suite/throughput/result.js';
-import { latencyLines } from '../suite/throughput/result.js';
+import { latencyLines, throughputLines, throughputOf } from '../suite/throughput/result.js';
 
 const log = (line: string) => process.stderr.write(`dutlab: ${line}\n`);
 /** A path as the user can open it from here: relative inside the working directory, absolute outside. */
@@ -101,8 +100,8 @@ export function buildCli(): Command {
         });
         log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
         // The throughput suite's answer on the terminal too: NDR and PDR with their bounds.
-        for (const line of throughputLines(s.record.suites.flatMap(throughputOf))) log(line);
-        for (const line of latencyLines(s.record.suites.flatMap(throughputOf))) log(line);
+        const searches = s.record.suites.flatMap(throughputOf);
+        for (const line of [...throughputLines(searches), ...latencyLines(searches)]) log(line);
         const gate = s.cases.find((c) => c.id === GATE_CASE_ID);
         if (baseline && gate) {
           process.stdout.write(s.comparison ?? '');
@@ -145,9 +144,11 @@ export function buildCli(): Command {
           return { throughput: 0.1, latency: 0.5 };
         }
       };
-      const threshold = o.threshold !== undefined ? Number(o.threshold) : own().throughput;
+      // Read once, and only when an option leaves a threshold to it.
+      const testbed = o.threshold === undefined || o.latencyThreshold === undefined ? own() : null;
+      const threshold = o.threshold !== undefined ? Number(o.threshold) : testbed!.throughput;
       if (!(threshold >= 0 && threshold <= 0.9)) throw new Error(`--threshold ${o.threshold}: a ratio from 0 to 0.9 (above it almost any drop passes)`);
-      const latencyThreshold = o.latencyThreshold !== undefined ? Number(o.latencyThreshold) : own().latency;
+      const latencyThreshold = o.latencyThreshold !== undefined ? Number(o.latencyThreshold) : testbed!.latency;
       if (!(latencyThreshold > 0 && latencyThreshold <= 100))
         throw new Error(`--latency-threshold ${o.latencyThreshold}: a ratio above 0 (0.5: p99 half as high again as the baseline's), at most 100`);
       const diff = incomparable(base, cand);

@@ -87,27 +87,22 @@ export const GATE_LATENCY_LOAD = 0.5;
 
 const us = (x: number) => `${Math.round(x)} µs`;
 
-/** p99 at the gate's load, frame by frame: a rise beyond the threshold is a regression; invalid or missing figures are named, never compared. */
+/** Each frame size's latency at the gate's load, in a run. */
 const atGate = (r: RunRecord) =>
   r.run.suites.flatMap(throughputOf).flatMap((t) => (t.latency?.loads ?? []).filter((l) => l.load === GATE_LATENCY_LOAD).map((l) => ({ frame: t.frame, l })));
 
-/** p99 at the gate's load of both runs, frame by frame. */
-function latencySideBySide(base: RunRecord, cand: RunRecord): Comparison['latency'] {
-  const p99 = (x: { l: { latency: { p99Us: number | null; invalid?: string } } } | undefined) => (x && !x.l.latency.invalid ? x.l.latency.p99Us : null);
-  const frames = [...new Set([...atGate(base), ...atGate(cand)].map((x) => x.frame))].sort((a, b) => a - b);
-  return frames.map((frame) => ({
-    frame,
-    baseline: p99(atGate(base).find((x) => x.frame === frame)),
-    candidate: p99(atGate(cand).find((x) => x.frame === frame)),
-  }));
-}
-
-function compareLatency(base: RunRecord, cand: RunRecord, threshold: number): Pick<Comparison, 'regressions' | 'changes'> {
+/**
+ * p99 at the gate's load, frame by frame: both runs' side by side, and a rise
+ * beyond the threshold a regression; invalid or missing figures are named,
+ * never compared.
+ */
+function compareLatency(base: RunRecord, cand: RunRecord, threshold: number): Pick<Comparison, 'regressions' | 'changes' | 'latency'> {
   const regressions: string[] = [];
   const changes: string[] = [];
-  for (const { frame, l } of atGate(cand)) {
+  const [inBase, inCand] = [atGate(base), atGate(cand)];
+  for (const { frame, l } of inCand) {
     const what = `latency p99 at ${GATE_LATENCY_LOAD * 100} % of PDR at ${frame}-byte frames`;
-    const b = atGate(base).find((x) => x.frame === frame)?.l;
+    const b = inBase.find((x) => x.frame === frame)?.l;
     if (!b) {
       changes.push(`${what}: measured now, not in the baseline`);
       continue;
@@ -124,7 +119,14 @@ function compareLatency(base: RunRecord, cand: RunRecord, threshold: number): Pi
       );
     else if (cp < bp / (1 + threshold)) changes.push(`${what} fell: ${us(cp)} now, ${us(bp)} in the baseline`);
   }
-  return { regressions, changes };
+  const p99 = (x: (typeof inBase)[number] | undefined) => (x && !x.l.latency.invalid ? x.l.latency.p99Us : null);
+  const frames = [...new Set([...inBase, ...inCand].map((x) => x.frame))].sort((x, y) => x - y);
+  const latency = frames.map((frame) => ({
+    frame,
+    baseline: p99(inBase.find((x) => x.frame === frame)),
+    candidate: p99(inCand.find((x) => x.frame === frame)),
+  }));
+  return { regressions, changes, latency };
 }
 
 export function compareRuns(base: RunRecord, cand: RunRecord, thresholds: Thresholds): Comparison {
@@ -155,7 +157,7 @@ export function compareRuns(base: RunRecord, cand: RunRecord, thresholds: Thresh
     const [bv, cv] = [base.run.versions[k] ?? 'unknown', cand.run.versions[k] ?? 'unknown'];
     return { component: k, baseline: bv, candidate: cv, changed: bv !== cv };
   });
-  return { regressions, changes, versions, latency: latencySideBySide(base, cand) };
+  return { regressions, changes, versions, latency: latency.latency };
 }
 
 export function comparisonText(base: RunRecord, cand: RunRecord, c: Comparison): string {

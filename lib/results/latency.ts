@@ -122,7 +122,10 @@ export function latencyOfPackets(streamId: number, sent: readonly SeenPacket[], 
   const n = delays.length;
   const at = (p: number) => (n > 0 ? h.getValueAtPercentile(p) : null);
   const buckets = new Map<number, number>();
-  for (const d of delays) buckets.set(decadeBound(d.us), (buckets.get(decadeBound(d.us)) ?? 0) + 1);
+  for (const d of delays) {
+    const bound = decadeBound(d.us);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + 1);
+  }
   const negative = delays.filter((d) => d.us < 0).length;
   const invalid = [
     unmatched > 0 ? `${unmatched} packets arrived that were not seen leaving (the sending side's capture missed them)` : '',

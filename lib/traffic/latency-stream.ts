@@ -6,7 +6,7 @@
 import type { SeenPacket } from '../results/latency.js';
 import type { Testbed } from '../testbed/schema.js';
 import { readPcap } from './pcap.js';
-import { ETH_LEN, OFF_MAGIC, OFF_RUN, OFF_SEQ, PAYLOAD_MAGIC, type StreamSpec, streamFromTestbed } from './stream.js';
+import { isStreamFrame, OFF_SEQ, type StreamSpec, streamFromTestbed } from './stream.js';
 
 /** The run word of latency frames ("LAT!"): a load's frames never carry it. */
 export const LATENCY_RUN = 0x4c415421;
@@ -31,8 +31,7 @@ export function latencyFilter(tb: Testbed): string {
 export async function seenInCapture(file: string): Promise<SeenPacket[]> {
   const seen: SeenPacket[] = [];
   await readPcap(file, (d, us) => {
-    if (d.length < LATENCY_SNAPLEN || d.readUInt16BE(12) !== 0x0800 || d[ETH_LEN + 9] !== 17) return;
-    if (d.readUInt32BE(OFF_MAGIC) !== PAYLOAD_MAGIC || d.readUInt32BE(OFF_RUN) !== LATENCY_RUN) return;
+    if (d.length < LATENCY_SNAPLEN || !isStreamFrame(d, LATENCY_RUN)) return;
     seen.push({ seq: d.readUInt32BE(OFF_SEQ), us });
   });
   return seen;

@@ -54,6 +54,18 @@ export function streamFromTestbed(tb: Testbed, runId: number, overrides: Partial
   };
 }
 
+/** A frame of this run's stream, as sent or as forwarded: IPv4, UDP, the payload's magic and this run's id. */
+export function isStreamFrame(frame: Buffer, runId: number): boolean {
+  return (
+    frame.length >= OFF_RUN + 4 &&
+    frame.readUInt16BE(12) === 0x0800 &&
+    frame[ETH_LEN] === 0x45 &&
+    frame[ETH_LEN + 9] === 17 &&
+    frame.readUInt32BE(OFF_MAGIC) === PAYLOAD_MAGIC &&
+    frame.readUInt32BE(OFF_RUN) === runId >>> 0
+  );
+}
+
 export function macBytes(mac: string): Buffer {
   return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
 }

@@ -118,14 +118,18 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     this.captures.push(...(await Tcpdump.startAll(this.shell, this.captureSpecs())));
   }
 
+  /** A capture as this TG runs it: recorded for the next run of the lab, on the testbed's tg.cpus where it names them. */
+  private onTg(spec: Omit<CaptureSpec, 'logFile' | 'record' | 'cpus'>): CaptureSpec {
+    const cpus = this.tb.tg.cpus;
+    return { ...spec, logFile: `${this.tb.paths.workDir}/${spec.name}.log`, record: captureRecordOf(this.tb, 'tg'), ...(cpus ? { cpus } : {}) };
+  }
+
   private captureSpecs(): CaptureSpec[] {
     const t = this.tb.traffic;
-    const log = (name: string) => `${this.tb.paths.workDir}/${name}.log`;
-    const record = captureRecordOf(this.tb, 'tg');
-    const specs: CaptureSpec[] = [
+    const specs: Array<Omit<CaptureSpec, 'logFile'>> = [
       // rx: only what the DUT sends us; tx: only what leaves (the stream, and whatever else the TG sends).
-      { name: 'tcpdump-rx', iface: this.rxPort, direction: 'in', file: this.remote.rx, logFile: log('tcpdump-rx') },
-      { name: 'tcpdump-tx', iface: this.txPort, direction: 'out', file: this.remote.tx, logFile: log('tcpdump-tx') },
+      { name: 'tcpdump-rx', iface: this.rxPort, direction: 'in', file: this.remote.rx },
+      { name: 'tcpdump-tx', iface: this.txPort, direction: 'out', file: this.remote.tx },
       // The stream's packets alone, headers only: its growth says whether the stream is still arriving,
       // whatever else the port receives (LLDP, ARP, a neighbour's traffic never stop).
       {
@@ -133,12 +137,20 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
         iface: this.rxPort,
         direction: 'in',
         file: this.remote.watch,
-        logFile: log('tcpdump-watch'),
         snaplen: 64,
         filter: `udp and src host ${t.srcIp} and dst host ${t.dstIp}`,
       },
     ];
-    return specs.map((spec) => ({ ...spec, record, ...(this.tb.tg.cpus ? { cpus: this.tb.tg.cpus } : {}) }));
+    return specs.map((spec) => this.onTg(spec));
+  }
+
+  /** The latency stream's two captures: leaving the transmit port, arriving on the receive port, the stream alone (BPF). */
+  private latencyCaptureSpecs(): CaptureSpec[] {
+    const only = { filter: latencyFilter(this.tb), snaplen: LATENCY_SNAPLEN };
+    return [
+      this.onTg({ name: 'latency-tx', iface: this.txPort, direction: 'out', file: this.remote.latencyTx, ...only }),
+      this.onTg({ name: 'latency-rx', iface: this.rxPort, direction: 'in', file: this.remote.latencyRx, ...only }),
+    ];
   }
 
   private async send(localPcap: string, packets: number, rate: number): Promise<SendResult> {
@@ -219,13 +231,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
   private async measureWithLatency(trial: Trial, asked: NonNullable<Trial['latency']>): Promise<TrialResult> {
     const count = Math.max(1, Math.round(asked.rate * trial.durationS));
     await this.putLatencyStream(trial.frame, asked.rate, count);
-    const record = captureRecordOf(this.tb, 'tg');
-    const log = (name: string) => `${this.tb.paths.workDir}/${name}.log`;
-    const common = { filter: latencyFilter(this.tb), snaplen: LATENCY_SNAPLEN, record, ...(this.tb.tg.cpus ? { cpus: this.tb.tg.cpus } : {}) };
-    const captures = await Tcpdump.startAll(this.shell, [
-      { name: 'latency-tx', iface: this.txPort, direction: 'out', file: this.remote.latencyTx, logFile: log('latency-tx'), ...common },
-      { name: 'latency-rx', iface: this.rxPort, direction: 'in', file: this.remote.latencyRx, logFile: log('latency-rx'), ...common },
-    ]);
+    const captures = await Tcpdump.startAll(this.shell, this.latencyCaptureSpecs());
     try {
       const before = await this.counters();
       // The latency stream's own output is not read: the captures say what it sent.
@@ -253,8 +259,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
   private async putLatencyStream(frame: number, rate: number, count: number): Promise<void> {
     const key = `${frame}-${count}`;
     if (this.latencyPut === key) return;
-    this.localDir ??= mkdtempSync(join(tmpdir(), 'dutlab-latency-'));
-    const file = join(this.localDir, `latency-${key}.pcap`);
+    const file = join(this.local(), `latency-${key}.pcap`);
     writeStreamPcap(file, latencyStream(this.tb, frame, rate, count));
     await this.shell.put(file, this.remote.latency);
     this.latencyPut = key;
@@ -262,12 +267,17 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
 
   private latencyPut = '';
 
+  /** The directory here for the latency stream's pcaps, made when first needed; cleanup removes it. */
+  private local(): string {
+    this.localDir ??= mkdtempSync(join(tmpdir(), 'dutlab-latency-'));
+    return this.localDir;
+  }
+
   private async latencyFromCaptures(
     streamId: number,
     incomplete: string | null,
   ): Promise<{ result: LatencyResult; trial: Pick<TrialResult, 'latency' | 'latencyPackets'> }> {
-    const dir = (this.localDir ??= mkdtempSync(join(tmpdir(), 'dutlab-latency-')));
-    const local = { tx: join(dir, 'latency-tx.pcap'), rx: join(dir, 'latency-rx.pcap') };
+    const local = { tx: join(this.local(), 'latency-tx.pcap'), rx: join(this.local(), 'latency-rx.pcap') };
     await this.shell.get(this.remote.latencyTx, local.tx);
     await this.shell.get(this.remote.latencyRx, local.rx);
     const sent = await seenInCapture(local.tx);
@@ -329,9 +339,8 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
 
   async cleanup(): Promise<void> {
     await Promise.all(this.captures.splice(0).map((c) => c.abandon()));
-    const { latency, latencyTx, latencyRx, loadOut } = this.remote;
-    const logs = ['latency-tx', 'latency-rx'].map((n) => `${this.tb.paths.workDir}/${n}.log`);
-    const files = [this.remoteTx, latency, loadOut, latencyTx, latencyRx, ...logs, ...this.captureSpecs().flatMap((c) => [c.file, c.logFile])];
+    const captures = [...this.captureSpecs(), ...this.latencyCaptureSpecs()];
+    const files = [this.remoteTx, this.remote.latency, this.remote.loadOut, ...captures.flatMap((c) => [c.file, c.logFile])];
     if (this.localDir) rmSync(this.localDir, { recursive: true, force: true });
     this.localDir = null;
     this.latencyPut = '';

@@ -3,7 +3,7 @@
 // counts them too. A capture on the same wire says how many there were, and
 // its timestamps say which of them fell between the two counter readings.
 import type { FrameSource } from './packets.js';
-import { ETH_LEN, OFF_MAGIC, OFF_RUN, PAYLOAD_MAGIC } from '../traffic/stream.js';
+import { isStreamFrame } from '../traffic/stream.js';
 
 /** A span of time on the capturing host's clock, in microseconds since the epoch. */
 export interface Window {
@@ -25,18 +25,6 @@ export interface CounterWindow {
 export interface ForeignCount {
   definite: number;
   possible: number;
-}
-
-/** A frame of this run's stream, as sent or as forwarded: IPv4, UDP, the payload's magic and this run's id. */
-export function isStreamFrame(frame: Buffer, runId: number): boolean {
-  return (
-    frame.length >= OFF_RUN + 4 &&
-    frame.readUInt16BE(12) === 0x0800 &&
-    frame[ETH_LEN] === 0x45 &&
-    frame[ETH_LEN + 9] === 17 &&
-    frame.readUInt32BE(OFF_MAGIC) === PAYLOAD_MAGIC &&
-    frame.readUInt32BE(OFF_RUN) === runId >>> 0
-  );
 }
 
 const inside = (w: Window, t: number) => t >= w.fromUs && t <= w.toUs;

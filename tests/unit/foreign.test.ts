@@ -1,7 +1,8 @@
 // Telling the stream apart from everything else a link carries, and placing
 // captured frames inside or outside the span between two counter readings.
 import { afterAll, describe, expect, it } from 'vitest';
-import { countForeign, isStreamFrame, ownWindow, peerWindow } from '../../lib/verify/foreign.js';
+import { countForeign, ownWindow, peerWindow } from '../../lib/verify/foreign.js';
+import { isStreamFrame } from '../../lib/traffic/stream.js';
 import { OFF_RUN, buildFrame } from '../../lib/traffic/stream.js';
 import { writeForeignPcap } from '../helpers/foreign.js';
 import { TempDir, pcapBytes, routed, spec } from '../helpers/pcaps.js';

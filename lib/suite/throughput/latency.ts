@@ -19,7 +19,7 @@ import { join } from 'node:path';
 /** The latency stream's id (TRex's pg_id). */
 export const LATENCY_STREAM_ID = 7;
 
-/** A trial's latency stripped of the packets (they stay in memory: the report keeps figures). */
+/** A trial's latency figures: a generator that returns none for a trial that asked is a fault of the driver's. */
 function figures(r: TrialResult): LatencyResult {
   if (!r.latency) throw new Error('the generator returned no latency for a trial that asked for it');
   return r.latency;
@@ -37,15 +37,16 @@ export async function latencyAtLoads(tg: MeasuringTrafficGenerator, run: LabRun,
   const out: ThroughputLatency = { rate: l.rate, durationS: l.durationS, pdr, loads: [] };
   for (const load of l.loads) {
     const rate = Math.round(load * pdr);
-    const hops = load === 0 ? await GuestLatencyCaptures.start(run) : null;
-    if (load === 0 && typeof hops === 'string') out.hopsNot = hops;
+    const started = load === 0 ? await GuestLatencyCaptures.start(run) : null;
+    if (typeof started === 'string') out.hopsNot = started;
+    const hops = typeof started === 'string' ? null : started;
     const r = await tg.measure({ rate, durationS: l.durationS, frame, latency: { streamId: LATENCY_STREAM_ID, rate: l.rate } }).catch(async (err: unknown) => {
       // No capture on the guest outlives a trial that failed.
-      if (hops && typeof hops !== 'string') await hops.abandon();
+      await hops?.abandon();
       throw err;
     });
     const at: LatencyAtLoad = { load, rate, lossRatio: r.lossRatio, generatorShort: rate > 0 && r.generatorShort, latency: figures(r) };
-    if (hops && typeof hops !== 'string') {
+    if (hops) {
       const split = await hops.split(r);
       if (typeof split === 'string') out.hopsNot = split;
       else at.hops = split;
