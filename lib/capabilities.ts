@@ -72,6 +72,12 @@ export function unmetBy(req: Requirement, lab: LabCapabilities): string | null {
   return `blocked: ${req.why ?? `${req.feature} needs ${name} ${wanted}`}, this host has ${have.join('.')}`;
 }
 
+/** A requirement as the capability matrix shows it: met, not met, or not yet known (a version not read). */
+export function requirementRow(req: Requirement, lab: LabCapabilities): { requirement: string; lab: string; met: boolean | null } {
+  const known = !req.version || parseVersion(lab.versions[req.version.component] ?? '') !== null || !lab.features.has(req.feature);
+  return { requirement: `${describeRequirement(req)}${req.why ? ` (${req.why})` : ''}`, lab: labFor(req, lab), met: known ? unmetBy(req, lab) === null : null };
+}
+
 /** The reason the first unmet requirement gives, or null when the lab meets them all. */
 export function unmet(reqs: readonly Requirement[], lab: LabCapabilities): string | null {
   for (const r of reqs) {

@@ -148,6 +148,22 @@ export class KniGateError extends CheckFailure {
 
 export class LockError extends DutlabError {}
 
+/** A pool file with problems, each with the field path it concerns. */
+export class PoolFileError extends DutlabError {
+  constructor(
+    readonly file: string,
+    readonly problems: TestbedProblem[],
+  ) {
+    super(`${file}: ${problems.length} problem(s) in the pool file:\n${problems.map((p) => `  - ${p.path || '(top)'}: ${p.message}`).join('\n')}`);
+  }
+}
+
+/** No testbed of the pool could be had (all held, quarantined or unreachable within the wait): the lab's, exit 2. */
+export class PoolError extends DutlabError {}
+
+/** The run's lease on the lab went to another run (or expired, or was broken): every command on the lab is refused. */
+export class LeaseLostError extends DutlabError {}
+
 /** The VM the run started is gone or never came up (QEMU exited, the guest did not boot): the lab's, with QEMU's exit and the console's tail. */
 export class VmError extends DutlabError {}
 

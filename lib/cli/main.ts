@@ -1,4 +1,5 @@
 // The `dutlab` command.
+import { addPoolCommands, parseWait, runTarget } from './pool.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -41,7 +42,10 @@ export function buildCli(): Command {
   program
     .command('run')
     .description('build the setup, send the stream, judge packets, counters, dmesg and interfaces; exit 0 pass, 1 DUT failed, 2 infrastructure failed')
-    .requiredOption('--testbed <file>', 'the testbed YAML file')
+    .option('--testbed <file>', 'the testbed YAML file')
+    .option('--pool <file>', 'take a free testbed of --label from this pool (pool.yaml), clean and check it, run, give it back')
+    .option('--label <label>', "which of the pool's testbeds may run this")
+    .option('--wait <seconds>', 'with --pool: how long to wait for a testbed of the label to come free', parseWait, 0)
     .addOption(profile())
     .option(
       '--suite <name>',
@@ -57,7 +61,10 @@ export function buildCli(): Command {
     .option('--doctor', 'check the lab first (dutlab doctor): a lab that is not ready stops the run before any setup (exit 2)')
     .action(
       async (o: {
-        testbed: string;
+        testbed?: string;
+        pool?: string;
+        label?: string;
+        wait: number;
         profile: string;
         suite: string[];
         suitesDir: string[];
@@ -74,16 +81,18 @@ export function buildCli(): Command {
           try {
             base = loadRun(o.baseline, reports);
           } catch (err) {
-            const s = writeRefusalReport(`the baseline cannot be read: ${errorMessage(err)}`, o.reports, o);
-            log(`INFRA-ERROR (exit 2): ${s.reason}`);
-            log(`report: ${shown(s.summaryFile)}`);
-            process.exitCode = 2;
-            return;
+            return refuseRun(`the baseline cannot be read: ${errorMessage(err)}`, o);
           }
         }
         const baseline = base;
+        let target: ReturnType<typeof runTarget>;
+        try {
+          target = runTarget(o);
+        } catch (err) {
+          return refuseRun(errorMessage(err), o);
+        }
         const s = await runSuites({
-          testbed: o.testbed,
+          ...('pool' in target ? { testbed: target.pool.file, pool: target } : target),
           profile: o.profile,
           ...(o.suite.length > 0 ? { suites: o.suite } : {}),
           ...(o.suitesDir.length > 0 ? { suiteDirs: o.suitesDir } : {}),
@@ -375,6 +384,7 @@ export function buildCli(): Command {
     .action(async (o: { id: string }) => {
       process.stdout.write(JSON.stringify(await labStatus(o.id), null, 2) + '\n');
     });
+  addPoolCommands(program);
   return program;
 }
 
@@ -390,16 +400,20 @@ export async function main(argv: string[]): Promise<void> {
       }
       process.exitCode = 2;
       const command = argv[2];
-      if (command === 'run' || command === 'e2e') {
-        const s = writeRefusalReport(`usage: ${err.message.replace(/^error: /, '')}`, optionValue(argv, '--reports'));
-        log(`INFRA-ERROR (exit 2): ${s.reason}`);
-        log(`report: ${shown(s.summaryFile)}`);
-      }
+      if (command === 'run' || command === 'e2e') refuseRun(`usage: ${err.message.replace(/^error: /, '')}`, { reports: optionValue(argv, '--reports') });
       return;
     }
     log(errorMessage(err));
     process.exitCode = 2;
   }
+}
+
+/** A run refused before it touched the lab: exit 2, with this run's report all the same (no gate reads the last run's). */
+function refuseRun(reason: string, o: { reports?: string | undefined; testbed?: string; profile?: string }): void {
+  const s = writeRefusalReport(reason, o.reports, { ...(o.testbed ? { testbed: o.testbed } : {}), ...(o.profile ? { profile: o.profile } : {}) });
+  log(`INFRA-ERROR (exit 2): ${s.reason}`);
+  log(`report: ${shown(s.summaryFile)}`);
+  process.exitCode = 2;
 }
 
 /** The value of an option in a command line commander could not parse. */

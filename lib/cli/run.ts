@@ -3,7 +3,10 @@
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createVitest } from 'vitest/node';
-import { TestbedError, errorMessage } from '../errors.js';
+import { AbortedError, TestbedError, errorMessage } from '../errors.js';
+import type { HostConnector } from '../pool/lab-state.js';
+import type { Pool } from '../pool/pool.js';
+import { takeFromPool, type Taken } from '../pool/take.js';
 import { profileByName } from '../profiles/index.js';
 import { profileProblems } from '../profiles/profile.js';
 import type { GateOutcome, RunRecord } from '../report/compare.js';
@@ -25,6 +28,7 @@ import type { Testbed } from '../testbed/schema.js';
 import { throughputOf } from '../suite/throughput/result.js';
 
 export interface RunOptions {
+  /** The testbed file; with `pool`, the one the pool gave. */
   testbed: string;
   profile: string;
   /** The suites to run, in order; default: the profile's default suites. */
@@ -38,6 +42,8 @@ export interface RunOptions {
   doctor?: boolean;
   /** The upgrade gate (`--baseline`): judges the finished run on its testbed, as a testcase of its own, before the reports are written. */
   gate?: (candidate: RunRecord, testbed: Testbed) => GateOutcome;
+  /** `--pool --label`: a free testbed of the label is taken, cleaned and checked first (lib/pool/take.ts); `testbed` is ignored. */
+  pool?: { pool: Pool; label: string; waitS: number; connect?: HostConnector };
 }
 
 export function newRunId(): string {
@@ -82,7 +88,42 @@ const emptyRun = (runId: string, testbed: string, profile: string): RunResult =>
 
 export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
   const { reports, runId, runDir } = newRunDir(opts.reportsDir);
+  if (!opts.pool) return runOnTestbed(opts, reports, runId, runDir);
+  // A signal while the run waits for a testbed: it stops waiting, and gives back what it took.
+  const waiting = new AbortController();
+  const onSignal = () => waiting.abort();
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  signals.forEach((sig) => process.on(sig, onSignal));
+  let taken: Taken;
+  try {
+    taken = await takeFromPool(opts.pool.pool, {
+      label: opts.pool.label,
+      profile: opts.profile,
+      waitS: opts.pool.waitS,
+      runId,
+      dir: runDir,
+      signal: waiting.signal,
+      ...(opts.pool.connect ? { connect: opts.pool.connect } : {}),
+    });
+  } catch (err) {
+    const aborted = err instanceof AbortedError;
+    const base = { ...emptyRun(runId, opts.pool.pool.file, opts.profile), ...(aborted ? { aborted: err.message } : {}) };
+    const verdict = aborted ? 'aborted' : 'infra-error';
+    return writeReports(reports, runDir, base, [], { verdict, exitCode: EXIT_CODES[verdict], reason: errorMessage(err) });
+  } finally {
+    signals.forEach((sig) => process.off(sig, onSignal));
+  }
+  try {
+    return await runOnTestbed({ ...opts, testbed: taken.entry.testbed }, reports, runId, runDir, taken);
+  } finally {
+    const note = await taken.giveBack().catch((e: unknown) => `the lease could not be given back: ${errorMessage(e)}`);
+    if (note) process.stderr.write(`dutlab: ${taken.entry.name}: ${note}\n`);
+  }
+}
+
+async function runOnTestbed(opts: RunOptions, reports: string, runId: string, runDir: string, taken?: Taken): Promise<RunOutcome> {
   const base = emptyRun(runId, resolve(opts.testbed), opts.profile);
+  if (taken) base.notes.push(...taken.notes);
 
   // Problems that stop the run before it touches the lab: exit 2, with a report all the same.
   let suites: SuiteFile[];
@@ -138,6 +179,7 @@ export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
       runId,
       runDir,
       ...(opts.beforeTraffic ? { beforeTraffic: opts.beforeTraffic } : {}),
+      ...(taken?.lease.held ? { lease: taken.lease.held } : {}),
     };
     const gate = opts.gate;
     const judge = gate ? (cand: RunRecord) => gate(cand, tb) : undefined;

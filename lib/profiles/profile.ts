@@ -108,6 +108,8 @@ export interface StepDef {
   explain?(s: StepRuntime, err: unknown): Promise<unknown>;
   /** Commands that undo the step at teardown, leaving the lab as the run found it. */
   undo?(c: StepContext): Cmd[];
+  /** It removes what an earlier run left, and nothing else: `run --pool` runs it as soon as it has a testbed, before checking it. */
+  cleans?: true;
 }
 
 /** The testbed's problems for this profile, as the testbed file's own: thrown before anything touches the lab. */

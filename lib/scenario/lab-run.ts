@@ -5,7 +5,7 @@
 // the suite's result. What a suite checks lives in its own module (pvp.ts).
 import { existsSync, mkdirSync, readFileSync, renameSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeRequirement, labFor, parseVersion, unmet, unmetBy, type LabCapabilities, type Requirement } from '../capabilities.js';
+import { requirementRow, unmet, type LabCapabilities, type Requirement } from '../capabilities.js';
 import { errorMessage, failureKind, type FailureKind, PreflightError } from '../errors.js';
 import { probeDutHost } from '../probes/doctor.js';
 import { profileByName, type Profile } from '../profiles/index.js';
@@ -19,7 +19,7 @@ import { LocalShell } from '../transport/local.js';
 import { Transcript } from '../transport/transcript.js';
 import { trafficGenerator, type TrafficGenerator } from '../traffic/drivers.js';
 import { captureRecordOf, stopLeftoverCaptures } from '../traffic/tcpdump.js';
-import { LabLock } from './lock.js';
+import { Lease, thisController, type HeldLease } from './lease.js';
 import * as read from './readback.js';
 import { Session } from './session.js';
 import { Teardown } from './teardown.js';
@@ -38,6 +38,8 @@ export interface SuiteConfig {
   runDir: string;
   /** A local command run just before the traffic: fault injection, debugging. */
   beforeTraffic?: string;
+  /** The lease `run --pool` took on this lab: the suites hold it, and do not give it back. */
+  lease?: HeldLease;
 }
 
 /** What a suite says of itself: `dutlab suites` lists it, and the lab must offer what it requires. */
@@ -211,16 +213,27 @@ export class LabRun {
     return tg;
   }
 
+  private lease: Lease | null = null;
+
+  /**
+   * The lab's lease: taken here, or (`run --pool`) adopted from the run,
+   * which took it, checked and cleaned the lab, and gives it back at its
+   * end. From then on every command on the lab is fenced by it.
+   */
   private async takeLock(): Promise<void> {
-    const host = await this.session.connect('host');
-    const lock = new LabLock(host, this.tb.lock.path, this.tb.lock.ttlSeconds, this.config.runId);
-    // A lock this run did not get (another run holds the lab) is not this run's to release.
+    await this.session.connect('host');
+    const lease = new Lease(this.session.ungated('host'), this.tb.lock.path, this.tb.lock.ttlSeconds, thisController(this.config.runId));
+    const pooled = this.config.lease;
+    // A lease this run did not get (another run holds the lab) is not this run's to release.
     const note = await this.teardown.use(
       'lab lock',
-      () => lock.acquire(),
-      () => this.releaseLock(lock),
+      () => lease.acquire(pooled),
+      () => this.releaseLock(lease, !pooled),
     );
+    this.lease = lease;
+    this.session.fenceWith(() => lease.fence());
     if (note) this.note(note);
+    this.note(`holding the lab's lease ${lease.path}, generation ${lease.held!.generation}${pooled ? ' (taken by the pool)' : ''}`);
     // Holding the lock: whatever a dead run of this lab left capturing is stopped, on each machine it captures on.
     await this.session.onEveryConnection(async (role, shell) => {
       if (role === 'host') return;
@@ -253,8 +266,14 @@ export class LabRun {
     if (failed.length > 0) throw new PreflightError(`the lab is not ready: ${failed.map((f) => `[host] ${f.id}: ${f.evidence} (fix: ${f.fix})`).join('; ')}`);
   }
 
-  private async releaseLock(lock: LabLock): Promise<void> {
-    if (this.session.connected('host')) await lock.release();
+  private async releaseLock(lease: Lease, own: boolean): Promise<string[]> {
+    if (!own) {
+      lease.detach();
+      return [];
+    }
+    if (!this.session.connected('host')) return [];
+    const note = await lease.release();
+    return note ? [note] : [];
   }
 
   private setupBegun = false;
@@ -379,15 +398,7 @@ export class LabRun {
   /** The capability matrix of the run, judged on what the lab offered and the versions it read. */
   matrix(stages: readonly Stage[]): MatrixRow[] {
     const caps = this.capabilities();
-    const row = (req: Requirement, neededBy: string): MatrixRow => {
-      const known = !req.version || parseVersion(caps.versions[req.version.component] ?? '') !== null || !caps.features.has(req.feature);
-      return {
-        requirement: `${describeRequirement(req)}${req.why ? ` (${req.why})` : ''}`,
-        neededBy,
-        lab: labFor(req, caps),
-        met: known ? unmetBy(req, caps) === null : null,
-      };
-    };
+    const row = (req: Requirement, neededBy: string): MatrixRow => ({ ...requirementRow(req, caps), neededBy });
     return [
       ...this.meta.requires.map((r) => row(r, `suite ${this.meta.name}`)),
       ...this.profile.requires.map((r) => row(r, `profile ${this.profile.name}`)),
@@ -397,7 +408,10 @@ export class LabRun {
 
   private async doFinish(): Promise<void> {
     try {
-      this.data.teardownProblems.push(...(await this.teardown.run()));
+      // A lab this run lost is its new holder's: nothing of it is undone from here, only the connections closed.
+      const lost = this.lease?.lost;
+      if (lost) this.note(`not undone (${this.teardown.pending.filter((f) => f !== 'connections').join(', ')}): ${lost.message}`);
+      this.data.teardownProblems.push(...(await this.teardown.run(lost ? (f) => f === 'connections' : undefined)));
     } finally {
       this.data.finishedAt = new Date().toISOString();
       this.save();

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortedError, CommandError, ConnectionError, errorMessage, VmError } from '../errors.js';
+import { AbortedError, CommandError, ConnectionError, errorMessage, LeaseLostError, VmError } from '../errors.js';
 import { parseDmesg } from '../parsers/dmesg.js';
 import type { HostRole, Testbed } from '../testbed/schema.js';
 import { topologyOf, type Topology } from '../testbed/topology.js';
@@ -205,6 +205,17 @@ export class Session implements StepRuntime {
     refuse: () => (this.stopping && !this.tearingDown ? new AbortedError(this.stopping) : null),
   };
 
+  /** From now on every command on the lab first asks `fence` (the lease: is the lab still this run's?), the teardown's too. */
+  fenceWith(fence: () => Promise<void>): void {
+    this.gate.fence = fence;
+  }
+
+  /** A role's shell without the gate: the lease's own commands, which the fence must not wait for. */
+  ungated(role: HostRole): Shell {
+    const s = this.shell(role);
+    return s instanceof GatedShell ? s.inner : s;
+  }
+
   /** The SSH connection under a role's shell (the jump to the guest). */
   sshShell(role: HostRole): SshShell {
     const s = this.shell(role);
@@ -349,6 +360,8 @@ interface Gate {
   inflight: Set<Promise<unknown>>;
   /** The error to refuse a new command with, or null. */
   refuse(): Error | null;
+  /** Throws when the lab is no longer the run's (lease.ts); asked before every command. */
+  fence?: () => Promise<void>;
 }
 
 /** A shell that refuses new commands once the run is interrupted (but for the teardown's), and knows what is in flight. */
@@ -368,11 +381,13 @@ class GatedShell implements Shell {
     const refused = this.gate.refuse();
     if (refused) return Promise.reject(refused);
     const explain = this.explain;
+    const fence = this.gate.fence;
+    const fenced = fence ? () => fence().then(work) : work;
     const p = explain
-      ? work().catch(async (e: unknown) => {
-          throw await explain(e);
+      ? fenced().catch(async (e: unknown) => {
+          throw e instanceof LeaseLostError ? e : await explain(e);
         })
-      : work();
+      : fenced();
     this.gate.inflight.add(p);
     const done = () => this.gate.inflight.delete(p);
     p.then(done, done);

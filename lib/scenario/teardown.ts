@@ -33,10 +33,15 @@ export class Teardown {
     return this.stack.map((f) => f.name).reverse();
   }
 
-  /** Undoes every fixture, last first; returns the problems, each prefixed with its fixture's name. */
-  async run(): Promise<string[]> {
+  /**
+   * Undoes every fixture, last first; returns the problems, each prefixed
+   * with its fixture's name. Those `only` leaves out are dropped, not undone
+   * (a lab the run no longer holds is not touched): the caller says so.
+   */
+  async run(only: (name: string) => boolean = () => true): Promise<string[]> {
     const problems: string[] = [];
     for (let f = this.stack.pop(); f; f = this.stack.pop()) {
+      if (!only(f.name)) continue;
       try {
         const found = await f.undo();
         if (found) problems.push(...found);

@@ -110,7 +110,7 @@ export function missingLocalFiles(tb: Testbed): string[] {
   return missing;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): TestbedProblem[] {
+export function describeIssue(issue: z.core.$ZodIssue): TestbedProblem[] {
   const path = issue.path.map(String).join('.');
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => ({ path: path ? `${path}.${k}` : k, message: 'unknown key (a typo, or a field this version does not have)' }));

@@ -45,9 +45,11 @@ const FAULTS: Fault[] = [
     name: 'the ARP entry set to another MAC',
     hook: (lab) => inGuest(lab, 'arp -s 3.3.3.2 00:11:22:33:44:55'),
     exitCode: 1,
+    // Every packet that came back is named for its MAC; how many came back is the virtual lab's business under this
+    // tier's load (three faulted labs at once once lost a burst of 35 of 1000 on the way, every counter agreeing).
     fails: {
       'check.packets':
-        /1000 mismatched.*: seq 0, 1, 2 and 997 more: dst MAC 00:11:22:33:44:55, expected de:ad:be:ef:ca:fe: the guest did not send it to the gateway's static ARP MAC/,
+        /(\d+)\/1000 returned, \d+ lost, 0 duplicated, 0 reordered, \1 mismatched.*: seq \d+, \d+, \d+ and \d+ more: dst MAC 00:11:22:33:44:55, expected de:ad:be:ef:ca:fe: the guest did not send it to the gateway's static ARP MAC/,
       'check.arp': /the gateway 3\.3\.3\.2 resolves to 00:11:22:33:44:55, expected de:ad:be:ef:ca:fe/,
     },
     passes: ['check.counters', 'check.flows', 'check.sysctl'],

@@ -26,6 +26,10 @@ describe('the dutlab command', () => {
       'lab image',
       'lab down',
       'lab status',
+      'pool list',
+      'pool status',
+      'pool quarantine',
+      'pool release',
     ]);
   });
 
@@ -68,7 +72,15 @@ describe('the dutlab command', () => {
 
   it.each([
     ['an unknown profile', ['--testbed', 'x.yaml', '--profile', 'nope'], /usage: option '--profile <name>' argument 'nope' is invalid/],
-    ['no --testbed', ['--profile', 'virtual'], /usage: required option '--testbed <file>' not specified/],
+    ['no --testbed', ['--profile', 'virtual'], /^a testbed to run on: --testbed FILE, or --pool FILE --label LABEL$/],
+    ['--testbed and --pool', ['--testbed', 'x.yaml', '--pool', 'p.yaml', '--label', 'l', '--profile', 'virtual'], /^--testbed and --pool: give one of them$/],
+    ['--pool without --label', ['--pool', 'p.yaml', '--profile', 'virtual'], /^--pool needs --label: which of its testbeds may run this$/],
+    ['--wait that is no number of seconds', ['--pool', 'p.yaml', '--label', 'l', '--wait', '1h', '--profile', 'virtual'], /usage: .*--wait 1h: whole seconds/],
+    [
+      'a pool file that is not there',
+      ['--pool', '/nonexistent/pool.yaml', '--label', 'l', '--profile', 'virtual'],
+      /^\/nonexistent\/pool\.yaml: 1 problem\(s\) in the pool file:\n {2}- \(top\): cannot read the pool file: ENOENT/,
+    ],
     ['an unknown option', ['--testbed', 'x.yaml', '--profile', 'virtual', '--fast'], /usage: unknown option '--fast'/],
   ])('calls a usage error of `dutlab run` (%s) an infrastructure error: exit 2, and a report that replaces the last one', async (_what, args, reason) => {
     const reports = mkdtempSync(join(tmpdir(), 'dutlab-usage-'));

@@ -34,6 +34,7 @@ const removeGatewayRouteArp = (c: StepContext): Cmd[] => [
 
 export const guestCleanPreviousRun: StepDef = {
   id: 'guest.clean-previous-run',
+  cleans: true,
   title: 'Remove the addresses, route and ARP entry a previous run left',
   host: 'guest',
   commands: (c) => [...c.tb.vmPorts.map((k) => ({ line: `ip addr flush dev ${shq(k.guestIf)}` })), ...removeGatewayRouteArp(c)],

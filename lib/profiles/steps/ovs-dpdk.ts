@@ -29,6 +29,7 @@ export const vswitchdLogSinceStart = (p: Testbed['paths']): string =>
 
 export const hostStopPreviousVswitchd: StepDef = {
   id: 'host.stop-previous-vswitchd',
+  cleans: true,
   title: 'Stop the DPDK ovs-vswitchd a previous run left, and remove the bridge it had',
   host: 'host',
   commands: (c) => [

@@ -12,6 +12,7 @@ import { expectedPorts } from '../expected.js';
 // ---- Initial Switch Setup -------------------------------------------------
 export const hostCleanPreviousRun: StepDef = {
   id: 'host.clean-previous-run',
+  cleans: true,
   title: 'Remove any configuration associated with a previous run of the switch',
   host: 'host',
   commands: (c) => [
@@ -29,6 +30,7 @@ export const hostCleanPreviousRun: StepDef = {
 
 export const hostCleanPreviousBridge: StepDef = {
   id: 'host.clean-previous-bridge',
+  cleans: true,
   title: 'Remove the bridge a previous run left',
   host: 'host',
   commands: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${shq(c.tb.bridge)}`)],
