@@ -375,7 +375,11 @@ const Tg = z
     path: ['trex'],
   });
 
-const Lock = z.strictObject({ path: absPath().default('/tmp/dutlab.lock'), ttlSeconds: z.number().int().positive().default(120) });
+/** The lab's lease on the DUT host (docs/pool.md): its directory, and how long it lives unrenewed (its run renews it every third of that). */
+const Lock = z.strictObject({
+  path: absPath().default('/tmp/dutlab.lock'),
+  ttlSeconds: z.number().int().min(3, 'at least 3 seconds: the lease is renewed every third of it').max(3600).default(120),
+});
 
 export const TestbedSchema = z.strictObject({
   name: z.string().min(1),
