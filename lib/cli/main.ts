@@ -1,4 +1,7 @@
 // The `dutlab` command.
+import { addResultsCommands, baselineGate, reportsOf, resultsOption } from './results.js';
+import { openStore, findRun } from '../report/store.js';
+import type { ResultsStore } from '../report/history.js';
 import { addPoolCommands, parseWait, runTarget } from './pool.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -9,13 +12,12 @@ import { PROFILE_NAMES, PROFILES, profileByName } from '../profiles/index.js';
 import { doctor, impliedProfile } from '../probes/doctor.js';
 import { formatProbes, healthy } from '../probes/probe.js';
 import { profileProblems } from '../profiles/profile.js';
-import { PROJECT_ROOT, describeSuites, shownFile, suiteDirs } from '../suite/catalog.js';
-import { compareRuns, comparisonText, GATE_CASE_ID, IncomparableRunsError, incomparable, judgeAgainstBaseline, type RunRecord } from '../report/compare.js';
-import { loadRun, readHistory } from '../report/history.js';
+import { describeSuites, shownFile, suiteDirs } from '../suite/catalog.js';
+import { compareRuns, comparisonText, GATE_CASE_ID, IncomparableRunsError, incomparable } from '../report/compare.js';
 import { trendHtml } from '../report/trend.js';
 import { newestAnomalies } from '../report/anomalies.js';
 import { loadTestbed, missingLocalFiles, testbedNotes } from '../testbed/load.js';
-import type { HostRole, Testbed } from '../testbed/schema.js';
+import type { HostRole } from '../testbed/schema.js';
 import { DEFAULT_LAB_ID, labDown, labNames, labStatus, labUp, type Datapath, type GuestKind } from '../vlab/lab.js';
 import { cachedImages, ensureGuestImage, IMAGE_CACHE } from '../vlab/image.js';
 import { ensurePackages } from '../vlab/packages.js';
@@ -57,10 +59,15 @@ export function buildCli(): Command {
     .option('--reports <dir>', 'where reports go', undefined)
     .option('--hook-before-traffic <command>', 'a local command run just before the traffic (fault injection, debugging)')
     .option('--quiet', 'no per-testcase output')
-    .option('--baseline <run>', 'compare with this run (a run directory or a run id in the history): a regression fails the run (exit 1)')
+    .option(
+      '--baseline <run>',
+      'compare with this run (a run directory, a run id in the results store, or last-pass: the newest passing run of the same testbed, profile and suites): a regression fails the run (exit 1)',
+    )
     .option('--doctor', 'check the lab first (dutlab doctor): a lab that is not ready stops the run before any setup (exit 2)')
+    .addOption(resultsOption())
     .action(
       async (o: {
+        results?: string;
         testbed?: string;
         pool?: string;
         label?: string;
@@ -74,51 +81,49 @@ export function buildCli(): Command {
         baseline?: string;
         doctor?: boolean;
       }) => {
-        const reports = resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
-        // A baseline that cannot be read stops the run before it touches the lab: exit 2, with this run's report.
-        let base: RunRecord | null = null;
-        if (o.baseline) {
-          try {
-            base = loadRun(o.baseline, reports);
-          } catch (err) {
-            return refuseRun(`the baseline cannot be read: ${errorMessage(err)}`, o);
-          }
-        }
-        const baseline = base;
+        const reports = reportsOf(o);
         let target: ReturnType<typeof runTarget>;
+        let store: ResultsStore;
+        let gate: Awaited<ReturnType<typeof baselineGate>> | null = null;
         try {
           target = runTarget(o);
+          store = openStore(o.results ?? ('pool' in target ? target.pool.results : undefined), reports);
         } catch (err) {
           return refuseRun(errorMessage(err), o);
+        }
+        try {
+          // A baseline that cannot be read stops the run before it touches the lab: exit 2, with this run's report.
+          if (o.baseline) gate = await baselineGate(o.baseline, store, reports);
+        } catch (err) {
+          await store.close();
+          return refuseRun(`the baseline cannot be read: ${errorMessage(err)}`, o);
         }
         const s = await runSuites({
           ...('pool' in target ? { testbed: target.pool.file, pool: target } : target),
           profile: o.profile,
+          store,
           ...(o.suite.length > 0 ? { suites: o.suite } : {}),
           ...(o.suitesDir.length > 0 ? { suiteDirs: o.suitesDir } : {}),
           ...(o.reports ? { reportsDir: o.reports } : {}),
           ...(o.hookBeforeTraffic ? { beforeTraffic: o.hookBeforeTraffic } : {}),
           ...(o.quiet ? { quiet: true } : {}),
           ...(o.doctor ? { doctor: true } : {}),
-          ...(baseline
-            ? {
-                gate: (cand: RunRecord, tb: Testbed) =>
-                  judgeAgainstBaseline(baseline, cand, { throughput: tb.throughput.regressionThreshold, latency: tb.throughput.latency.regressionThreshold }),
-              }
-            : {}),
-        });
+          ...(gate ? { gate: gate.gate } : {}),
+        }).finally(() => store.close());
         log(`${s.verdict.toUpperCase()} (exit ${s.exitCode}): ${s.reason}`);
         // The throughput suite's answer on the terminal too: NDR and PDR with their bounds.
         const searches = s.record.suites.flatMap(throughputOf);
         for (const line of [...throughputLines(searches), ...latencyLines(searches)]) log(line);
-        const gate = s.cases.find((c) => c.id === GATE_CASE_ID);
-        if (baseline && gate) {
+        const judged = s.cases.find((c) => c.id === GATE_CASE_ID);
+        if (gate && judged) {
           process.stdout.write(s.comparison ?? '');
-          const id = baseline.run.runId;
-          if (gate.status === 'passed') log(`no regression against ${id}`);
-          else if (gate.kind === 'dut') log(`REGRESSION against ${id}: ${gate.message?.replace(/^regression: /, '')}`);
-          else log(`NOT COMPARED with ${id}: ${gate.message}`);
+          const id = gate.baselineId() ?? o.baseline;
+          if (judged.status === 'passed') log(`no regression against ${id}`);
+          else if (judged.status === 'skipped') log(`NOT COMPARED: ${judged.message?.replace(/^not compared: /, '')}`);
+          else if (judged.kind === 'dut') log(`REGRESSION against ${id}: ${judged.message?.replace(/^regression: /, '')}`);
+          else log(`NOT COMPARED with ${id}: ${judged.message}`);
         }
+        if (s.notStored) log(s.notStored);
         log(`report: ${shown(s.summaryFile)}`);
         process.exitCode = s.exitCode;
       },
@@ -129,7 +134,10 @@ export function buildCli(): Command {
     .description(
       'a candidate run against a baseline: regressions case by case, in throughput and in latency, versions side by side; exit 1 on a regression, 2 on input it cannot read',
     )
-    .argument('<baseline>', "a run directory, or a run id in the reports directory's history")
+    .argument(
+      '<baseline>',
+      "a run directory, a run id in the results store, or last-pass (the newest passing run of the candidate's testbed, profile and suites before it)",
+    )
     .argument('<candidate>', 'a run directory, or a run id')
     .option('--reports <dir>', 'the reports directory whose history holds the run ids', undefined)
     .option(
@@ -140,10 +148,14 @@ export function buildCli(): Command {
       '--latency-threshold <ratio>',
       "a rise of p99 latency at 50 % of each run's PDR beyond this share of the baseline's is a regression (default: the candidate testbed's throughput.latency.regressionThreshold, 0.5)",
     )
-    .action((baseline: string, candidate: string, o: { reports?: string; threshold?: string; latencyThreshold?: string }) => {
-      const reports = resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
-      const base = loadRun(baseline, reports);
-      const cand = loadRun(candidate, reports);
+    .addOption(resultsOption())
+    .action(async (baseline: string, candidate: string, o: { reports?: string; results?: string; threshold?: string; latencyThreshold?: string }) => {
+      const reports = reportsOf(o);
+      const store = openStore(o.results, reports);
+      const [base, cand] = await (async () => {
+        const c = await findRun(candidate, store, reports);
+        return [await findRun(baseline, store, reports, c), c] as const;
+      })().finally(() => store.close());
       // The candidate's testbed says how noisy its lab is (the virtual lab: 0.5); without it, the defaults (0.1, and 0.5 for latency).
       const own = () => {
         try {
@@ -173,10 +185,12 @@ export function buildCli(): Command {
     .option('--reports <dir>', 'the reports directory whose history.jsonl to draw', undefined)
     .option('--out <file>', 'where the page goes (default: <reports>/trend.html)')
     .option('--check', "exit 1 when a series' newest jumpavg group is a regression (a slow slide no single compare sees), naming where it began")
-    .action((o: { reports?: string; out?: string; check?: boolean }) => {
-      const reports = resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
+    .addOption(resultsOption())
+    .action(async (o: { reports?: string; results?: string; out?: string; check?: boolean }) => {
+      const reports = reportsOf(o);
       const out = resolve(o.out ?? join(reports, 'trend.html'));
-      const history = readHistory(reports);
+      const store = openStore(o.results, reports);
+      const history = await store.history().finally(() => store.close());
       for (const line of history.skipped) log(line);
       writeFileSync(out, trendHtml(history.entries));
       log(`trend of ${history.entries.length} run(s): ${shown(out)}`);
@@ -385,6 +399,7 @@ export function buildCli(): Command {
       process.stdout.write(JSON.stringify(await labStatus(o.id), null, 2) + '\n');
     });
   addPoolCommands(program);
+  addResultsCommands(program);
   return program;
 }
 

@@ -10,7 +10,8 @@ import { takeFromPool, type Taken } from '../pool/take.js';
 import { profileByName } from '../profiles/index.js';
 import { profileProblems } from '../profiles/profile.js';
 import type { GateOutcome, RunRecord } from '../report/compare.js';
-import { appendHistory, historyEntry } from '../report/history.js';
+import { appendHistory, FileStore, historyEntry, type ResultsStore, type StoredRun } from '../report/history.js';
+import { keepRun } from '../report/store.js';
 import { junitXml } from '../report/junit.js';
 import { runReportHtml } from '../report/trend.js';
 import { RunReporter } from '../report/reporter.js';
@@ -41,7 +42,9 @@ export interface RunOptions {
   /** `--doctor`: the lab checked first; one that is not ready stops the run before any setup (exit 2). */
   doctor?: boolean;
   /** The upgrade gate (`--baseline`): judges the finished run on its testbed, as a testcase of its own, before the reports are written. */
-  gate?: (candidate: RunRecord, testbed: Testbed) => GateOutcome;
+  gate?: (candidate: RunRecord, testbed: Testbed) => Promise<GateOutcome>;
+  /** Where the run is stored (`--results`): default the reports directory's history. */
+  store?: ResultsStore;
   /** `--pool --label`: a free testbed of the label is taken, cleaned and checked first (lib/pool/take.ts); `testbed` is ignored. */
   pool?: { pool: Pool; label: string; waitS: number; connect?: HostConnector };
 }
@@ -72,6 +75,10 @@ export interface RunOutcome extends Summary {
   record: RunResult;
   /** The comparison with the baseline (`--baseline`), as comparison.txt has it. */
   comparison?: string;
+  /** The run as a results store keeps it. */
+  stored: StoredRun;
+  /** Why the store did not take it (the database went away), and how to store it later. */
+  notStored?: string;
 }
 
 const emptyRun = (runId: string, testbed: string, profile: string): RunResult => ({
@@ -86,8 +93,15 @@ const emptyRun = (runId: string, testbed: string, profile: string): RunResult =>
   teardownProblems: [],
 });
 
+/** A run, its reports, and the run stored (a store that fails costs the run nothing: it says so). */
 export async function runSuites(opts: RunOptions): Promise<RunOutcome> {
   const { reports, runId, runDir } = newRunDir(opts.reportsDir);
+  const outcome = await runOnce(opts, reports, runId, runDir);
+  const notStored = await keepRun(opts.store ?? new FileStore(reports), runDir, outcome.stored);
+  return notStored ? { ...outcome, notStored } : outcome;
+}
+
+async function runOnce(opts: RunOptions, reports: string, runId: string, runDir: string): Promise<RunOutcome> {
   if (!opts.pool) return runOnTestbed(opts, reports, runId, runDir);
   // A signal while the run waits for a testbed: it stops waiting, and gives back what it took.
   const waiting = new AbortController();
@@ -196,7 +210,7 @@ async function runVitest(
   reports: string,
   base: RunResult,
   interrupted: () => string | null,
-  judge?: (candidate: RunRecord) => GateOutcome,
+  judge?: (candidate: RunRecord) => Promise<GateOutcome>,
 ): Promise<RunOutcome> {
   const reporter = new RunReporter();
   const saved = process.exitCode;
@@ -239,7 +253,7 @@ async function runVitest(
   run.aborted ??= sig ? `interrupted by ${sig}` : undefined;
   if (!run.aborted) delete run.aborted;
   rmSync(join(config.runDir, ABORT_FILE), { force: true });
-  const gate = judge && !run.aborted ? judge({ run, cases, dir: config.runDir }) : null;
+  const gate = judge && !run.aborted ? await judge({ run, cases, dir: config.runDir }) : null;
   if (gate) cases.push(gate.case);
   return writeReports(reports, config.runDir, run, cases, verdictOf(cases, reporter.errors, run.aborted), gate?.text);
 }
@@ -281,11 +295,14 @@ function mergeResults(base: RunResult, suites: SuiteResult[]): RunResult {
  */
 export function writeRefusalReport(reason: string, reportsDir?: string, what: { testbed?: string; profile?: string } = {}): RunOutcome {
   const { reports, runId, runDir } = newRunDir(reportsDir);
-  return writeReports(reports, runDir, emptyRun(runId, what.testbed ? resolve(what.testbed) : '?', what.profile ?? '?'), [], {
+  const outcome = writeReports(reports, runDir, emptyRun(runId, what.testbed ? resolve(what.testbed) : '?', what.profile ?? '?'), [], {
     verdict: 'infra-error',
     exitCode: EXIT_CODES['infra-error'],
     reason,
   });
+  // Refused before it had a store to write to: the reports directory's history keeps it.
+  appendHistory(reports, outcome.stored.entry);
+  return outcome;
 }
 
 function writeReports(
@@ -321,8 +338,13 @@ function writeReports(
   writeFileSync(join(runDir, 'summary.md'), summaryMarkdown(summary) + against);
   if (comparison !== undefined) writeFileSync(join(runDir, 'comparison.txt'), comparison);
   writeFileSync(join(runDir, 'run.json'), JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...data }, null, 2));
-  appendHistory(reports, historyEntry(data, verdict.verdict));
   const throughput = data.suites.flatMap(throughputOf);
   if (throughput.length > 0) writeFileSync(join(runDir, 'report.html'), runReportHtml(data.runId, throughput));
-  return { ...summary, summaryFile: join(runDir, 'summary.md'), record: data, ...(comparison !== undefined ? { comparison } : {}) };
+  return {
+    ...summary,
+    summaryFile: join(runDir, 'summary.md'),
+    record: data,
+    ...(comparison !== undefined ? { comparison } : {}),
+    stored: { entry: historyEntry(data, verdict.verdict), run: data, cases },
+  };
 }

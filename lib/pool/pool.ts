@@ -21,6 +21,11 @@ const PoolTestbedSchema = z.strictObject({
 
 const PoolSchema = z.strictObject({
   testbeds: z.array(PoolTestbedSchema).min(1),
+  /** The fleet's results store (a PostgreSQL URL, its password from PGPASSWORD): `run --pool` stores its runs there unless --results says otherwise. */
+  results: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/[^\s:@/]*(@|\/)/, 'a PostgreSQL URL without a password (postgresql://user@host/db; the password from PGPASSWORD)')
+    .optional(),
 });
 
 export interface PoolTestbed {
@@ -33,6 +38,7 @@ export interface PoolTestbed {
 export interface Pool {
   file: string;
   testbeds: PoolTestbed[];
+  results?: string;
 }
 
 /** Reads and checks a pool file; throws PoolFileError listing every problem, each with its field path. */
@@ -61,6 +67,7 @@ export function loadPool(file: string): Pool {
   const here = dirname(resolve(file));
   return {
     file: resolve(file),
+    ...(parsed.data.results ? { results: parsed.data.results } : {}),
     testbeds: parsed.data.testbeds.map((t) => ({ ...t, testbed: isAbsolute(t.testbed) ? t.testbed : resolve(here, t.testbed) })),
   };
 }

@@ -15,6 +15,8 @@ export interface RunRecord {
   cases: CaseOutcome[];
   /** Its run directory, when it was read from one. */
   dir?: string;
+  /** The run's verdict, where it was read with it. */
+  verdict?: string;
 }
 
 export interface Comparison {
@@ -226,4 +228,21 @@ export function judgeAgainstBaseline(base: RunRecord, cand: RunRecord, threshold
   return regression
     ? { case: { ...at, status: 'failed', kind: 'dut', message: `regression: ${regression}` }, text, regression }
     : { case: { ...at, status: 'passed' }, text, regression: null };
+}
+
+/** The gate's testcase when there is no baseline to judge against (`--baseline last-pass` before any run passed): skipped, saying why. */
+export function notCompared(reason: string): GateOutcome {
+  return {
+    case: {
+      id: GATE_CASE_ID,
+      name: 'Against the baseline',
+      suite: 'gate',
+      group: 'gate',
+      durationMs: 0,
+      status: 'skipped',
+      message: `not compared: ${reason}`,
+    },
+    text: `not compared: ${reason}\n`,
+    regression: null,
+  };
 }

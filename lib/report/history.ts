@@ -1,6 +1,12 @@
-// The reports directory's memory: each run appends one line to history.jsonl
-// (what ran, on what, its verdict and its throughput), and a run is found
-// again by its directory or its id there, for `dutlab compare` and `--baseline`.
+// The results store's interface (ResultsStore): every run written, and the
+// history read back, through it only (`run`, `compare`, `--baseline`,
+// `trend`, `trend --check`, `results push`). Two stores: the embedded one,
+// the reports directory itself (FileStore: history.jsonl, one line per run,
+// and the run directories), and PostgreSQL for a fleet (store-pg.ts).
+// The embedded store stays the JSON-lines file of earlier versions (so there
+// is nothing to migrate): it needs no server and no native addon, appends one
+// line per run (a killed run cannot lose earlier ones, where sql.js rewrites
+// its whole file), and a damaged line is skipped and named, not fatal.
 // Every file read here is bounded and validated (lib/results/schema.ts): a
 // cut or hand-edited file is named with its line and field. A damaged history
 // line is skipped and named, never the reason to refuse the whole history.
@@ -9,7 +15,7 @@ import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { InputFileError } from '../errors.js';
 import { FILE_LIMITS, readBounded } from '../files.js';
-import type { RunResult } from '../results/run.js';
+import type { CaseOutcome, RunResult } from '../results/run.js';
 import { firstIssue, HistoryLineSchema, runFileSchemaOf, SCHEMA_VERSION, SummaryFileSchema, upgradeRunFile } from '../results/schema.js';
 import type { RunRecord } from './compare.js';
 import { throughputOf, type ThroughputResult } from '../suite/throughput/result.js';
@@ -222,6 +228,73 @@ export function loadRun(ref: string, reports: string): RunRecord {
   }
   const run = readRunJson(join(dir, 'run.json'));
   // Only its cases, as the run decided them (summary.ts builds the file; this reads it back).
-  const summary = readRunFile(join(dir, 'summary.json'), () => SummaryFileSchema, 'summary.json').data as { cases: RunRecord['cases'] };
-  return { run, cases: summary.cases, dir };
+  const summary = readRunFile(join(dir, 'summary.json'), () => SummaryFileSchema, 'summary.json').data as { cases: RunRecord['cases']; verdict: string };
+  return { run, cases: summary.cases, dir, verdict: summary.verdict };
+}
+
+// ---- the store ------------------------------------------------------------------
+
+/** A run as a store keeps it: its history entry, its record (run.json) and its testcases as the run decided them (none for a history line whose run directory is gone). */
+export interface StoredRun {
+  entry: HistoryEntry;
+  run?: RunResult;
+  cases?: CaseOutcome[];
+}
+
+/** What identifies a series of comparable runs: `last-pass` picks within it. */
+export interface SeriesKey {
+  testbed: string;
+  profile: string;
+  suites: string[];
+}
+
+export interface ResultsStore {
+  /** Where it keeps runs, for messages (a database's URL without its password). */
+  readonly where: string;
+  /** Stores a run; storing one already there changes nothing. */
+  add(run: StoredRun): Promise<void>;
+  history(): Promise<HistoryRead>;
+  /** A stored run's record and testcases, or null. */
+  run(runId: string): Promise<RunRecord | null>;
+  /** The newest passing run of the series that started before `before` (ISO time), or null. */
+  lastPass(key: SeriesKey, before: string): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+/** `last-pass` over a history's entries: the newest with verdict pass of the same testbed, profile and suites, before the time. */
+export function lastPassIn(entries: readonly HistoryEntry[], key: SeriesKey, before: string): string | null {
+  const same = (e: HistoryEntry) => e.testbed === key.testbed && e.profile === key.profile && e.suites.join(' ') === key.suites.join(' ');
+  const found = entries.filter((e) => same(e) && e.verdict === 'pass' && e.startedAt < before).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  return found.at(-1)?.runId ?? null;
+}
+
+/** The embedded store: the reports directory (history.jsonl and the run directories). */
+export class FileStore implements ResultsStore {
+  constructor(readonly reports: string) {}
+
+  get where(): string {
+    return join(this.reports, HISTORY_FILE);
+  }
+
+  async add(r: StoredRun): Promise<void> {
+    if (readHistory(this.reports).entries.some((e) => e.runId === r.entry.runId)) return;
+    appendHistory(this.reports, r.entry);
+  }
+
+  /** In the order the runs started (as the database answers), whatever order they were appended in. */
+  async history(): Promise<HistoryRead> {
+    const h = readHistory(this.reports);
+    return { ...h, entries: [...h.entries].sort((a, b) => a.startedAt.localeCompare(b.startedAt)) };
+  }
+
+  async run(runId: string): Promise<RunRecord | null> {
+    const dir = join(this.reports, runId);
+    return existsSync(join(dir, 'run.json')) ? loadRun(dir, this.reports) : null;
+  }
+
+  async lastPass(key: SeriesKey, before: string): Promise<string | null> {
+    return lastPassIn(readHistory(this.reports).entries, key, before);
+  }
+
+  async close(): Promise<void> {}
 }

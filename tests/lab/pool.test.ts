@@ -14,6 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import type { Summary } from '../../lib/report/summary.js';
 import { labDown, labLeftovers, labUp, type LabState } from '../../lib/vlab/lab.js';
+import { pipelineCommands } from '../helpers/pipelines.js';
+import { startPostgres } from '../helpers/postgres.js';
+import pg from 'pg';
 import { waitUntil } from '../../lib/wait.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -221,4 +224,51 @@ describe.concurrent('a pool of three labs, when things go wrong', () => {
     expect(status.stdout).toMatch(/^pool-b {2}\[virtual, pair, b-only\] {2}free \(generation \d+\)$/m);
     expect(status.stdout).not.toMatch(/QUARANTINED/);
   }, 180_000);
+});
+
+describe('the CI pipelines of ci/, against this pool', () => {
+  it('runs every command of the GitLab pipeline, the GitHub workflow and the Jenkinsfile in a checkout, as each CI would: a first nightly (no baseline yet), then each judged against the last pass, all stored in PostgreSQL, the trend page of the store', async () => {
+    const commands = pipelineCommands();
+    const db = await startPostgres();
+    const checkout = join(dir, 'checkout');
+    try {
+      await execa('git', ['clone', '-q', ROOT, checkout]);
+      // Each CI's own variables beside the pool's: the CI job's URL lands in the lease's owner line.
+      const common = { DUTLAB_POOL: POOL, DUTLAB_LABEL: 'virtual', DUTLAB_PROFILE: 'virtual', DUTLAB_RESULTS: db.url, DUTLAB_WAIT: '60' };
+      const envs = {
+        gitlab: { ...common, CI_JOB_URL: 'https://gitlab.example/lab/-/jobs/881' },
+        github: { ...common, GITHUB_SERVER_URL: 'https://github.example', GITHUB_REPOSITORY: 'lab/dutlab', GITHUB_RUN_ID: '42' },
+        jenkins: { ...common, BUILD_URL: 'https://jenkins.example/job/dutlab/7/' },
+      };
+      const ran: Array<{ ci: string; command: string; exitCode: number | undefined; said: string }> = [];
+      for (const [ci, list] of Object.entries(commands) as Array<[keyof typeof envs, string[]]>)
+        for (const command of list) {
+          // The install is the same line in all three: run once, in the checkout, as a CI would.
+          if (command.startsWith('npm ci') && ran.some((r) => r.command === command)) continue;
+          const r = await execa('bash', ['-c', command], { cwd: checkout, env: envs[ci], reject: false, timeout: 180_000 });
+          ran.push({ ci, command, exitCode: r.exitCode, said: r.stderr });
+          expect(r.exitCode, `${ci}: ${command}: ${r.stderr}`).toBe(0);
+        }
+      const nightlies = ran.filter((r) => r.command === 'bash ci/nightly.sh');
+      expect(nightlies.map((r) => r.ci)).toEqual(['gitlab', 'github', 'jenkins']);
+      expect(nightlies[0]!.said).toMatch(/^dutlab: NOT COMPARED: last-pass: no passing run of testbed \S+, profile virtual, suites pvp before /m);
+      expect(nightlies[1]!.said).toMatch(/^dutlab: no regression against \S+/m);
+      expect(nightlies[2]!.said).toMatch(/^dutlab: no regression against \S+/m);
+      expect(existsSync(join(checkout, 'reports', 'trend.html'))).toBe(true);
+      expect(existsSync(join(checkout, 'reports', 'junit.xml'))).toBe(true);
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        const rows = (await c.query('SELECT verdict, profile FROM runs ORDER BY started_at')).rows;
+        expect(rows).toEqual([0, 1, 2].map(() => ({ verdict: 'pass', profile: 'virtual' })));
+      } finally {
+        await c.end();
+      }
+      const owners = TESTBEDS.map((t) => readFileSync(join(labs.get(t.name)!.stateDir, 'lock.state', 'history'), 'utf8')).join('\n');
+      for (const job of ['https://gitlab.example/lab/-/jobs/881', 'https://github.example/lab/dutlab/actions/runs/42', 'https://jenkins.example/job/dutlab/7/'])
+        expect(owners).toContain(` ci=${job} `);
+    } finally {
+      await db.destroy();
+    }
+  }, 300_000);
 });

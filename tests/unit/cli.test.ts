@@ -30,6 +30,8 @@ describe('the dutlab command', () => {
       'pool status',
       'pool quarantine',
       'pool release',
+      'results push',
+      'results import',
     ]);
   });
 

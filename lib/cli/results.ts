@@ -1,0 +1,104 @@
+// The results store on the command line: `--results URL`, the baseline of
+// `run --baseline` (a run directory, a run id, or `last-pass`), and
+// `dutlab results push|import`.
+import { existsSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Command, Option } from 'commander';
+import { judgeAgainstBaseline, notCompared, type GateOutcome, type RunRecord } from '../report/compare.js';
+import { HISTORY_FILE, readHistory, type ResultsStore } from '../report/history.js';
+import { findRun, LAST_PASS, NOT_STORED, openStore, storedRunOf } from '../report/store.js';
+import { PROJECT_ROOT } from '../suite/catalog.js';
+import type { Testbed } from '../testbed/schema.js';
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+export const resultsOption = () =>
+  new Option(
+    '--results <url>',
+    'the results store: a PostgreSQL URL (postgresql://user@host/db; the password from PGPASSWORD, not the URL); default: the reports directory (history.jsonl)',
+  );
+
+export const reportsOf = (o: { reports?: string | undefined }) => resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
+
+/**
+ * `run --baseline REF`: the gate, judging the finished run. A directory or
+ * run id is read before the run (one that cannot be read stops it before it
+ * touches the lab: throws); `last-pass` is looked up once the run knows its
+ * testbed, profile and suites, and when there is none yet (a first nightly)
+ * the gate's case is skipped, saying so.
+ */
+export async function baselineGate(
+  ref: string,
+  store: ResultsStore,
+  reports: string,
+): Promise<{ gate: (cand: RunRecord, tb: Testbed) => Promise<GateOutcome>; baselineId: () => string | null }> {
+  const fixed = ref === LAST_PASS ? null : await findRun(ref, store, reports);
+  let id = fixed?.run.runId ?? null;
+  return {
+    baselineId: () => id,
+    gate: async (cand, tb) => {
+      let base = fixed;
+      if (!base) {
+        try {
+          base = await findRun(LAST_PASS, store, reports, cand);
+        } catch (err) {
+          return notCompared((err as Error).message);
+        }
+      }
+      id = base.run.runId;
+      return judgeAgainstBaseline(base, cand, { throughput: tb.throughput.regressionThreshold, latency: tb.throughput.latency.regressionThreshold });
+    },
+  };
+}
+
+export function addResultsCommands(program: Command): void {
+  const results = program.command('results').description('the results store: runs stored after the fact, a history moved into PostgreSQL');
+  results
+    .command('push')
+    .description(
+      'stores runs the store did not take when they ran (the database was away: their directory has not-stored.txt); exit 2 when one cannot be stored',
+    )
+    .argument('<runs...>', 'run directories, or run ids in the reports directory')
+    .option('--reports <dir>', 'the reports directory the run ids are in', undefined)
+    .addOption(resultsOption())
+    .action(async (refs: string[], o: { reports?: string; results?: string }) => {
+      const reports = reportsOf(o);
+      const store = openStore(o.results, reports);
+      try {
+        for (const ref of refs) {
+          const dir = existsSync(resolve(ref)) ? resolve(ref) : join(reports, ref);
+          const run = storedRunOf(dir, reports);
+          await store.add(run);
+          rmSync(join(dir, NOT_STORED), { force: true });
+          log(`${run.entry.runId}: stored in ${store.where}`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+  results
+    .command('import')
+    .description(`moves a reports directory's ${HISTORY_FILE} into the --results database: every run, with its record where its directory is still there`)
+    .option('--reports <dir>', 'the reports directory', undefined)
+    .addOption(resultsOption().makeOptionMandatory())
+    .action(async (o: { reports?: string; results: string }) => {
+      const reports = reportsOf(o);
+      const store = openStore(o.results, reports);
+      const h = readHistory(reports);
+      for (const line of h.skipped) log(line);
+      let full = 0;
+      try {
+        for (const entry of h.entries) {
+          const dir = join(reports, entry.runId);
+          const whole = existsSync(join(dir, 'run.json')) ? storedRunOf(dir, reports) : null;
+          if (whole) full++;
+          await store.add(whole ? { ...whole, entry } : { entry });
+        }
+      } finally {
+        await store.close();
+      }
+      log(
+        `${h.entries.length} run(s) of ${join(reports, HISTORY_FILE)} in ${store.where} (${full} with their record, ${h.entries.length - full} their history line only)`,
+      );
+    });
+}

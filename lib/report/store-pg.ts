@@ -1,0 +1,234 @@
+// The results store of a fleet: PostgreSQL (npm `pg`), chosen with
+// `--results postgresql://…` or the pool file's `results:`. Every run of
+// every lab and controller in one database: a row per run (its history line,
+// its record and testcases as JSON, so that `compare` and `--baseline` need
+// no run directory of a CI runner long gone), and the figures a dashboard
+// draws in tables of their own (ci/grafana/dutlab.json reads them): NDR and
+// PDR, every trial, latency per load, every testcase. The schema is made on
+// first use; a run already stored is not stored twice.
+import pg from 'pg';
+import type { RunRecord } from './compare.js';
+import type { HistoryEntry, HistoryRead, ResultsStore, SeriesKey, StoredRun } from './history.js';
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs (
+  run_id text PRIMARY KEY,
+  started_at timestamptz NOT NULL,
+  testbed text NOT NULL,
+  profile text NOT NULL,
+  suites text NOT NULL,
+  verdict text NOT NULL,
+  ovs_version text,
+  dpdk_version text,
+  host_kernel text,
+  guest_kernel text,
+  entry jsonb NOT NULL,
+  record jsonb,
+  cases jsonb
+);
+CREATE INDEX IF NOT EXISTS runs_series ON runs (testbed, profile, suites, started_at);
+CREATE TABLE IF NOT EXISTS throughput (
+  run_id text NOT NULL REFERENCES runs ON DELETE CASCADE,
+  frame integer NOT NULL,
+  goal text NOT NULL,
+  lower_fps double precision,
+  upper_fps double precision,
+  limited_by_generator boolean NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+  run_id text NOT NULL REFERENCES runs ON DELETE CASCADE,
+  seq integer NOT NULL,
+  frame integer NOT NULL,
+  rate_fps double precision NOT NULL,
+  duration_s double precision NOT NULL,
+  offered bigint NOT NULL,
+  sent bigint NOT NULL,
+  received bigint NOT NULL,
+  loss_ratio double precision NOT NULL,
+  generator_short boolean NOT NULL
+);
+CREATE TABLE IF NOT EXISTS latency (
+  run_id text NOT NULL REFERENCES runs ON DELETE CASCADE,
+  frame integer NOT NULL,
+  of text NOT NULL,
+  load double precision NOT NULL,
+  rate_fps double precision NOT NULL,
+  received integer NOT NULL,
+  lost integer NOT NULL,
+  min_us double precision,
+  avg_us double precision,
+  p50_us double precision,
+  p90_us double precision,
+  p99_us double precision,
+  p999_us double precision,
+  max_us double precision,
+  jitter_us double precision,
+  invalid text,
+  hdrh text
+);
+CREATE TABLE IF NOT EXISTS cases (
+  run_id text NOT NULL REFERENCES runs ON DELETE CASCADE,
+  suite text,
+  id text NOT NULL,
+  name text NOT NULL,
+  status text NOT NULL,
+  kind text,
+  message text,
+  duration_ms double precision NOT NULL
+);
+`;
+
+/** A database URL as messages may show it: without its password. */
+export function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(a database URL that cannot be parsed)';
+  }
+}
+
+/** Cuts a connection attempt that would otherwise wait for the kernel's TCP timeout. */
+const CONNECT_TIMEOUT_MS = 5000;
+
+export class PgStore implements ResultsStore {
+  private readonly pool: pg.Pool;
+  private ready: Promise<void> | null = null;
+
+  constructor(private readonly url: string) {
+    this.pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, idleTimeoutMillis: 1000 });
+    // An idle connection the server closed (the database went away) is an error of the pool's, not a crash of dutlab.
+    this.pool.on('error', () => undefined);
+  }
+
+  get where(): string {
+    return shownUrl(this.url);
+  }
+
+  private schema(): Promise<void> {
+    this.ready ??= this.pool.query(SCHEMA).then(
+      () => undefined,
+      (e: unknown) => {
+        this.ready = null;
+        throw e;
+      },
+    );
+    return this.ready;
+  }
+
+  async add(r: StoredRun): Promise<void> {
+    await this.schema();
+    const e = r.entry;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const inserted = await client.query(
+        `INSERT INTO runs (run_id, started_at, testbed, profile, suites, verdict, ovs_version, dpdk_version, host_kernel, guest_kernel, entry, record, cases)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (run_id) DO NOTHING`,
+        [
+          e.runId,
+          e.startedAt,
+          e.testbed,
+          e.profile,
+          e.suites.join(' '),
+          e.verdict,
+          e.versions.ovs ?? null,
+          e.versions.dpdk ?? null,
+          e.versions.hostKernel ?? null,
+          e.versions.guestKernel ?? null,
+          JSON.stringify(e),
+          r.run ? JSON.stringify(r.run) : null,
+          r.cases ? JSON.stringify(r.cases) : null,
+        ],
+      );
+      if (inserted.rowCount === 1) await insertFigures(client, e, r);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async history(): Promise<HistoryRead> {
+    await this.schema();
+    const rows = await this.pool.query<{ entry: HistoryEntry }>('SELECT entry FROM runs ORDER BY started_at, run_id');
+    return { entries: rows.rows.map((r) => r.entry), skipped: [] };
+  }
+
+  async run(runId: string): Promise<RunRecord | null> {
+    await this.schema();
+    const rows = await this.pool.query<{ record: RunRecord['run'] | null; cases: RunRecord['cases'] | null }>(
+      'SELECT record, cases FROM runs WHERE run_id = $1',
+      [runId],
+    );
+    const row = rows.rows[0];
+    return row?.record ? { run: row.record, cases: row.cases ?? [] } : null;
+  }
+
+  async lastPass(key: SeriesKey, before: string): Promise<string | null> {
+    await this.schema();
+    const rows = await this.pool.query<{ run_id: string }>(
+      `SELECT run_id FROM runs WHERE testbed = $1 AND profile = $2 AND suites = $3 AND verdict = 'pass' AND started_at < $4
+       ORDER BY started_at DESC LIMIT 1`,
+      [key.testbed, key.profile, key.suites.join(' '), before],
+    );
+    return rows.rows[0]?.run_id ?? null;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** The run's figures in the dashboard's tables (in the transaction that stored its row). */
+async function insertFigures(client: pg.PoolClient, e: HistoryEntry, r: StoredRun): Promise<void> {
+  for (const t of e.throughput)
+    await client.query('INSERT INTO throughput VALUES ($1, $2, $3, $4, $5, $6)', [e.runId, t.frame, t.goal, t.lower, t.upper, t.limitedByGenerator]);
+  for (const [i, t] of (e.trials ?? []).entries())
+    await client.query('INSERT INTO trials VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)', [
+      e.runId,
+      i,
+      t.frame,
+      t.rate,
+      t.durationS,
+      t.offered,
+      t.sent,
+      t.received,
+      t.lossRatio,
+      t.generatorShort,
+    ]);
+  for (const l of e.latency ?? [])
+    await client.query('INSERT INTO latency VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)', [
+      e.runId,
+      l.frame,
+      l.of,
+      l.load,
+      l.rate,
+      l.received,
+      l.lost,
+      l.received > 0 ? l.minUs : null,
+      l.received > 0 ? l.avgUs : null,
+      l.p50Us,
+      l.p90Us,
+      l.p99Us,
+      l.p999Us ?? null,
+      l.received > 0 ? l.maxUs : null,
+      l.jitterUs,
+      l.invalid ?? null,
+      l.hdrh ?? null,
+    ]);
+  for (const c of r.cases ?? [])
+    await client.query('INSERT INTO cases VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+      e.runId,
+      c.suite ?? null,
+      c.id,
+      c.name,
+      c.status,
+      c.kind ?? null,
+      c.message ?? null,
+      c.durationMs,
+    ]);
+}
