@@ -266,7 +266,7 @@ describe('the CI pipelines of ci/, against this pool', () => {
       }
       const owners = TESTBEDS.map((t) => readFileSync(join(labs.get(t.name)!.stateDir, 'lock.state', 'history'), 'utf8')).join('\n');
       for (const job of ['https://gitlab.example/lab/-/jobs/881', 'https://github.example/lab/dutlab/actions/runs/42', 'https://jenkins.example/job/dutlab/7/'])
-        expect(owners).toContain(` ci=${job} `);
+        expect(owners).toContain(` ci=${job}`);
     } finally {
       await db.destroy();
     }
