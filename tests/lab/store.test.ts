@@ -3,6 +3,7 @@
 // Debian's server started by the test (tests/helpers/postgres.ts: its own
 // user, a Unix socket only, stopped by its recorded pid). A database that
 // goes away under a run, and the run stored later (`dutlab results push`).
+// In the lab tier: a PostgreSQL to start costs the fast tier more than its budget has left.
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
