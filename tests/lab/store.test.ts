@@ -4,7 +4,7 @@
 // user, a Unix socket only, stopped by its recorded pid). A database that
 // goes away under a run, and the run stored later (`dutlab results push`).
 // In the lab tier: a PostgreSQL to start costs the fast tier more than its budget has left.
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -178,13 +178,14 @@ describe('PostgreSQL as the fleet store', () => {
     }
   });
 
-  it('a database gone when the run ends: the run keeps its report and says it was not stored; `dutlab results push` stores it once the database is back', async () => {
+  it('a database gone when the run ends: the run keeps its report and its exit code and says it was not stored; `dutlab results push` stores it once the database is back', async () => {
     await newDatabase('away');
     const url = db.url.replace('/dutlab?', '/away?');
     const reports = join(dir, 'away');
     const r = runLike('away-1', '2026-11-01T00:00:00.000Z');
     place(reports, r);
     const runDir = join(reports, 'away-1');
+    let latest = '';
     await db.stop();
     try {
       const store = openStore(url, reports);
@@ -194,15 +195,39 @@ describe('PostgreSQL as the fleet store', () => {
         /^the result was not stored in postgresql:\/\/\/away\?host=\S+: .*; its report is in \S+away-1, and `dutlab results push away-1` stores it$/,
       );
       expect(readFileSync(join(runDir, NOT_STORED), 'utf8')).toMatch(/^postgresql:\/\/\/away/);
+      // A whole `dutlab run` the same: its exit code its own (2: its testbed cannot be read), its report written.
+      const run = await dutlabInProcess(
+        'run',
+        '--quiet',
+        '--testbed',
+        join(dir, 'no-such.yaml'),
+        '--profile',
+        'virtual',
+        '--reports',
+        reports,
+        '--results',
+        url,
+      );
+      expect(run.exitCode).toBe(2);
+      latest = readlinkSync(join(reports, 'latest'));
+      expect(run.stderr).toMatch(
+        new RegExp(`^dutlab: the result was not stored in postgresql:///away\\?host=\\S+: .*\`dutlab results push ${latest}\` stores it$`, 'm'),
+      );
+      expect(existsSync(join(reports, latest, 'summary.md'))).toBe(true);
+      expect(existsSync(join(reports, latest, NOT_STORED))).toBe(true);
     } finally {
       await db.start();
     }
-    const push = await dutlabInProcess('results', 'push', 'away-1', '--reports', reports, '--results', url);
+    const push = await dutlabInProcess('results', 'push', 'away-1', latest, '--reports', reports, '--results', url);
     expect(push.stdout).toMatch(/^away-1: stored in postgresql:\/\/\/away/);
     expect(existsSync(join(runDir, NOT_STORED))).toBe(false);
+    expect(existsSync(join(reports, latest, NOT_STORED))).toBe(false);
     const store = openStore(url, reports);
     try {
-      expect((await store.history()).entries.map((e) => e.runId)).toEqual(['away-1']);
+      expect((await store.history()).entries.map((e) => [e.runId, e.verdict])).toEqual([
+        ['away-1', 'pass'],
+        [latest, 'infra-error'],
+      ]);
     } finally {
       await store.close();
     }
