@@ -13,7 +13,7 @@ import { doctor, impliedProfile } from '../probes/doctor.js';
 import { formatProbes, healthy } from '../probes/probe.js';
 import { profileProblems } from '../profiles/profile.js';
 import { describeSuites, shownFile, suiteDirs } from '../suite/catalog.js';
-import { compareRuns, comparisonText, GATE_CASE_ID, IncomparableRunsError, incomparable } from '../report/compare.js';
+import { compareRuns, comparisonText, GATE_CASE_ID, IncomparableRunsError, incomparable, type RunRecord } from '../report/compare.js';
 import { trendHtml } from '../report/trend.js';
 import { newestAnomalies } from '../report/anomalies.js';
 import { loadTestbed, missingLocalFiles, testbedNotes } from '../testbed/load.js';
@@ -152,10 +152,15 @@ export function buildCli(): Command {
     .action(async (baseline: string, candidate: string, o: { reports?: string; results?: string; threshold?: string; latencyThreshold?: string }) => {
       const reports = reportsOf(o);
       const store = openStore(o.results, reports);
-      const [base, cand] = await (async () => {
-        const c = await findRun(candidate, store, reports);
-        return [await findRun(baseline, store, reports, c), c] as const;
-      })().finally(() => store.close());
+      let base: RunRecord;
+      let cand: RunRecord;
+      try {
+        // The candidate first: `last-pass` is the last pass before it.
+        cand = await findRun(candidate, store, reports);
+        base = await findRun(baseline, store, reports, cand);
+      } finally {
+        await store.close();
+      }
       // The candidate's testbed says how noisy its lab is (the virtual lab: 0.5); without it, the defaults (0.1, and 0.5 for latency).
       const own = () => {
         try {

@@ -8,27 +8,18 @@ import { quarantineScript, releaseLabScript, statusScript } from '../scenario/le
 import { loadTestbed } from '../testbed/load.js';
 import type { Testbed } from '../testbed/schema.js';
 import type { Shell } from '../transport/shell.js';
-import { SshShell } from '../transport/ssh.js';
+import { sshConnect } from '../probes/doctor.js';
 import type { Transcript } from '../transport/transcript.js';
 import type { Pool, PoolTestbed } from './pool.js';
 
 /** How a pool reaches a testbed's DUT host: over SSH as its testbed says (tests: a shell of their own). */
 export type HostConnector = (tb: Testbed) => Promise<Shell>;
 
-/** A pool answers in seconds: a DUT host that does not answer within this is unreachable for now. */
-const CONNECT_BOUND_MS = 5000;
-
+/** A pool answers in seconds, as dutlab doctor does: a DUT host that does not answer within its bound is unreachable for now. */
 export const sshHost =
   (transcript?: Transcript): HostConnector =>
   (tb) =>
-    SshShell.connect(
-      'host',
-      { ...tb.hosts.host, connectTimeoutMs: Math.min(tb.hosts.host.connectTimeoutMs, CONNECT_BOUND_MS) },
-      {
-        ...(transcript ? { transcript } : {}),
-        workDir: tb.paths.workDir,
-      },
-    );
+    sshConnect(transcript)('host', tb, new Map());
 
 export interface Quarantine {
   since: number;

@@ -35,7 +35,8 @@ export interface DoctorOptions {
   roles?: readonly HostRole[];
 }
 
-const sshConnect =
+/** A host reached over SSH as the testbed says, within the doctor's bound (the pool reaches DUT hosts the same way). */
+export const sshConnect =
   (transcript?: Transcript) =>
   async (role: HostRole, tb: Testbed, reached: Map<HostRole, Shell>): Promise<Shell> => {
     const spec: HostSpec = { ...tb.hosts[role], connectTimeoutMs: Math.min(tb.hosts[role].connectTimeoutMs, CONNECT_BOUND_MS) };

@@ -218,8 +218,7 @@ export class Session implements StepRuntime {
 
   /** The SSH connection under a role's shell (the jump to the guest). */
   sshShell(role: HostRole): SshShell {
-    const s = this.shell(role);
-    const inner = s instanceof GatedShell ? s.inner : s;
+    const inner = this.ungated(role);
     if (!(inner instanceof SshShell)) throw new ConnectionError(role, 'not an SSH connection: cannot jump through it');
     return inner;
   }

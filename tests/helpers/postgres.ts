@@ -8,6 +8,7 @@ import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import pg from 'pg';
 import { waitUntil } from '../../lib/wait.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
@@ -15,6 +16,8 @@ const BIN = '/usr/lib/postgresql/15/bin';
 export interface TestPostgres {
   /** A connection URL for the store: the database on the socket directory. */
   url: string;
+  /** Makes another database on the same server; its URL. */
+  createDatabase(name: string): Promise<string>;
   dir: string;
   pid: number;
   /** Stops the server by its recorded pid (a fast shutdown) and waits for it: the database goes away under its clients. */
@@ -61,9 +64,14 @@ export async function startPostgres(): Promise<TestPostgres> {
     await s;
   };
   await start();
+  const urlOf = (db: string) => `postgresql:///${db}?host=${encodeURIComponent(dir)}&user=postgres`;
   await asPostgres([`${BIN}/createdb`, '-h', dir, 'dutlab']);
   return {
-    url: `postgresql:///dutlab?host=${encodeURIComponent(dir)}&user=postgres`,
+    url: urlOf('dutlab'),
+    async createDatabase(name) {
+      await withClient(urlOf('dutlab'), (c) => c.query(`CREATE DATABASE ${name}`));
+      return urlOf(name);
+    },
     dir,
     get pid() {
       return Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -82,4 +90,15 @@ async function postgresIds(): Promise<{ uid: number; gid: number }> {
   const m = /uid=(\d+).*gid=(\d+)/.exec(r.stdout);
   if (!m) throw new Error(`no postgres user (the postgresql package installs it): ${r.stdout}`);
   return { uid: Number(m[1]), gid: Number(m[2]) };
+}
+
+/** A client of the database for the length of `use` (what a test reads back, as a dashboard would). */
+export async function withClient<T>(url: string, use: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await use(c);
+  } finally {
+    await c.end();
+  }
 }

@@ -15,8 +15,7 @@ import { parseDocument } from 'yaml';
 import type { Summary } from '../../lib/report/summary.js';
 import { labDown, labLeftovers, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { pipelineCommands } from '../helpers/pipelines.js';
-import { startPostgres } from '../helpers/postgres.js';
-import pg from 'pg';
+import { startPostgres, withClient } from '../helpers/postgres.js';
 import { waitUntil } from '../../lib/wait.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -256,14 +255,8 @@ describe('the CI pipelines of ci/, against this pool', () => {
       expect(nightlies[2]!.said).toMatch(/^dutlab: no regression against \S+/m);
       expect(existsSync(join(checkout, 'reports', 'trend.html'))).toBe(true);
       expect(existsSync(join(checkout, 'reports', 'junit.xml'))).toBe(true);
-      const c = new pg.Client({ connectionString: db.url });
-      await c.connect();
-      try {
-        const rows = (await c.query('SELECT verdict, profile FROM runs ORDER BY started_at')).rows;
-        expect(rows).toEqual([0, 1, 2].map(() => ({ verdict: 'pass', profile: 'virtual' })));
-      } finally {
-        await c.end();
-      }
+      const rows = await withClient(db.url, async (c) => (await c.query('SELECT verdict, profile FROM runs ORDER BY started_at')).rows);
+      expect(rows).toEqual([0, 1, 2].map(() => ({ verdict: 'pass', profile: 'virtual' })));
       const histories = TESTBEDS.map((t) => join(labs.get(t.name)!.stateDir, 'lock.state', 'history')).filter((f) => existsSync(f));
       const owners = histories.map((f) => readFileSync(f, 'utf8')).join('\n');
       for (const job of ['https://gitlab.example/lab/-/jobs/881', 'https://github.example/lab/dutlab/actions/runs/42', 'https://jenkins.example/job/dutlab/7/'])

@@ -7,14 +7,13 @@
 import { cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore, type ResultsStore, type StoredRun } from '../../lib/report/history.js';
 import { SCHEMA_VERSION } from '../../lib/results/schema.js';
 import { findRun, keepRun, LAST_PASS, NOT_STORED, openStore, storedRunOf } from '../../lib/report/store.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { dutlabInProcess } from '../helpers/in-process.js';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { startPostgres, withClient, type TestPostgres } from '../helpers/postgres.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dutlab-store-'));
 let db: TestPostgres;
@@ -55,17 +54,10 @@ const STORES: Array<[string, () => { store: ResultsStore; reports: string }]> = 
     () => {
       const reports = join(dir, `reports${stores++}`);
       // A database of its own for each test: the same server.
-      return { store: openStore(`${db.url.replace('/dutlab?', `/s${stores}?`)}`, reports), reports };
+      return { store: openStore(db.url.replace('/dutlab?', `/s${stores}?`), reports), reports };
     },
   ],
 ];
-
-async function newDatabase(name: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: db.url });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-}
 
 /** The embedded store keeps a run's record in its run directory: one made as a run makes it. */
 function place(reports: string, r: StoredRun): void {
@@ -81,7 +73,7 @@ describe.each(STORES)('%s', (_name, make) => {
   async function filled(runs: StoredRun[]): Promise<{ store: ResultsStore; reports: string }> {
     const s = make();
     if (s.store instanceof FileStore) for (const r of runs) place(s.reports, r);
-    else await newDatabase(`s${stores}`);
+    else await db.createDatabase(`s${stores}`);
     for (const r of runs) await s.store.add(r);
     return s;
   }
@@ -135,8 +127,8 @@ describe.each(STORES)('%s', (_name, make) => {
 
 describe('PostgreSQL as the fleet store', () => {
   it('keeps the figures a dashboard draws in tables of their own: NDR and PDR, every trial, latency per load, every testcase', async () => {
-    await newDatabase('figures');
-    const store = openStore(db.url.replace('/dutlab?', '/figures?'), dir);
+    const url = await db.createDatabase('figures');
+    const store = openStore(url, dir);
     const r = runLike('fig-1', '2026-11-01T00:00:00.000Z');
     r.entry.latency = [
       {
@@ -161,9 +153,7 @@ describe('PostgreSQL as the fleet store', () => {
     ];
     await store.add(r);
     await store.close();
-    const c = new pg.Client({ connectionString: db.url.replace('/dutlab?', '/figures?') });
-    await c.connect();
-    try {
+    await withClient(url, async (c) => {
       const count = async (t: string) => Number((await c.query(`SELECT count(*) AS n FROM ${t} WHERE run_id = 'fig-1'`)).rows[0].n);
       expect(await count('throughput')).toBe(r.entry.throughput.length);
       expect(await count('trials')).toBe(r.entry.trials!.length);
@@ -173,14 +163,11 @@ describe('PostgreSQL as the fleet store', () => {
         verdict: 'pass',
         ovs_version: r.entry.versions.ovs,
       });
-    } finally {
-      await c.end();
-    }
+    });
   });
 
   it('a database gone when the run ends: the run keeps its report and its exit code and says it was not stored; `dutlab results push` stores it once the database is back', async () => {
-    await newDatabase('away');
-    const url = db.url.replace('/dutlab?', '/away?');
+    const url = await db.createDatabase('away');
     const reports = join(dir, 'away');
     const r = runLike('away-1', '2026-11-01T00:00:00.000Z');
     place(reports, r);
@@ -234,8 +221,7 @@ describe('PostgreSQL as the fleet store', () => {
   });
 
   it('`dutlab results import` moves a reports directory’s history into the database; `compare last-pass` then reads both runs from it', async () => {
-    await newDatabase('moved');
-    const url = db.url.replace('/dutlab?', '/moved?');
+    const url = await db.createDatabase('moved');
     const reports = join(dir, 'moved');
     const local = new FileStore(reports);
     for (const r of [runLike('m-1', '2026-11-01T00:00:00.000Z'), runLike('m-2', '2026-11-02T00:00:00.000Z'), runLike('m-3', '2026-11-03T00:00:00.000Z')]) {
@@ -294,8 +280,7 @@ describe('the Grafana dashboard (ci/grafana/dutlab.json)', () => {
   };
 
   it("runs every panel's query and every variable's against a store of runs, each answering in the shape its panel draws", async () => {
-    await newDatabase('dash');
-    const url = db.url.replace('/dutlab?', '/dash?');
+    const url = await db.createDatabase('dash');
     const store = openStore(url, dir);
     const runs = [
       runLike('d-1', '2026-11-01T00:00:00.000Z'),
@@ -329,9 +314,7 @@ describe('the Grafana dashboard (ci/grafana/dutlab.json)', () => {
       ];
     for (const r of runs) await store.add(r);
     await store.close();
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
+    await withClient(url, async (c) => {
       const vars: Record<string, string[]> = {};
       for (const v of dash.templating.list.filter((x) => x.type === 'query')) {
         vars[v.name] = (await c.query(v.query)).rows.map((row) => String(Object.values(row)[0]));
@@ -355,8 +338,6 @@ describe('the Grafana dashboard (ci/grafana/dutlab.json)', () => {
       // A time range without runs draws nothing.
       const none = await c.query(expandGrafana(dash.panels[0]!.targets[0]!.rawSql, { from: '2020-01-01T00:00:00Z', to: '2020-02-01T00:00:00Z' }, vars));
       expect(none.rows).toEqual([]);
-    } finally {
-      await c.end();
-    }
+    });
   });
 });
