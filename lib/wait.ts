@@ -50,3 +50,29 @@ export const orOnTimeout =
     if (err instanceof WaitTimeoutError) return fallback();
     throw err;
   };
+
+/**
+ * Reads `read` until `countOf` its reading has not changed for `quietMs`, and
+ * returns that last reading: a port's counters once it has stopped counting
+ * (frames in flight are counted), a capture once it has stopped growing. Never
+ * steady within `timeoutMs` (a DUT that keeps sending the stream back): the
+ * last reading all the same, so that such a DUT cannot hold the run.
+ */
+export async function waitUntilSteady<R>(
+  what: string,
+  read: () => Promise<R>,
+  countOf: (reading: R) => number,
+  opts: WaitOptions & { quietMs: number },
+): Promise<R> {
+  let last = await read();
+  let since = Date.now();
+  const steady = async () => {
+    const now = await read();
+    const changed = countOf(now) !== countOf(last);
+    last = now;
+    if (changed) since = Date.now();
+    return !changed && Date.now() - since >= opts.quietMs;
+  };
+  await waitUntil(`${what} to stay unchanged for ${opts.quietMs} ms`, steady, opts).catch(orOnTimeout(() => false));
+  return last;
+}

@@ -25,7 +25,7 @@ import type {
   Trial,
   TrialResult,
 } from './tg.js';
-import { orOnTimeout, waitUntil } from '../wait.js';
+import { waitUntilSteady } from '../wait.js';
 
 export class LinuxTrafficGenerator implements CapturingTrafficGenerator, MeasuringTrafficGenerator {
   private captures: Tcpdump[] = [];
@@ -182,7 +182,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     if (trial.latency) return this.measureWithLatency(trial, trial.latency);
     const before = await this.counters();
     const load = await this.replayLoad(trial.rate, trial.durationS);
-    const after = await this.drained(before.ports[this.rxPort]?.rxPackets ?? 0);
+    const after = await this.drained();
     return this.trialResult(trial, load, this.rxDelta(before, after));
   }
 
@@ -239,7 +239,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
       let load: Load = { offered: 0, sent: 0, seconds: 0 };
       if (trial.rate > 0) load = await this.replayLoad(trial.rate, trial.durationS + 2 * LOAD_LEAD_S, `sleep ${LOAD_LEAD_S}; ${stream}`);
       else await this.shell.run(stream, { timeoutMs: Math.ceil(trial.durationS * 3000) + 30_000 });
-      const after = await this.drained(before.ports[this.rxPort]?.rxPackets ?? 0);
+      const after = await this.drained();
       const complete = await Tcpdump.stopAll(captures.splice(0)).then(
         () => null,
         (err: unknown) => errorMessage(err),
@@ -288,20 +288,17 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
   }
 
   /** The counters once the receive port has stopped counting for 200 ms (at most 2 s): frames in flight are counted. */
-  private async drained(from: number): Promise<TgSnapshot> {
-    let last = from;
-    let snap = await this.counters();
-    const still = async () => {
-      await sleep(200);
-      snap = await this.counters();
-      const now = snap.ports[this.rxPort]?.rxPackets ?? 0;
-      if (now === last) return true;
-      last = now;
-      return false;
-    };
-    // Still counting after 2 s (a DUT that keeps sending): the last reading is the answer.
-    await waitUntil(`${this.rxPort} to stop counting`, still, { timeoutMs: 2000, intervalMs: 0 }).catch(orOnTimeout(() => false));
-    return snap;
+  private drained(): Promise<TgSnapshot> {
+    return waitUntilSteady(
+      `the counters of ${this.rxPort}`,
+      () => this.counters(),
+      (snap) => snap.ports[this.rxPort]?.rxPackets ?? 0,
+      {
+        quietMs: 200,
+        timeoutMs: 2000,
+        intervalMs: 200,
+      },
+    );
   }
 
   private async stopCapture(files: CaptureFiles): Promise<void> {
@@ -319,22 +316,9 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
    */
   private async awaitStreamEnd(): Promise<void> {
     const quietMs = this.tb.verify.quietMs;
-    let last = -1;
-    let lastChange = Date.now();
-    const quiet = async () => {
-      const r = await this.shell.run(`stat -c %s ${shq(this.remote.watch)}`, { okExitCodes: [0, 1] });
-      const size = Number(r.stdout.trim()) || 0;
-      if (size !== last) {
-        last = size;
-        lastChange = Date.now();
-        return false;
-      }
-      return Date.now() - lastChange >= quietMs;
-    };
+    const size = async () => Number((await this.shell.run(`stat -c %s ${shq(this.remote.watch)}`, { okExitCodes: [0, 1] })).stdout.trim()) || 0;
     // Never quiet within the bound: the captures are stopped all the same, and the checks judge what came back.
-    await waitUntil(`the return port to be quiet for ${quietMs} ms`, quiet, { timeoutMs: Math.max(30_000, quietMs * 10), intervalMs: 100 }).catch(
-      orOnTimeout(() => undefined),
-    );
+    await waitUntilSteady("the return port's watch capture", size, (n) => n, { quietMs, timeoutMs: Math.max(30_000, quietMs * 10), intervalMs: 100 });
   }
 
   async cleanup(): Promise<void> {
@@ -359,5 +343,3 @@ interface Load {
 
 /** The load runs this long before and after the latency stream: the latency packets see the load, never its start or end. */
 const LOAD_LEAD_S = 0.3;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -15,6 +15,7 @@ import {
   type Shell,
   type StartOptions,
 } from './shell.js';
+import { shq } from './quote.js';
 import type { Transcript } from './transcript.js';
 
 export class LocalShell implements Shell {
@@ -24,7 +25,7 @@ export class LocalShell implements Shell {
   constructor(
     readonly host = 'local',
     private readonly transcript?: Transcript,
-    private readonly workDir = '/tmp/dutlab',
+    readonly workDir = '/tmp/dutlab',
   ) {}
 
   async run(command: string, options: RunOptions = {}): Promise<RunResult> {
@@ -73,6 +74,39 @@ export class LocalShell implements Shell {
   killAll(): void {
     for (const pid of this.running) killGroup(pid);
   }
+}
+
+/**
+ * Commands in one network namespace of this machine (`ip netns exec`): a
+ * machine of the virtual lab, for what the lab does there itself before any
+ * run connects (lab up measuring the generator), with the same tools a run
+ * uses on a Shell (Tcpdump, the waits).
+ */
+export class NamespaceShell implements Shell {
+  constructor(
+    private readonly local: LocalShell,
+    readonly host: string,
+  ) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(host)) throw new Error(`NamespaceShell: ${JSON.stringify(host)} is not a network namespace's name`);
+  }
+
+  run(command: string, options: RunOptions = {}): Promise<RunResult> {
+    return this.local.run(`ip netns exec ${shq(this.host)} sh -c ${shq(command)}`, options);
+  }
+
+  start(command: string, options: StartOptions = {}): Promise<BackgroundProcess> {
+    return startOver(this, command, options.logFile ?? `${this.local.workDir}/${Date.now()}-${process.pid}.log`, options);
+  }
+
+  put(localPath: string, remotePath: string): Promise<void> {
+    return this.local.put(localPath, remotePath);
+  }
+
+  get(remotePath: string, localPath: string): Promise<void> {
+    return this.local.get(remotePath, localPath);
+  }
+
+  async close(): Promise<void> {}
 }
 
 /** Kills the process group led by pid: the command and everything it started. */

@@ -8,16 +8,17 @@
 // smaller drops frames of a load below the capacity. What the bucket holds
 // lets through at most `burst` frames more than the rate in a trial, an error
 // of burst / (capacity x trial length) that docs/gate.md states.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Testbed } from '../testbed/schema.js';
 import { topologyOf } from '../testbed/topology.js';
 import { readPcap, writeStreamPcap } from '../traffic/pcap.js';
 import { burstFor } from '../traffic/spacing.js';
 import { streamFromTestbed } from '../traffic/stream.js';
-import type { LocalShell } from '../transport/local.js';
+import { Tcpdump } from '../traffic/tcpdump.js';
+import { type LocalShell, NamespaceShell } from '../transport/local.js';
 import { shq } from '../transport/quote.js';
+import { waitUntilSteady } from '../wait.js';
 
 /** OVS's userspace datapath receives and sends up to this many frames at once (NETDEV_MAX_BURST). */
 export const DATAPATH_BATCH = 32;
@@ -53,37 +54,55 @@ export function capacityRule(srcIp: string, fps: number, burst: number): string 
  * stream from the TG's transmit port, captured there as it leaves), then
  * installs the bucket in the guest's namespace.
  */
-export async function shapeGuest(sh: LocalShell, namespaces: Record<'tg' | 'guest', string>, tb: Testbed, fps: number): Promise<Capacity> {
-  const generatorBurst = await measureGeneratorBurst(sh, namespaces.tg, tb, fps);
+export async function shapeGuest(sh: LocalShell, namespaces: Record<'tg' | 'guest', string>, tb: Testbed, fps: number, workDir: string): Promise<Capacity> {
+  const generatorBurst = await measureGeneratorBurst(sh, namespaces.tg, tb, fps, workDir);
   const burst = Math.ceil(generatorBurst) + DATAPATH_BATCH + Math.ceil(fps * SCHEDULING_DELAY_S);
   await sh.run(`ip netns exec ${shq(namespaces.guest)} ${capacityRule(tb.traffic.srcIp, fps, burst)}`);
   return { fps, burst, generatorBurst: Math.ceil(generatorBurst) };
 }
 
-async function measureGeneratorBurst(sh: LocalShell, tgNs: string, tb: Testbed, fps: number): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'dutlab-spacing-'));
+/** In the lab's work dir: a lab up killed while it measures leaves nothing that lab down does not remove. */
+async function measureGeneratorBurst(sh: LocalShell, tgNs: string, tb: Testbed, fps: number, workDir: string): Promise<number> {
+  const dir = mkdtempSync(join(workDir, 'spacing-'));
   try {
     const stream = streamFromTestbed(tb, 1);
     const frames = join(dir, 'stream.pcap');
     const capture = join(dir, 'sent.pcap');
     writeStreamPcap(frames, stream);
-    const port = shq(topologyOf(tb).tgTx);
+    const port = topologyOf(tb).tgTx;
     const loops = Math.max(1, Math.ceil(fps / stream.count));
-    const said = join(dir, 'tcpdump.err');
-    // tcpdump is this script's own child, stopped by its pid once tcpreplay is done; the frames go only once it listens (at most 10 s).
-    await sh.run(
-      `ip netns exec ${shq(tgNs)} sh -c ${shq(
-        `tcpdump -i ${port} -Q out -s 96 -U -w ${shq(capture)} udp 2>${shq(said)} & p=$!; ` +
-          `n=0; until grep -q listening ${shq(said)} || [ $n -ge 200 ]; do sleep 0.05; n=$((n+1)); done; ` +
-          `tcpreplay -q -i ${port} --pps=${fps} --loop=${loops} --preload-pcap ${shq(frames)} >/dev/null; sleep 0.3; kill $p; wait $p`,
-      )}`,
-      { okExitCodes: [0, 143] },
-    );
+    const tg = new NamespaceShell(sh, tgNs);
+    // The frames go once tcpdump listens; it is stopped once its file has stopped growing (the last frames written).
+    const spec = {
+      name: 'generator-spacing',
+      iface: port,
+      direction: 'out',
+      file: capture,
+      logFile: join(dir, 'tcpdump.log'),
+      filter: 'udp',
+      snaplen: 96,
+    } as const;
+    const tcpdump = await Tcpdump.start(tg, spec);
+    try {
+      await tg.run(`tcpreplay -q -i ${shq(port)} --pps=${fps} --loop=${loops} --preload-pcap ${shq(frames)} >/dev/null`);
+      await waitUntilSteady(
+        'the spacing capture',
+        async () => statSync(capture).size,
+        (n) => n,
+        { quietMs: 200, timeoutMs: 2000, intervalMs: 50 },
+      );
+    } catch (err) {
+      await tcpdump.abandon();
+      throw err;
+    }
+    // A capture that dropped frames would hide the generator's bunches: Tcpdump says so (CaptureError).
+    await tcpdump.stop();
     const times: number[] = [];
     await readPcap(capture, (_data, timeUs) => times.push(timeUs));
     const sent = loops * stream.count;
-    // The tap on the port misses a few of what tcpreplay's packet socket sends (about a tenth at 2 kframes/s here): enough to see its bunches.
-    if (times.length < sent / 2) throw new Error(`capacity: the generator's spacing: captured ${times.length} of the ${sent} frames sent`);
+    // In immediate mode the capture holds every frame sent (without it, about a tenth went missing uncounted); a few
+    // short would still show the bunches, more means the generator stopped short.
+    if (times.length < sent * 0.99) throw new Error(`capacity: the generator's spacing: captured ${times.length} of the ${sent} frames sent`);
     return burstFor(times, fps);
   } finally {
     rmSync(dir, { recursive: true, force: true });

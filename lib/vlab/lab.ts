@@ -162,7 +162,7 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     if (guest === 'netns') await waitUntil('the guest sshd', () => sshdListening(names.namespaces.guest, MGMT_GUEST), { timeoutMs: 10_000 });
     await Promise.all((['host', 'tg'] as const).map((r) => waitUntil(`the ${r} forwarder`, () => portOpen(state.forwarders[r]), { timeoutMs: 10_000 })));
     if (options.capacity !== undefined) {
-      state.capacity = await shapeGuest(sh, names.namespaces, templateTb, options.capacity);
+      state.capacity = await shapeGuest(sh, names.namespaces, templateTb, options.capacity, join(names.stateDir, 'work'));
       save();
       log(
         `the guest forwards at most ${state.capacity.fps} frames/s of the stream (a bucket of ${state.capacity.burst}: the generator's burst ${state.capacity.generatorBurst}, the datapath's batch of ${DATAPATH_BATCH} and 10 ms of frames)`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { orOnTimeout, waitUntil, WaitTimeoutError } from '../../lib/wait.js';
+import { orOnTimeout, waitUntil, waitUntilSteady, WaitTimeoutError } from '../../lib/wait.js';
 
 describe('waitUntil, the one way to wait', () => {
   it('returns what the probe found once it holds', async () => {
@@ -49,5 +49,55 @@ describe('waitUntil, the one way to wait', () => {
         { timeoutMs: 10 },
       ).catch(orOnTimeout(() => 'fallback')),
     ).rejects.toThrow(TypeError);
+  });
+});
+
+describe('waitUntilSteady: a reading that has stopped changing', () => {
+  it('returns the reading once it has stayed the same for the quiet period, not before', async () => {
+    // A counter that counts four more frames, then stops.
+    const readings = [10, 11, 12, 14];
+    let reads = 0;
+    const started = Date.now();
+    let changedLast = started;
+    const got = await waitUntilSteady(
+      'rx_packets',
+      async () => {
+        const v = readings[Math.min(reads++, readings.length - 1)]!;
+        if (reads <= readings.length) changedLast = Date.now();
+        return { rx: v };
+      },
+      (r) => r.rx,
+      { quietMs: 60, timeoutMs: 2000, intervalMs: 10 },
+    );
+    expect(got).toEqual({ rx: 14 });
+    expect(Date.now() - changedLast).toBeGreaterThanOrEqual(55);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('gives the last reading at its bound when the reading never stays the same (a DUT that keeps sending)', async () => {
+    let n = 0;
+    const started = Date.now();
+    const got = await waitUntilSteady(
+      'a looping port',
+      async () => ++n,
+      (v) => v,
+      { quietMs: 50, timeoutMs: 150, intervalMs: 10 },
+    );
+    expect(got).toBe(n);
+    expect(n).toBeGreaterThan(3);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(145);
+  });
+
+  it("ends at once with the reading's own error", async () => {
+    await expect(
+      waitUntilSteady(
+        'a dead TG',
+        async () => {
+          throw new Error('connection lost');
+        },
+        (v: number) => v,
+        { quietMs: 50, timeoutMs: 5000 },
+      ),
+    ).rejects.toThrow('connection lost');
   });
 });

@@ -15,7 +15,7 @@ import { localForward, type Forwarder, type LocalForward } from '../../transport
 import { shq } from '../../transport/quote.js';
 import type { Shell } from '../../transport/shell.js';
 import type { Transcript } from '../../transport/transcript.js';
-import { orOnTimeout, waitUntil } from '../../wait.js';
+import { waitUntil, waitUntilSteady } from '../../wait.js';
 import { readPcap, writeFramesPcap } from '../pcap.js';
 import type {
   CaptureRequest,
@@ -164,24 +164,17 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
   }
 
   /** The counters once the receive port has not counted for `quietMs` (within a bound: a DUT that keeps sending cannot hold the run). */
-  private async quietCounters(quietMs: number, boundMs: number): Promise<TgSnapshot> {
-    let snap = await this.counters();
-    let last = snap.ports[this.names.receive]!.rxPackets;
-    let since = Date.now();
-    const quiet = async () => {
-      snap = await this.counters();
-      const now = snap.ports[this.names.receive]!.rxPackets;
-      if (now !== last) {
-        last = now;
-        since = Date.now();
-        return false;
-      }
-      return Date.now() - since >= quietMs;
-    };
-    await waitUntil(`TRex port ${this.cfg.ports.receive} to stop receiving for ${quietMs} ms`, quiet, { timeoutMs: boundMs, intervalMs: 100 }).catch(
-      orOnTimeout(() => undefined),
+  private quietCounters(quietMs: number, boundMs: number): Promise<TgSnapshot> {
+    return waitUntilSteady(
+      `TRex port ${this.cfg.ports.receive}'s counters`,
+      () => this.counters(),
+      (snap) => snap.ports[this.names.receive]!.rxPackets,
+      {
+        quietMs,
+        timeoutMs: boundMs,
+        intervalMs: 100,
+      },
     );
-    return snap;
   }
 
   async sendAndCapture(req: CaptureRequest): Promise<CaptureResult> {
