@@ -14,16 +14,17 @@ import { writeStreamPcap } from './pcap.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type {
-  CaptureFiles,
-  CaptureRequest,
-  CaptureResult,
-  CapturingTrafficGenerator,
-  MeasuringTrafficGenerator,
-  SendResult,
-  TgSnapshot,
-  Trial,
-  TrialResult,
+import {
+  bunchOf,
+  type CaptureFiles,
+  type CaptureRequest,
+  type CaptureResult,
+  type CapturingTrafficGenerator,
+  type MeasuringTrafficGenerator,
+  type SendResult,
+  type TgSnapshot,
+  type Trial,
+  type TrialResult,
 } from './tg.js';
 import { waitUntilSteady } from '../wait.js';
 
@@ -181,7 +182,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     if (this.trialFrames === 0) throw new Error('measure before prepareTrials');
     if (trial.latency) return this.measureWithLatency(trial, trial.latency);
     const before = await this.counters();
-    const load = await this.replayLoad(trial.rate, trial.durationS);
+    const load = await this.replayLoad(trial, trial.durationS);
     const after = await this.drained();
     return this.trialResult(trial, load, this.rxDelta(before, after));
   }
@@ -196,9 +197,11 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
    * runs, in the same command line (a lab machine's shell runs one command at
    * a time: two calls would run one after the other).
    */
-  private async replayLoad(rate: number, durationS: number, alongside?: string): Promise<Load> {
-    const loops = Math.max(1, Math.round((rate * durationS) / this.trialFrames));
-    const load = this.tcpreplay(`-i ${shq(this.txPort)} --pps=${Math.round(rate)} --loop=${loops} --preload-pcap ${shq(this.remoteTx)}`);
+  private async replayLoad(trial: Pick<Trial, 'rate' | 'bunch'>, durationS: number, alongside?: string): Promise<Load> {
+    const loops = Math.max(1, Math.round((trial.rate * durationS) / this.trialFrames));
+    const bunch = bunchOf(trial);
+    const multi = bunch > 1 ? ` --pps-multi=${bunch}` : '';
+    const load = this.tcpreplay(`-i ${shq(this.txPort)} --pps=${Math.round(trial.rate)}${multi} --loop=${loops} --preload-pcap ${shq(this.remoteTx)}`);
     const out = shq(this.remote.loadOut);
     const line = alongside ? `${load} >${out} 2>&1 & p=$!; ${alongside}; wait $p; r=$?; cat ${out}; rm -f ${out}; exit $r` : load;
     const r = await this.shell.run(line, { timeoutMs: Math.ceil(durationS * 3000) + 30_000 });
@@ -237,7 +240,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
       // The latency stream's own output is not read: the captures say what it sent.
       const stream = `${this.tcpreplay(`-i ${shq(this.txPort)} --pps=${asked.rate} ${shq(this.remote.latency)}`)} >/dev/null`;
       let load: Load = { offered: 0, sent: 0, seconds: 0 };
-      if (trial.rate > 0) load = await this.replayLoad(trial.rate, trial.durationS + 2 * LOAD_LEAD_S, `sleep ${LOAD_LEAD_S}; ${stream}`);
+      if (trial.rate > 0) load = await this.replayLoad(trial, trial.durationS + 2 * LOAD_LEAD_S, `sleep ${LOAD_LEAD_S}; ${stream}`);
       else await this.shell.run(stream, { timeoutMs: Math.ceil(trial.durationS * 3000) + 30_000 });
       const after = await this.drained();
       const complete = await Tcpdump.stopAll(captures.splice(0)).then(

@@ -91,6 +91,20 @@ export interface Trial {
   frame: number;
   /** Also a low-rate latency stream of the same frame (its own id, its rate in frames/s): its one-way latency comes back in the result. */
   latency?: { streamId: number; rate: number };
+  /**
+   * The load in bunches of this many frames back to back, a bunch at each
+   * tick of the rate (default 1: as evenly spaced as the generator can): a
+   * load as bursty as a real one, so that a DUT's queue is where it waits
+   * (the linux TG: tcpreplay --pps-multi). A driver that cannot refuses it.
+   */
+  bunch?: number;
+}
+
+/** A trial's bunch, checked: a whole number of frames, 1 to 1000. */
+export function bunchOf(trial: Pick<Trial, 'bunch'>): number {
+  const b = trial.bunch ?? 1;
+  if (!Number.isInteger(b) || b < 1 || b > 1000) throw new Error(`trial: a bunch of ${b} frames; a whole number, 1 to 1000`);
+  return b;
 }
 
 /** What a trial found. The generator's own shortfall is measured, never assumed: a trial it fell short on is flagged. */

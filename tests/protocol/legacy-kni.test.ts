@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { KniGateError } from '../../lib/errors.js';
 import { parseIvshmCmdline } from '../../lib/parsers/ivshm.js';
 import { planOf } from '../../lib/scenario/plan.js';
@@ -65,8 +65,9 @@ function missingInOrder(got: string[], want: string[]): string[] {
   });
 }
 
-describe('legacy-kni on the scripted legacy lab', () => {
-  it('runs every command of the plan, in order, on the host and on the guest (reached through the host)', async () => {
+// Each case on a scripted lab of its own: they wait more than they work, so they run at once (their own expect).
+describe.concurrent('legacy-kni on the scripted legacy lab', () => {
+  it('runs every command of the plan, in order, on the host and on the guest (reached through the host)', async ({ expect }) => {
     const { lab, run, stages } = await setUp('found');
     // Each fixture's undo exists once it was set up, and only then (Playwright's use): none before the run starts.
     expect(run.teardown.pending).toEqual([]);
@@ -89,7 +90,7 @@ describe('legacy-kni on the scripted legacy lab', () => {
     expect(lab.host.commands.filter((c) => c.includes('kill -s TERM')).length).toBeGreaterThanOrEqual(4);
   });
 
-  it('stops at the KNI gate when dmesg says "IVSHMEM metadata NOT found": no vEth interface is touched', async () => {
+  it('stops at the KNI gate when dmesg says "IVSHMEM metadata NOT found": no vEth interface is touched', async ({ expect }) => {
     const { lab, run, stages } = await setUp('not-found');
     let gateError: unknown;
     for (const stage of stages) {
@@ -124,7 +125,7 @@ describe('legacy-kni on the scripted legacy lab', () => {
     expect(run.data.cases.find((s) => s.id === 'guest.kni-gate')).toMatchObject({ status: 'failed', kind: 'dut' });
   });
 
-  it("blocks the guide's setup on a host whose DPDK has no KNI (23.11): nothing is built or loaded, each step says why, nothing fails", async () => {
+  it("blocks the guide's setup on a host whose DPDK has no KNI (23.11): nothing is built or loaded, each step says why, nothing fails", async ({ expect }) => {
     const { lab, run, stages } = await setUp('found', '23.11.1');
     try {
       for (const stage of stages) expect((await run.runStage(stage))?.status ?? 'ran', stage.id).toBe(stage.id.startsWith('lab.') ? 'ran' : 'blocked');
@@ -159,7 +160,9 @@ describe('legacy-kni on the scripted legacy lab', () => {
     expect(lab.received('guest')).toEqual([]);
   });
 
-  it("reports a QEMU that dies at boot within seconds, with its exit and its console (the guide's -nographic output), not after the guest's connect timeout", async () => {
+  it("reports a QEMU that dies at boot within seconds, with its exit and its console (the guide's -nographic output), not after the guest's connect timeout", async ({
+    expect,
+  }) => {
     const { run, stages } = await setUp('found', undefined, undefined, 'dies-at-boot');
     const started = Date.now();
     for (const stage of stages.filter((s) => s.group === 'setup')) await run.runStage(stage).catch(() => undefined);
@@ -174,7 +177,9 @@ describe('legacy-kni on the scripted legacy lab', () => {
     expect(run.data.cases.find((s) => s.id === 'guest.copy-files')!.status).toBe('skipped');
   });
 
-  it("reports a guest whose kernel panicked while QEMU runs on as the DUT's failure, in the kernel's words from the guide's -nographic console", async () => {
+  it("reports a guest whose kernel panicked while QEMU runs on as the DUT's failure, in the kernel's words from the guide's -nographic console", async ({
+    expect,
+  }) => {
     const { lab, run, stages } = await setUp('found');
     for (const stage of stages.filter((s) => s.group === 'setup')) expect(await run.runStage(stage), stage.id).toBeNull();
     // Set up, then its kernel dies: every connection to the guest drops.
@@ -191,7 +196,9 @@ describe('legacy-kni on the scripted legacy lab', () => {
     }
   });
 
-  it("runs the KNI suite's ethtool case on KNI in a VM: unsupported, as the KNI programmer's guide says, recorded and not passed off as checked", async () => {
+  it("runs the KNI suite's ethtool case on KNI in a VM: unsupported, as the KNI programmer's guide says, recorded and not passed off as checked", async ({
+    expect,
+  }) => {
     const run = await kniSuite('kni');
     const byId = Object.fromEntries(run.data.cases.map((s) => [s.id, s]));
     expect(byId['kni.ethtool']!.status).toBe('passed');
@@ -205,7 +212,7 @@ describe('legacy-kni on the scripted legacy lab', () => {
     expect(byId['kni.statistics']!.status).toBe('skipped');
   });
 
-  it('fails the ethtool case when ethtool fails for another reason than an unsupported operation', async () => {
+  it('fails the ethtool case when ethtool fails for another reason than an unsupported operation', async ({ expect }) => {
     const run = await kniSuite('device-gone');
     const ethtool = run.data.cases.find((s) => s.id === 'kni.ethtool')!;
     expect(ethtool).toMatchObject({ status: 'failed', kind: 'dut' });

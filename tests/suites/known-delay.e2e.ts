@@ -2,7 +2,8 @@
 // guest's egress link (a tbf qdisc: no netem on this kernel), so that a frame
 // let into the full queue waits 20 ms, computed before any frame is sent. The
 // latency stream runs on top of a load the queue never fills (p50 far below
-// the delay) and of one that keeps it full (p50 at the delay, within the
+// the delay), one near its rate whose bunches wait in it (the latency above
+// that far below), and one that keeps it full (p50 at the delay, within the
 // tolerance): the latency measurement finds a delay it was not told of.
 import { join } from 'node:path';
 import { CheckFailure } from '../../lib/errors.js';
@@ -13,7 +14,7 @@ import { streamFromTestbed } from '../../lib/traffic/stream.js';
 import type { TrialResult } from '../../lib/traffic/tg.js';
 import type { Measured } from '../../lib/results/run.js';
 import { fullQueueDelayUs, queueCommand, queueRemoveCommand } from '../../lib/vlab/queue.js';
-import { LOADS, QUEUE, STREAM, TOLERANCE } from './known-delay.values.js';
+import { BUNCH, LOADS, QUEUE, STREAM, TOLERANCE } from './known-delay.values.js';
 
 /** What the suite keeps of its two trials. */
 export interface KnownDelayMeasured extends Measured {
@@ -45,7 +46,7 @@ export default defineSuite({ name: 'known-delay', title: 'The latency of a queue
     },
     {
       id: 'delay.measure',
-      title: `The latency stream on top of ${LOAD_KEYS.map((k) => `${LOADS[k] * 100} %`).join(', ')} of the queue's rate`,
+      title: `The latency stream on top of ${LOAD_KEYS.map((k) => `${LOADS[k] * 100} %`).join(', ')} of the queue's rate, in bunches of ${BUNCH} frames`,
       group: 'traffic',
       needs: ['delay.queue'],
       run: async () => {
@@ -59,6 +60,7 @@ export default defineSuite({ name: 'known-delay', title: 'The latency of a queue
         for (const k of LOAD_KEYS) {
           at[k] = await tg.measure({
             rate: Math.round(queue.fps * LOADS[k]),
+            bunch: BUNCH,
             durationS: STREAM.durationS,
             frame: queue.frame,
             latency: { streamId: LATENCY_STREAM_ID, rate: STREAM.rate },
@@ -102,7 +104,7 @@ export default defineSuite({ name: 'known-delay', title: 'The latency of a queue
             `p50 at ${LOADS.under * 100} % of the queue's rate is ${under!.p50Us} µs: a queue that never fills should add almost nothing to ${expectedUs} µs`,
             under,
           );
-        // Near the rate the generator's bursts queue: the tail and the mean rise, the median may not.
+        // Near the rate the load's bunches queue: the tail and the mean rise.
         if (!(near!.avgUs > under!.avgUs && (near!.p90Us ?? 0) > (under!.p90Us ?? 0)))
           throw new CheckFailure(
             'latency',

@@ -17,15 +17,16 @@ import type { Shell } from '../../transport/shell.js';
 import type { Transcript } from '../../transport/transcript.js';
 import { waitUntil, waitUntilSteady } from '../../wait.js';
 import { readPcap, writeFramesPcap } from '../pcap.js';
-import type {
-  CaptureRequest,
-  CaptureResult,
-  CapturingTrafficGenerator,
-  MeasuringTrafficGenerator,
-  PortCounters,
-  TgSnapshot,
-  Trial,
-  TrialResult,
+import {
+  bunchOf,
+  type CaptureRequest,
+  type CaptureResult,
+  type CapturingTrafficGenerator,
+  type MeasuringTrafficGenerator,
+  type PortCounters,
+  type TgSnapshot,
+  type Trial,
+  type TrialResult,
 } from '../tg.js';
 import type { LatencyResult } from '../../results/latency.js';
 import { TrexError, TrexPorts, TrexRpc } from './rpc.js';
@@ -268,6 +269,8 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
    * rate; short of the rate, the trial is flagged.
    */
   async measure(trial: Trial): Promise<TrialResult> {
+    // A bunched load would be a multi-burst stream, which this driver does not make yet: refused, never sent evenly instead.
+    if (bunchOf(trial) > 1) throw new TrexError(`the TRex driver sends no bunched load (a trial asked for bunches of ${trial.bunch} frames)`);
     if (!this.trialFrame) throw new Error('measure before prepareTrials');
     const { rpc, ports } = await this.session();
     const tx = this.cfg.ports.transmit;
