@@ -1,12 +1,12 @@
 // The results store on the command line: `--results URL`, the baseline of
 // `run --baseline` (a run directory, a run id, or `last-pass`), and
 // `dutlab results push|import`.
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { judgeAgainstBaseline, notCompared, type GateOutcome, type RunRecord } from '../report/compare.js';
 import { HISTORY_FILE, readHistory, type ResultsStore } from '../report/history.js';
-import { findRun, LAST_PASS, NOT_STORED, openStore, storedRunOf } from '../report/store.js';
+import { findRun, LAST_PASS, openStore, storedRunOf, storeRun } from '../report/store.js';
 import { PROJECT_ROOT } from '../suite/catalog.js';
 import type { Testbed } from '../testbed/schema.js';
 
@@ -68,8 +68,7 @@ export function addResultsCommands(program: Command): void {
         for (const ref of refs) {
           const dir = existsSync(resolve(ref)) ? resolve(ref) : join(reports, ref);
           const run = storedRunOf(dir, reports);
-          await store.add(run);
-          rmSync(join(dir, NOT_STORED), { force: true });
+          await storeRun(store, dir, run);
           log(`${run.entry.runId}: stored in ${store.where}`);
         }
       } finally {

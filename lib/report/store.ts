@@ -52,6 +52,12 @@ export async function findRun(ref: string, store: ResultsStore, reports: string,
 /** The marker a run leaves in its directory when its store did not take it: `results push` stores it, and removes the marker. */
 export const NOT_STORED = 'not-stored.txt';
 
+/** Stores a run from its directory: once stored, the directory's marker goes (`results push`, and every run at its end). */
+export async function storeRun(store: ResultsStore, dir: string, run: StoredRun): Promise<void> {
+  await store.add(run);
+  rmSync(join(dir, NOT_STORED), { force: true });
+}
+
 /**
  * Stores a finished run. A store that fails (the database went away) costs
  * the run nothing but this: its report stays, the marker says why, and the
@@ -59,8 +65,7 @@ export const NOT_STORED = 'not-stored.txt';
  */
 export async function keepRun(store: ResultsStore, dir: string, run: StoredRun): Promise<string | null> {
   try {
-    await store.add(run);
-    rmSync(join(dir, NOT_STORED), { force: true });
+    await storeRun(store, dir, run);
     return null;
   } catch (err) {
     const why = (err as Error).message;

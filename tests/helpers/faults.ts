@@ -104,7 +104,8 @@ function withVerify(lab: Lab, testbedFile: string, verify: Record<string, number
  * two cores. At three, OVS's netdev datapath of one lab, starved while the
  * others set up, lost bursts at its ingress (35 and 179 of 1000, every counter
  * agreeing) in two of five clean-clone runs, failing faults whose diagnosis is
- * not about loss; the catalogue takes about 50 s more at two.
+ * not about loss. The catalogue takes as long at two (143-155 s) as it did at
+ * three: the CPU is the limit either way.
  */
 const AT_ONCE = 2;
 const slots = Array.from({ length: AT_ONCE }, (_, i) => `fault${i}`);
