@@ -2,7 +2,9 @@
 // need them: hugepages, the IOMMU, the NICs on their DPDK driver and their
 // NUMA node, the PMD cores isolated and at full speed, KVM that runs a vCPU,
 // the guest's image. Each reads /proc and /sys (or runs QEMU for a second).
-import { freeHugepagesFile, hugepagesNeeded, vmHugepages } from '../testbed/sizing.js';
+import { parseHugepageUse } from '../parsers/hugepages.js';
+import { hugepageUseCommand, labPidfiles } from '../profiles/steps/hugepages.js';
+import { hugepagesNeeded, vmHugepages } from '../testbed/sizing.js';
 import { shq } from '../transport/quote.js';
 import { coresOf, cpuList, fail, ok, warn, type CommandProbe, type ProbeContext } from './probe.js';
 
@@ -20,19 +22,26 @@ const hugepages: CommandProbe = {
   title: 'free hugepages for DPDK and the guest',
   host: 'host',
   notNeeded: upstreamDpdk,
-  command: (c) => `cat ${freeHugepagesFile(c.tb.ovsDpdk.hugepageSizeKb)} 2>/dev/null || echo none`,
+  command: (c) => hugepageUseCommand(c.tb.ovsDpdk.hugepageSizeKb),
   judge: (r, c) => {
     const size = c.tb.ovsDpdk.hugepageSizeKb;
     const shown = size >= 1048576 ? `${size / 1048576} GB` : `${size / 1024} MB`;
     const need = hugepagesNeeded(c.tb);
     const bootFix = `hugepagesz=${size >= 1048576 ? '1G' : '2M'} hugepages=${need} on the kernel command line`;
-    if (!/^\d+$/.test(r.stdout.trim())) return fail(`no ${shown} hugepages on this kernel`, bootFix);
-    const free = Number(r.stdout.trim());
+    const use = parseHugepageUse(r.stdout);
+    if (use.free === null) return fail(`no ${shown} hugepages on this kernel`, bootFix);
     const takes = `the run takes ${need} (ovsDpdk.socketMemMb ${c.tb.ovsDpdk.socketMemMb}${vmHugepages(c.tb) > 0 ? `, vm.memoryMb ${c.tb.vm!.memoryMb}` : ''})`;
-    if (free >= need) return ok(`${free} free ${shown} pages, ${takes}`);
+    if (use.free >= need) return ok(`${use.free} free ${shown} pages, ${takes}`);
+    // Who has them: a process of this lab (a run's daemon that outlived it) or another's, named by pid, never stopped here.
+    const pidfiles = labPidfiles(c.tb);
+    const held = use.holders.map((h) => {
+      const ofLab = pidfiles.some((f) => h.cmdline.split(/[\s=]/).includes(f));
+      return `pid ${h.pid} (${(h.cmdline.split(' ')[0] ?? '?').replace(/^.*\//, '')}, ${Math.round(h.kb / size)} pages, ${ofLab ? 'of this lab' : 'not of this lab'})`;
+    });
+    const raise = size >= 1048576 ? bootFix : `echo ${need} > /sys/kernel/mm/hugepages/hugepages-${size}kB/nr_hugepages (at boot: ${bootFix})`;
     return fail(
-      `${free} free ${shown} pages, ${takes}`,
-      size >= 1048576 ? bootFix : `echo ${need} > /sys/kernel/mm/hugepages/hugepages-${size}kB/nr_hugepages (at boot: ${bootFix})`,
+      `${use.free} free ${shown} pages, ${takes}${held.length ? `; held by ${held.join(', ')}` : ''}`,
+      held.length ? `stop what holds them (by its pid, if it is yours), or ${raise}` : raise,
     );
   },
 };

@@ -108,6 +108,8 @@ export interface StepDef {
   explain?(s: StepRuntime, err: unknown): Promise<unknown>;
   /** Commands that undo the step at teardown, leaving the lab as the run found it. */
   undo?(c: StepContext): Cmd[];
+  /** After the undo commands: waits (bounded) for what they set in motion to finish; returns a line for the report, throws what is left undone. */
+  undone?(s: StepRuntime): Promise<string>;
   /** It removes what an earlier run left, and nothing else: `run --pool` runs it as soon as it has a testbed, before checking it. */
   cleans?: true;
 }

@@ -10,6 +10,7 @@ import { errorMessage, failureKind, type FailureKind, PreflightError } from '../
 import { probeDutHost } from '../probes/doctor.js';
 import { profileByName, type Profile } from '../profiles/index.js';
 import { profileFor, type StepDef } from '../profiles/profile.js';
+import { awaitExitingLabHolders } from '../profiles/steps/hugepages.js';
 import type { CaseOutcome, CaseStatus, Measured, MatrixRow, SuiteResult, Table } from '../results/run.js';
 import type { Testbed } from '../testbed/schema.js';
 import { pvpPath, type PvpPath } from '../testbed/path.js';
@@ -137,8 +138,7 @@ export class LabRun {
       teardownProblems: [],
       notes: [...config.testbedNotes],
     };
-    // No fixture yet: each registers its undo as it is set up (the connections
-    // at the first one, the lock once taken, the setup at its first step).
+    // No fixture yet: each registers its undo as it is set up (connections, lock, setup).
     const blocked = unmet([...meta.requires, ...this.profile.requires], this.capabilities());
     if (blocked) this.data.blocked = blocked;
   }
@@ -249,7 +249,7 @@ export class LabRun {
   /**
    * What the lab runs, read before any step changes it: the profile's version
    * requirements (KNI before DPDK 23.11, ...) are judged on it, and the stages
-   * that follow are blocked, not failed, on a lab that cannot meet them.
+   * that follow are blocked, not failed, on a lab that cannot meet them. Hugepages a daemon of this lab is still giving back are awaited.
    */
   private async preflight(): Promise<void> {
     const v = await read.versions(this.session, ['host']);
@@ -259,6 +259,8 @@ export class LabRun {
       this.note(`the ${this.profile.name} profile cannot run on this lab: ${blocked}`);
       return;
     }
+    const waited = await awaitExitingLabHolders(this.session.shell('host'), this.tb, this.profile);
+    if (waited) this.note(`preflight: ${waited}`);
     // The DUT host's hardware as the profile needs it (dutlab doctor's probes): a lab that cannot work stops here, before any step.
     const found = await probeDutHost(this.session.shell('host'), { tb: this.tb, profile: this.profile });
     for (const f of found.filter((x) => x.status === 'warn')) this.note(`preflight: [host] ${f.id}: ${f.evidence} (fix: ${f.fix})`);

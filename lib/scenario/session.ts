@@ -57,6 +57,7 @@ export class Session implements StepRuntime {
   private readonly processes = new Teardown();
   private readonly connector: Connector;
   private readonly fixtures: Teardown | undefined;
+  private readonly note: (line: string) => void;
   readonly topology: Topology;
 
   constructor(
@@ -67,6 +68,7 @@ export class Session implements StepRuntime {
     this.connector = options.connect ?? sshConnector(options.transcript, options.warn);
     this.topology = options.topology ?? topologyOf(tb);
     this.fixtures = options.fixtures;
+    this.note = options.warn ?? (() => undefined);
   }
 
   context(): StepContext {
@@ -235,7 +237,7 @@ export class Session implements StepRuntime {
     // Registered as the step begins to change the lab: a step that failed half-way is undone too (its undo is idempotent).
     if (step.undo) {
       const cmds = step.undo(ctx);
-      this.stepUndos.defer(step.id, () => this.undoStep(step.host, step.id, cmds));
+      this.stepUndos.defer(step.id, () => this.undoStep(step.host, step.id, cmds, step.undone && (() => step.undone!(this))));
     }
     const outputs: string[] = [];
     try {
@@ -330,10 +332,14 @@ export class Session implements StepRuntime {
     return problems;
   }
 
-  private async undoStep(role: HostRole, title: string, cmds: Cmd[]): Promise<string[]> {
+  private async undoStep(role: HostRole, title: string, cmds: Cmd[], undone?: () => Promise<string>): Promise<string[]> {
     if (!this.connected(role)) return [`${title}: not undone, ${role} is not connected`];
     const problems: string[] = [];
     for (const c of cmds) await this.runCmd(this.shell(role), c).catch((e: unknown) => problems.push(`${title}: ${errorMessage(e)}`));
+    if (undone)
+      await undone()
+        .then((line) => this.note(`teardown: ${line}`))
+        .catch((e: unknown) => problems.push(`${title}: ${errorMessage(e)}`));
     return problems;
   }
 

@@ -19,7 +19,7 @@ import { TrexProtocolServer, type TrexServerOptions } from './trex-server.js';
 const HEALTHY: Record<string, { match: (cmd: string) => boolean; healthy: string }> = {
   tools: { match: (c) => c.includes('command -v "$t"'), healthy: '' },
   devices: { match: (c) => c.includes('] && echo "ok 0"'), healthy: 'ok 0\nok 1\n' },
-  hugepages: { match: (c) => c.includes('hugepages-1048576kB/free_hugepages'), healthy: '8\n' },
+  hugepages: { match: (c) => c.includes('hugepages-1048576kB/free_hugepages'), healthy: 'free 8\nend\n' },
   iommu: {
     match: (c) => c.includes('/sys/class/iommu'),
     healthy:
@@ -37,7 +37,7 @@ const HEALTHY: Record<string, { match: (cmd: string) => boolean; healthy: string
 export const BROKEN: Record<keyof typeof HEALTHY, string> = {
   tools: 'missing: qemu-system-x86_64\n',
   devices: 'ok 0\nmissing 1\n',
-  hugepages: '1\n',
+  hugepages: 'free 1\nend\n',
   iommu: 'units 0\nBOOT_IMAGE=/boot/vmlinuz-6.1.0-27-amd64 root=/dev/sda1 ro\n',
   'nic-driver': '0000:3b:00.0 i40e\n0000:3b:00.1 vfio-pci\n',
   numa: 'nic 0000:3b:00.0 1\nnic 0000:3b:00.1 1\ncpu 2 0\ncpu 3 0\ncpu 4 0\ncpu 5 0\n',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../lib/errors.js';
 import { ivshmemState, kernelTrouble, parseDmesg, since } from '../../lib/parsers/dmesg.js';
+import { parseHugepageUse } from '../../lib/parsers/hugepages.js';
 import { parseIvshmCmdline } from '../../lib/parsers/ivshm.js';
 import { netmaskToPrefix, parseIfconfig, parseIpJson, parseNeighbours, parseRoutes, parseSysctl, prefixToNetmask } from '../../lib/parsers/net.js';
 import { parseDumpFlows, parseDumpPorts, parseOvsVsctlShow } from '../../lib/parsers/ovs.js';
@@ -252,5 +253,20 @@ describe('output cut off, empty where something must be, or of the wrong shape: 
     parseError(() => parseIpJson('[{"ifname": "vEth_port32", "addr_info": [{"local": "2.2.2.1"}]}]'), /addresses with "local" and "prefixlen" on vEth_port32/);
     parseError(() => parseRoutes('[null]'), /a JSON array of objects/);
     parseError(() => parseNeighbours('[{"dst": "3.3.3.2"}]'), /a string "dev"/);
+  });
+});
+
+describe('the hugepage reading', () => {
+  it('reads the free count and each holder, and refuses a reading cut short', () => {
+    const text = 'free 12\nholder 4242 131072 /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk unix:/run/db.sock --pidfile=/tmp/v.pid\nend\n';
+    expect(parseHugepageUse(text)).toEqual({
+      free: 12,
+      holders: [{ pid: 4242, kb: 131072, cmdline: '/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk unix:/run/db.sock --pidfile=/tmp/v.pid' }],
+    });
+    expect(parseHugepageUse('free none\nend\n')).toEqual({ free: null, holders: [] });
+    // Cut at any line boundary: refused, never fewer holders.
+    const lines = text.split('\n');
+    for (let k = 0; k < lines.length - 2; k++) expect(() => parseHugepageUse(lines.slice(0, k + 1).join('\n')), `cut after line ${k + 1}`).toThrow(ParseError);
+    expect(() => parseHugepageUse('free 3\nholder x 1 y\nend')).toThrow(/holder PID KB CMDLINE/);
   });
 });

@@ -4,6 +4,7 @@ import { freeHugepagesFile } from '../../testbed/sizing.js';
 import { shq } from '../../transport/quote.js';
 import { checkDpdkInitialized } from '../../verify/state.js';
 import type { StepDef } from '../profile.js';
+import { awaitHugepagesBack } from './hugepages.js';
 import { host, killByPidfile, t } from './shared.js';
 
 // ---- Upstream Open vSwitch with DPDK (the ovs-dpdk profile) ---------------------
@@ -88,20 +89,16 @@ export const hostStartVswitchdDpdk: StepDef = {
     const [initialized, version] = outputs.at(-1)!.trim().split('\n');
     CheckFailure.ifAny('dpdk', checkDpdkInitialized(initialized ?? '', (version ?? '').replace(/^"|"$/g, '')));
   },
-  // Stopped through its own command, so that it removes the devices it made; then every hugepage it took must be back.
-  undo: (c) => {
-    const p = c.tb.paths;
+  // Stopped through its own command, so that it removes the devices it made; then every hugepage it took must be back
+  // before the run ends: the next run on the lab (a nightly right after its baseline) takes them at once.
+  undo: (c) => [host(c, `${t(c, 'ovs-appctl')} -t ${shq(dpdkVswitchdCtl(c.tb))} exit --cleanup`, { okExitCodes: [0, 1] })],
+  undone: async (s) => {
+    const p = s.tb.paths;
+    const shell = await s.connect('host');
     const before = shq(`${p.workDir}/hugepages-free-before`);
-    return [
-      host(c, `${t(c, 'ovs-appctl')} -t ${shq(dpdkVswitchdCtl(c.tb))} exit --cleanup`, { okExitCodes: [0, 1] }),
-      host(
-        c,
-        `p=$(cat ${shq(p.vswitchdPidfile)} 2>/dev/null); i=0; while [ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; ` +
-          `b=$(cat ${before} 2>/dev/null); n=$(${HUGEPAGES_FREE(c.tb.ovsDpdk.hugepageSizeKb)}); rm -f ${before} ${shq(`${p.workDir}/vswitchd-log-offset`)}; ` +
-          `if [ -n "$b" ] && [ "$n" -lt "$b" ]; then echo "hugepages: $b free before ovs-vswitchd started, $n after it stopped: $((b-n)) not given back" >&2; exit 1; fi`,
-        { timeoutMs: 20_000 },
-      ),
-    ];
+    const r = await shell.run(`cat ${before} 2>/dev/null; rm -f ${before} ${shq(`${p.workDir}/vswitchd-log-offset`)}`);
+    const b = r.stdout.trim();
+    return awaitHugepagesBack(shell, s.tb, p.vswitchdPidfile, /^\d+$/.test(b) ? Number(b) : null, 'ovs-vswitchd');
   },
 };
 
