@@ -259,8 +259,7 @@ export class LabRun {
       this.note(`the ${this.profile.name} profile cannot run on this lab: ${blocked}`);
       return;
     }
-    const waited = await awaitExitingLabHolders(this.session.shell('host'), this.tb, this.profile);
-    if (waited) this.note(`preflight: ${waited}`);
+    await awaitExitingLabHolders(this.session.shell('host'), this.tb, this.profile, (waited) => this.note(`preflight: ${waited}`));
     // The DUT host's hardware as the profile needs it (dutlab doctor's probes): a lab that cannot work stops here, before any step.
     const found = await probeDutHost(this.session.shell('host'), { tb: this.tb, profile: this.profile });
     for (const f of found.filter((x) => x.status === 'warn')) this.note(`preflight: [host] ${f.id}: ${f.evidence} (fix: ${f.fix})`);

@@ -73,10 +73,10 @@ export function describeHolder(h: Holder, sizeKb: number): string {
  * Before a run takes its pages: if fewer than it needs are free while a daemon
  * of this lab is still exiting, waits (bounded) until enough are free or no
  * such daemon is left. Returns what it waited for and how long, or null when
- * it did not wait; what is still short after it is the preflight probe's to
+ * it did not wait (and says it to `note`); what is still short after it is the preflight probe's to
  * judge (and to name the holders).
  */
-export async function awaitExitingLabHolders(shell: Shell, tb: Testbed, profile: Profile): Promise<string | null> {
+export async function awaitExitingLabHolders(shell: Shell, tb: Testbed, profile: Profile, note?: (waited: string) => void): Promise<string | null> {
   if (!profile.features.includes('dpdk-ports')) return null; // the guide's fork sizes its own
   const need = hugepagesNeeded(tb);
   const size = tb.ovsDpdk.hugepageSizeKb;
@@ -97,8 +97,9 @@ export async function awaitExitingLabHolders(shell: Shell, tb: Testbed, profile:
     throw e;
   });
   const took = ((Date.now() - t0) / 1000).toFixed(1);
-  if (!last) return `waited ${took} s (the bound) for ${what}: not given back`;
-  return `waited ${took} s for ${what}: ${last.free} free now`;
+  const said = last ? `waited ${took} s for ${what}: ${last.free} free now` : `waited ${took} s (the bound) for ${what}: not given back`;
+  note?.(said);
+  return said;
 }
 
 /**
