@@ -22,6 +22,7 @@ import { DEFAULT_LAB_ID, labDown, labNames, labStatus, labUp, type Datapath, typ
 import { cachedImages, ensureGuestImage, IMAGE_CACHE } from '../vlab/image.js';
 import { ensurePackages } from '../vlab/packages.js';
 import { runSuites, writeRefusalReport } from './run.js';
+import { guardSecrets } from './secrets.js';
 import { latencyLines, throughputLines, throughputOf } from '../suite/throughput/result.js';
 
 const log = (line: string) => process.stderr.write(`dutlab: ${line}\n`);
@@ -410,6 +411,7 @@ export function buildCli(): Command {
 
 /** Runs the command line: exit 0, 1 or 2 as the README says; usage errors are 2, and leave a report where a run would have. */
 export async function main(argv: string[]): Promise<void> {
+  guardSecrets(argv);
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {

@@ -23,7 +23,8 @@ import { ABORT_FILE, writeAbortFile, type SuiteConfig } from '../scenario/lab-ru
 import { doctor } from '../probes/doctor.js';
 import { formatProbes, healthy } from '../probes/probe.js';
 import { PROJECT_ROOT, resolveSuites, suiteDirs, type SuiteFile } from '../suite/catalog.js';
-import { Transcript } from '../transport/transcript.js';
+import { redact, Transcript } from '../transport/transcript.js';
+import { registerTestbedSecrets } from './secrets.js';
 import { loadRunTestbed, missingLocalFiles } from '../testbed/load.js';
 import type { Testbed } from '../testbed/schema.js';
 import { throughputOf } from '../suite/throughput/result.js';
@@ -145,6 +146,7 @@ async function runOnTestbed(opts: RunOptions, reports: string, runId: string, ru
   let notes: string[];
   try {
     ({ tb, notes } = loadRunTestbed(opts.testbed, join(runDir, 'testbed.yaml')));
+    registerTestbedSecrets(tb);
     base.testbedName = tb.name;
     const profile = profileByName(opts.profile);
     const wrong = profileProblems(profile, tb, opts.testbed);
@@ -308,11 +310,13 @@ export function writeRefusalReport(reason: string, reportsDir?: string, what: { 
 function writeReports(
   reports: string,
   runDir: string,
-  data: RunResult,
-  cases: Summary['cases'],
+  record: RunResult,
+  allCases: Summary['cases'],
   verdict: ReturnType<typeof verdictOf>,
   comparison?: string,
 ): RunOutcome {
+  // The record as the files and the store keep it: no secret this process knows of (lib/cli/secrets.ts).
+  const [data, cases] = [record, allCases].map((x) => JSON.parse(redact(JSON.stringify(x)))) as [RunResult, Summary['cases']];
   const summary = buildSummary(data, cases, verdict);
   const props = {
     runId: data.runId,
@@ -331,15 +335,17 @@ function writeReports(
     props,
     cases.length > 0 ? cases : [{ id: 'run', name: 'dutlab run', group: 'run', status: 'failed', kind: 'infra', message: verdict.reason, durationMs: 0 }],
   );
-  writeFileSync(join(runDir, 'junit.xml'), xml);
-  writeFileSync(join(reports, 'junit.xml'), xml);
-  writeFileSync(join(runDir, 'summary.json'), JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...summary }, null, 2));
+  // Every file of the report through redact: no secret this process knows of is written (lib/cli/secrets.ts).
+  const write = (file: string, text: string) => writeFileSync(file, redact(text));
+  write(join(runDir, 'junit.xml'), xml);
+  write(join(reports, 'junit.xml'), xml);
+  write(join(runDir, 'summary.json'), JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...summary }, null, 2));
   const against = comparison === undefined ? '' : `\n## Against the baseline\n\n\`\`\`\n${comparison}\`\`\`\n`;
-  writeFileSync(join(runDir, 'summary.md'), summaryMarkdown(summary) + against);
-  if (comparison !== undefined) writeFileSync(join(runDir, 'comparison.txt'), comparison);
-  writeFileSync(join(runDir, 'run.json'), JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...data }, null, 2));
+  write(join(runDir, 'summary.md'), summaryMarkdown(summary) + against);
+  if (comparison !== undefined) write(join(runDir, 'comparison.txt'), comparison);
+  write(join(runDir, 'run.json'), JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...data }, null, 2));
   const throughput = data.suites.flatMap(throughputOf);
-  if (throughput.length > 0) writeFileSync(join(runDir, 'report.html'), runReportHtml(data.runId, throughput));
+  if (throughput.length > 0) write(join(runDir, 'report.html'), runReportHtml(data.runId, throughput));
   return {
     ...summary,
     summaryFile: join(runDir, 'summary.md'),

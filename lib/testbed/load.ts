@@ -1,7 +1,7 @@
 import { accessSync, constants, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseDocument } from 'yaml';
+import { isScalar, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { errorMessage, InputFileError, TestbedError, type TestbedProblem } from '../errors.js';
 import { FILE_LIMITS, readBounded } from '../files.js';
@@ -16,16 +16,36 @@ export function loadTestbed(file: string): Testbed {
 }
 
 /**
- * A run's testbed, loaded once: the file's text as read is archived in the
- * run directory (`copyTo`) and parsed from that same text, so that what the
- * run used and what it keeps are the same bytes. Everything after (the
- * suites, the gate) takes the parsed testbed, never the file again.
+ * A run's testbed, loaded once, and archived in the run directory (`copyTo`)
+ * only once it validated: a file refused for an inline secret leaves no copy
+ * behind. The copy is the file's text with the name of every password
+ * variable replaced by a marker (the name may be the password itself, typed
+ * where a name goes); everything after (the suites, the gate) takes the
+ * parsed testbed, never the file again.
  */
 export function loadRunTestbed(file: string, copyTo: string): { tb: Testbed; notes: string[] } {
   const text = readTestbedText(file);
-  writeFileSync(copyTo, text);
   const tb = parseTestbed(text, file);
+  writeFileSync(copyTo, archivedTestbedText(text));
   return { tb, notes: testbedNotes(tb) };
+}
+
+/** What stands in an archived testbed for a password variable's name (itself a valid name: the copy loads as the original did). */
+export const REDACTED_NAME = 'DUTLAB_REDACTED';
+
+/** The testbed's text with every `passwordEnv:` value replaced by REDACTED_NAME, comments and layout kept. */
+export function archivedTestbedText(text: string): string {
+  const doc = parseDocument(text);
+  let changed = false;
+  visit(doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && pair.key.value === 'passwordEnv' && isScalar(pair.value)) {
+        pair.value.value = REDACTED_NAME;
+        changed = true;
+      }
+    },
+  });
+  return changed ? doc.toString() : text;
 }
 
 function readTestbedText(file: string): string {

@@ -54,9 +54,10 @@ export function connectOnce(role: string, spec: HostSpec, options: ConnectOption
   })();
 }
 
+// A password variable is named by its field, never by its name: the name may be the password, typed where a name goes.
 function authName(spec: HostSpec): string {
   const a = spec.auth;
-  return 'privateKeyFile' in a ? `key ${a.privateKeyFile}` : 'agent' in a ? 'ssh-agent' : `password from $${a.passwordEnv}`;
+  return 'privateKeyFile' in a ? `key ${a.privateKeyFile}` : 'agent' in a ? 'ssh-agent' : 'the password from the variable auth.passwordEnv names';
 }
 
 function authConfig(role: string, spec: HostSpec): Partial<ConnectConfig> {
@@ -74,7 +75,7 @@ function authConfig(role: string, spec: HostSpec): Partial<ConnectConfig> {
     return { agent: sock };
   }
   const password = process.env[a.passwordEnv];
-  if (password === undefined) throw new AbortError(new ConnectionError(role, `the password variable $${a.passwordEnv} is not set`));
+  if (password === undefined) throw new AbortError(new ConnectionError(role, `the password variable that hosts.${role}.auth.passwordEnv names is not set`));
   registerSecret(password);
   return { password, tryKeyboard: false };
 }
