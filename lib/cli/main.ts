@@ -13,7 +13,7 @@ import { doctor, impliedProfile } from '../probes/doctor.js';
 import { formatProbes, healthy } from '../probes/probe.js';
 import { profileProblems } from '../profiles/profile.js';
 import { describeSuites, shownFile, suiteDirs } from '../suite/catalog.js';
-import { compareRuns, comparisonText, GATE_CASE_ID, IncomparableRunsError, incomparable, type RunRecord } from '../report/compare.js';
+import { assertComparable, compareRuns, comparisonText, GATE_CASE_ID, type RunRecord } from '../report/compare.js';
 import { trendHtml } from '../report/trend.js';
 import { newestAnomalies } from '../report/anomalies.js';
 import { loadTestbed, missingLocalFiles, testbedNotes } from '../testbed/load.js';
@@ -120,7 +120,7 @@ export function buildCli(): Command {
           process.stdout.write(s.comparison ?? '');
           const id = gate.baselineId() ?? o.baseline;
           if (judged.status === 'passed') log(`no regression against ${id}`);
-          else if (judged.status === 'skipped') log(`NOT COMPARED: ${judged.message?.replace(/^not compared: /, '')}`);
+          else if (judged.status === 'skipped') log((judged.message ?? '').replace(/^not compared(: )?/, 'NOT COMPARED$1'));
           else if (judged.kind === 'dut') log(`REGRESSION against ${id}: ${judged.message?.replace(/^regression: /, '')}`);
           else log(`NOT COMPARED with ${id}: ${judged.message}`);
         }
@@ -178,8 +178,7 @@ export function buildCli(): Command {
       const latencyThreshold = o.latencyThreshold !== undefined ? Number(o.latencyThreshold) : testbed!.latency;
       if (!(latencyThreshold > 0 && latencyThreshold <= 100))
         throw new Error(`--latency-threshold ${o.latencyThreshold}: a ratio above 0 (0.5: p99 half as high again as the baseline's), at most 100`);
-      const diff = incomparable(base, cand);
-      if (diff.length > 0) throw new IncomparableRunsError(`cannot compare ${base.run.runId} with ${cand.run.runId}: ${diff.join('; ')}`);
+      assertComparable(base, cand);
       const c = compareRuns(base, cand, { throughput: threshold, latency: latencyThreshold });
       process.stdout.write(comparisonText(base, cand, c));
       process.exitCode = c.regressions.length > 0 ? 1 : 0;

@@ -8,6 +8,7 @@ import type { RunResult } from '../results/run.js';
 import { throughputOf, type ThroughputResult } from '../suite/throughput/result.js';
 import type { CaseOutcome } from '../results/run.js';
 import { DutlabError } from '../errors.js';
+import { verdictOf } from './verdict.js';
 
 /** What compare reads of a run: its data and its testcases (run.json and summary.json of a run directory). */
 export interface RunRecord {
@@ -204,6 +205,14 @@ export function incomparable(base: RunRecord, cand: RunRecord): string[] {
   return diff;
 }
 
+/** `dutlab compare`'s refusal (exit 2): a run that could not be measured, or two that measured different things. */
+export function assertComparable(base: RunRecord, cand: RunRecord): void {
+  const unmeasured = unmeasuredPair(base, cand);
+  if (unmeasured) throw new IncomparableRunsError(`${base.run.runId} -> ${cand.run.runId}: ${unmeasured}`);
+  const diff = incomparable(base, cand);
+  if (diff.length > 0) throw new IncomparableRunsError(`cannot compare ${base.run.runId} with ${cand.run.runId}: ${diff.join('; ')}`);
+}
+
 /** The gate's testcase of `run --baseline`: passed, failed as the DUT's (a regression), or failed as the lab's (nothing to compare). */
 export interface GateOutcome {
   case: CaseOutcome;
@@ -214,9 +223,33 @@ export interface GateOutcome {
 
 export const GATE_CASE_ID = 'gate.baseline';
 
+/**
+ * Why a run measured nothing to compare (it failed on the infrastructure, or
+ * was aborted), or null. Such a run is *not compared*, never a regression: its
+ * failed `lab.preflight` says the lab was not ready, not that the DUT broke.
+ */
+export function notMeasured(r: RunRecord): string | null {
+  const cases = r.cases.filter((c) => c.id !== GATE_CASE_ID);
+  const aborted = r.run.aborted ?? r.run.suites.find((s) => s.aborted)?.aborted;
+  if (aborted) return `aborted: ${aborted}`;
+  // A record without its cases (an old history's) says nothing of how it ended but its verdict.
+  if (cases.length === 0) return r.verdict === 'infra-error' || r.verdict === 'aborted' ? `its verdict was ${r.verdict}` : null;
+  const v = verdictOf(cases);
+  return v.verdict === 'infra-error' ? v.reason : null;
+}
+
+/** "not compared (the candidate could not be measured: ...)", for whichever of the two could not be; null when both were. */
+export function unmeasuredPair(base: RunRecord, cand: RunRecord): string | null {
+  const [b, c] = [notMeasured(base), notMeasured(cand)];
+  if (c) return `not compared (the candidate could not be measured: ${c})`;
+  return b ? `not compared (the baseline ${base.run.runId} could not be measured: ${b})` : null;
+}
+
 export function judgeAgainstBaseline(base: RunRecord, cand: RunRecord, thresholds: Thresholds): GateOutcome {
   const name = `Against the baseline ${base.run.runId}`;
   const at = { id: GATE_CASE_ID, name, suite: 'gate', group: 'gate', durationMs: 0 };
+  const unmeasured = unmeasuredPair(base, cand);
+  if (unmeasured) return { case: { ...at, status: 'skipped', message: unmeasured }, text: `${unmeasured}\n`, regression: null };
   const diff = incomparable(base, cand);
   if (diff.length > 0) {
     const message = `cannot compare with the baseline ${base.run.runId}: ${diff.join('; ')}`;

@@ -22,6 +22,7 @@ import { fixturePath, MINIMAL_TESTBED as MINIMAL } from '../helpers/fixtures.js'
 import { runRecord, SEARCH_64 } from '../helpers/history.js';
 import { throughputOf } from '../../lib/suite/throughput/result.js';
 import { SCHEMA_VERSION } from '../../lib/results/schema.js';
+import type { CaseOutcome } from '../../lib/results/run.js';
 import { pvpMeasured } from '../../lib/suite/pvp/result.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dutlab-inputs-'));
@@ -239,6 +240,59 @@ describe('unlike things compared', () => {
     const r = await dutlab('compare', dirOf(base), dirOf(runOf({ runId: 'other', profile: 'ovs-dpdk' })));
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('cannot compare base with other: profile: virtual in the baseline, ovs-dpdk now');
+  });
+});
+
+describe('a run that could not be measured is not compared, never a regression', () => {
+  const base = runOf({ runId: 'base' });
+  const preflight: CaseOutcome = {
+    id: 'lab.preflight',
+    name: 'The lab is ready',
+    suite: 'throughput',
+    group: 'setup',
+    status: 'failed',
+    kind: 'infra',
+    durationMs: 5,
+    message: 'the lab is not ready: [host] hugepages: 119 free 2 MB pages, the run takes 128',
+  };
+  const failedOnInfra = (id: string): RunRecord => {
+    const r = runOf({ runId: id });
+    return { ...r, cases: [preflight, ...r.cases.map((c) => (c.id === 'lab.preflight' ? preflight : { ...c, status: 'skipped' as const }))] };
+  };
+  const thresholds = { throughput: 0.1, latency: 0.5 };
+
+  it('a candidate that failed on the infrastructure: the gate case skipped, "not compared (the candidate could not be measured: ...)"', () => {
+    const gate = judgeAgainstBaseline(base, failedOnInfra('cand'), thresholds);
+    expect(gate.regression).toBeNull();
+    expect(gate.case).toMatchObject({ id: GATE_CASE_ID, status: 'skipped' });
+    expect(gate.case.message).toBe(`not compared (the candidate could not be measured: The lab is ready: ${preflight.message})`);
+    // comparison.txt and summary.md's section say the same, and no REGRESSION.
+    expect(gate.text).toBe(`${gate.case.message}\n`);
+    expect(gate.text).not.toMatch(/REGRESSION/);
+  });
+
+  it('an aborted candidate, and a baseline that failed on the infrastructure, likewise', () => {
+    const aborted = runOf({ runId: 'cand' });
+    aborted.run.aborted = 'interrupted by SIGINT';
+    expect(judgeAgainstBaseline(base, aborted, thresholds).case.message).toBe(
+      'not compared (the candidate could not be measured: aborted: interrupted by SIGINT)',
+    );
+    expect(judgeAgainstBaseline(failedOnInfra('old'), runOf({ runId: 'cand' }), thresholds).case.message).toMatch(
+      /^not compared \(the baseline old could not be measured: The lab is ready: the lab is not ready/,
+    );
+  });
+
+  it('`dutlab compare` of such a run exits 2, not 1, and says why', async () => {
+    const dirOf = (rec: RunRecord, verdict: string) => {
+      const d = mkdtempSync(join(tmp, 'run-'));
+      writeFileSync(join(d, 'run.json'), JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...rec.run }));
+      writeFileSync(join(d, 'summary.json'), JSON.stringify({ runId: rec.run.runId, verdict, exitCode: verdict === 'pass' ? 0 : 2, cases: rec.cases }));
+      return d;
+    };
+    const r = await dutlab('compare', dirOf(base, 'pass'), dirOf(failedOnInfra('cand'), 'infra-error'));
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toContain('base -> cand: not compared (the candidate could not be measured: The lab is ready: the lab is not ready');
+    expect(r.stdout).not.toMatch(/REGRESSION/);
   });
 });
 
