@@ -27,7 +27,7 @@ export function readBoundedBuffer(file: string, maxBytes: number, what: string):
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    throw new InputFileError(file, `cannot read the ${what}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new InputFileError(file, `cannot read the ${what}: ${fileProblem(err)}`, { cause: err });
   }
   try {
     const st = fstatSync(fd);
@@ -47,6 +47,23 @@ export function readBoundedBuffer(file: string, maxBytes: number, what: string):
   } finally {
     closeSync(fd);
   }
+}
+
+/** What a failed file operation means, in words (the code after them, for a search): "no such file (ENOENT)". */
+export function fileProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    ENOTDIR: 'a part of the path is not a directory',
+    ELOOP: 'too many symbolic links (a link that points to itself?)',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EISDIR: 'it is a directory',
+    ENAMETOOLONG: 'the path is too long',
+    EMFILE: 'too many open files',
+    EIO: 'an I/O error',
+  };
+  return code ? `${words[code] ?? 'failed'} (${code})` : (err as Error).message;
 }
 
 function kindOf(st: { isDirectory(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isFIFO(): boolean; isSocket(): boolean }): string {

@@ -1,5 +1,5 @@
 // The `dutlab` command.
-import { addResultsCommands, baselineGate, reportsOf, resultsOption } from './results.js';
+import { addResultsCommands, baselineGate, readReportsOf, reportsOf, resultsOption } from './results.js';
 import { openStore, findRun } from '../report/store.js';
 import type { ResultsStore } from '../report/history.js';
 import { addPoolCommands, parseWait, runTarget } from './pool.js';
@@ -23,6 +23,7 @@ import { cachedImages, ensureGuestImage, IMAGE_CACHE } from '../vlab/image.js';
 import { ensurePackages } from '../vlab/packages.js';
 import { runSuites, writeRefusalReport } from './run.js';
 import { guardSecrets } from './secrets.js';
+import { refuseRepeatedFlags } from './flags.js';
 import { latencyLines, throughputLines, throughputOf } from '../suite/throughput/result.js';
 
 const log = (line: string) => process.stderr.write(`dutlab: ${line}\n`);
@@ -35,7 +36,8 @@ export function buildCli(): Command {
     .version(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version)
     .showHelpAfterError()
     // Usage errors are thrown (CommanderError), not exited on: main() gives them exit code 2 and a report.
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', refuseRepeatedFlags);
   const profile = () => new Option('--profile <name>', 'how to build the setup').choices(PROFILE_NAMES).makeOptionMandatory();
   const suitesDir = () =>
     new Option('--suites-dir <dir>', 'also take the suites (<name>.e2e.ts) of this directory (repeatable)')
@@ -151,7 +153,7 @@ export function buildCli(): Command {
     )
     .addOption(resultsOption())
     .action(async (baseline: string, candidate: string, o: { reports?: string; results?: string; threshold?: string; latencyThreshold?: string }) => {
-      const reports = reportsOf(o);
+      const reports = readReportsOf(o);
       const store = openStore(o.results, reports);
       let base: RunRecord;
       let cand: RunRecord;
@@ -192,7 +194,7 @@ export function buildCli(): Command {
     .option('--check', "exit 1 when a series' newest jumpavg group is a regression (a slow slide no single compare sees), naming where it began")
     .addOption(resultsOption())
     .action(async (o: { reports?: string; results?: string; out?: string; check?: boolean }) => {
-      const reports = reportsOf(o);
+      const reports = readReportsOf(o);
       const out = resolve(o.out ?? join(reports, 'trend.html'));
       const store = openStore(o.results, reports);
       const history = await store.history().finally(() => store.close());
@@ -278,8 +280,7 @@ export function buildCli(): Command {
         .default('netns'),
     )
     .action(async (o: { id: string; reports?: string; profiles: string; guest: GuestKind }) => {
-      // A signal before or after a run (while a lab comes up or goes down) is noted here, so that
-      // the lab still goes down; during a run, runSuites' own handler tears the run down as well.
+      // A signal while a lab comes up or goes down is noted here, so that the lab still goes down (runSuites' handler: during a run).
       let interrupted: NodeJS.Signals | null = null;
       const onSignal = (sig: NodeJS.Signals) => {
         if (interrupted) process.exit(2);

@@ -1,7 +1,8 @@
 // The results store on the command line: `--results URL`, the baseline of
 // `run --baseline` (a run directory, a run id, or `last-pass`), and
 // `dutlab results push|import`.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { InputFileError } from '../errors.js';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { judgeAgainstBaseline, notCompared, type GateOutcome, type RunRecord } from '../report/compare.js';
@@ -19,6 +20,17 @@ export const resultsOption = () =>
   );
 
 export const reportsOf = (o: { reports?: string | undefined }) => resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
+
+/** The reports directory a command reads (trend, compare): one named with --reports that is not there is an error, not an empty history. */
+export function readReportsOf(o: { reports?: string | undefined }): string {
+  const dir = reportsOf(o);
+  if (o.reports !== undefined && !statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    throw new InputFileError(
+      dir,
+      `--reports ${o.reports}: ${existsSync(dir) ? 'not a directory' : 'no such directory'} (a typo? \`dutlab run --reports\` makes it)`,
+    );
+  return dir;
+}
 
 /**
  * `run --baseline REF`: the gate, judging the finished run. A directory or

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { isScalar, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { errorMessage, InputFileError, TestbedError, type TestbedProblem } from '../errors.js';
-import { FILE_LIMITS, readBounded } from '../files.js';
+import { FILE_LIMITS, fileProblem, readBounded } from '../files.js';
 import { TestbedSchema, type FlowSpec, type Testbed } from './schema.js';
 import { topologyOf } from './topology.js';
 
@@ -121,9 +121,7 @@ export function missingLocalFiles(tb: Testbed): string[] {
       try {
         accessSync(file!, constants.R_OK);
       } catch (err) {
-        missing.push(
-          `hosts.${role}.${what === 'privateKeyFile' ? 'auth' : 'hostKey'}.${what}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-        );
+        missing.push(`hosts.${role}.${what === 'privateKeyFile' ? 'auth' : 'hostKey'}.${what}: cannot read ${file}: ${fileProblem(err)}`);
       }
     }
   }
@@ -261,6 +259,19 @@ function valueAgreement(tb: Testbed): TestbedProblem[] {
   });
   problems.push(...duplicates('phyPorts', 'DPDK device interface', ifaces));
   const d = tb.ovsDpdk;
+  if (d.socketLimitMb < d.socketMemMb)
+    problems.push({
+      path: 'ovsDpdk.socketLimitMb',
+      message: `${d.socketLimitMb} MB is below ovsDpdk.socketMemMb ${d.socketMemMb}: DPDK could not take at start what the limit forbids`,
+    });
+  // The guide's ovs_dpdk -k N makes N KNI devices, one per KNI vport: more than the testbed has VM ports name devices nothing uses.
+  const kni = tb.dpdk.ovsDpdk.kniPorts;
+  const kniVports = tb.vmPorts.filter((k) => k.kind === 'kni').length;
+  if (kni > tb.vmPorts.length || (kniVports > 0 && kni !== kniVports))
+    problems.push({
+      path: 'dpdk.ovsDpdk.kniPorts',
+      message: `${kni}, but the testbed has ${kniVports > 0 ? `${kniVports} KNI vport(s)` : `${tb.vmPorts.length} VM port(s)`}: ovs_dpdk -k makes one KNI device per KNI vport`,
+    });
   if (d.pciDevices.length > 0 && d.extraArgs.includes('--no-pci'))
     problems.push({ path: 'ovsDpdk.extraArgs', message: '--no-pci forbids the PCI devices ovsDpdk.pciDevices names: keep one' });
   if (tb.vm) {

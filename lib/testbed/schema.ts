@@ -188,7 +188,7 @@ const Vm = z.strictObject({
   mgmtForwardPort: port().default(2222),
   // MSI-X vectors of the vhost-user NICs; 0 under TCG, where QEMU 7.2 crashes (SIGSEGV) as the
   // guest starts a vhost-user NIC with MSI-X. null: QEMU's default (KVM).
-  nicVectors: z.number().int().nonnegative().nullable().default(0),
+  nicVectors: z.number().int().nonnegative().max(2048, 'at most 2048: the most MSI-X vectors a PCI function has').nullable().default(0),
   pidfile: absPath(),
   consoleLog: absPath(),
   // A line the guest prints on its console once its sshd listens: SSH is tried only then. Through QEMU's
@@ -212,8 +212,10 @@ const OvsDpdk = z.strictObject({
   vswitchd: absPath().default('/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk'),
   lcoreMask: hexMask().default('0x1'),
   pmdCpuMask: hexMask().default('0x2'),
-  socketMemMb: z.number().int().positive().default(256),
-  socketLimitMb: z.number().int().positive().default(256),
+  // Per NUMA socket; at most 1 TiB (no host has more on one socket; dutlab doctor reads what this host can hold).
+  socketMemMb: z.number().int().positive().max(1_048_576, 'at most 1048576 MB (1 TiB) on one socket').default(256),
+  // At least socketMemMb (DPDK's EAL refuses a limit below what it is to take at start).
+  socketLimitMb: z.number().int().positive().max(1_048_576, 'at most 1048576 MB (1 TiB) on one socket').default(256),
   // The driver the NICs in pciDevices are bound to for DPDK (dutlab doctor checks it).
   pciDriver: word().default('vfio-pci'),
   // The PMD cores are the lab's alone (a measuring lab): doctor expects them isolated (isolcpus,

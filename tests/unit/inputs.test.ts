@@ -87,7 +87,7 @@ describe('a stale report for a gate: every exit path of `run` writes this run re
 
   it.each([
     ['nothing there', join(tmp, 'no-such-run'), /no-such-run: neither a run directory nor a run id in .*history\.jsonl/],
-    ['an empty directory', empty, /empty-run\/run\.json: cannot read the run\.json: ENOENT/],
+    ['an empty directory', empty, /empty-run\/run\.json: cannot read the run\.json: no such file or directory \(ENOENT\)/],
     ['a cut summary.json', cut, /cut-run\/summary\.json: not valid JSON \(cut off\?\)/],
   ])('a baseline that cannot be read (%s): exit 2 naming it, and a report of this run', async (_what, baseline, why) => {
     const reports = mkdtempSync(join(tmp, 'reports-'));
@@ -180,6 +180,22 @@ describe('values that failed late or misled: refused at load, with the field', (
       'throughput.ndr.lossRatio: 0.01 is above throughput.pdr.lossRatio 0.005',
     ],
     ['--no-pci beside pciDevices', 'ovsDpdk: { pciDevices: ["0000:01:00.0"], extraArgs: ["--no-pci"] }', 'ovsDpdk.extraArgs: --no-pci forbids the PCI devices'],
+    ['more KNI devices than VM ports', 'dpdk: { ovsDpdk: { kniPorts: 3 } }', 'dpdk.ovsDpdk.kniPorts: 3, but the testbed has 2 KNI vport(s)'],
+    [
+      'a socket limit below the socket memory',
+      'ovsDpdk: { socketMemMb: 1024, socketLimitMb: 512 }',
+      'ovsDpdk.socketLimitMb: 512 MB is below ovsDpdk.socketMemMb 1024',
+    ],
+    [
+      'socket memory no socket holds',
+      'ovsDpdk: { socketMemMb: 1000000000, socketLimitMb: 1000000000 }',
+      'ovsDpdk.socketMemMb: at most 1048576 MB (1 TiB) on one socket',
+    ],
+    [
+      'more MSI-X vectors than a PCI function has',
+      'vm: { kernel: /k, initrd: /i, disk: /d, pidfile: /p, consoleLog: /c, nicVectors: 100000 }',
+      'vm.nicVectors: at most 2048: the most MSI-X vectors a PCI function has',
+    ],
   ])('%s', (_what, yaml, problem) => {
     expect(refused(`${MINIMAL}${yaml}\n`).join('\n')).toContain(problem);
   });
@@ -240,6 +256,45 @@ describe('unlike things compared', () => {
     const r = await dutlab('compare', dirOf(base), dirOf(runOf({ runId: 'other', profile: 'ovs-dpdk' })));
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('cannot compare base with other: profile: virtual in the baseline, ovs-dpdk now');
+  });
+});
+
+describe('the command line and the file system, in words', () => {
+  it.each([
+    ['plan', '--testbed', '--testbed'],
+    ['run', '--profile', '--profile=virtual'],
+    ['compare', '--reports', '--reports'],
+  ])('%s with %s given twice: exit 2 naming it, not the last one silently winning', async (command, flag, again) => {
+    const tb = fixturePath('testbeds/virtual.yaml');
+    const args: Record<string, string[]> = {
+      plan: ['--testbed', tb, '--testbed', fixturePath('testbeds/legacy-kni.yaml'), '--profile', 'virtual'],
+      run: ['--testbed', tb, '--profile', 'virtual', again, ...(again.includes('=') ? [] : ['virtual']), '--reports', mkdtempSync(join(tmp, 'twice-'))],
+      compare: ['a', 'b', '--reports', tmp, '--reports', tmp],
+    };
+    const r = await dutlab(command, ...args[command]!);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`${flag} given 2 times: give each once`);
+  });
+
+  it('a repeatable flag repeated is no error', async () => {
+    const r = await dutlab('suites', '--suites-dir', fixturePath('../tests/suites'), '--suites-dir', fixturePath('../tests/suites'));
+    expect(r.stderr).not.toContain('given 2 times');
+  });
+
+  it('trend --reports naming a directory that is not there: exit 2 naming it, not "trend of 0 runs"', async () => {
+    const r = await dutlab('trend', '--reports', join(tmp, 'no-such-reports'));
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`--reports ${join(tmp, 'no-such-reports')}: no such directory`);
+    expect(r.stderr).not.toContain('trend of 0');
+  });
+
+  it('says what a file problem is in words, the code after them', () => {
+    const loop = join(tmp, 'loop.yaml');
+    execFileSync('ln', ['-sfn', loop, loop]);
+    writeFileSync(join(tmp, 'plain'), 'x');
+    expect(() => loadTestbed(loop)).toThrow(/too many symbolic links \(a link that points to itself\?\) \(ELOOP\)/);
+    expect(() => loadTestbed(join(tmp, 'plain', 'tb.yaml'))).toThrow(/a part of the path is not a directory \(ENOTDIR\)/);
+    expect(() => loadTestbed(join(tmp, 'none.yaml'))).toThrow(/no such file or directory \(ENOENT\)/);
   });
 });
 
