@@ -121,6 +121,8 @@ export interface GuestDropCounters {
 const ARP_MARK = 'dutlab-section: arp_cache';
 const NFT_MARK = 'dutlab-section: nft';
 const NO_NFT = 'dutlab: no nft';
+// The last line: without it, a ruleset cut after a whole rule would read as a smaller ruleset.
+const END_MARK = 'dutlab-section: end';
 
 /** One command that prints what parseGuestDropCounters reads. */
 export const GUEST_DROP_COUNTERS_COMMAND = [
@@ -129,11 +131,14 @@ export const GUEST_DROP_COUNTERS_COMMAND = [
   'cat /proc/net/stat/arp_cache 2>&1',
   `echo '${NFT_MARK}'`,
   `if command -v nft >/dev/null 2>&1; then nft -a list ruleset 2>&1; else echo '${NO_NFT}'; fi`,
+  `echo '${END_MARK}'`,
 ].join('; ');
 
 export function parseGuestDropCounters(text: string): GuestDropCounters {
   const [snmp, rest] = splitAt(text, ARP_MARK);
-  const [arp, nft] = splitAt(rest, NFT_MARK);
+  const [arp, nftAndEnd] = splitAt(rest, NFT_MARK);
+  const [nft, after] = splitAt(nftAndEnd, END_MARK);
+  if (after.trim() !== '') throw new ParseError("the guest's drop counters", `nothing after the "${END_MARK}" line`, after.slice(0, 200));
   const notRead = (why: string): NotRead => ({ notRead: why.trim().split('\n')[0]! || 'no output' });
   return {
     kernel: parseSnmpCounters(snmp),

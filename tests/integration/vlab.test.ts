@@ -144,7 +144,9 @@ describe('virtual lab', () => {
 describe('virtual lab teardown', () => {
   it('lab up with a mistyped --template names the file and leaves the lab of that id as it is', async () => {
     const missing = join(lab.stateDir, 'no-such-template.yaml');
-    await expect(labUp({ id: ID, template: missing })).rejects.toThrow(new RegExp(`${missing}: .*cannot read the testbed file: no such file or directory \\(ENOENT\\)`, 's'));
+    await expect(labUp({ id: ID, template: missing })).rejects.toThrow(
+      new RegExp(`${missing}: .*cannot read the testbed file: no such file or directory \\(ENOENT\\)`, 's'),
+    );
     expect((await labStatus(ID)).processes.every((p) => p.alive)).toBe(true);
     expect((await sh.host.run('echo still here')).stdout).toBe('still here\n');
   });

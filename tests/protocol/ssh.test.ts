@@ -159,7 +159,9 @@ describe('authentication and host keys', () => {
     const sh = await connect({ auth: { passwordEnv: 'DUTLAB_TEST_PW' } });
     await sh.run('echo the password is pw-0123456789');
     expect(readFileSync(join(dir, 'transcripts', 'host.log'), 'utf8')).not.toContain('pw-0123456789');
-    await expect(connect({ auth: { passwordEnv: 'DUTLAB_UNSET_VARIABLE' } })).rejects.toThrow(/the password variable that hosts\.\w+\.auth\.passwordEnv names is not set/);
+    await expect(connect({ auth: { passwordEnv: 'DUTLAB_UNSET_VARIABLE' } })).rejects.toThrow(
+      /the password variable that hosts\.\w+\.auth\.passwordEnv names is not set/,
+    );
   });
 
   it('refuses a host whose key is not the pinned one', async () => {

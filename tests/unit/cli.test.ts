@@ -101,13 +101,17 @@ describe('the dutlab command', () => {
   it('warns in the plan about key and known_hosts files this machine cannot read, and `run` stops on them before connecting', async () => {
     const plan = await inProcess('plan', '--testbed', fixturePath('testbeds/legacy-kni.yaml'), '--profile', 'legacy-kni');
     expect(plan.exitCode).toBe(0);
-    expect(plan.stderr).toContain(`dutlab: warning: hosts.host.auth.privateKeyFile: cannot read ${homedir()}/.ssh/dutlab_ed25519: no such file or directory (ENOENT)`);
+    expect(plan.stderr).toContain(
+      `dutlab: warning: hosts.host.auth.privateKeyFile: cannot read ${homedir()}/.ssh/dutlab_ed25519: no such file or directory (ENOENT)`,
+    );
     const reports = mkdtempSync(join(tmpdir(), 'dutlab-usage-'));
     try {
       const run = await inProcess('run', '--testbed', fixturePath('testbeds/legacy-kni.yaml'), '--profile', 'legacy-kni', '--reports', reports, '--quiet');
       expect(run.exitCode).toBe(2);
       const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8'));
-      expect(summary.reason).toMatch(/^before connecting: hosts\.host\.auth\.privateKeyFile: cannot read .*dutlab_ed25519: no such file or directory \(ENOENT\)/);
+      expect(summary.reason).toMatch(
+        /^before connecting: hosts\.host\.auth\.privateKeyFile: cannot read .*dutlab_ed25519: no such file or directory \(ENOENT\)/,
+      );
       expect(summary.cases).toEqual([]);
     } finally {
       rmSync(reports, { recursive: true, force: true });

@@ -36,7 +36,7 @@ function grown(text: string, by: Record<string, number>): string {
 }
 
 const guestText = (snmp: string, nft = NFT, arp = output('proc-net-stat-arp-cache-two-cpus.txt')) =>
-  `${snmp}dutlab-section: arp_cache\n${arp}dutlab-section: nft\n${nft}`;
+  `${snmp}dutlab-section: arp_cache\n${arp}dutlab-section: nft\n${nft}${nft.endsWith('\n') ? '' : '\n'}dutlab-section: end\n`;
 
 const CTX: DropContext = {
   guestLinks: ['vEth_port32', 'vEth_port33'],

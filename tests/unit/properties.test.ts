@@ -10,19 +10,25 @@
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Command, Option } from 'commander';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildCli } from '../../lib/cli/main.js';
 import { InputFileError, ParseError, PcapError, TestbedError } from '../../lib/errors.js';
 import { FILE_LIMITS } from '../../lib/files.js';
-import { parseRoutes, parseSysctl } from '../../lib/parsers/net.js';
+import { parseHugepageUse } from '../../lib/parsers/hugepages.js';
+import { parseGuestDropCounters } from '../../lib/parsers/kernel-counters.js';
+import { parseIpJson, parseNeighbours, parseRoutes, parseSysctl } from '../../lib/parsers/net.js';
+import { parsePmdStatsShow } from '../../lib/parsers/ovs-dpdk.js';
 import { parseDumpPorts, type PortCounters } from '../../lib/parsers/ovs.js';
 import { appendHistory, HISTORY_FILE, loadRun, readHistory, type HistoryEntry } from '../../lib/report/history.js';
 import { SCHEMA_VERSION } from '../../lib/results/schema.js';
 import { loadTestbed, parseTestbed } from '../../lib/testbed/load.js';
 import { PCAP_HEADER_LEN, readPcap, RECORD_HEADER_LEN, writeStreamPcap } from '../../lib/traffic/pcap.js';
 import { frameLength, streamFromTestbed } from '../../lib/traffic/stream.js';
-import { MINIMAL_TESTBED } from '../helpers/fixtures.js';
+import { MINIMAL_TESTBED, output } from '../helpers/fixtures.js';
+import { dutlabInProcess as dutlab } from '../helpers/in-process.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dutlab-props-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -185,6 +191,49 @@ const historyLine: fc.Arbitrary<HistoryEntry> = fc.record({
     }),
     { maxLength: 4 },
   ),
+});
+
+describe('the testbed: values that must agree with each other', () => {
+  // Each relation, the field a refusal names, and whether the values keep it.
+  const relations = [
+    { field: 'ovsDpdk.socketLimitMb', holds: (v: Related) => v.limit >= v.mem },
+    { field: 'dpdk.ovsDpdk.kniPorts', holds: (v: Related) => v.kni === 2 },
+    { field: 'throughput.minRate', holds: (v: Related) => v.minRate <= v.maxRate },
+    { field: 'throughput.ndr.lossRatio', holds: (v: Related) => v.ndr <= v.pdr },
+  ];
+  type Related = { mem: number; limit: number; kni: number; minRate: number; maxRate: number; ndr: number; pdr: number };
+  const related = fc.record({
+    mem: fc.integer({ min: 1, max: 8192 }),
+    limit: fc.integer({ min: 1, max: 8192 }),
+    kni: fc.integer({ min: 0, max: 4 }),
+    minRate: fc.integer({ min: 1, max: 2_000_000 }),
+    maxRate: fc.integer({ min: 1, max: 2_000_000 }),
+    ndr: fc.double({ min: 0, max: 0.05, noNaN: true }),
+    pdr: fc.double({ min: 0, max: 0.05, noNaN: true }),
+  });
+
+  it('a testbed whose values disagree is refused naming each field that disagrees; one that loads keeps every relation', () => {
+    fc.assert(
+      fc.property(related, (v) => {
+        // The minimal testbed: the guide's two KNI vports.
+        const text = `${MINIMAL_TESTBED}ovsDpdk: { socketMemMb: ${v.mem}, socketLimitMb: ${v.limit} }
+dpdk: { ovsDpdk: { kniPorts: ${v.kni} } }
+throughput: { minRate: ${v.minRate}, maxRate: ${v.maxRate}, ndr: { lossRatio: ${v.ndr} }, pdr: { lossRatio: ${v.pdr} } }
+`;
+        const r = typedOrValue(() => parseTestbed(text), TestbedError);
+        const broken = relations.filter((x) => !x.holds(v)).map((x) => x.field);
+        if (r.value) expect(broken).toEqual([]);
+        else
+          expect(
+            (r.error as TestbedError).problems
+              .map((p) => p.path)
+              .filter((p) => relations.some((x) => x.field === p))
+              .sort(),
+          ).toEqual(broken.sort());
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
 
 describe('the history', () => {
@@ -526,5 +575,68 @@ describe('pcap files', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+// ---- every parser, its output cut at every line boundary -------------------------------------
+
+describe('every parser of command output, cut at every line boundary', () => {
+  // Formats that say where they end (a count in a header, a closing line or bracket, a section mark of
+  // the command's own): a prefix of whole lines is read as the whole output, or refused; never read as
+  // a smaller switch or host. ovs-vsctl show, dump-flows, ifconfig and ip route have no end of their own:
+  // a prefix of them is a valid smaller output, so their whole is the transport's to prove (the shell
+  // session returns a command's output only with its exit status: tests/unit/shell-session.test.ts).
+  const whole: Array<[string, (t: string) => unknown, string]> = [
+    ['ovs-ofctl dump-ports', parseDumpPorts, output('dump-ports-five-ports-after-100.txt')],
+    ['ovs-ofctl dump-ports (fresh)', parseDumpPorts, output('dump-ports-two-ports-fresh.txt')],
+    // /proc/net/snmp and arp_cache say nothing of where they end: they are read as sections of one command whose last line is its own.
+    [
+      "the guest's drop counters (snmp, netstat, arp_cache, nft)",
+      parseGuestDropCounters,
+      `${output('proc-net-snmp-netstat-fresh-netns.txt')}dutlab-section: arp_cache\n${output('proc-net-stat-arp-cache-two-cpus.txt')}dutlab-section: nft\n${output('nft-a-list-ruleset-forward-drops.txt')}dutlab-section: end\n`,
+    ],
+    ['ovs-appctl dpif-netdev/pmd-stats-show', parsePmdStatsShow, output('pmd-stats-show-one-pmd-3-packets.txt')],
+    ['ip neigh', parseNeighbours, output('ip-neigh-static-gateway.txt')],
+    ['ip -j addr', parseIpJson, output('ip-j-addr-guest-configured.json')],
+    ['ip -j -s link', parseIpJson, output('ip-j-s-link-guest-egress-up.json')],
+    [
+      'the hugepage reading',
+      parseHugepageUse,
+      'free 4\nholder 17 8192 /usr/bin/qemu-system-x86_64 -name vm\nholder 42 131072 ovs-vswitchd --pidfile=/tmp/v.pid\nend\n',
+    ],
+  ];
+  it.each(whole)('%s', (_name, parse, text) => {
+    const all = parse(text);
+    const lines = text.split('\n');
+    for (let k = 1; k < lines.length; k++) {
+      const cut = `${lines.slice(0, k).join('\n')}\n`;
+      if (cut.trim() === text.trim()) continue;
+      const r = typedOrValue(() => parse(cut), ParseError);
+      if (r.value !== undefined) expect(r.value, `cut after line ${k} of ${lines.length}`).toEqual(all);
+    }
+  });
+});
+
+// ---- the command line ------------------------------------------------------------------------
+
+describe('the command line: every flag given twice', () => {
+  /** Every command that runs an action, with its full name (`lab up`). */
+  const commands = (c: Command, at: string[] = []): Array<{ path: string[]; cmd: Command }> =>
+    c.commands.flatMap((sub) => [...(sub.commands.length === 0 ? [{ path: [...at, sub.name()], cmd: sub }] : []), ...commands(sub, [...at, sub.name()])]);
+  const aValueFor = (o: Option) => (o.long === '--reports' ? tmp : (o.argChoices?.[0] ?? '1'));
+  const cases = commands(buildCli()).flatMap(({ path, cmd }) =>
+    cmd.options
+      .filter((o) => o.long && o.long !== '--help' && !Array.isArray(o.defaultValue) && !o.variadic)
+      .map((o) => ({ path, cmd, o, name: `${path.join(' ')} ${o.long}` })),
+  );
+
+  it.each(cases.map((c) => [c.name, c] as const))('%s: exit 2 naming it', async (_name, { path, cmd, o }) => {
+    const once = (x: Option) => (x.required || x.optional ? [x.long!, aValueFor(x)] : [x.long!]);
+    // The mandatory flags once, and a run's refusal report in this test's directory, never the project's reports/.
+    const mandatory = cmd.options.filter((x) => (x.mandatory || x.long === '--reports') && x !== o).flatMap(once);
+    const positional = cmd.registeredArguments.map(() => 'x');
+    const r = await dutlab(...path, ...positional, ...mandatory, ...once(o), ...once(o));
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${o.long} given 2 times`);
   });
 });
