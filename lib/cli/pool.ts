@@ -78,7 +78,9 @@ export function addPoolCommands(program: Command): void {
     });
   pool
     .command('release')
-    .description("lifts a testbed's quarantine; with --lease, also ends its lease (its run, if it still lives, stops before its next command on the lab)")
+    .description(
+      "lifts a testbed's quarantine; with --lease, also ends its lease: its run, if it still lives, stops before its next stage or command on the lab, and no other run can take the lab until that run's last renewal has run out (said in seconds)",
+    )
     .argument('<pool>', 'the pool file')
     .argument('<testbed>', "the testbed's name in the pool")
     .option('--lease', 'also break the lease, whoever holds it')

@@ -199,7 +199,7 @@ async function runOnTestbed(opts: RunOptions, reports: string, runId: string, ru
     };
     const gate = opts.gate;
     const judge = gate ? (cand: RunRecord) => gate(cand, tb) : undefined;
-    return await runVitest(opts, suites, config, reports, base, () => interrupted, judge);
+    return await runVitest(opts, suites, config, reports, base, () => interrupted, judge, taken);
   } finally {
     signals.forEach((sig) => process.off(sig, onSignal));
   }
@@ -213,6 +213,7 @@ async function runVitest(
   base: RunResult,
   interrupted: () => string | null,
   judge?: (candidate: RunRecord) => Promise<GateOutcome>,
+  taken?: Taken,
 ): Promise<RunOutcome> {
   const reporter = new RunReporter();
   const saved = process.exitCode;
@@ -251,6 +252,10 @@ async function runVitest(
   const run = mergeResults(base, results);
   // The engine's record of every testcase, suite after suite: the verdict, JUnit and summary are made from it.
   const cases = results.flatMap((s) => s.cases);
+  // The pool's lease, given back before the verdict: one found no longer this run's makes the run the infrastructure's failure.
+  const leaseNote = taken ? await taken.giveBack().catch((e: unknown) => `the lease could not be given back: ${errorMessage(e)}`) : null;
+  if (leaseNote) run.notes.push(`${taken!.entry.name}: ${leaseNote}`);
+  if (taken?.lease.lost) reporter.errors.push(`${taken.entry.name}: ${taken.lease.lost.message}`);
   const sig = interrupted();
   run.aborted ??= sig ? `interrupted by ${sig}` : undefined;
   if (!run.aborted) delete run.aborted;

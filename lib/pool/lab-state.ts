@@ -4,7 +4,7 @@
 import { hostname, userInfo } from 'node:os';
 import { errorMessage } from '../errors.js';
 import { describeOwner, parseOwner, type OwnerLine } from '../scenario/lease.js';
-import { quarantineScript, releaseLabScript, statusScript } from '../scenario/lease-script.js';
+import { BROKEN_RUN, quarantineScript, releaseLabScript, statusScript } from '../scenario/lease-script.js';
 import { loadTestbed } from '../testbed/load.js';
 import type { Testbed } from '../testbed/schema.js';
 import type { Shell } from '../transport/shell.js';
@@ -60,6 +60,10 @@ const iso = (epoch: number) => new Date(epoch * 1000).toISOString().replace(/\.0
 export function describeLease(s: LabState): string {
   if (!s.lease) return `free (generation ${s.generation})`;
   const l = s.lease;
+  if (l.line.startsWith(`${BROKEN_RUN} `))
+    return l.expiresIn >= 0
+      ? `BROKEN by ${l.owner?.host ?? '?'} (generation ${s.generation}): takeable in ${l.expiresIn} s, once its former holder's last renewal has run out`
+      : `free (generation ${s.generation}; its lease was broken by ${l.owner?.host ?? '?'})`;
   const beat = l.beatAgo !== null ? `, renewed ${l.beatAgo} s ago` : '';
   const until = l.expiresIn >= 0 ? `expires in ${l.expiresIn} s` : `EXPIRED ${-l.expiresIn} s ago (the next run takes it over)`;
   return `held by ${describeOwner(l.line)}${beat}, ${until}`;
@@ -119,6 +123,10 @@ export async function releaseLab(shell: Shell, tb: Testbed, by: string, breakLea
   const did: string[] = [];
   if (/^unquarantined$/m.test(out)) did.push('quarantine lifted');
   const broken = /^broken: (.*)$/m.exec(out)?.[1];
-  if (broken) did.push(`lease of ${describeOwner(broken)} broken`);
+  const left = /^untakeable: (\d+)$/m.exec(out)?.[1];
+  if (broken)
+    did.push(
+      `lease of ${describeOwner(broken)} broken: the lab can be taken again in ${left ?? '?'} s, once that run's last renewal has run out (it stops before its next command on the lab; no other run starts before that)`,
+    );
   return did;
 }

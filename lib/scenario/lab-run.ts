@@ -19,8 +19,8 @@ import { shq } from '../transport/quote.js';
 import { LocalShell } from '../transport/local.js';
 import { Transcript } from '../transport/transcript.js';
 import { trafficGenerator, type TrafficGenerator } from '../traffic/drivers.js';
-import { captureRecordOf, stopLeftoverCaptures } from '../traffic/tcpdump.js';
-import { Lease, thisController, type HeldLease } from './lease.js';
+import { holdLabLease, leaseLostCase, tearDownHolding } from './lab-lease.js';
+import type { HeldLease, Lease } from './lease.js';
 import * as read from './readback.js';
 import { Session } from './session.js';
 import { Teardown } from './teardown.js';
@@ -215,35 +215,11 @@ export class LabRun {
 
   private lease: Lease | null = null;
 
-  /**
-   * The lab's lease: taken here, or (`run --pool`) adopted from the run,
-   * which took it, checked and cleaned the lab, and gives it back at its
-   * end. From then on every command on the lab is fenced by it.
-   */
+  /** The lab's lease (lab-lease.ts): taken here, or (`run --pool`) adopted from the run; from then on every command is fenced by it. */
   private async takeLock(): Promise<void> {
-    await this.session.connect('host');
-    const lease = new Lease(this.session.ungated('host'), this.tb.lock.path, this.tb.lock.ttlSeconds, thisController(this.config.runId));
     const pooled = this.config.lease;
-    // A lease this run did not get (another run holds the lab) is not this run's to release.
-    const note = await this.teardown.use(
-      'lab lock',
-      () => lease.acquire(pooled),
-      () => this.releaseLock(lease, !pooled),
-    );
-    this.lease = lease;
-    this.session.fenceWith(() => lease.fence());
-    if (note) this.note(note);
-    this.note(`holding the lab's lease ${lease.path}, generation ${lease.held!.generation}${pooled ? ' (taken by the pool)' : ''}`);
-    // Holding the lock: whatever a dead run of this lab left capturing is stopped, on each machine it captures on.
-    await this.session.onEveryConnection(async (role, shell) => {
-      if (role === 'host') return;
-      try {
-        const stopped = await stopLeftoverCaptures(shell, captureRecordOf(this.tb, role));
-        for (const line of stopped) this.note(`[${role}] a capture left running by an earlier run of this lab (killed outright?): ${line}`);
-      } catch (e) {
-        this.note(`[${role}] could not look for captures an earlier run of this lab left running: ${errorMessage(e)}`);
-      }
-    });
+    const holder = { session: this.session, tb: this.tb, runId: this.config.runId, teardown: this.teardown, note: (l: string) => this.note(l) };
+    this.lease = await holdLabLease({ ...holder, ...(pooled ? { pooled } : {}) });
   }
 
   /**
@@ -265,16 +241,6 @@ export class LabRun {
     for (const f of found.filter((x) => x.status === 'warn')) this.note(`preflight: [host] ${f.id}: ${f.evidence} (fix: ${f.fix})`);
     const failed = found.filter((x) => x.status === 'fail');
     if (failed.length > 0) throw new PreflightError(`the lab is not ready: ${failed.map((f) => `[host] ${f.id}: ${f.evidence} (fix: ${f.fix})`).join('; ')}`);
-  }
-
-  private async releaseLock(lease: Lease, own: boolean): Promise<string[]> {
-    if (!own) {
-      lease.detach();
-      return [];
-    }
-    if (!this.session.connected('host')) return [];
-    const note = await lease.release();
-    return note ? [note] : [];
   }
 
   private setupBegun = false;
@@ -325,6 +291,7 @@ export class LabRun {
       return not;
     }
     try {
+      this.lease?.confirmNext(); // the stage's first command on the lab asks the DUT host whether the lab is still this run's
       await stage.run();
       this.record(stage, 'passed', Date.now() - started);
       return null;
@@ -409,10 +376,9 @@ export class LabRun {
 
   private async doFinish(): Promise<void> {
     try {
-      // A lab this run lost is its new holder's: nothing of it is undone from here, only the connections closed.
-      const lost = this.lease?.lost;
-      if (lost) this.note(`not undone (${this.teardown.pending.filter((f) => f !== 'connections').join(', ')}): ${lost.message}`);
-      this.data.teardownProblems.push(...(await this.teardown.run(lost ? (f) => f === 'connections' : undefined)));
+      // A lab this run lost is its new holder's: nothing of it is undone from then on, only the connections closed.
+      this.data.teardownProblems.push(...(await tearDownHolding(this.teardown, this.lease, (l) => this.note(l))));
+      if (this.lease?.lost) this.data.cases.push(leaseLostCase(this.meta.name, this.lease.lost));
     } finally {
       this.data.finishedAt = new Date().toISOString();
       this.save();

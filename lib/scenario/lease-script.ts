@@ -132,9 +132,16 @@ export function quarantineScript(path: string, by: string, reason: string): stri
   ]);
 }
 
+/** What a broken lease's owner line begins with: a tombstone that holds the lab until the broken holder's last renewal runs out. */
+export const BROKEN_RUN = 'broken-lease';
+
 /**
- * Lifts the quarantine; with `breakLease`, also ends whoever holds the lease
- * (the generation moves on, so its holder, if it lives, is fenced out).
+ * Lifts the quarantine; with `breakLease`, also ends whoever holds the lease:
+ * the generation moves on, so its holder, if it lives, is fenced out at its
+ * next renewal. The lease is not freed at once: a tombstone holds it until
+ * the broken holder's last renewal would have expired, so that the holder's
+ * own validity (shorter, on its own clock) runs out, and it stops, before
+ * another run's first command. Prints `broken: <line>` and `untakeable: <s>`.
  */
 export function releaseLabScript(path: string, by: string, breakLease: boolean): string {
   const who = by.replace(/\s+/g, '_');
@@ -142,8 +149,11 @@ export function releaseLabScript(path: string, by: string, breakLease: boolean):
     `if [ -f "$S/quarantine" ]; then rm -f "$S/quarantine"; hist ${shq(`unquarantine by ${who}`)}; echo unquarantined; fi`,
     ...(breakLease
       ? [
-          'if [ -n "$cur" ]; then g=$((g + 1)); echo "$g" > "$S/generation"; rm -rf "$L"',
-          `  hist "broken gen=$g by "${shq(who)}" from: $cur"; echo "broken: $cur"; fi`,
+          `case "$cur" in "" | "${BROKEN_RUN} "*) ;; *)`,
+          '  g=$((g + 1)); echo "$g" > "$S/generation"; left=$((exp - now)); [ "$left" -lt 0 ] && left=0',
+          `  printf '%s %s host=%s boot=broken pid=0 start=0 lease=broken-%s gen=%s taken=%s beat=%s expires=%s\\n' ${BROKEN_RUN} "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${shq(who)} "$g" "$g" "$now" "$now" "$((now + left))" > "$L/owner.tmp" && mv "$L/owner.tmp" "$L/owner" || exit 74`,
+          `  hist "broken gen=$g by "${shq(who)}" from: $cur (untakeable for $left s)"; echo "broken: $cur"; echo "untakeable: $left";;`,
+          'esac',
         ]
       : []),
     'true',

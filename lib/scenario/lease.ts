@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { errorMessage, LeaseLostError, LockError } from '../errors.js';
 import { startTimeOf } from '../transport/local.js';
 import type { Shell } from '../transport/shell.js';
-import { beatScript, HELD, LEASE_EXITS, QUARANTINED, releaseScript, takeScript } from './lease-script.js';
+import { BROKEN_RUN, beatScript, HELD, LEASE_EXITS, QUARANTINED, releaseScript, takeScript } from './lease-script.js';
 
 export interface LeaseOwner {
   runId: string;
@@ -155,6 +155,10 @@ export class Lease {
     if (r.exitCode === HELD) {
       const held = field(r.stdout, 'held') ?? '';
       const holder = parseOwner(held);
+      if (held.startsWith(`${BROKEN_RUN} `))
+        throw new LockError(
+          `the lab's lease was broken by ${holder?.host ?? 'an operator'} (\`dutlab pool release --lease\`): it can be taken in ${field(r.stdout, 'left') ?? '?'} s, once its former holder's last renewal has run out (that run stops first; lock ${this.path})`,
+        );
       if (!holder || !ownerIsDeadHere(holder, this.me)) {
         throw new LockError(
           `the lab is in use: lock ${this.path} held by ${held}; it expires in ${field(r.stdout, 'left') ?? '?'} s unless its run renews it (every ${Math.round(this.ttlSeconds / 3)} s)`,
@@ -202,6 +206,16 @@ export class Lease {
     this.timer.unref();
   }
 
+  /**
+   * The next command on the lab asks the DUT host first (one renewal under the
+   * lease's mutex), however valid the last renewal still is: called before each
+   * stage and each teardown fixture, so that a lease broken or removed by hand
+   * is found before the next stage, and before anything is undone.
+   */
+  confirmNext(): void {
+    this.validUntil = 0;
+  }
+
   /** Before each command on the lab: throws LeaseLostError unless the lease is provably still this run's. */
   async fence(): Promise<void> {
     if (this.lost) throw this.lost;
@@ -245,9 +259,11 @@ export class Lease {
     const why =
       expired !== undefined
         ? `it expired ${expired} s before this run could renew it (the run was paused, or the DUT host unreachable, longer than ${this.ttlSeconds} s)`
-        : now && !now.startsWith('nobody')
-          ? `it is now held by ${describeOwner(now)}`
-          : 'it was broken (`dutlab pool release --lease`)';
+        : now?.startsWith(`${BROKEN_RUN} `)
+          ? `it was broken by ${parseOwner(now)?.host ?? 'an operator'} (\`dutlab pool release --lease\`)`
+          : now && !now.startsWith('nobody')
+            ? `it is now held by ${describeOwner(now)}`
+            : 'nobody holds it (its lease directory was removed on the DUT host)';
     this.lost = new LeaseLostError(
       `the lab's lease (generation ${h.generation}) is no longer this run's: ${why}. This run stops here and leaves the lab to its holder, untouched`,
     );
@@ -259,7 +275,11 @@ export class Lease {
     this.timer = null;
   }
 
-  /** Gives the lease back if it is still this run's; returns a note when it was not. */
+  /**
+   * Gives the lease back if it is still this run's; returns a note when it was
+   * not. Then the run did not hold the lab for part of its time, found only
+   * now: `lost` says so, and the run is the infrastructure's failure.
+   */
   async release(): Promise<string | null> {
     this.stopBeating();
     const h = this.heldAs;
@@ -267,7 +287,12 @@ export class Lease {
     if (!h) return null;
     const r = await this.shell.run(releaseScript(h.path, h.id, h.generation), { okExitCodes: LEASE_EXITS });
     const other = field(r.stdout, 'not-held');
-    return other === undefined ? null : `the lease was not given back: ${other === 'nobody' ? 'nobody holds it' : `it is held by ${describeOwner(other)}`}`;
+    if (other === undefined) return null;
+    const who = other === 'nobody' ? 'nobody holds it' : other.startsWith(`${BROKEN_RUN} `) ? 'it was broken' : `it is held by ${describeOwner(other)}`;
+    this.lost ??= new LeaseLostError(
+      `the lab's lease (generation ${h.generation}) was found at its give-back to be no longer this run's (${who}): the lab was not this run's alone for part of the run`,
+    );
+    return `the lease was not given back: ${who}`;
   }
 
   /** Stops renewing without giving the lease back (the pool's lease, handed to the suites, ends with the run). */

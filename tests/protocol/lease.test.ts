@@ -214,6 +214,62 @@ describe('the lease on the DUT host', () => {
     );
   });
 
+  it("is not takeable once broken until its holder's last renewal has run out; its holder, confirming before a stage, finds the break at once", async () => {
+    const lab = dutHost();
+    const clock = controllerClock();
+    const a = new Lease(lab.shell, lab.path, TTL, thisController('holder'), clock.now);
+    await a.take();
+    const broke = (await lab.shell.run(releaseLabScript(lab.path, 'admin', true))).stdout;
+    expect(broke).toMatch(/^broken: holder /m);
+    expect(broke).toMatch(/^untakeable: 30$/m);
+    // Another run is refused, told when it can have the lab.
+    await expect(new Lease(lab.shell, lab.path, TTL, thisController('eager')).take()).rejects.toThrow(
+      /^the lab's lease was broken by admin \(`dutlab pool release --lease`\): it can be taken in 30 s, once its former holder's last renewal has run out/,
+    );
+    // Still within its validity, the holder would not ask; before its next stage it does, and stops.
+    await a.fence();
+    a.confirmNext();
+    await expect(a.fence()).rejects.toThrow(/no longer this run's: it was broken by admin \(`dutlab pool release --lease`\)/);
+    // Once the broken holder's last renewal has run out on the DUT host: takeable, the generation past the break's.
+    lab.advance(TTL + 1);
+    const b = new Lease(lab.shell, lab.path, TTL, thisController('next'));
+    expect(await b.take()).toMatch(/^took over an expired lock \(broken-lease /);
+    expect(b.held!.generation).toBe(3);
+    await b.release();
+    expect(lab.history()).toMatch(/take gen=1 .*\n.*broken gen=2 by admin from: holder .*\(untakeable for 30 s\)\n.*takeover gen=3 /);
+  });
+
+  it('a holder that does not confirm trips its own fence before the broken lease is takeable: its validity ends on its clock before the DUT host frees the lab', async () => {
+    const lab = dutHost();
+    const clock = controllerClock();
+    const a = new Lease(lab.shell, lab.path, TTL, thisController('busy'), clock.now);
+    await a.take();
+    await lab.shell.run(releaseLabScript(lab.path, 'admin', true));
+    // The controller's clock reaches the end of the validity (TTL - 1 s) while the DUT host's has not reached the expiry.
+    clock.jump(TTL - 1);
+    await expect(a.fence()).rejects.toThrow(/it was broken by admin/);
+    await expect(new Lease(lab.shell, lab.path, TTL, thisController('eager')).take()).rejects.toThrow(/lease was broken by admin/);
+  });
+
+  it('a lease directory removed by hand: found at the next confirm; a give-back that finds the lease not its own marks the lease lost', async () => {
+    const lab = dutHost();
+    const a = new Lease(lab.shell, lab.path, TTL, thisController('removed'));
+    await a.take();
+    rmSync(lab.path, { recursive: true });
+    a.confirmNext();
+    await expect(a.fence()).rejects.toThrow(/no longer this run's: nobody holds it \(its lease directory was removed on the DUT host\)/);
+    // Found only at the give-back: lost all the same (the run is the infrastructure's failure, never a pass).
+    const b = new Lease(lab.shell, lab.path, TTL, thisController('quiet'));
+    await b.take();
+    rmSync(lab.path, { recursive: true });
+    expect(b.lost).toBeNull();
+    expect(await b.release()).toBe('the lease was not given back: nobody holds it');
+    expect(b.lost).toBeInstanceOf(LeaseLostError);
+    expect(b.lost!.message).toMatch(
+      /was found at its give-back to be no longer this run's \(nobody holds it\): the lab was not this run's alone for part of the run/,
+    );
+  });
+
   it('reads owner lines of this version and of the lock before it', () => {
     const line = `${formatOwner({ runId: 'r1', host: 'ctl', bootId: 'b', pid: 7, startTime: '9', ciJob: 'https://ci.example/jobs/42' })} lease=abcdef012345 gen=3 taken=10 beat=20 expires=50`;
     expect(parseOwner(line)).toEqual({

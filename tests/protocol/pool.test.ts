@@ -138,12 +138,20 @@ describe("a pool's state, on its DUT hosts", () => {
     const hung = new Lease(shell, tbOf('lab-sick').lock.path, 30, thisController('hung-run'));
     await hung.take();
     expect(await releaseLab(shell, tbOf('lab-sick'), 'admin@ctl', true)).toEqual([
-      expect.stringMatching(/^lease of run hung-run \(\S+, pid \d+, generation 1\) broken$/),
+      expect.stringMatching(
+        /^lease of run hung-run \(\S+, pid \d+, generation 1\) broken: the lab can be taken again in (29|30) s, once that run's last renewal has run out/,
+      ),
     ]);
+    // Broken already: nothing more to break.
     expect(await releaseLab(shell, tbOf('lab-sick'), 'admin@ctl', true)).toEqual([]);
     const status = formatStatus(await poolStatus(loadPool(file), local));
-    expect(status).toMatch(/^lab-sick {2}\[virtual\] {2}free \(generation 2\)$/m);
+    expect(status).toMatch(
+      /^lab-sick {2}\[virtual\] {2}BROKEN by \S+ \(generation 2\): takeable in (29|30) s, once its former holder's last renewal has run out$/m,
+    );
     expect(status).not.toMatch(/QUARANTINED/);
+    await expect(new Lease(shell, tbOf('lab-sick').lock.path, 30, thisController('eager')).take()).rejects.toThrow(
+      /^the lab's lease was broken by \S+ \(`dutlab pool release --lease`\): it can be taken in (29|30) s/,
+    );
     hung.detach();
   });
 });
