@@ -195,8 +195,8 @@ describe.concurrent('a pool of three labs, when things go wrong', () => {
     await fileAppears(brokenHolding);
     const broke = await execa('node', ['bin/dutlab.js', 'pool', 'release', POOL, 'pool-c', '--lease'], { cwd: ROOT });
     expect(broke.stdout).toMatch(/^pool-c: lease of run \S+ \(.*\) broken: the lab can be taken again in \d+ s, once that run's last renewal has run out/);
-    const taker = startRun('second', 'c-only', ['--wait', '60']);
-    const [ro, rt] = await Promise.all([old.child, taker.child]);
+    const next2 = startRun('second', 'c-only', ['--wait', '60']);
+    const [ro, rt] = await Promise.all([old.child, next2.child]);
     expect(rt.exitCode, String(rt.stderr)).toBe(0);
     expect(ro.exitCode, String(ro.stderr)).toBe(2);
     const so = summaryOf(old);
@@ -205,13 +205,13 @@ describe.concurrent('a pool of three labs, when things go wrong', () => {
       message: expect.stringMatching(/no longer this run's: it was broken by /),
     });
     expect(so.cases.find((c) => c.id === 'lab.lease')).toMatchObject({ status: 'failed', kind: 'infra' });
-    const takerGen = heldBy(taker).generation;
+    const takerGen = heldBy(next2).generation;
     const takeover = history('pool-c').find((e) => e.gen === takerGen && (e.event === 'take' || e.event === 'takeover'))!;
     expect(takeover.rest).toMatch(/from: broken-lease /);
     const oldTimes = labTimes(old);
     expect(oldTimes.length).toBeGreaterThan(10);
     expect(Math.max(...oldTimes)).toBeLessThan(takeover.t);
-    expect(Math.min(...labTimes(taker))).toBeGreaterThanOrEqual(takeover.t);
+    expect(Math.min(...labTimes(next2))).toBeGreaterThanOrEqual(takeover.t);
   }, 180_000);
 
   it('a testbed whose cleanup is broken is quarantined with the reason and skipped; `pool status` says why; `pool release` lifts it', async () => {
