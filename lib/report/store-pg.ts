@@ -92,6 +92,9 @@ export function shownUrl(url: string): string {
 /** Cuts a connection attempt that would otherwise wait for the kernel's TCP timeout. */
 const CONNECT_TIMEOUT_MS = 5000;
 
+/** The advisory lock the schema is made under: one number for every dutlab ("dutl" in ASCII). */
+const SCHEMA_LOCK = 0x6475746c;
+
 export class PgStore implements ResultsStore {
   private readonly pool: pg.Pool;
   private ready: Promise<void> | null = null;
@@ -107,14 +110,32 @@ export class PgStore implements ResultsStore {
   }
 
   private schema(): Promise<void> {
-    this.ready ??= this.pool.query(SCHEMA).then(
-      () => undefined,
-      (e: unknown) => {
-        this.ready = null;
-        throw e;
-      },
-    );
+    this.ready ??= this.makeSchema().catch((e: unknown) => {
+      this.ready = null;
+      throw e;
+    });
     return this.ready;
+  }
+
+  /**
+   * The schema, made under a transaction-scoped advisory lock: two dutlab
+   * processes storing into a new database at once would otherwise race in
+   * PostgreSQL's catalog (`CREATE TABLE IF NOT EXISTS` is not atomic against
+   * itself: one gets a duplicate key on pg_type) and one would fail.
+   */
+  private async makeSchema(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+      await client.query(SCHEMA);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 
   async add(r: StoredRun): Promise<void> {

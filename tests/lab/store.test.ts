@@ -7,6 +7,7 @@
 import { cpSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore, type ResultsStore, type StoredRun } from '../../lib/report/history.js';
 import { SCHEMA_VERSION } from '../../lib/results/schema.js';
@@ -15,6 +16,7 @@ import { fixturePath } from '../helpers/fixtures.js';
 import { dutlabInProcess } from '../helpers/in-process.js';
 import { startPostgres, withClient, type TestPostgres } from '../helpers/postgres.js';
 
+const ROOT = new URL('../..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'dutlab-store-'));
 let db: TestPostgres;
 beforeAll(async () => {
@@ -217,6 +219,20 @@ describe('PostgreSQL as the fleet store', () => {
       ]);
     } finally {
       await store.close();
+    }
+  });
+
+  it('two `dutlab results push` of one run at once into a new database: both exit 0, the run stored once (the schema made under an advisory lock), three times over', async () => {
+    const reports = join(dir, 'twice');
+    const r = runLike('twice-1', '2026-11-02T00:00:00.000Z');
+    place(reports, r);
+    for (let i = 0; i < 3; i++) {
+      const url = await db.createDatabase(`twice${i}`);
+      const push = () => execa('node', ['bin/dutlab.js', 'results', 'push', 'twice-1', '--reports', reports, '--results', url], { cwd: ROOT, reject: false });
+      const [a, b] = await Promise.all([push(), push()]);
+      expect([a.exitCode, b.exitCode], `${a.stderr}\n${b.stderr}`).toEqual([0, 0]);
+      const rows = await withClient(url, (c) => c.query("SELECT count(*)::int AS n FROM runs WHERE run_id = 'twice-1'"));
+      expect(rows.rows[0]).toEqual({ n: 1 });
     }
   });
 
