@@ -21,10 +21,13 @@ export const resultsOption = () =>
 
 export const reportsOf = (o: { reports?: string | undefined }) => resolve(o.reports ?? join(PROJECT_ROOT, 'reports'));
 
-/** The reports directory a command reads (trend, compare): one named with --reports that is not there is an error, not an empty history. */
-export function readReportsOf(o: { reports?: string | undefined }): string {
+/**
+ * The reports directory a command reads (trend, compare): one named with --reports that is not there is an error, not an
+ * empty history, where it is the store (no --results: with a database, a runner's reports directory may well be empty).
+ */
+export function readReportsOf(o: { reports?: string | undefined; results?: string | undefined }): string {
   const dir = reportsOf(o);
-  if (o.reports !== undefined && !statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+  if (o.reports !== undefined && o.results === undefined && !statSync(dir, { throwIfNoEntry: false })?.isDirectory())
     throw new InputFileError(
       dir,
       `--reports ${o.reports}: ${existsSync(dir) ? 'not a directory' : 'no such directory'} (a typo? \`dutlab run --reports\` makes it)`,
