@@ -137,8 +137,14 @@ export const GUEST_DROP_COUNTERS_COMMAND = [
 export function parseGuestDropCounters(text: string): GuestDropCounters {
   const [snmp, rest] = splitAt(text, ARP_MARK);
   const [arp, nftAndEnd] = splitAt(rest, NFT_MARK);
-  const [nft, after] = splitAt(nftAndEnd, END_MARK);
-  if (after.trim() !== '') throw new ParseError("the guest's drop counters", `nothing after the "${END_MARK}" line`, after.slice(0, 200));
+  // The last line (a transport may have taken its newline): whole lines before it, nothing after.
+  const lines = nftAndEnd.replace(/\n+$/, '').split('\n');
+  if (lines.at(-1) !== END_MARK)
+    throw new ParseError("the guest's drop counters", `a last line "${END_MARK}" (the output was cut short)`, nftAndEnd.slice(-200));
+  const nft = lines
+    .slice(0, -1)
+    .map((l) => `${l}\n`)
+    .join('');
   const notRead = (why: string): NotRead => ({ notRead: why.trim().split('\n')[0]! || 'no output' });
   return {
     kernel: parseSnmpCounters(snmp),
