@@ -109,7 +109,7 @@ function withVerify(lab: Lab, testbedFile: string, verify: Record<string, number
  */
 const AT_ONCE = 2;
 const slots = Array.from({ length: AT_ONCE }, (_, i) => `fault${i}`);
-async function withLabSlot<T>(work: (id: string) => Promise<T>): Promise<T> {
+export async function withLabSlot<T>(work: (id: string) => Promise<T>): Promise<T> {
   while (slots.length === 0) await new Promise((r) => setTimeout(r, 50));
   const id = slots.pop()!;
   try {
@@ -119,9 +119,14 @@ async function withLabSlot<T>(work: (id: string) => Promise<T>): Promise<T> {
   }
 }
 
-/** One fault on a lab of its own: the run's verdict, the named diagnoses, what still passes, a clean lab after. */
-export async function checkFault(f: Fault, expect: ExpectStatic): Promise<void> {
+/**
+ * One fault on a lab of its own: the run's verdict, the named diagnoses, what still passes, a clean lab after.
+ * Returns how long the fault took on its lab (its wait for a lab slot left out).
+ */
+export async function checkFault(f: Fault, expect: ExpectStatic): Promise<{ ranMs: number }> {
+  let t0 = 0;
   const { r, leftovers } = await withLabSlot(async (id) => {
+    t0 = Date.now();
     labIds.add(id);
     const profile = f.profile ?? 'virtual';
     const lab = await labUp({ id, datapath: profile === 'ovs-dpdk' ? 'dpdk' : 'netdev', ...(f.guest ? { guest: f.guest } : {}) });
@@ -145,6 +150,7 @@ export async function checkFault(f: Fault, expect: ExpectStatic): Promise<void> 
     await labDown({ id });
     return { r: run, leftovers: await labLeftovers(id, lab.processes) };
   });
+  const ranMs = Date.now() - t0;
   expect(leftovers).toEqual([]);
   expect(r.exitCode, `${r.summary.reason}\n${r.stderr}`).toBe(f.exitCode);
   expect(r.summary.verdict).toBe(VERDICTS[f.exitCode]);
@@ -174,4 +180,5 @@ export async function checkFault(f: Fault, expect: ExpectStatic): Promise<void> 
     }
     expect(r.summary.packets?.other).toBeGreaterThan(0);
   }
+  return { ranMs };
 }

@@ -134,5 +134,7 @@ const FAULTS: Fault[] = [
 ];
 
 describe('DPDK faults: each check fails on its fault, with its diagnosis', () => {
-  it.concurrent.for(FAULTS)('$name', { timeout: 180_000 }, (f, { expect }) => checkFault(f, expect));
+  it.concurrent.for(FAULTS)('$name', { timeout: 180_000 }, async (f, { expect }) => {
+    await checkFault(f, expect);
+  });
 });

@@ -207,6 +207,8 @@ describe('fault injection', () => {
   it.concurrent.for(FAULTS.map((f) => ({ ...f, verdict: VERDICTS[f.exitCode] })))(
     '$name: $verdict, the named diagnosis, a clean lab after',
     { timeout: 240_000 },
-    (f, { expect }) => checkFault(f, expect),
+    async (f, { expect }) => {
+      await checkFault(f, expect);
+    },
   );
 });
