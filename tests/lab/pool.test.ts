@@ -28,6 +28,9 @@ const TESTBEDS = [
   { name: 'pool-b', id: 'plb', labels: ['virtual', 'pair', 'b-only'] },
   { name: 'pool-a', id: 'pla', labels: ['virtual', 'pair'] },
   { name: 'pool-c', id: 'plc', labels: ['virtual', 'c-only'] },
+  // Labs of their own for the faults that wait on a lease's expiry, so that those waits run side by side.
+  { name: 'pool-d', id: 'pld', labels: ['d-only'] },
+  { name: 'pool-e', id: 'ple', labels: ['e-only'] },
 ];
 const SECOND_CONTROLLER = 'dutlab-ctl-b';
 
@@ -135,8 +138,8 @@ describe('a pool of three labs', () => {
   }, 240_000);
 });
 
-describe.concurrent('a pool of three labs, when things go wrong', () => {
-  it('a holder killed outright: its lease is taken over by the other controller once it expires, and that run passes; a holder paused past its expiry then stops as an infrastructure error without touching the lab it lost', async () => {
+describe.concurrent('a pool of labs, when things go wrong (each on a lab of its own, at once)', () => {
+  it('a holder killed outright: its lease is taken over by the other controller once it expires, and that run passes', async () => {
     // Killed: kill -9 of its process group while it holds pool-c.
     const holding = join(dir, 'killed.holding');
     const killed = startRun('first', 'c-only', ['--hook-before-traffic', `touch ${holding} && sleep 60`]);
@@ -156,14 +159,16 @@ describe.concurrent('a pool of three labs, when things go wrong', () => {
       event: 'takeover',
       rest: expect.stringMatching(new RegExp(`host=${SECOND_CONTROLLER} .* from: \\S+ \\S+ host=${hostname()} `)),
     });
+  }, 180_000);
 
-    // Paused (SIGSTOP) while it holds pool-c, past its expiry; the other controller takes the lab; then SIGCONT.
+  it('a holder paused past its expiry stops as an infrastructure error without touching the lab it lost; the run that took the lab passes', async () => {
+    // Paused (SIGSTOP) while it holds pool-d, past its expiry; the other controller takes the lab; then SIGCONT.
     const paused = join(dir, 'paused.holding');
-    const a = startRun('first', 'c-only', ['--hook-before-traffic', `touch ${paused} && sleep 2`]);
+    const a = startRun('first', 'd-only', ['--hook-before-traffic', `touch ${paused} && sleep 2`]);
     await fileAppears(paused);
     process.kill(-a.child.pid!, 'SIGSTOP');
     const bHolding = join(dir, 'taker.holding');
-    const b = startRun('second', 'c-only', ['--wait', '60', '--hook-before-traffic', `touch ${bHolding} && sleep 4`]);
+    const b = startRun('second', 'd-only', ['--wait', '60', '--hook-before-traffic', `touch ${bHolding} && sleep 4`]);
     await fileAppears(bHolding);
     const resumedAt = Date.now();
     process.kill(-a.child.pid!, 'SIGCONT');
@@ -187,15 +192,19 @@ describe.concurrent('a pool of three labs, when things go wrong', () => {
       return [...readFileSync(f, 'utf8').matchAll(/^### (\S+) (.*)$/gm)].filter((m) => Date.parse(m[1]!) > resumedAt).map((m) => `${h}: ${m[2]}`);
     });
     expect(after.filter((l) => !/^host: L=\S+\/lock; S=/.test(l))).toEqual([]);
+  }, 180_000);
 
-    // Broken by an operator while it holds pool-c, and another run asks for the lab at once: the broken holder stops
-    // (exit 2, naming the break) before the taker's first command; their commands on the lab never interleave.
+  it('a lease broken while its run holds the lab, another run asking for the lab at once: the broken run stops (exit 2, lab.lease) before the other takes the lab; their commands never interleave', async () => {
+    // The holder's hook holds it on its lab until the lease is broken (bounded: 60 s), so that the break lands mid-run.
     const brokenHolding = join(dir, 'broken.holding');
-    const old = startRun('first', 'c-only', ['--hook-before-traffic', `touch ${brokenHolding} && sleep 5`]);
+    const brokenFlag = join(dir, 'broken.flag');
+    const hold = `touch ${brokenHolding}; i=0; while [ ! -e ${brokenFlag} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; sleep 1`;
+    const old = startRun('first', 'e-only', ['--hook-before-traffic', hold]);
     await fileAppears(brokenHolding);
-    const broke = await execa('node', ['bin/dutlab.js', 'pool', 'release', POOL, 'pool-c', '--lease'], { cwd: ROOT });
-    expect(broke.stdout).toMatch(/^pool-c: lease of run \S+ \(.*\) broken: the lab can be taken again in \d+ s, once that run's last renewal has run out/);
-    const next2 = startRun('second', 'c-only', ['--wait', '60']);
+    const broke = await execa('node', ['bin/dutlab.js', 'pool', 'release', POOL, 'pool-e', '--lease'], { cwd: ROOT });
+    writeFileSync(brokenFlag, '');
+    expect(broke.stdout).toMatch(/^pool-e: lease of run \S+ \(.*\) broken: the lab can be taken again in \d+ s, once that run's last renewal has run out/);
+    const next2 = startRun('second', 'e-only', ['--wait', '60']);
     const [ro, rt] = await Promise.all([old.child, next2.child]);
     expect(rt.exitCode, String(rt.stderr)).toBe(0);
     expect(ro.exitCode, String(ro.stderr)).toBe(2);
@@ -206,7 +215,7 @@ describe.concurrent('a pool of three labs, when things go wrong', () => {
     });
     expect(so.cases.find((c) => c.id === 'lab.lease')).toMatchObject({ status: 'failed', kind: 'infra' });
     const takerGen = heldBy(next2).generation;
-    const takeover = history('pool-c').find((e) => e.gen === takerGen && (e.event === 'take' || e.event === 'takeover'))!;
+    const takeover = history('pool-e').find((e) => e.gen === takerGen && (e.event === 'take' || e.event === 'takeover'))!;
     expect(takeover.rest).toMatch(/from: broken-lease /);
     const oldTimes = labTimes(old);
     expect(oldTimes.length).toBeGreaterThan(10);
