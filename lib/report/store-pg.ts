@@ -123,12 +123,19 @@ export class PgStore implements ResultsStore {
    * PostgreSQL's catalog (`CREATE TABLE IF NOT EXISTS` is not atomic against
    * itself: one gets a duplicate key on pg_type) and one would fail.
    */
-  private async makeSchema(): Promise<void> {
+  private makeSchema(): Promise<void> {
+    return this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+      await client.query(SCHEMA);
+    });
+  }
+
+  /** One transaction on one connection of the pool: committed, or rolled back when `work` throws. */
+  private async transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
-      await client.query(SCHEMA);
+      await work(client);
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -141,9 +148,7 @@ export class PgStore implements ResultsStore {
   async add(r: StoredRun): Promise<void> {
     await this.schema();
     const e = r.entry;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await this.transaction(async (client) => {
       const inserted = await client.query(
         `INSERT INTO runs (run_id, started_at, testbed, profile, suites, verdict, ovs_version, dpdk_version, host_kernel, guest_kernel, entry, record, cases)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (run_id) DO NOTHING`,
@@ -164,13 +169,7 @@ export class PgStore implements ResultsStore {
         ],
       );
       if (inserted.rowCount === 1) await insertFigures(client, e, r);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async history(): Promise<HistoryRead> {
