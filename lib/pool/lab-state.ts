@@ -4,7 +4,7 @@
 import { hostname, userInfo } from 'node:os';
 import { errorMessage } from '../errors.js';
 import { describeOwner, parseOwner, type OwnerLine } from '../scenario/lease.js';
-import { BROKEN_RUN, quarantineScript, releaseLabScript, statusScript } from '../scenario/lease-script.js';
+import { isBrokenLease, quarantineScript, releaseLabScript, statusScript } from '../scenario/lease-script.js';
 import { loadTestbed } from '../testbed/load.js';
 import type { Testbed } from '../testbed/schema.js';
 import type { Shell } from '../transport/shell.js';
@@ -60,7 +60,7 @@ const iso = (epoch: number) => new Date(epoch * 1000).toISOString().replace(/\.0
 export function describeLease(s: LabState): string {
   if (!s.lease) return `free (generation ${s.generation})`;
   const l = s.lease;
-  if (l.line.startsWith(`${BROKEN_RUN} `))
+  if (isBrokenLease(l.line))
     return l.expiresIn >= 0
       ? `BROKEN by ${l.owner?.host ?? '?'} (generation ${s.generation}): takeable in ${l.expiresIn} s, once its former holder's last renewal has run out`
       : `free (generation ${s.generation}; its lease was broken by ${l.owner?.host ?? '?'})`;

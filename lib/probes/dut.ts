@@ -3,7 +3,7 @@
 // NUMA node, the PMD cores isolated and at full speed, KVM that runs a vCPU,
 // the guest's image. Each reads /proc and /sys (or runs QEMU for a second).
 import { parseHugepageUse } from '../parsers/hugepages.js';
-import { hugepageUseCommand, labPidfiles } from '../profiles/steps/hugepages.js';
+import { describeHolder, hugepageUseCommand, labPidfileOf } from '../profiles/steps/hugepages.js';
 import { hugepagesNeeded, vmHugepages } from '../testbed/sizing.js';
 import { shq } from '../transport/quote.js';
 import { coresOf, cpuList, fail, ok, warn, type CommandProbe, type ProbeContext } from './probe.js';
@@ -33,11 +33,7 @@ const hugepages: CommandProbe = {
     const takes = `the run takes ${need} (ovsDpdk.socketMemMb ${c.tb.ovsDpdk.socketMemMb}${vmHugepages(c.tb) > 0 ? `, vm.memoryMb ${c.tb.vm!.memoryMb}` : ''})`;
     if (use.free >= need) return ok(`${use.free} free ${shown} pages, ${takes}`);
     // Who has them: a process of this lab (a run's daemon that outlived it) or another's, named by pid, never stopped here.
-    const pidfiles = labPidfiles(c.tb);
-    const held = use.holders.map((h) => {
-      const ofLab = pidfiles.some((f) => h.cmdline.split(/[\s=]/).includes(f));
-      return `pid ${h.pid} (${(h.cmdline.split(' ')[0] ?? '?').replace(/^.*\//, '')}, ${Math.round(h.kb / size)} pages, ${ofLab ? 'of this lab' : 'not of this lab'})`;
-    });
+    const held = use.holders.map((h) => describeHolder({ ...h, pidfile: labPidfileOf(c.tb, h.cmdline) }, size));
     const raise = size >= 1048576 ? bootFix : `echo ${need} > /sys/kernel/mm/hugepages/hugepages-${size}kB/nr_hugepages (at boot: ${bootFix})`;
     return fail(
       `${use.free} free ${shown} pages, ${takes}${held.length ? `; held by ${held.join(', ')}` : ''}`,

@@ -135,6 +135,9 @@ export function quarantineScript(path: string, by: string, reason: string): stri
 /** What a broken lease's owner line begins with: a tombstone that holds the lab until the broken holder's last renewal runs out. */
 export const BROKEN_RUN = 'broken-lease';
 
+/** An owner line that is a broken lease's tombstone. */
+export const isBrokenLease = (line: string | undefined): boolean => line?.startsWith(`${BROKEN_RUN} `) === true;
+
 /**
  * Lifts the quarantine; with `breakLease`, also ends whoever holds the lease:
  * the generation moves on, so its holder, if it lives, is fenced out at its

@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { errorMessage, LeaseLostError, LockError } from '../errors.js';
 import { startTimeOf } from '../transport/local.js';
 import type { Shell } from '../transport/shell.js';
-import { BROKEN_RUN, beatScript, HELD, LEASE_EXITS, QUARANTINED, releaseScript, takeScript } from './lease-script.js';
+import { beatScript, HELD, LEASE_EXITS, isBrokenLease, QUARANTINED, releaseScript, takeScript } from './lease-script.js';
 
 export interface LeaseOwner {
   runId: string;
@@ -155,7 +155,7 @@ export class Lease {
     if (r.exitCode === HELD) {
       const held = field(r.stdout, 'held') ?? '';
       const holder = parseOwner(held);
-      if (held.startsWith(`${BROKEN_RUN} `))
+      if (isBrokenLease(held))
         throw new LockError(
           `the lab's lease was broken by ${holder?.host ?? 'an operator'} (\`dutlab pool release --lease\`): it can be taken in ${field(r.stdout, 'left') ?? '?'} s, once its former holder's last renewal has run out (that run stops first; lock ${this.path})`,
         );
@@ -259,8 +259,8 @@ export class Lease {
     const why =
       expired !== undefined
         ? `it expired ${expired} s before this run could renew it (the run was paused, or the DUT host unreachable, longer than ${this.ttlSeconds} s)`
-        : now?.startsWith(`${BROKEN_RUN} `)
-          ? `it was broken by ${parseOwner(now)?.host ?? 'an operator'} (\`dutlab pool release --lease\`)`
+        : isBrokenLease(now)
+          ? `it was broken by ${parseOwner(now ?? '')?.host ?? 'an operator'} (\`dutlab pool release --lease\`)`
           : now && !now.startsWith('nobody')
             ? `it is now held by ${describeOwner(now)}`
             : 'nobody holds it (its lease directory was removed on the DUT host)';
@@ -288,7 +288,7 @@ export class Lease {
     const r = await this.shell.run(releaseScript(h.path, h.id, h.generation), { okExitCodes: LEASE_EXITS });
     const other = field(r.stdout, 'not-held');
     if (other === undefined) return null;
-    const who = other === 'nobody' ? 'nobody holds it' : other.startsWith(`${BROKEN_RUN} `) ? 'it was broken' : `it is held by ${describeOwner(other)}`;
+    const who = other === 'nobody' ? 'nobody holds it' : isBrokenLease(other) ? 'it was broken' : `it is held by ${describeOwner(other)}`;
     this.lost ??= new LeaseLostError(
       `the lab's lease (generation ${h.generation}) was found at its give-back to be no longer this run's (${who}): the lab was not this run's alone for part of the run`,
     );

@@ -32,11 +32,17 @@ export function labPidfiles(tb: Testbed): string[] {
   return [tb.paths.vswitchdPidfile, tb.paths.ovsDpdkPidfile, tb.paths.qemuPidfile, ...(tb.vm ? [tb.vm.pidfile] : [])];
 }
 
+/** The lab's pidfile a process's command line names (`--pidfile=F`, `-pidfile F`), or null: not a process of this lab. */
+export function labPidfileOf(tb: Testbed, cmdline: string): string | null {
+  const words = cmdline.split(/[\s=]/);
+  return labPidfiles(tb).find((f) => words.includes(f)) ?? null;
+}
+
 export interface Holder extends HugepageHolder {
   /** The lab's pidfile its command line names, or null: not a process of this lab. */
   pidfile: string | null;
-  /** Of this lab, and its pidfile no longer names it: on its way out. */
-  exiting: boolean;
+  /** Of this lab, and its pidfile no longer names it: on its way out (undefined: not read). */
+  exiting?: boolean;
 }
 
 export interface HugepageState {
@@ -47,8 +53,7 @@ export interface HugepageState {
 /** Reads the free pages and who holds hugepages, each holder placed as the lab's (exiting or not) or another's. */
 export async function readHugepages(shell: Shell, tb: Testbed): Promise<HugepageState> {
   const use: HugepageUse = parseHugepageUse((await shell.run(hugepageUseCommand(tb.ovsDpdk.hugepageSizeKb))).stdout);
-  const pidfiles = labPidfiles(tb);
-  const named = use.holders.map((h) => ({ ...h, pidfile: pidfiles.find((f) => h.cmdline.split(/[\s=]/).includes(f)) ?? null }));
+  const named = use.holders.map((h) => ({ ...h, pidfile: labPidfileOf(tb, h.cmdline) }));
   const own = named.filter((h) => h.pidfile);
   const pids = new Map<string, string>();
   if (own.length > 0) {
@@ -62,10 +67,11 @@ export async function readHugepages(shell: Shell, tb: Testbed): Promise<Hugepage
   };
 }
 
-/** "pid 123 (ovs-vswitchd, 64 pages, of this lab, exiting)". */
+/** "pid 123 (ovs-vswitchd, 64 pages, of this lab, exiting)"; without `exiting` read, "… of this lab)". */
 export function describeHolder(h: Holder, sizeKb: number): string {
   const program = (h.cmdline.split(' ')[0] ?? '').replace(/^.*\//, '') || '?';
-  const whose = h.pidfile ? `of this lab${h.exiting ? ', exiting' : ', running'}` : 'not of this lab';
+  const state = h.exiting === undefined ? '' : h.exiting ? ', exiting' : ', running';
+  const whose = h.pidfile ? `of this lab${state}` : 'not of this lab';
   return `pid ${h.pid} (${program}, ${Math.round(h.kb / sizeKb)} pages, ${whose})`;
 }
 
