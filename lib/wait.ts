@@ -61,7 +61,7 @@ export const orOnTimeout =
 export async function waitUntilSteady<R>(
   what: string,
   read: () => Promise<R>,
-  countOf: (reading: R) => number,
+  countOf: (reading: R) => number | string,
   opts: WaitOptions & { quietMs: number },
 ): Promise<R> {
   let last = await read();

@@ -3,7 +3,7 @@
 // (a helper's temp directory, a namespace or daemon no test looked for)
 // across the whole run, counting only what appeared during it.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 
 const ours = (name: string) => name.startsWith('dutlab-');
 
@@ -33,8 +33,23 @@ function labProcesses(): string[] {
   return found;
 }
 
+/** What a lab's TRex leaves if it is not given back: its server (whatever its command line), its DPDK runtime dir, the launcher's /tmp/trex-bird. */
+function trexLeftovers(): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === '_t-rex-64') found.push(`process ${pid}: _t-rex-64`);
+    } catch {
+      // gone while we looked
+    }
+  }
+  const dpdk = existsSync('/var/run/dpdk') ? readdirSync('/var/run/dpdk').filter(ours) : [];
+  return [...found, ...dpdk.map((d) => `/var/run/dpdk/${d}`), ...(existsSync('/tmp/trex-bird') ? ['/tmp/trex-bird'] : [])];
+}
+
 function leftovers(): string[] {
   return [
+    ...trexLeftovers(),
     ...readdirSync('/tmp')
       .filter(ours)
       .map((n) => `/tmp/${n}`),

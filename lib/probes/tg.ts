@@ -5,8 +5,9 @@ import { errorMessage } from '../errors.js';
 import { topologyOf } from '../testbed/topology.js';
 import { localForward, type Forwarder } from '../transport/forward.js';
 import { shq } from '../transport/quote.js';
+import { portStatus } from '../traffic/trex/port-modes.js';
 import { TrexRpc } from '../traffic/trex/rpc.js';
-import { fail, ok, type AskingProbe, type CommandProbe, type ProbeContext } from './probe.js';
+import { fail, ok, warn, type AskingProbe, type CommandProbe, type ProbeContext } from './probe.js';
 
 const linux = (c: ProbeContext) => (c.tb.tg.type === 'linux' ? null : `tg.type is ${c.tb.tg.type}`);
 const trex = (c: ProbeContext) => (c.tb.tg.type === 'trex' ? null : `tg.type is ${c.tb.tg.type}`);
@@ -47,7 +48,7 @@ const linuxGenerator: CommandProbe = {
 
 const trexServer: AskingProbe = {
   id: 'generator',
-  title: 'the TRex server answers, with its version and its ports up',
+  title: 'the TRex server answers, with its version and its ports up, free and as a run needs them (not left in service mode)',
   host: 'tg',
   notNeeded: trex,
   ask: async (shell, c, transcript) => {
@@ -67,14 +68,20 @@ const trexServer: AskingProbe = {
       const v = await rpc.call<{ version?: string }>('get_version');
       const down: string[] = [];
       const owned: string[] = [];
+      const left: string[] = [];
       for (const [role, port] of Object.entries(x.ports)) {
-        const st = await rpc.call<{ owner?: string; attr?: { link?: { up?: boolean } } }>('get_port_status', { port_id: port });
-        if (st.attr?.link?.up !== true) down.push(`port ${port} (${role})`);
-        if (st.owner) owned.push(`port ${port} held by '${st.owner}'`);
+        const st = await portStatus(rpc, port);
+        if (!st.linkUp) down.push(`port ${port} (${role})`);
+        if (st.owner) owned.push(`port ${port} (${role}) held by '${st.owner}'`);
+        if (st.service) left.push(`port ${port} (${role}) in service mode`);
+        if (st.promiscuous) left.push(`port ${port} (${role}) promiscuous`);
       }
-      const said = `TRex ${v.version ?? '?'} at ${where}, STL API answered${owned.length ? `; ${owned.join(', ')}` : ''}`;
+      const said = [`TRex ${v.version ?? '?'} at ${where}, STL API answered`, ...owned, ...left].join('; ');
       if (down.length > 0)
         return fail(`${said}; link down: ${down.join(', ')}`, "check the TG ports' cables and TRex's port configuration (/etc/trex_cfg.yaml)");
+      if (owned.length > 0)
+        return warn(said, "a run takes no port by force: wait for that user to release it (dutlab takes back only its own, under the lab's lease)");
+      if (left.length > 0) return warn(said, 'a run turns service mode off and puts promiscuity back as it found it: whoever left them so may expect them so');
       return ok(said);
     } catch (e) {
       return fail(errorMessage(e), fix);

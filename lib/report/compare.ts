@@ -155,7 +155,9 @@ export function compareRuns(base: RunRecord, cand: RunRecord, thresholds: Thresh
   }
   for (const b of tput(base))
     if (!tput(cand).some((c) => c.frame === b.frame)) changes.push(`throughput at ${b.frame}-byte frames: in the baseline, not measured now`);
-  const components = ['ovs', 'dpdk', 'hostKernel', 'guestKernel'] as const;
+  // The generator's version where either run has one (a linux TG's tools have none to compare).
+  const tg = base.run.versions.tg || cand.run.versions.tg ? (['tg'] as const) : [];
+  const components = ['ovs', 'dpdk', 'hostKernel', 'guestKernel', ...tg] as const;
   const versions = components.map((k) => {
     const [bv, cv] = [base.run.versions[k] ?? 'unknown', cand.run.versions[k] ?? 'unknown'];
     return { component: k, baseline: bv, candidate: cv, changed: bv !== cv };

@@ -35,6 +35,8 @@ export interface LatencyResult {
   histogram: LatencyBucket[];
   /** The HDR histogram of the samples in µs, compressed and base64 (HdrHistogram's own encoding). */
   hdrh?: string;
+  /** What avgUs is: the mean of the samples (the default), or TRex's low-pass filtered average of its 0.5 s periods' means. */
+  avgIs?: 'mean' | 'trex-filtered';
   /** Why these figures say nothing of the DUT (a capture that dropped packets, clocks that differ): the report says so. */
   invalid?: string;
 }

@@ -9,6 +9,8 @@ export interface Versions {
   dpdk: string;
   hostKernel: string;
   guestKernel: string;
+  /** The traffic generator's own word on its version, where it gives one (TRex's get_version). */
+  tg: string;
 }
 
 /** blocked: the lab lacks what the testcase requires (capabilities.ts); skipped: something it needs failed or was skipped. */

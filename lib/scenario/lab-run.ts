@@ -207,7 +207,8 @@ export class LabRun {
    */
   async trafficGenerator(): Promise<TrafficGenerator> {
     if (this.tg) return this.tg;
-    const tg = trafficGenerator(await this.session.connect('tg'), this.tb, this.config.runId, this.transcript);
+    const hooks = { note: (l: string) => this.note(l), version: (tg: string) => (this.data.versions = { ...this.data.versions, tg }) };
+    const tg = trafficGenerator(await this.session.connect('tg'), this.tb, this.config.runId, this.transcript, hooks);
     this.tg = tg;
     this.teardown.defer('traffic generator', () => tg.cleanup());
     return tg;
@@ -236,6 +237,8 @@ export class LabRun {
       return;
     }
     await awaitExitingLabHolders(this.session.shell('host'), this.tb, this.profile, (waited) => this.note(`preflight: ${waited}`));
+    // A generator that cannot serve the run (not listening, another API, its ports held) stops it before any step changes the lab.
+    if (this.tb.tg.type === 'trex') await (await this.trafficGenerator()).reach?.();
     // The DUT host's hardware as the profile needs it (dutlab doctor's probes): a lab that cannot work stops here, before any step.
     const found = await probeDutHost(this.session.shell('host'), { tb: this.tb, profile: this.profile });
     for (const f of found.filter((x) => x.status === 'warn')) this.note(`preflight: [host] ${f.id}: ${f.evidence} (fix: ${f.fix})`);

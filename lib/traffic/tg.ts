@@ -119,6 +119,8 @@ export interface TrialResult {
   lossRatio: number;
   /** The generator sent fewer than it was asked to, or slower: the trial says nothing of the DUT at that rate. */
   generatorShort: boolean;
+  /** Why the trial is the generator's, beside its rate (its errors grew, its CPU ran out), where the driver can tell. */
+  generatorNote?: string;
   /** Frames per second the generator actually reached. */
   achievedRate: number;
   /** The latency stream's, when the trial asked for one (a driver that cannot measure it says so by an error, never a guess). */

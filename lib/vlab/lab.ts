@@ -23,6 +23,8 @@ import { ensureGuestImage, type GuestImage } from './image.js';
 import { waitUntil } from '../wait.js';
 import { hostKeyFingerprint, makeKeys, portOpen, sshdListening, startForwarder, startOvs, startSshd } from './daemons.js';
 import { MGMT_GUEST, nsRoles, wire, type Datapath, type GuestKind, type Role } from './wiring.js';
+import { startLabTrex, startTrexRelay, stopLabTrex, TREX_RPC_PORT, trexCore, type LabTrex } from './trex.js';
+import { topologyOf } from '../testbed/topology.js';
 
 export type { Datapath, GuestKind } from './wiring.js';
 
@@ -32,6 +34,8 @@ export const DPDK_TEMPLATE = new URL('../../fixtures/testbeds/virtual-dpdk.yaml'
 export const VM_TEMPLATE = new URL('../../fixtures/testbeds/virtual-vm.yaml', import.meta.url).pathname;
 /** DPDK's runtime directories (one per --file-prefix); it makes them even with --in-memory. */
 const DPDK_RUN_DIR = '/var/run/dpdk';
+/** linux: tcpreplay and tcpdump in the TG namespace (the testbed's default); trex: a real TRex there (lib/vlab/trex.ts). */
+export type TgKind = 'linux' | 'trex';
 
 export interface LabState {
   id: string;
@@ -55,6 +59,8 @@ export interface LabState {
   capacity?: Capacity;
   /** The switch's and the generator's CPUs, where lab up --pin set them. */
   pinned?: Pinning;
+  /** The lab's TRex, where lab up --tg trex started one. */
+  trex?: LabTrex;
 }
 
 export function labNames(id: string) {
@@ -80,6 +86,8 @@ export interface UpOptions {
   capacity?: number;
   /** The switch on CPU 0, the generator and its captures on the others (netdev datapath; lib/vlab/pinning.ts). */
   pin?: boolean;
+  /** The generator in the TG namespace: the linux tools (default) or a real TRex (--tg trex). */
+  tg?: TgKind;
 }
 
 export async function labUp(options: UpOptions = {}): Promise<LabState> {
@@ -161,8 +169,21 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     }
     if (guest === 'netns') await waitUntil('the guest sshd', () => sshdListening(names.namespaces.guest, MGMT_GUEST), { timeoutMs: 10_000 });
     await Promise.all((['host', 'tg'] as const).map((r) => waitUntil(`the ${r} forwarder`, () => portOpen(state.forwarders[r]), { timeoutMs: 10_000 })));
+    if (options.tg === 'trex') {
+      state.trex = await startTrex(sh, state, templateTb);
+      // Recorded with the lab's other processes too (what the leftover checks look for); lab down stops them first, its own way.
+      state.processes.push(state.trex.server, ...(state.trex.launcher ? [state.trex.launcher] : []));
+      save();
+      const relay = await startTrexRelay(names.namespaces.tg, join(names.stateDir, 'trex'));
+      state.processes.push(relay.proc);
+      state.trex.rpcSocket = relay.socket;
+      save();
+      log(
+        `TRex ${state.trex.version} (pid ${state.trex.server.pid}) listening in ${names.namespaces.tg}, on core ${state.trex.core}, DPDK prefix ${state.trex.prefix}`,
+      );
+    }
     if (options.capacity !== undefined) {
-      state.capacity = await shapeGuest(sh, names.namespaces, templateTb, options.capacity, join(names.stateDir, 'work'));
+      state.capacity = await shapeGuest(sh, names.namespaces, templateTb, options.capacity, join(names.stateDir, 'work'), state.trex?.rpcSocket);
       save();
       log(
         `the guest forwards at most ${state.capacity.fps} frames/s of the stream (a bucket of ${state.capacity.burst}: the generator's burst ${state.capacity.generatorBurst}, the datapath's batch of ${DATAPATH_BATCH} and 10 ms of frames)`,
@@ -183,6 +204,17 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     await labDown({ id, log });
     throw err;
   }
+}
+
+/** The lab's TRex on the TG's veths in the testbed's order, each port's frames (with flags 0) addressed to the DUT port it is cabled to. */
+async function startTrex(sh: LocalShell, state: LabState, tb: ReturnType<typeof loadTestbed>): Promise<LabTrex> {
+  const macOf = async (ns: string, ifname: string) => JSON.parse((await sh.run(cmd('ip', '-j', '-n', ns, 'link', 'show', ifname))).stdout)[0].address as string;
+  const ports = [];
+  for (const phy of tb.phyPorts)
+    ports.push({ iface: phy.tgPort, srcMac: await macOf(state.namespaces.tg, phy.tgPort), dstMac: await macOf(state.namespaces.host, phy.name) });
+  const dir = join(state.stateDir, 'trex');
+  mkdirSync(join(dir, 'pcaps'), { recursive: true, mode: 0o700 });
+  return startLabTrex({ ns: state.namespaces.tg, dir, ports, prefix: `dutlab-${state.id}-trex`, core: trexCore(state.pinned?.generator) });
 }
 
 /**
@@ -217,6 +249,12 @@ function labTestbed(template: string, state: LabState): string {
     doc.commentBefore = ` A DUT of known capacity: the guest forwards at most ${state.capacity.fps} frames/s of the stream (lab up --capacity).`;
   }
   if (state.pinned) doc.setIn(['tg', 'cpus'], state.pinned.generator);
+  if (state.trex) {
+    const t = topologyOf(loadTestbed(template));
+    const trex = { server: { address: '127.0.0.1', port: TREX_RPC_PORT }, ports: { transmit: state.trex.ports[t.tgTx], receive: state.trex.ports[t.tgRx] } };
+    doc.setIn(['tg', 'type'], 'trex');
+    doc.setIn(['tg', 'trex'], doc.createNode({ ...trex, pcapDir: join(s, 'trex', 'pcaps') }));
+  }
   for (const role of ['host', 'guest', 'tg'] as const) {
     const img = role === 'guest' ? state.image : undefined;
     doc.setIn(['hosts', role, 'auth'], doc.createNode({ privateKeyFile: img ? img.clientKey : join(s, 'keys', 'client') }, { flow: true }));
@@ -286,6 +324,8 @@ export async function labDown(options: { id?: string; log?: (line: string) => vo
   const names = labNames(id);
   const removed: string[] = [];
   const state = readState(id);
+  // TRex first: stopped by its pid, given the time its launcher's cleanup takes, before the namespaces' sweep.
+  if (state?.trex) removed.push(...(await stopLabTrex(state.trex)));
   // Forwarders first (so nothing new connects), then sshd and OVS, by recorded pid.
   const order = ['forwarder', 'sshd', 'ovs-vswitchd', 'ovsdb-server'];
   const procs = [...(state?.processes ?? [])].sort((a, b) => order.findIndex((p) => a.name.startsWith(p)) - order.findIndex((p) => b.name.startsWith(p)));
@@ -363,9 +403,11 @@ export async function labStatus(id = DEFAULT_LAB_ID): Promise<LabStatus> {
 /** Everything of this lab that still exists: empty after a clean `lab down`. */
 export async function labLeftovers(id = DEFAULT_LAB_ID, recorded: ProcRecord[] = []): Promise<string[]> {
   const st = await labStatus(id);
+  const trexRun = join(DPDK_RUN_DIR, `dutlab-${id}-trex`);
   return [
     ...st.namespaces.map((n) => `namespace ${n}`),
     ...(st.stateDir ? [`state dir ${st.stateDir}`] : []),
     ...recorded.filter(isAlive).map((p) => `process ${p.name} (pid ${p.pid})`),
+    ...(existsSync(trexRun) ? [`TRex's DPDK runtime dir ${trexRun}`] : []),
   ];
 }

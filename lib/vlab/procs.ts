@@ -13,6 +13,17 @@ export interface ProcRecord {
   startTime: string;
 }
 
+/** A live process's parent (field 4 of /proc/PID/stat); null when it is gone. */
+export function parentOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return Number.isInteger(ppid) && ppid > 1 ? ppid : null;
+  } catch {
+    return null;
+  }
+}
+
 export function isAlive(rec: ProcRecord): boolean {
   return startTimeOf(rec.pid) === rec.startTime;
 }

@@ -4,8 +4,15 @@
 // compressed request, the API check of api_sync_v2 in TRex's words, the
 // handle every other call carries, ports owned by a user and a session, and
 // the answers of a busy server (-32001) and of work in progress (-32002,
-// polled with get_async_results). For what cannot run here: a live TRex.
-// Methods are added by the caller (the virtual lab's server adds traffic).
+// polled with get_async_results), a port's modes (service mode, promiscuous)
+// as get_port_status shows them. A real TRex runs in the lab tier
+// (../shared/trex); this one stays for what a real one cannot be made to do
+// on demand (a busy server, -32001/-32002, another API version, a malformed
+// answer, a NIC's RX filter) and answers in trex-core's words, checked
+// against the real one's in tests/lab/trex.test.ts. Traffic is added by
+// trex-wire.ts (a wire and a DUT, modelled on what the real one does).
+// Differences from a real TRex: no ZMQ publisher, no stream VM, no ASTF; a
+// port's counters are the wire model's.
 import { Reply } from 'zeromq';
 import { compressMessage, decodeMessage, isCompressed, TREX_ERR } from '../../lib/traffic/trex/rpc.js';
 
@@ -42,6 +49,9 @@ export interface TrexServerOptions {
   inProgress?: Record<string, number>;
   /** Ports whose link is down. */
   linkDown?: number[];
+  /** Ports an earlier user left in service mode, or promiscuous. */
+  service?: number[];
+  promiscuous?: number[];
   /** Takes requests and never answers (a TRex whose RPC thread hangs). */
   silent?: boolean;
   version?: string;
@@ -60,6 +70,12 @@ export class TrexProtocolServer {
   private readonly apiH = `api${Math.random().toString(36).slice(2, 7)}`;
   private readonly owners = new Map<number, { user: string; session: number; handler: string }>();
   private readonly tickets = new Map<number, { left: number; result: () => unknown }>();
+  /** Each port's modes, as get_port_status shows them. */
+  readonly modes = new Map<number, { service: boolean; promiscuous: boolean }>();
+  /** Ports a capture is active on: TRex refuses to leave service mode while one exists (set by trex-wire.ts). */
+  capturing: (port: number) => boolean = () => false;
+  /** What a port is doing (IDLE, STREAMS, TX, PCAP_TX; set by trex-wire.ts). */
+  stateOf: (port: number) => string = () => 'IDLE';
   private nextTicket = 1000;
   endpoint = '';
 
@@ -67,11 +83,30 @@ export class TrexProtocolServer {
     for (const [port, user] of Object.entries(opts.owners ?? {})) this.owners.set(Number(port), { user, session: 1, handler: 'theirs' });
     this.method('ping', () => ({}));
     this.method('api_sync_v2', (p) => this.apiSync(p));
-    this.method('get_version', () => ({ version: opts.version ?? 'v3.08', build_date: 'Nov 30 2026', build_time: '00:00:00', built_by: 'dutlab-tests' }));
-    this.method('get_port_status', (p) => {
-      const up = !opts.linkDown?.includes(this.port(p));
-      return { owner: this.owners.get(this.port(p))?.user ?? '', state: up ? 'IDLE' : 'DOWN', attr: { link: { up } } };
+    this.method('get_version', () => ({
+      build_date: 'Dec  6 2026',
+      build_time: '14:16:29',
+      built_by: 'unknown',
+      mode: 'STL',
+      version: opts.version ?? 'v3.08',
+    }));
+    for (let port = 0; port < (opts.ports ?? 2); port++)
+      this.modes.set(port, { service: opts.service?.includes(port) ?? false, promiscuous: opts.promiscuous?.includes(port) ?? false });
+    this.method('get_port_status', (p) => this.portStatus(this.port(p)));
+    this.method('service', (p) => {
+      const port = this.owned(p);
+      if (p.enabled === false && this.capturing(port))
+        throw new RpcFault(TREX_ERR.execute, `unable to disable service mode - an active capture on port ${port} exists`);
+      this.modes.get(port)!.service = p.enabled === true;
+      return {};
     });
+    this.method('set_port_attr', (p) => {
+      const port = this.owned(p);
+      const promiscuous = (p.attr as { promiscuous?: { enabled?: unknown } } | undefined)?.promiscuous?.enabled;
+      if (typeof promiscuous === 'boolean') this.modes.get(port)!.promiscuous = promiscuous;
+      return {};
+    });
+    this.method('get_global_stats', () => ({ m_cpu_util: 0, m_rx_drop_bps: 0, m_total_tx_pkts: 0 }));
     this.method('acquire', (p) => this.acquire(p));
     this.method('release', (p) => {
       this.owned(p);
@@ -85,6 +120,31 @@ export class TrexProtocolServer {
     });
   }
 
+  /** get_port_status as trex_rpc_cmds_common.cpp answers it (the fields the real one was seen to give). */
+  portStatus(port: number): Record<string, unknown> {
+    const up = !this.opts.linkDown?.includes(port);
+    const m = this.modes.get(port)!;
+    return {
+      attr: {
+        fc: { mode: -1 },
+        layer_cfg: { ether: { dst: '02:00:00:00:00:02', src: '02:00:00:00:00:01', state: 'configured' }, ipv4: { state: 'none' }, ipv6: { enabled: false } },
+        link: { up },
+        multicast: { enabled: false },
+        promiscuous: { enabled: m.promiscuous },
+        rx_filter_mode: m.service ? 'all' : 'hw',
+        speed: 10,
+        vlan: { tags: [] },
+        vxlan_fs: [],
+      },
+      max_stream_id: 0,
+      owner: this.owners.get(port)?.user ?? '',
+      profile_count: 1,
+      service: m.service,
+      service_filtered: false,
+      state: up ? this.stateOf(port) : 'DOWN',
+    };
+  }
+
   /** Adds or replaces a method; those that change a port check the caller owns it (`owned`). */
   method(name: string, fn: Method): void {
     this.methods.set(name, fn);
@@ -94,8 +154,15 @@ export class TrexProtocolServer {
   port(p: Record<string, unknown>): number {
     const port = p.port_id;
     if (typeof port !== 'number' || !Number.isInteger(port)) throw new RpcFault(TREX_ERR.invalidParams, "field 'port_id' is missing or not an integer");
+    // TRex streams the valid ids as raw bytes, not digits (seen on the real one: "should be: \u0001 \u0000").
     if (port < 0 || port >= (this.opts.ports ?? 2))
-      throw new RpcFault(TREX_ERR.invalidParams, `invalid port id - should be between 0 and ${(this.opts.ports ?? 2) - 1}`);
+      throw new RpcFault(
+        TREX_ERR.execute,
+        `invalid port id - should be: ${[...Array(this.opts.ports ?? 2).keys()]
+          .reverse()
+          .map((i) => String.fromCharCode(i))
+          .join(' ')}`,
+      );
     return port;
   }
 
@@ -151,7 +218,8 @@ export class TrexProtocolServer {
     const reply = (body: object) => JSON.stringify({ jsonrpc: '2.0', id: req.id, ...body });
     const fault = (f: RpcFault) => reply({ error: { code: f.code, message: MESSAGES[f.code] ?? 'Error', specific_err: f.specific } });
     const fn = this.methods.get(method);
-    if (!fn) return fault(new RpcFault(TREX_ERR.methodNotFound, `Method not registered - '${method}'`));
+    // The real one: -32601 "Method <name> not registered", with no specific_err.
+    if (!fn) return reply({ error: { code: TREX_ERR.methodNotFound, message: `Method ${method} not registered` } });
     if (method !== 'api_sync_v2' && method !== 'ping' && params.api_h !== this.apiH)
       return fault(new RpcFault(TREX_ERR.execute, "API verification failed - API handler provided mismatch for class: 'STL'"));
     const busy = this.opts.busy?.[method] ?? 0;

@@ -72,7 +72,7 @@ describe("TRex's RPC, as the driver speaks it", () => {
     expect(server.received[1]!.params).toEqual({ api_h: apiH });
     const log = readFileSync(transcript.fileFor('trex'), 'utf8');
     expect(log).toMatch(
-      /rpc \{"jsonrpc":"2\.0","id":2,"method":"get_version","params":\{"api_h":"api\w+"\}\}\n--- answer in \d+ ms\n\{"jsonrpc":"2\.0","id":2,"result":\{"version":"v3\.08"/,
+      /rpc \{"jsonrpc":"2\.0","id":2,"method":"get_version","params":\{"api_h":"api\w+"\}\}\n--- answer in \d+ ms\n\{"jsonrpc":"2\.0","id":2,"result":\{"build_date":"[^"]+","build_time":"[^"]+","built_by":"unknown","mode":"STL","version":"v3\.08"/,
     );
   });
 

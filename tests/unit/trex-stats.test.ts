@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../lib/errors.js';
 import { percentileOf } from '../../lib/results/latency.js';
-import { latencyFromTrex, trexBucketUpperUs, type TrexPgidStats } from '../../lib/traffic/trex/stats.js';
+import { pgIdOf } from '../../lib/traffic/trex/driver.js';
+import { generatorHealth, latencyFromTrex, TREX_BUSY_CPU, trexBucketUpperUs, type TrexPgidStats } from '../../lib/traffic/trex/stats.js';
 
 // As TRex answers for pg_id 7 sent on port 0 and received on port 1 (the keys are strings, as its JSON has them).
 const STATS: TrexPgidStats = {
@@ -78,5 +79,41 @@ describe("TRex's latency statistics", () => {
         0.51,
       ),
     ).toBe(20);
+  });
+});
+
+describe("TRex's figures read by TRex's rules", () => {
+  it('counts the tail TRex never calls a gap: lost is sent - received, whatever er.drp says', () => {
+    const tail = { ...STATS, latency: { '7': { ...STATS.latency!['7']!, er: { drp: 0 } } } };
+    expect(latencyFromTrex(7, tail, 0, 1).lost).toBe(3);
+  });
+
+  it('names the average as TRex\'s filtered one, and a period TRex never folded "not measured"', () => {
+    expect(latencyFromTrex(7, STATS, 0, 1)).toMatchObject({ avgIs: 'trex-filtered' });
+    expect(latencyFromTrex(7, STATS, 0, 1).invalid).toBeUndefined();
+    const unfolded = (lat: object) =>
+      latencyFromTrex(7, { ...STATS, latency: { '7': { lat: { ...STATS.latency!['7']!.lat, ...lat }, er: {} } } }, 0, 1).invalid;
+    expect(unfolded({ total_max: 0, average: 0 })).toMatch(
+      /^not measured: TRex folded no latency period of the stream \(total_max 0\); a latency trial needs at least 1 s/,
+    );
+    expect(unfolded({ total_min: 2147483647 })).toMatch(/^not measured: TRex's total_min 2147483647 is out of range \(total_max 2310\)/);
+  });
+
+  it("puts a trial where TRex's errors grew or its CPU ran out on the generator, naming which", () => {
+    const h = (o: number, i: number, cpu: number) => ({ 0: { oerrors: o, ierrors: 0 }, 1: { oerrors: 0, ierrors: i }, cpu });
+    const ports = { transmit: 0, receive: 1 };
+    expect(generatorHealth(h(0, 0, 10), h(0, 0, 50), ports)).toBeNull();
+    expect(generatorHealth(h(1, 2, 10), h(4, 2, 10), ports)).toBe("the generator fell behind or erred: TRex port 0's oerrors grew by 3");
+    expect(generatorHealth(h(0, 0, 10), h(0, 7, TREX_BUSY_CPU), ports)).toBe(
+      `the generator fell behind or erred: TRex port 1's ierrors grew by 7, TRex's CPU at ${TREX_BUSY_CPU} %`,
+    );
+  });
+
+  it("gives each run's latency stream a pg_id of its own, the suite's id kept in the low bits", () => {
+    const a = pgIdOf('20261206-190808-6279', 7);
+    expect(pgIdOf('20261206-190808-6279', 7)).toBe(a);
+    expect(pgIdOf('20261206-190808-6280', 7)).not.toBe(a);
+    expect(a % 16).toBe(7);
+    expect(a).toBeLessThan(2 ** 21);
   });
 });

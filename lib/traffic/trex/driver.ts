@@ -8,6 +8,13 @@
 //   rate for its duration (start_traffic), the ports' counters around it.
 // What TRex says it sent is the generator's own word: a trial it fell short
 // on is flagged, never assumed away.
+// What a real TRex does unless told otherwise, and what the driver asks
+// (../shared/trex/README.md, trex-core's docs): it rewrites both MACs of
+// every frame (streams go with flags 3, push_remote with the count's bits
+// 31 and 30: the frames leave as the suite built them); a NIC port takes only
+// frames to its own MAC (the receive port is made promiscuous for the run);
+// a TX capture needs service mode (on around each capture, off before any
+// measuring: port-modes.ts).
 import { CaptureError, ParseError } from '../../errors.js';
 import type { Testbed } from '../../testbed/schema.js';
 import { topologyOf } from '../../testbed/topology.js';
@@ -28,9 +35,37 @@ import {
   type Trial,
   type TrialResult,
 } from '../tg.js';
-import type { LatencyResult } from '../../results/latency.js';
+import { hostname } from 'node:os';
+import { PortModes, portStatus } from './port-modes.js';
 import { TrexError, TrexPorts, TrexRpc } from './rpc.js';
-import { latencyFromTrex, type TrexPgidStats } from './stats.js';
+import { generatorHealth, readLatency, type PortHealth } from './stats.js';
+
+/** Stream flags (trex_stl_streams.py): bit 0 the source MAC from the packet, bits 1-2 the destination MAC's mode, 1 = from the packet. */
+export const KEEP_PACKET_MACS = 3;
+/** push_remote's count carries the same asks in its top bits (trex_stl_client.py's src_mac_pcap, dst_mac_pcap). */
+export const PCAP_KEEP_MACS = 0xc0000000;
+/** The latency stream's ceiling: TRex's RX core handles about 100 kpps of latency streams (doc/trex_stateless.asciidoc). */
+export const MAX_LATENCY_PPS = 100_000;
+
+/**
+ * TRex's pg_id of a run's latency stream: pg_ids are the server's, shared by
+ * every user of it, so each run's are its own (a hash of the run id, the
+ * suite's stream id in the low bits). The result keeps the suite's id.
+ */
+export function pgIdOf(runId: string, streamId: number): number {
+  let h = 0x811c9dc5;
+  for (const c of runId) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return ((h % 0xffff) + 1) * 16 + (streamId % 16);
+}
+
+/** The TRex user of this controller: one name, whatever the run, so that ports a dead run of this controller left are recognised as its own. */
+export const trexUser = (): string => `dutlab@${hostname()}`;
+
+/** What the driver reports beside its measurements: notes for the run's record, and the generator's version. */
+export interface TgHooks {
+  note(line: string): void;
+  version(text: string): void;
+}
 
 type TrexConfig = NonNullable<Testbed['tg']['trex']>;
 
@@ -64,7 +99,7 @@ export function stlStream(frame: Buffer, pps: number, latencyId?: number): Recor
     isg: 0,
     next_stream_id: -1,
     action_count: 0,
-    flags: 0,
+    flags: KEEP_PACKET_MACS,
     core_id: -1,
     packet: { binary: frame.toString('base64'), meta: '' },
     mode: { type: 'continuous', rate: { type: 'pps', value: pps } },
@@ -83,6 +118,7 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
   private forward: LocalForward | null = null;
   private readonly captures = new Set<number>();
   private trialFrame: Buffer | null = null;
+  private modes: PortModes | null = null;
   /** How long the receive port must be quiet for the stream to have ended (verify.quietMs). */
   private readonly quietMs: number;
 
@@ -91,6 +127,7 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     tb: Testbed,
     private readonly runId: string,
     private readonly transcript?: Transcript,
+    private readonly hooks: TgHooks = { note: () => undefined, version: () => undefined },
   ) {
     if (!tb.tg.trex) throw new TrexError('tg.type trex needs tg.trex');
     this.cfg = tb.tg.trex;
@@ -104,7 +141,14 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     return `TRex on the TG (${this.cfg.server.address}:${this.cfg.server.port} there)`;
   }
 
-  /** The server reached, its API checked, both ports taken for this run: once. */
+  /**
+   * The server reached, its API checked, its version recorded, both ports
+   * taken for this run and set as the run needs them (port-modes.ts): once.
+   * Ports a dead run of this controller left are taken back only because
+   * this run holds the lab's lease (the engine takes it before anything
+   * reaches the generator), and what it left (streams, captures) is removed,
+   * named.
+   */
   private async session(): Promise<{ rpc: TrexRpc; ports: TrexPorts }> {
     if (this.rpc && this.ports) return { rpc: this.rpc, ports: this.ports };
     if (!this.shell.forwardOut) throw new TrexError(`${this.server}: the TG's shell is not an SSH connection, so nothing can be forwarded to the server`);
@@ -117,18 +161,42 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     });
     this.rpc = rpc;
     await rpc.connect();
-    const ports = new TrexPorts(rpc, `dutlab ${this.runId}`, process.pid);
-    await ports.acquire({ transmit: this.cfg.ports.transmit, receive: this.cfg.ports.receive });
+    const v = await rpc.call<{ version?: string; mode?: string }>('get_version');
+    this.hooks.version(`TRex ${v.version ?? '?'} (${v.mode ?? '?'})`);
+    const ports = new TrexPorts(rpc, trexUser(), process.pid);
+    const roles = { transmit: this.cfg.ports.transmit, receive: this.cfg.ports.receive };
+    const takenBack = await ports.acquire(roles, () => `this run holds the lab's lease, so the run that took it is over`);
     this.ports = ports;
+    takenBack.forEach((l) => this.hooks.note(l));
+    if (takenBack.length > 0) await this.removeLeftovers(rpc, ports);
+    this.modes = new PortModes(rpc, ports, roles, (l) => this.hooks.note(l));
+    await this.modes.takeOver();
     return { rpc, ports };
+  }
+
+  /** What a dead run of this controller left on the ports it took back: its streams, and the captures on its ports (TRex keeps at most 10). */
+  private async removeLeftovers(rpc: TrexRpc, ports: TrexPorts): Promise<void> {
+    const mine = [this.cfg.ports.transmit, this.cfg.ports.receive];
+    for (const port of mine) await rpc.call('remove_all_streams', { handler: ports.handler(port), port_id: port });
+    const status = await rpc.call<Array<{ id: number; filter?: { rx?: number; tx?: number } }>>('capture', { command: 'status' });
+    const onMine = (mask = 0) => mine.some((p) => (mask & (1 << p)) !== 0);
+    for (const c of status.filter((x) => onMine(x.filter?.rx) || onMine(x.filter?.tx))) {
+      await rpc.call('capture', { command: 'remove', capture_id: c.id });
+      this.hooks.note(`TRex capture ${c.id} on this lab's ports, left by that run: removed`);
+    }
+  }
+
+  /** The generator reached and its ports taken before the setup changes anything (the preflight's). */
+  async reach(): Promise<void> {
+    await this.session();
   }
 
   async prepare(): Promise<void> {
     const { rpc } = await this.session();
     for (const role of ['transmit', 'receive'] as const) {
       const port = this.cfg.ports[role];
-      const st = await rpc.call<{ attr?: { link?: { up?: boolean } }; state?: string }>('get_port_status', { port_id: port });
-      if (st.attr?.link?.up !== true) throw new TrexError(`TRex port ${port} (the ${role} port, ${this.names[role]}) is down (state ${st.state ?? '?'})`);
+      const st = await portStatus(rpc, port);
+      if (!st.linkUp) throw new TrexError(`TRex port ${port} (the ${role} port, ${this.names[role]}) is down (state ${st.state})`);
     }
     await this.shell.run(`mkdir -p ${shq(this.cfg.pcapDir)}`);
   }
@@ -152,7 +220,7 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
   }
 
   private async state(port: number): Promise<string> {
-    return (await this.rpc!.call<{ state?: string }>('get_port_status', { port_id: port })).state ?? '?';
+    return (await portStatus(this.rpc!, port)).state;
   }
 
   /** Until the transmit port has stopped sending (its state leaves `busy`), within a bound. */
@@ -182,6 +250,8 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     const { rpc, ports } = await this.session();
     await this.shell.put(req.pcap, this.remotePcap);
     const limit = Math.max(10_000, req.packets * 4);
+    // Service mode first: without it TRex copies nothing it sends into the TX capture.
+    await this.modes!.serviceOn();
     const asked = nowUs();
     const started = await rpc.call<{ capture_id: number; start_ts: number }>('capture', {
       command: 'start',
@@ -206,12 +276,18 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
         ipg_usec: 1e6 / req.rate,
         min_ipg_usec: 0,
         speedup: 1,
-        count: 1,
+        // Once, the pcap's own MACs kept.
+        count: (PCAP_KEEP_MACS | 1) >>> 0,
         duration: -1,
         is_dual: false,
         slave_handler: '',
       });
       await this.awaitTransmitEnd('PCAP_TX', Math.ceil((req.packets / req.rate) * 2000) + 30_000);
+      // TRex answers push_remote OK for a pcap it cannot read, and sends nothing: the generator's failure, never a DUT that lost it all.
+      if ((await this.stats(tx)).opackets === before.ports[this.names.transmit]!.txPackets)
+        throw new TrexError(
+          `${this.server} sent nothing of ${this.remotePcap} (push_remote answered OK; TRex could not read the pcap, or its port would not send)`,
+        );
       await this.quietCounters(this.quietMs, 30_000);
       await req.around?.after?.first?.();
       const after = await this.counters();
@@ -220,7 +296,9 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
       const sentNow = after.ports[this.names.transmit]!.txPackets - before.ports[this.names.transmit]!.txPackets;
       return { sent: { packetsSent: sentNow, failed: 0, raw: `TRex port ${tx}: opackets grew by ${sentNow}` }, counters: { before, after } };
     } finally {
+      // The capture before service mode: TRex refuses to leave service mode while a capture on the port exists.
       await this.dropCaptures();
+      await this.modes!.serviceOff();
     }
   }
 
@@ -272,6 +350,8 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     // A bunched load would be a multi-burst stream, which this driver does not make yet: refused, never sent evenly instead.
     if (bunchOf(trial) > 1) throw new TrexError(`the TRex driver sends no bunched load (a trial asked for bunches of ${trial.bunch} frames)`);
     if (!this.trialFrame) throw new Error('measure before prepareTrials');
+    if (trial.latency && trial.latency.rate > MAX_LATENCY_PPS)
+      throw new TrexError(`a latency stream of ${trial.latency.rate} frames/s: TRex's RX core handles about ${MAX_LATENCY_PPS} a second of them`);
     const { rpc, ports } = await this.session();
     const tx = this.cfg.ports.transmit;
     const handler = ports.handler(tx);
@@ -279,13 +359,22 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     // No load (the latency stream alone): no load stream, which TRex would refuse at 0 packets a second.
     if (trial.rate > 0) await rpc.call('add_stream', { handler, port_id: tx, stream_id: 1, stream: stlStream(this.trialFrame, trial.rate) });
     if (trial.latency)
-      await rpc.call('add_stream', { handler, port_id: tx, stream_id: 2, stream: stlStream(this.trialFrame, trial.latency.rate, trial.latency.streamId) });
+      await rpc.call('add_stream', {
+        handler,
+        port_id: tx,
+        stream_id: 2,
+        stream: stlStream(this.trialFrame, trial.latency.rate, pgIdOf(this.runId, trial.latency.streamId)),
+      });
     const before = await this.counters();
+    const healthBefore = await this.health();
     // Each stream at its own rate (raw 1): a pps multiplier would share the rate among the load and the latency stream.
     await rpc.call('start_traffic', { handler, port_id: tx, mul: { type: 'raw', op: 'abs', value: 1 }, duration: trial.durationS, force: false });
     await this.awaitTransmitEnd('TX', Math.ceil(trial.durationS * 3000) + 10_000);
     const after = await this.quietCounters(200, 2000);
-    const latency = trial.latency ? await this.latencyOf(trial.latency.streamId) : undefined;
+    const latency = trial.latency
+      ? await readLatency(this.rpc!, pgIdOf(this.runId, trial.latency.streamId), this.cfg.ports, trial.latency.streamId)
+      : undefined;
+    const erred = generatorHealth(healthBefore, await this.health(), this.cfg.ports);
     // The ports count the latency stream too: the trial's load is the rest.
     const sent = after.ports[this.names.transmit]!.txPackets - before.ports[this.names.transmit]!.txPackets - (latency?.sent ?? 0);
     const received = after.ports[this.names.receive]!.rxPackets - before.ports[this.names.receive]!.rxPackets - (latency?.received ?? 0);
@@ -296,28 +385,55 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
       sent,
       received,
       lossRatio: sent > 0 ? Math.max(0, sent - received) / sent : trial.rate > 0 ? 1 : 0,
-      generatorShort: achievedRate < trial.rate * 0.97,
+      generatorShort: achievedRate < trial.rate * 0.97 || erred !== null,
+      ...(erred ? { generatorNote: erred } : {}),
       achievedRate,
       ...(latency ? { latency } : {}),
     };
   }
 
-  private async latencyOf(streamId: number): Promise<LatencyResult> {
-    const stats = await this.rpc!.call<TrexPgidStats>('get_pgid_stats', { pgids: [streamId] });
-    return latencyFromTrex(streamId, stats, this.cfg.ports.transmit, this.cfg.ports.receive);
+  /** Both ports' error counters and TRex's CPU load: what says the generator, not the DUT, fell behind. */
+  private async health(): Promise<PortHealth> {
+    const port = async (p: number) => {
+      const s = await this.rpc!.call<{ oerrors?: number; ierrors?: number }>('get_port_stats', { port_id: p });
+      return { oerrors: s.oerrors ?? 0, ierrors: s.ierrors ?? 0 };
+    };
+    const g = await this.rpc!.call<{ m_cpu_util?: number }>('get_global_stats');
+    return {
+      [this.cfg.ports.transmit]: await port(this.cfg.ports.transmit),
+      [this.cfg.ports.receive]: await port(this.cfg.ports.receive),
+      cpu: g.m_cpu_util ?? 0,
+    };
   }
 
-  /** Stops what this run started on TRex, gives its ports back, closes the forward, removes its pcap on the TG. Safe at any time, any number of times. */
+  /**
+   * Stops what this run started on TRex, removes its streams and captures,
+   * puts the ports' modes back as found, gives its ports back, closes the
+   * forward, removes its pcap on the TG. Safe at any time, any number of times.
+   */
   async cleanup(): Promise<void> {
-    const tx = this.cfg.ports.transmit;
-    if (this.rpc && this.ports?.holds(tx)) await this.rpc.call('stop_traffic', { handler: this.ports.handler(tx), port_id: tx }).catch(() => undefined);
-    await this.dropCaptures();
-    await this.ports?.release();
+    // A TRex that stopped answering (killed, hung) is asked nothing more: each call would wait out its bound.
+    if (this.rpc && !this.rpc.silent) await this.giveBack(this.rpc);
+    this.modes = null;
     this.ports = null;
+    this.captures.clear();
     this.rpc?.close();
     this.rpc = null;
     await this.forward?.close();
     this.forward = null;
     await this.shell.run(`rm -f ${shq(this.remotePcap)}`, { okExitCodes: [0, 1] }).catch(() => undefined);
+  }
+
+  private async giveBack(rpc: TrexRpc): Promise<void> {
+    const tx = this.cfg.ports.transmit;
+    const ask = (f: () => Promise<unknown>) => (rpc.silent ? Promise.resolve() : f().catch(() => undefined));
+    if (this.ports?.holds(tx)) {
+      const handler = this.ports.handler(tx);
+      await ask(() => rpc.call('stop_traffic', { handler, port_id: tx }));
+      await ask(() => rpc.call('remove_all_streams', { handler, port_id: tx }));
+    }
+    if (!rpc.silent) await this.dropCaptures();
+    if (!rpc.silent) ((await this.modes?.restore()) ?? []).forEach((p) => this.hooks.note(`TRex: could not put back ${p}`));
+    if (!rpc.silent) await this.ports?.release();
   }
 }

@@ -87,6 +87,8 @@ export class TrexRpc {
   private readonly callTimeoutMs: number;
   /** One call at a time: a REQ socket answers in order, and TRex's client locks the same way. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** The last exchange went unanswered (TRex dead or hung): a cleanup asks nothing more of it. */
+  silent = false;
 
   constructor(private readonly opts: TrexRpcOptions) {
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
@@ -179,11 +181,13 @@ export class TrexRpc {
       text = decodeMessage(reply as Buffer);
     } catch (e) {
       this.drop();
+      this.silent = true;
       const timedOut = (e as { code?: string }).code === 'EAGAIN';
       const why = timedOut ? `did not answer ${method} within ${Math.round(left / 100) / 10} s` : `could not be asked ${method}: ${(e as Error).message}`;
       this.opts.transcript?.rpc(this.opts.transcriptAs ?? 'trex', request, { error: why, durationMs: Date.now() - started });
       throw new TrexError(`${this.opts.name} (${this.opts.endpoint}) ${why}`, undefined, { cause: e });
     }
+    this.silent = false;
     this.opts.transcript?.rpc(this.opts.transcriptAs ?? 'trex', request, { answer: text, durationMs: Date.now() - started });
     let answer: RpcAnswer;
     try {
@@ -230,16 +234,31 @@ export class TrexPorts {
     private readonly sessionId: number,
   ) {}
 
-  /** Takes each port, by role: a refused port releases those already taken. */
-  async acquire(ports: Record<string, number>): Promise<void> {
+  /**
+   * Takes each port, by role, never by force from another user: a refused
+   * port releases those already taken. A port held by this very user (one
+   * TRex user per controller: a dutlab run of this controller that died
+   * without giving it back) is taken back only when `takeBack` says that
+   * run is provably over, and the port is named in what this returns.
+   */
+  async acquire(ports: Record<string, number>, takeBack?: () => string | null): Promise<string[]> {
+    const takenBack: string[] = [];
     for (const [role, port] of Object.entries(ports)) {
       if (this.handlers.has(port)) continue;
+      const take = (force: boolean) => this.rpc.call<string>('acquire', { port_id: port, user: this.user, session_id: this.sessionId, force });
       try {
-        const handler = await this.rpc.call<string>('acquire', { port_id: port, user: this.user, session_id: this.sessionId, force: false });
-        this.handlers.set(port, handler);
+        this.handlers.set(port, await take(false));
       } catch (e) {
-        await this.release();
+        // TRex's words (trex_rpc_cmds_common.cpp): "port is already taken by '<user>'", or "... owned by another session of '<user>'".
         const held = e instanceof TrexError ? /already (?:taken|owned) by (.*)$/.exec(e.message.replace(/ \(JSON-RPC error -?\d+\)$/, '')) : null;
+        const owner = held?.[1]?.replace(/^(?:another session of )?'(.*)'$/, '$1');
+        const proof = owner === this.user ? takeBack?.() : null;
+        if (proof) {
+          this.handlers.set(port, await take(true));
+          takenBack.push(`TRex port ${port} (the ${role} port) was still held by '${owner}', this controller's TRex user: taken back (${proof})`);
+          continue;
+        }
+        await this.release();
         if (held)
           throw new TrexError(
             `TRex port ${port} (the ${role} port) is held by ${held[1]}: dutlab never takes a port by force; wait for that user to release it, or point tg.trex.ports elsewhere`,
@@ -249,6 +268,7 @@ export class TrexPorts {
         throw e;
       }
     }
+    return takenBack;
   }
 
   holds(port: number): boolean {

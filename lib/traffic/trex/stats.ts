@@ -4,8 +4,24 @@
 // sent and received, by port) and latency's lat (total_min, average,
 // total_max in microseconds, jit, the histogram, hdrh) and er (sequence
 // errors: drp lost, ooo out of order, dup duplicated).
+//
+// How TRex publishes them (src/stx/stl/trex_stl_fs.cpp, src/time_histogram.cpp):
+// `average` is a low-pass filter of each 0.5 s period's mean, not a mean of
+// the samples; total_min and total_max are folded in only at that 0.5 s tick
+// (a period TRex never folded leaves max 0 and min at its initial value);
+// er.drp counts sequence gaps, never the frames lost after the last one that
+// came back. So: the figures are read once two reads a tick apart agree,
+// lost is sent - received, the average is labelled TRex's, and a stream TRex
+// folded no period of is "not measured", never a figure.
 import { ParseError } from '../../errors.js';
 import { hdrhOfBuckets, percentileOf, type LatencyBucket, type LatencyResult } from '../../results/latency.js';
+import { waitUntilSteady } from '../../wait.js';
+import type { TrexRpc } from './rpc.js';
+
+/** TRex folds its latency figures at this tick. */
+export const TREX_FOLD_MS = 500;
+/** A latency trial shorter than two folds may leave TRex no period to fold: the shortest one the driver trusts. */
+export const MIN_LATENCY_TRIAL_S = 1;
 
 export interface TrexPgidStats {
   flow_stats?: Record<string, { tp?: Record<string, number>; rp?: Record<string, number> }>;
@@ -44,11 +60,14 @@ export function latencyFromTrex(streamId: number, stats: TrexPgidStats, txPort: 
     .map(([k, count]) => ({ upToUs: trexBucketUpperUs(Number(k)), count: num(count, `histogram.${k}`) }))
     .sort((a, b) => a.upToUs - b.upToUs);
   const received = num(flow.rp?.[String(rxPort)] ?? 0, `rp.${rxPort}`);
+  const sent = num(flow.tp?.[String(txPort)] ?? 0, `tp.${txPort}`);
+  const folded = received === 0 || notFolded(lat) === null;
   return {
     streamId,
-    sent: num(flow.tp?.[String(txPort)] ?? 0, `tp.${txPort}`),
+    sent,
     received,
-    lost: er.drp ?? 0,
+    // er.drp counts gaps in the sequence only: what never came back after the last arrival is in sent - received alone.
+    lost: Math.max(0, sent - received),
     reordered: er.ooo ?? 0,
     duplicated: er.dup ?? 0,
     minUs: received > 0 ? num(lat.total_min, 'lat.total_min') : 0,
@@ -62,5 +81,52 @@ export function latencyFromTrex(streamId: number, stats: TrexPgidStats, txPort: 
     histogram,
     // TRex's own where it sends one; else one of its buckets (each at its upper bound, as the percentiles are read).
     hdrh: lat.hdrh ?? hdrhOfBuckets(histogram),
+    avgIs: 'trex-filtered',
+    ...(folded ? {} : { invalid: `not measured: ${notFolded(lat)}` }),
   };
+}
+
+/** Why TRex's min and max are no figures (a period it never folded), or null when they are. */
+function notFolded(lat: { total_min?: number; total_max?: number }): string | null {
+  const [min, max] = [lat.total_min ?? 0, lat.total_max ?? 0];
+  if (max <= 0) return `TRex folded no latency period of the stream (total_max ${max}); a latency trial needs at least ${MIN_LATENCY_TRIAL_S} s`;
+  if (min < 0 || min > max) return `TRex's total_min ${min} is out of range (total_max ${max}): no period folded`;
+  return null;
+}
+
+/**
+ * The latency stream's statistics once TRex has folded them: read until two
+ * reads a fold apart agree (bounded: a stream that keeps changing is read
+ * as it last was).
+ */
+export async function readLatency(rpc: TrexRpc, pgId: number, ports: { transmit: number; receive: number }, streamId = pgId): Promise<LatencyResult> {
+  const read = () => rpc.call<TrexPgidStats>('get_pgid_stats', { pgids: [pgId] });
+  const key = (s: TrexPgidStats) => {
+    const id = String(pgId);
+    const l = s.latency?.[id];
+    return JSON.stringify([s.flow_stats?.[id]?.tp, s.flow_stats?.[id]?.rp, l?.lat?.total_min, l?.lat?.total_max, l?.lat?.average, l?.er]);
+  };
+  const stats = await waitUntilSteady(`TRex's latency figures of pg_id ${pgId}`, read, key, {
+    quietMs: TREX_FOLD_MS + 100,
+    timeoutMs: 5000,
+    intervalMs: 300,
+  });
+  return { ...latencyFromTrex(pgId, stats, ports.transmit, ports.receive), streamId };
+}
+
+/** One reading of the generator's health: each port's error counters, and TRex's CPU load (%). */
+export type PortHealth = { [port: number]: { oerrors: number; ierrors: number } } & { cpu: number };
+
+/** TRex's CPU load above which its rates are its own limit, not the DUT's. */
+export const TREX_BUSY_CPU = 95;
+
+/** Why a trial is the generator's, not the DUT's (its errors grew, or it ran out of CPU), or null. */
+export function generatorHealth(before: PortHealth, after: PortHealth, ports: { transmit: number; receive: number }): string | null {
+  const grew = (port: number, k: 'oerrors' | 'ierrors') => (after[port]?.[k] ?? 0) - (before[port]?.[k] ?? 0);
+  const problems = [
+    ...(grew(ports.transmit, 'oerrors') > 0 ? [`TRex port ${ports.transmit}'s oerrors grew by ${grew(ports.transmit, 'oerrors')}`] : []),
+    ...(grew(ports.receive, 'ierrors') > 0 ? [`TRex port ${ports.receive}'s ierrors grew by ${grew(ports.receive, 'ierrors')}`] : []),
+    ...(after.cpu >= TREX_BUSY_CPU ? [`TRex's CPU at ${after.cpu.toFixed(0)} %`] : []),
+  ];
+  return problems.length > 0 ? `the generator fell behind or erred: ${problems.join(', ')}` : null;
 }
