@@ -139,6 +139,16 @@ describe('latency in the gate and the report', () => {
     );
   });
 
+  it("names TRex's average as TRex's filtered one, never a mean", () => {
+    const t = withLatency(300);
+    expect(latencyTables([t])[0]!.columns).toContain('mean');
+    for (const at of t.latency!.loads) at.latency.avgIs = 'trex-filtered';
+    const [table] = latencyTables([t]);
+    expect(table!.columns).not.toContain('mean');
+    expect(table!.columns).toContain("TRex's filtered avg");
+    expect(table!.notes!.join('\n')).toContain("TRex's own `average`, a low-pass filter of the means of its 0.5 s periods, not the mean of the samples");
+  });
+
   it('keeps each load and the generator in the history, with the HDR histogram, as the schema reads them', () => {
     const entries = latencyOf({ suites: rec('r', withLatency(300)).run.suites });
     expect(entries.map((e) => `${e.of}@${e.load}`)).toEqual(['generator@0', 'dut@0', 'dut@0.1', 'dut@0.5', 'dut@0.9']);
