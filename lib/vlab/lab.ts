@@ -23,7 +23,7 @@ import { ensureGuestImage, type GuestImage } from './image.js';
 import { waitUntil } from '../wait.js';
 import { hostKeyFingerprint, makeKeys, portOpen, sshdListening, startForwarder, startOvs, startSshd } from './daemons.js';
 import { MGMT_GUEST, nsRoles, wire, type Datapath, type GuestKind, type Role } from './wiring.js';
-import { startLabTrex, startTrexRelay, stopLabTrex, TREX_RPC_PORT, trexCore, type LabTrex } from './trex.js';
+import { startLabTrex, startTrexRelay, stopLabTrex, TREX_RPC_PORT, trexCore, trexLogTail, type LabTrex } from './trex.js';
 import { topologyOf } from '../testbed/topology.js';
 
 export type { Datapath, GuestKind } from './wiring.js';
@@ -385,6 +385,8 @@ export interface LabStatus {
   processes: Array<ProcRecord & { alive: boolean }>;
   forwarders: Record<string, number> | null;
   testbedFile: string | null;
+  /** The lab's TRex (--tg trex): alive, or dead with what it said last. */
+  trex?: { version: string; pid: number; alive: boolean; logTail?: string };
 }
 
 export async function labStatus(id = DEFAULT_LAB_ID): Promise<LabStatus> {
@@ -397,7 +399,13 @@ export async function labStatus(id = DEFAULT_LAB_ID): Promise<LabStatus> {
     processes: (state?.processes ?? []).map((p) => ({ ...p, alive: isAlive(p) })),
     forwarders: state?.forwarders ?? null,
     testbedFile: state && existsSync(state.testbedFile) ? state.testbedFile : null,
+    ...(state?.trex ? { trex: trexStatus(state.trex) } : {}),
   };
+}
+
+function trexStatus(t: LabTrex): NonNullable<LabStatus['trex']> {
+  const alive = isAlive(t.server);
+  return { version: t.version, pid: t.server.pid, alive, ...(alive ? {} : { logTail: trexLogTail(t) }) };
 }
 
 /** Everything of this lab that still exists: empty after a clean `lab down`. */

@@ -20,7 +20,7 @@ import { TrexPorts, TrexRpc } from '../../lib/traffic/trex/rpc.js';
 import { TrexProtocolServer } from '../helpers/trex-server.js';
 import { addWire } from '../helpers/trex-wire.js';
 import type { TrialResult } from '../../lib/traffic/tg.js';
-import { labDown, labLeftovers, labUp, type LabState } from '../../lib/vlab/lab.js';
+import { labDown, labLeftovers, labStatus, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { isAlive } from '../../lib/vlab/procs.js';
 import { waitUntil } from '../../lib/wait.js';
 import { dutlabRun } from '../helpers/cli.js';
@@ -34,13 +34,20 @@ let testbed: string;
 const reports = mkdtempSync(join(tmpdir(), 'dutlab-trex-'));
 
 /** The lab's testbed with quick searches (and the server's port, where a test moves it). */
-function quick(testbedFile: string, into: string, serverPort?: number): string {
+function quick(testbedFile: string, into: string, o: { serverPort?: number; noLatency?: boolean } = {}): string {
   const doc = parseDocument(readFileSync(testbedFile, 'utf8'));
   const goal = { relativeWidth: 0.2, initialTrialS: 0.5, finalTrialS: 1, durationSumS: 2 };
   doc.setIn(['throughput', 'ndr'], goal);
   doc.setIn(['throughput', 'pdr'], goal);
   doc.setIn(['throughput', 'maxSearchS'], 60);
-  if (serverPort) doc.setIn(['tg', 'trex', 'server', 'port'], serverPort);
+  // A TRex that does not listen is found at the call's bound: a short one here.
+  if (o.serverPort)
+    doc.setIn(['tg', 'trex'], {
+      ...(doc.getIn(['tg', 'trex']) as { toJSON(): object }).toJSON(),
+      server: { address: '127.0.0.1', port: o.serverPort },
+      callTimeoutMs: 3000,
+    });
+  if (o.noLatency) doc.setIn(['throughput', 'latency', 'loads'], []);
   writeFileSync(into, doc.toString());
   return into;
 }
@@ -244,7 +251,10 @@ describe('the TRex driver against a real TRex (netdev lab)', () => {
   }, 60_000);
 
   it('a TRex that does not listen is an infrastructure error found before any step changes the DUT host', async () => {
-    const r = await dutlabRun(['--testbed', quick(lab.testbedFile, join(lab.stateDir, 'deaf.yaml'), 4599), '--profile', 'virtual', '--suite', 'pvp'], reports);
+    const r = await dutlabRun(
+      ['--testbed', quick(lab.testbedFile, join(lab.stateDir, 'deaf.yaml'), { serverPort: 4599 }), '--profile', 'virtual', '--suite', 'pvp'],
+      reports,
+    );
     expect(r.exitCode, r.stderr).toBe(2);
     expect(r.summary.cases.find((c) => c.id === 'lab.preflight')).toMatchObject({
       status: 'failed',
@@ -296,6 +306,9 @@ describe('the TRex driver against a real TRex (netdev lab)', () => {
     for (const c of failed) expect(c, c.id).toMatchObject({ kind: 'infra', message: expect.stringMatching(/TRex on the TG/) });
     expect(readdirSync(join(lab.stateDir, 'trex', 'pcaps'))).toEqual([]);
     expect(isAlive(lab.trex!.server)).toBe(false);
+    // The lab names its dead TRex with what it said last.
+    const st = await labStatus('trex');
+    expect(st.trex).toMatchObject({ version: 'v3.08', alive: false, logTail: expect.stringMatching(/\S/) });
   }, 180_000);
 });
 
@@ -303,7 +316,7 @@ describe('the TRex driver against a real TRex (DPDK lab)', () => {
   it('runs the PVP suite and a throughput search through TRex on the DPDK datapath', async () => {
     const dpdk = await labUp({ id: 'trex-dpdk', datapath: 'dpdk', tg: 'trex' });
     try {
-      const tb = quick(dpdk.testbedFile, join(dpdk.stateDir, 'quick.yaml'));
+      const tb = quick(dpdk.testbedFile, join(dpdk.stateDir, 'quick.yaml'), { noLatency: true });
       const pvp = await dutlabRun(['--testbed', tb, '--profile', 'ovs-dpdk', '--suite', 'pvp'], reports);
       expect(pvp.exitCode, pvp.stderr).toBe(0);
       expect(pvp.summary.packets).toMatchObject({ lost: 0, mismatched: 0 });
