@@ -23,12 +23,18 @@ export const legacyKni: Profile = {
   defaultSuites: ['pvp'],
   datapathType: 'dpdk',
   // The guide's VM ports are KNI vports: a testbed of the virtual lab (veth, tap, vhost-user) is not this lab.
-  checkTestbed: (tb) =>
-    tb.vmPorts.flatMap((k, i) =>
+  checkTestbed: (tb) => [
+    ...tb.vmPorts.flatMap((k, i) =>
       k.kind === 'kni'
         ? []
         : [`vmPorts.${i}.kind: ${k.kind}; the guide's lab has KNI vports (kind kni): a virtual-lab testbed runs with profile virtual or ovs-dpdk`],
     ),
+    ...(tb.dpdk.ovsDpdk.baseVirtAddr
+      ? []
+      : [
+          "dpdk.ovsDpdk.baseVirtAddr: missing; the guide's --base-virtaddr=<virt_addr> is the host's own (an address free in the primary and in every process that attaches to it), so dutlab has no default for it",
+        ]),
+  ],
   tool: (t) => TOOLS[t],
   hostContext: (tb) => ({ cwd: tb.paths.ovsDir, env: { OPENVSWITCH_DIR: tb.paths.ovsDir } }),
   phySettings: (p) => ['type=dpdkphy', `ofport_request=${p.ofport}`, `option:port=${p.dpdkPort}`],

@@ -272,10 +272,12 @@ const Dpdk = z.strictObject({
     .strictObject({
       coreMask: hexMask().default('0x0F'),
       memChannels: z.number().int().positive().default(4),
+      // The guide's <virt_addr>: the host's own (where the primary maps its memory, free in every process that attaches),
+      // so no default: the legacy-kni profile refuses a testbed without it.
       baseVirtAddr: z
         .string()
         .regex(/^0x[0-9A-Fa-f]+$/, 'expected a hex address like 0x2aaa2aa0000')
-        .default('0x2aaa2aa0000'),
+        .optional(),
       portMask: hexMask().default('0x03'),
       kniPorts: z.number().int().nonnegative().default(2),
       stats: z.number().int().nonnegative().default(5),

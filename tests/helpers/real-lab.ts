@@ -18,6 +18,8 @@ import { TrexProtocolServer, type TrexServerOptions } from './trex-server.js';
 /** What a healthy host answers to each of the doctor's reads, by a word of the read. */
 const HEALTHY: Record<string, { match: (cmd: string) => boolean; healthy: string }> = {
   tools: { match: (c) => c.includes('command -v "$t"'), healthy: '' },
+  'vswitchd-foreign': { match: (c) => c.includes('ovs-vswitchd.started'), healthy: 'record none\nend\n' },
+  'switch-database': { match: (c) => c.includes(' br-exists '), healthy: 'db ok\nbridge no\nend\n' },
   devices: { match: (c) => c.includes('] && echo "ok 0"'), healthy: 'ok 0\nok 1\n' },
   hugepages: { match: (c) => c.includes('hugepages-1048576kB/free_hugepages'), healthy: 'free 8\nend\n' },
   iommu: {
@@ -36,6 +38,9 @@ const HEALTHY: Record<string, { match: (cmd: string) => boolean; healthy: string
 /** A broken lab's answer to each read: what such a host shows. */
 export const BROKEN: Record<keyof typeof HEALTHY, string> = {
   tools: 'missing: qemu-system-x86_64\n',
+  'switch-database': 'db ok\nbridge yes\nport eno1\nend\n',
+  'vswitchd-foreign':
+    'record none\nproc 812 4711 ovs-vswitchd unix:/var/run/openvswitch/db.sock -vconsole:emer --mlockall --no-chdir --log-file=/var/log/openvswitch/ovs-vswitchd.log --pidfile --detach\nend\n',
   devices: 'ok 0\nmissing 1\n',
   hugepages: 'free 1\nend\n',
   iommu: 'units 0\nBOOT_IMAGE=/boot/vmlinuz-6.1.0-27-amd64 root=/dev/sda1 ro\n',

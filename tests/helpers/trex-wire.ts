@@ -38,6 +38,8 @@ export interface WireOptions {
   hwFlowStats?: boolean;
   /** TRex never folds a latency period (a trial too short for its 0.5 s tick). */
   neverFolds?: boolean;
+  /** ARP requests to TRex's ports while in service mode: TRex answers each (a frame it sends, not the stream's). */
+  arpRequests?: number;
   /** Transmit errors each stream adds, and TRex's CPU load (%). */
   oerrorsPerStream?: number;
   cpu?: number;
@@ -108,6 +110,18 @@ export function addWire(server: TrexProtocolServer, o: WireOptions) {
     }
   }
 
+  /** TRex's ARP reply from `port` (its own frame, counted and captured as what it sends). */
+  function arpReply(port: number): void {
+    const f = Buffer.alloc(60);
+    macBytes(o.dutMac).copy(f, 0);
+    macBytes(portMacs[port]!).copy(f, 6);
+    f.writeUInt16BE(0x0806, 12);
+    f.writeUInt16BE(2, 20);
+    counters[port]!.opackets++;
+    counters[port]!.obytes += 64;
+    capture(port, 'TX', f);
+  }
+
   const busy = (port: number, state: string, ms: number) => busyUntil.set(port, { state, until: Date.now() + ms });
 
   server.method('get_port_stats', (p) => ({ ...counters[server.port(p)]!, m_cpu_util: o.cpu ?? 0, m_total_tx_pps: 0, m_total_rx_pps: 0 }));
@@ -161,7 +175,11 @@ export function addWire(server: TrexProtocolServer, o: WireOptions) {
     const keepMacs = (Number(p.count) & 0xc0000000) >>> 0 === 0xc0000000;
     const frames: Buffer[] = [];
     await readPcap(file, (d) => frames.push(Buffer.from(d)));
-    for (const f of frames) send(port, f, keepMacs, false);
+    for (const [i, f] of frames.entries()) {
+      send(port, f, keepMacs, false);
+      // In service mode TRex answers the ARP requests that reach it, between the stream's frames.
+      if (server.modes.get(port)!.service && i < (o.arpRequests ?? 0)) arpReply(port);
+    }
     busy(port, 'PCAP_TX', 150);
     return {};
   });

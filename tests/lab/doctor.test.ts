@@ -4,7 +4,7 @@
 // DPDK build of ovs-vswitchd missing each fail alone with their fix; `run
 // --doctor` stops a broken lab in seconds, before any setup, with exit 2.
 import { createServer } from 'node:net';
-import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { parseDocument } from 'yaml';
 import type { ProbeResult } from '../../lib/probes/probe.js';
 import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { dutlabRun } from '../helpers/cli.js';
+import { waitUntil } from '../../lib/wait.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const dutlab = (...args: string[]) => execa('node', ['bin/dutlab.js', ...args], { cwd: ROOT, reject: false, timeout: 60_000 });
@@ -114,6 +115,73 @@ describe('dutlab doctor on the virtual lab', () => {
       fix: 'install them, or point the testbed at where they are',
     });
   }, 60_000);
+
+  it("refuses an ovs-vswitchd no run of this lab started (as Debian's service starts the system's): doctor and run exit 2 naming it, and it is left running with its pidfile", async () => {
+    // The system's (non-DPDK) ovs-vswitchd on the lab's database, with the lab's pidfile, as the service would run it.
+    const s = dpdk.stateDir;
+    const pidfile = join(s, 'ovs', 'ovs-vswitchd.pid');
+    const start = `OVS_RUNDIR=${s}/ovs /usr/lib/openvswitch-switch/ovs-vswitchd unix:${s}/ovs/db.sock --pidfile=${pidfile} --unixctl=${s}/ovs/foreign.ctl --log-file=${s}/ovs/foreign.log --no-chdir --detach`;
+    await execa('ip', ['netns', 'exec', dpdk.namespaces.host, 'sh', '-c', start]);
+    const pid = Number(readFileSync(pidfile, 'utf8').trim());
+    try {
+      const d = await checks(dpdk.testbedFile, 'ovs-dpdk', '--host', 'host');
+      expect(d.exitCode).toBe(2);
+      const found = d.results.find((x) => x.id === 'vswitchd-foreign')!;
+      expect(found).toMatchObject({
+        status: 'fail',
+        evidence: expect.stringContaining(`not started by a run of this lab: pid ${pid} (/usr/lib/openvswitch-switch/ovs-vswitchd unix:${s}/ovs/db.sock`),
+      });
+      expect(found.fix).toContain('systemctl disable --now ovs-vswitchd');
+      const r = await dutlabRun(['--testbed', dpdk.testbedFile, '--profile', 'ovs-dpdk'], join(dpdk.stateDir, 'reports'));
+      expect(r.exitCode).toBe(2);
+      expect(r.summary.cases.find((c) => c.id === 'lab.preflight')).toMatchObject({
+        status: 'failed',
+        kind: 'infra',
+        message: expect.stringContaining(`[host] vswitchd-foreign: not started by a run of this lab: pid ${pid}`),
+      });
+      expect(r.summary.cases.find((c) => c.id === 'host.stop-previous-vswitchd')?.status).toBe('skipped');
+      // As it was: the foreign daemon running, its pidfile naming it.
+      expect(readFileSync(pidfile, 'utf8').trim()).toBe(String(pid));
+      expect(readlinkSync(`/proc/${pid}/exe`)).toBe('/usr/lib/openvswitch-switch/ovs-vswitchd');
+    } finally {
+      process.kill(pid, 'SIGTERM');
+    }
+    await waitUntil('the foreign ovs-vswitchd to exit', () => !existsSync(`/proc/${pid}`), { timeoutMs: 10_000 });
+    // And the lab works again once it is gone.
+    expect(notOk((await checks(dpdk.testbedFile, 'ovs-dpdk', '--host', 'host')).results)).toEqual([]);
+  }, 120_000);
+
+  it("refuses a bridge of the testbed's name holding ports it does not name, and an ovsdb-server that does not answer: exit 2 before any change, the lab as it was", async () => {
+    const s = dpdk.stateDir;
+    const vsctl = (...a: string[]) => execa('ip', ['netns', 'exec', dpdk.namespaces.host, 'ovs-vsctl', `--db=unix:${s}/ovs/db.sock`, '--no-wait', ...a]);
+    await vsctl('add-br', 'br0', '--', 'add-port', 'br0', 'eno-mgmt', '--', 'set', 'Interface', 'eno-mgmt', 'type=internal');
+    try {
+      const d = await checks(dpdk.testbedFile, 'ovs-dpdk', '--host', 'host');
+      expect(d.exitCode).toBe(2);
+      expect(notOk(d.results)).toEqual(['host.switch-database']);
+      const r = await dutlabRun(['--testbed', dpdk.testbedFile, '--profile', 'ovs-dpdk'], join(dpdk.stateDir, 'reports'));
+      expect(r.exitCode).toBe(2);
+      expect(r.summary.cases.find((c) => c.id === 'lab.preflight')?.message).toContain(
+        "[host] switch-database: bridge br0 holds ports the testbed does not name (eno-mgmt): it is not this lab's to delete",
+      );
+      expect((await vsctl('list-ports', 'br0')).stdout.trim()).toBe('eno-mgmt');
+    } finally {
+      await vsctl('--if-exists', 'del-br', 'br0');
+    }
+    // An ovsdb-server that does not answer (stopped, not killed: it comes back as it was).
+    const ovsdb = dpdk.processes.find((p) => p.name === 'ovsdb-server')!;
+    process.kill(ovsdb.pid, 'SIGSTOP');
+    try {
+      const d = await checks(dpdk.testbedFile, 'ovs-dpdk', '--host', 'host');
+      expect(d.exitCode).toBe(2);
+      expect(d.results.find((x) => x.id === 'switch-database')).toMatchObject({
+        status: 'fail',
+        evidence: `ovsdb-server does not answer on unix:${s}/ovs/db.sock`,
+      });
+    } finally {
+      process.kill(ovsdb.pid, 'SIGCONT');
+    }
+  }, 120_000);
 
   it('stops a run whose testbed names a device the host does not have, at its preflight (no --doctor), exit 2 naming the field', async () => {
     const wrong = variant(dpdk, 'no-device', [[['phyPorts', 1, 'dpdkDevargs'], 'net_af_packet1,iface=nosuch1']]);

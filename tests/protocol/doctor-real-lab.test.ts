@@ -65,7 +65,21 @@ describe('dutlab doctor on a real OVS-DPDK lab (scripted)', () => {
     expect(notOk(results)).toEqual([]);
     expect(healthy(results)).toBe(true);
     const byId = Object.fromEntries(results.map((r) => [`${r.host}.${r.id}`, r]));
-    for (const id of ['devices', 'hugepages', 'iommu', 'nic-driver', 'numa', 'pmd-isolated', 'cpu-governor', 'kvm', 'vm-image', 'tools', 'privileges', 'clock'])
+    for (const id of [
+      'vswitchd-foreign',
+      'devices',
+      'hugepages',
+      'iommu',
+      'nic-driver',
+      'numa',
+      'pmd-isolated',
+      'cpu-governor',
+      'kvm',
+      'vm-image',
+      'tools',
+      'privileges',
+      'clock',
+    ])
       expect(byId[`host.${id}`]?.status, id).toBe('ok');
     expect(byId['host.hugepages']!.evidence).toBe('8 free 1 GB pages, the run takes 6 (ovsDpdk.socketMemMb 2048, vm.memoryMb 4096)');
     expect(byId['host.nic-driver']!.evidence).toBe('0000:3b:00.0 vfio-pci, 0000:3b:00.1 vfio-pci');
@@ -95,6 +109,13 @@ describe('dutlab doctor on a real OVS-DPDK lab (scripted)', () => {
     ['vm-image', 'fail', /^missing: \/var\/lib\/dutlab\/image\/vmlinuz$/, /dutlab lab image/],
     ['tools', 'fail', /^missing: qemu-system-x86_64$/, /^apt-get install qemu-system-x86/],
     ['devices', 'fail', /^phyPorts\.1\.dpdkDevargs names PCI device 0000:3b:00\.1, which the host does not have$/, /^correct phyPorts\[\]\.dpdkDevargs/],
+    ['switch-database', 'fail', /^bridge br0 holds ports the testbed does not name \(eno1\): it is not this lab's to delete$/, /bridge: dutlab-br0/],
+    [
+      'vswitchd-foreign',
+      'fail',
+      /^not started by a run of this lab: pid 812 \(ovs-vswitchd unix:\/var\/run\/openvswitch\/db\.sock /,
+      /systemctl disable --now ovs-vswitchd.*keeping ovsdb-server running/,
+    ],
   ];
   for (const [fault, status, evidence, fix] of cases) {
     it(`finds ${fault} broken alone, with its fix`, async () => {

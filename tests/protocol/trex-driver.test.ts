@@ -124,6 +124,18 @@ describe('the TRex driver against what a real TRex does', () => {
     expect(t.latency!.sent).toBe(100);
   });
 
+  it("counts what service mode itself sends (TRex answering ARP) as TRex's own frames, not the stream's", async () => {
+    const b = await bench({ wire: { arpRequests: 2 } });
+    await b.tg.prepare();
+    const r = await b.tg.sendAndCapture({ pcap: b.pcap, packets: 50, rate: 10_000, into: b.captures });
+    expect(r.sent.packetsSent).toBe(50);
+    expect(r.sent.raw).toBe("TRex port 0: opackets grew by 52, 2 of them TRex's own (service mode: not the stream's)");
+    // Both in the TX capture, where the suite's counter check finds them as foreign frames.
+    const arps: number[] = [];
+    await readPcap(b.captures.tx, (d) => void (d.readUInt16BE(12) === 0x0806 && arps.push(1)));
+    expect(arps).toHaveLength(2);
+  });
+
   it('names ports another user left in service mode, and turns it off', async () => {
     const b = await bench({ server: { service: [0] } });
     await b.tg.prepare();

@@ -211,8 +211,11 @@ describe('values that failed late or misled: refused at load, with the field', (
     expect(wrong?.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
       "vmPorts.0.kind: veth; the guide's lab has KNI vports (kind kni): a virtual-lab testbed runs with profile virtual or ovs-dpdk (profile legacy-kni)",
       "vmPorts.1.kind: veth; the guide's lab has KNI vports (kind kni): a virtual-lab testbed runs with profile virtual or ovs-dpdk (profile legacy-kni)",
+      expect.stringMatching(/^dpdk\.ovsDpdk\.baseVirtAddr: missing; the guide's --base-virtaddr=<virt_addr> is the host's own/),
     ]);
-    expect(profileProblems(profileByName('legacy-kni'), parseTestbed(MINIMAL), 'guide.yaml')).toBeNull();
+    expect(
+      profileProblems(profileByName('legacy-kni'), parseTestbed(`${MINIMAL}dpdk: { ovsDpdk: { baseVirtAddr: "0x2aaa2aa0000" } }\n`), 'guide.yaml'),
+    ).toBeNull();
   });
 
   it('uses vm.hugepageSizeKb for the guest memory it names', () => {

@@ -40,7 +40,7 @@ const SHELL_CONTEXT = /^(cd |export )/;
 
 function substitute(cmd: string): string {
   return cmd
-    .replace('<virt_addr>', tb.dpdk.ovsDpdk.baseVirtAddr)
+    .replace('<virt_addr>', tb.dpdk.ovsDpdk.baseVirtAddr!)
     .replace('<DPDK_DIR>', tb.paths.dpdkDir)
     .replace('<qemu_imagename.qcow2>', tb.paths.guestImage)
     .replace(/ &$/, '');
@@ -137,5 +137,19 @@ describe('dutlab plan (the modern lab: real-ovs-dpdk.yaml)', () => {
     expect(text).toMatch(/qemu-system-x86_64 .*-accel kvm/);
     expect(text).toContain('type=dpdkvhostuserclient options:vhost-server-path=/var/run/dutlab/vhost0.sock');
     expect(text).not.toContain('--no-pci');
+  });
+});
+
+describe("the legacy profile's testbed", () => {
+  it("refuses a testbed without the host's own --base-virtaddr: no default fits every host", () => {
+    const without = { ...tb, dpdk: { ...tb.dpdk, ovsDpdk: { ...tb.dpdk.ovsDpdk, baseVirtAddr: undefined } } };
+    const err = profileProblems(legacyKni, without, 'lab.yaml');
+    expect(err?.problems).toEqual([
+      {
+        path: 'dpdk.ovsDpdk.baseVirtAddr',
+        message: expect.stringMatching(/^missing; the guide's --base-virtaddr=<virt_addr> is the host's own .* \(profile legacy-kni\)$/),
+      },
+    ]);
+    expect(profileProblems(legacyKni, tb, 'lab.yaml')).toBeNull();
   });
 });

@@ -7,6 +7,7 @@ import { PROBES } from '../../lib/probes/doctor.js';
 import { deviceOf } from '../../lib/probes/dut.js';
 import { CLOCK_FAIL_MS, CLOCK_WARN_MS } from '../../lib/probes/hosts.js';
 import { coresOf, cpuList, formatProbes, type CommandProbe, type ProbeContext, type Reading } from '../../lib/probes/probe.js';
+import { ovsDpdk } from '../../lib/profiles/ovs-dpdk.profile.js';
 import { virtual } from '../../lib/profiles/virtual.profile.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -27,6 +28,45 @@ describe("the doctor's judges", () => {
     expect(far).toMatchObject({ status: 'fail', evidence: '-5000.0 ms from the controller (±1.0 ms)' });
     expect(far.fix).toMatch(/^synchronise the clocks \(chrony/);
     expect(clock.judge(at('Mon Nov 30\n'), c)).toMatchObject({ status: 'fail', fix: 'a date(1) with %N (GNU coreutils)' });
+  });
+
+  it("finds an ovs-vswitchd on the lab's database that no run of this lab started, and tells the record's own from it", () => {
+    const real = loadTestbed(fixturePath('testbeds/real-ovs-dpdk.yaml'));
+    const cd: ProbeContext = { tb: real, profile: ovsDpdk };
+    const foreign = PROBES.find((p) => p.id === 'vswitchd-foreign') as CommandProbe;
+    expect(foreign.notNeeded(c)).toBe('the virtual profile does not start upstream OVS-DPDK');
+    const run = real.paths.ovsRunDir;
+    const system = `proc 812 4711 ovs-vswitchd unix:${run}/db.sock -vconsole:emer -vsyslog:err -vfile:info --mlockall --no-chdir --log-file=/var/log/openvswitch/ovs-vswitchd.log --pidfile --detach`;
+    const ours = `proc 2301 99120 ${real.ovsDpdk.vswitchd} unix:${run}/db.sock --pidfile=${real.paths.vswitchdPidfile}`;
+    expect(foreign.judge(at('record none\nend\n'), cd)).toMatchObject({ status: 'ok', evidence: 'none runs: the run starts its own' });
+    expect(foreign.judge(at(`record 2301 99120\n${ours}\nend\n`), cd)).toMatchObject({
+      status: 'ok',
+      evidence: expect.stringContaining("a previous run's ovs-vswitchd still runs (pid 2301)"),
+    });
+    const found = foreign.judge(at(`record 2301 99120\n${ours}\n${system}\nend\n`), cd);
+    expect(found).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/^not started by a run of this lab: pid 812 \(ovs-vswitchd unix:/) });
+    expect(found.fix).toContain('systemctl disable --now ovs-vswitchd');
+    // A record of another start time (the pid reused since) is not this harness's daemon.
+    expect(foreign.judge(at(`record 2301 5\n${ours}\nend\n`), cd).status).toBe('fail');
+    // Another lab's daemon, on its own database, is none of this lab's business.
+    expect(foreign.judge(at('record none\nproc 9 9 ovs-vswitchd unix:/run/other/db.sock --pidfile=/run/other/v.pid\nend\n'), cd).status).toBe('ok');
+    expect(foreign.judge(at(`record none\n${system}\n`), cd)).toMatchObject({ status: 'fail', evidence: 'the list of ovs-vswitchd processes was cut short' });
+  });
+
+  it("wants ovsdb-server answering on the lab's database, and a bridge that holds only the testbed's ports", () => {
+    const db = probe('host', 'switch-database');
+    expect(db.judge(at('db ok\nbridge no\nend\n'), c)).toMatchObject({
+      status: 'ok',
+      evidence: expect.stringContaining('no bridge br0 yet: the run makes it'),
+    });
+    expect(db.judge(at('db ok\nbridge yes\nport port16\nport port32\nend\n'), c)).toMatchObject({ status: 'ok' });
+    const theirs = db.judge(at('db ok\nbridge yes\nport port16\nport mgmt0\nport eno2\nend\n'), c);
+    expect(theirs).toMatchObject({
+      status: 'fail',
+      evidence: "bridge br0 holds ports the testbed does not name (mgmt0, eno2): it is not this lab's to delete",
+    });
+    expect(db.judge(at('db down\nend\n'), c)).toMatchObject({ status: 'fail', evidence: `ovsdb-server does not answer on unix:${tb.paths.ovsRunDir}/db.sock` });
+    expect(db.judge(at('db ok\nbridge yes\nport mgmt0\n'), c).evidence).toBe("the switch database's answer was cut short");
   });
 
   it('wants root or passwordless sudo, and says which', () => {

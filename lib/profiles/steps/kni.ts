@@ -90,8 +90,10 @@ export const guestBuildDpdk: StepDef = {
     const g = c.tb.guestBuild;
     const ctx = { cwd: `${g.kniDir}/DPDK`, env: { RTE_SDK: `${g.kniDir}/DPDK`, RTE_TARGET: g.rteTarget } };
     return [
-      // -N: a patch applied before is skipped, and patch exits 1 for it.
+      // -N: a patch applied before is skipped, and patch exits 1 for it; but it exits 1 for a patch that failed too, so
+      // "applied" is believed only when reversing it would apply cleanly (patch --dry-run -R), whoever applied it.
       { line: `patch -N -p1 < ${shq(g.patch)}`, okExitCodes: [0, 1], ...ctx },
+      { line: `patch --dry-run -R -p1 -s -f < ${shq(g.patch)} >/dev/null`, ...ctx },
       { line: 'make uninstall', ...ctx, timeoutMs: 600_000 },
       { line: `make install T=${shq(g.rteTarget)}`, ...ctx, timeoutMs: 1_800_000 },
     ];

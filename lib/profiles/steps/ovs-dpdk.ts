@@ -1,11 +1,11 @@
-import { CheckFailure } from '../../errors.js';
+import { CheckFailure, CommandError, PreflightError } from '../../errors.js';
 import type { Testbed } from '../../testbed/schema.js';
 import { freeHugepagesFile } from '../../testbed/sizing.js';
 import { shq } from '../../transport/quote.js';
 import { checkDpdkInitialized } from '../../verify/state.js';
 import type { StepDef } from '../profile.js';
 import { awaitHugepagesBack } from './hugepages.js';
-import { host, killByPidfile, t } from './shared.js';
+import { FOREIGN_EXIT, host, recordStarted, startedRecord, stopOwnByPidfile, t } from './shared.js';
 
 // ---- Upstream Open vSwitch with DPDK (the ovs-dpdk profile) ---------------------
 // The same topology on upstream OVS's netdev-dpdk: the run owns the DPDK build
@@ -28,17 +28,32 @@ const DPDK_KEYS = ['dpdk-init', 'dpdk-lcore-mask', 'pmd-cpu-mask', 'dpdk-socket-
 export const vswitchdLogSinceStart = (p: Testbed['paths']): string =>
   `off=$(cat ${shq(`${p.workDir}/vswitchd-log-offset`)} 2>/dev/null || echo 0); tail -c +$((off + 1)) ${shq(`${p.ovsLogDir}/ovs-vswitchd.log`)}`;
 
+/** The record of the ovs-vswitchd a run of this lab started (shared.ts's stopOwnByPidfile reads it). */
+export const vswitchdRecord = (tb: Testbed): string => startedRecord(tb.paths.workDir, 'ovs-vswitchd');
+
 export const hostStopPreviousVswitchd: StepDef = {
   id: 'host.stop-previous-vswitchd',
   cleans: true,
   title: 'Stop the DPDK ovs-vswitchd a previous run left, and remove the bridge it had',
   host: 'host',
   commands: (c) => [
-    // The kernel names a process after its file's first 15 characters.
-    killByPidfile(c.tb.paths.vswitchdPidfile, c.tb.ovsDpdk.vswitchd.replace(/^.*\//, '').slice(0, 15)),
+    // Only one a run of this lab started: another ovs-vswitchd (the system's service, one started by hand) is left
+    // running with its pidfile, and the step fails naming it (the preflight's `vswitchd-foreign` probe finds it first).
+    stopOwnByPidfile(c.tb.paths.vswitchdPidfile, vswitchdRecord(c.tb)),
     host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${shq(c.tb.bridge)}`),
   ],
+  // Not the DUT's failure: the lab runs a daemon the run must not touch.
+  explain: async (_s, err) =>
+    err instanceof CommandError && err.exitCode === FOREIGN_EXIT
+      ? new PreflightError(`an ovs-vswitchd this harness did not start holds the lab's pidfile (${err.stdout.trim()}): left running; ${FOREIGN_VSWITCHD_FIX}`, {
+          cause: err,
+        })
+      : err,
 };
+
+/** What to do about an ovs-vswitchd that is not the run's (Debian's service starts the system's at install). */
+export const FOREIGN_VSWITCHD_FIX =
+  'stop it by its own means and keep it from coming back: `systemctl disable --now ovs-vswitchd` (or `systemctl mask ovs-vswitchd`), keeping ovsdb-server running; never stop openvswitch-switch whole';
 
 export const hostDpdkConfig: StepDef = {
   id: 'host.dpdk-config',
@@ -80,6 +95,8 @@ export const hostStartVswitchdDpdk: StepDef = {
         `${shq(c.tb.ovsDpdk.vswitchd)} unix:${shq(`${p.ovsRunDir}/db.sock`)} --pidfile=${shq(p.vswitchdPidfile)} --unixctl=${shq(dpdkVswitchdCtl(c.tb))} --no-chdir --log-file=${shq(`${p.ovsLogDir}/ovs-vswitchd.log`)}`,
         { background: { name: 'ovs-vswitchd', pidfile: p.vswitchdPidfile, ready: `test -S ${shq(dpdkVswitchdCtl(c.tb))}` } },
       ),
+      // This run's own: what a later run's stop step may stop.
+      host(c, recordStarted(p.vswitchdPidfile, vswitchdRecord(c.tb)).line),
       // DPDK initialises in the background: wait (bounded) for the daemon to say so, then read what it says.
       host(c, `${t(c, 'ovs-vsctl')} --timeout=15 wait-until Open_vSwitch . dpdk_initialized=true`, { timeoutMs: 25_000, okExitCodes: [0, 142] }),
       host(c, `${t(c, 'ovs-vsctl')} get Open_vSwitch . dpdk_initialized dpdk_version`),
@@ -96,7 +113,7 @@ export const hostStartVswitchdDpdk: StepDef = {
     const p = s.tb.paths;
     const shell = await s.connect('host');
     const before = shq(`${p.workDir}/hugepages-free-before`);
-    const r = await shell.run(`cat ${before} 2>/dev/null; rm -f ${before} ${shq(`${p.workDir}/vswitchd-log-offset`)}`);
+    const r = await shell.run(`cat ${before} 2>/dev/null; rm -f ${before} ${shq(`${p.workDir}/vswitchd-log-offset`)} ${shq(vswitchdRecord(s.tb))}`);
     const b = r.stdout.trim();
     return awaitHugepagesBack(shell, s.tb, p.vswitchdPidfile, /^\d+$/.test(b) ? Number(b) : null, 'ovs-vswitchd');
   },

@@ -23,3 +23,37 @@ export function stopByPidfile(pidfile: string, comm: string): Cmd {
     timeoutMs: 15_000,
   };
 }
+
+/**
+ * What a run records of a daemon it started: its pid and start time (field 22
+ * of /proc/PID/stat), in the lab's work dir. Only a daemon so recorded is
+ * the harness's own to stop; anything else a pidfile names is another's.
+ */
+export const startedRecord = (workDir: string, name: string): string => `${workDir}/${name}.started`;
+
+/** Writes the record of the daemon the pidfile names (run right after it started). */
+export function recordStarted(pidfile: string, record: string): Cmd {
+  return { line: `p=$(cat ${shq(pidfile)}) && echo "$p $(sed 's/^.*) //' /proc/$p/stat | cut -d' ' -f20)" > ${shq(record)}` };
+}
+
+/** Exit code of a stop refused because the pidfile names a live process the harness did not start. */
+export const FOREIGN_EXIT = 3;
+
+/**
+ * Stops the daemon a pidfile names only if this harness started it (the
+ * record's pid and start time): then kill -9 and the pidfile and record go.
+ * A live process it did not start is left running with its pidfile, named
+ * (exit 3); a pidfile naming no live process is stale and goes.
+ */
+export function stopOwnByPidfile(pidfile: string, record: string): Cmd {
+  const [f, r] = [shq(pidfile), shq(record)];
+  return {
+    line:
+      `p=$(cat ${f} 2>/dev/null); if [ -n "$p" ] && [ -e /proc/$p/stat ]; then ` +
+      `st=$(sed 's/^.*) //' /proc/$p/stat | cut -d' ' -f20); ` +
+      `if [ "$(cat ${r} 2>/dev/null)" = "$p $st" ]; then kill -9 "$p"; rm -f ${f} ${r}; ` +
+      `else echo "foreign pid $p: $(tr '\\0' ' ' < /proc/$p/cmdline | cut -c1-200)"; exit ${FOREIGN_EXIT}; fi; ` +
+      `else rm -f ${f} ${r}; fi`,
+    okExitCodes: [0, 1],
+  };
+}
