@@ -152,8 +152,9 @@ describe.concurrent('a pool of labs, when things go wrong (each on a lab of its 
     const done = await next.child;
     expect(done.exitCode, String(done.stderr)).toBe(0);
     expect(notesOf(next)).toMatch(/^pool-c: took over an expired lock \(\S+ \S+ host=\S+ .*, expired \d+ s ago\): lease generation \d+$/m);
-    expect(notesOf(next)).toMatch(/^pool \S+: took testbed pool-c \(label c-only\) after waiting \d+ s; /m);
-    // Not at once: another controller cannot prove the holder dead, it waits for the expiry.
+    // Not before the expiry (the takeover above says how long ago it ran out): another controller cannot prove the holder
+    // dead. Whether it had to wait depends on how long the kill came after the holder's last renewal, so either is right.
+    expect(notesOf(next)).toMatch(/^pool \S+: took testbed pool-c \(label c-only\)(?: after waiting \d+ s)?; /m);
     expect(Date.now() - t0).toBeGreaterThan(2000);
     expect(history('pool-c').at(-2)).toMatchObject({
       event: 'takeover',
