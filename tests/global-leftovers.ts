@@ -4,6 +4,8 @@
 // across the whole run, counting only what appeared during it.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { DPDK_RUN_DIR } from '../lib/vlab/dpdk-run.js';
+import { runningTrexes, TREX_BIRD_DIR } from '../lib/vlab/trex.js';
 
 const ours = (name: string) => name.startsWith('dutlab-');
 
@@ -35,16 +37,12 @@ function labProcesses(): string[] {
 
 /** What a lab's TRex leaves if it is not given back: its server (whatever its command line), its DPDK runtime dir, the launcher's /tmp/trex-bird. */
 function trexLeftovers(): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === '_t-rex-64') found.push(`process ${pid}: _t-rex-64`);
-    } catch {
-      // gone while we looked
-    }
-  }
-  const dpdk = existsSync('/var/run/dpdk') ? readdirSync('/var/run/dpdk').filter(ours) : [];
-  return [...found, ...dpdk.map((d) => `/var/run/dpdk/${d}`), ...(existsSync('/tmp/trex-bird') ? ['/tmp/trex-bird'] : [])];
+  const dpdk = existsSync(DPDK_RUN_DIR) ? readdirSync(DPDK_RUN_DIR).filter(ours) : [];
+  return [
+    ...runningTrexes().map((pid) => `process ${pid}: _t-rex-64`),
+    ...dpdk.map((d) => `${DPDK_RUN_DIR}/${d}`),
+    ...(existsSync(TREX_BIRD_DIR) ? [TREX_BIRD_DIR] : []),
+  ];
 }
 
 function leftovers(): string[] {

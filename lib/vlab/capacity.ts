@@ -19,7 +19,7 @@ import { topologyOf } from '../testbed/topology.js';
 import { readPcap, writeStreamPcap } from '../traffic/pcap.js';
 import { burstFor } from '../traffic/spacing.js';
 import { buildFrame, streamFromTestbed } from '../traffic/stream.js';
-import { stlStream } from '../traffic/trex/driver.js';
+import { stlStream } from '../traffic/trex/streams.js';
 import { TrexPorts, TrexRpc } from '../traffic/trex/rpc.js';
 import { Tcpdump } from '../traffic/tcpdump.js';
 import { type LocalShell, NamespaceShell } from '../transport/local.js';

@@ -5,7 +5,7 @@
 // vEth_portNN). Each namespace runs a real OpenSSH sshd; the harness reaches
 // host and tg only through 127.0.0.1 forwarders and the guest only through the
 // host, so no lab address is ever routed from the root namespace.
-import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parseDocument, type Scalar, type YAMLMap } from 'yaml';
@@ -23,7 +23,8 @@ import { ensureGuestImage, type GuestImage } from './image.js';
 import { waitUntil } from '../wait.js';
 import { hostKeyFingerprint, makeKeys, portOpen, sshdListening, startForwarder, startOvs, startSshd } from './daemons.js';
 import { MGMT_GUEST, nsRoles, wire, type Datapath, type GuestKind, type Role } from './wiring.js';
-import { startLabTrex, startTrexRelay, stopLabTrex, TREX_RPC_PORT, trexCore, trexLogTail, type LabTrex } from './trex.js';
+import { startLabTrex, startTrexRelay, stopLabTrex, TREX_RPC_PORT, trexCore, trexLogTail, trexPrefixOf, type LabTrex } from './trex.js';
+import { DPDK_RUN_DIR, giveBackDpdkRunDir } from './dpdk-run.js';
 import { topologyOf } from '../testbed/topology.js';
 
 export type { Datapath, GuestKind } from './wiring.js';
@@ -32,8 +33,6 @@ export const DEFAULT_LAB_ID = 'vlab';
 export const DEFAULT_TEMPLATE = new URL('../../fixtures/testbeds/virtual.yaml', import.meta.url).pathname;
 export const DPDK_TEMPLATE = new URL('../../fixtures/testbeds/virtual-dpdk.yaml', import.meta.url).pathname;
 export const VM_TEMPLATE = new URL('../../fixtures/testbeds/virtual-vm.yaml', import.meta.url).pathname;
-/** DPDK's runtime directories (one per --file-prefix); it makes them even with --in-memory. */
-const DPDK_RUN_DIR = '/var/run/dpdk';
 /** linux: tcpreplay and tcpdump in the TG namespace (the testbed's default); trex: a real TRex there (lib/vlab/trex.ts). */
 export type TgKind = 'linux' | 'trex';
 
@@ -214,7 +213,7 @@ async function startTrex(sh: LocalShell, state: LabState, tb: ReturnType<typeof 
     ports.push({ iface: phy.tgPort, srcMac: await macOf(state.namespaces.tg, phy.tgPort), dstMac: await macOf(state.namespaces.host, phy.name) });
   const dir = join(state.stateDir, 'trex');
   mkdirSync(join(dir, 'pcaps'), { recursive: true, mode: 0o700 });
-  return startLabTrex({ ns: state.namespaces.tg, dir, ports, prefix: `dutlab-${state.id}-trex`, core: trexCore(state.pinned?.generator) });
+  return startLabTrex({ ns: state.namespaces.tg, dir, ports, prefix: trexPrefixOf(state.id), core: trexCore(state.pinned?.generator) });
 }
 
 /**
@@ -356,19 +355,7 @@ export async function labDown(options: { id?: string; log?: (line: string) => vo
   }
   if (state?.datapath === 'dpdk') {
     // What DPDK made for this lab's file prefix, and the parent if this lab made it and nothing else uses it.
-    const mine = join(DPDK_RUN_DIR, `dutlab-${id}`);
-    if (existsSync(mine)) {
-      rmSync(mine, { recursive: true, force: true });
-      removed.push(`DPDK runtime dir ${mine}`);
-    }
-    if (state.madeDpdkRunDir) {
-      try {
-        rmdirSync(DPDK_RUN_DIR);
-        removed.push(`DPDK runtime dir ${DPDK_RUN_DIR}`);
-      } catch {
-        // Not empty: another DPDK process's.
-      }
-    }
+    removed.push(...giveBackDpdkRunDir(`dutlab-${id}`, state.madeDpdkRunDir === true));
   }
   if (existsSync(names.stateDir)) {
     rmSync(names.stateDir, { recursive: true, force: true });
@@ -411,7 +398,7 @@ function trexStatus(t: LabTrex): NonNullable<LabStatus['trex']> {
 /** Everything of this lab that still exists: empty after a clean `lab down`. */
 export async function labLeftovers(id = DEFAULT_LAB_ID, recorded: ProcRecord[] = []): Promise<string[]> {
   const st = await labStatus(id);
-  const trexRun = join(DPDK_RUN_DIR, `dutlab-${id}-trex`);
+  const trexRun = join(DPDK_RUN_DIR, trexPrefixOf(id));
   return [
     ...st.namespaces.map((n) => `namespace ${n}`),
     ...(st.stateDir ? [`state dir ${st.stateDir}`] : []),

@@ -6,11 +6,12 @@
 // `low_end` on the generator's CPU, its own DPDK file prefix, `--hdrh`.
 // Recorded by pid and start time, stopped by pid; what a start leaves on
 // the machine (/run/dpdk/<prefix>, /tmp/trex-bird) is given back at lab down.
-import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { orOnTimeout, waitUntil } from '../wait.js';
+import { DPDK_RUN_DIR, giveBackDpdkRunDir } from './dpdk-run.js';
 import { isAlive, parentOf, spawnDaemon, startTimeOf, stopProc, type ProcRecord } from './procs.js';
 
 export const DEFAULT_TREX_DIR = new URL('../../../shared/trex', import.meta.url).pathname;
@@ -18,9 +19,11 @@ export const DEFAULT_TREX_DIR = new URL('../../../shared/trex', import.meta.url)
 export const TREX_BIRD_DIR = '/tmp/trex-bird';
 /** Says a lab made /tmp/trex-bird: the last lab TRex to stop removes both (labs come up and go down in any order). */
 const BIRD_MARK = '/run/dutlab-trex-bird';
-export const DPDK_RUN_DIR = '/var/run/dpdk';
 /** TRex's JSON-RPC port inside the TG namespace (its default). */
 export const TREX_RPC_PORT = 4501;
+
+/** The DPDK file prefix of a lab's TRex (its runtime dir is /var/run/dpdk/<this>). */
+export const trexPrefixOf = (labId: string): string => `dutlab-${labId}-trex`;
 
 /** Where the TRex package is: DUTLAB_TREX_DIR, else ../shared/trex beside the project. */
 export function trexDir(): string {
@@ -155,19 +158,7 @@ export async function stopLabTrex(t: LabTrex): Promise<string[]> {
     if (isAlive(launcher)) await stopProc(launcher, 2000);
     removed.push(`process trex-launcher (pid ${launcher.pid})`);
   }
-  const run = join(DPDK_RUN_DIR, t.prefix);
-  if (existsSync(run)) {
-    rmSync(run, { recursive: true, force: true });
-    removed.push(`DPDK runtime dir ${run}`);
-  }
-  if (t.madeDpdkRunDir) {
-    try {
-      rmdirSync(DPDK_RUN_DIR);
-      removed.push(`DPDK runtime dir ${DPDK_RUN_DIR}`);
-    } catch {
-      // Not empty: another DPDK process's (a DPDK lab's OVS).
-    }
-  }
+  removed.push(...giveBackDpdkRunDir(t.prefix, t.madeDpdkRunDir));
   if (giveBackBird()) removed.push(TREX_BIRD_DIR);
   return removed;
 }

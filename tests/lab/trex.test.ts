@@ -15,7 +15,7 @@ import { parseDocument } from 'yaml';
 import { loadRun } from '../../lib/report/history.js';
 import { throughputOf } from '../../lib/suite/throughput/result.js';
 import { readPcap } from '../../lib/traffic/pcap.js';
-import { PCAP_KEEP_MACS, trexUser } from '../../lib/traffic/trex/driver.js';
+import { PCAP_KEEP_MACS, trexUser } from '../../lib/traffic/trex/streams.js';
 import { TrexPorts, TrexRpc } from '../../lib/traffic/trex/rpc.js';
 import { TrexProtocolServer } from '../helpers/trex-server.js';
 import { addWire } from '../helpers/trex-wire.js';

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ParseError } from '../../lib/errors.js';
 import { percentileOf } from '../../lib/results/latency.js';
-import { pgIdOf } from '../../lib/traffic/trex/driver.js';
+import { pgIdOf } from '../../lib/traffic/trex/streams.js';
 import { generatorHealth, latencyFromTrex, TREX_BUSY_CPU, trexBucketUpperUs, type TrexPgidStats } from '../../lib/traffic/trex/stats.js';
 
 // As TRex answers for pg_id 7 sent on port 0 and received on port 1 (the keys are strings, as its JSON has them).

@@ -35,31 +35,10 @@ import {
   type Trial,
   type TrialResult,
 } from '../tg.js';
-import { hostname } from 'node:os';
 import { PortModes, portStatus } from './port-modes.js';
 import { TrexError, TrexPorts, TrexRpc } from './rpc.js';
-import { generatorHealth, readLatency, type PortHealth } from './stats.js';
-
-/** Stream flags (trex_stl_streams.py): bit 0 the source MAC from the packet, bits 1-2 the destination MAC's mode, 1 = from the packet. */
-export const KEEP_PACKET_MACS = 3;
-/** push_remote's count carries the same asks in its top bits (trex_stl_client.py's src_mac_pcap, dst_mac_pcap). */
-export const PCAP_KEEP_MACS = 0xc0000000;
-/** The latency stream's ceiling: TRex's RX core handles about 100 kpps of latency streams (doc/trex_stateless.asciidoc). */
-export const MAX_LATENCY_PPS = 100_000;
-
-/**
- * TRex's pg_id of a run's latency stream: pg_ids are the server's, shared by
- * every user of it, so each run's are its own (a hash of the run id, the
- * suite's stream id in the low bits). The result keeps the suite's id.
- */
-export function pgIdOf(runId: string, streamId: number): number {
-  let h = 0x811c9dc5;
-  for (const c of runId) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
-  return ((h % 0xffff) + 1) * 16 + (streamId % 16);
-}
-
-/** The TRex user of this controller: one name, whatever the run, so that ports a dead run of this controller left are recognised as its own. */
-export const trexUser = (): string => `dutlab@${hostname()}`;
+import { generatorHealth, readLatency, type PortErrors } from './stats.js';
+import { MAX_LATENCY_PPS, PCAP_KEEP_MACS, pgIdOf, stlStream, trexUser } from './streams.js';
 
 /** What the driver reports beside its measurements: notes for the run's record, and the generator's version. */
 export interface TgHooks {
@@ -74,6 +53,14 @@ interface PortStats {
   ipackets: number;
   obytes: number;
   ibytes: number;
+  oerrors?: number;
+  ierrors?: number;
+}
+
+/** Both ports read at once: the counters as every driver gives them, and TRex's error counters from the same answers. */
+interface PortsReading {
+  snap: TgSnapshot;
+  errors: PortErrors;
 }
 
 interface CapturedPacket {
@@ -85,28 +72,6 @@ interface CapturedPacket {
 }
 
 const nowUs = () => Date.now() * 1000;
-
-/**
- * The STL stream of one frame, continuous at `pps` (the shape
- * trex_stl_rpc_cmds.cpp's add_stream parses); with `latencyId`, a latency
- * stream: TRex stamps each frame with a sequence and a time under that pg_id.
- */
-export function stlStream(frame: Buffer, pps: number, latencyId?: number): Record<string, unknown> {
-  return {
-    enabled: true,
-    self_start: true,
-    start_paused: false,
-    isg: 0,
-    next_stream_id: -1,
-    action_count: 0,
-    flags: KEEP_PACKET_MACS,
-    core_id: -1,
-    packet: { binary: frame.toString('base64'), meta: '' },
-    mode: { type: 'continuous', rate: { type: 'pps', value: pps } },
-    vm: { instructions: [], split_by_var: '' },
-    flow_stats: latencyId === undefined ? { enabled: false } : { enabled: true, rule_type: 'latency', stream_id: latencyId },
-  };
-}
 
 export class TrexTrafficGenerator implements CapturingTrafficGenerator, MeasuringTrafficGenerator {
   private readonly cfg: TrexConfig;
@@ -211,12 +176,21 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
 
   /** Both ports' counters, on this machine's clock around the reading (the capture's times are placed on the same clock). */
   private async counters(): Promise<TgSnapshot> {
+    return (await this.readPorts()).snap;
+  }
+
+  private async readPorts(): Promise<PortsReading> {
     const fromUs = nowUs();
-    const tx = await this.stats(this.cfg.ports.transmit);
-    const rx = await this.stats(this.cfg.ports.receive);
+    const { transmit, receive } = this.cfg.ports;
+    const tx = await this.stats(transmit);
+    const rx = await this.stats(receive);
     const toUs = nowUs();
     const of = (s: PortStats): PortCounters => ({ rxPackets: s.ipackets, rxBytes: s.ibytes, txPackets: s.opackets, txBytes: s.obytes });
-    return { ports: { [this.names.transmit]: of(tx), [this.names.receive]: of(rx) }, fromUs, toUs };
+    const errs = (s: PortStats) => ({ oerrors: s.oerrors ?? 0, ierrors: s.ierrors ?? 0 });
+    return {
+      snap: { ports: { [this.names.transmit]: of(tx), [this.names.receive]: of(rx) }, fromUs, toUs },
+      errors: { [transmit]: errs(tx), [receive]: errs(rx) },
+    };
   }
 
   private async state(port: number): Promise<string> {
@@ -233,11 +207,11 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
   }
 
   /** The counters once the receive port has not counted for `quietMs` (within a bound: a DUT that keeps sending cannot hold the run). */
-  private quietCounters(quietMs: number, boundMs: number): Promise<TgSnapshot> {
+  private quietCounters(quietMs: number, boundMs: number): Promise<PortsReading> {
     return waitUntilSteady(
       `TRex port ${this.cfg.ports.receive}'s counters`,
-      () => this.counters(),
-      (snap) => snap.ports[this.names.receive]!.rxPackets,
+      () => this.readPorts(),
+      (r) => r.snap.ports[this.names.receive]!.rxPackets,
       {
         quietMs,
         timeoutMs: boundMs,
@@ -283,17 +257,17 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
         slave_handler: '',
       });
       await this.awaitTransmitEnd('PCAP_TX', Math.ceil((req.packets / req.rate) * 2000) + 30_000);
-      // TRex answers push_remote OK for a pcap it cannot read, and sends nothing: the generator's failure, never a DUT that lost it all.
-      if ((await this.stats(tx)).opackets === before.ports[this.names.transmit]!.txPackets)
-        throw new TrexError(
-          `${this.server} sent nothing of ${this.remotePcap} (push_remote answered OK; TRex could not read the pcap, or its port would not send)`,
-        );
       await this.quietCounters(this.quietMs, 30_000);
       await req.around?.after?.first?.();
       const after = await this.counters();
       await req.around?.after?.last?.();
-      const txFrames = await this.collect(started.capture_id, started.start_ts, anchorUs, limit, req.into);
       const sentNow = after.ports[this.names.transmit]!.txPackets - before.ports[this.names.transmit]!.txPackets;
+      // TRex answers push_remote OK for a pcap it cannot read, and sends nothing: the generator's failure, never a DUT that lost it all.
+      if (sentNow === 0)
+        throw new TrexError(
+          `${this.server} sent nothing of ${this.remotePcap} (push_remote answered OK; TRex could not read the pcap, or its port would not send)`,
+        );
+      const txFrames = await this.collect(started.capture_id, started.start_ts, anchorUs, limit, req.into);
       // What service mode itself put on the wire (TRex answering ARP) is in the port's count and its TX capture, not the
       // stream: the stream's are the frames it sent that are frames of the pcap. (The suite's counter check takes the rest
       // off as foreign frames, from the same capture.)
@@ -374,8 +348,7 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
         stream_id: 2,
         stream: stlStream(this.trialFrame, trial.latency.rate, pgIdOf(this.runId, trial.latency.streamId)),
       });
-    const before = await this.counters();
-    const healthBefore = await this.health();
+    const before = await this.readPorts();
     // Each stream at its own rate (raw 1): a pps multiplier would share the rate among the load and the latency stream.
     await rpc.call('start_traffic', { handler, port_id: tx, mul: { type: 'raw', op: 'abs', value: 1 }, duration: trial.durationS, force: false });
     await this.awaitTransmitEnd('TX', Math.ceil(trial.durationS * 3000) + 10_000);
@@ -383,10 +356,13 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     const latency = trial.latency
       ? await readLatency(this.rpc!, pgIdOf(this.runId, trial.latency.streamId), this.cfg.ports, trial.latency.streamId)
       : undefined;
-    const erred = generatorHealth(healthBefore, await this.health(), this.cfg.ports);
+    // TRex's CPU load, beside the error counters the port readings carried.
+    const cpu = (await rpc.call<{ m_cpu_util?: number }>('get_global_stats')).m_cpu_util ?? 0;
+    const erred = generatorHealth(before.errors, { ...after.errors, cpu }, this.cfg.ports);
     // The ports count the latency stream too: the trial's load is the rest.
-    const sent = after.ports[this.names.transmit]!.txPackets - before.ports[this.names.transmit]!.txPackets - (latency?.sent ?? 0);
-    const received = after.ports[this.names.receive]!.rxPackets - before.ports[this.names.receive]!.rxPackets - (latency?.received ?? 0);
+    const [b, a] = [before.snap.ports, after.snap.ports];
+    const sent = a[this.names.transmit]!.txPackets - b[this.names.transmit]!.txPackets - (latency?.sent ?? 0);
+    const received = a[this.names.receive]!.rxPackets - b[this.names.receive]!.rxPackets - (latency?.received ?? 0);
     const offered = Math.round(trial.rate * trial.durationS);
     const achievedRate = sent / trial.durationS;
     return {
@@ -398,20 +374,6 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
       ...(erred ? { generatorNote: erred } : {}),
       achievedRate,
       ...(latency ? { latency } : {}),
-    };
-  }
-
-  /** Both ports' error counters and TRex's CPU load: what says the generator, not the DUT, fell behind. */
-  private async health(): Promise<PortHealth> {
-    const port = async (p: number) => {
-      const s = await this.rpc!.call<{ oerrors?: number; ierrors?: number }>('get_port_stats', { port_id: p });
-      return { oerrors: s.oerrors ?? 0, ierrors: s.ierrors ?? 0 };
-    };
-    const g = await this.rpc!.call<{ m_cpu_util?: number }>('get_global_stats');
-    return {
-      [this.cfg.ports.transmit]: await port(this.cfg.ports.transmit),
-      [this.cfg.ports.receive]: await port(this.cfg.ports.receive),
-      cpu: g.m_cpu_util ?? 0,
     };
   }
 

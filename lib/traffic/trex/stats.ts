@@ -61,7 +61,7 @@ export function latencyFromTrex(streamId: number, stats: TrexPgidStats, txPort: 
     .sort((a, b) => a.upToUs - b.upToUs);
   const received = num(flow.rp?.[String(rxPort)] ?? 0, `rp.${rxPort}`);
   const sent = num(flow.tp?.[String(txPort)] ?? 0, `tp.${txPort}`);
-  const folded = received === 0 || notFolded(lat) === null;
+  const unfolded = received > 0 ? notFolded(lat) : null;
   return {
     streamId,
     sent,
@@ -82,7 +82,7 @@ export function latencyFromTrex(streamId: number, stats: TrexPgidStats, txPort: 
     // TRex's own where it sends one; else one of its buckets (each at its upper bound, as the percentiles are read).
     hdrh: lat.hdrh ?? hdrhOfBuckets(histogram),
     avgIs: 'trex-filtered',
-    ...(folded ? {} : { invalid: `not measured: ${notFolded(lat)}` }),
+    ...(unfolded ? { invalid: `not measured: ${unfolded}` } : {}),
   };
 }
 
@@ -114,14 +114,16 @@ export async function readLatency(rpc: TrexRpc, pgId: number, ports: { transmit:
   return { ...latencyFromTrex(pgId, stats, ports.transmit, ports.receive), streamId };
 }
 
+/** Each port's error counters, as get_port_stats gives them with its packet counters. */
+export type PortErrors = { [port: number]: { oerrors: number; ierrors: number } };
 /** One reading of the generator's health: each port's error counters, and TRex's CPU load (%). */
-export type PortHealth = { [port: number]: { oerrors: number; ierrors: number } } & { cpu: number };
+export type PortHealth = PortErrors & { cpu: number };
 
 /** TRex's CPU load above which its rates are its own limit, not the DUT's. */
 export const TREX_BUSY_CPU = 95;
 
 /** Why a trial is the generator's, not the DUT's (its errors grew, or it ran out of CPU), or null. */
-export function generatorHealth(before: PortHealth, after: PortHealth, ports: { transmit: number; receive: number }): string | null {
+export function generatorHealth(before: PortErrors, after: PortHealth, ports: { transmit: number; receive: number }): string | null {
   const grew = (port: number, k: 'oerrors' | 'ierrors') => (after[port]?.[k] ?? 0) - (before[port]?.[k] ?? 0);
   const problems = [
     ...(grew(ports.transmit, 'oerrors') > 0 ? [`TRex port ${ports.transmit}'s oerrors grew by ${grew(ports.transmit, 'oerrors')}`] : []),
