@@ -213,7 +213,13 @@ async function startTrex(sh: LocalShell, state: LabState, tb: ReturnType<typeof 
     ports.push({ iface: phy.tgPort, srcMac: await macOf(state.namespaces.tg, phy.tgPort), dstMac: await macOf(state.namespaces.host, phy.name) });
   const dir = join(state.stateDir, 'trex');
   mkdirSync(join(dir, 'pcaps'), { recursive: true, mode: 0o700 });
-  return startLabTrex({ ns: state.namespaces.tg, dir, ports, prefix: trexPrefixOf(state.id), core: trexCore(state.pinned?.generator) });
+  return startLabTrex({
+    ns: state.namespaces.tg,
+    dir,
+    ports,
+    prefix: trexPrefixOf(state.id),
+    core: trexCore(state.pinned?.generator, undefined, state.datapath === 'dpdk' ? tb.ovsDpdk.pmdCpuMask : undefined),
+  });
 }
 
 /**

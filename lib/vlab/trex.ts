@@ -83,9 +83,16 @@ export function trexConfig(ports: TrexPortCfg[], prefix: string, core: number): 
   ].join('\n');
 }
 
-/** The generator's core: the first of the CPUs --pin gives the generator, else the last CPU (the switch is not pinned there). */
-export function trexCore(generatorCpus?: string, cpuCount = cpus().length): number {
+/**
+ * The generator's core: the first of the CPUs --pin gives the generator;
+ * else the last CPU that is not a PMD core of the DPDK datapath (`low_end`
+ * TRex shares its core: beside a PMD it starved, and stopped answering its
+ * RPC within 10 s), else the last CPU.
+ */
+export function trexCore(generatorCpus?: string, cpuCount = cpus().length, pmdMask?: string): number {
   if (generatorCpus) return Number(/^\d+/.exec(generatorCpus)?.[0] ?? 0);
+  const pmd = (cpu: number) => pmdMask !== undefined && ((BigInt(pmdMask) >> BigInt(cpu)) & 1n) === 1n;
+  for (let cpu = cpuCount - 1; cpu >= 0; cpu--) if (!pmd(cpu)) return cpu;
   return Math.max(0, cpuCount - 1);
 }
 

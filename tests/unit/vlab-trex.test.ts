@@ -34,10 +34,14 @@ describe("the virtual lab's TRex config", () => {
     expect(() => trexConfig([{ ...PORTS[0]!, srcMac: 'zz:00:00:00:00:00' }], 'p', 1)).toThrow(/TRex port MAC "zz:00:00:00:00:00" is not a MAC address/);
   });
 
-  it("runs on the generator's core: the first of --pin's, else the last CPU", () => {
+  it("runs on the generator's core: the first of --pin's, else the last CPU that is not a PMD core", () => {
     expect(trexCore('1', 2)).toBe(1);
     expect(trexCore('2-3', 4)).toBe(2);
     expect(trexCore(undefined, 2)).toBe(1);
     expect(trexCore(undefined, 1)).toBe(0);
+    // Never beside a PMD core of the DPDK datapath when another is free.
+    expect(trexCore(undefined, 2, '0x2')).toBe(0);
+    expect(trexCore(undefined, 4, '0xc')).toBe(1);
+    expect(trexCore(undefined, 2, '0x3')).toBe(1);
   });
 });
