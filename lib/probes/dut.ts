@@ -4,19 +4,15 @@
 // the guest's image. Each reads /proc and /sys (or runs QEMU for a second).
 import { parseHugepageUse } from '../parsers/hugepages.js';
 import { describeHolder, hugepageUseCommand, labPidfileOf } from '../profiles/steps/hugepages.js';
-import { FOREIGN_VSWITCHD_FIX, vswitchdRecord } from '../profiles/steps/ovs-dpdk.js';
 import { hugepagesNeeded, vmHugepages } from '../testbed/sizing.js';
 import { shq } from '../transport/quote.js';
-import { coresOf, cpuList, fail, ok, warn, type CommandProbe, type ProbeContext } from './probe.js';
-
-/** The probes of upstream OVS-DPDK apply to the ovs-dpdk profile (the guide's fork sizes its own). */
-const upstreamDpdk = (c: ProbeContext): string | null =>
-  c.profile.features.includes('dpdk-ports') ? null : `the ${c.profile.name} profile does not start upstream OVS-DPDK`;
-const nics = (c: ProbeContext): string | null =>
-  upstreamDpdk(c) ?? (c.tb.ovsDpdk.pciDevices.length > 0 ? null : 'no NIC in ovsDpdk.pciDevices (DPDK runs --no-pci)');
-const dedicated = (c: ProbeContext): string | null =>
-  upstreamDpdk(c) ?? (c.tb.ovsDpdk.dedicatedCores ? null : 'ovsDpdk.dedicatedCores is false: the PMD cores share the machine');
-const vmStarted = (c: ProbeContext): string | null => (c.profile.features.includes('vm') && c.tb.vm ? null : 'the run starts no VM from vm:');
+import { ACCESS_PROBES } from './dut-access.js';
+import { LEGACY_PROBES } from './dut-legacy.js';
+import { NUMA_PROBES } from './dut-numa.js';
+import { iommuGroup } from './dut-pci.js';
+import { SWITCH_PROBES } from './dut-switch.js';
+import { BIFURCATED, dedicated, nics, upstreamDpdk, vmStarted } from './needs.js';
+import { coresOf, cpuList, fail, ok, warn, type CommandProbe, type Probe } from './probe.js';
 
 const hugepages: CommandProbe = {
   id: 'hugepages',
@@ -83,6 +79,13 @@ const nicDriver: CommandProbe = {
     if (wrong.length === 0) return ok(said);
     const absent = wrong.filter((d) => seen.get(d) === 'absent');
     if (absent.length > 0) return fail(said, `no such PCI device: ${absent.join(', ')}; check ovsDpdk.pciDevices against lspci -D`);
+    // A bifurcated NIC stays on its kernel driver: binding it to vfio-pci is the wrong fix.
+    const bifurcated = wrong.filter((d) => BIFURCATED.has(seen.get(d)!));
+    if (bifurcated.length > 0)
+      return fail(
+        `${said}: ${bifurcated.join(', ')} ${bifurcated.length > 1 ? 'are' : 'is'} a bifurcated NIC (${seen.get(bifurcated[0]!)})`,
+        `set ovsDpdk.pciDriver: ${seen.get(bifurcated[0]!)}: DPDK's ${seen.get(bifurcated[0]!)!.replace('_core', '')} PMD drives it beside its kernel driver; never bind it to vfio-pci`,
+      );
     return fail(said, `dpdk-devbind.py -b ${want} ${wrong.join(' ')} (modprobe ${want} first)`);
   },
 };
@@ -220,86 +223,20 @@ const devices: CommandProbe = {
   },
 };
 
-/**
- * An ovs-vswitchd on this lab's database that no run of this lab started:
- * Debian's service (openvswitch-switch-dpdk starts the system's at install),
- * another run's, one started by hand. It locks the run's daemon out of the
- * database ("another ovs-vswitchd process is running, disabling this
- * process": vswitchd/bridge.c), and its pidfile is not the run's to remove.
- */
-const vswitchdForeign: CommandProbe = {
-  id: 'vswitchd-foreign',
-  title: "no ovs-vswitchd on the lab's database but one a run of this lab started",
-  host: 'host',
-  notNeeded: upstreamDpdk,
-  command: (c) => {
-    const comm = c.tb.ovsDpdk.vswitchd.replace(/^.*\//, '').slice(0, 15);
-    return (
-      `r=$(cat ${shq(vswitchdRecord(c.tb))} 2>/dev/null); echo "record \${r:-none}"; ` +
-      `for d in /proc/[0-9]*; do c=$(cat "$d/comm" 2>/dev/null) || continue; case "$c" in ovs-vswitchd|${shq(comm)}) ` +
-      `st=$(sed 's/^.*) //' "$d/stat" 2>/dev/null | cut -d' ' -f20); echo "proc \${d#/proc/} $st $(tr '\\0' ' ' < "$d/cmdline" 2>/dev/null | cut -c1-300)";; esac; done; echo end`
-    );
-  },
-  judge: (r, c) => {
-    if (!/^end$/m.test(r.stdout)) return fail('the list of ovs-vswitchd processes was cut short', 'run the probe again');
-    const record = /^record (\d+ \d+)$/m.exec(r.stdout)?.[1] ?? null;
-    const procs = [...r.stdout.matchAll(/^proc (\d+) (\d+) (.*)$/gm)].map((m) => ({ pid: m[1]!, start: m[2]!, cmd: m[3]!.trim() }));
-    const p = c.tb.paths;
-    const db = `${p.ovsRunDir}/db.sock`;
-    const systemDb = ['/var/run/openvswitch', '/run/openvswitch'].includes(p.ovsRunDir.replace(/\/$/, ''));
-    // On this lab's database: it names it, or names none and the lab's is the system's default.
-    const onLab = (cmd: string) => cmd.includes(`unix:${db}`) || cmd.includes(`--pidfile=${p.vswitchdPidfile}`) || (systemDb && !/\bunix:/.test(cmd));
-    const lab = procs.filter((x) => onLab(x.cmd));
-    const foreign = lab.filter((x) => `${x.pid} ${x.start}` !== record);
-    if (foreign.length > 0) return fail(`not started by a run of this lab: ${foreign.map((x) => `pid ${x.pid} (${x.cmd})`).join('; ')}`, FOREIGN_VSWITCHD_FIX);
-    if (lab.length > 0) return ok(`a previous run's ovs-vswitchd still runs (pid ${lab[0]!.pid}): the run's first step stops it`);
-    return ok('none runs: the run starts its own');
-  },
-};
-
-/** The modern profiles delete and rebuild the testbed's bridge on a database they do not start (the guide's lab keeps its own br0). */
-const modernSwitch = (c: ProbeContext): string | null =>
-  c.profile.features.includes('ovs-dpdk-fork') ? `the ${c.profile.name} profile starts its own ovsdb-server and bridge, as the guide does` : null;
-
-/**
- * ovsdb-server answers on the lab's database (the modern profiles use it and
- * never start it: without it every ovs-vsctl fails, and the run would blame
- * the DUT), and the testbed's bridge, if it exists already, holds only ports
- * the testbed names: a bridge with others (a management bridge of the same
- * name) is not the run's to delete.
- */
-const switchDatabase: CommandProbe = {
-  id: 'switch-database',
-  title: "ovsdb-server answers on the lab's database, and the testbed's bridge is not someone else's",
-  host: 'host',
-  notNeeded: modernSwitch,
-  command: (c) => {
-    const vsctl = `ovs-vsctl --db=${shq(`unix:${c.tb.paths.ovsRunDir}/db.sock`)} --timeout=5`;
-    const br = shq(c.tb.bridge);
-    return (
-      `if ${vsctl} show >/dev/null 2>&1; then echo "db ok"; ` +
-      `if ${vsctl} br-exists ${br}; then echo "bridge yes"; ${vsctl} list-ports ${br} | sed 's/^/port /'; else echo "bridge no"; fi; ` +
-      `else echo "db down"; fi; echo end`
-    );
-  },
-  judge: (r, c) => {
-    if (!/^end$/m.test(r.stdout)) return fail("the switch database's answer was cut short", 'run the probe again');
-    const db = `unix:${c.tb.paths.ovsRunDir}/db.sock`;
-    if (/^db down$/m.test(r.stdout))
-      return fail(
-        `ovsdb-server does not answer on ${db}`,
-        'start ovsdb-server and keep it running (systemctl start ovsdb-server): the run uses it and never starts it',
-      );
-    if (!/^bridge yes$/m.test(r.stdout)) return ok(`ovsdb-server answers on ${db}; no bridge ${c.tb.bridge} yet: the run makes it`);
-    const named = new Set([...c.tb.phyPorts.map((p) => p.name), ...c.tb.vmPorts.map((k) => k.name)]);
-    const others = [...r.stdout.matchAll(/^port (\S+)$/gm)].map((m) => m[1]!).filter((p) => !named.has(p));
-    if (others.length === 0)
-      return ok(`ovsdb-server answers on ${db}; bridge ${c.tb.bridge} holds only the testbed's ports: a previous run's, the run rebuilds it`);
-    return fail(
-      `bridge ${c.tb.bridge} holds ports the testbed does not name (${others.join(', ')}): it is not this lab's to delete`,
-      `give the testbed a bridge of dutlab's own (bridge: dutlab-br0), or, if it is yours to lose, remove it yourself (ovs-vsctl del-br ${c.tb.bridge})`,
-    );
-  },
-};
-
-export const DUT_PROBES: CommandProbe[] = [switchDatabase, vswitchdForeign, devices, hugepages, iommu, nicDriver, numa, pmdIsolated, cpufreq, kvm, vmFiles];
+export const DUT_PROBES: Probe[] = [
+  ...SWITCH_PROBES,
+  devices,
+  hugepages,
+  ...NUMA_PROBES.slice(0, 1),
+  iommu,
+  nicDriver,
+  iommuGroup,
+  numa,
+  ...NUMA_PROBES.slice(1),
+  pmdIsolated,
+  cpufreq,
+  kvm,
+  vmFiles,
+  ...ACCESS_PROBES,
+  ...LEGACY_PROBES,
+];

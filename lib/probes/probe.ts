@@ -63,24 +63,7 @@ export const ok = (evidence: string): Finding => ({ status: 'ok', evidence });
 export const warn = (evidence: string, fix: string): Finding => ({ status: 'warn', evidence, fix });
 export const fail = (evidence: string, fix: string): Finding => ({ status: 'fail', evidence, fix });
 
-/** The CPUs of a hex core mask (0x6 -> [1, 2]). */
-export function coresOf(mask: string): number[] {
-  const bits = BigInt(mask).toString(2).split('').reverse();
-  return bits.flatMap((b, i) => (b === '1' ? [i] : []));
-}
-
-/** The CPUs of a kernel CPU list ("1-3,8" -> [1, 2, 3, 8]; empty -> []). */
-export function cpuList(text: string): number[] {
-  return text
-    .trim()
-    .split(',')
-    .filter(Boolean)
-    .flatMap((part) => {
-      const [a, b] = part.split('-').map(Number);
-      if (!Number.isInteger(a)) return [];
-      return b === undefined ? [a!] : Array.from({ length: b - a! + 1 }, (_, i) => a! + i);
-    });
-}
+export { coresOf, cpuList } from '../testbed/sizing.js';
 
 /** Whether the doctor's results let a run go on: nothing failed. */
 export const healthy = (results: readonly ProbeResult[]): boolean => results.every((r) => r.status !== 'fail');

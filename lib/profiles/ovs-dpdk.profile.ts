@@ -89,6 +89,7 @@ const ovsDpdkVm: Profile = {
   steps: [
     ...SWITCH_STEPS,
     S.hostStartVm,
+    S.hostPinVcpus,
     S.hostFlows,
     S.guestConnect,
     S.hostWaitVhostUser,

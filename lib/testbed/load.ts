@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { errorMessage, InputFileError, TestbedError, type TestbedProblem } from '../errors.js';
 import { FILE_LIMITS, fileProblem, readBounded } from '../files.js';
 import { TestbedSchema, type FlowSpec, type Testbed } from './schema.js';
+import { coresOf, cpuList, perNodeText, searchCeiling, socketLimitPerNode, socketMemPerNode } from './sizing.js';
 import { topologyOf } from './topology.js';
 
 const SECRET_KEYS = /^(password|passwd|passphrase|secret|token|privateKey)$/i;
@@ -76,7 +77,7 @@ export function parseTestbed(text: string, file = '<testbed>'): Testbed {
   const problems = crossCheck(result.data);
   if (problems.length > 0) throw new TestbedError(file, asInFile(problems));
   const tb = expandHome(result.data);
-  NOTES.set(tb, notes);
+  NOTES.set(tb, [...notes, ...realLabNotes(tb, file)]);
   return tb;
 }
 
@@ -138,7 +139,9 @@ export function describeIssue(issue: z.core.$ZodIssue): TestbedProblem[] {
   if (issue.code === 'invalid_union') {
     // Each alternative failed; the most useful message is the one of the closest alternative.
     const inner = issue.errors.map((alt) => alt.filter((i) => i.code !== 'unrecognized_keys'));
-    const best = inner.sort((a, b) => a.length - b.length)[0] ?? [];
+    // An alternative of another type altogether (a number where a list was given) is the farthest.
+    const wrongType = (alt: z.core.$ZodIssue[]) => (alt.some((i) => i.code === 'invalid_type' && i.path.length === 0) ? 1 : 0);
+    const best = inner.sort((a, b) => wrongType(a) - wrongType(b) || a.length - b.length)[0] ?? [];
     if (best.length > 0 && best.every((i) => i.code !== 'invalid_type')) {
       return best.flatMap((i) => describeIssue({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue));
     }
@@ -150,6 +153,8 @@ export function describeIssue(issue: z.core.$ZodIssue): TestbedProblem[] {
 function unionHint(path: string): string {
   if (path.endsWith('.auth')) return 'expected one of {privateKeyFile: PATH}, {agent: true} or {passwordEnv: ENV_VAR_NAME}';
   if (path.endsWith('.hostKey')) return 'expected one of {fingerprint: SHA256:…}, {knownHosts: PATH} or {insecureAcceptAny: true}';
+  if (/ovsDpdk\.socket(Mem|Limit)Mb$/.test(path)) return 'expected megabytes for node 0, or a list of them per NUMA node, node 0 first ([0, 2048])';
+  if (path.endsWith('vm.pin')) return 'expected none, or {vcpus: [one host CPU per vCPU], emulator: CPU list}';
   if (path.endsWith('frameSize')) return 'expected a frame size from 64 to 1518, or a list of {size, weight}';
   return 'value matches none of the allowed forms';
 }
@@ -241,8 +246,18 @@ function crossCheck(tb: Testbed): TestbedProblem[] {
 function valueAgreement(tb: Testbed): TestbedProblem[] {
   const problems: TestbedProblem[] = [];
   const t = tb.throughput;
-  if (t.minRate > t.maxRate)
-    problems.push({ path: 'throughput.minRate', message: `${t.minRate} frames/s is above throughput.maxRate ${t.maxRate}: no load to search` });
+  const ceiling = Math.min(...t.frameSizes.map((f) => searchCeiling(tb, f)));
+  if (t.minRate > ceiling)
+    problems.push({
+      path: 'throughput.minRate',
+      message: `${t.minRate} frames/s is above the search's ceiling ${ceiling} (${t.maxRate !== undefined ? 'throughput.maxRate' : t.linkSpeedGbps !== undefined ? "throughput.linkSpeedGbps's line rate" : "the linux TG's"}): no load to search`,
+    });
+  // A real generator reaches line rate: a default ceiling would cap the search far below it (14.88 Mframes/s at 64 B on 10G).
+  if (tb.tg.type === 'trex' && t.maxRate === undefined && t.linkSpeedGbps === undefined)
+    problems.push({
+      path: 'throughput.linkSpeedGbps',
+      message: "missing: with TRex the search goes up to the ports' line rate; give the link speed (10 for 10G) or throughput.maxRate in frames/s",
+    });
   if (t.ndr.lossRatio > t.pdr.lossRatio)
     problems.push({
       path: 'throughput.ndr.lossRatio',
@@ -259,10 +274,14 @@ function valueAgreement(tb: Testbed): TestbedProblem[] {
   });
   problems.push(...duplicates('phyPorts', 'DPDK device interface', ifaces));
   const d = tb.ovsDpdk;
-  if (d.socketLimitMb < d.socketMemMb)
+  const mem = socketMemPerNode(tb);
+  const limit = socketLimitPerNode(tb);
+  // A node the limit leaves out (or sets to 0) has no limit, as DPDK reads it.
+  const below = mem.flatMap((mb, node) => (limit[node] !== undefined && limit[node] !== 0 && limit[node]! < mb ? [node] : []));
+  if (below.length > 0)
     problems.push({
       path: 'ovsDpdk.socketLimitMb',
-      message: `${d.socketLimitMb} MB is below ovsDpdk.socketMemMb ${d.socketMemMb}: DPDK could not take at start what the limit forbids`,
+      message: `${perNodeText(limit)} MB is below ovsDpdk.socketMemMb ${perNodeText(mem)} on node ${below.join(', ')}: DPDK could not take at start what the limit forbids`,
     });
   // The guide's ovs_dpdk -k N makes N KNI devices, one per KNI vport: more than the testbed has VM ports name devices nothing uses.
   const kni = tb.dpdk.ovsDpdk.kniPorts;
@@ -282,8 +301,55 @@ function valueAgreement(tb: Testbed): TestbedProblem[] {
       });
     else if ((tb.vm.memoryMb * 1024) % tb.vm.hugepageSizeKb !== 0)
       problems.push({ path: 'vm.memoryMb', message: `${tb.vm.memoryMb} MB is not a whole number of ${tb.vm.hugepageSizeKb / 1024} MB hugepages` });
+    problems.push(...pinProblems(tb));
   }
   return problems;
+}
+
+/** The guest's CPUs: said on a KVM guest (a real DUT host), one per vCPU, none of them the switch's. */
+function pinProblems(tb: Testbed): TestbedProblem[] {
+  const v = tb.vm!;
+  if (v.pin === undefined)
+    return v.accel === 'kvm'
+      ? [
+          {
+            path: 'vm.pin',
+            message:
+              "missing: a KVM guest's vCPUs float over the switch's cores unless pinned (NDR noisy, the gate flapping); give pin: { vcpus: [one host CPU per vCPU], emulator: CPU list }, apart from ovsDpdk.pmdCpuMask and lcoreMask, or pin: none to let them float",
+          },
+        ]
+      : [];
+  if (v.pin === 'none') return [];
+  const problems: TestbedProblem[] = [];
+  if (v.pin.vcpus.length !== v.cpus)
+    problems.push({ path: 'vm.pin.vcpus', message: `${v.pin.vcpus.length} CPU(s) for vm.cpus ${v.cpus} vCPU(s): one host CPU per vCPU` });
+  problems.push(...duplicates('vm.pin', 'host CPU', v.pin.vcpus.map(String)));
+  const pmd = new Set(coresOf(tb.ovsDpdk.pmdCpuMask));
+  const lcore = new Set(coresOf(tb.ovsDpdk.lcoreMask));
+  for (const [field, cpus] of [
+    ['vm.pin.vcpus', v.pin.vcpus],
+    ['vm.pin.emulator', cpuList(v.pin.emulator)],
+  ] as const) {
+    const onPmd = cpus.filter((c) => pmd.has(c));
+    const onLcore = field === 'vm.pin.vcpus' ? cpus.filter((c) => lcore.has(c)) : [];
+    if (onPmd.length > 0)
+      problems.push({
+        path: field,
+        message: `CPU ${onPmd.join(', ')} is a PMD core (ovsDpdk.pmdCpuMask ${tb.ovsDpdk.pmdCpuMask}): the guest and the PMD would share it`,
+      });
+    if (onLcore.length > 0)
+      problems.push({ path: field, message: `CPU ${onLcore.join(', ')} runs OVS's main thread (ovsDpdk.lcoreMask ${tb.ovsDpdk.lcoreMask})` });
+  }
+  return problems;
+}
+
+/** What a testbed says that a real lab should say otherwise, read all the same: a note on the run and the plan. */
+function realLabNotes(tb: Testbed, file: string): string[] {
+  const d = tb.ovsDpdk;
+  if (d.pciDevices.length === 0 || Array.isArray(d.socketMemMb)) return [];
+  return [
+    `${file}: ovsDpdk.socketMemMb ${d.socketMemMb} is node 0's memory alone; a NIC on another NUMA node takes its mempools across the interconnect: give one value per node ([0, ${d.socketMemMb}] for node 1)`,
+  ];
 }
 
 function duplicates(path: string, what: string, values: string[]): TestbedProblem[] {

@@ -4,101 +4,9 @@
 // differs in its lab.
 import { z } from 'zod';
 import { Throughput } from './throughput-schema.js';
-
-const MAC = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const HEX_MASK = /^0x[0-9A-Fa-f]+$/;
-const SHA256_FP = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
-
-/** The hugepage sizes of x86-64 (2 MB, 1 GB), in KiB. */
-const hugepageSize = () =>
-  z
-    .number()
-    .int()
-    .refine((v) => v === 2048 || v === 1048576, 'expected a hugepage size of 2048 (2 MB) or 1048576 (1 GB) KiB')
-    .default(2048);
-
-/** A regular expression the ovs-vswitchd log check can use. */
-function compiles(re: string): boolean {
-  try {
-    new RegExp(re);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-export const mac = () =>
-  z
-    .string()
-    .regex(MAC, 'expected a MAC address like 00:4B:4E:49:30:00')
-    .refine((v) => !/^(00:){5}00$/.test(v), 'an all-zero MAC address is no interface address')
-    // The group bit: the first octet's lowest bit set is a multicast (or broadcast) address, never one interface's.
-    .refine(
-      (v) => (Number.parseInt(v.slice(0, 2), 16) & 1) === 0,
-      'a multicast or broadcast MAC address is no interface address (the first octet must be even)',
-    );
-export const ipv4 = () => z.string().regex(IPV4, 'expected an IPv4 address like 1.1.1.1');
-export const cidr = () =>
-  z.string().refine((v) => {
-    const [ip, len, ...rest] = v.split('/');
-    return rest.length === 0 && IPV4.test(ip ?? '') && /^\d+$/.test(len ?? '') && Number(len) <= 32;
-  }, 'expected an IPv4 address with prefix length like 2.2.2.1/24');
-export const hexMask = () =>
-  z
-    .string()
-    .regex(HEX_MASK, 'expected a hex core mask like 0x0F')
-    .refine((v) => !/^0x0+$/i.test(v), 'a core mask of 0 selects no core');
-
-// ---- Words that reach a root shell on a lab machine --------------------------
-// Every value below is also quoted where it is used (lib/transport/quote.ts);
-// the grammars make sure that what cannot be right is refused with the field's
-// name, before anything runs.
-
-/**
- * Linux's rules for a network interface (and an OVS bridge or port) name,
- * dev_valid_name(): 1 to 15 characters, not "." or "..", no '/', ':' or
- * whitespace; and here, of the characters a shell takes literally.
- */
-export const ifName = () =>
-  z
-    .string()
-    .min(1, 'expected an interface name')
-    .max(15, 'an interface name has at most 15 characters (IFNAMSIZ)')
-    .refine((v) => v !== '.' && v !== '..', 'an interface name cannot be "." or ".."')
-    .refine((v) => !/[/:\s]/.test(v), "an interface name cannot hold '/', ':' or whitespace")
-    .refine((v) => /^[A-Za-z0-9_.@%+=,-]*$/.test(v), 'an interface name here holds letters, digits and _ . - @ % + = , only');
-
-const PATH_CHARS = /^[A-Za-z0-9._/+@:,=~-]+$/;
-/** An absolute, normalised path other than /: what reaches rm -rf, mkdir, cp and chmod. */
-export const absPath = () =>
-  z
-    .string()
-    .min(1, 'expected an absolute path')
-    .refine((v) => v.startsWith('/'), 'expected an absolute path (starting with /)')
-    .refine((v) => v !== '/' && !/^\/+$/.test(v), 'refusing / itself: this path reaches rm -rf and mkdir on a lab machine')
-    .refine((v) => PATH_CHARS.test(v), 'a path here holds only letters, digits and . _ / + @ : , = ~ -')
-    .refine(
-      (v) => !v.endsWith('/') && !v.includes('//') && !v.split('/').some((seg) => seg === '.' || seg === '..'),
-      'expected a normalised path: no trailing /, no //, no . or .. segments',
-    );
-
-/** A program to run: a name on PATH or a path (the guide's ./qemu/x86_64-softmmu/qemu-system-x86_64). */
-export const toolPath = () =>
-  z
-    .string()
-    .regex(/^(\.{0,2}\/)?[A-Za-z0-9_+-][A-Za-z0-9._/+-]*$/, 'expected a program name or path of letters, digits and . _ / + -')
-    .refine((v) => !v.split('/').includes('..') || v.startsWith('../'), 'expected a normalised path');
-
-/** A file name with no directory: rte_kni_module_1_6.patch. */
-export const fileName = () => z.string().regex(/^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$/, 'expected a file name of letters, digits and . _ + - (no directory)');
-
-/** One word of a command line: a build target, a metadata name. */
-/** A DPDK device argument: a PCI address or a vdev with its options, no spaces or shell characters. */
-export const devargs = () =>
-  z.string().regex(/^[A-Za-z0-9_.:-]+(,[A-Za-z0-9_]+=[A-Za-z0-9_.:/-]+)*$/, 'expected DPDK devargs like 0000:01:00.0 or net_af_packet0,iface=port16');
-export const word = () => z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._+-]*$/, 'expected one word of letters, digits and . _ + -');
-const port = () => z.number().int().min(1).max(65535);
+import { OvsDpdk, Vm } from './dut-schema.js';
+import { absPath, cidr, cpuListText, devargs, fileName, hexMask, ifName, ipv4, mac, port, SHA256_FP, toolPath, word } from './words.js';
+export { absPath, cidr, hexMask, ifName, ipv4, mac, toolPath, word } from './words.js';
 
 const Auth = z.union([
   z.strictObject({ privateKeyFile: z.string().min(1) }),
@@ -162,78 +70,6 @@ const VmPort = z.strictObject({
   vhostSocket: absPath().optional(),
 });
 
-/**
- * The VM the ovs-dpdk profile starts on the DUT host for vhost-user ports
- * (the virtual lab's: `lab up --guest vm`): QEMU's binary and machine, the
- * guest's kernel, initrd and disk, its memory on shared hugepages (vhost-user
- * needs the guest's memory shared with ovs-vswitchd), the management NIC
- * the harness reaches the guest through, and where its console goes.
- */
-const Vm = z.strictObject({
-  qemu: toolPath().default('qemu-system-x86_64'),
-  // tcg where the host has no /dev/kvm (the virtual lab here); kvm on a real DUT host.
-  accel: z.enum(['kvm', 'tcg']).default('kvm'),
-  machine: word().default('q35'),
-  cpu: word().default('host'),
-  memoryMb: z.number().int().min(128).max(1_048_576).default(1024),
-  cpus: z.number().int().positive().max(256).default(1),
-  kernel: absPath(),
-  initrd: absPath(),
-  disk: absPath(),
-  // The guest's memory: a memfd of hugepages of this size, shared with ovs-vswitchd (so the same
-  // size as ovsDpdk.hugepageSizeKb: the load refuses another), and a whole number of them.
-  hugepageSizeKb: hugepageSize(),
-  // QEMU's user-mode NIC for the harness, forwarded from the DUT host's loopback only.
-  mgmtMac: mac().default('52:54:00:00:00:02'),
-  mgmtForwardPort: port().default(2222),
-  // MSI-X vectors of the vhost-user NICs; 0 under TCG, where QEMU 7.2 crashes (SIGSEGV) as the
-  // guest starts a vhost-user NIC with MSI-X. null: QEMU's default (KVM).
-  nicVectors: z.number().int().nonnegative().max(2048, 'at most 2048: the most MSI-X vectors a PCI function has').nullable().default(0),
-  pidfile: absPath(),
-  consoleLog: absPath(),
-  // A line the guest prints on its console once its sshd listens: SSH is tried only then. Through QEMU's
-  // user networking an earlier attempt hangs in its SYN retries (seconds) after the guest is up.
-  readyLine: z
-    .string()
-    .regex(/^[A-Za-z0-9 _.:,=/-]{1,100}$/, 'expected a console line of letters, digits, spaces and . _ : , = / -')
-    .optional(),
-  // Words added to QEMU's command line as they are (validated: no shell characters).
-  extraArgs: z.array(z.string().regex(/^[A-Za-z0-9_.,:=/+-]+$/, 'expected a QEMU argument of letters, digits and . _ , : = / + -')).default([]),
-  // How long the guest may take from QEMU's start to answering SSH.
-  bootTimeoutS: z.number().int().positive().default(120),
-});
-
-/**
- * Upstream Open vSwitch with DPDK (the ovs-dpdk profile): the DPDK build of
- * ovs-vswitchd, started by the run for the run, and its DPDK settings.
- */
-const OvsDpdk = z.strictObject({
-  // Run by its path: the system's ovs-vswitchd alternative is never switched.
-  vswitchd: absPath().default('/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk'),
-  lcoreMask: hexMask().default('0x1'),
-  pmdCpuMask: hexMask().default('0x2'),
-  // Per NUMA socket; at most 1 TiB (no host has more on one socket; dutlab doctor reads what this host can hold).
-  socketMemMb: z.number().int().positive().max(1_048_576, 'at most 1048576 MB (1 TiB) on one socket').default(256),
-  // At least socketMemMb (DPDK's EAL refuses a limit below what it is to take at start).
-  socketLimitMb: z.number().int().positive().max(1_048_576, 'at most 1048576 MB (1 TiB) on one socket').default(256),
-  // The driver the NICs in pciDevices are bound to for DPDK (dutlab doctor checks it).
-  pciDriver: word().default('vfio-pci'),
-  // The PMD cores are the lab's alone (a measuring lab): doctor expects them isolated (isolcpus,
-  // nohz_full) and at the performance governor. false on a shared box (the virtual lab).
-  dedicatedCores: z.boolean().default(true),
-  // The PCI devices DPDK may probe; none: `--no-pci`, so that DPDK never touches the machine's own NICs.
-  pciDevices: z.array(z.string().regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/, 'expected a PCI address like 0000:01:00.0')).default([]),
-  // Further EAL arguments, one word each (--in-memory keeps DPDK's files out of /var/run/dpdk).
-  extraArgs: z.array(z.string().regex(/^--?[A-Za-z0-9][A-Za-z0-9_.=,:/-]*$/, 'expected one EAL option like --in-memory')).default(['--in-memory']),
-  // Unique per lab on a shared box: DPDK's runtime directory is /var/run/dpdk/<prefix>.
-  filePrefix: word().default('dutlab'),
-  // Lets an idle PMD thread sleep (microseconds): without it a PMD takes a whole core.
-  pmdMaxSleepUs: z.number().int().nonnegative().default(10000),
-  hugepageSizeKb: hugepageSize(),
-  // ovs-vswitchd log lines at ERR or EMER that are expected here (regular expressions), as make check-dpdk allows them.
-  logAllowlist: z.array(z.string().min(1).refine(compiles, 'not a regular expression JavaScript can compile')).default([]),
-});
-
 const Flow = z.strictObject({
   inPort: z.number().int().positive(),
   dlType: z
@@ -258,6 +94,8 @@ const Paths = z.strictObject({
   ovsdbPidfile: absPath().default('/usr/local/var/run/openvswitch/ovsdb-server.pid'),
   ovsDpdkPidfile: absPath().default('/usr/local/var/run/openvswitch/ovs_dpdk.pid'),
   dpdkDir: absPath().default('/root/DPDK'),
+  // kni_client's sources, copied to the guest: where the dpdk-ovs tree has them (<ovsDir>/guest/kni/kni_client) unless said.
+  kniClientDir: absPath().optional(),
   qemuBinary: toolPath().default('./qemu/x86_64-softmmu/qemu-system-x86_64'),
   guestImage: absPath().default('/root/images/client.qcow2'),
   shareDir: absPath().default('/tmp/qemu_share'),
@@ -369,10 +207,7 @@ const Tg = z
     type: z.enum(['linux', 'trex']).default('linux'),
     trex: Trex.optional(),
     // The linux TG's CPUs for tcpreplay and its captures (taskset -c), apart from the DUT's: "1", "2-3", "1,3".
-    cpus: z
-      .string()
-      .regex(/^\d{1,4}(-\d{1,4})?(,\d{1,4}(-\d{1,4})?)*$/, 'a CPU list as taskset -c takes it: 1, 2-3 or 1,3')
-      .optional(),
+    cpus: cpuListText().optional(),
   })
   .refine((t) => t.type !== 'trex' || t.trex !== undefined, {
     message: 'tg.type trex needs tg.trex (the server, its ports, the pcap directory)',

@@ -45,7 +45,11 @@ export const Throughput = z.strictObject({
   // Frame sizes on the wire, FCS included (64: 60 bytes in the pcap).
   frameSizes: z.array(z.number().int().min(64).max(1518)).min(1).default([64]),
   minRate: z.number().int().positive().default(1000),
-  maxRate: z.number().int().positive().max(100_000_000).default(1_000_000),
+  // The search's ceiling in frames/s: maxRate, or the line rate of the ports' link speed at each frame size
+  // (linkSpeedGbps: 10 is 14.88 Mframes/s at 64 B), the lower of the two where both are given. A TRex testbed
+  // names one; the linux TG (tcpreplay) is offered at most 1 Mframes/s (lib/testbed/sizing.ts).
+  maxRate: z.number().int().positive().max(200_000_000).optional(),
+  linkSpeedGbps: z.number().positive().max(800, 'at most 800 Gb/s').optional(),
   ndr: goal(0),
   pdr: goal(0.005),
   // Caps on each search (per frame size): a nightly's time is bounded whatever the DUT does.

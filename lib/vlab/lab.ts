@@ -258,6 +258,8 @@ function labTestbed(template: string, state: LabState): string {
     const t = topologyOf(loadTestbed(template));
     const trex = { server: { address: '127.0.0.1', port: TREX_RPC_PORT }, ports: { transmit: state.trex.ports[t.tgTx], receive: state.trex.ports[t.tgRx] } };
     doc.setIn(['tg', 'type'], 'trex');
+    // TRex in software mode on veths carries far below the veths' nominal 10 Gb/s: the search's ceiling stays where the linux TG's is.
+    if (!doc.hasIn(['throughput', 'maxRate'])) doc.setIn(['throughput', 'maxRate'], 1_000_000);
     doc.setIn(['tg', 'trex'], doc.createNode({ ...trex, pcapDir: join(s, 'trex', 'pcaps') }));
   }
   for (const role of ['host', 'guest', 'tg'] as const) {
@@ -278,6 +280,8 @@ function labTestbed(template: string, state: LabState): string {
       consoleLog: join(vm, 'console.log'),
     }))
       doc.setIn(['vm', k], v);
+    // The virtual lab's guest shares this box's CPUs with everything: nothing to pin it apart from.
+    if (kvm) doc.setIn(['vm', 'pin'], 'none');
     const vmPorts = doc.get('vmPorts') as { items: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }> };
     for (const p of vmPorts.items) p.set('vhostSocket', join(vm, `${String(p.get('name'))}.sock`));
   }

@@ -64,6 +64,14 @@ const ETHTOOL_KNI: Record<string, { stdout?: string; stderr: string; code: numbe
   '-k': { stdout: 'Features for vEth_port32:\n', stderr: 'Cannot get device feature names: Operation not supported\n', code: 74 },
 };
 
+/** A ready legacy DUT host's answers to the preflight's reads, by a word of each read. */
+export const LEGACY_HOST_READS: Array<[string, string]> = [
+  ['awk \'$3 == "hugetlbfs" && $2 == "/dev/hugepages"', 'free 1024\ndefault 2048\nmount rw,relatime,pagesize=2M\nend\n'],
+  ['/sys/bus/pci/drivers/igb_uio', 'igb_uio 1\nnic 0000:01:00.0\nnic 0000:01:00.1\nend\n'],
+  ['datapath/dpdk/build/ovs_dpdk', 'end\n'],
+  ['ss -Hltnp', 'vm none\nend\n'],
+];
+
 export async function startLegacyLab(
   dir: string,
   opts: { ivshmem: 'found' | 'not-found'; dpdkVersion?: string; ethtool?: 'kni' | 'device-gone'; qemu?: 'dies-at-boot' },
@@ -123,9 +131,11 @@ export async function startLegacyLab(
         return { stdout: output('dump-flows-two-flows-after-100.txt').replace(/n_packets=100, n_bytes=6000/g, 'n_packets=0, n_bytes=0') };
       if (inner.startsWith('./utilities/ovs-ivshm-mngr')) return { stdout: output('ivshm-mngr-vm_1.txt') };
       if (inner === 'dmesg | tail -n 1') return { stdout: '[ 100.000000] host\n' };
-      if (/^cat '?\/root\/DPDK'?\/VERSION /.test(inner)) return { stdout: `${opts.dpdkVersion ?? '1.6.0r2'}\n` };
+      if (/^if \[ -r '?\/root\/DPDK'?\/VERSION \]/.test(inner)) return { stdout: `${opts.dpdkVersion ?? '1.6.0r2'}\n` };
       if (inner === './utilities/ovs-vsctl --version') return { stdout: 'ovs-vsctl (Open vSwitch) 2.0.90\nCompiled Jun 12 2014 10:22:33\n' };
       if (inner === 'uname -r') return { stdout: '3.10.0-host\n' };
+      // The doctor's reads of the guide's host (lib/probes/dut-legacy.ts, dut-access.ts), as a ready one answers them.
+      for (const [read, said] of LEGACY_HOST_READS) if (inner.includes(read)) return { stdout: said };
       return { code: 0 };
     },
   });

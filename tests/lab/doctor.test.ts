@@ -13,6 +13,7 @@ import type { ProbeResult } from '../../lib/probes/probe.js';
 import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { dutlabRun } from '../helpers/cli.js';
 import { waitUntil } from '../../lib/wait.js';
+import { sshdListening } from '../../lib/vlab/daemons.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const dutlab = (...args: string[]) => execa('node', ['bin/dutlab.js', ...args], { cwd: ROOT, reject: false, timeout: 60_000 });
@@ -29,7 +30,10 @@ afterAll(async () => {
 /** The lab's testbed with these fields changed, as a new file beside it. */
 function variant(lab: LabState, name: string, set: Array<[Array<string | number>, unknown]>): string {
   const doc = parseDocument(readFileSync(lab.testbedFile, 'utf8'));
-  for (const [path, value] of set) doc.setIn(path, value);
+  for (const [path, value] of set) {
+    if (value === undefined) doc.deleteIn(path);
+    else doc.setIn(path, value);
+  }
   const file = join(lab.stateDir, `${name}.yaml`);
   writeFileSync(file, doc.toString());
   return file;
@@ -102,7 +106,13 @@ describe('dutlab doctor on the virtual lab', () => {
       ]),
       'ovs-dpdk',
     );
-    expect(notOk(greedy.results)).toEqual(['host.hugepages']);
+    // The whole (what the run takes) and node 0's share (DPDK's socket memory), each with its fix.
+    expect(notOk(greedy.results)).toEqual(['host.hugepages', 'host.hugepages-node']);
+    expect(greedy.results.find((x) => x.id === 'hugepages-node')).toMatchObject({
+      status: 'fail',
+      evidence: expect.stringMatching(/^node 0: \d+ free 2 MB pages, DPDK takes 500000$/),
+      fix: expect.stringMatching(/^echo 500000 > \/sys\/devices\/system\/node\/node0\/hugepages\/hugepages-2048kB\/nr_hugepages/),
+    });
     expect(greedy.results.find((x) => x.id === 'hugepages')).toMatchObject({
       status: 'fail',
       evidence: expect.stringMatching(/^\d+ free 2 MB pages, the run takes 500000 \(ovsDpdk\.socketMemMb 1000000\)$/),
@@ -180,6 +190,144 @@ describe('dutlab doctor on the virtual lab', () => {
       });
     } finally {
       process.kill(ovsdb.pid, 'SIGCONT');
+    }
+  }, 120_000);
+
+  it("refuses a host whose sshd will not forward to the guest: doctor and run exit 2 naming it before any change, the guest's connection named as through it", async () => {
+    const config = join(dpdk.stateDir, 'sshd-host', 'sshd_config');
+    const before = readFileSync(config, 'utf8');
+    // The lab's own sshd (recorded by lab up), told to reread its configuration as a real host's reload does.
+    const sshd = dpdk.processes.find((p) => p.name === 'sshd-host')!;
+    const reload = async (text: string) => {
+      writeFileSync(config, text);
+      process.kill(sshd.pid, 'SIGHUP');
+      await waitUntil("the host's sshd to listen again", () => sshdListening(dpdk.namespaces.host, '127.0.0.1'), { timeoutMs: 10_000 });
+    };
+    await reload(before.replace(/^AllowTcpForwarding .*$/m, 'AllowTcpForwarding no'));
+    try {
+      const d = await checks(dpdk.testbedFile, 'ovs-dpdk');
+      expect(d.exitCode).toBe(2);
+      expect(notOk(d.results)).toEqual(['host.ssh-forwarding', 'guest.connect']);
+      const line = d.results.find((x) => x.id === 'ssh-forwarding')!;
+      expect(line.evidence).toMatch(/^sshd refused a channel to 169\.254\.77\.2:22: /);
+      expect(line.fix).toMatch(/AllowTcpForwarding yes or local/);
+      const r = await dutlabRun(['--testbed', dpdk.testbedFile, '--profile', 'ovs-dpdk'], join(dpdk.stateDir, 'reports'));
+      expect(r.exitCode).toBe(2);
+      expect(r.summary.cases.find((c) => c.id === 'lab.preflight')?.message).toContain('[host] ssh-forwarding: sshd refused a channel to 169.254.77.2:22');
+      expect(r.summary.cases.find((c) => c.id === 'host.stop-previous-vswitchd')?.status).toBe('skipped');
+    } finally {
+      await reload(before);
+    }
+    expect(notOk((await checks(dpdk.testbedFile, 'ovs-dpdk')).results)).toEqual([]);
+  }, 120_000);
+
+  it("refuses the guest's forwarded port held by another process, and DPDK memory asked of a NUMA node the host does not have: exit 2 before any change", async () => {
+    // The DPDK lab as a VM lab would be (vhost-user ports, a guest the run starts): what the doctor reads before QEMU runs.
+    const s = dpdk.stateDir;
+    for (const f of ['vmlinuz', 'initrd.img', 'root.ext4']) writeFileSync(join(s, f), '');
+    const vmLab = variant(dpdk, 'vm-port', [
+      [['vmPorts', 0, 'kind'], 'vhost-user'],
+      [['vmPorts', 1, 'kind'], 'vhost-user'],
+      [['vmPorts', 0, 'vhostSocket'], join(s, 'vm0.sock')],
+      [['vmPorts', 1, 'vhostSocket'], join(s, 'vm1.sock')],
+      [['vmPorts', 0, 'netns'], undefined],
+      [['vmPorts', 1, 'netns'], undefined],
+      [
+        ['vm'],
+        {
+          accel: 'tcg',
+          cpu: 'max',
+          memoryMb: 128,
+          kernel: join(s, 'vmlinuz'),
+          initrd: join(s, 'initrd.img'),
+          disk: join(s, 'root.ext4'),
+          pidfile: join(s, 'vm-qemu.pid'),
+          consoleLog: join(s, 'vm-console.log'),
+          mgmtForwardPort: 2222,
+        },
+      ],
+      // The guest's pages and DPDK's within what the lab reserved.
+      [['ovsDpdk', 'socketMemMb'], 128],
+      [['ovsDpdk', 'socketLimitMb'], 128],
+    ]);
+    const holder = execa(
+      'ip',
+      [
+        'netns',
+        'exec',
+        dpdk.namespaces.host,
+        'python3',
+        '-c',
+        "import socket,time; s=socket.socket(); s.bind(('127.0.0.1', 2222)); s.listen(); print('listening', flush=True); time.sleep(120)",
+      ],
+      { reject: false },
+    );
+    await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+    try {
+      const d = await checks(vmLab, 'ovs-dpdk', '--host', 'host');
+      expect(d.exitCode).toBe(2);
+      expect(notOk(d.results)).toEqual(['host.guest-port']);
+      expect(d.results.find((x) => x.id === 'guest-port')).toMatchObject({
+        evidence: expect.stringMatching(/^127\.0\.0\.1:2222 held by python3 \(pid \d+\): QEMU could not forward port 2222 to the guest$/),
+        fix: expect.stringContaining('give vm.mgmtForwardPort and hosts.guest.port a free one'),
+      });
+      const r = await dutlabRun(['--testbed', vmLab, '--profile', 'ovs-dpdk'], join(s, 'reports'));
+      expect(r.exitCode).toBe(2);
+      expect(r.summary.cases.find((c) => c.id === 'lab.preflight')?.message).toContain('[host] guest-port: 127.0.0.1:2222 held by python3');
+      expect(r.summary.cases.find((c) => c.id === 'host.stop-previous-vswitchd')?.status).toBe('skipped');
+    } finally {
+      holder.kill('SIGTERM');
+      await holder;
+    }
+    // Memory on node 1 of a host with node 0 alone: the same probe that finds pages free on the wrong node of a two-socket host
+    // (tests/protocol/doctor-real-lab.test.ts), here for real on this one-node box.
+    const node1 = variant(dpdk, 'node1', [
+      [
+        ['ovsDpdk', 'socketMemMb'],
+        [0, 256],
+      ],
+      [
+        ['ovsDpdk', 'socketLimitMb'],
+        [0, 256],
+      ],
+    ]);
+    const d = await checks(node1, 'ovs-dpdk', '--host', 'host');
+    expect(d.exitCode).toBe(2);
+    expect(notOk(d.results)).toEqual(['host.hugepages-node']);
+    expect(d.results.find((x) => x.id === 'hugepages-node')).toMatchObject({
+      evidence: 'ovsDpdk.socketMemMb 0,256 takes memory on node 1, which this host has node 0',
+      fix: expect.stringContaining('one value per node this host has'),
+    });
+    const r = await dutlabRun(['--testbed', node1, '--profile', 'ovs-dpdk'], join(s, 'reports'));
+    expect(r.exitCode).toBe(2);
+    expect(r.summary.cases.find((c) => c.id === 'lab.preflight')?.message).toContain('[host] hugepages-node: ovsDpdk.socketMemMb 0,256 takes memory on node 1');
+    expect(r.summary.cases.find((c) => c.id === 'host.stop-previous-vswitchd')?.status).toBe('skipped');
+  }, 120_000);
+
+  it("refuses, on a netdev lab, the lab's own ovs-vswitchd when it does not answer (a run would blame the DUT): doctor and run exit 2", async () => {
+    const netdev = await labUp({ id: 'docv' });
+    try {
+      const vswitchd = netdev.processes.find((p) => p.name === 'ovs-vswitchd')!;
+      expect(notOk((await checks(netdev.testbedFile, 'virtual', '--host', 'host')).results)).toEqual([]);
+      process.kill(vswitchd.pid, 'SIGSTOP');
+      try {
+        const d = await checks(netdev.testbedFile, 'virtual', '--host', 'host');
+        expect(d.exitCode).toBe(2);
+        expect(notOk(d.results)).toEqual(['host.vswitchd-answers']);
+        expect(d.results.find((x) => x.id === 'vswitchd-answers')!.evidence).toBe(
+          `ovs-vswitchd (pid ${vswitchd.pid}) runs but does not answer ovs-appctl within 5 s`,
+        );
+        const r = await dutlabRun(['--testbed', netdev.testbedFile, '--profile', 'virtual'], join(netdev.stateDir, 'reports'));
+        expect(r.exitCode).toBe(2);
+        expect(r.summary.cases.find((c) => c.id === 'lab.preflight')).toMatchObject({
+          kind: 'infra',
+          message: expect.stringContaining(`[host] vswitchd-answers: ovs-vswitchd (pid ${vswitchd.pid}) runs but does not answer`),
+        });
+      } finally {
+        process.kill(vswitchd.pid, 'SIGCONT');
+      }
+    } finally {
+      await labDown({ id: 'docv' });
     }
   }, 120_000);
 

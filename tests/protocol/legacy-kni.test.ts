@@ -83,7 +83,7 @@ describe.concurrent('legacy-kni on the scripted legacy lab', () => {
       const want = plan.filter((s) => s.host === role).flatMap((s) => s.commands.map((c) => c.line));
       expect(missingInOrder(lab.received(role), want)).toEqual([]);
     }
-    const qemu = lab.received('host').find((c) => c.includes('qemu-system-x86_64'))!;
+    const qemu = lab.received('host').find((c) => c.includes('qemu-system-x86_64') && c.includes('-device ivshmem'))!;
     expect(qemu).toContain('-device ivshmem,size=64M,shm=fd:/dev/hugepages/rtemap_0:0x0:0x200000:');
     expect(qemu).toContain("-name 'client 1'");
     // Teardown stopped what the run started, by pid.

@@ -128,7 +128,11 @@ describe('no size limit: every file read has a bound', () => {
 
 describe('values that failed late or misled: refused at load, with the field', () => {
   it.each([
-    ['throughput.minRate above maxRate', 'throughput: { minRate: 5000, maxRate: 1000 }', 'throughput.minRate: 5000 frames/s is above throughput.maxRate 1000'],
+    [
+      'throughput.minRate above maxRate',
+      'throughput: { minRate: 5000, maxRate: 1000 }',
+      "throughput.minRate: 5000 frames/s is above the search's ceiling 1000 (throughput.maxRate)",
+    ],
     ['a logAllowlist regex that does not compile', 'ovsDpdk: { logAllowlist: ["(unclosed"] }', 'ovsDpdk.logAllowlist.0: not a regular expression'],
     [
       'two vhost-user ports on one socket',
@@ -189,7 +193,7 @@ describe('values that failed late or misled: refused at load, with the field', (
     [
       'socket memory no socket holds',
       'ovsDpdk: { socketMemMb: 1000000000, socketLimitMb: 1000000000 }',
-      'ovsDpdk.socketMemMb: at most 1048576 MB (1 TiB) on one socket',
+      'ovsDpdk.socketMemMb: at most 1048576 MB (1 TiB) on one NUMA node',
     ],
     [
       'more MSI-X vectors than a PCI function has',
@@ -219,7 +223,7 @@ describe('values that failed late or misled: refused at load, with the field', (
   });
 
   it('uses vm.hugepageSizeKb for the guest memory it names', () => {
-    const tb = parseTestbed(`${MINIMAL}vm: { kernel: /k, initrd: /i, disk: /d, pidfile: /p, consoleLog: /c, memoryMb: 1024 }\n`);
+    const tb = parseTestbed(`${MINIMAL}vm: { kernel: /k, initrd: /i, disk: /d, pidfile: /p, consoleLog: /c, memoryMb: 1024, pin: none }\n`);
     expect(tb.vm?.hugepageSizeKb).toBe(2048);
   });
 });

@@ -130,9 +130,9 @@ describe('dutlab plan (the modern lab: real-ovs-dpdk.yaml)', () => {
 
   it('runs the NICs by PCI address, four isolated PMD cores, 1 GB pages, and a KVM guest on vhost-user', () => {
     expect(profileProblems(ovsDpdk, real, 'real-ovs-dpdk.yaml')).toBeNull();
-    expect(text).toContain('other_config:pmd-cpu-mask=0x3c');
-    expect(text).toContain("'other_config:dpdk-extra=-a 0000:3b:00.0 -a 0000:3b:00.1 --file-prefix=dutlab'");
-    expect(text).toContain('options:dpdk-devargs=0000:3b:00.0');
+    expect(text).toContain('other_config:pmd-cpu-mask=0x3c0000');
+    expect(text).toContain("'other_config:dpdk-extra=-a 0000:af:00.0 -a 0000:af:00.1 --file-prefix=dutlab'");
+    expect(text).toContain('options:dpdk-devargs=0000:af:00.0');
     expect(text).toContain('cat /sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages');
     expect(text).toMatch(/qemu-system-x86_64 .*-accel kvm/);
     expect(text).toContain('type=dpdkvhostuserclient options:vhost-server-path=/var/run/dutlab/vhost0.sock');

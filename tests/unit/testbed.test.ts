@@ -155,7 +155,7 @@ describe('testbed file', () => {
   });
 
   it('takes a TRex TG with its server, its ports by role and a pcap directory, and refuses one that cannot work, by field', () => {
-    const tb = parseTestbed(`${MINIMAL}tg:\n  type: trex\n  trex:\n    ports: { transmit: 0, receive: 1 }\n`);
+    const tb = parseTestbed(`${MINIMAL}tg:\n  type: trex\n  trex:\n    ports: { transmit: 0, receive: 1 }\nthroughput: { linkSpeedGbps: 10 }\n`);
     expect(tb.tg).toEqual({
       type: 'trex',
       trex: { server: { address: '127.0.0.1', port: 4501 }, ports: { transmit: 0, receive: 1 }, pcapDir: '/tmp/dutlab-trex', callTimeoutMs: 10_000 },

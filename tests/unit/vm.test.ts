@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { kernelLastWords, parseDmesg } from '../../lib/parsers/dmesg.js';
 import { ovsDpdk } from '../../lib/profiles/ovs-dpdk.profile.js';
 import { profileFor, profileProblems } from '../../lib/profiles/profile.js';
-import { qemuCommand } from '../../lib/profiles/steps/vm.js';
+import { pinVcpusCommand, qemuCommand } from '../../lib/profiles/steps/vm.js';
 import { hugepagesNeeded } from '../../lib/testbed/sizing.js';
 import { commandText, planOf } from '../../lib/scenario/plan.js';
 import { parseTestbed } from '../../lib/testbed/load.js';
@@ -26,8 +26,12 @@ describe("QEMU's command line for the testbed's VM", () => {
   const line = qemuCommand(tb);
 
   it('puts the guest memory on shared hugepages and each vhost-user NIC on its port socket, with vectors=0 under TCG', () => {
-    expect(line).toMatch(/^qemu-system-x86_64 -name dutlab-guest -accel tcg -machine q35 -cpu max -m 512M -smp 1 /);
-    expect(line).toContain('-object memory-backend-memfd,id=mem,size=512M,share=on,hugetlb=on,hugetlbsize=2048K -numa node,memdev=mem');
+    expect(line).toMatch(/^qemu-system-x86_64 -name dutlab-guest,debug-threads=on -accel tcg -machine q35 -cpu max -m 512M -smp 1 /);
+    // Taken whole at start (prealloc=on, the default): a hugepage shortfall fails the start, not a trial.
+    expect(line).toContain('-object memory-backend-memfd,id=mem,size=512M,share=on,hugetlb=on,hugetlbsize=2048K,prealloc=on -numa node,memdev=mem');
+    expect(qemuCommand(tbOf(TEMPLATE.replace('vm:\n', 'vm:\n  prealloc: false\n')))).toContain('hugetlbsize=2048K -numa');
+    // Under TCG nothing is pinned: no taskset, no vCPU pinning.
+    expect(pinVcpusCommand(tb)).toBeNull();
     expect(line).toContain(
       '-chardev socket,id=vhost0,path=/run/dutlab-vlab/vm/port32.sock,server=on,wait=off -netdev vhost-user,id=net0,chardev=vhost0 -device virtio-net-pci,netdev=net0,mac=00:4B:4E:49:30:00,vectors=0',
     );

@@ -4,6 +4,7 @@ import { ivshmemState, parseDmesg } from '../../parsers/dmesg.js';
 import { parseIvshmCmdline } from '../../parsers/ivshm.js';
 import type { Testbed } from '../../testbed/schema.js';
 import { shq } from '../../transport/quote.js';
+import { kniClientDirOf } from '../../testbed/sizing.js';
 import { VM_PROCESS, type StepDef } from '../profile.js';
 import { host, t } from './shared.js';
 
@@ -21,8 +22,8 @@ export const hostCopyFiles: StepDef = {
       { line: `mkdir -p ${share}/DPDK` },
       { line: `mkdir -p ${share}/kni_client` },
       { line: `cp -aL ${shq(c.tb.paths.dpdkDir)}/* ${share}/DPDK` },
-      // The guide makes the kni_client directory but leaves its source open; it ships with the vSwitch.
-      { line: `cp -aL ${shq(c.tb.paths.ovsDir)}/kni_client/* ${share}/kni_client` },
+      // The guide makes the kni_client directory but leaves its source open: the vSwitch ships it (guest/kni/kni_client).
+      { line: `cp -aL ${shq(kniClientDirOf(c.tb))}/* ${share}/kni_client` },
     ];
   },
 };
@@ -162,5 +163,14 @@ export const guestStartKniClient: StepDef = {
 
 /** The DPDK version of the tree the guide builds from (`$RTE_SDK`), or the installed library's. */
 export function dpdkTreeVersion(tb: Testbed): string {
-  return `cat ${shq(tb.paths.dpdkDir)}/VERSION || pkg-config --modversion libdpdk`;
+  // The tree's own version, never the system's libdpdk.pc (a modern DPDK installed beside the guide's tree would read as
+  // the lab's, and block the whole profile): its VERSION file, or, in a tree as old as the guide's (1.6), rte_version.h.
+  const dir = shq(tb.paths.dpdkDir);
+  const header = `${dir}/lib/librte_eal/common/include/rte_version.h`;
+  return (
+    `if [ -r ${dir}/VERSION ]; then cat ${dir}/VERSION; elif [ -r ${header} ]; then ` +
+    `awk '$1 == "#define" && $2 == "RTE_VER_MAJOR" {ma = $3} $1 == "#define" && $2 == "RTE_VER_MINOR" {mi = $3} ` +
+    `$1 == "#define" && $2 == "RTE_VER_PATCH_LEVEL" {pl = $3} $1 == "#define" && $2 == "RTE_VER_PATCH_RELEASE" {pr = $3} ` +
+    `END {if (ma != "") printf "%s.%s.%s%s\\n", ma, mi, pl, (pr + 0 > 0 ? "r" pr : "")}' ${header}; fi`
+  );
 }

@@ -1,6 +1,6 @@
 import { CheckFailure, CommandError, PreflightError } from '../../errors.js';
 import type { Testbed } from '../../testbed/schema.js';
-import { freeHugepagesFile } from '../../testbed/sizing.js';
+import { freeHugepagesFile, perNodeText, socketLimitPerNode, socketMemPerNode } from '../../testbed/sizing.js';
 import { shq } from '../../transport/quote.js';
 import { checkDpdkInitialized } from '../../verify/state.js';
 import type { StepDef } from '../profile.js';
@@ -65,8 +65,9 @@ export const hostDpdkConfig: StepDef = {
       'other_config:dpdk-init=true',
       `other_config:dpdk-lcore-mask=${d.lcoreMask}`,
       `other_config:pmd-cpu-mask=${d.pmdCpuMask}`,
-      `other_config:dpdk-socket-mem=${d.socketMemMb}`,
-      `other_config:dpdk-socket-limit=${d.socketLimitMb}`,
+      // One value per NUMA node, node 0 first: the NIC's node gets its mempools there.
+      `other_config:dpdk-socket-mem=${perNodeText(socketMemPerNode(c.tb))}`,
+      `other_config:dpdk-socket-limit=${perNodeText(socketLimitPerNode(c.tb))}`,
       shq(`other_config:dpdk-extra=${ealExtraArgs(c.tb).join(' ')}`),
       `other_config:pmd-maxsleep=${d.pmdMaxSleepUs}`,
       // What the last daemon reported: the start step waits for this run's to say true.

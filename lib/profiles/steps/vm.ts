@@ -35,8 +35,9 @@ export function qemuCommand(tb: Testbed): string {
   ].join(' ');
   const words = [
     v.qemu,
-    ...['-name', 'dutlab-guest', '-accel', v.accel, '-machine', v.machine, '-cpu', v.cpu, '-m', `${v.memoryMb}M`, '-smp', String(v.cpus)],
-    ...['-object', `memory-backend-memfd,id=mem,size=${v.memoryMb}M,share=on,hugetlb=on,hugetlbsize=${v.hugepageSizeKb}K`],
+    // Its threads named ("CPU 0/KVM"): the pin step finds each vCPU's by its name.
+    ...['-name', 'dutlab-guest,debug-threads=on', '-accel', v.accel, '-machine', v.machine, '-cpu', v.cpu, '-m', `${v.memoryMb}M`, '-smp', String(v.cpus)],
+    ...['-object', `memory-backend-memfd,id=mem,size=${v.memoryMb}M,share=on,hugetlb=on,hugetlbsize=${v.hugepageSizeKb}K${v.prealloc ? ',prealloc=on' : ''}`],
     ...['-numa', 'node,memdev=mem'],
     ...['-kernel', v.kernel, '-initrd', v.initrd, '-append', append],
     ...['-drive', `file=${v.disk},format=raw,if=virtio,snapshot=on`],
@@ -49,7 +50,26 @@ export function qemuCommand(tb: Testbed): string {
     ...['-serial', `file:${v.consoleLog}`, '-display', 'none', '-monitor', 'none', '-pidfile', v.pidfile],
     ...v.extraArgs,
   ];
-  return words.map(shq).join(' ');
+  // Every thread starts on the emulator's CPUs (the vCPUs' too, until the pin step moves each to its own).
+  const pinned = v.pin && v.pin !== 'none' ? ['taskset', '-c', v.pin.emulator] : [];
+  return [...pinned, ...words].map(shq).join(' ');
+}
+
+/**
+ * Each vCPU thread onto its own host CPU, as upstream's howto and VSPERF do
+ * (`taskset -p` on the thread QEMU names "CPU <i>/KVM"), once QEMU made them:
+ * its pidfile is written before its machine exists, so the threads are waited for.
+ */
+export function pinVcpusCommand(tb: Testbed): string | null {
+  const v = tb.vm!;
+  if (!v.pin || v.pin === 'none') return null;
+  const pairs = v.pin.vcpus.map((cpu, i) => `${i}:${cpu}`).join(' ');
+  return (
+    `n=0; while [ ! -s ${shq(v.pidfile)} ] && [ $n -lt 100 ]; do n=$((n + 1)); sleep 0.1; done; pid=$(cat ${shq(v.pidfile)}) && for pair in ${pairs}; do i=\${pair%%:*}; cpu=\${pair#*:}; tid=; n=0; ` +
+    `while [ -z "$tid" ] && [ $n -lt 100 ]; do for t in /proc/$pid/task/*; do case "$(cat "$t/comm" 2>/dev/null)" in "CPU $i/"*) tid=\${t##*/};; esac; done; ` +
+    `[ -n "$tid" ] || { n=$((n + 1)); sleep 0.1; }; done; [ -n "$tid" ] || { echo "QEMU (pid $pid) made no thread for vCPU $i in 10 s" >&2; exit 1; }; ` +
+    `taskset -p -c "$cpu" "$tid" >/dev/null && echo "vCPU $i: thread $tid on CPU $cpu"; done`
+  );
 }
 
 export const hostStartVm: StepDef = {
@@ -71,6 +91,17 @@ export const hostStartVm: StepDef = {
   },
   // Before ovs-vswitchd stops: the guest's memory is hugepages that its stop step counts back.
   undo: (c) => [stopByPidfile(c.tb.vm!.pidfile, QEMU_COMM)],
+};
+
+export const hostPinVcpus: StepDef = {
+  id: 'host.pin-vcpus',
+  title: "Pin each of the guest's vCPUs to its own host CPU (vm.pin)",
+  host: 'host',
+  requires: [{ feature: 'vm' }],
+  commands: (c) => {
+    const line = pinVcpusCommand(c.tb);
+    return line ? [{ line }] : [];
+  },
 };
 
 export const hostWaitVhostUser: StepDef = {

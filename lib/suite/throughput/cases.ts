@@ -9,6 +9,7 @@ import { type Goal, bitsPerSecond, searchThroughput, type SearchConfig } from '.
 import { shq } from '../../transport/quote.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
 import { streamFromTestbed } from '../../traffic/stream.js';
+import { searchCeiling } from '../../testbed/sizing.js';
 import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js';
 import type { LatencyResult } from '../../results/latency.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
@@ -20,13 +21,18 @@ const BYPASS_COOKIE = '0xd17ab';
 
 export class ThroughputTest {
   private tg: MeasuringTrafficGenerator | null = null;
-  private maxRate: number;
+  /** What the calibration found the generator and its wires carry (frames/s), where it ran. */
+  private calibrated: number | null = null;
   private calibration: ThroughputResult['calibration'] = null;
   /** One search per frame size, as they finish. */
   private results: ThroughputResult[] = [];
 
-  constructor(private readonly run: LabRun) {
-    this.maxRate = run.tb.throughput.maxRate;
+  constructor(private readonly run: LabRun) {}
+
+  /** The highest load of a search at a frame size: the testbed's ceiling, and no more than the calibration saw carried. */
+  private maxRateAt(frame: number): number {
+    const ceiling = searchCeiling(this.run.tb, frame);
+    return this.calibrated === null ? ceiling : Math.min(ceiling, this.calibrated);
   }
 
   stages(): Stage[] {
@@ -99,7 +105,7 @@ export class ThroughputTest {
     let latency: LatencyResult | undefined;
     const frame = this.run.tb.throughput.frameSizes[0]!;
     try {
-      r = await this.tg!.measure({ rate: this.run.tb.throughput.maxRate, durationS: 1, frame });
+      r = await this.tg!.measure({ rate: searchCeiling(this.run.tb, frame), durationS: 1, frame });
       // The generator's own latency, back to back but for the switch: what every figure of the DUT's includes.
       if (this.run.tb.throughput.latency.loads.length) latency = await streamAloneLatency(this.tg!, this.run, frame);
     } finally {
@@ -107,9 +113,9 @@ export class ThroughputTest {
     }
     this.calibration = { achievedRate: Math.round(r.achievedRate), received: r.received, sent: r.sent, durationS: 1, ...(latency ? { latency } : {}) };
     // What came back with the guest bypassed is what the generator and its wires can carry.
-    this.maxRate = Math.max(this.run.tb.throughput.minRate, Math.floor(Math.min(r.achievedRate, r.received) * 0.98));
+    this.calibrated = Math.max(this.run.tb.throughput.minRate, Math.floor(Math.min(r.achievedRate, r.received) * 0.98));
     this.run.note(
-      `calibration, guest bypassed: the generator offered ${this.run.tb.throughput.maxRate} frames/s, reached ${Math.round(r.achievedRate)}, ${r.received} of ${r.sent} came back: the search stays at or below ${this.maxRate} frames/s`,
+      `calibration, guest bypassed: the generator offered ${searchCeiling(this.run.tb, frame)} frames/s, reached ${Math.round(r.achievedRate)}, ${r.received} of ${r.sent} came back: the search stays at or below ${this.calibrated} frames/s`,
     );
   }
 
@@ -145,7 +151,8 @@ export class ThroughputTest {
       { name: 'NDR', ...t.ndr },
       { name: 'PDR', ...t.pdr },
     ];
-    const config: SearchConfig = { goals, minRate: t.minRate, maxRate: this.maxRate, maxTrials: t.maxTrials, maxSearchS: t.maxSearchS };
+    const maxRate = this.maxRateAt(frame);
+    const config: SearchConfig = { goals, minRate: t.minRate, maxRate, maxTrials: t.maxTrials, maxSearchS: t.maxSearchS };
     const result = await searchThroughput(config, async (rate, durationS) => {
       const m = await this.tg!.measure({ rate, durationS, frame });
       return { rate, durationS, ...m };
@@ -154,7 +161,7 @@ export class ThroughputTest {
       frame,
       calibration: this.calibration,
       generatorLimit: result.generatorLimit,
-      maxRate: this.maxRate,
+      maxRate,
       goals: result.goals.map((g) => ({ ...g, lowerBps: g.lowerBound !== null ? bitsPerSecond(g.lowerBound, frame) : null })),
       trials: result.trials,
     };

@@ -1,0 +1,106 @@
+// The DUT host's side of the testbed: upstream OVS-DPDK's settings (ovsDpdk:)
+// and the VM the ovs-dpdk profile starts (vm:). lib/testbed/schema.ts holds the rest.
+import { z } from 'zod';
+import { absPath, compiles, cpuListText, hexMask, hugepageSize, mac, port, toolPath, word } from './words.js';
+
+/**
+ * The VM the ovs-dpdk profile starts on the DUT host for vhost-user ports
+ * (the virtual lab's: `lab up --guest vm`): QEMU's binary and machine, the
+ * guest's kernel, initrd and disk, its memory on shared hugepages (vhost-user
+ * needs the guest's memory shared with ovs-vswitchd), the management NIC
+ * the harness reaches the guest through, and where its console goes.
+ */
+export const Vm = z.strictObject({
+  qemu: toolPath().default('qemu-system-x86_64'),
+  // tcg where the host has no /dev/kvm (the virtual lab here); kvm on a real DUT host.
+  accel: z.enum(['kvm', 'tcg']).default('kvm'),
+  machine: word().default('q35'),
+  cpu: word().default('host'),
+  memoryMb: z.number().int().min(128).max(1_048_576).default(1024),
+  cpus: z.number().int().positive().max(256).default(1),
+  kernel: absPath(),
+  initrd: absPath(),
+  disk: absPath(),
+  // The guest's memory: a memfd of hugepages of this size, shared with ovs-vswitchd (so the same
+  // size as ovsDpdk.hugepageSizeKb: the load refuses another), and a whole number of them.
+  hugepageSizeKb: hugepageSize(),
+  // QEMU's user-mode NIC for the harness, forwarded from the DUT host's loopback only.
+  mgmtMac: mac().default('52:54:00:00:00:02'),
+  mgmtForwardPort: port().default(2222),
+  // MSI-X vectors of the vhost-user NICs; 0 under TCG, where QEMU 7.2 crashes (SIGSEGV) as the
+  // guest starts a vhost-user NIC with MSI-X. null: QEMU's default (KVM).
+  nicVectors: z.number().int().nonnegative().max(2048, 'at most 2048: the most MSI-X vectors a PCI function has').nullable().default(0),
+  pidfile: absPath(),
+  consoleLog: absPath(),
+  // A line the guest prints on its console once its sshd listens: SSH is tried only then. Through QEMU's
+  // user networking an earlier attempt hangs in its SYN retries (seconds) after the guest is up.
+  readyLine: z
+    .string()
+    .regex(/^[A-Za-z0-9 _.:,=/-]{1,100}$/, 'expected a console line of letters, digits, spaces and . _ : , = / -')
+    .optional(),
+  // Words added to QEMU's command line as they are (validated: no shell characters).
+  extraArgs: z.array(z.string().regex(/^[A-Za-z0-9_.,:=/+-]+$/, 'expected a QEMU argument of letters, digits and . _ , : = / + -')).default([]),
+  // How long the guest may take from QEMU's start to answering SSH.
+  bootTimeoutS: z.number().int().positive().default(120),
+  // The guest's memory taken whole at QEMU's start (prealloc=on): a hugepage shortfall is a failed start, not a
+  // SIGBUS in the middle of a trial.
+  prealloc: z.boolean().default(true),
+  // Where the guest's threads run (upstream's howto and VSPERF pin them): vCPU i on vcpus[i], QEMU's other threads on
+  // emulator, both apart from ovsDpdk.pmdCpuMask and lcoreMask; floating vCPUs make NDR noisy and the gate flap. A KVM
+  // guest (a real DUT host) must say: its CPUs, or none to let them float.
+  pin: z
+    .union([
+      z.literal('none'),
+      z.strictObject({
+        vcpus: z.array(z.number().int().nonnegative().max(4095)).min(1),
+        emulator: cpuListText(),
+      }),
+    ])
+    .optional(),
+});
+
+/**
+ * Upstream Open vSwitch with DPDK (the ovs-dpdk profile): the DPDK build of
+ * ovs-vswitchd, started by the run for the run, and its DPDK settings.
+ */
+/** Megabytes on one NUMA node: at most 1 TiB (no host has more on one node; dutlab doctor reads what this host can hold). */
+const nodeMb = () => z.number().int().nonnegative().max(1_048_576, 'at most 1048576 MB (1 TiB) on one NUMA node');
+
+/** A size per NUMA node: one number (node 0's), or a list in ascending node order with at least one node's memory. */
+const perNode = (field: string) =>
+  z.union([
+    nodeMb().refine((v) => v > 0, `${field}: 0 MB gives DPDK no memory`),
+    z
+      .array(nodeMb())
+      .min(1)
+      .max(8, 'at most 8 NUMA nodes')
+      .refine((l) => l.some((v) => v > 0), 'every node at 0 MB gives DPDK no memory'),
+  ]);
+
+export const OvsDpdk = z.strictObject({
+  // Run by its path: the system's ovs-vswitchd alternative is never switched.
+  vswitchd: absPath().default('/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk'),
+  lcoreMask: hexMask().default('0x1'),
+  pmdCpuMask: hexMask().default('0x2'),
+  // DPDK's memory per NUMA node, in ascending node order ([0, 2048]: node 1's 2 GB, for a NIC on node 1), as
+  // other_config:dpdk-socket-mem takes it. One number is node 0's alone (read, with a note on a real lab).
+  socketMemMb: perNode('socketMemMb').default(256),
+  // Per node too, each at least that node's socketMemMb (DPDK's EAL refuses a limit below what it is to take at start).
+  socketLimitMb: perNode('socketLimitMb').default(256),
+  // The driver the NICs in pciDevices are bound to for DPDK (dutlab doctor checks it).
+  pciDriver: word().default('vfio-pci'),
+  // The PMD cores are the lab's alone (a measuring lab): doctor expects them isolated (isolcpus,
+  // nohz_full) and at the performance governor. false on a shared box (the virtual lab).
+  dedicatedCores: z.boolean().default(true),
+  // The PCI devices DPDK may probe; none: `--no-pci`, so that DPDK never touches the machine's own NICs.
+  pciDevices: z.array(z.string().regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/, 'expected a PCI address like 0000:01:00.0')).default([]),
+  // Further EAL arguments, one word each (--in-memory keeps DPDK's files out of /var/run/dpdk).
+  extraArgs: z.array(z.string().regex(/^--?[A-Za-z0-9][A-Za-z0-9_.=,:/-]*$/, 'expected one EAL option like --in-memory')).default(['--in-memory']),
+  // Unique per lab on a shared box: DPDK's runtime directory is /var/run/dpdk/<prefix>.
+  filePrefix: word().default('dutlab'),
+  // Lets an idle PMD thread sleep (microseconds): without it a PMD takes a whole core.
+  pmdMaxSleepUs: z.number().int().nonnegative().default(10000),
+  hugepageSizeKb: hugepageSize(),
+  // ovs-vswitchd log lines at ERR or EMER that are expected here (regular expressions), as make check-dpdk allows them.
+  logAllowlist: z.array(z.string().min(1).refine(compiles, 'not a regular expression JavaScript can compile')).default([]),
+});
