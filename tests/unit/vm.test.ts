@@ -8,15 +8,17 @@ import { describe, expect, it } from 'vitest';
 import { kernelLastWords, parseDmesg } from '../../lib/parsers/dmesg.js';
 import { ovsDpdk } from '../../lib/profiles/ovs-dpdk.profile.js';
 import { profileFor, profileProblems } from '../../lib/profiles/profile.js';
-import { pinVcpusCommand, qemuCommand } from '../../lib/profiles/steps/vm.js';
+import { hostPinVcpus, pinVcpusCommand, qemuCommand } from '../../lib/profiles/steps/vm.js';
 import { hugepagesNeeded } from '../../lib/testbed/sizing.js';
 import { commandText, planOf } from '../../lib/scenario/plan.js';
-import { parseTestbed } from '../../lib/testbed/load.js';
+import { loadTestbed, parseTestbed } from '../../lib/testbed/load.js';
 import { LocalShell } from '../../lib/transport/local.js';
 import { describeExit, EXIT_MARKER, exitStatusIn } from '../../lib/transport/shell.js';
 import { checkGuestBoot } from '../../lib/verify/state.js';
 import { VM_TEMPLATE } from '../../lib/vlab/lab.js';
-import { output } from '../helpers/fixtures.js';
+import { fixturePath, output } from '../helpers/fixtures.js';
+import { CommandError, VmError } from '../../lib/errors.js';
+import type { StepRuntime } from '../../lib/profiles/profile.js';
 
 const TEMPLATE = readFileSync(VM_TEMPLATE, 'utf8');
 const tbOf = (yaml: string) => parseTestbed(yaml, 'vm.yaml');
@@ -177,5 +179,22 @@ describe("the guest's last words on its console", () => {
     const cut = kernelLastWords(`${long}\n[  300.0] Kernel panic - not syncing: hung_task: blocked tasks`, 12);
     expect(cut).toHaveLength(12);
     expect(cut.at(-1)).toBe('[300.000000] Kernel panic - not syncing: hung_task: blocked tasks');
+  });
+});
+
+describe("the guest's vCPUs pinned (vm.pin)", () => {
+  const real = loadTestbed(fixturePath('testbeds/real-ovs-dpdk.yaml'));
+  const runtime = { tb: real } as unknown as StepRuntime;
+  it('passes only when the kernel, read back, lets each vCPU thread run on its CPU alone', async () => {
+    const ok = 'vCPU 0: thread 4101 on CPU 22, allowed 22\nvCPU 1: thread 4102 on CPU 23, allowed 23\n';
+    await expect(hostPinVcpus.after!(runtime, [ok])).resolves.toBeUndefined();
+    const floating = 'vCPU 0: thread 4101 on CPU 22, allowed 22\nvCPU 1: thread 4102 on CPU 23, allowed 16-31\n';
+    const err = await hostPinVcpus.after!(runtime, [floating]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VmError);
+    expect((err as VmError).message).toBe("the guest's vCPUs are not pinned as vm.pin says: vCPU 1 may run on 16-31, not 23 alone");
+    expect((err as VmError).kind).toBe('infra');
+    // A thread QEMU never made (the command failed): the lab's, not the DUT's.
+    const failed = await hostPinVcpus.explain!(runtime, new CommandError('host', 'pin', 1, null, 'QEMU (pid 9) made no thread for vCPU 1 in 10 s'));
+    expect(failed).toBeInstanceOf(VmError);
   });
 });

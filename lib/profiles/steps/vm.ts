@@ -1,6 +1,7 @@
 // The VM on vhost-user (the ovs-dpdk profile with vhost-user VM ports): QEMU's
 // command line, its start and stop, the vhost-user ports up.
 import { posix } from 'node:path';
+import { CommandError, VmError } from '../../errors.js';
 import type { Testbed } from '../../testbed/schema.js';
 import { shq } from '../../transport/quote.js';
 import { VM_PROCESS, type StepDef } from '../profile.js';
@@ -68,7 +69,7 @@ export function pinVcpusCommand(tb: Testbed): string | null {
     `n=0; while [ ! -s ${shq(v.pidfile)} ] && [ $n -lt 100 ]; do n=$((n + 1)); sleep 0.1; done; pid=$(cat ${shq(v.pidfile)}) && for pair in ${pairs}; do i=\${pair%%:*}; cpu=\${pair#*:}; tid=; n=0; ` +
     `while [ -z "$tid" ] && [ $n -lt 100 ]; do for t in /proc/$pid/task/*; do case "$(cat "$t/comm" 2>/dev/null)" in "CPU $i/"*) tid=\${t##*/};; esac; done; ` +
     `[ -n "$tid" ] || { n=$((n + 1)); sleep 0.1; }; done; [ -n "$tid" ] || { echo "QEMU (pid $pid) made no thread for vCPU $i in 10 s" >&2; exit 1; }; ` +
-    `taskset -p -c "$cpu" "$tid" >/dev/null && echo "vCPU $i: thread $tid on CPU $cpu"; done`
+    `taskset -p -c "$cpu" "$tid" >/dev/null && echo "vCPU $i: thread $tid on CPU $cpu, allowed $(awk '/^Cpus_allowed_list:/ {print $2}' /proc/$pid/task/$tid/status)"; done`
   );
 }
 
@@ -102,6 +103,18 @@ export const hostPinVcpus: StepDef = {
     const line = pinVcpusCommand(c.tb);
     return line ? [{ line }] : [];
   },
+  // What the kernel says each vCPU thread may run on, read back: exactly its CPU.
+  after: async (s, outputs) => {
+    const pin = s.tb.vm!.pin;
+    if (!pin || pin === 'none') return;
+    const seen = new Map([...(outputs[0] ?? '').matchAll(/^vCPU (\d+): thread \d+ on CPU \d+, allowed (\S*)$/gm)].map((m) => [Number(m[1]), m[2]!]));
+    const wrong = pin.vcpus.flatMap((cpu, i) =>
+      seen.get(i) === String(cpu) ? [] : [`vCPU ${i} may run on ${seen.get(i) || 'unknown CPUs'}, not ${cpu} alone`],
+    );
+    if (wrong.length > 0) throw new VmError(`the guest's vCPUs are not pinned as vm.pin says: ${wrong.join('; ')}`);
+  },
+  // The lab's, not the DUT's: QEMU made no vCPU thread, or the host would not pin it (a CPU offline, or not in the cpuset).
+  explain: async (_s, err) => (err instanceof CommandError ? new VmError(`pinning the guest's vCPUs failed: ${err.message}`, { cause: err }) : err),
 };
 
 export const hostWaitVhostUser: StepDef = {
