@@ -4,6 +4,7 @@
 // is not someone else's. What a real DUT host gets wrong first: Debian's
 // service starts the system's ovs-vswitchd at install.
 import { FOREIGN_VSWITCHD_FIX, vswitchdRecord } from '../profiles/steps/ovs-dpdk.js';
+import { foreignBridgeFix } from '../profiles/steps/shared.js';
 import { shq } from '../transport/quote.js';
 import { runningSwitch, upstreamDpdk } from './needs.js';
 import { fail, ok, type CommandProbe, type ProbeContext } from './probe.js';
@@ -96,7 +97,7 @@ const switchDatabase: CommandProbe = {
       return ok(`ovsdb-server answers on ${db}; bridge ${c.tb.bridge} holds only the testbed's ports: a previous run's, the run rebuilds it`);
     return fail(
       `bridge ${c.tb.bridge} holds ports the testbed does not name (${others.join(', ')}): it is not this lab's to delete`,
-      `give the testbed a bridge of dutlab's own (bridge: dutlab-br0), or, if it is yours to lose, remove it yourself (ovs-vsctl del-br ${c.tb.bridge})`,
+      foreignBridgeFix(c.tb.bridge),
     );
   },
 };

@@ -14,6 +14,10 @@ import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { dutlabRun } from '../helpers/cli.js';
 import { waitUntil } from '../../lib/wait.js';
 import { sshdListening } from '../../lib/vlab/daemons.js';
+import { ovsDpdk } from '../../lib/profiles/ovs-dpdk.profile.js';
+import { profileFor, type StepContext } from '../../lib/profiles/profile.js';
+import { delOwnBridge } from '../../lib/profiles/steps/shared.js';
+import { loadTestbed } from '../../lib/testbed/load.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const dutlab = (...args: string[]) => execa('node', ['bin/dutlab.js', ...args], { cwd: ROOT, reject: false, timeout: 60_000 });
@@ -175,6 +179,19 @@ describe('dutlab doctor on the virtual lab', () => {
         "[host] switch-database: bridge br0 holds ports the testbed does not name (eno-mgmt): it is not this lab's to delete",
       );
       expect((await vsctl('list-ports', 'br0')).stdout.trim()).toBe('eno-mgmt');
+      // The clean step itself (which `run --pool` runs before its checks) leaves it too, naming it: exit 4.
+      const tb = loadTestbed(dpdk.testbedFile);
+      const clean = delOwnBridge({ tb, profile: profileFor(ovsDpdk, tb) } as StepContext);
+      const env = Object.entries(clean.env ?? {}).map(([k, v]) => `${k}=${v}`);
+      const step = () => execa('ip', ['netns', 'exec', dpdk.namespaces.host, 'env', ...env, 'sh', '-c', clean.line], { reject: false });
+      const refused = await step();
+      expect(refused.exitCode).toBe(4);
+      expect(refused.stdout.trim()).toBe('bridge br0 holds ports the testbed does not name: eno-mgmt');
+      expect((await vsctl('list-ports', 'br0')).stdout.trim()).toBe('eno-mgmt');
+      // A bridge of the testbed's ports alone is a previous run's: removed.
+      await vsctl('del-port', 'br0', 'eno-mgmt');
+      expect((await step()).exitCode).toBe(0);
+      expect((await vsctl('br-exists', 'br0').catch((e: { exitCode: number }) => e)).exitCode).toBe(2);
     } finally {
       await vsctl('--if-exists', 'del-br', 'br0');
     }

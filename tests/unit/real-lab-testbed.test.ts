@@ -3,7 +3,10 @@
 // ports' line rate, kni_client's sources where the tree has them. Each field
 // read as it means, and each bad value refused naming the field.
 import { describe, expect, it } from 'vitest';
-import { TestbedError } from '../../lib/errors.js';
+import { CommandError, PreflightError, TestbedError } from '../../lib/errors.js';
+import type { StepRuntime } from '../../lib/profiles/profile.js';
+import { hostCleanPreviousBridge, hostStopPreviousVswitchd } from '../../lib/profiles/steps/index.js';
+import { FOREIGN_BRIDGE_EXIT } from '../../lib/profiles/steps/shared.js';
 import { ovsDpdk } from '../../lib/profiles/ovs-dpdk.profile.js';
 import { planOf, formatPlan } from '../../lib/scenario/plan.js';
 import { parseTestbed, loadTestbed, testbedNotes } from '../../lib/testbed/load.js';
@@ -115,5 +118,24 @@ describe('dutlab plan of the real-lab fixture (a two-socket host)', () => {
     expect(text).toContain('for pair in 0:22 1:23;');
     expect(text).toContain('add-br dutlab-br0');
     expect(text).not.toMatch(/\bbr0\b(?<!dutlab-br0)/);
+  });
+});
+
+describe("a bridge of the testbed's name that is not the lab's", () => {
+  const real = loadTestbed(fixturePath('testbeds/real-ovs-dpdk.yaml'));
+  const runtime = { tb: real } as unknown as StepRuntime;
+  it("is left by the clean steps (exit 4) and reported as the lab's, never the DUT's, with the fix", async () => {
+    const foreign = new CommandError('host', 'del', FOREIGN_BRIDGE_EXIT, null, '', 'bridge dutlab-br0 holds ports the testbed does not name: eno1 ');
+    for (const step of [hostStopPreviousVswitchd, hostCleanPreviousBridge]) {
+      const e = await step.explain!(runtime, foreign);
+      expect(e).toBeInstanceOf(PreflightError);
+      expect((e as PreflightError).kind).toBe('infra');
+      expect((e as PreflightError).message).toBe(
+        "bridge dutlab-br0 holds ports the testbed does not name: eno1: left as it is; give the testbed a bridge of dutlab's own (bridge: dutlab-br0), or, if it is yours to lose, remove it yourself (ovs-vsctl del-br dutlab-br0)",
+      );
+      // Any other failure of the step is left as it was.
+      const other = new CommandError('host', 'del', 1, null, '', 'database connection failed');
+      expect(await step.explain!(runtime, other)).toBe(other);
+    }
   });
 });

@@ -5,7 +5,7 @@ import { shq } from '../../transport/quote.js';
 import { checkDpdkInitialized } from '../../verify/state.js';
 import type { StepDef } from '../profile.js';
 import { awaitHugepagesBack } from './hugepages.js';
-import { FOREIGN_EXIT, host, recordStarted, startedRecord, stopOwnByPidfile, t } from './shared.js';
+import { delOwnBridge, FOREIGN_BRIDGE_EXIT, FOREIGN_EXIT, foreignBridgeFix, host, recordStarted, startedRecord, stopOwnByPidfile, t } from './shared.js';
 
 // ---- Upstream Open vSwitch with DPDK (the ovs-dpdk profile) ---------------------
 // The same topology on upstream OVS's netdev-dpdk: the run owns the DPDK build
@@ -40,15 +40,22 @@ export const hostStopPreviousVswitchd: StepDef = {
     // Only one a run of this lab started: another ovs-vswitchd (the system's service, one started by hand) is left
     // running with its pidfile, and the step fails naming it (the preflight's `vswitchd-foreign` probe finds it first).
     stopOwnByPidfile(c.tb.paths.vswitchdPidfile, vswitchdRecord(c.tb)),
-    host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${shq(c.tb.bridge)}`),
+    delOwnBridge(c),
   ],
-  // Not the DUT's failure: the lab runs a daemon the run must not touch.
-  explain: async (_s, err) =>
-    err instanceof CommandError && err.exitCode === FOREIGN_EXIT
-      ? new PreflightError(`an ovs-vswitchd this harness did not start holds the lab's pidfile (${err.stdout.trim()}): left running; ${FOREIGN_VSWITCHD_FIX}`, {
+  // Not the DUT's failure: the lab runs a daemon, or has a bridge, the run must not touch.
+  explain: async (s, err) => {
+    if (!(err instanceof CommandError)) return err;
+    if (err.exitCode === FOREIGN_EXIT)
+      return new PreflightError(
+        `an ovs-vswitchd this harness did not start holds the lab's pidfile (${err.stdout.trim()}): left running; ${FOREIGN_VSWITCHD_FIX}`,
+        {
           cause: err,
-        })
-      : err,
+        },
+      );
+    if (err.exitCode === FOREIGN_BRIDGE_EXIT)
+      return new PreflightError(`${err.stdout.trim()}: left as it is; ${foreignBridgeFix(s.tb.bridge)}`, { cause: err });
+    return err;
+  },
 };
 
 /** What to do about an ovs-vswitchd that is not the run's (Debian's service starts the system's at install). */

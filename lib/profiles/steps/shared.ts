@@ -57,3 +57,28 @@ export function stopOwnByPidfile(pidfile: string, record: string): Cmd {
     okExitCodes: [0, 1],
   };
 }
+
+/** Exit code of a bridge left alone because it holds ports the testbed does not name. */
+export const FOREIGN_BRIDGE_EXIT = 4;
+
+/**
+ * Deletes the testbed's bridge a previous run left, and only that: a bridge of
+ * that name holding ports the testbed does not name (a management bridge
+ * called br0) is someone else's, left as it is and named (exit 4). The
+ * preflight refuses it first; `run --pool` cleans before it checks.
+ */
+export function delOwnBridge(c: StepContext): Cmd {
+  const vsctl = t(c, 'ovs-vsctl');
+  const br = shq(c.tb.bridge);
+  const named = [...c.tb.phyPorts, ...c.tb.vmPorts].map((p) => `-e ${shq(p.name)}`).join(' ');
+  return host(
+    c,
+    `${vsctl} br-exists ${br}; e=$?; if [ $e = 0 ]; then others=$(${vsctl} list-ports ${br} | grep -vxF ${named} | tr '\\n' ' '); ` +
+      `if [ -n "$others" ]; then echo "bridge ${c.tb.bridge} holds ports the testbed does not name: $others"; exit ${FOREIGN_BRIDGE_EXIT}; fi; ` +
+      `${vsctl} --no-wait del-br ${br}; elif [ $e != 2 ]; then exit $e; fi`,
+  );
+}
+
+/** What to do about a bridge of the testbed's name that is not the lab's. */
+export const foreignBridgeFix = (bridge: string): string =>
+  `give the testbed a bridge of dutlab's own (bridge: dutlab-br0), or, if it is yours to lose, remove it yourself (ovs-vsctl del-br ${bridge})`;

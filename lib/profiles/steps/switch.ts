@@ -1,4 +1,4 @@
-import { CheckFailure, CommandError } from '../../errors.js';
+import { CheckFailure, CommandError, PreflightError } from '../../errors.js';
 import { parseDumpFlows, parseOvsVsctlShow } from '../../parsers/ovs.js';
 import { INTERFACE_STATES_ARGS, parseInterfaceStates } from '../../parsers/ovs-dpdk.js';
 import { flowsOf } from '../../testbed/load.js';
@@ -6,7 +6,7 @@ import { shq } from '../../transport/quote.js';
 import { checkFlowsInstalled, checkOvsShow } from '../../verify/state.js';
 import type { StepDef, StepRuntime } from '../profile.js';
 import { vswitchdLogSinceStart } from './ovs-dpdk.js';
-import { host, killByPidfile, t } from './shared.js';
+import { delOwnBridge, FOREIGN_BRIDGE_EXIT, foreignBridgeFix, host, killByPidfile, t } from './shared.js';
 import { expectedPorts } from '../expected.js';
 
 // ---- Initial Switch Setup -------------------------------------------------
@@ -31,9 +31,13 @@ export const hostCleanPreviousRun: StepDef = {
 export const hostCleanPreviousBridge: StepDef = {
   id: 'host.clean-previous-bridge',
   cleans: true,
-  title: 'Remove the bridge a previous run left',
+  title: 'Remove the bridge a previous run left (only one that holds no port the testbed does not name)',
   host: 'host',
-  commands: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${shq(c.tb.bridge)}`)],
+  commands: (c) => [delOwnBridge(c)],
+  explain: async (s, err) =>
+    err instanceof CommandError && err.exitCode === FOREIGN_BRIDGE_EXIT
+      ? new PreflightError(`${err.stdout.trim()}: left as it is; ${foreignBridgeFix(s.tb.bridge)}`, { cause: err })
+      : err,
 };
 
 export const hostCheckDaemons: StepDef = {
