@@ -4,6 +4,7 @@
 // chose. Flags meant to be repeated (`--suite`, `--suites-dir`, `--host`)
 // collect a list: their default is one.
 import type { Command } from 'commander';
+import { EXIT_CODES } from '../report/verdict.js';
 
 /** commander's preAction hook: refuses, before the action runs, any flag of the action's command given more than once. */
 export function refuseRepeatedFlags(program: Command, action: Command): void {
@@ -20,5 +21,8 @@ export function refuseRepeatedFlags(program: Command, action: Command): void {
   const twice = [...seen].filter(([, n]) => n > 1).map(([f, n]) => `${f} given ${n} times`);
   // Through commander's own error: printed as its usage errors are, then thrown (exitOverride) for main() to exit 2.
   if (twice.length > 0)
-    action.error(`error: ${twice.join('; ')}: give each once (only --suite, --suites-dir and --host repeat)`, { exitCode: 2, code: 'dutlab.repeatedFlag' });
+    action.error(`error: ${twice.join('; ')}: give each once (only --suite, --suites-dir and --host repeat)`, {
+      exitCode: EXIT_CODES['infra-error'],
+      code: 'dutlab.repeatedFlag',
+    });
 }

@@ -4,10 +4,40 @@ import { DEFAULT_LAB_ID, labDown, labStatus, labUp, type Datapath, type GuestKin
 import { cachedImages, ensureGuestImage, IMAGE_CACHE } from '../vlab/image.js';
 import { ensurePackages } from '../vlab/packages.js';
 
-const log = (line: string) => process.stderr.write(`dutlab: ${line}\n`);
+import { log } from './common.js';
 
 export function addLabCommands(program: Command): void {
   const lab = program.command('lab').description('the built-in virtual lab (root, Debian)');
+  addLabUp(lab);
+  addLabImage(lab);
+  lab
+    .command('down')
+    .description('remove everything lab up made; safe to run any number of times')
+    .option('--id <id>', 'lab id', DEFAULT_LAB_ID)
+    .action(async (o: { id: string }) => {
+      await labDown({ id: o.id, log });
+    });
+  lab
+    .command('status')
+    .description('what exists of the lab and what is alive')
+    .option('--id <id>', 'lab id', DEFAULT_LAB_ID)
+    .action(async (o: { id: string }) => {
+      process.stdout.write(JSON.stringify(await labStatus(o.id), null, 2) + '\n');
+    });
+}
+
+interface LabUpOptions {
+  id: string;
+  template?: string;
+  datapath?: Datapath;
+  guest: GuestKind;
+  rebuildImage?: boolean;
+  capacity?: string;
+  pin?: boolean;
+  tg: TgKind;
+}
+
+function addLabUp(lab: Command): void {
   lab
     .command('up')
     .description('install missing packages, build the namespaces, sshd, OVS and forwarders; write the lab testbed')
@@ -38,36 +68,28 @@ export function addLabCommands(program: Command): void {
         .default('linux'),
     )
     .option('--pin', 'the switch on CPU 0, the generator and its captures on the other CPUs (netdev datapath; the testbed gets tg.cpus)')
-    .action(
-      async (o: {
-        id: string;
-        template?: string;
-        datapath?: Datapath;
-        guest: GuestKind;
-        rebuildImage?: boolean;
-        capacity?: string;
-        pin?: boolean;
-        tg: TgKind;
-      }) => {
-        if (o.guest === 'vm' && o.datapath === 'netdev')
-          throw new Error(
-            '--guest vm --datapath netdev: a VM guest sits on vhost-user ports, which need the DPDK datapath (leave --datapath out, or say dpdk)',
-          );
-        if (o.capacity !== undefined && !/^\d+$/.test(o.capacity)) throw new Error(`--capacity ${o.capacity}: whole frames per second`);
-        const st = await labUp({
-          id: o.id,
-          log,
-          datapath: o.datapath ?? (o.guest === 'vm' ? 'dpdk' : 'netdev'),
-          guest: o.guest,
-          ...(o.rebuildImage ? { rebuildImage: true } : {}),
-          ...(o.template ? { template: o.template } : {}),
-          ...(o.capacity !== undefined ? { capacity: Number(o.capacity) } : {}),
-          ...(o.pin ? { pin: true } : {}),
-          tg: o.tg,
-        });
-        process.stdout.write(`${st.testbedFile}\n`);
-      },
-    );
+    .action(labUpCommand);
+}
+
+async function labUpCommand(o: LabUpOptions): Promise<void> {
+  if (o.guest === 'vm' && o.datapath === 'netdev')
+    throw new Error('--guest vm --datapath netdev: a VM guest sits on vhost-user ports, which need the DPDK datapath (leave --datapath out, or say dpdk)');
+  if (o.capacity !== undefined && !/^\d+$/.test(o.capacity)) throw new Error(`--capacity ${o.capacity}: whole frames per second`);
+  const st = await labUp({
+    id: o.id,
+    log,
+    datapath: o.datapath ?? (o.guest === 'vm' ? 'dpdk' : 'netdev'),
+    guest: o.guest,
+    ...(o.rebuildImage ? { rebuildImage: true } : {}),
+    ...(o.template ? { template: o.template } : {}),
+    ...(o.capacity !== undefined ? { capacity: Number(o.capacity) } : {}),
+    ...(o.pin ? { pin: true } : {}),
+    tg: o.tg,
+  });
+  process.stdout.write(`${st.testbedFile}\n`);
+}
+
+function addLabImage(lab: Command): void {
   lab
     .command('image')
     .description(`build the VM guest's image (mmdebstrap from the Debian mirror apt uses) or take it from the cache (${IMAGE_CACHE})`)
@@ -81,19 +103,5 @@ export function addLabCommands(program: Command): void {
       await ensurePackages(log, false, true);
       const img = await ensureGuestImage({ log, ...(o.rebuild ? { rebuild: true } : {}) });
       process.stdout.write(`${img.dir}\n`);
-    });
-  lab
-    .command('down')
-    .description('remove everything lab up made; safe to run any number of times')
-    .option('--id <id>', 'lab id', DEFAULT_LAB_ID)
-    .action(async (o: { id: string }) => {
-      await labDown({ id: o.id, log });
-    });
-  lab
-    .command('status')
-    .description('what exists of the lab and what is alive')
-    .option('--id <id>', 'lab id', DEFAULT_LAB_ID)
-    .action(async (o: { id: string }) => {
-      process.stdout.write(JSON.stringify(await labStatus(o.id), null, 2) + '\n');
     });
 }

@@ -4,6 +4,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { byName, loadPool, type Pool } from '../pool/pool.js';
 import { formatStatus, operator, poolStatus, quarantine, releaseLab, sshHost } from '../pool/lab-state.js';
+import { EXIT_CODES } from '../report/verdict.js';
 import { loadTestbed } from '../testbed/load.js';
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -58,7 +59,7 @@ export function addPoolCommands(program: Command): void {
           ),
         );
       else log(formatStatus(rows));
-      process.exitCode = rows.some((r) => r.problem) ? 2 : 0;
+      process.exitCode = rows.some((r) => r.problem) ? EXIT_CODES['infra-error'] : EXIT_CODES.pass;
     });
   pool
     .command('quarantine')

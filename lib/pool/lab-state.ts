@@ -27,7 +27,7 @@ export interface Quarantine {
   reason: string;
 }
 
-export interface LabState {
+export interface LeaseState {
   /** The DUT host's clock when it was read. */
   now: number;
   generation: number;
@@ -36,7 +36,7 @@ export interface LabState {
 }
 
 /** What statusScript printed, read. */
-export function parseLabState(out: string, ttlSeconds: number): LabState {
+export function parseLeaseState(out: string, ttlSeconds: number): LeaseState {
   const f = (name: string) => new RegExp(`^${name}: (.*)$`, 'm').exec(out)?.[1];
   const now = Number(f('now'));
   const line = f('lease');
@@ -51,13 +51,13 @@ export function parseLabState(out: string, ttlSeconds: number): LabState {
   };
 }
 
-export const readLabState = async (shell: Shell, tb: Testbed): Promise<LabState> =>
-  parseLabState((await shell.run(statusScript(tb.lock.path))).stdout, tb.lock.ttlSeconds);
+export const readLeaseState = async (shell: Shell, tb: Testbed): Promise<LeaseState> =>
+  parseLeaseState((await shell.run(statusScript(tb.lock.path))).stdout, tb.lock.ttlSeconds);
 
 const iso = (epoch: number) => new Date(epoch * 1000).toISOString().replace(/\.000Z$/, 'Z');
 
 /** The lease's words: free, or who holds it and until when. */
-export function describeLease(s: LabState): string {
+export function describeLease(s: LeaseState): string {
   if (!s.lease) return `free (generation ${s.generation})`;
   const l = s.lease;
   if (isBrokenLease(l.line))
@@ -74,7 +74,7 @@ export const describeQuarantine = (q: Quarantine) => `QUARANTINED since ${iso(q.
 /** One testbed's state, or why it could not be read. */
 export interface TestbedStatus {
   entry: PoolTestbed;
-  state?: LabState;
+  state?: LeaseState;
   problem?: string;
 }
 
@@ -86,7 +86,7 @@ export async function poolStatus(pool: Pool, connect: HostConnector = sshHost())
       try {
         const tb = loadTestbed(entry.testbed);
         shell = await connect(tb);
-        return { entry, state: await readLabState(shell, tb) };
+        return { entry, state: await readLeaseState(shell, tb) };
       } catch (e) {
         return { entry, problem: errorMessage(e).split('\n')[0]! };
       } finally {

@@ -22,7 +22,7 @@ import { Transcript } from '../transport/transcript.js';
 import { quarantine, sshHost, type HostConnector } from './lab-state.js';
 import { withLabel, type Pool, type PoolTestbed } from './pool.js';
 
-export interface TakeOptions {
+export interface PoolTakeOptions {
   label: string;
   profile: string;
   /** How long to wait for a testbed of the label to come free, in seconds. */
@@ -48,7 +48,7 @@ export interface Taken {
   giveBack(): Promise<string | null>;
 }
 
-export async function takeFromPool(pool: Pool, o: TakeOptions): Promise<Taken> {
+export async function takeFromPool(pool: Pool, o: PoolTakeOptions): Promise<Taken> {
   const candidates = withLabel(pool, o.label);
   const transcript = new Transcript(join(o.dir, 'pool', 'transcripts'));
   const connect = o.connect ?? sshHost(transcript);
@@ -87,7 +87,7 @@ export async function takeFromPool(pool: Pool, o: TakeOptions): Promise<Taken> {
   }
 }
 
-interface Ctx extends TakeOptions {
+interface Ctx extends PoolTakeOptions {
   transcript: Transcript;
   connect: HostConnector;
   shells: Map<string, Shell>;

@@ -17,7 +17,8 @@ function privileges(role: HostRole): CommandProbe {
     title: 'root, or sudo without a password',
     host: role,
     notNeeded: forRole(role),
-    command: () => 'id -u; sudo -n true 2>/dev/null && echo sudo-ok',
+    // sudo only where it matters: it takes most of a second on some hosts, for nothing when the login is root.
+    command: () => 'u=$(id -u); echo "$u"; [ "$u" = 0 ] || { sudo -n true 2>/dev/null && echo sudo-ok; }',
     judge: (r, c) => {
       const uid = r.stdout.split('\n')[0]?.trim();
       if (uid === '0') return ok('root');

@@ -78,48 +78,9 @@ export function trendChart(title: string, runs: HistoryEntry[]): string {
       y,
       'lower bound, kframes/s',
     ),
+    ...versionChangeMarks(runs, x),
+    ...goals.flatMap((key) => seriesMarks(runs, key, x, y)),
   ];
-  // Version changes: a dashed line where OVS, DPDK or a kernel differs from the run before, labelled with what changed.
-  runs.forEach((r, i) => {
-    if (i === 0) return;
-    const changed = versionChanges(runs[i - 1]!, r);
-    if (changed.length === 0) return;
-    // Labels of neighbouring changes take turns between two rows.
-    const row = (parts.filter((p) => p.startsWith('<g class="version-change">')).length % 2) * 12;
-    parts.push(
-      `<g class="version-change"><line x1="${x(i)}" x2="${x(i)}" y1="${plotTop(f) - 4}" y2="${plotBottom(f)}" stroke="#999" stroke-dasharray="4 3"/>${labelAt(x(i), 12 + row, changed.join(', '), f.w - 4, 10, 'fill="#555"')}</g>`,
-    );
-  });
-  for (const key of goals) {
-    const [goal, frame] = key.split('@');
-    const pts = runs.map((r, i) => ({ i, t: r.throughput.find((t) => t.goal === goal && String(t.frame) === frame) }));
-    const color = colorOf(goal!);
-    const band = pts.filter((p) => p.t && p.t.lower !== null);
-    if (band.length > 0) {
-      const upper = band.map((p) => `${x(p.i)},${y(p.t!.upper ?? p.t!.lower!)}`);
-      const lower = [...band].reverse().map((p) => `${x(p.i)},${y(p.t!.lower!)}`);
-      parts.push(`<polygon class="band" points="${[...upper, ...lower].join(' ')}" fill="${color}" fill-opacity="0.15"/>`);
-      parts.push(
-        `<polyline class="series" data-series="${esc(key)}" points="${band.map((p) => `${x(p.i)},${y(p.t!.lower!)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`,
-      );
-    }
-    // jumpavg's groups: each a segment at its average; the run where a regression or a progression begins, marked.
-    const groups = seriesGroups(runs, goal!, Number(frame));
-    const begins = new Map(groups.filter((g) => g.anomaly !== 'normal').map((g) => [g.first, g]));
-    for (const g of groups)
-      parts.push(
-        `<line class="group ${g.anomaly}" data-series="${esc(key)}" x1="${x(g.first) - 4}" x2="${x(g.last) + 4}" y1="${y(g.avg)}" y2="${y(g.avg)}" stroke="${color}" stroke-width="1" stroke-dasharray="2 2"><title>${esc(`${goal} ${frame} B: average ${kfps(g.avg)} over ${g.to - g.from} run(s)${g.anomaly === 'normal' ? '' : `, a ${g.anomaly}`}`)}</title></line>`,
-      );
-    pts.forEach((p) => {
-      if (!p.t || p.t.lower === null) return;
-      const anomaly = begins.get(p.i)?.anomaly;
-      const tip = `${runs[p.i]!.runId}: ${goal} ${frame} B ${kfps(p.t.lower)}..${p.t.upper !== null ? kfps(p.t.upper) : 'generator limit'}${anomaly ? ` ${anomaly.toUpperCase()}` : ''}`;
-      const fill = anomaly === 'regression' ? '#d62728' : anomaly === 'progression' ? '#2ca02c' : color;
-      parts.push(
-        `<circle class="point${anomaly ? ` ${anomaly}` : ''}" cx="${x(p.i)}" cy="${y(p.t.lower)}" r="${anomaly ? 7 : 4}" fill="${fill}"><title>${esc(tip)}</title></circle>`,
-      );
-    });
-  }
   // Each run's verdict under the axis, and its date and time (MMDD-HHMM of its id).
   runs.forEach((r, i) => {
     parts.push(
@@ -128,7 +89,63 @@ export function trendChart(title: string, runs: HistoryEntry[]): string {
   });
   parts.push(...runLabels(runs, x, plotBottom(f) + 32));
   parts.push(bottomAxis(f, 'runs in the order they started (square: the verdict)', 52));
-  const items: LegendItem[] = [
+  parts.push(legend(trendLegend(goals), plotLeft(f), plotBottom(f) + 80, f.w - 10));
+  return `<section><h2>${esc(title)}</h2><svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="${esc(title)}">${parts.join('')}</svg></section>`;
+}
+
+/** Version changes: a dashed line where OVS, DPDK or a kernel differs from the run before, labelled with what changed. */
+function versionChangeMarks(runs: HistoryEntry[], x: (i: number) => number): string[] {
+  const f = TREND;
+  const marks: string[] = [];
+  runs.forEach((r, i) => {
+    if (i === 0) return;
+    const changed = versionChanges(runs[i - 1]!, r);
+    if (changed.length === 0) return;
+    // Labels of neighbouring changes take turns between two rows.
+    const row = (marks.length % 2) * 12;
+    marks.push(
+      `<g class="version-change"><line x1="${x(i)}" x2="${x(i)}" y1="${plotTop(f) - 4}" y2="${plotBottom(f)}" stroke="#999" stroke-dasharray="4 3"/>${labelAt(x(i), 12 + row, changed.join(', '), f.w - 4, 10, 'fill="#555"')}</g>`,
+    );
+  });
+  return marks;
+}
+
+/** One series (a goal at a frame size): its band and line, its jumpavg groups, its points with the anomalies marked. */
+function seriesMarks(runs: HistoryEntry[], key: string, x: (i: number) => number, y: (v: number) => number): string[] {
+  const [goal, frame] = key.split('@');
+  const pts = runs.map((r, i) => ({ i, t: r.throughput.find((t) => t.goal === goal && String(t.frame) === frame) }));
+  const color = colorOf(goal!);
+  const parts: string[] = [];
+  const band = pts.filter((p) => p.t && p.t.lower !== null);
+  if (band.length > 0) {
+    const upper = band.map((p) => `${x(p.i)},${y(p.t!.upper ?? p.t!.lower!)}`);
+    const lower = [...band].reverse().map((p) => `${x(p.i)},${y(p.t!.lower!)}`);
+    parts.push(`<polygon class="band" points="${[...upper, ...lower].join(' ')}" fill="${color}" fill-opacity="0.15"/>`);
+    parts.push(
+      `<polyline class="series" data-series="${esc(key)}" points="${band.map((p) => `${x(p.i)},${y(p.t!.lower!)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`,
+    );
+  }
+  // jumpavg's groups: each a segment at its average; the run where a regression or a progression begins, marked.
+  const groups = seriesGroups(runs, goal!, Number(frame));
+  const begins = new Map(groups.filter((g) => g.anomaly !== 'normal').map((g) => [g.first, g]));
+  for (const g of groups)
+    parts.push(
+      `<line class="group ${g.anomaly}" data-series="${esc(key)}" x1="${x(g.first) - 4}" x2="${x(g.last) + 4}" y1="${y(g.avg)}" y2="${y(g.avg)}" stroke="${color}" stroke-width="1" stroke-dasharray="2 2"><title>${esc(`${goal} ${frame} B: average ${kfps(g.avg)} over ${g.to - g.from} run(s)${g.anomaly === 'normal' ? '' : `, a ${g.anomaly}`}`)}</title></line>`,
+    );
+  pts.forEach((p) => {
+    if (!p.t || p.t.lower === null) return;
+    const anomaly = begins.get(p.i)?.anomaly;
+    const tip = `${runs[p.i]!.runId}: ${goal} ${frame} B ${kfps(p.t.lower)}..${p.t.upper !== null ? kfps(p.t.upper) : 'generator limit'}${anomaly ? ` ${anomaly.toUpperCase()}` : ''}`;
+    const fill = anomaly === 'regression' ? '#d62728' : anomaly === 'progression' ? '#2ca02c' : color;
+    parts.push(
+      `<circle class="point${anomaly ? ` ${anomaly}` : ''}" cx="${x(p.i)}" cy="${y(p.t.lower)}" r="${anomaly ? 7 : 4}" fill="${fill}"><title>${esc(tip)}</title></circle>`,
+    );
+  });
+  return parts;
+}
+
+function trendLegend(goals: string[]): LegendItem[] {
+  return [
     ...goals.map((k) => ({ mark: mark.line(colorOf(k.split('@')[0]!)), text: `${k.replace('@', ' at ')} B: lower bound` })),
     { mark: mark.band('#555'), text: 'band: lower to upper bound' },
     { mark: mark.line('#555', '2 2'), text: 'a jumpavg group: its average' },
@@ -138,8 +155,6 @@ export function trendChart(title: string, runs: HistoryEntry[]): string {
     { mark: mark.square(VERDICT_COLORS.fail!), text: 'fail' },
     { mark: mark.square(VERDICT_COLORS['infra-error']!), text: 'lab error' },
   ];
-  parts.push(legend(items, plotLeft(f), plotBottom(f) + 80, f.w - 10));
-  return `<section><h2>${esc(title)}</h2><svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="${esc(title)}">${parts.join('')}</svg></section>`;
 }
 
 /** Each run's date and time under the axis, as many as fit without touching: the first, the last, and every k-th between. */

@@ -1,8 +1,9 @@
 // One suite's hold on the lab for a run: the testbed and its topology, the
-// profile, the connections, the lab lock, the profile's setup as stages, the
-// stage engine (a stage whose prerequisite failed is skipped, one the lab
+// profile, the connections, the lab's lease, the profile's setup as stages,
+// the stage engine (a stage whose prerequisite failed is skipped, one the lab
 // cannot offer is blocked), the fixtures undone in reverse order, aborts, and
-// the suite's result. What a suite checks lives in its own module (pvp.ts).
+// the suite's result. What a suite checks lives in its own folder
+// (lib/suite/<name>/).
 import { existsSync, mkdirSync, readFileSync, renameSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requirementRow, unmet, type LabCapabilities, type Requirement } from '../capabilities.js';

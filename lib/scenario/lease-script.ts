@@ -55,7 +55,7 @@ function locked(path: string, ttlSeconds: number, body: string[]): string {
   ].join('\n');
 }
 
-export interface TakeOptions {
+export interface LeaseTakeOptions {
   path: string;
   /** The owner line's fixed part (formatOwner): who takes it. */
   owner: string;
@@ -72,7 +72,7 @@ export interface TakeOptions {
  * Exit HELD with `held: <line>` and `left: <seconds>`; QUARANTINED with
  * `quarantined: <line>`.
  */
-export function takeScript(o: TakeOptions): string {
+export function takeScript(o: LeaseTakeOptions): string {
   const id = checkId(o.leaseId);
   const dead = o.fromOwner === undefined ? 'false' : `[ "$cur" = ${shq(o.fromOwner)} ]`;
   return locked(o.path, o.ttlSeconds, [

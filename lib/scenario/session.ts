@@ -10,7 +10,7 @@ import { parseDmesg } from '../parsers/dmesg.js';
 import type { HostRole, Testbed } from '../testbed/schema.js';
 import { topologyOf, type Topology } from '../testbed/topology.js';
 import { shq } from '../transport/quote.js';
-import type { BackgroundProcess, RunOptions, RunResult, Shell, StartOptions } from '../transport/shell.js';
+import type { BackgroundProcess, CommandOptions, CommandResult, Shell, StartOptions } from '../transport/shell.js';
 import { SshShell } from '../transport/ssh.js';
 import type { Transcript } from '../transport/transcript.js';
 import { VM_PROCESS, type Cmd, type Profile, type StepContext, type StepDef, type StepRuntime } from '../profiles/profile.js';
@@ -252,7 +252,7 @@ export class Session implements StepRuntime {
     await step.after?.(this, outputs);
   }
 
-  runCmd(shell: Shell, c: Cmd): Promise<RunResult> {
+  runCmd(shell: Shell, c: Cmd): Promise<CommandResult> {
     return shell.run(c.line, {
       ...(c.cwd ? { cwd: c.cwd } : {}),
       ...(c.env ? { env: c.env } : {}),
@@ -399,7 +399,7 @@ class GatedShell implements Shell {
     return p;
   }
 
-  run(command: string, options?: RunOptions): Promise<RunResult> {
+  run(command: string, options?: CommandOptions): Promise<CommandResult> {
     return this.track(() => this.inner.run(command, options));
   }
 

@@ -32,7 +32,7 @@ const Latency = z
     rate: z.number().int().min(10).max(100_000).default(1000),
     durationS: z.number().positive().max(60).default(2),
     // compare: p99 at 50 % of each run's PDR beyond this share above the baseline's is a regression (docs/gate.md).
-    regressionThreshold: z.number().positive().max(100).default(0.5),
+    regressionThreshold: z.number().positive("a ratio above 0 (0.5: p99 half as high again as the baseline's)").max(100, 'at most 100').default(0.5),
   })
   .prefault({});
 

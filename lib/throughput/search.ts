@@ -118,116 +118,152 @@ class Trials {
 
 class CapReached extends Error {}
 
-export async function searchThroughput(config: SearchConfig, measure: Measure, now: () => number = () => performance.now() / 1000): Promise<SearchResult> {
-  const started = now();
-  const trials = new Trials();
-  let maxRate = Math.floor(config.maxRate);
-  let generatorLimit: number | null = null;
+/** One search's state: its trials, the highest load it may offer (lowered when the generator falls short), its clock. */
+class Search {
+  readonly trials = new Trials();
+  maxRate: number;
+  generatorLimit: number | null = null;
+  private readonly started: number;
 
-  const trial = async (rate: number, durationS: number): Promise<Measurement> => {
-    if (trials.all.length >= config.maxTrials) throw new CapReached(`the cap of ${config.maxTrials} trials`);
-    if (now() - started + durationS > config.maxSearchS) throw new CapReached(`the cap of ${config.maxSearchS} s on the search`);
-    const m = await measure(rate, durationS);
-    trials.add(m);
+  constructor(
+    private readonly config: SearchConfig,
+    private readonly measure: Measure,
+    private readonly now: () => number,
+  ) {
+    this.maxRate = Math.floor(config.maxRate);
+    this.started = now();
+  }
+
+  /** One trial, within the caps; a generator that falls short lowers the highest load from now on. */
+  async trial(rate: number, durationS: number): Promise<Measurement> {
+    const c = this.config;
+    if (this.trials.all.length >= c.maxTrials) throw new CapReached(`the cap of ${c.maxTrials} trials`);
+    if (this.now() - this.started + durationS > c.maxSearchS) throw new CapReached(`the cap of ${c.maxSearchS} s on the search`);
+    const m = await this.measure(rate, durationS);
+    this.trials.add(m);
     if (m.generatorShort) {
       // The generator cannot offer this load: from now on the most it can.
       const reached = Math.floor((m.achievedRate ?? m.sent / m.durationS) * 0.98);
-      generatorLimit = Math.min(generatorLimit ?? Number.POSITIVE_INFINITY, reached);
-      maxRate = Math.max(config.minRate, Math.min(maxRate, reached));
+      this.generatorLimit = Math.min(this.generatorLimit ?? Number.POSITIVE_INFINITY, reached);
+      this.maxRate = Math.max(c.minRate, Math.min(this.maxRate, reached));
     }
     return m;
-  };
-  const clamp = (r: number) => Math.round(Math.min(maxRate, Math.max(config.minRate, r)));
+  }
+
+  clamp(r: number): number {
+    return Math.round(Math.min(this.maxRate, Math.max(this.config.minRate, r)));
+  }
 
   /** Full-length trials at a load until it is judged. */
-  const decide = async (rate: number, g: Goal): Promise<Verdict> => {
-    for (let v = trials.judge(rate, g); ; v = trials.judge(rate, g)) {
+  async decide(rate: number, g: Goal): Promise<Verdict> {
+    for (let v = this.trials.judge(rate, g); ; v = this.trials.judge(rate, g)) {
       if (v !== 'undecided') return v;
-      const m = await trial(rate, g.finalTrialS);
+      const m = await this.trial(rate, g.finalTrialS);
       if (m.generatorShort) return 'upper';
     }
-  };
+  }
 
-  const results: GoalResult[] = [];
-  let hint: { lower: number | null; upper: number | null } = { lower: null, upper: null };
-  for (const g of config.goals) {
-    let lower: number | null = null;
-    let upper: number | null = null;
-    let stoppedBy: string | undefined;
-    try {
-      // 1. Short trials: bracket the goal's load, starting where the last goal left off.
-      let rate = clamp(hint.upper ?? maxRate);
-      let lo: number | null = hint.lower;
-      let hi: number | null = null;
-      for (let i = 0; i < 64; i++) {
-        const m = trials.latest(rate)?.durationS === g.initialTrialS ? trials.latest(rate)! : await trial(rate, g.initialTrialS);
-        if (!m.generatorShort && m.lossRatio <= g.lossRatio) lo = Math.max(lo ?? 0, rate);
-        else hi = Math.min(hi ?? Number.POSITIVE_INFINITY, m.generatorShort ? clamp(maxRate) + 1 : rate);
-        if (lo !== null && lo >= maxRate) break;
-        if (lo !== null && hi !== null && (hi - lo) / hi <= g.relativeWidth) break;
-        // Expand down from a failing load toward the rate the DUT forwarded, up from a passing one,
-        // in steps that double (MLRsearch's expansion); bisect in log space once bracketed.
-        const step = g.relativeWidth * 2 ** i;
-        const next = lo === null ? clamp(hi! * Math.min(1 - m.lossRatio, 1) * (1 - step)) : hi === null ? clamp(lo * (1 + step)) : clamp(Math.sqrt(lo * hi));
-        if (next === rate || (lo === null && next <= config.minRate && rate === config.minRate)) break;
-        rate = next;
-      }
-      // 2. Full-length trials: judge the candidate bounds by the duration sum, bisecting in log space until narrow enough.
-      lower = lo;
-      upper = hi !== null && hi <= maxRate ? hi : null;
-      for (let i = 0; i < 64; i++) {
-        if (lower !== null && (await decide(lower, g)) === 'upper') {
-          upper = lower;
-          lower = null;
-        }
-        if (upper !== null && (await decide(upper, g)) === 'lower') {
-          lower = upper;
-          upper = null;
-        }
-        if (lower === null) {
-          if (upper === null || upper <= config.minRate) break;
-          lower = clamp(upper * (1 - Math.min(0.5, g.relativeWidth * 2 ** Math.min(i, 6))));
-          if (lower === upper) break;
-          continue;
-        }
-        if (upper === null) {
-          if (lower >= maxRate) break;
-          upper = clamp(lower * (1 + g.relativeWidth * 2 ** Math.min(i, 6)));
-          if (upper === lower) break;
-          continue;
-        }
-        if ((upper - lower) / upper <= g.relativeWidth) break;
-        const mid = clamp(Math.sqrt(lower * upper));
-        if (mid === lower || mid === upper) break;
-        if ((await decide(mid, g)) === 'lower') lower = mid;
-        else upper = mid;
-      }
-    } catch (err) {
-      if (!(err instanceof CapReached)) throw err;
-      stoppedBy = `stopped by ${err.message}`;
-      // What was decided stands; an undecided candidate does not.
-      if (lower !== null && trials.judge(lower, g) !== 'lower') lower = null;
-      if (upper !== null && trials.judge(upper, g) !== 'upper') upper = null;
+  /**
+   * 1. Short trials (MLRsearch's expander): bracket the goal's load, starting where the last goal left off; expand
+   * down from a failing load toward the rate the DUT forwarded, up from a passing one, in steps that double; bisect
+   * in log space once bracketed.
+   */
+  async bracket(g: Goal, hint: Bounds): Promise<Bounds> {
+    let rate = this.clamp(hint.upper ?? this.maxRate);
+    let lo: number | null = hint.lower;
+    let hi: number | null = null;
+    for (let i = 0; i < 64; i++) {
+      const latest = this.trials.latest(rate);
+      const m = latest?.durationS === g.initialTrialS ? latest : await this.trial(rate, g.initialTrialS);
+      if (!m.generatorShort && m.lossRatio <= g.lossRatio) lo = Math.max(lo ?? 0, rate);
+      else hi = Math.min(hi ?? Number.POSITIVE_INFINITY, m.generatorShort ? this.clamp(this.maxRate) + 1 : rate);
+      if (lo !== null && lo >= this.maxRate) break;
+      if (lo !== null && hi !== null && (hi - lo) / hi <= g.relativeWidth) break;
+      const step = g.relativeWidth * 2 ** i;
+      const next =
+        lo === null ? this.clamp(hi! * Math.min(1 - m.lossRatio, 1) * (1 - step)) : hi === null ? this.clamp(lo * (1 + step)) : this.clamp(Math.sqrt(lo * hi));
+      if (next === rate || (lo === null && next <= this.config.minRate && rate === this.config.minRate)) break;
+      rate = next;
     }
-    const good = lower !== null ? trials.goodRates(lower, g) : [];
-    const fair = trials.all.filter((t) => !t.generatorShort);
+    return { lower: lo, upper: hi !== null && hi <= this.maxRate ? hi : null };
+  }
+
+  /**
+   * 2. Full-length trials (MLRsearch's selector): judge the candidate bounds by the duration sum, bisecting in log
+   * space until narrow enough. The bounds change in place: where a cap stops it, they are what was found so far.
+   */
+  async select(g: Goal, b: Bounds): Promise<void> {
+    for (let i = 0; i < 64; i++) {
+      if (b.lower !== null && (await this.decide(b.lower, g)) === 'upper') [b.upper, b.lower] = [b.lower, null];
+      if (b.upper !== null && (await this.decide(b.upper, g)) === 'lower') [b.lower, b.upper] = [b.upper, null];
+      const widen = g.relativeWidth * 2 ** Math.min(i, 6);
+      if (b.lower === null) {
+        if (b.upper === null || b.upper <= this.config.minRate) break;
+        b.lower = this.clamp(b.upper * (1 - Math.min(0.5, widen)));
+        if (b.lower === b.upper) break;
+        continue;
+      }
+      if (b.upper === null) {
+        if (b.lower >= this.maxRate) break;
+        b.upper = this.clamp(b.lower * (1 + widen));
+        if (b.upper === b.lower) break;
+        continue;
+      }
+      if ((b.upper - b.lower) / b.upper <= g.relativeWidth) break;
+      const mid = this.clamp(Math.sqrt(b.lower * b.upper));
+      if (mid === b.lower || mid === b.upper) break;
+      if ((await this.decide(mid, g)) === 'lower') b.lower = mid;
+      else b.upper = mid;
+    }
+  }
+
+  /** A goal's result from its bounds and every trial so far. */
+  result(g: Goal, { lower, upper }: Bounds, stoppedBy: string | undefined): GoalResult {
+    const good = lower !== null ? this.trials.goodRates(lower, g) : [];
+    const fair = this.trials.all.filter((t) => !t.generatorShort);
     const passes = fair.filter((t) => t.lossRatio <= g.lossRatio).map((t) => t.rate);
     const exceeds = fair.filter((t) => t.lossRatio > g.lossRatio).map((t) => t.rate);
-    results.push({
+    return {
       goal: g.name,
       lossRatio: g.lossRatio,
       lowerBound: lower,
       upperBound: upper,
       relativeWidth: lower !== null && upper !== null ? (upper - lower) / upper : null,
       conditionalThroughput: good.length > 0 ? good.reduce((a, r) => a + r, 0) / good.length : null,
-      limitedByGenerator: lower !== null && upper === null && lower >= maxRate,
+      limitedByGenerator: lower !== null && upper === null && lower >= this.maxRate,
       ...(stoppedBy ? { stoppedBy } : {}),
       spread: { highestPass: passes.length > 0 ? Math.max(...passes) : null, lowestExceed: exceeds.length > 0 ? Math.min(...exceeds) : null },
-    });
-    hint = { lower, upper };
+    };
+  }
+}
+
+interface Bounds {
+  lower: number | null;
+  upper: number | null;
+}
+
+export async function searchThroughput(config: SearchConfig, measure: Measure, now: () => number = () => performance.now() / 1000): Promise<SearchResult> {
+  const search = new Search(config, measure, now);
+  const results: GoalResult[] = [];
+  let hint: Bounds = { lower: null, upper: null };
+  for (const g of config.goals) {
+    let bounds: Bounds = { lower: null, upper: null };
+    let stoppedBy: string | undefined;
+    try {
+      bounds = await search.bracket(g, hint);
+      await search.select(g, bounds);
+    } catch (err) {
+      if (!(err instanceof CapReached)) throw err;
+      stoppedBy = `stopped by ${err.message}`;
+      // What was decided stands; an undecided candidate does not.
+      if (bounds.lower !== null && search.trials.judge(bounds.lower, g) !== 'lower') bounds = { ...bounds, lower: null };
+      if (bounds.upper !== null && search.trials.judge(bounds.upper, g) !== 'upper') bounds = { ...bounds, upper: null };
+    }
+    results.push(search.result(g, bounds, stoppedBy));
+    hint = bounds;
     if (stoppedBy) break;
   }
-  return { goals: results, trials: trials.all, generatorLimit };
+  return { goals: results, trials: search.trials.all, generatorLimit: search.generatorLimit };
 }
 
 /** Bits per second of a frame rate: at L2 (the frame) and at L1 (+ preamble, start delimiter and gap: 20 bytes). */

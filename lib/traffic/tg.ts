@@ -9,7 +9,7 @@
 // from the engine (LabRun.trafficGenerator()), which cleans it up.
 import type { LatencyResult, SeenPacket } from '../results/latency.js';
 
-export interface PortCounters {
+export interface TgPortCounters {
   rxPackets: number;
   rxBytes: number;
   txPackets: number;
@@ -18,7 +18,7 @@ export interface PortCounters {
 
 /** The TG's port counters and the TG's clock around the reading, so that captured frames can be placed in or out of it. */
 export interface TgSnapshot {
-  ports: Record<string, PortCounters>;
+  ports: Record<string, TgPortCounters>;
   /** TG clock, microseconds since the epoch, just before and just after the counters were read. */
   fromUs: number;
   toUs: number;

@@ -10,8 +10,8 @@ import {
   commandScript,
   startOver,
   type BackgroundProcess,
-  type RunOptions,
-  type RunResult,
+  type CommandOptions,
+  type CommandResult,
   type Shell,
   type StartOptions,
 } from './shell.js';
@@ -28,7 +28,7 @@ export class LocalShell implements Shell {
     readonly workDir = '/tmp/dutlab',
   ) {}
 
-  async run(command: string, options: RunOptions = {}): Promise<RunResult> {
+  async run(command: string, options: CommandOptions = {}): Promise<CommandResult> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const started = Date.now();
     // detached: the shell leads a process group of its own, which a timeout kills whole.
@@ -44,7 +44,7 @@ export class LocalShell implements Shell {
     const r = await child;
     clearTimeout(timer);
     if (child.pid) this.running.delete(child.pid);
-    const result: RunResult = {
+    const result: CommandResult = {
       stdout: String(r.stdout ?? ''),
       stderr: String(r.stderr ?? ''),
       exitCode: r.exitCode ?? null,
@@ -90,7 +90,7 @@ export class NamespaceShell implements Shell {
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(host)) throw new Error(`NamespaceShell: ${JSON.stringify(host)} is not a network namespace's name`);
   }
 
-  run(command: string, options: RunOptions = {}): Promise<RunResult> {
+  run(command: string, options: CommandOptions = {}): Promise<CommandResult> {
     return this.local.run(`ip netns exec ${shq(this.host)} sh -c ${shq(command)}`, options);
   }
 

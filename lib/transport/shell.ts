@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { CommandError } from '../errors.js';
 import { shq } from './quote.js';
 
-export interface RunOptions {
+export interface CommandOptions {
   timeoutMs?: number;
   sudo?: boolean;
   /** Exit codes that are not an error; default [0]. */
@@ -12,7 +12,7 @@ export interface RunOptions {
   cwd?: string;
 }
 
-export interface RunResult {
+export interface CommandResult {
   stdout: string;
   stderr: string;
   exitCode: number | null;
@@ -70,7 +70,7 @@ export interface BackgroundProcess {
 export interface Shell {
   /** The testbed role (host, guest, tg) or a name for a local shell. */
   readonly host: string;
-  run(command: string, options?: RunOptions): Promise<RunResult>;
+  run(command: string, options?: CommandOptions): Promise<CommandResult>;
   start(command: string, options?: StartOptions): Promise<BackgroundProcess>;
   put(localPath: string, remotePath: string): Promise<void>;
   get(remotePath: string, localPath: string): Promise<void>;
@@ -85,7 +85,7 @@ export const ANY_EXIT = Array.from({ length: 256 }, (_, i) => i);
 export const PGID_MARKER = 'dutlab-pgid:';
 
 /** The command with its environment and working directory, as one sh script. */
-export function commandScript(command: string, options: RunOptions = {}): string {
+export function commandScript(command: string, options: CommandOptions = {}): string {
   const lines: string[] = [];
   for (const [k, v] of Object.entries(options.env ?? {})) lines.push(`export ${k}=${shq(v)}`);
   if (options.cwd) lines.push(`cd ${shq(options.cwd)} || exit 126`);
@@ -98,7 +98,7 @@ export function commandScript(command: string, options: RunOptions = {}): string
  * that a timeout can kill it and everything it started by process group, and
  * announcing that group on stderr's first line.
  */
-export function wrapCommand(command: string, options: RunOptions = {}): string {
+export function wrapCommand(command: string, options: CommandOptions = {}): string {
   const script = `printf '${PGID_MARKER}%s\\n' "$$" >&2\n${commandScript(command, options)}`;
   const inner = `setsid -w sh -c ${shq(script)}`;
   return options.sudo ? `sudo -n ${inner}` : inner;
@@ -150,7 +150,7 @@ export function tail(text: string, lines = 5): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-export function checkExit(host: string, command: string, result: RunResult, okExitCodes: number[] = [0]): RunResult {
+export function checkExit(host: string, command: string, result: CommandResult, okExitCodes: number[] = [0]): CommandResult {
   if (result.exitCode === null || !okExitCodes.includes(result.exitCode)) {
     throw new CommandError(host, command, result.exitCode, result.signal, tail(result.stderr), result.stdout);
   }

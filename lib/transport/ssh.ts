@@ -11,8 +11,8 @@ import {
   takeMarker,
   wrapCommand,
   type BackgroundProcess,
-  type RunOptions,
-  type RunResult,
+  type CommandOptions,
+  type CommandResult,
   type Shell,
   type StartOptions,
 } from './shell.js';
@@ -118,7 +118,7 @@ export class SshShell implements Shell {
     });
   }
 
-  async run(command: string, options: RunOptions = {}): Promise<RunResult> {
+  async run(command: string, options: CommandOptions = {}): Promise<CommandResult> {
     const started = Date.now();
     try {
       const result = await this.exec(command, options, started);
@@ -132,7 +132,7 @@ export class SshShell implements Shell {
     }
   }
 
-  private async exec(command: string, options: RunOptions, started: number): Promise<RunResult> {
+  private async exec(command: string, options: CommandOptions, started: number): Promise<CommandResult> {
     const session = await this.lease();
     if (!session) return this.execOnChannel(command, options, started);
     try {
@@ -237,11 +237,11 @@ export class SshShell implements Shell {
     }
   }
 
-  private execInSession(session: ShellSession, command: string, options: RunOptions, started: number): Promise<RunResult> {
+  private execInSession(session: ShellSession, command: string, options: CommandOptions, started: number): Promise<CommandResult> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // Not exec'd: the session's sh must reach its EXIT trap (shell-session.ts).
     const script = options.sudo ? `sudo -n sh -c ${shq(commandScript(command, options))}` : commandScript(command, options);
-    return new Promise<RunResult>((resolve, reject) => {
+    return new Promise<CommandResult>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(() => {
         settled = true;
@@ -269,10 +269,10 @@ export class SshShell implements Shell {
 
   // ---- a channel per command: hosts without a usable sh, and the kill of a timed-out command ----
 
-  private execOnChannel(command: string, options: RunOptions, started: number): Promise<RunResult> {
+  private execOnChannel(command: string, options: CommandOptions, started: number): Promise<CommandResult> {
     const client = this.ensureOpen();
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    return new Promise<RunResult>((resolve, reject) => {
+    return new Promise<CommandResult>((resolve, reject) => {
       const onChannel = (err: Error | undefined, stream: ClientChannel) => {
         if (err) return reject(new ConnectionError(this.host, `cannot run a command: ${err.message}`, { cause: err }));
         let stdout = '';

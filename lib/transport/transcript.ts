@@ -2,7 +2,7 @@
 // to find out afterwards what happened. Secrets are redacted before writing.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunResult } from './shell.js';
+import type { CommandResult } from './shell.js';
 
 const secrets = new Set<string>();
 
@@ -28,7 +28,7 @@ export class Transcript {
     return join(this.dir, `${host}.log`);
   }
 
-  command(host: string, command: string, result: RunResult | { error: string; durationMs: number }): void {
+  command(host: string, command: string, result: CommandResult | { error: string; durationMs: number }): void {
     const head = `### ${new Date().toISOString()} ${command}`;
     const body =
       'error' in result

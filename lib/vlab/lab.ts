@@ -12,6 +12,7 @@ import { parseDocument, type Scalar, type YAMLMap } from 'yaml';
 import { LocalShell } from '../transport/local.js';
 import { cmd } from '../transport/quote.js';
 import { loadTestbed } from '../testbed/load.js';
+import type { Testbed } from '../testbed/schema.js';
 import { FILE_LIMITS, readBounded } from '../files.js';
 import { isAlive, pidsInNetns, startTimeOf, stopProc, type ProcRecord } from './procs.js';
 import { ensurePackages } from './packages.js';
@@ -89,10 +90,8 @@ export interface UpOptions {
   tg?: TgKind;
 }
 
-export async function labUp(options: UpOptions = {}): Promise<LabState> {
-  const id = options.id ?? DEFAULT_LAB_ID;
-  const log = options.log ?? (() => undefined);
-  const names = labNames(id);
+/** What lab up checks before it touches anything: the options together, the template read. */
+function upPlan(options: UpOptions) {
   if (process.getuid?.() !== 0) throw new Error('the virtual lab needs root (network namespaces, sshd)');
   const guest = options.guest ?? 'netns';
   const datapath = options.datapath ?? (guest === 'vm' ? 'dpdk' : 'netdev');
@@ -103,7 +102,23 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
   const pinning = options.pin ? pinningFor() : undefined;
   // The template before anything is torn down or installed: a mistyped --template leaves the existing lab as it is.
   const template = options.template ?? (guest === 'vm' ? VM_TEMPLATE : datapath === 'dpdk' ? DPDK_TEMPLATE : DEFAULT_TEMPLATE);
-  const templateTb = loadTestbed(template);
+  return { guest, datapath, pinning, template, templateTb: loadTestbed(template) };
+}
+
+/** A lab coming up: its state (saved after each thing it starts, so that lab down finds it), its template, its log. */
+interface Bringing {
+  sh: LocalShell;
+  state: LabState;
+  tb: Testbed;
+  save: () => void;
+  log: (line: string) => void;
+}
+
+export async function labUp(options: UpOptions = {}): Promise<LabState> {
+  const id = options.id ?? DEFAULT_LAB_ID;
+  const log = options.log ?? (() => undefined);
+  const names = labNames(id);
+  const { guest, datapath, pinning, template, templateTb } = upPlan(options);
   if (options.installPackages !== false) await ensurePackages(log, datapath === 'dpdk', guest === 'vm');
   if (existsSync(names.stateDir) || (await existingNamespaces(id)).length > 0) {
     log(`clearing what an earlier run of lab ${id} left`);
@@ -111,7 +126,6 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
   }
   // The image before anything of the lab exists: a build that fails leaves nothing to clear.
   const image = guest === 'vm' ? await ensureGuestImage({ log, ...(options.rebuildImage ? { rebuild: true } : {}) }) : undefined;
-  const sh = new LocalShell('vlab');
   const state: LabState = {
     id,
     stateDir: names.stateDir,
@@ -125,65 +139,20 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     ...(image ? { image, kvm: await kvmUsable(log) } : {}),
   };
   // A VM guest has its own sshd; the guest namespace exists only as the namespace guest.
-  const sshdRoles = nsRoles(guest);
-  const dirs = ['keys', 'ovs', 'work', 'logs', ...(guest === 'vm' ? ['vm'] : []), ...sshdRoles.flatMap((r) => [`sshd-${r}`, `tmp-${r}`])];
+  const dirs = ['keys', 'ovs', 'work', 'logs', ...(guest === 'vm' ? ['vm'] : []), ...nsRoles(guest).flatMap((r) => [`sshd-${r}`, `tmp-${r}`])];
   dirs.forEach((d) => mkdirSync(join(names.stateDir, d), { recursive: true, mode: 0o700 }));
-  const save = () => writeFileSync(names.stateFile, JSON.stringify(state, null, 2));
-  save();
+  const up: Bringing = { sh: new LocalShell('vlab'), state, tb: templateTb, save: () => writeFileSync(names.stateFile, JSON.stringify(state, null, 2)), log };
+  up.save();
   try {
-    await makeKeys(sh, names.stateDir);
-    if (datapath === 'dpdk') {
-      // Recorded before the pages are taken: whatever happens next, lab down gives back what was reserved.
-      const pages = hugepagesNeeded(templateTb);
-      state.madeDpdkRunDir = !existsSync(DPDK_RUN_DIR);
-      await reserveHugepages(templateTb.ovsDpdk.hugepageSizeKb, pages);
-      state.hugepages = { sizeKb: templateTb.ovsDpdk.hugepageSizeKb, pages };
-      save();
-      log(`reserved ${pages} hugepages of ${templateTb.ovsDpdk.hugepageSizeKb / 1024} MB`);
-    }
-    await wire(sh, names.namespaces, templateTb, guest);
+    await makeKeys(up.sh, names.stateDir);
+    if (datapath === 'dpdk') await reserveLabHugepages(up);
+    await wire(up.sh, names.namespaces, templateTb, guest);
     log('namespaces and veth pairs wired');
-    for (const role of sshdRoles) {
-      state.processes.push(startSshd(role, names.stateDir, names.namespaces[role]));
-      save();
-    }
-    state.processes.push(...(await startOvs(sh, names.stateDir, names.namespaces.host, datapath)));
-    save();
-    if (pinning) {
-      await pinSwitch(sh, state.processes.find((p) => p.name === 'ovs-vswitchd')!.pid, pinning);
-      state.pinned = pinning;
-      save();
-      log(`ovs-vswitchd on CPU ${pinning.switch}, the generator and its captures on CPU ${pinning.generator}`);
-    }
-    log(
-      datapath === 'dpdk'
-        ? "ovsdb-server running in the host namespace (ovs-vswitchd is the run's)"
-        : 'ovsdb-server and ovs-vswitchd running in the host namespace',
-    );
-    for (const role of ['host', 'tg'] as const) {
-      const { port, proc } = await startForwarder(role, names.stateDir, names.namespaces[role]);
-      state.forwarders[role] = port;
-      state.processes.push(proc);
-      save();
-    }
-    if (guest === 'netns') await waitUntil('the guest sshd', () => sshdListening(names.namespaces.guest, MGMT_GUEST), { timeoutMs: 10_000 });
-    await Promise.all((['host', 'tg'] as const).map((r) => waitUntil(`the ${r} forwarder`, () => portOpen(state.forwarders[r]), { timeoutMs: 10_000 })));
-    if (options.tg === 'trex') {
-      state.trex = await startTrex(sh, state, templateTb);
-      // Recorded with the lab's other processes too (what the leftover checks look for); lab down stops them first, its own way.
-      state.processes.push(state.trex.server, ...(state.trex.launcher ? [state.trex.launcher] : []));
-      save();
-      const relay = await startTrexRelay(names.namespaces.tg, join(names.stateDir, 'trex'));
-      state.processes.push(relay.proc);
-      state.trex.rpcSocket = relay.socket;
-      save();
-      log(
-        `TRex ${state.trex.version} (pid ${state.trex.server.pid}) listening in ${names.namespaces.tg}, on core ${state.trex.core}, DPDK prefix ${state.trex.prefix}`,
-      );
-    }
+    await startLabDaemons(up, pinning);
+    if (options.tg === 'trex') await startLabTrexAndRelay(up);
     if (options.capacity !== undefined) {
-      state.capacity = await shapeGuest(sh, names.namespaces, templateTb, options.capacity, join(names.stateDir, 'work'), state.trex?.rpcSocket);
-      save();
+      state.capacity = await shapeGuest(up.sh, names.namespaces, templateTb, options.capacity, join(names.stateDir, 'work'), state.trex?.rpcSocket);
+      up.save();
       log(
         `the guest forwards at most ${state.capacity.fps} frames/s of the stream (a bucket of ${state.capacity.burst}: the generator's burst ${state.capacity.generatorBurst}, the datapath's batch of ${DATAPATH_BATCH} and 10 ms of frames)`,
       );
@@ -191,11 +160,10 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     writeFileSync(state.testbedFile, labTestbed(template, state));
     if (image) {
       // For a person (or a test) reaching the guest by hand from the host's namespace: ssh -o UserKnownHostsFile=<this> -i <image>/client -p PORT root@127.0.0.1.
-      const port = templateTb.vm!.mgmtForwardPort;
       const hostKey = readFileSync(join(image.dir, 'ssh_host_ed25519_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
-      writeFileSync(join(names.stateDir, 'vm', 'known_hosts'), `[127.0.0.1]:${port} ${hostKey}\n`);
+      writeFileSync(join(names.stateDir, 'vm', 'known_hosts'), `[127.0.0.1]:${templateTb.vm!.mgmtForwardPort} ${hostKey}\n`);
     }
-    save();
+    up.save();
     log(`lab ${id} is up; testbed: ${state.testbedFile}`);
     return state;
   } catch (err) {
@@ -203,6 +171,60 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     await labDown({ id, log });
     throw err;
   }
+}
+
+/** The DPDK datapath's hugepages, recorded before they are taken: whatever happens next, lab down gives back what was reserved. */
+async function reserveLabHugepages({ state, tb, save, log }: Bringing): Promise<void> {
+  const pages = hugepagesNeeded(tb);
+  state.madeDpdkRunDir = !existsSync(DPDK_RUN_DIR);
+  await reserveHugepages(tb.ovsDpdk.hugepageSizeKb, pages);
+  state.hugepages = { sizeKb: tb.ovsDpdk.hugepageSizeKb, pages };
+  save();
+  log(`reserved ${pages} hugepages of ${tb.ovsDpdk.hugepageSizeKb / 1024} MB`);
+}
+
+/** Each namespace's sshd, OVS (pinned where asked), the forwarders to the host's and the TG's sshd; then each answering. */
+async function startLabDaemons({ sh, state, save, log }: Bringing, pinning: Pinning | undefined): Promise<void> {
+  const { guest = 'netns', datapath = 'netdev' } = state;
+  for (const role of nsRoles(guest)) {
+    state.processes.push(startSshd(role, state.stateDir, state.namespaces[role]));
+    save();
+  }
+  state.processes.push(...(await startOvs(sh, state.stateDir, state.namespaces.host, datapath)));
+  save();
+  if (pinning) {
+    await pinSwitch(sh, state.processes.find((p) => p.name === 'ovs-vswitchd')!.pid, pinning);
+    state.pinned = pinning;
+    save();
+    log(`ovs-vswitchd on CPU ${pinning.switch}, the generator and its captures on CPU ${pinning.generator}`);
+  }
+  log(
+    datapath === 'dpdk'
+      ? "ovsdb-server running in the host namespace (ovs-vswitchd is the run's)"
+      : 'ovsdb-server and ovs-vswitchd running in the host namespace',
+  );
+  for (const role of ['host', 'tg'] as const) {
+    const { port, proc } = await startForwarder(role, state.stateDir, state.namespaces[role]);
+    state.forwarders[role] = port;
+    state.processes.push(proc);
+    save();
+  }
+  if (guest === 'netns') await waitUntil('the guest sshd', () => sshdListening(state.namespaces.guest, MGMT_GUEST), { timeoutMs: 10_000 });
+  await Promise.all((['host', 'tg'] as const).map((r) => waitUntil(`the ${r} forwarder`, () => portOpen(state.forwarders[r]), { timeoutMs: 10_000 })));
+}
+
+/** A real TRex in the TG namespace, and the relay the controller reaches its RPC through. */
+async function startLabTrexAndRelay({ sh, state, tb, save, log }: Bringing): Promise<void> {
+  const trex = await startTrex(sh, state, tb);
+  state.trex = trex;
+  // Recorded with the lab's other processes too (what the leftover checks look for); lab down stops them first, its own way.
+  state.processes.push(trex.server, ...(trex.launcher ? [trex.launcher] : []));
+  save();
+  const relay = await startTrexRelay(state.namespaces.tg, join(state.stateDir, 'trex'));
+  state.processes.push(relay.proc);
+  trex.rpcSocket = relay.socket;
+  save();
+  log(`TRex ${trex.version} (pid ${trex.server.pid}) listening in ${state.namespaces.tg}, on core ${trex.core}, DPDK prefix ${trex.prefix}`);
 }
 
 /** The lab's TRex on the TG's veths in the testbed's order, each port's frames (with flags 0) addressed to the DUT port it is cabled to. */

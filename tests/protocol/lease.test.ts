@@ -11,7 +11,7 @@ import { LeaseLostError, LockError } from '../../lib/errors.js';
 import { formatOwner, Lease, parseOwner, thisController } from '../../lib/scenario/lease.js';
 import { quarantineScript, releaseLabScript, stateDirOf, statusScript } from '../../lib/scenario/lease-script.js';
 import { LocalShell } from '../../lib/transport/local.js';
-import type { RunOptions, Shell } from '../../lib/transport/shell.js';
+import type { CommandOptions, Shell } from '../../lib/transport/shell.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dutlab-lease-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,7 +29,7 @@ function dutHost(startAt = 1_900_000_000) {
   const local = new LocalShell('host');
   const shell: Shell = {
     host: 'host',
-    run: (c: string, o: RunOptions = {}) => local.run(c, { ...o, env: { ...o.env, PATH: `${join(d, 'bin')}:${process.env.PATH}` } }),
+    run: (c: string, o: CommandOptions = {}) => local.run(c, { ...o, env: { ...o.env, PATH: `${join(d, 'bin')}:${process.env.PATH}` } }),
     start: (c, o) => local.start(c, o),
     put: (a, b) => local.put(a, b),
     get: (a, b) => local.get(a, b),

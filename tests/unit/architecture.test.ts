@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { functionSpans } from '../helpers/function-spans.js';
 
 const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 const LIB = join(ROOT, 'lib');
@@ -92,7 +93,9 @@ describe('the layout of lib/', () => {
     const suiteResult = /^suite\/[^/]+\/result\.ts$/;
     expect(
       [...graph].flatMap(([m, deps]) =>
-        m.startsWith('suite/') || m.startsWith('cli/') ? [] : deps.filter((d) => d.startsWith('suite/') && !(m.startsWith('report/') && suiteResult.test(d))),
+        m.startsWith('suite/') || m.startsWith('cli/') || m.startsWith('run/')
+          ? []
+          : deps.filter((d) => d.startsWith('suite/') && !(m.startsWith('report/') && suiteResult.test(d))),
       ),
     ).toEqual([]);
     const belowScenario = ['transport/', 'traffic/', 'verify/', 'parsers/', 'testbed/', 'results/', 'report/', 'profiles/', 'vlab/', 'probes/'];
@@ -133,6 +136,19 @@ describe('the layout of lib/', () => {
     const total = files.reduce((a, f) => a + lines(f), 0);
     const engine = files.filter((f) => f.startsWith(join(LIB, 'scenario'))).reduce((a, f) => a + lines(f), 0);
     expect(engine / total).toBeLessThanOrEqual(0.12);
+  });
+
+  it('keeps functions and commands short: no function in lib/ over 80 lines, no file of lib/cli/ over 150', () => {
+    const long = filesUnder(LIB).flatMap((f) =>
+      functionSpans(readFileSync(f, 'utf8')).flatMap((s) => (s.lines > 80 ? [`${relative(ROOT, f)}:${s.line}: ${s.lines} lines`] : [])),
+    );
+    expect(long).toEqual([]);
+    const lines = (f: string) => readFileSync(f, 'utf8').split('\n').length;
+    expect(
+      filesUnder(join(LIB, 'cli'))
+        .filter((f) => lines(f) > 150)
+        .map((f) => `${relative(ROOT, f)}: ${lines(f)} lines`),
+    ).toEqual([]);
   });
 
   it('waits one way: no deadline loop outside lib/wait.ts (waitUntil, with its bound and the words of what it awaits)', () => {

@@ -149,4 +149,15 @@ describe('the dutlab command', () => {
       /^profiles:\nlegacy-kni +the guide's lab: .*\(offers: guest, vm, dpdk, kni, ivshmem, ovs-dpdk-fork\)\novs-dpdk +upstream OVS with DPDK .*\(offers: guest, dpdk, dpdk-ports, tap\)\nvirtual +the virtual lab: .*\(offers: guest\)$/m,
     );
   });
+
+  it("holds compare's thresholds to the ranges of the testbed's own fields (never typed again), naming the option", async () => {
+    const run = fixturePath('runs/pvp-throughput-schema-2');
+    const high = await inProcess('compare', run, run, '--threshold', '0.95');
+    expect(high.exitCode).toBe(2);
+    expect(high.stderr).toContain('--threshold 0.95: a threshold above 0.9 lets almost any drop pass: the gate would never fail');
+    const zero = await inProcess('compare', run, run, '--threshold', '0.1', '--latency-threshold', '0');
+    expect(zero.exitCode).toBe(2);
+    expect(zero.stderr).toContain("--latency-threshold 0: a ratio above 0 (0.5: p99 half as high again as the baseline's)");
+    expect((await inProcess('compare', run, run, '--threshold', 'abc', '--latency-threshold', '1')).stderr).toMatch(/--threshold abc: /);
+  });
 });

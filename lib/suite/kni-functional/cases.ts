@@ -12,7 +12,7 @@ import { parseDumpFlows } from '../../parsers/ovs.js';
 import { stateChanges } from '../../verify/state.js';
 import type { Topology } from '../../testbed/topology.js';
 import { shq } from '../../transport/quote.js';
-import { ANY_EXIT, type RunResult } from '../../transport/shell.js';
+import { ANY_EXIT, type CommandResult } from '../../transport/shell.js';
 import { FRAME_KINDS, kindOf, mixedPcap, type FrameKind } from '../../traffic/frames.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
 import { streamFromTestbed } from '../../traffic/stream.js';
@@ -182,7 +182,7 @@ export class KniFunctionalTest {
     if (changes.length > 0) throw new CheckFailure('restore', left);
   }
 
-  private tgShell(line: string, ok: number[] = [0]): Promise<RunResult> {
+  private tgShell(line: string, ok: number[] = [0]): Promise<CommandResult> {
     return this.run.session.shell('tg').run(line, { okExitCodes: ok });
   }
 

@@ -6,7 +6,7 @@ import { CheckFailure } from '../../errors.js';
 import { parseIpJson, type IpLink } from '../../parsers/net.js';
 import type { LabRun } from '../../scenario/lab-run.js';
 import { shq } from '../../transport/quote.js';
-import { ANY_EXIT, type RunResult } from '../../transport/shell.js';
+import { ANY_EXIT, type CommandResult } from '../../transport/shell.js';
 import { readPcap } from '../../traffic/pcap.js';
 import { captureRecordOf, Tcpdump } from '../../traffic/tcpdump.js';
 import { orOnTimeout, waitUntil } from '../../wait.js';
@@ -16,7 +16,7 @@ import { orOnTimeout, waitUntil } from '../../wait.js';
 export class GuestLinks {
   constructor(private readonly lab: LabRun) {}
 
-  run(line: string, ok: number[] = [0]): Promise<RunResult> {
+  run(line: string, ok: number[] = [0]): Promise<CommandResult> {
     return this.lab.session.shell('guest').run(line, { okExitCodes: ok });
   }
 

@@ -46,7 +46,7 @@ import {
   reading,
   stamped,
   type FlowCounts,
-  type Reading,
+  type Readout,
   type Snapshot,
   snapshotOf,
   type Stamp,
@@ -55,16 +55,16 @@ import { pcapFrames } from '../../traffic/pcap.js';
 
 /** The lab's own drop counters at one moment; a reading that failed is kept as its error. */
 interface DropCounters {
-  guest: Reading<GuestDropCounters>;
-  stats: Reading<Map<string, Record<string, number>>>;
+  guest: Readout<GuestDropCounters>;
+  stats: Readout<Map<string, Record<string, number>>>;
 }
 
 export class PvpTest {
   private readonly stream: StreamSpec;
   private verdict: PacketVerdict | null = null;
-  private before: Reading<Snapshot> | null = null;
-  private after: Reading<Snapshot> | null = null;
-  private flowCounts: Reading<FlowCounts> = { ingress: null, egress: null };
+  private before: Readout<Snapshot> | null = null;
+  private after: Readout<Snapshot> | null = null;
+  private flowCounts: Readout<FlowCounts> = { ingress: null, egress: null };
   /** The lab's own drop counters around the stream (the guest's kernel, the switch's Interface statistics). */
   private drops: { before: DropCounters; after: DropCounters } | null = null;
   /** The guest's links, captured during the traffic where it has tcpdump. */
@@ -189,7 +189,7 @@ export class PvpTest {
   }
 
   /** The switch's ports (and the PMD threads' count on a DPDK datapath), stamped with the controller's clock. */
-  private readSwitch(): Promise<Reading<{ value: { ports: Snapshot['ports']; pmd?: number }; at: Stamp }>> {
+  private readSwitch(): Promise<Readout<{ value: { ports: Snapshot['ports']; pmd?: number }; at: Stamp }>> {
     const dpdk = this.run.profile.features.includes('dpdk-ports');
     return reading(() =>
       stamped(async () => ({
@@ -199,7 +199,7 @@ export class PvpTest {
     );
   }
 
-  private readGuest(): Promise<Reading<{ value: Snapshot['guest']; at: Stamp }>> {
+  private readGuest(): Promise<Readout<{ value: Snapshot['guest']; at: Stamp }>> {
     return reading(() => stamped(() => read.guestLinks(this.run.session)));
   }
 
@@ -334,7 +334,7 @@ export class PvpTest {
   private whyDropped(before: Snapshot, after: Snapshot, counts: PathCounts): string | null {
     const d = this.drops;
     if (!d) return null;
-    const asRead = <T>(r: Reading<T>) => (failed(r) ? { notRead: errorMessage(r.error) } : r);
+    const asRead = <T>(r: Readout<T>) => (failed(r) ? { notRead: errorMessage(r.error) } : r);
     const findings: Findings = findDrops(
       {
         guestKernel: { before: asRead(d.before.guest), after: asRead(d.after.guest) },

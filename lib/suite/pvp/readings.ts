@@ -45,9 +45,9 @@ function countAt(s: Snapshot, at: CountedAt): number | undefined {
 }
 
 /** A reading that failed is kept as its error: the traffic still goes, and the counters check reports it. */
-export type Reading<T> = T | { error: unknown };
-export const failed = <T>(r: Reading<T>): r is { error: unknown } => typeof r === 'object' && r !== null && 'error' in r;
-export async function reading<T>(f: () => Promise<T>): Promise<Reading<T>> {
+export type Readout<T> = T | { error: unknown };
+export const failed = <T>(r: Readout<T>): r is { error: unknown } => typeof r === 'object' && r !== null && 'error' in r;
+export async function reading<T>(f: () => Promise<T>): Promise<Readout<T>> {
   try {
     return await f();
   } catch (error) {
@@ -117,9 +117,9 @@ export async function foreignAlongPath(
 export function snapshotOf(
   tg: TgSnapshot,
   tgAt: Stamp,
-  sw: Reading<{ value: { ports: Snapshot['ports']; pmd?: number }; at: Stamp }>,
-  guest: Reading<{ value: Snapshot['guest']; at: Stamp }>,
-): Reading<Snapshot> {
+  sw: Readout<{ value: { ports: Snapshot['ports']; pmd?: number }; at: Stamp }>,
+  guest: Readout<{ value: Snapshot['guest']; at: Stamp }>,
+): Readout<Snapshot> {
   if (failed(sw)) return sw;
   if (failed(guest)) return guest;
   return {

@@ -30,7 +30,7 @@ import {
   type CaptureResult,
   type CapturingTrafficGenerator,
   type MeasuringTrafficGenerator,
-  type PortCounters,
+  type TgPortCounters,
   type TgSnapshot,
   type Trial,
   type TrialResult,
@@ -185,7 +185,7 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     const tx = await this.stats(transmit);
     const rx = await this.stats(receive);
     const toUs = nowUs();
-    const of = (s: PortStats): PortCounters => ({ rxPackets: s.ipackets, rxBytes: s.ibytes, txPackets: s.opackets, txBytes: s.obytes });
+    const of = (s: PortStats): TgPortCounters => ({ rxPackets: s.ipackets, rxBytes: s.ibytes, txPackets: s.opackets, txBytes: s.obytes });
     const errs = (s: PortStats) => ({ oerrors: s.oerrors ?? 0, ierrors: s.ierrors ?? 0 });
     return {
       snap: { ports: { [this.names.transmit]: of(tx), [this.names.receive]: of(rx) }, fromUs, toUs },

@@ -3,7 +3,7 @@
 // value), PGPASSWORD, a password in a URL on the command line (--results);
 // each is registered at the start (lib/transport/transcript.ts keeps the
 // list) and masked in everything this process writes: the report's files
-// (lib/cli/run.ts writes them through `redact`) and its standard output and
+// (lib/run/lifecycle.ts writes them through `redact`) and its standard output and
 // error. Inline secrets in a testbed are refused at load and never archived.
 import type { Testbed } from '../testbed/schema.js';
 import { redact, registerSecret } from '../transport/transcript.js';
