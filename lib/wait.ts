@@ -10,6 +10,15 @@ export interface WaitOptions {
   timeoutMs: number;
   /** Between two probes; default 50 ms. */
   intervalMs?: number;
+  /** Ends the wait before its bound (a signal to the run): WaitAbortedError, before the next probe. */
+  signal?: AbortSignal;
+}
+
+/** A wait ended by its AbortSignal before the condition held. */
+export class WaitAbortedError extends DutlabError {
+  constructor(readonly what: string) {
+    super(`stopped waiting for ${what}: interrupted`);
+  }
 }
 
 /** A condition that did not hold within its bound. */
@@ -35,11 +44,13 @@ export async function waitUntil<T>(
 ): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
+    if (opts.signal?.aborted) throw new WaitAbortedError(what);
     const last = Date.now() >= deadline;
     const got = await probe();
     if (got !== false && got !== null && got !== undefined) return got;
     if (last) throw new WaitTimeoutError(what, opts.timeoutMs);
-    await sleep(Math.max(0, Math.min(opts.intervalMs ?? 50, deadline - Date.now())));
+    const pause = Math.max(0, Math.min(opts.intervalMs ?? 50, deadline - Date.now()));
+    await sleep(pause, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
   }
 }
 

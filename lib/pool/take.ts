@@ -7,7 +7,6 @@
 // naming each testbed's state.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, errorMessage, LeaseLostError, LockError, PoolError } from '../errors.js';
 import { doctor } from '../probes/doctor.js';
 import { guestBeforeRun } from '../probes/hosts.js';
@@ -21,6 +20,7 @@ import type { Shell } from '../transport/shell.js';
 import { Transcript } from '../transport/transcript.js';
 import { quarantine, sshHost, type HostConnector } from './lab-state.js';
 import { withLabel, type Pool, type PoolTestbed } from './pool.js';
+import { waitUntil, WaitAbortedError, WaitTimeoutError } from '../wait.js';
 
 export interface PoolTakeOptions {
   label: string;
@@ -55,33 +55,41 @@ export async function takeFromPool(pool: Pool, o: PoolTakeOptions): Promise<Take
   const shells = new Map<string, Shell>();
   const notes: string[] = [];
   const started = Date.now();
-  const deadline = started + o.waitS * 1000;
   const state = new Map<string, string>();
   let taken: Taken | null = null;
-  try {
-    for (;;) {
-      // This round's word on each testbed: what the run passed over, or (all of them) why it gave up.
-      state.clear();
-      for (const entry of candidates) {
-        if (o.signal?.aborted) throw new AbortedError(`interrupted while it waited for a testbed labelled "${o.label}"`);
-        const t0 = Date.now();
-        const got = await tryOne(entry, { ...o, transcript, connect, shells, notes });
-        if (typeof got === 'string') state.set(entry.name, got);
-        else {
-          taken = got;
-          const waited = Math.round((t0 - started) / 1000);
-          notes.unshift(
-            `pool ${pool.file}: took testbed ${entry.name} (label ${o.label})${waited > 0 ? ` after waiting ${waited} s` : ''}; cleaned and checked (dutlab doctor) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
-            ...[...state].filter(([n]) => n !== entry.name).map(([n, w]) => `pool: passed over ${n}: ${w}`),
-          );
-          return got;
-        }
+  // One round: each testbed of the label tried in turn; this round's word on each is what the run passed over, or
+  // (all of them) why it gave up.
+  const round = async (): Promise<Taken | null> => {
+    state.clear();
+    for (const entry of candidates) {
+      if (o.signal?.aborted) return null;
+      const t0 = Date.now();
+      const got = await tryOne(entry, { ...o, transcript, connect, shells, notes });
+      if (typeof got === 'string') {
+        state.set(entry.name, got);
+        continue;
       }
-      if (Date.now() >= deadline) {
-        throw new PoolError(`no testbed labelled "${o.label}" came free within ${o.waitS} s (--wait): ${[...state].map(([n, w]) => `${n}: ${w}`).join('; ')}`);
-      }
-      await sleep(Math.min(o.pollMs ?? 2000, Math.max(0, deadline - Date.now())), undefined, o.signal ? { signal: o.signal } : {}).catch(() => undefined);
+      const waited = Math.round((t0 - started) / 1000);
+      notes.unshift(
+        `pool ${pool.file}: took testbed ${entry.name} (label ${o.label})${waited > 0 ? ` after waiting ${waited} s` : ''}; cleaned and checked (dutlab doctor) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+        ...[...state].filter(([n]) => n !== entry.name).map(([n, w]) => `pool: passed over ${n}: ${w}`),
+      );
+      return got;
     }
+    return null;
+  };
+  try {
+    taken = await waitUntil(`a testbed labelled "${o.label}"`, round, {
+      timeoutMs: o.waitS * 1000,
+      intervalMs: o.pollMs ?? 2000,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    return taken;
+  } catch (e) {
+    if (e instanceof WaitAbortedError || o.signal?.aborted) throw new AbortedError(`interrupted while it waited for a testbed labelled "${o.label}"`);
+    if (e instanceof WaitTimeoutError)
+      throw new PoolError(`no testbed labelled "${o.label}" came free within ${o.waitS} s (--wait): ${[...state].map(([n, w]) => `${n}: ${w}`).join('; ')}`);
+    throw e;
   } finally {
     for (const [name, shell] of shells) if (name !== taken?.entry.name) await shell.close().catch(() => undefined);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { orOnTimeout, waitUntil, waitUntilSteady, WaitTimeoutError } from '../../lib/wait.js';
+import { orOnTimeout, waitUntil, waitUntilSteady, WaitAbortedError, WaitTimeoutError } from '../../lib/wait.js';
 
 describe('waitUntil, the one way to wait', () => {
   it('returns what the probe found once it holds', async () => {
@@ -49,6 +49,25 @@ describe('waitUntil, the one way to wait', () => {
         { timeoutMs: 10 },
       ).catch(orOnTimeout(() => 'fallback')),
     ).rejects.toThrow(TypeError);
+  });
+
+  it('ends at once when its signal aborts, mid-pause, before another probe, in the words of what it awaited', async () => {
+    const ac = new AbortController();
+    let probes = 0;
+    const t0 = Date.now();
+    setTimeout(() => ac.abort(), 100);
+    const never = () => {
+      probes++;
+      return false;
+    };
+    const err = await waitUntil('a testbed labelled "pair"', never, { timeoutMs: 10_000, intervalMs: 2000, signal: ac.signal }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WaitAbortedError);
+    expect((err as Error).message).toBe('stopped waiting for a testbed labelled "pair": interrupted');
+    expect(probes).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    // Aborted before it began: no probe at all.
+    const before = await waitUntil('x', () => true, { timeoutMs: 1000, signal: AbortSignal.abort() }).catch((e: unknown) => e);
+    expect(before).toBeInstanceOf(WaitAbortedError);
   });
 });
 
