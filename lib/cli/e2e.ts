@@ -2,7 +2,6 @@
 import { Option, type Command } from 'commander';
 import { mainJob } from '../run/e2e.js';
 import { DEFAULT_LAB_ID, type GuestKind } from '../vlab/lab.js';
-import { EXIT_CODES } from '../report/verdict.js';
 import { log, shown } from './common.js';
 
 export function addE2eCommand(program: Command): void {
@@ -18,8 +17,7 @@ export function addE2eCommand(program: Command): void {
         .default('netns'),
     )
     .action(async (o: { id: string; reports?: string; profiles: string; guest: GuestKind }) => {
-      // A failure before a verdict (a lab that would not come up) is exit 2, through main's handler.
-      process.exitCode = EXIT_CODES['infra-error'];
+      // A failure before a verdict (a lab that would not come up) throws: main's handler makes it exit 2.
       process.exitCode = await mainJob({
         id: o.id,
         ...(o.reports ? { reports: o.reports } : {}),

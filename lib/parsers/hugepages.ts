@@ -37,3 +37,21 @@ export function parseHugepageUse(text: string): HugepageUse {
   });
   return { free: free[1] === 'none' ? null : Number(free[1]), holders };
 }
+
+/** A hugepage size as people write it: 2 MB, 1 GB. */
+export const hugepageSizeText = (kb: number): string => (kb >= 1048576 ? `${kb / 1048576} GB` : `${kb / 1024} MB`);
+/** As the kernel command line and mount's pagesize= take it: 2M, 1G. */
+export const hugepageSizeWord = (kb: number): string => (kb >= 1048576 ? `${kb / 1048576}G` : `${kb / 1024}M`);
+
+/** Prints the default hugepage size ("default KB") and each hugetlbfs mount ("mount PATH OPTIONS"): parseHugetlbfsMounts reads it. */
+export const HUGETLBFS_MOUNTS_COMMAND = `echo "default $(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo)"; awk '$3 == "hugetlbfs" {print "mount " $2 " " $4}' /proc/mounts`;
+
+/** The hugetlbfs mounts and the size of their pages in KiB (a mount without pagesize= has the default size). */
+export function parseHugetlbfsMounts(text: string): Array<{ at: string; options: string; kb: number }> {
+  const defaultKb = Number(/^default (\d+)$/m.exec(text)?.[1] ?? 0);
+  return [...text.matchAll(/^mount (\S+) (\S+)$/gm)].map((m) => {
+    const p = /(?:^|,)pagesize=(\d+)([KMG])/.exec(m[2]!);
+    const kb = p ? Number(p[1]) * { K: 1, M: 1024, G: 1048576 }[p[2] as 'K' | 'M' | 'G'] : defaultKb;
+    return { at: m[1]!, options: m[2]!, kb };
+  });
+}

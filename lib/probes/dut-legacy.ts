@@ -3,6 +3,7 @@
 // which the IVSHMEM command line names), the NICs of its port mask on igb_uio,
 // and the fork's tree: ovs_dpdk built, the patched QEMU, DPDK, kni_client's
 // sources.
+import { HUGETLBFS_MOUNTS_COMMAND, parseHugetlbfsMounts } from '../parsers/hugepages.js';
 import { coresOf, kniClientDirOf } from '../testbed/sizing.js';
 import { shq } from '../transport/quote.js';
 import { legacyLab } from './needs.js';
@@ -13,20 +14,16 @@ const legacyHugepages: CommandProbe = {
   title: 'free 2 MB hugepages, mounted at /dev/hugepages (the guide maps rtemap files there)',
   host: 'host',
   notNeeded: legacyLab,
-  command: () =>
-    `echo "free $(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo none)"; ` +
-    `echo "default $(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo)"; awk '$3 == "hugetlbfs" && $2 == "/dev/hugepages" {print "mount " $4}' /proc/mounts; echo end`,
+  command: () => `echo "free $(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo none)"; ${HUGETLBFS_MOUNTS_COMMAND}; echo end`,
   judge: (r) => {
     if (!/^end$/m.test(r.stdout)) return fail('the hugepages were cut short', 'run the probe again');
     const free = /^free (\d+)$/m.exec(r.stdout)?.[1];
     if (free === undefined || free === '0')
       return fail(`${free ?? 'no'} free 2 MB hugepages`, 'echo 1024 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages (at boot: hugepages=1024)');
-    const mount = /^mount (\S+)$/m.exec(r.stdout)?.[1];
-    const defaultKb = /^default (\d+)$/m.exec(r.stdout)?.[1];
-    const twoMb = mount !== undefined && (/(?:^|,)pagesize=2M/.test(mount) || (!/pagesize=/.test(mount) && defaultKb === '2048'));
-    if (!twoMb)
+    const mount = parseHugetlbfsMounts(r.stdout).find((m) => m.at === '/dev/hugepages');
+    if (mount?.kb !== 2048)
       return fail(
-        `${free} free 2 MB pages; ${mount === undefined ? 'no hugetlbfs at /dev/hugepages' : `/dev/hugepages is hugetlbfs of another size (${mount})`}`,
+        `${free} free 2 MB pages; ${mount === undefined ? 'no hugetlbfs at /dev/hugepages' : `/dev/hugepages is hugetlbfs of another size (${mount.options})`}`,
         'mount -t hugetlbfs -o pagesize=2M none /dev/hugepages (and in /etc/fstab)',
       );
     return ok(`${free} free 2 MB pages, hugetlbfs at /dev/hugepages`);

@@ -3,22 +3,11 @@
 // their size; each NIC's node given socket memory (else its mempools come
 // across the interconnect: the first run passes, every nightly after flaps);
 // no two PMD cores SMT siblings of one core.
+import { HUGETLBFS_MOUNTS_COMMAND, hugepageSizeText, hugepageSizeWord, parseHugetlbfsMounts } from '../parsers/hugepages.js';
 import { coresOf, perNodeText, socketMemPerNode, socketPagesPerNode } from '../testbed/sizing.js';
 import { shq } from '../transport/quote.js';
 import { nics, upstreamDpdk } from './needs.js';
 import { cpuList, fail, ok, warn, type CommandProbe } from './probe.js';
-
-const sizeText = (kb: number) => (kb >= 1048576 ? `${kb / 1048576} GB` : `${kb / 1024} MB`);
-
-/** The hugetlbfs mounts' page sizes in KiB (a mount without pagesize= has the default size). */
-function mountSizes(stdout: string): Array<{ at: string; kb: number }> {
-  const defaultKb = Number(/^default (\d+)$/m.exec(stdout)?.[1] ?? 0);
-  return [...stdout.matchAll(/^mount (\S+) (\S+)$/gm)].map((m) => {
-    const p = /(?:^|,)pagesize=(\d+)([KMG])/.exec(m[2]!);
-    const kb = p ? Number(p[1]) * { K: 1, M: 1024, G: 1048576 }[p[2] as 'K' | 'M' | 'G'] : defaultKb;
-    return { at: m[1]!, kb };
-  });
-}
 
 const hugepagesNode: CommandProbe = {
   id: 'hugepages-node',
@@ -27,11 +16,11 @@ const hugepagesNode: CommandProbe = {
   notNeeded: upstreamDpdk,
   command: (c) =>
     `for n in /sys/devices/system/node/node[0-9]*; do echo "node \${n##*node} $(cat "$n/hugepages/hugepages-${c.tb.ovsDpdk.hugepageSizeKb}kB/free_hugepages" 2>/dev/null || echo none)"; done; ` +
-    `echo "default $(awk '/^Hugepagesize:/ {print $2}' /proc/meminfo)"; awk '$3 == "hugetlbfs" {print "mount " $2 " " $4}' /proc/mounts; echo end`,
+    `${HUGETLBFS_MOUNTS_COMMAND}; echo end`,
   judge: (r, c) => {
     if (!/^end$/m.test(r.stdout)) return fail("the nodes' hugepages were cut short", 'run the probe again');
     const size = c.tb.ovsDpdk.hugepageSizeKb;
-    const shown = sizeText(size);
+    const shown = hugepageSizeText(size);
     const nodes = new Map([...r.stdout.matchAll(/^node (\d+) (\S+)$/gm)].map((m) => [Number(m[1]), m[2] === 'none' ? null : Number(m[2])]));
     const need = socketPagesPerNode(c.tb);
     const asked = `ovsDpdk.socketMemMb ${perNodeText(socketMemPerNode(c.tb))}`;
@@ -50,11 +39,13 @@ const hugepagesNode: CommandProbe = {
     }
     // DPDK's EAL maps its pages from a hugetlbfs mount of their size, unless it runs --in-memory (memfd).
     if (c.tb.ovsDpdk.extraArgs.includes('--in-memory')) return ok(`${said} (--in-memory: no hugetlbfs mount needed)`);
-    const mounts = mountSizes(r.stdout).filter((m) => m.kb === size);
+    // Debian mounts the default size at /dev/hugepages; another size gets a directory of its own.
+    const dir = `/dev/hugepages${size >= 1048576 ? hugepageSizeWord(size) : ''}`;
+    const mounts = parseHugetlbfsMounts(r.stdout).filter((m) => m.kb === size);
     if (mounts.length === 0)
       return fail(
         `${said}; no hugetlbfs mount of ${shown} pages`,
-        `mkdir -p /dev/hugepages${size >= 1048576 ? '1G' : ''} && mount -t hugetlbfs -o pagesize=${size >= 1048576 ? '1G' : '2M'} none /dev/hugepages${size >= 1048576 ? '1G' : ''} (and in /etc/fstab)`,
+        `mkdir -p ${dir} && mount -t hugetlbfs -o pagesize=${hugepageSizeWord(size)} none ${dir} (and in /etc/fstab)`,
       );
     return ok(`${said}; hugetlbfs of ${shown} pages at ${mounts.map((m) => m.at).join(', ')}`);
   },

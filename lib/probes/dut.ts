@@ -2,7 +2,7 @@
 // need them: hugepages, the IOMMU, the NICs on their DPDK driver and their
 // NUMA node, the PMD cores isolated and at full speed, KVM that runs a vCPU,
 // the guest's image. Each reads /proc and /sys (or runs QEMU for a second).
-import { parseHugepageUse } from '../parsers/hugepages.js';
+import { hugepageSizeText, hugepageSizeWord, parseHugepageUse } from '../parsers/hugepages.js';
 import { describeHolder, hugepageUseCommand, labPidfileOf } from '../profiles/steps/hugepages.js';
 import { hugepagesNeeded, vmHugepages } from '../testbed/sizing.js';
 import { shq } from '../transport/quote.js';
@@ -22,9 +22,9 @@ const hugepages: CommandProbe = {
   command: (c) => hugepageUseCommand(c.tb.ovsDpdk.hugepageSizeKb),
   judge: (r, c) => {
     const size = c.tb.ovsDpdk.hugepageSizeKb;
-    const shown = size >= 1048576 ? `${size / 1048576} GB` : `${size / 1024} MB`;
+    const shown = hugepageSizeText(size);
     const need = hugepagesNeeded(c.tb);
-    const bootFix = `hugepagesz=${size >= 1048576 ? '1G' : '2M'} hugepages=${need} on the kernel command line`;
+    const bootFix = `hugepagesz=${hugepageSizeWord(size)} hugepages=${need} on the kernel command line`;
     const use = parseHugepageUse(r.stdout);
     if (use.free === null) return fail(`no ${shown} hugepages on this kernel`, bootFix);
     const takes = `the run takes ${need} (ovsDpdk.socketMemMb ${c.tb.ovsDpdk.socketMemMb}${vmHugepages(c.tb) > 0 ? `, vm.memoryMb ${c.tb.vm!.memoryMb}` : ''})`;

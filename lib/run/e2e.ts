@@ -27,8 +27,7 @@ function labsOf(o: MainJobOptions): Record<string, { datapath: Datapath; guest: 
 }
 
 /** Every profile's lab checked before the first comes up: a bad name or an id too long for the DPDK lab's must not be found after a whole profile ran. */
-function checkLabs(o: MainJobOptions): void {
-  const labs = labsOf(o);
+function checkLabs(o: MainJobOptions, labs: ReturnType<typeof labsOf>): void {
   for (const profile of o.profiles) {
     const at = labs[profile];
     if (!at) throw new Error(`e2e runs the virtual lab's profiles (${Object.keys(labs).join(', ')}), not ${JSON.stringify(profile)}`);
@@ -49,8 +48,8 @@ export async function mainJob(o: MainJobOptions): Promise<number> {
     interrupted = sig;
   };
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  checkLabs(o);
   const labs = labsOf(o);
+  checkLabs(o, labs);
   signals.forEach((sig) => process.on(sig, onSignal));
   const lines: string[] = [];
   let code: number = EXIT_CODES.pass;

@@ -66,7 +66,7 @@ const ETHTOOL_KNI: Record<string, { stdout?: string; stderr: string; code: numbe
 
 /** A ready legacy DUT host's answers to the preflight's reads, by a word of each read. */
 export const LEGACY_HOST_READS: Array<[string, string]> = [
-  ['awk \'$3 == "hugetlbfs" && $2 == "/dev/hugepages"', 'free 1024\ndefault 2048\nmount rw,relatime,pagesize=2M\nend\n'],
+  ['hugepages-2048kB/free_hugepages', 'free 1024\ndefault 2048\nmount /dev/hugepages rw,relatime,pagesize=2M\nend\n'],
   ['/sys/bus/pci/drivers/igb_uio', 'igb_uio 1\nnic 0000:01:00.0\nnic 0000:01:00.1\nend\n'],
   ['datapath/dpdk/build/ovs_dpdk', 'end\n'],
   ['ss -Hltnp', 'vm none\nend\n'],

@@ -146,9 +146,12 @@ describe("the guide's DUT host", () => {
   const c: ProbeContext = { tb, profile: legacyKni };
   it('wants 2 MB pages mounted at /dev/hugepages, the port mask on igb_uio, and the fork built', () => {
     const pages = probe('legacy-hugepages', c);
-    expect(pages.judge(at('free 1024\ndefault 2048\nmount rw,relatime\nend\n'), c)).toMatchObject({ status: 'ok' });
-    expect(pages.judge(at('free 0\ndefault 2048\nmount rw,relatime\nend\n'), c)).toMatchObject({ status: 'fail', evidence: '0 free 2 MB hugepages' });
-    expect(pages.judge(at('free 512\ndefault 1048576\nmount rw,relatime\nend\n'), c)).toMatchObject({
+    expect(pages.judge(at('free 1024\ndefault 2048\nmount /dev/hugepages rw,relatime\nend\n'), c)).toMatchObject({ status: 'ok' });
+    expect(pages.judge(at('free 0\ndefault 2048\nmount /dev/hugepages rw,relatime\nend\n'), c)).toMatchObject({
+      status: 'fail',
+      evidence: '0 free 2 MB hugepages',
+    });
+    expect(pages.judge(at('free 512\ndefault 1048576\nmount /dev/hugepages rw,relatime\nend\n'), c)).toMatchObject({
       status: 'fail',
       evidence: '512 free 2 MB pages; /dev/hugepages is hugetlbfs of another size (rw,relatime)',
     });
