@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { parseDocument } from 'yaml';
 import type { RunResult } from '../lib/results/run.js';
-import { loadName, throughputOf } from '../lib/suite/throughput/result.js';
+import { loadName, throughputOf } from '../lib/results/throughput.js';
 import { loadTestbed } from '../lib/testbed/load.js';
 import { labDown, labUp } from '../lib/vlab/lab.js';
 import { fullQueueDelayUs } from '../lib/vlab/queue.js';

@@ -23,9 +23,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { compareRuns } from '../lib/report/compare.js';
-import { loadRun } from '../lib/report/history.js';
+import { loadRun } from '../lib/store/file.js';
 import type { RunResult } from '../lib/results/run.js';
-import { throughputOf } from '../lib/suite/throughput/result.js';
+import { throughputOf } from '../lib/results/throughput.js';
 import { capacityRule } from '../lib/vlab/capacity.js';
 import { labDown, labUp } from '../lib/vlab/lab.js';
 

@@ -3,8 +3,9 @@
 // testbed schema's: lib/testbed/throughput-schema.ts).
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { assertComparable, compareRuns, comparisonText, type RunRecord } from '../report/compare.js';
-import { findRun, openStore } from '../report/store.js';
+import { assertComparable, compareRuns, comparisonText } from '../report/compare.js';
+import type { RunRecord } from '../results/run.js';
+import { findRun, openStore } from '../store/open.js';
 import { EXIT_CODES } from '../report/verdict.js';
 import { loadTestbed } from '../testbed/load.js';
 import { Throughput } from '../testbed/throughput-schema.js';

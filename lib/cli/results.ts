@@ -5,9 +5,11 @@ import { existsSync, statSync } from 'node:fs';
 import { InputFileError } from '../errors.js';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { judgeAgainstBaseline, notCompared, type GateOutcome, type RunRecord } from '../report/compare.js';
-import { HISTORY_FILE, readHistory, type ResultsStore } from '../report/history.js';
-import { findRun, LAST_PASS, openStore, storedRunOf, storeRun } from '../report/store.js';
+import { judgeAgainstBaseline, notCompared, type GateOutcome } from '../report/compare.js';
+import type { RunRecord } from '../results/run.js';
+import { HISTORY_FILE, readHistory } from '../store/file.js';
+import type { ResultsStore } from '../store/store.js';
+import { findRun, LAST_PASS, openStore, storedRunOf, storeRun } from '../store/open.js';
 import { PROJECT_ROOT } from '../suite/catalog.js';
 import type { Testbed } from '../testbed/schema.js';
 

@@ -3,10 +3,11 @@
 import type { Command } from 'commander';
 import { errorMessage } from '../errors.js';
 import { GATE_CASE_ID } from '../report/compare.js';
-import type { ResultsStore } from '../report/history.js';
-import { openStore } from '../report/store.js';
+import type { ResultsStore } from '../store/store.js';
+import { openStore } from '../store/open.js';
 import { runSuites } from '../run/lifecycle.js';
-import { latencyLines, throughputLines, throughputOf } from '../suite/throughput/result.js';
+import { latencyLines, throughputLines } from '../suite/throughput/result.js';
+import { throughputOf } from '../results/throughput.js';
 import { log, profileOption, refuseRun, shown, suitesDirOption } from './common.js';
 import { parseWait, runTarget } from './pool.js';
 import { baselineGate, reportsOf, resultsOption } from './results.js';

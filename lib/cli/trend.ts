@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { newestAnomalies } from '../report/anomalies.js';
-import { openStore } from '../report/store.js';
+import { openStore } from '../store/open.js';
 import { trendHtml } from '../report/trend.js';
 import { EXIT_CODES } from '../report/verdict.js';
 import { log, shown } from './common.js';

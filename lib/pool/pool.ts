@@ -7,6 +7,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { errorMessage, InputFileError, PoolFileError } from '../errors.js';
 import { FILE_LIMITS, readBounded } from '../files.js';
+import { storeUrlProblem } from '../store/url.js';
 import { describeIssue } from '../testbed/load.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -24,7 +25,10 @@ const PoolSchema = z.strictObject({
   /** The fleet's results store (a PostgreSQL URL, its password from PGPASSWORD): `run --pool` stores its runs there unless --results says otherwise. */
   results: z
     .string()
-    .regex(/^postgres(ql)?:\/\/[^\s:@/]*(@|\/)/, 'a PostgreSQL URL without a password (postgresql://user@host/db; the password from PGPASSWORD)')
+    .superRefine((url, ctx) => {
+      const problem = storeUrlProblem(url, 'refused');
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
     .optional(),
 });
 

@@ -2,7 +2,7 @@
 // per frame size), is the newest jumpavg group a regression? A nightly that
 // runs it fails on a slow slide that no single `compare` of two runs sees,
 // and says where the slide began and what changed there. Pure.
-import type { HistoryEntry } from './history.js';
+import type { HistoryEntry } from '../results/history.js';
 import { historyByLab, seriesGroups, versionChanges } from './trend.js';
 
 const kfps = (x: number) => `${(x / 1000).toFixed(1)} kfps`;

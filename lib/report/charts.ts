@@ -112,3 +112,21 @@ export function labelAt(x: number, y: number, text: string, right: number, fontS
   const fitsRight = x + 3 + textWidth(text, fontSize) <= right;
   return `<text x="${fitsRight ? x + 3 : x - 3}" y="${y}" font-size="${fontSize}" text-anchor="${fitsRight ? 'start' : 'end'}"${attrs ? ` ${attrs}` : ''}>${esc(text)}</text>`;
 }
+
+/** Frames per second as the pages write them. */
+export const kfps = (x: number) => `${(x / 1000).toFixed(1)} kfps`;
+
+const GOAL_COLORS: Record<string, string> = { NDR: '#1f77b4', PDR: '#ff7f0e' };
+/** A search goal's colour on every page: NDR blue, PDR orange, any other purple. */
+export const colorOf = (goal: string) => GOAL_COLORS[goal] ?? '#9467bd';
+
+/** A self-contained page: its title, its charts and tables. */
+export function htmlPage(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<style>body{font-family:sans-serif;margin:2em;color:#222}h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px}</style>
+</head><body><h1>${esc(title)}</h1>
+${body}
+</body></html>
+`;
+}

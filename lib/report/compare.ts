@@ -4,21 +4,10 @@
 // the best the candidate's trials showed is below the worst the baseline's
 // showed by more than the threshold: two healthy runs on a noisy box overlap
 // there), and the versions side by side. Pure: it reads the two runs' data, nothing of a lab.
-import type { RunResult } from '../results/run.js';
-import { throughputOf, type ThroughputResult } from '../suite/throughput/result.js';
-import type { CaseOutcome } from '../results/run.js';
+import type { CaseOutcome, RunRecord } from '../results/run.js';
+import { throughputOf, type ThroughputResult } from '../results/throughput.js';
 import { DutlabError } from '../errors.js';
 import { verdictOf } from './verdict.js';
-
-/** What compare reads of a run: its data and its testcases (run.json and summary.json of a run directory). */
-export interface RunRecord {
-  run: RunResult;
-  cases: CaseOutcome[];
-  /** Its run directory, when it was read from one. */
-  dir?: string;
-  /** The run's verdict, where it was read with it. */
-  verdict?: string;
-}
 
 export interface Comparison {
   regressions: string[];

@@ -4,10 +4,10 @@
 // p50 and p99 at the gate's load (50 % of each run's PDR). Self-contained
 // SVG, no script. Pure: data in, text out.
 import { percentilesOfHdrh } from '../results/latency.js';
-import { loadName } from '../suite/throughput/result.js';
-import type { ThroughputResult } from '../suite/throughput/result.js';
+import { loadName } from '../results/throughput.js';
+import type { ThroughputResult } from '../results/throughput.js';
 import { GATE_LATENCY_LOAD } from './compare.js';
-import type { HistoryEntry } from './history.js';
+import type { HistoryEntry } from '../results/history.js';
 import { bottomAxis, esc, type Frame, leftAxis, legend, type LegendItem, logTicks, mark, plotBottom, plotLeft, plotRight, plotTop } from './charts.js';
 
 const PERCENTILES = [0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99];

@@ -4,8 +4,8 @@
 import type { MatrixRow, RunResult, Table } from '../results/run.js';
 import type { CaseOutcome } from '../results/run.js';
 import type { Verdict } from './verdict.js';
-import { pvpMeasured, type CountersRecord, type PvpMeasured } from '../suite/pvp/result.js';
-import { latencyOf, trialsOf, type HistoryLatency, type HistoryTrial } from './history.js';
+import { pvpMeasured, type CountersRecord, type PvpMeasured } from '../results/pvp.js';
+import { latencyOf, trialsOf, type HistoryLatency, type HistoryTrial } from '../results/history.js';
 
 export interface Summary
   extends Pick<RunResult, 'runId' | 'testbed' | 'testbedName' | 'profile' | 'startedAt' | 'finishedAt' | 'versions' | 'teardownProblems' | 'notes'> {

@@ -105,3 +105,13 @@ export interface RunResult extends RunIdentity {
   teardownProblems: string[];
   aborted?: string;
 }
+
+/** A run as the stores and compare read it: its data and its testcases (run.json and summary.json of a run directory). */
+export interface RunRecord {
+  run: RunResult;
+  cases: CaseOutcome[];
+  /** Its run directory, when it was read from one. */
+  dir?: string;
+  /** The run's verdict, where it was read with it. */
+  verdict?: string;
+}

@@ -9,11 +9,14 @@ import type { Pool } from '../pool/pool.js';
 import { takeFromPool, type Taken } from '../pool/take.js';
 import { profileByName } from '../profiles/index.js';
 import { profileProblems } from '../profiles/profile.js';
-import type { GateOutcome, RunRecord } from '../report/compare.js';
-import { appendHistory, FileStore, historyEntry, type ResultsStore, type StoredRun } from '../report/history.js';
-import { keepRun } from '../report/store.js';
+import type { GateOutcome } from '../report/compare.js';
+import type { RunRecord } from '../results/run.js';
+import { appendHistory, FileStore } from '../store/file.js';
+import { historyEntry } from '../results/history.js';
+import type { ResultsStore, StoredRun } from '../store/store.js';
+import { keepRun } from '../store/open.js';
 import { junitXml } from '../report/junit.js';
-import { runReportHtml } from '../report/trend.js';
+import { runReportHtml } from '../report/run-page.js';
 import { RunReporter } from '../report/reporter.js';
 import { buildSummary, summaryMarkdown, type Summary } from '../report/summary.js';
 import { verdictOf, EXIT_CODES } from '../report/verdict.js';
@@ -27,7 +30,7 @@ import { redact, Transcript } from '../transport/transcript.js';
 import { registerTestbedSecrets } from './secrets.js';
 import { loadRunTestbed, missingLocalFiles } from '../testbed/load.js';
 import type { Testbed } from '../testbed/schema.js';
-import { throughputOf } from '../suite/throughput/result.js';
+import { throughputOf } from '../results/throughput.js';
 
 export interface RunSuitesOptions {
   /** The testbed file; with `pool`, the one the pool gave. */

@@ -1,7 +1,10 @@
 // Counters along the path (lib/testbed/path.ts), checked against the stream
 // and against each other. Where they first fall short says where the packets
 // were lost. Every function here walks the path's hops: none names a port.
+import type { ForeignFrames } from '../results/pvp.js';
 import type { Hop, HopId } from '../testbed/path.js';
+
+export type { ForeignFrames } from '../results/pvp.js';
 
 export interface PathCounts {
   sent: number;
@@ -20,11 +23,6 @@ export interface PathCounts {
    * stream by that many (and by the slack) without blame.
    */
   foreign?: Partial<Record<HopId, ForeignFrames>>;
-}
-
-export interface ForeignFrames {
-  subtracted: number;
-  unsure: number;
 }
 
 export interface CounterLimits {

@@ -8,20 +8,8 @@ import type { GuestDropCounters, NftRule, NotRead } from '../parsers/kernel-coun
 import type { IpLink } from '../parsers/net.js';
 import type { PortCounters } from '../parsers/ovs.js';
 
-export interface Drop {
-  /** Where it was counted: "the guest's kernel", "the guest's vEth_port33", "the switch's port 33 (port33)". */
-  where: string;
-  counter: string;
-  delta: number;
-  /** What the counter counts, in words; with what else grew beside it. */
-  meaning: string;
-}
-
-export interface Findings {
-  drops: Drop[];
-  /** The counters that could not be read, and why. */
-  notRead: string[];
-}
+export type { Drop, Findings } from '../results/pvp.js';
+import type { Findings } from '../results/pvp.js';
 
 type Reading<T> = T | NotRead;
 const notRead = <T>(r: Reading<T>): r is NotRead => typeof r === 'object' && r !== null && 'notRead' in r;

@@ -29,26 +29,8 @@ export interface Expectation {
   maxProblems: number;
 }
 
-export interface PacketVerdict {
-  ok: boolean;
-  sent: number;
-  /** Distinct packets of this run's stream that came back, and their bytes. */
-  received: number;
-  receivedBytes: number;
-  lost: number;
-  duplicated: number;
-  reordered: number;
-  mismatched: number;
-  /** Packets that were not this run's stream: counted apart, ignored. */
-  /** otherRun: the stream format with another run id; notStream: anything else (ARP, IPv6, other UDP). */
-  other: { total: number; otherRun: number; notStream: number };
-  capturedPackets: number;
-  /** The first few lost sequence numbers, for the report. */
-  lostSample: number[];
-  problems: string[];
-  /** The verdict in one line. */
-  summary: string;
-}
+export type { PacketVerdict } from '../results/pvp.js';
+import type { PacketVerdict } from '../results/pvp.js';
 
 /** How many packets of a stream may be lost within the tolerance (a fraction of those sent). */
 export function allowedLoss(sent: number, lossTolerance: number): number {

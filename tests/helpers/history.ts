@@ -1,10 +1,10 @@
 // Made-up runs for the report's tests: three nightly runs of a DPDK lab (a DPDK update at each, NDR halved
 // at the last), one search, and a run as `compare` reads it.
-import type { RunRecord } from '../../lib/report/compare.js';
-import type { HistoryEntry } from '../../lib/report/history.js';
+import type { RunRecord } from '../../lib/results/run.js';
+import type { HistoryEntry } from '../../lib/results/history.js';
 import type { CaseOutcome } from '../../lib/results/run.js';
 import type { RunResult } from '../../lib/results/run.js';
-import type { ThroughputMeasured, ThroughputResult } from '../../lib/suite/throughput/result.js';
+import type { ThroughputMeasured, ThroughputResult } from '../../lib/results/throughput.js';
 import { latencyOfPackets, type LatencyResult } from '../../lib/results/latency.js';
 
 /** A latency stream of 1000 packets whose delays (µs) spread from `base` to a tail of `tail` in the last 1 %. */

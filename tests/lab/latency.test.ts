@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadRun } from '../../lib/report/history.js';
+import { loadRun } from '../../lib/store/file.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import { topologyOf } from '../../lib/testbed/topology.js';
 import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';

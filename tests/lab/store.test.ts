@@ -9,9 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStore, type ResultsStore, type StoredRun } from '../../lib/report/history.js';
+import { FileStore } from '../../lib/store/file.js';
+import type { ResultsStore, StoredRun } from '../../lib/store/store.js';
 import { SCHEMA_VERSION } from '../../lib/results/schema.js';
-import { findRun, keepRun, LAST_PASS, NOT_STORED, openStore, storedRunOf } from '../../lib/report/store.js';
+import { findRun, keepRun, LAST_PASS, NOT_STORED, openStore, storedRunOf } from '../../lib/store/open.js';
+import { DATABASE_VERSION, MIGRATIONS, NewerDatabaseError, PgStore } from '../../lib/store/pg.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { dutlabInProcess } from '../helpers/in-process.js';
 import { startPostgres, withClient, type TestPostgres } from '../helpers/postgres.js';
@@ -220,6 +222,27 @@ describe('PostgreSQL as the fleet store', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('migrates: a database made before migrations is brought to the newest schema with its runs still read; one a newer dutlab migrated is refused, untouched', async () => {
+    const url = await db.createDatabase('migrated');
+    const first = new PgStore(url);
+    await first.add(runLike('old-1', '2026-11-01T00:00:00.000Z'));
+    await first.close();
+    // What dutlab before migrations left: the same tables, no record of versions.
+    await withClient(url, (c) => c.query('DROP TABLE schema_migrations'));
+    const again = new PgStore(url);
+    expect((await again.history()).entries.map((e) => e.runId)).toEqual(['old-1']);
+    await again.close();
+    const versions = await withClient(url, (c) => c.query('SELECT version FROM schema_migrations ORDER BY version'));
+    expect(versions.rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
+    await withClient(url, (c) => c.query("INSERT INTO schema_migrations (version, what) VALUES ($1, 'a newer dutlab')", [DATABASE_VERSION + 1]));
+    const older = new PgStore(url);
+    await expect(older.history()).rejects.toThrow(NewerDatabaseError);
+    await expect(older.add(runLike('old-2', '2026-11-02T00:00:00.000Z'))).rejects.toThrow(`version ${DATABASE_VERSION + 1}, written by a newer dutlab`);
+    await older.close();
+    const runs = await withClient(url, (c) => c.query('SELECT run_id FROM runs'));
+    expect(runs.rows).toEqual([{ run_id: 'old-1' }]);
   });
 
   it('two `dutlab results push` of one run at once into a new database: both exit 0, the run stored once (the schema made under an advisory lock), three times over', async () => {

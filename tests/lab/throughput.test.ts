@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { loadRun, readHistory } from '../../lib/report/history.js';
+import { loadRun, readHistory } from '../../lib/store/file.js';
 import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { dutlabRun } from '../helpers/cli.js';
-import { throughputOf } from '../../lib/suite/throughput/result.js';
+import { throughputOf } from '../../lib/results/throughput.js';
 import { capacityRule } from '../../lib/vlab/capacity.js';
 import { pageErrors, pageLayout, renderPage, textProblems } from '../helpers/chromium.js';
 

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HISTORY_FILE } from '../../lib/report/history.js';
-import { runReportHtml } from '../../lib/report/trend.js';
+import { HISTORY_FILE } from '../../lib/store/file.js';
+import { runReportHtml } from '../../lib/report/run-page.js';
 import { HISTORY, SEARCH_64, SEARCH_64_LATENCY } from '../helpers/history.js';
 import { pageErrors, pageLayout, renderPage, textProblems } from '../helpers/chromium.js';
 

@@ -89,21 +89,17 @@ describe('the layout of lib/', () => {
     expect(cycles(graph)).toEqual([]);
   });
 
-  it('points one way: nothing below the suites imports them (but the report reads their results), nothing below the run engine imports scenario/', () => {
-    const suiteResult = /^suite\/[^/]+\/result\.ts$/;
+  it('points one way: nothing below the suites imports them, nothing below the run engine imports scenario/', () => {
     expect(
-      [...graph].flatMap(([m, deps]) =>
-        m.startsWith('suite/') || m.startsWith('cli/') || m.startsWith('run/')
-          ? []
-          : deps.filter((d) => d.startsWith('suite/') && !(m.startsWith('report/') && suiteResult.test(d))),
-      ),
+      [...graph].flatMap(([m, deps]) => (m.startsWith('suite/') || m.startsWith('cli/') || m.startsWith('run/') ? [] : deps.filter((d) => d.startsWith('suite/')))),
     ).toEqual([]);
-    const belowScenario = ['transport/', 'traffic/', 'verify/', 'parsers/', 'testbed/', 'results/', 'report/', 'profiles/', 'vlab/', 'probes/'];
+    const belowScenario = ['transport/', 'traffic/', 'verify/', 'parsers/', 'testbed/', 'results/', 'report/', 'store/', 'profiles/', 'vlab/', 'probes/'];
     expect(belowScenario.flatMap(importsOf).filter((e) => / -> scenario\//.test(e))).toEqual([]);
   });
 
-  it("keeps report/ apart from the run engine: it reads results/ and the suites' result modules", () => {
-    expect(importsOf('report/').filter((e) => / -> (scenario|transport)\//.test(e) || / -> suite\/(?![^/]+\/result\.ts$)/.test(e))).toEqual([]);
+  it('keeps report/ and store/ apart from the run engine and the suites: they read the measured kinds of results/ only', () => {
+    expect(importsOf('report/').filter((e) => / -> (scenario|transport|suite)\//.test(e))).toEqual([]);
+    expect(importsOf('store/').filter((e) => / -> (scenario|transport|suite|report)\//.test(e))).toEqual([]);
   });
 
   it('keeps the engine (scenario/) free of any suite: the suites own their cases and results', () => {

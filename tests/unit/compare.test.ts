@@ -1,8 +1,9 @@
 // `dutlab compare` on made-up runs: what is a regression, what is only a change.
 import { describe, expect, it } from 'vitest';
-import { compareRuns, comparisonText, type RunRecord } from '../../lib/report/compare.js';
+import { compareRuns, comparisonText } from '../../lib/report/compare.js';
+import type { RunRecord } from '../../lib/results/run.js';
 import type { CaseOutcome } from '../../lib/results/run.js';
-import type { ThroughputResult } from '../../lib/suite/throughput/result.js';
+import type { ThroughputResult } from '../../lib/results/throughput.js';
 import { runRecord } from '../helpers/history.js';
 
 const goal = (

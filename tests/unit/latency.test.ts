@@ -1,13 +1,14 @@
 // Latency from the packets as they were seen (pure), its tables, the gate on
 // p99 at 50 % of PDR, the charts, and a queue whose delay is known before.
 import { describe, expect, it } from 'vitest';
-import { compareRuns, comparisonText, type RunRecord } from '../../lib/report/compare.js';
-import { latencyOf } from '../../lib/report/history.js';
+import { compareRuns, comparisonText } from '../../lib/report/compare.js';
+import type { RunRecord } from '../../lib/results/run.js';
+import { latencyOf } from '../../lib/results/history.js';
 import { latencyPercentileChart, latencyTrendChart } from '../../lib/report/latency-charts.js';
 import { hdrhOfBuckets, latencyOfPackets, percentilesOfHdrh, type SeenPacket } from '../../lib/results/latency.js';
 import { HistoryLineSchema } from '../../lib/results/schema.js';
 import { latencyLines, latencyTables } from '../../lib/suite/throughput/result.js';
-import type { ThroughputResult } from '../../lib/suite/throughput/result.js';
+import type { ThroughputResult } from '../../lib/results/throughput.js';
 import { fullQueueDelayUs, queueCommand } from '../../lib/vlab/queue.js';
 import { runRecord } from '../helpers/history.js';
 

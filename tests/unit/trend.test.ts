@@ -5,9 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { newestAnomalies } from '../../lib/report/anomalies.js';
-import { appendHistory, HISTORY_FILE, historyEntry, readHistory, type HistoryEntry } from '../../lib/report/history.js';
+import { appendHistory, HISTORY_FILE, readHistory } from '../../lib/store/file.js';
+import { historyEntry, type HistoryEntry } from '../../lib/results/history.js';
 import { buildSummary } from '../../lib/report/summary.js';
-import { runReportHtml, seriesValues, trendHtml } from '../../lib/report/trend.js';
+import { runReportHtml } from '../../lib/report/run-page.js';
+import { seriesValues, trendHtml } from '../../lib/report/trend.js';
 import { dutlabInProcess } from '../helpers/in-process.js';
 import { HISTORY, runRecord, SEARCH_64 } from '../helpers/history.js';
 

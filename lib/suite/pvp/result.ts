@@ -1,52 +1,11 @@
-// What the PVP suite measured, as run.json and summary.json keep it, and the
-// tables made from it: the return capture's count and the counters along the
-// path. Pure: the report reads it (summary.json's packets and counters).
-import type { Measured, SuiteResult, Table } from '../../results/run.js';
+// The PVP suite's record of its counters (the names dashboards read) and the
+// tables made from what it measured (the PVP kind: lib/results/pvp.ts). Pure.
+import type { CountersRecord } from '../../results/pvp.js';
+import type { Table } from '../../results/run.js';
 import type { Hop } from '../../testbed/path.js';
-import { expectedAt, type ForeignFrames, type PathCounts } from '../../verify/counters.js';
+import { expectedAt, type PathCounts } from '../../verify/counters.js';
 import type { Findings } from '../../verify/drops.js';
 import type { PacketVerdict } from '../../verify/packets.js';
-
-export interface PvpMeasured extends Measured {
-  kind: 'pvp';
-  /** The return capture judged against the stream. */
-  packets?: Omit<PacketVerdict, 'problems'> & { problems: string[] };
-  counters?: CountersRecord;
-  /** What the generator said it sent. */
-  tgSent?: number;
-  /** Where packets went missing: the lab's own drop counters that grew, and those not read. */
-  drops?: Findings;
-}
-
-/** The PVP suite's measurement in a suite's record, if it has one. */
-export const pvpMeasured = (s: SuiteResult): PvpMeasured | undefined => (s.measured?.kind === 'pvp' ? (s.measured as PvpMeasured) : undefined);
-
-/**
- * The counters along the path as run.json and summary.json record them, under
- * the names dashboards read: kept from before the path model (the VM ports'
- * counters keep their first names, hostKni*, whatever the ports' kind; the
- * flows are flowIngress and flowEgress). A hop a testbed's path adds is in
- * `more`, by its id.
- */
-export interface CountersRecord {
-  sent: number;
-  sentBytes: number;
-  returned: number;
-  returnedBytes: number;
-  flowIngress: { packets: number; bytes: number } | null;
-  flowEgress: { packets: number; bytes: number } | null;
-  tgTx: number;
-  hostPhyIngressRx: number;
-  hostKniIngressTx: number;
-  guestIngressRx: number;
-  guestEgressTx: number;
-  hostKniEgressRx: number;
-  hostPhyEgressTx: number;
-  tgRx: number;
-  more?: Record<string, number | null>;
-  /** By the recorded names above. */
-  foreign?: Record<string, ForeignFrames>;
-}
 
 /** The path's hop ids (lib/testbed/path.ts) under their recorded names. */
 const RECORDED_AS: Record<string, string> = {

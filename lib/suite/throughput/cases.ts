@@ -4,7 +4,8 @@
 // The result is a measurement; the gate is `dutlab compare` against a baseline.
 import { join } from 'node:path';
 import { CheckFailure } from '../../errors.js';
-import { throughputTable, type ThroughputMeasured, type ThroughputResult } from './result.js';
+import type { ThroughputMeasured, ThroughputResult } from '../../results/throughput.js';
+import { throughputTable } from './result.js';
 import { type Goal, bitsPerSecond, searchThroughput, type SearchConfig } from '../../throughput/search.js';
 import { shq } from '../../transport/quote.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';

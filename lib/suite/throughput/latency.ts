@@ -7,7 +7,7 @@
 // into the path's hops.
 import { errorMessage } from '../../errors.js';
 import { latencyOfPackets, type LatencyResult, type SeenPacket } from '../../results/latency.js';
-import type { HopLatency, LatencyAtLoad, ThroughputLatency } from './result.js';
+import type { HopLatency, LatencyAtLoad, ThroughputLatency } from '../../results/throughput.js';
 import type { LabRun } from '../../scenario/lab-run.js';
 import type { Hop } from '../../testbed/path.js';
 import { shq } from '../../transport/quote.js';

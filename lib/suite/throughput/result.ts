@@ -1,66 +1,8 @@
-// What the throughput suite measured (the searches, and the latency at loads
-// of each search's PDR), as run.json keeps it and `compare`, `run --baseline`,
-// the history and the trend read it; and the tables and the terminal lines
-// made from it. Pure.
-import type { Measured, SuiteResult, Table } from '../../results/run.js';
-import type { GoalResult, Measurement } from '../../throughput/search.js';
+// The throughput suite's tables and terminal lines, made from what it
+// measured (the throughput kind: lib/results/throughput.ts). Pure.
+import type { Table } from '../../results/run.js';
 import type { LatencyResult } from '../../results/latency.js';
-
-/** The throughput search at one frame size. */
-export interface ThroughputResult {
-  /** Bytes on the wire, FCS included. */
-  frame: number;
-  /** What the generator reached with the DUT bypassed (frames/s), if calibrated. */
-  calibration: { achievedRate: number; received: number; sent: number; durationS: number; latency?: LatencyResult } | null;
-  /** The most the generator could offer during the search, if a trial showed it falling short. */
-  generatorLimit: number | null;
-  /** The load the search started from: the testbed's maximum, or the calibrated limit. */
-  maxRate: number;
-  goals: Array<GoalResult & { lowerBps: { l2: number; l1: number } | null }>;
-  trials: Measurement[];
-  /** One-way latency at the testbed's loads of the PDR, once measured. */
-  latency?: ThroughputLatency;
-}
-
-/** The latency between two points of the path where it is caught: from the first to the second, the same packets. */
-export interface HopLatency {
-  from: string;
-  to: string;
-  latency: LatencyResult;
-}
-
-export interface LatencyAtLoad {
-  /** Share of the PDR's lower bound (0: the latency stream alone). */
-  load: number;
-  /** The load's frames/s. */
-  rate: number;
-  /** The load's own loss in that trial, and whether the generator kept up with it. */
-  lossRatio: number;
-  generatorShort: boolean;
-  latency: LatencyResult;
-  /** Per hop, at the stream-alone load where the guest shares the generator's clock. */
-  hops?: HopLatency[];
-}
-
-export interface ThroughputLatency {
-  /** The latency stream's frames/s and each load's seconds. */
-  rate: number;
-  durationS: number;
-  /** Of the PDR's lower bound, frames/s. */
-  pdr: number;
-  loads: LatencyAtLoad[];
-  /** Why there are no figures per hop (another clock, no tcpdump on the guest), where there are none. */
-  hopsNot?: string;
-}
-
-export interface ThroughputMeasured extends Measured {
-  kind: 'throughput';
-  /** One search per frame size. */
-  results: ThroughputResult[];
-}
-
-/** The throughput searches in a suite's record, if it has any. */
-export const throughputOf = (s: SuiteResult): ThroughputResult[] => (s.measured?.kind === 'throughput' ? (s.measured as ThroughputMeasured).results : []);
+import { loadName, type ThroughputResult } from '../../results/throughput.js';
 
 const mfps = (x: number) => `${(x / 1e6).toFixed(3)}`;
 const mbps = (x: number) => `${(x / 1e6).toFixed(1)}`;
@@ -104,10 +46,6 @@ export function throughputLines(results: ThroughputResult[]): string[] {
 // ---- latency: summary.md's tables and the terminal's lines ------------------
 
 const usText = (x: number | null | undefined) => (x === null || x === undefined ? '-' : String(Math.round(x * 10) / 10));
-const pct = (load: number) => `${Math.round(load * 100)} %`;
-
-/** A load's name: "50 % of PDR", "stream alone". */
-export const loadName = (load: number): string => (load === 0 ? 'stream alone' : `${pct(load)} of PDR`);
 
 function figures(l: LatencyResult): string[] {
   if (l.invalid) return [String(l.received), `${l.lost}/${l.reordered}/${l.duplicated}`, ...Array<string>(8).fill('-')];

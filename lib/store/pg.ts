@@ -4,13 +4,18 @@
 // its record and testcases as JSON, so that `compare` and `--baseline` need
 // no run directory of a CI runner long gone), and the figures a dashboard
 // draws in tables of their own (ci/grafana/dutlab.json reads them): NDR and
-// PDR, every trial, latency per load, every testcase. The schema is made on
-// first use; a run already stored is not stored twice.
+// PDR, every trial, latency per load, every testcase. The schema is made and
+// brought up to date on first use, by migrations (MIGRATIONS: each applied
+// once, in order, recorded in schema_migrations); a run already stored is not
+// stored twice.
 import pg from 'pg';
-import type { RunRecord } from './compare.js';
-import type { HistoryEntry, HistoryRead, ResultsStore, SeriesKey, StoredRun } from './history.js';
+import type { HistoryEntry } from '../results/history.js';
+import type { RunRecord } from '../results/run.js';
+import type { HistoryRead, ResultsStore, SeriesKey, StoredRun } from './store.js';
+import { shownUrl } from './url.js';
 
-export const SCHEMA = `
+/** The first schema (dutlab before migrations made it as it is, with IF NOT EXISTS: migration 1 finds such a database made). */
+const SCHEMA_1 = `
 CREATE TABLE IF NOT EXISTS runs (
   run_id text PRIMARY KEY,
   started_at timestamptz NOT NULL,
@@ -78,16 +83,27 @@ CREATE TABLE IF NOT EXISTS cases (
 );
 `;
 
-/** A database URL as messages may show it: without its password. */
-export function shownUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(a database URL that cannot be parsed)';
-  }
-}
+/**
+ * The database's schema as a list of changes. A later change to the database
+ * (a kind of measurement gets a table, a column is added) is a new entry here,
+ * never an edit of one a database may already have applied; its SQL runs once,
+ * in the transaction that records it.
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; what: string; sql: string }> = [
+  { version: 1, what: 'runs, and the figures a dashboard draws: throughput, trials, latency, cases', sql: SCHEMA_1 },
+];
+
+/** The newest schema this dutlab writes. */
+export const DATABASE_VERSION = MIGRATIONS.at(-1)!.version;
+
+const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version integer PRIMARY KEY,
+  what text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`;
+
+/** A database a newer dutlab has changed: this one would misread it, and writes nothing. */
+export class NewerDatabaseError extends Error {}
 
 /** Cuts a connection attempt that would otherwise wait for the kernel's TCP timeout. */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -118,15 +134,26 @@ export class PgStore implements ResultsStore {
   }
 
   /**
-   * The schema, made under a transaction-scoped advisory lock: two dutlab
-   * processes storing into a new database at once would otherwise race in
-   * PostgreSQL's catalog (`CREATE TABLE IF NOT EXISTS` is not atomic against
-   * itself: one gets a duplicate key on pg_type) and one would fail.
+   * The migrations the database lacks, under a transaction-scoped advisory
+   * lock: two dutlab processes storing into a new database at once would
+   * otherwise race in PostgreSQL's catalog (`CREATE TABLE IF NOT EXISTS` is
+   * not atomic against itself: one gets a duplicate key on pg_type) and one
+   * would fail. A database a newer dutlab migrated further is refused.
    */
   private makeSchema(): Promise<void> {
     return this.transaction(async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
-      await client.query(SCHEMA);
+      await client.query(MIGRATIONS_TABLE);
+      const applied = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
+      const at = applied.rows[0]?.v ?? 0;
+      if (at > DATABASE_VERSION)
+        throw new NewerDatabaseError(
+          `${this.where}: its schema is at version ${at}, written by a newer dutlab; this one knows versions up to ${DATABASE_VERSION} and leaves it alone (use the newer dutlab)`,
+        );
+      for (const m of MIGRATIONS.filter((x) => x.version > at)) {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (version, what) VALUES ($1, $2)', [m.version, m.what]);
+      }
     });
   }
 

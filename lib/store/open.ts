@@ -1,19 +1,22 @@
-// Which results store a command uses, and runs found in it: by directory, by
+// Which results store a command uses (file.ts, pg.ts), and runs found in it: by directory, by
 // id, or `last-pass` (the newest passing run of the same testbed, profile and
 // suites before the candidate).
 import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { RunRecord } from './compare.js';
-import { FileStore, HISTORY_FILE, historyEntry, loadRun, RunNotFoundError, type ResultsStore, type StoredRun } from './history.js';
-import { PgStore } from './store-pg.js';
+import { historyEntry } from '../results/history.js';
+import type { RunRecord } from '../results/run.js';
+import { FileStore, loadRun } from './file.js';
+import { PgStore } from './pg.js';
+import { type ResultsStore, RunNotFoundError, type StoredRun } from './store.js';
+import { shownUrl, storeUrlProblem } from './url.js';
 
 export const LAST_PASS = 'last-pass';
 
-/** `--results URL` (postgresql://…), else the embedded store: the reports directory. A URL is shown without its password (store-pg.ts shownUrl); the password belongs in PGPASSWORD. */
+/** `--results URL` (postgresql://…), else the embedded store: the reports directory. A URL is shown without its password (url.ts); the password belongs in PGPASSWORD. */
 export function openStore(url: string | undefined, reports: string): ResultsStore {
   if (!url) return new FileStore(reports);
-  if (!/^postgres(ql)?:\/\//.test(url))
-    throw new Error(`--results ${url.replace(/:[^:@/]*@/, ':***@')}: a PostgreSQL URL (postgresql://user@host/db, or postgresql:///db?host=/run/postgresql)`);
+  const problem = storeUrlProblem(url, 'allowed');
+  if (problem) throw new Error(`--results ${shownUrl(url)}: ${problem}`);
   return new PgStore(url);
 }
 
@@ -44,9 +47,7 @@ export async function findRun(ref: string, store: ResultsStore, reports: string,
   const h = await store.history();
   const damaged = h.skipped.length > 0 ? ` (its damaged lines, skipped: ${h.skipped.join('; ')})` : '';
   const known = h.entries.some((e) => e.runId === id) ? ', which has its history line but not its record (its run directory is gone)' : '';
-  throw new RunNotFoundError(
-    `${id}: neither a run directory nor a run id in ${store instanceof FileStore ? join(reports, HISTORY_FILE) : store.where}${known}${damaged}`,
-  );
+  throw new RunNotFoundError(`${id}: neither a run directory nor a run id in ${store.where}${known}${damaged}`);
 }
 
 /** The marker a run leaves in its directory when its store did not take it: `results push` stores it, and removes the marker. */

@@ -1,0 +1,88 @@
+// The PVP kind: what the PVP suite measured, as run.json and summary.json
+// keep it and the report reads it: the return capture judged against the
+// stream, the counters along the path (under the names dashboards read), where
+// packets were dropped. Pure; lib/verify makes these, lib/suite/pvp/result.ts
+// draws them.
+import type { Measured, SuiteResult } from './run.js';
+
+export interface PvpMeasured extends Measured {
+  kind: 'pvp';
+  /** The return capture judged against the stream. */
+  packets?: PacketVerdict;
+  counters?: CountersRecord;
+  /** What the generator said it sent. */
+  tgSent?: number;
+  /** Where packets went missing: the lab's own drop counters that grew, and those not read. */
+  drops?: Findings;
+}
+
+/** The PVP suite's measurement in a suite's record, if it has one. */
+export const pvpMeasured = (s: SuiteResult): PvpMeasured | undefined => (s.measured?.kind === 'pvp' ? (s.measured as PvpMeasured) : undefined);
+
+/**
+ * The counters along the path as run.json and summary.json record them, under
+ * the names dashboards read: kept from before the path model (the VM ports'
+ * counters keep their first names, hostKni*, whatever the ports' kind; the
+ * flows are flowIngress and flowEgress). A hop a testbed's path adds is in
+ * `more`, by its id.
+ */
+export interface CountersRecord {
+  sent: number;
+  sentBytes: number;
+  returned: number;
+  returnedBytes: number;
+  flowIngress: { packets: number; bytes: number } | null;
+  flowEgress: { packets: number; bytes: number } | null;
+  tgTx: number;
+  hostPhyIngressRx: number;
+  hostKniIngressTx: number;
+  guestIngressRx: number;
+  guestEgressTx: number;
+  hostKniEgressRx: number;
+  hostPhyEgressTx: number;
+  tgRx: number;
+  more?: Record<string, number | null>;
+  /** By the recorded names above. */
+  foreign?: Record<string, ForeignFrames>;
+}
+
+export interface PacketVerdict {
+  ok: boolean;
+  sent: number;
+  /** Distinct packets of this run's stream that came back, and their bytes. */
+  received: number;
+  receivedBytes: number;
+  lost: number;
+  duplicated: number;
+  reordered: number;
+  mismatched: number;
+  /** Packets that were not this run's stream: counted apart, ignored. */
+  /** otherRun: the stream format with another run id; notStream: anything else (ARP, IPv6, other UDP). */
+  other: { total: number; otherRun: number; notStream: number };
+  capturedPackets: number;
+  /** The first few lost sequence numbers, for the report. */
+  lostSample: number[];
+  problems: string[];
+  /** The verdict in one line. */
+  summary: string;
+}
+
+export interface Drop {
+  /** Where it was counted: "the guest's kernel", "the guest's vEth_port33", "the switch's port 33 (port33)". */
+  where: string;
+  counter: string;
+  delta: number;
+  /** What the counter counts, in words; with what else grew beside it. */
+  meaning: string;
+}
+
+export interface Findings {
+  drops: Drop[];
+  /** The counters that could not be read, and why. */
+  notRead: string[];
+}
+
+export interface ForeignFrames {
+  subtracted: number;
+  unsure: number;
+}
