@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // `npm test`: the fast tier, projects `unit`, `protocol` and `integration`;
 // `npm run test:lab`: the lab tier, project `lab`. Each project is named for
-// the folder it runs (tests/<name>). The e2e suites (tests/e2e) run only
+// the folder it runs (tests/<name>). The suites (lib/suite/<name>/suite.ts) run only
 // through `dutlab run`, against a testbed.
 //
 // `unit` (pure code) and `protocol` (SSH servers in this process, the legacy

@@ -6,7 +6,7 @@ import { GATE_CASE_ID } from '../report/compare.js';
 import type { ResultsStore } from '../store/store.js';
 import { openStore } from '../store/open.js';
 import { runSuites } from '../run/lifecycle.js';
-import { latencyLines, throughputLines } from '../suite/throughput/result.js';
+import { latencyLines, throughputLines } from '../report/lines.js';
 import { throughputOf } from '../results/throughput.js';
 import { log, profileOption, refuseRun, shown, suitesDirOption } from './common.js';
 import { parseWait, runTarget } from './pool.js';

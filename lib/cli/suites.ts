@@ -8,7 +8,9 @@ import { suitesDirOption } from './common.js';
 export function addSuitesCommand(program: Command): void {
   program
     .command('suites')
-    .description('list the suites (tests/e2e/<name>.e2e.ts), what each checks and what it requires of a lab; and the profiles')
+    .description(
+      'list the suites (lib/suite/<name>/suite.ts, and the <name>.e2e.ts of --suites-dir), what each checks and what it requires of a lab; and the profiles',
+    )
     .addOption(suitesDirOption())
     .action(async (o: { suitesDir: string[] }) => {
       for (const x of await describeSuites(suiteDirs(o.suitesDir))) {

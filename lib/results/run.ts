@@ -75,7 +75,7 @@ export interface Measured {
 
 /** One suite's record of a run. */
 export interface SuiteResult extends RunIdentity {
-  /** The suite's name (its file under tests/e2e without `.e2e.ts`) and its one line. */
+  /** The suite's name (its folder under lib/suite, or its file without `.e2e.ts`) and its one line. */
   suite: string;
   title: string;
   cases: CaseOutcome[];

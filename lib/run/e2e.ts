@@ -5,6 +5,7 @@ import { errorMessage } from '../errors.js';
 import { EXIT_CODES } from '../report/verdict.js';
 import { labDown, labNames, labUp, type Datapath, type GuestKind } from '../vlab/lab.js';
 import { runSuites } from './lifecycle.js';
+import { onSignals } from './signals.js';
 
 export interface MainJobOptions {
   id: string;
@@ -41,16 +42,15 @@ function checkLabs(o: MainJobOptions, labs: ReturnType<typeof labsOf>): void {
 
 /** Runs the main job; its exit code (the worst of the profiles', 2 when interrupted). */
 export async function mainJob(o: MainJobOptions): Promise<number> {
-  // A signal while a lab comes up or goes down is noted here, so that the lab still goes down (runSuites' handler: during a run).
+  // A signal while a lab comes up or goes down is noted here, so that the lab still goes down (the run's listener: during a run).
   let interrupted: NodeJS.Signals | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (interrupted) process.exit(EXIT_CODES.aborted);
-    interrupted = sig;
-  };
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   const labs = labsOf(o);
   checkLabs(o, labs);
-  signals.forEach((sig) => process.on(sig, onSignal));
+  const stopListening = onSignals({
+    first: (sig) => {
+      interrupted = sig;
+    },
+  });
   const lines: string[] = [];
   let code: number = EXIT_CODES.pass;
   try {
@@ -71,7 +71,7 @@ export async function mainJob(o: MainJobOptions): Promise<number> {
       }
     }
   } finally {
-    signals.forEach((sig) => process.off(sig, onSignal));
+    stopListening();
     for (const l of lines) o.log(l);
   }
   return interrupted ? Math.max(code, EXIT_CODES.aborted) : code;

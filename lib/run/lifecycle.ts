@@ -1,8 +1,7 @@
 // `dutlab run`: the chosen suites in-process under vitest, one run directory
 // and one JUnit whatever their number, then the verdict and the reports.
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createVitest } from 'vitest/node';
 import { AbortedError, TestbedError, errorMessage } from '../errors.js';
 import type { HostConnector } from '../pool/lab-state.js';
 import type { Pool } from '../pool/pool.js';
@@ -14,10 +13,9 @@ import type { RunRecord } from '../results/run.js';
 import { appendHistory, FileStore } from '../store/file.js';
 import { historyEntry } from '../results/history.js';
 import type { ResultsStore, StoredRun } from '../store/store.js';
-import { keepRun } from '../store/open.js';
+import { keepRun, NOT_STORED } from '../store/open.js';
 import { junitXml } from '../report/junit.js';
 import { runReportHtml } from '../report/run-page.js';
-import { RunReporter } from '../report/reporter.js';
 import { buildSummary, summaryMarkdown, type Summary } from '../report/summary.js';
 import { verdictOf, EXIT_CODES } from '../report/verdict.js';
 import type { RunResult, SuiteResult } from '../results/run.js';
@@ -28,6 +26,8 @@ import { formatProbes, healthy } from '../probes/probe.js';
 import { PROJECT_ROOT, resolveSuites, suiteDirs, type SuiteFile } from '../suite/catalog.js';
 import { redact, Transcript } from '../transport/transcript.js';
 import { registerTestbedSecrets } from './secrets.js';
+import { onSignals, signalReceived } from './signals.js';
+import { runSuiteFiles } from './vitest-host.js';
 import { loadRunTestbed, missingLocalFiles } from '../testbed/load.js';
 import type { Testbed } from '../testbed/schema.js';
 import { throughputOf } from '../results/throughput.js';
@@ -38,7 +38,7 @@ export interface RunSuitesOptions {
   profile: string;
   /** The suites to run, in order; default: the profile's default suites. */
   suites?: string[];
-  /** Directories of suites beside the product's tests/e2e (a lab's own, the tests' examples). */
+  /** Directories of suites beside the product's (lib/suite/<name>/: a lab's own, the tests' examples). */
   suiteDirs?: string[];
   reportsDir?: string;
   beforeTraffic?: string;
@@ -109,9 +109,7 @@ async function runOnce(opts: RunSuitesOptions, reports: string, runId: string, r
   if (!opts.pool) return runOnTestbed(opts, reports, runId, runDir);
   // A signal while the run waits for a testbed: it stops waiting, and gives back what it took.
   const waiting = new AbortController();
-  const onSignal = () => waiting.abort();
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  signals.forEach((sig) => process.on(sig, onSignal));
+  const stopListening = onSignals({ first: () => waiting.abort() });
   let taken: Taken;
   try {
     taken = await takeFromPool(opts.pool.pool, {
@@ -129,7 +127,7 @@ async function runOnce(opts: RunSuitesOptions, reports: string, runId: string, r
     const verdict = aborted ? 'aborted' : 'infra-error';
     return writeReports(reports, runDir, base, [], { verdict, exitCode: EXIT_CODES[verdict], reason: errorMessage(err) });
   } finally {
-    signals.forEach((sig) => process.off(sig, onSignal));
+    stopListening();
   }
   try {
     return await runOnTestbed({ ...opts, testbed: taken.entry.testbed }, reports, runId, runDir, taken);
@@ -175,110 +173,78 @@ async function runOnTestbed(opts: RunSuitesOptions, reports: string, runId: stri
     }
   }
 
-  // A signal while the suites run: each tears down (it learns of the signal through the abort file,
-  // or directly from a terminal), the run ends "aborted", exit 2. A second signal forces the exit.
-  let interrupted: string | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (interrupted) {
-      process.stderr.write(`dutlab: ${sig} again: exiting now; the lab may keep this run's setup, and its lock goes to the next run from here\n`);
-      process.exit(EXIT_CODES.aborted);
-    }
-    interrupted = sig;
-    process.stderr.write(`dutlab: ${sig}: tearing down (${sig} again to exit at once)\n`);
-    writeAbortFile(runDir, sig);
+  // A signal while the suites run: each tears down (it learns of the signal through the abort file),
+  // the run ends "aborted", exit 2. A second signal: the reports of what ran so far, then the exit (signals.ts).
+  const config: SuiteConfig = {
+    testbed: tb,
+    testbedNotes: notes,
+    testbedFile: resolve(opts.testbed),
+    profile: opts.profile,
+    runId,
+    runDir,
+    ...(opts.beforeTraffic ? { beforeTraffic: opts.beforeTraffic } : {}),
+    ...(taken?.lease.held ? { lease: taken.lease.held } : {}),
   };
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  signals.forEach((sig) => process.on(sig, onSignal));
+  const stopListening = onSignals({
+    first: (sig) => {
+      process.stderr.write(`dutlab: ${sig}: tearing down (${sig} again to exit at once)\n`);
+      writeAbortFile(runDir, sig);
+    },
+    last: (sig) => writeWhatRan(reports, base, suites, runDir, sig),
+  });
   try {
-    const config: SuiteConfig = {
-      testbed: tb,
-      testbedNotes: notes,
-      testbedFile: resolve(opts.testbed),
-      profile: opts.profile,
-      runId,
-      runDir,
-      ...(opts.beforeTraffic ? { beforeTraffic: opts.beforeTraffic } : {}),
-      ...(taken?.lease.held ? { lease: taken.lease.held } : {}),
-    };
     const gate = opts.gate;
     const judge = gate ? (cand: RunRecord) => gate(cand, tb) : undefined;
-    return await runVitest(opts, suites, config, reports, base, () => interrupted, judge, taken);
+    return await runTheSuites(opts, suites, config, reports, base, judge, taken);
   } finally {
-    signals.forEach((sig) => process.off(sig, onSignal));
+    stopListening();
   }
 }
 
-async function runVitest(
+async function runTheSuites(
   opts: RunSuitesOptions,
   suites: SuiteFile[],
   config: SuiteConfig,
   reports: string,
   base: RunResult,
-  interrupted: () => string | null,
   judge?: (candidate: RunRecord) => Promise<GateOutcome>,
   taken?: Taken,
 ): Promise<RunOutcome> {
-  const reporter = new RunReporter();
-  const saved = process.exitCode;
-  // Vitest's own SIGINT/SIGTERM handlers exit the process at once; a run must tear down first (runSuites').
-  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
-  const vitest = await createVitest('test', {
-    root: PROJECT_ROOT,
-    config: false,
-    include: suites.map((s) => s.file),
-    // One suite after the other, in the order asked: each takes the lab's lock and builds its own setup.
-    sequence: { sequencer: OrderedSequencer(suites) },
-    reporters: opts.quiet ? [reporter] : [reporter, 'verbose'],
-    watch: false,
-    fileParallelism: false,
-    // A worker thread, not a forked process: a run starts in a tenth less CPU (no second Node.js to boot).
-    // Signals reach this process only; runSuites' handler tells the suite through the abort file.
-    pool: 'threads',
-    passWithNoTests: false,
-    provide: { dutlab: config },
-    // The suites' modules, transformed once and kept (keyed by their content): a run starts in less CPU.
-    experimental: { fsModuleCache: true },
-  } as never);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) for (const l of process.listeners(sig)) if (!before[sig].includes(l)) process.off(sig, l);
-  try {
-    await vitest.start([]);
-  } finally {
-    await vitest.close();
-  }
-  process.exitCode = saved;
-  // In the order asked for, whatever order vitest reports its modules in.
-  const rank = (name: string | undefined) => suites.findIndex((s) => s.name === name);
-  const results = [...reporter.suites].sort((a, b) => rank(a.suite) - rank(b.suite));
-  for (const s of suites)
-    if (!results.some((r) => r.suite === s.name) && !reporter.errors.some((e) => e.includes(s.file)))
-      reporter.errors.push(`the ${s.name} suite gave no result: it could not start`);
-  const run = mergeResults(base, results);
+  const ran = await runSuiteFiles(suites, config, opts.quiet ? { quiet: true } : {});
+  const run = mergeResults(base, ran.results);
   // The engine's record of every testcase, suite after suite: the verdict, JUnit and summary are made from it.
-  const cases = results.flatMap((s) => s.cases);
+  const cases = ran.results.flatMap((s) => s.cases);
   // The pool's lease, given back before the verdict: one found no longer this run's makes the run the infrastructure's failure.
   const leaseNote = taken ? await taken.giveBack().catch((e: unknown) => `the lease could not be given back: ${errorMessage(e)}`) : null;
   if (leaseNote) run.notes.push(`${taken!.entry.name}: ${leaseNote}`);
-  if (taken?.lease.lost) reporter.errors.push(`${taken.entry.name}: ${taken.lease.lost.message}`);
-  const sig = interrupted();
+  if (taken?.lease.lost) ran.errors.push(`${taken.entry.name}: ${taken.lease.lost.message}`);
+  const sig = signalReceived();
   run.aborted ??= sig ? `interrupted by ${sig}` : undefined;
   if (!run.aborted) delete run.aborted;
   rmSync(join(config.runDir, ABORT_FILE), { force: true });
   const gate = judge && !run.aborted ? await judge({ run, cases, dir: config.runDir }) : null;
   if (gate) cases.push(gate.case);
-  return writeReports(reports, config.runDir, run, cases, verdictOf(cases, reporter.errors, run.aborted), gate?.text);
+  return writeReports(reports, config.runDir, run, cases, verdictOf(cases, ran.errors, run.aborted), gate?.text);
 }
 
-/** Vitest's sequencer, keeping the suites in the order they were asked for. */
-function OrderedSequencer(suites: SuiteFile[]) {
-  const rank = (f: string) => suites.findIndex((s) => resolve(f) === s.file);
-  return class {
-    async shard<T>(files: T[]): Promise<T[]> {
-      return files;
+/**
+ * At a second signal: the reports of what the suites recorded so far (each
+ * suite's progress.json), the run aborted, and the marker that it is not
+ * stored (`dutlab results push` stores it). Synchronous: the process exits next.
+ */
+function writeWhatRan(reports: string, base: RunResult, suites: readonly SuiteFile[], runDir: string, sig: NodeJS.Signals): void {
+  const recorded = suites.flatMap((s) => {
+    const file = join(runDir, s.name, 'progress.json');
+    try {
+      return [JSON.parse(readFileSync(file, 'utf8')) as SuiteResult];
+    } catch {
+      return [];
     }
-    async sort<T extends { moduleId: string }>(files: T[]): Promise<T[]> {
-      return [...files].sort((a, b) => rank(a.moduleId) - rank(b.moduleId));
-    }
-  };
+  });
+  const run = { ...mergeResults(base, recorded), aborted: `interrupted by ${sig}, and exited at a second ${sig} before its teardown ended` };
+  const cases = recorded.flatMap((s) => s.cases);
+  writeReports(reports, runDir, run, cases, verdictOf(cases, [], run.aborted));
+  writeFileSync(join(runDir, NOT_STORED), `exited at a second ${sig} before it was stored\n`);
 }
 
 /** The run as a whole: its suites' results; their notes carry the suite's name when there are several. */

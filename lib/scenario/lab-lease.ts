@@ -15,6 +15,8 @@ import type { Teardown } from './teardown.js';
 
 /** The case a run that lost its lab fails: its id is frozen once released. */
 export const LEASE_CASE_ID = 'lab.lease';
+/** The stage that takes the lab's lease (or holds on to a pool's): its id from when it was called the lock, frozen since the first release. */
+export const LEASE_STAGE_ID = 'lab.lock';
 
 export interface LeaseHolder {
   session: Session;

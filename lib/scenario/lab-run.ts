@@ -20,9 +20,12 @@ import { shq } from '../transport/quote.js';
 import { LocalShell } from '../transport/local.js';
 import { Transcript } from '../transport/transcript.js';
 import { trafficGenerator, type TrafficGenerator } from '../traffic/drivers.js';
-import { holdLabLease, leaseLostCase, tearDownHolding } from './lab-lease.js';
+import { holdLabLease, LEASE_STAGE_ID, leaseLostCase, tearDownHolding } from './lab-lease.js';
 import type { HeldLease, Lease } from './lease.js';
 import * as read from './readback.js';
+
+/** The stage that reads the lab's versions and checks it before any step (its id frozen since the first release). */
+export const PREFLIGHT_STAGE_ID = 'lab.preflight';
 import { Session } from './session.js';
 import { Teardown } from './teardown.js';
 
@@ -170,14 +173,14 @@ export class LabRun {
   /** Taking the lab lock, the preflight, then the profile's steps in order, each needing the one before. */
   setupStages(): Stage[] {
     const steps = this.profile.steps;
-    const ids = ['lab.preflight', ...steps.map((s) => s.id)];
+    const ids = [PREFLIGHT_STAGE_ID, ...steps.map((s) => s.id)];
     return [
-      { id: 'lab.lock', title: 'Take the lab lock on the DUT host', group: 'setup', needs: [], run: () => this.takeLock() },
+      { id: LEASE_STAGE_ID, title: 'Take the lab lock on the DUT host', group: 'setup', needs: [], run: () => this.takeLock() },
       {
-        id: 'lab.preflight',
+        id: PREFLIGHT_STAGE_ID,
         title: "Read the lab's versions (Open vSwitch, DPDK, kernel) and check it has what the profile requires",
         group: 'setup',
-        needs: ['lab.lock'],
+        needs: [LEASE_STAGE_ID],
         run: () => this.preflight(),
       },
       ...steps.map(
@@ -196,7 +199,7 @@ export class LabRun {
   /** The id of the setup's last stage: what a check of the built setup needs. */
   get setupDone(): string {
     const steps = this.profile.steps;
-    return steps.length > 0 ? steps[steps.length - 1]!.id : 'lab.lock';
+    return steps.length > 0 ? steps[steps.length - 1]!.id : LEASE_STAGE_ID;
   }
 
   private tg: TrafficGenerator | null = null;
@@ -273,7 +276,7 @@ export class LabRun {
     const blocked = unmet(stage.requires ?? [], this.capabilities());
     if (blocked) return { status: 'blocked', reason: blocked };
     // The profile's own requirements, once the preflight has read the versions they bound.
-    const preflight = this.data.cases.find((s) => s.id === 'lab.preflight');
+    const preflight = this.data.cases.find((s) => s.id === PREFLIGHT_STAGE_ID);
     const profileBlocked = preflight?.status === 'passed' ? unmet(this.profile.requires, this.capabilities()) : null;
     if (profileBlocked) return { status: 'blocked', reason: profileBlocked };
     for (const need of stage.needs) {
@@ -392,7 +395,7 @@ export class LabRun {
   /** Versions and logs for the report, read before the setup is undone. */
   private async collectEvidence(): Promise<string[]> {
     // The host's were read by the preflight, if it ran: the guest's kernel is what is left to read.
-    const preflown = this.data.cases.some((s) => s.id === 'lab.preflight' && s.status === 'passed');
+    const preflown = this.data.cases.some((s) => s.id === PREFLIGHT_STAGE_ID && s.status === 'passed');
     const roles = preflown ? (['guest'] as const) : (['host', 'guest'] as const);
     this.data.versions = { ...this.data.versions, ...(await read.versions(this.session, roles).catch(() => ({}))) };
     const problems = await this.session.collectLogs(join(this.dir, 'logs'));

@@ -1,4 +1,4 @@
-// What a suite file under tests/e2e is written against. A suite names what it
+// What a suite's file (lib/suite/<name>/suite.ts, or a lab's own <name>.e2e.ts) is written against. A suite names what it
 // requires of a lab and returns its testcases (stages); this module makes each
 // stage a vitest test, skips a stage whose prerequisite failed and blocks one
 // the lab cannot offer (each with the reason), tears the fixtures down in
@@ -25,7 +25,7 @@ declare module 'vitest' {
 }
 
 /**
- * A suite: its name (its file's, `tests/e2e/<name>.e2e.ts`), a line saying
+ * A suite: its name (its folder's, lib/suite/<name>/, or its file's, <name>.e2e.ts), a line saying
  * what it checks, what it requires of a lab, and its testcases in order, made
  * from the lab run (`lab.setupStages()` for the profile's setup). Returns the
  * suite's description, which is all `dutlab suites` reads of the file.

@@ -63,12 +63,19 @@ describe.concurrent('dutlab run', () => {
     expect(r.summary).toMatchObject({
       verdict: 'pass',
       exitCode: 0,
-      reason: '28 testcases passed, 1 blocked (the lab lacks what they need)',
+      reason: '28 testcases passed, 6 blocked (the lab lacks what they need)',
       profile: 'virtual',
       packets: { sent: 1000, received: 1000, lost: 0, duplicated: 0, reordered: 0, mismatched: 0 },
     });
     expect(r.summary.suites.map((s) => s.name)).toEqual(['pvp', EXAMPLE]);
-    expect(r.summary.cases.filter((c) => c.suite === 'pvp' && c.status !== 'passed')).toEqual([]);
+    // The checks of what this profile lacks (KNI, DPDK ports, a VM) are blocked with the reason, not left out.
+    expect(r.summary.cases.filter((c) => c.suite === 'pvp' && c.status !== 'passed').map((c) => [c.id, c.status, c.message])).toEqual([
+      ['check.dmesg-kni', 'blocked', 'blocked: this lab has no kni'],
+      ['check.dpdk-ports', 'blocked', 'blocked: this lab has no dpdk-ports'],
+      ['check.pmd-stats', 'blocked', 'blocked: this lab has no dpdk-ports'],
+      ['check.vswitchd-log', 'blocked', 'blocked: this lab has no dpdk-ports'],
+      ['check.guest-boot', 'blocked', 'blocked: this lab has no vm'],
+    ]);
     expect(r.summary.cases.filter((c) => c.suite === EXAMPLE).map((c) => [c.id, c.status, c.message])).toEqual([
       ['example.host-kernel', 'passed', undefined],
       ['example.vm-only', 'blocked', 'blocked: this lab has no vm'],
@@ -100,13 +107,15 @@ describe.concurrent('dutlab run', () => {
     expect(xml).toContain(`<property name="suites" value="pvp ${EXAMPLE}"/>`);
     expect(xml).toMatch(/<property name="ovsVersion" value="ovs-vsctl \(Open vSwitch\) [\d.]+"\/>/);
     expect(xml).toContain('<property name="hostKernel"');
-    expect(xml).toMatch(/<testsuites name="dutlab" tests="29" failures="0" errors="0" skipped="1">/);
+    expect(xml).toMatch(/<testsuites name="dutlab" tests="34" failures="0" errors="0" skipped="6">/);
     expect(xml).toContain('<testcase classname="dutlab.pvp.setup" name="Add a bridge to the switch"');
     expect(xml).toContain(`<testsuite name="dutlab.${EXAMPLE}.checks" tests="2" failures="0" errors="0" skipped="1"`);
     expect(xml).toMatch(/name="A case only a real VM can run" time="[\d.]+">\n\s+<skipped message="blocked: this lab has no vm"\/>/);
     const md = readFileSync(join(runDir, 'summary.md'), 'utf8');
     expect(md).toMatch(/^# PASS: dutlab run/);
-    expect(md).toContain('## Blocked: what this lab cannot run\n\n- 1 testcase(s): blocked: this lab has no vm');
+    expect(md).toContain(
+      '## Blocked: what this lab cannot run\n\n- 1 testcase(s): blocked: this lab has no kni\n- 3 testcase(s): blocked: this lab has no dpdk-ports\n- 2 testcase(s): blocked: this lab has no vm\n',
+    );
     expect(md).not.toMatch(/skipped because something they need failed/);
     expect(md).toContain('## pvp: Counters along the path (deltas over the run)');
     expect(md).toMatch(new RegExp(`## ${EXAMPLE}: Host\\n\\n\\| kernel \\| testbed \\|\\n\\|---\\|---\\|\\n\\| \\S+ \\| ${r.summary.testbedName} \\|`));
@@ -141,7 +150,7 @@ describe.concurrent('dutlab run', () => {
     cleanup.push(twin);
     writeFileSync(join(twin, 'pvp.e2e.ts'), '');
     expect(() => suiteDirs([twin]).length && suiteFiles(suiteDirs([twin]))).toThrow(
-      `two suites are named "pvp": ${join(SUITES_DIR_OF_PRODUCT, 'pvp.e2e.ts')} and ${join(twin, 'pvp.e2e.ts')}`,
+      `two suites are named "pvp": ${join(SUITES_DIR_OF_PRODUCT, 'pvp', 'suite.ts')} and ${join(twin, 'pvp.e2e.ts')}`,
     );
     expect(() => suiteDirs([join(twin, 'nowhere')])).toThrow(`--suites-dir ${join(twin, 'nowhere')}: no such directory`);
   });

@@ -91,7 +91,9 @@ describe('the layout of lib/', () => {
 
   it('points one way: nothing below the suites imports them, nothing below the run engine imports scenario/', () => {
     expect(
-      [...graph].flatMap(([m, deps]) => (m.startsWith('suite/') || m.startsWith('cli/') || m.startsWith('run/') ? [] : deps.filter((d) => d.startsWith('suite/')))),
+      [...graph].flatMap(([m, deps]) =>
+        m.startsWith('suite/') || m.startsWith('cli/') || m.startsWith('run/') ? [] : deps.filter((d) => d.startsWith('suite/')),
+      ),
     ).toEqual([]);
     const belowScenario = ['transport/', 'traffic/', 'verify/', 'parsers/', 'testbed/', 'results/', 'report/', 'store/', 'profiles/', 'vlab/', 'probes/'];
     expect(belowScenario.flatMap(importsOf).filter((e) => / -> scenario\//.test(e))).toEqual([]);
@@ -104,8 +106,25 @@ describe('the layout of lib/', () => {
 
   it('keeps the engine (scenario/) free of any suite: the suites own their cases and results', () => {
     expect(importsOf('scenario/').filter((e) => / -> suite\//.test(e))).toEqual([]);
-    const suites = [...graph.keys()].filter((m) => /^suite\/[^/]+\//.test(m)).map((m) => m.split('/')[1]);
-    expect([...new Set(suites)].sort()).toEqual(['kni-functional', 'pvp', 'throughput']);
+  });
+
+  it("makes a product suite one folder: lib/suite/<name>/suite.ts defines it under its folder's name, and nothing outside the folder imports it (the catalog finds it)", () => {
+    const folders = readdirSync(join(LIB, 'suite')).filter((f) => statSync(join(LIB, 'suite', f)).isDirectory() && !f.startsWith('added-product-'));
+    expect(folders.length).toBeGreaterThan(0);
+    for (const name of folders) {
+      const file = join(LIB, 'suite', name, 'suite.ts');
+      const text = readFileSync(file, 'utf8');
+      expect(text, `${relative(ROOT, file)}: export default defineSuite(...)`).toMatch(/^export default defineSuite\(/m);
+      expect(text, `${relative(ROOT, file)}: named after its folder`).toMatch(new RegExp(`\\bname: '${name}'`));
+    }
+    const intoFolder = [...graph].flatMap(([m, deps]) =>
+      deps.filter((d) => /^suite\/[^/]+\//.test(d) && d.split('/')[1] !== m.split('/')[1]).map((d) => `${m} -> ${d}`),
+    );
+    expect(intoFolder).toEqual([]);
+  });
+
+  it('handles signals in one place: no process.on of a signal and no process.exit outside lib/run/signals.ts', () => {
+    expect(linesMatching(/process\.(on|once|addListener)\(\s*('SIG|"SIG|sig\b)|process\.exit\(/, join('run', 'signals.ts'))).toEqual([]);
   });
 
   it('keeps parsers, checks, results, the throughput search, the capability model and the stream pure: nothing they reach does I/O', () => {

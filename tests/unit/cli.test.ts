@@ -135,7 +135,7 @@ describe('the dutlab command', () => {
       );
       expect(r.exitCode).toBe(2);
       const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8'));
-      expect(summary.reason).toMatch(/^no suite "pvpp": the suites are (\S+, )*pvp(, \S+)* \(files .*\/tests\/e2e\/<name>\.e2e\.ts\)$/);
+      expect(summary.reason).toMatch(/^no suite "pvpp": the suites are (\S+, )*pvp(, \S+)* \(files .*\/lib\/suite\/<name>\/suite\.ts\)$/);
     } finally {
       rmSync(reports, { recursive: true, force: true });
     }
@@ -144,7 +144,7 @@ describe('the dutlab command', () => {
   it('lists the suites, a line each with what they require and which profiles run them, then the profiles', async () => {
     const r = await inProcess('suites');
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toMatch(/^pvp +Phy->VM->Phy: .*\n +requires: guest; default for: legacy-kni, ovs-dpdk, virtual; file: tests\/e2e\/pvp\.e2e\.ts$/m);
+    expect(r.stdout).toMatch(/^pvp +Phy->VM->Phy: .*\n +requires: guest; default for: legacy-kni, ovs-dpdk, virtual; file: lib\/suite\/pvp\/suite\.ts$/m);
     expect(r.stdout).toMatch(
       /^profiles:\nlegacy-kni +the guide's lab: .*\(offers: guest, vm, dpdk, kni, ivshmem, ovs-dpdk-fork\)\novs-dpdk +upstream OVS with DPDK .*\(offers: guest, dpdk, dpdk-ports, tap\)\nvirtual +the virtual lab: .*\(offers: guest\)$/m,
     );

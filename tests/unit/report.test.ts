@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { junitXml } from '../../lib/report/junit.js';
 import { verdictOf } from '../../lib/report/verdict.js';
 import type { CaseOutcome } from '../../lib/results/run.js';
-import { throughputLines, throughputTable } from '../../lib/suite/throughput/result.js';
+import { throughputLines } from '../../lib/report/lines.js';
+import { throughputTable } from '../../lib/suite/throughput/result.js';
 import { SEARCH_64 } from '../helpers/history.js';
 
 const pass = (id: string): CaseOutcome => ({ id, name: id, group: 'setup', status: 'passed', durationMs: 10 });

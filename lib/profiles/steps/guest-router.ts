@@ -16,8 +16,11 @@ export const guestConnect: StepDef = {
   },
 };
 
+/** The step after which the guest's kernel log is judged (check.dmesg-kernel needs it). */
+export const DMESG_BASELINE_STEP_ID = 'dmesg.baseline';
+
 export const dmesgBaseline: StepDef = {
-  id: 'dmesg.baseline',
+  id: DMESG_BASELINE_STEP_ID,
   title: 'Note where the kernel logs stand before the run',
   host: 'guest',
   commands: () => [],

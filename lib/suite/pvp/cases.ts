@@ -53,6 +53,12 @@ import {
   type Stamp,
 } from './readings.js';
 import { pcapFrames } from '../../traffic/pcap.js';
+import type { Requirement } from '../../capabilities.js';
+import { DMESG_BASELINE_STEP_ID } from '../../profiles/steps/guest-router.js';
+
+/** The traffic's stages, which the checks of what came back need. */
+export const TRAFFIC_PREPARE = 'traffic.prepare';
+export const TRAFFIC_SEND = 'traffic.send';
 
 /** The lab's own drop counters at one moment; a reading that failed is kept as its error. */
 interface DropCounters {
@@ -84,39 +90,42 @@ export class PvpTest {
     this.run.measured(this.result);
   }
 
-  /** The traffic and the checks, after the setup's stages. */
+  /**
+   * The traffic and the checks, after the setup's stages. A check of what a
+   * profile may lack (KNI, DPDK ports, a VM) requires it: on a lab without it
+   * the check is blocked with its reason, never silently absent.
+   */
   stages(): Stage[] {
     const done = this.run.setupDone;
-    const check = (id: string, title: string, needs: string[], run: () => Promise<void>): Stage => ({ id, title, group: 'checks', needs, run });
+    type Check = (id: string, title: string, needs: string[], run: () => Promise<void>, requires?: Requirement[]) => Stage;
+    const check: Check = (id, title, needs, run, requires) => ({ id, title, group: 'checks', needs, run, ...(requires ? { requires } : {}) });
     return [
-      { id: 'traffic.prepare', title: 'Prepare the traffic generator', group: 'traffic', needs: [done], run: () => this.prepareTraffic() },
+      { id: TRAFFIC_PREPARE, title: 'Prepare the traffic generator', group: 'traffic', needs: [done], run: () => this.prepareTraffic() },
       {
-        id: 'traffic.send',
+        id: TRAFFIC_SEND,
         title: `Send ${this.stream.count} packets ${this.stream.srcIp} -> ${this.stream.dstIp} and capture the return port`,
         group: 'traffic',
-        needs: ['traffic.prepare'],
+        needs: [TRAFFIC_PREPARE],
         run: () => this.sendTraffic(),
       },
-      check('check.packets', 'Return packets: every packet crossed the guest router once, unchanged', ['traffic.send'], () => this.checkPackets()),
-      check('check.counters', 'Counters: flows, OVS ports, guest vEth and TG ports agree with the stream', ['traffic.send'], () => this.checkCounters()),
+      check('check.packets', 'Return packets: every packet crossed the guest router once, unchanged', [TRAFFIC_SEND], () => this.checkPackets()),
+      check('check.counters', 'Counters: flows, OVS ports, guest vEth and TG ports agree with the stream', [TRAFFIC_SEND], () => this.checkCounters()),
       check('check.switch', 'Open vSwitch: ovsdb-server and ovs-vswitchd still answer', [done], () => this.checkSwitch()),
       check('check.flows', 'Flow table: the two flows are installed', [done], () => this.checkFlowTable()),
-      ...(this.run.profile.features.includes('kni')
-        ? [check('check.dmesg-kni', 'dmesg: the KNI module loaded with IVSHMEM metadata found', [done], () => this.checkKniDmesg())]
-        : []),
-      check('check.dmesg-kernel', 'dmesg: no Oops, BUG, panic or call trace since the run began', ['dmesg.baseline'], () => this.checkKernel()),
+      check('check.dmesg-kni', 'dmesg: the KNI module loaded with IVSHMEM metadata found', [done], () => this.checkKniDmesg(), [{ feature: 'kni' }]),
+      check('check.dmesg-kernel', 'dmesg: no Oops, BUG, panic or call trace since the run began', [DMESG_BASELINE_STEP_ID], () => this.checkKernel()),
       check('check.ifconfig', 'ifconfig: both vEth interfaces UP and RUNNING with the testbed MAC, address and netmask', [done], () => this.checkIfconfig()),
       check('check.sysctl', 'sysctl: ip_forward=1 and rp_filter=0', [done], () => this.checkSysctl()),
       check('check.route', 'Route: the default route via the gateway on the egress vEth', [done], () => this.checkRoute()),
       check('check.arp', "ARP: the gateway's static entry", [done], () => this.checkArp()),
-      ...(this.run.profile.features.includes('dpdk-ports') ? this.dpdkChecks(check) : []),
-      ...(this.run.profile.features.includes('vm')
-        ? [
-            check('check.guest-boot', "The VM's kernel since boot: no Oops, BUG, panic or call trace; each vEth NIC on virtio_net", [done], () =>
-              this.checkGuestBoot(),
-            ),
-          ]
-        : []),
+      ...this.dpdkChecks(check),
+      check(
+        'check.guest-boot',
+        "The VM's kernel since boot: no Oops, BUG, panic or call trace; each vEth NIC on virtio_net",
+        [done],
+        () => this.checkGuestBoot(),
+        [{ feature: 'vm' }],
+      ),
     ];
   }
 
@@ -130,20 +139,26 @@ export class PvpTest {
     CheckFailure.ifAny('guest boot', checkGuestBoot(parseDmesg(text), drivers));
   }
 
-  /** What a DPDK datapath adds to judge: DPDK itself, its ports, its PMD threads, its daemon's log. */
-  private dpdkChecks(check: (id: string, title: string, needs: string[], run: () => Promise<void>) => Stage): Stage[] {
+  /** What a DPDK datapath adds to judge: DPDK itself, its ports, its PMD threads, its daemon's log (blocked on a lab without DPDK ports). */
+  private dpdkChecks(check: (id: string, title: string, needs: string[], run: () => Promise<void>, requires?: Requirement[]) => Stage): Stage[] {
     const done = this.run.setupDone;
+    const dpdk: Requirement[] = [{ feature: 'dpdk-ports' }];
     return [
       check(
         'check.dpdk-ports',
         'DPDK ports: no error, link up (a tap port: its kernel side in the guest; a vhost-user port: the guest driver started it)',
         [done],
         () => this.checkDpdkPorts(),
+        dpdk,
       ),
-      check('check.pmd-stats', "PMD threads: the stream's packets counted twice, once each way through the switch", ['traffic.send'], () =>
-        this.checkPmdStats(),
+      check(
+        'check.pmd-stats',
+        "PMD threads: the stream's packets counted twice, once each way through the switch",
+        [TRAFFIC_SEND],
+        () => this.checkPmdStats(),
+        dpdk,
       ),
-      check('check.vswitchd-log', "ovs-vswitchd's log: no ERR or EMER line but the allowed ones", [done], () => this.checkVswitchdLog()),
+      check('check.vswitchd-log', "ovs-vswitchd's log: no ERR or EMER line but the allowed ones", [done], () => this.checkVswitchdLog(), dpdk),
     ];
   }
 

@@ -1,11 +1,10 @@
-// The throughput suite's tables and terminal lines, made from what it
-// measured (the throughput kind: lib/results/throughput.ts). Pure.
+// The throughput suite's tables for summary.md, made from what it measured
+// (the throughput kind: lib/results/throughput.ts; the terminal's lines of it
+// are lib/report/lines.ts's). Pure.
+import { mbps, mfps, usText } from '../../report/lines.js';
 import type { Table } from '../../results/run.js';
 import type { LatencyResult } from '../../results/latency.js';
 import { loadName, type ThroughputResult } from '../../results/throughput.js';
-
-const mfps = (x: number) => `${(x / 1e6).toFixed(3)}`;
-const mbps = (x: number) => `${(x / 1e6).toFixed(1)}`;
 
 /** NDR and PDR per frame size, for summary.md. */
 export function throughputTable(results: ThroughputResult[]): Table {
@@ -29,23 +28,7 @@ export function throughputTable(results: ThroughputResult[]): Table {
   };
 }
 
-/** Each goal's answer as the terminal shows it after a run: "NDR (loss 0) at 64 B: 0.041..0.043 Mfps, L1 27.9 Mb/s". */
-export function throughputLines(results: ThroughputResult[]): string[] {
-  return results.flatMap((r) =>
-    r.goals.map((g) => {
-      const lower = g.lowerBound !== null ? mfps(g.lowerBound) : 'none';
-      const upper = g.upperBound !== null ? mfps(g.upperBound) : g.limitedByGenerator ? `limited by the generator (${mfps(r.maxRate)})` : '-';
-      const note = [g.limitedByGenerator ? `${g.goal} >= ${mfps(g.lowerBound ?? 0)} Mfps, limited by the generator` : '', g.stoppedBy ?? '']
-        .filter(Boolean)
-        .join('; ');
-      return `${g.goal} (loss ${g.lossRatio}) at ${r.frame} B: ${lower}..${upper} Mfps, L1 ${g.lowerBps ? mbps(g.lowerBps.l1) : '-'} Mb/s${note ? ` (${note})` : ''}`;
-    }),
-  );
-}
-
-// ---- latency: summary.md's tables and the terminal's lines ------------------
-
-const usText = (x: number | null | undefined) => (x === null || x === undefined ? '-' : String(Math.round(x * 10) / 10));
+// ---- latency: summary.md's tables -------------------------------------------
 
 function figures(l: LatencyResult): string[] {
   if (l.invalid) return [String(l.received), `${l.lost}/${l.reordered}/${l.duplicated}`, ...Array<string>(8).fill('-')];
@@ -114,17 +97,4 @@ export function latencyTables(results: readonly ThroughputResult[]): Table[] {
     });
   }
   return tables;
-}
-
-/** The terminal's line per frame size: "latency at 64 B, p50/p99 µs: stream alone 31/52, 10 % of PDR 33/60, ...". */
-export function latencyLines(results: readonly ThroughputResult[]): string[] {
-  return results
-    .filter((r) => r.latency)
-    .map((r) => {
-      const at = r.latency!.loads.map(
-        (l) => `${loadName(l.load)} ${l.latency.invalid ? 'not valid' : `${usText(l.latency.p50Us)}/${usText(l.latency.p99Us)}`}`,
-      );
-      const gen = r.calibration?.latency;
-      return `latency at ${r.frame} B, p50/p99 µs: ${at.join(', ')}${gen ? ` (the generator alone ${usText(gen.p50Us)}/${usText(gen.p99Us)})` : ''}`;
-    });
 }

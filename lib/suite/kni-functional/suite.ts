@@ -2,10 +2,10 @@
 // setup, the guest's vEth interfaces in their own right: ping, capture, RX
 // statistics, addresses, link down and up, MTU, ethtool. Whatever the profile
 // puts behind them: KNI, veth, the tap PMD, vhost-user.
-import { KniFunctionalTest } from '../../lib/suite/kni-functional/cases.js';
-import type { SuiteFlow } from '../../lib/suite/kni-functional/values.js';
-import { defineSuite } from '../../lib/suite/api.js';
-import type { Topology } from '../../lib/testbed/topology.js';
+import { KniFunctionalTest } from './cases.js';
+import type { SuiteFlow } from './values.js';
+import { defineSuite } from '../api.js';
+import type { Topology } from '../../testbed/topology.js';
 
 const ARP = 'dl_type=0x0806';
 const ICMP = 'dl_type=0x0800,nw_proto=1';

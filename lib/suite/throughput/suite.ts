@@ -1,8 +1,8 @@
 // The throughput suite: the profile's setup, then RFC 2544 NDR and PDR found
 // by an MLRsearch-style search per frame size, the generator's own limit
 // measured first. Its numbers are the upgrade gate's (dutlab compare).
-import { ThroughputTest } from '../../lib/suite/throughput/cases.js';
-import { defineSuite } from '../../lib/suite/api.js';
+import { ThroughputTest } from './cases.js';
+import { defineSuite } from '../api.js';
 
 export default defineSuite(
   {

@@ -1,8 +1,8 @@
 // The PVP suite: the profile's setup, then the testbed's stream from the TG
 // through phy ingress, the guest's router and phy egress, judged by its return
 // packets, the counters along the path, dmesg and the guest's state.
-import { PvpTest } from '../../lib/suite/pvp/cases.js';
-import { defineSuite } from '../../lib/suite/api.js';
+import { PvpTest } from './cases.js';
+import { defineSuite } from '../api.js';
 
 export default defineSuite(
   {
