@@ -21,8 +21,8 @@ import { loadName, throughputOf } from '../lib/results/throughput.js';
 import { loadTestbed } from '../lib/testbed/load.js';
 import { labDown, labUp } from '../lib/vlab/lab.js';
 import { fullQueueDelayUs } from '../lib/vlab/queue.js';
-import type { KnownDelayMeasured } from '../tests/suites/known-delay.e2e.js';
-import { QUEUE, TOLERANCE } from '../tests/suites/known-delay.values.js';
+import type { KnownDelayMeasured } from '../lib/vlab/known-delay.js';
+import { QUEUE, TOLERANCE } from '../lib/vlab/known-delay.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const ID = 'bench-lat';

@@ -6,15 +6,20 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RECORD_HEADER_LEN, pcapGlobalHeader, readPcap, writeRecordHeader } from '../lib/traffic/pcap.js';
-import { buildFrame, forwardFrame, type StreamSpec } from '../lib/traffic/stream.js';
+import { buildFrame, forwardFrame, streamFromTestbed, type StreamSpec } from '../lib/traffic/stream.js';
+import { loadTestbed } from '../lib/testbed/load.js';
+import { topologyOf } from '../lib/testbed/topology.js';
 import { verifyCapture } from '../lib/verify/packets.js';
-// The crafted captures' stream and MACs: the guide's, as the packet tests use them.
-import { EGRESS_MAC, GATEWAY_MAC, spec as streamSpec } from '../tests/helpers/pcaps.js';
 import { pcapFrames } from '../lib/traffic/pcap.js';
 
 const COUNT = Number(process.env.BENCH_PACKETS ?? 1_000_000);
 const ROUNDS = 3;
-const spec: StreamSpec = streamSpec({ count: COUNT, rate: 1_000_000, runId: 1 });
+// The virtual lab's testbed (its stream and the guest router's MACs), a million packets of it.
+const TESTBED = loadTestbed(new URL('../fixtures/testbeds/virtual.yaml', import.meta.url).pathname);
+const spec: StreamSpec = streamFromTestbed(TESTBED, 1, { count: COUNT, rate: 1_000_000 });
+/** What the guest's router writes: the gateway's MAC as destination, its egress vEth's as source. */
+const GATEWAY_MAC = TESTBED.gateway.mac;
+const EGRESS_MAC = topologyOf(TESTBED).vmEgress.mac;
 
 /** A capture of the whole stream as the guest's router returns it. */
 function writeReturnCapture(file: string): void {

@@ -3,6 +3,7 @@
 // profiles, but the lab's own, which must answer), and the testbed's bridge
 // is not someone else's. What a real DUT host gets wrong first: Debian's
 // service starts the system's ovs-vswitchd at install.
+import { switchPortNames } from '../testbed/topology.js';
 import { FOREIGN_VSWITCHD_FIX, vswitchdRecord } from '../profiles/steps/ovs-dpdk.js';
 import { foreignBridgeFix } from '../profiles/steps/shared.js';
 import { shq } from '../transport/quote.js';
@@ -92,7 +93,7 @@ const switchDatabase: CommandProbe = {
         'start ovsdb-server and keep it running (systemctl start ovsdb-server): the run uses it and never starts it',
       );
     if (!/^bridge yes$/m.test(r.stdout)) return ok(`ovsdb-server answers on ${db}; no bridge ${c.tb.bridge} yet: the run makes it`);
-    const named = new Set([...c.tb.phyPorts.map((p) => p.name), ...c.tb.vmPorts.map((k) => k.name)]);
+    const named = new Set(switchPortNames(c.tb));
     const others = [...r.stdout.matchAll(/^port (\S+)$/gm)].map((m) => m[1]!).filter((p) => !named.has(p));
     if (others.length === 0)
       return ok(`ovsdb-server answers on ${db}; bridge ${c.tb.bridge} holds only the testbed's ports: a previous run's, the run rebuilds it`);

@@ -32,6 +32,7 @@ export async function holdLabLease(h: LeaseHolder): Promise<Lease> {
   await h.session.connect('host');
   const lease = new Lease(h.session.ungated('host'), h.tb.lock.path, h.tb.lock.ttlSeconds, thisController(h.runId));
   // A lease this run did not get (another run holds the lab) is not this run's to release.
+  // The fixture keeps the name of its first release ("lab lock"): reports and the notes of runs not undone say it.
   const note = await h.teardown.use(
     'lab lock',
     () => lease.acquire(h.pooled),
@@ -40,7 +41,7 @@ export async function holdLabLease(h: LeaseHolder): Promise<Lease> {
   h.session.fenceWith(() => lease.fence());
   if (note) h.note(note);
   h.note(`holding the lab's lease ${lease.path}, generation ${lease.held!.generation}${h.pooled ? ' (taken by the pool)' : ''}`);
-  // Holding the lock: whatever a dead run of this lab left capturing is stopped, on each machine it captures on.
+  // Holding the lease: whatever a dead run of this lab left capturing is stopped, on each machine it captures on.
   await h.session.onEveryConnection(async (role, shell) => {
     if (role === 'host') return;
     try {

@@ -142,7 +142,7 @@ export class LabRun {
       teardownProblems: [],
       notes: [...config.testbedNotes],
     };
-    // No fixture yet: each registers its undo as it is set up (connections, lock, setup).
+    // No fixture yet: each registers its undo as it is set up (connections, lease, setup).
     const blocked = unmet([...meta.requires, ...this.profile.requires], this.capabilities());
     if (blocked) this.data.blocked = blocked;
   }
@@ -170,12 +170,12 @@ export class LabRun {
 
   // ---- the setup as stages ---------------------------------------------------
 
-  /** Taking the lab lock, the preflight, then the profile's steps in order, each needing the one before. */
+  /** Taking the lab's lease, the preflight, then the profile's steps in order, each needing the one before. */
   setupStages(): Stage[] {
     const steps = this.profile.steps;
     const ids = [PREFLIGHT_STAGE_ID, ...steps.map((s) => s.id)];
     return [
-      { id: LEASE_STAGE_ID, title: 'Take the lab lock on the DUT host', group: 'setup', needs: [], run: () => this.takeLock() },
+      { id: LEASE_STAGE_ID, title: 'Take the lab lock on the DUT host', group: 'setup', needs: [], run: () => this.takeLease() },
       {
         id: PREFLIGHT_STAGE_ID,
         title: "Read the lab's versions (Open vSwitch, DPDK, kernel) and check it has what the profile requires",
@@ -221,7 +221,7 @@ export class LabRun {
   private lease: Lease | null = null;
 
   /** The lab's lease (lab-lease.ts): taken here, or (`run --pool`) adopted from the run; from then on every command is fenced by it. */
-  private async takeLock(): Promise<void> {
+  private async takeLease(): Promise<void> {
     const pooled = this.config.lease;
     const holder = { session: this.session, tb: this.tb, runId: this.config.runId, teardown: this.teardown, note: (l: string) => this.note(l) };
     this.lease = await holdLabLease({ ...holder, ...(pooled ? { pooled } : {}) });

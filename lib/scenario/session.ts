@@ -99,7 +99,7 @@ export class Session implements StepRuntime {
 
   private readonly connectHooks: Array<(role: HostRole, shell: Shell) => Promise<void>> = [];
 
-  /** Runs `hook` on every host connected now and on each one connected later (the lab lock's sweep of a dead run's leftovers). */
+  /** Runs `hook` on every host connected now and on each one connected later (the lab lease's sweep of a dead run's leftovers). */
   async onEveryConnection(hook: (role: HostRole, shell: Shell) => Promise<void>): Promise<void> {
     this.connectHooks.push(hook);
     for (const [role, shell] of this.shells) await hook(role, shell);

@@ -7,7 +7,7 @@ import { errorMessage, InputFileError, TestbedError, type TestbedProblem } from 
 import { FILE_LIMITS, fileProblem, readBounded } from '../files.js';
 import { TestbedSchema, type FlowSpec, type Testbed } from './schema.js';
 import { coresOf, cpuList, perNodeText, searchCeiling, socketLimitPerNode, socketMemPerNode } from './sizing.js';
-import { topologyOf } from './topology.js';
+import { switchPortNames, topologyOf } from './topology.js';
 
 const SECRET_KEYS = /^(password|passwd|passphrase|secret|token|privateKey)$/i;
 
@@ -194,7 +194,7 @@ function crossCheck(tb: Testbed): TestbedProblem[] {
         problems.push({ path: `flows.${i}.${field}`, message: `ofport ${n} is not one of the testbed's ports (${[...ofports.keys()].join(', ')})` });
     }
   });
-  problems.push(...duplicates('phyPorts/vmPorts', 'port name', [...tb.phyPorts.map((p) => p.name), ...tb.vmPorts.map((k) => k.name)]));
+  problems.push(...duplicates('phyPorts/vmPorts', 'port name', switchPortNames(tb)));
   problems.push(
     ...duplicates(
       'vmPorts',

@@ -26,6 +26,11 @@ export function topologyOf(tb: Testbed): Topology {
   return { tgTx: phyIngress.tgPort, tgRx: phyEgress.tgPort, phyIngress, phyEgress, vmIngress, vmEgress, gateway: tb.gateway };
 }
 
+/** The names of the switch's ports the testbed names: its phy ports', then its VM ports'. */
+export function switchPortNames(tb: Pick<Testbed, 'phyPorts' | 'vmPorts'>): string[] {
+  return [...tb.phyPorts, ...tb.vmPorts].map((p) => p.name);
+}
+
 /** The destination MAC of the stream: the guest's ingress vEth, unless the testbed says otherwise. */
 export function streamDstMac(tb: Testbed): string {
   return tb.traffic.dstMac ?? topologyOf(tb).vmIngress.mac;

@@ -14,8 +14,8 @@ import { topologyOf } from '../../lib/testbed/topology.js';
 import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { fullQueueDelayUs, queueCommand } from '../../lib/vlab/queue.js';
 import { dutlabRun, failedCases } from '../helpers/cli.js';
-import type { KnownDelayMeasured } from '../suites/known-delay.e2e.js';
-import { QUEUE, TOLERANCE } from '../suites/known-delay.values.js';
+import type { KnownDelayMeasured } from '../../lib/vlab/known-delay.js';
+import { QUEUE, TOLERANCE } from '../../lib/vlab/known-delay.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const ID = 'lat';

@@ -12,17 +12,8 @@ import { LATENCY_STREAM_ID } from '../../lib/suite/throughput/latency.js';
 import { writeStreamPcap } from '../../lib/traffic/pcap.js';
 import { streamFromTestbed } from '../../lib/traffic/stream.js';
 import type { TrialResult } from '../../lib/traffic/tg.js';
-import type { Measured } from '../../lib/results/run.js';
 import { fullQueueDelayUs, queueCommand, queueRemoveCommand } from '../../lib/vlab/queue.js';
-import { BUNCH, LOADS, QUEUE, STREAM, TOLERANCE } from './known-delay.values.js';
-
-/** What the suite keeps of its two trials. */
-export interface KnownDelayMeasured extends Measured {
-  kind: 'known-delay';
-  expectedUs: number;
-  tolerance: number;
-  trials: Record<keyof typeof LOADS, Omit<TrialResult, 'latencyPackets'>>;
-}
+import { BUNCH, type KnownDelayMeasured, LOADS, QUEUE, STREAM, TOLERANCE } from '../../lib/vlab/known-delay.js';
 
 const LOAD_KEYS = Object.keys(LOADS) as Array<keyof typeof LOADS>;
 const kept = ({ latencyPackets, ...r }: TrialResult) => r;

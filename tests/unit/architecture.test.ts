@@ -123,6 +123,14 @@ describe('the layout of lib/', () => {
     expect(intoFolder).toEqual([]);
   });
 
+  it('keeps the benches on lib/: no bench/ file imports from tests/', () => {
+    const bench = join(ROOT, 'bench');
+    const fromTests = readdirSync(bench)
+      .filter((f) => f.endsWith('.ts'))
+      .flatMap((f) => [...readFileSync(join(bench, f), 'utf8').matchAll(/\bfrom\s+'(\.\.\/tests\/[^']+)'/g)].map((m) => `bench/${f} -> ${m[1]}`));
+    expect(fromTests).toEqual([]);
+  });
+
   it('handles signals in one place: no process.on of a signal and no process.exit outside lib/run/signals.ts', () => {
     expect(linesMatching(/process\.(on|once|addListener)\(\s*('SIG|"SIG|sig\b)|process\.exit\(/, join('run', 'signals.ts'))).toEqual([]);
   });

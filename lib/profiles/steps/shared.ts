@@ -1,3 +1,4 @@
+import { switchPortNames } from '../../testbed/topology.js';
 import { shq } from '../../transport/quote.js';
 import type { Cmd, Profile, StepContext } from '../profile.js';
 
@@ -70,7 +71,9 @@ export const FOREIGN_BRIDGE_EXIT = 4;
 export function delOwnBridge(c: StepContext): Cmd {
   const vsctl = t(c, 'ovs-vsctl');
   const br = shq(c.tb.bridge);
-  const named = [...c.tb.phyPorts, ...c.tb.vmPorts].map((p) => `-e ${shq(p.name)}`).join(' ');
+  const named = switchPortNames(c.tb)
+    .map((name) => `-e ${shq(name)}`)
+    .join(' ');
   return host(
     c,
     `${vsctl} br-exists ${br}; e=$?; if [ $e = 0 ]; then others=$(${vsctl} list-ports ${br} | grep -vxF ${named} | tr '\\n' ' '); ` +

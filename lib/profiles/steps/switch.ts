@@ -1,3 +1,4 @@
+import { switchPortNames } from '../../testbed/topology.js';
 import { CheckFailure, CommandError, PreflightError } from '../../errors.js';
 import { parseDumpFlows, parseOvsVsctlShow } from '../../parsers/ovs.js';
 import { INTERFACE_STATES_ARGS, parseInterfaceStates } from '../../parsers/ovs-dpdk.js';
@@ -112,7 +113,7 @@ export const hostWaitPorts: StepDef = {
 
 /** OVS's own words on the testbed's ports that it refused: each Interface's error, and its log's ERR/WARN lines naming them. */
 async function portRefusals(s: StepRuntime): Promise<string | null> {
-  const names = [...s.tb.phyPorts, ...s.tb.vmPorts].map((p) => p.name);
+  const names = switchPortNames(s.tb);
   const shell = await s.connect('host');
   const ctx = s.profile.hostContext(s.tb);
   const opts = { ...(ctx.cwd ? { cwd: ctx.cwd } : {}), ...(ctx.env ? { env: ctx.env } : {}), timeoutMs: 15_000 };

@@ -1,5 +1,11 @@
-// The known-delay suite's queue and loads, for the suite and the test that reads its result.
-import type { Queue } from '../../lib/vlab/queue.js';
+// A delay of known size, the known answer the latency measurement is held to:
+// a queue of 100 frames served at 5 kframes/s on the guest's egress link
+// (lib/vlab/queue.ts), its loads, its latency stream and the tolerance. The
+// tests' known-delay suite (tests/suites/known-delay.e2e.ts), the lab test that
+// reads its result and `npm run bench:latency` all take them from here.
+import type { Measured } from '../results/run.js';
+import type { TrialResult } from '../traffic/tg.js';
+import type { Queue } from './queue.js';
 
 /** 5 kframes/s of 64-byte frames, 100 of them queued: a frame let into the full queue waits 20 ms. */
 export const QUEUE: Omit<Queue, 'iface'> = { fps: 5000, frame: 64, queueFrames: 100 };
@@ -18,3 +24,11 @@ export const BUNCH = 8;
 export const STREAM = { rate: 100, durationS: 2 };
 /** How far p50 may be from the computed delay: the scheduling of a shared 2-core box (docs/gate.md). */
 export const TOLERANCE = 0.15;
+
+/** What the suite keeps of its two trials. */
+export interface KnownDelayMeasured extends Measured {
+  kind: 'known-delay';
+  expectedUs: number;
+  tolerance: number;
+  trials: Record<keyof typeof LOADS, Omit<TrialResult, 'latencyPackets'>>;
+}
