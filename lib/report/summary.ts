@@ -16,7 +16,17 @@ export interface Summary
   /** What the run's suites, profile and steps require, against the lab. */
   matrix: MatrixRow[];
   /** The PVP suite's return packets and counters, where a suite of the run measured them. */
-  packets: { sent: number; received: number; lost: number; duplicated: number; reordered: number; mismatched: number; other: number } | null;
+  packets: {
+    sent: number;
+    received: number;
+    lost: number;
+    duplicated: number;
+    reordered: number;
+    mismatched: number;
+    other: number;
+    /** With many flows: how many, how many came back whole, how many not at all. */
+    flows?: { count: number; complete: number; missing: number };
+  } | null;
   counters: CountersRecord | null;
   /** Every trial of the run's throughput searches (load, duration, frames offered, sent, received, loss, generator short). */
   trials?: HistoryTrial[];
@@ -46,7 +56,16 @@ export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { v
     suites: data.suites.map((s) => ({ name: s.suite, title: s.title, ...(s.blocked ? { blocked: s.blocked } : {}), tables: s.tables })),
     matrix: uniqueRows(data.suites.flatMap((s) => s.matrix ?? [])),
     packets: p
-      ? { sent: p.sent, received: p.received, lost: p.lost, duplicated: p.duplicated, reordered: p.reordered, mismatched: p.mismatched, other: p.other.total }
+      ? {
+          sent: p.sent,
+          received: p.received,
+          lost: p.lost,
+          duplicated: p.duplicated,
+          reordered: p.reordered,
+          mismatched: p.mismatched,
+          other: p.other.total,
+          ...(p.flows ? { flows: { count: p.flows.count, complete: p.flows.complete, missing: p.flows.missing } } : {}),
+        }
       : null,
     counters: pvp.find((m) => m?.counters)?.counters ?? null,
     ...(drops ? { drops } : {}),

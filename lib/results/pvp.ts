@@ -62,6 +62,8 @@ export interface PacketVerdict {
   capturedPackets: number;
   /** The first few lost sequence numbers, for the report. */
   lostSample: number[];
+  /** With many flows: how many came back whole, how many not at all, and the first few that lost frames (their 5-tuples). */
+  flows?: { count: number; complete: number; missing: number; sample: Array<{ flow: string; sent: number; received: number }> };
   problems: string[];
   /** The verdict in one line. */
   summary: string;

@@ -28,7 +28,7 @@ function onSignal(sig: NodeJS.Signals): void {
         process.stderr.write(`dutlab: ${sig}: could not write all of it: ${(err as Error).message}\n`);
       }
     }
-    process.stderr.write(`dutlab: ${sig} again: exited; the lab may keep this run's setup, and its lease goes to the next run from here\n`);
+    process.stderr.write(`dutlab: ${sig} again: exiting now; the lab may keep this run's setup, and its lease goes to the next run from here\n`);
     process.exit(EXIT_CODES.aborted);
   }
   received = sig;

@@ -8,6 +8,7 @@ import { FILE_LIMITS, fileProblem, readBounded } from '../files.js';
 import { TestbedSchema, type FlowSpec, type Testbed } from './schema.js';
 import { coresOf, cpuList, perNodeText, searchCeiling, socketLimitPerNode, socketMemPerNode } from './sizing.js';
 import { switchPortNames, topologyOf } from './topology.js';
+import { trafficProblems } from './traffic-schema.js';
 
 const SECRET_KEYS = /^(password|passwd|passphrase|secret|token|privateKey)$/i;
 
@@ -155,7 +156,7 @@ function unionHint(path: string): string {
   if (path.endsWith('.hostKey')) return 'expected one of {fingerprint: SHA256:…}, {knownHosts: PATH} or {insecureAcceptAny: true}';
   if (/ovsDpdk\.socket(Mem|Limit)Mb$/.test(path)) return 'expected megabytes for node 0, or a list of them per NUMA node, node 0 first ([0, 2048])';
   if (path.endsWith('vm.pin')) return 'expected none, or {vcpus: [one host CPU per vCPU], emulator: CPU list}';
-  if (path.endsWith('frameSize')) return 'expected a frame size from 64 to 1518, or a list of {size, weight}';
+  if (path.endsWith('frameSize')) return 'expected a frame size from 64 to 1518, imix, or a list of {size, weight}';
   return 'value matches none of the allowed forms';
 }
 
@@ -195,6 +196,7 @@ function crossCheck(tb: Testbed): TestbedProblem[] {
     }
   });
   problems.push(...duplicates('phyPorts/vmPorts', 'port name', switchPortNames(tb)));
+  problems.push(...trafficProblems(tb.traffic, tb.tg.type));
   problems.push(
     ...duplicates(
       'vmPorts',
@@ -370,11 +372,19 @@ export function sameSubnet(cidr: string, ip: string): boolean {
   return (toInt(net!) & mask) >>> 0 === (toInt(ip) & mask) >>> 0;
 }
 
-/** The flows the switch gets: the file's, or the guide's two (phy→KNI ingress, KNI→phy egress). */
-export function flowsOf(tb: Testbed): FlowSpec[] {
+/** A flow the switch gets: the file's (addresses always), or one of the stream's rules (`port` rules match no address). */
+export type SwitchFlow = Omit<FlowSpec, 'nwSrc' | 'nwDst'> & { nwSrc?: string; nwDst?: string };
+
+/**
+ * The flows the switch gets: the file's, or the stream's two (phy→VM
+ * ingress, VM→phy egress) as traffic.rules says: the guide's match the
+ * stream's address pair, `port` rules in_port alone (any flow's addresses).
+ */
+export function flowsOf(tb: Testbed): SwitchFlow[] {
   if (tb.flows.length > 0) return tb.flows;
   const t = topologyOf(tb);
-  const base = { dlType: '0x0800', nwSrc: tb.traffic.srcIp, nwDst: tb.traffic.dstIp, idleTimeout: 0 };
+  const addresses = tb.traffic.rules === 'guide' ? { nwSrc: tb.traffic.srcIp, nwDst: tb.traffic.dstIp } : {};
+  const base = { dlType: '0x0800', ...addresses, idleTimeout: 0 };
   return [
     { ...base, inPort: t.phyIngress.ofport, output: t.vmIngress.ofport },
     { ...base, inPort: t.vmEgress.ofport, output: t.phyEgress.ofport },

@@ -4,6 +4,7 @@
 // differs in its lab.
 import { z } from 'zod';
 import { Throughput } from './throughput-schema.js';
+import { Traffic } from './traffic-schema.js';
 import { OvsDpdk, Vm } from './dut-schema.js';
 import { absPath, cidr, cpuListText, devargs, fileName, hexMask, ifName, ipv4, mac, port, SHA256_FP, toolPath, word } from './words.js';
 export { absPath, cidr, hexMask, ifName, ipv4, mac, toolPath, word } from './words.js';
@@ -160,26 +161,6 @@ const GuestBuild = z.strictObject({
   kniDir: absPath().default('/root/kni'),
   rteTarget: word().default('x86_64-ivshmem-linuxapp-gcc'),
   patch: fileName().default('rte_kni_module_1_6.patch'),
-});
-
-const Traffic = z.strictObject({
-  srcIp: ipv4().default('1.1.1.1'),
-  dstIp: ipv4().default('6.6.6.2'),
-  srcMac: mac().default('02:00:00:00:00:01'),
-  // Default: the MAC of the first KNI vport, so the guest accepts the frames.
-  dstMac: mac().optional(),
-  srcPort: port().default(1024),
-  dstPort: port().default(1024),
-  ttl: z.number().int().min(2).max(255).default(64),
-  tos: z.number().int().min(0).max(255).default(0),
-  frameSize: z
-    .union([
-      z.number().int().min(64).max(1518),
-      z.array(z.strictObject({ size: z.number().int().min(64).max(1518), weight: z.number().int().positive() })).min(1),
-    ])
-    .default(64),
-  count: z.number().int().positive().max(10_000_000).default(1000),
-  rate: z.number().int().positive().max(1_000_000).default(1000),
 });
 
 const Verify = z.strictObject({

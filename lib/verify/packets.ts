@@ -15,6 +15,9 @@ import {
   ipChecksum,
   macBytes,
   type StreamSpec,
+  flowCount,
+  flowFields,
+  flowText,
 } from '../traffic/stream.js';
 
 export interface Expectation {
@@ -72,13 +75,19 @@ export async function verifyCapture(frames: FrameSource, exp: Expectation): Prom
  */
 class ForwardedFrame {
   private readonly frame: Buffer;
-  /** One's-complement sum of the forwarded IPv4 header with id and checksum zeroed. */
+  /** One's-complement sum of the forwarded IPv4 header with id and checksum zeroed (and, with many flows, its addresses). */
   private readonly baseSum: number;
+  private readonly manyFlows: boolean;
 
-  constructor(exp: Expectation, firstSeq: number) {
+  constructor(
+    private readonly exp: Expectation,
+    firstSeq: number,
+  ) {
     this.frame = forwardFrame(buildFrame(exp.stream, firstSeq), exp.dstMac, exp.srcMac);
+    this.manyFlows = flowCount(exp.stream) > 1;
     this.frame.writeUInt16BE(0, ETH_LEN + 4);
     this.frame.writeUInt16BE(0, ETH_LEN + 10);
+    if (this.manyFlows) this.frame.fill(0, ETH_LEN + 12, ETH_LEN + 20);
     this.baseSum = (~ipChecksum(this.frame, ETH_LEN) & 0xffff) >>> 0;
   }
 
@@ -86,6 +95,16 @@ class ForwardedFrame {
     const f = this.frame;
     const id = seq & 0xffff;
     let sum = this.baseSum + id;
+    // A frame's flow: its addresses and ports, written in, the addresses summed into the checksum.
+    if (this.manyFlows) {
+      const flow = flowFields(this.exp.stream, seq);
+      f.writeUInt32BE(flow.srcIp, ETH_LEN + 12);
+      f.writeUInt32BE(flow.dstIp, ETH_LEN + 16);
+      f.writeUInt16BE(flow.srcPort, ETH_LEN + IP_LEN);
+      f.writeUInt16BE(flow.dstPort, ETH_LEN + IP_LEN + 2);
+      sum += (flow.srcIp >>> 16) + (flow.srcIp & 0xffff) + (flow.dstIp >>> 16) + (flow.dstIp & 0xffff);
+    }
+    sum = (sum & 0xffff) + (sum >>> 16);
     sum = (sum & 0xffff) + (sum >>> 16);
     const checksum = ~sum & 0xffff;
     f[ETH_LEN + 4] = id >>> 8;
@@ -118,8 +137,10 @@ export class StreamVerifier {
   private highest = -1;
   /** Problems by what went wrong, in order of first sight, with the seqs it happened to. */
   private readonly problems = new Map<string, { count: number; seqs: number[] }>();
+  private readonly manyFlows: boolean;
 
   constructor(private readonly exp: Expectation) {
+    this.manyFlows = flowCount(exp.stream) > 1;
     this.seen = new Uint8Array(exp.stream.count);
     this.dst = macBytes(exp.dstMac);
     this.src = macBytes(exp.srcMac);
@@ -146,7 +167,9 @@ export class StreamVerifier {
   private problemLines(): string[] {
     return [...this.problems].map(([why, p]) => {
       const more = p.count - p.seqs.length;
-      return `seq ${p.seqs.join(', ')}${more > 0 ? ` and ${more} more` : ''}: ${why}`;
+      // With many flows, whose: the flow of the first frame it happened to.
+      const whose = this.manyFlows ? ` (flow ${flowText(flowFields(this.exp.stream, p.seqs[0]!))}${p.seqs.length > 1 ? ', the first' : ''})` : '';
+      return `seq ${p.seqs.join(', ')}${more > 0 ? ` and ${more} more` : ''}${whose}: ${why}`;
     });
   }
 
@@ -189,7 +212,8 @@ export class StreamVerifier {
   /** What differs from what the guest's router must have made of the frame sent, or null. */
   private mismatch(d: Buffer, seq: number): string | null {
     const len = frameLength(this.exp.stream, seq);
-    const t = this.templates.get(len)!;
+    // With many flows the frame's own (its addresses and ports are its flow's); else the size's template.
+    const t = this.manyFlows ? buildFrame(this.exp.stream, seq) : this.templates.get(len)!;
     if (d.length !== len) return `${d.length} bytes, expected ${len}: the frame was resized on the path`;
     if (d.equals(buildFrame(this.exp.stream, seq))) {
       return `came back exactly as sent (dst MAC ${hex(d, 0, 6)}, TTL ${d[ETH_LEN + 8]}): it did not cross the guest's router (switched straight from the ingress to the egress port?)`;
@@ -216,7 +240,7 @@ export class StreamVerifier {
       return `IPv4 id ${d.readUInt16BE(ipo + 4)}, expected ${seq & 0xffff}: the IPv4 header was changed`;
     if (!same(d, t, ipo + 6, ipo + 8)) return 'IPv4 flags/fragment offset differ from what was sent';
     if (!same(d, t, ipo + 12, ipo + 20)) {
-      return `addresses ${ip(d, ipo + 12)} -> ${ip(d, ipo + 16)}, expected ${this.exp.stream.srcIp} -> ${this.exp.stream.dstIp}: the packet was NATed`;
+      return `addresses ${ip(d, ipo + 12)} -> ${ip(d, ipo + 16)}, expected ${ip(t, ipo + 12)} -> ${ip(t, ipo + 16)}: the packet was NATed`;
     }
     const udp = ipo + IP_LEN;
     if (!same(d, t, udp, OFF_SEQ)) return 'the UDP header or payload head differs from what was sent';
@@ -239,7 +263,16 @@ export class StreamVerifier {
           : `${lost} of ${sent} packets lost (allowed: ${allowed}); first lost: seq ${lostSample.join(', ')}`,
       );
     }
-    const ok = lost <= allowed && this.duplicated === 0 && this.reordered === 0 && this.mismatched === 0;
+    const flows = this.manyFlows ? this.flowsReturned() : undefined;
+    // A flow none of whose frames came back is named, whatever the tolerance: not averaged away among the others.
+    if (flows && flows.missing > 0)
+      problems.unshift(
+        `${flows.missing} of ${flows.count} flows did not come back at all: ${flows.sample
+          .filter((f) => f.received === 0)
+          .map((f) => f.flow)
+          .join('; ')}${flows.missing > flows.sample.filter((f) => f.received === 0).length ? '; ...' : ''}`,
+      );
+    const ok = lost <= allowed && this.duplicated === 0 && this.reordered === 0 && this.mismatched === 0 && !(flows && flows.missing > 0);
     const other = { total: this.otherRun + this.notStream, otherRun: this.otherRun, notStream: this.notStream };
     return {
       ok,
@@ -254,7 +287,31 @@ export class StreamVerifier {
       capturedPackets,
       lostSample,
       problems,
-      summary: `${this.received}/${sent} returned, ${lost} lost, ${this.duplicated} duplicated, ${this.reordered} reordered, ${this.mismatched} mismatched, ${other.total} other packets ignored`,
+      ...(flows ? { flows } : {}),
+      summary: `${flows ? `${flows.complete}/${flows.count} flows whole, ` : ''}${this.received}/${sent} returned, ${lost} lost, ${this.duplicated} duplicated, ${this.reordered} reordered, ${this.mismatched} mismatched, ${other.total} other packets ignored`,
     };
+  }
+
+  /** Each flow's frames sent and returned: how many flows came back whole, how many not at all, the first few that lost any. */
+  private flowsReturned(): NonNullable<PacketVerdict['flows']> {
+    const count = flowCount(this.exp.stream);
+    const sent = this.exp.stream.count;
+    const got = new Uint32Array(count);
+    for (let seq = 0; seq < sent; seq++) if (this.seen[seq]) got[seq % count]!++;
+    const sentOf = (f: number) => Math.floor(sent / count) + (f < sent % count ? 1 : 0);
+    let complete = 0;
+    let missing = 0;
+    // The flows that came back not at all first, then those that lost some: each list as long as the report's problems.
+    const absent: Array<{ flow: string; sent: number; received: number }> = [];
+    const partial: typeof absent = [];
+    for (let f = 0; f < count; f++) {
+      if (got[f] === sentOf(f)) complete++;
+      else {
+        const list = got[f] === 0 ? absent : partial;
+        if (list.length < this.exp.maxProblems) list.push({ flow: flowText(flowFields(this.exp.stream, f)), sent: sentOf(f), received: got[f]! });
+      }
+      if (got[f] === 0) missing++;
+    }
+    return { count, complete, missing, sample: [...absent, ...partial].slice(0, this.exp.maxProblems) };
   }
 }

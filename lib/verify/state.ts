@@ -36,10 +36,11 @@ export function checkOvsShow(show: OvsShow, bridge: string, datapathType: string
   return problems;
 }
 
+/** A flow the switch must hold; a rule without addresses (traffic.rules: port) matches any. */
 export interface ExpectedFlow {
   inPort: number;
-  nwSrc: string;
-  nwDst: string;
+  nwSrc?: string | undefined;
+  nwDst?: string | undefined;
   output: number;
 }
 
@@ -55,7 +56,7 @@ export function findFlow(flows: FlowEntry[], f: ExpectedFlow): FlowEntry | undef
 }
 
 export function describeFlow(f: ExpectedFlow): string {
-  return `in_port=${f.inPort},nw_src=${f.nwSrc},nw_dst=${f.nwDst} -> output:${f.output}`;
+  return `in_port=${f.inPort}${f.nwSrc ? `,nw_src=${f.nwSrc}` : ''}${f.nwDst ? `,nw_dst=${f.nwDst}` : ''} -> output:${f.output}`;
 }
 
 export function checkFlowsInstalled(flows: FlowEntry[], expected: ExpectedFlow[]): string[] {

@@ -117,7 +117,7 @@ describe.concurrent('a product suite added as one folder', () => {
     expect(Date.now() - t0).toBeLessThan(60_000);
     expect(r.exitCode, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/SIGINT: tearing down/);
-    expect(r.stderr).toMatch(/SIGTERM again: exited/);
+    expect(r.stderr).toMatch(/SIGTERM again: exiting now/);
     const s = summaryOf(reports);
     expect(s.verdict).toBe('aborted');
     expect(s.reason).toMatch(/interrupted by SIGTERM, and exited at a second SIGTERM before its teardown ended/);

@@ -50,9 +50,24 @@ describe('the main job with both profiles', () => {
     // The virtual profile's default suite, with the testcase ids dashboards and the fault tests read.
     const virtualRun = runs.find((d) => summaryOf(d).profile === 'virtual')!;
     expect(summaryOf(virtualRun)).toMatchObject({ verdict: 'pass', profile: 'virtual' });
+    // The checks of what this profile lacks (KNI, DPDK ports, a VM) are there, blocked with the reason, in the suite's order.
+    const blocked = {
+      'check.dmesg-kni': 'kni',
+      'check.dpdk-ports': 'dpdk-ports',
+      'check.pmd-stats': 'dpdk-ports',
+      'check.vswitchd-log': 'dpdk-ports',
+      'check.guest-boot': 'vm',
+    };
+    const [packets, counters, sw, flows, ...rest] = CHECKS;
+    const checks = [packets, counters, sw, flows, 'check.dmesg-kni', ...rest, 'check.dpdk-ports', 'check.pmd-stats', 'check.vswitchd-log', 'check.guest-boot'];
     expect(summaryOf(virtualRun).cases.map((c) => `${c.suite} ${c.id}`)).toEqual(
-      ['lab.lock', 'lab.preflight', ...virtual.steps.map((s) => s.id), 'traffic.prepare', 'traffic.send', ...CHECKS].map((id) => `pvp ${id}`),
+      ['lab.lock', 'lab.preflight', ...virtual.steps.map((s) => s.id), 'traffic.prepare', 'traffic.send', ...checks].map((id) => `pvp ${id}`),
     );
+    expect(
+      summaryOf(virtualRun)
+        .cases.filter((c) => c.status !== 'passed')
+        .map((c) => [c.id, c.status, c.message]),
+    ).toEqual(Object.entries(blocked).map(([id, feature]) => [id, 'blocked', `blocked: this lab has no ${feature}`]));
     for (const d of runs) expect(existsSync(join(reports, d, 'junit.xml'))).toBe(true);
     // The DPDK run: --no-pci in DPDK's EAL arguments, as its daemon logged them; the capability matrix in its report.
     const dpdkRun = runs.map((d) => join(reports, d)).find((d) => readFileSync(join(d, 'summary.md'), 'utf8').includes('profile `ovs-dpdk`'))!;

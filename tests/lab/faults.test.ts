@@ -93,6 +93,23 @@ const FAULTS: Fault[] = [
     passes: 'every other check',
   },
   {
+    // Many flows, one of them dropped in the guest: it is named by its 5-tuple, not averaged away among a thousand.
+    name: 'a thousand flows, the guest drops one of them (an nftables rule on its 5-tuple)',
+    testbed: (yaml) => yaml.replace(/^ {2}count: 1000$/m, '  count: 2000\n  rules: port\n  flows: { count: 1000, srcIps: 10, srcPorts: 100 }'),
+    hook: (lab) =>
+      inGuest(
+        lab,
+        "nft 'add table ip dutlab_fault; add chain ip dutlab_fault forwarding { type filter hook forward priority 0; }; add rule ip dutlab_fault forwarding ip saddr 1.1.1.3 udp sport 1050 counter drop'",
+      ),
+    exitCode: 1,
+    fails: {
+      'check.packets':
+        /^return packets: 999\/1000 flows whole, 1998\/2000 returned, 2 lost.*: 1 of 1000 flows did not come back at all: 1\.1\.1\.3:1050 -> 6\.6\.6\.2:1024 \(UDP\)/,
+      'check.counters': /^counters: packets were lost between "the guest's vEth_port32 received" \(2000\) and "the guest's vEth_port33 sent" \(1998\)/,
+    },
+    passes: 'every other check',
+  },
+  {
     // A real lab's links carry more than the stream; a healthy DUT must still pass, counters included.
     name: 'foreign frames on every link (LLDP, ARP, IPv6 ND, other UDP), a healthy lab',
     hook: (lab) => injectForeignFrames(lab.ns, lab.state),

@@ -178,7 +178,7 @@ export const hostFlows: StepDef = {
     ...flowsOf(c.tb).map((f) =>
       host(
         c,
-        `${t(c, 'ovs-ofctl')} add-flow ${shq(c.tb.bridge)} in_port=${f.inPort},dl_type=${f.dlType},nw_src=${f.nwSrc},nw_dst=${f.nwDst},idle_timeout=${f.idleTimeout},action=output:${f.output}`,
+        `${t(c, 'ovs-ofctl')} add-flow ${shq(c.tb.bridge)} in_port=${f.inPort},dl_type=${f.dlType},${f.nwSrc ? `nw_src=${f.nwSrc},` : ''}${f.nwDst ? `nw_dst=${f.nwDst},` : ''}idle_timeout=${f.idleTimeout},action=output:${f.output}`,
       ),
     ),
     host(c, `${t(c, 'ovs-ofctl')} dump-flows ${shq(c.tb.bridge)}`),

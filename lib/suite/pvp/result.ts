@@ -37,11 +37,13 @@ export function countersRecord(c: PathCounts): CountersRecord {
 
 /** The return capture's count, for summary.md. */
 export function packetsTable(p: PacketVerdict): Table {
+  const counts = [p.sent, p.received, p.lost, p.duplicated, p.reordered, p.mismatched, p.other.total].map(String);
+  const flows = p.flows ? [`${p.flows.complete}/${p.flows.count}`, String(p.flows.missing)] : [];
   return {
     title: 'Packets',
-    columns: ['sent', 'received', 'lost', 'duplicated', 'reordered', 'mismatched', 'other'],
-    rows: [[p.sent, p.received, p.lost, p.duplicated, p.reordered, p.mismatched, p.other.total].map(String)],
-    notes: p.problems.slice(0, 10),
+    columns: ['sent', 'received', 'lost', 'duplicated', 'reordered', 'mismatched', 'other', ...(p.flows ? ['flows whole', 'flows lost'] : [])],
+    rows: [[...counts, ...flows]],
+    notes: [...p.problems.slice(0, 10), ...(p.flows?.sample ?? []).slice(0, 10).map((f) => `flow ${f.flow}: ${f.received} of ${f.sent} came back`)],
   };
 }
 

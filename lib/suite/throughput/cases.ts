@@ -83,7 +83,9 @@ export class ThroughputTest {
   /** The trial frames at a size, on the generator. */
   private async useFrame(frame: number): Promise<void> {
     const file = join(this.run.dir, `trial-${frame}.pcap`);
-    const spec = streamFromTestbed(this.run.tb, 1, { count: this.run.tb.throughput.trialFrames, sizes: [frame] });
+    // Every flow of the testbed's traffic at least once in the looped pcap: a trial exercises them all.
+    const count = Math.max(this.run.tb.throughput.trialFrames, this.run.tb.traffic.flows?.count ?? 1);
+    const spec = streamFromTestbed(this.run.tb, 1, { count, sizes: [frame] });
     writeStreamPcap(file, spec);
     await this.tg!.prepareTrials(file, spec.count);
   }
