@@ -2,37 +2,71 @@
 // statistics, the interfaces' state, and the daemon's log lines. Pure.
 import { ParseError } from '../errors.js';
 
-export interface PmdStats {
-  /** Each PMD thread ("pmd thread numa_id 0 core_id 1") and the main thread, with the packets it received. */
-  threads: Array<{ name: string; packetsReceived: number }>;
-  /** All threads' packets received. */
+export interface PmdThreadStats {
+  /** "pmd thread numa_id 0 core_id 1", or "main thread" (the non-PMD ports'). */
+  name: string;
   packetsReceived: number;
+  /** Packets no cache or classifier rule matched, sent up to ofproto ("miss with success upcall"). */
+  upcalls: number;
+  /** Those whose upcall failed ("miss with failed upcall"). */
+  failedUpcalls: number;
 }
 
-/** `ovs-appctl dpif-netdev/pmd-stats-show`. */
+export interface PmdStats {
+  /** Each PMD thread and the main thread. */
+  threads: PmdThreadStats[];
+  /** All threads' packets received. */
+  packetsReceived: number;
+  /** All threads' upcalls, successful and failed. */
+  upcalls: number;
+  failedUpcalls: number;
+}
+
+const PMD_COUNTERS: Record<string, 'packetsReceived' | 'upcalls' | 'failedUpcalls'> = {
+  'packets received': 'packetsReceived',
+  'miss with success upcall': 'upcalls',
+  'miss with failed upcall': 'failedUpcalls',
+};
+
+/** `ovs-appctl dpif-netdev/pmd-stats-show`: each thread's counters (cumulative since ovs-vswitchd started or pmd-stats-clear). */
 export function parsePmdStatsShow(text: string): PmdStats {
-  const threads: PmdStats['threads'] = [];
-  let current: string | null = null;
+  const threads: PmdThreadStats[] = [];
+  let current: PmdThreadStats | null = null;
   for (const line of text.split('\n')) {
     const head = /^(pmd thread .*|main thread):$/.exec(line);
     if (head) {
-      current = head[1]!;
+      current = { name: head[1]!, packetsReceived: Number.NaN, upcalls: 0, failedUpcalls: 0 };
+      threads.push(current);
       continue;
     }
-    const rx = /^\s+packets received: (\d+)$/.exec(line);
-    if (rx && current) {
-      threads.push({ name: current, packetsReceived: Number(rx[1]) });
-      current = null;
-    }
+    const field = /^\s+([a-z ]+): (\d+)$/.exec(line);
+    const key = field && PMD_COUNTERS[field[1]!];
+    if (key && current) current[key] = Number(field[2]);
   }
-  if (threads.length === 0 || !threads.some((t) => t.name === 'main thread')) {
+  const whole = threads.filter((t) => !Number.isNaN(t.packetsReceived));
+  if (whole.length !== threads.length || !threads.some((t) => t.name === 'main thread')) {
     throw new ParseError(
       'ovs-appctl dpif-netdev/pmd-stats-show',
-      'a "main thread:" block with its "packets received:" line (output cut off?)',
+      'a "main thread:" block, and each block with its "packets received:" line (output cut off?)',
       text.slice(0, 200),
     );
   }
-  return { threads, packetsReceived: threads.reduce((a, t) => a + t.packetsReceived, 0) };
+  const sum = (k: 'packetsReceived' | 'upcalls' | 'failedUpcalls') => threads.reduce((a, t) => a + t[k], 0);
+  return { threads, packetsReceived: sum('packetsReceived'), upcalls: sum('upcalls'), failedUpcalls: sum('failedUpcalls') };
+}
+
+/**
+ * `ovs-appctl dpctl/dump-flows` of the userspace datapath: how many distinct
+ * datapath flows (megaflows) it holds, one line each ("recirc_id(0),in_port(2),
+ * ..., packets:1999, ..., actions:3") under a "flow-dump from ..." line per
+ * thread; a flow two PMD threads each hold counts once.
+ */
+export function countDatapathFlows(text: string): number {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const flows = lines.filter((l) => /, actions:\S*/.test(l));
+  const other = lines.filter((l) => !/, actions:\S*/.test(l) && !/^flow-dump from /.test(l));
+  if (other.length > 0) throw new ParseError('ovs-appctl dpctl/dump-flows', 'a flow per line, each with its actions', other[0]!.slice(0, 200));
+  return new Set(flows.map((l) => l.replace(/, packets:.*$/, ''))).size;
 }
 
 export interface InterfaceState {

@@ -20,6 +20,23 @@ export interface ThroughputResult {
   trials: Measurement[];
   /** One-way latency at the testbed's loads of the PDR, once measured. */
   latency?: ThroughputLatency;
+  /** The warm-ups before measured trials and what the datapath held after them (absent before dutlab kept them). */
+  warmUp?: WarmUpRecord;
+}
+
+/** The search's warm-ups: how many, the megaflows the datapath held after the last against what the rules imply, the trials that paid for flow setup. */
+export interface WarmUpRecord {
+  durationS: number;
+  warmUps: number;
+  /** null: not read (no warm-up, or the datapath does not offer it). */
+  megaflows: number | null;
+  /** null: the testbed lists its own flows. */
+  expectedMegaflows: number | null;
+  allowedUpcalls: number;
+  /** Measured trials with more upcalls than allowed. */
+  trialsOverAllowed: number;
+  /** Why the datapath's counters could not be read, where they could not. */
+  notOffered?: string;
 }
 
 /** The latency between two points of the path where it is caught: from the first to the second, the same packets. */

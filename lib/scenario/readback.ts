@@ -17,7 +17,7 @@ import type { Versions } from '../results/run.js';
 import { shq } from '../transport/quote.js';
 import type { HostRole } from '../testbed/schema.js';
 import type { Session } from './session.js';
-import { INTERFACE_STATES_ARGS, parseInterfaceStates, parsePmdStatsShow, type InterfaceState, type PmdStats } from '../parsers/ovs-dpdk.js';
+import { countDatapathFlows, INTERFACE_STATES_ARGS, parseInterfaceStates, parsePmdStatsShow, type InterfaceState, type PmdStats } from '../parsers/ovs-dpdk.js';
 import { sysctlExpected } from '../profiles/expected.js';
 import { vswitchdLogSinceStart as logSinceStart } from '../profiles/steps/ovs-dpdk.js';
 
@@ -117,6 +117,19 @@ export async function interfaceStates(s: Session): Promise<InterfaceState[]> {
 
 export async function pmdStats(s: Session): Promise<PmdStats> {
   return parsePmdStatsShow(await onHost(s, `${s.profile.tool('ovs-appctl')} -t ${vswitchdTarget(s)} dpif-netdev/pmd-stats-show`));
+}
+
+/** The userspace datapath's flows (megaflows) now: the dump, and how many distinct ones it holds. */
+export async function datapathFlows(s: Session): Promise<{ text: string; count: number }> {
+  const text = await onHost(s, `${s.profile.tool('ovs-appctl')} -t ${vswitchdTarget(s)} dpctl/dump-flows`);
+  return { text, count: countDatapathFlows(text) };
+}
+
+/** OVS's max-idle (ms): how long an unused datapath flow lives; 10000 where other_config does not set it. */
+export async function datapathMaxIdleMs(s: Session): Promise<number> {
+  const out = (await onHost(s, `${s.profile.tool('ovs-vsctl')} --timeout=10 --if-exists get Open_vSwitch . other_config:max-idle`)).trim();
+  const ms = Number(out.replace(/^"|"$/g, ''));
+  return out === '' ? 10_000 : Number.isFinite(ms) && ms > 0 ? ms : 10_000;
 }
 
 /** What ovs-vswitchd logged since the run started it (from the offset its start step noted). */

@@ -58,7 +58,17 @@ export const Throughput = z.strictObject({
   // How the generator's own limit is measured: a temporary flow from the ingress to the egress
   // phy port, bypassing the guest (the virtual lab; a real lab's cabling may say otherwise), or not at all.
   calibrate: z.enum(['bypass-flow', 'none']).default('bypass-flow'),
-  // Frames in the trial pcap, looped to make a trial's load.
+  // A warm-up trial before the search's first and whenever the datapath's flows may have expired since the last trial
+  // (OVS's max-idle): every flow sent at least once, its loss not judged, so that a measured trial pays for no flow
+  // setup. durationS 0: none.
+  warmUp: z
+    .strictObject({
+      durationS: z.number().nonnegative().max(60).default(1),
+      // Upcalls a measured trial may cause (pmd-stats-show deltas): a trial with more is named as one that paid for flow setup.
+      allowedUpcalls: z.number().int().nonnegative().default(10),
+    })
+    .prefault({}),
+  // Frames in the trial pcap, looped to make a trial's load (at least one per flow of traffic.flows).
   trialFrames: z.number().int().positive().max(100_000).default(1000),
   // compare: a drop beyond this share of the baseline (and beyond the runs' own spread) is a regression.
   regressionThreshold: z.number().min(0).max(0.9, 'a threshold above 0.9 lets almost any drop pass: the gate would never fail').default(0.1),

@@ -50,6 +50,8 @@ export interface Measurement {
   generatorShort: boolean;
   /** Frames per second the generator reached, where it says. */
   achievedRate?: number;
+  /** The datapath's upcalls during the trial (flow setup paid for inside it), where the datapath offers them. */
+  upcalls?: number;
 }
 
 export type Measure = (rate: number, durationS: number) => Promise<Measurement>;

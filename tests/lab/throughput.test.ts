@@ -63,6 +63,13 @@ describe('the upgrade gate on the virtual lab', () => {
     expect(md).toMatch(/## Throughput \(NDR and PDR, MLRsearch\)\n\n\| frame \| goal \| lower bound Mfps \|/);
     expect(md).toMatch(/\| 64 B \| NDR \(loss 0\) \| 0\.\d{3} \|/);
     expect(r.summary.notes.join('\n')).toMatch(/calibration, guest bypassed: the generator offered 1000000 frames\/s, reached \d+/);
+    // A warm-up before the measured trials: the datapath then held the two megaflows the guide's rules imply, and no
+    // measured trial paid for flow setup (each trial's upcalls read from pmd-stats-show before and after).
+    const search = loadRun(baseline, reports).run.suites.flatMap(throughputOf)[0]!;
+    expect(search.warmUp).toMatchObject({ durationS: 1, megaflows: 2, expectedMegaflows: 2, trialsOverAllowed: 0 });
+    expect(search.warmUp!.warmUps).toBeGreaterThanOrEqual(1);
+    expect(search.trials.map((t) => typeof t.upcalls)).toEqual(search.trials.map(() => 'number'));
+    expect(md).toMatch(/- 64 B: \d+ warm-up\(s\) of 1 s, 2 megaflows after it \(the rules imply 2\); 0 measured trial\(s\) with more than 10 upcalls/);
     const h = readHistory(reports).entries.find((e) => e.runId === baseline)!;
     expect(h.throughput.map((t) => t.goal)).toEqual(['NDR', 'PDR']);
     expect(h.throughput[0]!.lower).toBeGreaterThan(1000);
@@ -117,8 +124,13 @@ describe('the upgrade gate on the virtual lab', () => {
   it('searches on the real DPDK datapath too (the ovs-dpdk profile)', async () => {
     const dpdkLab = await labUp({ id: 'tputd', datapath: 'dpdk' });
     try {
+      // Ten thousand flows (100 source addresses x 100 source ports) under in_port rules, in every trial's pcap.
       const quickFile = join(dpdkLab.stateDir, 'quick.yaml');
-      writeFileSync(quickFile, quick(dpdkLab.testbedFile));
+      const doc = parseDocument(quick(dpdkLab.testbedFile));
+      doc.setIn(['traffic', 'count'], 10_000);
+      doc.setIn(['traffic', 'rules'], 'port');
+      doc.setIn(['traffic', 'flows'], { count: 10_000, srcIps: 100, srcPorts: 100 });
+      writeFileSync(quickFile, doc.toString());
       const r = await dutlabRun(['--testbed', quickFile, '--profile', 'ovs-dpdk', '--suite', 'throughput'], reports);
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.summary.versions.dpdk).toMatch(/^DPDK 22\.11/);
@@ -127,6 +139,10 @@ describe('the upgrade gate on the virtual lab', () => {
         /^dutlab: latency at 64 B, p50\/p99 µs: stream alone \d+\/\d+, 10 % of PDR \d+\/\d+, 50 % of PDR \d+\/\d+, 90 % of PDR \d+\/\d+ /m,
       );
       expect(r.summary.latency!.filter((l) => l.of === 'dut' && !l.invalid)).toHaveLength(4);
+      // The PMD's datapath after the warm-up: the ten thousand flows share the two megaflows in_port rules imply.
+      const search = loadRun(r.summary.runId, reports).run.suites.flatMap(throughputOf)[0]!;
+      expect(search.warmUp).toMatchObject({ megaflows: 2, expectedMegaflows: 2 });
+      expect(search.trials.every((t) => typeof t.upcalls === 'number')).toBe(true);
     } finally {
       await labDown({ id: 'tputd' });
     }

@@ -9,7 +9,9 @@ import { flowsOf, parseTestbed } from '../../lib/testbed/load.js';
 import { buildFrame, flowFields, flowText, streamFromTestbed } from '../../lib/traffic/stream.js';
 import { verifyCapture } from '../../lib/verify/packets.js';
 import { pcapFrames } from '../../lib/traffic/pcap.js';
-import { MINIMAL_TESTBED as MINIMAL } from '../helpers/fixtures.js';
+import { countDatapathFlows, parsePmdStatsShow } from '../../lib/parsers/ovs-dpdk.js';
+import { expectedMegaflows, needsWarmUp } from '../../lib/suite/throughput/warm-up.js';
+import { MINIMAL_TESTBED as MINIMAL, output } from '../helpers/fixtures.js';
 import { EGRESS_MAC, GATEWAY_MAC, TempDir, fixChecksum, pcapBytes, routed, spec } from '../helpers/pcaps.js';
 
 const tmp = new TempDir();
@@ -143,5 +145,39 @@ describe('a stream of many flows', () => {
     expect(v.problems).toContain(
       'seq 7 (flow 1.1.1.1:1031 -> 6.6.6.2:1024 (UDP)): addresses 10.0.0.1 -> 6.6.6.2, expected 1.1.1.1 -> 6.6.6.2: the packet was NATed',
     );
+  });
+});
+
+describe("the datapath's flows around the search's trials (OVS 3.1's userspace datapath, real outputs)", () => {
+  it('counts the megaflows a dump holds, once each: 2 for the stream one way, whether the rules are in_port alone or the guide’s', () => {
+    expect(countDatapathFlows(output('dpctl-dump-flows-netdev-port-rules-1000-flows.txt'))).toBe(2);
+    expect(countDatapathFlows(output('dpctl-dump-flows-netdev-guide-rules-1000-flows.txt'))).toBe(2);
+    expect(countDatapathFlows('flow-dump from the main thread:\n')).toBe(0);
+    // The same flow in two PMD threads' dumps is one megaflow of the switch.
+    const line = output('dpctl-dump-flows-netdev-port-rules-1000-flows.txt').split('\n')[1]!;
+    expect(
+      countDatapathFlows(`flow-dump from pmd on cpu core: 1\n${line}\nflow-dump from pmd on cpu core: 2\n${line.replace('packets:1999', 'packets:5')}\n`),
+    ).toBe(1);
+    expect(() => countDatapathFlows('flow-dump from the main thread:\nrecirc_id(0),in_port(2),eth_type(0x08')).toThrow(
+      /a flow per line, each with its actions/,
+    );
+  });
+
+  it('reads the upcalls of every thread from pmd-stats-show', () => {
+    const s = parsePmdStatsShow(output('pmd-stats-show-netdev-main-thread-2-upcalls.txt'));
+    expect(s).toMatchObject({ packetsReceived: 4000, upcalls: 2, failedUpcalls: 0 });
+    expect(parsePmdStatsShow(output('pmd-stats-show-one-pmd-3-packets.txt'))).toMatchObject({ packetsReceived: 3, upcalls: 1 });
+  });
+
+  it('implies one megaflow per direction for each address pair the rules tell apart', () => {
+    expect(expectedMegaflows(parseTestbed(MINIMAL))).toBe(2);
+    expect(expectedMegaflows(parseTestbed(withTraffic('  rules: port\n  flows: { count: 100, srcIps: 10, srcPorts: 10 }')))).toBe(2);
+    expect(expectedMegaflows(parseTestbed(withTraffic('  flows: { count: 100, srcPorts: 100 }')))).toBe(2);
+  });
+
+  it('warms up before the first trial and once the flows may have expired (past 80 % of max-idle), not between close trials', () => {
+    expect(needsWarmUp(null, 1_000, 10_000)).toBe(true);
+    expect(needsWarmUp(1_000, 8_000, 10_000)).toBe(false);
+    expect(needsWarmUp(1_000, 9_001, 10_000)).toBe(true);
   });
 });

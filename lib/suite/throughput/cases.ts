@@ -15,6 +15,7 @@ import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js
 import type { LatencyResult } from '../../results/latency.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
 import { latencyAtLoads, streamAloneLatency } from './latency.js';
+import { DatapathWarmth } from './warm-up.js';
 import { latencyTables } from './result.js';
 
 /** The bypass flow's cookie: what the calibration adds, and removes by it alone. */
@@ -156,10 +157,17 @@ export class ThroughputTest {
     ];
     const maxRate = this.maxRateAt(frame);
     const config: SearchConfig = { goals, minRate: t.minRate, maxRate, maxTrials: t.maxTrials, maxSearchS: t.maxSearchS };
+    const warmth = new DatapathWarmth(this.run, this.tg!, frame);
     const result = await searchThroughput(config, async (rate, durationS) => {
+      await warmth.beforeTrial(maxRate);
+      const before = await warmth.upcalls();
       const m = await this.tg!.measure({ rate, durationS, frame });
-      return { rate, durationS, ...m };
+      const after = await warmth.upcalls();
+      warmth.afterTrial();
+      return { rate, durationS, ...m, ...(before !== null && after !== null ? { upcalls: after - before } : {}) };
     });
+    const { warmUp, notes } = warmth.record(result.trials);
+    for (const n of notes) this.run.note(n);
     const out: ThroughputResult = {
       frame,
       calibration: this.calibration,
@@ -167,6 +175,7 @@ export class ThroughputTest {
       maxRate,
       goals: result.goals.map((g) => ({ ...g, lowerBps: g.lowerBound !== null ? bitsPerSecond(g.lowerBound, frame) : null })),
       trials: result.trials,
+      warmUp,
     };
     this.keep(out);
     const ndr = out.goals.find((g) => g.goal === 'NDR');

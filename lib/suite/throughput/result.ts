@@ -4,7 +4,7 @@
 import { mbps, mfps, usText } from '../../report/lines.js';
 import type { Table } from '../../results/run.js';
 import type { LatencyResult } from '../../results/latency.js';
-import { loadName, type ThroughputResult } from '../../results/throughput.js';
+import { loadName, type ThroughputResult, type WarmUpRecord } from '../../results/throughput.js';
 
 /** NDR and PDR per frame size, for summary.md. */
 export function throughputTable(results: ThroughputResult[]): Table {
@@ -25,7 +25,16 @@ export function throughputTable(results: ThroughputResult[]): Table {
         [g.limitedByGenerator ? `${g.goal} >= ${mfps(g.lowerBound ?? 0)} Mfps, limited by the generator` : '', g.stoppedBy ?? ''].filter(Boolean).join('; '),
       ]),
     ),
+    notes: results.flatMap((r) => (r.warmUp ? [warmUpNote(r.frame, r.warmUp)] : [])),
   };
+}
+
+/** What the warm-ups found at a frame size, in one line. */
+function warmUpNote(frame: number, w: WarmUpRecord): string {
+  if (w.durationS === 0) return `${frame} B: no warm-up (throughput.warmUp.durationS 0)`;
+  if (w.notOffered) return `${frame} B: ${w.warmUps} warm-up(s) of ${w.durationS} s; megaflows and upcalls not offered by this datapath`;
+  const flows = w.megaflows === null ? 'megaflows not read' : `${w.megaflows} megaflows after it${w.expectedMegaflows !== null ? ` (the rules imply ${w.expectedMegaflows})` : ''}`;
+  return `${frame} B: ${w.warmUps} warm-up(s) of ${w.durationS} s, ${flows}; ${w.trialsOverAllowed} measured trial(s) with more than ${w.allowedUpcalls} upcalls`;
 }
 
 // ---- latency: summary.md's tables -------------------------------------------

@@ -1,0 +1,121 @@
+// The datapath's state around the search's trials, as CSIT's ramp-up and
+// ovs_perf's warm-up keep it: a warm-up trial (every flow sent at least once,
+// its loss never judged) before the first measured trial and again whenever
+// the datapath's flows may have expired since the last one (OVS's max-idle),
+// then the megaflows the datapath holds, against what the rules imply; and
+// each measured trial's upcalls (pmd-stats-show, read before and after), so
+// that a trial that paid for flow setup is named, not silently measured.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CommandError, errorMessage } from '../../errors.js';
+import type { ThroughputResult } from '../../results/throughput.js';
+import * as read from '../../scenario/readback.js';
+import type { LabRun } from '../../scenario/lab-run.js';
+import type { Testbed } from '../../testbed/schema.js';
+import type { MeasuringTrafficGenerator } from '../../traffic/tg.js';
+
+/** A warm-up again once this share of max-idle has passed since the last trial: the revalidator's sweep is not to the millisecond. */
+const IDLE_MARGIN = 0.8;
+
+/**
+ * The megaflows the testbed's rules imply for its one-way stream: one per
+ * direction through the switch (ingress, egress) for each address pair the
+ * rules tell apart (the guide's match the addresses; `port` rules none), null
+ * where the testbed lists its own flows.
+ */
+export function expectedMegaflows(tb: Testbed): number | null {
+  if (tb.flows.length > 0) return null;
+  const f = tb.traffic.flows;
+  const pairs = tb.traffic.rules === 'guide' && f ? f.srcIps * f.dstIps : 1;
+  return 2 * pairs;
+}
+
+/** Whether the datapath's flows may have expired: no trial yet, or more than the margin of max-idle since the last one ended. */
+export const needsWarmUp = (lastTrialEndMs: number | null, nowMs: number, maxIdleMs: number): boolean =>
+  lastTrialEndMs === null || nowMs - lastTrialEndMs > maxIdleMs * IDLE_MARGIN;
+
+export class DatapathWarmth {
+  private lastTrialEnd: number | null = null;
+  private maxIdleMs: number | null = null;
+  private warmUps = 0;
+  private megaflows: number | null = null;
+  /** Why the datapath's counters cannot be read here (a datapath without dpif-netdev), once found. */
+  private notOffered: string | null = null;
+
+  constructor(
+    private readonly run: LabRun,
+    private readonly tg: MeasuringTrafficGenerator,
+    private readonly frame: number,
+  ) {}
+
+  private get config() {
+    return this.run.tb.throughput.warmUp;
+  }
+
+  /** Before a measured trial: the warm-up, where the datapath's flows may have expired. */
+  async beforeTrial(maxRate: number): Promise<void> {
+    if (this.config.durationS === 0 || this.notOffered) return;
+    this.maxIdleMs ??= await this.offered(() => read.datapathMaxIdleMs(this.run.session));
+    if (this.maxIdleMs === null || !needsWarmUp(this.lastTrialEnd, Date.now(), this.maxIdleMs)) return;
+    const flows = this.run.tb.traffic.flows?.count ?? 1;
+    const rate = Math.min(maxRate, Math.max(this.run.tb.throughput.minRate, Math.ceil(flows / this.config.durationS)));
+    await this.tg.measure({ rate, durationS: this.config.durationS, frame: this.frame });
+    this.warmUps++;
+    const dp = await this.offered(() => read.datapathFlows(this.run.session));
+    if (dp) {
+      this.megaflows = dp.count;
+      writeFileSync(join(this.run.dir, `datapath-flows-${this.frame}-warm-up-${this.warmUps}.txt`), dp.text);
+    }
+  }
+
+  /** The datapath's upcalls so far (successful and failed), or null where it does not offer them. */
+  async upcalls(): Promise<number | null> {
+    if (this.notOffered) return null;
+    const stats = await this.offered(() => read.pmdStats(this.run.session));
+    return stats ? stats.upcalls + stats.failedUpcalls : null;
+  }
+
+  afterTrial(): void {
+    this.lastTrialEnd = Date.now();
+  }
+
+  /** A reading, or null (and the reason kept) where this datapath does not offer it: its command refused. Anything else is the run's error. */
+  private async offered<T>(reading: () => Promise<T>): Promise<T | null> {
+    try {
+      return await reading();
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
+      this.notOffered = errorMessage(err);
+      return null;
+    }
+  }
+
+  /** What the result keeps of the warm-ups and the datapath, and the notes a reader needs. */
+  record(trials: ThroughputResult['trials']): { warmUp: NonNullable<ThroughputResult['warmUp']>; notes: string[] } {
+    const expected = expectedMegaflows(this.run.tb);
+    const allowed = this.config.allowedUpcalls;
+    const paid = trials.filter((t) => t.upcalls !== undefined && t.upcalls !== null && t.upcalls > allowed);
+    const notes = [
+      ...(this.notOffered ? [`warm-up and upcalls at ${this.frame}-byte frames: not offered by this datapath (${this.notOffered})`] : []),
+      ...(this.megaflows !== null && expected !== null && this.megaflows !== expected
+        ? [`after the warm-up at ${this.frame}-byte frames the datapath held ${this.megaflows} megaflows; the testbed's rules imply ${expected}`]
+        : []),
+      ...paid.map(
+        (t) =>
+          `a trial at ${Math.round(t.rate)} frames/s for ${t.durationS} s (${this.frame} B) paid for flow setup: ${t.upcalls} upcalls (allowed ${allowed})`,
+      ),
+    ];
+    return {
+      warmUp: {
+        durationS: this.config.durationS,
+        warmUps: this.warmUps,
+        megaflows: this.megaflows,
+        expectedMegaflows: expected,
+        allowedUpcalls: allowed,
+        trialsOverAllowed: paid.length,
+        ...(this.notOffered ? { notOffered: this.notOffered } : {}),
+      },
+      notes,
+    };
+  }
+}
