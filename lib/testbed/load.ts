@@ -9,6 +9,7 @@ import { TestbedSchema, type FlowSpec, type Testbed } from './schema.js';
 import { coresOf, cpuList, perNodeText, searchCeiling, socketLimitPerNode, socketMemPerNode } from './sizing.js';
 import { switchPortNames, topologyOf } from './topology.js';
 import { trafficProblems } from './traffic-schema.js';
+import { flowAt, intIp, latencyPortOf } from './flows.js';
 
 const SECRET_KEYS = /^(password|passwd|passphrase|secret|token|privateKey)$/i;
 
@@ -372,21 +373,30 @@ export function sameSubnet(cidr: string, ip: string): boolean {
   return (toInt(net!) & mask) >>> 0 === (toInt(ip) & mask) >>> 0;
 }
 
-/** A flow the switch gets: the file's (addresses always), or one of the stream's rules (`port` rules match no address). */
-export type SwitchFlow = Omit<FlowSpec, 'nwSrc' | 'nwDst'> & { nwSrc?: string; nwDst?: string };
+/** A flow the switch gets: the file's (addresses always), or one of the stream's rules (`port` rules match no address, `flow` rules the whole 5-tuple). */
+export type SwitchFlow = Omit<FlowSpec, 'nwSrc' | 'nwDst'> & { nwSrc?: string; nwDst?: string; udp?: { src: number; dst: number } };
 
 /**
- * The flows the switch gets: the file's, or the stream's two (phy→VM
- * ingress, VM→phy egress) as traffic.rules says: the guide's match the
- * stream's address pair, `port` rules in_port alone (any flow's addresses).
+ * The flows the switch gets: the file's, or the stream's (phy→VM ingress,
+ * VM→phy egress) as traffic.rules says: the guide's match the stream's
+ * address pair, `port` rules in_port alone (any flow's addresses), `flow`
+ * rules one pair per 5-tuple of the traffic's flows and one for the latency
+ * stream's.
  */
 export function flowsOf(tb: Testbed): SwitchFlow[] {
   if (tb.flows.length > 0) return tb.flows;
   const t = topologyOf(tb);
-  const addresses = tb.traffic.rules === 'guide' ? { nwSrc: tb.traffic.srcIp, nwDst: tb.traffic.dstIp } : {};
-  const base = { dlType: '0x0800', ...addresses, idleTimeout: 0 };
-  return [
-    { ...base, inPort: t.phyIngress.ofport, output: t.vmIngress.ofport },
-    { ...base, inPort: t.vmEgress.ofport, output: t.phyEgress.ofport },
+  const ways = [
+    { inPort: t.phyIngress.ofport, output: t.vmIngress.ofport },
+    { inPort: t.vmEgress.ofport, output: t.phyEgress.ofport },
   ];
+  const base = { dlType: '0x0800', idleTimeout: 0 };
+  if (tb.traffic.rules === 'port') return ways.map((w) => ({ ...base, ...w }));
+  if (tb.traffic.rules === 'guide') return ways.map((w) => ({ ...base, ...w, nwSrc: tb.traffic.srcIp, nwDst: tb.traffic.dstIp }));
+  const count = tb.traffic.flows?.count ?? 1;
+  // The stream's flows, then the latency stream's one (its own destination port).
+  const latency = { ...flowAt(tb.traffic, undefined, 0), dstPort: latencyPortOf(tb.traffic.dstPort) };
+  return [...Array.from({ length: count }, (_, i) => flowAt(tb.traffic, tb.traffic.flows, i)), latency].flatMap((f) =>
+    ways.map((w) => ({ ...base, ...w, nwSrc: intIp(f.srcIp), nwDst: intIp(f.dstIp), udp: { src: f.srcPort, dst: f.dstPort } })),
+  );
 }

@@ -60,9 +60,11 @@ const Flows = z
 /**
  * The OpenFlow rules the lab installs for the stream, as ovs_perf chooses
  * them: `guide` (the guide's: in_port with nw_src and nw_dst, one address
- * pair), `port` (in_port only: any address the stream's flows take).
+ * pair), `port` (in_port only: any address the stream's flows take), `flow`
+ * (one rule per 5-tuple and direction: the classifier un-wildcards every
+ * field, one megaflow per flow).
  */
-export const FLOW_RULES = ['guide', 'port'] as const;
+export const FLOW_RULES = ['guide', 'port', 'flow'] as const;
 
 export const Traffic = z.strictObject({
   srcIp: ipv4().default('1.1.1.1'),

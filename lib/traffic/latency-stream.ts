@@ -4,6 +4,7 @@
 // numbered. Where they were seen (a TG port, a link of the guest) is read
 // back from a capture as sequence numbers and times.
 import type { SeenPacket } from '../results/latency.js';
+import { latencyPortOf as latencyPort } from '../testbed/flows.js';
 import type { Testbed } from '../testbed/schema.js';
 import { readPcap } from './pcap.js';
 import { isStreamFrame, OFF_SEQ, type StreamSpec, streamFromTestbed } from './stream.js';
@@ -14,11 +15,12 @@ export const LATENCY_RUN = 0x4c415421;
 export const LATENCY_SNAPLEN = OFF_SEQ + 4;
 
 /** The latency stream's UDP destination port: the stream's next one (the guest routes it as it routes the stream). */
-export const latencyPortOf = (tb: Testbed): number => (tb.traffic.dstPort === 65535 ? 65534 : tb.traffic.dstPort + 1);
+const latencyPortOf = (tb: Testbed): number => latencyPort(tb.traffic.dstPort);
 
-/** `count` latency frames of `frame` bytes (FCS included), numbered from 0, spaced at `rate`. */
+/** `count` latency frames of `frame` bytes (FCS included), numbered from 0, spaced at `rate`: one 5-tuple, whatever flows the load has. */
 export function latencyStream(tb: Testbed, frame: number, rate: number, count: number): StreamSpec {
-  return streamFromTestbed(tb, LATENCY_RUN, { dstPort: latencyPortOf(tb), sizes: [frame], rate, count });
+  const { flows: _manyFlows, ...one } = streamFromTestbed(tb, LATENCY_RUN, { dstPort: latencyPortOf(tb), sizes: [frame], rate, count });
+  return one;
 }
 
 /** The BPF filter that picks the latency stream out of whatever else crosses a link. */

@@ -2,7 +2,10 @@
 // and its sequence number, so every returned packet can be matched to the one
 // sent; with the testbed's flows, its frames spread over that many 5-tuples,
 // interleaved (a frame's flow is its sequence number modulo the flow count).
+import { flowAt, type FlowFields, type FlowRanges } from '../testbed/flows.js';
 import { streamDstMac } from '../testbed/topology.js';
+
+export { flowText, type FlowFields, type FlowRanges } from '../testbed/flows.js';
 import type { Testbed } from '../testbed/schema.js';
 
 export const PAYLOAD_MAGIC = 0x4455544c; // "DUTL"
@@ -33,60 +36,14 @@ export interface StreamSpec {
   flows?: FlowRanges;
 }
 
-/** How many consecutive values each field of the 5-tuple takes; `count` is their product. */
-export interface FlowRanges {
-  count: number;
-  srcIps: number;
-  dstIps: number;
-  srcPorts: number;
-  dstPorts: number;
-}
-
-/** A flow's addresses (as 32-bit numbers) and UDP ports. */
-export interface FlowFields {
-  srcIp: number;
-  dstIp: number;
-  srcPort: number;
-  dstPort: number;
-}
-
-const ipInts = new Map<string, number>();
-/** An IPv4 address as a 32-bit number (parsed once per address: a frame is built per packet). */
-export function ipInt(ip: string): number {
-  let n = ipInts.get(ip);
-  if (n === undefined) {
-    n = ip.split('.').reduce((a, o) => a * 256 + Number(o), 0) >>> 0;
-    ipInts.set(ip, n);
-  }
-  return n;
-}
-
-export const intIp = (n: number): string => [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff].join('.');
-
 /** The flows of a stream: one unless it says more. */
 export const flowCount = (spec: StreamSpec): number => spec.flows?.count ?? 1;
 
 /**
  * The flow a frame belongs to: its sequence number modulo the flow count, so
- * that the flows' frames interleave as real traffic does. Flow i's fields, in
- * mixed radix: the source port varies fastest, then the destination port, the
- * source address, the destination address.
+ * that the flows' frames interleave as real traffic does (lib/testbed/flows.ts).
  */
-export function flowFields(spec: StreamSpec, seq: number): FlowFields {
-  const f = spec.flows;
-  if (!f || f.count === 1) return { srcIp: ipInt(spec.srcIp), dstIp: ipInt(spec.dstIp), srcPort: spec.srcPort, dstPort: spec.dstPort };
-  let i = seq % f.count;
-  const srcPort = spec.srcPort + (i % f.srcPorts);
-  i = Math.floor(i / f.srcPorts);
-  const dstPort = spec.dstPort + (i % f.dstPorts);
-  i = Math.floor(i / f.dstPorts);
-  const srcIp = (ipInt(spec.srcIp) + (i % f.srcIps)) >>> 0;
-  const dstIp = (ipInt(spec.dstIp) + Math.floor(i / f.srcIps)) >>> 0;
-  return { srcIp, dstIp, srcPort, dstPort };
-}
-
-/** A flow as a person reads it: "1.1.1.5:1024 -> 6.6.6.2:1024 (UDP)". */
-export const flowText = (f: FlowFields): string => `${intIp(f.srcIp)}:${f.srcPort} -> ${intIp(f.dstIp)}:${f.dstPort} (UDP)`;
+export const flowFields = (spec: StreamSpec, seq: number): FlowFields => flowAt(spec, spec.flows, seq);
 
 /** The IMIX list as a repeating pattern: {64 x7, 594 x4, 1518 x1} -> twelve sizes. */
 export function sizePattern(frameSize: number | Array<{ size: number; weight: number }>): number[] {

@@ -27,7 +27,11 @@ const reports = mkdtempSync(join(tmpdir(), 'dutlab-tput-'));
 beforeAll(async () => {
   lab = await labUp({ id: ID });
   testbed = join(lab.stateDir, 'quick.yaml');
-  writeFileSync(testbed, quick(lab.testbedFile));
+  // A hundred flows (source ports), a rule each way for each (rules: flow): a megaflow per flow and direction.
+  const doc = parseDocument(quick(lab.testbedFile));
+  doc.setIn(['traffic', 'rules'], 'flow');
+  doc.setIn(['traffic', 'flows'], { count: 100, srcPorts: 100 });
+  writeFileSync(testbed, doc.toString());
 }, 120_000);
 afterAll(async () => {
   await labDown({ id: ID });
@@ -63,13 +67,13 @@ describe('the upgrade gate on the virtual lab', () => {
     expect(md).toMatch(/## Throughput \(NDR and PDR, MLRsearch\)\n\n\| frame \| goal \| lower bound Mfps \|/);
     expect(md).toMatch(/\| 64 B \| NDR \(loss 0\) \| 0\.\d{3} \|/);
     expect(r.summary.notes.join('\n')).toMatch(/calibration, guest bypassed: the generator offered 1000000 frames\/s, reached \d+/);
-    // A warm-up before the measured trials: the datapath then held the two megaflows the guide's rules imply, and no
-    // measured trial paid for flow setup (each trial's upcalls read from pmd-stats-show before and after).
+    // A warm-up before the measured trials: the datapath then held the 200 megaflows a rule per flow and direction
+    // implies, and no measured trial paid for flow setup (each trial's upcalls read from pmd-stats-show before and after).
     const search = loadRun(baseline, reports).run.suites.flatMap(throughputOf)[0]!;
-    expect(search.warmUp).toMatchObject({ durationS: 1, megaflows: 2, expectedMegaflows: 2, trialsOverAllowed: 0 });
+    expect(search.warmUp).toMatchObject({ durationS: 1, megaflows: 200, expectedMegaflows: 200, trialsOverAllowed: 0 });
     expect(search.warmUp!.warmUps).toBeGreaterThanOrEqual(1);
     expect(search.trials.map((t) => typeof t.upcalls)).toEqual(search.trials.map(() => 'number'));
-    expect(md).toMatch(/- 64 B: \d+ warm-up\(s\) of 1 s, 2 megaflows after it \(the rules imply 2\); 0 measured trial\(s\) with more than 10 upcalls/);
+    expect(md).toMatch(/- 64 B: \d+ warm-up\(s\) of 1 s, 200 megaflows after it \(the rules imply 200\); 0 measured trial\(s\) with more than 10 upcalls/);
     const h = readHistory(reports).entries.find((e) => e.runId === baseline)!;
     expect(h.throughput.map((t) => t.goal)).toEqual(['NDR', 'PDR']);
     expect(h.throughput[0]!.lower).toBeGreaterThan(1000);

@@ -10,6 +10,8 @@ import { buildFrame, flowFields, flowText, streamFromTestbed } from '../../lib/t
 import { verifyCapture } from '../../lib/verify/packets.js';
 import { pcapFrames } from '../../lib/traffic/pcap.js';
 import { countDatapathFlows, parsePmdStatsShow } from '../../lib/parsers/ovs-dpdk.js';
+import { parseDumpFlows } from '../../lib/parsers/ovs.js';
+import { checkFlowsInstalled, describeFlow } from '../../lib/verify/state.js';
 import { expectedMegaflows, needsWarmUp } from '../../lib/suite/throughput/warm-up.js';
 import { MINIMAL_TESTBED as MINIMAL, output } from '../helpers/fixtures.js';
 import { EGRESS_MAC, GATEWAY_MAC, TempDir, fixChecksum, pcapBytes, routed, spec } from '../helpers/pcaps.js';
@@ -179,5 +181,43 @@ describe("the datapath's flows around the search's trials (OVS 3.1's userspace d
     expect(needsWarmUp(null, 1_000, 10_000)).toBe(true);
     expect(needsWarmUp(1_000, 8_000, 10_000)).toBe(false);
     expect(needsWarmUp(1_000, 9_001, 10_000)).toBe(true);
+  });
+});
+
+describe('a rule per 5-tuple (traffic.rules: flow)', () => {
+  const tb = parseTestbed(withTraffic('  count: 20000\n  rules: flow\n  flows: { count: 10000, srcIps: 100, srcPorts: 100 }'));
+
+  it('is a rule each way for every flow and for the latency stream, the 5-tuple exact; a megaflow per flow and direction', () => {
+    const rules = flowsOf(tb);
+    expect(rules).toHaveLength(20_002);
+    // The latency stream's pair last: its own destination port, the stream's next.
+    expect(rules.slice(-2).map((f) => describeFlow(f))).toEqual([
+      'in_port=16,nw_src=1.1.1.1,nw_dst=6.6.6.2,udp,tp_src=1024,tp_dst=1025 -> output:32',
+      'in_port=33,nw_src=1.1.1.1,nw_dst=6.6.6.2,udp,tp_src=1024,tp_dst=1025 -> output:17',
+    ]);
+    expect(rules.slice(0, 2).map((f) => describeFlow(f))).toEqual([
+      'in_port=16,nw_src=1.1.1.1,nw_dst=6.6.6.2,udp,tp_src=1024,tp_dst=1024 -> output:32',
+      'in_port=33,nw_src=1.1.1.1,nw_dst=6.6.6.2,udp,tp_src=1024,tp_dst=1024 -> output:17',
+    ]);
+    expect(describeFlow(rules[2 * 9999]!)).toBe('in_port=16,nw_src=1.1.1.100,nw_dst=6.6.6.2,udp,tp_src=1123,tp_dst=1024 -> output:32');
+    expect(expectedMegaflows(tb)).toBe(20_000);
+  });
+
+  it('checks a table of twenty thousand rules at once, naming the few missing and counting the rest', () => {
+    const rules = flowsOf(tb);
+    const entry = (f: (typeof rules)[number], i: number) =>
+      `cookie=0x0, duration=1.0s, table=0, n_packets=${i}, n_bytes=0, idle_age=1, udp,in_port=${f.inPort},nw_src=${f.nwSrc},nw_dst=${f.nwDst},tp_src=${f.udp!.src},tp_dst=${f.udp!.dst} actions=output:${f.output}`;
+    const table = parseDumpFlows(['NXST_FLOW reply (xid=0x4):', ...rules.map((f, i) => ` ${entry(f, i)}`)].join('\n'));
+    const t0 = Date.now();
+    expect(checkFlowsInstalled(table, rules)).toEqual([]);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    const missing = checkFlowsInstalled(
+      table.filter((_, i) => i % 1000 !== 7),
+      rules,
+    );
+    // Rule 7: flow 3 (source port 1027), its egress rule.
+    expect(missing[0]).toBe('flow in_port=33,nw_src=1.1.1.1,nw_dst=6.6.6.2,udp,tp_src=1027,tp_dst=1024 -> output:17 is not installed');
+    expect(missing).toHaveLength(11);
+    expect(missing[10]).toBe('20 of the 20002 flows are not installed and 10 more');
   });
 });

@@ -2,10 +2,11 @@ import { switchPortNames } from '../../testbed/topology.js';
 import { CheckFailure, CommandError, PreflightError } from '../../errors.js';
 import { parseDumpFlows, parseOvsVsctlShow } from '../../parsers/ovs.js';
 import { INTERFACE_STATES_ARGS, parseInterfaceStates } from '../../parsers/ovs-dpdk.js';
-import { flowsOf } from '../../testbed/load.js';
+import { flowsOf, type SwitchFlow } from '../../testbed/load.js';
 import { shq } from '../../transport/quote.js';
 import { checkFlowsInstalled, checkOvsShow } from '../../verify/state.js';
-import type { StepDef, StepRuntime } from '../profile.js';
+import type { StepContext, StepDef, StepRuntime } from '../profile.js';
+import { ipInt } from '../../testbed/flows.js';
 import { vswitchdLogSinceStart } from './ovs-dpdk.js';
 import { delOwnBridge, FOREIGN_BRIDGE_EXIT, foreignBridgeFix, host, killByPidfile, t } from './shared.js';
 import { expectedPorts } from '../expected.js';
@@ -169,18 +170,51 @@ export const hostStartVswitchd: StepDef = {
 };
 
 // ---- Flow Table Setup -----------------------------------------------------
+
+/** The guide's add-flow line for one flow (with its 5-tuple where `rules: flow` gives it one). */
+function addFlow(c: StepContext, f: SwitchFlow): string {
+  const udp = f.udp ? `nw_proto=17,tp_src=${f.udp.src},tp_dst=${f.udp.dst},` : '';
+  return `${t(c, 'ovs-ofctl')} add-flow ${shq(c.tb.bridge)} in_port=${f.inPort},dl_type=${f.dlType},${f.nwSrc ? `nw_src=${f.nwSrc},` : ''}${f.nwDst ? `nw_dst=${f.nwDst},` : ''}${udp}idle_timeout=${f.idleTimeout},action=output:${f.output}`;
+}
+
+/**
+ * `rules: flow`: a rule per 5-tuple each way, made on the DUT host by awk (the
+ * flows' mixed radix of lib/testbed/flows.ts: source port fastest, then
+ * destination port, source address, destination address) and added in one
+ * `ovs-ofctl add-flows`, so that ten thousand flows are one command, not
+ * twenty thousand. The step's read-back holds the table to flowsOf(), rule by rule.
+ */
+function perFlowRules(c: StepContext): string {
+  const tr = c.tb.traffic;
+  const f = tr.flows ?? { count: 1, srcIps: 1, dstIps: 1, srcPorts: 1, dstPorts: 1 };
+  const ways = flowsOf(c.tb).slice(0, 2);
+  // The stream's flows here; the latency stream's pair is added after it, as the guide adds a flow.
+  const vars = { n: f.count, sp: f.srcPorts, dp: f.dstPorts, si: f.srcIps, s0: ipInt(tr.srcIp), d0: ipInt(tr.dstIp), p0: tr.srcPort, q0: tr.dstPort };
+  const rule = (w: { inPort: number; output: number }) => `print "in_port=${w.inPort}," m ",idle_timeout=0,actions=output:${w.output}"`;
+  const program = [
+    'function ip(x) { return int(x / 16777216) "." int(x / 65536) % 256 "." int(x / 256) % 256 "." x % 256 }',
+    'BEGIN { for (i = 0; i < n; i++) { j = i; a = p0 + j % sp; j = int(j / sp); b = q0 + j % dp; j = int(j / dp); s = s0 + j % si; d = d0 + int(j / si);',
+    `m = "udp,nw_src=" ip(s) ",nw_dst=" ip(d) ",tp_src=" a ",tp_dst=" b; ${ways.map(rule).join('; ')} } }`,
+  ].join(' ');
+  const args = Object.entries(vars)
+    .map(([k, v]) => `-v ${k}=${v}`)
+    .join(' ');
+  return `awk ${args} ${shq(program)} | ${t(c, 'ovs-ofctl')} add-flows ${shq(c.tb.bridge)} -`;
+}
 export const hostFlows: StepDef = {
   id: 'host.flows',
   title: 'Delete the default flow entries and add the ingress and egress flows',
   host: 'host',
   commands: (c) => [
     host(c, `${t(c, 'ovs-ofctl')} del-flows ${shq(c.tb.bridge)}`),
-    ...flowsOf(c.tb).map((f) =>
-      host(
-        c,
-        `${t(c, 'ovs-ofctl')} add-flow ${shq(c.tb.bridge)} in_port=${f.inPort},dl_type=${f.dlType},${f.nwSrc ? `nw_src=${f.nwSrc},` : ''}${f.nwDst ? `nw_dst=${f.nwDst},` : ''}idle_timeout=${f.idleTimeout},action=output:${f.output}`,
-      ),
-    ),
+    ...(c.tb.traffic.rules === 'flow' && c.tb.flows.length === 0
+      ? [
+          host(c, perFlowRules(c)),
+          ...flowsOf(c.tb)
+            .slice(-2)
+            .map((f) => host(c, addFlow(c, f))),
+        ]
+      : flowsOf(c.tb).map((f) => host(c, addFlow(c, f)))),
     host(c, `${t(c, 'ovs-ofctl')} dump-flows ${shq(c.tb.bridge)}`),
   ],
   after: async (s, outputs) => {

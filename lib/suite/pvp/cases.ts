@@ -34,7 +34,7 @@ import {
   checkKniDmesg,
   checkStaticArp,
   checkSysctl,
-  findFlow,
+  matchFlows,
 } from '../../verify/state.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
 import * as read from '../../scenario/readback.js';
@@ -291,13 +291,14 @@ export class PvpTest {
     }
   }
 
-  /** The counts of the flow that takes the stream in from phy ingress, and of the one that takes it back from the guest. */
+  /** The counts of the rules that take the stream in from phy ingress, and of those that take it back from the guest (summed: `rules: flow` has one per 5-tuple). */
   private async readFlowCounts(): Promise<FlowCounts> {
-    const flows = await read.flows(this.run.session);
+    const specs = flowsOf(this.run.tb);
+    const matched = matchFlows(await read.flows(this.run.session), specs);
     const counts = (inPort: number) => {
-      const spec = flowsOf(this.run.tb).find((f) => f.inPort === inPort);
-      const e = spec && findFlow(flows, spec);
-      return e ? { packets: e.nPackets, bytes: e.nBytes } : null;
+      const entries = specs.flatMap((f, i) => (f.inPort === inPort ? [matched[i]] : []));
+      if (entries.length === 0 || entries.some((e) => !e)) return null;
+      return { packets: entries.reduce((a, e) => a + e!.nPackets, 0), bytes: entries.reduce((a, e) => a + e!.nBytes, 0) };
     };
     return { ingress: counts(this.run.topology.phyIngress.ofport), egress: counts(this.run.topology.vmEgress.ofport) };
   }

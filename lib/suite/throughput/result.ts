@@ -33,7 +33,10 @@ export function throughputTable(results: ThroughputResult[]): Table {
 function warmUpNote(frame: number, w: WarmUpRecord): string {
   if (w.durationS === 0) return `${frame} B: no warm-up (throughput.warmUp.durationS 0)`;
   if (w.notOffered) return `${frame} B: ${w.warmUps} warm-up(s) of ${w.durationS} s; megaflows and upcalls not offered by this datapath`;
-  const flows = w.megaflows === null ? 'megaflows not read' : `${w.megaflows} megaflows after it${w.expectedMegaflows !== null ? ` (the rules imply ${w.expectedMegaflows})` : ''}`;
+  const flows =
+    w.megaflows === null
+      ? 'megaflows not read'
+      : `${w.megaflows} megaflows after it${w.expectedMegaflows !== null ? ` (the rules imply ${w.expectedMegaflows})` : ''}`;
   return `${frame} B: ${w.warmUps} warm-up(s) of ${w.durationS} s, ${flows}; ${w.trialsOverAllowed} measured trial(s) with more than ${w.allowedUpcalls} upcalls`;
 }
 

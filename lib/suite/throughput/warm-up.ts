@@ -19,15 +19,15 @@ const IDLE_MARGIN = 0.8;
 
 /**
  * The megaflows the testbed's rules imply for its one-way stream: one per
- * direction through the switch (ingress, egress) for each address pair the
- * rules tell apart (the guide's match the addresses; `port` rules none), null
- * where the testbed lists its own flows.
+ * direction through the switch (ingress, egress) for each flow the rules tell
+ * apart (the guide's match the address pair; `port` rules nothing; `flow`
+ * rules the whole 5-tuple), null where the testbed lists its own flows.
  */
 export function expectedMegaflows(tb: Testbed): number | null {
   if (tb.flows.length > 0) return null;
   const f = tb.traffic.flows;
-  const pairs = tb.traffic.rules === 'guide' && f ? f.srcIps * f.dstIps : 1;
-  return 2 * pairs;
+  const apart = { guide: f ? f.srcIps * f.dstIps : 1, port: 1, flow: f?.count ?? 1 }[tb.traffic.rules];
+  return 2 * apart;
 }
 
 /** Whether the datapath's flows may have expired: no trial yet, or more than the margin of max-idle since the last one ended. */
