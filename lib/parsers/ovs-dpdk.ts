@@ -10,7 +10,14 @@ export interface PmdThreadStats {
   upcalls: number;
   /** Those whose upcall failed ("miss with failed upcall"). */
   failedUpcalls: number;
+  /** Packets each lookup stage matched: the simple-match cache (in_port-only megaflows), the exact-match cache, the signature-match cache, the megaflow classifier (dpcls). */
+  simpleMatchHits: number;
+  emcHits: number;
+  smcHits: number;
+  megaflowHits: number;
 }
+
+type PmdCounter = Exclude<keyof PmdThreadStats, 'name'>;
 
 export interface PmdStats {
   /** Each PMD thread and the main thread. */
@@ -20,12 +27,21 @@ export interface PmdStats {
   /** All threads' upcalls, successful and failed. */
   upcalls: number;
   failedUpcalls: number;
+  /** All threads' hits of each lookup stage. */
+  simpleMatchHits: number;
+  emcHits: number;
+  smcHits: number;
+  megaflowHits: number;
 }
 
-const PMD_COUNTERS: Record<string, 'packetsReceived' | 'upcalls' | 'failedUpcalls'> = {
+const PMD_COUNTERS: Record<string, PmdCounter> = {
   'packets received': 'packetsReceived',
   'miss with success upcall': 'upcalls',
   'miss with failed upcall': 'failedUpcalls',
+  'simple match hits': 'simpleMatchHits',
+  'emc hits': 'emcHits',
+  'smc hits': 'smcHits',
+  'megaflow hits': 'megaflowHits',
 };
 
 /** `ovs-appctl dpif-netdev/pmd-stats-show`: each thread's counters (cumulative since ovs-vswitchd started or pmd-stats-clear). */
@@ -35,7 +51,7 @@ export function parsePmdStatsShow(text: string): PmdStats {
   for (const line of text.split('\n')) {
     const head = /^(pmd thread .*|main thread):$/.exec(line);
     if (head) {
-      current = { name: head[1]!, packetsReceived: Number.NaN, upcalls: 0, failedUpcalls: 0 };
+      current = { name: head[1]!, packetsReceived: Number.NaN, upcalls: 0, failedUpcalls: 0, simpleMatchHits: 0, emcHits: 0, smcHits: 0, megaflowHits: 0 };
       threads.push(current);
       continue;
     }
@@ -51,8 +67,17 @@ export function parsePmdStatsShow(text: string): PmdStats {
       text.slice(0, 200),
     );
   }
-  const sum = (k: 'packetsReceived' | 'upcalls' | 'failedUpcalls') => threads.reduce((a, t) => a + t[k], 0);
-  return { threads, packetsReceived: sum('packetsReceived'), upcalls: sum('upcalls'), failedUpcalls: sum('failedUpcalls') };
+  const sum = (k: PmdCounter) => threads.reduce((a, t) => a + t[k], 0);
+  return {
+    threads,
+    packetsReceived: sum('packetsReceived'),
+    upcalls: sum('upcalls'),
+    failedUpcalls: sum('failedUpcalls'),
+    simpleMatchHits: sum('simpleMatchHits'),
+    emcHits: sum('emcHits'),
+    smcHits: sum('smcHits'),
+    megaflowHits: sum('megaflowHits'),
+  };
 }
 
 /**

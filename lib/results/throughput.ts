@@ -37,6 +37,18 @@ export interface WarmUpRecord {
   trialsOverAllowed: number;
   /** Why the datapath's counters could not be read, where they could not. */
   notOffered?: string;
+  /** Which stage of the datapath served the measured trials' packets (pmd-stats-show deltas, summed), where it offers them. */
+  lookups?: DatapathLookups;
+}
+
+/** Packets the datapath received in the measured trials, and how many each lookup stage served (the rest: upcalls, or dropped). */
+export interface DatapathLookups {
+  packets: number;
+  simpleMatch: number;
+  emc: number;
+  smc: number;
+  megaflow: number;
+  upcalls: number;
 }
 
 /** The latency between two points of the path where it is caught: from the first to the second, the same packets. */

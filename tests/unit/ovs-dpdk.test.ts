@@ -72,12 +72,25 @@ describe("the DPDK side's outputs", () => {
     const text = output('pmd-stats-show-one-pmd-3-packets.txt');
     expect(parsePmdStatsShow(text)).toEqual({
       threads: [
-        { name: 'pmd thread numa_id 0 core_id 1', packetsReceived: 3, upcalls: 1, failedUpcalls: 0 },
-        { name: 'main thread', packetsReceived: 0, upcalls: 0, failedUpcalls: 0 },
+        {
+          name: 'pmd thread numa_id 0 core_id 1',
+          packetsReceived: 3,
+          upcalls: 1,
+          failedUpcalls: 0,
+          simpleMatchHits: 2,
+          emcHits: 0,
+          smcHits: 0,
+          megaflowHits: 0,
+        },
+        { name: 'main thread', packetsReceived: 0, upcalls: 0, failedUpcalls: 0, simpleMatchHits: 0, emcHits: 0, smcHits: 0, megaflowHits: 0 },
       ],
       packetsReceived: 3,
       upcalls: 1,
       failedUpcalls: 0,
+      simpleMatchHits: 2,
+      emcHits: 0,
+      smcHits: 0,
+      megaflowHits: 0,
     });
     expect(() => parsePmdStatsShow(text.slice(0, 80))).toThrow(/a "main thread:" block/);
   });

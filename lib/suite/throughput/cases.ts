@@ -160,11 +160,9 @@ export class ThroughputTest {
     const warmth = new DatapathWarmth(this.run, this.tg!, frame);
     const result = await searchThroughput(config, async (rate, durationS) => {
       await warmth.beforeTrial(maxRate);
-      const before = await warmth.upcalls();
       const m = await this.tg!.measure({ rate, durationS, frame });
-      const after = await warmth.upcalls();
-      warmth.afterTrial();
-      return { rate, durationS, ...m, ...(before !== null && after !== null ? { upcalls: after - before } : {}) };
+      const upcalls = await warmth.afterTrial();
+      return { rate, durationS, ...m, ...(upcalls !== null ? { upcalls } : {}) };
     });
     const { warmUp, notes } = warmth.record(result.trials);
     for (const n of notes) this.run.note(n);

@@ -37,7 +37,13 @@ function warmUpNote(frame: number, w: WarmUpRecord): string {
     w.megaflows === null
       ? 'megaflows not read'
       : `${w.megaflows} megaflows after it${w.expectedMegaflows !== null ? ` (the rules imply ${w.expectedMegaflows})` : ''}`;
-  return `${frame} B: ${w.warmUps} warm-up(s) of ${w.durationS} s, ${flows}; ${w.trialsOverAllowed} measured trial(s) with more than ${w.allowedUpcalls} upcalls`;
+  return `${frame} B: ${w.warmUps} warm-up(s) of ${w.durationS} s, ${flows}; ${w.trialsOverAllowed} measured trial(s) with more than ${w.allowedUpcalls} upcalls${w.lookups ? `; ${lookupShares(w.lookups)}` : ''}`;
+}
+
+/** Which stage of the datapath served the measured trials' packets, as shares: "EMC 0 %, SMC 0 %, megaflow 12 %, simple match 88 %, upcalls 0". */
+export function lookupShares(l: NonNullable<WarmUpRecord['lookups']>): string {
+  const pct = (n: number) => (l.packets > 0 ? `${((n / l.packets) * 100).toFixed(0)} %` : 'not measured');
+  return `lookups in the measured trials: EMC ${pct(l.emc)}, SMC ${pct(l.smc)}, megaflow ${pct(l.megaflow)}, simple match ${pct(l.simpleMatch)}, upcalls ${l.upcalls}`;
 }
 
 // ---- latency: summary.md's tables -------------------------------------------

@@ -8,7 +8,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommandError, errorMessage } from '../../errors.js';
-import type { ThroughputResult } from '../../results/throughput.js';
+import type { DatapathLookups, ThroughputResult } from '../../results/throughput.js';
+import type { PmdStats } from '../../parsers/ovs-dpdk.js';
 import * as read from '../../scenario/readback.js';
 import type { LabRun } from '../../scenario/lab-run.js';
 import type { Testbed } from '../../testbed/schema.js';
@@ -41,6 +42,10 @@ export class DatapathWarmth {
   private megaflows: number | null = null;
   /** Why the datapath's counters cannot be read here (a datapath without dpif-netdev), once found. */
   private notOffered: string | null = null;
+  /** pmd-stats-show as the measured trial now running started. */
+  private atTrialStart: PmdStats | null = null;
+  /** The lookups of every measured trial, summed: which stage of the datapath served the packets. */
+  private readonly lookups: DatapathLookups = { packets: 0, simpleMatch: 0, emc: 0, smc: 0, megaflow: 0, upcalls: 0 };
 
   constructor(
     private readonly run: LabRun,
@@ -52,8 +57,30 @@ export class DatapathWarmth {
     return this.run.tb.throughput.warmUp;
   }
 
-  /** Before a measured trial: the warm-up, where the datapath's flows may have expired. */
+  /** Before a measured trial: the warm-up, where the datapath's flows may have expired; then the datapath's counters. */
   async beforeTrial(maxRate: number): Promise<void> {
+    await this.warmUpIfIdle(maxRate);
+    this.atTrialStart = this.notOffered ? null : await this.offered(() => read.pmdStats(this.run.session));
+  }
+
+  /** After a measured trial: its upcalls (null where the datapath does not offer them), its lookups added to the search's. */
+  async afterTrial(): Promise<number | null> {
+    const before = this.atTrialStart;
+    const after = before && !this.notOffered ? await this.offered(() => read.pmdStats(this.run.session)) : null;
+    this.lastTrialEnd = Date.now();
+    if (!before || !after) return null;
+    const d = (k: Exclude<keyof PmdStats, 'threads'>) => after[k] - before[k];
+    this.lookups.packets += d('packetsReceived');
+    this.lookups.simpleMatch += d('simpleMatchHits');
+    this.lookups.emc += d('emcHits');
+    this.lookups.smc += d('smcHits');
+    this.lookups.megaflow += d('megaflowHits');
+    const upcalls = d('upcalls') + d('failedUpcalls');
+    this.lookups.upcalls += upcalls;
+    return upcalls;
+  }
+
+  private async warmUpIfIdle(maxRate: number): Promise<void> {
     if (this.config.durationS === 0 || this.notOffered) return;
     this.maxIdleMs ??= await this.offered(() => read.datapathMaxIdleMs(this.run.session));
     if (this.maxIdleMs === null || !needsWarmUp(this.lastTrialEnd, Date.now(), this.maxIdleMs)) return;
@@ -66,17 +93,6 @@ export class DatapathWarmth {
       this.megaflows = dp.count;
       writeFileSync(join(this.run.dir, `datapath-flows-${this.frame}-warm-up-${this.warmUps}.txt`), dp.text);
     }
-  }
-
-  /** The datapath's upcalls so far (successful and failed), or null where it does not offer them. */
-  async upcalls(): Promise<number | null> {
-    if (this.notOffered) return null;
-    const stats = await this.offered(() => read.pmdStats(this.run.session));
-    return stats ? stats.upcalls + stats.failedUpcalls : null;
-  }
-
-  afterTrial(): void {
-    this.lastTrialEnd = Date.now();
   }
 
   /** A reading, or null (and the reason kept) where this datapath does not offer it: its command refused. Anything else is the run's error. */
@@ -113,7 +129,7 @@ export class DatapathWarmth {
         expectedMegaflows: expected,
         allowedUpcalls: allowed,
         trialsOverAllowed: paid.length,
-        ...(this.notOffered ? { notOffered: this.notOffered } : {}),
+        ...(this.notOffered ? { notOffered: this.notOffered } : { lookups: { ...this.lookups } }),
       },
       notes,
     };
