@@ -9,7 +9,7 @@
 // classifier, simple match) and their upcalls, and the NDR against the
 // 1-flow NDR of the same datapath and rules. A virtual DUT shares two cores
 // with its generator: the ratios mean more than the rates.
-// `-- --datapaths netdev` and `-- --flows 1,1000` narrow the sweep; the whole
+// `-- --datapaths netdev`, `-- --rules flow` and `-- --flows 1,1000` narrow the sweep; the whole
 // takes about 10 minutes on a 2-core box.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +25,7 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1]!.split(',') : null);
 const DATAPATHS = (arg('--datapaths') ?? ['netdev', 'dpdk']) as Datapath[];
 const FLOWS = (arg('--flows') ?? ['1', '1000', '10000']).map(Number);
-const RULES = ['port', 'flow'] as const;
+const RULES = (arg('--rules') ?? ['port', 'flow']) as Array<'port' | 'flow'>;
 const reports = mkdtempSync(join(tmpdir(), 'dutlab-bench-flows-'));
 const mfps = (x: number | null | undefined) => (x === null || x === undefined ? 'none' : (x / 1e6).toFixed(3));
 
