@@ -2,9 +2,8 @@
 // statistics, the interfaces' state, and the daemon's log lines. Pure.
 import { ParseError } from '../errors.js';
 
-export interface PmdThreadStats {
-  /** "pmd thread numa_id 0 core_id 1", or "main thread" (the non-PMD ports'). */
-  name: string;
+/** A pmd-stats-show block's counters (cumulative since ovs-vswitchd started, or pmd-stats-clear). */
+export interface PmdCounters {
   packetsReceived: number;
   /** Packets no cache or classifier rule matched, sent up to ofproto ("miss with success upcall"). */
   upcalls: number;
@@ -17,21 +16,16 @@ export interface PmdThreadStats {
   megaflowHits: number;
 }
 
-type PmdCounter = Exclude<keyof PmdThreadStats, 'name'>;
+type PmdCounter = keyof PmdCounters;
 
-export interface PmdStats {
-  /** Each PMD thread and the main thread. */
+export interface PmdThreadStats extends PmdCounters {
+  /** "pmd thread numa_id 0 core_id 1", or "main thread" (the non-PMD ports'). */
+  name: string;
+}
+
+/** Each PMD thread and the main thread, and their counters summed. */
+export interface PmdStats extends PmdCounters {
   threads: PmdThreadStats[];
-  /** All threads' packets received. */
-  packetsReceived: number;
-  /** All threads' upcalls, successful and failed. */
-  upcalls: number;
-  failedUpcalls: number;
-  /** All threads' hits of each lookup stage. */
-  simpleMatchHits: number;
-  emcHits: number;
-  smcHits: number;
-  megaflowHits: number;
 }
 
 const PMD_COUNTERS: Record<string, PmdCounter> = {
@@ -51,7 +45,12 @@ export function parsePmdStatsShow(text: string): PmdStats {
   for (const line of text.split('\n')) {
     const head = /^(pmd thread .*|main thread):$/.exec(line);
     if (head) {
-      current = { name: head[1]!, packetsReceived: Number.NaN, upcalls: 0, failedUpcalls: 0, simpleMatchHits: 0, emcHits: 0, smcHits: 0, megaflowHits: 0 };
+      // packetsReceived stays NaN until its line is read: a block without it is a cut output.
+      current = {
+        name: head[1]!,
+        ...(Object.fromEntries(Object.values(PMD_COUNTERS).map((k) => [k, 0])) as unknown as PmdCounters),
+        packetsReceived: Number.NaN,
+      };
       threads.push(current);
       continue;
     }
@@ -67,17 +66,8 @@ export function parsePmdStatsShow(text: string): PmdStats {
       text.slice(0, 200),
     );
   }
-  const sum = (k: PmdCounter) => threads.reduce((a, t) => a + t[k], 0);
-  return {
-    threads,
-    packetsReceived: sum('packetsReceived'),
-    upcalls: sum('upcalls'),
-    failedUpcalls: sum('failedUpcalls'),
-    simpleMatchHits: sum('simpleMatchHits'),
-    emcHits: sum('emcHits'),
-    smcHits: sum('smcHits'),
-    megaflowHits: sum('megaflowHits'),
-  };
+  const totals = Object.fromEntries(Object.values(PMD_COUNTERS).map((k) => [k, threads.reduce((a, t) => a + t[k], 0)])) as unknown as PmdCounters;
+  return { threads, ...totals };
 }
 
 /**

@@ -4,6 +4,7 @@
 // consecutive values from the stream's own) and the OpenFlow rules the lab
 // installs for it.
 import { z } from 'zod';
+import { ipInt } from './flows.js';
 import { ipv4, mac, port } from './words.js';
 
 /** The field's IMIX, as CSIT, NFVbench and TRex's imix.py use it: 64, 570 and 1518-byte frames at 7:4:1. */
@@ -103,7 +104,7 @@ export function trafficProblems(t: z.infer<typeof Traffic>, tgType: string): Arr
     ['srcIps', t.srcIp, f.srcIps],
     ['dstIps', t.dstIp, f.dstIps],
   ] as const)
-    if (ipToInt(base) + n - 1 > 0xffffffff) problems.push({ path: `traffic.flows.${field}`, message: `${n} addresses from ${base} run past 255.255.255.255` });
+    if (ipInt(base) + n - 1 > 0xffffffff) problems.push({ path: `traffic.flows.${field}`, message: `${n} addresses from ${base} run past 255.255.255.255` });
   if (tgType !== 'linux')
     problems.push({
       path: 'traffic.flows',
@@ -111,5 +112,3 @@ export function trafficProblems(t: z.infer<typeof Traffic>, tgType: string): Arr
     });
   return problems;
 }
-
-const ipToInt = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);

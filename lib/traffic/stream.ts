@@ -131,16 +131,17 @@ export function buildFrame(spec: StreamSpec, seq: number, into?: Buffer): Buffer
   const len = frameLength(spec, seq);
   const f = into ?? Buffer.alloc(len);
   writeEthIpv4(f, spec, 17, len, seq);
-  const flow = flowFields(spec, seq);
-  if (flowCount(spec) > 1) {
+  // One flow: the spec's own addresses, as writeEthIpv4 wrote them; many: this frame's flow's (a frame is built per packet).
+  const flow = flowCount(spec) > 1 ? flowFields(spec, seq) : null;
+  if (flow) {
     f.writeUInt32BE(flow.srcIp, ETH_LEN + 12);
     f.writeUInt32BE(flow.dstIp, ETH_LEN + 16);
     f.writeUInt16BE(0, ETH_LEN + 10);
     f.writeUInt16BE(ipChecksum(f, ETH_LEN), ETH_LEN + 10);
   }
   const udp = ETH_LEN + IP_LEN;
-  f.writeUInt16BE(flow.srcPort, udp);
-  f.writeUInt16BE(flow.dstPort, udp + 2);
+  f.writeUInt16BE(flow?.srcPort ?? spec.srcPort, udp);
+  f.writeUInt16BE(flow?.dstPort ?? spec.dstPort, udp + 2);
   f.writeUInt16BE(len - ETH_LEN - IP_LEN, udp + 4);
   f.writeUInt16BE(0, udp + 6);
   f.writeUInt32BE(PAYLOAD_MAGIC, OFF_MAGIC);

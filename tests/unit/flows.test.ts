@@ -4,7 +4,6 @@
 // capture judged flow by flow: a flow that did not come back is named by its
 // 5-tuple, never averaged away among the others.
 import { afterAll, describe, expect, it } from 'vitest';
-import { TestbedError } from '../../lib/errors.js';
 import { flowsOf, parseTestbed } from '../../lib/testbed/load.js';
 import { buildFrame, flowFields, flowText, streamFromTestbed } from '../../lib/traffic/stream.js';
 import { verifyCapture } from '../../lib/verify/packets.js';
@@ -13,21 +12,13 @@ import { countDatapathFlows, parsePmdStatsShow } from '../../lib/parsers/ovs-dpd
 import { parseDumpFlows } from '../../lib/parsers/ovs.js';
 import { checkFlowsInstalled, describeFlow } from '../../lib/verify/state.js';
 import { expectedMegaflows, needsWarmUp } from '../../lib/suite/throughput/warm-up.js';
-import { MINIMAL_TESTBED as MINIMAL, output } from '../helpers/fixtures.js';
+import { MINIMAL_TESTBED as MINIMAL, output, testbedProblems } from '../helpers/fixtures.js';
 import { EGRESS_MAC, GATEWAY_MAC, TempDir, fixChecksum, pcapBytes, routed, spec } from '../helpers/pcaps.js';
 
 const tmp = new TempDir();
 afterAll(() => tmp.remove());
 
-function problemsOf(text: string): Array<{ path: string; message: string }> {
-  try {
-    parseTestbed(text, 'bad.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(TestbedError);
-    return (err as TestbedError).problems;
-  }
-  throw new Error('the testbed was accepted');
-}
+const problemsOf = (text: string) => testbedProblems(text, 'bad.yaml');
 const withTraffic = (traffic: string, more = '') => `${MINIMAL}traffic:\n${traffic}\n${more}`;
 
 describe('the traffic profile in the testbed', () => {

@@ -3,7 +3,7 @@
 // ports' line rate, kni_client's sources where the tree has them. Each field
 // read as it means, and each bad value refused naming the field.
 import { describe, expect, it } from 'vitest';
-import { CommandError, PreflightError, TestbedError } from '../../lib/errors.js';
+import { CommandError, PreflightError } from '../../lib/errors.js';
 import type { StepRuntime } from '../../lib/profiles/profile.js';
 import { hostCleanPreviousBridge, hostStopPreviousVswitchd } from '../../lib/profiles/steps/index.js';
 import { FOREIGN_BRIDGE_EXIT } from '../../lib/profiles/steps/shared.js';
@@ -11,17 +11,9 @@ import { ovsDpdk } from '../../lib/profiles/ovs-dpdk.profile.js';
 import { planOf, formatPlan } from '../../lib/scenario/plan.js';
 import { parseTestbed, loadTestbed, testbedNotes } from '../../lib/testbed/load.js';
 import { kniClientDirOf, lineRate, searchCeiling, socketMemPerNode } from '../../lib/testbed/sizing.js';
-import { fixturePath, MINIMAL_TESTBED as MINIMAL } from '../helpers/fixtures.js';
+import { fixturePath, MINIMAL_TESTBED as MINIMAL, testbedProblems } from '../helpers/fixtures.js';
 
-function problemsOf(text: string): Array<{ path: string; message: string }> {
-  try {
-    parseTestbed(text, 'lab.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(TestbedError);
-    return (err as TestbedError).problems;
-  }
-  throw new Error('the testbed was accepted');
-}
+const problemsOf = (text: string) => testbedProblems(text, 'lab.yaml');
 const VM = 'vm: { kernel: /k, initrd: /i, disk: /d, pidfile: /p, consoleLog: /c, cpus: 2';
 
 describe("DPDK's socket memory per NUMA node", () => {

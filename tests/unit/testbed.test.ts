@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { TestbedError } from '../../lib/errors.js';
 import { flowsOf, loadTestbed, parseTestbed, testbedNotes } from '../../lib/testbed/load.js';
 import { topologyOf } from '../../lib/testbed/topology.js';
-import { fixturePath, MINIMAL_TESTBED as MINIMAL } from '../helpers/fixtures.js';
+import { fixturePath, MINIMAL_TESTBED as MINIMAL, testbedProblems } from '../helpers/fixtures.js';
 
-function problemsOf(text: string): Array<{ path: string; message: string }> {
-  try {
-    parseTestbed(text, 'bad.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(TestbedError);
-    expect((err as TestbedError).message).toContain('bad.yaml');
-    return (err as TestbedError).problems;
-  }
-  throw new Error('the testbed was accepted');
-}
+const problemsOf = (text: string) => testbedProblems(text, 'bad.yaml');
 
 describe('testbed file', () => {
   it("fills in the guide's values for everything a file leaves out", () => {

@@ -184,11 +184,9 @@ function addFlow(c: StepContext, f: SwitchFlow): string {
  * `ovs-ofctl add-flows`, so that ten thousand flows are one command, not
  * twenty thousand. The step's read-back holds the table to flowsOf(), rule by rule.
  */
-function perFlowRules(c: StepContext): string {
+function perFlowRules(c: StepContext, ways: readonly SwitchFlow[]): string {
   const tr = c.tb.traffic;
   const f = tr.flows ?? { count: 1, srcIps: 1, dstIps: 1, srcPorts: 1, dstPorts: 1 };
-  const ways = flowsOf(c.tb).slice(0, 2);
-  // The stream's flows here; the latency stream's pair is added after it, as the guide adds a flow.
   const vars = { n: f.count, sp: f.srcPorts, dp: f.dstPorts, si: f.srcIps, s0: ipInt(tr.srcIp), d0: ipInt(tr.dstIp), p0: tr.srcPort, q0: tr.dstPort };
   const rule = (w: { inPort: number; output: number }) => `print "in_port=${w.inPort}," m ",idle_timeout=0,actions=output:${w.output}"`;
   const program = [
@@ -205,18 +203,18 @@ export const hostFlows: StepDef = {
   id: 'host.flows',
   title: 'Delete the default flow entries and add the ingress and egress flows',
   host: 'host',
-  commands: (c) => [
-    host(c, `${t(c, 'ovs-ofctl')} del-flows ${shq(c.tb.bridge)}`),
-    ...(c.tb.traffic.rules === 'flow' && c.tb.flows.length === 0
-      ? [
-          host(c, perFlowRules(c)),
-          ...flowsOf(c.tb)
-            .slice(-2)
-            .map((f) => host(c, addFlow(c, f))),
-        ]
-      : flowsOf(c.tb).map((f) => host(c, addFlow(c, f)))),
-    host(c, `${t(c, 'ovs-ofctl')} dump-flows ${shq(c.tb.bridge)}`),
-  ],
+  commands: (c) => {
+    const flows = flowsOf(c.tb);
+    const perFlow = c.tb.traffic.rules === 'flow' && c.tb.flows.length === 0;
+    return [
+      host(c, `${t(c, 'ovs-ofctl')} del-flows ${shq(c.tb.bridge)}`),
+      // rules: flow, the stream's flows in one command (their first pair shows the ways), then the latency stream's pair.
+      ...(perFlow
+        ? [host(c, perFlowRules(c, flows.slice(0, 2))), ...flows.slice(-2).map((f) => host(c, addFlow(c, f)))]
+        : flows.map((f) => host(c, addFlow(c, f)))),
+      host(c, `${t(c, 'ovs-ofctl')} dump-flows ${shq(c.tb.bridge)}`),
+    ];
+  },
   after: async (s, outputs) => {
     const flows = parseDumpFlows(outputs[outputs.length - 1]!);
     CheckFailure.ifAny('flow table', checkFlowsInstalled(flows, flowsOf(s.tb)), flows);

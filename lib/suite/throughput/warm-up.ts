@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommandError, errorMessage } from '../../errors.js';
 import type { DatapathLookups, ThroughputResult } from '../../results/throughput.js';
-import type { PmdStats } from '../../parsers/ovs-dpdk.js';
+import type { PmdCounters, PmdStats } from '../../parsers/ovs-dpdk.js';
 import * as read from '../../scenario/readback.js';
 import type { LabRun } from '../../scenario/lab-run.js';
 import type { Testbed } from '../../testbed/schema.js';
@@ -71,7 +71,7 @@ export class DatapathWarmth {
     const after = before && !this.notOffered ? await this.offered(() => read.pmdStats(this.run.session)) : null;
     this.lastTrialEnd = Date.now();
     if (!before || !after) return null;
-    const d = (k: Exclude<keyof PmdStats, 'threads'>) => after[k] - before[k];
+    const d = (k: keyof PmdCounters) => after[k] - before[k];
     this.lookups.packets += d('packetsReceived');
     this.lookups.simpleMatch += d('simpleMatchHits');
     this.lookups.emc += d('emcHits');
