@@ -137,6 +137,12 @@ export interface TrialResult {
 export interface MeasuringTrafficGenerator {
   /** Puts the trial frames (a pcap written here) where the generator sends them from; the ports up. */
   prepareTrials(localPcap: string, frames: number): Promise<void>;
+  /**
+   * The generator makes the flows of traffic.flows itself from the trial
+   * pcap's first frame (TRex's field engine): the pcap needs no frame per
+   * flow. Otherwise it loops the pcap as it is, one frame per flow at least.
+   */
+  readonly makesFlows?: boolean;
   measure(trial: Trial): Promise<TrialResult>;
   cleanup(): Promise<void>;
 }

@@ -7,6 +7,7 @@
 // are full, the ports are left as found; and the generator's faults (a port
 // another user holds, what a killed run left, TRex not listening, TRex
 // killed mid-search) are the generator's, never the DUT's.
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,9 @@ import { parseDocument } from 'yaml';
 import { loadRun } from '../../lib/store/file.js';
 import { throughputOf } from '../../lib/results/throughput.js';
 import { readPcap } from '../../lib/traffic/pcap.js';
+import { flowAt, type FlowFields } from '../../lib/testbed/flows.js';
+import { loadTestbed } from '../../lib/testbed/load.js';
+import { topologyOf } from '../../lib/testbed/topology.js';
 import { PCAP_KEEP_MACS, trexUser } from '../../lib/traffic/trex/streams.js';
 import { TrexPorts, TrexRpc } from '../../lib/traffic/trex/rpc.js';
 import { TrexProtocolServer } from '../helpers/trex-server.js';
@@ -108,6 +112,8 @@ const macsOf = async (file: string) => {
   });
   return { n, macs: [...macs] };
 };
+
+const key = (f: FlowFields) => `${f.srcIp}:${f.srcPort}>${f.dstIp}:${f.dstPort}`;
 
 /** The ports as a run must leave them: nobody's, not in service mode, not promiscuous; no capture on the server. */
 async function expectPortsAsFound(): Promise<void> {
@@ -284,6 +290,66 @@ describe('the TRex driver against a real TRex (netdev lab)', () => {
       standIn.close();
     }
   }, 60_000);
+
+  it('sends a 100,000-flow profile as one field-engine stream: every flow on the wire, in the order the pcap would send them', async () => {
+    const N = 100_000;
+    const doc = parseDocument(readFileSync(testbed, 'utf8'));
+    doc.setIn(['traffic', 'rules'], 'port');
+    doc.setIn(['traffic', 'count'], N);
+    doc.setIn(['traffic', 'flows'], doc.createNode({ count: N, srcIps: 100, srcPorts: 1000 }, { flow: true }));
+    // A load tcpdump keeps up with: no calibration at TRex's top rate, a ceiling of 20 kframes/s, a 5 s warm-up (20 kframes/s).
+    doc.setIn(['throughput', 'calibrate'], 'none');
+    doc.setIn(['throughput', 'maxRate'], 20_000);
+    doc.setIn(['throughput', 'warmUp', 'durationS'], 5);
+    doc.setIn(['throughput', 'latency', 'loads'], []);
+    const file = join(lab.stateDir, 'flows.yaml');
+    writeFileSync(file, doc.toString());
+    const tb = loadTestbed(file);
+    // What left TRex, seen on the DUT host's ingress port: a known answer that is not TRex's own word.
+    const pcap = join(lab.stateDir, 'flows-ingress.pcap');
+    const dump = spawn(
+      'ip',
+      ['netns', 'exec', lab.namespaces.host, 'tcpdump', '-i', topologyOf(tb).phyIngress.name, '-s', '64', '-B', '32768', '-U', '-w', pcap, 'udp'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let said = '';
+    dump.stderr!.on('data', (d: Buffer) => (said += d.toString()));
+    try {
+      await waitUntil('tcpdump to listen', () => said.includes('listening on'), { timeoutMs: 10_000, intervalMs: 50 });
+      const r = await dutlabRun(['--testbed', file, '--profile', 'virtual', '--suite', 'throughput'], reports);
+      expect(r.exitCode, r.stderr).toBe(0);
+      // One stream per trial, carrying a program: a variable per field that varies, the source port's wrap stepping the source address.
+      const adds = transcript(r.summary.runId, 'throughput').match(/"method":"add_stream","params":\{[^\n]*/g)!;
+      expect(adds.length).toBeGreaterThan(3);
+      for (const a of adds) expect(a).toMatch(/"stream_id":1,.*"type":"flow_var","name":"srcPort",.*"next_var":"srcIp".*"type":"fix_checksum_ipv4"/);
+    } finally {
+      dump.kill('SIGINT');
+      await new Promise((res) => dump.once('exit', res));
+    }
+    const base = { srcIp: tb.traffic.srcIp, dstIp: tb.traffic.dstIp, srcPort: tb.traffic.srcPort, dstPort: tb.traffic.dstPort };
+    const index = new Map(Array.from({ length: N }, (_, i) => [key(flowAt(base, tb.traffic.flows, i)), i]));
+    const seen = new Set<number>();
+    let frames = 0;
+    let stranger = 0;
+    let inOrder = 0;
+    let prev = -1;
+    await readPcap(pcap, (d) => {
+      const i = index.get(key({ srcIp: d.readUInt32BE(26), dstIp: d.readUInt32BE(30), srcPort: d.readUInt16BE(34), dstPort: d.readUInt16BE(36) }));
+      frames++;
+      if (i === undefined) return void stranger++;
+      seen.add(i);
+      if (i === (prev + 1) % N) inOrder++;
+      prev = i;
+    });
+    rmSync(pcap, { force: true });
+    // Every flow, nothing outside the ranges, and frame after frame the next flow of lib/testbed/flows.ts's order (a trial starts again at flow 0).
+    expect(stranger).toBe(0);
+    expect(seen.size).toBe(N);
+    expect(inOrder / frames).toBeGreaterThan(0.99);
+    await expectPortsAsFound();
+  }, 240_000);
 
   // Last on this lab: it kills the lab's TRex.
   it('TRex killed mid-search: exit 2 naming the generator, the report written, nothing of the run left on the lab', async () => {

@@ -8,6 +8,7 @@ import { flowsOf, parseTestbed } from '../../lib/testbed/load.js';
 import { buildFrame, flowFields, flowText, streamFromTestbed } from '../../lib/traffic/stream.js';
 import { verifyCapture } from '../../lib/verify/packets.js';
 import { pcapFrames } from '../../lib/traffic/pcap.js';
+import { flowProgram } from '../../lib/traffic/trex/streams.js';
 import { countDatapathFlows, parsePmdStatsShow } from '../../lib/parsers/ovs-dpdk.js';
 import { parseDumpFlows } from '../../lib/parsers/ovs.js';
 import { checkFlowsInstalled, describeFlow } from '../../lib/verify/state.js';
@@ -53,7 +54,7 @@ describe('the traffic profile in the testbed', () => {
     ]);
   });
 
-  it("refuses the guide's rules for flows of more than one address pair, and a generator that cannot send them", () => {
+  it("refuses the guide's rules for flows of more than one address pair, and more flows than the generator holds", () => {
     expect(problemsOf(withTraffic('  flows: { count: 10, srcIps: 10 }'))).toEqual([
       {
         path: 'traffic.rules',
@@ -63,12 +64,16 @@ describe('the traffic profile in the testbed', () => {
     // Ports alone vary: the guide's rules pass every flow.
     expect(parseTestbed(withTraffic('  flows: { count: 10, srcPorts: 10 }')).traffic.flows?.count).toBe(10);
     const trex = 'tg:\n  type: trex\n  trex:\n    ports: { transmit: 0, receive: 1 }\nthroughput: { linkSpeedGbps: 10 }\n';
-    expect(problemsOf(withTraffic('  rules: port\n  flows: { count: 10, srcIps: 10 }', trex))).toEqual([
-      {
-        path: 'traffic.flows',
-        message: "the trex generator sends one 5-tuple in this version (its field engine's flows are not built yet); the linux generator sends many",
-      },
+    expect(parseTestbed(withTraffic('  count: 200000\n  rules: port\n  flows: { count: 200000, srcIps: 4, srcPorts: 50000 }', trex)).traffic.flows?.count).toBe(
+      200_000,
+    );
+    expect(problemsOf(withTraffic('  count: 200000\n  rules: port\n  flows: { count: 200000, srcIps: 4, srcPorts: 50000 }'))).toEqual([
+      { path: 'traffic.flows.count', message: 'the linux generator holds at most 100000 flows (a pcap with a frame per flow); 200000 asked' },
     ]);
+    expect(problemsOf(withTraffic('  count: 2000000\n  rules: port\n  flows: { count: 2000000, srcIps: 40, srcPorts: 50000 }', trex))[0]).toEqual({
+      path: 'traffic.flows.count',
+      message: 'at most 1000000 flows (with tg.type trex; 100000 with linux)',
+    });
   });
 
   it('installs in_port rules for `rules: port` (any address), the guide’s address pair by default', () => {
@@ -138,6 +143,35 @@ describe('a stream of many flows', () => {
     expect(v.problems).toContain(
       'seq 7 (flow 1.1.1.1:1031 -> 6.6.6.2:1024 (UDP)): addresses 10.0.0.1 -> 6.6.6.2, expected 1.1.1.1 -> 6.6.6.2: the packet was NATed',
     );
+  });
+});
+
+describe("TRex's field engine (one stream of many flows)", () => {
+  const base = { srcIp: 0x01010101, dstIp: 0x06060602, srcPort: 1024, dstPort: 1024 };
+
+  it('varies each field that takes more than one value, the fastest first, each wrap stepping the next, as trex_stl_stream_vm.cpp orders them', () => {
+    const p = flowProgram({ srcIps: 100, dstIps: 1, srcPorts: 1000, dstPorts: 2 }, base);
+    expect(p.map((i) => [i.type, i.name ?? i.pkt_offset, i.next_var])).toEqual([
+      ['flow_var', 'srcPort', 'dstPort'],
+      ['flow_var', 'dstPort', 'srcIp'],
+      ['flow_var', 'srcIp', undefined],
+      ['write_flow_var', 'srcPort', undefined],
+      ['write_flow_var', 'dstPort', undefined],
+      ['write_flow_var', 'srcIp', undefined],
+      ['fix_checksum_ipv4', 14, undefined],
+    ]);
+    expect(p[2]).toMatchObject({ size: 4, init_value: base.srcIp, min_value: base.srcIp, max_value: base.srcIp + 99, step: 1, op: 'inc' });
+    expect(p[0]).toMatchObject({ size: 2, min_value: 1024, max_value: 2023 });
+    // A variable another points to runs on one core (TRex refuses it otherwise); so does the first, so every core walks the same order.
+    expect(p.filter((i) => i.type === 'flow_var').every((i) => i.split_to_cores === false)).toBe(true);
+    // Written where the stream's frame carries each field.
+    const f = buildFrame(spec({ count: 1 }), 0);
+    expect(f.readUInt32BE(p[5]!.pkt_offset as number)).toBe(base.srcIp);
+    expect(f.readUInt16BE(p[3]!.pkt_offset as number)).toBe(1024);
+  });
+
+  it('is empty for one flow: the frame as it is', () => {
+    expect(flowProgram({ srcIps: 1, dstIps: 1, srcPorts: 1, dstPorts: 1 }, base)).toEqual([]);
   });
 });
 

@@ -84,8 +84,10 @@ export class ThroughputTest {
   /** The trial frames at a size, on the generator. */
   private async useFrame(frame: number): Promise<void> {
     const file = join(this.run.dir, `trial-${frame}.pcap`);
-    // Every flow of the testbed's traffic at least once in the looped pcap: a trial exercises them all.
-    const count = Math.max(this.run.tb.throughput.trialFrames, this.run.tb.traffic.flows?.count ?? 1);
+    // Every flow of the testbed's traffic at least once in the looped pcap (a trial exercises them all), unless the
+    // generator makes the flows itself from the first frame.
+    const flows = this.tg!.makesFlows ? 1 : (this.run.tb.traffic.flows?.count ?? 1);
+    const count = Math.max(this.run.tb.throughput.trialFrames, flows);
     const spec = streamFromTestbed(this.run.tb, 1, { count, sizes: [frame] });
     writeStreamPcap(file, spec);
     await this.tg!.prepareTrials(file, spec.count);

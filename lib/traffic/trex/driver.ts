@@ -17,6 +17,7 @@
 // measuring: port-modes.ts).
 import { CaptureError, ParseError } from '../../errors.js';
 import type { Testbed } from '../../testbed/schema.js';
+import { ipInt } from '../../testbed/flows.js';
 import { topologyOf } from '../../testbed/topology.js';
 import { localForward, type Forwarder, type LocalForward } from '../../transport/forward.js';
 import { shq } from '../../transport/quote.js';
@@ -38,7 +39,7 @@ import {
 import { PortModes, portStatus } from './port-modes.js';
 import { TrexError, TrexPorts, TrexRpc } from './rpc.js';
 import { generatorHealth, readLatency, type PortErrors } from './stats.js';
-import { MAX_LATENCY_PPS, PCAP_KEEP_MACS, pgIdOf, stlStream, trexUser } from './streams.js';
+import { flowProgram, MAX_LATENCY_PPS, PCAP_KEEP_MACS, pgIdOf, stlStream, trexUser } from './streams.js';
 
 /** What the driver reports beside its measurements: notes for the run's record, and the generator's version. */
 export interface TgHooks {
@@ -83,6 +84,10 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
   private forward: LocalForward | null = null;
   private readonly captures = new Set<number>();
   private trialFrame: Buffer | null = null;
+  /** The field engine's program that makes the trial stream carry every flow of traffic.flows (empty for one flow). */
+  private readonly flows: Array<Record<string, unknown>>;
+  /** The trial pcap needs one frame only: the field engine makes the flows from it. */
+  readonly makesFlows = true;
   private modes: PortModes | null = null;
   /** How long the receive port must be quiet for the stream to have ended (verify.quietMs). */
   private readonly quietMs: number;
@@ -100,6 +105,9 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     this.names = { transmit: t.tgTx, receive: t.tgRx };
     this.remotePcap = `${this.cfg.pcapDir}/${runId}-tx.pcap`;
     this.quietMs = tb.verify.quietMs;
+    const f = tb.traffic.flows;
+    const base = { srcIp: ipInt(tb.traffic.srcIp), dstIp: ipInt(tb.traffic.dstIp), srcPort: tb.traffic.srcPort, dstPort: tb.traffic.dstPort };
+    this.flows = f ? flowProgram(f, base) : [];
   }
 
   private get server(): string {
@@ -340,7 +348,8 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     const handler = ports.handler(tx);
     await rpc.call('remove_all_streams', { handler, port_id: tx });
     // No load (the latency stream alone): no load stream, which TRex would refuse at 0 packets a second.
-    if (trial.rate > 0) await rpc.call('add_stream', { handler, port_id: tx, stream_id: 1, stream: stlStream(this.trialFrame, trial.rate) });
+    if (trial.rate > 0)
+      await rpc.call('add_stream', { handler, port_id: tx, stream_id: 1, stream: stlStream(this.trialFrame, trial.rate, undefined, this.flows) });
     if (trial.latency)
       await rpc.call('add_stream', {
         handler,
