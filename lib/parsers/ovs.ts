@@ -214,3 +214,31 @@ export function parseInterfaceStatistics(text: string): Map<string, Record<strin
   }
   return out;
 }
+
+/** One entry of a bridge's MAC table, as `ovs-appctl fdb/show` prints it. */
+export interface FdbEntry {
+  /** The OpenFlow port number (or LOCAL). */
+  port: string;
+  vlan: number;
+  mac: string;
+  /** An entry added by fdb/add: it never ages out and learning never moves it. */
+  static: boolean;
+  /** Seconds since it was last seen ("static" for a static entry). */
+  age: string;
+}
+
+/**
+ * `ovs-appctl fdb/show <bridge>` (OVS 3.1): a header line, then
+ * ` port  VLAN  MAC  Age` rows; a static entry's age is "static". A row that
+ * is not four fields is a ParseError: a table read wrong would place a MAC
+ * on the wrong port.
+ */
+export function parseFdbShow(text: string): FdbEntry[] {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  if (!/^\s*port\s+VLAN\s+MAC\s+Age\s*$/.test(lines[0] ?? '')) throw new ParseError('ovs-appctl fdb/show', 'the header " port  VLAN  MAC  Age"', text);
+  return lines.slice(1).map((line) => {
+    const m = /^\s*(\S+)\s+(\d+)\s+([0-9a-f]{2}(?::[0-9a-f]{2}){5})\s+(static|\d+)\s*$/.exec(line);
+    if (!m) throw new ParseError('ovs-appctl fdb/show', 'rows of port, VLAN, MAC and age', line);
+    return { port: m[1]!, vlan: Number(m[2]), mac: m[3]!, static: m[4] === 'static', age: m[4]! };
+  });
+}

@@ -5,8 +5,10 @@ import {
   INTERFACE_STATISTICS_ARGS,
   parseDumpFlows,
   parseDumpPorts,
+  parseFdbShow,
   parseInterfaceStatistics,
   parseOvsVsctlShow,
+  type FdbEntry,
   type FlowEntry,
   type OvsShow,
   type PortCounters,
@@ -117,6 +119,11 @@ export async function interfaceStates(s: Session): Promise<InterfaceState[]> {
 
 export async function pmdStats(s: Session): Promise<PmdStats> {
   return parsePmdStatsShow(await onHost(s, `${s.profile.tool('ovs-appctl')} -t ${vswitchdTarget(s)} dpif-netdev/pmd-stats-show`));
+}
+
+/** The bridge's MAC table (`rules: normal` keeps the path's MACs in it as static entries). */
+export async function fdb(s: Session): Promise<FdbEntry[]> {
+  return parseFdbShow(await onHost(s, `${s.profile.tool('ovs-appctl')} -t ${vswitchdTarget(s)} fdb/show ${shq(s.tb.bridge)}`));
 }
 
 /** The userspace datapath's flows (megaflows) now: the dump, and how many distinct ones it holds. */

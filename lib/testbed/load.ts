@@ -374,12 +374,19 @@ export function sameSubnet(cidr: string, ip: string): boolean {
 }
 
 /** A flow the switch gets: the file's (addresses always), or one of the stream's rules (`port` rules match no address, `flow` rules the whole 5-tuple). */
-export type SwitchFlow = Omit<FlowSpec, 'nwSrc' | 'nwDst'> & { nwSrc?: string; nwDst?: string; udp?: { src: number; dst: number } };
+export type SwitchFlow = Omit<FlowSpec, 'nwSrc' | 'nwDst' | 'output'> & {
+  nwSrc?: string;
+  nwDst?: string;
+  udp?: { src: number; dst: number };
+  /** An OpenFlow port, or NORMAL: the switch's own forwarding by its MAC table (traffic.rules: normal). */
+  output: number | 'NORMAL';
+};
 
 /**
  * The flows the switch gets: the file's, or the stream's (phy→VM ingress,
  * VM→phy egress) as traffic.rules says: the guide's match the stream's
- * address pair, `port` rules in_port alone (any flow's addresses), `flow`
+ * address pair, `port` rules in_port alone (any flow's addresses), `normal`
+ * rules in_port to the switch's MAC table (staticMacsOf), `flow`
  * rules one pair per 5-tuple of the traffic's flows and one for the latency
  * stream's.
  */
@@ -392,6 +399,7 @@ export function flowsOf(tb: Testbed): SwitchFlow[] {
   ];
   const base = { dlType: '0x0800', idleTimeout: 0 };
   if (tb.traffic.rules === 'port') return ways.map((w) => ({ ...base, ...w }));
+  if (tb.traffic.rules === 'normal') return ways.map((w) => ({ ...base, ...w, output: 'NORMAL' as const }));
   if (tb.traffic.rules === 'guide') return ways.map((w) => ({ ...base, ...w, nwSrc: tb.traffic.srcIp, nwDst: tb.traffic.dstIp }));
   const count = tb.traffic.flows?.count ?? 1;
   // The stream's flows, then the latency stream's one (its own destination port).
@@ -399,4 +407,29 @@ export function flowsOf(tb: Testbed): SwitchFlow[] {
   return [...Array.from({ length: count }, (_, i) => flowAt(tb.traffic, tb.traffic.flows, i)), latency].flatMap((f) =>
     ways.map((w) => ({ ...base, ...w, nwSrc: intIp(f.srcIp), nwDst: intIp(f.dstIp), udp: { src: f.srcPort, dst: f.dstPort } })),
   );
+}
+
+/** A MAC the switch's table holds as a static entry for `rules: normal`, on the port the stream's frames to it leave by. */
+export interface StaticMac {
+  mac: string;
+  port: string;
+  ofport: number;
+}
+
+/**
+ * `rules: normal`: the four MACs of the path, each on its port, so that the
+ * switch forwards every frame by its table from the first one and floods
+ * none (the TG's receive port sends nothing it could learn from): the
+ * stream's source behind phy ingress, the guest's vEths behind their ports,
+ * the gateway behind phy egress.
+ */
+export function staticMacsOf(tb: Testbed): StaticMac[] {
+  if (tb.traffic.rules !== 'normal' || tb.flows.length > 0) return [];
+  const t = topologyOf(tb);
+  return [
+    { mac: tb.traffic.srcMac, port: t.phyIngress.name, ofport: t.phyIngress.ofport },
+    { mac: t.vmIngress.mac, port: t.vmIngress.name, ofport: t.vmIngress.ofport },
+    { mac: t.vmEgress.mac, port: t.vmEgress.name, ofport: t.vmEgress.ofport },
+    { mac: t.gateway.mac, port: t.phyEgress.name, ofport: t.phyEgress.ofport },
+  ].map((m) => ({ ...m, mac: m.mac.toLowerCase() }));
 }

@@ -69,9 +69,11 @@ const Flows = z
  * them: `guide` (the guide's: in_port with nw_src and nw_dst, one address
  * pair), `port` (in_port only: any address the stream's flows take), `flow`
  * (one rule per 5-tuple and direction: the classifier un-wildcards every
- * field, one megaflow per flow).
+ * field, one megaflow per flow), `normal` (in_port with the NORMAL action:
+ * the switch forwards by its MAC table, the testbed's four MACs added to it
+ * as static entries so that nothing floods while it would learn).
  */
-export const FLOW_RULES = ['guide', 'port', 'flow'] as const;
+export const FLOW_RULES = ['guide', 'port', 'flow', 'normal'] as const;
 
 export const Traffic = z.strictObject({
   srcIp: ipv4().default('1.1.1.1'),

@@ -4,7 +4,7 @@ import type { DmesgLine } from '../parsers/dmesg.js';
 import { IVSHMEM_FOUND, IVSHMEM_NOT_FOUND, KNI_LOADED, KNI_LOADING, kernelTrouble } from '../parsers/dmesg.js';
 import type { Iface, IpLink, Neighbour, Route } from '../parsers/net.js';
 import { prefixToNetmask } from '../parsers/net.js';
-import type { FlowEntry, OvsShow } from '../parsers/ovs.js';
+import type { FdbEntry, FlowEntry, OvsShow } from '../parsers/ovs.js';
 import type { InterfaceState, LogLine } from '../parsers/ovs-dpdk.js';
 
 export interface ExpectedPort {
@@ -42,11 +42,12 @@ export interface ExpectedFlow {
   nwSrc?: string | undefined;
   nwDst?: string | undefined;
   udp?: { src: number; dst: number } | undefined;
-  output: number;
+  output: number | 'NORMAL';
 }
 
 /** What tells one rule of the stream from another: its match fields and its output. */
-const expectedKey = (f: ExpectedFlow, output: number) => [f.inPort, f.nwSrc ?? '', f.nwDst ?? '', f.udp?.src ?? '', f.udp?.dst ?? '', output].join('|');
+const expectedKey = (f: ExpectedFlow, output: number | 'NORMAL') =>
+  [f.inPort, f.nwSrc ?? '', f.nwDst ?? '', f.udp?.src ?? '', f.udp?.dst ?? '', output].join('|');
 
 /** An installed entry's key for each port it outputs to; none for an entry that is not IPv4 (ARP, the default NORMAL flow). */
 function entryKeys(e: FlowEntry): string[] {
@@ -55,8 +56,8 @@ function entryKeys(e: FlowEntry): string[] {
   const match = [e.fields.in_port ?? '', e.fields.nw_src ?? '', e.fields.nw_dst ?? '', e.fields.tp_src ?? '', e.fields.tp_dst ?? ''].join('|');
   return e.actions
     .split(',')
-    .filter((a) => a.startsWith('output:'))
-    .map((a) => `${match}|${a.slice('output:'.length)}`);
+    .filter((a) => a.startsWith('output:') || a === 'NORMAL')
+    .map((a) => `${match}|${a.replace(/^output:/, '')}`);
 }
 
 /** For each expected flow, the installed entry that is it (or undefined), found through one index: a table of 20,000 rules is read once. */
@@ -72,7 +73,7 @@ export function findFlow(flows: FlowEntry[], f: ExpectedFlow): FlowEntry | undef
 
 export function describeFlow(f: ExpectedFlow): string {
   const udp = f.udp ? `,udp,tp_src=${f.udp.src},tp_dst=${f.udp.dst}` : '';
-  return `in_port=${f.inPort}${f.nwSrc ? `,nw_src=${f.nwSrc}` : ''}${f.nwDst ? `,nw_dst=${f.nwDst}` : ''}${udp} -> output:${f.output}`;
+  return `in_port=${f.inPort}${f.nwSrc ? `,nw_src=${f.nwSrc}` : ''}${f.nwDst ? `,nw_dst=${f.nwDst}` : ''}${udp} -> ${f.output === 'NORMAL' ? 'NORMAL' : `output:${f.output}`}`;
 }
 
 /** Every expected flow installed, and no other (the first few of each named: a table of thousands says how many). */
@@ -283,4 +284,18 @@ export function stateChanges(before: Record<string, string[]>, after: Record<str
     if (came.length > 0) changes.push(`${aspect}: new: ${came.join('; ')}`);
   }
   return changes;
+}
+
+/** Each MAC of `rules: normal` in the switch's table, static, on its port (fdb/show's port is the OpenFlow port number). */
+export function checkStaticMacs(table: FdbEntry[], expected: Array<{ mac: string; port: string; ofport: number }>): string[] {
+  const problems: string[] = [];
+  for (const want of expected) {
+    const got = table.filter((e) => e.mac === want.mac);
+    const right = got.find((e) => e.port === String(want.ofport));
+    if (right?.static) continue;
+    if (right) problems.push(`MAC ${want.mac} is on ${want.port} (port ${want.ofport}) but learned (age ${right.age}), not static: it can move and age out`);
+    else if (got.length > 0) problems.push(`MAC ${want.mac} is on port ${got.map((e) => e.port).join(', ')}, expected ${want.port} (port ${want.ofport})`);
+    else problems.push(`MAC ${want.mac} is not in the switch's MAC table (expected static on ${want.port}, port ${want.ofport}): its frames are flooded`);
+  }
+  return problems;
 }

@@ -5,7 +5,7 @@
 // the tier's files run one at a time, so no other lab runs while it writes.
 import { describe, it } from 'vitest';
 import { injectForeignFrames } from '../helpers/foreign.js';
-import { VERDICTS, checkFault, cleanUpFaultLabs, guestForwardRule, inGuest, type Fault } from '../helpers/faults.js';
+import { VERDICTS, checkFault, cleanUpFaultLabs, guestForwardRule, inGuest, inHostOvs, type Fault } from '../helpers/faults.js';
 
 cleanUpFaultLabs();
 
@@ -108,6 +108,26 @@ const FAULTS: Fault[] = [
       'check.counters': /^counters: packets were lost between "the guest's vEth_port32 received" \(2000\) and "the guest's vEth_port33 sent" \(1998\)/,
     },
     passes: 'every other check',
+  },
+  {
+    // The switch forwarding by its MAC table (rules: normal), the path's MACs static in it: a healthy lab passes, a hundred flows whole.
+    name: 'rules: normal, a hundred flows, a healthy lab',
+    testbed: (yaml) => yaml.replace(/^ {2}count: 1000$/m, '  count: 1000\n  rules: normal\n  flows: { count: 100, srcIps: 10, srcPorts: 10 }'),
+    hook: () => 'true',
+    exitCode: 0,
+    fails: {},
+    passes: 'every other check',
+  },
+  {
+    // ... and a MAC moved in its table after the setup (the gateway's, to the port the stream comes in by) is named there.
+    name: "rules: normal, the gateway's MAC moved to the ingress phy port in the switch's table",
+    testbed: (yaml) => yaml.replace(/^ {2}count: 1000$/m, '  count: 1000\n  rules: normal\n  flows: { count: 100, srcIps: 10, srcPorts: 10 }'),
+    hook: (lab) => inHostOvs(lab, 'ovs-appctl fdb/add br0 port16 0 de:ad:be:ef:ca:fe'),
+    exitCode: 1,
+    fails: {
+      'check.flows': /MAC de:ad:be:ef:ca:fe is on port 16, expected port17 \(port 17\)/,
+      'check.packets': /^return packets: 0\/100 flows whole, 0\/1000 returned, 1000 lost/,
+    },
   },
   {
     // A real lab's links carry more than the stream; a healthy DUT must still pass, counters included.

@@ -4,14 +4,17 @@
 // capture judged flow by flow: a flow that did not come back is named by its
 // 5-tuple, never averaged away among the others.
 import { afterAll, describe, expect, it } from 'vitest';
-import { flowsOf, parseTestbed } from '../../lib/testbed/load.js';
+import { flowsOf, parseTestbed, staticMacsOf } from '../../lib/testbed/load.js';
+import { topologyOf } from '../../lib/testbed/topology.js';
+import { virtual } from '../../lib/profiles/virtual.profile.js';
+import { hostFlows } from '../../lib/profiles/steps/switch.js';
 import { buildFrame, flowFields, flowText, streamFromTestbed } from '../../lib/traffic/stream.js';
 import { verifyCapture } from '../../lib/verify/packets.js';
 import { pcapFrames } from '../../lib/traffic/pcap.js';
 import { flowProgram } from '../../lib/traffic/trex/streams.js';
 import { countDatapathFlows, parsePmdStatsShow } from '../../lib/parsers/ovs-dpdk.js';
-import { parseDumpFlows } from '../../lib/parsers/ovs.js';
-import { checkFlowsInstalled, describeFlow } from '../../lib/verify/state.js';
+import { parseDumpFlows, parseFdbShow } from '../../lib/parsers/ovs.js';
+import { checkFlowsInstalled, checkStaticMacs, describeFlow } from '../../lib/verify/state.js';
 import { expectedMegaflows, needsWarmUp } from '../../lib/suite/throughput/warm-up.js';
 import { MINIMAL_TESTBED as MINIMAL, output, testbedProblems } from '../helpers/fixtures.js';
 import { EGRESS_MAC, GATEWAY_MAC, TempDir, fixChecksum, pcapBytes, routed, spec } from '../helpers/pcaps.js';
@@ -244,5 +247,53 @@ describe('a rule per 5-tuple (traffic.rules: flow)', () => {
     expect(missing[0]).toBe('flow in_port=33,nw_src=1.1.1.1,nw_dst=6.6.6.2,udp,tp_src=1027,tp_dst=1024 -> output:17 is not installed');
     expect(missing).toHaveLength(11);
     expect(missing[10]).toBe('20 of the 20002 flows are not installed and 10 more');
+  });
+});
+
+describe('the switch forwarding by its MAC table (traffic.rules: normal)', () => {
+  const tb = parseTestbed(withTraffic('  rules: normal\n  flows: { count: 100, srcIps: 10, srcPorts: 10 }'));
+  const ctx = { tb, topology: topologyOf(tb), profile: virtual, value: () => '' };
+
+  it("is in_port to NORMAL each way, the path's four MACs static in the table first: one megaflow per direction whatever the flows", () => {
+    expect(flowsOf(tb).map((f) => describeFlow(f))).toEqual(['in_port=16 -> NORMAL', 'in_port=33 -> NORMAL']);
+    const lines = (hostFlows.commands(ctx) as Array<{ line: string }>).map((c) => c.line);
+    expect(lines).toEqual([
+      'ovs-ofctl del-flows br0',
+      'ovs-ofctl add-flow br0 in_port=16,dl_type=0x0800,idle_timeout=0,action=NORMAL',
+      'ovs-ofctl add-flow br0 in_port=33,dl_type=0x0800,idle_timeout=0,action=NORMAL',
+      'ovs-appctl -t ovs-vswitchd fdb/add br0 port16 0 02:00:00:00:00:01',
+      'ovs-appctl -t ovs-vswitchd fdb/add br0 port32 0 00:4b:4e:49:30:00',
+      'ovs-appctl -t ovs-vswitchd fdb/add br0 port33 0 00:4b:4e:49:30:01',
+      'ovs-appctl -t ovs-vswitchd fdb/add br0 port17 0 de:ad:be:ef:ca:fe',
+      'ovs-appctl -t ovs-vswitchd fdb/show br0',
+      'ovs-ofctl dump-flows br0',
+    ]);
+    expect(expectedMegaflows(tb)).toBe(2);
+    // OVS 3.1 prints the NORMAL action as it is: the table read back holds both rules and nothing else.
+    const table = parseDumpFlows(
+      'NXST_FLOW reply (xid=0x4):\n cookie=0x0, duration=0.025s, table=0, n_packets=0, n_bytes=0, idle_age=0, ip,in_port=16 actions=NORMAL\n cookie=0x0, duration=0.012s, table=0, n_packets=0, n_bytes=0, idle_age=0, ip,in_port=33 actions=NORMAL\n',
+    );
+    expect(checkFlowsInstalled(table, flowsOf(tb))).toEqual([]);
+    expect(checkFlowsInstalled(table.slice(1), flowsOf(tb))).toEqual(['flow in_port=16 -> NORMAL is not installed']);
+  });
+
+  it('reads the MAC table as OVS 3.1 prints it and names a MAC on the wrong port, a learned one, a missing one', () => {
+    const macs = staticMacsOf(tb);
+    const good = parseFdbShow(output('fdb-show-netdev-four-static.txt'));
+    expect(good).toHaveLength(4);
+    expect(checkStaticMacs(good, macs)).toEqual([]);
+    // Real output: the stream's source MAC re-added on the egress phy port (fdb/add moves a static entry).
+    expect(checkStaticMacs(parseFdbShow(output('fdb-show-netdev-source-mac-on-egress.txt')), macs)).toEqual([
+      'MAC 02:00:00:00:00:01 is on port 17, expected port16 (port 16)',
+    ]);
+    const learned = good.map((e) => (e.mac === 'de:ad:be:ef:ca:fe' ? { ...e, static: false, age: '3' } : e));
+    expect(checkStaticMacs(learned, macs)).toEqual(['MAC de:ad:be:ef:ca:fe is on port17 (port 17) but learned (age 3), not static: it can move and age out']);
+    expect(checkStaticMacs(good.slice(1), macs)).toEqual([
+      "MAC 02:00:00:00:00:01 is not in the switch's MAC table (expected static on port16, port 16): its frames are flooded",
+    ]);
+    expect(() => parseFdbShow(' port  VLAN  MAC                Age\n   16     0  02:00:00:00:00  static\n')).toThrow(/rows of port, VLAN, MAC and age/);
+    expect(() => parseFdbShow('')).toThrow(/the header/);
+    // Other rules keep the table as it is.
+    expect(staticMacsOf(parseTestbed(withTraffic('  rules: port')))).toEqual([]);
   });
 });

@@ -222,6 +222,10 @@ describe('values that failed late or misled: refused at load, with the field', (
     expect(
       profileProblems(profileByName('legacy-kni'), parseTestbed(`${MINIMAL}dpdk: { ovsDpdk: { baseVirtAddr: "0x2aaa2aa0000" } }\n`), 'guide.yaml'),
     ).toBeNull();
+    const normal = parseTestbed(`${MINIMAL}dpdk: { ovsDpdk: { baseVirtAddr: "0x2aaa2aa0000" } }\ntraffic: { rules: normal }\n`);
+    expect(profileProblems(profileByName('legacy-kni'), normal, 'guide.yaml')?.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      "traffic.rules: normal; the guide's vSwitch has no static MAC entries (ovs-appctl fdb/add) to keep it from flooding: use guide, port or flow (profile legacy-kni)",
+    ]);
   });
 
   it('uses vm.hugepageSizeKb for the guest memory it names', () => {

@@ -1,11 +1,11 @@
 import { switchPortNames } from '../../testbed/topology.js';
 import { CheckFailure, CommandError, PreflightError } from '../../errors.js';
-import { parseDumpFlows, parseOvsVsctlShow } from '../../parsers/ovs.js';
+import { parseDumpFlows, parseFdbShow, parseOvsVsctlShow } from '../../parsers/ovs.js';
 import { INTERFACE_STATES_ARGS, parseInterfaceStates } from '../../parsers/ovs-dpdk.js';
-import { flowsOf, type SwitchFlow } from '../../testbed/load.js';
+import { flowsOf, staticMacsOf, type SwitchFlow } from '../../testbed/load.js';
 import { shq } from '../../transport/quote.js';
-import { checkFlowsInstalled, checkOvsShow } from '../../verify/state.js';
-import type { StepContext, StepDef, StepRuntime } from '../profile.js';
+import { checkFlowsInstalled, checkOvsShow, checkStaticMacs } from '../../verify/state.js';
+import type { Cmd, StepContext, StepDef, StepRuntime } from '../profile.js';
 import { ipInt } from '../../testbed/flows.js';
 import { vswitchdLogSinceStart } from './ovs-dpdk.js';
 import { delOwnBridge, FOREIGN_BRIDGE_EXIT, foreignBridgeFix, host, killByPidfile, t } from './shared.js';
@@ -174,7 +174,8 @@ export const hostStartVswitchd: StepDef = {
 /** The guide's add-flow line for one flow (with its 5-tuple where `rules: flow` gives it one). */
 function addFlow(c: StepContext, f: SwitchFlow): string {
   const udp = f.udp ? `nw_proto=17,tp_src=${f.udp.src},tp_dst=${f.udp.dst},` : '';
-  return `${t(c, 'ovs-ofctl')} add-flow ${shq(c.tb.bridge)} in_port=${f.inPort},dl_type=${f.dlType},${f.nwSrc ? `nw_src=${f.nwSrc},` : ''}${f.nwDst ? `nw_dst=${f.nwDst},` : ''}${udp}idle_timeout=${f.idleTimeout},action=output:${f.output}`;
+  const action = f.output === 'NORMAL' ? 'NORMAL' : `output:${f.output}`;
+  return `${t(c, 'ovs-ofctl')} add-flow ${shq(c.tb.bridge)} in_port=${f.inPort},dl_type=${f.dlType},${f.nwSrc ? `nw_src=${f.nwSrc},` : ''}${f.nwDst ? `nw_dst=${f.nwDst},` : ''}${udp}idle_timeout=${f.idleTimeout},action=${action}`;
 }
 
 /**
@@ -188,7 +189,7 @@ function perFlowRules(c: StepContext, ways: readonly SwitchFlow[]): string {
   const tr = c.tb.traffic;
   const f = tr.flows ?? { count: 1, srcIps: 1, dstIps: 1, srcPorts: 1, dstPorts: 1 };
   const vars = { n: f.count, sp: f.srcPorts, dp: f.dstPorts, si: f.srcIps, s0: ipInt(tr.srcIp), d0: ipInt(tr.dstIp), p0: tr.srcPort, q0: tr.dstPort };
-  const rule = (w: { inPort: number; output: number }) => `print "in_port=${w.inPort}," m ",idle_timeout=0,actions=output:${w.output}"`;
+  const rule = (w: { inPort: number; output: number | 'NORMAL' }) => `print "in_port=${w.inPort}," m ",idle_timeout=0,actions=output:${w.output}"`;
   const program = [
     'function ip(x) { return int(x / 16777216) "." int(x / 65536) % 256 "." int(x / 256) % 256 "." x % 256 }',
     'BEGIN { for (i = 0; i < n; i++) { j = i; a = p0 + j % sp; j = int(j / sp); b = q0 + j % dp; j = int(j / dp); s = s0 + j % si; d = d0 + int(j / si);',
@@ -199,6 +200,14 @@ function perFlowRules(c: StepContext, ways: readonly SwitchFlow[]): string {
     .join(' ');
   return `awk ${args} ${shq(program)} | ${t(c, 'ovs-ofctl')} add-flows ${shq(c.tb.bridge)} -`;
 }
+/** `rules: normal`: the path's MACs as static entries of the bridge's table (VLAN 0: untagged), then the table read back. */
+function staticMacCommands(c: StepContext): Cmd[] {
+  const macs = staticMacsOf(c.tb);
+  if (macs.length === 0) return [];
+  const appctl = `${t(c, 'ovs-appctl')} -t ${shq(c.profile.appctlTarget?.(c.tb) ?? 'ovs-vswitchd')}`;
+  return [...macs.map((m) => host(c, `${appctl} fdb/add ${shq(c.tb.bridge)} ${shq(m.port)} 0 ${m.mac}`)), host(c, `${appctl} fdb/show ${shq(c.tb.bridge)}`)];
+}
+
 export const hostFlows: StepDef = {
   id: 'host.flows',
   title: 'Delete the default flow entries and add the ingress and egress flows',
@@ -212,11 +221,16 @@ export const hostFlows: StepDef = {
       ...(perFlow
         ? [host(c, perFlowRules(c, flows.slice(0, 2))), ...flows.slice(-2).map((f) => host(c, addFlow(c, f)))]
         : flows.map((f) => host(c, addFlow(c, f)))),
+      ...staticMacCommands(c),
       host(c, `${t(c, 'ovs-ofctl')} dump-flows ${shq(c.tb.bridge)}`),
     ];
   },
   after: async (s, outputs) => {
     const flows = parseDumpFlows(outputs[outputs.length - 1]!);
     CheckFailure.ifAny('flow table', checkFlowsInstalled(flows, flowsOf(s.tb)), flows);
+    const macs = staticMacsOf(s.tb);
+    if (macs.length === 0) return;
+    const table = parseFdbShow(outputs[outputs.length - 2]!);
+    CheckFailure.ifAny("the switch's MAC table", checkStaticMacs(table, macs), table);
   },
 };

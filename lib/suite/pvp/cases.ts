@@ -14,7 +14,7 @@ import { vhostUserPorts } from '../../testbed/sizing.js';
 import type { HopId, Wire } from '../../testbed/path.js';
 import type { PvpMeasured } from '../../results/pvp.js';
 import { countersRecord, countersTable, dropsTable, packetsTable } from './result.js';
-import { flowsOf } from '../../testbed/load.js';
+import { flowsOf, staticMacsOf } from '../../testbed/load.js';
 import { shq } from '../../transport/quote.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
 import { sentBytes, streamFromTestbed, type StreamSpec } from '../../traffic/stream.js';
@@ -33,8 +33,8 @@ import {
   checkKernelHealthy,
   checkKniDmesg,
   checkStaticArp,
+  checkStaticMacs,
   checkSysctl,
-  matchFlows,
 } from '../../verify/state.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
 import * as read from '../../scenario/readback.js';
@@ -45,6 +45,7 @@ import {
   failed,
   foreignAlongPath,
   reading,
+  readFlowCounts,
   stamped,
   type FlowCounts,
   type Readout,
@@ -263,7 +264,7 @@ export class PvpTest {
             last: async () => {
               at.before.last = controllerUs();
               guestBefore = await this.readGuest();
-              this.flowCounts = await reading(() => this.readFlowCounts());
+              this.flowCounts = await reading(() => readFlowCounts(this.run.session, this.run.tb));
             },
           },
           after: {
@@ -291,18 +292,6 @@ export class PvpTest {
     }
   }
 
-  /** The counts of the rules that take the stream in from phy ingress, and of those that take it back from the guest (summed: `rules: flow` has one per 5-tuple). */
-  private async readFlowCounts(): Promise<FlowCounts> {
-    const specs = flowsOf(this.run.tb);
-    const matched = matchFlows(await read.flows(this.run.session), specs);
-    const counts = (inPort: number) => {
-      const entries = specs.flatMap((f, i) => (f.inPort === inPort ? [matched[i]] : []));
-      if (entries.length === 0 || entries.some((e) => !e)) return null;
-      return { packets: entries.reduce((a, e) => a + e!.nPackets, 0), bytes: entries.reduce((a, e) => a + e!.nBytes, 0) };
-    };
-    return { ingress: counts(this.run.topology.phyIngress.ofport), egress: counts(this.run.topology.vmEgress.ofport) };
-  }
-
   /** The return capture judged against the stream: what the guest's router must have sent back. */
   private verifyReturn(lossTolerance = this.run.tb.verify.lossTolerance, maxProblems = this.run.tb.verify.maxProblems): Promise<PacketVerdict> {
     return verifyCapture(pcapFrames(join(this.run.dir, 'rx.pcap')), {
@@ -326,7 +315,7 @@ export class PvpTest {
     const before = this.before as Snapshot;
     const after = this.after as Snapshot;
     const flowsBefore = this.flowCounts as FlowCounts;
-    const flowsAfter = await this.readFlowCounts();
+    const flowsAfter = await readFlowCounts(this.run.session, this.run.tb);
     const path = this.run.path.hops;
     // The packet check's count of the stream's packets that came back; if it did not run, the capture's own.
     const v = this.verdict ?? (await this.verifyReturn(1, 1));
@@ -405,8 +394,11 @@ export class PvpTest {
     CheckFailure.ifAny('switch', problems);
   }
 
+  /** The rules, and with `rules: normal` the path's MACs where the setup put them in the switch's table. */
   private async checkFlowTable(): Promise<void> {
-    CheckFailure.ifAny('flow table', checkFlowsInstalled(await read.flows(this.run.session), flowsOf(this.run.tb)));
+    const [s, macs] = [this.run.session, staticMacsOf(this.run.tb)];
+    const table = macs.length > 0 ? checkStaticMacs(await read.fdb(s), macs) : [];
+    CheckFailure.ifAny('flow table', [...checkFlowsInstalled(await read.flows(s), flowsOf(this.run.tb)), ...table]);
   }
 
   private async checkKniDmesg(): Promise<void> {

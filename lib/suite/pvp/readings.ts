@@ -9,6 +9,12 @@ import type { TgSnapshot } from '../../traffic/tg.js';
 import type { ForeignFrames, PathCounts } from '../../verify/counters.js';
 import { countForeign, ownWindow, peerWindow, type ForeignCount } from '../../verify/foreign.js';
 import { pcapFrames } from '../../traffic/pcap.js';
+import * as read from '../../scenario/readback.js';
+import type { Session } from '../../scenario/session.js';
+import { flowsOf } from '../../testbed/load.js';
+import type { Testbed } from '../../testbed/schema.js';
+import { topologyOf } from '../../testbed/topology.js';
+import { matchFlows } from '../../verify/state.js';
 
 /** Controller clock (µs): when a reading was asked for and when it came back. */
 export interface Stamp {
@@ -129,4 +135,17 @@ export function snapshotOf(
     guest: guest.value,
     at: { host: sw.at, tg: tgAt, guest: guest.at },
   };
+}
+
+/** The counts of the rules that take the stream in from phy ingress, and of those that take it back from the guest (summed: `rules: flow` has one per 5-tuple). */
+export async function readFlowCounts(s: Session, tb: Testbed): Promise<FlowCounts> {
+  const specs = flowsOf(tb);
+  const matched = matchFlows(await read.flows(s), specs);
+  const counts = (inPort: number) => {
+    const entries = specs.flatMap((f, i) => (f.inPort === inPort ? [matched[i]] : []));
+    if (entries.length === 0 || entries.some((e) => !e)) return null;
+    return { packets: entries.reduce((a, e) => a + e!.nPackets, 0), bytes: entries.reduce((a, e) => a + e!.nBytes, 0) };
+  };
+  const t = topologyOf(tb);
+  return { ingress: counts(t.phyIngress.ofport), egress: counts(t.vmEgress.ofport) };
 }

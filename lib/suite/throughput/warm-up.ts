@@ -24,12 +24,12 @@ const WARM_UP_ROUNDS = 3;
  * The megaflows the testbed's rules imply for its one-way stream: one per
  * direction through the switch (ingress, egress) for each flow the rules tell
  * apart (the guide's match the address pair; `port` rules nothing; `flow`
- * rules the whole 5-tuple), null where the testbed lists its own flows.
+ * rules the whole 5-tuple; `normal` the MACs and VLAN, one pair for the stream), null where the testbed lists its own flows.
  */
 export function expectedMegaflows(tb: Testbed): number | null {
   if (tb.flows.length > 0) return null;
   const f = tb.traffic.flows;
-  const apart = { guide: f ? f.srcIps * f.dstIps : 1, port: 1, flow: f?.count ?? 1 }[tb.traffic.rules];
+  const apart = { guide: f ? f.srcIps * f.dstIps : 1, port: 1, flow: f?.count ?? 1, normal: 1 }[tb.traffic.rules];
   return 2 * apart;
 }
 
