@@ -20,12 +20,15 @@ import type { RunResult } from '../lib/results/run.js';
 import { throughputOf, type ThroughputResult } from '../lib/results/throughput.js';
 import { lookupShares } from '../lib/suite/throughput/result.js';
 import { labDown, labUp, type Datapath } from '../lib/vlab/lab.js';
+import { FLOW_RULES } from '../lib/testbed/traffic-schema.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1]!.split(',') : null);
 const DATAPATHS = (arg('--datapaths') ?? ['netdev', 'dpdk']) as Datapath[];
 const FLOWS = (arg('--flows') ?? ['1', '1000', '10000']).map(Number);
-const RULES = (arg('--rules') ?? ['port', 'flow']) as Array<'port' | 'flow'>;
+// normal (the MAC table) on asking: its megaflows are port rules' (one pair), its cost the NORMAL action's.
+const RULES = (arg('--rules') ?? ['port', 'flow']) as Array<(typeof FLOW_RULES)[number]>;
+for (const r of RULES) if (!FLOW_RULES.includes(r)) throw new Error(`--rules: ${r} is not one of ${FLOW_RULES.join(', ')}`);
 const reports = mkdtempSync(join(tmpdir(), 'dutlab-bench-flows-'));
 const mfps = (x: number | null | undefined) => (x === null || x === undefined ? 'none' : (x / 1e6).toFixed(3));
 
