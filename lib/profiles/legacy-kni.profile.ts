@@ -35,6 +35,9 @@ export const legacyKni: Profile = {
           "dpdk.ovsDpdk.baseVirtAddr: missing; the guide's --base-virtaddr=<virt_addr> is the host's own (an address free in the primary and in every process that attaches to it), so dutlab has no default for it",
         ]),
     // The guide's vSwitch predates OVS's static MAC entries (fdb/add, OVS 2.16): its switch cannot be kept from flooding.
+    ...(tb.traffic.direction === 'both'
+      ? ["traffic.direction: both; the guide's setup is one way (its flows, its route and ARP entry): use one-way, or the virtual or ovs-dpdk profile"]
+      : []),
     ...(tb.traffic.rules === 'normal'
       ? ["traffic.rules: normal; the guide's vSwitch has no static MAC entries (ovs-appctl fdb/add) to keep it from flooding: use guide, port or flow"]
       : []),

@@ -52,3 +52,23 @@ export const flowText = (f: FlowFields): string => `${intIp(f.srcIp)}:${f.srcPor
 
 /** The latency stream's UDP destination port: the stream's next one (the guide's and `port` rules pass it as they pass the stream; `flow` rules add a rule each way for it). */
 export const latencyPortOf = (dstPort: number): number => (dstPort === 65535 ? 65534 : dstPort + 1);
+
+/** The reverse direction's base: the stream's addresses and ports swapped (the reverse stream answers the forward one). */
+export function reverseOf<T extends { srcIp: string | number; dstIp: string | number; srcPort: number; dstPort: number }>(base: T): T {
+  return { ...base, srcIp: base.dstIp, dstIp: base.srcIp, srcPort: base.dstPort, dstPort: base.srcPort };
+}
+
+/** The reverse direction's ranges: each field's range moves with its field (flow i reversed is flow i of the reverse stream). */
+export function reverseRanges(r: FlowRanges): FlowRanges {
+  return { count: r.count, srcIps: r.dstIps, dstIps: r.srcIps, srcPorts: r.dstPorts, dstPorts: r.srcPorts };
+}
+
+/** The shortest prefix that holds `count` consecutive addresses from `first` (the guest's route to a stream's sources). */
+export function coveringPrefix(first: string, count: number): string {
+  const a = ipInt(first);
+  const b = (a + count - 1) >>> 0;
+  let len = 32;
+  while (len > 0 && a >>> (32 - len) !== b >>> (32 - len)) len--;
+  const net = len === 0 ? 0 : (a >>> (32 - len)) << (32 - len);
+  return `${intIp(net >>> 0)}/${len}`;
+}

@@ -7,9 +7,9 @@ import { errorMessage, InputFileError, TestbedError, type TestbedProblem } from 
 import { FILE_LIMITS, fileProblem, readBounded } from '../files.js';
 import { TestbedSchema, type FlowSpec, type Testbed } from './schema.js';
 import { coresOf, cpuList, perNodeText, searchCeiling, socketLimitPerNode, socketMemPerNode } from './sizing.js';
-import { switchPortNames, topologyOf } from './topology.js';
+import { reverseGatewayOf, switchPortNames, topologyOf } from './topology.js';
 import { trafficProblems } from './traffic-schema.js';
-import { flowAt, intIp, latencyPortOf } from './flows.js';
+import { flowAt, intIp, ipInt, latencyPortOf, reverseOf, type FlowFields } from './flows.js';
 
 const SECRET_KEYS = /^(password|passwd|passphrase|secret|token|privateKey)$/i;
 
@@ -197,7 +197,7 @@ function crossCheck(tb: Testbed): TestbedProblem[] {
     }
   });
   problems.push(...duplicates('phyPorts/vmPorts', 'port name', switchPortNames(tb)));
-  problems.push(...trafficProblems(tb.traffic, tb.tg.type));
+  problems.push(...trafficProblems(tb.traffic, tb.tg.type), ...reverseProblems(tb));
   problems.push(
     ...duplicates(
       'vmPorts',
@@ -392,21 +392,50 @@ export type SwitchFlow = Omit<FlowSpec, 'nwSrc' | 'nwDst' | 'output'> & {
  */
 export function flowsOf(tb: Testbed): SwitchFlow[] {
   if (tb.flows.length > 0) return tb.flows;
-  const t = topologyOf(tb);
-  const ways = [
-    { inPort: t.phyIngress.ofport, output: t.vmIngress.ofport },
-    { inPort: t.vmEgress.ofport, output: t.phyEgress.ofport },
-  ];
+  const { forward, reverse } = pathWays(tb);
   const base = { dlType: '0x0800', idleTimeout: 0 };
-  if (tb.traffic.rules === 'port') return ways.map((w) => ({ ...base, ...w }));
-  if (tb.traffic.rules === 'normal') return ways.map((w) => ({ ...base, ...w, output: 'NORMAL' as const }));
-  if (tb.traffic.rules === 'guide') return ways.map((w) => ({ ...base, ...w, nwSrc: tb.traffic.srcIp, nwDst: tb.traffic.dstIp }));
-  const count = tb.traffic.flows?.count ?? 1;
-  // The stream's flows, then the latency stream's one (its own destination port).
-  const latency = { ...flowAt(tb.traffic, undefined, 0), dstPort: latencyPortOf(tb.traffic.dstPort) };
-  return [...Array.from({ length: count }, (_, i) => flowAt(tb.traffic, tb.traffic.flows, i)), latency].flatMap((f) =>
-    ways.map((w) => ({ ...base, ...w, nwSrc: intIp(f.srcIp), nwDst: intIp(f.dstIp), udp: { src: f.srcPort, dst: f.dstPort } })),
-  );
+  const t = tb.traffic;
+  if (t.rules === 'port') return [...forward, ...reverse].map((w) => ({ ...base, ...w }));
+  if (t.rules === 'normal') return [...forward, ...reverse].map((w) => ({ ...base, ...w, output: 'NORMAL' as const }));
+  if (t.rules === 'guide')
+    return [
+      ...forward.map((w) => ({ ...base, ...w, nwSrc: t.srcIp, nwDst: t.dstIp })),
+      ...reverse.map((w) => ({ ...base, ...w, nwSrc: t.dstIp, nwDst: t.srcIp })),
+    ];
+  const exact = (f: FlowFields) => ({ nwSrc: intIp(f.srcIp), nwDst: intIp(f.dstIp), udp: { src: f.srcPort, dst: f.dstPort } });
+  // Each flow's rules (forward, then reverse), then the latency stream's pair (its own destination port; forward only).
+  const latency = { ...flowAt(t, undefined, 0), dstPort: latencyPortOf(t.dstPort) };
+  return [
+    ...Array.from({ length: t.flows?.count ?? 1 }, (_, i) => flowAt(t, t.flows, i)).flatMap((f) => [
+      ...forward.map((w) => ({ ...base, ...w, ...exact(f) })),
+      ...reverse.map((w) => ({ ...base, ...w, ...exact(reverseOf(f)) })),
+    ]),
+    ...forward.map((w) => ({ ...base, ...w, ...exact(latency) })),
+  ];
+}
+
+/** A rule's ports: where the stream comes in and where it must go out. */
+export interface Way {
+  inPort: number;
+  output: number;
+}
+
+/** The switch's hops of each direction (phy -> VM, VM -> phy); none reverse unless traffic.direction is both. */
+export function pathWays(tb: Testbed): { forward: Way[]; reverse: Way[] } {
+  const t = topologyOf(tb);
+  return {
+    forward: [
+      { inPort: t.phyIngress.ofport, output: t.vmIngress.ofport },
+      { inPort: t.vmEgress.ofport, output: t.phyEgress.ofport },
+    ],
+    reverse:
+      tb.traffic.direction === 'both'
+        ? [
+            { inPort: t.phyEgress.ofport, output: t.vmEgress.ofport },
+            { inPort: t.vmIngress.ofport, output: t.phyIngress.ofport },
+          ]
+        : [],
+  };
 }
 
 /** A MAC the switch's table holds as a static entry for `rules: normal`, on the port the stream's frames to it leave by. */
@@ -432,4 +461,25 @@ export function staticMacsOf(tb: Testbed): StaticMac[] {
     { mac: t.vmEgress.mac, port: t.vmEgress.name, ofport: t.vmEgress.ofport },
     { mac: t.gateway.mac, port: t.phyEgress.name, ofport: t.phyEgress.ofport },
   ].map((m) => ({ ...m, mac: m.mac.toLowerCase() }));
+}
+
+/** traffic.direction both: the reverse stream's next hop on the guest's ingress subnet, its sources' route apart from that subnet. */
+function reverseProblems(tb: Testbed): Array<{ path: string; message: string }> {
+  if (tb.traffic.direction !== 'both' || tb.flows.length > 0) return [];
+  const t = topologyOf(tb);
+  const gw = reverseGatewayOf(tb);
+  const [own, len] = t.vmIngress.cidr.split('/');
+  const inSubnet = (ip: string, net: string, bits: number) => bits === 0 || ipInt(ip) >>> (32 - bits) === ipInt(net) >>> (32 - bits);
+  const where = tb.reverseGateway ? 'reverseGateway.ip' : 'vmPorts.0.cidr';
+  if (gw.ip === own || !inSubnet(gw.ip, own!, Number(len)))
+    return [{ path: where, message: `the reverse stream's next hop ${gw.ip} must be another address of the guest's ingress subnet ${t.vmIngress.cidr}` }];
+  const [net, bits] = gw.route.split('/');
+  if (inSubnet(own!, net!, Number(bits)) || inSubnet(net!, own!, Number(len)))
+    return [
+      {
+        path: 'traffic.srcIp',
+        message: `the stream's sources (${gw.route}) overlap the guest's ingress subnet ${t.vmIngress.cidr}: the guest could not route the reverse stream back`,
+      },
+    ];
+  return [];
 }

@@ -216,6 +216,9 @@ export const TestbedSchema = z.strictObject({
     { name: 'port33', ofport: 33, kind: 'kni', guestIf: 'vEth_port33', mac: '00:4B:4E:49:30:01', cidr: '3.3.3.1/24' },
   ]),
   gateway: z.strictObject({ ip: ipv4(), mac: mac() }).default({ ip: '3.3.3.2', mac: 'DE:AD:BE:EF:CA:FE' }),
+  // traffic.direction both: the next hop the guest routes the reverse stream to, behind its ingress interface
+  // (default: the address after the ingress interface's, with the stream's source MAC: the TG's transmit port).
+  reverseGateway: z.strictObject({ ip: ipv4(), mac: mac() }).optional(),
   // Empty means: the guide's two flows, derived from the ports and the stream.
   flows: z.array(Flow).default([]),
   paths: Paths.prefault({}),

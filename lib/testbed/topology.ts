@@ -4,6 +4,7 @@
 //
 //   TG tx ─> phy ingress ─> VM ingress ─> guest ingress ══ guest's router ══
 //   guest egress ─> VM egress ─> phy egress ─> TG rx
+import { coveringPrefix, intIp, ipInt } from './flows.js';
 import type { PhyPortSpec, Testbed, VmPortSpec } from './schema.js';
 
 export interface Topology {
@@ -34,4 +35,17 @@ export function switchPortNames(tb: Pick<Testbed, 'phyPorts' | 'vmPorts'>): stri
 /** The destination MAC of the stream: the guest's ingress vEth, unless the testbed says otherwise. */
 export function streamDstMac(tb: Testbed): string {
   return tb.traffic.dstMac ?? topologyOf(tb).vmIngress.mac;
+}
+
+/**
+ * traffic.direction both: the reverse stream's next hop behind the guest's
+ * ingress interface, and the prefix the guest routes to it (the forward
+ * stream's sources). Default: the address after the ingress interface's own,
+ * with the forward stream's source MAC (the TG's transmit port's).
+ */
+export function reverseGatewayOf(tb: Testbed): { ip: string; mac: string; route: string } {
+  const [own] = topologyOf(tb).vmIngress.cidr.split('/');
+  const ip = tb.reverseGateway?.ip ?? intIp((ipInt(own!) + 1) >>> 0);
+  const f = tb.traffic.flows;
+  return { ip, mac: tb.reverseGateway?.mac ?? tb.traffic.srcMac, route: coveringPrefix(tb.traffic.srcIp, f?.srcIps ?? 1) };
 }

@@ -75,6 +75,9 @@ const Flows = z
  */
 export const FLOW_RULES = ['guide', 'port', 'flow', 'normal'] as const;
 
+/** The stream's directions: the guide's one way, or both (each its own stream; lib/testbed/flows.ts reverseOf). */
+export const DIRECTIONS = ['one-way', 'both'] as const;
+
 export const Traffic = z.strictObject({
   srcIp: ipv4().default('1.1.1.1'),
   dstIp: ipv4().default('6.6.6.2'),
@@ -90,6 +93,9 @@ export const Traffic = z.strictObject({
   rate: z.number().int().positive().max(1_000_000).default(1000),
   flows: Flows.optional(),
   rules: z.enum(FLOW_RULES).default('guide'),
+  // one-way: the guide's (TG transmit port -> guest -> TG receive port); both: also the reverse stream, from the
+  // receive port back to the transmit port (its own frames and sequence numbers, counted and judged apart).
+  direction: z.enum(DIRECTIONS).default('one-way'),
 });
 
 /** What the traffic section's values say against each other and the generator: the things its schema alone cannot see. */

@@ -2,8 +2,8 @@
 // and its sequence number, so every returned packet can be matched to the one
 // sent; with the testbed's flows, its frames spread over that many 5-tuples,
 // interleaved (a frame's flow is its sequence number modulo the flow count).
-import { flowAt, type FlowFields, type FlowRanges } from '../testbed/flows.js';
-import { streamDstMac } from '../testbed/topology.js';
+import { flowAt, reverseOf, reverseRanges, type FlowFields, type FlowRanges } from '../testbed/flows.js';
+import { streamDstMac, topologyOf } from '../testbed/topology.js';
 
 export { flowText, type FlowFields, type FlowRanges } from '../testbed/flows.js';
 import type { Testbed } from '../testbed/schema.js';
@@ -67,6 +67,29 @@ export function streamFromTestbed(tb: Testbed, runId: number, overrides: Partial
     rate: t.rate,
     runId: runId >>> 0,
     ...(t.flows && t.flows.count > 1 ? { flows: t.flows } : {}),
+    ...overrides,
+  };
+}
+
+/** The reverse stream's id beside the forward one's: the same run, the top bit flipped (its frames told apart by the payload). */
+export const reverseRunId = (runId: number): number => (runId ^ 0x80000000) >>> 0;
+
+/**
+ * traffic.direction both: the reverse stream, sent by the TG's receive port
+ * to the guest's egress vEth, from the gateway's MAC (the TG's receive port
+ * stands for it), addresses and ports swapped, each flow the reverse of the
+ * forward flow of the same number; its own run id, so that its frames and
+ * sequence numbers are its own.
+ */
+export function reverseStreamFromTestbed(tb: Testbed, runId: number, overrides: Partial<StreamSpec> = {}): StreamSpec {
+  const forward = streamFromTestbed(tb, runId);
+  const { flows, ...rest } = reverseOf(forward);
+  return {
+    ...rest,
+    srcMac: tb.gateway.mac,
+    dstMac: topologyOf(tb).vmEgress.mac,
+    runId: reverseRunId(runId),
+    ...(flows ? { flows: reverseRanges(flows) } : {}),
     ...overrides,
   };
 }

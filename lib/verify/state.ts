@@ -159,6 +159,18 @@ export function checkStaticArp(neigh: Neighbour[], ip: string, mac: string, dev:
   return problems;
 }
 
+/** traffic.direction both: the route to the forward stream's sources via the reverse next hop, out of the ingress interface, and its static ARP entry. */
+export function checkReverseRoute(routes: Route[], neigh: Neighbour[], want: { ip: string; mac: string; route: string }, dev: string): string[] {
+  // `ip route` prints a /32 route as the bare address.
+  const route = routes.find((r) => r.dst === want.route || `${r.dst}/32` === want.route);
+  const problems = !route
+    ? [`no route to ${want.route} (the reverse stream's destinations; expected via ${want.ip} dev ${dev})`]
+    : route.gateway !== want.ip || route.dev !== dev
+      ? [`the route to ${want.route} is via ${route.gateway ?? '-'} dev ${route.dev ?? '-'}, expected via ${want.ip} dev ${dev}`]
+      : [];
+  return [...problems, ...checkStaticArp(neigh, want.ip, want.mac, dev).map((p) => p.replace('the gateway', 'the reverse next hop'))];
+}
+
 /** The KNI module's load messages, as the guide shows them. */
 export function checkKniDmesg(lines: DmesgLine[]): string[] {
   const problems: string[] = [];

@@ -5,16 +5,20 @@
 // 5-tuple, never averaged away among the others.
 import { afterAll, describe, expect, it } from 'vitest';
 import { flowsOf, parseTestbed, staticMacsOf } from '../../lib/testbed/load.js';
-import { topologyOf } from '../../lib/testbed/topology.js';
+import { reverseGatewayOf, topologyOf } from '../../lib/testbed/topology.js';
 import { virtual } from '../../lib/profiles/virtual.profile.js';
 import { hostFlows } from '../../lib/profiles/steps/switch.js';
-import { buildFrame, flowFields, flowText, streamFromTestbed } from '../../lib/traffic/stream.js';
+import { buildFrame, flowFields, flowText, isStreamFrame, reverseRunId, reverseStreamFromTestbed, streamFromTestbed } from '../../lib/traffic/stream.js';
+import { coveringPrefix, reverseOf } from '../../lib/testbed/flows.js';
+import { parseNeighbours, parseRoutes } from '../../lib/parsers/net.js';
+import { guestRouteArp } from '../../lib/profiles/steps/guest-router.js';
+import { execa } from 'execa';
 import { verifyCapture } from '../../lib/verify/packets.js';
 import { pcapFrames } from '../../lib/traffic/pcap.js';
 import { flowProgram } from '../../lib/traffic/trex/streams.js';
 import { countDatapathFlows, parsePmdStatsShow } from '../../lib/parsers/ovs-dpdk.js';
 import { parseDumpFlows, parseFdbShow } from '../../lib/parsers/ovs.js';
-import { checkFlowsInstalled, checkStaticMacs, describeFlow } from '../../lib/verify/state.js';
+import { checkFlowsInstalled, checkReverseRoute, checkStaticMacs, describeFlow } from '../../lib/verify/state.js';
 import { expectedMegaflows, needsWarmUp } from '../../lib/suite/throughput/warm-up.js';
 import { MINIMAL_TESTBED as MINIMAL, output, testbedProblems } from '../helpers/fixtures.js';
 import { EGRESS_MAC, GATEWAY_MAC, TempDir, fixChecksum, pcapBytes, routed, spec } from '../helpers/pcaps.js';
@@ -295,5 +299,92 @@ describe('the switch forwarding by its MAC table (traffic.rules: normal)', () =>
     expect(() => parseFdbShow('')).toThrow(/the header/);
     // Other rules keep the table as it is.
     expect(staticMacsOf(parseTestbed(withTraffic('  rules: port')))).toEqual([]);
+  });
+});
+
+describe('traffic both ways (traffic.direction: both)', () => {
+  const both = (traffic: string) => parseTestbed(withTraffic(`  direction: both\n${traffic}`));
+
+  it('adds the reverse rules: phy egress to the guest egress vEth, guest ingress to phy ingress, each match the forward one reversed', () => {
+    expect(flowsOf(both('  rules: port')).map((f) => describeFlow(f))).toEqual([
+      'in_port=16 -> output:32',
+      'in_port=33 -> output:17',
+      'in_port=17 -> output:33',
+      'in_port=32 -> output:16',
+    ]);
+    expect(flowsOf(both('  rules: guide')).map((f) => describeFlow(f))).toEqual([
+      'in_port=16,nw_src=1.1.1.1,nw_dst=6.6.6.2 -> output:32',
+      'in_port=33,nw_src=1.1.1.1,nw_dst=6.6.6.2 -> output:17',
+      'in_port=17,nw_src=6.6.6.2,nw_dst=1.1.1.1 -> output:33',
+      'in_port=32,nw_src=6.6.6.2,nw_dst=1.1.1.1 -> output:16',
+    ]);
+    expect(flowsOf(both('  rules: normal')).map((f) => describeFlow(f))).toHaveLength(4);
+    expect(expectedMegaflows(both('  rules: port'))).toBe(4);
+  });
+
+  it('makes a rule per 5-tuple each way of each direction on the DUT host (awk) exactly as the read-back expects them', async () => {
+    const tb = both('  count: 2000\n  rules: flow\n  flows: { count: 1000, srcIps: 10, srcPorts: 100 }');
+    const rules = flowsOf(tb);
+    expect(rules).toHaveLength(4 * 1000 + 2);
+    expect(describeFlow(rules[4 * 226 + 2]!)).toBe('in_port=17,nw_src=6.6.6.2,nw_dst=1.1.1.3,udp,tp_src=1024,tp_dst=1050 -> output:33');
+    // The step's awk program, run here: its lines as the switch would list them.
+    const line = (hostFlows.commands({ tb, topology: topologyOf(tb), profile: virtual, value: () => '' }) as Array<{ line: string }>)[1]!.line;
+    const awk = await execa('bash', ['-c', line.slice(0, line.indexOf(' | '))]);
+    const table = parseDumpFlows(
+      [
+        'NXST_FLOW reply (xid=0x4):',
+        ...awk.stdout
+          .split('\n')
+          .map((l) => ` cookie=0x0, duration=1s, table=0, n_packets=0, n_bytes=0, ${l.replace(',idle_timeout=0,actions=', ' actions=')}`),
+      ].join('\n'),
+    );
+    expect(table).toHaveLength(4000);
+    // Everything but the latency stream's pair, which the step adds apart.
+    expect(checkFlowsInstalled(table, rules.slice(0, -2))).toEqual([]);
+  });
+
+  it('sends the reverse stream from the receive port: addresses and ports swapped, flow n the reverse of forward flow n, its own run id', () => {
+    const tb = both('  count: 2000\n  rules: port\n  flows: { count: 1000, srcIps: 10, srcPorts: 100 }');
+    const fwd = streamFromTestbed(tb, 7);
+    const rev = reverseStreamFromTestbed(tb, 7);
+    expect(rev).toMatchObject({ srcMac: 'DE:AD:BE:EF:CA:FE', dstMac: '00:4B:4E:49:30:01', srcIp: '6.6.6.2', dstIp: '1.1.1.1', runId: reverseRunId(7) });
+    expect(reverseRunId(7)).not.toBe(7);
+    for (const i of [0, 1, 226, 999]) expect(flowText(flowFields(rev, i))).toBe(flowText(reverseOf(flowFields(fwd, i))));
+    expect(isStreamFrame(buildFrame(rev, 3), reverseRunId(7))).toBe(true);
+    expect(isStreamFrame(buildFrame(rev, 3), 7)).toBe(false);
+  });
+
+  it("routes the reverse stream in the guest to the forward stream's sources, via the next address of its ingress subnet", () => {
+    const tb = both('  count: 2000\n  rules: port\n  flows: { count: 1000, srcIps: 10, srcPorts: 100 }');
+    expect(reverseGatewayOf(tb)).toEqual({ ip: '2.2.2.2', mac: '02:00:00:00:00:01', route: '1.1.1.0/28' });
+    expect(coveringPrefix('1.1.1.1', 100)).toBe('1.1.1.0/25');
+    expect(coveringPrefix('1.1.1.1', 1)).toBe('1.1.1.1/32');
+    expect(coveringPrefix('10.0.0.255', 2)).toBe('10.0.0.0/23');
+    const lines = (guestRouteArp.commands({ tb, topology: topologyOf(tb), profile: virtual, value: () => '' }) as Array<{ line: string }>).map((c) => c.line);
+    expect(lines.slice(2)).toEqual(['route add -net 1.1.1.0/28 gw 2.2.2.2 vEth_port32', 'arp -s 2.2.2.2 02:00:00:00:00:01']);
+    const want = reverseGatewayOf(tb);
+    const routes = parseRoutes(
+      'default via 3.3.3.2 dev vEth_port33\n1.1.1.0/28 via 2.2.2.2 dev vEth_port32\n2.2.2.0/24 dev vEth_port32 proto kernel scope link src 2.2.2.1\n',
+    );
+    const arp = parseNeighbours(
+      'Address                  HWtype  HWaddress           Flags Mask            Iface\n2.2.2.2                  ether   02:00:00:00:00:01   CM                    vEth_port32\n',
+    );
+    expect(checkReverseRoute(routes, arp, want, 'vEth_port32')).toEqual([]);
+    expect(checkReverseRoute(routes.slice(0, 1), arp, want, 'vEth_port32')).toEqual([
+      "no route to 1.1.1.0/28 (the reverse stream's destinations; expected via 2.2.2.2 dev vEth_port32)",
+    ]);
+    expect(checkReverseRoute(routes, [], want, 'vEth_port32')).toEqual(['no ARP entry for the reverse next hop 2.2.2.2 on vEth_port32']);
+  });
+
+  it("refuses a reverse next hop off the guest's ingress subnet, sources inside it, and both ways on the guide's one-way lab", () => {
+    expect(problemsOf(withTraffic('  direction: both', 'reverseGateway: { ip: 3.3.3.9, mac: "02:00:00:00:00:01" }\n'))).toEqual([
+      { path: 'reverseGateway.ip', message: "the reverse stream's next hop 3.3.3.9 must be another address of the guest's ingress subnet 2.2.2.1/24" },
+    ]);
+    expect(problemsOf(withTraffic('  direction: both\n  srcIp: 2.2.2.7'))).toEqual([
+      {
+        path: 'traffic.srcIp',
+        message: "the stream's sources (2.2.2.7/32) overlap the guest's ingress subnet 2.2.2.1/24: the guest could not route the reverse stream back",
+      },
+    ]);
   });
 });

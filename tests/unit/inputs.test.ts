@@ -222,8 +222,9 @@ describe('values that failed late or misled: refused at load, with the field', (
     expect(
       profileProblems(profileByName('legacy-kni'), parseTestbed(`${MINIMAL}dpdk: { ovsDpdk: { baseVirtAddr: "0x2aaa2aa0000" } }\n`), 'guide.yaml'),
     ).toBeNull();
-    const normal = parseTestbed(`${MINIMAL}dpdk: { ovsDpdk: { baseVirtAddr: "0x2aaa2aa0000" } }\ntraffic: { rules: normal }\n`);
+    const normal = parseTestbed(`${MINIMAL}dpdk: { ovsDpdk: { baseVirtAddr: "0x2aaa2aa0000" } }\ntraffic: { rules: normal, direction: both }\n`);
     expect(profileProblems(profileByName('legacy-kni'), normal, 'guide.yaml')?.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      "traffic.direction: both; the guide's setup is one way (its flows, its route and ARP entry): use one-way, or the virtual or ovs-dpdk profile (profile legacy-kni)",
       "traffic.rules: normal; the guide's vSwitch has no static MAC entries (ovs-appctl fdb/add) to keep it from flooding: use guide, port or flow (profile legacy-kni)",
     ]);
   });

@@ -1,7 +1,8 @@
 import { CheckFailure } from '../../errors.js';
 import { parseIfconfig, parseNeighbours, parseRoutes, parseSysctl } from '../../parsers/net.js';
 import { shq } from '../../transport/quote.js';
-import { checkDefaultRoute, checkGuestIfaces, checkStaticArp, checkSysctl } from '../../verify/state.js';
+import { checkDefaultRoute, checkGuestIfaces, checkReverseRoute, checkStaticArp, checkSysctl } from '../../verify/state.js';
+import { reverseGatewayOf } from '../../testbed/topology.js';
 import type { Cmd, StepContext, StepDef } from '../profile.js';
 import { sysctlExpected, expectedVeths } from '../expected.js';
 
@@ -29,11 +30,33 @@ export const dmesgBaseline: StepDef = {
   },
 };
 
-/** The guide's default route and static ARP entry for the gateway, removed (absent already is fine: route 7, arp 255). */
+/** The guide's default route and static ARP entry for the gateway, removed (absent already is fine: route 7, arp 255); and the reverse stream's. */
 const removeGatewayRouteArp = (c: StepContext): Cmd[] => [
   { line: `route del default gw ${c.tb.gateway.ip} ${shq(c.topology.vmEgress.guestIf)}`, okExitCodes: [0, 7] },
   { line: `arp -d ${c.tb.gateway.ip}`, okExitCodes: [0, 255] },
+  ...(c.tb.traffic.direction === 'both' ? removeReverseRouteArp(c) : []),
 ];
+
+/**
+ * traffic.direction both: the guest routes the reverse stream (to the forward
+ * stream's sources) out of its ingress interface, to a next hop with a static
+ * ARP entry (the TG's transmit port), as the guide does for the gateway.
+ */
+/** route(8)'s target: a host for a /32, a network otherwise. */
+const routeTarget = (prefix: string) => (prefix.endsWith('/32') ? `-host ${prefix.slice(0, -3)}` : `-net ${prefix}`);
+
+const reverseRouteArp = (c: StepContext): Cmd[] => {
+  const r = reverseGatewayOf(c.tb);
+  return [{ line: `route add ${routeTarget(r.route)} gw ${r.ip} ${shq(c.topology.vmIngress.guestIf)}` }, { line: `arp -s ${r.ip} ${r.mac}` }];
+};
+
+const removeReverseRouteArp = (c: StepContext): Cmd[] => {
+  const r = reverseGatewayOf(c.tb);
+  return [
+    { line: `route del ${routeTarget(r.route)} gw ${r.ip} ${shq(c.topology.vmIngress.guestIf)}`, okExitCodes: [0, 7] },
+    { line: `arp -d ${r.ip}`, okExitCodes: [0, 255] },
+  ];
+};
 
 export const guestCleanPreviousRun: StepDef = {
   id: 'guest.clean-previous-run',
@@ -72,6 +95,7 @@ export const guestRouteArp: StepDef = {
   commands: (c) => [
     { line: `route add default gw ${c.tb.gateway.ip} ${shq(c.topology.vmEgress.guestIf)}` },
     { line: `arp -s ${c.tb.gateway.ip} ${c.tb.gateway.mac}` },
+    ...(c.tb.traffic.direction === 'both' ? reverseRouteArp(c) : []),
   ],
   undo: removeGatewayRouteArp,
 };
@@ -93,6 +117,7 @@ export const guestCheckInterfaces: StepDef = {
       ...checkSysctl(parseSysctl(sysctl!, Object.keys(sysctlExpected(t))), sysctlExpected(t)),
       ...checkDefaultRoute(parseRoutes(route!, { required: true }), tb.gateway.ip, t.vmEgress.guestIf),
       ...checkStaticArp(parseNeighbours(arp!), tb.gateway.ip, tb.gateway.mac, t.vmEgress.guestIf),
+      ...(tb.traffic.direction === 'both' ? checkReverseRoute(parseRoutes(route!), parseNeighbours(arp!), reverseGatewayOf(tb), t.vmIngress.guestIf) : []),
     ]);
   },
 };

@@ -2,7 +2,7 @@ import { switchPortNames } from '../../testbed/topology.js';
 import { CheckFailure, CommandError, PreflightError } from '../../errors.js';
 import { parseDumpFlows, parseFdbShow, parseOvsVsctlShow } from '../../parsers/ovs.js';
 import { INTERFACE_STATES_ARGS, parseInterfaceStates } from '../../parsers/ovs-dpdk.js';
-import { flowsOf, staticMacsOf, type SwitchFlow } from '../../testbed/load.js';
+import { flowsOf, pathWays, staticMacsOf, type SwitchFlow, type Way } from '../../testbed/load.js';
 import { shq } from '../../transport/quote.js';
 import { checkFlowsInstalled, checkOvsShow, checkStaticMacs } from '../../verify/state.js';
 import type { Cmd, StepContext, StepDef, StepRuntime } from '../profile.js';
@@ -185,15 +185,17 @@ function addFlow(c: StepContext, f: SwitchFlow): string {
  * `ovs-ofctl add-flows`, so that ten thousand flows are one command, not
  * twenty thousand. The step's read-back holds the table to flowsOf(), rule by rule.
  */
-function perFlowRules(c: StepContext, ways: readonly SwitchFlow[]): string {
+function perFlowRules(c: StepContext): string {
+  const { forward, reverse } = pathWays(c.tb);
   const tr = c.tb.traffic;
   const f = tr.flows ?? { count: 1, srcIps: 1, dstIps: 1, srcPorts: 1, dstPorts: 1 };
   const vars = { n: f.count, sp: f.srcPorts, dp: f.dstPorts, si: f.srcIps, s0: ipInt(tr.srcIp), d0: ipInt(tr.dstIp), p0: tr.srcPort, q0: tr.dstPort };
-  const rule = (w: { inPort: number; output: number | 'NORMAL' }) => `print "in_port=${w.inPort}," m ",idle_timeout=0,actions=output:${w.output}"`;
+  const rule = (match: string) => (w: Way) => `print "in_port=${w.inPort}," ${match} ",idle_timeout=0,actions=output:${w.output}"`;
   const program = [
     'function ip(x) { return int(x / 16777216) "." int(x / 65536) % 256 "." int(x / 256) % 256 "." x % 256 }',
     'BEGIN { for (i = 0; i < n; i++) { j = i; a = p0 + j % sp; j = int(j / sp); b = q0 + j % dp; j = int(j / dp); s = s0 + j % si; d = d0 + int(j / si);',
-    `m = "udp,nw_src=" ip(s) ",nw_dst=" ip(d) ",tp_src=" a ",tp_dst=" b; ${ways.map(rule).join('; ')} } }`,
+    'm = "udp,nw_src=" ip(s) ",nw_dst=" ip(d) ",tp_src=" a ",tp_dst=" b; r = "udp,nw_src=" ip(d) ",nw_dst=" ip(s) ",tp_src=" b ",tp_dst=" a;',
+    `${[...forward.map(rule('m')), ...reverse.map(rule('r'))].join('; ')} } }`,
   ].join(' ');
   const args = Object.entries(vars)
     .map(([k, v]) => `-v ${k}=${v}`)
@@ -217,10 +219,8 @@ export const hostFlows: StepDef = {
     const perFlow = c.tb.traffic.rules === 'flow' && c.tb.flows.length === 0;
     return [
       host(c, `${t(c, 'ovs-ofctl')} del-flows ${shq(c.tb.bridge)}`),
-      // rules: flow, the stream's flows in one command (their first pair shows the ways), then the latency stream's pair.
-      ...(perFlow
-        ? [host(c, perFlowRules(c, flows.slice(0, 2))), ...flows.slice(-2).map((f) => host(c, addFlow(c, f)))]
-        : flows.map((f) => host(c, addFlow(c, f)))),
+      // rules: flow, the stream's flows in one command (each way of each direction), then the latency stream's pair.
+      ...(perFlow ? [host(c, perFlowRules(c)), ...flows.slice(-2).map((f) => host(c, addFlow(c, f)))] : flows.map((f) => host(c, addFlow(c, f)))),
       ...staticMacCommands(c),
       host(c, `${t(c, 'ovs-ofctl')} dump-flows ${shq(c.tb.bridge)}`),
     ];

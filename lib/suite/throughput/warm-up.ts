@@ -21,8 +21,8 @@ const IDLE_MARGIN = 0.8;
 const WARM_UP_ROUNDS = 3;
 
 /**
- * The megaflows the testbed's rules imply for its one-way stream: one per
- * direction through the switch (ingress, egress) for each flow the rules tell
+ * The megaflows the testbed's rules imply for its stream: one per hop
+ * through the switch (ingress, egress) of each direction for each flow the rules tell
  * apart (the guide's match the address pair; `port` rules nothing; `flow`
  * rules the whole 5-tuple; `normal` the MACs and VLAN, one pair for the stream), null where the testbed lists its own flows.
  */
@@ -30,7 +30,7 @@ export function expectedMegaflows(tb: Testbed): number | null {
   if (tb.flows.length > 0) return null;
   const f = tb.traffic.flows;
   const apart = { guide: f ? f.srcIps * f.dstIps : 1, port: 1, flow: f?.count ?? 1, normal: 1 }[tb.traffic.rules];
-  return 2 * apart;
+  return 2 * apart * (tb.traffic.direction === 'both' ? 2 : 1);
 }
 
 /** Whether the datapath's flows may have expired: no trial yet, or more than the margin of max-idle since the last one ended. */
