@@ -134,6 +134,13 @@ export function compareRuns(base: RunRecord, cand: RunRecord, thresholds: Thresh
       changes.push(`throughput at ${c.frame}-byte frames: measured now, not in the baseline`);
       continue;
     }
+    // A rate each way is not a rate one way: runs of different directions are not compared.
+    if ((b.direction ?? 'one-way') !== (c.direction ?? 'one-way')) {
+      changes.push(
+        `throughput at ${c.frame}-byte frames: not compared (the baseline sent ${b.direction ?? 'one-way'}, the candidate ${c.direction ?? 'one-way'})`,
+      );
+      continue;
+    }
     for (const g of c.goals) {
       const bg = b.goals.find((x) => x.goal === g.goal);
       if (!bg) continue;

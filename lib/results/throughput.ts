@@ -22,6 +22,20 @@ export interface ThroughputResult {
   latency?: ThroughputLatency;
   /** The warm-ups before measured trials and what the datapath held after them (absent before dutlab kept them). */
   warmUp?: WarmUpRecord;
+  /** Both: every trial sent the stream both ways, each direction at the rate (the bounds are per direction; the aggregate twice). Absent: one way. */
+  direction?: 'both';
+}
+
+/** Each direction's frames over a search's trials at one rate (its bound's): sent, received, lost, summed. */
+export function directionsAt(r: ThroughputResult, rate: number): Record<'forward' | 'reverse', { sent: number; received: number; lost: number }> | null {
+  const at = r.trials.filter((t) => t.rate === rate && t.directions);
+  if (at.length === 0) return null;
+  const sum = (d: 'forward' | 'reverse') => {
+    const sent = at.reduce((a, t) => a + t.directions![d].sent, 0);
+    const received = at.reduce((a, t) => a + t.directions![d].received, 0);
+    return { sent, received, lost: Math.max(0, sent - received) };
+  };
+  return { forward: sum('forward'), reverse: sum('reverse') };
 }
 
 /** The search's warm-ups: how many, the megaflows the datapath held after the last against what the rules imply, the trials that paid for flow setup. */

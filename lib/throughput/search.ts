@@ -52,6 +52,8 @@ export interface Measurement {
   achievedRate?: number;
   /** The datapath's upcalls during the trial (flow setup paid for inside it), where the datapath offers them. */
   upcalls?: number;
+  /** Each direction's own count, where the trial went both ways (the rate is each direction's; the counts above their sums). */
+  directions?: Record<'forward' | 'reverse', { sent: number; received: number; lossRatio: number }>;
 }
 
 export type Measure = (rate: number, durationS: number) => Promise<Measurement>;

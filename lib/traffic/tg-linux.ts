@@ -25,6 +25,7 @@ import {
   type TgSnapshot,
   type Trial,
   type TrialResult,
+  directionCount,
 } from './tg.js';
 import { waitUntilSteady } from '../wait.js';
 
@@ -33,7 +34,19 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
   private readonly txPort: string;
   private readonly rxPort: string;
   private readonly remoteTx: string;
-  private readonly remote: { rx: string; tx: string; watch: string; latency: string; loadOut: string; latencyTx: string; latencyRx: string };
+  private readonly remote: {
+    rx: string;
+    tx: string;
+    watch: string;
+    latency: string;
+    loadOut: string;
+    latencyTx: string;
+    latencyRx: string;
+    reverse: string;
+    reverseOut: string;
+  };
+  /** The trials also send the reverse stream (traffic.direction both): prepareTrials put its pcap on the TG. */
+  private reverseTrials = false;
   /** Where the latency stream's pcaps are written here before they go to the TG (made on the first latency trial). */
   private localDir: string | null = null;
 
@@ -55,6 +68,8 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
       loadOut: `${tb.paths.workDir}/${runId}-load.out`,
       latencyTx: at('latency-tx'),
       latencyRx: at('latency-rx'),
+      reverse: at('reverse'),
+      reverseOut: `${tb.paths.workDir}/${runId}-reverse.out`,
     };
   }
 
@@ -166,9 +181,11 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
 
   private trialFrames = 0;
 
-  async prepareTrials(localPcap: string, frames: number): Promise<void> {
+  async prepareTrials(localPcap: string, frames: number, reversePcap?: string): Promise<void> {
     await this.prepare();
     await this.shell.put(localPcap, this.remoteTx);
+    if (reversePcap) await this.shell.put(reversePcap, this.remote.reverse);
+    this.reverseTrials = reversePcap !== undefined;
     this.trialFrames = frames;
   }
 
@@ -184,11 +201,12 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     const before = await this.counters();
     const load = await this.replayLoad(trial, trial.durationS);
     const after = await this.drained();
-    return this.trialResult(trial, load, this.rxDelta(before, after));
+    return this.trialResult(trial, load, this.rxDelta(before, after), this.rxDelta(before, after, this.txPort));
   }
 
-  private rxDelta(before: TgSnapshot, after: TgSnapshot): number {
-    return (after.ports[this.rxPort]?.rxPackets ?? 0) - (before.ports[this.rxPort]?.rxPackets ?? 0);
+  /** What a port received between two readings (the receive port's: the forward stream's return). */
+  private rxDelta(before: TgSnapshot, after: TgSnapshot, port = this.rxPort): number {
+    return (after.ports[port]?.rxPackets ?? 0) - (before.ports[port]?.rxPackets ?? 0);
   }
 
   /**
@@ -197,29 +215,49 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
    * runs, in the same command line (a lab machine's shell runs one command at
    * a time: two calls would run one after the other).
    */
-  private async replayLoad(trial: Pick<Trial, 'rate' | 'bunch'>, durationS: number, alongside?: string): Promise<Load> {
+  private async replayLoad(trial: Pick<Trial, 'rate' | 'bunch'>, durationS: number, alongside?: string): Promise<Loads> {
     const loops = Math.max(1, Math.round((trial.rate * durationS) / this.trialFrames));
     const bunch = bunchOf(trial);
     const multi = bunch > 1 ? ` --pps-multi=${bunch}` : '';
-    const load = this.tcpreplay(`-i ${shq(this.txPort)} --pps=${Math.round(trial.rate)}${multi} --loop=${loops} --preload-pcap ${shq(this.remoteTx)}`);
-    const out = shq(this.remote.loadOut);
-    const line = alongside ? `${load} >${out} 2>&1 & p=$!; ${alongside}; wait $p; r=$?; cat ${out}; rm -f ${out}; exit $r` : load;
+    const replay = (port: string, pcap: string) =>
+      this.tcpreplay(`-i ${shq(port)} --pps=${Math.round(trial.rate)}${multi} --loop=${loops} --preload-pcap ${shq(pcap)}`);
+    const load = replay(this.txPort, this.remoteTx);
+    const [out, rout] = [shq(this.remote.loadOut), shq(this.remote.reverseOut)];
+    // Both ways: the reverse stream from the receive port at the same time, its output after a separator line.
+    const reverse = this.reverseTrials ? `${replay(this.rxPort, this.remote.reverse)} >${rout} 2>&1 & q=$!; ` : '';
+    const reverseEnd = this.reverseTrials ? ` wait $q; s=$?; echo ${shq(REVERSE_OUTPUT)}; cat ${rout}; rm -f ${rout}; [ $s = 0 ] || r=$s;` : '';
+    const line =
+      alongside || this.reverseTrials
+        ? `${load} >${out} 2>&1 & p=$!; ${reverse}${alongside ? `${alongside}; ` : ''}wait $p; r=$?; cat ${out}; rm -f ${out};${reverseEnd} exit $r`
+        : load;
     const r = await this.shell.run(line, { timeoutMs: Math.ceil(durationS * 3000) + 30_000 });
-    const actual = /Actual: (\d+) packets \(\d+ bytes\) sent in ([\d.]+) seconds/.exec(r.stdout);
-    const ok = /Successful packets:\s+(\d+)/.exec(r.stdout);
-    if (!actual || !ok) throw new ParseError('tcpreplay', '"Actual: N packets (B bytes) sent in T seconds" and "Successful packets: N"', r.stdout);
-    return { offered: loops * this.trialFrames, sent: Number(ok[1]), seconds: Number(actual[2]) };
+    const [forwardOut, reverseOut] = r.stdout.split(`\n${REVERSE_OUTPUT}\n`);
+    const loadOf = (text: string): Load => {
+      const actual = /Actual: (\d+) packets \(\d+ bytes\) sent in ([\d.]+) seconds/.exec(text);
+      const ok = /Successful packets:\s+(\d+)/.exec(text);
+      if (!actual || !ok) throw new ParseError('tcpreplay', '"Actual: N packets (B bytes) sent in T seconds" and "Successful packets: N"', text);
+      return { offered: loops * this.trialFrames, sent: Number(ok[1]), seconds: Number(actual[2]) };
+    };
+    return { forward: loadOf(forwardOut!), ...(this.reverseTrials ? { reverse: loadOf(reverseOut ?? '') } : {}) };
   }
 
-  private trialResult(trial: Trial, load: Load, received: number): TrialResult {
-    const achievedRate = load.seconds > 0 ? load.sent / load.seconds : 0;
+  /** A trial's result from its loads and what came back on each port: both directions summed, each kept where there are two. */
+  private trialResult(trial: Trial, loads: Loads, received: number, reverseReceived: number): TrialResult {
+    const all = loads.reverse ? [loads.forward, loads.reverse] : [loads.forward];
+    const rateOf = (l: Load) => (l.seconds > 0 ? l.sent / l.seconds : 0);
+    const achievedRate = Math.min(...all.map(rateOf));
+    const sent = all.reduce((a, l) => a + l.sent, 0);
+    const got = received + (loads.reverse ? reverseReceived : 0);
     return {
-      offered: load.offered,
-      sent: load.sent,
-      received,
-      lossRatio: load.sent > 0 ? Math.max(0, load.sent - received) / load.sent : trial.rate > 0 ? 1 : 0,
-      generatorShort: load.sent < load.offered || achievedRate < trial.rate * 0.97,
+      offered: all.reduce((a, l) => a + l.offered, 0),
+      sent,
+      received: got,
+      lossRatio: sent > 0 ? Math.max(0, sent - got) / sent : trial.rate > 0 ? 1 : 0,
+      generatorShort: all.some((l) => l.sent < l.offered) || achievedRate < trial.rate * 0.97,
       achievedRate,
+      ...(loads.reverse
+        ? { directions: { forward: directionCount(loads.forward.sent, received), reverse: directionCount(loads.reverse.sent, reverseReceived) } }
+        : {}),
     };
   }
 
@@ -239,7 +277,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
       const before = await this.counters();
       // The latency stream's own output is not read: the captures say what it sent.
       const stream = `${this.tcpreplay(`-i ${shq(this.txPort)} --pps=${asked.rate} ${shq(this.remote.latency)}`)} >/dev/null`;
-      let load: Load = { offered: 0, sent: 0, seconds: 0 };
+      let load: Loads = { forward: { offered: 0, sent: 0, seconds: 0 } };
       if (trial.rate > 0) load = await this.replayLoad(trial, trial.durationS + 2 * LOAD_LEAD_S, `sleep ${LOAD_LEAD_S}; ${stream}`);
       else await this.shell.run(stream, { timeoutMs: Math.ceil(trial.durationS * 3000) + 30_000 });
       const after = await this.drained();
@@ -250,7 +288,12 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
       const latency = await this.latencyFromCaptures(asked.streamId, complete);
       // The ports count the latency stream too: the load is the rest.
       return {
-        ...this.trialResult(trial, load, Math.max(0, this.rxDelta(before, after) - latency.result.received - latency.result.duplicated)),
+        ...this.trialResult(
+          trial,
+          load,
+          Math.max(0, this.rxDelta(before, after) - latency.result.received - latency.result.duplicated),
+          this.rxDelta(before, after, this.txPort),
+        ),
         ...latency.trial,
       };
     } finally {
@@ -295,7 +338,8 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     return waitUntilSteady(
       `the counters of ${this.rxPort}`,
       () => this.counters(),
-      (snap) => snap.ports[this.rxPort]?.rxPackets ?? 0,
+      // Both ways: the transmit port's receive counter too (the reverse stream's return).
+      (snap) => (snap.ports[this.rxPort]?.rxPackets ?? 0) + (this.reverseTrials ? (snap.ports[this.txPort]?.rxPackets ?? 0) : 0),
       {
         quietMs: 200,
         timeoutMs: 2000,
@@ -327,7 +371,14 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
   async cleanup(): Promise<void> {
     await Promise.all(this.captures.splice(0).map((c) => c.abandon()));
     const captures = [...this.captureSpecs(), ...this.latencyCaptureSpecs()];
-    const files = [this.remoteTx, this.remote.latency, this.remote.loadOut, ...captures.flatMap((c) => [c.file, c.logFile])];
+    const files = [
+      this.remoteTx,
+      this.remote.latency,
+      this.remote.loadOut,
+      this.remote.reverse,
+      this.remote.reverseOut,
+      ...captures.flatMap((c) => [c.file, c.logFile]),
+    ];
     if (this.localDir) rmSync(this.localDir, { recursive: true, force: true });
     this.localDir = null;
     this.latencyPut = '';
@@ -343,6 +394,15 @@ interface Load {
   sent: number;
   seconds: number;
 }
+
+/** A trial's loads: the forward stream's, and the reverse stream's where the trials go both ways. */
+interface Loads {
+  forward: Load;
+  reverse?: Load;
+}
+
+/** The line between the forward and the reverse tcpreplay's output in a two-way load's transcript. */
+const REVERSE_OUTPUT = '--- the reverse stream (from the receive port) ---';
 
 /** The load runs this long before and after the latency stream: the latency packets see the load, never its start or end. */
 const LOAD_LEAD_S = 0.3;

@@ -84,7 +84,7 @@ export interface CapturingTrafficGenerator {
 
 /** A trial at a fixed load: what the measuring face is asked. */
 export interface Trial {
-  /** Frames per second offered. */
+  /** Frames per second offered (in each direction, where the trial goes both ways). */
   rate: number;
   durationS: number;
   /** Frame size in bytes on the wire, FCS included (the throughput suite's frame sizes). */
@@ -121,8 +121,14 @@ export interface TrialResult {
   generatorShort: boolean;
   /** Why the trial is the generator's, beside its rate (its errors grew, its CPU ran out), where the driver can tell. */
   generatorNote?: string;
-  /** Frames per second the generator actually reached. */
+  /** Frames per second the generator actually reached (in the slower direction, where the trial goes both ways). */
   achievedRate: number;
+  /**
+   * Each direction's own count, where the trial went both ways: the totals
+   * above are their sums (the loss ratio over both), and a direction that
+   * lost is named by its own.
+   */
+  directions?: Record<Direction, DirectionCount>;
   /** The latency stream's, when the trial asked for one (a driver that cannot measure it says so by an error, never a guess). */
   latency?: LatencyResult;
   /**
@@ -133,10 +139,29 @@ export interface TrialResult {
   latencyPackets?: { sent: SeenPacket[]; received: SeenPacket[] };
 }
 
+export type Direction = 'forward' | 'reverse';
+
+/** One direction of a trial: what the generator sent that way and what came back on the other port. */
+export interface DirectionCount {
+  sent: number;
+  received: number;
+  lossRatio: number;
+}
+
+/** A direction's count, its loss ratio from its own frames. */
+export function directionCount(sent: number, received: number): DirectionCount {
+  return { sent, received, lossRatio: sent > 0 ? Math.max(0, sent - received) / sent : 0 };
+}
+
 /** The measuring face (the throughput search's): offer a load for a while, count what came back. */
 export interface MeasuringTrafficGenerator {
-  /** Puts the trial frames (a pcap written here) where the generator sends them from; the ports up. */
-  prepareTrials(localPcap: string, frames: number): Promise<void>;
+  /**
+   * Puts the trial frames (a pcap written here) where the generator sends
+   * them from; the ports up. With `reversePcap` (traffic.direction both),
+   * every trial also sends the reverse stream from the receive port, at the
+   * same rate, and counts what comes back on the transmit port.
+   */
+  prepareTrials(localPcap: string, frames: number, reversePcap?: string): Promise<void>;
   /**
    * The generator makes the flows of traffic.flows itself from the trial
    * pcap's first frame (TRex's field engine): the pcap needs no frame per

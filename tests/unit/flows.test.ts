@@ -4,7 +4,8 @@
 // capture judged flow by flow: a flow that did not come back is named by its
 // 5-tuple, never averaged away among the others.
 import { afterAll, describe, expect, it } from 'vitest';
-import { flowsOf, parseTestbed, staticMacsOf } from '../../lib/testbed/load.js';
+import { parseTestbed } from '../../lib/testbed/load.js';
+import { flowsOf, staticMacsOf } from '../../lib/testbed/rules.js';
 import { reverseGatewayOf, topologyOf } from '../../lib/testbed/topology.js';
 import { virtual } from '../../lib/profiles/virtual.profile.js';
 import { hostFlows } from '../../lib/profiles/steps/switch.js';

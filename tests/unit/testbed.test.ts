@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { flowsOf, loadTestbed, parseTestbed, testbedNotes } from '../../lib/testbed/load.js';
+import { loadTestbed, parseTestbed, testbedNotes } from '../../lib/testbed/load.js';
+import { flowsOf } from '../../lib/testbed/rules.js';
 import { topologyOf } from '../../lib/testbed/topology.js';
 import { fixturePath, MINIMAL_TESTBED as MINIMAL, testbedProblems } from '../helpers/fixtures.js';
 

@@ -2,7 +2,7 @@ import { switchPortNames } from '../../testbed/topology.js';
 import { CheckFailure, CommandError, PreflightError } from '../../errors.js';
 import { parseDumpFlows, parseFdbShow, parseOvsVsctlShow } from '../../parsers/ovs.js';
 import { INTERFACE_STATES_ARGS, parseInterfaceStates } from '../../parsers/ovs-dpdk.js';
-import { flowsOf, pathWays, staticMacsOf, type SwitchFlow, type Way } from '../../testbed/load.js';
+import { flowsOf, pathWays, staticMacsOf, type SwitchFlow, type Way } from '../../testbed/rules.js';
 import { shq } from '../../transport/quote.js';
 import { checkFlowsInstalled, checkOvsShow, checkStaticMacs } from '../../verify/state.js';
 import type { Cmd, StepContext, StepDef, StepRuntime } from '../profile.js';

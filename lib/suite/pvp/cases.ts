@@ -14,7 +14,7 @@ import { vhostUserPorts } from '../../testbed/sizing.js';
 import type { HopId, Wire } from '../../testbed/path.js';
 import type { PvpMeasured } from '../../results/pvp.js';
 import { countersRecord, countersTable, dropsTable, packetsTable } from './result.js';
-import { flowsOf, staticMacsOf } from '../../testbed/load.js';
+import { flowsOf, staticMacsOf } from '../../testbed/rules.js';
 import { shq } from '../../transport/quote.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
 import { sentBytes, streamFromTestbed, type StreamSpec } from '../../traffic/stream.js';

@@ -11,7 +11,7 @@ import { countForeign, ownWindow, peerWindow, type ForeignCount } from '../../ve
 import { pcapFrames } from '../../traffic/pcap.js';
 import * as read from '../../scenario/readback.js';
 import type { Session } from '../../scenario/session.js';
-import { flowsOf } from '../../testbed/load.js';
+import { flowsOf } from '../../testbed/rules.js';
 import type { Testbed } from '../../testbed/schema.js';
 import { topologyOf } from '../../testbed/topology.js';
 import { matchFlows } from '../../verify/state.js';

@@ -9,7 +9,7 @@ import { throughputTable } from './result.js';
 import { type Goal, bitsPerSecond, searchThroughput, type SearchConfig } from '../../throughput/search.js';
 import { shq } from '../../transport/quote.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
-import { streamFromTestbed } from '../../traffic/stream.js';
+import { reverseStreamFromTestbed, streamFromTestbed } from '../../traffic/stream.js';
 import { searchCeiling } from '../../testbed/sizing.js';
 import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js';
 import type { LatencyResult } from '../../results/latency.js';
@@ -90,7 +90,10 @@ export class ThroughputTest {
     const count = Math.max(this.run.tb.throughput.trialFrames, flows);
     const spec = streamFromTestbed(this.run.tb, 1, { count, sizes: [frame] });
     writeStreamPcap(file, spec);
-    await this.tg!.prepareTrials(file, spec.count);
+    // Both ways: the reverse stream's trial frames beside (traffic.direction both).
+    const reverse = this.run.tb.traffic.direction === 'both' ? join(this.run.dir, `trial-${frame}-reverse.pcap`) : undefined;
+    if (reverse) writeStreamPcap(reverse, reverseStreamFromTestbed(this.run.tb, 1, { count, sizes: [frame] }));
+    await this.tg!.prepareTrials(file, spec.count, reverse);
   }
 
   private ovs(line: string): Promise<unknown> {
@@ -107,6 +110,9 @@ export class ThroughputTest {
     const bridge = shq(this.run.tb.bridge);
     await this.useFrame(this.run.tb.throughput.frameSizes[0]!);
     await this.ovs(`add-flow ${bridge} cookie=${BYPASS_COOKIE},priority=65535,in_port=${phyIngress.ofport},actions=output:${phyEgress.ofport}`);
+    // Both ways: the reverse stream bypasses the guest too.
+    if (this.run.tb.traffic.direction === 'both')
+      await this.ovs(`add-flow ${bridge} cookie=${BYPASS_COOKIE},priority=65535,in_port=${phyEgress.ofport},actions=output:${phyIngress.ofport}`);
     let r: TrialResult;
     let latency: LatencyResult | undefined;
     const frame = this.run.tb.throughput.frameSizes[0]!;
@@ -119,7 +125,9 @@ export class ThroughputTest {
     }
     this.calibration = { achievedRate: Math.round(r.achievedRate), received: r.received, sent: r.sent, durationS: 1, ...(latency ? { latency } : {}) };
     // What came back with the guest bypassed is what the generator and its wires can carry.
-    this.calibrated = Math.max(this.run.tb.throughput.minRate, Math.floor(Math.min(r.achievedRate, r.received) * 0.98));
+    // (Both ways: the slower direction's, each direction offered the rate.)
+    const received = r.directions ? Math.min(r.directions.forward.received, r.directions.reverse.received) : r.received;
+    this.calibrated = Math.max(this.run.tb.throughput.minRate, Math.floor(Math.min(r.achievedRate, received) * 0.98));
     this.run.note(
       `calibration, guest bypassed: the generator offered ${searchCeiling(this.run.tb, frame)} frames/s, reached ${Math.round(r.achievedRate)}, ${r.received} of ${r.sent} came back: the search stays at or below ${this.calibrated} frames/s`,
     );
@@ -176,6 +184,7 @@ export class ThroughputTest {
       goals: result.goals.map((g) => ({ ...g, lowerBps: g.lowerBound !== null ? bitsPerSecond(g.lowerBound, frame) : null })),
       trials: result.trials,
       warmUp,
+      ...(this.run.tb.traffic.direction === 'both' ? { direction: 'both' as const } : {}),
     };
     this.keep(out);
     const ndr = out.goals.find((g) => g.goal === 'NDR');

@@ -4,7 +4,7 @@
 import { mbps, mfps, usText } from '../../report/lines.js';
 import type { Table } from '../../results/run.js';
 import type { LatencyResult } from '../../results/latency.js';
-import { loadName, type ThroughputResult, type WarmUpRecord } from '../../results/throughput.js';
+import { directionsAt, loadName, type ThroughputResult, type WarmUpRecord } from '../../results/throughput.js';
 
 /** NDR and PDR per frame size, for summary.md. */
 export function throughputTable(results: ThroughputResult[]): Table {
@@ -25,8 +25,20 @@ export function throughputTable(results: ThroughputResult[]): Table {
         [g.limitedByGenerator ? `${g.goal} >= ${mfps(g.lowerBound ?? 0)} Mfps, limited by the generator` : '', g.stoppedBy ?? ''].filter(Boolean).join('; '),
       ]),
     ),
-    notes: results.flatMap((r) => (r.warmUp ? [warmUpNote(r.frame, r.warmUp)] : [])),
+    notes: results.flatMap((r) => [...(r.warmUp ? [warmUpNote(r.frame, r.warmUp)] : []), ...directionNotes(r)]),
   };
+}
+
+/** Both ways: the bounds are each direction's rate, and each direction's frames at each goal's lower bound. */
+function directionNotes(r: ThroughputResult): string[] {
+  if (r.direction !== 'both') return [];
+  const goals = r.goals.flatMap((g) => {
+    const d = g.lowerBound !== null ? directionsAt(r, g.lowerBound) : null;
+    if (!d) return [];
+    const way = (x: { sent: number; received: number; lost: number }) => `${x.received}/${x.sent} returned, ${x.lost} lost`;
+    return [`at the ${g.goal}'s lower bound forward ${way(d.forward)}, reverse ${way(d.reverse)}`];
+  });
+  return [`${r.frame} B: both directions, each at the rate shown (the aggregate is twice it)${goals.length ? `; ${goals.join('; ')}` : ''}`];
 }
 
 /** What the warm-ups found at a frame size, in one line. */

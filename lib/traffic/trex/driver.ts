@@ -17,7 +17,7 @@
 // measuring: port-modes.ts).
 import { CaptureError, ParseError } from '../../errors.js';
 import type { Testbed } from '../../testbed/schema.js';
-import { ipInt } from '../../testbed/flows.js';
+import { ipInt, reverseOf, reverseRanges } from '../../testbed/flows.js';
 import { topologyOf } from '../../testbed/topology.js';
 import { localForward, type Forwarder, type LocalForward } from '../../transport/forward.js';
 import { shq } from '../../transport/quote.js';
@@ -40,6 +40,7 @@ import { PortModes, portStatus } from './port-modes.js';
 import { TrexError, TrexPorts, TrexRpc } from './rpc.js';
 import { generatorHealth, readLatency, type PortErrors } from './stats.js';
 import { flowProgram, MAX_LATENCY_PPS, PCAP_KEEP_MACS, pgIdOf, stlStream, trexUser } from './streams.js';
+import { firstFrame, trialCounts } from './trial.js';
 
 /** What the driver reports beside its measurements: notes for the run's record, and the generator's version. */
 export interface TgHooks {
@@ -84,8 +85,11 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
   private forward: LocalForward | null = null;
   private readonly captures = new Set<number>();
   private trialFrame: Buffer | null = null;
-  /** The field engine's program that makes the trial stream carry every flow of traffic.flows (empty for one flow). */
-  private readonly flows: Array<Record<string, unknown>>;
+  /** The field engine's programs that make the trial streams carry every flow of traffic.flows, each way (empty for one flow). */
+  private readonly flows: { forward: Array<Record<string, unknown>>; reverse: Array<Record<string, unknown>> };
+  /** traffic.direction both: the receive port sends the reverse stream and the transmit port counts its return. */
+  private readonly bothWays: boolean;
+  private reverseFrame: Buffer | null = null;
   /** The trial pcap needs one frame only: the field engine makes the flows from it. */
   readonly makesFlows = true;
   private modes: PortModes | null = null;
@@ -107,7 +111,8 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     this.quietMs = tb.verify.quietMs;
     const f = tb.traffic.flows;
     const base = { srcIp: ipInt(tb.traffic.srcIp), dstIp: ipInt(tb.traffic.dstIp), srcPort: tb.traffic.srcPort, dstPort: tb.traffic.dstPort };
-    this.flows = f ? flowProgram(f, base) : [];
+    this.flows = f ? { forward: flowProgram(f, base), reverse: flowProgram(reverseRanges(f), reverseOf(base)) } : { forward: [], reverse: [] };
+    this.bothWays = tb.traffic.direction === 'both';
   }
 
   private get server(): string {
@@ -142,7 +147,7 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     this.ports = ports;
     takenBack.forEach((l) => this.hooks.note(l));
     if (takenBack.length > 0) await this.removeLeftovers(rpc, ports);
-    this.modes = new PortModes(rpc, ports, roles, (l) => this.hooks.note(l));
+    this.modes = new PortModes(rpc, ports, roles, (l) => this.hooks.note(l), this.bothWays);
     await this.modes.takeOver();
     return { rpc, ports };
   }
@@ -206,8 +211,7 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
   }
 
   /** Until the transmit port has stopped sending (its state leaves `busy`), within a bound. */
-  private async awaitTransmitEnd(busy: string, boundMs: number): Promise<void> {
-    const port = this.cfg.ports.transmit;
+  private async awaitTransmitEnd(busy: string, boundMs: number, port = this.cfg.ports.transmit): Promise<void> {
     await waitUntil(`TRex port ${port} to finish sending (state ${busy})`, async () => (await this.state(port)) !== busy, {
       timeoutMs: boundMs,
       intervalMs: 100,
@@ -219,7 +223,8 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     return waitUntilSteady(
       `TRex port ${this.cfg.ports.receive}'s counters`,
       () => this.readPorts(),
-      (r) => r.snap.ports[this.names.receive]!.rxPackets,
+      // Both ways: the transmit port's receive counter too (the reverse stream's return).
+      (r) => r.snap.ports[this.names.receive]!.rxPackets + (this.bothWays ? r.snap.ports[this.names.transmit]!.rxPackets : 0),
       {
         quietMs,
         timeoutMs: boundMs,
@@ -321,14 +326,23 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     }
   }
 
-  async prepareTrials(localPcap: string, frames: number): Promise<void> {
+  async prepareTrials(localPcap: string, frames: number, reversePcap?: string): Promise<void> {
     await this.prepare();
-    let first: Buffer | null = null;
-    await readPcap(localPcap, (data) => {
-      first ??= Buffer.from(data);
-    });
-    if (!first || frames < 1) throw new TrexError(`the trial pcap ${localPcap} has no frame to build TRex's stream from`);
-    this.trialFrame = first;
+    if (frames < 1) throw new TrexError(`the trial pcap ${localPcap} has no frame to build TRex's stream from`);
+    this.trialFrame = await firstFrame(localPcap);
+    this.reverseFrame = reversePcap ? await firstFrame(reversePcap) : null;
+  }
+
+  /** The trial's streams: the load (and the reverse load, from the receive port, both ways), and the latency stream. */
+  private async addTrialStreams(rpc: TrexRpc, ports: TrexPorts, trial: Trial): Promise<void> {
+    const { transmit: tx, receive: rx } = this.cfg.ports;
+    const add = (port: number, id: number, stream: Record<string, unknown>) =>
+      rpc.call('add_stream', { handler: ports.handler(port), port_id: port, stream_id: id, stream });
+    for (const port of this.reverseFrame ? [tx, rx] : [tx]) await rpc.call('remove_all_streams', { handler: ports.handler(port), port_id: port });
+    // No load (the latency stream alone): no load stream, which TRex would refuse at 0 packets a second.
+    if (trial.rate > 0) await add(tx, 1, stlStream(this.trialFrame!, trial.rate, undefined, this.flows.forward));
+    if (trial.rate > 0 && this.reverseFrame) await add(rx, 1, stlStream(this.reverseFrame, trial.rate, undefined, this.flows.reverse));
+    if (trial.latency) await add(tx, 2, stlStream(this.trialFrame!, trial.latency.rate, pgIdOf(this.runId, trial.latency.streamId)));
   }
 
   /**
@@ -344,23 +358,13 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     if (trial.latency && trial.latency.rate > MAX_LATENCY_PPS)
       throw new TrexError(`a latency stream of ${trial.latency.rate} frames/s: TRex's RX core handles about ${MAX_LATENCY_PPS} a second of them`);
     const { rpc, ports } = await this.session();
-    const tx = this.cfg.ports.transmit;
-    const handler = ports.handler(tx);
-    await rpc.call('remove_all_streams', { handler, port_id: tx });
-    // No load (the latency stream alone): no load stream, which TRex would refuse at 0 packets a second.
-    if (trial.rate > 0)
-      await rpc.call('add_stream', { handler, port_id: tx, stream_id: 1, stream: stlStream(this.trialFrame, trial.rate, undefined, this.flows) });
-    if (trial.latency)
-      await rpc.call('add_stream', {
-        handler,
-        port_id: tx,
-        stream_id: 2,
-        stream: stlStream(this.trialFrame, trial.latency.rate, pgIdOf(this.runId, trial.latency.streamId)),
-      });
+    await this.addTrialStreams(rpc, ports, trial);
+    const sending = this.reverseFrame ? [this.cfg.ports.transmit, this.cfg.ports.receive] : [this.cfg.ports.transmit];
     const before = await this.readPorts();
     // Each stream at its own rate (raw 1): a pps multiplier would share the rate among the load and the latency stream.
-    await rpc.call('start_traffic', { handler, port_id: tx, mul: { type: 'raw', op: 'abs', value: 1 }, duration: trial.durationS, force: false });
-    await this.awaitTransmitEnd('TX', Math.ceil(trial.durationS * 3000) + 10_000);
+    const mul = { type: 'raw', op: 'abs', value: 1 };
+    for (const port of sending) await rpc.call('start_traffic', { handler: ports.handler(port), port_id: port, mul, duration: trial.durationS, force: false });
+    for (const port of sending) await this.awaitTransmitEnd('TX', Math.ceil(trial.durationS * 3000) + 10_000, port);
     const after = await this.quietCounters(200, 2000);
     const latency = trial.latency
       ? await readLatency(this.rpc!, pgIdOf(this.runId, trial.latency.streamId), this.cfg.ports, trial.latency.streamId)
@@ -369,13 +373,14 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     const cpu = (await rpc.call<{ m_cpu_util?: number }>('get_global_stats')).m_cpu_util ?? 0;
     const erred = generatorHealth(before.errors, { ...after.errors, cpu }, this.cfg.ports);
     // The ports count the latency stream too: the trial's load is the rest.
-    const [b, a] = [before.snap.ports, after.snap.ports];
-    const sent = a[this.names.transmit]!.txPackets - b[this.names.transmit]!.txPackets - (latency?.sent ?? 0);
-    const received = a[this.names.receive]!.rxPackets - b[this.names.receive]!.rxPackets - (latency?.received ?? 0);
-    const offered = Math.round(trial.rate * trial.durationS);
-    const achievedRate = sent / trial.durationS;
+    const counts = trialCounts(before.snap, after.snap, this.names, latency, this.reverseFrame !== null);
+    const ways = counts.reverse ? [counts.forward, counts.reverse] : [counts.forward];
+    const sent = ways.reduce((x, w) => x + w.sent, 0);
+    const received = ways.reduce((x, w) => x + w.received, 0);
+    // Each direction offered the rate: the slower one's is the rate reached.
+    const achievedRate = Math.min(...ways.map((w) => w.sent)) / trial.durationS;
     return {
-      offered,
+      offered: Math.round(trial.rate * trial.durationS) * ways.length,
       sent,
       received,
       lossRatio: sent > 0 ? Math.max(0, sent - received) / sent : trial.rate > 0 ? 1 : 0,
@@ -383,6 +388,7 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
       ...(erred ? { generatorNote: erred } : {}),
       achievedRate,
       ...(latency ? { latency } : {}),
+      ...(counts.reverse ? { directions: { forward: counts.forward, reverse: counts.reverse } } : {}),
     };
   }
 
@@ -405,13 +411,14 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
   }
 
   private async giveBack(rpc: TrexRpc): Promise<void> {
-    const tx = this.cfg.ports.transmit;
     const ask = (f: () => Promise<unknown>) => (rpc.silent ? Promise.resolve() : f().catch(() => undefined));
-    if (this.ports?.holds(tx)) {
-      const handler = this.ports.handler(tx);
-      await ask(() => rpc.call('stop_traffic', { handler, port_id: tx }));
-      await ask(() => rpc.call('remove_all_streams', { handler, port_id: tx }));
-    }
+    // Both ports: the receive port sends too where the trials go both ways.
+    for (const port of [this.cfg.ports.transmit, this.cfg.ports.receive])
+      if (this.ports?.holds(port)) {
+        const handler = this.ports.handler(port);
+        await ask(() => rpc.call('stop_traffic', { handler, port_id: port }));
+        await ask(() => rpc.call('remove_all_streams', { handler, port_id: port }));
+      }
     if (!rpc.silent) await this.dropCaptures();
     if (!rpc.silent) ((await this.modes?.restore()) ?? []).forEach((p) => this.hooks.note(`TRex: could not put back ${p}`));
     if (!rpc.silent) await this.ports?.release();

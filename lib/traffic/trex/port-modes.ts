@@ -41,18 +41,25 @@ export async function portStatus(rpc: TrexRpc, port: number): Promise<TrexPortSt
 }
 
 export class PortModes {
-  /** The receive port's promiscuity as the run found it: what cleanup puts back. */
-  private foundPromiscuous: boolean | null = null;
+  /** The receiving ports' promiscuity as the run found it: what cleanup puts back. */
+  private readonly foundPromiscuous = new Map<number, boolean>();
   private readonly inService = new Set<number>();
 
+  /** `bothWays`: the transmit port receives too (the reverse stream's return, to the stream's source MAC). */
   constructor(
     private readonly rpc: TrexRpc,
     private readonly ports: TrexPorts,
     private readonly roles: { transmit: number; receive: number },
     private readonly note: (line: string) => void,
+    private readonly bothWays = false,
   ) {}
 
-  /** Reads both ports as found (naming what another user left on), turns service mode off and the receive port promiscuous. */
+  /** The ports the stream comes back to. */
+  private get receiving(): number[] {
+    return this.bothWays ? [this.roles.receive, this.roles.transmit] : [this.roles.receive];
+  }
+
+  /** Reads both ports as found (naming what another user left on), turns service mode off and the receiving ports promiscuous. */
   async takeOver(): Promise<Record<number, TrexPortStatus>> {
     const found: Record<number, TrexPortStatus> = {};
     for (const [role, port] of Object.entries(this.roles)) {
@@ -62,13 +69,15 @@ export class PortModes {
         this.note(`TRex port ${port} (the ${role} port) was left in service mode by an earlier user: turned off (a run measures with it off)`);
         await this.service(port, false);
       }
-      if (st.promiscuous && port !== this.roles.receive)
+      if (st.promiscuous && !this.receiving.includes(port))
         this.note(`TRex port ${port} (the ${role} port) was left promiscuous by an earlier user: left so (it only sends)`);
     }
-    const rx = this.roles.receive;
-    this.foundPromiscuous = found[rx]!.promiscuous;
-    if (this.foundPromiscuous) this.note(`TRex port ${rx} (the receive port) was promiscuous already: it stays so after the run`);
-    else await this.promiscuous(rx, true);
+    for (const port of this.receiving) {
+      this.foundPromiscuous.set(port, found[port]!.promiscuous);
+      const role = port === this.roles.receive ? 'receive' : 'transmit';
+      if (found[port]!.promiscuous) this.note(`TRex port ${port} (the ${role} port) was promiscuous already: it stays so after the run`);
+      else await this.promiscuous(port, true);
+    }
     return found;
   }
 
@@ -82,14 +91,14 @@ export class PortModes {
     for (const port of [...this.inService]) await this.service(port, false);
   }
 
-  /** Service mode off, the receive port's promiscuity as found; what cannot be put back is returned, not thrown. */
+  /** Service mode off, the receiving ports' promiscuity as found; what cannot be put back is returned, not thrown. */
   async restore(): Promise<string[]> {
     const problems: string[] = [];
     await this.serviceOff().catch((e: unknown) => problems.push(`service mode: ${(e as Error).message}`));
-    const rx = this.roles.receive;
-    if (this.foundPromiscuous === false && this.ports.holds(rx))
-      await this.promiscuous(rx, false).catch((e: unknown) => problems.push(`promiscuous on port ${rx}: ${(e as Error).message}`));
-    this.foundPromiscuous = null;
+    for (const [port, was] of this.foundPromiscuous)
+      if (!was && this.ports.holds(port))
+        await this.promiscuous(port, false).catch((e: unknown) => problems.push(`promiscuous on port ${port}: ${(e as Error).message}`));
+    this.foundPromiscuous.clear();
     return problems;
   }
 
