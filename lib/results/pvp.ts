@@ -14,6 +14,11 @@ export interface PvpMeasured extends Measured {
   tgSent?: number;
   /** Where packets went missing: the lab's own drop counters that grew, and those not read. */
   drops?: Findings;
+  /** The reverse stream's (traffic.direction both), judged apart on its own path. */
+  packetsReverse?: PacketVerdict;
+  countersReverse?: CountersRecord;
+  tgSentReverse?: number;
+  dropsReverse?: Findings;
 }
 
 /** The PVP suite's measurement in a suite's record, if it has one. */

@@ -49,3 +49,33 @@ export function reverseGatewayOf(tb: Testbed): { ip: string; mac: string; route:
   const f = tb.traffic.flows;
   return { ip, mac: tb.reverseGateway?.mac ?? tb.traffic.srcMac, route: coveringPrefix(tb.traffic.srcIp, f?.srcIps ?? 1) };
 }
+
+/**
+ * The testbed seen from the reverse stream (traffic.direction both): the
+ * path's roles swapped (the TG's receive port sends into phy egress, the
+ * guest's egress vEth takes it in, its ingress vEth sends it on to the
+ * reverse next hop), the stream's addresses, ports and flow ranges swapped.
+ * What judges the forward stream (the path, the packet and counter checks)
+ * judges the reverse one on this.
+ */
+export function reverseTestbed(tb: Testbed): Testbed {
+  const t = tb.traffic;
+  const gw = reverseGatewayOf(tb);
+  const f = t.flows;
+  return {
+    ...tb,
+    phyPorts: [tb.phyPorts[1], tb.phyPorts[0]],
+    vmPorts: [tb.vmPorts[1], tb.vmPorts[0]],
+    gateway: { ip: gw.ip, mac: gw.mac },
+    traffic: {
+      ...t,
+      srcIp: t.dstIp,
+      dstIp: t.srcIp,
+      srcPort: t.dstPort,
+      dstPort: t.srcPort,
+      srcMac: tb.gateway.mac,
+      dstMac: topologyOf(tb).vmEgress.mac,
+      ...(f ? { flows: { count: f.count, srcIps: f.dstIps, dstIps: f.srcIps, srcPorts: f.dstPorts, dstPorts: f.srcPorts } } : {}),
+    },
+  };
+}

@@ -2,8 +2,8 @@
 // and its sequence number, so every returned packet can be matched to the one
 // sent; with the testbed's flows, its frames spread over that many 5-tuples,
 // interleaved (a frame's flow is its sequence number modulo the flow count).
-import { flowAt, reverseOf, reverseRanges, type FlowFields, type FlowRanges } from '../testbed/flows.js';
-import { streamDstMac, topologyOf } from '../testbed/topology.js';
+import { flowAt, type FlowFields, type FlowRanges } from '../testbed/flows.js';
+import { reverseTestbed, streamDstMac } from '../testbed/topology.js';
 
 export { flowText, type FlowFields, type FlowRanges } from '../testbed/flows.js';
 import type { Testbed } from '../testbed/schema.js';
@@ -82,16 +82,7 @@ export const reverseRunId = (runId: number): number => (runId ^ 0x80000000) >>> 
  * sequence numbers are its own.
  */
 export function reverseStreamFromTestbed(tb: Testbed, runId: number, overrides: Partial<StreamSpec> = {}): StreamSpec {
-  const forward = streamFromTestbed(tb, runId);
-  const { flows, ...rest } = reverseOf(forward);
-  return {
-    ...rest,
-    srcMac: tb.gateway.mac,
-    dstMac: topologyOf(tb).vmEgress.mac,
-    runId: reverseRunId(runId),
-    ...(flows ? { flows: reverseRanges(flows) } : {}),
-    ...overrides,
-  };
+  return streamFromTestbed(reverseTestbed(tb), reverseRunId(runId), overrides);
 }
 
 /** A frame of this run's stream, as sent or as forwarded: IPv4, UDP, the payload's magic and this run's id. */

@@ -44,6 +44,9 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     latencyRx: string;
     reverse: string;
     reverseOut: string;
+    reverseRx: string;
+    reverseTx: string;
+    reverseWatch: string;
   };
   /** The trials also send the reverse stream (traffic.direction both): prepareTrials put its pcap on the TG. */
   private reverseTrials = false;
@@ -70,6 +73,9 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
       latencyRx: at('latency-rx'),
       reverse: at('reverse'),
       reverseOut: `${tb.paths.workDir}/${runId}-reverse.out`,
+      reverseRx: at('reverse-rx'),
+      reverseTx: at('reverse-txcap'),
+      reverseWatch: at('reverse-watch'),
     };
   }
 
@@ -113,25 +119,25 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
   }
 
   async sendAndCapture(req: CaptureRequest): Promise<CaptureResult> {
-    await this.startCapture();
+    await this.startCapture(req.reverse !== undefined);
     try {
       await req.around?.before?.first?.();
       const before = await this.counters();
       await req.around?.before?.last?.();
-      const sent = await this.send(req.pcap, req.packets, req.rate);
-      await this.awaitStreamEnd();
+      const { sent, reverseSent } = await this.send(req);
+      await this.awaitStreamEnd(req.reverse !== undefined);
       await req.around?.after?.first?.();
       const after = await this.counters();
       await req.around?.after?.last?.();
-      await this.stopCapture(req.into);
-      return { sent, counters: { before, after } };
+      await this.stopCapture(req.into, req.reverse?.into);
+      return { sent, ...(reverseSent ? { reverseSent } : {}), counters: { before, after } };
     } finally {
       await Promise.all(this.captures.splice(0).map((c) => c.abandon()));
     }
   }
 
-  private async startCapture(): Promise<void> {
-    this.captures.push(...(await Tcpdump.startAll(this.shell, this.captureSpecs())));
+  private async startCapture(bothWays: boolean): Promise<void> {
+    this.captures.push(...(await Tcpdump.startAll(this.shell, this.captureSpecs(bothWays))));
   }
 
   /** A capture as this TG runs it: recorded for the next run of the lab, on the testbed's tg.cpus where it names them. */
@@ -140,7 +146,8 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     return { ...spec, logFile: `${this.tb.paths.workDir}/${spec.name}.log`, record: captureRecordOf(this.tb, 'tg'), ...(cpus ? { cpus } : {}) };
   }
 
-  private captureSpecs(): CaptureSpec[] {
+  /** The captures of a stream; both ways, the reverse stream's too (the other port of each, the other direction). */
+  private captureSpecs(bothWays: boolean): CaptureSpec[] {
     const t = this.tb.traffic;
     const specs: Array<Omit<CaptureSpec, 'logFile'>> = [
       // rx: only what the DUT sends us; tx: only what leaves (the stream, and whatever else the TG sends).
@@ -156,6 +163,20 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
         snaplen: 64,
         filter: `udp and src host ${t.srcIp} and dst host ${t.dstIp}`,
       },
+      ...(bothWays
+        ? ([
+            { name: 'tcpdump-reverse-rx', iface: this.txPort, direction: 'in', file: this.remote.reverseRx },
+            { name: 'tcpdump-reverse-tx', iface: this.rxPort, direction: 'out', file: this.remote.reverseTx },
+            {
+              name: 'tcpdump-reverse-watch',
+              iface: this.txPort,
+              direction: 'in',
+              file: this.remote.reverseWatch,
+              snaplen: 64,
+              filter: `udp and src host ${t.dstIp} and dst host ${t.srcIp}`,
+            },
+          ] as const)
+        : []),
     ];
     return specs.map((spec) => this.onTg(spec));
   }
@@ -169,14 +190,26 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     ];
   }
 
-  private async send(localPcap: string, packets: number, rate: number): Promise<SendResult> {
-    await this.shell.put(localPcap, this.remoteTx);
-    const timeoutMs = Math.ceil((packets / rate) * 1000) * 2 + 30_000;
-    const r = await this.shell.run(this.tcpreplay(`-i ${shq(this.txPort)} --pps=${rate} ${shq(this.remoteTx)}`), { timeoutMs });
-    const sent = /Successful packets:\s+(\d+)/.exec(r.stdout);
-    const failed = /Failed packets:\s+(\d+)/.exec(r.stdout);
-    if (!sent) throw new CommandError('tg', 'tcpreplay', r.exitCode, null, `could not read "Successful packets" from tcpreplay's output`, r.stdout);
-    return { packetsSent: Number(sent[1]), failed: Number(failed?.[1] ?? 0), raw: r.stdout };
+  /** The stream from the transmit port; both ways, the reverse stream from the receive port at the same time, its output after a separator. */
+  private async send(req: CaptureRequest): Promise<{ sent: SendResult; reverseSent?: SendResult }> {
+    await this.shell.put(req.pcap, this.remoteTx);
+    if (req.reverse) await this.shell.put(req.reverse.pcap, this.remote.reverse);
+    const timeoutMs = Math.ceil((Math.max(req.packets, req.reverse?.packets ?? 0) / req.rate) * 1000) * 2 + 30_000;
+    const forward = this.tcpreplay(`-i ${shq(this.txPort)} --pps=${req.rate} ${shq(this.remoteTx)}`);
+    const reverse = this.tcpreplay(`-i ${shq(this.rxPort)} --pps=${req.rate} ${shq(this.remote.reverse)}`);
+    const rout = shq(this.remote.reverseOut);
+    const line = req.reverse
+      ? `${reverse} >${rout} 2>&1 & q=$!; ${forward}; r=$?; wait $q; s=$?; echo ${shq(REVERSE_OUTPUT)}; cat ${rout}; rm -f ${rout}; [ $s = 0 ] || r=$s; exit $r`
+      : forward;
+    const r = await this.shell.run(line, { timeoutMs });
+    const [forwardOut, reverseOut] = r.stdout.split(`\n${REVERSE_OUTPUT}\n`);
+    const resultOf = (text: string): SendResult => {
+      const sent = /Successful packets:\s+(\d+)/.exec(text);
+      const failed = /Failed packets:\s+(\d+)/.exec(text);
+      if (!sent) throw new CommandError('tg', 'tcpreplay', r.exitCode, null, `could not read "Successful packets" from tcpreplay's output`, text);
+      return { packetsSent: Number(sent[1]), failed: Number(failed?.[1] ?? 0), raw: text };
+    };
+    return { sent: resultOf(forwardOut!), ...(req.reverse ? { reverseSent: resultOf(reverseOut ?? '') } : {}) };
   }
 
   private trialFrames = 0;
@@ -348,11 +381,13 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     );
   }
 
-  private async stopCapture(files: CaptureFiles): Promise<void> {
+  private async stopCapture(files: CaptureFiles, reverse?: CaptureFiles): Promise<void> {
     if (this.captures.length === 0) throw new Error('no capture running');
     await Tcpdump.stopAll(this.captures.splice(0));
     await this.shell.get(this.remote.rx, files.rx);
     await this.shell.get(this.remote.tx, files.tx);
+    if (reverse) await this.shell.get(this.remote.reverseRx, reverse.rx);
+    if (reverse) await this.shell.get(this.remote.reverseTx, reverse.tx);
   }
 
   /**
@@ -361,16 +396,22 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
    * stream back (a loop) cannot hold the run forever. Never a byte budget:
    * a DUT that multiplies packets sends more bytes than the stream.
    */
-  private async awaitStreamEnd(): Promise<void> {
+  private async awaitStreamEnd(bothWays: boolean): Promise<void> {
     const quietMs = this.tb.verify.quietMs;
-    const size = async () => Number((await this.shell.run(`stat -c %s ${shq(this.remote.watch)}`, { okExitCodes: [0, 1] })).stdout.trim()) || 0;
+    // Both ways: both watch captures, summed.
+    const watches = [this.remote.watch, ...(bothWays ? [this.remote.reverseWatch] : [])].map(shq).join(' ');
+    const size = async () =>
+      (await this.shell.run(`stat -c %s ${watches}`, { okExitCodes: [0, 1] })).stdout
+        .trim()
+        .split('\n')
+        .reduce((a, l) => a + (Number(l) || 0), 0);
     // Never quiet within the bound: the captures are stopped all the same, and the checks judge what came back.
     await waitUntilSteady("the return port's watch capture", size, (n) => n, { quietMs, timeoutMs: Math.max(30_000, quietMs * 10), intervalMs: 100 });
   }
 
   async cleanup(): Promise<void> {
     await Promise.all(this.captures.splice(0).map((c) => c.abandon()));
-    const captures = [...this.captureSpecs(), ...this.latencyCaptureSpecs()];
+    const captures = [...this.captureSpecs(true), ...this.latencyCaptureSpecs()];
     const files = [
       this.remoteTx,
       this.remote.latency,

@@ -54,6 +54,13 @@ export interface CaptureRequest {
   /** Where the captures go on this machine. */
   into: CaptureFiles;
   /**
+   * traffic.direction both: the reverse stream (a pcap here, its packets),
+   * sent from the receive port at the same time at the same rate; its return
+   * captured on the transmit port (`into.rx`) and what left the receive port
+   * (`into.tx`).
+   */
+  reverse?: { pcap: string; packets: number; into: CaptureFiles };
+  /**
    * Readings of the rest of the path (the switch, the guest), taken while
    * the captures run, so that every frame a counter counted is in a capture:
    * around the TG's counters before the stream, and after it ended.
@@ -64,6 +71,8 @@ export interface CaptureRequest {
 export interface CaptureResult {
   /** What the generator says it sent (fewer than asked is for the caller to judge). */
   sent: SendResult;
+  /** The reverse stream's, where the request had one. */
+  reverseSent?: SendResult;
   /** The TG's ports before the stream and once it ended (no packet of it for the quiet period, within a bound). */
   counters: { before: TgSnapshot; after: TgSnapshot };
 }

@@ -110,6 +110,32 @@ const FAULTS: Fault[] = [
     passes: 'every other check',
   },
   {
+    // Both ways (traffic.direction both): the reverse stream judged apart on its own path; a healthy lab passes.
+    name: 'both ways, a hundred flows each way, a healthy lab',
+    testbed: (yaml) => yaml.replace(/^ {2}count: 1000$/m, '  count: 1000\n  direction: both\n  rules: flow\n  flows: { count: 100, srcIps: 10, srcPorts: 10 }'),
+    hook: () => 'true',
+    exitCode: 0,
+    fails: {},
+    passes: 'every other check',
+  },
+  {
+    // ... and one reverse flow dropped in the guest is named as that flow of the reverse stream, on the reverse path.
+    name: 'both ways, the guest drops one flow of the reverse stream (an nftables rule on its 5-tuple)',
+    testbed: (yaml) => yaml.replace(/^ {2}count: 1000$/m, '  count: 1000\n  direction: both\n  rules: port\n  flows: { count: 100, srcIps: 10, srcPorts: 10 }'),
+    hook: (lab) =>
+      inGuest(
+        lab,
+        "nft 'add table ip dutlab_fault; add chain ip dutlab_fault forwarding { type filter hook forward priority 0; }; add rule ip dutlab_fault forwarding ip daddr 1.1.1.3 udp dport 1030 counter drop'",
+      ),
+    exitCode: 1,
+    fails: {
+      'check.packets':
+        /^return packets \(reverse\): 99\/100 flows whole, 990\/1000 returned, 10 lost.*: 1 of 100 flows did not come back at all: 6\.6\.6\.2:1024 -> 1\.1\.1\.3:1030 \(UDP\)/,
+      'check.counters': /^counters: reverse: packets were lost between "the guest's vEth_port33 received" \(1000\) and "the guest's vEth_port32 sent" \(990\)/,
+    },
+    passes: 'every other check',
+  },
+  {
     // The switch forwarding by its MAC table (rules: normal), the path's MACs static in it: a healthy lab passes, a hundred flows whole.
     name: 'rules: normal, a hundred flows, a healthy lab',
     testbed: (yaml) => yaml.replace(/^ {2}count: 1000$/m, '  count: 1000\n  rules: normal\n  flows: { count: 100, srcIps: 10, srcPorts: 10 }'),

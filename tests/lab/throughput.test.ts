@@ -15,7 +15,7 @@ import { parseDocument } from 'yaml';
 import { loadRun, readHistory } from '../../lib/store/file.js';
 import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { dutlabRun } from '../helpers/cli.js';
-import { throughputOf } from '../../lib/results/throughput.js';
+import { directionsAt, throughputOf } from '../../lib/results/throughput.js';
 import { capacityRule } from '../../lib/vlab/capacity.js';
 import { pageErrors, pageLayout, renderPage, textProblems } from '../helpers/chromium.js';
 
@@ -125,13 +125,15 @@ describe('the upgrade gate on the virtual lab', () => {
     expect(textProblems(await pageLayout(page, reports))).toEqual([]);
   }, 180_000);
 
-  it('searches on the real DPDK datapath too (the ovs-dpdk profile)', async () => {
+  it('searches on the real DPDK datapath too (the ovs-dpdk profile), ten thousand flows both ways', async () => {
     const dpdkLab = await labUp({ id: 'tputd', datapath: 'dpdk' });
     try {
-      // Ten thousand flows (100 source addresses x 100 source ports), a rule each way for each, in every trial's pcap.
+      // Ten thousand flows (100 source addresses x 100 source ports) in both directions, a rule for each flow, each
+      // way of each direction, in every trial's pcaps.
       const quickFile = join(dpdkLab.stateDir, 'quick.yaml');
       const doc = parseDocument(quick(dpdkLab.testbedFile));
       doc.setIn(['traffic', 'count'], 10_000);
+      doc.setIn(['traffic', 'direction'], 'both');
       doc.setIn(['traffic', 'rules'], 'flow');
       doc.setIn(['traffic', 'flows'], { count: 10_000, srcIps: 100, srcPorts: 100 });
       writeFileSync(quickFile, doc.toString());
@@ -144,12 +146,23 @@ describe('the upgrade gate on the virtual lab', () => {
       );
       expect(r.summary.latency!.filter((l) => l.of === 'dut' && !l.invalid)).toHaveLength(4);
       // The PMD's datapath after the warm-up (again at half the rate where its upcalls could not set up every flow at
-      // once): a megaflow per flow and direction, no measured trial paying for flow setup, and past the exact-match
-      // cache's 8,192 entries the megaflow classifier serving more of the packets than the EMC.
+      // once): a megaflow per flow and hop of each direction, no measured trial paying for flow setup, and past the
+      // exact-match cache's 8,192 entries the megaflow classifier serving more of the packets than the EMC.
       const search = loadRun(r.summary.runId, reports).run.suites.flatMap(throughputOf)[0]!;
-      expect(search.warmUp).toMatchObject({ megaflows: 20_000, expectedMegaflows: 20_000, trialsOverAllowed: 0 });
+      expect(search.warmUp).toMatchObject({ megaflows: 40_000, expectedMegaflows: 40_000, trialsOverAllowed: 0 });
       expect(search.trials.every((t) => typeof t.upcalls === 'number')).toBe(true);
       expect(search.warmUp!.lookups!.megaflow).toBeGreaterThan(search.warmUp!.lookups!.emc);
+      // Each direction counted apart in every trial: at the NDR's lower bound neither lost a frame.
+      expect(search.direction).toBe('both');
+      expect(search.trials.every((t) => t.directions && t.directions.forward.sent > 0 && t.directions.reverse.sent > 0)).toBe(true);
+      const ndr = search.goals.find((g) => g.goal === 'NDR')!;
+      const at = directionsAt(search, ndr.lowerBound!)!;
+      expect([at.forward.lost, at.reverse.lost]).toEqual([0, 0]);
+      expect(at.reverse.sent).toBeGreaterThan(0);
+      const md = readFileSync(join(reports, r.summary.runId, 'summary.md'), 'utf8');
+      expect(md).toMatch(
+        /- 64 B: both directions, each at the rate shown \(the aggregate is twice it\); at the NDR's lower bound forward (\d+)\/\1 returned, 0 lost, reverse (\d+)\/\2 returned, 0 lost/,
+      );
     } finally {
       await labDown({ id: 'tputd' });
     }

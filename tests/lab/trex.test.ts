@@ -291,10 +291,11 @@ describe('the TRex driver against a real TRex (netdev lab)', () => {
     }
   }, 60_000);
 
-  it('sends a 100,000-flow profile as one field-engine stream: every flow on the wire, in the order the pcap would send them', async () => {
+  it('sends a 100,000-flow profile as one field-engine stream each way: every flow on the wire, in the order the pcap would send them', async () => {
     const N = 100_000;
     const doc = parseDocument(readFileSync(testbed, 'utf8'));
     doc.setIn(['traffic', 'rules'], 'port');
+    doc.setIn(['traffic', 'direction'], 'both');
     doc.setIn(['traffic', 'count'], N);
     doc.setIn(['traffic', 'flows'], doc.createNode({ count: N, srcIps: 100, srcPorts: 1000 }, { flow: true }));
     // A load tcpdump keeps up with: no calibration at TRex's top rate, a ceiling of 20 kframes/s, a 5 s warm-up (20 kframes/s).
@@ -309,7 +310,8 @@ describe('the TRex driver against a real TRex (netdev lab)', () => {
     const pcap = join(lab.stateDir, 'flows-ingress.pcap');
     const dump = spawn(
       'ip',
-      ['netns', 'exec', lab.namespaces.host, 'tcpdump', '-i', topologyOf(tb).phyIngress.name, '-s', '64', '-B', '32768', '-U', '-w', pcap, 'udp'],
+      // What comes in only: the reverse stream's return leaves by the same port.
+      ['netns', 'exec', lab.namespaces.host, 'tcpdump', '-i', topologyOf(tb).phyIngress.name, '-Q', 'in', '-s', '64', '-B', '32768', '-U', '-w', pcap, 'udp'],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
       },
@@ -320,10 +322,18 @@ describe('the TRex driver against a real TRex (netdev lab)', () => {
       await waitUntil('tcpdump to listen', () => said.includes('listening on'), { timeoutMs: 10_000, intervalMs: 50 });
       const r = await dutlabRun(['--testbed', file, '--profile', 'virtual', '--suite', 'throughput'], reports);
       expect(r.exitCode, r.stderr).toBe(0);
-      // One stream per trial, carrying a program: a variable per field that varies, the source port's wrap stepping the source address.
+      // One stream per trial and direction, carrying a program: a variable per field that varies, the fastest one's
+      // wrap stepping the next (forward: the source port, then the source address; reverse: their mirror images).
       const adds = transcript(r.summary.runId, 'throughput').match(/"method":"add_stream","params":\{[^\n]*/g)!;
-      expect(adds.length).toBeGreaterThan(3);
-      for (const a of adds) expect(a).toMatch(/"stream_id":1,.*"type":"flow_var","name":"srcPort",.*"next_var":"srcIp".*"type":"fix_checksum_ipv4"/);
+      const forward = adds.filter((a) => a.includes('"port_id":0'));
+      const reverse = adds.filter((a) => a.includes('"port_id":1'));
+      expect(forward.length).toBeGreaterThan(3);
+      expect(reverse).toHaveLength(forward.length);
+      for (const a of forward) expect(a).toMatch(/"stream_id":1,.*"type":"flow_var","name":"srcPort",.*"next_var":"srcIp".*"type":"fix_checksum_ipv4"/);
+      for (const a of reverse) expect(a).toMatch(/"stream_id":1,.*"type":"flow_var","name":"dstPort",.*"next_var":"dstIp".*"type":"fix_checksum_ipv4"/);
+      // Each trial counted each way: the reverse stream's return on the transmit port (made promiscuous, and put back).
+      const search = loadRun(r.summary.runId, reports).run.suites.flatMap(throughputOf)[0]!;
+      expect(search.trials.every((t) => t.directions && t.directions.reverse.sent > 0 && t.directions.reverse.received > 0)).toBe(true);
     } finally {
       dump.kill('SIGINT');
       await new Promise((res) => dump.once('exit', res));

@@ -5,6 +5,8 @@ import { errorMessage } from '../../errors.js';
 import type { LabRun } from '../../scenario/lab-run.js';
 import { shq } from '../../transport/quote.js';
 import { captureRecordOf, Tcpdump } from '../../traffic/tcpdump.js';
+import { topologyOf } from '../../testbed/topology.js';
+import { guestCaptureName, type Direction } from './direction.js';
 
 export class GuestCaptures {
   private readonly captures: Tcpdump[] = [];
@@ -22,8 +24,7 @@ export class GuestCaptures {
    * vEth that is down, the guest unreachable) is a note and the run goes on:
    * the checks judge the guest.
    */
-  async start(): Promise<void> {
-    const { vmIngress: vmIn, vmEgress: vmOut } = this.run.topology;
+  async start(directions: readonly Direction[]): Promise<void> {
     const work = this.run.tb.paths.workDir;
     // From here on the guest may hold captures and their files: a fixture of the run (the engine cleans up the traffic generator's).
     this.run.teardown.defer('guest captures', () => this.remove());
@@ -31,19 +32,23 @@ export class GuestCaptures {
       const guest = this.run.session.shell('guest');
       if ((await guest.run('command -v tcpdump', { okExitCodes: [0, 1, 127] })).exitCode !== 0) throw new Error('the guest has no tcpdump');
       await guest.run(`mkdir -p ${shq(work)}`);
-      const specs = (
-        [
-          [vmIn.guestIf, 'in'],
-          [vmOut.guestIf, 'out'],
-        ] as const
-      ).map(([iface, direction]) => ({
-        name: `guest-${iface}`,
-        iface,
-        direction,
-        file: `${work}/${this.run.config.runId}-guest-${iface}.pcap`,
-        logFile: `${work}/guest-${iface}.log`,
-        record: captureRecordOf(this.run.tb, 'guest'),
-      }));
+      // Each direction's stream comes in by its ingress vEth and leaves by its egress vEth.
+      const specs = directions.flatMap((d) => {
+        const { vmIngress: vmIn, vmEgress: vmOut } = topologyOf(d.tb);
+        return (
+          [
+            [vmIn.guestIf, 'in'],
+            [vmOut.guestIf, 'out'],
+          ] as const
+        ).map(([iface, direction]) => ({
+          name: guestCaptureName(d, iface),
+          iface,
+          direction,
+          file: `${work}/${this.run.config.runId}-${guestCaptureName(d, iface)}.pcap`,
+          logFile: `${work}/${guestCaptureName(d, iface)}.log`,
+          record: captureRecordOf(this.run.tb, 'guest'),
+        }));
+      });
       for (const spec of specs) this.files.push(spec.file, spec.logFile);
       this.captures.push(...(await Tcpdump.startAll(guest, specs)));
     } catch (err) {

@@ -13,7 +13,7 @@ import * as read from '../../scenario/readback.js';
 import type { Session } from '../../scenario/session.js';
 import { flowsOf } from '../../testbed/rules.js';
 import type { Testbed } from '../../testbed/schema.js';
-import { topologyOf } from '../../testbed/topology.js';
+import { topologyOf, type Topology } from '../../testbed/topology.js';
 import { matchFlows } from '../../verify/state.js';
 
 /** Controller clock (µs): when a reading was asked for and when it came back. */
@@ -137,8 +137,13 @@ export function snapshotOf(
   };
 }
 
-/** The counts of the rules that take the stream in from phy ingress, and of those that take it back from the guest (summed: `rules: flow` has one per 5-tuple). */
-export async function readFlowCounts(s: Session, tb: Testbed): Promise<FlowCounts> {
+/**
+ * The counts of the rules that take a stream in from phy ingress, and of those
+ * that take it back from the guest (summed: `rules: flow` has one per
+ * 5-tuple): the testbed's rules, by the in_port of the direction's roles
+ * (`t`: the reverse stream's topology for the reverse stream).
+ */
+export async function readFlowCounts(s: Session, tb: Testbed, t: Topology = topologyOf(tb)): Promise<FlowCounts> {
   const specs = flowsOf(tb);
   const matched = matchFlows(await read.flows(s), specs);
   const counts = (inPort: number) => {
@@ -146,6 +151,5 @@ export async function readFlowCounts(s: Session, tb: Testbed): Promise<FlowCount
     if (entries.length === 0 || entries.some((e) => !e)) return null;
     return { packets: entries.reduce((a, e) => a + e!.nPackets, 0), bytes: entries.reduce((a, e) => a + e!.nBytes, 0) };
   };
-  const t = topologyOf(tb);
   return { ingress: counts(t.phyIngress.ofport), egress: counts(t.vmEgress.ofport) };
 }

@@ -14,11 +14,19 @@ import * as read from '../../scenario/readback.js';
 import type { LabRun } from '../../scenario/lab-run.js';
 import type { Testbed } from '../../testbed/schema.js';
 import type { MeasuringTrafficGenerator } from '../../traffic/tg.js';
+import { orOnTimeout, waitUntil } from '../../wait.js';
 
 /** A warm-up again once this share of max-idle has passed since the last trial: the revalidator's sweep is not to the millisecond. */
 const IDLE_MARGIN = 0.8;
-/** Warm-ups in a row, each at half the rate of the one before, for a datapath that set up fewer megaflows than the rules imply. */
-const WARM_UP_ROUNDS = 3;
+/** Warm-ups in a row at half the rate of the one before, for a datapath that set up fewer megaflows than the rules imply. */
+const HALVINGS = 3;
+/**
+ * Warm-ups go on past the halvings while the datapath's megaflows still grow,
+ * for at most this long in all: OVS starts its flow limit at 10,000 and
+ * raises it by 1,000 a revalidation round (ofproto-dpif-upcall.c), so forty
+ * thousand megaflows take tens of seconds of flows knocking, whatever the rate.
+ */
+const WARM_UP_BOUND_MS = 45_000;
 
 /**
  * The megaflows the testbed's rules imply for its stream: one per hop
@@ -86,7 +94,8 @@ export class DatapathWarmth {
    * The warm-up, where the flows may have expired. A datapath that set up
    * fewer megaflows than the rules imply (its upcalls could not keep up with
    * every flow's first frame at once) is warmed again at half the rate, each
-   * flow still sent once, up to WARM_UP_ROUNDS in all; what it then holds is
+   * flow still sent once, HALVINGS times, then again while its megaflows
+   * still grow (within WARM_UP_BOUND_MS); what it then holds is
    * recorded, and a trial that still paid for flow setup is named.
    */
   private async warmUpIfIdle(maxRate: number): Promise<void> {
@@ -96,15 +105,26 @@ export class DatapathWarmth {
     const flows = this.run.tb.traffic.flows?.count ?? 1;
     const expected = expectedMegaflows(this.run.tb);
     let rate = Math.min(maxRate, Math.max(this.run.tb.throughput.minRate, Math.ceil(flows / this.config.durationS)));
-    for (let round = 1; round <= WARM_UP_ROUNDS; round++, rate = Math.max(1, Math.floor(rate / 2))) {
+    let round = 0;
+    /** One warm-up; true once no other is due: the rules' megaflows held, none offered, or (past the halvings) none gained. */
+    const warmUp = async (): Promise<boolean> => {
+      round++;
       await this.tg.measure({ rate, durationS: Math.max(this.config.durationS, Math.ceil(flows / rate)), frame: this.frame });
       this.warmUps++;
+      const before = this.megaflows;
       const dp = await this.offered(() => read.datapathFlows(this.run.session));
-      if (!dp) return;
+      if (!dp) return true;
       this.megaflows = dp.count;
       writeFileSync(join(this.run.dir, `datapath-flows-${this.frame}-warm-up-${this.warmUps}.txt`), dp.text);
-      if (expected === null || dp.count >= expected) return;
-    }
+      if (expected === null || dp.count >= expected) return true;
+      if (round >= HALVINGS) return before !== null && dp.count <= before;
+      rate = Math.max(1, Math.floor(rate / 2));
+      return false;
+    };
+    // Past the bound, what the datapath then holds is what is recorded.
+    await waitUntil('the datapath to hold the megaflows the rules imply', warmUp, { timeoutMs: WARM_UP_BOUND_MS, intervalMs: 0 }).catch(
+      orOnTimeout(() => undefined),
+    );
   }
 
   /** A reading, or null (and the reason kept) where this datapath does not offer it: its command refused. Anything else is the run's error. */
