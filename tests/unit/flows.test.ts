@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseTestbed } from '../../lib/testbed/load.js';
 import { flowsOf, staticMacsOf } from '../../lib/testbed/rules.js';
 import { reverseGatewayOf, topologyOf } from '../../lib/testbed/topology.js';
+import { captureOf, directionsOf } from '../../lib/suite/pvp/direction.js';
 import { virtual } from '../../lib/profiles/virtual.profile.js';
 import { hostFlows } from '../../lib/profiles/steps/switch.js';
 import { buildFrame, flowFields, flowText, isStreamFrame, reverseRunId, reverseStreamFromTestbed, streamFromTestbed } from '../../lib/traffic/stream.js';
@@ -386,6 +387,31 @@ describe('traffic both ways (traffic.direction: both)', () => {
         path: 'traffic.srcIp',
         message: "the stream's sources (2.2.2.7/32) overlap the guest's ingress subnet 2.2.2.1/24: the guest could not route the reverse stream back",
       },
+    ]);
+  });
+});
+
+describe("the PVP suite's directions", () => {
+  it('judges the reverse stream on the testbed as it sees it: the roles swapped, its own stream, files and captures', () => {
+    const tb = parseTestbed(withTraffic('  direction: both\n  rules: port\n  count: 200\n  flows: { count: 100, srcIps: 10, srcPorts: 10 }'));
+    const [forward, reverse, more] = directionsOf(tb, 7);
+    expect(more).toBeUndefined();
+    expect(directionsOf(parseTestbed(MINIMAL), 7).map((d) => d.name)).toEqual(['forward']);
+    expect(reverse!.stream).toEqual(reverseStreamFromTestbed(tb, 7));
+    expect(forward!.stream.runId).not.toBe(reverse!.stream.runId);
+    // The reverse path: sent by the TG's receive port into phy egress, through the guest's egress then ingress vEth, back to the TG's transmit port.
+    const counters = reverse!.path.hops.map((h) => h.counter);
+    expect(counters[0]).toBe('TG tg1 tx');
+    expect(counters.at(-1)).toBe('TG tg0 rx');
+    expect(topologyOf(reverse!.tb)).toMatchObject({ tgTx: 'tg1', tgRx: 'tg0', gateway: { ip: '2.2.2.2', mac: '02:00:00:00:00:01' } });
+    // Its captures: the other port of each and the other direction; the guest's links under their own names.
+    const wires = reverse!.path.hops.flatMap((h) => (h.wire ? [captureOf(reverse!, h.wire)] : []));
+    expect([...new Set(wires)]).toEqual(['tx-capture-reverse.pcap', 'guest-vEth_port33-reverse.pcap', 'guest-vEth_port32-reverse.pcap', 'rx-reverse.pcap']);
+    expect([...new Set(forward!.path.hops.flatMap((h) => (h.wire ? [captureOf(forward!, h.wire)] : [])))]).toEqual([
+      'tx-capture.pcap',
+      'guest-vEth_port32.pcap',
+      'guest-vEth_port33.pcap',
+      'rx.pcap',
     ]);
   });
 });

@@ -309,10 +309,9 @@ export class PvpTest {
     const counts = countsAlongPath(path, { before, after }, { before: flowsBefore, after: flowsAfter }, foreign, stream);
     this.record(d.name === 'forward' ? { counters: countersRecord(counts) } : { countersReverse: countersRecord(counts) });
     const limits = { slack: this.run.tb.verify.counterSlack, allowedLoss: allowedLoss(counts.sent, this.run.tb.verify.lossTolerance) };
-    this.run.table({
-      ...countersTable(path, counts, limits.slack),
-      ...(d.suffix ? { title: `Counters along the path${d.suffix} (deltas over the run)` } : {}),
-    });
+    // The reverse table's rows are the reverse stream's roles: its notes say which counter each one is.
+    const roles = { title: `Counters along the path${d.suffix} (deltas over the run)`, notes: [path.map((h) => `${h.label}: ${h.counter}`).join('; ')] };
+    this.run.table({ ...countersTable(path, counts, limits.slack), ...(d.suffix ? roles : {}) });
     const problems = checkCounters(path, counts, limits);
     const lost = counts.sent - counts.returned;
     // Where packets went missing, the lab's own counters say why, where they can.
