@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { loadRun } from '../../lib/store/file.js';
 import { throughputOf } from '../../lib/results/throughput.js';
+import { pvpMeasured } from '../../lib/results/pvp.js';
 import { readPcap } from '../../lib/traffic/pcap.js';
 import { flowAt, type FlowFields } from '../../lib/testbed/flows.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
@@ -133,10 +134,19 @@ afterAll(async () => {
 });
 
 describe('the TRex driver against a real TRex (netdev lab)', () => {
-  it("runs the PVP suite through TRex: the frames leave with the suite's MACs, the captures are full, the ports are left as found", async () => {
-    const r = await dutlabRun(['--testbed', testbed, '--profile', 'virtual', '--suite', 'pvp'], reports);
+  it("runs the PVP suite through TRex both ways: the frames leave with the suite's MACs, the captures are full, the ports are left as found", async () => {
+    // Both ways: the reverse stream pushed from the receive port, both ports captured each way, each direction judged.
+    const both = join(lab.stateDir, 'both.yaml');
+    const doc = parseDocument(readFileSync(testbed, 'utf8'));
+    doc.setIn(['traffic', 'direction'], 'both');
+    writeFileSync(both, doc.toString());
+    const r = await dutlabRun(['--testbed', both, '--profile', 'virtual', '--suite', 'pvp'], reports);
     expect(r.exitCode, r.stderr).toBe(0);
     for (const id of ['check.packets', 'check.counters']) expect(r.summary.cases.find((c) => c.id === id)?.status, id).toBe('passed');
+    const pvp = loadRun(r.summary.runId, reports).run.suites.map(pvpMeasured).find(Boolean)!;
+    expect(pvp.packetsReverse).toMatchObject({ ok: true, lost: 0 });
+    expect(pvp.packetsReverse!.received).toBe(pvp.packets!.received);
+    expect(pvp.tgSentReverse).toBe(pvp.tgSent);
     expect(r.summary.versions.tg).toBe('TRex v3.08 (STL)');
     const dir = join(reports, r.summary.runId, 'pvp');
     // What the suite built (tx.pcap), what TRex sent (its TX capture) and what reached the guest carry the same MACs.
@@ -152,6 +162,7 @@ describe('the TRex driver against a real TRex (netdev lab)', () => {
     const log = transcript(r.summary.runId, 'pvp');
     expect(log).toMatch(/"method":"get_version"/);
     expect(log).toMatch(new RegExp(`"method":"push_remote","params":\\{[^}]*"count":${(PCAP_KEEP_MACS | 1) >>> 0}`));
+    expect(log).toMatch(/"method":"push_remote","params":\{[^}]*"port_id":1,/);
     expect(log).toMatch(/"method":"service","params":\{[^}]*"enabled":true/);
     expect(log).toMatch(/"method":"set_port_attr","params":\{[^}]*"port_id":1,"attr":\{"promiscuous":\{"enabled":true\}\}/);
     expect(log).toMatch(/"method":"get_port_status","params":\{[^}]*"block":false/);

@@ -223,7 +223,8 @@ export class PvpTest {
             last: async () => {
               at.before.last = controllerUs();
               guestBefore = await this.readGuest();
-              for (const d of this.directions) this.flowCounts.set(d.name, await reading(() => readFlowCounts(this.run.session, this.run.tb, topologyOf(d.tb))));
+              for (const d of this.directions)
+                this.flowCounts.set(d.name, await reading(() => readFlowCounts(this.run.session, this.run.tb, topologyOf(d.tb))));
             },
           },
           after: {

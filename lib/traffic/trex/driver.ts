@@ -15,7 +15,7 @@
 // frames to its own MAC (the receive port is made promiscuous for the run);
 // a TX capture needs service mode (on around each capture, off before any
 // measuring: port-modes.ts).
-import { CaptureError, ParseError } from '../../errors.js';
+import { ParseError } from '../../errors.js';
 import type { Testbed } from '../../testbed/schema.js';
 import { ipInt, reverseOf, reverseRanges } from '../../testbed/flows.js';
 import { topologyOf } from '../../testbed/topology.js';
@@ -24,13 +24,14 @@ import { shq } from '../../transport/quote.js';
 import type { Shell } from '../../transport/shell.js';
 import type { Transcript } from '../../transport/transcript.js';
 import { waitUntil, waitUntilSteady } from '../../wait.js';
-import { readPcap, writeFramesPcap } from '../pcap.js';
+import { readPcap } from '../pcap.js';
 import {
   bunchOf,
   type CaptureRequest,
   type CaptureResult,
   type CapturingTrafficGenerator,
   type MeasuringTrafficGenerator,
+  type SendResult,
   type TgPortCounters,
   type TgSnapshot,
   type Trial,
@@ -41,6 +42,7 @@ import { TrexError, TrexPorts, TrexRpc } from './rpc.js';
 import { generatorHealth, readLatency, type PortErrors } from './stats.js';
 import { flowProgram, MAX_LATENCY_PPS, PCAP_KEEP_MACS, pgIdOf, stlStream, trexUser } from './streams.js';
 import { firstFrame, trialCounts } from './trial.js';
+import { collectCapture } from './capture.js';
 
 /** What the driver reports beside its measurements: notes for the run's record, and the generator's version. */
 export interface TgHooks {
@@ -65,14 +67,6 @@ interface PortsReading {
   errors: PortErrors;
 }
 
-interface CapturedPacket {
-  binary: string;
-  ts: number;
-  port: number;
-  origin: 'RX' | 'TX';
-  index: number;
-}
-
 const nowUs = () => Date.now() * 1000;
 
 export class TrexTrafficGenerator implements CapturingTrafficGenerator, MeasuringTrafficGenerator {
@@ -80,6 +74,7 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
   /** The testbed's names for the two ports (the TG snapshot's keys, as every driver's). */
   private readonly names: { transmit: string; receive: string };
   private readonly remotePcap: string;
+  private readonly remoteReversePcap: string;
   private rpc: TrexRpc | null = null;
   private ports: TrexPorts | null = null;
   private forward: LocalForward | null = null;
@@ -108,6 +103,7 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     const t = topologyOf(tb);
     this.names = { transmit: t.tgTx, receive: t.tgRx };
     this.remotePcap = `${this.cfg.pcapDir}/${runId}-tx.pcap`;
+    this.remoteReversePcap = `${this.cfg.pcapDir}/${runId}-tx-reverse.pcap`;
     this.quietMs = tb.verify.quietMs;
     const f = tb.traffic.flows;
     const base = { srcIp: ipInt(tb.traffic.srcIp), dstIp: ipInt(tb.traffic.dstIp), srcPort: tb.traffic.srcPort, dstPort: tb.traffic.dstPort };
@@ -234,23 +230,28 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
   }
 
   async sendAndCapture(req: CaptureRequest): Promise<CaptureResult> {
-    // Refused, never sent one way instead: the reverse stream's capture through TRex is not built yet.
-    if (req.reverse)
-      throw new TrexError(
-        "the TRex driver captures one direction in this version: traffic.direction both runs the PVP suite through the linux generator (TRex's trials go both ways)",
-      );
-    const { rpc, ports } = await this.session();
+    const { rpc } = await this.session();
+    const { transmit: tx, receive: rx } = this.cfg.ports;
+    const reverse = req.reverse;
     await this.shell.put(req.pcap, this.remotePcap);
-    const limit = Math.max(10_000, req.packets * 4);
+    if (reverse) await this.shell.put(reverse.pcap, this.remoteReversePcap);
+    const limit = Math.max(10_000, (req.packets + (reverse?.packets ?? 0)) * 4);
     // Service mode first: without it TRex copies nothing it sends into the TX capture.
     await this.modes!.serviceOn();
     const asked = nowUs();
+    // What each port sends and receives (both ways, the reverse stream leaves the receive port and returns to the transmit port).
+    const [sending, returning] = reverse
+      ? [
+          [tx, rx],
+          [rx, tx],
+        ]
+      : [[tx], [rx]];
     const started = await rpc.call<{ capture_id: number; start_ts: number }>('capture', {
       command: 'start',
       limit,
       mode: 'fixed',
-      tx: [this.cfg.ports.transmit],
-      rx: [this.cfg.ports.receive],
+      tx: sending,
+      rx: returning,
       filter: '',
     });
     // The server's capture clock placed on this machine's: its start is between the request and the answer.
@@ -260,40 +261,24 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
       await req.around?.before?.first?.();
       const before = await this.counters();
       await req.around?.before?.last?.();
-      const tx = this.cfg.ports.transmit;
-      await rpc.call('push_remote', {
-        handler: ports.handler(tx),
-        port_id: tx,
-        pcap_filename: this.remotePcap,
-        ipg_usec: 1e6 / req.rate,
-        min_ipg_usec: 0,
-        speedup: 1,
-        // Once, the pcap's own MACs kept.
-        count: (PCAP_KEEP_MACS | 1) >>> 0,
-        duration: -1,
-        is_dual: false,
-        slave_handler: '',
-      });
-      await this.awaitTransmitEnd('PCAP_TX', Math.ceil((req.packets / req.rate) * 2000) + 30_000);
+      await this.pushPcap(tx, this.remotePcap, req.rate);
+      if (reverse) await this.pushPcap(rx, this.remoteReversePcap, req.rate);
+      const most = Math.max(req.packets, reverse?.packets ?? 0);
+      for (const port of sending) await this.awaitTransmitEnd('PCAP_TX', Math.ceil((most / req.rate) * 2000) + 30_000, port);
       await this.quietCounters(this.quietMs, 30_000);
       await req.around?.after?.first?.();
       const after = await this.counters();
       await req.around?.after?.last?.();
-      const sentNow = after.ports[this.names.transmit]!.txPackets - before.ports[this.names.transmit]!.txPackets;
-      // TRex answers push_remote OK for a pcap it cannot read, and sends nothing: the generator's failure, never a DUT that lost it all.
-      if (sentNow === 0)
-        throw new TrexError(
-          `${this.server} sent nothing of ${this.remotePcap} (push_remote answered OK; TRex could not read the pcap, or its port would not send)`,
-        );
-      const txFrames = await this.collect(started.capture_id, started.start_ts, anchorUs, limit, req.into);
-      // What service mode itself put on the wire (TRex answering ARP) is in the port's count and its TX capture, not the
-      // stream: the stream's are the frames it sent that are frames of the pcap. (The suite's counter check takes the rest
-      // off as foreign frames, from the same capture.)
-      const stream = new Set<string>();
-      await readPcap(req.pcap, (d) => void stream.add(d.toString('hex')));
-      const own = txFrames.filter((f) => !stream.has(f.toString('hex'))).length;
-      const raw = `TRex port ${tx}: opackets grew by ${sentNow}${own ? `, ${own} of them TRex's own (service mode: not the stream's)` : ''}`;
-      return { sent: { packetsSent: sentNow - own, failed: 0, raw }, counters: { before, after } };
+      const at = { id: started.capture_id, startTs: started.start_ts, anchorUs, limit };
+      const splits = [
+        { origin: 'RX', port: rx, file: req.into.rx },
+        { origin: 'TX', port: tx, file: req.into.tx },
+        ...(reverse ? [{ origin: 'RX', port: tx, file: reverse.into.rx } as const, { origin: 'TX', port: rx, file: reverse.into.tx } as const] : []),
+      ] as const;
+      const frames = await collectCapture(rpc, this.server, at, splits);
+      const sent = await this.sentOf(tx, req.pcap, this.remotePcap, before, after, frames[1]!);
+      const reverseSent = reverse ? await this.sentOf(rx, reverse.pcap, this.remoteReversePcap, before, after, frames[3]!) : undefined;
+      return { sent, ...(reverseSent ? { reverseSent } : {}), counters: { before, after } };
     } finally {
       // The capture before service mode: TRex refuses to leave service mode while a capture on the port exists.
       await this.dropCaptures();
@@ -301,27 +286,39 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     }
   }
 
-  /** Stops the capture and writes its packets here: the receive port's RX as rx, the transmit port's TX as tx. */
-  private async collect(id: number, startTs: number, anchorUs: number, limit: number, into: CaptureRequest['into']): Promise<Buffer[]> {
-    const stopped = await this.rpc!.call<{ pkt_count?: number }>('capture', { command: 'stop', capture_id: id });
-    if ((stopped.pkt_count ?? 0) >= limit)
-      throw new CaptureError(`${this.server}'s capture ${id} filled up (${limit} packets): what came back is not all there`);
-    const packets: CapturedPacket[] = [];
-    const fetch = async () => {
-      const r = await this.rpc!.call<{ pkts: CapturedPacket[]; pending: number }>('capture', { command: 'fetch', capture_id: id, pkt_limit: 1000 });
-      packets.push(...r.pkts);
-      return r.pending === 0 || (r.pkts.length === 0 && null);
-    };
-    await waitUntil(`${this.server}'s capture ${id} to be fetched`, fetch, { timeoutMs: 60_000, intervalMs: 0 });
-    const frames = (origin: 'RX' | 'TX', port: number) =>
-      packets
-        .filter((p) => p.origin === origin && p.port === port)
-        .sort((a, b) => a.index - b.index)
-        .map((p) => ({ data: Buffer.from(p.binary, 'base64'), timeUs: anchorUs + (p.ts - startTs) * 1e6 }));
-    writeFramesPcap(into.rx, frames('RX', this.cfg.ports.receive));
-    const sent = frames('TX', this.cfg.ports.transmit);
-    writeFramesPcap(into.tx, sent);
-    return sent.map((f) => f.data);
+  /** A pcap on the TG replayed once from a port at the rate (push_remote), the pcap's own MACs kept. */
+  private async pushPcap(port: number, pcap: string, rate: number): Promise<void> {
+    await this.rpc!.call('push_remote', {
+      handler: this.ports!.handler(port),
+      port_id: port,
+      pcap_filename: pcap,
+      ipg_usec: 1e6 / rate,
+      min_ipg_usec: 0,
+      speedup: 1,
+      count: (PCAP_KEEP_MACS | 1) >>> 0,
+      duration: -1,
+      is_dual: false,
+      slave_handler: '',
+    });
+  }
+
+  /**
+   * What a port sent of its stream: its counter's growth less what service
+   * mode itself put on the wire (TRex answering ARP: in the count and the TX
+   * capture, not the stream; the counter check takes it off as foreign frames).
+   * Nothing sent is the generator's failure: TRex answers push_remote OK for a
+   * pcap it cannot read, and sends nothing.
+   */
+  private async sentOf(port: number, localPcap: string, remotePcap: string, before: TgSnapshot, after: TgSnapshot, txFrames: Buffer[]): Promise<SendResult> {
+    const name = port === this.cfg.ports.transmit ? this.names.transmit : this.names.receive;
+    const sentNow = after.ports[name]!.txPackets - before.ports[name]!.txPackets;
+    if (sentNow === 0)
+      throw new TrexError(`${this.server} sent nothing of ${remotePcap} (push_remote answered OK; TRex could not read the pcap, or its port would not send)`);
+    const stream = new Set<string>();
+    await readPcap(localPcap, (d) => void stream.add(d.toString('hex')));
+    const own = txFrames.filter((f) => !stream.has(f.toString('hex'))).length;
+    const raw = `TRex port ${port}: opackets grew by ${sentNow}${own ? `, ${own} of them TRex's own (service mode: not the stream's)` : ''}`;
+    return { packetsSent: sentNow - own, failed: 0, raw };
   }
 
   private async dropCaptures(): Promise<void> {
@@ -412,7 +409,7 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     this.rpc = null;
     await this.forward?.close();
     this.forward = null;
-    await this.shell.run(`rm -f ${shq(this.remotePcap)}`, { okExitCodes: [0, 1] }).catch(() => undefined);
+    await this.shell.run(`rm -f ${shq(this.remotePcap)} ${shq(this.remoteReversePcap)}`, { okExitCodes: [0, 1] }).catch(() => undefined);
   }
 
   private async giveBack(rpc: TrexRpc): Promise<void> {
