@@ -125,17 +125,18 @@ describe('the upgrade gate on the virtual lab', () => {
     expect(textProblems(await pageLayout(page, reports))).toEqual([]);
   }, 180_000);
 
-  it('searches on the real DPDK datapath too (the ovs-dpdk profile), ten thousand flows both ways', async () => {
+  it('searches on the real DPDK datapath too (the ovs-dpdk profile), five thousand flows both ways', async () => {
     const dpdkLab = await labUp({ id: 'tputd', datapath: 'dpdk' });
     try {
-      // Ten thousand flows (100 source addresses x 100 source ports) in both directions, a rule for each flow, each
-      // way of each direction, in every trial's pcaps.
+      // Five thousand flows (50 source addresses x 100 source ports) in both directions, a rule for each flow, each
+      // way of each direction, in every trial's pcaps: 20,000 megaflows, what OVS's flow limit holds on this box
+      // (it starts at 10,000 and moves with the revalidator's dump time: 40,000 were held on one run, 9,947 on another).
       const quickFile = join(dpdkLab.stateDir, 'quick.yaml');
       const doc = parseDocument(quick(dpdkLab.testbedFile));
       doc.setIn(['traffic', 'count'], 10_000);
       doc.setIn(['traffic', 'direction'], 'both');
       doc.setIn(['traffic', 'rules'], 'flow');
-      doc.setIn(['traffic', 'flows'], { count: 10_000, srcIps: 100, srcPorts: 100 });
+      doc.setIn(['traffic', 'flows'], { count: 5_000, srcIps: 50, srcPorts: 100 });
       writeFileSync(quickFile, doc.toString());
       const r = await dutlabRun(['--testbed', quickFile, '--profile', 'ovs-dpdk', '--suite', 'throughput'], reports);
       expect(r.exitCode, r.stderr).toBe(0);
@@ -145,23 +146,35 @@ describe('the upgrade gate on the virtual lab', () => {
         /^dutlab: latency at 64 B, p50\/p99 µs: stream alone \d+\/\d+, 10 % of PDR \d+\/\d+, 50 % of PDR \d+\/\d+, 90 % of PDR \d+\/\d+ /m,
       );
       expect(r.summary.latency!.filter((l) => l.of === 'dut' && !l.invalid)).toHaveLength(4);
-      // The PMD's datapath after the warm-up (again at half the rate where its upcalls could not set up every flow at
-      // once): a megaflow per flow and hop of each direction, no measured trial paying for flow setup, and past the
-      // exact-match cache's 8,192 entries the megaflow classifier serving more of the packets than the EMC.
+      // The PMD's datapath after the warm-up (again where its upcalls could not set up every flow at once): a megaflow
+      // per flow and hop of each direction, no measured trial paying for flow setup, and past the exact-match cache's
+      // 8,192 entries (20,000 flow-and-hop keys on the one PMD) the megaflow classifier serving more than the EMC.
       const search = loadRun(r.summary.runId, reports).run.suites.flatMap(throughputOf)[0]!;
-      expect(search.warmUp).toMatchObject({ megaflows: 40_000, expectedMegaflows: 40_000, trialsOverAllowed: 0 });
+      expect(search.warmUp).toMatchObject({ megaflows: 20_000, expectedMegaflows: 20_000, trialsOverAllowed: 0 });
       expect(search.trials.every((t) => typeof t.upcalls === 'number')).toBe(true);
       expect(search.warmUp!.lookups!.megaflow).toBeGreaterThan(search.warmUp!.lookups!.emc);
-      // Each direction counted apart in every trial: at the NDR's lower bound neither lost a frame.
+      // Each direction counted apart in every trial, the totals their sums; at the NDR's lower bound a trial where
+      // neither direction lost a frame (MLRsearch lets exceeding trials stand beside it, up to its exceed ratio).
       expect(search.direction).toBe('both');
-      expect(search.trials.every((t) => t.directions && t.directions.forward.sent > 0 && t.directions.reverse.sent > 0)).toBe(true);
+      // The generator's limit measured each way too (the guest bypassed both ways).
+      expect(r.summary.notes.join('\n')).toMatch(
+        /calibration, guest bypassed: the generator offered \d+ frames\/s each way, reached \d+, forward \d+ of \d+, reverse \d+ of \d+ came back/,
+      );
+      for (const t of search.trials) {
+        const d = t.directions!;
+        expect([d.forward.sent > 0, d.reverse.sent > 0]).toEqual([true, true]);
+        expect([d.forward.sent + d.reverse.sent, d.forward.received + d.reverse.received]).toEqual([t.sent, t.received]);
+      }
       const ndr = search.goals.find((g) => g.goal === 'NDR')!;
+      const whole = search.trials.filter((t) => t.rate === ndr.lowerBound && t.directions!.forward.lossRatio === 0 && t.directions!.reverse.lossRatio === 0);
+      expect(whole.length).toBeGreaterThan(0);
       const at = directionsAt(search, ndr.lowerBound!)!;
-      expect([at.forward.lost, at.reverse.lost]).toEqual([0, 0]);
-      expect(at.reverse.sent).toBeGreaterThan(0);
+      expect(at.forward.received + at.forward.lost).toBe(at.forward.sent);
       const md = readFileSync(join(reports, r.summary.runId, 'summary.md'), 'utf8');
       expect(md).toMatch(
-        /- 64 B: both directions, each at the rate shown \(the aggregate is twice it\); at the NDR's lower bound forward (\d+)\/\1 returned, 0 lost, reverse (\d+)\/\2 returned, 0 lost/,
+        new RegExp(
+          `- 64 B: both directions, each at the rate shown \\(the aggregate is twice it\\); at the NDR's lower bound forward ${at.forward.received}/${at.forward.sent} returned, ${at.forward.lost} lost, reverse ${at.reverse.received}/${at.reverse.sent} returned, ${at.reverse.lost} lost`,
+        ),
       );
     } finally {
       await labDown({ id: 'tputd' });

@@ -128,8 +128,11 @@ export class ThroughputTest {
     // (Both ways: the slower direction's, each direction offered the rate.)
     const received = r.directions ? Math.min(r.directions.forward.received, r.directions.reverse.received) : r.received;
     this.calibrated = Math.max(this.run.tb.throughput.minRate, Math.floor(Math.min(r.achievedRate, received) * 0.98));
+    const back = r.directions
+      ? `forward ${r.directions.forward.received} of ${r.directions.forward.sent}, reverse ${r.directions.reverse.received} of ${r.directions.reverse.sent} came back`
+      : `${r.received} of ${r.sent} came back`;
     this.run.note(
-      `calibration, guest bypassed: the generator offered ${searchCeiling(this.run.tb, frame)} frames/s, reached ${Math.round(r.achievedRate)}, ${r.received} of ${r.sent} came back: the search stays at or below ${this.calibrated} frames/s`,
+      `calibration, guest bypassed: the generator offered ${searchCeiling(this.run.tb, frame)} frames/s${r.directions ? ' each way' : ''}, reached ${Math.round(r.achievedRate)}, ${back}: the search stays at or below ${this.calibrated} frames/s`,
     );
   }
 
