@@ -61,6 +61,13 @@ describe('compare', () => {
     expect(compareRuns(base, near, { throughput: 0.1, latency: 0.5 }).regressions).toEqual([]);
   });
 
+  it('does not compare a search both ways with one one way: a rate each way is not a rate one way', () => {
+    const cand = record('cand', { ...tput([goal('NDR', 9_000, 11_000, { highestPass: 9_500, lowestExceed: 9_800 })]), direction: 'both' });
+    const r = compareRuns(base, cand, { throughput: 0.1, latency: 0.5 });
+    expect(r.regressions).toEqual([]);
+    expect(r.changes).toContain('throughput at 64-byte frames: not compared (the baseline sent one-way, the candidate both)');
+  });
+
   it('does not call a search its cap stopped before any bound a regression: it measured nothing', () => {
     const capped = record(
       'capped',

@@ -5,6 +5,7 @@ import type { CaseOutcome } from '../../lib/results/run.js';
 import { throughputLines } from '../../lib/report/lines.js';
 import { throughputTable } from '../../lib/suite/throughput/result.js';
 import { SEARCH_64 } from '../helpers/history.js';
+import { directionsAt, type ThroughputResult } from '../../lib/results/throughput.js';
 
 const pass = (id: string): CaseOutcome => ({ id, name: id, group: 'setup', status: 'passed', durationMs: 10 });
 
@@ -60,5 +61,31 @@ describe("the throughput suite's terminal lines", () => {
       expect(throughputLines(results)).toEqual(fromCells);
     }
     expect(throughputLines([SEARCH_64])[0]).toMatch(/^NDR \(loss 0\) at 64 B: 0\.\d{3}\.\.0\.\d{3} Mfps, L1 ([\d.]+|-) Mb\/s$/);
+  });
+});
+
+describe('a search both ways in the throughput table', () => {
+  it("says the rates are each direction's and gives each direction's frames at each goal's lower bound", () => {
+    const half = (n: number) => Math.round(n / 2);
+    const both: ThroughputResult = {
+      ...SEARCH_64,
+      direction: 'both',
+      trials: SEARCH_64.trials.map((t) => ({
+        ...t,
+        directions: {
+          forward: { sent: half(t.sent), received: half(t.sent), lossRatio: 0 },
+          reverse: { sent: half(t.sent), received: t.received - half(t.sent), lossRatio: (t.sent - t.received) / half(t.sent) },
+        },
+      })),
+    };
+    // The NDR's lower bound (40,000) has one 2 s trial there: 20,000 frames each way, none lost.
+    expect(directionsAt(both, 40_000)).toEqual({ forward: { sent: 20_000, received: 20_000, lost: 0 }, reverse: { sent: 20_000, received: 20_000, lost: 0 } });
+    expect(directionsAt(both, 42_000)!.reverse).toEqual({ sent: 21_000, received: 16_800, lost: 4_200 });
+    expect(throughputTable([both]).notes).toEqual([
+      "64 B: both directions, each at the rate shown (the aggregate is twice it; the conditional throughput counts both directions' frames); at the NDR's lower bound forward 20000/20000 returned, 0 lost, reverse 20000/20000 returned, 0 lost",
+    ]);
+    // One way: no such note, and no figures per direction.
+    expect(throughputTable([SEARCH_64]).notes).toEqual([]);
+    expect(directionsAt(SEARCH_64, 40_000)).toBeNull();
   });
 });

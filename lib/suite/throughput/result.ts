@@ -38,7 +38,9 @@ function directionNotes(r: ThroughputResult): string[] {
     const way = (x: { sent: number; received: number; lost: number }) => `${x.received}/${x.sent} returned, ${x.lost} lost`;
     return [`at the ${g.goal}'s lower bound forward ${way(d.forward)}, reverse ${way(d.reverse)}`];
   });
-  return [`${r.frame} B: both directions, each at the rate shown (the aggregate is twice it)${goals.length ? `; ${goals.join('; ')}` : ''}`];
+  return [
+    `${r.frame} B: both directions, each at the rate shown (the aggregate is twice it; the conditional throughput counts both directions' frames)${goals.length ? `; ${goals.join('; ')}` : ''}`,
+  ];
 }
 
 /** What the warm-ups found at a frame size, in one line. */
