@@ -7,7 +7,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LeaseLostError, LockError } from '../../lib/errors.js';
+import { CommandTimeoutError, LeaseLostError, LockError } from '../../lib/errors.js';
 import { formatOwner, Lease, parseOwner, thisController } from '../../lib/scenario/lease.js';
 import { quarantineScript, releaseLabScript, stateDirOf, statusScript } from '../../lib/scenario/lease-script.js';
 import { LocalShell } from '../../lib/transport/local.js';
@@ -133,6 +133,55 @@ describe('the lease on the DUT host', () => {
     await b.fence();
     expect(await b.release()).toBeNull();
     expect(lab.history()).toMatch(/take gen=1 .*\n.*takeover gen=2 .*\n.*release gen=2 /);
+  });
+
+  it('fences a holder paused in the middle of a renewal: the renewal that timed out as it woke is asked again, and the answer names the new holder', async () => {
+    const lab = dutHost();
+    const clock = controllerClock();
+    // The renewal under way at the pause: its timer fires before its answer is read, once.
+    let pausedMidRenewal = false;
+    const shell: Shell = {
+      ...lab.shell,
+      run: (c: string, o?: CommandOptions) => {
+        if (pausedMidRenewal && / beat=\$now /.test(c)) {
+          pausedMidRenewal = false;
+          return Promise.reject(new CommandTimeoutError('host', c, 15_000));
+        }
+        return lab.shell.run(c, o);
+      },
+    };
+    const a = new Lease(shell, lab.path, TTL, thisController('paused-mid-renewal'), clock.now);
+    await a.take();
+    lab.advance(2 * TTL);
+    const b = new Lease(lab.shell, lab.path, TTL, thisController('taker'));
+    await b.take();
+    pausedMidRenewal = true;
+    clock.jump(2 * TTL);
+    await expect(a.fence()).rejects.toThrow(/^the lab's lease \(generation 1\) is no longer this run's: it is now held by run taker /);
+    expect(pausedMidRenewal).toBe(false);
+    await b.release();
+  });
+
+  it('says the DUT host did not answer when no renewal is answered, asked twice', async () => {
+    const lab = dutHost();
+    const clock = controllerClock();
+    let asked = 0;
+    const silent: Shell = {
+      ...lab.shell,
+      run: (c: string, o?: CommandOptions) => {
+        if (/ beat=\$now /.test(c)) {
+          asked++;
+          return Promise.reject(new CommandTimeoutError('host', 'the renewal', 15_000));
+        }
+        return lab.shell.run(c, o);
+      },
+    };
+    const a = new Lease(silent, lab.path, TTL, thisController('unanswered'), clock.now);
+    await a.take();
+    clock.jump(TTL);
+    await expect(a.fence()).rejects.toThrow(/^the lab's lease could not be renewed on the DUT host: \[host\] `the renewal` did not finish within 15000 ms/);
+    expect(asked).toBe(2);
+    await a.release();
   });
 
   it('fences a holder that wakes after its expiry even when nobody took the lab: it expired, and anybody could have', async () => {
