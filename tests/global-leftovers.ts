@@ -59,10 +59,28 @@ function leftovers(): string[] {
   ];
 }
 
+/** The machine's pool of 2 MB hugepages: labs reserve on top of it and give back exactly what they took. */
+function hugepagePool(): number | null {
+  try {
+    return Number(readFileSync('/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages', 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+function poolChange(before: number | null): string[] {
+  const after = hugepagePool();
+  if (before === null || after === null || after === before) return [];
+  return after > before
+    ? [`${after - before} hugepages of 2 MB reserved and not given back (the pool went from ${before} to ${after})`]
+    : [`${before - after} hugepages of 2 MB given back that the tests had not reserved (the pool went from ${before} to ${after})`];
+}
+
 export default function setup(): () => void {
   const before = new Set(leftovers());
+  const pool = hugepagePool();
   return () => {
-    const left = leftovers().filter((x) => !before.has(x));
+    const left = [...leftovers().filter((x) => !before.has(x)), ...poolChange(pool)];
     if (left.length === 0) return;
     // Vitest reports a throwing teardown but still exits 0; the exit code is what CI reads.
     process.stderr.write(`\nnpm test FAILS: the tests left behind:\n${left.map((x) => `  ${x}`).join('\n')}\n`);

@@ -28,11 +28,15 @@ export async function reserveHugepages(sizeKb: number, pages: number): Promise<n
   return Number(before);
 }
 
-/** Gives back `pages` pages of the size (never below zero). Returns the count after. */
+/**
+ * Gives back `pages` pages of the size. Returns how many it could: fewer when
+ * the pool holds fewer than that (somebody lowered it by hand, or gave back
+ * pages that were not theirs), never below zero; the caller names the gap.
+ */
 export async function releaseHugepages(sizeKb: number, pages: number): Promise<number> {
   const f = `${hugepageDir(sizeKb)}/nr_hugepages`;
-  const after = await locked(sizeKb, `f=${shq(f)}; cur=$(cat "$f"); new=$((cur - ${pages})); [ "$new" -lt 0 ] && new=0; echo "$new" > "$f"; cat "$f"`);
-  return Number(after);
+  const before = await locked(sizeKb, `f=${shq(f)}; cur=$(cat "$f"); new=$((cur - ${pages})); [ "$new" -lt 0 ] && new=0; echo "$new" > "$f"; echo "$cur"`);
+  return Math.min(pages, Number(before));
 }
 
 export async function hugepageCounts(sizeKb: number): Promise<{ total: number; free: number }> {

@@ -18,7 +18,7 @@ import { isAlive, pidsInNetns, startTimeOf, stopProc, type ProcRecord } from './
 import { ensurePackages } from './packages.js';
 import { releaseHugepages, reserveHugepages } from './hugepages.js';
 import { DATAPATH_BATCH, shapeGuest, type Capacity } from './capacity.js';
-import { pinningFor, pinSwitch, type Pinning } from './pinning.js';
+import { LAB_TG_TIMER, pinningFor, pinSwitch, type Pinning } from './pinning.js';
 import { hugepagesNeeded } from '../testbed/sizing.js';
 import { ensureGuestImage, type GuestImage } from './image.js';
 import { waitUntil } from '../wait.js';
@@ -276,6 +276,7 @@ function labTestbed(template: string, state: LabState): string {
     doc.commentBefore = ` A DUT of known capacity: the guest forwards at most ${state.capacity.fps} frames/s of the stream (lab up --capacity).`;
   }
   if (state.pinned) doc.setIn(['tg', 'cpus'], state.pinned.generator);
+  if (!state.trex) doc.setIn(['tg', 'timer'], LAB_TG_TIMER);
   if (state.trex) {
     const t = topologyOf(loadTestbed(template));
     const trex = { server: { address: '127.0.0.1', port: TREX_RPC_PORT }, ports: { transmit: state.trex.ports[t.tgTx], receive: state.trex.ports[t.tgRx] } };
@@ -382,8 +383,13 @@ export async function labDown(options: { id?: string; log?: (line: string) => vo
     removed.push(`namespace ${ns}`);
   }
   if (state?.hugepages) {
-    await releaseHugepages(state.hugepages.sizeKb, state.hugepages.pages);
-    removed.push(`${state.hugepages.pages} hugepages of ${state.hugepages.sizeKb / 1024} MB (given back)`);
+    const { sizeKb, pages } = state.hugepages;
+    const given = await releaseHugepages(sizeKb, pages);
+    removed.push(
+      given === pages
+        ? `${pages} hugepages of ${sizeKb / 1024} MB (given back)`
+        : `${given} of the ${pages} hugepages of ${sizeKb / 1024} MB it reserved (given back; the pool held only ${given}: somebody else lowered it)`,
+    );
   }
   if (state?.datapath === 'dpdk') {
     // What DPDK made for this lab's file prefix, and the parent if this lab made it and nothing else uses it.
