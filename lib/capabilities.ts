@@ -9,9 +9,11 @@
  * machine; `dpdk`: a DPDK datapath; `kni`: DPDK's kernel NIC interface;
  * `ivshmem`: QEMU's shared-memory device with DPDK's metadata; `ovs-dpdk-fork`:
  * the Intel DPDK vSwitch's tools (ovs_dpdk, ovs-ivshm-mngr); `dpdk-ports`:
- * upstream OVS's `type=dpdk` ports; `tap`: the tap PMD; `vhost-user`: vhost-user ports.
+ * upstream OVS's `type=dpdk` ports; `tap`: the tap PMD; `vhost-user`: vhost-user ports;
+ * `guest-router`: the guest forwards in its kernel (its routes, ARP entries
+ * and sysctls are the guide's); `testpmd`: it forwards with DPDK's testpmd.
  */
-export const FEATURES = ['guest', 'vm', 'dpdk', 'kni', 'ivshmem', 'ovs-dpdk-fork', 'dpdk-ports', 'tap', 'vhost-user'] as const;
+export const FEATURES = ['guest', 'vm', 'dpdk', 'kni', 'ivshmem', 'ovs-dpdk-fork', 'dpdk-ports', 'tap', 'vhost-user', 'guest-router', 'testpmd'] as const;
 export type Feature = (typeof FEATURES)[number];
 
 /** Software whose version a requirement may bound. */

@@ -67,15 +67,14 @@ export function addCompareCommand(program: Command): void {
           return DEFAULTS;
         }
       };
-      // Read once, and only when an option leaves a threshold to it.
-      const testbed = o.threshold === undefined || o.latencyThreshold === undefined ? own() : null;
-      const throughput = o.threshold !== undefined ? threshold('--threshold', o.threshold, Throughput.shape.regressionThreshold) : testbed!.regressionThreshold;
+      const testbed = own();
+      const throughput = o.threshold !== undefined ? threshold('--threshold', o.threshold, Throughput.shape.regressionThreshold) : testbed.regressionThreshold;
       const latency =
         o.latencyThreshold !== undefined
           ? threshold('--latency-threshold', o.latencyThreshold, Throughput.shape.latency.unwrap().shape.regressionThreshold)
-          : testbed!.latency.regressionThreshold;
+          : testbed.latency.regressionThreshold;
       assertComparable(base, cand);
-      const c = compareRuns(base, cand, { throughput, latency });
+      const c = compareRuns(base, cand, { throughput, latency, telemetry: testbed.telemetryThresholds });
       process.stdout.write(comparisonText(base, cand, c));
       process.exitCode = c.regressions.length > 0 ? EXIT_CODES.fail : EXIT_CODES.pass;
     });

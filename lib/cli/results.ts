@@ -63,7 +63,11 @@ export async function baselineGate(
         }
       }
       id = base.run.runId;
-      return judgeAgainstBaseline(base, cand, { throughput: tb.throughput.regressionThreshold, latency: tb.throughput.latency.regressionThreshold });
+      return judgeAgainstBaseline(base, cand, {
+        throughput: tb.throughput.regressionThreshold,
+        latency: tb.throughput.latency.regressionThreshold,
+        telemetry: tb.throughput.telemetryThresholds,
+      });
     },
   };
 }

@@ -21,6 +21,8 @@ type PmdCounter = keyof PmdCounters;
 export interface PmdThreadStats extends PmdCounters {
   /** "pmd thread numa_id 0 core_id 1", or "main thread" (the non-PMD ports'). */
   name: string;
+  /** A PMD's TSC cycles polling with nothing received and processing packets (the main thread has none). */
+  cycles?: { idle: number; processing: number };
 }
 
 /** Each PMD thread and the main thread, and their counters summed. */
@@ -57,6 +59,8 @@ export function parsePmdStatsShow(text: string): PmdStats {
     const field = /^\s+([a-z ]+): (\d+)$/.exec(line);
     const key = field && PMD_COUNTERS[field[1]!];
     if (key && current) current[key] = Number(field[2]);
+    const cycles = /^\s+(idle|processing) cycles: (\d+) \(/.exec(line);
+    if (cycles && current) current.cycles = { idle: 0, processing: 0, ...current.cycles, [cycles[1]!]: Number(cycles[2]) };
   }
   const whole = threads.filter((t) => !Number.isNaN(t.packetsReceived));
   if (whole.length !== threads.length || !threads.some((t) => t.name === 'main thread')) {

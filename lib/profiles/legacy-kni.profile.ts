@@ -18,7 +18,7 @@ const TOOLS: Record<OvsTool, string> = {
 export const legacyKni: Profile = {
   name: 'legacy-kni',
   title: "the guide's lab: the Intel DPDK vSwitch fork, IVSHMEM and KNI in a QEMU guest",
-  features: ['guest', 'vm', 'dpdk', 'kni', 'ivshmem', 'ovs-dpdk-fork'],
+  features: ['guest', 'guest-router', 'vm', 'dpdk', 'kni', 'ivshmem', 'ovs-dpdk-fork'],
   requires: [IVSHMEM_REMOVED, KNI_REMOVED],
   defaultSuites: ['pvp'],
   datapathType: 'dpdk',

@@ -48,7 +48,7 @@ const SWITCH_STEPS = [S.hostStopPreviousVswitchd, S.hostDpdkConfig, S.hostStartV
 export const ovsDpdk: Profile = {
   name: 'ovs-dpdk',
   title: 'upstream OVS with DPDK (netdev-dpdk): DPDK phy ports, the tap PMD to the guest; the run starts the DPDK ovs-vswitchd',
-  features: ['guest', 'dpdk', 'dpdk-ports', 'tap'],
+  features: ['guest', 'guest-router', 'dpdk', 'dpdk-ports', 'tap'],
   requires: [],
   defaultSuites: ['pvp'],
   datapathType: 'netdev',
@@ -73,7 +73,7 @@ export const ovsDpdk: Profile = {
   steps: [...SWITCH_STEPS, S.hostMoveTaps, S.hostConfirmPorts, S.hostFlows, ...S.GUEST_ROUTER_STEPS],
   // The DPDK the DPDK build of ovs-vswitchd is linked with ("DPDK 22.11.11"), before it runs.
   dpdkVersionCommand: (tb) => `${shq(tb.ovsDpdk.vswitchd)} --version | grep -m1 '^DPDK'`,
-  forTestbed: (tb) => (tb.vmPorts.some((k) => k.kind === 'vhost-user') ? ovsDpdkVm : ovsDpdk),
+  forTestbed: (tb) => (tb.vmPorts.some((k) => k.kind === 'vhost-user') ? (tb.vm?.forwarding === 'testpmd' ? ovsDpdkVmTestpmd : ovsDpdkVm) : ovsDpdk),
 };
 
 /**
@@ -85,7 +85,7 @@ export const ovsDpdk: Profile = {
 const ovsDpdkVm: Profile = {
   ...ovsDpdk,
   title: 'upstream OVS with DPDK (netdev-dpdk): DPDK phy ports, vhost-user ports to a QEMU guest the run starts',
-  features: ['guest', 'vm', 'dpdk', 'dpdk-ports', 'vhost-user'],
+  features: ['guest', 'guest-router', 'vm', 'dpdk', 'dpdk-ports', 'vhost-user'],
   steps: [
     ...SWITCH_STEPS,
     S.hostStartVm,
@@ -97,5 +97,23 @@ const ovsDpdkVm: Profile = {
     ...S.GUEST_ROUTER_STEPS.filter((s) => s !== S.guestConnect),
   ],
   forTestbed: undefined,
+};
+
+/**
+ * The VM forwarding with DPDK's testpmd (vm.forwarding: testpmd) instead of
+ * its kernel: its NICs given to DPDK and testpmd started in MAC-forwarding
+ * mode where the kernel guest's interface, forwarding, route and ARP steps
+ * were. What judges the guest's kernel routing is blocked on it.
+ */
+const ovsDpdkVmTestpmd: Profile = {
+  ...ovsDpdkVm,
+  title: 'upstream OVS with DPDK (netdev-dpdk): DPDK phy ports, vhost-user ports to a QEMU guest forwarding with testpmd',
+  features: ['guest', 'vm', 'dpdk', 'dpdk-ports', 'vhost-user', 'testpmd'],
+  steps: [
+    ...ovsDpdkVm.steps.slice(0, ovsDpdkVm.steps.indexOf(S.guestConnect) + 1),
+    S.hostWaitVhostUser,
+    S.hostConfirmPorts,
+    ...S.GUEST_TESTPMD_STEPS.filter((s) => s !== S.guestConnect),
+  ],
 };
 export default ovsDpdk;

@@ -7,7 +7,7 @@ import * as S from './steps/index.js';
 export const virtual: Profile = {
   name: 'virtual',
   title: "the virtual lab: upstream OVS's netdev datapath on veth, a namespace as the guest",
-  features: ['guest'],
+  features: ['guest', 'guest-router'],
   requires: [],
   defaultSuites: ['pvp'],
   datapathType: 'netdev',

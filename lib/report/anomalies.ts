@@ -3,7 +3,8 @@
 // runs it fails on a slow slide that no single `compare` of two runs sees,
 // and says where the slide began and what changed there. Pure.
 import type { HistoryEntry } from '../results/history.js';
-import { historyByLab, seriesGroups, versionChanges } from './trend.js';
+import { historyByLab, seriesGroups, seriesOf, versionChanges } from './trend.js';
+import { frameText } from '../testbed/frame-mix.js';
 
 const kfps = (x: number) => `${(x / 1000).toFixed(1)} kfps`;
 
@@ -21,9 +22,9 @@ export function newestAnomalies(history: readonly HistoryEntry[]): SeriesVerdict
   for (const [lab, runs] of historyByLab(history)) {
     const keys = [...new Set(runs.flatMap((r) => r.throughput.map((t) => `${t.goal}@${t.frame}`)))];
     for (const key of keys) {
-      const [goal, frame] = key.split('@') as [string, string];
-      const series = `${lab}: ${goal} ${frame} B`;
-      const groups = seriesGroups(runs, goal, Number(frame));
+      const { goal, frame } = seriesOf(key);
+      const series = `${lab}: ${goal} ${frameText(frame)}`;
+      const groups = seriesGroups(runs, goal, frame);
       const last = groups.at(-1);
       if (!last) continue;
       const prev = groups.at(-2);

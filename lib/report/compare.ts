@@ -8,6 +8,8 @@ import type { CaseOutcome, RunRecord } from '../results/run.js';
 import { throughputOf, type ThroughputResult } from '../results/throughput.js';
 import { DutlabError } from '../errors.js';
 import { verdictOf } from './verdict.js';
+import { type MovedMetric, movedMetrics, type TelemetryThresholds } from './telemetry-diff.js';
+import { byFrame, type FrameKey, framesPhrase, frameText } from '../testbed/frame-mix.js';
 
 export interface Comparison {
   regressions: string[];
@@ -15,7 +17,9 @@ export interface Comparison {
   changes: string[];
   versions: Array<{ component: string; baseline: string; candidate: string; changed: boolean }>;
   /** p99 at the gate's load per frame size, side by side (null: not measured, or not valid). */
-  latency: Array<{ frame: number; baseline: number | null; candidate: number | null }>;
+  latency: Array<{ frame: FrameKey; baseline: number | null; candidate: number | null }>;
+  /** The telemetry figures that moved beyond their thresholds, largest first: why the number moved. */
+  moved: MovedMetric[];
 }
 
 const caseKey = (c: CaseOutcome) => `${c.suite ?? ''} ${c.id}`;
@@ -45,10 +49,10 @@ const fmt = (fps: number) => `${(fps / 1000).toFixed(1)} kfps`;
 function compareGoal(
   b: ThroughputResult['goals'][number],
   c: ThroughputResult['goals'][number],
-  frame: number,
+  frame: FrameKey,
   threshold: number,
 ): { regression?: string; change?: string } {
-  const what = `${c.goal} at ${frame}-byte frames`;
+  const what = `${c.goal} at ${framesPhrase(frame)}`;
   if (b.lowerBound === null) return c.lowerBound !== null ? { change: `${what}: ${fmt(c.lowerBound)} now, none in the baseline` } : {};
   // A search its cap stopped before it decided a bound measured nothing: that says nothing of the DUT.
   if (c.lowerBound === null && c.stoppedBy) return { change: `${what}: not measured now (${c.stoppedBy}), ${fmt(b.lowerBound)} in the baseline` };
@@ -72,6 +76,8 @@ function compareGoal(
 export interface Thresholds {
   throughput: number;
   latency: number;
+  /** The telemetry figures' thresholds by id (the testbed's throughput.telemetryThresholds; the schema's defaults without one). */
+  telemetry?: TelemetryThresholds;
 }
 
 /** The load the latency gate reads: half of each run's own PDR (docs/gate.md says why). */
@@ -93,7 +99,7 @@ function compareLatency(base: RunRecord, cand: RunRecord, threshold: number): Pi
   const changes: string[] = [];
   const [inBase, inCand] = [atGate(base), atGate(cand)];
   for (const { frame, l } of inCand) {
-    const what = `latency p99 at ${GATE_LATENCY_LOAD * 100} % of PDR at ${frame}-byte frames`;
+    const what = `latency p99 at ${GATE_LATENCY_LOAD * 100} % of PDR at ${framesPhrase(frame)}`;
     const b = inBase.find((x) => x.frame === frame)?.l;
     if (!b) {
       changes.push(`${what}: measured now, not in the baseline`);
@@ -112,7 +118,7 @@ function compareLatency(base: RunRecord, cand: RunRecord, threshold: number): Pi
     else if (cp < bp / (1 + threshold)) changes.push(`${what} fell: ${us(cp)} now, ${us(bp)} in the baseline`);
   }
   const p99 = (x: (typeof inBase)[number] | undefined) => (x && !x.l.latency.invalid ? x.l.latency.p99Us : null);
-  const frames = [...new Set([...inBase, ...inCand].map((x) => x.frame))].sort((x, y) => x - y);
+  const frames = [...new Set([...inBase, ...inCand].map((x) => x.frame))].sort(byFrame);
   const latency = frames.map((frame) => ({
     frame,
     baseline: p99(inBase.find((x) => x.frame === frame)),
@@ -131,13 +137,13 @@ export function compareRuns(base: RunRecord, cand: RunRecord, thresholds: Thresh
   for (const c of tput(cand)) {
     const b = tput(base).find((x) => x.frame === c.frame);
     if (!b) {
-      changes.push(`throughput at ${c.frame}-byte frames: measured now, not in the baseline`);
+      changes.push(`throughput at ${framesPhrase(c.frame)}: measured now, not in the baseline`);
       continue;
     }
     // A rate each way is not a rate one way: runs of different directions are not compared.
     if ((b.direction ?? 'one-way') !== (c.direction ?? 'one-way')) {
       changes.push(
-        `throughput at ${c.frame}-byte frames: not compared (the baseline sent ${b.direction ?? 'one-way'}, the candidate ${c.direction ?? 'one-way'})`,
+        `throughput at ${framesPhrase(c.frame)}: not compared (the baseline sent ${b.direction ?? 'one-way'}, the candidate ${c.direction ?? 'one-way'})`,
       );
       continue;
     }
@@ -150,7 +156,7 @@ export function compareRuns(base: RunRecord, cand: RunRecord, thresholds: Thresh
     }
   }
   for (const b of tput(base))
-    if (!tput(cand).some((c) => c.frame === b.frame)) changes.push(`throughput at ${b.frame}-byte frames: in the baseline, not measured now`);
+    if (!tput(cand).some((c) => c.frame === b.frame)) changes.push(`throughput at ${framesPhrase(b.frame)}: in the baseline, not measured now`);
   // The generator's version where either run has one (a linux TG's tools have none to compare).
   const tg = base.run.versions.tg || cand.run.versions.tg ? (['tg'] as const) : [];
   const components = ['ovs', 'dpdk', 'hostKernel', 'guestKernel', ...tg] as const;
@@ -158,8 +164,11 @@ export function compareRuns(base: RunRecord, cand: RunRecord, thresholds: Thresh
     const [bv, cv] = [base.run.versions[k] ?? 'unknown', cand.run.versions[k] ?? 'unknown'];
     return { component: k, baseline: bv, candidate: cv, changed: bv !== cv };
   });
-  return { regressions, changes, versions, latency: latency.latency };
+  return { regressions, changes, versions, latency: latency.latency, moved: movedMetrics(base, cand, thresholds.telemetry) };
 }
+
+/** The figures that moved, as the gate's verdict names them beside the regression: the largest few. */
+export const MOVED_NAMED = 3;
 
 export function comparisonText(base: RunRecord, cand: RunRecord, c: Comparison): string {
   const lines = [
@@ -173,13 +182,16 @@ export function comparisonText(base: RunRecord, cand: RunRecord, c: Comparison):
           `latency p99 at ${GATE_LATENCY_LOAD * 100} % of PDR:`,
           ...c.latency.map(
             (l) =>
-              `  ${`${l.frame} B`.padEnd(12)} ${l.baseline !== null ? us(l.baseline) : 'not measured'}  ->  ${l.candidate !== null ? us(l.candidate) : 'not measured'}`,
+              `  ${frameText(l.frame).padEnd(12)} ${l.baseline !== null ? us(l.baseline) : 'not measured'}  ->  ${l.candidate !== null ? us(l.candidate) : 'not measured'}`,
           ),
           '',
         ]
       : []),
     c.regressions.length > 0 ? `REGRESSION (${c.regressions.length}):` : 'no regression',
     ...c.regressions.map((r) => `  - ${r}`),
+    ...(c.moved.length
+      ? ['', 'datapath telemetry beyond its thresholds (largest first; the telemetry trial at the PDR):', ...c.moved.map((m) => `  - ${m.text}`)]
+      : []),
   ];
   if (c.changes.length > 0) lines.push('', 'changes:', ...c.changes.map((r) => `  - ${r}`));
   return `${lines.join('\n')}\n`;
@@ -194,7 +206,7 @@ export function incomparable(base: RunRecord, cand: RunRecord): string[] {
   const [b, c] = [base.run, cand.run];
   if (b.testbedName !== c.testbedName) diff.push(`testbed: ${b.testbedName} in the baseline, ${c.testbedName} now`);
   if (b.profile !== c.profile) diff.push(`profile: ${b.profile} in the baseline, ${c.profile} now`);
-  const frames = (r: RunRecord) => [...new Set(r.run.suites.flatMap((s) => throughputOf(s).map((t) => t.frame)))].sort((x, y) => x - y).join(', ');
+  const frames = (r: RunRecord) => [...new Set(r.run.suites.flatMap((s) => throughputOf(s).map((t) => t.frame)))].sort(byFrame).join(', ');
   const [bf, cf] = [frames(base), frames(cand)];
   if (bf && cf && bf !== cf) diff.push(`frame sizes: ${bf} in the baseline, ${cf} now`);
   const suites = (r: RunRecord) => r.run.suites.map((s) => s.suite);
@@ -255,7 +267,14 @@ export function judgeAgainstBaseline(base: RunRecord, cand: RunRecord, threshold
   }
   const c = compareRuns(base, cand, thresholds);
   const text = comparisonText(base, cand, c);
-  const regression = c.regressions[0] ?? null;
+  // Why it moved, beside what moved: the figures that moved most, on the verdict's line.
+  const why = c.moved.length
+    ? `; ${c.moved
+        .slice(0, MOVED_NAMED)
+        .map((m) => m.text)
+        .join('; ')}`
+    : '';
+  const regression = c.regressions[0] ? `${c.regressions[0]}${why}` : null;
   return regression
     ? { case: { ...at, status: 'failed', kind: 'dut', message: `regression: ${regression}` }, text, regression }
     : { case: { ...at, status: 'passed' }, text, regression: null };

@@ -8,6 +8,7 @@ import { loadName } from '../results/throughput.js';
 import type { ThroughputResult } from '../results/throughput.js';
 import { GATE_LATENCY_LOAD } from './compare.js';
 import type { HistoryEntry } from '../results/history.js';
+import { byFrame, framesPhrase, frameText } from '../testbed/frame-mix.js';
 import { bottomAxis, esc, type Frame, leftAxis, legend, type LegendItem, logTicks, mark, plotBottom, plotLeft, plotRight, plotTop } from './charts.js';
 
 const PERCENTILES = [0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99];
@@ -61,7 +62,7 @@ export function latencyPercentileChart(r: ThroughputResult): string {
     legend(items, plotLeft(f), plotBottom(f) + 58, f.w - 10),
   ];
   const left = curves.filter((c) => c.result.invalid).map((c) => `<p class="invalid">${esc(`${c.name}: not valid, not drawn (${c.result.invalid})`)}</p>`);
-  return `<section class="latency"><h2>${r.frame}-byte frames: one-way latency by percentile</h2><svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="${r.frame}-byte frames: latency by percentile">${svg.join('')}</svg>${left.join('')}</section>`;
+  return `<section class="latency"><h2>${esc(framesPhrase(r.frame))}: one-way latency by percentile</h2><svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="${esc(framesPhrase(r.frame))}: latency by percentile">${svg.join('')}</svg>${left.join('')}</section>`;
 }
 
 const TREND: Frame = { w: 800, h: 320, left: 70, right: 50, top: 20, bottom: 80 };
@@ -69,7 +70,7 @@ const TREND: Frame = { w: 800, h: 320, left: 70, right: 50, top: 20, bottom: 80 
 /** Across a lab's runs: p50 and p99 at the gate's load, per frame size; runs without a valid figure there leave a gap. */
 export function latencyTrendChart(title: string, runs: readonly HistoryEntry[]): string {
   const at = (r: HistoryEntry) => (r.latency ?? []).filter((l) => l.of === 'dut' && l.load === GATE_LATENCY_LOAD && !l.invalid);
-  const frames = [...new Set(runs.flatMap((r) => at(r).map((l) => l.frame)))].sort((a, b) => a - b);
+  const frames = [...new Set(runs.flatMap((r) => at(r).map((l) => l.frame)))].sort(byFrame);
   if (frames.length === 0) return '';
   const values = runs.flatMap((r) => at(r).flatMap((l) => [l.p50Us, l.p99Us])).filter((v): v is number => v !== null && v > 0);
   const f = TREND;
@@ -88,7 +89,7 @@ export function latencyTrendChart(title: string, runs: readonly HistoryEntry[]):
         const v = at(r).find((l) => l.frame === frame)?.[q];
         return v !== null && v !== undefined ? [{ i, v, r }] : [];
       });
-      const name = `${q.slice(0, 3)} at ${frame} B`;
+      const name = `${q.slice(0, 3)} at ${frameText(frame)}`;
       parts.push(
         `<polyline class="latency-series" data-series="${esc(name)}" points="${pts.map((p) => `${x(p.i)},${y(p.v)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,
         ...pts.map(

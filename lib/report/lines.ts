@@ -1,6 +1,7 @@
 // The terminal's lines of what a run measured, printed by `dutlab run` after
 // its verdict: each throughput goal's bounds, the latency at each load. Pure.
 import { loadName, type ThroughputResult } from '../results/throughput.js';
+import { frameText } from '../testbed/frame-mix.js';
 
 /** Frames/s in millions, as the tables and lines write them. */
 export const mfps = (x: number) => `${(x / 1e6).toFixed(3)}`;
@@ -18,7 +19,7 @@ export function throughputLines(results: ThroughputResult[]): string[] {
       const note = [g.limitedByGenerator ? `${g.goal} >= ${mfps(g.lowerBound ?? 0)} Mfps, limited by the generator` : '', g.stoppedBy ?? '']
         .filter(Boolean)
         .join('; ');
-      return `${g.goal} (loss ${g.lossRatio}) at ${r.frame} B: ${lower}..${upper} Mfps, L1 ${g.lowerBps ? mbps(g.lowerBps.l1) : '-'} Mb/s${note ? ` (${note})` : ''}`;
+      return `${g.goal} (loss ${g.lossRatio}) at ${frameText(r.frame)}: ${lower}..${upper} Mfps, L1 ${g.lowerBps ? mbps(g.lowerBps.l1) : '-'} Mb/s${note ? ` (${note})` : ''}`;
     }),
   );
 }
@@ -32,6 +33,6 @@ export function latencyLines(results: readonly ThroughputResult[]): string[] {
         (l) => `${loadName(l.load)} ${l.latency.invalid ? 'not valid' : `${usText(l.latency.p50Us)}/${usText(l.latency.p99Us)}`}`,
       );
       const gen = r.calibration?.latency;
-      return `latency at ${r.frame} B, p50/p99 µs: ${at.join(', ')}${gen ? ` (the generator alone ${usText(gen.p50Us)}/${usText(gen.p99Us)})` : ''}`;
+      return `latency at ${frameText(r.frame)}, p50/p99 µs: ${at.join(', ')}${gen ? ` (the generator alone ${usText(gen.p50Us)}/${usText(gen.p99Us)})` : ''}`;
     });
 }

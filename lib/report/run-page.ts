@@ -24,6 +24,7 @@ import {
   plotTop,
 } from './charts.js';
 import { latencyPercentileChart } from './latency-charts.js';
+import { framesPhrase } from '../testbed/frame-mix.js';
 
 /** A run's trial chart: bound labels in rows above the plot, the axes' values and titles, a legend under it. */
 const TRIALS: Frame = { w: 800, h: 380, left: 70, right: 30, top: 66, bottom: 96 };
@@ -89,7 +90,7 @@ export function runReportHtml(runId: string, results: ThroughputResult[]): strin
           `<tr><td>${esc(g.goal)}</td><td>${g.lowerBound !== null ? kfps(g.lowerBound) : 'none'}</td><td>${g.upperBound !== null ? kfps(g.upperBound) : g.limitedByGenerator ? 'limited by the generator' : '-'}</td></tr>`,
       )
       .join('');
-    return `<section><h2>${r.frame}-byte frames: ${r.trials.length} trials</h2><svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="${r.frame}-byte frames: load against loss ratio">${svg.join('')}</svg><table><tr><th>goal</th><th>lower bound</th><th>upper bound</th></tr>${rows}</table></section>${latencyPercentileChart(r)}`;
+    return `<section><h2>${esc(framesPhrase(r.frame))}: ${r.trials.length} trials</h2><svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="${esc(framesPhrase(r.frame))}: load against loss ratio">${svg.join('')}</svg><table><tr><th>goal</th><th>lower bound</th><th>upper bound</th></tr>${rows}</table></section>${latencyPercentileChart(r)}`;
   });
   return htmlPage(`dutlab run ${runId}: throughput`, sections.join('\n'));
 }

@@ -5,7 +5,7 @@ import type { MatrixRow, RunResult, Table } from '../results/run.js';
 import type { CaseOutcome } from '../results/run.js';
 import type { Verdict } from './verdict.js';
 import { pvpMeasured, type CountersRecord, type PvpMeasured } from '../results/pvp.js';
-import { latencyOf, trialsOf, type HistoryLatency, type HistoryTrial } from '../results/history.js';
+import { latencyOf, telemetryOf, trialsOf, type HistoryLatency, type HistoryTelemetry, type HistoryTrial } from '../results/history.js';
 
 export interface Summary
   extends Pick<RunResult, 'runId' | 'testbed' | 'testbedName' | 'profile' | 'startedAt' | 'finishedAt' | 'versions' | 'teardownProblems' | 'notes'> {
@@ -32,6 +32,8 @@ export interface Summary
   trials?: HistoryTrial[];
   /** One-way latency per frame size and load of the PDR, and the generator's own: the figures, the hops, the HDR histogram (base64). */
   latency?: HistoryLatency[];
+  /** Each search's telemetry trial: its load and its figures, each with its unit, or "not offered" and why (value null). */
+  telemetry?: HistoryTelemetry[];
   /** Where packets went missing: the lab's own drop counters that grew over the stream, and those it could not read. */
   drops?: NonNullable<PvpMeasured['drops']>;
   cases: CaseOutcome[];
@@ -44,6 +46,7 @@ export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { v
   const drops = pvp.find((m) => m?.drops)?.drops;
   const trials = trialsOf(data);
   const latency = latencyOf(data);
+  const telemetry = telemetryOf(data);
   return {
     ...verdict,
     runId: data.runId,
@@ -71,6 +74,7 @@ export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { v
     ...(drops ? { drops } : {}),
     ...(trials.length > 0 ? { trials } : {}),
     ...(latency.length > 0 ? { latency } : {}),
+    ...(telemetry.length > 0 ? { telemetry } : {}),
     cases,
     problems: p?.problems ?? [],
     teardownProblems: data.teardownProblems,

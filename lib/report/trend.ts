@@ -26,6 +26,7 @@ import {
   textWidth,
 } from './charts.js';
 import { classify, type Group } from './jumpavg.js';
+import { type FrameKey, frameKeyOf, frameText } from '../testbed/frame-mix.js';
 import { latencyTrendChart } from './latency-charts.js';
 
 const VERDICT_COLORS: Record<string, string> = { pass: '#2ca02c', fail: '#d62728', 'infra-error': '#7f7f7f', aborted: '#7f7f7f' };
@@ -38,7 +39,7 @@ const TREND: Frame = { w: 800, h: 380, left: 70, right: 50, top: 34, bottom: 124
  * as zero, and a run that says nothing of the DUT (an infrastructure error,
  * an aborted run, no result for this series) left out.
  */
-export function seriesValues(runs: readonly HistoryEntry[], goal: string, frame: number): Array<{ i: number; value: number }> {
+export function seriesValues(runs: readonly HistoryEntry[], goal: string, frame: FrameKey): Array<{ i: number; value: number }> {
   const out: Array<{ i: number; value: number }> = [];
   runs.forEach((r, i) => {
     if (r.verdict === 'fail') out.push({ i, value: 0 });
@@ -50,8 +51,14 @@ export function seriesValues(runs: readonly HistoryEntry[], goal: string, frame:
   return out;
 }
 
+/** A series' key ("NDR@64", "PDR@imix") read back: its goal and its frame size or mix. */
+export function seriesOf(key: string): { goal: string; frame: FrameKey } {
+  const at = key.indexOf('@');
+  return { goal: key.slice(0, at), frame: frameKeyOf(key.slice(at + 1)) };
+}
+
 /** The jumpavg groups of a series, with the runs (by index in `runs`) where each begins and ends. */
-export function seriesGroups(runs: readonly HistoryEntry[], goal: string, frame: number): Array<Group & { first: number; last: number }> {
+export function seriesGroups(runs: readonly HistoryEntry[], goal: string, frame: FrameKey): Array<Group & { first: number; last: number }> {
   const values = seriesValues(runs, goal, frame);
   return classify(values.map((v) => v.value)).map((g) => ({ ...g, first: values[g.from]!.i, last: values[g.to - 1]!.i }));
 }
@@ -109,9 +116,10 @@ function versionChangeMarks(runs: HistoryEntry[], x: (i: number) => number): str
 
 /** One series (a goal at a frame size): its band and line, its jumpavg groups, its points with the anomalies marked. */
 function seriesMarks(runs: HistoryEntry[], key: string, x: (i: number) => number, y: (v: number) => number): string[] {
-  const [goal, frame] = key.split('@');
-  const pts = runs.map((r, i) => ({ i, t: r.throughput.find((t) => t.goal === goal && String(t.frame) === frame) }));
-  const color = colorOf(goal!);
+  const { goal, frame } = seriesOf(key);
+  const name = `${goal} ${frameText(frame)}`;
+  const pts = runs.map((r, i) => ({ i, t: r.throughput.find((t) => t.goal === goal && t.frame === frame) }));
+  const color = colorOf(goal);
   const parts: string[] = [];
   const band = pts.filter((p) => p.t && p.t.lower !== null);
   if (band.length > 0) {
@@ -123,16 +131,16 @@ function seriesMarks(runs: HistoryEntry[], key: string, x: (i: number) => number
     );
   }
   // jumpavg's groups: each a segment at its average; the run where a regression or a progression begins, marked.
-  const groups = seriesGroups(runs, goal!, Number(frame));
+  const groups = seriesGroups(runs, goal, frame);
   const begins = new Map(groups.filter((g) => g.anomaly !== 'normal').map((g) => [g.first, g]));
   for (const g of groups)
     parts.push(
-      `<line class="group ${g.anomaly}" data-series="${esc(key)}" x1="${x(g.first) - 4}" x2="${x(g.last) + 4}" y1="${y(g.avg)}" y2="${y(g.avg)}" stroke="${color}" stroke-width="1" stroke-dasharray="2 2"><title>${esc(`${goal} ${frame} B: average ${kfps(g.avg)} over ${g.to - g.from} run(s)${g.anomaly === 'normal' ? '' : `, a ${g.anomaly}`}`)}</title></line>`,
+      `<line class="group ${g.anomaly}" data-series="${esc(key)}" x1="${x(g.first) - 4}" x2="${x(g.last) + 4}" y1="${y(g.avg)}" y2="${y(g.avg)}" stroke="${color}" stroke-width="1" stroke-dasharray="2 2"><title>${esc(`${name}: average ${kfps(g.avg)} over ${g.to - g.from} run(s)${g.anomaly === 'normal' ? '' : `, a ${g.anomaly}`}`)}</title></line>`,
     );
   pts.forEach((p) => {
     if (!p.t || p.t.lower === null) return;
     const anomaly = begins.get(p.i)?.anomaly;
-    const tip = `${runs[p.i]!.runId}: ${goal} ${frame} B ${kfps(p.t.lower)}..${p.t.upper !== null ? kfps(p.t.upper) : 'generator limit'}${anomaly ? ` ${anomaly.toUpperCase()}` : ''}`;
+    const tip = `${runs[p.i]!.runId}: ${name} ${kfps(p.t.lower)}..${p.t.upper !== null ? kfps(p.t.upper) : 'generator limit'}${anomaly ? ` ${anomaly.toUpperCase()}` : ''}`;
     const fill = anomaly === 'regression' ? '#d62728' : anomaly === 'progression' ? '#2ca02c' : color;
     parts.push(
       `<circle class="point${anomaly ? ` ${anomaly}` : ''}" cx="${x(p.i)}" cy="${y(p.t.lower)}" r="${anomaly ? 7 : 4}" fill="${fill}"><title>${esc(tip)}</title></circle>`,
@@ -143,7 +151,7 @@ function seriesMarks(runs: HistoryEntry[], key: string, x: (i: number) => number
 
 function trendLegend(goals: string[]): LegendItem[] {
   return [
-    ...goals.map((k) => ({ mark: mark.line(colorOf(k.split('@')[0]!)), text: `${k.replace('@', ' at ')} B: lower bound` })),
+    ...goals.map(seriesOf).map(({ goal, frame }) => ({ mark: mark.line(colorOf(goal)), text: `${goal} at ${frameText(frame)}: lower bound` })),
     { mark: mark.band('#555'), text: 'band: lower to upper bound' },
     { mark: mark.line('#555', '2 2'), text: 'a jumpavg group: its average' },
     { mark: mark.dot('#d62728', 5), text: 'a regression begins' },

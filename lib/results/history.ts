@@ -2,8 +2,10 @@
 // and the PostgreSQL store's rows keep it (the figures a trend draws and a
 // gate compares: NDR and PDR per frame size, every trial, latency per load),
 // made from a run's record. Pure.
+import type { FrameKey } from '../testbed/frame-mix.js';
 import type { LatencyResult } from './latency.js';
 import type { RunResult } from './run.js';
+import type { TelemetryTrial } from './telemetry.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { throughputOf, type ThroughputResult } from './throughput.js';
 
@@ -16,12 +18,24 @@ export interface HistoryEntry {
   suites: string[];
   versions: RunResult['versions'];
   verdict: string;
-  throughput: Array<{ frame: number; goal: string; lower: number | null; upper: number | null; limitedByGenerator: boolean }>;
+  throughput: Array<{ frame: FrameKey; goal: string; lower: number | null; upper: number | null; limitedByGenerator: boolean }>;
   /** Every trial of the run's searches, in the order they ran (absent in lines of dutlab before they were kept). */
   trials?: HistoryTrial[];
   /** The latency of the run's throughput suite per frame size and load, and the generator's own (absent before it was measured). */
   latency?: HistoryLatency[];
+  /** The telemetry trial of each search (absent before dutlab ran one). */
+  telemetry?: HistoryTelemetry[];
 }
+
+/** A search's telemetry trial as the history and summary.json keep it: its load and its figures (the raw readings stay in the run). */
+export type HistoryTelemetry = Omit<TelemetryTrial, 'files'> & { frame: FrameKey };
+
+/** Every telemetry trial of a run's throughput suites. */
+export function telemetryOf(run: Pick<RunResult, 'suites'>): HistoryTelemetry[] {
+  return run.suites.flatMap((s) => throughputOf(s).flatMap((t) => (t.telemetry ? [{ frame: t.frame, ...withoutFiles(t.telemetry) }] : [])));
+}
+
+const withoutFiles = ({ files, ...rest }: TelemetryTrial) => rest;
 
 /**
  * One latency figure set as the history and summary.json keep it: of the DUT
@@ -29,7 +43,7 @@ export interface HistoryEntry {
  * generator alone (the guest bypassed); the HDR histogram (base64) with it.
  */
 export type HistoryLatency = Omit<LatencyResult, 'histogram' | 'streamId'> & {
-  frame: number;
+  frame: FrameKey;
   of: 'dut' | 'generator';
   load: number;
   /** The load's frames/s. */
@@ -61,7 +75,7 @@ export function latencyOf(run: Pick<RunResult, 'suites'>): HistoryLatency[] {
 }
 
 /** One trial of a search as the history and summary.json keep it: the generator's measurement (load, duration, frames offered, sent, received, loss, generator short) at its frame size. */
-export type HistoryTrial = Omit<ThroughputResult['trials'][number], 'achievedRate'> & { frame: number };
+export type HistoryTrial = Omit<ThroughputResult['trials'][number], 'achievedRate'> & { frame: FrameKey };
 
 /** Every trial of a run's throughput searches (the one place the history's and summary.json's trials are made). */
 export function trialsOf(run: Pick<RunResult, 'suites'>): HistoryTrial[] {
@@ -83,6 +97,7 @@ export function trialsOf(run: Pick<RunResult, 'suites'>): HistoryTrial[] {
 
 export function historyEntry(run: RunResult, verdict: string): HistoryEntry {
   const latency = latencyOf(run);
+  const telemetry = telemetryOf(run);
   return {
     schemaVersion: SCHEMA_VERSION,
     runId: run.runId,
@@ -99,5 +114,6 @@ export function historyEntry(run: RunResult, verdict: string): HistoryEntry {
     ),
     trials: trialsOf(run),
     ...(latency.length ? { latency } : {}),
+    ...(telemetry.length ? { telemetry } : {}),
   };
 }

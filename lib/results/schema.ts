@@ -14,12 +14,23 @@ import { z } from 'zod';
  * tagged with its kind; before, `stages` (title, diagnosis) and the PVP and
  * throughput fields (packets, counters, tgSent, throughput) at the suite's top
  * level. Older files are read and brought up to 3 (upgradeRunFile).
+ * 4: a throughput search's `frame` is a size or a mix's name (`imix`,
+ * `mix-64x3-1518x1`: lib/testbed/frame-mix.ts); older files hold sizes only.
+ * 5: a throughput search may carry its telemetry trial (`telemetry`: load,
+ * duration, figures with units, null where not offered) in run.json, and
+ * summary.json and history lines list them (`telemetry`); older files have
+ * none, and are read as they are.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 5;
 
 const schemaVersion = z.number().int().min(1).max(SCHEMA_VERSION, `written by a newer dutlab (schemaVersion above ${SCHEMA_VERSION})`).optional();
 const versions = z.record(z.string(), z.string().optional());
 const rate = z.number().finite().nonnegative();
+/** A frame size, or a mix's name (lib/testbed/frame-mix.ts). */
+const frame = z.union([
+  z.number().int().min(64).max(65535),
+  z.string().regex(/^(imix|mix-\d+x\d+(-\d+x\d+)*)$/, 'a frame size or a mix: imix, mix-64x3-1518x1'),
+]);
 
 const Goal = z.looseObject({
   goal: z.string(),
@@ -32,9 +43,16 @@ const Goal = z.looseObject({
 });
 
 const Throughput = z.looseObject({
-  frame: z.number().int().min(64).max(65535),
+  frame,
   goals: z.array(Goal),
   trials: z.array(z.looseObject({ rate, durationS: z.number().finite(), lossRatio: z.number().finite() })).optional(),
+  telemetry: z
+    .looseObject({
+      rate,
+      durationS: z.number().finite().positive(),
+      metrics: z.array(z.looseObject({ id: z.string(), scope: z.string(), unit: z.string(), value: z.number().finite().nullable() })),
+    })
+    .optional(),
 });
 
 const status = z.enum(['passed', 'failed', 'skipped', 'blocked']);
@@ -119,7 +137,7 @@ export const SummaryFileSchema = z.looseObject({
 const us = z.number().finite();
 /** A latency figure set of the history (lib/report/history.ts HistoryLatency): what compare and trend read of it. */
 const Latency = z.looseObject({
-  frame: z.number().int(),
+  frame,
   of: z.enum(['dut', 'generator']),
   load: z.number().min(0).max(1),
   rate,
@@ -139,13 +157,11 @@ export const HistoryLineSchema = z.looseObject({
   suites: z.array(z.string()),
   versions,
   verdict: z.string(),
-  throughput: z.array(
-    z.looseObject({ frame: z.number().int(), goal: z.string(), lower: rate.nullable(), upper: rate.nullable(), limitedByGenerator: z.boolean() }),
-  ),
+  throughput: z.array(z.looseObject({ frame, goal: z.string(), lower: rate.nullable(), upper: rate.nullable(), limitedByGenerator: z.boolean() })),
   trials: z
     .array(
       z.looseObject({
-        frame: z.number().int(),
+        frame,
         rate,
         durationS: z.number().finite().nonnegative(),
         offered: z.number().finite().nonnegative(),

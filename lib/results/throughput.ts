@@ -2,14 +2,16 @@
 // the latency at loads of each search's PDR), as run.json keeps it and
 // `compare`, `run --baseline`, the history, the stores and the trend read it.
 // Pure; the suite's tables of it are lib/suite/throughput/result.ts's.
+import type { FrameKey } from '../testbed/frame-mix.js';
 import type { LatencyResult } from './latency.js';
+import type { TelemetryTrial } from './telemetry.js';
 import type { Measured, SuiteResult } from './run.js';
 import type { GoalResult, Measurement } from '../throughput/search.js';
 
 /** The throughput search at one frame size. */
 export interface ThroughputResult {
-  /** Bytes on the wire, FCS included. */
-  frame: number;
+  /** Bytes on the wire, FCS included; or a mix's name (lib/testbed/frame-mix.ts: `imix`, `mix-64x3-1518x1`). */
+  frame: FrameKey;
   /** What the generator reached with the DUT bypassed (frames/s), if calibrated. */
   calibration: { achievedRate: number; received: number; sent: number; durationS: number; latency?: LatencyResult } | null;
   /** The most the generator could offer during the search, if a trial showed it falling short. */
@@ -22,6 +24,8 @@ export interface ThroughputResult {
   latency?: ThroughputLatency;
   /** The warm-ups before measured trials and what the datapath held after them (absent before dutlab kept them). */
   warmUp?: WarmUpRecord;
+  /** The telemetry trial at the PDR after the search (absent before dutlab ran one, or where the testbed turns it off). */
+  telemetry?: TelemetryTrial;
   /** Both: every trial sent the stream both ways, each direction at the rate (the bounds are per direction; the aggregate twice). Absent: one way. */
   direction?: 'both';
 }

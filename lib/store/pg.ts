@@ -91,6 +91,27 @@ CREATE TABLE IF NOT EXISTS cases (
  */
 export const MIGRATIONS: ReadonlyArray<{ version: number; what: string; sql: string }> = [
   { version: 1, what: 'runs, and the figures a dashboard draws: throughput, trials, latency, cases', sql: SCHEMA_1 },
+  {
+    version: 2,
+    what: "frame sizes or mixes: a search's frame is its size ('64') or its mix's name ('imix', 'mix-64x3-1518x1')",
+    sql: ['throughput', 'trials', 'latency'].map((t) => `ALTER TABLE ${t} ALTER COLUMN frame TYPE text USING frame::text;`).join('\n'),
+  },
+  {
+    version: 3,
+    what: "the telemetry trial's figures: one row per figure and scope, a null value where the datapath does not offer it (not_offered says why)",
+    sql: `CREATE TABLE IF NOT EXISTS telemetry (
+  run_id text NOT NULL REFERENCES runs ON DELETE CASCADE,
+  frame text NOT NULL,
+  rate_fps double precision NOT NULL,
+  duration_s double precision NOT NULL,
+  metric text NOT NULL,
+  scope text NOT NULL,
+  unit text NOT NULL,
+  value double precision,
+  not_offered text
+);
+CREATE INDEX IF NOT EXISTS telemetry_metric ON telemetry (metric, run_id);`,
+  },
 ];
 
 /** The newest schema this dutlab writes. */
@@ -267,6 +288,19 @@ async function insertFigures(client: pg.PoolClient, e: HistoryEntry, r: StoredRu
       l.invalid ?? null,
       l.hdrh ?? null,
     ]);
+  for (const t of e.telemetry ?? [])
+    for (const m of t.metrics)
+      await client.query('INSERT INTO telemetry VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
+        e.runId,
+        String(t.frame),
+        t.rate,
+        t.durationS,
+        m.id,
+        m.scope,
+        m.unit,
+        m.value,
+        m.notOffered ?? null,
+      ]);
   for (const c of r.cases ?? [])
     await client.query('INSERT INTO cases VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
       e.runId,

@@ -45,6 +45,17 @@ export const Vm = z.strictObject({
   // The guest's memory taken whole at QEMU's start (prealloc=on): a hugepage shortfall is a failed start, not a
   // SIGBUS in the middle of a trial.
   prealloc: z.boolean().default(true),
+  // How the guest forwards: its kernel routes (the guide's; the default), or DPDK's testpmd in MAC-forwarding mode on
+  // its vhost-user NICs (taken from its kernel with uio_pci_generic), as upstream's PHY-VM-PHY howto, VSPERF and
+  // NFVbench run it: a kernel guest tops out below the switch and hides its regressions. testpmd polls a vCPU of its
+  // own (vm.cpus 2 at least: the guest's sshd needs the other) and takes 2 MB hugepages of the guest's memory.
+  forwarding: z.enum(['kernel', 'testpmd']).default('kernel'),
+  testpmd: z
+    .strictObject({
+      hugepages: z.number().int().min(16).max(65536).default(64),
+      mbufs: z.number().int().min(512).max(1_048_576).default(2048),
+    })
+    .prefault({}),
   // Where the guest's threads run (upstream's howto and VSPERF pin them): vCPU i on vcpus[i], QEMU's other threads on
   // emulator, both apart from ovsDpdk.pmdCpuMask and lcoreMask; floating vCPUs make NDR noisy and the gate flap. A KVM
   // guest (a real DUT host) must say: its CPUs, or none to let them float.

@@ -9,6 +9,8 @@ import { TestbedSchema, type Testbed } from './schema.js';
 import { coresOf, cpuList, perNodeText, searchCeiling, socketLimitPerNode, socketMemPerNode } from './sizing.js';
 import { reverseGatewayOf, switchPortNames, topologyOf } from './topology.js';
 import { trafficProblems } from './traffic-schema.js';
+import { ipInt } from './flows.js';
+import { frameKey, frameText } from './frame-mix.js';
 
 const SECRET_KEYS = /^(password|passwd|passphrase|secret|token|privateKey)$/i;
 
@@ -156,7 +158,7 @@ function unionHint(path: string): string {
   if (path.endsWith('.hostKey')) return 'expected one of {fingerprint: SHA256:…}, {knownHosts: PATH} or {insecureAcceptAny: true}';
   if (/ovsDpdk\.socket(Mem|Limit)Mb$/.test(path)) return 'expected megabytes for node 0, or a list of them per NUMA node, node 0 first ([0, 2048])';
   if (path.endsWith('vm.pin')) return 'expected none, or {vcpus: [one host CPU per vCPU], emulator: CPU list}';
-  if (path.endsWith('frameSize')) return 'expected a frame size from 64 to 1518, imix, or a list of {size, weight}';
+  if (/frameSize$|frameSizes\.\d+$/.test(path)) return 'expected a frame size from 64 to 1518, imix, or a list of {size, weight}';
   return 'value matches none of the allowed forms';
 }
 
@@ -219,7 +221,7 @@ function crossCheck(tb: Testbed): TestbedProblem[] {
     const [ip, len] = k.cidr.split('/');
     const bits = Number(len);
     if (bits <= 30) {
-      const host = toInt(ip!) & (~maskOf(bits) >>> 0);
+      const host = ipInt(ip!) & (~maskOf(bits) >>> 0);
       if (host === 0) problems.push({ path: `vmPorts.${i}.cidr`, message: `${k.cidr} is the network address of its subnet, not an interface address` });
       if (host >>> 0 === ~maskOf(bits) >>> 0)
         problems.push({ path: `vmPorts.${i}.cidr`, message: `${k.cidr} is the broadcast address of its subnet, not an interface address` });
@@ -248,7 +250,12 @@ function crossCheck(tb: Testbed): TestbedProblem[] {
 function valueAgreement(tb: Testbed): TestbedProblem[] {
   const problems: TestbedProblem[] = [];
   const t = tb.throughput;
-  const ceiling = Math.min(...t.frameSizes.map((f) => searchCeiling(tb, f)));
+  const keys = t.frameSizes.map(frameKey);
+  keys.forEach((k, i) => {
+    if (keys.indexOf(k) < i)
+      problems.push({ path: `throughput.frameSizes.${i}`, message: `${frameText(k)} is already searched (throughput.frameSizes.${keys.indexOf(k)})` });
+  });
+  const ceiling = Math.min(...keys.map((f) => searchCeiling(tb, f)));
   if (t.minRate > ceiling)
     problems.push({
       path: 'throughput.minRate',
@@ -303,8 +310,23 @@ function valueAgreement(tb: Testbed): TestbedProblem[] {
       });
     else if ((tb.vm.memoryMb * 1024) % tb.vm.hugepageSizeKb !== 0)
       problems.push({ path: 'vm.memoryMb', message: `${tb.vm.memoryMb} MB is not a whole number of ${tb.vm.hugepageSizeKb / 1024} MB hugepages` });
-    problems.push(...pinProblems(tb));
+    problems.push(...pinProblems(tb), ...testpmdProblems(tb));
   }
+  return problems;
+}
+
+/** A testpmd guest: a vCPU for its polling lcore beside the one sshd needs, and its pages inside the guest's memory. */
+function testpmdProblems(tb: Testbed): TestbedProblem[] {
+  const v = tb.vm!;
+  if (v.forwarding !== 'testpmd') return [];
+  const problems: TestbedProblem[] = [];
+  if (v.cpus < 2)
+    problems.push({ path: 'vm.cpus', message: `${v.cpus} vCPU: testpmd polls one of its own (vm.forwarding testpmd), the guest's sshd needs another` });
+  if (v.testpmd.hugepages * 2 > v.memoryMb / 2)
+    problems.push({
+      path: 'vm.testpmd.hugepages',
+      message: `${v.testpmd.hugepages} pages of 2 MB: more than half the guest's ${v.memoryMb} MB (its kernel and sshd need the rest)`,
+    });
   return problems;
 }
 
@@ -362,14 +384,10 @@ function duplicates(path: string, what: string, values: string[]): TestbedProble
 
 const maskOf = (bits: number) => (bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0);
 
-function toInt(ip: string): number {
-  return ip.split('.').reduce((acc, o) => (acc << 8) + Number(o), 0) >>> 0;
-}
-
 export function sameSubnet(cidr: string, ip: string): boolean {
   const [net, len] = cidr.split('/');
   const mask = maskOf(Number(len));
-  return (toInt(net!) & mask) >>> 0 === (toInt(ip) & mask) >>> 0;
+  return (ipInt(net!) & mask) >>> 0 === (ipInt(ip) & mask) >>> 0;
 }
 
 /** traffic.direction both: the reverse stream's next hop on the guest's ingress subnet, its sources' route apart from that subnet. */

@@ -189,10 +189,20 @@ const Tg = z
     trex: Trex.optional(),
     // The linux TG's CPUs for tcpreplay and its captures (taskset -c), apart from the DUT's: "1", "2-3", "1,3".
     cpus: cpuListText().optional(),
+    // tcpreplay's pacing (its --timer; the linux TG's): gtod, its default, spins a CPU per stream; nano sleeps between
+    // frames, for a generator that shares its CPUs with the DUT (the virtual lab's), where a spinning one takes the switch's.
+    timer: z.enum(['gtod', 'nano']).optional(),
+    // A search's trial during which a CPU of the TG's host lost more than maxMs to its hypervisor (steal time), and whose
+    // loss that stall explains, is measured again, up to `tries` tries in all (lib/suite/throughput/steal.ts).
+    steal: z.strictObject({ maxMs: z.number().int().min(0).max(60_000).default(10), tries: z.number().int().min(1).max(10).default(3) }).prefault({}),
   })
   .refine((t) => t.type !== 'trex' || t.trex !== undefined, {
     message: 'tg.type trex needs tg.trex (the server, its ports, the pcap directory)',
     path: ['trex'],
+  })
+  .refine((t) => t.type !== 'trex' || t.timer === undefined, {
+    message: "tcpreplay's pacing, for tg.type linux; TRex paces its own streams",
+    path: ['timer'],
   });
 
 /** The lab's lease on the DUT host (docs/pool.md): its directory, and how long it lives unrenewed (its run renews it every third of that). */

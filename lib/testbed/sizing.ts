@@ -2,6 +2,7 @@
 // socket memory on each NUMA node, and a VM's memory on vhost-user), and the
 // loads a throughput search may offer. The virtual lab reserves the pages;
 // the hugepage step and the doctor check them.
+import { type FrameKey, meanFrame } from './frame-mix.js';
 import type { Testbed } from './schema.js';
 
 // ---- CPUs ----
@@ -52,7 +53,7 @@ export const vmHugepages = (tb: Testbed): number => (tb.vm && vhostUserPorts(tb)
 /** What the linux TG (tcpreplay) is offered at most when the testbed names no ceiling: far above what it reaches, below any line rate. */
 export const LINUX_TG_CEILING = 1_000_000;
 
-/** Ethernet's line rate in frames/s at a frame size (FCS included): each frame takes 20 more bytes of preamble and gap. */
+/** Ethernet's line rate in frames/s at a frame size (FCS included; a mix's mean): each frame takes 20 more bytes of preamble and gap. */
 export const lineRate = (gbps: number, frame: number): number => Math.floor((gbps * 1e9) / ((frame + 20) * 8));
 
 /**
@@ -60,10 +61,10 @@ export const lineRate = (gbps: number, frame: number): number => Math.floor((gbp
  * ports' line rate (throughput.linkSpeedGbps), or, for the linux TG, its own
  * ceiling; a TRex testbed names one of the first two (the load refuses it otherwise).
  */
-export function searchCeiling(tb: Testbed, frame: number): number {
+export function searchCeiling(tb: Testbed, frame: FrameKey): number {
   const t = tb.throughput;
-  if (t.maxRate !== undefined) return t.linkSpeedGbps !== undefined ? Math.min(t.maxRate, lineRate(t.linkSpeedGbps, frame)) : t.maxRate;
-  if (t.linkSpeedGbps !== undefined) return lineRate(t.linkSpeedGbps, frame);
+  if (t.maxRate !== undefined) return t.linkSpeedGbps !== undefined ? Math.min(t.maxRate, lineRate(t.linkSpeedGbps, meanFrame(frame))) : t.maxRate;
+  if (t.linkSpeedGbps !== undefined) return lineRate(t.linkSpeedGbps, meanFrame(frame));
   return LINUX_TG_CEILING;
 }
 

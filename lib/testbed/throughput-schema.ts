@@ -2,6 +2,7 @@
 // the NDR/PDR search's goals and caps, the gate's thresholds, and the
 // latency measured after each search.
 import { z } from 'zod';
+import { FrameSizes } from './traffic-schema.js';
 
 /** One goal of the throughput search (lib/throughput/search.ts). */
 const goal = (lossRatio: number) =>
@@ -42,8 +43,9 @@ const Latency = z
  * finalTrialS 1, durationSumS 21.
  */
 export const Throughput = z.strictObject({
-  // Frame sizes on the wire, FCS included (64: 60 bytes in the pcap).
-  frameSizes: z.array(z.number().int().min(64).max(1518)).min(1).default([64]),
+  // Frame sizes on the wire, FCS included (64: 60 bytes in the pcap), a search each: a size, `imix` (64, 570 and
+  // 1518 bytes at 7:4:1) or a weighted list ([{ size: 64, weight: 3 }, { size: 1518, weight: 1 }]), as traffic.frameSize.
+  frameSizes: z.array(FrameSizes).min(1).default([64]),
   minRate: z.number().int().positive().default(1000),
   // The search's ceiling in frames/s: maxRate, or the line rate of the ports' link speed at each frame size
   // (linkSpeedGbps: 10 is 14.88 Mframes/s at 64 B), the lower of the two where both are given. A TRex testbed
@@ -66,6 +68,31 @@ export const Throughput = z.strictObject({
       durationS: z.number().nonnegative().max(60).default(1),
       // Upcalls a measured trial may cause (pmd-stats-show deltas): a trial with more is named as one that paid for flow setup.
       allowedUpcalls: z.number().int().nonnegative().default(10),
+    })
+    .prefault({}),
+  // A telemetry trial after each search (CSIT's): one more trial at the PDR's lower bound, as long as the search's
+  // final trials, read around with OVS's PMD, queue, upcall and coverage counters and its threads' CPU time
+  // (lib/suite/throughput/telemetry.ts). false: none.
+  telemetry: z.boolean().default(true),
+  // compare: how far each telemetry figure may move before it is named beside the verdict (a share of the
+  // baseline's value for counts and rates, points for percentages: lib/report/telemetry-diff.ts). Starting
+  // points until the bench measures their spread on a lab; a figure not listed is never named.
+  telemetryThresholds: z
+    .strictObject({
+      'pmd.cycles_per_packet.processing': z.number().positive().default(0.1),
+      'pmd.cycles_per_packet.total': z.number().positive().default(0.1),
+      'pmd.busy_share': z.number().positive().max(100).default(15),
+      'pmd.hits.simple_match': z.number().positive().max(100).default(10),
+      'pmd.hits.emc': z.number().positive().max(100).default(10),
+      'pmd.hits.smc': z.number().positive().max(100).default(10),
+      'pmd.hits.megaflow': z.number().positive().max(100).default(10),
+      'pmd.upcalls_per_s': z.number().positive().default(1),
+      'pmd.lost_upcalls_per_s': z.number().positive().default(1),
+      'pmd.packets_per_batch': z.number().positive().default(0.25),
+      'thread.cpu': z.number().positive().max(100).default(20),
+      'thread.wait': z.number().positive().max(100).default(10),
+      'process.rss': z.number().positive().default(0.25),
+      'revalidator.dump_ms': z.number().positive().default(1),
     })
     .prefault({}),
   // Frames in the trial pcap, looped to make a trial's load (at least one per flow of traffic.flows).

@@ -46,7 +46,7 @@ export const flowCount = (spec: StreamSpec): number => spec.flows?.count ?? 1;
 export const flowFields = (spec: StreamSpec, seq: number): FlowFields => flowAt(spec, spec.flows, seq);
 
 /** The IMIX list as a repeating pattern: {64 x7, 594 x4, 1518 x1} -> twelve sizes. */
-export function sizePattern(frameSize: number | Array<{ size: number; weight: number }>): number[] {
+export function sizePattern(frameSize: number | ReadonlyArray<{ size: number; weight: number }>): number[] {
   if (typeof frameSize === 'number') return [frameSize];
   return frameSize.flatMap(({ size, weight }) => Array<number>(weight).fill(size));
 }
@@ -174,10 +174,11 @@ export function sentBytes(spec: StreamSpec): number {
 }
 
 /** What a router makes of a frame it forwards: new MACs, TTL one less, header checksum updated. */
-export function forwardFrame(frame: Buffer, dstMac: string, srcMac: string): Buffer {
+export function forwardFrame(frame: Buffer, dstMac: string, srcMac: string, routed = true): Buffer {
   macBytes(dstMac).copy(frame, 0);
   macBytes(srcMac).copy(frame, 6);
-  frame[ETH_LEN + 8] = frame[ETH_LEN + 8]! - 1;
+  // A router takes one off the TTL; a MAC forwarder (testpmd's mac mode) leaves the IP header as it is.
+  if (routed) frame[ETH_LEN + 8] = frame[ETH_LEN + 8]! - 1;
   frame.writeUInt16BE(0, ETH_LEN + 10);
   frame.writeUInt16BE(ipChecksum(frame, ETH_LEN), ETH_LEN + 10);
   return frame;

@@ -34,20 +34,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
   private readonly txPort: string;
   private readonly rxPort: string;
   private readonly remoteTx: string;
-  private readonly remote: {
-    rx: string;
-    tx: string;
-    watch: string;
-    latency: string;
-    loadOut: string;
-    latencyTx: string;
-    latencyRx: string;
-    reverse: string;
-    reverseOut: string;
-    reverseRx: string;
-    reverseTx: string;
-    reverseWatch: string;
-  };
+  private readonly remote: Record<RemoteFile, string>;
   /** The trials also send the reverse stream (traffic.direction both): prepareTrials put its pcap on the TG. */
   private reverseTrials = false;
   /** Where the latency stream's pcaps are written here before they go to the TG (made on the first latency trial). */
@@ -79,9 +66,9 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     };
   }
 
-  /** tcpreplay as this TG runs it: on the testbed's tg.cpus where it names them (apart from the DUT's). */
+  /** tcpreplay as this TG runs it: on the testbed's tg.cpus where it names them (apart from the DUT's), paced by its tg.timer. */
   private tcpreplay(args: string): string {
-    return `${this.tb.tg.cpus ? `taskset -c ${shq(this.tb.tg.cpus)} ` : ''}tcpreplay ${args}`;
+    return `${this.tb.tg.cpus ? `taskset -c ${shq(this.tb.tg.cpus)} ` : ''}tcpreplay ${this.tb.tg.timer ? `-T ${this.tb.tg.timer} ` : ''}${args}`;
   }
 
   async prepare(): Promise<void> {
@@ -149,36 +136,18 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
   /** The captures of a stream; both ways, the reverse stream's too (the other port of each, the other direction). */
   private captureSpecs(bothWays: boolean): CaptureSpec[] {
     const t = this.tb.traffic;
-    const specs: Array<Omit<CaptureSpec, 'logFile'>> = [
-      // rx: only what the DUT sends us; tx: only what leaves (the stream, and whatever else the TG sends).
-      { name: 'tcpdump-rx', iface: this.rxPort, direction: 'in', file: this.remote.rx },
-      { name: 'tcpdump-tx', iface: this.txPort, direction: 'out', file: this.remote.tx },
-      // The stream's packets alone, headers only: its growth says whether the stream is still arriving,
-      // whatever else the port receives (LLDP, ARP, a neighbour's traffic never stop).
-      {
-        name: 'tcpdump-watch',
-        iface: this.rxPort,
-        direction: 'in',
-        file: this.remote.watch,
-        snaplen: 64,
-        filter: `udp and src host ${t.srcIp} and dst host ${t.dstIp}`,
-      },
+    const { rx, tx, watch, reverseRx, reverseTx, reverseWatch } = this.remote;
+    return [
+      ...streamCaptures('tcpdump', { send: this.txPort, back: this.rxPort }, { rx, tx, watch }, { src: t.srcIp, dst: t.dstIp }),
       ...(bothWays
-        ? ([
-            { name: 'tcpdump-reverse-rx', iface: this.txPort, direction: 'in', file: this.remote.reverseRx },
-            { name: 'tcpdump-reverse-tx', iface: this.rxPort, direction: 'out', file: this.remote.reverseTx },
-            {
-              name: 'tcpdump-reverse-watch',
-              iface: this.txPort,
-              direction: 'in',
-              file: this.remote.reverseWatch,
-              snaplen: 64,
-              filter: `udp and src host ${t.dstIp} and dst host ${t.srcIp}`,
-            },
-          ] as const)
+        ? streamCaptures(
+            'tcpdump-reverse',
+            { send: this.rxPort, back: this.txPort },
+            { rx: reverseRx, tx: reverseTx, watch: reverseWatch },
+            { src: t.dstIp, dst: t.srcIp },
+          )
         : []),
-    ];
-    return specs.map((spec) => this.onTg(spec));
+    ].map((spec) => this.onTg(spec));
   }
 
   /** The latency stream's two captures: leaving the transmit port, arriving on the receive port, the stream alone (BPF). */
@@ -196,12 +165,8 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     if (req.reverse) await this.shell.put(req.reverse.pcap, this.remote.reverse);
     const timeoutMs = Math.ceil((Math.max(req.packets, req.reverse?.packets ?? 0) / req.rate) * 1000) * 2 + 30_000;
     const forward = this.tcpreplay(`-i ${shq(this.txPort)} --pps=${req.rate} ${shq(this.remoteTx)}`);
-    const reverse = this.tcpreplay(`-i ${shq(this.rxPort)} --pps=${req.rate} ${shq(this.remote.reverse)}`);
-    const rout = shq(this.remote.reverseOut);
-    const line = req.reverse
-      ? `${reverse} >${rout} 2>&1 & q=$!; ${forward}; r=$?; wait $q; s=$?; echo ${shq(REVERSE_OUTPUT)}; cat ${rout}; rm -f ${rout}; [ $s = 0 ] || r=$s; exit $r`
-      : forward;
-    const r = await this.shell.run(line, { timeoutMs });
+    const reverse = req.reverse ? this.tcpreplay(`-i ${shq(this.rxPort)} --pps=${req.rate} ${shq(this.remote.reverse)}`) : undefined;
+    const r = await this.shell.run(this.replayLine(forward, reverse), { timeoutMs });
     const [forwardOut, reverseOut] = r.stdout.split(`\n${REVERSE_OUTPUT}\n`);
     const resultOf = (text: string): SendResult => {
       const sent = /Successful packets:\s+(\d+)/.exec(text);
@@ -245,8 +210,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
   /**
    * The trial pcap looped at the rate for about the duration: what tcpreplay
    * says it sent, and in how long. `alongside`: a command run while the load
-   * runs, in the same command line (a lab machine's shell runs one command at
-   * a time: two calls would run one after the other).
+   * runs, in the same command line (replayLine).
    */
   private async replayLoad(trial: Pick<Trial, 'rate' | 'bunch'>, durationS: number, alongside?: string): Promise<Loads> {
     const loops = Math.max(1, Math.round((trial.rate * durationS) / this.trialFrames));
@@ -254,15 +218,9 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     const multi = bunch > 1 ? ` --pps-multi=${bunch}` : '';
     const replay = (port: string, pcap: string) =>
       this.tcpreplay(`-i ${shq(port)} --pps=${Math.round(trial.rate)}${multi} --loop=${loops} --preload-pcap ${shq(pcap)}`);
-    const load = replay(this.txPort, this.remoteTx);
-    const [out, rout] = [shq(this.remote.loadOut), shq(this.remote.reverseOut)];
-    // Both ways: the reverse stream from the receive port at the same time, its output after a separator line.
-    const reverse = this.reverseTrials ? `${replay(this.rxPort, this.remote.reverse)} >${rout} 2>&1 & q=$!; ` : '';
-    const reverseEnd = this.reverseTrials ? ` wait $q; s=$?; echo ${shq(REVERSE_OUTPUT)}; cat ${rout}; rm -f ${rout}; [ $s = 0 ] || r=$s;` : '';
-    const line =
-      alongside || this.reverseTrials
-        ? `${load} >${out} 2>&1 & p=$!; ${reverse}${alongside ? `${alongside}; ` : ''}wait $p; r=$?; cat ${out}; rm -f ${out};${reverseEnd} exit $r`
-        : load;
+    // Both ways: the reverse stream from the receive port at the same time.
+    const reverse = this.reverseTrials ? replay(this.rxPort, this.remote.reverse) : undefined;
+    const line = this.replayLine(replay(this.txPort, this.remoteTx), reverse, alongside);
     const r = await this.shell.run(line, { timeoutMs: Math.ceil(durationS * 3000) + 30_000 });
     const [forwardOut, reverseOut] = r.stdout.split(`\n${REVERSE_OUTPUT}\n`);
     const loadOf = (text: string): Load => {
@@ -272,6 +230,19 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
       return { offered: loops * this.trialFrames, sent: Number(ok[1]), seconds: Number(actual[2]) };
     };
     return { forward: loadOf(forwardOut!), ...(this.reverseTrials ? { reverse: loadOf(reverseOut ?? '') } : {}) };
+  }
+
+  /**
+   * One command line (a lab machine's shell runs one command at a time): the forward tcpreplay, the reverse one at
+   * the same time and `alongside` while they run, where given; their outputs in turn, the reverse one's after a
+   * separator line; the exit status the first failure's. The forward one alone as it is.
+   */
+  private replayLine(forward: string, reverse?: string, alongside?: string): string {
+    if (!reverse && !alongside) return forward;
+    const [out, rout] = [shq(this.remote.loadOut), shq(this.remote.reverseOut)];
+    const start = reverse ? `${reverse} >${rout} 2>&1 & q=$!; ` : '';
+    const end = reverse ? ` wait $q; s=$?; echo ${shq(REVERSE_OUTPUT)}; cat ${rout}; rm -f ${rout}; [ $s = 0 ] || r=$s;` : '';
+    return `${forward} >${out} 2>&1 & p=$!; ${start}${alongside ? `${alongside}; ` : ''}wait $p; r=$?; cat ${out}; rm -f ${out};${end} exit $r`;
   }
 
   /** A trial's result from its loads and what came back on each port: both directions summed, each kept where there are two. */
@@ -428,6 +399,34 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     });
   }
 }
+
+/** A stream's captures: what comes back to the port it returns to, what leaves the port that sends it, and the watch. */
+function streamCaptures(
+  prefix: string,
+  ports: { send: string; back: string },
+  files: { rx: string; tx: string; watch: string },
+  stream: { src: string; dst: string },
+): Array<Omit<CaptureSpec, 'logFile'>> {
+  return [
+    // rx: only what the DUT sends us; tx: only what leaves (the stream, and whatever else the TG sends).
+    { name: `${prefix}-rx`, iface: ports.back, direction: 'in', file: files.rx },
+    { name: `${prefix}-tx`, iface: ports.send, direction: 'out', file: files.tx },
+    // The stream's packets alone, headers only: its growth says whether the stream is still arriving,
+    // whatever else the port receives (LLDP, ARP, a neighbour's traffic never stop).
+    {
+      name: `${prefix}-watch`,
+      iface: ports.back,
+      direction: 'in',
+      file: files.watch,
+      snaplen: 64,
+      filter: `udp and src host ${stream.src} and dst host ${stream.dst}`,
+    },
+  ];
+}
+
+/** The run's files on the TG (the reverse stream's where the run goes both ways). */
+type RemoteFile = 'rx' | 'tx' | 'watch' | 'latency' | 'loadOut' | 'latencyTx' | 'latencyRx' | ReverseFile;
+type ReverseFile = 'reverse' | 'reverseOut' | 'reverseRx' | 'reverseTx' | 'reverseWatch';
 
 /** What tcpreplay did of a load. */
 interface Load {

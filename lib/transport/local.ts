@@ -1,6 +1,6 @@
 // Commands on this machine, through execa. Used by the virtual lab to build
 // namespaces, and usable as a testbed host for a lab on the controller itself.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { CommandTimeoutError } from '../errors.js';
@@ -126,13 +126,18 @@ function killGroup(pid: number | undefined): void {
   }, 1000).unref();
 }
 
-/** A process of this machine's start time (field 22 of /proc/PID/stat): with the pid, what names it; null when it is gone or a zombie. */
+/**
+ * A process of this machine's start time (field 22 of /proc/PID/stat): with the pid, what names it; null when it is gone
+ * or a zombie. A zombie main thread whose other threads still run is not gone: a killed multi-threaded process (QEMU,
+ * ovs-vswitchd) shows its leader as a zombie while its other threads still exit, and its memory (hugepages) is given
+ * back only when the last of them has.
+ */
 export function startTimeOf(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may hold spaces; fields are counted after its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z') return null;
+    if (fields[0] === 'Z' && readdirSync(`/proc/${pid}/task`).length <= 1) return null;
     return fields[19] ?? null;
   } catch {
     return null;

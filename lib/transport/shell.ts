@@ -124,12 +124,16 @@ export function wrapStart(command: string, logFile: string, options: StartOption
   return options.sudo ? `sudo -n sh -c ${shq(launch)}` : launch;
 }
 
-/** Shell snippet: is the process with this pid and start time still alive (not a zombie)? */
+/**
+ * Shell snippet: is the process with this pid and start time still alive (not a zombie)? As local.ts's startTimeOf:
+ * a zombie main thread whose other threads still run (a killed ovs-vswitchd or QEMU, its hugepages not yet given
+ * back) is alive until the last of them has exited.
+ */
 export function aliveProbe(pid: number, startTime: string): string {
   return (
     `[ -r /proc/${pid}/stat ] && ` +
     `[ "$(cut -d' ' -f22 /proc/${pid}/stat)" = ${shq(startTime)} ] && ` +
-    `! grep -q '^State:[[:space:]]*Z' /proc/${pid}/status`
+    `! { grep -q '^State:[[:space:]]*Z' /proc/${pid}/status && [ "$(ls /proc/${pid}/task | wc -l)" -le 1 ]; }`
   );
 }
 

@@ -30,6 +30,8 @@ export interface Expectation {
   lossTolerance: number;
   /** How many distinct problems to describe; packets with the same problem share one line. */
   maxProblems: number;
+  /** The guest forwards by MAC (testpmd's mac mode: vm.forwarding testpmd): TTL as sent, not one less. Default: routed. */
+  macForwarding?: boolean;
 }
 
 export type { PacketVerdict } from '../results/pvp.js';
@@ -83,7 +85,7 @@ class ForwardedFrame {
     private readonly exp: Expectation,
     firstSeq: number,
   ) {
-    this.frame = forwardFrame(buildFrame(exp.stream, firstSeq), exp.dstMac, exp.srcMac);
+    this.frame = forwardFrame(buildFrame(exp.stream, firstSeq), exp.dstMac, exp.srcMac, !exp.macForwarding);
     this.manyFlows = flowCount(exp.stream) > 1;
     this.frame.writeUInt16BE(0, ETH_LEN + 4);
     this.frame.writeUInt16BE(0, ETH_LEN + 10);
@@ -134,7 +136,11 @@ export class StreamVerifier {
   private mismatched = 0;
   private otherRun = 0;
   private notStream = 0;
-  private highest = -1;
+  /**
+   * The highest seq seen so far of each flow (seq % flows): order is judged within a flow (RFC 4737's per-stream
+   * reordering), as a switch or guest spreading flows over queues and cores may interleave flows without fault.
+   */
+  private readonly highest: Int32Array;
   /** Problems by what went wrong, in order of first sight, with the seqs it happened to. */
   private readonly problems = new Map<string, { count: number; seqs: number[] }>();
   private readonly manyFlows: boolean;
@@ -142,14 +148,20 @@ export class StreamVerifier {
   constructor(private readonly exp: Expectation) {
     this.manyFlows = flowCount(exp.stream) > 1;
     this.seen = new Uint8Array(exp.stream.count);
+    this.highest = new Int32Array(flowCount(exp.stream)).fill(-1);
     this.dst = macBytes(exp.dstMac);
     this.src = macBytes(exp.srcMac);
-    this.ttl = exp.stream.ttl - 1;
+    this.ttl = exp.macForwarding ? exp.stream.ttl : exp.stream.ttl - 1;
     for (let i = 0; i < Math.min(exp.stream.sizes.length, exp.stream.count); i++) {
       const len = frameLength(exp.stream, i);
       if (!this.templates.has(len)) this.templates.set(len, buildFrame(exp.stream, i));
       this.forwarded.push(new ForwardedFrame(exp, i));
     }
+  }
+
+  /** What forwards in the guest, in the problems' words. */
+  private get forwarder(): string {
+    return this.exp.macForwarding ? 'MAC forwarder (testpmd)' : 'router';
   }
 
   /** Same reason, one line: a broken path spoils every packet the same way. */
@@ -197,10 +209,11 @@ export class StreamVerifier {
     this.seen[seq] = 1;
     this.received++;
     this.receivedBytes += d.length;
-    if (seq < this.highest) {
+    const flow = seq % this.highest.length;
+    if (seq < this.highest[flow]!) {
       this.reordered++;
-      this.problem(seq, `arrived after seq ${this.highest} (reordered)`);
-    } else this.highest = seq;
+      this.problem(seq, `arrived after seq ${this.highest[flow]}${this.manyFlows ? ' of its flow' : ''} (reordered)`);
+    } else this.highest[flow] = seq;
     if (this.forwarded[seq % this.forwarded.length]!.equals(d, seq)) return;
     const why = this.mismatch(d, seq);
     if (why) {
@@ -216,21 +229,28 @@ export class StreamVerifier {
     const t = this.manyFlows ? buildFrame(this.exp.stream, seq) : this.templates.get(len)!;
     if (d.length !== len) return `${d.length} bytes, expected ${len}: the frame was resized on the path`;
     if (d.equals(buildFrame(this.exp.stream, seq))) {
-      return `came back exactly as sent (dst MAC ${hex(d, 0, 6)}, TTL ${d[ETH_LEN + 8]}): it did not cross the guest's router (switched straight from the ingress to the egress port?)`;
+      return `came back exactly as sent (dst MAC ${hex(d, 0, 6)}, TTL ${d[ETH_LEN + 8]}): it did not cross the guest's ${this.forwarder} (switched straight from the ingress to the egress port?)`;
     }
     if (!same(d, this.dst, 0, 6)) {
       return `dst MAC ${hex(d, 0, 6)}, expected ${this.exp.dstMac.toLowerCase()}: the guest did not send it to the gateway's static ARP MAC`;
     }
     if (!same(d, this.src, 6, 12, 0)) {
       return hex(d, 6, 12) === this.exp.stream.srcMac.toLowerCase()
-        ? `src MAC ${hex(d, 6, 12)} is the generator's: the packet did not cross the guest's router (switched straight through?)`
+        ? `src MAC ${hex(d, 6, 12)} is the generator's: the packet did not cross the guest's ${this.forwarder} (switched straight through?)`
         : `src MAC ${hex(d, 6, 12)}, expected ${this.exp.srcMac.toLowerCase()}: it did not leave through the guest's egress vEth`;
     }
     const ipo = ETH_LEN;
     if (d[ipo + 8] !== this.ttl) {
       const got = d[ipo + 8]!;
-      const why =
-        got === this.ttl + 1 ? "the packet did not cross the guest's router" : got < this.ttl ? 'it crossed more than one router' : 'TTL was rewritten';
+      const why = this.exp.macForwarding
+        ? got < this.ttl
+          ? "it crossed a router (the guest's MAC forwarder leaves TTL as sent: did its kernel route it?)"
+          : 'TTL was rewritten'
+        : got === this.ttl + 1
+          ? "the packet did not cross the guest's router"
+          : got < this.ttl
+            ? 'it crossed more than one router'
+            : 'TTL was rewritten';
       return `TTL ${got}, expected ${this.ttl}: ${why}`;
     }
     if (ipChecksum(d, ipo) !== 0) return `IPv4 header checksum 0x${d.readUInt16BE(ipo + 10).toString(16)} is not valid`;

@@ -190,11 +190,11 @@ export function checkKernelHealthy(lines: DmesgLine[], where: string): string[] 
  * no Oops, BUG, panic or call trace at any time, and each vEth NIC bound to
  * virtio_net (the driver the vhost-user NICs need).
  */
-export function checkGuestBoot(lines: DmesgLine[], drivers: Array<{ iface: string; driver: string }>): string[] {
+export function checkGuestBoot(lines: DmesgLine[], drivers: Array<{ iface: string; driver: string }>, expected = 'virtio_net'): string[] {
   const problems = checkKernelHealthy(lines, 'guest (since boot)');
   for (const { iface, driver } of drivers)
-    if (driver !== 'virtio_net')
-      problems.push(`guest ${iface}: ${driver === '' ? 'no such NIC, or no driver bound to it' : `driver ${driver}`}, expected virtio_net`);
+    if (driver !== expected)
+      problems.push(`guest ${iface}: ${driver === '' ? 'no such NIC, or no driver bound to it' : `driver ${driver}`}, expected ${expected}`);
   return problems;
 }
 

@@ -22,6 +22,7 @@ import { buildFrame, streamFromTestbed } from '../traffic/stream.js';
 import { stlStream } from '../traffic/trex/streams.js';
 import { TrexPorts, TrexRpc } from '../traffic/trex/rpc.js';
 import { Tcpdump } from '../traffic/tcpdump.js';
+import { LAB_TG_TIMER } from './pinning.js';
 import { type LocalShell, NamespaceShell } from '../transport/local.js';
 import { shq } from '../transport/quote.js';
 import { waitUntil, waitUntilSteady } from '../wait.js';
@@ -126,14 +127,16 @@ async function measureGeneratorBurst(
   }
 }
 
-/** One second of the stream at `fps` from the TG's port with tcpreplay; what it sent. */
+/** One second of the stream at `fps` from the TG's port with tcpreplay, paced as the lab's testbed paces it; what it sent. */
 async function sendWithTcpreplay(sh: LocalShell, tgNs: string, tb: Testbed, fps: number, dir: string): Promise<number> {
   const stream = streamFromTestbed(tb, 1);
   const frames = join(dir, 'stream.pcap');
   writeStreamPcap(frames, stream);
   const loops = Math.max(1, Math.ceil(fps / stream.count));
   const port = topologyOf(tb).tgTx;
-  await new NamespaceShell(sh, tgNs).run(`tcpreplay -q -i ${shq(port)} --pps=${fps} --loop=${loops} --preload-pcap ${shq(frames)} >/dev/null`);
+  await new NamespaceShell(sh, tgNs).run(
+    `tcpreplay -q -T ${LAB_TG_TIMER} -i ${shq(port)} --pps=${fps} --loop=${loops} --preload-pcap ${shq(frames)} >/dev/null`,
+  );
   return loops * stream.count;
 }
 

@@ -39,11 +39,13 @@ export const GUEST_PACKAGES = [
   'tcpdump',
   'ethtool',
   'iputils-ping',
+  // DPDK's testpmd (Debian 12 ships it in dpdk-dev) and dpdk-telemetry.py: the guest that forwards with DPDK (vm.forwarding: testpmd).
+  'dpdk-dev',
 ] as const;
 
 /** The virtio drivers the initramfs must load: the cloud kernel has them as modules (ext4 is built in). */
 const INITRAMFS_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net'];
-const DISK_SIZE = '1G';
+const DISK_SIZE = '2G';
 
 export interface GuestImage {
   dir: string;

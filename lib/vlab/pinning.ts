@@ -12,6 +12,15 @@ export interface Pinning {
   generator: string;
 }
 
+/**
+ * How the lab's tcpreplay paces its frames (the testbed's tg.timer): by
+ * nanosleep, not tcpreplay's default gettimeofday loop, which spins a CPU per
+ * stream. The lab's generator shares its two CPUs with the switch: a spinning
+ * one takes the switch's CPU and, in a VM with a CPU quota (this box), spends
+ * it, and the hypervisor then stops both for 100 ms at a time (steal time).
+ */
+export const LAB_TG_TIMER = 'nano';
+
 /** The split of this box's CPUs, or why it cannot be made. */
 export function pinningFor(cpuCount = cpus().length): Pinning {
   if (cpuCount < 2) throw new Error(`--pin: this box has ${cpuCount} CPU; the switch and the generator need one each`);

@@ -114,6 +114,7 @@ export async function startScriptedRealLab(
     ...base,
     hosts: { host: { ...base.hosts.host, ...at(host) }, guest: base.hosts.guest, tg: { ...base.hosts.tg, ...at(tg) } },
     tg: {
+      ...base.tg,
       type: 'trex',
       trex: {
         ...base.tg.trex!,

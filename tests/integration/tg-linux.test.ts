@@ -127,7 +127,7 @@ describe('linux traffic generator, when things go wrong', () => {
     const garbage = join(dir, 'garbage.pcap');
     writeFileSync(garbage, 'not a pcap file at all, but long enough to be one');
     const err = await failure(tg.sendAndCapture({ pcap: garbage, packets: 10, rate: 1000, into: { rx: join(dir, 'g-rx.pcap'), tx: join(dir, 'g-tx.pcap') } }));
-    expect(err.message).toMatch(/^\[tg\] `tcpreplay -i tg0 --pps=1000 \S*send-tx\.pcap` exited \d+/);
+    expect(err.message).toMatch(/^\[tg\] `tcpreplay -T nano -i tg0 --pps=1000 \S*send-tx\.pcap` exited \d+/);
     expect(failureKind(err)).toBe('infra');
     expect(tgProcesses()).toEqual([]);
     expect(await runFilesOnTg('send')).toMatch(/send-tx\.pcap/);

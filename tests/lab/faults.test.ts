@@ -13,6 +13,12 @@ cleanUpFaultLabs();
 const NFT_RULE_DROPPED_100 =
   "the guest's firewall: nftables rule `ip saddr 1\\.1\\.1\\.1 udp dport 1024 numgen inc mod 10 0 counter drop` \\(table ip dutlab_fault, chain forwarding, hook forward\\) \\+100 \\(dropped by this rule\\)";
 
+/** The lab's testbed with these lines added to its traffic section (and its frame count, 1000 by default). */
+const withTraffic =
+  (lines: string[], count = 1000) =>
+  (yaml: string) =>
+    yaml.replace(/^ {2}count: 1000$/m, [`count: ${count}`, ...lines].map((l) => `  ${l}`).join('\n'));
+
 const FAULTS: Fault[] = [
   {
     name: 'a flow removed (the egress flow)',
@@ -95,7 +101,7 @@ const FAULTS: Fault[] = [
   {
     // Many flows, one of them dropped in the guest: it is named by its 5-tuple, not averaged away among a thousand.
     name: 'a thousand flows, the guest drops one of them (an nftables rule on its 5-tuple)',
-    testbed: (yaml) => yaml.replace(/^ {2}count: 1000$/m, '  count: 2000\n  rules: port\n  flows: { count: 1000, srcIps: 10, srcPorts: 100 }'),
+    testbed: withTraffic(['rules: port', 'flows: { count: 1000, srcIps: 10, srcPorts: 100 }'], 2000),
     hook: (lab) =>
       inGuest(
         lab,
@@ -112,7 +118,7 @@ const FAULTS: Fault[] = [
   {
     // Both ways (traffic.direction both): the reverse stream judged apart on its own path; a healthy lab passes.
     name: 'both ways, a hundred flows each way, a healthy lab',
-    testbed: (yaml) => yaml.replace(/^ {2}count: 1000$/m, '  count: 1000\n  direction: both\n  rules: flow\n  flows: { count: 100, srcIps: 10, srcPorts: 10 }'),
+    testbed: withTraffic(['direction: both', 'rules: flow', 'flows: { count: 100, srcIps: 10, srcPorts: 10 }']),
     hook: () => 'true',
     exitCode: 0,
     fails: {},
@@ -121,7 +127,7 @@ const FAULTS: Fault[] = [
   {
     // ... and one reverse flow dropped in the guest is named as that flow of the reverse stream, on the reverse path.
     name: 'both ways, the guest drops one flow of the reverse stream (an nftables rule on its 5-tuple)',
-    testbed: (yaml) => yaml.replace(/^ {2}count: 1000$/m, '  count: 1000\n  direction: both\n  rules: port\n  flows: { count: 100, srcIps: 10, srcPorts: 10 }'),
+    testbed: withTraffic(['direction: both', 'rules: port', 'flows: { count: 100, srcIps: 10, srcPorts: 10 }']),
     hook: (lab) =>
       inGuest(
         lab,
@@ -138,7 +144,7 @@ const FAULTS: Fault[] = [
   {
     // The switch forwarding by its MAC table (rules: normal), the path's MACs static in it: a healthy lab passes, a hundred flows whole.
     name: 'rules: normal, a hundred flows, a healthy lab',
-    testbed: (yaml) => yaml.replace(/^ {2}count: 1000$/m, '  count: 1000\n  rules: normal\n  flows: { count: 100, srcIps: 10, srcPorts: 10 }'),
+    testbed: withTraffic(['rules: normal', 'flows: { count: 100, srcIps: 10, srcPorts: 10 }']),
     hook: () => 'true',
     exitCode: 0,
     fails: {},
@@ -147,7 +153,7 @@ const FAULTS: Fault[] = [
   {
     // ... and a MAC moved in its table after the setup (the gateway's, to the port the stream comes in by) is named there.
     name: "rules: normal, the gateway's MAC moved to the ingress phy port in the switch's table",
-    testbed: (yaml) => yaml.replace(/^ {2}count: 1000$/m, '  count: 1000\n  rules: normal\n  flows: { count: 100, srcIps: 10, srcPorts: 10 }'),
+    testbed: withTraffic(['rules: normal', 'flows: { count: 100, srcIps: 10, srcPorts: 10 }']),
     hook: (lab) => inHostOvs(lab, 'ovs-appctl fdb/add br0 port16 0 de:ad:be:ef:ca:fe'),
     exitCode: 1,
     fails: {

@@ -50,8 +50,8 @@ describe('latency against a delay of known size', () => {
     expect(near.latency!.p90Us!).toBeGreaterThan(under.latency!.p90Us!);
     // Each load went in bunches of 8 frames (tcpreplay --pps-multi), the latency stream evenly.
     const tgLog = readFileSync(join(reports, r.summary.runId, 'known-delay', 'transcripts', 'tg.log'), 'utf8');
-    expect(tgLog.match(/tcpreplay -i \S+ --pps=\d+ --pps-multi=8 --loop=/g)).toHaveLength(3);
-    expect(tgLog).toMatch(/tcpreplay -i \S+ --pps=100 \S*latency/);
+    expect(tgLog.match(/tcpreplay -T nano -i \S+ --pps=\d+ --pps-multi=8 --loop=/g)).toHaveLength(3);
+    expect(tgLog).toMatch(/tcpreplay -T nano -i \S+ --pps=100 \S*latency/);
     expect(r.summary.suites[0]!.tables.find((t) => t.title === 'Latency against a queue of known size (µs)')!.rows).toHaveLength(3);
   }, 120_000);
 

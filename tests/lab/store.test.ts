@@ -236,13 +236,24 @@ describe('PostgreSQL as the fleet store', () => {
     await again.close();
     const versions = await withClient(url, (c) => c.query('SELECT version FROM schema_migrations ORDER BY version'));
     expect(versions.rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
+    // Version 2: a frame is text, a mix's name beside the sizes older rows hold as their digits.
+    const mixed = runLike('imix-1', '2026-11-01T01:00:00.000Z');
+    mixed.entry = { ...mixed.entry, throughput: mixed.entry.throughput.map((t) => ({ ...t, frame: 'imix' })) };
+    const withMix = new PgStore(url);
+    await withMix.add(mixed);
+    await withMix.close();
+    const frames = await withClient(url, (c) => c.query('SELECT DISTINCT run_id, frame FROM throughput ORDER BY run_id'));
+    expect(frames.rows).toEqual([
+      { run_id: 'imix-1', frame: 'imix' },
+      { run_id: 'old-1', frame: '64' },
+    ]);
     await withClient(url, (c) => c.query("INSERT INTO schema_migrations (version, what) VALUES ($1, 'a newer dutlab')", [DATABASE_VERSION + 1]));
     const older = new PgStore(url);
     await expect(older.history()).rejects.toThrow(NewerDatabaseError);
     await expect(older.add(runLike('old-2', '2026-11-02T00:00:00.000Z'))).rejects.toThrow(`version ${DATABASE_VERSION + 1}, written by a newer dutlab`);
     await older.close();
-    const runs = await withClient(url, (c) => c.query('SELECT run_id FROM runs'));
-    expect(runs.rows).toEqual([{ run_id: 'old-1' }]);
+    const runs = await withClient(url, (c) => c.query('SELECT run_id FROM runs ORDER BY run_id'));
+    expect(runs.rows).toEqual([{ run_id: 'imix-1' }, { run_id: 'old-1' }]);
   });
 
   it('two `dutlab results push` of one run at once into a new database: both exit 0, the run stored once (the schema made under an advisory lock), three times over', async () => {
@@ -351,6 +362,24 @@ describe('the Grafana dashboard (ci/grafana/dutlab.json)', () => {
           p999Us: 50,
         },
       ];
+    // The telemetry trial's figures: cycles per packet and the lookup shares are drawn, a figure not offered is not.
+    for (const [i, r] of runs.entries())
+      r.entry.telemetry = [
+        {
+          frame: 64,
+          rate: 30_000,
+          goal: 'PDR',
+          durationS: 2,
+          sent: 60_000,
+          received: 60_000,
+          perfMetrics: true,
+          metrics: [
+            { id: 'pmd.cycles_per_packet.processing', scope: 'core 1', label: 'processing cycles per packet', unit: 'cycles/packet', value: 20_000 + i },
+            { id: 'pmd.hits.emc', scope: 'core 1', label: 'exact-match cache hits', unit: '% of packets', value: 99 },
+            { id: 'pmd.hits.smc', scope: 'core 1', label: 'signature-match cache hits', unit: '% of packets', value: null, notOffered: 'made up' },
+          ],
+        },
+      ];
     for (const r of runs) await store.add(r);
     await store.close();
     await withClient(url, async (c) => {
@@ -374,6 +403,14 @@ describe('the Grafana dashboard (ci/grafana/dutlab.json)', () => {
       expect(ndr.map((r) => Number(r.value))).toEqual(runs.flatMap(() => want.map((t) => t.lower)));
       expect(ndr[0]!.metric).toBe(`lab-1 virtual ${want[0]!.frame} B`);
       expect(answers.get('Failed testcases')!.map((r) => [r.run_id, r.message])).toEqual([['d-2', 'return packets: 10 of 1000 lost']]);
+      expect(answers.get('PMD cycles per packet (telemetry trial at the PDR)')!.map((r) => Number(r.value))).toEqual([20_000, 20_001, 20_002]);
+      expect(answers.get('PMD cycles per packet (telemetry trial at the PDR)')![0]!.metric).toBe('lab-1 virtual 64 core 1 pmd.cycles_per_packet.processing');
+      expect(answers.get('Lookup hit shares (telemetry trial at the PDR)')!.map((r) => r.metric)).toEqual(
+        runs.map((r) => `${r.entry.testbed} ${r.entry.profile} 64 core 1 pmd.hits.emc`),
+      );
+      // The figure not offered is a row with no value, never a zero.
+      const smc = await c.query("SELECT value, not_offered FROM telemetry WHERE metric = 'pmd.hits.smc' LIMIT 1");
+      expect(smc.rows).toEqual([{ value: null, not_offered: 'made up' }]);
       // A time range without runs draws nothing.
       const none = await c.query(expandGrafana(dash.panels[0]!.targets[0]!.rawSql, { from: '2020-01-01T00:00:00Z', to: '2020-02-01T00:00:00Z' }, vars));
       expect(none.rows).toEqual([]);

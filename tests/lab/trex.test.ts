@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { loadRun } from '../../lib/store/file.js';
 import { throughputOf } from '../../lib/results/throughput.js';
+import { meanFrame } from '../../lib/testbed/frame-mix.js';
 import { pvpMeasured } from '../../lib/results/pvp.js';
 import { readPcap } from '../../lib/traffic/pcap.js';
 import { flowAt, type FlowFields } from '../../lib/testbed/flows.js';
@@ -173,17 +174,31 @@ describe('the TRex driver against a real TRex (netdev lab)', () => {
     expect(readdirSync(join(lab.stateDir, 'trex', 'pcaps'))).toEqual([]);
   }, 120_000);
 
-  it("finds the DUT of known capacity with a throughput search through TRex, within the search's width", async () => {
-    const r = await dutlabRun(['--testbed', testbed, '--profile', 'virtual', '--suite', 'throughput'], reports);
+  it("finds the DUT of known capacity with a throughput search through TRex at IMIX, within the search's width", async () => {
+    // The capacity is in frames a second whatever their size (an nftables packet limit): IMIX finds it too.
+    const file = join(lab.stateDir, 'imix.yaml');
+    const doc = parseDocument(readFileSync(testbed, 'utf8'));
+    doc.setIn(['throughput', 'frameSizes'], ['imix']);
+    writeFileSync(file, doc.toString());
+    const r = await dutlabRun(['--testbed', file, '--profile', 'virtual', '--suite', 'throughput'], reports);
     expect(r.exitCode, r.stderr).toBe(0);
-    const ndr = loadRun(r.summary.runId, reports)
+    const search = loadRun(r.summary.runId, reports)
       .run.suites.filter((x) => x.suite === 'throughput')
-      .flatMap(throughputOf)[0]!
-      .goals.find((g) => g.goal === 'NDR')!;
+      .flatMap(throughputOf)[0]!;
+    expect(search.frame).toBe('imix');
+    const ndr = search.goals.find((g) => g.goal === 'NDR')!;
     // The bucket lets through its burst on top of the rate (lib/vlab/capacity.ts): a few % above, in a 1 s trial.
     expect(ndr.lowerBound).toBeGreaterThan(CAPACITY * 0.8);
     expect(ndr.lowerBound).toBeLessThan(CAPACITY * 1.1);
-    expect(transcript(r.summary.runId, 'throughput')).toMatch(/"method":"add_stream","params":\{.*?"flags":3,/);
+    // L1 bits at IMIX's mean size (353.83 B + 20 B of preamble and gap).
+    expect(ndr.lowerBps!.l1).toBeCloseTo(ndr.lowerBound! * (meanFrame('imix') + 20) * 8, 0);
+    expect(r.stderr).toMatch(/^dutlab: NDR \(loss 0\) at IMIX: /m);
+    // A stream per size, each at its share of a trial's rate (7:4:1), the frames as the suite built them.
+    const log = transcript(r.summary.runId, 'throughput');
+    expect(log).toMatch(/"method":"add_stream","params":\{.*?"flags":3,/);
+    const trial = log.match(/"method":"add_stream","params":\{[^\n]*"stream_id":(1|11|21),[^\n]*/g)!.slice(0, 3);
+    const pps = trial.map((l) => Number(/"rate":\{"type":"pps","value":([\d.]+)/.exec(l)![1]));
+    expect(pps.map((p) => Math.round((p / pps[2]!) * 100) / 100)).toEqual([7, 4, 1]);
     await expectPortsAsFound();
   }, 180_000);
 

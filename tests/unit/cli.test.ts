@@ -146,7 +146,7 @@ describe('the dutlab command', () => {
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/^pvp +Phy->VM->Phy: .*\n +requires: guest; default for: legacy-kni, ovs-dpdk, virtual; file: lib\/suite\/pvp\/suite\.ts$/m);
     expect(r.stdout).toMatch(
-      /^profiles:\nlegacy-kni +the guide's lab: .*\(offers: guest, vm, dpdk, kni, ivshmem, ovs-dpdk-fork\)\novs-dpdk +upstream OVS with DPDK .*\(offers: guest, dpdk, dpdk-ports, tap\)\nvirtual +the virtual lab: .*\(offers: guest\)$/m,
+      /^profiles:\nlegacy-kni +the guide's lab: .*\(offers: guest, guest-router, vm, dpdk, kni, ivshmem, ovs-dpdk-fork\)\novs-dpdk +upstream OVS with DPDK .*\(offers: guest, guest-router, dpdk, dpdk-ports, tap\)\nvirtual +the virtual lab: .*\(offers: guest, guest-router\)$/m,
     );
   });
 

@@ -143,6 +143,19 @@ describe('a stream of many flows', () => {
     expect(v.problems[0]).toBe('1 of 1000 flows did not come back at all: 1.1.1.3:1050 -> 6.6.6.2:1024 (UDP)');
   });
 
+  it('judges order within each flow: flows interleaved otherwise than sent pass, a flow whose own frames swapped is named', async () => {
+    // Frames of different flows swapped (a switch or guest spreading flows over queues and cores does so): in order.
+    const interleaved = returned(() => true);
+    [interleaved[5], interleaved[6]] = [interleaved[6]!, interleaved[5]!];
+    expect(await verdict(interleaved, 'flows-interleaved')).toMatchObject({ ok: true, reordered: 0 });
+    // Flow 5's two frames (seq 5 and 1005) swapped: that flow was reordered.
+    const swapped = returned(() => true);
+    [swapped[5], swapped[1005]] = [swapped[1005]!, swapped[5]!];
+    const v = await verdict(swapped, 'flow-reordered');
+    expect(v).toMatchObject({ ok: false, reordered: 1 });
+    expect(v.problems).toEqual([`seq 5 (flow ${flowText(flowFields(s, 5))}): arrived after seq 1005 of its flow (reordered)`]);
+  });
+
   it("names a changed frame's flow, and expects its own addresses back", async () => {
     const frames = returned(() => true);
     frames[7]!.writeUInt32BE(0x0a000001, 26); // the source rewritten to 10.0.0.1, its header checksum made right

@@ -74,6 +74,7 @@ describe("the DPDK side's outputs", () => {
       threads: [
         {
           name: 'pmd thread numa_id 0 core_id 1',
+          cycles: { idle: 105761392, processing: 728548 },
           packetsReceived: 3,
           upcalls: 1,
           failedUpcalls: 0,

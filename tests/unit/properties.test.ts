@@ -21,6 +21,7 @@ import { parseHugepageUse } from '../../lib/parsers/hugepages.js';
 import { parseGuestDropCounters } from '../../lib/parsers/kernel-counters.js';
 import { parseIpJson, parseNeighbours, parseRoutes, parseSysctl } from '../../lib/parsers/net.js';
 import { parsePmdStatsShow } from '../../lib/parsers/ovs-dpdk.js';
+import { parseCoverageShow, parsePmdPerfShow, parseTaskStats, parseUpcallShow } from '../../lib/parsers/ovs-telemetry.js';
 import { parseDumpPorts, type PortCounters } from '../../lib/parsers/ovs.js';
 import { appendHistory, HISTORY_FILE, loadRun, readHistory } from '../../lib/store/file.js';
 import type { HistoryEntry } from '../../lib/results/history.js';
@@ -597,6 +598,11 @@ describe('every parser of command output, cut at every line boundary', () => {
       `${output('proc-net-snmp-netstat-fresh-netns.txt')}dutlab-section: arp_cache\n${output('proc-net-stat-arp-cache-two-cpus.txt')}dutlab-section: nft\n${output('nft-a-list-ruleset-forward-drops.txt')}dutlab-section: end\n`,
     ],
     ['ovs-appctl dpif-netdev/pmd-stats-show', parsePmdStatsShow, output('pmd-stats-show-one-pmd-3-packets.txt')],
+    ['ovs-appctl dpif-netdev/pmd-stats-show (DPDK, cycles)', parsePmdStatsShow, output('pmd-stats-show-dpdk-one-pmd-after.txt')],
+    ['ovs-appctl dpif-netdev/pmd-perf-show', parsePmdPerfShow, output('pmd-perf-show-dpdk-one-pmd-metrics-off.txt')],
+    ['ovs-appctl upcall/show', parseUpcallShow, output('upcall-show-dpdk-two-flows.txt')],
+    ['ovs-appctl coverage/show', parseCoverageShow, output('coverage-show-dpdk-after.txt')],
+    ['/proc/<pid>/task/*/stat', parseTaskStats, output('proc-task-stat-ovs-vswitchd-dpdk-after.txt')],
     ['ip neigh', parseNeighbours, output('ip-neigh-static-gateway.txt')],
     ['ip -j addr', parseIpJson, output('ip-j-addr-guest-configured.json')],
     ['ip -j -s link', parseIpJson, output('ip-j-s-link-guest-egress-up.json')],

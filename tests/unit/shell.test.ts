@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CommandError, CommandTimeoutError } from '../../lib/errors.js';
-import { LocalShell } from '../../lib/transport/local.js';
+import { LocalShell, startTimeOf } from '../../lib/transport/local.js';
 import { cmd, shq } from '../../lib/transport/quote.js';
-import { takeMarker, wrapCommand } from '../../lib/transport/shell.js';
+import { aliveProbe, takeMarker, wrapCommand } from '../../lib/transport/shell.js';
 import { redact, registerSecret } from '../../lib/transport/transcript.js';
+import { waitUntil } from '../../lib/wait.js';
 
 describe('shell quoting', () => {
   it('quotes what the shell would interpret, and leaves plain words alone', () => {
@@ -55,6 +58,28 @@ describe('local shell', () => {
     await p.stop('SIGTERM', 1000);
     expect(await p.isAlive()).toBe(false);
     await sh.run(`rm -f /tmp/dutlab-bg-${process.pid}.log`);
+  });
+});
+
+describe('a process of this machine', () => {
+  // What QEMU and ovs-vswitchd do when killed: the main thread is a zombie at once, the others exit after it, and the
+  // process's memory (its hugepages) comes back only then. Here a main thread leaves (pthread_exit) while another sleeps.
+  it('is alive while any of its threads runs, its main thread a zombie; gone when the last has exited (read here and through a shell)', async () => {
+    const script = 'import ctypes, threading, time\nthreading.Thread(target=time.sleep, args=(1.5,)).start()\nctypes.CDLL(None).pthread_exit(None)';
+    const child = spawn('python3', ['-c', script], { stdio: 'ignore' });
+    const exited = new Promise((r) => child.once('exit', r));
+    const pid = child.pid!;
+    const state = () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[0];
+    await waitUntil('the main thread to exit', () => state() === 'Z', { timeoutMs: 5000, intervalMs: 20 });
+    expect(readdirSync(`/proc/${pid}/task`).length).toBe(2);
+    const startTime = startTimeOf(pid);
+    expect(startTime).toMatch(/^\d+$/);
+    // The same judgement through a shell (how a remote host's background process is probed).
+    const probe = async () => (await new LocalShell().run(aliveProbe(pid, startTime!), { okExitCodes: [0, 1] })).exitCode;
+    expect(await probe()).toBe(0);
+    await exited;
+    expect(startTimeOf(pid)).toBeNull();
+    expect(await probe()).toBe(1);
   });
 });
 

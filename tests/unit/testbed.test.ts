@@ -150,6 +150,7 @@ describe('testbed file', () => {
     expect(tb.tg).toEqual({
       type: 'trex',
       trex: { server: { address: '127.0.0.1', port: 4501 }, ports: { transmit: 0, receive: 1 }, pcapDir: '/tmp/dutlab-trex', callTimeoutMs: 10_000 },
+      steal: { maxMs: 10, tries: 3 },
     });
     expect(problemsOf(`${MINIMAL}tg:\n  type: trex\n`)).toEqual([
       { path: 'tg.trex', message: 'tg.type trex needs tg.trex (the server, its ports, the pcap directory)' },
@@ -159,5 +160,15 @@ describe('testbed file', () => {
     );
     expect(bad.map((p) => p.path).sort()).toEqual(['tg.trex.pcapDir', 'tg.trex.ports', 'tg.trex.server.address']);
     expect(bad.find((p) => p.path === 'tg.trex.ports')!.message).toBe('the transmit and receive ports are two ports');
+  });
+
+  it("takes tcpreplay's pacing and the steal bound of a linux TG, and refuses a pacing TRex has no use for", () => {
+    const tb = parseTestbed(`${MINIMAL}tg: { timer: nano, steal: { maxMs: 50 } }\n`);
+    expect(tb.tg).toMatchObject({ type: 'linux', timer: 'nano', steal: { maxMs: 50, tries: 3 } });
+    expect(problemsOf(`${MINIMAL}tg: { timer: select }\n`).map((p) => p.path)).toEqual(['tg.timer']);
+    expect(problemsOf(`${MINIMAL}tg: { steal: { tries: 0 } }\n`).map((p) => p.path)).toEqual(['tg.steal.tries']);
+    expect(problemsOf(`${MINIMAL}tg:\n  type: trex\n  timer: nano\n  trex:\n    ports: { transmit: 0, receive: 1 }\n`)).toEqual([
+      { path: 'tg.timer', message: "tcpreplay's pacing, for tg.type linux; TRex paces its own streams" },
+    ]);
   });
 });

@@ -3,6 +3,7 @@
 // lists the steps it takes (lib/profiles/<name>.profile.ts); grep for a command of the
 // guide to find its step.
 export * from './guest-router.js';
+export * from './guest-testpmd.js';
 export * from './kni.js';
 export * from './ovs-dpdk.js';
 export * from './switch.js';

@@ -85,6 +85,8 @@ export class PvpTest {
     const done = this.run.setupDone;
     type Check = (id: string, title: string, needs: string[], run: () => Promise<void>, requires?: Requirement[]) => Stage;
     const check: Check = (id, title, needs, run, requires) => ({ id, title, group: 'checks', needs, run, ...(requires ? { requires } : {}) });
+    // The guide's kernel router in the guest: its interfaces, sysctls, route and ARP entry (a testpmd guest has none).
+    const router: Requirement[] = [{ feature: 'guest-router' }];
     return [
       { id: TRAFFIC_PREPARE, title: 'Prepare the traffic generator', group: 'traffic', needs: [done], run: () => this.prepareTraffic() },
       {
@@ -104,12 +106,16 @@ export class PvpTest {
       check('check.dmesg-kernel', 'dmesg: no Oops, BUG, panic or call trace since the run began', [DMESG_BASELINE_STEP_ID], () =>
         stateChecks.checkKernel(this.run),
       ),
-      check('check.ifconfig', 'ifconfig: both vEth interfaces UP and RUNNING with the testbed MAC, address and netmask', [done], () =>
-        stateChecks.checkIfconfig(this.run),
+      check(
+        'check.ifconfig',
+        'ifconfig: both vEth interfaces UP and RUNNING with the testbed MAC, address and netmask',
+        [done],
+        () => stateChecks.checkIfconfig(this.run),
+        router,
       ),
-      check('check.sysctl', 'sysctl: ip_forward=1 and rp_filter=0', [done], () => stateChecks.checkSysctl(this.run)),
-      check('check.route', 'Route: the default route via the gateway on the egress vEth', [done], () => stateChecks.checkRoute(this.run)),
-      check('check.arp', "ARP: the gateway's static entry", [done], () => stateChecks.checkArp(this.run)),
+      check('check.sysctl', 'sysctl: ip_forward=1 and rp_filter=0', [done], () => stateChecks.checkSysctl(this.run), router),
+      check('check.route', 'Route: the default route via the gateway on the egress vEth', [done], () => stateChecks.checkRoute(this.run), router),
+      check('check.arp', "ARP: the gateway's static entry", [done], () => stateChecks.checkArp(this.run), router),
       ...this.dpdkChecks(check),
       check(
         'check.guest-boot',
@@ -258,7 +264,7 @@ export class PvpTest {
     }
   }
 
-  /** The return capture judged against the stream: what the guest's router must have sent back. */
+  /** The return capture judged against the stream: what the guest's router (or testpmd) must have sent back. */
   private verifyReturn(d: Direction, lossTolerance = this.run.tb.verify.lossTolerance, maxProblems = this.run.tb.verify.maxProblems): Promise<PacketVerdict> {
     return verifyCapture(pcapFrames(join(this.run.dir, d.files.rx)), {
       stream: d.stream,
@@ -266,6 +272,7 @@ export class PvpTest {
       srcMac: topologyOf(d.tb).vmEgress.mac,
       lossTolerance,
       maxProblems,
+      macForwarding: d.tb.vm?.forwarding === 'testpmd',
     });
   }
 

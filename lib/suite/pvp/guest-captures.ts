@@ -26,6 +26,10 @@ export class GuestCaptures {
    */
   async start(directions: readonly Direction[]): Promise<void> {
     const work = this.run.tb.paths.workDir;
+    if (this.run.tb.vm?.forwarding === 'testpmd') {
+      this.run.note("no capture on the guest's links: its NICs are DPDK's (testpmd), not its kernel's; frames other than the stream there are not told apart");
+      return;
+    }
     // From here on the guest may hold captures and their files: a fixture of the run (the engine cleans up the traffic generator's).
     this.run.teardown.defer('guest captures', () => this.remove());
     try {

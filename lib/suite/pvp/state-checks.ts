@@ -14,7 +14,6 @@ import * as read from '../../scenario/readback.js';
 import { flowsOf, staticMacsOf } from '../../testbed/rules.js';
 import { reverseGatewayOf } from '../../testbed/topology.js';
 import { vhostUserPorts } from '../../testbed/sizing.js';
-import { shq } from '../../transport/quote.js';
 import * as state from '../../verify/state.js';
 
 export async function checkGuestBoot(run: LabRun): Promise<void> {
@@ -24,7 +23,9 @@ export async function checkGuestBoot(run: LabRun): Promise<void> {
     run.session,
     run.tb.vmPorts.map((k) => k.guestIf),
   );
-  CheckFailure.ifAny('guest boot', state.checkGuestBoot(parseDmesg(text), drivers));
+  // A testpmd guest's NICs are uio_pci_generic's once its bind step has run (the PCI driver DPDK polls through).
+  const expected = run.tb.vm?.forwarding === 'testpmd' ? 'uio_pci_generic' : 'virtio_net';
+  CheckFailure.ifAny('guest boot', state.checkGuestBoot(parseDmesg(text), drivers, expected));
 }
 
 export async function checkDpdkPorts(run: LabRun): Promise<void> {
@@ -58,7 +59,7 @@ export async function checkSwitch(run: LabRun): Promise<void> {
   const problems: string[] = [];
   for (const [daemon, line] of [
     ['ovsdb-server', `${run.profile.tool('ovs-vsctl')} --timeout=10 show`],
-    ['ovs-vswitchd', `${run.profile.tool('ovs-appctl')} -t ${shq(run.profile.appctlTarget?.(run.tb) ?? 'ovs-vswitchd')} version`],
+    ['ovs-vswitchd', read.appctl(run.session, 'version')],
   ] as const) {
     const r = await run.session.shell('host').run(line, { ...run.profile.hostContext(run.tb), okExitCodes: [0, 1] });
     if (r.exitCode !== 0) problems.push(`${daemon} does not answer (${r.stderr.trim().split('\n').pop()})`);

@@ -9,20 +9,25 @@ import { throughputTable } from './result.js';
 import { type Goal, bitsPerSecond, searchThroughput, type SearchConfig } from '../../throughput/search.js';
 import { shq } from '../../transport/quote.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
-import { reverseStreamFromTestbed, streamFromTestbed } from '../../traffic/stream.js';
+import { reverseStreamFromTestbed, sizePattern, streamFromTestbed } from '../../traffic/stream.js';
 import { searchCeiling } from '../../testbed/sizing.js';
 import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js';
 import type { LatencyResult } from '../../results/latency.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
 import { latencyAtLoads, streamAloneLatency } from './latency.js';
 import { DatapathWarmth } from './warm-up.js';
-import { latencyTables } from './result.js';
+import { StealWatch } from './steal.js';
+import { DatapathTelemetry } from './telemetry.js';
+import { latencyTables, telemetryTables } from './result.js';
+import { byFrame, type FrameKey, frameKey, framesPhrase, meanFrame, smallestFrame, weightsOf } from '../../testbed/frame-mix.js';
 
 /** The bypass flow's cookie: what the calibration adds, and removes by it alone. */
 const BYPASS_COOKIE = '0xd17ab';
 
 export class ThroughputTest {
   private tg: MeasuringTrafficGenerator | null = null;
+  /** The search trials' watch on the TG host's steal time: a trial whose loss the generator's stall explains is measured again. */
+  private steal: StealWatch | null = null;
   /** What the calibration found the generator and its wires carry (frames/s), where it ran. */
   private calibrated: number | null = null;
   private calibration: ThroughputResult['calibration'] = null;
@@ -32,7 +37,7 @@ export class ThroughputTest {
   constructor(private readonly run: LabRun) {}
 
   /** The highest load of a search at a frame size: the testbed's ceiling, and no more than the calibration saw carried. */
-  private maxRateAt(frame: number): number {
+  private maxRateAt(frame: FrameKey): number {
     const ceiling = searchCeiling(this.run.tb, frame);
     return this.calibrated === null ? ceiling : Math.min(ceiling, this.calibrated);
   }
@@ -52,20 +57,31 @@ export class ThroughputTest {
             },
           ]
         : []),
-      ...t.frameSizes.map(
+      ...t.frameSizes.map(frameKey).map(
         (frame): Stage => ({
           id: `throughput.ndr-pdr-${frame}`,
-          title: `NDR and PDR (loss ratio ${t.pdr.lossRatio}) at ${frame}-byte frames`,
+          title: `NDR and PDR (loss ratio ${t.pdr.lossRatio}) at ${framesPhrase(frame)}`,
           group: 'checks',
           needs: [t.calibrate === 'bypass-flow' ? 'throughput.calibrate' : 'throughput.prepare'],
           run: () => this.search(frame),
         }),
       ),
+      ...(t.telemetry
+        ? t.frameSizes.map(frameKey).map(
+            (frame): Stage => ({
+              id: `throughput.telemetry-${frame}`,
+              title: `Datapath telemetry in a trial at the PDR at ${framesPhrase(frame)}`,
+              group: 'checks',
+              needs: [`throughput.ndr-pdr-${frame}`],
+              run: () => this.telemetry(frame),
+            }),
+          )
+        : []),
       ...(t.latency.loads.length
-        ? t.frameSizes.map(
+        ? t.frameSizes.map(frameKey).map(
             (frame): Stage => ({
               id: `throughput.latency-${frame}`,
-              title: `One-way latency at ${t.latency.loads.map((l) => `${Math.round(l * 100)} %`).join(', ')} of the PDR at ${frame}-byte frames`,
+              title: `One-way latency at ${t.latency.loads.map((l) => `${Math.round(l * 100)} %`).join(', ')} of the PDR at ${framesPhrase(frame)}`,
               group: 'checks',
               needs: [`throughput.ndr-pdr-${frame}`],
               run: () => this.latency(frame),
@@ -77,22 +93,25 @@ export class ThroughputTest {
 
   private async prepare(): Promise<void> {
     this.tg = await this.run.trafficGenerator();
+    this.steal = new StealWatch(this.run.session.shell('tg'), this.run.tb.tg.steal, (line) => this.run.note(line));
     // Before the first trial (the calibration's, then the searches'): a fault injected there is what the search measures.
     await this.run.runHookBeforeTraffic();
   }
 
-  /** The trial frames at a size, on the generator. */
-  private async useFrame(frame: number): Promise<void> {
+  /** The trial frames at a size (a mix's in rounds of its weights), on the generator. */
+  private async useFrame(frame: FrameKey): Promise<void> {
     const file = join(this.run.dir, `trial-${frame}.pcap`);
     // Every flow of the testbed's traffic at least once in the looped pcap (a trial exercises them all), unless the
     // generator makes the flows itself from the first frame.
     const flows = this.tg!.makesFlows ? 1 : (this.run.tb.traffic.flows?.count ?? 1);
-    const count = Math.max(this.run.tb.throughput.trialFrames, flows);
-    const spec = streamFromTestbed(this.run.tb, 1, { count, sizes: [frame] });
+    const sizes = sizePattern(weightsOf(frame));
+    // Whole rounds of a mix: each size its share of every trial.
+    const count = Math.ceil(Math.max(this.run.tb.throughput.trialFrames, flows) / sizes.length) * sizes.length;
+    const spec = streamFromTestbed(this.run.tb, 1, { count, sizes });
     writeStreamPcap(file, spec);
     // Both ways: the reverse stream's trial frames beside (traffic.direction both).
     const reverse = this.run.tb.traffic.direction === 'both' ? join(this.run.dir, `trial-${frame}-reverse.pcap`) : undefined;
-    if (reverse) writeStreamPcap(reverse, reverseStreamFromTestbed(this.run.tb, 1, { count, sizes: [frame] }));
+    if (reverse) writeStreamPcap(reverse, reverseStreamFromTestbed(this.run.tb, 1, { count, sizes }));
     await this.tg!.prepareTrials(file, spec.count, reverse);
   }
 
@@ -108,18 +127,20 @@ export class ThroughputTest {
   private async calibrate(): Promise<void> {
     const { phyIngress, phyEgress } = this.run.topology;
     const bridge = shq(this.run.tb.bridge);
-    await this.useFrame(this.run.tb.throughput.frameSizes[0]!);
+    const frame = frameKey(this.run.tb.throughput.frameSizes[0]!);
+    await this.useFrame(frame);
     await this.ovs(`add-flow ${bridge} cookie=${BYPASS_COOKIE},priority=65535,in_port=${phyIngress.ofport},actions=output:${phyEgress.ofport}`);
     // Both ways: the reverse stream bypasses the guest too.
     if (this.run.tb.traffic.direction === 'both')
       await this.ovs(`add-flow ${bridge} cookie=${BYPASS_COOKIE},priority=65535,in_port=${phyEgress.ofport},actions=output:${phyIngress.ofport}`);
+    const rate = searchCeiling(this.run.tb, frame);
     let r: TrialResult;
     let latency: LatencyResult | undefined;
-    const frame = this.run.tb.throughput.frameSizes[0]!;
     try {
-      r = await this.tg!.measure({ rate: searchCeiling(this.run.tb, frame), durationS: 1, frame });
+      // Not watched for steal: at the generator's utmost the lab's CPUs are all busy, and what a stall costs is part of what it can do.
+      r = await this.tg!.measure({ rate, durationS: 1, frame: smallestFrame(frame) });
       // The generator's own latency, back to back but for the switch: what every figure of the DUT's includes.
-      if (this.run.tb.throughput.latency.loads.length) latency = await streamAloneLatency(this.tg!, this.run, frame);
+      if (this.run.tb.throughput.latency.loads.length) latency = await streamAloneLatency(this.tg!, this.run, smallestFrame(frame));
     } finally {
       await this.ovs(`del-flows ${bridge} cookie=${BYPASS_COOKIE}/-1`);
     }
@@ -132,36 +153,56 @@ export class ThroughputTest {
       ? `forward ${r.directions.forward.received} of ${r.directions.forward.sent}, reverse ${r.directions.reverse.received} of ${r.directions.reverse.sent} came back`
       : `${r.received} of ${r.sent} came back`;
     this.run.note(
-      `calibration, guest bypassed: the generator offered ${searchCeiling(this.run.tb, frame)} frames/s${r.directions ? ' each way' : ''}, reached ${Math.round(r.achievedRate)}, ${back}: the search stays at or below ${this.calibrated} frames/s`,
+      `calibration, guest bypassed: the generator offered ${rate} frames/s${r.directions ? ' each way' : ''}, reached ${Math.round(r.achievedRate)}, ${back}: the search stays at or below ${this.calibrated} frames/s`,
     );
   }
 
   /** One frame size's result, kept and shown as it grows. */
   private keep(out: ThroughputResult): void {
-    this.results = [...this.results.filter((x) => x.frame !== out.frame), out].sort((a, b) => a.frame - b.frame);
+    this.results = [...this.results.filter((x) => x.frame !== out.frame), out].sort((a, b) => byFrame(a.frame, b.frame));
     this.run.measured({ kind: 'throughput', results: this.results } as ThroughputMeasured);
     this.run.table(throughputTable(this.results));
     for (const t of latencyTables(this.results)) this.run.table(t);
+    for (const t of telemetryTables(this.results)) this.run.table(t);
   }
 
   /** The latency at the testbed's loads of this frame size's PDR. */
-  private async latency(frame: number): Promise<void> {
+  private async latency(frame: FrameKey): Promise<void> {
     const out = this.results.find((r) => r.frame === frame)!;
     const pdr = out.goals.find((g) => g.goal === 'PDR')?.lowerBound ?? null;
     if (pdr === null) {
-      this.run.note(`latency at ${frame}-byte frames not measured: the search found no PDR`);
+      this.run.note(`latency at ${framesPhrase(frame)} not measured: the search found no PDR`);
       return;
     }
     const stream = this.run.tb.throughput.latency.rate;
     // CSIT's latency streams are a few frames a second against millions: one that is a share of the load changes what it measures.
     if (stream > pdr * 0.05)
       this.run.note(
-        `latency at ${frame}-byte frames: the latency stream (${stream} frames/s) is ${((stream / pdr) * 100).toFixed(0)} % of the PDR (${Math.round(pdr)} frames/s) and adds to every load; throughput.latency.rate at most ${Math.floor(pdr * 0.05)} keeps it under 5 %`,
+        `latency at ${framesPhrase(frame)}: the latency stream (${stream} frames/s) is ${((stream / pdr) * 100).toFixed(0)} % of the PDR (${Math.round(pdr)} frames/s) and adds to every load; throughput.latency.rate at most ${Math.floor(pdr * 0.05)} keeps it under 5 %`,
       );
-    this.keep({ ...out, latency: await latencyAtLoads(this.tg!, this.run, frame, pdr) });
+    this.keep({ ...out, latency: await latencyAtLoads(this.tg!, this.run, smallestFrame(frame), pdr) });
   }
 
-  private async search(frame: number): Promise<void> {
+  /**
+   * The telemetry trial at this frame size's PDR (its lower bound), as long as the search's final trials; at the NDR's
+   * where the search stopped before it bounded the PDR (a cap), noted: a load the DUT was shown to carry.
+   */
+  private async telemetry(frame: FrameKey): Promise<void> {
+    const out = this.results.find((r) => r.frame === frame)!;
+    const at = (goal: string) => out.goals.find((g) => g.goal === goal)?.lowerBound ?? null;
+    const goal = at('PDR') !== null ? 'PDR' : 'NDR';
+    const rate = at(goal);
+    if (rate === null) {
+      this.run.note(`telemetry at ${framesPhrase(frame)} not measured: the search found neither a PDR nor an NDR`);
+      return;
+    }
+    if (goal === 'NDR') this.run.note(`telemetry at ${framesPhrase(frame)} measured at the NDR's lower bound: the search found no PDR`);
+    await this.useFrame(frame);
+    const trial = await new DatapathTelemetry(this.run, this.tg!, frame).trial(Math.round(rate), goal, this.run.tb.throughput.pdr.finalTrialS);
+    this.keep({ ...out, telemetry: trial });
+  }
+
+  private async search(frame: FrameKey): Promise<void> {
     const t = this.run.tb.throughput;
     await this.useFrame(frame);
     const goals: Goal[] = [
@@ -171,12 +212,14 @@ export class ThroughputTest {
     const maxRate = this.maxRateAt(frame);
     const config: SearchConfig = { goals, minRate: t.minRate, maxRate, maxTrials: t.maxTrials, maxSearchS: t.maxSearchS };
     const warmth = new DatapathWarmth(this.run, this.tg!, frame);
-    const result = await searchThroughput(config, async (rate, durationS) => {
-      await warmth.beforeTrial(maxRate);
-      const m = await this.tg!.measure({ rate, durationS, frame });
-      const upcalls = await warmth.afterTrial();
-      return { rate, durationS, ...m, ...(upcalls !== null ? { upcalls } : {}) };
-    });
+    const result = await searchThroughput(config, (rate, durationS) =>
+      this.steal!.trial(rate, `a ${durationS} s trial`, async () => {
+        await warmth.beforeTrial(maxRate);
+        const m = await this.tg!.measure({ rate, durationS, frame: smallestFrame(frame) });
+        const upcalls = await warmth.afterTrial();
+        return { rate, durationS, ...m, ...(upcalls !== null ? { upcalls } : {}) };
+      }),
+    );
     const { warmUp, notes } = warmth.record(result.trials);
     for (const n of notes) this.run.note(n);
     const out: ThroughputResult = {
@@ -184,7 +227,7 @@ export class ThroughputTest {
       calibration: this.calibration,
       generatorLimit: result.generatorLimit,
       maxRate,
-      goals: result.goals.map((g) => ({ ...g, lowerBps: g.lowerBound !== null ? bitsPerSecond(g.lowerBound, frame) : null })),
+      goals: result.goals.map((g) => ({ ...g, lowerBps: g.lowerBound !== null ? bitsPerSecond(g.lowerBound, meanFrame(frame)) : null })),
       trials: result.trials,
       warmUp,
       ...(this.run.tb.traffic.direction === 'both' ? { direction: 'both' as const } : {}),
@@ -194,7 +237,7 @@ export class ThroughputTest {
     if (ndr && ndr.lowerBound === null)
       throw new CheckFailure(
         'throughput',
-        `at ${frame}-byte frames no load down to ${t.minRate} frames/s was forwarded without loss (NDR below the minimum load)`,
+        `at ${framesPhrase(frame)} no load down to ${t.minRate} frames/s was forwarded without loss (NDR below the minimum load)`,
         out,
       );
   }

@@ -2,6 +2,7 @@
 // (the throughput kind: lib/results/throughput.ts; the terminal's lines of it
 // are lib/report/lines.ts's). Pure.
 import { mbps, mfps, usText } from '../../report/lines.js';
+import { type FrameKey, frameText } from '../../testbed/frame-mix.js';
 import type { Table } from '../../results/run.js';
 import type { LatencyResult } from '../../results/latency.js';
 import { directionsAt, loadName, type ThroughputResult, type WarmUpRecord } from '../../results/throughput.js';
@@ -13,7 +14,7 @@ export function throughputTable(results: ThroughputResult[]): Table {
     columns: ['frame', 'goal', 'lower bound Mfps', 'upper bound Mfps', 'width', 'L2 Mb/s', 'L1 Mb/s', 'conditional Mfps', 'trials', 'note'],
     rows: results.flatMap((r) =>
       r.goals.map((g) => [
-        `${r.frame} B`,
+        frameText(r.frame),
         `${g.goal} (loss ${g.lossRatio})`,
         g.lowerBound !== null ? mfps(g.lowerBound) : 'none',
         g.upperBound !== null ? mfps(g.upperBound) : g.limitedByGenerator ? `limited by the generator (${mfps(r.maxRate)})` : '-',
@@ -39,19 +40,19 @@ function directionNotes(r: ThroughputResult): string[] {
     return [`at the ${g.goal}'s lower bound forward ${way(d.forward)}, reverse ${way(d.reverse)}`];
   });
   return [
-    `${r.frame} B: both directions, each at the rate shown (the aggregate is twice it; the conditional throughput counts both directions' frames)${goals.length ? `; ${goals.join('; ')}` : ''}`,
+    `${frameText(r.frame)}: both directions, each at the rate shown (the aggregate is twice it; the conditional throughput counts both directions' frames)${goals.length ? `; ${goals.join('; ')}` : ''}`,
   ];
 }
 
 /** What the warm-ups found at a frame size, in one line. */
-function warmUpNote(frame: number, w: WarmUpRecord): string {
-  if (w.durationS === 0) return `${frame} B: no warm-up (throughput.warmUp.durationS 0)`;
-  if (w.notOffered) return `${frame} B: ${w.warmUps} warm-up(s) of ${w.durationS} s; megaflows and upcalls not offered by this datapath`;
+function warmUpNote(frame: FrameKey, w: WarmUpRecord): string {
+  if (w.durationS === 0) return `${frameText(frame)}: no warm-up (throughput.warmUp.durationS 0)`;
+  if (w.notOffered) return `${frameText(frame)}: ${w.warmUps} warm-up(s) of ${w.durationS} s; megaflows and upcalls not offered by this datapath`;
   const flows =
     w.megaflows === null
       ? 'megaflows not read'
       : `${w.megaflows} megaflows after it${w.expectedMegaflows !== null ? ` (the rules imply ${w.expectedMegaflows})` : ''}`;
-  return `${frame} B: ${w.warmUps} warm-up(s) of ${w.durationS} s, ${flows}; ${w.trialsOverAllowed} measured trial(s) with more than ${w.allowedUpcalls} upcalls${w.lookups ? `; ${lookupShares(w.lookups)}` : ''}`;
+  return `${frameText(frame)}: ${w.warmUps} warm-up(s) of ${w.durationS} s, ${flows}; ${w.trialsOverAllowed} measured trial(s) with more than ${w.allowedUpcalls} upcalls${w.lookups ? `; ${lookupShares(w.lookups)}` : ''}`;
 }
 
 /** Which stage of the datapath served the measured trials' packets, as shares: "EMC 0 %, SMC 0 %, megaflow 12 %, simple match 88 %, upcalls 0". */
@@ -91,11 +92,11 @@ export function latencyTables(results: readonly ThroughputResult[]): Table[] {
   const rows: string[][] = [];
   for (const r of measured) {
     const gen = r.calibration?.latency;
-    if (gen) rows.push([`${r.frame} B`, 'the generator alone (guest bypassed)', '-', '-', ...figures(gen), invalidNote(gen)]);
+    if (gen) rows.push([frameText(r.frame), 'the generator alone (guest bypassed)', '-', '-', ...figures(gen), invalidNote(gen)]);
     for (const at of r.latency!.loads) {
       const load = at.rate > 0 ? `${(at.rate / 1e6).toFixed(4)}` : '0';
       const loss = at.rate > 0 ? `${(at.lossRatio * 100).toFixed(2)} %${at.generatorShort ? ' (generator short)' : ''}` : '-';
-      rows.push([`${r.frame} B`, loadName(at.load), load, loss, ...figures(at.latency), invalidNote(at.latency)]);
+      rows.push([frameText(r.frame), loadName(at.load), load, loss, ...figures(at.latency), invalidNote(at.latency)]);
     }
   }
   const all = measured.flatMap((r) => [...(r.calibration?.latency ? [r.calibration.latency] : []), ...r.latency!.loads.map((l) => l.latency)]);
@@ -118,15 +119,42 @@ export function latencyTables(results: readonly ThroughputResult[]): Table[] {
     tables.push({
       title: 'Latency per hop, the stream alone (µs)',
       columns: ['frame', 'from', 'to', ...FIGURES],
-      rows: hops.flatMap(({ r, l }) => l.hops!.map((h) => [`${r.frame} B`, h.from, h.to, ...figures(h.latency)])),
+      rows: hops.flatMap(({ r, l }) => l.hops!.map((h) => [frameText(r.frame), h.from, h.to, ...figures(h.latency)])),
       notes: [
         ...hops.map(({ r, l }) => {
           const sum = l.hops!.reduce((s, h) => s + h.latency.avgUs, 0);
-          return `${r.frame} B: the hops' means add up to ${usText(sum)} µs; end to end the mean is ${usText(l.latency.avgUs)} µs`;
+          return `${frameText(r.frame)}: the hops' means add up to ${usText(sum)} µs; end to end the mean is ${usText(l.latency.avgUs)} µs`;
         }),
         ...(hopsNot ? [`no figures per hop: ${hopsNot}`] : []),
       ],
     });
   }
   return tables;
+}
+
+/** The coverage events shown in summary.md (all are in summary.json): the busiest during the trial. */
+const COVERAGE_SHOWN = 8;
+
+/** Each frame size's telemetry trial: every figure with its unit, or "not offered" and why. */
+export function telemetryTables(results: ThroughputResult[]): Table[] {
+  return results
+    .filter((r) => r.telemetry)
+    .map((r) => {
+      const t = r.telemetry!;
+      const coverage = t.metrics.filter((m) => m.id === 'coverage.per_s').sort((a, b) => (b.value ?? 0) - (a.value ?? 0));
+      const shown = [...t.metrics.filter((m) => m.id !== 'coverage.per_s'), ...coverage.slice(0, COVERAGE_SHOWN)];
+      const notOffered = [...new Set(shown.filter((m) => m.value === null).map((m) => m.notOffered))];
+      return {
+        title: `Datapath telemetry at ${frameText(r.frame)}: a ${t.durationS} s trial at the ${t.goal} (${Math.round(t.rate)} frames/s)`,
+        columns: ['figure', 'of', 'value', 'unit'],
+        rows: shown.map((m) => [m.label, m.scope, m.value === null ? 'not offered' : String(m.value), m.unit]),
+        notes: [
+          `Deltas over the trial (sent ${t.sent}, came back ${t.received}) of OVS's own counters, read before and after it; never cleared. pmd-perf-metrics ${t.perfMetrics ? 'on for this trial alone' : 'could not be turned on'}. The raw readings: ${t.files.length ? `${t.files[0]!.split('/').slice(0, -1).join('/')}/` : 'none'}.`,
+          ...(coverage.length > COVERAGE_SHOWN
+            ? [`The ${COVERAGE_SHOWN} busiest of ${coverage.length} coverage events that moved (all in summary.json).`]
+            : []),
+          ...notOffered.map((why) => `not offered: ${why}`),
+        ],
+      };
+    });
 }

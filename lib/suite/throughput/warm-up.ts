@@ -13,6 +13,7 @@ import type { PmdCounters, PmdStats } from '../../parsers/ovs-dpdk.js';
 import * as read from '../../scenario/readback.js';
 import type { LabRun } from '../../scenario/lab-run.js';
 import type { Testbed } from '../../testbed/schema.js';
+import { type FrameKey, framesPhrase, frameText, smallestFrame } from '../../testbed/frame-mix.js';
 import type { MeasuringTrafficGenerator } from '../../traffic/tg.js';
 import { orOnTimeout, waitUntil } from '../../wait.js';
 
@@ -60,7 +61,7 @@ export class DatapathWarmth {
   constructor(
     private readonly run: LabRun,
     private readonly tg: MeasuringTrafficGenerator,
-    private readonly frame: number,
+    private readonly frame: FrameKey,
   ) {}
 
   private get config() {
@@ -109,7 +110,7 @@ export class DatapathWarmth {
     /** One warm-up; true once no other is due: the rules' megaflows held, none offered, or (past the halvings) none gained. */
     const warmUp = async (): Promise<boolean> => {
       round++;
-      await this.tg.measure({ rate, durationS: Math.max(this.config.durationS, Math.ceil(flows / rate)), frame: this.frame });
+      await this.tg.measure({ rate, durationS: Math.max(this.config.durationS, Math.ceil(flows / rate)), frame: smallestFrame(this.frame) });
       this.warmUps++;
       const before = this.megaflows;
       const dp = await this.offered(() => read.datapathFlows(this.run.session));
@@ -144,13 +145,13 @@ export class DatapathWarmth {
     const allowed = this.config.allowedUpcalls;
     const paid = trials.filter((t) => t.upcalls !== undefined && t.upcalls !== null && t.upcalls > allowed);
     const notes = [
-      ...(this.notOffered ? [`warm-up and upcalls at ${this.frame}-byte frames: not offered by this datapath (${this.notOffered})`] : []),
+      ...(this.notOffered ? [`warm-up and upcalls at ${framesPhrase(this.frame)}: not offered by this datapath (${this.notOffered})`] : []),
       ...(this.megaflows !== null && expected !== null && this.megaflows !== expected
-        ? [`after the warm-up at ${this.frame}-byte frames the datapath held ${this.megaflows} megaflows; the testbed's rules imply ${expected}`]
+        ? [`after the warm-up at ${framesPhrase(this.frame)} the datapath held ${this.megaflows} megaflows; the testbed's rules imply ${expected}`]
         : []),
       ...paid.map(
         (t) =>
-          `a trial at ${Math.round(t.rate)} frames/s for ${t.durationS} s (${this.frame} B) paid for flow setup: ${t.upcalls} upcalls (allowed ${allowed})`,
+          `a trial at ${Math.round(t.rate)} frames/s for ${t.durationS} s (${frameText(this.frame)}) paid for flow setup: ${t.upcalls} upcalls (allowed ${allowed})`,
       ),
     ];
     return {

@@ -4,8 +4,9 @@
 // - capturing: the run's stream pcap copied to the TG and replayed by TRex
 //   (push_remote), the receive port's RX and the transmit port's TX captured
 //   with TRex's capture API and written here as the run's rx and tx pcaps;
-// - measuring: one STL stream of the trial's frame, continuous at the trial's
-//   rate for its duration (start_traffic), the ports' counters around it.
+// - measuring: one STL stream of the trial's frame (a stream per size of a
+//   mix, each at its share), continuous at the trial's rate for its duration
+//   (start_traffic), the ports' counters around it.
 // What TRex says it sent is the generator's own word: a trial it fell short
 // on is flagged, never assumed away.
 // What a real TRex does unless told otherwise, and what the driver asks
@@ -41,7 +42,7 @@ import { PortModes, portStatus } from './port-modes.js';
 import { TrexError, TrexPorts, TrexRpc } from './rpc.js';
 import { generatorHealth, readLatency, type PortErrors } from './stats.js';
 import { flowProgram, MAX_LATENCY_PPS, PCAP_KEEP_MACS, pgIdOf, stlStream, trexUser } from './streams.js';
-import { firstFrame, trialCounts } from './trial.js';
+import { loadStreamId, type MixPart, smallestOf, trialCounts, trialMix } from './trial.js';
 import { collectCapture } from './capture.js';
 
 /** What the driver reports beside its measurements: notes for the run's record, and the generator's version. */
@@ -79,12 +80,13 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
   private ports: TrexPorts | null = null;
   private forward: LocalForward | null = null;
   private readonly captures = new Set<number>();
-  private trialFrame: Buffer | null = null;
+  /** The trial's frames by size (one, or a mix's), each a stream. */
+  private trialFrames: MixPart[] | null = null;
   /** The field engine's programs that make the trial streams carry every flow of traffic.flows, each way (empty for one flow). */
   private readonly flows: { forward: Array<Record<string, unknown>>; reverse: Array<Record<string, unknown>> };
   /** traffic.direction both: the receive port sends the reverse stream and the transmit port counts its return. */
   private readonly bothWays: boolean;
-  private reverseFrame: Buffer | null = null;
+  private reverseFrames: MixPart[] | null = null;
   /** The trial pcap needs one frame only: the field engine makes the flows from it. */
   readonly makesFlows = true;
   private modes: PortModes | null = null;
@@ -331,8 +333,8 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
   async prepareTrials(localPcap: string, frames: number, reversePcap?: string): Promise<void> {
     await this.prepare();
     if (frames < 1) throw new TrexError(`the trial pcap ${localPcap} has no frame to build TRex's stream from`);
-    this.trialFrame = await firstFrame(localPcap);
-    this.reverseFrame = reversePcap ? await firstFrame(reversePcap) : null;
+    this.trialFrames = await trialMix(localPcap);
+    this.reverseFrames = reversePcap ? await trialMix(reversePcap) : null;
   }
 
   /** The trial's streams: the load (and the reverse load, from the receive port, both ways), and the latency stream. */
@@ -340,11 +342,14 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     const { transmit: tx, receive: rx } = this.cfg.ports;
     const add = (port: number, id: number, stream: Record<string, unknown>) =>
       rpc.call('add_stream', { handler: ports.handler(port), port_id: port, stream_id: id, stream });
-    for (const port of this.reverseFrame ? [tx, rx] : [tx]) await rpc.call('remove_all_streams', { handler: ports.handler(port), port_id: port });
+    for (const port of this.reverseFrames ? [tx, rx] : [tx]) await rpc.call('remove_all_streams', { handler: ports.handler(port), port_id: port });
     // No load (the latency stream alone): no load stream, which TRex would refuse at 0 packets a second.
-    if (trial.rate > 0) await add(tx, 1, stlStream(this.trialFrame!, trial.rate, undefined, this.flows.forward));
-    if (trial.rate > 0 && this.reverseFrame) await add(rx, 1, stlStream(this.reverseFrame, trial.rate, undefined, this.flows.reverse));
-    if (trial.latency) await add(tx, 2, stlStream(this.trialFrame!, trial.latency.rate, pgIdOf(this.runId, trial.latency.streamId)));
+    const load = async (port: number, mix: MixPart[], program: Array<Record<string, unknown>>) => {
+      for (const [i, p] of mix.entries()) await add(port, loadStreamId(i), stlStream(p.frame, trial.rate * p.share, undefined, program));
+    };
+    if (trial.rate > 0) await load(tx, this.trialFrames!, this.flows.forward);
+    if (trial.rate > 0 && this.reverseFrames) await load(rx, this.reverseFrames, this.flows.reverse);
+    if (trial.latency) await add(tx, 2, stlStream(smallestOf(this.trialFrames!), trial.latency.rate, pgIdOf(this.runId, trial.latency.streamId)));
   }
 
   /**
@@ -356,12 +361,12 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
   async measure(trial: Trial): Promise<TrialResult> {
     // A bunched load would be a multi-burst stream, which this driver does not make yet: refused, never sent evenly instead.
     if (bunchOf(trial) > 1) throw new TrexError(`the TRex driver sends no bunched load (a trial asked for bunches of ${trial.bunch} frames)`);
-    if (!this.trialFrame) throw new Error('measure before prepareTrials');
+    if (!this.trialFrames) throw new Error('measure before prepareTrials');
     if (trial.latency && trial.latency.rate > MAX_LATENCY_PPS)
       throw new TrexError(`a latency stream of ${trial.latency.rate} frames/s: TRex's RX core handles about ${MAX_LATENCY_PPS} a second of them`);
     const { rpc, ports } = await this.session();
     await this.addTrialStreams(rpc, ports, trial);
-    const sending = this.reverseFrame ? [this.cfg.ports.transmit, this.cfg.ports.receive] : [this.cfg.ports.transmit];
+    const sending = this.reverseFrames ? [this.cfg.ports.transmit, this.cfg.ports.receive] : [this.cfg.ports.transmit];
     const before = await this.readPorts();
     // Each stream at its own rate (raw 1): a pps multiplier would share the rate among the load and the latency stream.
     const mul = { type: 'raw', op: 'abs', value: 1 };
@@ -375,7 +380,7 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
     const cpu = (await rpc.call<{ m_cpu_util?: number }>('get_global_stats')).m_cpu_util ?? 0;
     const erred = generatorHealth(before.errors, { ...after.errors, cpu }, this.cfg.ports);
     // The ports count the latency stream too: the trial's load is the rest.
-    const counts = trialCounts(before.snap, after.snap, this.names, latency, this.reverseFrame !== null);
+    const counts = trialCounts(before.snap, after.snap, this.names, latency, this.reverseFrames !== null);
     const ways = counts.reverse ? [counts.forward, counts.reverse] : [counts.forward];
     const sent = ways.reduce((x, w) => x + w.sent, 0);
     const received = ways.reduce((x, w) => x + w.received, 0);

@@ -7,15 +7,36 @@ import { readPcap } from '../pcap.js';
 import { directionCount, type DirectionCount, type TgSnapshot } from '../tg.js';
 import { TrexError } from './rpc.js';
 
-/** The first frame of a trial pcap: what TRex's stream is built from (its field engine makes the flows). */
-export async function firstFrame(pcap: string): Promise<Buffer> {
-  let first: Buffer | null = null;
-  await readPcap(pcap, (data) => {
-    first ??= Buffer.from(data);
-  });
-  if (!first) throw new TrexError(`the trial pcap ${pcap} has no frame to build TRex's stream from`);
-  return first;
+/** One size of a trial's frames: what its TRex stream is built from (the field engine makes the flows), and its share of the load. */
+export interface MixPart {
+  frame: Buffer;
+  share: number;
 }
+
+/**
+ * A trial pcap's frames by size, in order of first sight: the first frame of
+ * each and its share of the pcap's frames. One size is one stream at the
+ * trial's rate; a mix (IMIX) a stream per size at its share of it, as TRex's
+ * own imix.py sends one.
+ */
+export async function trialMix(pcap: string): Promise<MixPart[]> {
+  const bySize = new Map<number, { frame: Buffer; count: number }>();
+  let total = 0;
+  await readPcap(pcap, (data) => {
+    total++;
+    const part = bySize.get(data.length);
+    if (part) part.count++;
+    else bySize.set(data.length, { frame: Buffer.from(data), count: 1 });
+  });
+  if (total === 0) throw new TrexError(`the trial pcap ${pcap} has no frame to build TRex's stream from`);
+  return [...bySize.values()].map((p) => ({ frame: p.frame, share: p.count / total }));
+}
+
+/** The smallest frame of a mix: its latency stream's (one size, as a latency stream must be). */
+export const smallestOf = (mix: readonly MixPart[]): Buffer => mix.reduce((a, p) => (p.frame.length < a.length ? p.frame : a), mix[0]!.frame);
+
+/** A load stream's id: 1 for the first size (2 is the latency stream's), 11, 21, ... for a mix's others. */
+export const loadStreamId = (i: number): number => 1 + 10 * i;
 
 /** Each direction's frames over a trial: the forward's, and the reverse's where the trial went both ways. */
 export function trialCounts(
