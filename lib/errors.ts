@@ -196,6 +196,9 @@ export function errorMessage(err: unknown): string {
 /** A capture the harness made is incomplete (the capturing host dropped packets): nothing can be judged from it. */
 export class CaptureError extends DutlabError {}
 
+/** The traffic generator could not offer a load it was asked for: the trial says nothing of the DUT. */
+export class GeneratorShortError extends DutlabError {}
+
 /** The run was interrupted (a signal): what had not started is not started. */
 export class AbortedError extends DutlabError {
   constructor(readonly reason: string) {

@@ -190,7 +190,7 @@ export function comparisonText(base: RunRecord, cand: RunRecord, c: Comparison):
     c.regressions.length > 0 ? `REGRESSION (${c.regressions.length}):` : 'no regression',
     ...c.regressions.map((r) => `  - ${r}`),
     ...(c.moved.length
-      ? ['', 'datapath telemetry beyond its thresholds (largest first; the telemetry trial at the PDR):', ...c.moved.map((m) => `  - ${m.text}`)]
+      ? ['', "datapath telemetry beyond its thresholds (largest first; each run's telemetry trial):", ...c.moved.map((m) => `  - ${m.text}`)]
       : []),
   ];
   if (c.changes.length > 0) lines.push('', 'changes:', ...c.changes.map((r) => `  - ${r}`));
@@ -209,6 +209,13 @@ export function incomparable(base: RunRecord, cand: RunRecord): string[] {
   const frames = (r: RunRecord) => [...new Set(r.run.suites.flatMap((s) => throughputOf(s).map((t) => t.frame)))].sort(byFrame).join(', ');
   const [bf, cf] = [frames(base), frames(cand)];
   if (bf && cf && bf !== cf) diff.push(`frame sizes: ${bf} in the baseline, ${cf} now`);
+  // A fixed load's telemetry trial is not a search: neither its figures nor its (absent) bounds compare with one's.
+  const how = (r: RunRecord) =>
+    [
+      ...new Set(r.run.suites.flatMap((s) => throughputOf(s).map((t) => (t.fixedLoad !== undefined ? `a fixed load of ${t.fixedLoad} frames/s` : 'a search')))),
+    ].join(', ');
+  const [bh, ch] = [how(base), how(cand)];
+  if (bh && ch && bh !== ch) diff.push(`throughput: ${bh} in the baseline, ${ch} now`);
   const suites = (r: RunRecord) => r.run.suites.map((s) => s.suite);
   if (!suites(cand).some((s) => suites(base).includes(s)))
     diff.push(`suites: ${suites(base).join(', ') || 'none'} in the baseline, ${suites(cand).join(', ') || 'none'} now: none in common`);

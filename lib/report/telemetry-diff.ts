@@ -5,7 +5,7 @@
 // instead of it: the gate's rule stays NDR's until the bench shows a figure
 // steadier than NDR on a lab (docs/gate.md). Pure.
 import type { RunRecord } from '../results/run.js';
-import type { TelemetryMetric } from '../results/telemetry.js';
+import type { TelemetryMetric, TelemetryTrial } from '../results/telemetry.js';
 import { throughputOf } from '../results/throughput.js';
 import type { z } from 'zod';
 import { type FrameKey, frameText } from '../testbed/frame-mix.js';
@@ -52,12 +52,21 @@ function movedBy(id: string, b: number, c: number, threshold: number): number {
   return change > threshold ? change / threshold : 0;
 }
 
+/**
+ * Whether two telemetry trials say the same thing: each at its own search's PDR (or NDR), or both at one fixed load.
+ * A fixed load's figures beside a search's, or beside another load's, differ by the load.
+ */
+export function comparableTrials(b: TelemetryTrial, c: TelemetryTrial): boolean {
+  const fixed = (t: TelemetryTrial) => t.goal === 'fixed load';
+  return fixed(b) === fixed(c) && (!fixed(c) || b.rate === c.rate);
+}
+
 /** The figures that moved beyond their thresholds (the testbed's), largest first. */
 export function movedMetrics(base: RunRecord, cand: RunRecord, thresholds: TelemetryThresholds = DEFAULT_TELEMETRY_THRESHOLDS): MovedMetric[] {
   const moved: MovedMetric[] = [];
   for (const c of cand.run.suites.flatMap(throughputOf)) {
     const b = base.run.suites.flatMap(throughputOf).find((x) => x.frame === c.frame);
-    if (!b?.telemetry || !c.telemetry) continue;
+    if (!b?.telemetry || !c.telemetry || !comparableTrials(b.telemetry, c.telemetry)) continue;
     for (const m of c.telemetry.metrics) {
       const threshold = (thresholds as Record<string, number | undefined>)[m.id];
       if (threshold === undefined || m.value === null) continue;

@@ -18,12 +18,17 @@ export interface TelemetryMetric {
 }
 
 export interface TelemetryTrial {
-  /** The load of the trial (frames/s, each way when both): the lower bound of the search's PDR, or of its NDR where it found no PDR. */
+  /**
+   * The load of the trial (frames/s, each way when both): the lower bound of the search's PDR, or of its NDR where it
+   * found no PDR, or the testbed's fixed load (throughput.fixedLoad: no search).
+   */
   rate: number;
-  goal: 'PDR' | 'NDR';
+  goal: 'PDR' | 'NDR' | 'fixed load';
   durationS: number;
   sent: number;
   received: number;
+  /** The generator could not offer the load (it put out fewer frames, or slower): the loss says nothing of the DUT. */
+  generatorShort?: true;
   /** Whether pmd-perf-metrics was turned on for the trial (and so the per-upcall time is OVS's). */
   perfMetrics: boolean;
   metrics: TelemetryMetric[];

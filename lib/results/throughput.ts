@@ -26,6 +26,8 @@ export interface ThroughputResult {
   warmUp?: WarmUpRecord;
   /** The telemetry trial at the PDR after the search (absent before dutlab ran one, or where the testbed turns it off). */
   telemetry?: TelemetryTrial;
+  /** The testbed's fixed load (frames/s): no search ran, only the telemetry trial at it (goals and trials empty). */
+  fixedLoad?: number;
   /** Both: every trial sent the stream both ways, each direction at the rate (the bounds are per direction; the aggregate twice). Absent: one way. */
   direction?: 'both';
 }

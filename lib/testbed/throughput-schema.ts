@@ -42,62 +42,72 @@ const Latency = z
  * defaults are a nightly's; CSIT's release settings are relativeWidth 0.005,
  * finalTrialS 1, durationSumS 21.
  */
-export const Throughput = z.strictObject({
-  // Frame sizes on the wire, FCS included (64: 60 bytes in the pcap), a search each: a size, `imix` (64, 570 and
-  // 1518 bytes at 7:4:1) or a weighted list ([{ size: 64, weight: 3 }, { size: 1518, weight: 1 }]), as traffic.frameSize.
-  frameSizes: z.array(FrameSizes).min(1).default([64]),
-  minRate: z.number().int().positive().default(1000),
-  // The search's ceiling in frames/s: maxRate, or the line rate of the ports' link speed at each frame size
-  // (linkSpeedGbps: 10 is 14.88 Mframes/s at 64 B), the lower of the two where both are given. A TRex testbed
-  // names one; the linux TG (tcpreplay) is offered at most 1 Mframes/s (lib/testbed/sizing.ts).
-  maxRate: z.number().int().positive().max(200_000_000).optional(),
-  linkSpeedGbps: z.number().positive().max(800, 'at most 800 Gb/s').optional(),
-  ndr: goal(0),
-  pdr: goal(0.005),
-  // Caps on each search (per frame size): a nightly's time is bounded whatever the DUT does.
-  maxSearchS: z.number().positive().default(120),
-  maxTrials: z.number().int().positive().default(100),
-  // How the generator's own limit is measured: a temporary flow from the ingress to the egress
-  // phy port, bypassing the guest (the virtual lab; a real lab's cabling may say otherwise), or not at all.
-  calibrate: z.enum(['bypass-flow', 'none']).default('bypass-flow'),
-  // A warm-up trial before the search's first and whenever the datapath's flows may have expired since the last trial
-  // (OVS's max-idle): every flow sent at least once, its loss not judged, so that a measured trial pays for no flow
-  // setup. durationS 0: none.
-  warmUp: z
-    .strictObject({
-      durationS: z.number().nonnegative().max(60).default(1),
-      // Upcalls a measured trial may cause (pmd-stats-show deltas): a trial with more is named as one that paid for flow setup.
-      allowedUpcalls: z.number().int().nonnegative().default(10),
-    })
-    .prefault({}),
-  // A telemetry trial after each search (CSIT's): one more trial at the PDR's lower bound, as long as the search's
-  // final trials, read around with OVS's PMD, queue, upcall and coverage counters and its threads' CPU time
-  // (lib/suite/throughput/telemetry.ts). false: none.
-  telemetry: z.boolean().default(true),
-  // compare: how far each telemetry figure may move before it is named beside the verdict (a share of the
-  // baseline's value for counts and rates, points for percentages: lib/report/telemetry-diff.ts). Starting
-  // points until the bench measures their spread on a lab; a figure not listed is never named.
-  telemetryThresholds: z
-    .strictObject({
-      'pmd.cycles_per_packet.processing': z.number().positive().default(0.1),
-      'pmd.cycles_per_packet.total': z.number().positive().default(0.1),
-      'pmd.busy_share': z.number().positive().max(100).default(15),
-      'pmd.hits.simple_match': z.number().positive().max(100).default(10),
-      'pmd.hits.emc': z.number().positive().max(100).default(10),
-      'pmd.hits.smc': z.number().positive().max(100).default(10),
-      'pmd.hits.megaflow': z.number().positive().max(100).default(10),
-      'pmd.upcalls_per_s': z.number().positive().default(1),
-      'pmd.lost_upcalls_per_s': z.number().positive().default(1),
-      'pmd.packets_per_batch': z.number().positive().default(0.25),
-      'thread.cpu': z.number().positive().max(100).default(20),
-      'thread.wait': z.number().positive().max(100).default(10),
-      'process.rss': z.number().positive().default(0.25),
-      'revalidator.dump_ms': z.number().positive().default(1),
-    })
-    .prefault({}),
-  // Frames in the trial pcap, looped to make a trial's load (at least one per flow of traffic.flows).
-  trialFrames: z.number().int().positive().max(100_000).default(1000),
-  // compare: a drop beyond this share of the baseline (and beyond the runs' own spread) is a regression.
-  regressionThreshold: z.number().min(0).max(0.9, 'a threshold above 0.9 lets almost any drop pass: the gate would never fail').default(0.1),
-  latency: Latency,
-});
+export const Throughput = z
+  .strictObject({
+    // Frame sizes on the wire, FCS included (64: 60 bytes in the pcap), a search each: a size, `imix` (64, 570 and
+    // 1518 bytes at 7:4:1) or a weighted list ([{ size: 64, weight: 3 }, { size: 1518, weight: 1 }]), as traffic.frameSize.
+    frameSizes: z.array(FrameSizes).min(1).default([64]),
+    minRate: z.number().int().positive().default(1000),
+    // The search's ceiling in frames/s: maxRate, or the line rate of the ports' link speed at each frame size
+    // (linkSpeedGbps: 10 is 14.88 Mframes/s at 64 B), the lower of the two where both are given. A TRex testbed
+    // names one; the linux TG (tcpreplay) is offered at most 1 Mframes/s (lib/testbed/sizing.ts).
+    maxRate: z.number().int().positive().max(200_000_000).optional(),
+    linkSpeedGbps: z.number().positive().max(800, 'at most 800 Gb/s').optional(),
+    ndr: goal(0),
+    pdr: goal(0.005),
+    // Caps on each search (per frame size): a nightly's time is bounded whatever the DUT does.
+    maxSearchS: z.number().positive().default(120),
+    maxTrials: z.number().int().positive().default(100),
+    // How the generator's own limit is measured: a temporary flow from the ingress to the egress
+    // phy port, bypassing the guest (the virtual lab; a real lab's cabling may say otherwise), or not at all.
+    calibrate: z.enum(['bypass-flow', 'none']).default('bypass-flow'),
+    // A warm-up trial before the search's first and whenever the datapath's flows may have expired since the last trial
+    // (OVS's max-idle): every flow sent at least once, its loss not judged, so that a measured trial pays for no flow
+    // setup. durationS 0: none.
+    warmUp: z
+      .strictObject({
+        durationS: z.number().nonnegative().max(60).default(1),
+        // Upcalls a measured trial may cause (pmd-stats-show deltas): a trial with more is named as one that paid for flow setup.
+        allowedUpcalls: z.number().int().nonnegative().default(10),
+      })
+      .prefault({}),
+    // A telemetry trial after each search (CSIT's): one more trial at the PDR's lower bound, as long as the search's
+    // final trials, read around with OVS's PMD, queue, upcall and coverage counters and its threads' CPU time
+    // (lib/suite/throughput/telemetry.ts). false: none.
+    telemetry: z.boolean().default(true),
+    // A fixed load (frames/s, each way when both) instead of a search: at each frame size only the telemetry trial, at
+    // this load, after a warm-up, as long as the PDR's final trials; its loss judged against the PDR's loss ratio. A quick
+    // look at where a lab spends its cycles, or a known answer (the lab tier's), without a search's spread: no NDR, no
+    // PDR and no latency are measured. Needs telemetry on.
+    fixedLoad: z.number().int().positive().max(200_000_000).optional(),
+    // compare: how far each telemetry figure may move before it is named beside the verdict (a share of the
+    // baseline's value for counts and rates, points for percentages: lib/report/telemetry-diff.ts). Starting
+    // points until the bench measures their spread on a lab; a figure not listed is never named.
+    telemetryThresholds: z
+      .strictObject({
+        'pmd.cycles_per_packet.processing': z.number().positive().default(0.1),
+        'pmd.cycles_per_packet.total': z.number().positive().default(0.1),
+        'pmd.busy_share': z.number().positive().max(100).default(15),
+        'pmd.hits.simple_match': z.number().positive().max(100).default(10),
+        'pmd.hits.emc': z.number().positive().max(100).default(10),
+        'pmd.hits.smc': z.number().positive().max(100).default(10),
+        'pmd.hits.megaflow': z.number().positive().max(100).default(10),
+        'pmd.upcalls_per_s': z.number().positive().default(1),
+        'pmd.lost_upcalls_per_s': z.number().positive().default(1),
+        'pmd.packets_per_batch': z.number().positive().default(0.25),
+        'thread.cpu': z.number().positive().max(100).default(20),
+        'thread.wait': z.number().positive().max(100).default(10),
+        'process.rss': z.number().positive().default(0.25),
+        'revalidator.dump_ms': z.number().positive().default(1),
+      })
+      .prefault({}),
+    // Frames in the trial pcap, looped to make a trial's load (at least one per flow of traffic.flows).
+    trialFrames: z.number().int().positive().max(100_000).default(1000),
+    // compare: a drop beyond this share of the baseline (and beyond the runs' own spread) is a regression.
+    regressionThreshold: z.number().min(0).max(0.9, 'a threshold above 0.9 lets almost any drop pass: the gate would never fail').default(0.1),
+    latency: Latency,
+  })
+  .refine((t) => t.fixedLoad === undefined || t.telemetry, {
+    path: ['fixedLoad'],
+    message: 'a fixed load measures only the telemetry trial: it needs throughput.telemetry true',
+  });

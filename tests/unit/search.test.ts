@@ -2,6 +2,7 @@
 // it returns must bracket the true NDR and PDR within the asked width, through
 // expansion, bisection, noise, the generator's limit and the caps.
 import { describe, expect, it } from 'vitest';
+import { noNdr } from '../../lib/suite/throughput/cases.js';
 import { DEFAULT_GOALS, bitsPerSecond, searchThroughput, type Measurement, type SearchConfig } from '../../lib/throughput/search.js';
 
 /** A deterministic random source, so that a noisy DUT fails the same way every time. */
@@ -129,6 +130,24 @@ describe('the throughput search (MLRsearch) on simulated DUTs', () => {
     // No trial starts that would run past the cap (its own overhead, a second here, is not known in advance).
     expect(sim.now()).toBeLessThanOrEqual(20 + 1);
     expect(r.goals[0]!.stoppedBy).toBe('stopped by the cap of 20 s on the search');
+  });
+
+  it("names a search its cap stopped before any load passed by what its trials showed, never as the minimum load's loss", async () => {
+    // A DUT that loses a frame in a thousand at every load, a cap of 8 s: the search gets to a few trials near the top.
+    const dut: Dut = { lossless: 0, capacity: 10_000_000, lightLoss: 0.001 };
+    const sim = simulated(dut);
+    const [ndr] = (await searchThroughput(config({ goals: [DEFAULT_GOALS[0]!], maxSearchS: 8 }), sim.measure, sim.now)).goals;
+    expect(ndr!.lowerBound).toBeNull();
+    expect(ndr!.stoppedBy).toBe('stopped by the cap of 8 s on the search');
+    const lowest = Math.min(...sim.trials.map((t) => t.rate));
+    expect(lowest).toBeGreaterThan(1000);
+    expect(noNdr(64, ndr!, 1000)).toBe(
+      `at 64-byte frames every load tried, down to ${lowest} frames/s, lost frames; the search was stopped by the cap of 8 s on the search before it tried one down to 1000 frames/s (NDR not bounded)`,
+    );
+    // Uncapped, down to the minimum: the minimum is named.
+    const all = simulated(dut);
+    const [down] = (await searchThroughput(config({ goals: [DEFAULT_GOALS[0]!] }), all.measure, all.now)).goals;
+    expect(noNdr(64, down!, 1000)).toBe('at 64-byte frames no load down to 1000 frames/s was forwarded without loss (NDR below the minimum load)');
   });
 
   it('stops as soon as the bounds are narrow enough: a wider goal takes fewer trials', async () => {

@@ -2,7 +2,7 @@
 // telemetry figures beyond their thresholds beside the NDR verdict, largest
 // first; a figure either run does not offer is never compared.
 import { describe, expect, it } from 'vitest';
-import { compareRuns, comparisonText, judgeAgainstBaseline } from '../../lib/report/compare.js';
+import { compareRuns, comparisonText, incomparable, judgeAgainstBaseline } from '../../lib/report/compare.js';
 import { DEFAULT_TELEMETRY_THRESHOLDS, movedMetrics } from '../../lib/report/telemetry-diff.js';
 import type { TelemetryMetric } from '../../lib/results/telemetry.js';
 import type { ThroughputResult } from '../../lib/results/throughput.js';
@@ -92,7 +92,7 @@ describe('the telemetry figures that moved', () => {
       /^regression: NDR at 64-byte frames dropped: .*; processing cycles per packet \+14 % on core 1 at 64 B \(20,000 → 22,800 cycles\/packet\)$/,
     );
     expect(gate.text).toMatch(
-      /datapath telemetry beyond its thresholds \(largest first; the telemetry trial at the PDR\):\n {2}- processing cycles per packet \+14 %/,
+      /datapath telemetry beyond its thresholds \(largest first; each run's telemetry trial\):\n {2}- processing cycles per packet \+14 %/,
     );
     // Moved figures without an NDR regression: named in the text, the gate passes.
     const same = run('same', 50_000, with_({ 'pmd.hits.emc': 61 }));
@@ -100,5 +100,36 @@ describe('the telemetry figures that moved', () => {
     expect(c.regressions).toEqual([]);
     expect(comparisonText(base, same, c)).toMatch(/no regression\n\ndatapath telemetry beyond its thresholds .*\n {2}- exact-match cache hits 99 % → 61 %/);
     expect(judgeAgainstBaseline(base, same, thresholds).case.status).toBe('passed');
+  });
+
+  it("compares a fixed load's trial only with one at the same load: beside a search's, or another load's, its figures differ by the load", () => {
+    const fixed = (runId: string, rate: number, metrics: TelemetryMetric[]) =>
+      runRecord({
+        runId,
+        throughput: [
+          {
+            frame: 64,
+            calibration: null,
+            generatorLimit: null,
+            maxRate: rate,
+            goals: [],
+            trials: [],
+            fixedLoad: rate,
+            telemetry: { rate, goal: 'fixed load', durationS: 2, sent: 2 * rate, received: 2 * rate, perfMetrics: true, metrics, files: [] },
+          },
+        ],
+      });
+    const base = fixed('base', 20_000, healthy());
+    const emcOff = with_({ 'pmd.hits.emc': 0, 'pmd.hits.megaflow': 100 });
+    expect(movedMetrics(base, fixed('same', 20_000, emcOff)).map((m) => m.id)).toEqual(['pmd.hits.emc', 'pmd.hits.megaflow']);
+    expect(incomparable(base, fixed('same', 20_000, emcOff))).toEqual([]);
+    // Another load, or a search: the figures are not compared, and compare refuses the pair, saying why.
+    expect(movedMetrics(base, fixed('other', 40_000, emcOff))).toEqual([]);
+    expect(incomparable(base, fixed('other', 40_000, emcOff))).toEqual([
+      'throughput: a fixed load of 20000 frames/s in the baseline, a fixed load of 40000 frames/s now',
+    ]);
+    const searched = run('searched', 20_000, emcOff);
+    expect(movedMetrics(base, searched)).toEqual([]);
+    expect(incomparable(searched, base)).toEqual(['throughput: a search in the baseline, a fixed load of 20000 frames/s now']);
   });
 });

@@ -171,4 +171,12 @@ describe('testbed file', () => {
       { path: 'tg.timer', message: "tcpreplay's pacing, for tg.type linux; TRex paces its own streams" },
     ]);
   });
+
+  it('takes a fixed load for the telemetry trial alone, and refuses one with the telemetry trial turned off', () => {
+    expect(parseTestbed(`${MINIMAL}throughput: { fixedLoad: 20000 }\n`).throughput).toMatchObject({ fixedLoad: 20000, telemetry: true });
+    expect(problemsOf(`${MINIMAL}throughput: { fixedLoad: 20000, telemetry: false }\n`)).toEqual([
+      { path: 'throughput.fixedLoad', message: 'a fixed load measures only the telemetry trial: it needs throughput.telemetry true' },
+    ]);
+    expect(problemsOf(`${MINIMAL}throughput: { fixedLoad: 0 }\n`).map((p) => p.path)).toEqual(['throughput.fixedLoad']);
+  });
 });

@@ -3,10 +3,10 @@
 // size (lib/throughput/search.ts) through the guest, as the PVP stream goes.
 // The result is a measurement; the gate is `dutlab compare` against a baseline.
 import { join } from 'node:path';
-import { CheckFailure } from '../../errors.js';
+import { CheckFailure, GeneratorShortError } from '../../errors.js';
 import type { ThroughputMeasured, ThroughputResult } from '../../results/throughput.js';
 import { throughputTable } from './result.js';
-import { type Goal, bitsPerSecond, searchThroughput, type SearchConfig } from '../../throughput/search.js';
+import { type Goal, type GoalResult, bitsPerSecond, searchThroughput, type SearchConfig } from '../../throughput/search.js';
 import { shq } from '../../transport/quote.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
 import { reverseStreamFromTestbed, sizePattern, streamFromTestbed } from '../../traffic/stream.js';
@@ -44,6 +44,7 @@ export class ThroughputTest {
 
   stages(): Stage[] {
     const t = this.run.tb.throughput;
+    if (t.fixedLoad !== undefined) return this.fixedLoadStages(t.fixedLoad);
     return [
       { id: 'throughput.prepare', title: 'Prepare the traffic generator for trials', group: 'traffic', needs: [this.run.setupDone], run: () => this.prepare() },
       ...(t.calibrate === 'bypass-flow'
@@ -91,11 +92,37 @@ export class ThroughputTest {
     ];
   }
 
+  /** throughput.fixedLoad: no search, only the telemetry trial at the load, at each frame size. */
+  private fixedLoadStages(rate: number): Stage[] {
+    const prepare: Stage = {
+      id: 'throughput.prepare',
+      title: 'Prepare the traffic generator for trials',
+      group: 'traffic',
+      needs: [this.run.setupDone],
+      run: () => this.prepare(),
+    };
+    return [
+      prepare,
+      ...this.run.tb.throughput.frameSizes.map(frameKey).map(
+        (frame): Stage => ({
+          id: `throughput.telemetry-${frame}`,
+          title: `Datapath telemetry in a trial at the fixed load of ${rate} frames/s at ${framesPhrase(frame)}`,
+          group: 'checks',
+          needs: ['throughput.prepare'],
+          run: () => this.fixedLoadTrial(frame, rate),
+        }),
+      ),
+    ];
+  }
+
   private async prepare(): Promise<void> {
     this.tg = await this.run.trafficGenerator();
     this.steal = new StealWatch(this.run.session.shell('tg'), this.run.tb.tg.steal, (line) => this.run.note(line));
     // Before the first trial (the calibration's, then the searches'): a fault injected there is what the search measures.
     await this.run.runHookBeforeTraffic();
+    const t = this.run.tb.throughput;
+    if (t.fixedLoad !== undefined && t.latency.loads.length > 0)
+      this.run.note('latency not measured: throughput.fixedLoad runs no search, and the latency loads are shares of its PDR');
   }
 
   /** The trial frames at a size (a mix's in rounds of its weights), on the generator. */
@@ -202,6 +229,44 @@ export class ThroughputTest {
     this.keep({ ...out, telemetry: trial });
   }
 
+  /**
+   * throughput.fixedLoad at a frame size: a warm-up (the flows set up before anything is read), then the telemetry
+   * trial at the load, as long as the PDR's final trials; its loss judged against the PDR's loss ratio.
+   */
+  private async fixedLoadTrial(frame: FrameKey, rate: number): Promise<void> {
+    const t = this.run.tb.throughput;
+    await this.useFrame(frame);
+    const warmth = new DatapathWarmth(this.run, this.tg!, frame);
+    await warmth.beforeTrial(rate);
+    const trial = await new DatapathTelemetry(this.run, this.tg!, frame).trial(rate, 'fixed load', t.pdr.finalTrialS);
+    const { warmUp, notes } = warmth.record([]);
+    for (const n of notes) this.run.note(n);
+    const out: ThroughputResult = {
+      frame,
+      calibration: null,
+      generatorLimit: trial.generatorShort ? Math.round(trial.sent / trial.durationS) : null,
+      maxRate: rate,
+      goals: [],
+      trials: [],
+      warmUp,
+      fixedLoad: rate,
+      telemetry: trial,
+      ...(this.run.tb.traffic.direction === 'both' ? { direction: 'both' as const } : {}),
+    };
+    this.keep(out);
+    const at = `at the fixed load of ${rate} frames/s at ${framesPhrase(frame)}`;
+    // The generator's shortfall says nothing of the DUT: the load was not offered.
+    if (trial.generatorShort)
+      throw new GeneratorShortError(`${at} the generator sent ${trial.sent} frames in ${trial.durationS} s: it could not offer the load`);
+    const lost = Math.max(0, trial.sent - trial.received);
+    if (trial.sent === 0 || lost / trial.sent > t.pdr.lossRatio)
+      throw new CheckFailure(
+        'throughput',
+        `${at} ${lost} of ${trial.sent} frames were lost (loss ratio ${trial.sent ? Number((lost / trial.sent).toPrecision(2)) : 1}; the PDR's ${t.pdr.lossRatio})`,
+        out,
+      );
+  }
+
   private async search(frame: FrameKey): Promise<void> {
     const t = this.run.tb.throughput;
     await this.useFrame(frame);
@@ -234,11 +299,16 @@ export class ThroughputTest {
     };
     this.keep(out);
     const ndr = out.goals.find((g) => g.goal === 'NDR');
-    if (ndr && ndr.lowerBound === null)
-      throw new CheckFailure(
-        'throughput',
-        `at ${framesPhrase(frame)} no load down to ${t.minRate} frames/s was forwarded without loss (NDR below the minimum load)`,
-        out,
-      );
+    if (ndr && ndr.lowerBound === null) throw new CheckFailure('throughput', noNdr(frame, ndr, t.minRate), out);
   }
+}
+
+/**
+ * Why a search found no NDR, in what its trials show: every load down to the minimum lost frames, or (a cap stopped
+ * it first) every load it got to try, down to the lowest, did.
+ */
+export function noNdr(frame: FrameKey, ndr: Pick<GoalResult, 'stoppedBy' | 'spread'>, minRate: number): string {
+  if (!ndr.stoppedBy) return `at ${framesPhrase(frame)} no load down to ${minRate} frames/s was forwarded without loss (NDR below the minimum load)`;
+  const lowest = ndr.spread.lowestExceed;
+  return `at ${framesPhrase(frame)} every load tried${lowest !== null ? `, down to ${Math.round(lowest)} frames/s,` : ''} lost frames; the search was ${ndr.stoppedBy} before it tried one down to ${minRate} frames/s (NDR not bounded)`;
 }

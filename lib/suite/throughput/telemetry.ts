@@ -128,6 +128,16 @@ export class DatapathTelemetry {
       await putBack?.();
     }
     const metrics = telemetryMetrics(before, after, { durationS, hz, notOffered: this.notOffered });
-    return { rate, goal, durationS, sent: m.sent, received: m.received, perfMetrics: putBack !== null, metrics, files: [...this.files] };
+    return {
+      rate,
+      goal,
+      durationS,
+      sent: m.sent,
+      received: m.received,
+      ...(m.generatorShort ? { generatorShort: true } : {}),
+      perfMetrics: putBack !== null,
+      metrics,
+      files: [...this.files],
+    };
   }
 }
