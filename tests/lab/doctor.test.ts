@@ -3,7 +3,6 @@
 // down, a host that cannot be reached, hugepages the run cannot have and the
 // DPDK build of ovs-vswitchd missing each fail alone with their fix; `run
 // --doctor` stops a broken lab in seconds, before any setup, with exit 2.
-import { createServer } from 'node:net';
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -12,6 +11,7 @@ import { parseDocument } from 'yaml';
 import type { ProbeResult } from '../../lib/probes/probe.js';
 import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { dutlabRun } from '../helpers/cli.js';
+import { closedPort } from '../helpers/ports.js';
 import { waitUntil } from '../../lib/wait.js';
 import { sshdListening } from '../../lib/vlab/daemons.js';
 import { ovsDpdk } from '../../lib/profiles/ovs-dpdk.profile.js';
@@ -86,12 +86,7 @@ describe('dutlab doctor on the virtual lab', () => {
   }, 60_000);
 
   it("fails a host it cannot reach with the fix, and does not run that host's checks (nor the guest's, reached through it)", async () => {
-    const closed = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const port = (s.address() as { port: number }).port;
-        s.close(() => resolve(port));
-      });
-    });
+    const closed = await closedPort();
     const r = await checks(variant(dpdk, 'unreachable', [[['hosts', 'host', 'port'], closed]]), 'ovs-dpdk');
     expect(r.exitCode).toBe(2);
     expect(notOk(r.results)).toEqual(['host.connect', 'guest.connect']);

@@ -8,6 +8,7 @@ import type { HostSpec } from '../../lib/testbed/schema.js';
 import { SshShell } from '../../lib/transport/ssh.js';
 import { Transcript } from '../../lib/transport/transcript.js';
 import { BlackholeProxy, TestSshServer, newKeyPair } from '../helpers/ssh-server.js';
+import { closedPort } from '../helpers/ports.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dutlab-ssh-'));
 const client = newKeyPair();
@@ -216,10 +217,7 @@ describe('connection life', () => {
 
   it('retries connecting while the machine boots', async () => {
     const late = new TestSshServer({ authorizedKey: client.public, tmpDir: dir });
-    const { createServer } = await import('node:net');
-    const probe = createServer();
-    const port = await new Promise<number>((r) => probe.listen(0, '127.0.0.1', () => r((probe.address() as { port: number }).port)));
-    await new Promise<void>((r) => probe.close(() => r()));
+    const port = await closedPort();
     setTimeout(() => void late.listen(port), 1200);
     try {
       const t0 = Date.now();

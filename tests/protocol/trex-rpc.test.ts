@@ -2,7 +2,6 @@
 // it, against a server that speaks it (tests/helpers/trex-server.ts), reached
 // as on a lab: through a local forward on the TG's SSH connection.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { SshShell } from '../../lib/transport/ssh.js';
 import { Transcript } from '../../lib/transport/transcript.js';
 import { newKeyPair, TestSshServer } from '../helpers/ssh-server.js';
 import { RpcFault, TrexProtocolServer, type TrexServerOptions } from '../helpers/trex-server.js';
+import { closedPort } from '../helpers/ports.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dutlab-trex-'));
 const transcript = new Transcript(join(dir, 'transcripts'));
@@ -134,12 +134,7 @@ describe("TRex's RPC, as the driver speaks it", () => {
     await expect(rpc.connect()).rejects.toThrow(`TRex on tg (${silent.endpoint}) did not answer api_sync_v2 within 0.4 s`);
     expect(Date.now() - t0).toBeLessThan(3000);
     // Nothing listening: the same bound, the same words.
-    const closed = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const port = (s.address() as { port: number }).port;
-        s.close(() => resolve(port));
-      });
-    });
+    const closed = await closedPort();
     const waiting = client(`tcp://127.0.0.1:${closed}`, 300);
     await expect(waiting.connect()).rejects.toThrow(/did not answer api_sync_v2 within 0\.3 s/);
     // The socket that waited in vain is dropped: once a server is there, the same client is answered.
