@@ -84,19 +84,31 @@ export interface LegendItem {
   text: string;
 }
 
-/** Legend entries in rows from (x, y), wrapped before `maxX`: none overlaps another. */
-export function legend(items: LegendItem[], x: number, y: number, maxX: number, fontSize = 11): string {
-  const parts: string[] = [];
+/** Where each legend entry goes, in rows from (x, y), wrapped before `maxX`. */
+function legendPlaces(items: LegendItem[], x: number, y: number, maxX: number, fontSize: number): Array<{ cx: number; cy: number }> {
   let [cx, cy] = [x, y];
-  for (const it of items) {
+  return items.map((it) => {
     const w = 26 + textWidth(it.text, fontSize) + 18;
     if (cx > x && cx + w > maxX) [cx, cy] = [x, cy + fontSize + 7];
-    parts.push(
-      `<g class="legend-item" transform="translate(${cx} ${cy - 9})">${it.mark}<text x="26" y="10" font-size="${fontSize}">${esc(it.text)}</text></g>`,
-    );
+    const at = { cx, cy };
     cx += w;
-  }
+    return at;
+  });
+}
+
+/** Legend entries in rows from (x, y), wrapped before `maxX`: none overlaps another. */
+export function legend(items: LegendItem[], x: number, y: number, maxX: number, fontSize = 11): string {
+  const places = legendPlaces(items, x, y, maxX, fontSize);
+  const parts = items.map(
+    (it, i) =>
+      `<g class="legend-item" transform="translate(${places[i]!.cx} ${places[i]!.cy - 9})">${it.mark}<text x="26" y="10" font-size="${fontSize}">${esc(it.text)}</text></g>`,
+  );
   return `<g class="legend">${parts.join('')}</g>`;
+}
+
+/** How many rows a legend takes between x and maxX: a chart with many series makes room for them. */
+export function legendRows(items: LegendItem[], x: number, maxX: number, fontSize = 11): number {
+  return new Set(legendPlaces(items, x, 0, maxX, fontSize).map((p) => p.cy)).size;
 }
 
 /** Legend marks. */

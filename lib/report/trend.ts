@@ -28,6 +28,7 @@ import {
 import { classify, type Group } from './jumpavg.js';
 import { type FrameKey, frameKeyOf, frameText } from '../testbed/frame-mix.js';
 import { latencyTrendChart } from './latency-charts.js';
+import { telemetryTrendCharts } from './telemetry-charts.js';
 
 const VERDICT_COLORS: Record<string, string> = { pass: '#2ca02c', fail: '#d62728', 'infra-error': '#7f7f7f', aborted: '#7f7f7f' };
 
@@ -192,6 +193,9 @@ export function historyByLab(history: readonly HistoryEntry[]): Map<string, Hist
 
 /** The history of every testbed and profile, a chart each. */
 export function trendHtml(history: HistoryEntry[]): string {
-  const charts = [...historyByLab(history)].map(([k, runs]) => trendChart(k, runs) + latencyTrendChart(k, runs));
-  return htmlPage('dutlab trend: NDR, PDR and latency across runs', charts.length > 0 ? charts.join('\n') : '<p>No runs in the history yet.</p>');
+  const charts = [...historyByLab(history)].map(([k, runs]) => trendChart(k, runs) + latencyTrendChart(k, runs) + telemetryTrendCharts(k, runs));
+  return htmlPage(
+    'dutlab trend: NDR, PDR, latency and datapath telemetry across runs',
+    charts.length > 0 ? charts.join('\n') : '<p>No runs in the history yet.</p>',
+  );
 }

@@ -42,7 +42,29 @@ export const HISTORY: HistoryEntry[] = [
     const { histogram, streamId, ...figures } = madeUpLatency(load === 0.5 && lower === 20_000 ? 60 : 30, lower === 20_000 ? 600 : 300);
     return { frame: 64, of: 'dut' as const, load, rate: load * (lower as number) * 1.2, ...figures };
   }),
+  // The telemetry trial at the PDR: about 20,500 processing cycles a packet and 99 % EMC hits, then twice as many
+  // cycles and the EMC at 40 % at the DPDK update that halved the NDR.
+  telemetry: [madeUpTelemetry((lower as number) * 1.2, lower === 20_000 ? 41_000 : 20_000 + (lower as number) / 100, lower === 20_000 ? 40 : 99)],
 }));
+
+/** A telemetry trial at the PDR of one PMD (core 1): its cycles per packet and its EMC and megaflow shares. */
+export function madeUpTelemetry(rate: number, cycles: number, emc: number): NonNullable<HistoryEntry['telemetry']>[number] {
+  const figure = (id: string, label: string, unit: string, value: number) => ({ id, scope: 'core 1', label, unit, value });
+  return {
+    frame: 64,
+    rate,
+    goal: 'PDR',
+    durationS: 2,
+    sent: rate * 2,
+    received: rate * 2,
+    perfMetrics: true,
+    metrics: [
+      figure('pmd.cycles_per_packet.processing', 'processing cycles per packet', 'cycles/packet', cycles),
+      figure('pmd.hits.emc', 'exact-match cache hits', '% of packets', emc),
+      figure('pmd.hits.megaflow', 'megaflow (dpcls) hits', '% of packets', 100 - emc),
+    ],
+  };
+}
 
 /** One search at 64-byte frames: NDR 40..42 kfps, four trials from 100 kfps down. */
 export const SEARCH_64: ThroughputResult = {

@@ -34,6 +34,9 @@ describe('the pictures in a browser', () => {
     // Latency across the runs: p50 and p99 at 50 % of PDR, a point per run each.
     expect(dom.match(/<polyline class="latency-series" data-series="p(50|99) at 64 B"/g)).toHaveLength(2);
     expect(dom.match(/<circle class="latency-point"/g)).toHaveLength(6);
+    // The telemetry trial across the runs: cycles per packet, the EMC's and the megaflow cache's shares; the rise in cycles.
+    expect(dom.match(/<polyline class="telemetry-series"/g)).toHaveLength(3);
+    expect(dom.match(/class="telemetry-point rise worse"/g)).toHaveLength(1);
   }, 120_000);
 
   it("renders a run's report.html: a point per trial and the bounds, the latency's percentile curves", async () => {
@@ -78,6 +81,11 @@ describe('pictures a person can read', () => {
           ? /latency at 50 % of PDR \(log\).*runs in the order they started.*p50 at 64 B.*p99 at 64 B/
           : /µs.*one-way latency \(log scale\).*p99\.9.*the generator alone \(guest bypassed\).*90 % of PDR/,
       );
+      // The telemetry charts: their axes with units, a legend naming each series and what a marked point means.
+      if (page === trend)
+        expect(words).toMatch(
+          /cycles per packet \(processing\).*runs in the order they started.*processing cycles per packet on core 1 at 64 B.*a rise begins \(worse\).*% of the packets.*exact-match cache hits on core 1 at 64 B.*megaflow \(dpcls\) hits on core 1 at 64 B.*a change begins/,
+        );
     }
   }, 120_000);
 

@@ -11,7 +11,8 @@ import { buildSummary } from '../../lib/report/summary.js';
 import { runReportHtml } from '../../lib/report/run-page.js';
 import { seriesValues, trendHtml } from '../../lib/report/trend.js';
 import { dutlabInProcess } from '../helpers/in-process.js';
-import { HISTORY, runRecord, SEARCH_64 } from '../helpers/history.js';
+import { HISTORY, madeUpTelemetry, runRecord, SEARCH_64 } from '../helpers/history.js';
+import { telemetryGroups, telemetrySeries, telemetryTrendCharts, telemetryValues } from '../../lib/report/telemetry-charts.js';
 
 describe('the trend page', () => {
   const html = trendHtml(HISTORY);
@@ -34,6 +35,55 @@ describe('the trend page', () => {
 
   it('says so when there is nothing to draw', () => {
     expect(trendHtml([])).toContain('<p>No runs in the history yet.</p>');
+  });
+
+  it("draws the telemetry trial's cycles per packet and lookup shares per run, jumpavg's groups, a rise in cycles marked as worse", () => {
+    expect(html).toContain('<h2>virtual-lab-dpdk / ovs-dpdk: processing cycles per packet</h2>');
+    expect(html).toContain('<h2>virtual-lab-dpdk / ovs-dpdk: lookup hit shares</h2>');
+    expect(html.match(/<polyline class="telemetry-series" data-series="[^"]*"/g)).toEqual([
+      '<polyline class="telemetry-series" data-series="pmd.cycles_per_packet.processing|core 1|64|at the PDR"',
+      '<polyline class="telemetry-series" data-series="pmd.hits.emc|core 1|64|at the PDR"',
+      '<polyline class="telemetry-series" data-series="pmd.hits.megaflow|core 1|64|at the PDR"',
+    ]);
+    // The DPDK update's 41,000 cycles against 20,500 and 20,490: a rise, and the worse way for cycles.
+    expect(html.match(/class="telemetry-point rise worse"/g)).toHaveLength(1);
+    expect(html).toContain('<title>20261122-010000-0003: processing cycles per packet on core 1 at 64 B 41,000, a rise begins</title>');
+    // The EMC fell and the megaflow cache rose as much: changes, neither the worse way.
+    expect(html.match(/class="telemetry-point (fall|rise)"/g)).toEqual(['class="telemetry-point fall"', 'class="telemetry-point rise"']);
+  });
+
+  it('keeps a fixed load apart from the PDR, and a figure a run did not offer out of its series; nothing where no run has a telemetry trial', () => {
+    const [a, b, c] = HISTORY;
+    const fixed = { ...madeUpTelemetry(20_000, 21_000, 99), goal: 'fixed load' as const };
+    const notOffered = madeUpTelemetry(60_000, 0, 99);
+    notOffered.metrics[0] = { ...notOffered.metrics[0]!, value: null, notOffered: 'no PMD thread' };
+    const runs = [a!, { ...b!, telemetry: [fixed] }, { ...c!, telemetry: [notOffered] }];
+    const series = telemetrySeries(runs, ['pmd.cycles_per_packet.processing']);
+    expect(series.map((s) => s.trial)).toEqual(['at 20000 frames/s', 'at the PDR']);
+    expect(telemetryValues(runs, series[1]!)).toEqual([{ i: 0, value: 20_500 }]);
+    expect(telemetryValues(runs, series[0]!)).toEqual([{ i: 1, value: 21_000 }]);
+    expect(
+      telemetryTrendCharts(
+        'lab',
+        runs.map(({ telemetry, ...r }) => r),
+      ),
+    ).toBe('');
+  });
+
+  it('groups a series as jumpavg groups NDR: a step is one change, noise around one level none', () => {
+    const at = (cycles: number[]) => cycles.map((v, i) => ({ ...HISTORY[0]!, runId: `r${i}`, telemetry: [madeUpTelemetry(60_000, v, 99)] }));
+    const s = telemetrySeries(at([1]), ['pmd.cycles_per_packet.processing'])[0]!;
+    const step = telemetryGroups(at([20_000, 20_300, 19_800, 20_100, 26_000, 26_200, 25_900]), s, 1, true);
+    expect(step.map((g) => [g.first, g.last, g.change, g.worse])).toEqual([
+      [0, 3, 'none', false],
+      [4, 6, 'rise', true],
+    ]);
+    expect(telemetryGroups(at([20_000, 20_300, 19_800, 20_100, 20_200, 19_900]), s, 1, true)).toHaveLength(1);
+    // Fewer cycles: a fall, not the worse way.
+    expect(telemetryGroups(at([26_000, 26_200, 25_900, 20_000, 20_300, 19_800]), s, 1, true).map((g) => [g.change, g.worse])).toEqual([
+      ['none', false],
+      ['fall', false],
+    ]);
   });
 });
 
