@@ -1,11 +1,14 @@
 // npm run bench:telemetry: which telemetry figure is steadier than NDR on a
 // lab. Five healthy quick searches on the virtual lab's DPDK datapath (one
 // PMD), each with its telemetry trial at the PDR; for NDR and each figure the
-// gate could name, the mean over the runs and its spread ((max - min) / mean,
-// the share a healthy pair can differ by), and that spread against NDR's. A
-// figure whose spread is well below NDR's could be gated on; the gate keeps
-// NDR's rule until this says otherwise (docs/gate.md). `-- --runs N` changes
-// the count; about 5 minutes as it is on a 2-core box.
+// gate could name, the mean over the runs and its spread, in the unit of the
+// figure's threshold (lib/report/telemetry-diff.ts): (max - min) / mean for
+// counts and rates, max - min in points for shares; that spread against NDR's
+// (shares: not comparable), and against the testbed's default threshold, which
+// must stay above it or `compare` names a healthy pair's noise. A figure whose
+// spread is well below NDR's could be gated on; the gate keeps NDR's rule until
+// this says otherwise (docs/gate.md). `-- --runs N` changes the count; about
+// 5 minutes as it is on a 2-core box.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +17,7 @@ import { parseDocument } from 'yaml';
 import type { RunResult } from '../lib/results/run.js';
 import { metricKey } from '../lib/results/telemetry.js';
 import { throughputOf, type ThroughputResult } from '../lib/results/throughput.js';
-import { DEFAULT_TELEMETRY_THRESHOLDS } from '../lib/report/telemetry-diff.js';
+import { DEFAULT_TELEMETRY_THRESHOLDS, POINTS } from '../lib/report/telemetry-diff.js';
 import { labDown, labUp } from '../lib/vlab/lab.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -50,6 +53,8 @@ const spread = (xs: number[]) => {
   const mean = xs.reduce((a, x) => a + x, 0) / xs.length;
   return { mean, spread: mean === 0 ? 0 : (Math.max(...xs) - Math.min(...xs)) / Math.abs(mean) };
 };
+/** A share's spread: points between the lowest and the highest. */
+const pointsSpread = (xs: number[]) => ({ mean: xs.reduce((a, x) => a + x, 0) / xs.length, spread: Math.max(...xs) - Math.min(...xs) });
 
 async function main(): Promise<void> {
   const lab = await labUp({ id: ID, datapath: 'dpdk' });
@@ -62,17 +67,24 @@ async function main(): Promise<void> {
     }
     const ndr = spread(results.map((r) => r.goals.find((g) => g.goal === 'NDR')!.lowerBound ?? 0));
     console.log(`${RUNS} healthy quick searches on the DPDK lab (one PMD), the telemetry trial at each PDR`);
-    console.log(`${'figure'.padEnd(70)} ${'mean'.padStart(12)} ${'spread'.padStart(8)} ${'/ NDR'.padStart(7)}`);
+    console.log(`${'figure'.padEnd(70)} ${'mean'.padStart(12)} ${'spread'.padStart(10)} ${'/ NDR'.padStart(7)} ${'threshold'.padStart(10)}`);
     console.log(
-      `${'NDR lower bound (frames/s)'.padEnd(70)} ${ndr.mean.toFixed(0).padStart(12)} ${`${(ndr.spread * 100).toFixed(1)} %`.padStart(8)} ${'1.00'.padStart(7)}`,
+      `${'NDR lower bound (frames/s)'.padEnd(70)} ${ndr.mean.toFixed(0).padStart(12)} ${`${(ndr.spread * 100).toFixed(1)} %`.padStart(10)} ${'1.00'.padStart(7)}`,
     );
+    const thresholds = DEFAULT_TELEMETRY_THRESHOLDS as Record<string, number>;
     const keys = [...new Set(results.flatMap((r) => r.telemetry!.metrics.filter((m) => m.id in DEFAULT_TELEMETRY_THRESHOLDS).map(metricKey)))];
     for (const key of keys) {
       const values = results.map((r) => r.telemetry!.metrics.find((m) => metricKey(m) === key)?.value).filter((v): v is number => typeof v === 'number');
       if (values.length < 2) continue;
-      const s = spread(values);
-      const ratio = ndr.spread === 0 ? '-' : (s.spread / ndr.spread).toFixed(2);
-      console.log(`${key.padEnd(70)} ${s.mean.toPrecision(5).padStart(12)} ${`${(s.spread * 100).toFixed(1)} %`.padStart(8)} ${ratio.padStart(7)}`);
+      const id = key.split(' @ ')[0]!;
+      const points = POINTS.has(id);
+      const s = points ? pointsSpread(values) : spread(values);
+      const ratio = points || ndr.spread === 0 ? '-' : (s.spread / ndr.spread).toFixed(2);
+      const [shown, threshold] = points
+        ? [`${s.spread.toFixed(1)} pt`, `${thresholds[id]} pt`]
+        : [`${(s.spread * 100).toFixed(1)} %`, `${(thresholds[id]! * 100).toFixed(0)} %`];
+      const over = s.spread > thresholds[id]! ? '  (spread above the threshold: a healthy pair is named)' : '';
+      console.log(`${key.padEnd(70)} ${s.mean.toPrecision(5).padStart(12)} ${shown.padStart(10)} ${ratio.padStart(7)} ${threshold.padStart(10)}${over}`);
     }
   } finally {
     await labDown({ id: ID });

@@ -34,6 +34,7 @@ interface LabUpOptions {
   rebuildImage?: boolean;
   capacity?: string;
   pin?: boolean;
+  builds?: boolean;
   tg: TgKind;
 }
 
@@ -68,6 +69,10 @@ function addLabUp(lab: Command): void {
         .default('linux'),
     )
     .option('--pin', 'the switch on CPU 0, the generator and its captures on the other CPUs (netdev datapath; the testbed gets tg.cpus)')
+    .option(
+      '--builds',
+      "two DPDK builds in the testbed (ovsDpdk.builds): the installed one (the run's default) and the other point release Debian's archives keep, fetched with apt and unpacked into /var/cache/dutlab/builds, never installed (--datapath dpdk)",
+    )
     .action(labUpCommand);
 }
 
@@ -84,6 +89,7 @@ async function labUpCommand(o: LabUpOptions): Promise<void> {
     ...(o.template ? { template: o.template } : {}),
     ...(o.capacity !== undefined ? { capacity: Number(o.capacity) } : {}),
     ...(o.pin ? { pin: true } : {}),
+    ...(o.builds ? { builds: true } : {}),
     tg: o.tg,
   });
   process.stdout.write(`${st.testbedFile}\n`);

@@ -3,9 +3,9 @@
 // DPDK devices, and the tap PMD in place of KNI (removed in DPDK 23.11) for
 // the guest's side. The run starts the DPDK build of ovs-vswitchd and stops it.
 import type { Testbed, VmPortSpec } from '../testbed/schema.js';
-import { shq } from '../transport/quote.js';
 import type { Profile } from './profile.js';
 import * as S from './steps/index.js';
+import { selectedBuild, vswitchdLaunch } from './steps/build.js';
 
 /**
  * How OVS takes a VM port of each kind. A tap wants as many RX queues as the
@@ -72,7 +72,8 @@ export const ovsDpdk: Profile = {
   ],
   steps: [...SWITCH_STEPS, S.hostMoveTaps, S.hostConfirmPorts, S.hostFlows, ...S.GUEST_ROUTER_STEPS],
   // The DPDK the DPDK build of ovs-vswitchd is linked with ("DPDK 22.11.11"), before it runs.
-  dpdkVersionCommand: (tb) => `${shq(tb.ovsDpdk.vswitchd)} --version | grep -m1 '^DPDK'`,
+  // The build's libraries where the run names one (its mount namespace and library path, as it starts).
+  dpdkVersionCommand: (tb) => `${vswitchdLaunch(tb, selectedBuild(tb), '--version')} | grep -m1 '^DPDK'`,
   forTestbed: (tb) => (tb.vmPorts.some((k) => k.kind === 'vhost-user') ? (tb.vm?.forwarding === 'testpmd' ? ovsDpdkVmTestpmd : ovsDpdkVm) : ovsDpdk),
 };
 

@@ -63,6 +63,8 @@ export interface StepRuntime {
   readonly values: Map<string, string>;
   connect(role: HostRole): Promise<Shell>;
   takeDmesgBaseline(): Promise<void>;
+  /** A line for the run's notes (what a step read back that the report should say). */
+  note(line: string): void;
 }
 
 export interface Cmd {

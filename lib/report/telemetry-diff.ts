@@ -22,7 +22,15 @@ export const DEFAULT_TELEMETRY_THRESHOLDS: TelemetryThresholds = Throughput.pars
  * per packet, rates, memory) or points of a percentage (shares). Figures that
  * follow the load (packets received) or OVS's window (queue shares) have none.
  */
-const POINTS = new Set(['pmd.busy_share', 'pmd.hits.simple_match', 'pmd.hits.emc', 'pmd.hits.smc', 'pmd.hits.megaflow', 'thread.cpu', 'thread.wait']);
+export const POINTS: ReadonlySet<string> = new Set([
+  'pmd.busy_share',
+  'pmd.hits.simple_match',
+  'pmd.hits.emc',
+  'pmd.hits.smc',
+  'pmd.hits.megaflow',
+  'thread.cpu',
+  'thread.wait',
+]);
 
 export interface MovedMetric {
   frame: FrameKey;

@@ -57,7 +57,7 @@ export class Session implements StepRuntime {
   private readonly processes = new Teardown();
   private readonly connector: Connector;
   private readonly fixtures: Teardown | undefined;
-  private readonly note: (line: string) => void;
+  readonly note: (line: string) => void;
   readonly topology: Topology;
 
   constructor(

@@ -88,6 +88,30 @@ const perNode = (field: string) =>
       .refine((l) => l.some((v) => v > 0), 'every node at 0 MB gives DPDK no memory'),
   ]);
 
+/**
+ * One named build of OVS and DPDK on the DUT host (issue 43): what its
+ * ovs-vswitchd must turn out to be, and where its files are. A build side by
+ * side with the system's has a directory of DPDK libraries (first on the
+ * library path) and one of DPDK drivers, which the daemon's own mount
+ * namespace stands over the system's driver directory: DPDK's EAL loads every
+ * driver there whatever the library path, so a swapped library path alone
+ * gives one build's core with the other's drivers.
+ */
+export const Build = z
+  .strictObject({
+    // The DPDK version its ovs-vswitchd must report (dpdk_version, "DPDK 22.11.7"): what the build claims.
+    dpdkVersion: z.string().regex(/^\d+\.\d+(\.\d+)*$/, 'a DPDK version like 22.11.7'),
+    // Its ovs-vswitchd; absent: ovsDpdk.vswitchd.
+    vswitchd: absPath().optional(),
+    // Side by side: its DPDK libraries (librte_*.so.*) and its drivers; absent both: the system's, as the loader finds them.
+    libDir: absPath().optional(),
+    pmdDir: absPath().optional(),
+  })
+  .refine((b) => (b.libDir === undefined) === (b.pmdDir === undefined), {
+    path: ['pmdDir'],
+    message: 'libDir and pmdDir go together: a build side by side has both, the system’s neither',
+  });
+
 export const OvsDpdk = z.strictObject({
   // Run by its path: the system's ovs-vswitchd alternative is never switched.
   vswitchd: absPath().default('/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk'),
@@ -112,6 +136,13 @@ export const OvsDpdk = z.strictObject({
   // Lets an idle PMD thread sleep (microseconds): without it a PMD takes a whole core.
   pmdMaxSleepUs: z.number().int().nonnegative().default(10000),
   hugepageSizeKb: hugepageSize(),
+  // Named builds (issue 43), and the one a run starts; without one, ovs-vswitchd above with the system's DPDK, not read back.
+  builds: z.record(word(), Build).default({}),
+  build: word().optional(),
+  // Where this host's EAL loads DPDK drivers from (RTE_EAL_PMD_PATH of Debian's DPDK 22.11): what a build's pmdDir stands over.
+  systemPmdDir: absPath().default('/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0'),
+  // Where the system's DPDK libraries are (a build without libDir is read back against them).
+  systemLibDir: absPath().default('/usr/lib/x86_64-linux-gnu'),
   // ovs-vswitchd log lines at ERR or EMER that are expected here (regular expressions), as make check-dpdk allows them.
   logAllowlist: z.array(z.string().min(1).refine(compiles, 'not a regular expression JavaScript can compile')).default([]),
 });

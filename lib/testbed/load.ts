@@ -302,6 +302,7 @@ function valueAgreement(tb: Testbed): TestbedProblem[] {
     });
   if (d.pciDevices.length > 0 && d.extraArgs.includes('--no-pci'))
     problems.push({ path: 'ovsDpdk.extraArgs', message: '--no-pci forbids the PCI devices ovsDpdk.pciDevices names: keep one' });
+  problems.push(...buildProblems(tb));
   if (tb.vm) {
     if (tb.vm.hugepageSizeKb !== d.hugepageSizeKb)
       problems.push({
@@ -312,6 +313,27 @@ function valueAgreement(tb: Testbed): TestbedProblem[] {
       problems.push({ path: 'vm.memoryMb', message: `${tb.vm.memoryMb} MB is not a whole number of ${tb.vm.hugepageSizeKb / 1024} MB hugepages` });
     problems.push(...pinProblems(tb), ...testpmdProblems(tb));
   }
+  return problems;
+}
+
+/** ovsDpdk.build names one of ovsDpdk.builds; no two builds are one (the same daemon and libraries, or the same version of one daemon). */
+function buildProblems(tb: Testbed): TestbedProblem[] {
+  const d = tb.ovsDpdk;
+  const names = Object.keys(d.builds);
+  const problems: TestbedProblem[] = [];
+  if (d.build !== undefined && !names.includes(d.build))
+    problems.push({ path: 'ovsDpdk.build', message: `${d.build} is not one of ovsDpdk.builds (${names.join(', ') || 'none'})` });
+  const files = (n: string) => `${d.builds[n]!.vswitchd ?? d.vswitchd} ${d.builds[n]!.libDir ?? d.systemLibDir}`;
+  names.forEach((n, i) => {
+    const same = names
+      .slice(0, i)
+      .find(
+        (m) =>
+          files(m) === files(n) ||
+          `${d.builds[m]!.vswitchd ?? d.vswitchd} ${d.builds[m]!.dpdkVersion}` === `${d.builds[n]!.vswitchd ?? d.vswitchd} ${d.builds[n]!.dpdkVersion}`,
+      );
+    if (same) problems.push({ path: `ovsDpdk.builds.${n}`, message: `the same build as ${same}: two builds that are one compare nothing` });
+  });
   return problems;
 }
 

@@ -8,25 +8,24 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { parseDocument, type Scalar, type YAMLMap } from 'yaml';
 import { LocalShell } from '../transport/local.js';
 import { cmd } from '../transport/quote.js';
 import { loadTestbed } from '../testbed/load.js';
 import type { Testbed } from '../testbed/schema.js';
-import { FILE_LIMITS, readBounded } from '../files.js';
 import { isAlive, pidsInNetns, startTimeOf, stopProc, type ProcRecord } from './procs.js';
 import { ensurePackages } from './packages.js';
 import { releaseHugepages, reserveHugepages } from './hugepages.js';
-import { DATAPATH_BATCH, shapeGuest, type Capacity } from './capacity.js';
-import { LAB_TG_TIMER, pinningFor, pinSwitch, type Pinning } from './pinning.js';
+import { DATAPATH_BATCH, shapeGuest } from './capacity.js';
+import { pinningFor, pinSwitch, type Pinning } from './pinning.js';
 import { hugepagesNeeded } from '../testbed/sizing.js';
-import { ensureGuestImage, type GuestImage } from './image.js';
+import { ensureGuestImage } from './image.js';
 import { waitUntil } from '../wait.js';
-import { hostKeyFingerprint, makeKeys, portOpen, sshdListening, startForwarder, startOvs, startSshd } from './daemons.js';
+import { makeKeys, portOpen, sshdListening, startForwarder, startOvs, startSshd } from './daemons.js';
 import { MGMT_GUEST, nsRoles, wire, type Datapath, type GuestKind, type Role } from './wiring.js';
-import { startLabTrex, startTrexRelay, stopLabTrex, TREX_RPC_PORT, trexCore, trexLogTail, trexPrefixOf, type LabTrex } from './trex.js';
+import { startLabTrex, startTrexRelay, stopLabTrex, trexCore, trexLogTail, trexPrefixOf, type LabTrex } from './trex.js';
 import { DPDK_RUN_DIR, giveBackDpdkRunDir } from './dpdk-run.js';
-import { topologyOf } from '../testbed/topology.js';
+import { labTestbed, type LabTestbedState } from './lab-testbed.js';
+import { prepareDpdkBuilds } from './builds.js';
 
 export type { Datapath, GuestKind } from './wiring.js';
 
@@ -37,30 +36,14 @@ export const VM_TEMPLATE = new URL('../../fixtures/testbeds/virtual-vm.yaml', im
 /** linux: tcpreplay and tcpdump in the TG namespace (the testbed's default); trex: a real TRex there (lib/vlab/trex.ts). */
 export type TgKind = 'linux' | 'trex';
 
-export interface LabState {
-  id: string;
-  stateDir: string;
-  namespaces: Record<Role, string>;
-  forwarders: Record<'host' | 'tg', number>;
+/** What lab up made and recorded (state.json): lab-testbed.ts's part, and the processes, the testbed file and the hugepages. */
+export interface LabState extends LabTestbedState {
   processes: ProcRecord[];
   testbedFile: string;
-  createdAt: string;
-  datapath?: Datapath;
-  guest?: GuestKind;
-  /** The guest image the VM boots (vm). */
-  image?: GuestImage;
-  /** QEMU can run a KVM vCPU on this machine (vm); otherwise the VM runs under TCG. */
-  kvm?: boolean;
   /** The hugepages this lab reserved (dpdk), given back at lab down. */
   hugepages?: { sizeKb: number; pages: number };
   /** /var/run/dpdk did not exist before this lab (dpdk): lab down removes it if it is empty. */
   madeDpdkRunDir?: boolean;
-  /** The guest's known capacity, where lab up set one. */
-  capacity?: Capacity;
-  /** The switch's and the generator's CPUs, where lab up --pin set them. */
-  pinned?: Pinning;
-  /** The lab's TRex, where lab up --tg trex started one. */
-  trex?: LabTrex;
 }
 
 export function labNames(id: string) {
@@ -88,6 +71,8 @@ export interface UpOptions {
   pin?: boolean;
   /** The generator in the TG namespace: the linux tools (default) or a real TRex (--tg trex). */
   tg?: TgKind;
+  /** Two DPDK builds in the testbed: the installed one and the other Debian keeps, unpacked (dpdk; lib/vlab/builds.ts). */
+  builds?: boolean;
 }
 
 /** What lab up checks before it touches anything: the options together, the template read. */
@@ -99,6 +84,7 @@ function upPlan(options: UpOptions) {
   if (options.capacity !== undefined && (guest !== 'netns' || !Number.isInteger(options.capacity) || options.capacity < 100 || options.capacity > 1_000_000))
     throw new Error(`--capacity ${options.capacity}: whole frames/s from 100 to 1000000, on a guest namespace (not --guest vm)`);
   if (options.pin && datapath !== 'netdev') throw new Error('--pin: the netdev datapath only (the DPDK datapath takes its own CPUs: ovsDpdk.pmdCpuMask)');
+  if (options.builds && datapath !== 'dpdk') throw new Error('--builds: DPDK builds, for the DPDK datapath (--datapath dpdk)');
   const pinning = options.pin ? pinningFor() : undefined;
   // The template before anything is torn down or installed: a mistyped --template leaves the existing lab as it is.
   const template = options.template ?? (guest === 'vm' ? VM_TEMPLATE : datapath === 'dpdk' ? DPDK_TEMPLATE : DEFAULT_TEMPLATE);
@@ -126,6 +112,8 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
   }
   // The image before anything of the lab exists: a build that fails leaves nothing to clear.
   const image = guest === 'vm' ? await ensureGuestImage({ log, ...(options.rebuildImage ? { rebuild: true } : {}) }) : undefined;
+  // The builds too: fetched into the cache before the lab exists, never installed.
+  const builds = options.builds ? await prepareDpdkBuilds(log) : undefined;
   const state: LabState = {
     id,
     stateDir: names.stateDir,
@@ -137,6 +125,7 @@ export async function labUp(options: UpOptions = {}): Promise<LabState> {
     datapath,
     guest,
     ...(image ? { image, kvm: await kvmUsable(log) } : {}),
+    ...(builds ? { builds } : {}),
   };
   // A VM guest has its own sshd; the guest namespace exists only as the namespace guest.
   const dirs = ['keys', 'ovs', 'work', 'logs', ...(guest === 'vm' ? ['vm'] : []), ...nsRoles(guest).flatMap((r) => [`sshd-${r}`, `tmp-${r}`])];
@@ -260,68 +249,6 @@ async function kvmUsable(log: (line: string) => void): Promise<boolean> {
   if (r.timedOut) return true;
   log(`/dev/kvm is there but QEMU cannot run a KVM vCPU (${r.stderr.trim().split('\n')[0] ?? `exit ${r.exitCode}`}): the VM runs under TCG`);
   return false;
-}
-
-/** The template with this lab's ports, keys, fingerprints and state paths filled in. */
-function labTestbed(template: string, state: LabState): string {
-  const doc = parseDocument(readBounded(template, FILE_LIMITS.testbed, 'testbed template'));
-  const s = state.stateDir;
-  doc.set('name', `virtual-lab-${state.id}`);
-  if (state.capacity) {
-    // A shaped DUT is steady where the unshaped one is not: a drop of twice this is always caught (docs/gate.md).
-    doc.setIn(['throughput', 'regressionThreshold'], 0.05);
-    // The template's word on its threshold (the unshaped DUT's noise) is not this lab's.
-    const throughput = doc.getIn(['throughput']) as YAMLMap<Scalar, unknown>;
-    throughput.commentBefore = ' The shaped DUT is steady (npm run bench:throughput): a 10 % cut is caught at 5 % (docs/gate.md).';
-    doc.commentBefore = ` A DUT of known capacity: the guest forwards at most ${state.capacity.fps} frames/s of the stream (lab up --capacity).`;
-  }
-  if (state.pinned) doc.setIn(['tg', 'cpus'], state.pinned.generator);
-  if (!state.trex) doc.setIn(['tg', 'timer'], LAB_TG_TIMER);
-  if (state.trex) {
-    const t = topologyOf(loadTestbed(template));
-    const trex = { server: { address: '127.0.0.1', port: TREX_RPC_PORT }, ports: { transmit: state.trex.ports[t.tgTx], receive: state.trex.ports[t.tgRx] } };
-    doc.setIn(['tg', 'type'], 'trex');
-    // TRex in software mode on veths carries far below the veths' nominal 10 Gb/s: the search's ceiling stays where the linux TG's is.
-    if (!doc.hasIn(['throughput', 'maxRate'])) doc.setIn(['throughput', 'maxRate'], 1_000_000);
-    doc.setIn(['tg', 'trex'], doc.createNode({ ...trex, pcapDir: join(s, 'trex', 'pcaps') }));
-  }
-  for (const role of ['host', 'guest', 'tg'] as const) {
-    const img = role === 'guest' ? state.image : undefined;
-    doc.setIn(['hosts', role, 'auth'], doc.createNode({ privateKeyFile: img ? img.clientKey : join(s, 'keys', 'client') }, { flow: true }));
-    doc.setIn(['hosts', role, 'hostKey'], doc.createNode({ fingerprint: img ? img.hostKeyFingerprint : hostKeyFingerprint(s, role) }, { flow: true }));
-  }
-  if (state.image) {
-    const vm = join(s, 'vm');
-    const kvm = state.kvm === true;
-    for (const [k, v] of Object.entries({
-      kernel: state.image.kernel,
-      initrd: state.image.initrd,
-      disk: state.image.disk,
-      accel: kvm ? 'kvm' : 'tcg',
-      cpu: kvm ? 'host' : 'max',
-      pidfile: join(vm, 'qemu.pid'),
-      consoleLog: join(vm, 'console.log'),
-    }))
-      doc.setIn(['vm', k], v);
-    // The virtual lab's guest shares this box's CPUs with everything: nothing to pin it apart from.
-    if (kvm) doc.setIn(['vm', 'pin'], 'none');
-    const vmPorts = doc.get('vmPorts') as { items: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }> };
-    for (const p of vmPorts.items) p.set('vhostSocket', join(vm, `${String(p.get('name'))}.sock`));
-  }
-  doc.setIn(['hosts', 'host', 'port'], state.forwarders.host);
-  doc.setIn(['hosts', 'tg', 'port'], state.forwarders.tg);
-  if (state.guest !== 'vm') doc.setIn(['hosts', 'guest', 'address'], MGMT_GUEST);
-  for (const key of ['ovsRunDir', 'ovsEtcDir', 'ovsLogDir']) doc.setIn(['paths', key], join(s, 'ovs'));
-  doc.setIn(['paths', 'ovsdbPidfile'], join(s, 'ovs', 'ovsdb-server.pid'));
-  doc.setIn(['paths', 'vswitchdPidfile'], join(s, 'ovs', 'ovs-vswitchd.pid'));
-  doc.setIn(['paths', 'workDir'], join(s, 'work'));
-  doc.setIn(['lock', 'path'], join(s, 'lock'));
-  if (state.datapath === 'dpdk') {
-    const vmPorts = doc.get('vmPorts') as { items: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }> };
-    for (const p of vmPorts.items) if (p.get('kind') === 'tap') p.set('netns', state.namespaces.guest);
-    doc.setIn(['ovsDpdk', 'filePrefix'], `dutlab-${state.id}`);
-  }
-  return `# Written by \`dutlab lab up\` for lab ${state.id} at ${state.createdAt}; removed by \`dutlab lab down\`.\n${doc.toString()}`;
 }
 
 export function readState(id: string): LabState | null {

@@ -5,6 +5,7 @@ import { shq } from '../../transport/quote.js';
 import { checkDpdkInitialized } from '../../verify/state.js';
 import type { StepDef } from '../profile.js';
 import { awaitHugepagesBack } from './hugepages.js';
+import { BUILD_READBACK_COMMANDS, buildPathsCheck, buildReadback, explainMissing, judgeBuild, selectedBuild, vswitchdLaunch } from './build.js';
 import { delOwnBridge, FOREIGN_BRIDGE_EXIT, FOREIGN_EXIT, foreignBridgeFix, host, recordStarted, startedRecord, stopOwnByPidfile, t } from './shared.js';
 
 // ---- Upstream Open vSwitch with DPDK (the ovs-dpdk profile) ---------------------
@@ -91,7 +92,10 @@ export const hostStartVswitchdDpdk: StepDef = {
   host: 'host',
   commands: (c) => {
     const p = c.tb.paths;
+    const build = selectedBuild(c.tb);
     return [
+      // A build's files before anything starts: one that is not on the DUT host is named by its field.
+      ...(build ? [host(c, buildPathsCheck(c.tb, build))] : []),
       // Where its log stands before it starts: the log check reads only what this run's daemon wrote.
       host(
         c,
@@ -100,7 +104,11 @@ export const hostStartVswitchdDpdk: StepDef = {
       host(c, `${HUGEPAGES_FREE(c.tb.ovsDpdk.hugepageSizeKb)} > ${shq(`${p.workDir}/hugepages-free-before`)}`),
       host(
         c,
-        `${shq(c.tb.ovsDpdk.vswitchd)} unix:${shq(`${p.ovsRunDir}/db.sock`)} --pidfile=${shq(p.vswitchdPidfile)} --unixctl=${shq(dpdkVswitchdCtl(c.tb))} --no-chdir --log-file=${shq(`${p.ovsLogDir}/ovs-vswitchd.log`)}`,
+        vswitchdLaunch(
+          c.tb,
+          build,
+          `unix:${shq(`${p.ovsRunDir}/db.sock`)} --pidfile=${shq(p.vswitchdPidfile)} --unixctl=${shq(dpdkVswitchdCtl(c.tb))} --no-chdir --log-file=${shq(`${p.ovsLogDir}/ovs-vswitchd.log`)}`,
+        ),
         { background: { name: 'ovs-vswitchd', pidfile: p.vswitchdPidfile, ready: `test -S ${shq(dpdkVswitchdCtl(c.tb))}` } },
       ),
       // This run's own: what a later run's stop step may stop.
@@ -108,11 +116,23 @@ export const hostStartVswitchdDpdk: StepDef = {
       // DPDK initialises in the background: wait (bounded) for the daemon to say so, then read what it says.
       host(c, `${t(c, 'ovs-vsctl')} --timeout=15 wait-until Open_vSwitch . dpdk_initialized=true`, { timeoutMs: 25_000, okExitCodes: [0, 142] }),
       host(c, `${t(c, 'ovs-vsctl')} get Open_vSwitch . dpdk_initialized dpdk_version`),
+      // What the daemon really is, where the run names a build: read back before anything is measured on it.
+      ...(build ? buildReadback(c.tb, build, t(c, 'ovs-vsctl'), vswitchdLogSinceStart(p)).map((line) => host(c, line)) : []),
     ];
   },
-  after: async (_s, outputs) => {
+  after: async (s, outputs) => {
+    const build = selectedBuild(s.tb);
+    const readback = build ? outputs.splice(-BUILD_READBACK_COMMANDS) : [];
+    // The build first: a daemon that is not what its build claims (one build's core with another's drivers, which
+    // DPDK may refuse to initialise) is the lab's error, never the DUT's.
+    if (build) s.note(judgeBuild(s.tb, build, readback));
     const [initialized, version] = outputs.at(-1)!.trim().split('\n');
     CheckFailure.ifAny('dpdk', checkDpdkInitialized(initialized ?? '', (version ?? '').replace(/^"|"$/g, '')));
+  },
+  // A build's files missing on the DUT host: the lab's error, naming the fields.
+  explain: async (s, err) => {
+    const build = selectedBuild(s.tb);
+    return build ? explainMissing(build, err) : err;
   },
   // Stopped through its own command, so that it removes the devices it made; then every hugepage it took must be back
   // before the run ends: the next run on the lab (a nightly right after its baseline) takes them at once.
