@@ -30,6 +30,7 @@ export function addRunCommand(program: Command): void {
     .addOption(suitesDirOption())
     .option('--reports <dir>', 'where reports go', undefined)
     .option('--hook-before-traffic <command>', 'a local command run just before the traffic (fault injection, debugging)')
+    .option('--build <name>', "the build of OVS and DPDK to start, one of the testbed's ovsDpdk.builds (default: ovsDpdk.build)")
     .option('--quiet', 'no per-testcase output')
     .option(
       '--baseline <run>',
@@ -51,6 +52,7 @@ interface RunCommandOptions {
   suitesDir: string[];
   reports?: string;
   hookBeforeTraffic?: string;
+  build?: string;
   quiet?: boolean;
   baseline?: string;
   doctor?: boolean;
@@ -84,6 +86,7 @@ async function runCommand(o: RunCommandOptions): Promise<void> {
     ...(o.suitesDir.length > 0 ? { suiteDirs: o.suitesDir } : {}),
     ...(o.reports ? { reportsDir: o.reports } : {}),
     ...(o.hookBeforeTraffic ? { beforeTraffic: o.hookBeforeTraffic } : {}),
+    ...(o.build ? { build: o.build } : {}),
     ...(o.quiet ? { quiet: true } : {}),
     ...(o.doctor ? { doctor: true } : {}),
     ...(gate ? { gate: gate.gate } : {}),

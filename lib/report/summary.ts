@@ -1,11 +1,14 @@
 // summary.json for machines and summary.md for the person who reads it first:
 // the verdict and why, what failed, what was blocked and what skipped, each
 // suite's own tables, the testcases, versions, teardown and notes.
+import type { LossEvents } from '../results/pvp.js';
 import type { MatrixRow, RunResult, Table } from '../results/run.js';
 import type { CaseOutcome } from '../results/run.js';
 import type { Verdict } from './verdict.js';
 import { pvpMeasured, type CountersRecord, type PvpMeasured } from '../results/pvp.js';
 import { latencyOf, telemetryOf, trialsOf, type HistoryLatency, type HistoryTelemetry, type HistoryTrial } from '../results/history.js';
+
+const withoutSample = ({ sample, ...rest }: LossEvents) => rest;
 
 export interface Summary
   extends Pick<RunResult, 'runId' | 'testbed' | 'testbedName' | 'profile' | 'startedAt' | 'finishedAt' | 'versions' | 'teardownProblems' | 'notes'> {
@@ -26,6 +29,8 @@ export interface Summary
     other: number;
     /** With many flows: how many, how many came back whole, how many not at all. */
     flows?: { count: number; complete: number; missing: number };
+    /** The loss events: how many, the longest and the frame-loss reset time, in frames and ms at the stream's rate. */
+    gaps?: Omit<LossEvents, 'sample'>;
   } | null;
   counters: CountersRecord | null;
   /** Every trial of the run's throughput searches (load, duration, frames offered, sent, received, loss, generator short). */
@@ -68,6 +73,7 @@ export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { v
           mismatched: p.mismatched,
           other: p.other.total,
           ...(p.flows ? { flows: { count: p.flows.count, complete: p.flows.complete, missing: p.flows.missing } } : {}),
+          ...(p.gaps ? { gaps: withoutSample(p.gaps) } : {}),
         }
       : null,
     counters: pvp.find((m) => m?.counters)?.counters ?? null,

@@ -5,6 +5,30 @@
 // draws them.
 import type { Measured, SuiteResult } from './run.js';
 
+/** A run of frames that did not come back (lib/verify/gaps.ts). */
+export interface LossEvent {
+  /** The first frame missing. */
+  firstSeq: number;
+  frames: number;
+  /** When it began, from the stream's first frame, and how long it lasted, at the stream's rate. */
+  startMs: number;
+  lengthMs: number;
+}
+
+export interface LossEvents {
+  /** The stream's rate (frames/s) the times are read at. */
+  rate: number;
+  /** One frame's interval: no time here is finer. */
+  resolutionMs: number;
+  events: number;
+  lost: number;
+  longest: LossEvent | null;
+  /** RFC 6201's frame-loss method: every frame lost over the offered rate. */
+  resetTimeMs: number;
+  /** The first few events, in order. */
+  sample: LossEvent[];
+}
+
 export interface PvpMeasured extends Measured {
   kind: 'pvp';
   /** The return capture judged against the stream. */
@@ -67,6 +91,8 @@ export interface PacketVerdict {
   capturedPackets: number;
   /** The first few lost sequence numbers, for the report. */
   lostSample: number[];
+  /** The runs of frames that did not come back, in frames and in time at the stream's rate (absent before dutlab kept them). */
+  gaps?: LossEvents;
   /** With many flows: how many came back whole, how many not at all, and the first few that lost frames (their 5-tuples). */
   flows?: { count: number; complete: number; missing: number; sample: Array<{ flow: string; sent: number; received: number }> };
   problems: string[];

@@ -28,7 +28,7 @@ import { redact, Transcript } from '../transport/transcript.js';
 import { registerTestbedSecrets } from './secrets.js';
 import { onSignals, signalReceived } from './signals.js';
 import { runSuiteFiles } from './vitest-host.js';
-import { loadRunTestbed, missingLocalFiles } from '../testbed/load.js';
+import { loadRunTestbed, missingLocalFiles, withBuild } from '../testbed/load.js';
 import type { Testbed } from '../testbed/schema.js';
 import { throughputOf } from '../results/throughput.js';
 
@@ -42,6 +42,8 @@ export interface RunSuitesOptions {
   suiteDirs?: string[];
   reportsDir?: string;
   beforeTraffic?: string;
+  /** `--build`: the build to start, in place of the testbed's ovsDpdk.build (one of its ovsDpdk.builds). */
+  build?: string;
   quiet?: boolean;
   /** `--doctor`: the lab checked first; one that is not ready stops the run before any setup (exit 2). */
   doctor?: boolean;
@@ -147,6 +149,10 @@ async function runOnTestbed(opts: RunSuitesOptions, reports: string, runId: stri
   let notes: string[];
   try {
     ({ tb, notes } = loadRunTestbed(opts.testbed, join(runDir, 'testbed.yaml')));
+    if (opts.build) {
+      base.notes.push(`build ${opts.build} (--build; the testbed's ovsDpdk.build: ${tb.ovsDpdk.build ?? 'none'})`);
+      tb = withBuild(tb, opts.build, opts.testbed);
+    }
     registerTestbedSecrets(tb);
     base.testbedName = tb.name;
     const profile = profileByName(opts.profile);

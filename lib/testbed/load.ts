@@ -34,6 +34,14 @@ export function loadRunTestbed(file: string, copyTo: string): { tb: Testbed; not
   return { tb, notes: testbedNotes(tb) };
 }
 
+/** The testbed with another of its builds to start (`run --build`): one it names, or the testbed's error saying which it has. */
+export function withBuild(tb: Testbed, build: string, file: string): Testbed {
+  const names = Object.keys(tb.ovsDpdk.builds);
+  if (!names.includes(build))
+    throw new TestbedError(file, [{ path: 'ovsDpdk.builds', message: `--build ${build}: not one of its builds (${names.join(', ') || 'none'})` }]);
+  return { ...tb, ovsDpdk: { ...tb.ovsDpdk, build } };
+}
+
 /** What stands in an archived testbed for a password variable's name (itself a valid name: the copy loads as the original did). */
 export const REDACTED_NAME = 'DUTLAB_REDACTED';
 

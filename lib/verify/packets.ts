@@ -2,6 +2,7 @@
 // crossed the guest's router exactly once: the gateway's MAC as destination,
 // the egress vEth's MAC as source, TTL one less, a valid header checksum, and
 // everything else exactly as sent.
+import { lossEvents } from './gaps.js';
 import {
   ETH_LEN,
   IP_LEN,
@@ -297,6 +298,7 @@ export class StreamVerifier {
     return {
       ok,
       sent,
+      gaps: lossEvents(this.seen, this.exp.stream.rate),
       received: this.received,
       receivedBytes: this.receivedBytes,
       lost,

@@ -45,13 +45,13 @@ const builds = () => lab.builds!;
 const pvp = (testbed: string) => dutlabRun(['--testbed', testbed, '--profile', 'ovs-dpdk'], reports);
 
 describe('two DPDK builds on the DPDK lab', () => {
-  it('runs the PVP suite on each build, each read back as what it claims: the installed one and the unpacked one', async () => {
+  it('runs the PVP suite on each build (run --build), each read back as what it claims: the installed one and the unpacked one', async () => {
     const [installed, other] = builds();
     expect(installed!.libDir).toBeUndefined();
     expect(other!.libDir).toMatch(/^\/var\/cache\/dutlab\/builds\/dpdk-22\.11\.\d+\/root\/usr\/lib\/x86_64-linux-gnu$/);
     expect(other!.dpdkVersion).not.toBe(installed!.dpdkVersion);
     for (const b of [other!, installed!]) {
-      const r = await pvp(variant(b.name, (doc) => doc.setIn(['ovsDpdk', 'build'], b.name)));
+      const r = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'ovs-dpdk', '--build', b.name], reports);
       expect(r.exitCode, r.stderr).toBe(0);
       expect(r.summary.versions.dpdk).toBe(`DPDK ${b.dpdkVersion}`);
       expect(r.summary.notes.join('\n')).toMatch(
@@ -108,6 +108,11 @@ describe('two DPDK builds on the DPDK lab', () => {
       }),
     );
     expect(gone.exitCode, gone.stderr).toBe(2);
+    // A build the testbed does not have: refused before anything touches the lab.
+    const unknown = await dutlabRun(['--testbed', lab.testbedFile, '--profile', 'ovs-dpdk', '--build', 'dpdk-23.11'], reports);
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toMatch(/ovsDpdk\.builds: --build dpdk-23\.11: not one of its builds \(dpdk-22\.11\.\d+, dpdk-22\.11\.\d+\)/);
+    expect(unknown.summary.cases).toEqual([]);
     expect(gone.stderr).toMatch(
       /build gone: not on the DUT host: ovsDpdk\.builds\.gone\.libDir: \/var\/cache\/dutlab\/builds\/none\/lib; ovsDpdk\.builds\.gone\.pmdDir: \/var\/cache\/dutlab\/builds\/none\/pmds/,
     );

@@ -1,5 +1,6 @@
 // The PVP suite's record of its counters (the names dashboards read) and the
 // tables made from what it measured (the PVP kind: lib/results/pvp.ts). Pure.
+import { lossEventsLine } from '../../verify/gaps.js';
 import type { CountersRecord } from '../../results/pvp.js';
 import type { Table } from '../../results/run.js';
 import type { Hop } from '../../testbed/path.js';
@@ -43,7 +44,11 @@ export function packetsTable(p: PacketVerdict): Table {
     title: 'Packets',
     columns: ['sent', 'received', 'lost', 'duplicated', 'reordered', 'mismatched', 'other', ...(p.flows ? ['flows whole', 'flows lost'] : [])],
     rows: [[...counts, ...flows]],
-    notes: [...p.problems.slice(0, 10), ...(p.flows?.sample ?? []).slice(0, 10).map((f) => `flow ${f.flow}: ${f.received} of ${f.sent} came back`)],
+    notes: [
+      ...p.problems.slice(0, 10),
+      ...(p.gaps && lossEventsLine(p.gaps) ? [lossEventsLine(p.gaps)!] : []),
+      ...(p.flows?.sample ?? []).slice(0, 10).map((f) => `flow ${f.flow}: ${f.received} of ${f.sent} came back`),
+    ],
   };
 }
 

@@ -1,0 +1,61 @@
+// An outage of known length, the known answer the sequence-gap measurement
+// (lib/verify/gaps.ts) is held to: the guest's forwarding of the stream
+// blocked by one nftables rule for a given time, once the stream is flowing.
+// The outage is a shell script run beside the run (a hook that returns at
+// once): it waits for the stream to reach the guest, waits a little more so
+// that the outage falls inside the stream, adds the rule, sleeps, removes it,
+// and writes when each command began and ended (nanoseconds). An nft command
+// takes effect somewhere between its start and its end, so the outage's
+// length lies between (removal began - addition ended) and (removal ended -
+// addition began): the bounds a measurement is judged within, widened by its
+// own resolution.
+import { readFileSync } from 'node:fs';
+import { shq } from '../transport/quote.js';
+
+export interface Outage {
+  /** The guest's network namespace, and its ingress interface (where the stream arrives). */
+  netns: string;
+  ingressIf: string;
+  /** How long forwarding is blocked. */
+  ms: number;
+  /** Frames that must have reached the guest before the outage (the stream is flowing), and how long after it begins. */
+  afterFrames: number;
+  delayMs: number;
+  /** Where the script writes its times. */
+  timesFile: string;
+}
+
+/** The script, as a hook runs it: detached, its output nowhere, so that the hook returns at once. */
+export function outageHook(o: Outage): string {
+  const ns = (c: string) => `ip netns exec ${shq(o.netns)} ${c}`;
+  const rx = ns(`cat /sys/class/net/${shq(o.ingressIf)}/statistics/rx_packets`);
+  const script = [
+    `start=$(${rx})`,
+    // Bounded: a stream that never comes leaves no outage (and no rule) behind after a minute.
+    `for i in $(seq 600); do [ $(( $(${rx}) - start )) -ge ${o.afterFrames} ] && break; sleep 0.1; done`,
+    `sleep ${(o.delayMs / 1000).toFixed(3)}`,
+    `a0=$(date +%s%N)`,
+    ns(`nft ${shq('add table ip dutlab_outage; add chain ip dutlab_outage fwd { type filter hook forward priority 0; policy drop; }')}`),
+    `a1=$(date +%s%N)`,
+    `sleep ${(o.ms / 1000).toFixed(3)}`,
+    `d0=$(date +%s%N)`,
+    ns('nft delete table ip dutlab_outage'),
+    `d1=$(date +%s%N)`,
+    `echo "$a0 $a1 $d0 $d1" > ${shq(o.timesFile)}`,
+  ].join('; ');
+  return `setsid sh -c ${shq(script)} > /dev/null 2>&1 < /dev/null &`;
+}
+
+/** The outage's length as its script saw it: at least and at most, in ms; null until it has ended. */
+export function outageBounds(timesFile: string): { minMs: number; maxMs: number } | null {
+  let text: string;
+  try {
+    text = readFileSync(timesFile, 'utf8');
+  } catch {
+    return null;
+  }
+  const t = text.trim().split(/\s+/).map(Number);
+  if (t.length !== 4 || t.some((x) => !Number.isFinite(x))) return null;
+  const [a0, a1, d0, d1] = t as [number, number, number, number];
+  return { minMs: (d0 - a1) / 1e6, maxMs: (d1 - a0) / 1e6 };
+}
