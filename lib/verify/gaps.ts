@@ -7,7 +7,8 @@
 // frame's interval (1 / rate): the measurement's resolution. Pure.
 import type { LossEvent, LossEvents } from '../results/pvp.js';
 
-const ms = (frames: number, rate: number) => (frames / rate) * 1000;
+/** Frames at a rate, in ms, to the nanosecond (no float noise in the report). */
+const ms = (frames: number, rate: number) => Math.round((frames / rate) * 1e9) / 1e6;
 
 /** The loss events of a stream whose frames that came back are marked in `seen` (by sequence number). */
 export function lossEvents(seen: Uint8Array, rate: number, sampleSize = 5): LossEvents {

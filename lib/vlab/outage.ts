@@ -35,18 +35,18 @@ export function outageHook(o: Outage): string {
     `for i in $(seq 600); do [ $(( $(${rx}) - start )) -ge ${o.afterFrames} ] && break; sleep 0.1; done`,
     `sleep ${(o.delayMs / 1000).toFixed(3)}`,
     `a0=$(date +%s%N)`,
-    ns(`nft ${shq('add table ip dutlab_outage; add chain ip dutlab_outage fwd { type filter hook forward priority 0; policy drop; }')}`),
-    `a1=$(date +%s%N)`,
+    ns(`nft ${shq('add table ip dutlab_outage; add chain ip dutlab_outage forwarding { type filter hook forward priority 0; policy drop; }')}`),
+    `ra=$?; a1=$(date +%s%N)`,
     `sleep ${(o.ms / 1000).toFixed(3)}`,
     `d0=$(date +%s%N)`,
     ns('nft delete table ip dutlab_outage'),
-    `d1=$(date +%s%N)`,
-    `echo "$a0 $a1 $d0 $d1" > ${shq(o.timesFile)}`,
+    `rd=$?; d1=$(date +%s%N)`,
+    `echo "$a0 $a1 $d0 $d1 $ra $rd" > ${shq(o.timesFile)}`,
   ].join('; ');
   return `setsid sh -c ${shq(script)} > /dev/null 2>&1 < /dev/null &`;
 }
 
-/** The outage's length as its script saw it: at least and at most, in ms; null until it has ended. */
+/** The outage's length as its script saw it: at least and at most, in ms; null until it has ended; an error where nft refused the rule. */
 export function outageBounds(timesFile: string): { minMs: number; maxMs: number } | null {
   let text: string;
   try {
@@ -55,7 +55,9 @@ export function outageBounds(timesFile: string): { minMs: number; maxMs: number 
     return null;
   }
   const t = text.trim().split(/\s+/).map(Number);
-  if (t.length !== 4 || t.some((x) => !Number.isFinite(x))) return null;
-  const [a0, a1, d0, d1] = t as [number, number, number, number];
+  if (t.length !== 6 || t.some((x) => !Number.isFinite(x))) return null;
+  const [a0, a1, d0, d1, added, deleted] = t as [number, number, number, number, number, number];
+  if (added !== 0 || deleted !== 0)
+    throw new Error(`the outage did not happen as asked: nft exited ${added} adding the rule and ${deleted} removing it (${timesFile})`);
   return { minMs: (d0 - a1) / 1e6, maxMs: (d1 - a0) / 1e6 };
 }

@@ -63,9 +63,12 @@ describe('an outage of known length', () => {
   it('lies between when removal began less when addition ended, and when removal ended less when addition began', () => {
     const f = join(dir, 'times');
     expect(outageBounds(f)).toBeNull();
-    writeFileSync(f, '1000000000 1005000000 1205000000 1209000000\n');
+    writeFileSync(f, '1000000000 1005000000 1205000000 1209000000 0 0\n');
     expect(outageBounds(f)).toEqual({ minMs: 200, maxMs: 209 });
     writeFileSync(f, '1000000000 1005000000\n');
     expect(outageBounds(f)).toBeNull();
+    // An outage nft refused did not happen: said so, never read as one of zero length.
+    writeFileSync(f, '1000000000 1005000000 1205000000 1209000000 1 1\n');
+    expect(() => outageBounds(f)).toThrow('the outage did not happen as asked: nft exited 1 adding the rule and 1 removing it');
   });
 });
