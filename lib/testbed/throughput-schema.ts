@@ -81,12 +81,14 @@ export const Throughput = z
     // PDR and no latency are measured. Needs telemetry on.
     fixedLoad: z.number().int().positive().max(200_000_000).optional(),
     // compare: how far each telemetry figure may move before it is named beside the verdict (a share of the
-    // baseline's value for counts and rates, points for percentages: lib/report/telemetry-diff.ts). Starting
-    // points until the bench measures their spread on a lab; a figure not listed is never named.
+    // baseline's value for counts and rates, points for percentages: lib/report/telemetry-diff.ts); a figure not
+    // listed is never named. The defaults stand above the spread of healthy runs that `npm run bench:telemetry`
+    // measured on the virtual DPDK lab of a shared 2-core box (cycles per packet 31 %, packets per batch 41 %, the
+    // PMD thread's wait 12.5 points; docs/gate.md): a lab with cores of its own is steadier and should set its own.
     telemetryThresholds: z
       .strictObject({
-        'pmd.cycles_per_packet.processing': z.number().positive().default(0.1),
-        'pmd.cycles_per_packet.total': z.number().positive().default(0.1),
+        'pmd.cycles_per_packet.processing': z.number().positive().default(0.35),
+        'pmd.cycles_per_packet.total': z.number().positive().default(0.35),
         'pmd.busy_share': z.number().positive().max(100).default(15),
         'pmd.hits.simple_match': z.number().positive().max(100).default(10),
         'pmd.hits.emc': z.number().positive().max(100).default(10),
@@ -94,9 +96,9 @@ export const Throughput = z
         'pmd.hits.megaflow': z.number().positive().max(100).default(10),
         'pmd.upcalls_per_s': z.number().positive().default(1),
         'pmd.lost_upcalls_per_s': z.number().positive().default(1),
-        'pmd.packets_per_batch': z.number().positive().default(0.25),
+        'pmd.packets_per_batch': z.number().positive().default(0.5),
         'thread.cpu': z.number().positive().max(100).default(20),
-        'thread.wait': z.number().positive().max(100).default(10),
+        'thread.wait': z.number().positive().max(100).default(15),
         'process.rss': z.number().positive().default(0.25),
         'revalidator.dump_ms': z.number().positive().default(1),
       })
