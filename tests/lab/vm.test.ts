@@ -278,6 +278,36 @@ describe.concurrent('the KNI functional suite and the faults of the VM lab, two 
     });
   }, 300_000);
 
+  it("the telemetry trial reads QEMU's threads beside ovs-vswitchd's: its vCPU's share of a CPU and its memory (a fixed load, no search)", async ({
+    expect,
+  }) => {
+    await withLabSlot(async () => {
+      const lab = await labUp({ id: 'vmtele', guest: 'vm' });
+      try {
+        // 1000 frames/s: well below what the guest's kernel forwards under TCG; 2 s, no latency.
+        const doc = parseDocument(readFileSync(lab.testbedFile, 'utf8'));
+        doc.setIn(['throughput', 'fixedLoad'], 1000);
+        doc.setIn(['throughput', 'pdr', 'finalTrialS'], 2);
+        doc.setIn(['throughput', 'latency', 'loads'], []);
+        const file = join(lab.stateDir, 'telemetry.yaml');
+        writeFileSync(file, doc.toString());
+        const r = await dutlabRun(['--testbed', file, '--profile', 'ovs-dpdk', '--suite', 'throughput']);
+        dirs.push(r.reports);
+        expect(r.exitCode, r.summary.reason).toBe(0);
+        const metrics = r.summary.telemetry![0]!.metrics;
+        const qemu = metrics.filter((m) => m.scope.startsWith('qemu'));
+        // QEMU's vCPU thread (TCG's here, KVM's on a real lab) forwarded the stream: it had a CPU for some of the trial.
+        const vcpu = qemu.find((m) => m.id === 'thread.cpu' && /^qemu thread CPU 0\/(TCG|KVM)$/.test(m.scope));
+        expect(vcpu?.value, JSON.stringify(qemu.map((m) => `${m.id} @ ${m.scope}`))).toBeGreaterThan(0);
+        expect(qemu.find((m) => m.id === 'process.rss')?.value).toBeGreaterThan(10);
+        expect(metrics.find((m) => m.id === 'thread.cpu' && /^ovs-vswitchd thread pmd-c01/.test(m.scope))?.value).toBeGreaterThan(0);
+      } finally {
+        await labDown({ id: 'vmtele' });
+      }
+      expect(qemusOf('vmtele')).toEqual([]);
+    });
+  }, 600_000);
+
   // Vitest's timeout counts a case's wait for a lab slot: up to vitest's 5 concurrent cases share the 2 slots, so
   // the last waits for two rounds (two VM runs, 90 to 140 s each on this box) before its own. Its own time is
   // bounded below.

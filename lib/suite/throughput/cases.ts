@@ -46,7 +46,7 @@ export class ThroughputTest {
     const t = this.run.tb.throughput;
     if (t.fixedLoad !== undefined) return this.fixedLoadStages(t.fixedLoad);
     return [
-      { id: 'throughput.prepare', title: 'Prepare the traffic generator for trials', group: 'traffic', needs: [this.run.setupDone], run: () => this.prepare() },
+      this.prepareStage(),
       ...(t.calibrate === 'bypass-flow'
         ? [
             {
@@ -92,17 +92,20 @@ export class ThroughputTest {
     ];
   }
 
-  /** throughput.fixedLoad: no search, only the telemetry trial at the load, at each frame size. */
-  private fixedLoadStages(rate: number): Stage[] {
-    const prepare: Stage = {
+  private prepareStage(): Stage {
+    return {
       id: 'throughput.prepare',
       title: 'Prepare the traffic generator for trials',
       group: 'traffic',
       needs: [this.run.setupDone],
       run: () => this.prepare(),
     };
+  }
+
+  /** throughput.fixedLoad: no search, only the telemetry trial at the load, at each frame size. */
+  private fixedLoadStages(rate: number): Stage[] {
     return [
-      prepare,
+      this.prepareStage(),
       ...this.run.tb.throughput.frameSizes.map(frameKey).map(
         (frame): Stage => ({
           id: `throughput.telemetry-${frame}`,
@@ -256,13 +259,13 @@ export class ThroughputTest {
     this.keep(out);
     const at = `at the fixed load of ${rate} frames/s at ${framesPhrase(frame)}`;
     // The generator's shortfall says nothing of the DUT: the load was not offered.
-    if (trial.generatorShort)
+    if (trial.generatorShort || trial.sent === 0)
       throw new GeneratorShortError(`${at} the generator sent ${trial.sent} frames in ${trial.durationS} s: it could not offer the load`);
     const lost = Math.max(0, trial.sent - trial.received);
-    if (trial.sent === 0 || lost / trial.sent > t.pdr.lossRatio)
+    if (lost / trial.sent > t.pdr.lossRatio)
       throw new CheckFailure(
         'throughput',
-        `${at} ${lost} of ${trial.sent} frames were lost (loss ratio ${trial.sent ? Number((lost / trial.sent).toPrecision(2)) : 1}; the PDR's ${t.pdr.lossRatio})`,
+        `${at} ${lost} of ${trial.sent} frames were lost (loss ratio ${Number((lost / trial.sent).toPrecision(2))}; the PDR's ${t.pdr.lossRatio})`,
         out,
       );
   }
