@@ -240,7 +240,8 @@ export class ThroughputTest {
     const t = this.run.tb.throughput;
     await this.useFrame(frame);
     const warmth = new DatapathWarmth(this.run, this.tg!, frame);
-    await warmth.beforeTrial(rate);
+    // The warm-up alone: the telemetry trial reads the PMD's counters around itself.
+    await warmth.warmUpIfIdle(rate);
     const trial = await new DatapathTelemetry(this.run, this.tg!, frame).trial(rate, 'fixed load', t.pdr.finalTrialS);
     const { warmUp, notes } = warmth.record([]);
     for (const n of notes) this.run.note(n);

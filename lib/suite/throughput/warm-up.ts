@@ -99,7 +99,7 @@ export class DatapathWarmth {
    * still grow (within WARM_UP_BOUND_MS); what it then holds is
    * recorded, and a trial that still paid for flow setup is named.
    */
-  private async warmUpIfIdle(maxRate: number): Promise<void> {
+  async warmUpIfIdle(maxRate: number): Promise<void> {
     if (this.config.durationS === 0 || this.notOffered) return;
     this.maxIdleMs ??= await this.offered(() => read.datapathMaxIdleMs(this.run.session));
     if (this.maxIdleMs === null || !needsWarmUp(this.lastTrialEnd, Date.now(), this.maxIdleMs)) return;
