@@ -331,15 +331,15 @@ function buildProblems(tb: Testbed): TestbedProblem[] {
   const problems: TestbedProblem[] = [];
   if (d.build !== undefined && !names.includes(d.build))
     problems.push({ path: 'ovsDpdk.build', message: `${d.build} is not one of ovsDpdk.builds (${names.join(', ') || 'none'})` });
-  const files = (n: string) => `${d.builds[n]!.vswitchd ?? d.vswitchd} ${d.builds[n]!.libDir ?? d.systemLibDir}`;
+  // Two builds are one where they start the same daemon with the same libraries, or claim the same daemon's version.
+  const keys = (n: string) => {
+    const b = d.builds[n]!;
+    const vswitchd = b.vswitchd ?? d.vswitchd;
+    return [`${vswitchd} ${b.libDir ?? d.systemLibDir}`, `${vswitchd} ${b.dpdkVersion}`];
+  };
   names.forEach((n, i) => {
-    const same = names
-      .slice(0, i)
-      .find(
-        (m) =>
-          files(m) === files(n) ||
-          `${d.builds[m]!.vswitchd ?? d.vswitchd} ${d.builds[m]!.dpdkVersion}` === `${d.builds[n]!.vswitchd ?? d.vswitchd} ${d.builds[n]!.dpdkVersion}`,
-      );
+    const [files, claim] = keys(n);
+    const same = names.slice(0, i).find((m) => keys(m)[0] === files || keys(m)[1] === claim);
     if (same) problems.push({ path: `ovsDpdk.builds.${n}`, message: `the same build as ${same}: two builds that are one compare nothing` });
   });
   return problems;
