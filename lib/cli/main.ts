@@ -9,6 +9,7 @@ import { log, refuseRun } from './common.js';
 import { addCompareCommand } from './compare.js';
 import { addDoctorCommand } from './doctor.js';
 import { addE2eCommand } from './e2e.js';
+import { addGateCommand } from './gate.js';
 import { refuseRepeatedFlags } from './flags.js';
 import { addLabCommands } from './lab.js';
 import { addPlanCommand } from './plan.js';
@@ -29,6 +30,7 @@ export function buildCli(): Command {
   for (const add of [
     addRunCommand,
     addCompareCommand,
+    addGateCommand,
     addTrendCommand,
     addSuitesCommand,
     addPlanCommand,
@@ -55,7 +57,8 @@ export async function main(argv: string[]): Promise<void> {
       }
       process.exitCode = EXIT_CODES['infra-error'];
       const command = argv[2];
-      if (command === 'run' || command === 'e2e') refuseRun(`usage: ${err.message.replace(/^error: /, '')}`, { reports: optionValue(argv, '--reports') });
+      if (command === 'run' || command === 'e2e' || command === 'gate')
+        refuseRun(`usage: ${err.message.replace(/^error: /, '')}`, { reports: optionValue(argv, '--reports') });
       return;
     }
     log(errorMessage(err));

@@ -71,6 +71,8 @@ export const ovsDpdk: Profile = {
       : [`ovsDpdk.pmdCpuMask: one PMD core with tap VM ports (their queues are sized for one), not ${tb.ovsDpdk.pmdCpuMask}`]),
   ],
   steps: [...SWITCH_STEPS, S.hostMoveTaps, S.hostConfirmPorts, S.hostFlows, ...S.GUEST_ROUTER_STEPS],
+  // A new daemon makes its tap ports anew, their kernel side in the host's namespace: moved and addressed again.
+  restartSteps: [S.hostWaitPorts, S.hostMoveTaps, S.hostConfirmPorts, S.guestInterfaces, S.guestForwarding, S.guestRouteArp, S.guestCheckInterfaces],
   // The DPDK the DPDK build of ovs-vswitchd is linked with ("DPDK 22.11.11"), before it runs.
   // The build's libraries where the run names one (its mount namespace and library path, as it starts).
   dpdkVersionCommand: (tb) => `${vswitchdLaunch(tb, selectedBuild(tb), '--version')} | grep -m1 '^DPDK'`,
@@ -97,6 +99,8 @@ const ovsDpdkVm: Profile = {
     S.hostConfirmPorts,
     ...S.GUEST_ROUTER_STEPS.filter((s) => s !== S.guestConnect),
   ],
+  // QEMU keeps its sockets; OVS, their client, reconnects: the guest's side is untouched.
+  restartSteps: [S.hostWaitPorts, S.hostWaitVhostUser, S.hostConfirmPorts],
   forTestbed: undefined,
 };
 

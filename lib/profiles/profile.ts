@@ -39,6 +39,11 @@ export interface Profile {
   vmShown(k: VmPortSpec): { type: string; options: Record<string, string> };
   /** The setup, in the guide's order. */
   steps: readonly StepDef[];
+  /**
+   * Where the profile can restart its switch under traffic (`--suite restart`, dutlab gate's upgrade step): the steps
+   * of its setup a new ovs-vswitchd undid, run again once it is up (lib/profiles/steps/restart.ts runs the rest).
+   */
+  restartSteps?: readonly StepDef[];
   /** How the DUT host tells its DPDK version, if the profile has DPDK. */
   dpdkVersionCommand?(tb: Testbed): string;
   /** What `ovs-appctl -t` names to reach ovs-vswitchd (default: ovs-vswitchd). */

@@ -6,6 +6,7 @@ import type { MatrixRow, RunResult, Table } from '../results/run.js';
 import type { CaseOutcome } from '../results/run.js';
 import type { Verdict } from './verdict.js';
 import { pvpMeasured, type CountersRecord, type PvpMeasured } from '../results/pvp.js';
+import { upgradeSummary, type GateMeasured } from '../results/upgrade.js';
 import { latencyOf, telemetryOf, trialsOf, type HistoryLatency, type HistoryTelemetry, type HistoryTrial } from '../results/history.js';
 
 const withoutSample = ({ sample, ...rest }: LossEvents) => rest;
@@ -41,6 +42,10 @@ export interface Summary
   telemetry?: HistoryTelemetry[];
   /** Where packets went missing: the lab's own drop counters that grew over the stream, and those it could not read. */
   drops?: NonNullable<PvpMeasured['drops']>;
+  /** The restart under a steady stream (`--suite restart`, the gate's upgrade step): its builds and its downtime. */
+  restart?: Record<string, unknown>;
+  /** dutlab gate's groups compared: each frame size's NDRs on A and B, the change, the sensitivity, the verdict. */
+  gate?: Omit<GateMeasured, 'kind'>;
   cases: CaseOutcome[];
   problems: string[];
 }
@@ -78,6 +83,7 @@ export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { v
       : null,
     counters: pvp.find((m) => m?.counters)?.counters ?? null,
     ...(drops ? { drops } : {}),
+    ...upgradeSummary(data.suites),
     ...(trials.length > 0 ? { trials } : {}),
     ...(latency.length > 0 ? { latency } : {}),
     ...(telemetry.length > 0 ? { telemetry } : {}),

@@ -27,6 +27,8 @@ export interface LossEvents {
   resetTimeMs: number;
   /** The first few events, in order. */
   sample: LossEvent[];
+  /** The last event ran to the stream's last frame: nothing came back after it. */
+  toEnd?: true;
 }
 
 export interface PvpMeasured extends Measured {

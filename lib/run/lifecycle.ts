@@ -63,7 +63,7 @@ export function newRunId(): string {
 }
 
 /** A new run directory under the reports directory, which `latest` now points to. */
-function newRunDir(reportsDir?: string): { reports: string; runId: string; runDir: string } {
+export function newRunDir(reportsDir?: string): { reports: string; runId: string; runDir: string } {
   const reports = resolve(reportsDir ?? join(PROJECT_ROOT, 'reports'));
   const runId = newRunId();
   const runDir = join(reports, runId);
@@ -87,7 +87,7 @@ export interface RunOutcome extends Summary {
   notStored?: string;
 }
 
-const emptyRun = (runId: string, testbed: string, profile: string): RunResult => ({
+export const emptyRun = (runId: string, testbed: string, profile: string): RunResult => ({
   runId,
   testbed,
   testbedName: '?',
@@ -287,7 +287,7 @@ export function writeRefusalReport(reason: string, reportsDir?: string, what: { 
   return outcome;
 }
 
-function writeReports(
+export function writeReports(
   reports: string,
   runDir: string,
   record: RunResult,

@@ -59,16 +59,29 @@ export class Session implements StepRuntime {
   private readonly fixtures: Teardown | undefined;
   readonly note: (line: string) => void;
   readonly topology: Topology;
+  private current: Testbed;
+
+  /** The testbed, with the build the lab runs now (useBuild). */
+  get tb(): Testbed {
+    return this.current;
+  }
 
   constructor(
-    readonly tb: Testbed,
+    tb: Testbed,
     readonly profile: Profile,
     options: SessionOptions = {},
   ) {
+    this.current = tb;
     this.connector = options.connect ?? sshConnector(options.transcript, options.warn);
     this.topology = options.topology ?? topologyOf(tb);
     this.fixtures = options.fixtures;
     this.note = options.warn ?? (() => undefined);
+  }
+
+  /** The build the lab runs from here on (a restart to another, `dutlab gate`'s upgrade step): the steps run after this, and their undo, are its. */
+  useBuild(name: string): void {
+    if (!(name in this.current.ovsDpdk.builds)) throw new Error(`build ${name} is not one of ovsDpdk.builds`);
+    this.current = { ...this.current, ovsDpdk: { ...this.current.ovsDpdk, build: name } };
   }
 
   context(): StepContext {

@@ -106,6 +106,9 @@ export const Build = z
     // Side by side: its DPDK libraries (librte_*.so.*) and its drivers; absent both: the system's, as the loader finds them.
     libDir: absPath().optional(),
     pmdDir: absPath().optional(),
+    // A throughput regression of known size, to prove a gate (docs/upgrade.md): with this build, the phy ingress port
+    // policed by OVS to this rate (Interface ingress_policing_rate, kbit/s). Never on a build being gated for real.
+    policeIngressKbps: z.number().int().positive().max(100_000_000).optional(),
   })
   .refine((b) => (b.libDir === undefined) === (b.pmdDir === undefined), {
     path: ['pmdDir'],

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { isScalar, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { errorMessage, InputFileError, TestbedError, type TestbedProblem } from '../errors.js';
+import { buildProblems, restartProblems } from './upgrade-checks.js';
 import { FILE_LIMITS, fileProblem, readBounded } from '../files.js';
 import { TestbedSchema, type Testbed } from './schema.js';
 import { coresOf, cpuList, perNodeText, searchCeiling, socketLimitPerNode, socketMemPerNode } from './sizing.js';
@@ -310,7 +311,7 @@ function valueAgreement(tb: Testbed): TestbedProblem[] {
     });
   if (d.pciDevices.length > 0 && d.extraArgs.includes('--no-pci'))
     problems.push({ path: 'ovsDpdk.extraArgs', message: '--no-pci forbids the PCI devices ovsDpdk.pciDevices names: keep one' });
-  problems.push(...buildProblems(tb));
+  problems.push(...buildProblems(tb), ...restartProblems(tb));
   if (tb.vm) {
     if (tb.vm.hugepageSizeKb !== d.hugepageSizeKb)
       problems.push({
@@ -325,26 +326,6 @@ function valueAgreement(tb: Testbed): TestbedProblem[] {
 }
 
 /** ovsDpdk.build names one of ovsDpdk.builds; no two builds are one (the same daemon and libraries, or the same version of one daemon). */
-function buildProblems(tb: Testbed): TestbedProblem[] {
-  const d = tb.ovsDpdk;
-  const names = Object.keys(d.builds);
-  const problems: TestbedProblem[] = [];
-  if (d.build !== undefined && !names.includes(d.build))
-    problems.push({ path: 'ovsDpdk.build', message: `${d.build} is not one of ovsDpdk.builds (${names.join(', ') || 'none'})` });
-  // Two builds are one where they start the same daemon with the same libraries, or claim the same daemon's version.
-  const keys = (n: string) => {
-    const b = d.builds[n]!;
-    const vswitchd = b.vswitchd ?? d.vswitchd;
-    return [`${vswitchd} ${b.libDir ?? d.systemLibDir}`, `${vswitchd} ${b.dpdkVersion}`];
-  };
-  names.forEach((n, i) => {
-    const [files, claim] = keys(n);
-    const same = names.slice(0, i).find((m) => keys(m)[0] === files || keys(m)[1] === claim);
-    if (same) problems.push({ path: `ovsDpdk.builds.${n}`, message: `the same build as ${same}: two builds that are one compare nothing` });
-  });
-  return problems;
-}
-
 /** A testpmd guest: a vCPU for its polling lcore beside the one sshd needs, and its pages inside the guest's memory. */
 function testpmdProblems(tb: Testbed): TestbedProblem[] {
   const v = tb.vm!;

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { Throughput } from './throughput-schema.js';
 import { Traffic } from './traffic-schema.js';
+import { Gate, Restart } from './upgrade-schema.js';
 import { OvsDpdk, Vm } from './dut-schema.js';
 import { absPath, cidr, cpuListText, devargs, fileName, hexMask, ifName, ipv4, mac, port, SHA256_FP, toolPath, word } from './words.js';
 export { absPath, cidr, hexMask, ifName, ipv4, mac, toolPath, word } from './words.js';
@@ -240,6 +241,8 @@ export const TestbedSchema = z.strictObject({
   verify: Verify.prefault({}),
   tg: Tg.prefault({}),
   throughput: Throughput.prefault({}),
+  restart: Restart.prefault({}),
+  gate: Gate.prefault({}),
   lock: Lock.prefault({}),
 });
 

@@ -16,6 +16,7 @@ export function lossEvents(seen: Uint8Array, rate: number, sampleSize = 5): Loss
   let count = 0;
   let lost = 0;
   let longest: LossEvent | null = null;
+  let last: LossEvent | null = null;
   for (let i = 0; i < seen.length; i++) {
     if (seen[i]) continue;
     const first = i;
@@ -25,8 +26,11 @@ export function lossEvents(seen: Uint8Array, rate: number, sampleSize = 5): Loss
     lost += e.frames;
     if (events.length < sampleSize) events.push(e);
     if (!longest || e.frames > longest.frames) longest = e;
+    last = e;
   }
-  return { rate, resolutionMs: ms(1, rate), events: count, lost, longest, resetTimeMs: ms(lost, rate), sample: events };
+  // Loss that runs to the stream's last frame: the path did not forward again while the stream flowed.
+  const toEnd = last !== null && last.firstSeq + last.frames >= seen.length;
+  return { rate, resolutionMs: ms(1, rate), events: count, lost, longest, resetTimeMs: ms(lost, rate), sample: events, ...(toEnd ? { toEnd: true } : {}) };
 }
 
 /** The events in a line for the report, or null where nothing was lost. */

@@ -17,18 +17,18 @@ export interface CliRun {
 }
 
 /** `dutlab run` as a gate would call it: a child process, its exit code and its reports (a new directory, or the one given, kept by its owner). */
-export async function dutlabRun(args: string[], into?: string): Promise<CliRun> {
+export async function dutlabRun(args: string[], into?: string, o: { command?: 'run' | 'gate'; timeoutMs?: number } = {}): Promise<CliRun> {
   const reports = into ?? mkdtempSync(join(tmpdir(), 'dutlab-reports-'));
   try {
-    const r = await execa('node', ['bin/dutlab.js', 'run', '--quiet', '--reports', reports, ...args], {
+    const r = await execa('node', ['bin/dutlab.js', o.command ?? 'run', '--quiet', '--reports', reports, ...args], {
       cwd: ROOT,
       reject: false,
-      timeout: 240_000,
+      timeout: o.timeoutMs ?? 240_000,
     });
     const summary = JSON.parse(readFileSync(join(reports, 'latest', 'summary.json'), 'utf8')) as Summary;
     // Every run tells where its report is, wherever --reports put it.
     if (!r.stderr.split('\n').includes(`dutlab: report: ${join(reports, summary.runId, 'summary.md')}`))
-      throw new Error(`dutlab run did not name its report under ${reports}:\n${r.stderr}`);
+      throw new Error(`dutlab ${o.command ?? 'run'} did not name its report under ${reports}:\n${r.stderr}`);
     return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, summary, reports };
   } catch (err) {
     // The caller never got the directory to remove: remove it here.

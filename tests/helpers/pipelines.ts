@@ -10,15 +10,15 @@ export const gitlab = () => parse(readFileSync(join(CI, 'gitlab-ci.yml'), 'utf8'
 export const github = () => parse(readFileSync(join(CI, 'github-actions.yml'), 'utf8')) as Record<string, any>;
 export const jenkinsfile = () => readFileSync(join(CI, 'Jenkinsfile'), 'utf8');
 
-/** Every shell command of each pipeline, in order: GitLab's scripts, GitHub's run steps, the Jenkinsfile's sh steps. */
-export function pipelineCommands(): Record<'gitlab' | 'github' | 'jenkins', string[]> {
-  const gl = gitlab();
-  const gh = github();
+/** Every shell command of each pipeline's job, in order: GitLab's scripts, GitHub's run steps, the Jenkinsfile's sh steps. */
+export function pipelineCommands(job: 'nightly' | 'gate' = 'nightly'): Record<'gitlab' | 'github' | 'jenkins', string[]> {
+  const gl = gitlab()[job] as { before_script?: string[]; script: string[]; after_script?: string[] };
+  const gh = github().jobs[job] as { steps: Array<{ run?: string }> };
+  // The Jenkinsfile's stages in order: the nightly's, then the gate's.
+  const [nightly, gate] = jenkinsfile().split("stage('gate')");
   return {
-    gitlab: Object.values(gl).flatMap((job) =>
-      job && typeof job === 'object' && 'script' in job ? [...(job.before_script ?? []), ...job.script, ...(job.after_script ?? [])] : [],
-    ),
-    github: Object.values(gh.jobs as Record<string, { steps: Array<{ run?: string }> }>).flatMap((j) => j.steps.flatMap((s) => (s.run ? [s.run.trim()] : []))),
-    jenkins: [...jenkinsfile().matchAll(/^\s*sh\s+'([^']*)'\s*$/gm)].map((m) => m[1]!),
+    gitlab: [...(gl.before_script ?? []), ...gl.script, ...(gl.after_script ?? [])],
+    github: gh.steps.flatMap((s) => (s.run ? [s.run.trim()] : [])),
+    jenkins: [...(job === 'nightly' ? nightly! : gate!).matchAll(/^\s*sh\s+'([^']*)'\s*$/gm)].map((m) => m[1]!),
   };
 }

@@ -17,6 +17,7 @@ describe('the dutlab command', () => {
     expect(commands.map((c) => c.join(' '))).toEqual([
       'run',
       'compare',
+      'gate',
       'trend',
       'suites',
       'plan',

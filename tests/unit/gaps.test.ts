@@ -43,7 +43,10 @@ describe('loss events in a stream', () => {
     expect(g).toMatchObject({ events: 4, lost: 113, resetTimeMs: 113, longest: { firstSeq: 3000, frames: 100, lengthMs: 100 } });
     // The stream's tail lost is an event too.
     expect(g.sample.at(-1)).toEqual({ firstSeq: 9990, frames: 10, startMs: 9990, lengthMs: 10 });
-    expect(lossEvents(stream(100, [[0, 100]]), 100)).toMatchObject({ events: 1, lost: 100, longest: { frames: 100, lengthMs: 1000 } });
+    // ... and says the path never forwarded again: a restart that did not come back before the stream ended.
+    expect(g.toEnd).toBe(true);
+    expect(lossEvents(stream(100, [[0, 100]]), 100)).toMatchObject({ events: 1, lost: 100, longest: { frames: 100, lengthMs: 1000 }, toEnd: true });
+    expect(lossEvents(stream(100, [[0, 99]]), 100).toEnd).toBeUndefined();
   });
 });
 

@@ -6,9 +6,23 @@ import { describe, expect, it } from 'vitest';
 import { github, gitlab, jenkinsfile, pipelineCommands } from '../helpers/pipelines.js';
 
 describe('the CI pipelines in ci/', () => {
-  it('all three run the same two commands: the install, then ci/nightly.sh', () => {
-    const c = pipelineCommands();
-    for (const commands of Object.values(c)) expect(commands).toEqual(['npm ci --no-audit --no-fund', 'bash ci/nightly.sh']);
+  it('all three run the same two commands: the install, then ci/nightly.sh; and for a gate, the install, then ci/gate.sh', () => {
+    for (const commands of Object.values(pipelineCommands())) expect(commands).toEqual(['npm ci --no-audit --no-fund', 'bash ci/nightly.sh']);
+    for (const commands of Object.values(pipelineCommands('gate'))) expect(commands).toEqual(['npm ci --no-audit --no-fund', 'bash ci/gate.sh']);
+  });
+
+  it('the gate job runs only when an upgrade is named, never on the schedule, and keeps JUnit and the reports whatever the verdict', () => {
+    const gl = gitlab().gate;
+    expect(gl.rules.map((r: { if: string }) => r.if)).toEqual([
+      '$CI_PIPELINE_SOURCE == "web" && $DUTLAB_TO',
+      '$CI_PIPELINE_SOURCE == "pipeline" && $DUTLAB_TO',
+    ]);
+    expect(gl.artifacts.reports.junit).toBe('reports/junit.xml');
+    const gh = github();
+    expect(gh.jobs.gate.if).toContain("inputs.to != ''");
+    expect(gh.jobs.nightly.if).toContain("github.event_name == 'schedule'");
+    expect(Object.keys(gh.on.workflow_dispatch.inputs)).toEqual(['testbed', 'from', 'to']);
+    expect(jenkinsfile()).toMatch(/stage\('gate'\) \{\s*when \{ expression \{ return params\.DUTLAB_TO != '' \} \}/);
   });
 
   it('GitLab: a nightly per label with parallel:matrix, JUnit as its report, the reports (and the trend page) as artifacts, no resource_group', () => {

@@ -46,6 +46,12 @@ export function explainMissing(b: SelectedBuild, err: unknown): unknown {
   return new BuildError(`build ${b.name}: not on the DUT host: ${err.stdout.trim().split('\n').join('; ')}`, { cause: err });
 }
 
+/** The phy ingress port's policing as the build has it (a known regression: policeIngressKbps), none (0) where it has none; the burst is 10 ms of the rate. */
+export function ingressPolicing(b: SelectedBuild | null): string[] {
+  const kbps = b?.policeIngressKbps ?? 0;
+  return [`ingress_policing_rate=${kbps}`, `ingress_policing_burst=${kbps === 0 ? 0 : Math.max(1, Math.round(kbps / 100))}`];
+}
+
 /** ovs-vswitchd's command line as the build starts it: in its own mount namespace where it stands side by side. */
 export function vswitchdLaunch(tb: Testbed, b: SelectedBuild | null, args: string): string {
   if (!b) return `${shq(tb.ovsDpdk.vswitchd)} ${args}`;

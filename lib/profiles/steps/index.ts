@@ -6,5 +6,6 @@ export * from './guest-router.js';
 export * from './guest-testpmd.js';
 export * from './kni.js';
 export * from './ovs-dpdk.js';
+export * from './restart.js';
 export * from './switch.js';
 export * from './vm.js';

@@ -10,6 +10,8 @@ import { ipInt } from '../../testbed/flows.js';
 import { vswitchdLogSinceStart } from './ovs-dpdk.js';
 import { delOwnBridge, FOREIGN_BRIDGE_EXIT, foreignBridgeFix, host, killByPidfile, t } from './shared.js';
 import { expectedPorts } from '../expected.js';
+import { ingressPolicing, selectedBuild } from './build.js';
+import type { PhyPortSpec } from '../../testbed/schema.js';
 
 // ---- Initial Switch Setup -------------------------------------------------
 export const hostCleanPreviousRun: StepDef = {
@@ -74,6 +76,12 @@ export const hostAddBridge: StepDef = {
   undo: (c) => [host(c, `${t(c, 'ovs-vsctl')} --no-wait --if-exists del-br ${shq(c.tb.bridge)}`)],
 };
 
+/** The ingress port's policing where the build is a known regression (policeIngressKbps); nothing otherwise. */
+function policed(c: StepContext, p: PhyPortSpec): string[] {
+  const b = selectedBuild(c.tb);
+  return b?.policeIngressKbps !== undefined && p.name === c.topology.phyIngress.name ? ingressPolicing(b) : [];
+}
+
 export const hostAddPorts: StepDef = {
   id: 'host.add-ports',
   title: 'Add ports to the bridge',
@@ -82,7 +90,7 @@ export const hostAddPorts: StepDef = {
     ...c.tb.phyPorts.map((p) =>
       host(
         c,
-        `${t(c, 'ovs-vsctl')} --no-wait add-port ${shq(c.tb.bridge)} ${shq(p.name)} -- set Interface ${shq(p.name)} ${c.profile.phySettings(p).join(' ')}`,
+        `${t(c, 'ovs-vsctl')} --no-wait add-port ${shq(c.tb.bridge)} ${shq(p.name)} -- set Interface ${shq(p.name)} ${[...c.profile.phySettings(p), ...policed(c, p)].join(' ')}`,
       ),
     ),
     ...c.tb.vmPorts.map((k) =>

@@ -1,0 +1,79 @@
+// dutlab gate's throughput verdict: the NDRs of two builds measured
+// alternately on one lab (A, B, A, B ...: FD.io CSIT's per-patch way, so that
+// the lab's drift falls on both groups alike), compared as two groups. A drop
+// of B's mean below A's is a regression when it is larger than both the
+// testbed's threshold and what the groups' own spread could make of nothing
+// (Welch's one-sided 95 % bound on the difference of the means): that larger
+// of the two is the gate's sensitivity on this lab, stated with the verdict.
+// Pure.
+import type { FrameKey } from '../testbed/frame-mix.js';
+
+/** One frame size's groups: each round's NDR (frames/s; 0 where no load passed), A's and B's. */
+export interface Groups {
+  frame: FrameKey;
+  a: number[];
+  b: number[];
+}
+
+export interface GroupComparison extends Groups {
+  meanA: number;
+  meanB: number;
+  /** (meanB - meanA) / meanA: negative is a drop. */
+  change: number;
+  /** The sample standard deviation of each group, null with one round. */
+  sdA: number | null;
+  sdB: number | null;
+  /** The smallest drop (a share of A's mean) the gate calls a regression here: the threshold, or the spread's bound where larger. */
+  sensitivity: number;
+  /** What set the sensitivity. */
+  sensitivityBy: 'threshold' | 'spread';
+  regression: boolean;
+  /** One line for the report. */
+  text: string;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+const sd = (xs: number[]) => (xs.length < 2 ? null : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+
+/** Student's t, one-sided 95 %, by degrees of freedom (1 to 30; the normal's beyond). */
+const T95 = [
+  6.314, 2.92, 2.353, 2.132, 2.015, 1.943, 1.895, 1.86, 1.833, 1.812, 1.796, 1.782, 1.771, 1.761, 1.753, 1.746, 1.74, 1.734, 1.729, 1.725, 1.721, 1.717, 1.714,
+  1.711, 1.708, 1.706, 1.703, 1.701, 1.699, 1.697,
+];
+export function t95(df: number): number {
+  if (!(df >= 1)) return T95[0]!;
+  return df > 30 ? 1.645 : T95[Math.floor(df) - 1]!;
+}
+
+/** Welch's bound on meanB - meanA from the groups' spread (frames/s), or null where a group has one round. */
+function spreadBound(a: number[], b: number[]): number | null {
+  const [sa, sb] = [sd(a), sd(b)];
+  if (sa === null || sb === null) return null;
+  const [va, vb] = [(sa * sa) / a.length, (sb * sb) / b.length];
+  const se = Math.sqrt(va + vb);
+  if (se === 0) return 0;
+  const df = (va + vb) ** 2 / (va ** 2 / (a.length - 1) + vb ** 2 / (b.length - 1));
+  return t95(df) * se;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+const rate = (x: number) => `${Math.round(x)}`;
+
+/** The groups compared: the verdict, and the sensitivity it had. */
+export function compareGroups(g: Groups, threshold: number): GroupComparison {
+  if (g.a.length === 0 || g.b.length === 0) throw new Error(`${g.frame}: a group without a measurement cannot be compared`);
+  const [meanA, meanB] = [mean(g.a), mean(g.b)];
+  const change = meanA === 0 ? 0 : (meanB - meanA) / meanA;
+  const bound = spreadBound(g.a, g.b);
+  const bySpread = bound === null || meanA === 0 ? 0 : bound / meanA;
+  const sensitivity = Math.max(threshold, bySpread);
+  const sensitivityBy = bySpread > threshold ? 'spread' : 'threshold';
+  const regression = meanA > 0 && -change > sensitivity;
+  const spreadText =
+    bound === null ? 'one round each: no spread measured, the threshold alone' : `the groups' spread bounds a difference from nothing at ${pct(bySpread)}`;
+  const text =
+    `${g.frame}: NDR ${rate(meanA)} frames/s on A (${g.a.map(rate).join(', ')}) and ${rate(meanB)} on B (${g.b.map(rate).join(', ')}): ` +
+    `${change >= 0 ? '+' : ''}${pct(change)}; the gate catches a drop of ${pct(sensitivity)} or more here (${spreadText}; threshold ${pct(threshold)})` +
+    `${regression ? ': REGRESSION' : ''}`;
+  return { ...g, meanA, meanB, change, sdA: sd(g.a), sdB: sd(g.b), sensitivity, sensitivityBy, regression, text };
+}
