@@ -112,7 +112,7 @@ export function summaryMarkdown(s: Summary): string {
   const icon = { pass: 'PASS', fail: 'FAIL', 'infra-error': 'INFRA-ERROR', aborted: 'ABORTED' }[s.verdict];
   const names = s.suites.map((x) => x.name).join(', ') || 'none';
   const lines = [
-    `# ${icon}: dutlab run ${s.runId}`,
+    `# ${icon}: dutlab ${s.suites.some((x) => x.name === 'gate') ? 'gate' : 'run'} ${s.runId}`,
     '',
     `**${s.reason}**`,
     '',

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { errorMessage, TestbedError } from '../errors.js';
 import { profileByName } from '../profiles/index.js';
 import { profileProblems } from '../profiles/profile.js';
-import { compareGroups, type GroupComparison } from '../report/alternation.js';
+import { functionalCase, throughputCase, type GroupComparison } from '../report/alternation.js';
 import { verdictOf, EXIT_CODES } from '../report/verdict.js';
 import { restartOf, downtimeLine, type GateMeasured, type RestartMeasured } from '../results/upgrade.js';
 import type { CaseOutcome, RunResult, SuiteResult, Table } from '../results/run.js';
@@ -55,9 +55,6 @@ interface Part {
   /** A round of the alternation: which group. */
   group?: 'A' | 'B';
 }
-
-export const GATE_THROUGHPUT_ID = 'gate.throughput';
-export const GATE_FUNCTIONAL_ID = 'gate.functional';
 
 /** What the gate found beside the run's outcome: the groups compared, the downtime, the part that ran last. */
 export interface GateOutcomeDetails {
@@ -109,56 +106,6 @@ function renamed(part: Part, results: SuiteResult[]): { suites: SuiteResult[]; c
     cases: s.cases.map((c) => ({ ...c, id: `${part.name}:${c.id}`, name: `[${label}] ${c.name}`, suite: `${part.name}/${c.suite ?? s.suite}` })),
   }));
   return { suites, cases: suites.flatMap((s) => s.cases) };
-}
-
-/** Each round's NDR (its lower bound; 0 where no load passed) by frame size and group; null where a round measured none. */
-function groupsOf(rounds: Array<{ part: Part; suites: SuiteResult[] }>): Map<string, { a: number[]; b: number[] }> | null {
-  const by = new Map<string, { a: number[]; b: number[] }>();
-  for (const { part, suites } of rounds) {
-    const searches = suites.flatMap(throughputOf);
-    if (searches.length === 0) return null;
-    for (const s of searches) {
-      const ndr = s.goals.find((g) => g.goal === 'NDR')?.lowerBound ?? 0;
-      const g = by.get(String(s.frame)) ?? { a: [], b: [] };
-      (part.group === 'A' ? g.a : g.b).push(ndr);
-      by.set(String(s.frame), g);
-    }
-  }
-  return by;
-}
-
-/** B's failures that A passed (the upgrade broke them), and those A failed too (not the upgrade's). */
-function functionalCase(a: CaseOutcome[], b: CaseOutcome[]): CaseOutcome {
-  const at = { id: GATE_FUNCTIONAL_ID, name: 'Functional: B passes what A passes', suite: 'gate', group: 'gate', durationMs: 0 };
-  const bare = (c: CaseOutcome) => c.id.replace(/^[^:]+:/, '');
-  const passedOnA = new Set(a.filter((c) => c.status === 'passed').map(bare));
-  const failedOnB = b.filter((c) => c.status === 'failed' && c.kind === 'dut');
-  const broken = failedOnB.filter((c) => passedOnA.has(bare(c)));
-  if (broken.length > 0)
-    return {
-      ...at,
-      status: 'failed',
-      kind: 'dut',
-      message: `regression: B fails what A passed: ${broken.map((c) => `${bare(c)} (${c.message ?? 'failed'})`).join('; ')}`,
-    };
-  if (failedOnB.length > 0)
-    return { ...at, status: 'passed', message: `B fails ${failedOnB.map(bare).join(', ')}, as A did: not the upgrade's (each is a failure of its own)` };
-  return { ...at, status: 'passed' };
-}
-
-/** The groups compared at each frame size, as the gate's testcase; not compared where a round measured nothing. */
-function throughputCase(rounds: Array<{ part: Part; suites: SuiteResult[] }>, threshold: number): { case: CaseOutcome; groups: GroupComparison[] } {
-  const at = { id: GATE_THROUGHPUT_ID, name: 'Throughput: B against A, alternated', suite: 'gate', group: 'gate', durationMs: 0 };
-  const by = groupsOf(rounds);
-  if (!by || by.size === 0)
-    return {
-      case: { ...at, status: 'skipped', message: 'not compared: a round of the alternation measured no throughput (its own cases say why)' },
-      groups: [],
-    };
-  const groups = [...by.entries()].map(([frame, g]) => compareGroups({ frame: frame as GroupComparison['frame'], ...g }, threshold));
-  const worse = groups.filter((g) => g.regression);
-  if (worse.length > 0) return { case: { ...at, status: 'failed', kind: 'dut', message: `regression: ${worse.map((g) => g.text).join('; ')}` }, groups };
-  return { case: { ...at, status: 'passed', message: groups.map((g) => g.text).join('; ') }, groups };
 }
 
 /** The gate's table in summary.md: each frame size's groups, the downtime, the sensitivity. */
@@ -324,7 +271,7 @@ async function finish(
   if (!aborted) {
     gateCases.push(functionalCase(of('A')?.cases ?? [], of('B')?.cases ?? []));
     const t = throughputCase(
-      ran.filter((r) => r.part.group),
+      ran.flatMap((r) => (r.part.group ? [{ group: r.part.group, suites: r.suites }] : [])),
       g.tb.throughput.regressionThreshold,
     );
     groups = t.groups;

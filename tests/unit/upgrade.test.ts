@@ -9,9 +9,9 @@ import { profileByName } from '../../lib/profiles/index.js';
 import { profileFor } from '../../lib/profiles/profile.js';
 import { hostAddPorts } from '../../lib/profiles/steps/switch.js';
 import { restartRestoreFlows, restartSaveFlows, restartSequence, restartStop, STILL_RUNNING_EXIT } from '../../lib/profiles/steps/restart.js';
-import { compareGroups, t95 } from '../../lib/report/alternation.js';
+import { compareGroups, functionalCase, t95, throughputCase } from '../../lib/report/alternation.js';
+import type { CaseOutcome, SuiteResult } from '../../lib/results/run.js';
 import { downtimeLine, upgradeSummary, type RestartMeasured } from '../../lib/results/upgrade.js';
-import type { SuiteResult } from '../../lib/results/run.js';
 import { parseTestbed } from '../../lib/testbed/load.js';
 import type { Testbed } from '../../lib/testbed/schema.js';
 import { topologyOf } from '../../lib/testbed/topology.js';
@@ -207,5 +207,58 @@ describe('summary.json of a restart', () => {
       },
     });
     expect(upgradeSummary([])).toEqual({});
+  });
+});
+
+describe("the gate's own testcases", () => {
+  const c = (id: string, status: CaseOutcome['status'], kind?: CaseOutcome['kind']): CaseOutcome => ({
+    id,
+    name: id,
+    group: 'checks',
+    status,
+    durationMs: 0,
+    ...(kind ? { kind } : {}),
+    ...(status === 'failed' ? { message: `${id} broke` } : {}),
+  });
+
+  it("names what B fails that A passed as the regression; what both fail is not the upgrade's", () => {
+    const a = [c('A:check.packets', 'passed'), c('A:check.counters', 'failed', 'dut')];
+    const b = [c('B:check.packets', 'failed', 'dut'), c('B:check.counters', 'failed', 'dut')];
+    expect(functionalCase(a, b)).toMatchObject({
+      id: 'gate.functional',
+      status: 'failed',
+      kind: 'dut',
+      message: 'regression: B fails what A passed: check.packets (B:check.packets broke)',
+    });
+    expect(functionalCase(a, [c('B:check.packets', 'passed'), c('B:check.counters', 'failed', 'dut')])).toMatchObject({
+      status: 'passed',
+      message: "B fails check.counters, as A did: not the upgrade's (each is a failure of its own)",
+    });
+    // The lab's failures on B are not the upgrade's regression: they make the gate the lab's (their own cases say so).
+    expect(functionalCase(a, [c('B:check.packets', 'failed', 'infra')]).status).toBe('passed');
+  });
+
+  it('compares the rounds by group, and does not compare where a round measured nothing', () => {
+    const search = (ndr: number | null) =>
+      ({
+        suite: 'throughput',
+        measured: { kind: 'throughput', results: [{ frame: 64, goals: [{ goal: 'NDR', lowerBound: ndr }], trials: [] }] },
+      }) as unknown as SuiteResult;
+    const rounds = [
+      { group: 'A' as const, suites: [search(10000)] },
+      { group: 'B' as const, suites: [search(null)] },
+    ];
+    const t = throughputCase(rounds, 0.05);
+    // No load passed on B: an NDR of 0, a drop of all of it.
+    expect(t.case).toMatchObject({ id: 'gate.throughput', status: 'failed', kind: 'dut' });
+    expect(t.groups[0]).toMatchObject({ a: [10000], b: [0], change: -1, regression: true });
+    const none = throughputCase(
+      [
+        { group: 'A', suites: [search(10000)] },
+        { group: 'B', suites: [] },
+      ],
+      0.05,
+    );
+    expect(none.case).toMatchObject({ status: 'skipped', message: 'not compared: a round of the alternation measured no throughput (its own cases say why)' });
   });
 });
