@@ -8,6 +8,7 @@
 // The gate's two testcases of its own are made here too: the throughput
 // groups', and the functional one (B failing what A passed). Pure.
 import type { CaseOutcome, SuiteResult } from '../results/run.js';
+import { mean, sd, t95 } from '../results/stats.js';
 import { throughputOf } from '../results/throughput.js';
 import type { FrameKey } from '../testbed/frame-mix.js';
 
@@ -36,19 +37,6 @@ export interface GroupComparison extends Groups {
   regression: boolean;
   /** One line for the report. */
   text: string;
-}
-
-const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
-const sd = (xs: number[]) => (xs.length < 2 ? null : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
-
-/** Student's t, one-sided 95 %, by degrees of freedom (1 to 30; the normal's beyond). */
-const T95 = [
-  6.314, 2.92, 2.353, 2.132, 2.015, 1.943, 1.895, 1.86, 1.833, 1.812, 1.796, 1.782, 1.771, 1.761, 1.753, 1.746, 1.74, 1.734, 1.729, 1.725, 1.721, 1.717, 1.714,
-  1.711, 1.708, 1.706, 1.703, 1.701, 1.699, 1.697,
-];
-export function t95(df: number): number {
-  if (!(df >= 1)) return T95[0]!;
-  return df > 30 ? 1.645 : T95[Math.floor(df) - 1]!;
 }
 
 /** Welch's bound on meanB - meanA from the groups' spread (frames/s), or null where a group has one round. */

@@ -6,6 +6,7 @@ import type { MatrixRow, RunResult, Table } from '../results/run.js';
 import type { CaseOutcome } from '../results/run.js';
 import type { Verdict } from './verdict.js';
 import { pvpMeasured, type CountersRecord, type PvpMeasured } from '../results/pvp.js';
+import { soakSummary } from '../results/soak.js';
 import { upgradeSummary, type GateMeasured } from '../results/upgrade.js';
 import { latencyOf, telemetryOf, trialsOf, type HistoryLatency, type HistoryTelemetry, type HistoryTrial } from '../results/history.js';
 
@@ -46,6 +47,8 @@ export interface Summary
   restart?: Record<string, unknown>;
   /** dutlab gate's groups compared: each frame size's NDRs on A and B, the change, the sensitivity, the verdict. */
   gate?: Omit<GateMeasured, 'kind'>;
+  /** The soak: its load, its loss events (each: the first frame lost, frames, when and how long), each watched process's growth. */
+  soak?: Record<string, unknown>;
   cases: CaseOutcome[];
   problems: string[];
 }
@@ -84,6 +87,7 @@ export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { v
     counters: pvp.find((m) => m?.counters)?.counters ?? null,
     ...(drops ? { drops } : {}),
     ...upgradeSummary(data.suites),
+    ...soakSummary(data.suites),
     ...(trials.length > 0 ? { trials } : {}),
     ...(latency.length > 0 ? { latency } : {}),
     ...(telemetry.length > 0 ? { telemetry } : {}),

@@ -95,6 +95,8 @@ export interface PacketVerdict {
   lostSample: number[];
   /** The runs of frames that did not come back, in frames and in time at the stream's rate (absent before dutlab kept them). */
   gaps?: LossEvents;
+  /** Frames lost in each sampling interval of the stream (a soak's: Expectation.intervalS). */
+  lostPerInterval?: number[];
   /** With many flows: how many came back whole, how many not at all, and the first few that lost frames (their 5-tuples). */
   flows?: { count: number; complete: number; missing: number; sample: Array<{ flow: string; sent: number; received: number }> };
   problems: string[];

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { Throughput } from './throughput-schema.js';
 import { Traffic } from './traffic-schema.js';
 import { Gate, Restart } from './upgrade-schema.js';
+import { Soak } from './soak-schema.js';
 import { OvsDpdk, Vm } from './dut-schema.js';
 import { absPath, cidr, cpuListText, devargs, fileName, hexMask, ifName, ipv4, mac, port, SHA256_FP, toolPath, word } from './words.js';
 export { absPath, cidr, hexMask, ifName, ipv4, mac, toolPath, word } from './words.js';
@@ -243,6 +244,7 @@ export const TestbedSchema = z.strictObject({
   throughput: Throughput.prefault({}),
   restart: Restart.prefault({}),
   gate: Gate.prefault({}),
+  soak: Soak.prefault({}),
   lock: Lock.prefault({}),
 });
 

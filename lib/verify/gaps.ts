@@ -40,3 +40,11 @@ export function lossEventsLine(g: LossEvents): string | null {
   const l = g.longest;
   return `${g.events} loss event${g.events === 1 ? '' : 's'}; the longest ${l.frames} frames from seq ${l.firstSeq}, ${t(l.lengthMs)} (${t(l.startMs)} into the stream); frame-loss reset time (RFC 6201: ${g.lost} lost / ${g.rate} frames/s) ${t(g.resetTimeMs)}; resolution ${t(g.resolutionMs)}`;
 }
+
+/** Frames lost in each interval of the stream (by when they were sent: sequence number over the rate). */
+export function lossPerInterval(seen: Uint8Array, rate: number, intervalS: number): number[] {
+  const per = Math.max(1, Math.round(rate * intervalS));
+  const out = new Array<number>(Math.ceil(seen.length / per)).fill(0);
+  for (let i = 0; i < seen.length; i++) if (!seen[i]) out[Math.floor(i / per)]!++;
+  return out;
+}

@@ -2,7 +2,7 @@
 // crossed the guest's router exactly once: the gateway's MAC as destination,
 // the egress vEth's MAC as source, TTL one less, a valid header checksum, and
 // everything else exactly as sent.
-import { lossEvents } from './gaps.js';
+import { lossEvents, lossPerInterval } from './gaps.js';
 import {
   ETH_LEN,
   IP_LEN,
@@ -33,6 +33,10 @@ export interface Expectation {
   maxProblems: number;
   /** The guest forwards by MAC (testpmd's mac mode: vm.forwarding testpmd): TTL as sent, not one less. Default: routed. */
   macForwarding?: boolean;
+  /** A soak's sampling interval (s): the verdict counts the frames lost in each interval of the stream (lostPerInterval). */
+  intervalS?: number;
+  /** How many loss events the verdict lists (default 5): a soak lists them all, up to this. */
+  eventSample?: number;
 }
 
 export type { PacketVerdict } from '../results/pvp.js';
@@ -298,7 +302,8 @@ export class StreamVerifier {
     return {
       ok,
       sent,
-      gaps: lossEvents(this.seen, this.exp.stream.rate),
+      gaps: lossEvents(this.seen, this.exp.stream.rate, this.exp.eventSample),
+      ...(this.exp.intervalS ? { lostPerInterval: lossPerInterval(this.seen, this.exp.stream.rate, this.exp.intervalS) } : {}),
       received: this.received,
       receivedBytes: this.receivedBytes,
       lost,

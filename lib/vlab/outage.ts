@@ -61,3 +61,35 @@ export function outageBounds(timesFile: string): { minMs: number; maxMs: number 
     throw new Error(`the outage did not happen as asked: nft exited ${added} adding the rule and ${deleted} removing it (${timesFile})`);
   return { minMs: (d0 - a1) / 1e6, maxMs: (d1 - a0) / 1e6 };
 }
+
+/**
+ * Several outages of one length at offsets from the stream's start (a soak's known answer): the script waits for the
+ * stream's first frames to reach the guest, then blocks forwarding at each offset (seconds after that) for `ms`.
+ * Each outage's times go on a line of `timesFile`, as outageHook writes its one.
+ */
+export function outagesHook(o: Omit<Outage, 'afterFrames' | 'delayMs'> & { atS: number[] }): string {
+  if (o.atS.some((x, i) => !(x >= 0) || (i > 0 && x <= o.atS[i - 1]! + o.ms / 1000)))
+    throw new Error(`outages at ${o.atS.join(', ')} s: rising, each after the last has ended`);
+  const ns = (c: string) => `ip netns exec ${shq(o.netns)} ${c}`;
+  const rx = ns(`cat /sys/class/net/${shq(o.ingressIf)}/statistics/rx_packets`);
+  const one = (at: number) =>
+    [
+      `now=$(date +%s%N); wait=$(( t0 + ${Math.round(at * 1e9)} - now )); [ "$wait" -gt 0 ] && sleep $(awk "BEGIN { print $wait / 1e9 }")`,
+      `a0=$(date +%s%N)`,
+      ns(`nft ${shq('add table ip dutlab_outage; add chain ip dutlab_outage forwarding { type filter hook forward priority 0; policy drop; }')}`),
+      `ra=$?; a1=$(date +%s%N)`,
+      `sleep ${(o.ms / 1000).toFixed(3)}`,
+      `d0=$(date +%s%N)`,
+      ns('nft delete table ip dutlab_outage'),
+      `rd=$?; d1=$(date +%s%N)`,
+      `echo "$a0 $a1 $d0 $d1 $ra $rd" >> ${shq(o.timesFile)}`,
+    ].join('; ');
+  const script = [
+    `start=$(${rx})`,
+    `for i in $(seq 600); do [ $(( $(${rx}) - start )) -ge 1 ] && break; sleep 0.05; done`,
+    `t0=$(date +%s%N)`,
+    `echo "$t0" > ${shq(`${o.timesFile}.start`)}`,
+    ...o.atS.map(one),
+  ].join('; ');
+  return `setsid sh -c ${shq(script)} > /dev/null 2>&1 < /dev/null &`;
+}

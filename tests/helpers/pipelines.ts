@@ -11,14 +11,20 @@ export const github = () => parse(readFileSync(join(CI, 'github-actions.yml'), '
 export const jenkinsfile = () => readFileSync(join(CI, 'Jenkinsfile'), 'utf8');
 
 /** Every shell command of each pipeline's job, in order: GitLab's scripts, GitHub's run steps, the Jenkinsfile's sh steps. */
-export function pipelineCommands(job: 'nightly' | 'gate' = 'nightly'): Record<'gitlab' | 'github' | 'jenkins', string[]> {
+export function pipelineCommands(job: 'nightly' | 'soak' | 'gate' = 'nightly'): Record<'gitlab' | 'github' | 'jenkins', string[]> {
   const gl = gitlab()[job] as { before_script?: string[]; script: string[]; after_script?: string[] };
   const gh = github().jobs[job] as { steps: Array<{ run?: string }> };
-  // The Jenkinsfile's stages in order: the nightly's, then the gate's.
-  const [nightly, gate] = jenkinsfile().split("stage('gate')");
+  // The Jenkinsfile's stage of that name, up to the next of the three.
+  const text = jenkinsfile();
+  const from = text.indexOf(`stage('${job}')`);
+  const next =
+    ['nightly', 'soak', 'gate']
+      .map((n) => text.indexOf(`stage('${n}')`))
+      .filter((i) => i > from)
+      .sort((a, b) => a - b)[0] ?? text.length;
   return {
     gitlab: [...(gl.before_script ?? []), ...gl.script, ...(gl.after_script ?? [])],
     github: gh.steps.flatMap((s) => (s.run ? [s.run.trim()] : [])),
-    jenkins: [...(job === 'nightly' ? nightly! : gate!).matchAll(/^\s*sh\s+'([^']*)'\s*$/gm)].map((m) => m[1]!),
+    jenkins: [...text.slice(from, next).matchAll(/^\s*sh\s+'([^']*)'\s*$/gm)].map((m) => m[1]!),
   };
 }

@@ -9,6 +9,19 @@ describe('the CI pipelines in ci/', () => {
   it('all three run the same two commands: the install, then ci/nightly.sh; and for a gate, the install, then ci/gate.sh', () => {
     for (const commands of Object.values(pipelineCommands())) expect(commands).toEqual(['npm ci --no-audit --no-fund', 'bash ci/nightly.sh']);
     for (const commands of Object.values(pipelineCommands('gate'))) expect(commands).toEqual(['npm ci --no-audit --no-fund', 'bash ci/gate.sh']);
+    for (const commands of Object.values(pipelineCommands('soak'))) expect(commands).toEqual(['npm ci --no-audit --no-fund', 'bash ci/soak.sh']);
+  });
+
+  it('the weekly soak runs on its own schedule only, a job per label, and the nightly not on it', () => {
+    const gl = gitlab();
+    expect(gl.soak.rules.map((r: { if: string }) => r.if)).toEqual(['$CI_PIPELINE_SOURCE == "schedule" && $DUTLAB_JOB == "soak"']);
+    expect(gl.nightly.rules[0].if).toBe('$CI_PIPELINE_SOURCE == "schedule" && $DUTLAB_JOB != "soak"');
+    expect(gl.soak.parallel.matrix[0].DUTLAB_LABEL).toEqual(['x710', 'e810']);
+    const gh = github();
+    expect(gh.on.schedule.map((s: { cron: string }) => s.cron)).toEqual(['17 1 * * *', '23 2 * * 0']);
+    expect(gh.jobs.soak.if).toContain("github.event.schedule == '23 2 * * 0'");
+    expect(gh.jobs.nightly.if).toContain("github.event.schedule != '23 2 * * 0'");
+    expect(jenkinsfile()).toMatch(/stage\('soak'\) \{\s*when \{ expression \{ return params\.DUTLAB_TO == '' && params\.DUTLAB_JOB == 'soak' \} \}/);
   });
 
   it('the gate job runs only when an upgrade is named, never on the schedule, and keeps JUnit and the reports whatever the verdict', () => {

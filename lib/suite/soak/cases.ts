@@ -1,0 +1,237 @@
+// The soak: one steady stream for minutes or hours (soak.durationS at
+// soak.rate), sampled every soak.intervalS while it flows: the resident
+// memory and open files of ovs-vswitchd, QEMU (where the run started one) and
+// the processes the testbed watches, and the free hugepages. Judged once the
+// stream ended: its loss events from the sequence numbers (each with when it
+// began and how long it lasted) within soak.maxLossEvents, and no watched
+// process growing beyond soak.maxGrowthMbPerHour (a fitted slope with its
+// confidence, after the settling time). What it sampled is in the record as
+// it goes: an interrupted soak keeps it.
+import { join } from 'node:path';
+import { CheckFailure } from '../../errors.js';
+import type { SoakMeasured, SoakSample } from '../../results/soak.js';
+import type { LabRun, Stage } from '../../scenario/lab-run.js';
+import { freeHugepagesFile } from '../../testbed/sizing.js';
+import { pcapFrames, writeStreamPcap } from '../../traffic/pcap.js';
+import { streamFromTestbed, type StreamSpec } from '../../traffic/stream.js';
+import { shq } from '../../transport/quote.js';
+import { memoryGrowth } from '../../verify/growth.js';
+import { verifyCapture } from '../../verify/packets.js';
+import { waitUntil } from '../../wait.js';
+
+/** The processes a soak samples: ovs-vswitchd, QEMU where the testbed has a VM, and the testbed's own. */
+export function watchedOf(run: LabRun): Array<{ name: string; pidfile: string }> {
+  const tb = run.tb;
+  return [{ name: 'ovs-vswitchd', pidfile: tb.paths.vswitchdPidfile }, ...(tb.vm ? [{ name: 'qemu', pidfile: tb.vm.pidfile }] : []), ...tb.soak.watch];
+}
+
+/** One command that prints, a line each, `<rss kB> <open files>` of each pidfile's process (`- -` where it is gone), then the free hugepages. */
+export function sampleCommand(pidfiles: string[], hugepageSizeKb: number): string {
+  const each = `for f in ${pidfiles.map(shq).join(' ')}; do p=$(cat "$f" 2>/dev/null); if [ -n "$p" ] && [ -r "/proc/$p/status" ]; then echo "$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status") $(ls "/proc/$p/fd" 2>/dev/null | wc -l)"; else echo '- -'; fi; done`;
+  return `${each}; cat ${shq(freeHugepagesFile(hugepageSizeKb))} 2>/dev/null || echo -`;
+}
+
+/** A sample read from sampleCommand's output. */
+export function parseSample(t: number, names: string[], out: string): SoakSample {
+  const lines = out.trim().split('\n');
+  const num = (s: string | undefined) => (s !== undefined && /^\d+$/.test(s) ? Number(s) : null);
+  const processes = Object.fromEntries(
+    names.map((n, i) => {
+      const [rss, fds] = (lines[i] ?? '').trim().split(/\s+/);
+      return [n, { rssKb: num(rss), fds: num(fds) }];
+    }),
+  );
+  return { t, hugepagesFree: num(lines[names.length]?.trim()), processes };
+}
+
+export class SoakTest {
+  private readonly stream: StreamSpec;
+  private readonly result: SoakMeasured;
+  private streamStart = 0;
+  private streaming = false;
+
+  constructor(private readonly run: LabRun) {
+    const s = run.tb.soak;
+    const rate = s.rate ?? run.tb.traffic.rate;
+    const runId = parseInt(run.config.runId.replace(/\D/g, '').slice(-9) || '1', 10);
+    this.stream = streamFromTestbed(run.tb, runId, { rate, count: Math.round(rate * s.durationS) });
+    this.result = {
+      kind: 'soak',
+      rate,
+      durationS: s.durationS,
+      intervalS: s.intervalS,
+      frames: this.stream.count,
+      samples: [],
+      maxLossEvents: s.maxLossEvents,
+      maxGrowthMbPerHour: s.maxGrowthMbPerHour,
+    };
+  }
+
+  stages(): Stage[] {
+    const m = this.result;
+    return [
+      {
+        id: 'soak.prepare',
+        title: 'Prepare the traffic generator and the steady stream',
+        group: 'traffic',
+        needs: [this.run.setupDone],
+        run: () => this.prepare(),
+      },
+      {
+        id: 'soak.stream',
+        title: `A steady stream of ${m.rate} frames/s for ${m.durationS} s, sampled every ${m.intervalS} s`,
+        group: 'traffic',
+        needs: ['soak.prepare'],
+        run: () => this.soak(),
+      },
+      {
+        id: 'check.loss-events',
+        title: `Loss events: at most ${m.maxLossEvents} over the soak`,
+        group: 'checks',
+        needs: ['soak.stream'],
+        run: () => this.checkLossEvents(),
+      },
+      {
+        id: 'check.memory',
+        title: `Memory: no watched process grows beyond ${m.maxGrowthMbPerHour} MB/h`,
+        group: 'checks',
+        needs: ['soak.stream'],
+        run: () => this.checkMemory(),
+      },
+    ];
+  }
+
+  private async prepare(): Promise<void> {
+    await (await this.run.trafficGenerator()).prepare();
+    writeStreamPcap(join(this.run.dir, 'tx.pcap'), this.stream);
+  }
+
+  /** The stream, sampled every interval while it flows; then its return read by interval. */
+  private async soak(): Promise<void> {
+    const tg = await this.run.trafficGenerator();
+    let sampler: Promise<void> | null = null;
+    const r = await tg
+      .sendAndCapture({
+        pcap: join(this.run.dir, 'tx.pcap'),
+        packets: this.stream.count,
+        rate: this.stream.rate,
+        into: { rx: join(this.run.dir, 'rx.pcap'), tx: join(this.run.dir, 'tx-capture.pcap') },
+        around: {
+          before: {
+            last: async () => {
+              this.streamStart = Date.now();
+              this.streaming = true;
+              sampler = this.sampleWhileStreaming();
+              sampler.catch(() => undefined);
+            },
+          },
+        },
+      })
+      .finally(() => {
+        this.streaming = false;
+      });
+    if (sampler) await sampler;
+    const v = await verifyCapture(pcapFrames(join(this.run.dir, 'rx.pcap')), {
+      stream: this.stream,
+      dstMac: this.run.tb.gateway.mac,
+      srcMac: this.run.topology.vmEgress.mac,
+      lossTolerance: 1,
+      maxProblems: 5,
+      macForwarding: this.run.tb.vm?.forwarding === 'testpmd',
+      intervalS: this.result.intervalS,
+      eventSample: 100,
+    });
+    Object.assign(this.result, {
+      sent: r.sent.packetsSent,
+      received: v.received,
+      ...(v.gaps ? { gaps: v.gaps } : {}),
+      ...(v.lostPerInterval ? { lostPerInterval: v.lostPerInterval } : {}),
+    });
+    this.run.measured(this.result);
+    CheckFailure.ifAny(
+      'traffic',
+      r.sent.packetsSent < this.stream.count ? [`the generator sent ${r.sent.packetsSent} of ${this.stream.count} frames: the soak's loss cannot be read`] : [],
+    );
+  }
+
+  /** A sample every interval until the stream ends; the record saved every tenth (an interrupted soak keeps them). */
+  private async sampleWhileStreaming(): Promise<void> {
+    const watched = watchedOf(this.run);
+    const command = sampleCommand(
+      watched.map((w) => w.pidfile),
+      this.run.tb.ovsDpdk.hugepageSizeKb,
+    );
+    const shell = this.run.session.shell('host');
+    const names = watched.map((w) => w.name);
+    const once = async () => {
+      if (!this.streaming) return true;
+      const t = (Date.now() - this.streamStart) / 1000;
+      const out = await shell.run(command, { timeoutMs: 10_000 });
+      this.result.samples.push(parseSample(Math.round(t * 1000) / 1000, names, out.stdout));
+      if (this.result.samples.length % 10 === 1) this.run.measured(this.result);
+      return false;
+    };
+    await waitUntil(`the soak's ${this.result.durationS} s stream to end`, once, {
+      timeoutMs: (this.result.durationS + 120) * 1000,
+      intervalMs: this.result.intervalS * 1000,
+    });
+  }
+
+  private async checkLossEvents(): Promise<void> {
+    const g = this.result.gaps;
+    if (!g) throw new Error('the return capture was not read');
+    const events = g.sample.map((e) => `${e.frames} frames from ${(e.startMs / 1000).toFixed(2)} s (${e.lengthMs} ms)`);
+    const line = `${g.events} loss event${g.events === 1 ? '' : 's'} over ${this.result.durationS} s (${g.lost} of ${this.result.frames} frames lost)${events.length > 0 ? `: ${events.join('; ')}${g.events > events.length ? '; ...' : ''}` : ''}`;
+    this.run.table(this.lossTable());
+    CheckFailure.ifAny('loss events', g.events > this.result.maxLossEvents ? [`${line}: more than soak.maxLossEvents ${this.result.maxLossEvents}`] : [], g);
+    this.run.note(`soak: ${line}`);
+  }
+
+  private async checkMemory(): Promise<void> {
+    const s = this.run.tb.soak;
+    const growth = watchedOf(this.run).map((w) =>
+      memoryGrowth(
+        w.name,
+        this.result.samples.flatMap((x) => (x.processes[w.name]?.rssKb !== null && x.processes[w.name] ? [[x.t, x.processes[w.name]!.rssKb!] as const] : [])),
+        s.settleS,
+        s.maxGrowthMbPerHour,
+      ),
+    );
+    this.result.growth = growth;
+    this.run.measured(this.result);
+    this.run.table({
+      title: 'Soak: resident memory of the watched processes',
+      columns: ['process', 'samples fitted', 'first (kB)', 'last (kB)', 'growth (MB/h, 95 %)', 'verdict'],
+      rows: growth.map((g) => [
+        g.name,
+        String(g.fitted),
+        String(g.firstKb ?? '-'),
+        String(g.lastKb ?? '-'),
+        g.slopeMbPerHour === null ? 'not measured' : `${g.slopeMbPerHour.toFixed(2)} (${g.lowMbPerHour!.toFixed(2)} to ${g.highMbPerHour!.toFixed(2)})`,
+        g.flagged ? 'GROWS' : 'steady',
+      ]),
+      notes: [
+        `fitted after ${s.settleS} s (a step at start-up is not growth); flagged where the slope's lower 95 % bound is above ${s.maxGrowthMbPerHour} MB/h`,
+      ],
+    });
+    CheckFailure.ifAny(
+      'memory',
+      growth.filter((g) => g.flagged).map((g) => g.text),
+      growth,
+    );
+  }
+
+  /** The intervals that lost frames, with when they began. */
+  private lossTable() {
+    const per = this.result.lostPerInterval ?? [];
+    const rows = per.flatMap((lost, i) => (lost > 0 ? [[`${(i * this.result.intervalS).toFixed(1)} s`, String(lost)]] : []));
+    return {
+      title: 'Soak: frames lost per interval',
+      columns: ['interval from', 'frames lost'],
+      rows: rows.slice(0, 50),
+      notes: [
+        `${per.length} intervals of ${this.result.intervalS} s, ${rows.length} with loss${rows.length > 50 ? ' (the first 50 shown)' : ''}; an interval is the frames sent in it (sequence number over the rate)`,
+      ],
+    };
+  }
+}
