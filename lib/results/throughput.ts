@@ -28,8 +28,20 @@ export interface ThroughputResult {
   telemetry?: TelemetryTrial;
   /** The testbed's fixed load (frames/s): no search ran, only the telemetry trial at it (goals and trials empty). */
   fixedLoad?: number;
+  /** RFC 2544's frame loss rate at shares of the NDR (throughput.lossCurve), where the testbed asked for it. */
+  lossCurve?: LossCurvePoint[];
   /** Both: every trial sent the stream both ways, each direction at the rate (the bounds are per direction; the aggregate twice). Absent: one way. */
   direction?: 'both';
+}
+
+/** One load of the loss curve: its share of the NDR, the load offered, what was sent and came back; null ratio where the generator fell short. */
+export interface LossCurvePoint {
+  share: number;
+  rate: number;
+  sent: number;
+  received: number;
+  lossRatio: number | null;
+  generatorShort: boolean;
 }
 
 /** Each direction's frames over a search's trials at one rate (its bound's): sent, received, lost, summed. */

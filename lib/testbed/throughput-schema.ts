@@ -103,6 +103,18 @@ export const Throughput = z
         'revalidator.dump_ms': z.number().positive().default(1),
       })
       .prefault({}),
+    // RFC 2544's frame loss rate around the throughput: after each search, a trial at each of these shares of its NDR
+    // (0.5: half; 2: twice), each durationS long, its loss ratio kept. Absent: none.
+    lossCurve: z
+      .strictObject({
+        loads: z
+          .array(z.number().positive().max(10))
+          .min(1)
+          .max(16)
+          .refine((l) => l.every((x, i) => i === 0 || x > l[i - 1]!), 'rising, each once'),
+        durationS: z.number().positive().max(60).default(2),
+      })
+      .optional(),
     // Frames in the trial pcap, looped to make a trial's load (at least one per flow of traffic.flows).
     trialFrames: z.number().int().positive().max(100_000).default(1000),
     // compare: a drop beyond this share of the baseline (and beyond the runs' own spread) is a regression.

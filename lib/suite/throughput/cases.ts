@@ -17,6 +17,7 @@ import type { LabRun, Stage } from '../../scenario/lab-run.js';
 import { latencyAtLoads, streamAloneLatency } from './latency.js';
 import { DatapathWarmth } from './warm-up.js';
 import { StealWatch } from './steal.js';
+import { lossCurve, lossCurveTable } from './loss-curve.js';
 import { DatapathTelemetry } from './telemetry.js';
 import { latencyTables, telemetryTables } from './result.js';
 import { byFrame, type FrameKey, frameKey, framesPhrase, meanFrame, smallestFrame, weightsOf } from '../../testbed/frame-mix.js';
@@ -75,6 +76,17 @@ export class ThroughputTest {
               group: 'checks',
               needs: [`throughput.ndr-pdr-${frame}`],
               run: () => this.telemetry(frame),
+            }),
+          )
+        : []),
+      ...(t.lossCurve
+        ? t.frameSizes.map(frameKey).map(
+            (frame): Stage => ({
+              id: `throughput.loss-curve-${frame}`,
+              title: `Frame loss rate at ${t.lossCurve!.loads.join(', ')} x the NDR at ${framesPhrase(frame)}`,
+              group: 'checks',
+              needs: [`throughput.ndr-pdr-${frame}`],
+              run: () => this.lossCurve(frame),
             }),
           )
         : []),
@@ -194,6 +206,21 @@ export class ThroughputTest {
     this.run.table(throughputTable(this.results));
     for (const t of latencyTables(this.results)) this.run.table(t);
     for (const t of telemetryTables(this.results)) this.run.table(t);
+    const curve = lossCurveTable(this.results);
+    if (curve) this.run.table(curve);
+  }
+
+  /** RFC 2544's frame loss rate at the testbed's shares of this frame size's NDR. */
+  private async lossCurve(frame: FrameKey): Promise<void> {
+    const out = this.results.find((r) => r.frame === frame)!;
+    const ndr = out.goals.find((g) => g.goal === 'NDR')?.lowerBound ?? null;
+    if (ndr === null) {
+      this.run.note(`loss curve at ${framesPhrase(frame)} not measured: the search found no NDR`);
+      return;
+    }
+    await this.useFrame(frame);
+    const points = await lossCurve(this.tg!, smallestFrame(frame), ndr, this.run.tb.throughput.lossCurve!, this.maxRateAt(frame), (l) => this.run.note(l));
+    this.keep({ ...out, lossCurve: points });
   }
 
   /** The latency at the testbed's loads of this frame size's PDR. */
