@@ -108,6 +108,8 @@ export class SoakTest {
 
   /** The stream, sampled every interval while it flows; then its return read by interval. */
   private async soak(): Promise<void> {
+    // Fault injection (an outage helper's script) begins here, as the PVP suite's does.
+    await this.run.runHookBeforeTraffic();
     const tg = await this.run.trafficGenerator();
     let sampler: Promise<void> | null = null;
     const r = await tg
