@@ -7,6 +7,7 @@
 import type { CaseOutcome, RunRecord } from '../results/run.js';
 import { throughputOf, type ThroughputResult } from '../results/throughput.js';
 import { DutlabError } from '../errors.js';
+import { compareBeyondNdr } from './compare-beyond.js';
 import { verdictOf } from './verdict.js';
 import { type MovedMetric, movedMetrics, type TelemetryThresholds } from './telemetry-diff.js';
 import { byFrame, type FrameKey, framesPhrase, frameText } from '../testbed/frame-mix.js';
@@ -157,6 +158,9 @@ export function compareRuns(base: RunRecord, cand: RunRecord, thresholds: Thresh
   }
   for (const b of tput(base))
     if (!tput(cand).some((c) => c.frame === b.frame)) changes.push(`throughput at ${framesPhrase(b.frame)}: in the baseline, not measured now`);
+  const beyond = compareBeyondNdr(base, cand, threshold);
+  regressions.push(...beyond.regressions);
+  changes.push(...beyond.changes);
   // The generator's version where either run has one (a linux TG's tools have none to compare).
   const tg = base.run.versions.tg || cand.run.versions.tg ? (['tg'] as const) : [];
   const components = ['ovs', 'dpdk', 'hostKernel', 'guestKernel', ...tg] as const;

@@ -1,8 +1,11 @@
 // RFC 2544's frame loss rate around the NDR (issue 44), without a lab: the
 // trials at the testbed's shares of the NDR, a load above the generator's
 // ceiling not offered (and said), a trial the generator fell short in kept
-// with no loss ratio (not the DUT's), the table; the testbed's refusals.
+// with no loss ratio (not the DUT's), the table; the testbed's refusals;
+// `compare` reading the curves and the soaks.
 import { describe, expect, it } from 'vitest';
+import { compareBeyondNdr } from '../../lib/report/compare-beyond.js';
+import type { RunRecord } from '../../lib/results/run.js';
 import { lossCurve, lossCurveTable } from '../../lib/suite/throughput/loss-curve.js';
 import type { MeasuringTrafficGenerator, Trial } from '../../lib/traffic/tg.js';
 import { MINIMAL_TESTBED as MINIMAL, testbedProblems } from '../helpers/fixtures.js';
@@ -58,5 +61,46 @@ describe('the loss curve', () => {
       { path: 'throughput.lossCurve.loads', message: 'rising, each once' },
     ]);
     expect(testbedProblems(`${MINIMAL}throughput: { lossCurve: { loads: [] } }\n`)[0]!.path).toBe('throughput.lossCurve.loads');
+  });
+});
+
+describe('compare beyond NDR', () => {
+  const record = (measured: object[]): RunRecord =>
+    ({
+      run: { runId: 'r', testbedName: 't', profile: 'virtual', versions: {}, suites: measured.map((m) => ({ suite: 's', measured: m, cases: [] })) },
+      cases: [],
+    }) as unknown as RunRecord;
+  const curve = (ratios: Array<number | null>) => ({
+    kind: 'throughput',
+    results: [
+      {
+        frame: 64,
+        goals: [],
+        trials: [],
+        lossCurve: ratios.map((r, i) => ({ share: [0.5, 2][i], rate: 1, sent: 1, received: 1, lossRatio: r, generatorShort: r === null })),
+      },
+    ],
+  });
+  const soak = (events: number, flagged: boolean) => ({
+    kind: 'soak',
+    durationS: 60,
+    gaps: { events },
+    growth: [{ name: 'ovs-vswitchd', slopeMbPerHour: flagged ? 400 : 1, flagged, boundMbPerHour: 50 }],
+  });
+
+  it("names a loss ratio risen beyond the threshold at a share of the NDR; a short generator's point is not compared", () => {
+    const c = compareBeyondNdr(record([curve([0, 0.5])]), record([curve([0, 0.7])]), 0.1);
+    expect(c.regressions).toEqual(['loss ratio at 2 x the NDR at 64-byte frames rose: 0.700 now, 0.500 in the baseline (threshold 0.1)']);
+    expect(compareBeyondNdr(record([curve([0, 0.5])]), record([curve([0, 0.55])]), 0.1).regressions).toEqual([]);
+    expect(compareBeyondNdr(record([curve([0, 0.5])]), record([curve([null, 0.5])]), 0.1).changes).toEqual([
+      'loss ratio at 0.5 x the NDR at 64-byte frames: not compared (the generator fell short in one of them)',
+    ]);
+  });
+
+  it("names a soak's process that grows now and did not, and its loss events side by side", () => {
+    const c = compareBeyondNdr(record([soak(0, false)]), record([soak(3, true)]), 0.1);
+    expect(c.regressions).toEqual(["soak: ovs-vswitchd's memory grows now: 400.0 MB/h, 1.0 MB/h in the baseline (bound 50 MB/h)"]);
+    expect(c.changes).toEqual(['soak: 3 loss events over 60 s now, 0 over 60 s in the baseline']);
+    expect(compareBeyondNdr(record([]), record([soak(0, false)]), 0.1).changes).toEqual(['soak: measured now, not in the baseline']);
   });
 });

@@ -1,0 +1,68 @@
+// `compare` beyond NDR (issue 44): the frame loss rate around the throughput
+// (each share of the NDR both runs measured: the candidate's loss ratio above
+// the baseline's by more than the threshold is a regression) and the soak
+// (its loss events and each watched process's growth side by side; a
+// process flagged now and not in the baseline is a regression). The soak's
+// own checks already fail a soak outside its bounds; this says how it moved.
+// Pure.
+import type { RunRecord } from '../results/run.js';
+import { soakOf } from '../results/soak.js';
+import { throughputOf } from '../results/throughput.js';
+import { framesPhrase } from '../testbed/frame-mix.js';
+
+const ratio = (x: number) => x.toFixed(3);
+
+/** The loss curves of the two runs, share by share at each frame size. */
+function compareCurves(base: RunRecord, cand: RunRecord, threshold: number): { regressions: string[]; changes: string[] } {
+  const regressions: string[] = [];
+  const changes: string[] = [];
+  const curves = (r: RunRecord) => r.run.suites.flatMap(throughputOf).filter((t) => t.lossCurve);
+  for (const c of curves(cand)) {
+    const b = curves(base).find((x) => x.frame === c.frame);
+    if (!b) {
+      changes.push(`loss curve at ${framesPhrase(c.frame)}: measured now, not in the baseline`);
+      continue;
+    }
+    for (const p of c.lossCurve!) {
+      const bp = b.lossCurve!.find((x) => x.share === p.share);
+      const what = `loss ratio at ${p.share} x the NDR at ${framesPhrase(c.frame)}`;
+      if (!bp || bp.lossRatio === null || p.lossRatio === null) {
+        changes.push(`${what}: not compared (${!bp ? 'not in the baseline' : 'the generator fell short in one of them'})`);
+        continue;
+      }
+      if (p.lossRatio > bp.lossRatio + threshold)
+        regressions.push(`${what} rose: ${ratio(p.lossRatio)} now, ${ratio(bp.lossRatio)} in the baseline (threshold ${threshold})`);
+      else if (p.lossRatio < bp.lossRatio - threshold) changes.push(`${what} fell: ${ratio(p.lossRatio)} now, ${ratio(bp.lossRatio)} in the baseline`);
+    }
+  }
+  return { regressions, changes };
+}
+
+/** The two runs' soaks: loss events and each process's growth, side by side. */
+function compareSoaks(base: RunRecord, cand: RunRecord): { regressions: string[]; changes: string[] } {
+  const [b, c] = [base.run.suites.map(soakOf).find((m) => m), cand.run.suites.map(soakOf).find((m) => m)];
+  if (!c) return { regressions: [], changes: [] };
+  if (!b) return { regressions: [], changes: ['soak: measured now, not in the baseline'] };
+  const regressions: string[] = [];
+  const changes: string[] = [];
+  const [be, ce] = [b.gaps?.events ?? null, c.gaps?.events ?? null];
+  if (be !== null && ce !== null && be !== ce)
+    changes.push(`soak: ${ce} loss event${ce === 1 ? '' : 's'} over ${c.durationS} s now, ${be} over ${b.durationS} s in the baseline`);
+  for (const g of c.growth ?? []) {
+    const bg = (b.growth ?? []).find((x) => x.name === g.name);
+    const mbh = (x: number | null) => (x === null ? 'not measured' : `${x.toFixed(1)} MB/h`);
+    if (g.flagged && bg && !bg.flagged)
+      regressions.push(
+        `soak: ${g.name}'s memory grows now: ${mbh(g.slopeMbPerHour)}, ${mbh(bg.slopeMbPerHour)} in the baseline (bound ${g.boundMbPerHour} MB/h)`,
+      );
+    else if (bg && g.slopeMbPerHour !== null && bg.slopeMbPerHour !== null && g.flagged !== bg.flagged)
+      changes.push(`soak: ${g.name}'s memory ${mbh(g.slopeMbPerHour)} now, ${mbh(bg.slopeMbPerHour)} in the baseline`);
+  }
+  return { regressions, changes };
+}
+
+/** What compare reads beyond NDR and PDR: the loss curves and the soaks. */
+export function compareBeyondNdr(base: RunRecord, cand: RunRecord, threshold: number): { regressions: string[]; changes: string[] } {
+  const parts = [compareCurves(base, cand, threshold), compareSoaks(base, cand)];
+  return { regressions: parts.flatMap((p) => p.regressions), changes: parts.flatMap((p) => p.changes) };
+}
