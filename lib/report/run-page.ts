@@ -30,7 +30,7 @@ import { framesPhrase } from '../testbed/frame-mix.js';
 const TRIALS: Frame = { w: 800, h: 380, left: 70, right: 30, top: 66, bottom: 96 };
 
 /** One run's throughput: every trial (load against loss ratio) per frame size, the bounds marked and labelled. */
-export function runReportHtml(runId: string, results: ThroughputResult[]): string {
+export function runReportHtml(runId: string, results: ThroughputResult[], more = ''): string {
   const f = TRIALS;
   const sections = results.map((r) => {
     const rates = r.trials.map((t) => t.rate).filter((v) => v > 0);
@@ -92,5 +92,5 @@ export function runReportHtml(runId: string, results: ThroughputResult[]): strin
       .join('');
     return `<section><h2>${esc(framesPhrase(r.frame))}: ${r.trials.length} trials</h2><svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="${esc(framesPhrase(r.frame))}: load against loss ratio">${svg.join('')}</svg><table><tr><th>goal</th><th>lower bound</th><th>upper bound</th></tr>${rows}</table></section>${latencyPercentileChart(r)}`;
   });
-  return htmlPage(`dutlab run ${runId}: throughput`, sections.join('\n'));
+  return htmlPage(`dutlab run ${runId}: throughput`, [...sections, more].filter(Boolean).join('\n'));
 }

@@ -16,6 +16,8 @@ import type { ResultsStore, StoredRun } from '../store/store.js';
 import { keepRun, NOT_STORED } from '../store/open.js';
 import { junitXml } from '../report/junit.js';
 import { runReportHtml } from '../report/run-page.js';
+import { soakReportHtml, soakSection } from '../report/soak-charts.js';
+import { soakOf } from '../results/soak.js';
 import { buildSummary, summaryMarkdown, type Summary } from '../report/summary.js';
 import { verdictOf, EXIT_CODES } from '../report/verdict.js';
 import type { RunResult, SuiteResult } from '../results/run.js';
@@ -325,7 +327,9 @@ export function writeReports(
   if (comparison !== undefined) write(join(runDir, 'comparison.txt'), comparison);
   write(join(runDir, 'run.json'), JSON.stringify({ schemaVersion: SCHEMA_VERSION, ...data }, null, 2));
   const throughput = data.suites.flatMap(throughputOf);
-  if (throughput.length > 0) write(join(runDir, 'report.html'), runReportHtml(data.runId, throughput));
+  const soak = data.suites.map(soakOf).find((m) => m !== null);
+  if (throughput.length > 0) write(join(runDir, 'report.html'), runReportHtml(data.runId, throughput, soak ? soakSection(soak) : ''));
+  else if (soak) write(join(runDir, 'report.html'), soakReportHtml(data.runId, soak));
   return {
     ...summary,
     summaryFile: join(runDir, 'summary.md'),

@@ -9,6 +9,8 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HISTORY_FILE } from '../../lib/store/file.js';
 import { runReportHtml } from '../../lib/report/run-page.js';
+import { soakReportHtml } from '../../lib/report/soak-charts.js';
+import type { SoakMeasured } from '../../lib/results/soak.js';
 import { HISTORY, SEARCH_64, SEARCH_64_LATENCY } from '../helpers/history.js';
 import { pageErrors, pageLayout, renderPage, textProblems } from '../helpers/chromium.js';
 
@@ -87,6 +89,51 @@ describe('pictures a person can read', () => {
           /cycles per packet \(processing\).*runs in the order they started.*processing cycles per packet on core 1 at 64 B.*a rise begins \(worse\).*% of the packets.*exact-match cache hits on core 1 at 64 B.*megaflow \(dpcls\) hits on core 1 at 64 B.*a change begins/,
         );
     }
+  }, 120_000);
+
+  it("draws a soak's report.html: the frames lost per interval and each watched process's memory, every text inside its chart", async () => {
+    // 90 s sampled every second: six intervals with loss, four processes, one of them growing by 1 MB a second.
+    const lost = Array.from({ length: 90 }, (_, i) => ([7, 22, 37, 52, 67, 82].includes(i) ? 200 : 0));
+    const names = ['ovs-vswitchd', 'qemu', 'steady', 'grower'];
+    const soak: SoakMeasured = {
+      kind: 'soak',
+      rate: 2000,
+      durationS: 90,
+      intervalS: 1,
+      frames: 180_000,
+      samples: Array.from({ length: 90 }, (_, t) => ({
+        t,
+        hugepagesFree: 100,
+        processes: Object.fromEntries(names.map((n, i) => [n, { rssKb: n === 'grower' ? 10_240 + 1024 * t : 40_000 * (i + 1), fds: 20 }])),
+      })),
+      lostPerInterval: lost,
+      growth: names.map((n) => ({
+        name: n,
+        fitted: 85,
+        firstKb: 1,
+        lastKb: 2,
+        slopeMbPerHour: 0,
+        lowMbPerHour: 0,
+        highMbPerHour: 0,
+        boundMbPerHour: 500,
+        flagged: n === 'grower',
+        text: n,
+      })),
+      maxLossEvents: 0,
+      maxGrowthMbPerHour: 500,
+    };
+    const page = join(dir, 'report-soak.html');
+    writeFileSync(page, soakReportHtml('r2', soak));
+    const { dom, log } = await render(page);
+    expect(pageErrors(log)).toEqual([]);
+    expect(dom.match(/<rect class="loss-bar"/g)).toHaveLength(6);
+    expect(dom.match(/<polyline class="memory-series"/g)).toHaveLength(4);
+    const charts = await layoutOf(page);
+    expect(charts).toHaveLength(2);
+    expect(textProblems(charts)).toEqual([]);
+    const words = charts.flatMap((c) => c.texts.map((x) => x.text)).join(' | ');
+    expect(words).toMatch(/frames lost.*seconds into the soak.*frames lost in an interval of 1 s/);
+    expect(words).toMatch(/resident memory, MB.*seconds into the soak.*ovs-vswitchd.*grower \(grows\)/);
   }, 120_000);
 
   it('tells a layout with text outside its chart or over another text', () => {

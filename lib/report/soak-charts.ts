@@ -1,0 +1,110 @@
+// A soak's report.html: its per-interval series drawn as the trend page's are
+// (axes with values and units, a legend that never overlaps): the frames lost
+// in each interval of the stream, a bar per interval that lost any, and the
+// resident memory of each watched process, a line each, flagged ones marked.
+// Pure: data in, SVG text out.
+import type { SoakMeasured } from '../results/soak.js';
+import {
+  bottomAxis,
+  esc,
+  type Frame,
+  htmlPage,
+  leftAxis,
+  legend,
+  legendRows,
+  type LegendItem,
+  mark,
+  niceTicks,
+  plotBottom,
+  plotLeft,
+  plotRight,
+  plotTop,
+} from './charts.js';
+
+const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f'];
+const CHART = (legendRowsBelow: number): Frame => ({ w: 800, h: 300 + 18 * legendRowsBelow, left: 70, right: 30, top: 20, bottom: 60 + 18 * legendRowsBelow });
+
+/** Seconds along the bottom: round ticks from 0 to the soak's length. */
+function timeTicks(f: Frame, durationS: number, x: (t: number) => number): string {
+  return niceTicks(durationS)
+    .filter((t) => t <= durationS * 1.001)
+    .map(
+      (t) =>
+        `<line x1="${x(t)}" x2="${x(t)}" y1="${plotTop(f)}" y2="${plotBottom(f)}" stroke="#eee"/><text class="tick" x="${x(t)}" y="${plotBottom(f) + 16}" font-size="11" text-anchor="middle">${t}</text>`,
+    )
+    .join('');
+}
+
+/** The frames lost in each interval, a bar per interval that lost any. */
+function lossChart(m: SoakMeasured): string {
+  const f = CHART(1);
+  const per = m.lostPerInterval ?? [];
+  const top = niceTicks(Math.max(1, ...per)).at(-1)!;
+  const x = (t: number) => plotLeft(f) + ((plotRight(f) - plotLeft(f)) * t) / m.durationS;
+  const y = (v: number) => plotBottom(f) - ((plotBottom(f) - plotTop(f)) * v) / top;
+  const width = Math.max(1, x(m.intervalS) - x(0) - 1);
+  const bars = per.flatMap((lost, i) =>
+    lost > 0
+      ? [
+          `<rect class="loss-bar" x="${x(i * m.intervalS)}" y="${y(lost)}" width="${width}" height="${plotBottom(f) - y(lost)}" fill="#d62728"><title>${esc(`${lost} frames lost in ${i * m.intervalS} to ${(i + 1) * m.intervalS} s`)}</title></rect>`,
+        ]
+      : [],
+  );
+  const items: LegendItem[] = [
+    { mark: mark.dot('#d62728'), text: `frames lost in an interval of ${m.intervalS} s (${m.gaps?.events ?? 0} loss events in all)` },
+  ];
+  const svg = [
+    leftAxis(
+      f,
+      niceTicks(top).map((v) => ({ value: v, label: String(v) })),
+      y,
+      'frames lost',
+    ),
+    timeTicks(f, m.durationS, x),
+    bottomAxis(f, 'seconds into the soak', 34),
+    ...bars,
+    legend(items, plotLeft(f), plotBottom(f) + 54, f.w - 10),
+  ];
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="frames lost per interval">${svg.join('')}</svg>`;
+}
+
+/** Each watched process's resident memory, a line each; a flagged one named so in the legend. */
+function memoryChart(m: SoakMeasured): string {
+  const names = [...new Set(m.samples.flatMap((s) => Object.keys(s.processes)))];
+  const flagged = new Set((m.growth ?? []).filter((g) => g.flagged).map((g) => g.name));
+  const items: LegendItem[] = names.map((n, i) => ({ mark: mark.line(COLORS[i % COLORS.length]!), text: `${n}${flagged.has(n) ? ' (grows)' : ''}` }));
+  const f = CHART(legendRows(items, 70, 790));
+  const mb = (kb: number) => kb / 1024;
+  const all = m.samples.flatMap((s) => Object.values(s.processes).flatMap((p) => (p.rssKb === null ? [] : [mb(p.rssKb)])));
+  const top = niceTicks(Math.max(1, ...all)).at(-1)!;
+  const x = (t: number) => plotLeft(f) + ((plotRight(f) - plotLeft(f)) * Math.min(t, m.durationS)) / m.durationS;
+  const y = (v: number) => plotBottom(f) - ((plotBottom(f) - plotTop(f)) * v) / top;
+  const lines = names.map((n, i) => {
+    const pts = m.samples.flatMap((s) => {
+      const kb = s.processes[n]?.rssKb;
+      return kb === null || kb === undefined ? [] : [`${x(s.t).toFixed(1)},${y(mb(kb)).toFixed(1)}`];
+    });
+    return `<polyline class="memory-series" data-series="${esc(n)}" points="${pts.join(' ')}" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="${flagged.has(n) ? 3 : 1.5}"/>`;
+  });
+  const svg = [
+    leftAxis(
+      f,
+      niceTicks(top).map((v) => ({ value: v, label: String(v) })),
+      y,
+      'resident memory, MB',
+    ),
+    timeTicks(f, m.durationS, x),
+    bottomAxis(f, 'seconds into the soak', 34),
+    ...lines,
+    legend(items, plotLeft(f), plotBottom(f) + 54, f.w - 10),
+  ];
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="resident memory of the watched processes">${svg.join('')}</svg>`;
+}
+
+/** The soak's section of report.html. */
+export function soakSection(m: SoakMeasured): string {
+  return `<section><h2>Soak: ${m.rate} frames/s for ${m.durationS} s, sampled every ${m.intervalS} s</h2>${lossChart(m)}${memoryChart(m)}</section>`;
+}
+
+/** A run's report.html when its only pictures are a soak's. */
+export const soakReportHtml = (runId: string, m: SoakMeasured): string => htmlPage(`dutlab run ${runId}: soak`, soakSection(m));
