@@ -145,7 +145,7 @@ describe.concurrent('dutlab run', () => {
     );
     expect(suites.find((x) => x.name === EXAMPLE)?.file).toBe(join(SUITES, 'example.e2e.ts'));
     // The product's own suites are not the tests' examples.
-    expect(suiteFiles().map((x) => x.name)).toEqual(['kni-functional', 'pvp', 'restart', 'throughput']);
+    expect(suiteFiles().map((x) => x.name)).toEqual(['kni-functional', 'pvp', 'restart', 'soak', 'throughput']);
     const twin = mkdtempSync(join(tmpdir(), 'dutlab-suites-'));
     cleanup.push(twin);
     writeFileSync(join(twin, 'pvp.e2e.ts'), '');
