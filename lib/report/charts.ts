@@ -111,6 +111,9 @@ export function legendRows(items: LegendItem[], x: number, maxX: number, fontSiz
   return new Set(legendPlaces(items, x, 0, maxX, fontSize).map((p) => p.cy)).size;
 }
 
+/** The series' colours, in order, as every chart draws them (the category-10 palette). */
+export const SERIES_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22'];
+
 /** Legend marks. */
 export const mark = {
   line: (color: string, dash = '') => `<line x1="0" x2="20" y1="6" y2="6" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`,

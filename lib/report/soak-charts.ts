@@ -19,9 +19,9 @@ import {
   plotLeft,
   plotRight,
   plotTop,
+  SERIES_COLORS,
 } from './charts.js';
 
-const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f'];
 const CHART = (legendRowsBelow: number): Frame => ({ w: 800, h: 300 + 18 * legendRowsBelow, left: 70, right: 30, top: 20, bottom: 60 + 18 * legendRowsBelow });
 
 /** Seconds along the bottom: round ticks from 0 to the soak's length. */
@@ -72,7 +72,10 @@ function lossChart(m: SoakMeasured): string {
 function memoryChart(m: SoakMeasured): string {
   const names = [...new Set(m.samples.flatMap((s) => Object.keys(s.processes)))];
   const flagged = new Set((m.growth ?? []).filter((g) => g.flagged).map((g) => g.name));
-  const items: LegendItem[] = names.map((n, i) => ({ mark: mark.line(COLORS[i % COLORS.length]!), text: `${n}${flagged.has(n) ? ' (grows)' : ''}` }));
+  const items: LegendItem[] = names.map((n, i) => ({
+    mark: mark.line(SERIES_COLORS[i % SERIES_COLORS.length]!),
+    text: `${n}${flagged.has(n) ? ' (grows)' : ''}`,
+  }));
   const f = CHART(legendRows(items, 70, 790));
   const mb = (kb: number) => kb / 1024;
   const all = m.samples.flatMap((s) => Object.values(s.processes).flatMap((p) => (p.rssKb === null ? [] : [mb(p.rssKb)])));
@@ -84,7 +87,7 @@ function memoryChart(m: SoakMeasured): string {
       const kb = s.processes[n]?.rssKb;
       return kb === null || kb === undefined ? [] : [`${x(s.t).toFixed(1)},${y(mb(kb)).toFixed(1)}`];
     });
-    return `<polyline class="memory-series" data-series="${esc(n)}" points="${pts.join(' ')}" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="${flagged.has(n) ? 3 : 1.5}"/>`;
+    return `<polyline class="memory-series" data-series="${esc(n)}" points="${pts.join(' ')}" fill="none" stroke="${SERIES_COLORS[i % SERIES_COLORS.length]}" stroke-width="${flagged.has(n) ? 3 : 1.5}"/>`;
   });
   const svg = [
     leftAxis(

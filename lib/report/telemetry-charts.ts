@@ -23,10 +23,10 @@ import {
   plotLeft,
   plotRight,
   plotTop,
+  SERIES_COLORS,
 } from './charts.js';
 import { classify, type Group } from './jumpavg.js';
 
-const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22'];
 /** The plot's frame; its height grows by a row for each row of legend past the first. */
 const CHART: Frame = { w: 800, h: 300, left: 70, right: 50, top: 20, bottom: 76 };
 const LEGEND_ROW = 18;
@@ -120,7 +120,7 @@ const seriesName = (s: TelemetrySeries) => `${s.label} on ${s.scope} at ${frameT
 function figureChart(title: string, runs: readonly HistoryEntry[], c: FigureChart): string {
   const series = telemetrySeries(runs, c.ids);
   if (series.length === 0) return '';
-  const color = (k: number) => COLORS[k % COLORS.length]!;
+  const color = (k: number) => SERIES_COLORS[k % SERIES_COLORS.length]!;
   const items: LegendItem[] = [
     ...series.map((s, k) => ({ mark: mark.line(color(k)), text: seriesName(s) })),
     { mark: mark.line('#555', '2 2'), text: 'a jumpavg group: its average' },

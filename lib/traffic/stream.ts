@@ -51,6 +51,9 @@ export function sizePattern(frameSize: number | ReadonlyArray<{ size: number; we
   return frameSize.flatMap(({ size, weight }) => Array<number>(weight).fill(size));
 }
 
+/** A run's stream id from its run id (its last nine digits): what tells this run's frames from any other's. */
+export const streamSeed = (runId: string): number => parseInt(runId.replace(/\D/g, '').slice(-9) || '1', 10);
+
 export function streamFromTestbed(tb: Testbed, runId: number, overrides: Partial<StreamSpec> = {}): StreamSpec {
   const t = tb.traffic;
   return {

@@ -25,6 +25,20 @@ export interface Outage {
   timesFile: string;
 }
 
+/** Forwarding blocked by the rule for `ms`, each nft command timed; the times and nft's exit codes written to `into` (a redirection). */
+function blocked(ns: (c: string) => string, ms: number, into: string): string {
+  return [
+    `a0=$(date +%s%N)`,
+    ns(`nft ${shq('add table ip dutlab_outage; add chain ip dutlab_outage forwarding { type filter hook forward priority 0; policy drop; }')}`),
+    `ra=$?; a1=$(date +%s%N)`,
+    `sleep ${(ms / 1000).toFixed(3)}`,
+    `d0=$(date +%s%N)`,
+    ns('nft delete table ip dutlab_outage'),
+    `rd=$?; d1=$(date +%s%N)`,
+    `echo "$a0 $a1 $d0 $d1 $ra $rd" ${into}`,
+  ].join('; ');
+}
+
 /** The script, as a hook runs it: detached, its output nowhere, so that the hook returns at once. */
 export function outageHook(o: Outage): string {
   const ns = (c: string) => `ip netns exec ${shq(o.netns)} ${c}`;
@@ -34,14 +48,7 @@ export function outageHook(o: Outage): string {
     // Bounded: a stream that never comes leaves no outage (and no rule) behind after a minute.
     `for i in $(seq 600); do [ $(( $(${rx}) - start )) -ge ${o.afterFrames} ] && break; sleep 0.1; done`,
     `sleep ${(o.delayMs / 1000).toFixed(3)}`,
-    `a0=$(date +%s%N)`,
-    ns(`nft ${shq('add table ip dutlab_outage; add chain ip dutlab_outage forwarding { type filter hook forward priority 0; policy drop; }')}`),
-    `ra=$?; a1=$(date +%s%N)`,
-    `sleep ${(o.ms / 1000).toFixed(3)}`,
-    `d0=$(date +%s%N)`,
-    ns('nft delete table ip dutlab_outage'),
-    `rd=$?; d1=$(date +%s%N)`,
-    `echo "$a0 $a1 $d0 $d1 $ra $rd" > ${shq(o.timesFile)}`,
+    blocked(ns, o.ms, `> ${shq(o.timesFile)}`),
   ].join('; ');
   return `setsid sh -c ${shq(script)} > /dev/null 2>&1 < /dev/null &`;
 }
@@ -75,14 +82,7 @@ export function outagesHook(o: Omit<Outage, 'afterFrames' | 'delayMs'> & { atS: 
   const one = (at: number) =>
     [
       `now=$(date +%s%N); wait=$(( t0 + ${Math.round(at * 1e9)} - now )); [ "$wait" -gt 0 ] && sleep $(awk "BEGIN { print $wait / 1e9 }")`,
-      `a0=$(date +%s%N)`,
-      ns(`nft ${shq('add table ip dutlab_outage; add chain ip dutlab_outage forwarding { type filter hook forward priority 0; policy drop; }')}`),
-      `ra=$?; a1=$(date +%s%N)`,
-      `sleep ${(o.ms / 1000).toFixed(3)}`,
-      `d0=$(date +%s%N)`,
-      ns('nft delete table ip dutlab_outage'),
-      `rd=$?; d1=$(date +%s%N)`,
-      `echo "$a0 $a1 $d0 $d1 $ra $rd" >> ${shq(o.timesFile)}`,
+      blocked(ns, o.ms, `>> ${shq(o.timesFile)}`),
     ].join('; ');
   const script = [
     `start=$(${rx})`,

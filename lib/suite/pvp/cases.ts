@@ -7,7 +7,7 @@ import { captureOf, directionsOf, type Direction } from './direction.js';
 import type { PvpMeasured } from '../../results/pvp.js';
 import { countersRecord, countersTable, dropsTable, packetsTable } from './result.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
-import { sentBytes, type StreamSpec } from '../../traffic/stream.js';
+import { sentBytes, streamSeed, type StreamSpec } from '../../traffic/stream.js';
 import { checkCounters, whereLost, type ForeignFrames, type PathCounts } from '../../verify/counters.js';
 import { describeDrops, findDrops, type Findings } from '../../verify/drops.js';
 import { allowedLoss, verifyCapture, type PacketVerdict } from '../../verify/packets.js';
@@ -62,7 +62,7 @@ export class PvpTest {
   private readonly result: PvpMeasured = { kind: 'pvp' };
 
   constructor(private readonly run: LabRun) {
-    this.directions = directionsOf(run.tb, parseInt(run.config.runId.replace(/\D/g, '').slice(-9) || '1', 10));
+    this.directions = directionsOf(run.tb, streamSeed(run.config.runId));
     this.guestCaptures = new GuestCaptures(run);
   }
 

@@ -11,9 +11,9 @@ import { selectedBuild } from '../../profiles/steps/build.js';
 import { downtimeLine, type RestartMeasured } from '../../results/upgrade.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
 import * as read from '../../scenario/readback.js';
-import { pcapFrames, writeStreamPcap } from '../../traffic/pcap.js';
-import { streamFromTestbed, type StreamSpec } from '../../traffic/stream.js';
-import { verifyCapture } from '../../verify/packets.js';
+import { writeStreamPcap } from '../../traffic/pcap.js';
+import { streamFromTestbed, streamSeed, type StreamSpec } from '../../traffic/stream.js';
+import { checkSentAll, steadyStream } from '../steady-stream.js';
 import { waitUntil } from '../../wait.js';
 
 export const RESTART_STAGE_ID = 'restart.under-stream';
@@ -31,8 +31,7 @@ export class RestartTest {
   constructor(private readonly run: LabRun) {
     const r = run.tb.restart;
     const rate = restartRate(run);
-    const runId = parseInt(run.config.runId.replace(/\D/g, '').slice(-9) || '1', 10);
-    this.stream = streamFromTestbed(run.tb, runId, { rate, count: Math.round(rate * r.streamS) });
+    this.stream = streamFromTestbed(run.tb, streamSeed(run.config.runId), { rate, count: Math.round(rate * r.streamS) });
     this.result = {
       kind: 'restart',
       from: selectedBuild(run.tb)?.name ?? null,
@@ -87,41 +86,13 @@ export class RestartTest {
 
   /** The stream, with the restart begun once it flows; the restart's error (a build that is not what it claims, a daemon that did not come back) is the stage's. */
   private async restartUnderStream(): Promise<void> {
-    const tg = await this.run.trafficGenerator();
-    let restart: Promise<void> | null = null;
-    const r = await tg.sendAndCapture({
-      pcap: join(this.run.dir, 'tx.pcap'),
-      packets: this.stream.count,
-      rate: this.stream.rate,
-      into: { rx: join(this.run.dir, 'rx.pcap'), tx: join(this.run.dir, 'tx-capture.pcap') },
-      around: {
-        before: {
-          last: async () => {
-            this.streamStart = Date.now();
-            restart = this.restartWhenFlowing();
-            // Awaited below, once the stream has ended: its failure must not go unhandled meanwhile.
-            restart.catch(() => undefined);
-          },
-        },
-      },
+    const { sent, verdict: v } = await steadyStream(this.run, this.stream, (clock) => {
+      this.streamStart = clock.startedAt;
+      return this.restartWhenFlowing();
     });
-    this.record({ sent: r.sent.packetsSent });
-    if (restart) await restart;
-    const v = await verifyCapture(pcapFrames(join(this.run.dir, 'rx.pcap')), {
-      stream: this.stream,
-      dstMac: this.run.tb.gateway.mac,
-      srcMac: this.run.topology.vmEgress.mac,
-      lossTolerance: 1,
-      maxProblems: 5,
-      macForwarding: this.run.tb.vm?.forwarding === 'testpmd',
-    });
-    const notRecovered = v.gaps?.toEnd === true;
-    this.record({ received: v.received, ...(v.gaps ? { gaps: v.gaps } : {}), ...(notRecovered ? { notRecovered: true } : {}) });
+    this.record({ sent: sent.packetsSent, received: v.received, ...(v.gaps ? { gaps: v.gaps } : {}), ...(v.gaps?.toEnd ? { notRecovered: true } : {}) });
     this.run.table(this.phasesTable());
-    CheckFailure.ifAny(
-      'traffic',
-      r.sent.packetsSent < this.stream.count ? [`the generator sent ${r.sent.packetsSent} of ${this.stream.count} frames: the downtime cannot be read`] : [],
-    );
+    checkSentAll(sent, this.stream, 'the downtime cannot be read');
   }
 
   /** Waits until the switch's ingress port has counted startAfterS of the stream, then restarts, step by step, timed. */

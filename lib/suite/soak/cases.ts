@@ -12,11 +12,11 @@ import { CheckFailure } from '../../errors.js';
 import type { SoakMeasured, SoakSample } from '../../results/soak.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
 import { freeHugepagesFile } from '../../testbed/sizing.js';
-import { pcapFrames, writeStreamPcap } from '../../traffic/pcap.js';
-import { streamFromTestbed, type StreamSpec } from '../../traffic/stream.js';
+import { writeStreamPcap } from '../../traffic/pcap.js';
+import { streamFromTestbed, streamSeed, type StreamSpec } from '../../traffic/stream.js';
+import { checkSentAll, steadyStream, type StreamClock } from '../steady-stream.js';
 import { shq } from '../../transport/quote.js';
 import { memoryGrowth } from '../../verify/growth.js';
-import { verifyCapture } from '../../verify/packets.js';
 import { waitUntil } from '../../wait.js';
 
 /** The processes a soak samples: ovs-vswitchd, QEMU where the testbed has a VM, and the testbed's own. */
@@ -47,14 +47,11 @@ export function parseSample(t: number, names: string[], out: string): SoakSample
 export class SoakTest {
   private readonly stream: StreamSpec;
   private readonly result: SoakMeasured;
-  private streamStart = 0;
-  private streaming = false;
 
   constructor(private readonly run: LabRun) {
     const s = run.tb.soak;
     const rate = s.rate ?? run.tb.traffic.rate;
-    const runId = parseInt(run.config.runId.replace(/\D/g, '').slice(-9) || '1', 10);
-    this.stream = streamFromTestbed(run.tb, runId, { rate, count: Math.round(rate * s.durationS) });
+    this.stream = streamFromTestbed(run.tb, streamSeed(run.config.runId), { rate, count: Math.round(rate * s.durationS) });
     this.result = {
       kind: 'soak',
       rate,
@@ -110,54 +107,22 @@ export class SoakTest {
   private async soak(): Promise<void> {
     // Fault injection (an outage helper's script) begins here, as the PVP suite's does.
     await this.run.runHookBeforeTraffic();
-    const tg = await this.run.trafficGenerator();
-    let sampler: Promise<void> | null = null;
-    const r = await tg
-      .sendAndCapture({
-        pcap: join(this.run.dir, 'tx.pcap'),
-        packets: this.stream.count,
-        rate: this.stream.rate,
-        into: { rx: join(this.run.dir, 'rx.pcap'), tx: join(this.run.dir, 'tx-capture.pcap') },
-        around: {
-          before: {
-            last: async () => {
-              this.streamStart = Date.now();
-              this.streaming = true;
-              sampler = this.sampleWhileStreaming();
-              sampler.catch(() => undefined);
-            },
-          },
-        },
-      })
-      .finally(() => {
-        this.streaming = false;
-      });
-    if (sampler) await sampler;
-    const v = await verifyCapture(pcapFrames(join(this.run.dir, 'rx.pcap')), {
-      stream: this.stream,
-      dstMac: this.run.tb.gateway.mac,
-      srcMac: this.run.topology.vmEgress.mac,
-      lossTolerance: 1,
-      maxProblems: 5,
-      macForwarding: this.run.tb.vm?.forwarding === 'testpmd',
+    const { sent, verdict: v } = await steadyStream(this.run, this.stream, (clock) => this.sampleWhileStreaming(clock), {
       intervalS: this.result.intervalS,
       eventSample: 100,
     });
     Object.assign(this.result, {
-      sent: r.sent.packetsSent,
+      sent: sent.packetsSent,
       received: v.received,
       ...(v.gaps ? { gaps: v.gaps } : {}),
       ...(v.lostPerInterval ? { lostPerInterval: v.lostPerInterval } : {}),
     });
     this.run.measured(this.result);
-    CheckFailure.ifAny(
-      'traffic',
-      r.sent.packetsSent < this.stream.count ? [`the generator sent ${r.sent.packetsSent} of ${this.stream.count} frames: the soak's loss cannot be read`] : [],
-    );
+    checkSentAll(sent, this.stream, "the soak's loss cannot be read");
   }
 
   /** A sample every interval until the stream ends; the record saved every tenth (an interrupted soak keeps them). */
-  private async sampleWhileStreaming(): Promise<void> {
+  private async sampleWhileStreaming(clock: StreamClock): Promise<void> {
     const watched = watchedOf(this.run);
     const command = sampleCommand(
       watched.map((w) => w.pidfile),
@@ -166,8 +131,8 @@ export class SoakTest {
     const shell = this.run.session.shell('host');
     const names = watched.map((w) => w.name);
     const once = async () => {
-      if (!this.streaming) return true;
-      const t = (Date.now() - this.streamStart) / 1000;
+      if (clock.ended()) return true;
+      const t = (Date.now() - clock.startedAt) / 1000;
       const out = await shell.run(command, { timeoutMs: 10_000 });
       this.result.samples.push(parseSample(Math.round(t * 1000) / 1000, names, out.stdout));
       if (this.result.samples.length % 10 === 1) this.run.measured(this.result);
