@@ -237,8 +237,12 @@ export class SshShell implements Shell {
     }
   }
 
+  /** Whether each session's running command runs under sudo (its kill at close must too). */
+  private readonly sudoOf = new WeakMap<ShellSession, boolean>();
+
   private execInSession(session: ShellSession, command: string, options: CommandOptions, started: number): Promise<CommandResult> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.sudoOf.set(session, options.sudo === true);
     // Not exec'd: the session's sh must reach its EXIT trap (shell-session.ts).
     const script = options.sudo ? `sudo -n sh -c ${shq(commandScript(command, options))}` : commandScript(command, options);
     return new Promise<CommandResult>((resolve, reject) => {
@@ -315,12 +319,12 @@ export class SshShell implements Shell {
     });
   }
 
-  /** A timed-out command must leave nothing running: TERM its process group, then KILL. */
-  private async killGroup(pgid: number | string | null, sudo?: boolean): Promise<void> {
+  /** A timed-out command (or one still running at close) must leave nothing running: TERM its process group, then KILL. */
+  private async killGroup(pgid: number | string | null, sudo?: boolean, why = 'timed out'): Promise<void> {
     if (pgid === null || !this.isConnected) return;
     const script = `g=${pgid}; [ -n "$g" ] || exit 0; kill -s TERM -- -$g 2>/dev/null; sleep 0.5; kill -s KILL -- -$g 2>/dev/null; true`;
     await this.execOnChannel(script, { sudo, timeoutMs: 10_000 }, Date.now()).catch(() => undefined);
-    this.options.transcript?.note(this.host, `killed process group ${pgid} of a timed-out command`);
+    this.options.transcript?.note(this.host, `killed process group ${pgid} of a command ${why}`);
   }
 
   async start(command: string, options: StartOptions = {}): Promise<BackgroundProcess> {
@@ -362,6 +366,14 @@ export class SshShell implements Shell {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // A command still running as the harness closes (a run interrupted mid-stream): its process group is this run's
+    // (its pgid file is the session's), killed as a timed-out command's is, never left running on the lab.
+    await Promise.all(
+      this.sessions.flatMap((s) => {
+        const f = s.runningPgidFile;
+        return f ? [this.killGroup(`$(cat ${shq(f)})`, this.sudoOf.get(s), 'still running as the connection closed')] : [];
+      }),
+    );
     this.closed = true;
     this.sessions.forEach((s) => s.close());
     this.sftpSession?.end();

@@ -11,6 +11,7 @@ import { parseOvsVsctlShow } from '../../lib/parsers/ovs.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import type { Testbed } from '../../lib/testbed/schema.js';
 import { SshShell } from '../../lib/transport/ssh.js';
+import { waitUntil } from '../../lib/wait.js';
 import { isAlive } from '../../lib/vlab/procs.js';
 import { labDown, labLeftovers, labUp, labStatus, type LabState } from '../../lib/vlab/lab.js';
 import { netnsId, rootNs } from '../helpers/lab.js';
@@ -129,6 +130,22 @@ describe('virtual lab', () => {
     await expect(sh.guest.run('sleep 77 & sleep 78', { timeoutMs: 500 })).rejects.toBeInstanceOf(CommandTimeoutError);
     await new Promise((r) => setTimeout(r, 1000));
     expect((await sh.guest.run("ps -eo args | grep -c '^sleep 7[78]'", { okExitCodes: [0, 1] })).stdout.trim()).toBe('0');
+  });
+
+  it('leaves no process behind when its connection closes while a command still runs (a run interrupted mid-stream)', async () => {
+    const tg = await SshShell.connect('tg', tb.hosts.tg);
+    const running = tg.run('sleep 87 & sleep 88', { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    await waitUntil(
+      'the command to start',
+      async () => (await sh.tg.run("ps -eo args | grep -c '^sleep 8[78]'", { okExitCodes: [0, 1] })).stdout.trim() === '2',
+      {
+        timeoutMs: 5000,
+        intervalMs: 100,
+      },
+    );
+    await tg.close();
+    expect(await running).toBeInstanceOf(Error);
+    expect((await sh.tg.run("ps -eo args | grep -c '^sleep 8[78]'", { okExitCodes: [0, 1] })).stdout.trim()).toBe('0');
   });
 
   it('reports its state', async () => {
