@@ -1,6 +1,7 @@
 // `compare` beyond NDR (issue 44): the frame loss rate around the throughput
 // (each share of the NDR both runs measured: the candidate's loss ratio above
-// the baseline's by more than the threshold is a regression) and the soak
+// the baseline's by more than the threshold is a regression), back-to-back
+// frames and system recovery (fewer frames absorbed, a longer recovery) and the soak
 // (its loss events and each watched process's growth side by side; a
 // process flagged now and not in the baseline is a regression). The soak's
 // own checks already fail a soak outside its bounds; this says how it moved.
@@ -38,6 +39,50 @@ function compareCurves(base: RunRecord, cand: RunRecord, threshold: number): { r
   return { regressions, changes };
 }
 
+/**
+ * The two runs' back-to-back frames and system recovery at each frame size: a
+ * mean burst below the baseline's by more than the threshold (a share of it)
+ * is a regression, as is a recovery time above the baseline's by more than the
+ * threshold's share and two frames' intervals (the measurement's resolution).
+ */
+function compareBurstsAndRecovery(base: RunRecord, cand: RunRecord, threshold: number): { regressions: string[]; changes: string[] } {
+  const regressions: string[] = [];
+  const changes: string[] = [];
+  const searches = (r: RunRecord) => r.run.suites.flatMap(throughputOf);
+  for (const c of searches(cand)) {
+    const b = searches(base).find((x) => x.frame === c.frame);
+    const at = framesPhrase(c.frame);
+    if (c.backToBack) {
+      const [cb, bb] = [c.backToBack, b?.backToBack];
+      if (!bb) changes.push(`back-to-back at ${at}: measured now, not in the baseline`);
+      else if (cb.unbounded || bb.unbounded)
+        changes.push(`back-to-back at ${at}: not compared (a burst of ${cb.maxBurst} frames lost nothing in one of them: not bounded)`);
+      else if (cb.meanFrames < bb.meanFrames * (1 - threshold))
+        regressions.push(
+          `back-to-back at ${at} fell: ${cb.meanFrames.toFixed(1)} frames now, ${bb.meanFrames.toFixed(1)} in the baseline (threshold ${threshold})`,
+        );
+      else if (cb.meanFrames > bb.meanFrames * (1 + threshold))
+        changes.push(`back-to-back at ${at} rose: ${cb.meanFrames.toFixed(1)} frames now, ${bb.meanFrames.toFixed(1)} in the baseline`);
+    }
+    if (c.recovery) {
+      const [cr, br] = [c.recovery, b?.recovery];
+      if (!br) changes.push(`system recovery at ${at}: measured now, not in the baseline`);
+      else if (cr.invalid || br.invalid) changes.push(`system recovery at ${at}: not compared (${cr.invalid ?? br.invalid})`);
+      else
+        for (const [what, now, was] of [
+          ['recovery (last loss)', cr.lossRecoveryMs, br.lossRecoveryMs],
+          ['recovery (latency settled)', cr.delayRecoveryMs, br.delayRecoveryMs],
+        ] as const) {
+          if (now === null || was === null) continue;
+          const line = `system ${what} at ${at}: ${now} ms now, ${was} ms in the baseline`;
+          if (now > was * (1 + threshold) + 2 * Math.max(cr.resolutionMs, br.resolutionMs)) regressions.push(`${line} (threshold ${threshold})`);
+          else if (now < was * (1 - threshold) - 2 * Math.max(cr.resolutionMs, br.resolutionMs)) changes.push(line);
+        }
+    }
+  }
+  return { regressions, changes };
+}
+
 /** The two runs' soaks: loss events and each process's growth, side by side. */
 function compareSoaks(base: RunRecord, cand: RunRecord): { regressions: string[]; changes: string[] } {
   const [b, c] = [base.run.suites.map(soakOf).find((m) => m), cand.run.suites.map(soakOf).find((m) => m)];
@@ -61,8 +106,8 @@ function compareSoaks(base: RunRecord, cand: RunRecord): { regressions: string[]
   return { regressions, changes };
 }
 
-/** What compare reads beyond NDR and PDR: the loss curves and the soaks. */
+/** What compare reads beyond NDR and PDR: the loss curves, back-to-back frames, system recovery and the soaks. */
 export function compareBeyondNdr(base: RunRecord, cand: RunRecord, threshold: number): { regressions: string[]; changes: string[] } {
-  const parts = [compareCurves(base, cand, threshold), compareSoaks(base, cand)];
+  const parts = [compareCurves(base, cand, threshold), compareBurstsAndRecovery(base, cand, threshold), compareSoaks(base, cand)];
   return { regressions: parts.flatMap((p) => p.regressions), changes: parts.flatMap((p) => p.changes) };
 }

@@ -1,9 +1,10 @@
 // A soak's report.html: its per-interval series drawn as the trend page's are
 // (axes with values and units, a legend that never overlaps): the frames lost
-// in each interval of the stream, a bar per interval that lost any, and the
+// in each interval of the stream, a bar per interval that lost any, the
+// stream's p50 and p99 in each latency window, and the
 // resident memory of each watched process, a line each, flagged ones marked.
 // Pure: data in, SVG text out.
-import type { SoakMeasured } from '../results/soak.js';
+import { pmdIntervals, type SoakMeasured } from '../results/soak.js';
 import {
   bottomAxis,
   esc,
@@ -104,9 +105,71 @@ function memoryChart(m: SoakMeasured): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="resident memory of the watched processes">${svg.join('')}</svg>`;
 }
 
+/** The stream's p50 and p99 in each window, a point at each window's middle; the bound, where the testbed sets one. */
+function latencyChart(m: SoakMeasured): string {
+  const windows = (m.latencyWindows ?? []).filter((w) => w.p50Us !== null && w.p99Us !== null);
+  const items: LegendItem[] = [
+    { mark: mark.line(SERIES_COLORS[0]!), text: `p50 in each window of ${m.windowS} s` },
+    { mark: mark.line(SERIES_COLORS[1]!), text: `p99 in each window of ${m.windowS} s` },
+    ...(m.maxP99Us !== undefined ? [{ mark: mark.line('#999'), text: `bound on p99: ${m.maxP99Us / 1000} ms` }] : []),
+  ];
+  const f = CHART(legendRows(items, 70, 790));
+  const ms = (us: number) => us / 1000;
+  const top = niceTicks(Math.max(0.001, ...windows.map((w) => ms(w.p99Us!)), m.maxP99Us !== undefined ? ms(m.maxP99Us) : 0)).at(-1)!;
+  const x = (t: number) => plotLeft(f) + ((plotRight(f) - plotLeft(f)) * Math.min(t, m.durationS)) / m.durationS;
+  const y = (v: number) => plotBottom(f) - ((plotBottom(f) - plotTop(f)) * v) / top;
+  const mid = (fromS: number) => fromS + Math.min(m.windowS!, m.durationS - fromS) / 2;
+  const series = (key: 'p50Us' | 'p99Us', color: string) =>
+    `<polyline class="latency-series" data-series="${key}" points="${windows.map((w) => `${x(mid(w.fromS)).toFixed(1)},${y(ms(w[key]!)).toFixed(1)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="1.5"/>`;
+  const bound =
+    m.maxP99Us !== undefined
+      ? `<line class="latency-bound" x1="${plotLeft(f)}" x2="${plotRight(f)}" y1="${y(ms(m.maxP99Us))}" y2="${y(ms(m.maxP99Us))}" stroke="#999" stroke-dasharray="4 3"/>`
+      : '';
+  const svg = [
+    leftAxis(
+      f,
+      niceTicks(top).map((v) => ({ value: v, label: String(v) })),
+      y,
+      'one-way latency, ms',
+    ),
+    timeTicks(f, m.durationS, x),
+    bottomAxis(f, 'seconds into the soak', 34),
+    bound,
+    series('p50Us', SERIES_COLORS[0]!),
+    series('p99Us', SERIES_COLORS[1]!),
+    legend(items, plotLeft(f), plotBottom(f) + 54, f.w - 10),
+  ];
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="one-way latency per window">${svg.join('')}</svg>`;
+}
+
+/** The PMDs' busy share in each interval, where the datapath has PMD threads. */
+function pmdChart(m: SoakMeasured): string {
+  const per = pmdIntervals(m.samples).filter((p) => p.busyPct !== null);
+  const items: LegendItem[] = [{ mark: mark.line(SERIES_COLORS[2]!), text: `the PMD threads' busy share in each interval of ${m.intervalS} s` }];
+  const f = CHART(legendRows(items, 70, 790));
+  const x = (t: number) => plotLeft(f) + ((plotRight(f) - plotLeft(f)) * Math.min(t, m.durationS)) / m.durationS;
+  const y = (v: number) => plotBottom(f) - ((plotBottom(f) - plotTop(f)) * v) / 100;
+  const line = `<polyline class="pmd-series" points="${per.map((p) => `${x(p.t).toFixed(1)},${y(p.busyPct!).toFixed(1)}`).join(' ')}" fill="none" stroke="${SERIES_COLORS[2]}" stroke-width="1.5"/>`;
+  const svg = [
+    leftAxis(
+      f,
+      [0, 25, 50, 75, 100].map((v) => ({ value: v, label: String(v) })),
+      y,
+      'PMD busy, %',
+    ),
+    timeTicks(f, m.durationS, x),
+    bottomAxis(f, 'seconds into the soak', 34),
+    line,
+    legend(items, plotLeft(f), plotBottom(f) + 54, f.w - 10),
+  ];
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="the PMD threads' busy share">${svg.join('')}</svg>`;
+}
+
 /** The soak's section of report.html. */
 export function soakSection(m: SoakMeasured): string {
-  return `<section><h2>Soak: ${m.rate} frames/s for ${m.durationS} s, sampled every ${m.intervalS} s</h2>${lossChart(m)}${memoryChart(m)}</section>`;
+  const latency = m.latencyWindows?.length ? latencyChart(m) : '';
+  const pmd = pmdIntervals(m.samples).some((p) => p.busyPct !== null) ? pmdChart(m) : '';
+  return `<section><h2>Soak: ${m.rate} frames/s for ${m.durationS} s, sampled every ${m.intervalS} s</h2>${lossChart(m)}${latency}${memoryChart(m)}${pmd}</section>`;
 }
 
 /** A run's report.html when its only pictures are a soak's. */

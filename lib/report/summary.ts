@@ -8,7 +8,16 @@ import type { Verdict } from './verdict.js';
 import { pvpMeasured, type CountersRecord, type PvpMeasured } from '../results/pvp.js';
 import { soakSummary } from '../results/soak.js';
 import { upgradeSummary, type GateMeasured } from '../results/upgrade.js';
-import { latencyOf, telemetryOf, trialsOf, type HistoryLatency, type HistoryTelemetry, type HistoryTrial } from '../results/history.js';
+import {
+  latencyOf,
+  rfc2544Of,
+  telemetryOf,
+  trialsOf,
+  type HistoryLatency,
+  type HistoryRfc2544,
+  type HistoryTelemetry,
+  type HistoryTrial,
+} from '../results/history.js';
 
 const withoutSample = ({ sample, ...rest }: LossEvents) => rest;
 
@@ -41,6 +50,8 @@ export interface Summary
   latency?: HistoryLatency[];
   /** Each search's telemetry trial: its load and its figures, each with its unit, or "not offered" and why (value null). */
   telemetry?: HistoryTelemetry[];
+  /** RFC 2544's loss curve, back-to-back frames and system recovery, per frame size, where the throughput suite measured them. */
+  rfc2544?: HistoryRfc2544[];
   /** Where packets went missing: the lab's own drop counters that grew over the stream, and those it could not read. */
   drops?: NonNullable<PvpMeasured['drops']>;
   /** The restart under a steady stream (`--suite restart`, the gate's upgrade step): its builds and its downtime. */
@@ -60,6 +71,7 @@ export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { v
   const trials = trialsOf(data);
   const latency = latencyOf(data);
   const telemetry = telemetryOf(data);
+  const rfc2544 = rfc2544Of(data);
   return {
     ...verdict,
     runId: data.runId,
@@ -91,6 +103,7 @@ export function buildSummary(data: RunResult, cases: CaseOutcome[], verdict: { v
     ...(trials.length > 0 ? { trials } : {}),
     ...(latency.length > 0 ? { latency } : {}),
     ...(telemetry.length > 0 ? { telemetry } : {}),
+    ...(rfc2544.length > 0 ? { rfc2544 } : {}),
     cases,
     problems: p?.problems ?? [],
     teardownProblems: data.teardownProblems,

@@ -25,6 +25,62 @@ export interface HistoryEntry {
   latency?: HistoryLatency[];
   /** The telemetry trial of each search (absent before dutlab ran one). */
   telemetry?: HistoryTelemetry[];
+  /** RFC 2544's tests beyond throughput, per frame size, where the run measured them. */
+  rfc2544?: HistoryRfc2544[];
+}
+
+/** A frame size's loss curve, back-to-back and recovery figures, as the history keeps them (the trials stay in the run). */
+export interface HistoryRfc2544 {
+  frame: FrameKey;
+  lossCurve?: Array<{ share: number; rate: number; lossRatio: number | null }>;
+  backToBack?: {
+    meanFrames: number;
+    unbounded: number;
+    burstRate: number;
+    impliedBufferMs: number;
+    correctedFrames: number | null;
+    correctedBufferMs: number | null;
+  };
+  recovery?: { lossRecoveryMs: number; delayRecoveryMs: number | null; lostInRecovery: number; invalid?: string };
+}
+
+/** Every frame size's RFC 2544 figures beyond throughput. */
+export function rfc2544Of(run: Pick<RunResult, 'suites'>): HistoryRfc2544[] {
+  return run.suites.flatMap((s) =>
+    throughputOf(s).flatMap((t): HistoryRfc2544[] => {
+      if (!t.lossCurve && !t.backToBack && !t.recovery) return [];
+      const b = t.backToBack;
+      const r = t.recovery;
+      return [
+        {
+          frame: t.frame,
+          ...(t.lossCurve ? { lossCurve: t.lossCurve.map((p) => ({ share: p.share, rate: p.rate, lossRatio: p.lossRatio })) } : {}),
+          ...(b
+            ? {
+                backToBack: {
+                  meanFrames: b.meanFrames,
+                  unbounded: b.unbounded,
+                  burstRate: b.burstRate,
+                  impliedBufferMs: b.impliedBufferMs,
+                  correctedFrames: b.correctedFrames,
+                  correctedBufferMs: b.correctedBufferMs,
+                },
+              }
+            : {}),
+          ...(r
+            ? {
+                recovery: {
+                  lossRecoveryMs: r.lossRecoveryMs,
+                  delayRecoveryMs: r.delayRecoveryMs,
+                  lostInRecovery: r.lostInRecovery,
+                  ...(r.invalid ? { invalid: r.invalid } : {}),
+                },
+              }
+            : {}),
+        },
+      ];
+    }),
+  );
 }
 
 /** A search's telemetry trial as the history and summary.json keep it: its load and its figures (the raw readings stay in the run). */
@@ -98,6 +154,7 @@ export function trialsOf(run: Pick<RunResult, 'suites'>): HistoryTrial[] {
 export function historyEntry(run: RunResult, verdict: string): HistoryEntry {
   const latency = latencyOf(run);
   const telemetry = telemetryOf(run);
+  const rfc2544 = rfc2544Of(run);
   return {
     schemaVersion: SCHEMA_VERSION,
     runId: run.runId,
@@ -115,5 +172,6 @@ export function historyEntry(run: RunResult, verdict: string): HistoryEntry {
     trials: trialsOf(run),
     ...(latency.length ? { latency } : {}),
     ...(telemetry.length ? { telemetry } : {}),
+    ...(rfc2544.length ? { rfc2544 } : {}),
   };
 }

@@ -53,6 +53,23 @@ const Throughput = z.looseObject({
       metrics: z.array(z.looseObject({ id: z.string(), scope: z.string(), unit: z.string(), value: z.number().finite().nullable() })),
     })
     .optional(),
+  backToBack: z
+    .looseObject({
+      bursts: z.array(z.number().int().nonnegative()).min(1),
+      meanFrames: z.number().finite().nonnegative(),
+      burstRate: z.number().finite().nonnegative(),
+      impliedBufferMs: z.number().finite().nonnegative(),
+      correctedFrames: z.number().finite().nonnegative().nullable(),
+    })
+    .optional(),
+  recovery: z
+    .looseObject({
+      lostInOverload: z.number().int().nonnegative(),
+      lostInRecovery: z.number().int().nonnegative(),
+      lossRecoveryMs: z.number().finite().nonnegative(),
+      delayRecoveryMs: z.number().finite().nonnegative().nullable(),
+    })
+    .optional(),
 });
 
 const status = z.enum(['passed', 'failed', 'skipped', 'blocked']);

@@ -30,6 +30,10 @@ export interface ThroughputResult {
   fixedLoad?: number;
   /** RFC 2544's frame loss rate at shares of the NDR (throughput.lossCurve), where the testbed asked for it. */
   lossCurve?: LossCurvePoint[];
+  /** RFC 2544's back-to-back frames with RFC 9004's corrections (throughput.backToBack), where the testbed asked for it. */
+  backToBack?: BackToBackResult;
+  /** RFC 2544's system recovery (throughput.recovery), where the testbed asked for it. */
+  recovery?: RecoveryResult;
   /** Both: every trial sent the stream both ways, each direction at the rate (the bounds are per direction; the aggregate twice). Absent: one way. */
   direction?: 'both';
 }
@@ -42,6 +46,77 @@ export interface LossCurvePoint {
   received: number;
   lossRatio: number | null;
   generatorShort: boolean;
+}
+
+/**
+ * Back-to-back frames (RFC 2544 26.4, RFC 9004): the longest burst at the
+ * generator's utmost rate forwarded without loss, each repetition's and their
+ * mean, and the buffer it implies. RFC 9004's correction: the frames the DUT
+ * forwarded during the burst, at its measured throughput T, never were in
+ * its buffer; of a burst of B frames at rate R, B x (1 - T / R) were.
+ */
+export interface BackToBackResult {
+  /** Each repetition's longest burst without loss (frames): 0 where a burst of 2 lost frames. */
+  bursts: number[];
+  /** Repetitions whose longest burst tried (maxBurst) lost nothing: their value is at least maxBurst, not bounded. */
+  unbounded: number;
+  maxBurst: number;
+  /** Bursts sent in all. */
+  trials: number;
+  /** RFC 9004's average number of back-to-back frames, and the repetitions' sample standard deviation (null with one). */
+  meanFrames: number;
+  sdFrames: number | null;
+  /** The rate the generator sent its longest lossless bursts at (frames/s, as it measured them): RFC 9004's maximum theoretical frame rate, in a lab whose wires have none. */
+  burstRate: number;
+  /** The measured throughput the correction uses: the search's NDR (frames/s); null where it found none. */
+  throughput: number | null;
+  /** meanFrames / burstRate (ms): RFC 9004's implied DUT buffer time. */
+  impliedBufferMs: number;
+  /** meanFrames x (1 - throughput / burstRate): the frames that were in the buffer; null without a throughput. */
+  correctedFrames: number | null;
+  /** correctedFrames / burstRate (ms): RFC 9004's corrected DUT buffer time; null without a throughput. */
+  correctedBufferMs: number | null;
+  /** correctedFrames / throughput (ms): how long the buffer takes to drain at the throughput; null without one. */
+  drainMs: number | null;
+}
+
+/**
+ * System recovery (RFC 2544 26.5): one numbered stream, `overload` x the NDR
+ * for a while, then `recover` x the NDR; from the reduction (the first frame
+ * of the lower load leaving the generator) to the last frame lost, and to the
+ * first frame whose one-way latency is back within `settledWithinMs` of the
+ * lower load's settled latency (the DUT's queue drained).
+ */
+export interface RecoveryResult {
+  ndr: number;
+  overload: RecoveryPhase;
+  recover: RecoveryPhase;
+  /** Frames of each phase that did not come back. */
+  lostInOverload: number;
+  lostInRecovery: number;
+  /** RFC 2544's recovery time (ms): the reduction to the last frame lost (by when it was sent); 0 where no frame sent after the reduction was lost. */
+  lossRecoveryMs: number;
+  /** The reduction to the first frame sent after it whose latency is back within settledWithinMs of the settled latency (ms); null where none settled. */
+  delayRecoveryMs: number | null;
+  /** The median latency of the last half of the lower load (µs): what "settled" is. */
+  settledLatencyUs: number | null;
+  /** The highest latency of a frame of the overload (µs): the queue the overload built. */
+  peakLatencyUs: number | null;
+  settledWithinMs: number;
+  /** The measurement's resolution (ms): one frame's interval at the lower load. */
+  resolutionMs: number;
+  /** Why the figures say nothing of the DUT (a capture that missed frames), where they do not. */
+  invalid?: string;
+}
+
+/** One load of the recovery stream: its share of the NDR, its rate, how long, and the frames sent. */
+export interface RecoveryPhase {
+  share: number;
+  rate: number;
+  seconds: number;
+  frames: number;
+  /** The rate its frames left the generator at, as captured there (frames/s); absent before it was sent. */
+  achievedRate?: number;
 }
 
 /** Each direction's frames over a search's trials at one rate (its bound's): sent, received, lost, summed. */

@@ -23,6 +23,7 @@ import { verdictOf, EXIT_CODES } from '../report/verdict.js';
 import type { RunResult, SuiteResult } from '../results/run.js';
 import { SCHEMA_VERSION } from '../results/schema.js';
 import { ABORT_FILE, writeAbortFile, type SuiteConfig } from '../scenario/lab-run.js';
+import { soakLoadFromBaseline } from './soak-load.js';
 import { doctor } from '../probes/doctor.js';
 import { formatProbes, healthy } from '../probes/probe.js';
 import { PROJECT_ROOT, resolveSuites, suiteDirs, type SuiteFile } from '../suite/catalog.js';
@@ -161,6 +162,14 @@ async function runOnTestbed(opts: RunSuitesOptions, reports: string, runId: stri
     const wrong = profileProblems(profile, tb, opts.testbed);
     if (wrong) throw wrong;
     suites = resolveSuites(opts.suites?.length ? opts.suites : profile.defaultSuites, suiteDirs(opts.suiteDirs));
+    // soak.ndrShare: the soak's load from the NDR the store last saw passing.
+    const soakLoad = suites.some((s) => s.name === 'soak')
+      ? await soakLoadFromBaseline(tb, opts.profile, opts.store ?? new FileStore(reports), base.startedAt)
+      : null;
+    if (soakLoad) {
+      tb = soakLoad.tb;
+      base.notes.push(soakLoad.note);
+    }
     const missing = missingLocalFiles(tb);
     if (missing.length > 0) throw new Error(`before connecting: ${missing.join('; ')}`);
   } catch (err) {

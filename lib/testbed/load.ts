@@ -5,6 +5,7 @@ import { isScalar, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { errorMessage, InputFileError, TestbedError, type TestbedProblem } from '../errors.js';
 import { buildProblems, restartProblems } from './upgrade-checks.js';
+import { rfc2544Problems } from './rfc2544-checks.js';
 import { FILE_LIMITS, fileProblem, readBounded } from '../files.js';
 import { TestbedSchema, type Testbed } from './schema.js';
 import { coresOf, cpuList, perNodeText, searchCeiling, socketLimitPerNode, socketMemPerNode } from './sizing.js';
@@ -311,7 +312,7 @@ function valueAgreement(tb: Testbed): TestbedProblem[] {
     });
   if (d.pciDevices.length > 0 && d.extraArgs.includes('--no-pci'))
     problems.push({ path: 'ovsDpdk.extraArgs', message: '--no-pci forbids the PCI devices ovsDpdk.pciDevices names: keep one' });
-  problems.push(...buildProblems(tb), ...restartProblems(tb));
+  problems.push(...buildProblems(tb), ...restartProblems(tb), ...rfc2544Problems(tb));
   if (tb.vm) {
     if (tb.vm.hugepageSizeKb !== d.hugepageSizeKb)
       problems.push({

@@ -14,6 +14,9 @@ export const Soak = z
       .positive()
       .max(7 * 24 * 3600)
       .default(60),
+    // Or the load as a share of the NDR the lab last measured: the last passing throughput run of this testbed and
+    // profile in the results store, its NDR at traffic.frameSize (lib/run/soak-load.ts).
+    ndrShare: z.number().positive('a load above 0').max(1, 'at most 1: a soak above the NDR loses frames by design').optional(),
     intervalS: z.number().min(0.2).max(60).default(1),
     // Loss events (runs of frames that did not come back) that pass; 0: none.
     maxLossEvents: z.number().int().nonnegative().default(0),
@@ -21,11 +24,17 @@ export const Soak = z
     // after settleS: a step at start-up is not growth).
     maxGrowthMbPerHour: z.number().positive().default(50),
     settleS: z.number().nonnegative().default(5),
+    // The stream's one-way latency (its captures leaving and coming back on the generator, one clock) in windows of
+    // windowS seconds (a soak shorter than one: one window): p50, p99 and the maximum of each; a window whose p99 is
+    // above maxP99Us fails (absent: none judged).
+    windowS: z.number().min(0.2).max(3600).default(10),
+    maxP99Us: z.number().positive().max(60_000_000).optional(),
     // Processes watched beside ovs-vswitchd (and QEMU, where the run starts one): a name and the pidfile on the DUT host.
     watch: z
       .array(z.strictObject({ name: word(), pidfile: absPath() }))
       .max(8)
       .default([]),
   })
+  .refine((s) => s.rate === undefined || s.ndrShare === undefined, { path: ['ndrShare'], message: 'one of soak.rate and soak.ndrShare, not both' })
   .refine((s) => s.durationS >= s.intervalS, { path: ['durationS'], message: 'a soak at least as long as its sampling interval (soak.intervalS)' })
   .refine((s) => s.settleS < s.durationS, { path: ['settleS'], message: 'the settling time must leave some of the soak to fit (below soak.durationS)' });

@@ -4,6 +4,9 @@
 import { z } from 'zod';
 import { FrameSizes } from './traffic-schema.js';
 
+/** The longest back-to-back burst a testbed may ask for (throughput.backToBack.maxBurst). */
+export const MAX_BURST = 100_000;
+
 /** One goal of the throughput search (lib/throughput/search.ts). */
 const goal = (lossRatio: number) =>
   z
@@ -113,6 +116,35 @@ export const Throughput = z
           .max(16)
           .refine((l) => l.every((x, i) => i === 0 || x > l[i - 1]!), 'rising, each once'),
         durationS: z.number().positive().max(60).default(2),
+      })
+      .optional(),
+    // RFC 2544's back-to-back frames (26.4, with RFC 9004's corrections): after each search, the longest burst at the
+    // generator's utmost rate the DUT forwards without loss, found by halving between 1 and maxBurst frames (to one
+    // frame), `repeats` times (RFC 9004 asks 50 for a report; fewer for a look); the implied buffer time and the one
+    // corrected for the frames the DUT forwarded during the burst at its measured throughput (the search's NDR).
+    // The linux generator sends the bursts (tcpreplay --topspeed from memory). Absent: none.
+    backToBack: z
+      .strictObject({
+        repeats: z.number().int().min(1).max(100).default(50),
+        maxBurst: z
+          .number()
+          .int()
+          .min(2)
+          .max(MAX_BURST, `at most ${MAX_BURST} frames: a longer burst is more than the generator sends back to back from its preloaded pcap in one go`)
+          .default(10_000),
+      })
+      .optional(),
+    // RFC 2544's system recovery (26.5): after each search, the load at \`overload\` x the NDR for overloadS, then at
+    // \`recover\` x the NDR for recoverS, one sequence-numbered stream replayed as timed; the time from the reduction to
+    // the last frame lost (RFC 2544's), and to the first frame whose one-way latency is back within settledWithinMs of
+    // the recovered load's (the DUT's queue drained). Absent: none.
+    recovery: z
+      .strictObject({
+        overload: z.number().gt(1, 'above 1: an overload is more than the NDR').max(10).default(1.5),
+        overloadS: z.number().positive().max(600).default(60),
+        recover: z.number().positive().lt(1, 'below 1: the load the DUT recovers at is less than the NDR').default(0.5),
+        recoverS: z.number().positive().max(600).default(10),
+        settledWithinMs: z.number().positive().max(1000).default(1),
       })
       .optional(),
     // Frames in the trial pcap, looped to make a trial's load (at least one per flow of traffic.flows).

@@ -29,11 +29,11 @@ export function latencyFilter(tb: Testbed): string {
   return `udp and src host ${t.srcIp} and dst host ${t.dstIp} and udp dst port ${latencyPortOf(tb)}`;
 }
 
-/** The latency frames in a capture, in the order captured: each one's sequence number and capture time. */
-export async function seenInCapture(file: string): Promise<SeenPacket[]> {
+/** The latency frames (or another numbered stream's, by its run word) in a capture, in the order captured: each one's sequence number and capture time. */
+export async function seenInCapture(file: string, runId = LATENCY_RUN): Promise<SeenPacket[]> {
   const seen: SeenPacket[] = [];
   await readPcap(file, (d, us) => {
-    if (d.length < LATENCY_SNAPLEN || !isStreamFrame(d, LATENCY_RUN)) return;
+    if (d.length < LATENCY_SNAPLEN || !isStreamFrame(d, runId)) return;
     seen.push({ seq: d.readUInt32BE(OFF_SEQ), us });
   });
   return seen;

@@ -33,8 +33,31 @@ export function writeRecordHeader(into: Buffer, off: number, timeUs: number, len
   into.writeUInt32LE(len, off + 12);
 }
 
-/** Writes the stream as a classic pcap (microsecond timestamps, little-endian), spaced at its rate. */
-export function writeStreamPcap(file: string, spec: StreamSpec): { packets: number; bytes: number } {
+/**
+ * When each frame of a stream in phases leaves (µs from the first): each
+ * phase's frames evenly spaced at its rate, one after the other (the system
+ * recovery's overload, then its lower load).
+ */
+export function phasedTimes(phases: ReadonlyArray<{ rate: number; frames: number }>): (seq: number) => number {
+  const starts: Array<{ from: number; atUs: number; rate: number }> = [];
+  let from = 0;
+  let atUs = 0;
+  for (const p of phases) {
+    starts.push({ from, atUs, rate: p.rate });
+    from += p.frames;
+    atUs += (p.frames / p.rate) * 1e6;
+  }
+  return (seq) => {
+    const p = starts.findLast((s) => s.from <= seq) ?? starts[0]!;
+    return Math.round(p.atUs + ((seq - p.from) / p.rate) * 1e6);
+  };
+}
+
+/**
+ * Writes the stream as a classic pcap (microsecond timestamps, little-endian), spaced at its rate, or at the times
+ * `timeUs` gives (a generator that replays as timed sends them so: tcpreplay without --pps).
+ */
+export function writeStreamPcap(file: string, spec: StreamSpec, timeUs?: (seq: number) => number): { packets: number; bytes: number } {
   const fd = openSync(file, 'w');
   try {
     writeSync(fd, pcapGlobalHeader());
@@ -48,7 +71,7 @@ export function writeStreamPcap(file: string, spec: StreamSpec): { packets: numb
         writeSync(fd, buf, 0, used);
         used = 0;
       }
-      writeRecordHeader(buf, used, seq * gapUs, len);
+      writeRecordHeader(buf, used, timeUs ? timeUs(seq) : seq * gapUs, len);
       buildFrame(spec, seq, buf.subarray(used + RECORD_HEADER_LEN, used + RECORD_HEADER_LEN + len));
       used += RECORD_HEADER_LEN + len;
       bytes += len;

@@ -181,3 +181,27 @@ export function parseTcpdumpStats(log: string): { received: number; dropped: num
   const droppedBy = [byKernel ? `${byKernel} by the kernel` : '', byIface ? `${byIface} by the interface` : ''].filter(Boolean).join(', ');
   return { received: Number(received[1]), dropped: byKernel + byIface, droppedBy };
 }
+
+/** A stream's captures: what comes back to the port it returns to, what leaves the port that sends it, and the watch. */
+export function streamCaptures(
+  prefix: string,
+  ports: { send: string; back: string },
+  files: { rx: string; tx: string; watch: string },
+  stream: { src: string; dst: string },
+): Array<Omit<CaptureSpec, 'logFile'>> {
+  return [
+    // rx: only what the DUT sends us; tx: only what leaves (the stream, and whatever else the TG sends).
+    { name: `${prefix}-rx`, iface: ports.back, direction: 'in', file: files.rx },
+    { name: `${prefix}-tx`, iface: ports.send, direction: 'out', file: files.tx },
+    // The stream's packets alone, headers only: its growth says whether the stream is still arriving,
+    // whatever else the port receives (LLDP, ARP, a neighbour's traffic never stop).
+    {
+      name: `${prefix}-watch`,
+      iface: ports.back,
+      direction: 'in',
+      file: files.watch,
+      snaplen: 64,
+      filter: `udp and src host ${stream.src} and dst host ${stream.dst}`,
+    },
+  ];
+}

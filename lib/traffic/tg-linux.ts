@@ -7,10 +7,11 @@ import type { Testbed } from '../testbed/schema.js';
 import { topologyOf } from '../testbed/topology.js';
 import { shq } from '../transport/quote.js';
 import type { Shell } from '../transport/shell.js';
-import { captureRecordOf, Tcpdump, type CaptureSpec } from './tcpdump.js';
+import { captureRecordOf, streamCaptures, Tcpdump, type CaptureSpec } from './tcpdump.js';
+import { type Loads, loadOf, trialResultOf } from './tcpreplay.js';
 import { latencyOfPackets, type LatencyResult } from '../results/latency.js';
 import { latencyFilter, latencyStream, LATENCY_SNAPLEN, seenInCapture } from './latency-stream.js';
-import { writeStreamPcap } from './pcap.js';
+import { readPcap, writeStreamPcap } from './pcap.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,11 +22,11 @@ import {
   type CaptureResult,
   type CapturingTrafficGenerator,
   type MeasuringTrafficGenerator,
+  type BurstResult,
   type SendResult,
   type TgSnapshot,
   type Trial,
   type TrialResult,
-  directionCount,
 } from './tg.js';
 import { waitUntilSteady } from '../wait.js';
 
@@ -57,6 +58,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
       latency: at('latency'),
       loadOut: `${tb.paths.workDir}/${runId}-load.out`,
       latencyTx: at('latency-tx'),
+      burstTx: at('burst-tx'),
       latencyRx: at('latency-rx'),
       reverse: at('reverse'),
       reverseOut: `${tb.paths.workDir}/${runId}-reverse.out`,
@@ -67,8 +69,8 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
   }
 
   /** tcpreplay as this TG runs it: on the testbed's tg.cpus where it names them (apart from the DUT's), paced by its tg.timer. */
-  private tcpreplay(args: string): string {
-    return `${this.tb.tg.cpus ? `taskset -c ${shq(this.tb.tg.cpus)} ` : ''}tcpreplay ${this.tb.tg.timer ? `-T ${this.tb.tg.timer} ` : ''}${args}`;
+  private tcpreplay(args: string, timer = this.tb.tg.timer): string {
+    return `${this.tb.tg.cpus ? `taskset -c ${shq(this.tb.tg.cpus)} ` : ''}tcpreplay ${timer ? `-T ${timer} ` : ''}${args}`;
   }
 
   async prepare(): Promise<void> {
@@ -164,8 +166,13 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     await this.shell.put(req.pcap, this.remoteTx);
     if (req.reverse) await this.shell.put(req.reverse.pcap, this.remote.reverse);
     const timeoutMs = Math.ceil((Math.max(req.packets, req.reverse?.packets ?? 0) / req.rate) * 1000) * 2 + 30_000;
-    const forward = this.tcpreplay(`-i ${shq(this.txPort)} --pps=${req.rate} ${shq(this.remoteTx)}`);
-    const reverse = req.reverse ? this.tcpreplay(`-i ${shq(this.rxPort)} --pps=${req.rate} ${shq(this.remote.reverse)}`) : undefined;
+    // Timed: as the pcap's timestamps say (tcpreplay's default speed), on its busy-waiting timer: following timestamps,
+    // tcpreplay sleeps each gap without catching up, and nanosleep's overshoot made a 2 s stream at 7500 frames/s last
+    // 3 s here (with --pps it catches up: the testbed's timer serves).
+    const pace = req.timed ? '' : `--pps=${req.rate} `;
+    const timer = req.timed ? 'gtod' : this.tb.tg.timer;
+    const forward = this.tcpreplay(`-i ${shq(this.txPort)} ${pace}${shq(this.remoteTx)}`, timer);
+    const reverse = req.reverse ? this.tcpreplay(`-i ${shq(this.rxPort)} ${pace}${shq(this.remote.reverse)}`, timer) : undefined;
     const r = await this.shell.run(this.replayLine(forward, reverse), { timeoutMs });
     const [forwardOut, reverseOut] = r.stdout.split(`\n${REVERSE_OUTPUT}\n`);
     const resultOf = (text: string): SendResult => {
@@ -199,7 +206,49 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     const before = await this.counters();
     const load = await this.replayLoad(trial, trial.durationS);
     const after = await this.drained();
-    return this.trialResult(trial, load, this.rxDelta(before, after), this.rxDelta(before, after, this.txPort));
+    return trialResultOf(trial, load, this.rxDelta(before, after), this.rxDelta(before, after, this.txPort));
+  }
+
+  /**
+   * A burst: `frames` of the trial pcap back to back (tcpreplay --topspeed
+   * from memory, --limit), captured leaving the transmit port (how long it
+   * lasted on the wire: tcpreplay's own time includes its start, a large part
+   * of a short burst's), the receive port's counter around it, read again
+   * once nothing more arrives.
+   */
+  async burst(frames: number): Promise<BurstResult> {
+    if (this.trialFrames === 0) throw new Error('burst before prepareTrials');
+    const loops = Math.ceil(frames / this.trialFrames);
+    const capture = await Tcpdump.start(this.shell, this.burstCaptureSpec());
+    let sent: number;
+    let received: number;
+    try {
+      const before = await this.counters();
+      const r = await this.shell.run(
+        this.tcpreplay(`-i ${shq(this.txPort)} --topspeed --limit=${frames} --loop=${loops} --preload-pcap ${shq(this.remoteTx)}`),
+        {
+          timeoutMs: 30_000,
+        },
+      );
+      sent = loadOf(r.stdout, frames).sent;
+      received = this.rxDelta(before, await this.drained());
+    } catch (err) {
+      await capture.abandon();
+      throw err;
+    }
+    await capture.stop();
+    const local = join(this.local(), 'burst-tx.pcap');
+    await this.shell.get(this.remote.burstTx, local);
+    const times: number[] = [];
+    await readPcap(local, (_d, us) => times.push(us));
+    // A burst's length on the wire: its first frame to its last, and one frame's interval more.
+    const seconds = times.length > 1 ? ((times.at(-1)! - times[0]!) / 1e6) * (times.length / (times.length - 1)) : 0;
+    return { frames, sent, received, seconds, captured: times.length };
+  }
+
+  /** The capture of a burst leaving the transmit port: the UDP frames only, their headers. */
+  private burstCaptureSpec(): CaptureSpec {
+    return this.onTg({ name: 'burst-tx', iface: this.txPort, direction: 'out', file: this.remote.burstTx, filter: 'udp', snaplen: 64 });
   }
 
   /** What a port received between two readings (the receive port's: the forward stream's return). */
@@ -223,13 +272,8 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     const line = this.replayLine(replay(this.txPort, this.remoteTx), reverse, alongside);
     const r = await this.shell.run(line, { timeoutMs: Math.ceil(durationS * 3000) + 30_000 });
     const [forwardOut, reverseOut] = r.stdout.split(`\n${REVERSE_OUTPUT}\n`);
-    const loadOf = (text: string): Load => {
-      const actual = /Actual: (\d+) packets \(\d+ bytes\) sent in ([\d.]+) seconds/.exec(text);
-      const ok = /Successful packets:\s+(\d+)/.exec(text);
-      if (!actual || !ok) throw new ParseError('tcpreplay', '"Actual: N packets (B bytes) sent in T seconds" and "Successful packets: N"', text);
-      return { offered: loops * this.trialFrames, sent: Number(ok[1]), seconds: Number(actual[2]) };
-    };
-    return { forward: loadOf(forwardOut!), ...(this.reverseTrials ? { reverse: loadOf(reverseOut ?? '') } : {}) };
+    const offered = loops * this.trialFrames;
+    return { forward: loadOf(forwardOut!, offered), ...(this.reverseTrials ? { reverse: loadOf(reverseOut ?? '', offered) } : {}) };
   }
 
   /**
@@ -243,26 +287,6 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
     const start = reverse ? `${reverse} >${rout} 2>&1 & q=$!; ` : '';
     const end = reverse ? ` wait $q; s=$?; echo ${shq(REVERSE_OUTPUT)}; cat ${rout}; rm -f ${rout}; [ $s = 0 ] || r=$s;` : '';
     return `${forward} >${out} 2>&1 & p=$!; ${start}${alongside ? `${alongside}; ` : ''}wait $p; r=$?; cat ${out}; rm -f ${out};${end} exit $r`;
-  }
-
-  /** A trial's result from its loads and what came back on each port: both directions summed, each kept where there are two. */
-  private trialResult(trial: Trial, loads: Loads, received: number, reverseReceived: number): TrialResult {
-    const all = loads.reverse ? [loads.forward, loads.reverse] : [loads.forward];
-    const rateOf = (l: Load) => (l.seconds > 0 ? l.sent / l.seconds : 0);
-    const achievedRate = Math.min(...all.map(rateOf));
-    const sent = all.reduce((a, l) => a + l.sent, 0);
-    const got = received + (loads.reverse ? reverseReceived : 0);
-    return {
-      offered: all.reduce((a, l) => a + l.offered, 0),
-      sent,
-      received: got,
-      lossRatio: sent > 0 ? Math.max(0, sent - got) / sent : trial.rate > 0 ? 1 : 0,
-      generatorShort: all.some((l) => l.sent < l.offered) || achievedRate < trial.rate * 0.97,
-      achievedRate,
-      ...(loads.reverse
-        ? { directions: { forward: directionCount(loads.forward.sent, received), reverse: directionCount(loads.reverse.sent, reverseReceived) } }
-        : {}),
-    };
   }
 
   /**
@@ -292,7 +316,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
       const latency = await this.latencyFromCaptures(asked.streamId, complete);
       // The ports count the latency stream too: the load is the rest.
       return {
-        ...this.trialResult(
+        ...trialResultOf(
           trial,
           load,
           Math.max(0, this.rxDelta(before, after) - latency.result.received - latency.result.duplicated),
@@ -382,7 +406,7 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
 
   async cleanup(): Promise<void> {
     await Promise.all(this.captures.splice(0).map((c) => c.abandon()));
-    const captures = [...this.captureSpecs(true), ...this.latencyCaptureSpecs()];
+    const captures = [...this.captureSpecs(true), ...this.latencyCaptureSpecs(), this.burstCaptureSpec()];
     const files = [
       this.remoteTx,
       this.remote.latency,
@@ -400,46 +424,9 @@ export class LinuxTrafficGenerator implements CapturingTrafficGenerator, Measuri
   }
 }
 
-/** A stream's captures: what comes back to the port it returns to, what leaves the port that sends it, and the watch. */
-function streamCaptures(
-  prefix: string,
-  ports: { send: string; back: string },
-  files: { rx: string; tx: string; watch: string },
-  stream: { src: string; dst: string },
-): Array<Omit<CaptureSpec, 'logFile'>> {
-  return [
-    // rx: only what the DUT sends us; tx: only what leaves (the stream, and whatever else the TG sends).
-    { name: `${prefix}-rx`, iface: ports.back, direction: 'in', file: files.rx },
-    { name: `${prefix}-tx`, iface: ports.send, direction: 'out', file: files.tx },
-    // The stream's packets alone, headers only: its growth says whether the stream is still arriving,
-    // whatever else the port receives (LLDP, ARP, a neighbour's traffic never stop).
-    {
-      name: `${prefix}-watch`,
-      iface: ports.back,
-      direction: 'in',
-      file: files.watch,
-      snaplen: 64,
-      filter: `udp and src host ${stream.src} and dst host ${stream.dst}`,
-    },
-  ];
-}
-
 /** The run's files on the TG (the reverse stream's where the run goes both ways). */
-type RemoteFile = 'rx' | 'tx' | 'watch' | 'latency' | 'loadOut' | 'latencyTx' | 'latencyRx' | ReverseFile;
+type RemoteFile = 'rx' | 'tx' | 'watch' | 'latency' | 'loadOut' | 'latencyTx' | 'latencyRx' | 'burstTx' | ReverseFile;
 type ReverseFile = 'reverse' | 'reverseOut' | 'reverseRx' | 'reverseTx' | 'reverseWatch';
-
-/** What tcpreplay did of a load. */
-interface Load {
-  offered: number;
-  sent: number;
-  seconds: number;
-}
-
-/** A trial's loads: the forward stream's, and the reverse stream's where the trials go both ways. */
-interface Loads {
-  forward: Load;
-  reverse?: Load;
-}
 
 /** The line between the forward and the reverse tcpreplay's output in a two-way load's transcript. */
 const REVERSE_OUTPUT = '--- the reverse stream (from the receive port) ---';

@@ -66,6 +66,12 @@ export interface CaptureRequest {
    * around the TG's counters before the stream, and after it ended.
    */
   around?: { before?: AroundReading; after?: AroundReading };
+  /**
+   * Replay the pcap as its timestamps say (a stream whose rate changes: the
+   * system recovery's overload, then its lower load); `rate` is then its mean
+   * (for timeouts). A driver that cannot refuses it.
+   */
+  timed?: boolean;
 }
 
 export interface CaptureResult {
@@ -178,5 +184,21 @@ export interface MeasuringTrafficGenerator {
    */
   readonly makesFlows?: boolean;
   measure(trial: Trial): Promise<TrialResult>;
+  /**
+   * A burst of `frames` trial frames back to back at the generator's utmost
+   * rate (RFC 2544's back-to-back), what came back counted once nothing more
+   * arrives. Absent: the driver does not send bursts.
+   */
+  burst?(frames: number): Promise<BurstResult>;
   cleanup(): Promise<void>;
+}
+
+/** A burst as the generator sent it and what came back; how long it lasted leaving the generator (s), from the frames of it captured there. */
+export interface BurstResult {
+  frames: number;
+  sent: number;
+  received: number;
+  seconds: number;
+  /** Frames of the burst the capture of what left holds (its length is read from them). */
+  captured: number;
 }

@@ -166,6 +166,20 @@ describe.concurrent('dutlab run', () => {
     expect(readFileSync(join(r.reports, 'junit.xml'), 'utf8')).toContain('type="InfrastructureError"');
   });
 
+  it('stops a soak whose load is a share of an NDR the store has never seen, before it touches the lab (exit 2), saying what to run first', async ({
+    expect,
+  }) => {
+    const file = join(lab.stateDir, 'soak-share.yaml');
+    writeFileSync(file, `${readFileSync(lab.testbedFile, 'utf8')}\nsoak: { ndrShare: 0.5, durationS: 10 }\n`);
+    const r = await dutlabRun(['--testbed', file, '--profile', 'virtual', '--suite', 'soak']);
+    cleanup.push(r.reports);
+    expect(r.exitCode).toBe(2);
+    expect(r.summary.reason).toMatch(
+      /^soak\.ndrShare 0\.5: no passing throughput run of testbed \S+, profile virtual in .* to take the NDR from \(run --suite throughput first, or give soak\.rate\)$/,
+    );
+    expect(r.summary.cases).toEqual([]);
+  });
+
   it('calls an unreachable lab machine an infrastructure error (exit 2), never a DUT failure', async ({ expect }) => {
     const down = join(lab.stateDir, 'unreachable.yaml');
     writeFileSync(

@@ -11,7 +11,8 @@ import { virtual } from '../../lib/profiles/virtual.profile.js';
 import { Session } from '../../lib/scenario/session.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import type { Testbed } from '../../lib/testbed/schema.js';
-import { readPcap, writeStreamPcap } from '../../lib/traffic/pcap.js';
+import { seenInCapture } from '../../lib/traffic/latency-stream.js';
+import { phasedTimes, readPcap, writeStreamPcap } from '../../lib/traffic/pcap.js';
 import { streamFromTestbed } from '../../lib/traffic/stream.js';
 import { LinuxTrafficGenerator } from '../../lib/traffic/tg-linux.js';
 import { labDown, labUp } from '../../lib/vlab/lab.js';
@@ -198,6 +199,47 @@ describe('linux traffic generator on a pinned lab (lab up --pin)', () => {
   const PIN = 'tgpin';
   afterAll(async () => {
     await labDown({ id: PIN });
+  });
+
+  it('sends a burst of exactly the frames asked, back to back from its looped trial pcap, and how long it lasted leaving', async () => {
+    const tg = driver(tb, 'burst');
+    const { file, stream } = txPcap(20);
+    await tg.prepareTrials(file, stream.count);
+    // 50 frames of a 20-frame pcap: --limit stops the third loop at the 50th.
+    const b = await tg.burst(50);
+    // Every frame of it captured leaving: its length on the wire is read from them.
+    expect(b).toMatchObject({ frames: 50, sent: 50, received: 0, captured: 50 });
+    expect(b.seconds).toBeGreaterThan(0);
+    // At its utmost: far above any paced load of this lab.
+    expect(b.sent / b.seconds).toBeGreaterThan(10_000);
+    await tg.cleanup();
+    expect(tgProcesses()).toEqual([]);
+  });
+
+  it("replays a stream as timed: each phase at its own rate, as the pcap's timestamps say (the system recovery's stream)", async () => {
+    const tg = driver(tb, 'timed');
+    await tg.prepare();
+    const stream = streamFromTestbed(tb, 6, { count: 300, rate: 1000 });
+    const file = join(dir, 'timed.pcap');
+    // 200 frames at 2000 frames/s (0.1 s), then 100 at 500 frames/s (0.2 s).
+    writeStreamPcap(
+      file,
+      stream,
+      phasedTimes([
+        { rate: 2000, frames: 200 },
+        { rate: 500, frames: 100 },
+      ]),
+    );
+    const into = { rx: join(dir, 'timed-rx.pcap'), tx: join(dir, 'timed-tx.pcap') };
+    const r = await tg.sendAndCapture({ pcap: file, packets: 300, rate: 1000, timed: true, into });
+    expect(r.sent.packetsSent).toBe(300);
+    const left = (await seenInCapture(into.tx, 6)).sort((a, b) => a.seq - b.seq);
+    expect(left).toHaveLength(300);
+    const gapUs = (from: number, to: number) => (left[to]!.us - left[from]!.us) / (to - from);
+    expect(Math.abs(gapUs(0, 199) - 500) / 500).toBeLessThan(0.2);
+    expect(Math.abs(gapUs(200, 299) - 2000) / 2000).toBeLessThan(0.2);
+    // Nothing between the two phases but the schedule's step.
+    expect(left[200]!.us - left[199]!.us).toBeLessThan(2000 * 1.5);
   });
 
   it("runs the switch on CPU 0, and tcpreplay and its captures on the testbed's tg.cpus", async () => {

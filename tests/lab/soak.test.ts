@@ -5,19 +5,27 @@
 // reports exactly six loss events, each where its outage was (within one
 // sampling interval); a process the test adds to the watched set that grows
 // by 1 MB a second is flagged, a steady one and ovs-vswitchd are not. A
-// healthy soak reports no loss event and flags nothing.
+// healthy soak reports no loss event and flags nothing, its latency windows
+// whole; a queue of known delay on the path shows as that delay in every
+// window's p50 and fails the bound on p99; an interrupted soak keeps what it
+// sampled.
 import { execa, type ResultPromise } from 'execa';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import type { RunResult } from '../../lib/results/run.js';
+import type { Summary } from '../../lib/report/summary.js';
+import type { RunResult, SuiteResult } from '../../lib/results/run.js';
 import { soakOf } from '../../lib/results/soak.js';
 import { loadTestbed } from '../../lib/testbed/load.js';
 import { topologyOf } from '../../lib/testbed/topology.js';
 import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { outagesHook } from '../../lib/vlab/outage.js';
+import { QUEUE, TOLERANCE } from '../../lib/vlab/known-delay.js';
+import { fullQueueDelayUs, queueCommand } from '../../lib/vlab/queue.js';
+import { waitUntil } from '../../lib/wait.js';
+import { CLEAN, labState } from '../helpers/abort.js';
 import { dutlabRun, failedCases } from '../helpers/cli.js';
 
 const ID = 'soak';
@@ -44,7 +52,8 @@ function soakTestbed(file: string, soak: Record<string, unknown>): string {
   writeFileSync(out, doc.toString());
   return out;
 }
-const runJson = (runId: string) => JSON.parse(readFileSync(join(reports, runId, 'run.json'), 'utf8')) as RunResult;
+const runJson = (runId: string, into = reports) => JSON.parse(readFileSync(join(into, runId, 'run.json'), 'utf8')) as RunResult;
+const ROOT = new URL('../..', import.meta.url).pathname;
 
 beforeAll(async () => {
   lab = await labUp({ id: ID, capacity: 5000 });
@@ -94,5 +103,72 @@ describe('a soak, on known answers', () => {
     const m = soakOf(runJson(r.summary.runId).suites[0]!)!;
     expect(m.gaps!.events).toBe(0);
     expect(m.growth!.some((g) => g.flagged)).toBe(false);
+    // Two windows of 10 s, every frame of each in its window's latency, well within the bound.
+    expect(m.latencyInvalid).toBeUndefined();
+    expect(m.latencyWindows!.map((w) => [w.fromS, w.n])).toEqual([
+      [0, RATE * 10],
+      [10, RATE * 10],
+    ]);
+    for (const w of m.latencyWindows!) expect(w.p99Us!).toBeLessThan(20_000);
+    // The netdev datapath has no PMD thread: not offered, and said so.
+    expect(m.pmdNotOffered).toBe('the datapath has no PMD thread (pmd-stats-show lists the main thread only)');
+  }, 180_000);
+
+  it("a queue of known delay on the path (tbf: 100 frames at 1800 frames/s, the stream at 2000): every window's p50 is its delay, and the bound on p99 fails naming the windows", async () => {
+    const testbed = soakTestbed('soak-queued.yaml', { durationS: 10, windowS: 5, maxP99Us: 20_000 });
+    const queue = { ...QUEUE, fps: 1800, iface: topologyOf(loadTestbed(testbed)).vmEgress.guestIf };
+    const r = await dutlabRun(
+      [
+        '--testbed',
+        testbed,
+        '--profile',
+        'virtual',
+        '--suite',
+        'soak',
+        '--hook-before-traffic',
+        `ip netns exec ${lab.namespaces.guest} ${queueCommand(queue)}`,
+      ],
+      reports,
+    );
+    // The queue also drops what the stream sends beyond its rate: loss events too, as the DUT's.
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(Object.keys(failedCases(r.summary)).sort()).toEqual(['check.latency-windows', 'check.loss-events']);
+    const m = soakOf(runJson(r.summary.runId).suites[0]!)!;
+    const delayUs = fullQueueDelayUs(queue);
+    process.stderr.write(`queued soak: ${JSON.stringify(m.latencyWindows)} against ${delayUs} µs\n`);
+    expect(m.latencyWindows).toHaveLength(2);
+    for (const w of m.latencyWindows!) expect(Math.abs(w.p50Us! - delayUs) / delayUs).toBeLessThanOrEqual(TOLERANCE);
+    expect(failedCases(r.summary)['check.latency-windows']).toMatch(
+      /^latency: p99 above soak\.maxP99Us 20000 µs in 2 of 2 windows of 5 s: from 0 s \d+ µs; from 5 s \d+ µs$/,
+    );
+  }, 180_000);
+
+  it('interrupted: exit 2, what it sampled kept in run.json, summary.json and report.html; the lab clean', async () => {
+    const into = mkdtempSync(join(reports, 'interrupted-'));
+    const testbed = soakTestbed('soak-interrupted.yaml', { durationS: 60 });
+    const child = execa('node', ['bin/dutlab.js', 'run', '--quiet', '--reports', into, '--testbed', testbed, '--profile', 'virtual', '--suite', 'soak'], {
+      cwd: ROOT,
+      reject: false,
+    });
+    const samples = () => {
+      try {
+        return soakOf(JSON.parse(readFileSync(join(into, 'latest', 'soak', 'progress.json'), 'utf8')) as SuiteResult)?.samples.length ?? 0;
+      } catch {
+        return 0; // not written yet
+      }
+    };
+    // The record is saved every tenth sample: once the second save is in, about 11 s into the stream.
+    await waitUntil('the soak to save its 11th sample', () => samples() >= 11, { timeoutMs: 120_000, intervalMs: 200 });
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode, r.stderr).toBe(2);
+    const summary = JSON.parse(readFileSync(join(into, 'latest', 'summary.json'), 'utf8')) as Summary;
+    expect(summary.verdict).toBe('aborted');
+    const m = soakOf(runJson(summary.runId, into).suites[0]!)!;
+    expect(m.samples.length).toBeGreaterThanOrEqual(11);
+    expect(m.samples.every((s) => s.processes['ovs-vswitchd']?.rssKb)).toBe(true);
+    expect((summary.soak as { samples: number }).samples).toBe(m.samples.length);
+    expect(readFileSync(join(into, summary.runId, 'report.html'), 'utf8')).toContain('resident memory of the watched processes');
+    expect(await labState(lab)).toEqual(CLEAN);
   }, 180_000);
 });

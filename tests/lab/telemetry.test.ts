@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
+import type { RunResult } from '../../lib/results/run.js';
+import { pmdIntervals, soakOf } from '../../lib/results/soak.js';
 import { labDown, labUp, type LabState } from '../../lib/vlab/lab.js';
 import { dutlabRun } from '../helpers/cli.js';
 import { guestForwardRule, labOf } from '../helpers/faults.js';
@@ -103,6 +105,28 @@ describe('the telemetry trial on known answers (DPDK lab, one PMD on CPU 1)', ()
     expect(moved(c2.stdout).slice(0, 2).join('\n'), c2.stdout).toMatch(/^exact-match cache hits \d+ % → 0 % on core 1 at 64 B$/m);
     expect(moved(c2.stdout).slice(0, 2).join('\n'), c2.stdout).toMatch(/^megaflow \(dpcls\) hits \d+ % → \d+ % on core 1 at 64 B$/m);
   }, 300_000);
+
+  it("a soak on the DPDK lab reads the PMD's cycles at every sample: its busy share and cycles per packet in each interval", async () => {
+    const doc = parseDocument(readFileSync(testbed, 'utf8'));
+    doc.setIn(['soak'], doc.createNode({ rate: 5000, durationS: 6, intervalS: 1, settleS: 1 }));
+    const soakTestbed = join(lab.stateDir, 'soak.yaml');
+    writeFileSync(soakTestbed, doc.toString());
+    const r = await dutlabRun(['--testbed', soakTestbed, '--profile', 'ovs-dpdk', '--suite', 'soak'], reports);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const m = soakOf((JSON.parse(readFileSync(join(reports, r.summary.runId, 'run.json'), 'utf8')) as RunResult).suites[0]!)!;
+    expect(m.pmdNotOffered).toBeUndefined();
+    expect(m.samples.every((x) => x.pmd && x.pmd.processing + x.pmd.idle > 0)).toBe(true);
+    const per = pmdIntervals(m.samples);
+    process.stderr.write(`soak on the DPDK lab, the PMD per interval: ${JSON.stringify(per)}\n`);
+    expect(per.length).toBeGreaterThanOrEqual(4);
+    // The PMD polls all the time; 5000 frames a second arrive in every interval.
+    for (const x of per) {
+      expect(x.busyPct!).toBeGreaterThan(0);
+      expect(x.busyPct!).toBeLessThanOrEqual(100);
+      expect(x.cyclesPerPacket!).toBeGreaterThan(0);
+    }
+    expect((r.summary.soak as { pmd: { intervals: number } }).pmd.intervals).toBe(per.length);
+  }, 120_000);
 
   it("a guest that drops the stream at the fixed load: the DUT's failure, naming the load and the frames lost; its telemetry kept", async () => {
     // Last: the rule stays in the guest's namespace until lab down.

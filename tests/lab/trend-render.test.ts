@@ -91,7 +91,7 @@ describe('pictures a person can read', () => {
     }
   }, 120_000);
 
-  it("draws a soak's report.html: the frames lost per interval and each watched process's memory, every text inside its chart", async () => {
+  it("draws a soak's report.html: the frames lost per interval, the latency per window, each watched process's memory and the PMDs' busy share, every text inside its chart", async () => {
     // 90 s sampled every second: six intervals with loss, four processes, one of them growing by 1 MB a second.
     const lost = Array.from({ length: 90 }, (_, i) => ([7, 22, 37, 52, 67, 82].includes(i) ? 200 : 0));
     const names = ['ovs-vswitchd', 'qemu', 'steady', 'grower'];
@@ -105,6 +105,8 @@ describe('pictures a person can read', () => {
         t,
         hugepagesFree: 100,
         processes: Object.fromEntries(names.map((n, i) => [n, { rssKb: n === 'grower' ? 10_240 + 1024 * t : 40_000 * (i + 1), fds: 20 }])),
+        // One PMD busy 30 % of each second (60 % from 45 s on), 2000 packets a second.
+        pmd: { processing: 1e9 * (0.3 * t + 0.3 * Math.max(0, t - 45)), idle: 1e9 * (0.7 * t - 0.3 * Math.max(0, t - 45)), packets: 2000 * t },
       })),
       lostPerInterval: lost,
       growth: names.map((n) => ({
@@ -121,6 +123,10 @@ describe('pictures a person can read', () => {
       })),
       maxLossEvents: 0,
       maxGrowthMbPerHour: 500,
+      // Nine windows of 10 s; the fourth's p99 above the bound (a queue of 20 ms).
+      windowS: 10,
+      maxP99Us: 5000,
+      latencyWindows: Array.from({ length: 9 }, (_, i) => ({ fromS: i * 10, n: 20_000, p50Us: 400, p99Us: i === 3 ? 20_000 : 900, maxUs: 25_000 })),
     };
     const page = join(dir, 'report-soak.html');
     writeFileSync(page, soakReportHtml('r2', soak));
@@ -128,12 +134,17 @@ describe('pictures a person can read', () => {
     expect(pageErrors(log)).toEqual([]);
     expect(dom.match(/<rect class="loss-bar"/g)).toHaveLength(6);
     expect(dom.match(/<polyline class="memory-series"/g)).toHaveLength(4);
+    expect(dom.match(/<polyline class="latency-series"/g)).toHaveLength(2);
+    expect(dom.match(/<line class="latency-bound"/g)).toHaveLength(1);
+    expect(dom.match(/<polyline class="pmd-series"/g)).toHaveLength(1);
     const charts = await layoutOf(page);
-    expect(charts).toHaveLength(2);
+    expect(charts).toHaveLength(4);
     expect(textProblems(charts)).toEqual([]);
     const words = charts.flatMap((c) => c.texts.map((x) => x.text)).join(' | ');
     expect(words).toMatch(/frames lost.*seconds into the soak.*frames lost in an interval of 1 s/);
     expect(words).toMatch(/resident memory, MB.*seconds into the soak.*ovs-vswitchd.*grower \(grows\)/);
+    expect(words).toMatch(/PMD busy, %.*seconds into the soak.*the PMD threads' busy share in each interval of 1 s/);
+    expect(words).toMatch(/one-way latency, ms.*seconds into the soak.*p50 in each window of 10 s.*p99 in each window of 10 s.*bound on p99: 5 ms/);
   }, 120_000);
 
   it('tells a layout with text outside its chart or over another text', () => {

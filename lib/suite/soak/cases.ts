@@ -8,15 +8,18 @@
 // confidence, after the settling time). What it sampled is in the record as
 // it goes: an interrupted soak keeps it.
 import { join } from 'node:path';
-import { CheckFailure } from '../../errors.js';
-import type { SoakMeasured, SoakSample } from '../../results/soak.js';
+import { CaptureError, CheckFailure, errorMessage } from '../../errors.js';
+import type { PmdStats } from '../../parsers/ovs-dpdk.js';
+import { pmdStats } from '../../scenario/readback.js';
+import { pmdIntervals, type SoakMeasured, type SoakSample } from '../../results/soak.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
 import { freeHugepagesFile } from '../../testbed/sizing.js';
-import { writeStreamPcap } from '../../traffic/pcap.js';
-import { streamFromTestbed, streamSeed, type StreamSpec } from '../../traffic/stream.js';
+import { readPcap, writeStreamPcap } from '../../traffic/pcap.js';
+import { isStreamFrame, OFF_SEQ, streamFromTestbed, streamSeed, type StreamSpec } from '../../traffic/stream.js';
 import { checkSentAll, steadyStream, type StreamClock } from '../steady-stream.js';
 import { shq } from '../../transport/quote.js';
 import { memoryGrowth } from '../../verify/growth.js';
+import { WindowLatency } from '../../verify/latency-windows.js';
 import { waitUntil } from '../../wait.js';
 
 /** The processes a soak samples: ovs-vswitchd, QEMU where the testbed has a VM, and the testbed's own. */
@@ -61,6 +64,8 @@ export class SoakTest {
       samples: [],
       maxLossEvents: s.maxLossEvents,
       maxGrowthMbPerHour: s.maxGrowthMbPerHour,
+      windowS: s.windowS,
+      ...(s.maxP99Us !== undefined ? { maxP99Us: s.maxP99Us } : {}),
     };
   }
 
@@ -87,6 +92,16 @@ export class SoakTest {
         group: 'checks',
         needs: ['soak.stream'],
         run: () => this.checkLossEvents(),
+      },
+      {
+        id: 'check.latency-windows',
+        title:
+          m.maxP99Us === undefined
+            ? `Latency per window of ${m.windowS} s: p50, p99 and the maximum (no bound: soak.maxP99Us)`
+            : `Latency per window of ${m.windowS} s: p99 at most ${m.maxP99Us} µs in every window`,
+        group: 'checks',
+        needs: ['soak.stream'],
+        run: () => this.checkLatencyWindows(),
       },
       {
         id: 'check.memory',
@@ -118,7 +133,33 @@ export class SoakTest {
       ...(v.lostPerInterval ? { lostPerInterval: v.lostPerInterval } : {}),
     });
     this.run.measured(this.result);
+    this.run.table(this.pmdTable());
     checkSentAll(sent, this.stream, "the soak's loss cannot be read");
+  }
+
+  /** The PMDs' busy share and cycles per packet over the intervals: lowest, median, highest; or why not offered. */
+  private pmdTable() {
+    const per = pmdIntervals(this.result.samples);
+    const spread = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return s.length ? [s[0]!, s[Math.floor(s.length / 2)]!, s.at(-1)!].map(String) : ['not measured', 'not measured', 'not measured'];
+    };
+    const of = (k: 'busyPct' | 'cyclesPerPacket') => per.flatMap((x) => (x[k] === null ? [] : [x[k]!]));
+    return {
+      title: 'Soak: the PMD threads per interval',
+      columns: ['figure', 'intervals', 'lowest', 'median', 'highest'],
+      rows: this.result.pmdNotOffered
+        ? [['busy share (%)', '0', 'not offered', 'not offered', 'not offered']]
+        : [
+            ['busy share (%)', String(of('busyPct').length), ...spread(of('busyPct'))],
+            ['processing cycles per packet', String(of('cyclesPerPacket').length), ...spread(of('cyclesPerPacket'))],
+          ],
+      notes: [
+        this.result.pmdNotOffered
+          ? `not offered: ${this.result.pmdNotOffered}`
+          : "pmd-stats-show read at every sample (never cleared): each interval the PMDs' processing cycles over their processing and idle cycles, and over the packets they received",
+      ],
+    };
   }
 
   /** A sample every interval until the stream ends; the record saved every tenth (an interrupted soak keeps them). */
@@ -134,7 +175,9 @@ export class SoakTest {
       if (clock.ended()) return true;
       const t = (Date.now() - clock.startedAt) / 1000;
       const out = await shell.run(command, { timeoutMs: 10_000 });
-      this.result.samples.push(parseSample(Math.round(t * 1000) / 1000, names, out.stdout));
+      const sample = parseSample(Math.round(t * 1000) / 1000, names, out.stdout);
+      const pmd = await this.pmdCycles();
+      this.result.samples.push(pmd ? { ...sample, pmd } : sample);
       if (this.result.samples.length % 10 === 1) this.run.measured(this.result);
       return false;
     };
@@ -142,6 +185,28 @@ export class SoakTest {
       timeoutMs: (this.result.durationS + 120) * 1000,
       intervalMs: this.result.intervalS * 1000,
     });
+  }
+
+  /**
+   * The PMD threads' cycles and packets now (pmd-stats-show, summed over the PMDs), or null where not offered: the
+   * first refusal or a datapath without PMD threads is said once, and not asked again.
+   */
+  private async pmdCycles(): Promise<SoakSample['pmd'] | null> {
+    if (this.result.pmdNotOffered) return null;
+    let stats: PmdStats;
+    try {
+      stats = await pmdStats(this.run.session);
+    } catch (err) {
+      this.result.pmdNotOffered = `pmd-stats-show: ${errorMessage(err).split('\n')[0]}`;
+      return null;
+    }
+    const pmds = stats.threads.filter((th) => th.cycles);
+    if (pmds.length === 0) {
+      this.result.pmdNotOffered = 'the datapath has no PMD thread (pmd-stats-show lists the main thread only)';
+      return null;
+    }
+    const sum = (f: (th: (typeof pmds)[number]) => number) => pmds.reduce((a, th) => a + f(th), 0);
+    return { processing: sum((th) => th.cycles!.processing), idle: sum((th) => th.cycles!.idle), packets: sum((th) => th.packetsReceived) };
   }
 
   private async checkLossEvents(): Promise<void> {
@@ -152,6 +217,50 @@ export class SoakTest {
     this.run.table(this.lossTable());
     CheckFailure.ifAny('loss events', g.events > this.result.maxLossEvents ? [`${line}: more than soak.maxLossEvents ${this.result.maxLossEvents}`] : [], g);
     this.run.note(`soak: ${line}`);
+  }
+
+  /** The stream's latency per window, from its two captures on the generator; windows above soak.maxP99Us fail. */
+  private async checkLatencyWindows(): Promise<void> {
+    const m = this.result;
+    const w = new WindowLatency(this.stream.count, m.rate, m.windowS!);
+    const seqOf = (d: Buffer) => (d.length >= OFF_SEQ + 4 && isStreamFrame(d, this.stream.runId) ? d.readUInt32BE(OFF_SEQ) : null);
+    await readPcap(join(this.run.dir, 'tx-capture.pcap'), (d, us) => {
+      const seq = seqOf(d);
+      if (seq !== null) w.sent(seq, us);
+    });
+    await readPcap(join(this.run.dir, 'rx.pcap'), (d, us) => {
+      const seq = seqOf(d);
+      if (seq !== null) w.received(seq, us);
+    });
+    m.latencyWindows = w.windows();
+    const invalid = w.invalid();
+    if (invalid) m.latencyInvalid = invalid;
+    this.run.measured(m);
+    const ms = (us: number | null) => (us === null ? 'not measured' : (us / 1000).toFixed(3));
+    this.run.table({
+      title: 'Soak: one-way latency per window',
+      columns: ['window from', 'frames', 'p50 (ms)', 'p99 (ms)', 'max (ms)'],
+      rows: m.latencyWindows.slice(0, 60).map((x) => [`${x.fromS} s`, String(x.n), ms(x.p50Us), ms(x.p99Us), ms(x.maxUs)]),
+      notes: [
+        `windows of ${m.windowS} s by when each frame was sent; the stream captured leaving and coming back on the generator (one clock)${m.latencyWindows.length > 60 ? '; the first 60 shown' : ''}`,
+        ...(invalid ? [`not measured: ${invalid}`] : []),
+      ],
+    });
+    // A capture that missed what left says nothing of the DUT's latency: the lab's.
+    if (invalid && m.maxP99Us !== undefined) throw new CaptureError(`the soak's latency: ${invalid}`);
+    const over = m.maxP99Us === undefined ? [] : m.latencyWindows.filter((x) => x.p99Us !== null && x.p99Us > m.maxP99Us!);
+    CheckFailure.ifAny(
+      'latency',
+      over.length
+        ? [
+            `p99 above soak.maxP99Us ${m.maxP99Us} µs in ${over.length} of ${m.latencyWindows.length} windows of ${m.windowS} s: ${over
+              .slice(0, 5)
+              .map((x) => `from ${x.fromS} s ${x.p99Us} µs`)
+              .join('; ')}${over.length > 5 ? '; ...' : ''}`,
+          ]
+        : [],
+      over,
+    );
   }
 
   private async checkMemory(): Promise<void> {

@@ -9,7 +9,7 @@ import { throughputTable } from './result.js';
 import { type Goal, type GoalResult, bitsPerSecond, searchThroughput, type SearchConfig } from '../../throughput/search.js';
 import { shq } from '../../transport/quote.js';
 import { writeStreamPcap } from '../../traffic/pcap.js';
-import { reverseStreamFromTestbed, sizePattern, streamFromTestbed } from '../../traffic/stream.js';
+import { reverseStreamFromTestbed, sizePattern, streamFromTestbed, streamSeed } from '../../traffic/stream.js';
 import { searchCeiling } from '../../testbed/sizing.js';
 import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js';
 import type { LatencyResult } from '../../results/latency.js';
@@ -18,6 +18,8 @@ import { latencyAtLoads, streamAloneLatency } from './latency.js';
 import { DatapathWarmth } from './warm-up.js';
 import { StealWatch } from './steal.js';
 import { lossCurve, lossCurveTable } from './loss-curve.js';
+import { backToBack, backToBackTable } from './back-to-back.js';
+import { recovery, recoveryTable } from './recovery.js';
 import { DatapathTelemetry } from './telemetry.js';
 import { latencyTables, telemetryTables } from './result.js';
 import { byFrame, type FrameKey, frameKey, framesPhrase, meanFrame, smallestFrame, weightsOf } from '../../testbed/frame-mix.js';
@@ -79,17 +81,24 @@ export class ThroughputTest {
             }),
           )
         : []),
-      ...(t.lossCurve
-        ? t.frameSizes.map(frameKey).map(
-            (frame): Stage => ({
-              id: `throughput.loss-curve-${frame}`,
-              title: `Frame loss rate at ${t.lossCurve!.loads.join(', ')} x the NDR at ${framesPhrase(frame)}`,
-              group: 'checks',
-              needs: [`throughput.ndr-pdr-${frame}`],
-              run: () => this.lossCurve(frame),
-            }),
-          )
-        : []),
+      ...this.afterSearch(
+        t.lossCurve,
+        'loss-curve',
+        (f) => `Frame loss rate at ${t.lossCurve!.loads.join(', ')} x the NDR at ${f}`,
+        (f) => this.lossCurve(f),
+      ),
+      ...this.afterSearch(
+        t.backToBack,
+        'back-to-back',
+        (f) => `Back-to-back frames at the generator's utmost rate at ${f}, ${t.backToBack!.repeats} times`,
+        (f) => this.backToBack(f),
+      ),
+      ...this.afterSearch(
+        t.recovery,
+        'recovery',
+        (f) => `System recovery from ${t.recovery!.overload} x the NDR to ${t.recovery!.recover} x at ${f}`,
+        (f) => this.recovery(f),
+      ),
       ...(t.latency.loads.length
         ? t.frameSizes.map(frameKey).map(
             (frame): Stage => ({
@@ -102,6 +111,18 @@ export class ThroughputTest {
           )
         : []),
     ];
+  }
+
+  /** A stage a frame size after its search, where the testbed asks for the test (`on`). */
+  private afterSearch(on: unknown, id: string, title: (frames: string) => string, run: (frame: FrameKey) => Promise<void>): Stage[] {
+    if (on === undefined) return [];
+    return this.run.tb.throughput.frameSizes.map(frameKey).map((frame) => ({
+      id: `throughput.${id}-${frame}`,
+      title: title(framesPhrase(frame)),
+      group: 'checks',
+      needs: [`throughput.ndr-pdr-${frame}`],
+      run: () => run(frame),
+    }));
   }
 
   private prepareStage(): Stage {
@@ -206,21 +227,39 @@ export class ThroughputTest {
     this.run.table(throughputTable(this.results));
     for (const t of latencyTables(this.results)) this.run.table(t);
     for (const t of telemetryTables(this.results)) this.run.table(t);
-    const curve = lossCurveTable(this.results);
-    if (curve) this.run.table(curve);
+    for (const table of [lossCurveTable(this.results), backToBackTable(this.results), recoveryTable(this.results)]) if (table) this.run.table(table);
+  }
+
+  /** This frame size's search and its NDR (its lower bound), or null, noted as the reason `what` was not measured. */
+  private ndrOf(frame: FrameKey, what: string): { out: ThroughputResult; ndr: number | null } {
+    const out = this.results.find((r) => r.frame === frame)!;
+    const ndr = out.goals.find((g) => g.goal === 'NDR')?.lowerBound ?? null;
+    if (ndr === null) this.run.note(`${what} at ${framesPhrase(frame)} not measured: the search found no NDR`);
+    return { out, ndr };
   }
 
   /** RFC 2544's frame loss rate at the testbed's shares of this frame size's NDR. */
   private async lossCurve(frame: FrameKey): Promise<void> {
-    const out = this.results.find((r) => r.frame === frame)!;
-    const ndr = out.goals.find((g) => g.goal === 'NDR')?.lowerBound ?? null;
-    if (ndr === null) {
-      this.run.note(`loss curve at ${framesPhrase(frame)} not measured: the search found no NDR`);
-      return;
-    }
+    const { out, ndr } = this.ndrOf(frame, 'loss curve');
+    if (ndr === null) return;
     await this.useFrame(frame);
     const points = await lossCurve(this.tg!, smallestFrame(frame), ndr, this.run.tb.throughput.lossCurve!, this.maxRateAt(frame), (l) => this.run.note(l));
     this.keep({ ...out, lossCurve: points });
+  }
+
+  /** RFC 2544's back-to-back frames at this frame size, corrected with its NDR (RFC 9004). */
+  private async backToBack(frame: FrameKey): Promise<void> {
+    const { out, ndr } = this.ndrOf(frame, "back-to-back's correction");
+    await this.useFrame(frame);
+    this.keep({ ...out, backToBack: await backToBack(this.tg!, this.run.tb.throughput.backToBack!, ndr === null ? null : Math.round(ndr)) });
+  }
+
+  /** RFC 2544's system recovery at this frame size: from an overload of its NDR to a load below it. */
+  private async recovery(frame: FrameKey): Promise<void> {
+    const { out, ndr } = this.ndrOf(frame, 'system recovery');
+    if (ndr === null) return;
+    const o = { frame: smallestFrame(frame), ndr: Math.round(ndr), runWord: streamSeed(this.run.config.runId), dir: join(this.run.dir, `recovery-${frame}`) };
+    this.keep({ ...out, recovery: await recovery(await this.run.trafficGenerator(), this.run.tb, o, this.run.tb.throughput.recovery!) });
   }
 
   /** The latency at the testbed's loads of this frame size's PDR. */
@@ -237,6 +276,8 @@ export class ThroughputTest {
       this.run.note(
         `latency at ${framesPhrase(frame)}: the latency stream (${stream} frames/s) is ${((stream / pdr) * 100).toFixed(0)} % of the PDR (${Math.round(pdr)} frames/s) and adds to every load; throughput.latency.rate at most ${Math.floor(pdr * 0.05)} keeps it under 5 %`,
       );
+    // This frame size's trial frames as the load (a later search's, or the recovery's stream, may be on the generator).
+    await this.useFrame(frame);
     this.keep({ ...out, latency: await latencyAtLoads(this.tg!, this.run, smallestFrame(frame), pdr) });
   }
 

@@ -232,6 +232,8 @@ export class TrexTrafficGenerator implements CapturingTrafficGenerator, Measurin
   }
 
   async sendAndCapture(req: CaptureRequest): Promise<CaptureResult> {
+    // push_remote paces a pcap by one gap; a stream whose rate changes is not offered (the testbed refuses it first).
+    if (req.timed) throw new TrexError("a timed stream (the pcap's own timestamps) is not offered by the TRex driver");
     const { rpc } = await this.session();
     const { transmit: tx, receive: rx } = this.cfg.ports;
     const reverse = req.reverse;
