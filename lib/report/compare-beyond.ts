@@ -2,12 +2,13 @@
 // (each share of the NDR both runs measured: the candidate's loss ratio above
 // the baseline's by more than the threshold is a regression), back-to-back
 // frames and system recovery (fewer frames absorbed, a longer recovery) and the soak
+// (its worst latency window's p99 risen beyond the latency threshold is a regression)
 // (its loss events and each watched process's growth side by side; a
 // process flagged now and not in the baseline is a regression). The soak's
 // own checks already fail a soak outside its bounds; this says how it moved.
 // Pure.
 import type { RunRecord } from '../results/run.js';
-import { soakOf } from '../results/soak.js';
+import { type SoakMeasured, soakOf } from '../results/soak.js';
 import { throughputOf } from '../results/throughput.js';
 import { framesPhrase } from '../testbed/frame-mix.js';
 
@@ -83,8 +84,14 @@ function compareBurstsAndRecovery(base: RunRecord, cand: RunRecord, threshold: n
   return { regressions, changes };
 }
 
-/** The two runs' soaks: loss events and each process's growth, side by side. */
-function compareSoaks(base: RunRecord, cand: RunRecord): { regressions: string[]; changes: string[] } {
+/** A soak's worst window's p99 (µs), or null where its latency was not read. */
+function worstP99(m: SoakMeasured): number | null {
+  if (m.latencyInvalid || !m.latencyWindows) return null;
+  return m.latencyWindows.reduce<number | null>((a, w) => (w.p99Us === null ? a : Math.max(a ?? 0, w.p99Us)), null);
+}
+
+/** The two runs' soaks: loss events, the worst latency window and each process's growth, side by side. */
+function compareSoaks(base: RunRecord, cand: RunRecord, latencyThreshold: number): { regressions: string[]; changes: string[] } {
   const [b, c] = [base.run.suites.map(soakOf).find((m) => m), cand.run.suites.map(soakOf).find((m) => m)];
   if (!c) return { regressions: [], changes: [] };
   if (!b) return { regressions: [], changes: ['soak: measured now, not in the baseline'] };
@@ -93,6 +100,9 @@ function compareSoaks(base: RunRecord, cand: RunRecord): { regressions: string[]
   const [be, ce] = [b.gaps?.events ?? null, c.gaps?.events ?? null];
   if (be !== null && ce !== null && be !== ce)
     changes.push(`soak: ${ce} loss event${ce === 1 ? '' : 's'} over ${c.durationS} s now, ${be} over ${b.durationS} s in the baseline`);
+  const [bw, cw] = [worstP99(b), worstP99(c)];
+  if (bw !== null && cw !== null && cw > bw * (1 + latencyThreshold))
+    regressions.push(`soak: the worst window's p99 rose: ${cw} µs now, ${bw} µs in the baseline (threshold ${(latencyThreshold * 100).toFixed(0)} %)`);
   for (const g of c.growth ?? []) {
     const bg = (b.growth ?? []).find((x) => x.name === g.name);
     const mbh = (x: number | null) => (x === null ? 'not measured' : `${x.toFixed(1)} MB/h`);
@@ -107,7 +117,7 @@ function compareSoaks(base: RunRecord, cand: RunRecord): { regressions: string[]
 }
 
 /** What compare reads beyond NDR and PDR: the loss curves, back-to-back frames, system recovery and the soaks. */
-export function compareBeyondNdr(base: RunRecord, cand: RunRecord, threshold: number): { regressions: string[]; changes: string[] } {
-  const parts = [compareCurves(base, cand, threshold), compareBurstsAndRecovery(base, cand, threshold), compareSoaks(base, cand)];
+export function compareBeyondNdr(base: RunRecord, cand: RunRecord, threshold: number, latencyThreshold: number): { regressions: string[]; changes: string[] } {
+  const parts = [compareCurves(base, cand, threshold), compareBurstsAndRecovery(base, cand, threshold), compareSoaks(base, cand, latencyThreshold)];
   return { regressions: parts.flatMap((p) => p.regressions), changes: parts.flatMap((p) => p.changes) };
 }

@@ -158,7 +158,7 @@ export function compareRuns(base: RunRecord, cand: RunRecord, thresholds: Thresh
   }
   for (const b of tput(base))
     if (!tput(cand).some((c) => c.frame === b.frame)) changes.push(`throughput at ${framesPhrase(b.frame)}: in the baseline, not measured now`);
-  const beyond = compareBeyondNdr(base, cand, threshold);
+  const beyond = compareBeyondNdr(base, cand, threshold, thresholds.latency);
   regressions.push(...beyond.regressions);
   changes.push(...beyond.changes);
   // The generator's version where either run has one (a linux TG's tools have none to compare).

@@ -32,7 +32,7 @@ export interface HistoryEntry {
 /** A frame size's loss curve, back-to-back and recovery figures, as the history keeps them (the trials stay in the run). */
 export interface HistoryRfc2544 {
   frame: FrameKey;
-  lossCurve?: Array<{ share: number; rate: number; lossRatio: number | null }>;
+  lossCurve?: Array<{ share: number; rate: number; lossRatio: number | null; p99Us?: number | null }>;
   backToBack?: {
     meanFrames: number;
     unbounded: number;
@@ -54,7 +54,11 @@ export function rfc2544Of(run: Pick<RunResult, 'suites'>): HistoryRfc2544[] {
       return [
         {
           frame: t.frame,
-          ...(t.lossCurve ? { lossCurve: t.lossCurve.map((p) => ({ share: p.share, rate: p.rate, lossRatio: p.lossRatio })) } : {}),
+          ...(t.lossCurve
+            ? {
+                lossCurve: t.lossCurve.map((p) => ({ share: p.share, rate: p.rate, lossRatio: p.lossRatio, ...(p.latency ? { p99Us: p.latency.p99Us } : {}) })),
+              }
+            : {}),
           ...(b
             ? {
                 backToBack: {

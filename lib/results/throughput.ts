@@ -46,6 +46,8 @@ export interface LossCurvePoint {
   received: number;
   lossRatio: number | null;
   generatorShort: boolean;
+  /** The latency stream on top of the load (throughput.lossCurve.latency): of its frames that came back, µs; absent where not asked. */
+  latency?: { received: number; lost: number; p50Us: number | null; p99Us: number | null; maxUs: number | null; invalid?: string };
 }
 
 /**

@@ -116,6 +116,8 @@ export const Throughput = z
           .max(16)
           .refine((l) => l.every((x, i) => i === 0 || x > l[i - 1]!), 'rising, each once'),
         durationS: z.number().positive().max(60).default(2),
+        // The latency stream (throughput.latency.rate) on top of each load: its p50 and p99 beside the loss ratio.
+        latency: z.boolean().default(true),
       })
       .optional(),
     // RFC 2544's back-to-back frames (26.4, with RFC 9004's corrections): after each search, the longest burst at the

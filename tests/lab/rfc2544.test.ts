@@ -6,11 +6,10 @@
 //   width; back-to-back, corrected with the NDR (RFC 9004), is the bucket's
 //   burst; and it recovers from an overload at once;
 // - a queue of known size (the latency bench's tbf: 100 frames served at 5000
-//   frames/s): back-to-back, corrected, is the queue (and the two frames the
-//   tbf bucket lets through at once); after an overload it loses nothing more
-//   but its latency settles only once the queue has drained, at the service
-//   rate less the lower load's (the service rate between the queue's setting
-//   and the NDR found: tbf's late wake-ups cost a bucket of two frames some).
+//   frames/s, its bucket ten frames): back-to-back, corrected, is the queue
+//   and the bucket; after an overload it loses nothing more but its latency
+//   settles only once the queue has drained, at the service rate less the
+//   lower load's.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +26,8 @@ import { dutlabRun } from '../helpers/cli.js';
 
 const CAPACITY = 5000;
 const WIDTH = 0.05;
+/** The queue's bucket: ten frames at once, so that tbf's late wake-ups on this shared box do not cost it its rate (lib/vlab/queue.ts). */
+const BUCKET = 10;
 const reports = mkdtempSync(join(tmpdir(), 'dutlab-rfc2544-'));
 const labs: Record<'bucket' | 'queue', LabState | null> = { bucket: null, queue: null };
 
@@ -48,6 +49,8 @@ function rfcTestbed(lab: LabState, name: string, extra: Record<string, unknown>)
   doc.setIn(['throughput', 'calibrate'], 'none');
   doc.setIn(['throughput', 'telemetry'], false);
   doc.setIn(['throughput', 'latency', 'loads'], []);
+  // The loss curve's latency stream: a few frames a second beside thousands (it shares the bucket with the load).
+  doc.setIn(['throughput', 'latency', 'rate'], 100);
   doc.setIn(['throughput', 'backToBack'], doc.createNode({ repeats: 3, maxBurst: 1000 }));
   // Twice the NDR: a timed replay on this shared box left the generator at 70 to 80 % of its schedule (measured, and
   // judged so: the overload must still be one, and fill the queue).
@@ -78,6 +81,12 @@ describe('RFC 2544 on a DUT of known capacity (a token bucket that drops, no que
     const curve = t.lossCurve!;
     expect(curve.map((p) => p.share)).toEqual([0.5, 1.5, 2]);
     expect(curve[0]!.lossRatio).toBeLessThanOrEqual(0.005);
+    // The latency stream on each load: a bucket drops, it does not queue, so even at twice the capacity what comes
+    // back comes back at once (a queue of this capacity would hold frames for tens of ms).
+    for (const p of curve) {
+      expect(p.latency!.received, JSON.stringify(p.latency)).toBeGreaterThan(0);
+      expect(p.latency!.p50Us!).toBeLessThan(5000);
+    }
     for (const p of curve.slice(1)) {
       const expected = 1 - CAPACITY / p.rate;
       expect(Math.abs(p.lossRatio! - expected), `at ${p.rate} frames/s: ${p.lossRatio} against ${expected}`).toBeLessThanOrEqual(WIDTH);
@@ -108,15 +117,14 @@ describe('RFC 2544 on a queue of known size (tbf: 100 frames served at 5000 fram
   it('back-to-back is the queue; after an overload nothing more is lost, and the latency settles once the queue has drained', async () => {
     const lab = labs.queue!;
     const iface = topologyOf(loadTestbed(lab.testbedFile)).vmEgress.guestIf;
-    const queue = `ip netns exec ${lab.namespaces.guest} ${queueCommand({ ...QUEUE, iface })}`;
+    const queue = `ip netns exec ${lab.namespaces.guest} ${queueCommand({ ...QUEUE, burstFrames: BUCKET, iface })}`;
     const { t } = await throughputRun(rfcTestbed(lab, 'queue', {}), ['--hook-before-traffic', queue]);
     const ndr = t.goals[0]!.lowerBound!;
-    // The queue's rate at most (a 1 s trial also empties the 102 frames it holds), and less by what tbf's late wake-ups
-    // cost a bucket of two frames (4617 to 4850 frames/s here).
-    expect(ndr).toBeLessThanOrEqual(QUEUE.fps * (1 + WIDTH));
-    expect(ndr).toBeGreaterThanOrEqual(QUEUE.fps * 0.88);
-    // The queue (100 frames) and the two frames tbf's bucket lets through at once, within the generator's own bunching.
-    const held = QUEUE.queueFrames + 2;
+    // The queue's rate, within the search's width and what a 1 s trial also empties (the 110 frames it holds).
+    expect(ndr).toBeLessThanOrEqual(QUEUE.fps * (1 + WIDTH) + QUEUE.queueFrames + BUCKET);
+    expect(ndr).toBeGreaterThanOrEqual(QUEUE.fps * 0.9);
+    // The queue (100 frames) and its bucket (10), within the generator's own bunching.
+    const held = QUEUE.queueFrames + BUCKET;
     const b = t.backToBack!;
     expect(Math.abs(b.correctedFrames! - held), `corrected ${b.correctedFrames} against the queue's ${held}`).toBeLessThanOrEqual(5);
     const r = t.recovery!;
@@ -125,12 +133,11 @@ describe('RFC 2544 on a queue of known size (tbf: 100 frames served at 5000 fram
     // Full at the reduction (100 frames), the queue drains at its service rate less the lower load (as it left the
     // generator); the latency is within the margin (settledWithinMs: 5 frames' service) of the settled latency once all
     // but those frames have gone. The service rate lies between the queue's setting and the NDR the search found, less
-    // what this shared box takes from the guest while the generator busy-waits its timed stream (a full queue's wait
-    // read 20 to 39 ms at the overload's end here): within a quarter.
+    // what this shared box takes from the guest while the generator busy-waits its timed stream: within a quarter.
     expect(r.lostInOverload).toBeGreaterThan(0);
     const lower = r.recover.achievedRate ?? r.recover.rate;
     const drainMs = (serviceRate: number) => ((QUEUE.queueFrames - (r.settledWithinMs / 1000) * serviceRate) / (serviceRate - lower)) * 1000;
-    const [fastest, slowest] = [drainMs(QUEUE.fps), drainMs(ndr)];
+    const [fastest, slowest] = [drainMs(Math.max(QUEUE.fps, ndr)), drainMs(Math.min(QUEUE.fps, ndr))];
     expect(r.peakLatencyUs!).toBeGreaterThan((QUEUE.queueFrames / QUEUE.fps) * 1e6 * 0.85);
     expect(
       r.delayRecoveryMs!,

@@ -77,6 +77,9 @@ describe('a queue of known size', () => {
     // 5000 frames/s of 60 counted bytes: 2.4 Mbit/s; 100 frames of 60 bytes: 6000 bytes.
     expect(queueCommand(q)).toBe('tc qdisc replace dev vEth_port33 root tbf rate 2400000bit burst 120 limit 6000');
     expect(() => queueCommand({ ...q, fps: 0 })).toThrow(/fps 0 is not a whole number above 0/);
+    // A bucket of ten frames (what a burst gets through at once beside the queue).
+    expect(queueCommand({ ...q, burstFrames: 10 })).toBe('tc qdisc replace dev vEth_port33 root tbf rate 2400000bit burst 600 limit 6000');
+    expect(() => queueCommand({ ...q, burstFrames: 1 })).toThrow('queue: a bucket of 1 frames; at least 2');
     expect(() => queueCommand({ ...q, iface: 'x; reboot' })).not.toThrow();
     expect(queueCommand({ ...q, iface: 'x; reboot' })).toContain("dev 'x; reboot' root");
   });

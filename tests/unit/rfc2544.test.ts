@@ -280,16 +280,16 @@ describe('the history and compare', () => {
     }) as unknown as RunRecord;
 
   it('names fewer frames absorbed and a longer recovery beyond the threshold as regressions', () => {
-    const c = compareBeyondNdr(record(100, 40), record(80, 60), 0.1);
+    const c = compareBeyondNdr(record(100, 40), record(80, 60), 0.1, 0.5);
     expect(c.regressions).toEqual([
       'back-to-back at 64-byte frames fell: 80.0 frames now, 100.0 in the baseline (threshold 0.1)',
       'system recovery (latency settled) at 64-byte frames: 60 ms now, 40 ms in the baseline (threshold 0.1)',
     ]);
-    expect(compareBeyondNdr(record(100, 40), record(95, 44), 0.1).regressions).toEqual([]);
-    expect(compareBeyondNdr(record(100, null, 1), record(100, null), 0.1).changes).toEqual([
+    expect(compareBeyondNdr(record(100, 40), record(95, 44), 0.1, 0.5).regressions).toEqual([]);
+    expect(compareBeyondNdr(record(100, null, 1), record(100, null), 0.1, 0.5).changes).toEqual([
       'back-to-back at 64-byte frames: not compared (a burst of 1000 frames lost nothing in one of them: not bounded)',
     ]);
-    expect(compareBeyondNdr(record(null, null), record(90, 3), 0.1).changes).toEqual([
+    expect(compareBeyondNdr(record(null, null), record(90, 3), 0.1, 0.5).changes).toEqual([
       'back-to-back at 64-byte frames: measured now, not in the baseline',
       'system recovery at 64-byte frames: measured now, not in the baseline',
     ]);

@@ -14,7 +14,7 @@ import { searchCeiling } from '../../testbed/sizing.js';
 import type { MeasuringTrafficGenerator, TrialResult } from '../../traffic/tg.js';
 import type { LatencyResult } from '../../results/latency.js';
 import type { LabRun, Stage } from '../../scenario/lab-run.js';
-import { latencyAtLoads, streamAloneLatency } from './latency.js';
+import { LATENCY_STREAM_ID, latencyAtLoads, streamAloneLatency } from './latency.js';
 import { DatapathWarmth } from './warm-up.js';
 import { StealWatch } from './steal.js';
 import { lossCurve, lossCurveTable } from './loss-curve.js';
@@ -243,7 +243,16 @@ export class ThroughputTest {
     const { out, ndr } = this.ndrOf(frame, 'loss curve');
     if (ndr === null) return;
     await this.useFrame(frame);
-    const points = await lossCurve(this.tg!, smallestFrame(frame), ndr, this.run.tb.throughput.lossCurve!, this.maxRateAt(frame), (l) => this.run.note(l));
+    const stream = { streamId: LATENCY_STREAM_ID, rate: this.run.tb.throughput.latency.rate };
+    const points = await lossCurve(
+      this.tg!,
+      smallestFrame(frame),
+      ndr,
+      this.run.tb.throughput.lossCurve!,
+      this.maxRateAt(frame),
+      (l) => this.run.note(l),
+      stream,
+    );
     this.keep({ ...out, lossCurve: points });
   }
 
