@@ -36,13 +36,34 @@ function timeTicks(f: Frame, durationS: number, x: (t: number) => number): strin
     .join('');
 }
 
+/** The x of a time (s into the soak, capped at its end) and the y of a value (0 at the bottom, `top` at the top). */
+const timeX = (f: Frame, durationS: number) => (t: number) => plotLeft(f) + ((plotRight(f) - plotLeft(f)) * Math.min(t, durationS)) / durationS;
+const valueY = (f: Frame, top: number) => (v: number) => plotBottom(f) - ((plotBottom(f) - plotTop(f)) * v) / top;
+
+/** One soak chart: its value axis (ticks and label), seconds along the bottom, what it draws, the legend below it. */
+function soakSvg(f: Frame, m: SoakMeasured, axis: { ticks: number[]; top: number; label: string }, body: string[], items: LegendItem[], aria: string): string {
+  const svg = [
+    leftAxis(
+      f,
+      axis.ticks.map((v) => ({ value: v, label: String(v) })),
+      valueY(f, axis.top),
+      axis.label,
+    ),
+    timeTicks(f, m.durationS, timeX(f, m.durationS)),
+    bottomAxis(f, 'seconds into the soak', 34),
+    ...body,
+    legend(items, plotLeft(f), plotBottom(f) + 54, f.w - 10),
+  ];
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="${aria}">${svg.join('')}</svg>`;
+}
+
 /** The frames lost in each interval, a bar per interval that lost any. */
 function lossChart(m: SoakMeasured): string {
   const f = CHART(1);
   const per = m.lostPerInterval ?? [];
   const top = niceTicks(Math.max(1, ...per)).at(-1)!;
-  const x = (t: number) => plotLeft(f) + ((plotRight(f) - plotLeft(f)) * t) / m.durationS;
-  const y = (v: number) => plotBottom(f) - ((plotBottom(f) - plotTop(f)) * v) / top;
+  const x = timeX(f, m.durationS);
+  const y = valueY(f, top);
   const width = Math.max(1, x(m.intervalS) - x(0) - 1);
   const bars = per.flatMap((lost, i) =>
     lost > 0
@@ -54,19 +75,7 @@ function lossChart(m: SoakMeasured): string {
   const items: LegendItem[] = [
     { mark: mark.dot('#d62728'), text: `frames lost in an interval of ${m.intervalS} s (${m.gaps?.events ?? 0} loss events in all)` },
   ];
-  const svg = [
-    leftAxis(
-      f,
-      niceTicks(top).map((v) => ({ value: v, label: String(v) })),
-      y,
-      'frames lost',
-    ),
-    timeTicks(f, m.durationS, x),
-    bottomAxis(f, 'seconds into the soak', 34),
-    ...bars,
-    legend(items, plotLeft(f), plotBottom(f) + 54, f.w - 10),
-  ];
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="frames lost per interval">${svg.join('')}</svg>`;
+  return soakSvg(f, m, { ticks: niceTicks(top), top, label: 'frames lost' }, [...bars], items, 'frames lost per interval');
 }
 
 /** Each watched process's resident memory, a line each; a flagged one named so in the legend. */
@@ -81,8 +90,8 @@ function memoryChart(m: SoakMeasured): string {
   const mb = (kb: number) => kb / 1024;
   const all = m.samples.flatMap((s) => Object.values(s.processes).flatMap((p) => (p.rssKb === null ? [] : [mb(p.rssKb)])));
   const top = niceTicks(Math.max(1, ...all)).at(-1)!;
-  const x = (t: number) => plotLeft(f) + ((plotRight(f) - plotLeft(f)) * Math.min(t, m.durationS)) / m.durationS;
-  const y = (v: number) => plotBottom(f) - ((plotBottom(f) - plotTop(f)) * v) / top;
+  const x = timeX(f, m.durationS);
+  const y = valueY(f, top);
   const lines = names.map((n, i) => {
     const pts = m.samples.flatMap((s) => {
       const kb = s.processes[n]?.rssKb;
@@ -90,19 +99,7 @@ function memoryChart(m: SoakMeasured): string {
     });
     return `<polyline class="memory-series" data-series="${esc(n)}" points="${pts.join(' ')}" fill="none" stroke="${SERIES_COLORS[i % SERIES_COLORS.length]}" stroke-width="${flagged.has(n) ? 3 : 1.5}"/>`;
   });
-  const svg = [
-    leftAxis(
-      f,
-      niceTicks(top).map((v) => ({ value: v, label: String(v) })),
-      y,
-      'resident memory, MB',
-    ),
-    timeTicks(f, m.durationS, x),
-    bottomAxis(f, 'seconds into the soak', 34),
-    ...lines,
-    legend(items, plotLeft(f), plotBottom(f) + 54, f.w - 10),
-  ];
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="resident memory of the watched processes">${svg.join('')}</svg>`;
+  return soakSvg(f, m, { ticks: niceTicks(top), top, label: 'resident memory, MB' }, [...lines], items, 'resident memory of the watched processes');
 }
 
 /** The stream's p50 and p99 in each window, a point at each window's middle; the bound, where the testbed sets one. */
@@ -116,8 +113,8 @@ function latencyChart(m: SoakMeasured): string {
   const f = CHART(legendRows(items, 70, 790));
   const ms = (us: number) => us / 1000;
   const top = niceTicks(Math.max(0.001, ...windows.map((w) => ms(w.p99Us!)), m.maxP99Us !== undefined ? ms(m.maxP99Us) : 0)).at(-1)!;
-  const x = (t: number) => plotLeft(f) + ((plotRight(f) - plotLeft(f)) * Math.min(t, m.durationS)) / m.durationS;
-  const y = (v: number) => plotBottom(f) - ((plotBottom(f) - plotTop(f)) * v) / top;
+  const x = timeX(f, m.durationS);
+  const y = valueY(f, top);
   const mid = (fromS: number) => fromS + Math.min(m.windowS!, m.durationS - fromS) / 2;
   const series = (key: 'p50Us' | 'p99Us', color: string) =>
     `<polyline class="latency-series" data-series="${key}" points="${windows.map((w) => `${x(mid(w.fromS)).toFixed(1)},${y(ms(w[key]!)).toFixed(1)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="1.5"/>`;
@@ -125,21 +122,14 @@ function latencyChart(m: SoakMeasured): string {
     m.maxP99Us !== undefined
       ? `<line class="latency-bound" x1="${plotLeft(f)}" x2="${plotRight(f)}" y1="${y(ms(m.maxP99Us))}" y2="${y(ms(m.maxP99Us))}" stroke="#999" stroke-dasharray="4 3"/>`
       : '';
-  const svg = [
-    leftAxis(
-      f,
-      niceTicks(top).map((v) => ({ value: v, label: String(v) })),
-      y,
-      'one-way latency, ms',
-    ),
-    timeTicks(f, m.durationS, x),
-    bottomAxis(f, 'seconds into the soak', 34),
-    bound,
-    series('p50Us', SERIES_COLORS[0]!),
-    series('p99Us', SERIES_COLORS[1]!),
-    legend(items, plotLeft(f), plotBottom(f) + 54, f.w - 10),
-  ];
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="one-way latency per window">${svg.join('')}</svg>`;
+  return soakSvg(
+    f,
+    m,
+    { ticks: niceTicks(top), top, label: 'one-way latency, ms' },
+    [bound, series('p50Us', SERIES_COLORS[0]!), series('p99Us', SERIES_COLORS[1]!)],
+    items,
+    'one-way latency per window',
+  );
 }
 
 /** The PMDs' busy share in each interval, where the datapath has PMD threads. */
@@ -147,22 +137,11 @@ function pmdChart(m: SoakMeasured): string {
   const per = pmdIntervals(m.samples).filter((p) => p.busyPct !== null);
   const items: LegendItem[] = [{ mark: mark.line(SERIES_COLORS[2]!), text: `the PMD threads' busy share in each interval of ${m.intervalS} s` }];
   const f = CHART(legendRows(items, 70, 790));
-  const x = (t: number) => plotLeft(f) + ((plotRight(f) - plotLeft(f)) * Math.min(t, m.durationS)) / m.durationS;
-  const y = (v: number) => plotBottom(f) - ((plotBottom(f) - plotTop(f)) * v) / 100;
+  const x = timeX(f, m.durationS);
+  const top = 100;
+  const y = valueY(f, top);
   const line = `<polyline class="pmd-series" points="${per.map((p) => `${x(p.t).toFixed(1)},${y(p.busyPct!).toFixed(1)}`).join(' ')}" fill="none" stroke="${SERIES_COLORS[2]}" stroke-width="1.5"/>`;
-  const svg = [
-    leftAxis(
-      f,
-      [0, 25, 50, 75, 100].map((v) => ({ value: v, label: String(v) })),
-      y,
-      'PMD busy, %',
-    ),
-    timeTicks(f, m.durationS, x),
-    bottomAxis(f, 'seconds into the soak', 34),
-    line,
-    legend(items, plotLeft(f), plotBottom(f) + 54, f.w - 10),
-  ];
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${f.w}" height="${f.h}" role="img" aria-label="the PMD threads' busy share">${svg.join('')}</svg>`;
+  return soakSvg(f, m, { ticks: [0, 25, 50, 75, 100], top, label: 'PMD busy, %' }, [line], items, "the PMD threads' busy share");
 }
 
 /** The soak's section of report.html. */
